@@ -1,0 +1,65 @@
+/**
+ * The one reporter for located problems: a header line, a short code frame
+ * (with secrets masked), and the hint. Used by every command that finds problems.
+ */
+import type { Problem } from '../problems.js';
+import { countBySeverity } from '../problems.js';
+import { plural, style } from './style.js';
+
+export type LineSource = (file: string, line: number) => string | undefined;
+
+export function formatProblem(p: Problem, lineOf: LineSource): string {
+  const label = p.severity === 'error' ? style.red(style.bold('error')) : style.yellow(style.bold('warning'));
+  const out = [`${label} ${style.dim(`[${p.rule}]`)} ${style.bold(`${p.file}:${p.line}:${p.column}`)}`, `  ${p.message}`];
+  const frame = codeFrame(p, lineOf);
+  if (frame) out.push(frame);
+  if (p.hint) out.push(`  ${style.cyan('hint:')} ${p.hint}`);
+  return out.join('\n');
+}
+
+function codeFrame(p: Problem, lineOf: LineSource): string | undefined {
+  const target = lineOf(p.file, p.line);
+  if (target === undefined) return undefined;
+  const first = Math.max(1, p.line - 1);
+  const width = String(p.line + 1).length;
+  const rows: string[] = [];
+  for (let n = first; n <= p.line + 1; n++) {
+    let text = lineOf(p.file, n);
+    if (text === undefined) continue;
+    if (n !== p.line && text.trim() === '') continue;
+    if (n === p.line && p.redact) text = redact(text);
+    if (n !== p.line && p.redact && n > p.line) text = redact(text);
+    const gutter = `${n === p.line ? style.red('>') : ' '} ${String(n).padStart(width)} |`;
+    rows.push(`  ${gutter} ${text.replace(/\t/g, ' ')}`);
+    if (n === p.line) {
+      const caretLen = Math.max(1, Math.min(p.length ?? 1, Math.max(1, text.length - p.column + 1)));
+      rows.push(`  ${' '.repeat(width + 2)} | ${' '.repeat(Math.max(0, p.column - 1))}${style.red('^'.repeat(caretLen))}`);
+    }
+  }
+  return rows.join('\n');
+}
+
+/** Keep the key, hide the value: a secret must not reach a terminal or a CI log. */
+export function redact(line: string): string {
+  const m = /^(\s*(?:-\s+)?[^:#]+:\s*)(.*)$/.exec(line);
+  if (m && m[2]!.trim() !== '') return `${m[1]}${'*'.repeat(8)}`;
+  const indent = /^\s*(?:-\s+)?/.exec(line)?.[0] ?? '';
+  return `${indent}${'*'.repeat(8)}`;
+}
+
+export function formatProblems(problems: readonly Problem[], lineOf: LineSource): string {
+  return problems.map((p) => formatProblem(p, lineOf)).join('\n\n');
+}
+
+export function problemSummary(problems: readonly Problem[]): string {
+  const { errors, warnings } = countBySeverity(problems);
+  const parts = [errors > 0 ? style.red(plural(errors, 'error')) : '', warnings > 0 ? style.yellow(plural(warnings, 'warning')) : ''].filter(Boolean);
+  return parts.join(', ');
+}
+
+/** The JSON shape of a problem (documented in docs/json.md); internal fields stay out. */
+export function problemJson(p: Problem): Record<string, unknown> {
+  const out: Record<string, unknown> = { file: p.file, line: p.line, column: p.column, rule: p.rule, severity: p.severity, message: p.message };
+  if (p.hint !== undefined) out['hint'] = p.hint;
+  return out;
+}

@@ -1,0 +1,36 @@
+/** Terminal styling that switches itself off for pipes, NO_COLOR and --json. */
+const enabled = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
+
+const wrap = (open: number, close: number) => (s: string) => (enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+
+export const style = {
+  bold: wrap(1, 22),
+  dim: wrap(2, 22),
+  red: wrap(31, 39),
+  green: wrap(32, 39),
+  yellow: wrap(33, 39),
+  blue: wrap(34, 39),
+  cyan: wrap(36, 39),
+};
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+export function visibleLength(s: string): number {
+  return s.replace(ANSI, '').length;
+}
+
+/** A plain aligned table; empty cells print as "-". */
+export function table(headers: string[], rows: string[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === '' ? '-' : c)));
+  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...cells.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
+      .join('  ')
+      .trimEnd();
+  return [style.bold(line(headers)), ...cells.map(line)].join('\n');
+}
+
+export function plural(n: number, word: string, pluralWord = `${word}s`): string {
+  return `${n} ${n === 1 ? word : pluralWord}`;
+}

@@ -1,0 +1,143 @@
+/** Files → the resolved fleet model. Only manifests that passed their schema take part. */
+import { dirname } from 'node:path';
+import type { LoadedInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import { durationMs, serviceId, type Droplet, type Fleet, type Host, type RunnerPool, type Service } from './model.js';
+
+export const DEFAULT_READINESS = '/readyz';
+export const DEFAULT_LIVENESS = '/livez';
+export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
+export const DEFAULT_KEEP_RELEASES = 5;
+export const DEFAULT_REGION = 'nyc3';
+
+export function buildFleet(root: string, manifests: readonly LoadedManifest[], inventory: LoadedInventory): Fleet {
+  const inv: Inventory | undefined = inventory.valid ? inventory.inventory : undefined;
+  const hosts = Object.entries(inv?.hosts ?? {})
+    .map(([name, h]): Host => {
+      const host: Host = { name, alias: h.alias ?? name, provider: h.provider, role: h.role, local: h.local === true || h.provider === 'local', ephemeral: h.ephemeral === true, gpus: h.gpus ?? 0 };
+      if (h.address !== undefined) host.address = h.address;
+      if (h.user !== undefined) host.user = h.user;
+      if (h.port !== undefined) host.port = h.port;
+      if (h.identity_file !== undefined) host.identityFile = h.identity_file;
+      if (h.proxy_jump !== undefined) host.proxyJump = h.proxy_jump;
+      if (h.mesh_ip !== undefined) host.meshIp = h.mesh_ip;
+      if (h.public_ip !== undefined) host.publicIp = h.public_ip;
+      if (h.lan !== undefined) host.lan = h.lan;
+      if (h.frozen !== undefined) host.frozen = h.frozen;
+      if (h.wireguard !== undefined) host.wireguard = h.wireguard;
+      if (h.description !== undefined) host.description = h.description;
+      if (h.owner !== undefined) host.owner = h.owner;
+      return host;
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const hostByName = new Map(hosts.map((h) => [h.name, h]));
+
+  const services: Service[] = [];
+  const droplets: Droplet[] = [];
+  const runnerPools: RunnerPool[] = [];
+  for (const loaded of manifests) {
+    const m = loaded.manifest;
+    if (!loaded.valid || !m) continue;
+    const s = m.service;
+    if (s) {
+      const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
+      const host = hostName === undefined ? undefined : hostByName.get(hostName);
+      const onLocalMachine = m.provider === 'local' || host?.local === true || host?.provider === 'local';
+      const service: Service = {
+        id: serviceId(m.project, loaded.environment),
+        project: m.project,
+        environment: loaded.environment,
+        provider: m.provider,
+        host: hostName,
+        kind: s.kind ?? 'app',
+        health: {
+          readiness: s.health?.readiness ?? DEFAULT_READINESS,
+          liveness: s.health?.liveness ?? DEFAULT_LIVENESS,
+          timeoutMs: durationMs(s.health?.timeout, DEFAULT_HEALTH_TIMEOUT_MS),
+        },
+        domains: s.domains ?? [],
+        directory: s.directory ?? `/srv/${m.project}`,
+        keepReleases: s.keep_releases ?? DEFAULT_KEEP_RELEASES,
+        stateful: s.stateful === true,
+        dependsOn: s.depends_on ?? [],
+        // PID mode is for this machine (and a mac): everything else is a systemd unit.
+        supervisor: onLocalMachine || m.provider === 'mac' ? 'pid' : 'systemd',
+        apiVersion: m.apiVersion,
+        manifest: loaded.file,
+        projectDir: dirname(loaded.path),
+      };
+      if (s.port !== undefined) service.port = s.port;
+      // infra/v2 renders a unit from `command` for systemd hosts; PID mode has none.
+      const unit = s.systemd_unit ?? (s.command !== undefined && service.supervisor === 'systemd' ? `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service` : undefined);
+      if (unit !== undefined) service.unit = unit;
+      if (s.runtime !== undefined) service.runtime = s.runtime;
+      if (s.deploy !== undefined) service.deployScript = s.deploy;
+      if (s.command !== undefined) service.command = s.command;
+      if (s.env_file !== undefined) service.envFile = s.env_file;
+      if (s.user !== undefined) service.runAs = s.user;
+      if (s.artifact !== undefined) service.artifact = s.artifact;
+      if (s.backup !== undefined) service.backup = s.backup;
+      if (s.gpu !== undefined) service.gpu = s.gpu;
+      if (m.owner !== undefined) service.owner = m.owner;
+      if (m.database) service.database = { ...m.database };
+      services.push(service);
+    }
+    for (const d of m.droplets ?? []) {
+      droplets.push({
+        name: d.name,
+        ...(d.role === undefined ? {} : { role: d.role }),
+        provider: d.provider ?? 'digitalocean',
+        region: d.region ?? inv?.conventions?.default_region ?? DEFAULT_REGION,
+        size: d.size ?? 's-1vcpu-1gb',
+        image: d.image ?? 'ubuntu-24-04-x64',
+        previousNames: d.previous_names ?? [],
+        hosts: d.hosts ?? [],
+        services: d.services,
+        project: m.project,
+        manifest: loaded.file,
+      });
+    }
+    if (m.runner_pool) {
+      const p = m.runner_pool;
+      runnerPools.push({
+        name: p.name,
+        region: p.region ?? inv?.conventions?.default_region ?? DEFAULT_REGION,
+        size: p.size ?? 's-8vcpu-16gb-amd',
+        ...(p.image === undefined ? {} : { image: p.image }),
+        ...(p.ssh_key === undefined ? {} : { sshKey: p.ssh_key }),
+        project: m.project,
+        manifest: loaded.file,
+      });
+    }
+  }
+  services.sort((a, b) => a.project.localeCompare(b.project) || a.environment.localeCompare(b.environment));
+
+  const fleet: Fleet = {
+    root,
+    inventoryFile: inventory.file,
+    hosts,
+    clusters: Object.entries(inv?.clusters ?? {}).map(([name, c]) => ({ name, ...c })).sort((a, b) => a.name.localeCompare(b.name)),
+    tunnels: [...(inv?.tunnels ?? [])],
+    services,
+    droplets,
+    runnerPools,
+    manifests: manifests.map((l) => ({
+      file: l.file,
+      project: typeof l.manifest?.project === 'string' ? l.manifest.project : undefined,
+      environment: l.environment,
+      apiVersion: typeof l.manifest?.apiVersion === 'string' ? l.manifest.apiVersion : undefined,
+    })),
+  };
+  if (inv?.mesh) {
+    fleet.mesh = {
+      cidr: inv.mesh.cidr,
+      ...(inv.mesh.hub === undefined ? {} : { hub: inv.mesh.hub }),
+      topology: inv.mesh.topology ?? 'hub-and-spoke',
+      listenPort: inv.mesh.listen_port ?? 51820,
+      interface: inv.mesh.interface ?? 'wg0',
+    };
+  }
+  if (inv?.conventions) fleet.conventions = inv.conventions;
+  return fleet;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one entry point from files to the model: discover, load, validate, build, check.
+ * Every command starts here.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { UsageError } from '../errors.js';
+import { loadInventory, type LoadedInventory } from '../inventory/load.js';
+import { discoverManifests, toRelative } from '../manifest/discover.js';
+import { loadManifest, type LoadedManifest } from '../manifest/load.js';
+import { checkRules } from '../manifest/rules.js';
+import { sortProblems, type Problem } from '../problems.js';
+import { buildFleet } from './build.js';
+import type { Fleet } from './model.js';
+
+export interface FleetOptions {
+  root?: string;
+  inventory?: string;
+}
+
+export interface LoadedFleet {
+  fleet: Fleet;
+  manifests: LoadedManifest[];
+  inventory: LoadedInventory;
+  problems: Problem[];
+}
+
+export const DEFAULT_INVENTORY = 'mesh-hosts.json';
+
+export async function resolveRoot(rootOption: string | undefined): Promise<string> {
+  const root = resolve(rootOption ?? process.cwd());
+  let info;
+  try {
+    info = await stat(root);
+  } catch {
+    throw new UsageError(`root directory not found: ${root}`, 'pass --root DIR with the tree that holds your projects');
+  }
+  if (!info.isDirectory()) throw new UsageError(`--root is not a directory: ${root}`);
+  return root;
+}
+
+export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet> {
+  const root = await resolveRoot(options.root);
+  const inventoryPath = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : isAbsolute(options.inventory) ? options.inventory : resolve(process.cwd(), options.inventory);
+  const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath))]);
+  // Bounded: a tree of thousands of manifests must not exhaust file descriptors.
+  const limit = pLimit(64);
+  const manifests = await Promise.all(discovery.manifests.map((found) => limit(() => loadManifest(found))));
+  const fleet = buildFleet(root, manifests, inventory);
+  const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory)];
+  return { fleet, manifests, inventory, problems: sortProblems(problems) };
+}

@@ -1,0 +1,151 @@
+/**
+ * The resolved fleet: every command consumes this model, never the raw files.
+ * Built by fleet/build.ts from the manifests that passed their schema and the inventory.
+ */
+import type { BackupPolicy, Provider, ServiceKind } from '../manifest/types.js';
+import type { HostRole, InventoryCluster, InventoryHost, InventoryTunnel } from '../inventory/types.js';
+
+export interface Host {
+  name: string;
+  /** What `ssh` is given: the alias, else the name. */
+  alias: string;
+  address?: string;
+  user?: string;
+  port?: number;
+  identityFile?: string;
+  proxyJump?: string;
+  meshIp?: string;
+  publicIp?: string;
+  lan?: string;
+  provider: Provider;
+  role: HostRole;
+  /** This machine: services run in PID mode without ssh. */
+  local: boolean;
+  ephemeral: boolean;
+  gpus: number;
+  frozen?: { since?: string; reason?: string; carries: string[] };
+  wireguard?: InventoryHost['wireguard'];
+  description?: string;
+  owner?: string;
+}
+
+export interface Cluster extends InventoryCluster {
+  name: string;
+}
+
+export type Tunnel = InventoryTunnel;
+
+export type Supervisor = 'systemd' | 'pid';
+
+export interface HealthCheck {
+  readiness: string;
+  liveness: string;
+  timeoutMs: number;
+}
+
+export interface Service {
+  /** project for prod, project:env otherwise (unique in a valid fleet). */
+  id: string;
+  project: string;
+  environment: string;
+  provider: Provider;
+  /** Inventory host name (undefined only for a local service without a host). */
+  host: string | undefined;
+  port?: number;
+  unit?: string;
+  runtime?: string;
+  deployScript?: string;
+  command?: string;
+  kind: ServiceKind;
+  health: HealthCheck;
+  domains: string[];
+  envFile?: string;
+  runAs?: string;
+  /** Service directory on the host: releases/<id> and current live there. */
+  directory: string;
+  artifact?: string;
+  keepReleases: number;
+  stateful: boolean;
+  backup?: BackupPolicy;
+  gpu?: { mode?: string; droplet?: string };
+  dependsOn: string[];
+  database?: { cluster: string; name: string; user: string; backup?: BackupPolicy };
+  owner?: string;
+  supervisor: Supervisor;
+  apiVersion: string;
+  /** Manifest path relative to the root, and the project's directory (absolute). */
+  manifest: string;
+  projectDir: string;
+}
+
+export interface Droplet {
+  name: string;
+  role?: string;
+  provider: Provider;
+  region: string;
+  size: string;
+  image: string;
+  previousNames: string[];
+  hosts: string[];
+  services: { name: string; kind: string; producer?: string; port?: number; domain?: string }[];
+  project: string;
+  manifest: string;
+}
+
+export interface RunnerPool {
+  name: string;
+  region: string;
+  size: string;
+  image?: string;
+  sshKey?: string;
+  project: string;
+  manifest: string;
+}
+
+export interface ManifestSummary {
+  file: string;
+  project: string | undefined;
+  environment: string;
+  apiVersion: string | undefined;
+}
+
+export interface Fleet {
+  root: string;
+  /** Inventory path relative to the root (or absolute). */
+  inventoryFile: string;
+  mesh?: { cidr: string; hub?: string; topology: 'hub-and-spoke' | 'full-mesh'; listenPort: number; interface: string };
+  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string };
+  hosts: Host[];
+  clusters: Cluster[];
+  tunnels: Tunnel[];
+  services: Service[];
+  droplets: Droplet[];
+  runnerPools: RunnerPool[];
+  manifests: ManifestSummary[];
+}
+
+export function serviceId(project: string, environment: string): string {
+  return environment === 'prod' ? project : `${project}:${environment}`;
+}
+
+export function findHost(fleet: Fleet, name: string | undefined): Host | undefined {
+  return name === undefined ? undefined : fleet.hosts.find((h) => h.name === name);
+}
+
+/** What a depends_on name means for a service: the same environment's instance, else prod's. */
+export function resolveDependency(fleet: Fleet, from: Service, project: string): Service | undefined {
+  return (
+    fleet.services.find((s) => s.project === project && s.environment === from.environment) ??
+    fleet.services.find((s) => s.project === project && s.environment === 'prod')
+  );
+}
+
+export function durationMs(value: number | string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  if (typeof value === 'number') return value * 1000;
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (!m) return fallbackMs;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}

@@ -1,0 +1,69 @@
+/** mesh-hosts.json: the host inventory (see docs/inventory.md and schemas/mesh-hosts.schema.json). */
+import type { BackupPolicy, Provider } from '../manifest/types.js';
+
+export type HostRole = 'production' | 'staging' | 'dev' | 'workstation' | 'legacy';
+
+export interface InventoryHost {
+  alias?: string;
+  address?: string;
+  user?: string;
+  port?: number;
+  identity_file?: string;
+  proxy_jump?: string;
+  mesh_ip?: string;
+  public_ip?: string;
+  lan?: string;
+  provider: Provider;
+  role: HostRole;
+  description?: string;
+  os?: string;
+  local?: boolean;
+  ephemeral?: boolean;
+  gpus?: number;
+  frozen?: { since?: string; reason?: string; carries: string[] };
+  wireguard?: { public_key?: string; endpoint?: string; private_key_path?: string; behind_nat?: boolean };
+  owner?: string;
+}
+
+export interface InventoryCluster {
+  host: string;
+  port: number;
+  engine: 'postgres' | 'timescaledb' | 'mysql' | 'redis' | 'minio' | 'sqlite' | 'other';
+  owner?: string;
+  role?: 'primary' | 'replica' | 'cache';
+  backup?: BackupPolicy;
+  description?: string;
+}
+
+export interface InventoryTunnel {
+  name: string;
+  from: string;
+  to: string;
+  direction?: 'forward' | 'reverse';
+  ports?: number[];
+  carries?: string;
+  critical?: boolean;
+  owner?: string;
+}
+
+export interface ServicesMapEntry {
+  project: string;
+  environment: string;
+  host: string;
+  port?: number;
+  unit?: string;
+  kind?: string;
+  domains?: string[];
+  manifest?: string;
+}
+
+export interface Inventory {
+  $schema?: string;
+  version?: 1;
+  mesh?: { cidr: string; hub?: string; topology?: 'hub-and-spoke' | 'full-mesh'; listen_port?: number; interface?: string };
+  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string };
+  hosts: Record<string, InventoryHost>;
+  clusters?: Record<string, InventoryCluster>;
+  tunnels?: InventoryTunnel[];
+  services?: Record<string, ServicesMapEntry>;
+}

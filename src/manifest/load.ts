@@ -1,0 +1,70 @@
+/**
+ * Reads one manifest: YAML with positions, the schema of its apiVersion, and
+ * the file-name/environment agreement (env_variants).
+ */
+import { readFile } from 'node:fs/promises';
+import { problem, type Problem } from '../problems.js';
+import { SourceDocument } from '../source/document.js';
+import { checkSchema } from '../source/schema-check.js';
+import type { DiscoveredManifest } from './discover.js';
+import type { InfraManifest } from './types.js';
+
+export const API_VERSIONS = { 'infra/v1': 'infra-v1', 'infra/v2': 'infra-v2' } as const;
+
+export interface LoadedManifest extends DiscoveredManifest {
+  source: SourceDocument;
+  /** Present when the file parsed and names a known apiVersion; it may still have schema problems. */
+  manifest: InfraManifest | undefined;
+  /** The environment it declares (prod when omitted). */
+  environment: string;
+  /** True when the schema accepted it: rules may rely on field types. */
+  valid: boolean;
+  problems: Problem[];
+}
+
+export async function loadManifest(found: DiscoveredManifest): Promise<LoadedManifest> {
+  let text: string;
+  try {
+    text = await readFile(found.path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const source = SourceDocument.parseYaml(found.file, '');
+    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [problem('discovery', { file: found.file, line: 1, column: 1 }, `cannot read manifest (${code})`)] };
+  }
+  return parseManifest(found, text);
+}
+
+export function parseManifest(found: DiscoveredManifest, text: string): LoadedManifest {
+  const source = SourceDocument.parseYaml(found.file, text);
+  const base = { ...found, source, environment: found.fileEnvironment };
+  if (source.syntaxProblems.length > 0) return { ...base, manifest: undefined, valid: false, problems: source.syntaxProblems };
+
+  const value = source.value;
+  if (value === null || value === undefined) {
+    return { ...base, manifest: undefined, valid: false, problems: [problem('schema', { file: found.file, line: 1, column: 1 }, 'the manifest is empty', 'a manifest needs at least apiVersion, project and provider.')] };
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return { ...base, manifest: undefined, valid: false, problems: [problem('schema', source.locate([]), 'a manifest must be a mapping of keys (apiVersion, project, provider, …)')] };
+  }
+  const record = value as Record<string, unknown>;
+  const apiVersion = record['apiVersion'];
+  const schema = typeof apiVersion === 'string' ? API_VERSIONS[apiVersion as keyof typeof API_VERSIONS] : undefined;
+  if (!schema) {
+    const at = apiVersion === undefined ? { file: found.file, line: 1, column: 1 } : source.locate(['apiVersion']);
+    const message = apiVersion === undefined ? 'apiVersion is missing' : `unknown apiVersion ${JSON.stringify(apiVersion)}`;
+    return { ...base, manifest: undefined, valid: false, problems: [problem('api_version', at, message, 'use "infra/v1" (seed convention) or "infra/v2" (adds command, health, kind, domains, env_file, backup).')] };
+  }
+  const problems = checkSchema(schema, source, value);
+  const valid = problems.length === 0;
+  const manifest = value as unknown as InfraManifest;
+  const declared = typeof record['environment'] === 'string' ? (record['environment'] as string) : 'prod';
+  if (declared !== found.fileEnvironment) {
+    const at = record['environment'] === undefined ? source.locate(['project'], { key: true }) : source.locate(['environment']);
+    const expectedName = declared === 'prod' ? '.infra.yaml' : `.infra.${declared}.yaml`;
+    problems.push(
+      problem('env_variants', at, `environment is "${declared}" but the file name says "${found.fileEnvironment}"`,
+        record['environment'] === undefined ? `add "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}` : `set "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}`),
+    );
+  }
+  return { ...base, manifest, environment: found.fileEnvironment, valid, problems };
+}

@@ -1,0 +1,315 @@
+/**
+ * Cross-file rules: each manifest against the others and against the inventory.
+ * Rules read the resolved fleet and point back into the files through the
+ * loaded sources, so every finding is located.
+ */
+import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import { ipToNumber } from '../inventory/load.js';
+import type { LoadedInventory } from '../inventory/load.js';
+import { problem, type Location, type Problem } from '../problems.js';
+import { closest } from '../source/schema-check.js';
+import type { Fleet, Service } from '../fleet/model.js';
+import { findHost, resolveDependency } from '../fleet/model.js';
+import type { LoadedManifest } from './load.js';
+import { looksLikeSecret, SECRET_KEY } from './secrets.js';
+
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const SAFE_UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.(service|timer|socket|target|path)$/;
+export const SAFE_USER = /^[a-z_][a-z0-9_-]*$/;
+const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
+
+interface RuleContext {
+  fleet: Fleet;
+  manifests: readonly LoadedManifest[];
+  inventory: LoadedInventory;
+  byFile: Map<string, LoadedManifest>;
+  /** Projects named by any manifest that parsed, valid or not: avoids cascades from one typo. */
+  knownProjects: Set<string>;
+  out: Problem[];
+}
+
+export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], inventory: LoadedInventory): Problem[] {
+  const ctx: RuleContext = {
+    fleet,
+    manifests,
+    inventory,
+    byFile: new Map(manifests.map((m) => [m.file, m])),
+    knownProjects: new Set(manifests.map((m) => (m.source.value as { project?: unknown } | undefined)?.project).filter((p): p is string => typeof p === 'string')),
+    out: [],
+  };
+  for (const m of manifests) checkSecrets(ctx, m);
+  checkNames(ctx);
+  checkDuplicates(ctx);
+  checkVariantsAgree(ctx);
+  const inventoryReady = inventory.valid && inventory.inventory !== undefined;
+  for (const s of fleet.services) {
+    if (inventoryReady) {
+      checkHost(ctx, s);
+      checkDatabaseCluster(ctx, s);
+    }
+    checkDependencies(ctx, s);
+    checkGpu(ctx, s);
+  }
+  checkOwnDb(ctx);
+  checkCycles(ctx);
+  if (inventoryReady) checkPorts(ctx);
+  checkDroplets(ctx, inventoryReady);
+  return ctx.out;
+}
+
+function at(ctx: RuleContext, file: string, path: (string | number)[], key = false): Location {
+  const m = ctx.byFile.get(file);
+  return m ? m.source.locate(path, { key }) : { file, line: 1, column: 1 };
+}
+
+/** A secret in a manifest is in git: flag keys that name secrets and values that look like keys. */
+function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
+  const doc = m.source.doc;
+  if (!doc) return;
+  const visit = (node: unknown, path: (string | number)[]): void => {
+    if (isMap(node)) {
+      for (const item of node.items) {
+        if (!isPair(item)) continue;
+        const key = isScalar(item.key) ? String(item.key.value) : '';
+        const value = item.value;
+        const hasValue = isScalar(value) ? value.value !== null && String(value.value).trim() !== '' : value !== null && value !== undefined;
+        if (SECRET_KEY.test(key) && hasValue) {
+          const p = problem('secret_in_manifest', m.source.locate([...path, key], { key: true }), `"${key}" looks like a secret written into the manifest`, 'remove it from the file (and from git history), rotate it, and put it in the service env_file on the host');
+          p.redact = true;
+          ctx.out.push(p);
+          continue;
+        }
+        visit(value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => visit(item, [...path, i]));
+    } else if (isScalar(node) && typeof node.value === 'string' && looksLikeSecret(node.value)) {
+      const p = problem('secret_in_manifest', m.source.locate(path), `the value of ${path.join('.') || 'the document'} looks like a credential`, 'never write keys or tokens into a manifest: rotate it and move it to the service env_file on the host');
+      p.redact = true;
+      ctx.out.push(p);
+    }
+  };
+  visit(doc.contents as Node | null, []);
+}
+
+/** Names end up in unit names, paths and remote commands: keep them plain. */
+function checkNames(ctx: RuleContext): void {
+  for (const m of ctx.manifests) {
+    const v = m.manifest;
+    if (!m.valid || !v) continue;
+    if (!SAFE_NAME.test(v.project)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['project']), `project name ${JSON.stringify(v.project)} is not a plain name`, 'use letters, digits, ".", "_" and "-", starting with a letter or digit'));
+    const s = v.service;
+    if (!s) continue;
+    if (s.systemd_unit !== undefined && !SAFE_UNIT.test(s.systemd_unit)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['service', 'systemd_unit']), `unit name ${JSON.stringify(s.systemd_unit)} is not a plain systemd unit name`, 'e.g. my-app.service'));
+    if (s.port !== undefined && (s.port < 1 || s.port > 65535)) ctx.out.push(problem('port_range', at(ctx, m.file, ['service', 'port']), `port ${s.port} is outside 1-65535`));
+    s.depends_on?.forEach((dep, i) => {
+      if (!SAFE_NAME.test(dep)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['service', 'depends_on', i]), `dependency ${JSON.stringify(dep)} is not a plain project name`));
+    });
+  }
+}
+
+function checkDuplicates(ctx: RuleContext): void {
+  const seen = new Map<string, LoadedManifest>();
+  for (const m of ctx.manifests) {
+    if (!m.valid || !m.manifest) continue;
+    const key = `${m.manifest.project}\u0000${m.environment}`;
+    const first = seen.get(key);
+    if (first) {
+      ctx.out.push(problem('duplicate_project', at(ctx, m.file, ['project']), `project "${m.manifest.project}" (${m.environment}) is already declared in ${first.file}`, 'a project has one manifest per environment; rename one of them'));
+    } else {
+      seen.set(key, m);
+    }
+  }
+}
+
+/** .infra.yaml and .infra.<env>.yaml side by side describe one project. */
+function checkVariantsAgree(ctx: RuleContext): void {
+  const byDir = new Map<string, LoadedManifest[]>();
+  for (const m of ctx.manifests) {
+    if (!m.valid || !m.manifest) continue;
+    const dir = m.file.includes('/') ? m.file.slice(0, m.file.lastIndexOf('/')) : '.';
+    byDir.set(dir, [...(byDir.get(dir) ?? []), m]);
+  }
+  for (const group of byDir.values()) {
+    const prod = group.find((m) => m.environment === 'prod') ?? group[0]!;
+    for (const m of group) {
+      if (m !== prod && m.manifest!.project !== prod.manifest!.project) {
+        ctx.out.push(problem('env_variants', at(ctx, m.file, ['project']), `this variant names project "${m.manifest!.project}" but ${prod.file} beside it names "${prod.manifest!.project}"`, 'variants of one project share its name; a different project belongs in its own directory'));
+      }
+    }
+  }
+}
+
+function checkHost(ctx: RuleContext, s: Service): void {
+  const hosts = ctx.fleet.hosts;
+  if (s.host === undefined) {
+    if (s.provider !== 'local') {
+      ctx.out.push(problem('host_in_mesh', at(ctx, s.manifest, ['service'], true), `service of "${s.project}" has no host`, `add "host:" with one of: ${hosts.map((h) => h.name).join(', ')}`));
+    }
+    return;
+  }
+  const host = findHost(ctx.fleet, s.host);
+  if (!host) {
+    const guess = closest(s.host, hosts.map((h) => h.name));
+    ctx.out.push(problem('host_in_mesh', at(ctx, s.manifest, ['service', 'host']), `host "${s.host}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"? known hosts: ${hosts.map((h) => h.name).join(', ')}` : `known hosts: ${hosts.map((h) => h.name).join(', ')}`));
+    return;
+  }
+  const providerMatches = s.provider === host.provider || (s.provider === 'local' && host.local);
+  if (!providerMatches) {
+    ctx.out.push(problem('cloud_provider', at(ctx, s.manifest, ['provider']), `provider is "${s.provider}" but host "${host.name}" is "${host.provider}" in the inventory`, `set "provider: ${host.provider}", or move the service to a ${s.provider} host`));
+  }
+  const standing = s.kind !== 'worker' || s.port !== undefined || s.command !== undefined || s.unit !== undefined;
+  if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing) {
+    ctx.out.push(problem('systemd_supervision', at(ctx, s.manifest, ['service'], true), `"${s.project}" runs on ${host.provider} host "${host.name}" but declares no systemd unit`, 'add service.systemd_unit (infra/v1) or service.command (infra/v2 renders the unit); PID mode is for local and mac only'));
+  }
+  if (s.environment === 'prod') {
+    if (host.role === 'workstation' || host.role === 'dev') {
+      ctx.out.push(problem('placement', at(ctx, s.manifest, ['service', 'host']), `production service "${s.project}" is placed on ${host.role} host "${host.name}"`, 'production must keep running with workstations and dev boxes offline; place it on a production host'));
+    }
+    if (host.frozen && !host.frozen.carries.includes(s.project)) {
+      ctx.out.push(problem('placement', at(ctx, s.manifest, ['service', 'host']), `host "${host.name}" is frozen: it takes no new production ("${s.project}" is not among what it still carries)`, host.frozen.reason ? `frozen: ${host.frozen.reason}` : 'place it on a production host, or list it under frozen.carries while it drains'));
+    }
+  }
+}
+
+function checkDatabaseCluster(ctx: RuleContext, s: Service): void {
+  if (!s.database) return;
+  if (!ctx.fleet.clusters.some((c) => c.name === s.database!.cluster)) {
+    const names = ctx.fleet.clusters.map((c) => c.name);
+    const guess = closest(s.database.cluster, names);
+    ctx.out.push(problem('unknown_cluster', at(ctx, s.manifest, ['database', 'cluster']), `database cluster "${s.database.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
+  }
+}
+
+function checkDependencies(ctx: RuleContext, s: Service): void {
+  s.dependsOn.forEach((dep, i) => {
+    if (dep === s.project) {
+      ctx.out.push(problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `"${s.project}" depends on itself`));
+    } else if (!ctx.knownProjects.has(dep)) {
+      const guess = closest(dep, [...ctx.knownProjects]);
+      ctx.out.push(problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `depends_on names unknown project "${dep}"`, guess ? `did you mean "${guess}"?` : 'every dependency is a project with its own .infra.yaml'));
+    }
+  });
+}
+
+function checkGpu(ctx: RuleContext, s: Service): void {
+  if (!s.gpu) return;
+  if (s.gpu.mode !== 'on-demand') {
+    ctx.out.push(problem('gpu_ondemand', at(ctx, s.manifest, ['service', 'gpu', ...(s.gpu.mode === undefined ? [] : ['mode'])], s.gpu.mode === undefined), `GPU workload "${s.project}" is not on-demand`, 'set gpu.mode: on-demand: provision, keep warm while the queue is deep, release on idle'));
+  }
+  if (s.gpu.droplet !== undefined && !ctx.fleet.droplets.some((d) => d.name === s.gpu!.droplet) && !ctx.fleet.hosts.some((h) => h.name === s.gpu!.droplet)) {
+    ctx.out.push(problem('gpu_ondemand', at(ctx, s.manifest, ['service', 'gpu', 'droplet']), `GPU droplet "${s.gpu.droplet}" is declared by no producer manifest and no host`));
+  }
+}
+
+/** No two projects share a cluster's logical database or user (own_db; shared DBs also break http_coupling). */
+function checkOwnDb(ctx: RuleContext): void {
+  for (const field of ['name', 'user'] as const) {
+    const owners = new Map<string, Service>();
+    for (const s of ctx.fleet.services) {
+      if (!s.database) continue;
+      const key = `${s.database.cluster}\u0000${s.database[field]}`;
+      const first = owners.get(key);
+      if (first && first.project !== s.project) {
+        const what = field === 'name' ? 'database' : 'database user';
+        ctx.out.push(problem('own_db', at(ctx, s.manifest, ['database', field]), `${what} "${s.database[field]}" on cluster "${s.database.cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : 'give each project its own database user; never reuse another service\'s credentials'));
+      } else if (!first) {
+        owners.set(key, s);
+      }
+    }
+  }
+}
+
+function checkCycles(ctx: RuleContext): void {
+  const { fleet } = ctx;
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: Service[] = [];
+  const reported = new Set<string>();
+  const visit = (s: Service): void => {
+    state.set(s.id, 'visiting');
+    stack.push(s);
+    s.dependsOn.forEach((dep) => {
+      const target = resolveDependency(fleet, s, dep);
+      if (!target) return;
+      const st = state.get(target.id);
+      if (st === 'visiting') {
+        const cycle = stack.slice(stack.indexOf(target));
+        const key = cycle.map((c) => c.id).sort().join(',');
+        if (reported.has(key)) return;
+        reported.add(key);
+        const names = [...cycle.map((c) => c.project), target.project].join(' → ');
+        for (const member of cycle) {
+          const next = cycle[(cycle.indexOf(member) + 1) % cycle.length]!;
+          const i = member.dependsOn.indexOf(next.project);
+          ctx.out.push(problem('dependency_cycle', at(ctx, member.manifest, ['service', 'depends_on', ...(i >= 0 ? [i] : [])]), `dependency cycle: ${names}`, 'start order needs an acyclic graph: one of these must stop depending on the other'));
+        }
+      } else if (st === undefined) {
+        visit(target);
+      }
+    });
+    stack.pop();
+    state.set(s.id, 'done');
+  };
+  for (const s of fleet.services) if (!state.has(s.id)) visit(s);
+}
+
+/** One port of one host has one listener: services and database clusters alike. */
+function checkPorts(ctx: RuleContext): void {
+  const taken = new Map<string, { label: string; file: string; path: (string | number)[]; inventory: boolean }>();
+  const invSource = ctx.inventory.source;
+  for (const c of ctx.fleet.clusters) {
+    const key = `${c.host}\u0000${c.port}`;
+    const first = taken.get(key);
+    if (first && invSource) ctx.out.push(problem('port_clash', invSource.locate(['clusters', c.name, 'port']), `port ${c.port} on "${c.host}" is already taken by ${first.label}`));
+    else taken.set(key, { label: `cluster "${c.name}"`, file: ctx.inventory.file, path: ['clusters', c.name, 'port'], inventory: true });
+  }
+  for (const s of ctx.fleet.services) {
+    if (s.port === undefined || s.host === undefined) continue;
+    const key = `${s.host}\u0000${s.port}`;
+    const first = taken.get(key);
+    if (first) {
+      ctx.out.push(problem('port_clash', at(ctx, s.manifest, ['service', 'port']), `port ${s.port} on host "${s.host}" is already taken by ${first.label} (${first.file})`, 'pick a free port (see `manage-apps ports`)'));
+    } else {
+      taken.set(key, { label: `"${s.id}"`, file: s.manifest, path: ['service', 'port'], inventory: false });
+    }
+  }
+}
+
+function checkDroplets(ctx: RuleContext, inventoryReady: boolean): void {
+  const naming = ctx.fleet.conventions?.droplet_naming;
+  const seen = new Map<string, string>();
+  const index = new Map<string, number>();
+  for (const d of ctx.fleet.droplets) {
+    const i = index.get(d.manifest) ?? 0;
+    index.set(d.manifest, i + 1);
+    const first = seen.get(d.name);
+    if (first) ctx.out.push(problem('droplet_naming', at(ctx, d.manifest, ['droplets', i, 'name']), `droplet "${d.name}" is already declared in ${first}`, 'each droplet is declared once, at its producer root'));
+    else seen.set(d.name, d.manifest);
+    if (naming && !matchesNaming(d.name, naming.prefix, naming.producers)) {
+      const form = naming.producers?.length ? `${naming.prefix}.<role> or ${naming.prefix}.<producer>.<role> with <producer> one of ${naming.producers.join(', ')}` : `${naming.prefix}.<role>`;
+      ctx.out.push(problem('droplet_naming', at(ctx, d.manifest, ['droplets', i, 'name']), `droplet name "${d.name}" does not follow the fleet's naming`, `expected ${form}`));
+    }
+    if (d.provider !== 'digitalocean') {
+      ctx.out.push(problem('cloud_provider', at(ctx, d.manifest, ['droplets', i, 'provider']), `droplet "${d.name}" has provider "${d.provider}"`, 'standing cloud hosts run on DigitalOcean'));
+    }
+    if (inventoryReady) {
+      d.hosts.forEach((h, j) => {
+        if (!ctx.fleet.hosts.some((x) => x.name === h)) {
+          ctx.out.push(problem('shared_infra_topology', at(ctx, d.manifest, ['droplets', i, 'hosts', j]), `droplet "${d.name}" registers host "${h}" which is not in ${ctx.inventory.file} yet`, 'register the host in the inventory once it is provisioned'));
+        }
+      });
+    }
+  }
+}
+
+export function matchesNaming(name: string, prefix: string, producers: readonly string[] | undefined): boolean {
+  if (!name.startsWith(`${prefix}.`)) return false;
+  const rest = name.slice(prefix.length + 1).split('.');
+  const role = /^[a-z0-9-]+$/;
+  if (rest.length === 1) return role.test(rest[0]!);
+  if (rest.length === 2) return (producers ?? []).includes(rest[0]!) && role.test(rest[1]!);
+  return false;
+}
+
+// Re-exported for tests of address checks.
+export { ipToNumber };

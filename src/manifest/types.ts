@@ -1,0 +1,72 @@
+/** The .infra.yaml contract as TypeScript types (infra/v2 is a superset of infra/v1). */
+export type ApiVersion = 'infra/v1' | 'infra/v2';
+export type Provider = 'digitalocean' | 'mac' | 'bare-metal' | 'local' | 'vps';
+export type ServiceKind = 'app' | 'worker' | 'edge';
+
+export interface BackupPolicy {
+  rpo: string;
+  rto: string;
+  method: string;
+  target?: string;
+  drill?: string;
+}
+
+export interface ManifestDatabase {
+  cluster: string;
+  name: string;
+  user: string;
+  backup?: BackupPolicy;
+}
+
+export interface ManifestService {
+  host?: string;
+  runtime?: string;
+  port?: number;
+  systemd_unit?: string;
+  deploy?: string;
+  command?: string;
+  kind?: ServiceKind;
+  health?: { readiness?: string; liveness?: string; timeout?: number | string };
+  domains?: string[];
+  env_file?: string;
+  user?: string;
+  directory?: string;
+  artifact?: string;
+  keep_releases?: number;
+  stateful?: boolean;
+  backup?: BackupPolicy;
+  gpu?: { mode?: 'on-demand' | 'standing'; droplet?: string };
+  depends_on?: string[];
+}
+
+export interface ManifestDroplet {
+  name: string;
+  role?: string;
+  provider?: Provider;
+  region?: string;
+  size?: string;
+  image?: string;
+  previous_names?: string[];
+  hosts?: string[];
+  services: { name: string; kind: string; producer?: string; port?: number; domain?: string }[];
+}
+
+export interface RunnerPool {
+  name: string;
+  region?: string;
+  size?: string;
+  image?: string;
+  ssh_key?: string;
+}
+
+export interface InfraManifest {
+  apiVersion: ApiVersion;
+  project: string;
+  environment?: string;
+  provider: Provider;
+  owner?: string;
+  database?: ManifestDatabase;
+  service?: ManifestService;
+  droplets?: ManifestDroplet[];
+  runner_pool?: RunnerPool;
+}

@@ -1,0 +1,81 @@
+/**
+ * A problem is anything wrong in the user's files, located at file:line:column.
+ * Every check in manage-apps reports through this one shape so that `validate`,
+ * `--json` consumers and the human reporter agree.
+ */
+export type Severity = 'error' | 'warning';
+
+export interface Location {
+  /** Path relative to the root (or absolute when outside it). */
+  file: string;
+  line: number;
+  column: number;
+  /** Length of the highlighted span on that line (for the code frame). */
+  length?: number;
+}
+
+export interface Problem extends Location {
+  rule: string;
+  severity: Severity;
+  message: string;
+  hint?: string;
+  /** Set when the located line holds a secret: the reporter masks it instead of printing it. */
+  redact?: boolean;
+}
+
+export interface RuleInfo {
+  id: string;
+  severity: Severity;
+  /** 'must'/'should' for seed 001 rules; 'check' for manage-apps' own checks. */
+  level: 'must' | 'should' | 'check';
+  summary: string;
+}
+
+/** Every rule manage-apps reports, with seed 001's ids where it has one. */
+export const RULES: Record<string, RuleInfo> = {
+  yaml_syntax: { id: 'yaml_syntax', severity: 'error', level: 'check', summary: 'The file is not valid YAML (or JSON, for the inventory).' },
+  schema: { id: 'schema', severity: 'error', level: 'check', summary: 'The file does not match its JSON Schema (types, required fields, unknown keys, enums).' },
+  api_version: { id: 'api_version', severity: 'error', level: 'check', summary: 'apiVersion is missing or not one manage-apps knows (infra/v1, infra/v2).' },
+  inventory: { id: 'inventory', severity: 'error', level: 'check', summary: 'The host inventory is missing, unreadable or inconsistent.' },
+  discovery: { id: 'discovery', severity: 'error', level: 'check', summary: 'A directory or manifest could not be read.' },
+  host_in_mesh: { id: 'host_in_mesh', severity: 'error', level: 'must', summary: 'service.host is a host of mesh-hosts.json.' },
+  own_db: { id: 'own_db', severity: 'error', level: 'must', summary: 'Each project has its own logical database and its own user on a cluster.' },
+  http_coupling: { id: 'http_coupling', severity: 'error', level: 'must', summary: 'Cross-service dependencies are HTTP only, declared in depends_on, and name known projects.' },
+  droplet_naming: { id: 'droplet_naming', severity: 'error', level: 'must', summary: 'Droplets are named reverse-DNS: <prefix>.<role> or <prefix>.<producer>.<role>, once each.' },
+  gpu_ondemand: { id: 'gpu_ondemand', severity: 'warning', level: 'should', summary: 'GPU workloads are on-demand, never a standing GPU.' },
+  systemd_supervision: { id: 'systemd_supervision', severity: 'error', level: 'must', summary: 'Standing services on cloud and bare-metal hosts run as systemd units; PID mode is for local and mac only.' },
+  cloud_provider: { id: 'cloud_provider', severity: 'error', level: 'must', summary: "A manifest's provider agrees with its host's provider; standing cloud droplets run on DigitalOcean." },
+  env_variants: { id: 'env_variants', severity: 'error', level: 'should', summary: '.infra.yaml is prod and .infra.<env>.yaml is <env>: the environment field agrees with the file name.' },
+  shared_infra_topology: { id: 'shared_infra_topology', severity: 'warning', level: 'should', summary: "Droplet hosts are registered in mesh-hosts.json." },
+  unknown_cluster: { id: 'unknown_cluster', severity: 'error', level: 'check', summary: 'database.cluster names a cluster of mesh-hosts.json.' },
+  port_clash: { id: 'port_clash', severity: 'error', level: 'check', summary: 'No two services (or clusters) listen on one port of one host.' },
+  port_range: { id: 'port_range', severity: 'error', level: 'check', summary: 'Ports are between 1 and 65535.' },
+  mesh_address: { id: 'mesh_address', severity: 'error', level: 'check', summary: 'Mesh IPs are inside the mesh CIDR and used once.' },
+  duplicate_project: { id: 'duplicate_project', severity: 'error', level: 'check', summary: 'A project is declared once per environment.' },
+  dependency_cycle: { id: 'dependency_cycle', severity: 'error', level: 'check', summary: 'depends_on has no cycles (start order must exist).' },
+  placement: { id: 'placement', severity: 'error', level: 'check', summary: 'Production runs on production hosts: not on a workstation or dev host, nothing new on a frozen host.' },
+  secret_in_manifest: { id: 'secret_in_manifest', severity: 'error', level: 'check', summary: 'No secret is written into a manifest: it is in git. Secrets live in service.env_file on the host.' },
+  safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
+};
+
+export function problem(rule: keyof typeof RULES | string, at: Location, message: string, hint?: string, severity?: Severity): Problem {
+  const info = RULES[rule];
+  const p: Problem = { file: at.file, line: at.line, column: at.column, rule, severity: severity ?? info?.severity ?? 'error', message };
+  if (at.length !== undefined) p.length = at.length;
+  if (hint !== undefined) p.hint = hint;
+  return p;
+}
+
+export function sortProblems(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule));
+}
+
+export function countBySeverity(problems: readonly Problem[]): { errors: number; warnings: number } {
+  let errors = 0;
+  let warnings = 0;
+  for (const p of problems) {
+    if (p.severity === 'error') errors++;
+    else warnings++;
+  }
+  return { errors, warnings };
+}
