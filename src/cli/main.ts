@@ -4,54 +4,17 @@
  * command modules are imported on demand so start-up stays fast.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, ManageAppsError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import type { CommandResult, GlobalOptions } from './context.js';
+import type { CommandResult } from './context.js';
+import { ANALYSIS_COMMANDS } from './specs/analysis.js';
+import { FOUNDATION_COMMANDS } from './specs/foundation.js';
+import { OPS_COMMANDS } from './specs/ops.js';
+import { RENDER_COMMANDS } from './specs/render.js';
+import { commonOptions, type CommandSpec } from './specs/types.js';
 
-type Handler = (args: string[], options: Record<string, unknown>) => Promise<CommandResult>;
-
-interface CommandSpec {
-  name: string;
-  summary: string;
-  args?: string;
-  options?: Option[];
-  run: Handler;
-  /** Commands that manage their own output (streaming logs, live progress). */
-  streams?: boolean;
-}
-
-const common = (): Option[] => [
-  new Option('--root <dir>', 'the tree to search for .infra.yaml manifests (default: the current directory)'),
-  new Option('--inventory <file>', 'the host inventory (default: <root>/mesh-hosts.json)'),
-  new Option('--json', 'print one JSON document (shape: docs/json.md)'),
-];
-
-export const COMMANDS: CommandSpec[] = [
-  {
-    name: 'validate',
-    summary: 'check every manifest and the inventory; report every problem at file:line:column',
-    options: [new Option('--strict', 'exit 1 on warnings too')],
-    run: async (_args, o) => (await import('./commands/validate.js')).validate(o as GlobalOptions),
-  },
-  {
-    name: 'list',
-    summary: 'the services: project, environment, host, provider, port, unit, depends_on',
-    options: [new Option('--env <env>', 'only this environment'), new Option('--host <host>', 'only this host')],
-    run: async (_args, o) => (await import('./commands/list.js')).list(o as GlobalOptions),
-  },
-  {
-    name: 'hosts',
-    summary: 'hosts at a glance: role, provider, addresses, services and database clusters on each',
-    run: async (_args, o) => (await import('./commands/hosts.js')).hosts(o as GlobalOptions),
-  },
-  {
-    name: 'ports',
-    summary: 'the port registry per host and any clash; --write-env keeps a .env.ports file in sync',
-    options: [new Option('--write-env <file>', 'write NAME_PORT=N lines for every service and cluster'), new Option('--check', 'with --write-env: exit 1 if the file is out of date, write nothing')],
-    run: async (_args, o) => (await import('./commands/ports.js')).ports(o as GlobalOptions),
-  },
-];
+export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS];
 
 function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
@@ -67,9 +30,21 @@ export async function main(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true);
 
   let result: { spec: CommandSpec; outcome: CommandResult; json: boolean } | undefined;
+  const groups = new Map<string, Command>();
   for (const spec of COMMANDS) {
-    const cmd = program.command(spec.name + (spec.args ? ` ${spec.args}` : '')).description(spec.summary).exitOverride();
-    for (const option of [...common(), ...(spec.options ?? [])]) cmd.addOption(option);
+    // "net ssh-config" is sub-command ssh-config of a group command "net".
+    const [first, sub] = spec.name.split(' ') as [string, string | undefined];
+    let parent = program;
+    if (sub !== undefined) {
+      let group = groups.get(first);
+      if (!group) {
+        group = program.command(first).description(`${first} commands (see: manage-apps ${first} --help)`).exitOverride();
+        groups.set(first, group);
+      }
+      parent = group;
+    }
+    const cmd = parent.command((sub ?? first) + (spec.args ? ` ${spec.args}` : '')).description(spec.summary).exitOverride();
+    for (const option of [...commonOptions(), ...(spec.options ?? [])]) cmd.addOption(option);
     cmd.action(async (...params: unknown[]) => {
       const command = params[params.length - 1] as Command;
       const options = command.opts();
