@@ -7,6 +7,12 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 rmSync(join(root, '.build-test'), { recursive: true, force: true });
+// dist/ too: tests that run the real CLI (bin/manage-apps.js) need it current.
+const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('build failed: tests not run');
+  process.exit(2);
+}
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.test.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) {
   console.error('type errors: tests not run');

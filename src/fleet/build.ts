@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import { durationMs, serviceId, type Droplet, type Fleet, type Host, type RunnerPool, type Service } from './model.js';
+import { durationMs, serviceId, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service } from './model.js';
 
 export const DEFAULT_READINESS = '/readyz';
 export const DEFAULT_LIVENESS = '/livez';
@@ -34,11 +34,13 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
   const hostByName = new Map(hosts.map((h) => [h.name, h]));
 
   const services: Service[] = [];
+  const databases: ProjectDatabase[] = [];
   const droplets: Droplet[] = [];
   const runnerPools: RunnerPool[] = [];
   for (const loaded of manifests) {
     const m = loaded.manifest;
     if (!loaded.valid || !m) continue;
+    if (m.database) databases.push({ project: m.project, environment: loaded.environment, ...m.database, manifest: loaded.file });
     const s = m.service;
     if (s) {
       const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
@@ -120,6 +122,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
     clusters: Object.entries(inv?.clusters ?? {}).map(([name, c]) => ({ name, ...c })).sort((a, b) => a.name.localeCompare(b.name)),
     tunnels: [...(inv?.tunnels ?? [])],
     services,
+    databases,
     droplets,
     runnerPools,
     manifests: manifests.map((l) => ({

@@ -78,6 +78,17 @@ export interface Service {
   projectDir: string;
 }
 
+/** A project's own logical database on a cluster (declared with or without a service). */
+export interface ProjectDatabase {
+  project: string;
+  environment: string;
+  cluster: string;
+  name: string;
+  user: string;
+  backup?: BackupPolicy;
+  manifest: string;
+}
+
 export interface Droplet {
   name: string;
   role?: string;
@@ -119,6 +130,8 @@ export interface Fleet {
   clusters: Cluster[];
   tunnels: Tunnel[];
   services: Service[];
+  /** Every declared database, including those of projects without a service block. */
+  databases: ProjectDatabase[];
   droplets: Droplet[];
   runnerPools: RunnerPool[];
   manifests: ManifestSummary[];

@@ -58,7 +58,10 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
   const valid = problems.length === 0;
   const manifest = value as unknown as InfraManifest;
   const declared = typeof record['environment'] === 'string' ? (record['environment'] as string) : 'prod';
-  if (declared !== found.fileEnvironment) {
+  const envNode = record['environment'] === undefined ? undefined : source.locate(['environment']);
+  // A schema problem on the environment value already says what is wrong with it.
+  const envAlreadyReported = envNode !== undefined && problems.some((p) => p.line === envNode.line && p.column === envNode.column);
+  if (declared !== found.fileEnvironment && !envAlreadyReported) {
     const at = record['environment'] === undefined ? source.locate(['project'], { key: true }) : source.locate(['environment']);
     const expectedName = declared === 'prod' ? '.infra.yaml' : `.infra.${declared}.yaml`;
     problems.push(

@@ -8,7 +8,7 @@ import { ipToNumber } from '../inventory/load.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
 import { closest } from '../source/schema-check.js';
-import type { Fleet, Service } from '../fleet/model.js';
+import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from './load.js';
 import { looksLikeSecret, SECRET_KEY } from './secrets.js';
@@ -43,13 +43,11 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkVariantsAgree(ctx);
   const inventoryReady = inventory.valid && inventory.inventory !== undefined;
   for (const s of fleet.services) {
-    if (inventoryReady) {
-      checkHost(ctx, s);
-      checkDatabaseCluster(ctx, s);
-    }
+    if (inventoryReady) checkHost(ctx, s);
     checkDependencies(ctx, s);
     checkGpu(ctx, s);
   }
+  if (inventoryReady) checkDatabaseClusters(ctx);
   checkOwnDb(ctx);
   checkCycles(ctx);
   if (inventoryReady) checkPorts(ctx);
@@ -172,12 +170,12 @@ function checkHost(ctx: RuleContext, s: Service): void {
   }
 }
 
-function checkDatabaseCluster(ctx: RuleContext, s: Service): void {
-  if (!s.database) return;
-  if (!ctx.fleet.clusters.some((c) => c.name === s.database!.cluster)) {
-    const names = ctx.fleet.clusters.map((c) => c.name);
-    const guess = closest(s.database.cluster, names);
-    ctx.out.push(problem('unknown_cluster', at(ctx, s.manifest, ['database', 'cluster']), `database cluster "${s.database.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
+function checkDatabaseClusters(ctx: RuleContext): void {
+  const names = ctx.fleet.clusters.map((c) => c.name);
+  for (const db of ctx.fleet.databases) {
+    if (names.includes(db.cluster)) continue;
+    const guess = closest(db.cluster, names);
+    ctx.out.push(problem('unknown_cluster', at(ctx, db.manifest, ['database', 'cluster']), `database cluster "${db.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
   }
 }
 
@@ -205,16 +203,15 @@ function checkGpu(ctx: RuleContext, s: Service): void {
 /** No two projects share a cluster's logical database or user (own_db; shared DBs also break http_coupling). */
 function checkOwnDb(ctx: RuleContext): void {
   for (const field of ['name', 'user'] as const) {
-    const owners = new Map<string, Service>();
-    for (const s of ctx.fleet.services) {
-      if (!s.database) continue;
-      const key = `${s.database.cluster}\u0000${s.database[field]}`;
+    const owners = new Map<string, ProjectDatabase>();
+    for (const db of ctx.fleet.databases) {
+      const key = `${db.cluster}\u0000${db[field]}`;
       const first = owners.get(key);
-      if (first && first.project !== s.project) {
+      if (first && first.project !== db.project) {
         const what = field === 'name' ? 'database' : 'database user';
-        ctx.out.push(problem('own_db', at(ctx, s.manifest, ['database', field]), `${what} "${s.database[field]}" on cluster "${s.database.cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : 'give each project its own database user; never reuse another service\'s credentials'));
+        ctx.out.push(problem('own_db', at(ctx, db.manifest, ['database', field]), `${what} "${db[field]}" on cluster "${db.cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : "give each project its own database user; never reuse another service's credentials"));
       } else if (!first) {
-        owners.set(key, s);
+        owners.set(key, db);
       }
     }
   }
