@@ -8,16 +8,16 @@ import { plural, style } from './style.js';
 
 export type LineSource = (file: string, line: number) => string | undefined;
 
-export function formatProblem(p: Problem, lineOf: LineSource): string {
+export function formatProblem(p: Problem, lineOf: LineSource, secretLines: ReadonlySet<string> = new Set()): string {
   const label = p.severity === 'error' ? style.red(style.bold('error')) : style.yellow(style.bold('warning'));
   const out = [`${label} ${style.dim(`[${p.rule}]`)} ${style.bold(`${p.file}:${p.line}:${p.column}`)}`, `  ${p.message}`];
-  const frame = codeFrame(p, lineOf);
+  const frame = codeFrame(p, lineOf, secretLines);
   if (frame) out.push(frame);
   if (p.hint) out.push(`  ${style.cyan('hint:')} ${p.hint}`);
   return out.join('\n');
 }
 
-function codeFrame(p: Problem, lineOf: LineSource): string | undefined {
+function codeFrame(p: Problem, lineOf: LineSource, secretLines: ReadonlySet<string>): string | undefined {
   const target = lineOf(p.file, p.line);
   if (target === undefined) return undefined;
   const first = Math.max(1, p.line - 1);
@@ -27,8 +27,8 @@ function codeFrame(p: Problem, lineOf: LineSource): string | undefined {
     let text = lineOf(p.file, n);
     if (text === undefined) continue;
     if (n !== p.line && text.trim() === '') continue;
-    if (n === p.line && p.redact) text = redact(text);
-    if (n !== p.line && p.redact && n > p.line) text = redact(text);
+    // Any line known to hold a secret is masked in every frame, whichever problem shows it.
+    if ((n === p.line && p.redact) || secretLines.has(`${p.file}:${n}`)) text = redact(text);
     const gutter = `${n === p.line ? style.red('>') : ' '} ${String(n).padStart(width)} |`;
     rows.push(`  ${gutter} ${text.replace(/\t/g, ' ')}`);
     if (n === p.line) {
@@ -48,7 +48,8 @@ export function redact(line: string): string {
 }
 
 export function formatProblems(problems: readonly Problem[], lineOf: LineSource): string {
-  return problems.map((p) => formatProblem(p, lineOf)).join('\n\n');
+  const secretLines = new Set(problems.filter((p) => p.redact).map((p) => `${p.file}:${p.line}`));
+  return problems.map((p) => formatProblem(p, lineOf, secretLines)).join('\n\n');
 }
 
 export function problemSummary(problems: readonly Problem[]): string {

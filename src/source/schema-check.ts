@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as ajv2020 from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { packageRoot } from '../package-root.js';
+import { looksLikeSecret } from '../manifest/secrets.js';
 import { problem, type Problem } from '../problems.js';
 import type { PathSegment, SourceDocument } from './document.js';
 
@@ -140,6 +141,7 @@ export function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
+  if (typeof v === 'string' && looksLikeSecret(v)) return 'a value that looks like a secret (not shown)';
   const s = JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

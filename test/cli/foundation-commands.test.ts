@@ -1,0 +1,141 @@
+/** The foundation's commands through the real CLI: output, JSON shapes, exit codes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
+
+const example = ['--root', 'examples/fleet'];
+
+test('validate: the example fleet is clean (exit 0) and the JSON shape is documented', () => {
+  const r = cli(['validate', ...example, '--json']);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout) as { manifests: { file: string; project: string; environment: string }[]; problems: unknown[] };
+  assert.ok(out.manifests.length >= 12);
+  assert.ok(out.manifests.every((m) => typeof m.file === 'string' && !m.file.startsWith('/') && typeof m.project === 'string' && typeof m.environment === 'string'));
+  assert.deepEqual(out.problems, []);
+  const human = cli(['validate', ...example]);
+  assert.equal(human.status, 0);
+  assert.match(human.stdout, /are valid: \d+ projects/);
+});
+
+test('validate: problems print as file:line:column with a code frame and hint; exit 1', async () => {
+  const root = await makeTree({
+    'mesh-hosts.json': inventory(),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: cor\n  prot: 3030\n',
+  });
+  try {
+    const r = cli(['validate', '--root', root]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /error \[schema\] api\/\.infra\.yaml:6:3/);
+    assert.match(r.stdout, />\s+6 \|\s+prot: 3030/);
+    assert.match(r.stdout, /\^\^\^\^/);
+    assert.match(r.stdout, /hint: did you mean "port"/);
+    const json = JSON.parse(cli(['validate', '--root', root, '--json']).stdout) as { problems: Record<string, unknown>[] };
+    for (const p of json.problems) assert.deepEqual(Object.keys(p).filter((k) => k !== 'hint'), ['file', 'line', 'column', 'rule', 'severity', 'message']);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('validate: a secret never reaches the output, even in the code frame', async () => {
+  const root = await makeTree({ 'mesh-hosts.json': inventory(), 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\npassword: Sup3rS3cretValue\n' });
+  try {
+    const r = cli(['validate', '--root', root]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /secret_in_manifest/);
+    assert.doesNotMatch(r.stdout + r.stderr, /Sup3rS3cretValue/);
+    assert.doesNotMatch(cli(['validate', '--root', root, '--json']).stdout, /Sup3rS3cretValue/);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('a missing or broken inventory is a located problem, never a stack trace', async () => {
+  const root = await makeTree({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: local\n' });
+  try {
+    const missing = cli(['validate', '--root', root]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stdout, /error \[inventory\] mesh-hosts.json:1:1/);
+    await writeFile(join(root, 'mesh-hosts.json'), '{\n  "hosts": {\n    "a": { "provider": "local", "role": "dev", },\n  }\n}\n');
+    const broken = cli(['validate', '--root', root]);
+    assert.equal(broken.status, 1);
+    assert.match(broken.stdout, /error \[yaml_syntax\] mesh-hosts.json:3:/);
+    assert.doesNotMatch(broken.stdout + broken.stderr, /at .*\.js:\d+/);
+    const other = cli(['validate', '--root', root, '--inventory', join(root, 'nope.json')]);
+    assert.match(other.stdout, /nope.json:1:1/);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('usage errors exit 2 with a hint: unknown command, bad root', () => {
+  const unknown = cli(['valdate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /Did you mean validate/);
+  const badRoot = cli(['validate', '--root', '/nonexistent/path']);
+  assert.equal(badRoot.status, 2);
+  assert.match(badRoot.stderr, /root directory not found/);
+  const json = cli(['list', '--root', '/nonexistent/path', '--json']);
+  assert.equal(json.status, 2);
+  assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'E_USAGE');
+});
+
+test('list: the services with the documented JSON shape; filters', () => {
+  const r = cli(['list', ...example, '--json']);
+  assert.equal(r.status, 0);
+  const out = JSON.parse(r.stdout) as { services: Record<string, unknown>[] };
+  for (const key of ['project', 'environment', 'host', 'provider', 'port', 'unit', 'depends_on']) assert.ok(key in out.services[0]!, key);
+  const dev = JSON.parse(cli(['list', ...example, '--env', 'dev', '--json']).stdout) as { services: { environment: string }[] };
+  assert.ok(dev.services.length >= 2 && dev.services.every((s) => s.environment === 'dev'));
+  assert.match(cli(['list', ...example]).stdout, /PROJECT\s+ENV\s+HOST/);
+});
+
+test('hosts: role, provider, addresses, services and clusters per host', () => {
+  const out = JSON.parse(cli(['hosts', ...example, '--json']).stdout) as { hosts: { name: string; role: string; services: { project: string }[]; clusters: { name: string }[] }[] };
+  const black = out.hosts.find((h) => h.name === 'black');
+  assert.ok(black);
+  assert.equal(black.role, 'production');
+  assert.ok(black.services.some((s) => s.project === 'quinn-api'));
+  assert.ok(black.clusters.some((c) => c.name === 'quinn-pg'));
+  assert.match(cli(['hosts', ...example]).stdout, /laptop \(this machine\)/);
+});
+
+test('ports: registry, clashes (exit 1) and a .env.ports that stays in sync', async () => {
+  const root = await makeTree({
+    'mesh-hosts.json': inventory(),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n',
+    'web/.infra.yaml': 'apiVersion: infra/v2\nproject: web.front\nprovider: bare-metal\nservice: { host: core, port: 3040, command: x }\n',
+  });
+  try {
+    const env = join(root, '.env.ports');
+    const first = cli(['ports', '--root', root, '--write-env', env, '--json']);
+    assert.equal(first.status, 0, first.stdout);
+    const text = await readFile(env, 'utf8');
+    assert.match(text, /^API_PORT=3030$/m);
+    assert.match(text, /^WEB_FRONT_PORT=3040$/m);
+    assert.match(text, /^CORE_PG_PORT=25435$/m);
+    const mtime = (await stat(env)).mtimeMs;
+    const second = JSON.parse(cli(['ports', '--root', root, '--write-env', env, '--json']).stdout) as { env_file: { outcome: string } };
+    assert.equal(second.env_file.outcome, 'unchanged');
+    assert.equal((await stat(env)).mtimeMs, mtime);
+    assert.equal(cli(['ports', '--root', root, '--write-env', env, '--check']).status, 0);
+    await writeFile(env, 'USER_EDIT=1\n');
+    assert.equal(cli(['ports', '--root', root, '--write-env', env, '--check']).status, 1);
+    const third = JSON.parse(cli(['ports', '--root', root, '--write-env', env, '--json']).stdout) as { env_file: { outcome: string; backup: string } };
+    assert.equal(third.env_file.outcome, 'updated');
+    assert.equal(await readFile(third.env_file.backup, 'utf8'), 'USER_EDIT=1\n');
+    await writeFile(join(root, 'web/.infra.yaml'), 'apiVersion: infra/v2\nproject: web\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n');
+    const clash = cli(['ports', '--root', root, '--json']);
+    assert.equal(clash.status, 1);
+    assert.deepEqual((JSON.parse(clash.stdout) as { clashes: unknown[] }).clashes, [{ host: 'core', port: 3030, owners: ['api', 'web'] }]);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('--version starts without loading command modules', () => {
+  const r = cli(['--version']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
