@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
  */
 export function quote(value: string): string {
   if (value.includes('\0')) throw new UsageError('a shell argument cannot contain a NUL byte');
-  if (value !== '' && /^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
+  if (value !== '' && /^[A-Za-z0-9_./:@%+,-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
