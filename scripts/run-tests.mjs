@@ -1,20 +1,36 @@
 #!/usr/bin/env node
-// Compiles src + test once, then runs every compiled test file with node's own runner.
-// The runner's closing summary ("ℹ pass N", "ℹ fail N") is what CI reads.
+// Builds dist/ (tests run the real CLI), compiles src + test into a per-run
+// directory (so two runs on one machine never delete each other's files), then
+// runs every compiled test file with node's own runner. The runner's closing
+// summary ("ℹ pass N", "ℹ fail N") is what CI reads.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-rmSync(join(root, '.build-test'), { recursive: true, force: true });
-// dist/ too: tests that run the real CLI (bin/manage-apps.js) need it current.
-const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+const runsDir = join(root, '.build-test', 'runs');
+const outDir = join(runsDir, String(process.pid));
+
+// Remove what runs that no longer exist left behind.
+if (existsSync(runsDir)) {
+  for (const pid of readdirSync(runsDir)) {
+    let alive = false;
+    try {
+      process.kill(Number(pid), 0);
+      alive = true;
+    } catch {}
+    if (!alive) rmSync(join(runsDir, pid), { recursive: true, force: true });
+  }
+}
+
+const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (build.status !== 0) {
   console.error('build failed: tests not run');
   process.exit(2);
 }
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.test.json')], { stdio: 'inherit' });
-if (tsc.status !== 0) {
+const compile = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.test.json'), '--outDir', outDir], { stdio: 'inherit' });
+if (compile.status !== 0) {
   console.error('type errors: tests not run');
   process.exit(2);
 }
@@ -29,7 +45,12 @@ function collect(dir) {
   return out;
 }
 const filter = process.argv.slice(2);
-let files = collect(join(root, '.build-test/test')).sort();
-if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.includes(part)));
+let files = collect(join(outDir, 'test')).sort();
+if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.slice(outDir.length).includes(part)));
+if (files.length === 0) {
+  console.error(`no test file matches ${filter.join(' ')}`);
+  process.exit(2);
+}
 const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+rmSync(outDir, { recursive: true, force: true });
 process.exit(run.status ?? 2);
