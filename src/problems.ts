@@ -55,6 +55,8 @@ export const RULES: Record<string, RuleInfo> = {
   dependency_cycle: { id: 'dependency_cycle', severity: 'error', level: 'check', summary: 'depends_on has no cycles (start order must exist).' },
   placement: { id: 'placement', severity: 'error', level: 'check', summary: 'Production runs on production hosts: not on a workstation or dev host, nothing new on a frozen host.' },
   secret_in_manifest: { id: 'secret_in_manifest', severity: 'error', level: 'check', summary: 'No secret is written into a manifest: it is in git. Secrets live in service.env_file on the host.' },
+  render: { id: 'render', severity: 'error', level: 'check', summary: 'A value cannot be rendered into a config file (missing key, endpoint or address).' },
+  managed_block: { id: 'managed_block', severity: 'error', level: 'check', summary: "The markers of manage-apps' block in a user's file are broken: nothing is written." },
   safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
 };
 

@@ -1,4 +1,51 @@
 /** Config renderers: net ssh-config/reconcile/wireguard/caddy, infra render, units (issue 6). Implementations load on demand. */
+import { Option } from 'commander';
 import type { CommandSpec } from './types.js';
 
-export const RENDER_COMMANDS: CommandSpec[] = [];
+/** Every renderer prints by default; --write writes; --check is the drift check for CI (exit 1 on any difference). */
+const modes = (what: string): Option[] => [new Option('--write', `write ${what} (atomically, keeping a .bak of what it replaces)`), new Option('--check', `exit 1 when ${what} on disk differ from the rendering; write nothing`)];
+const out = (what: string) => new Option('--out <dir>', `the directory that holds ${what} (needed by --write and --check)`);
+const host = () => new Option('--host <name>', 'only this host\'s file(s)');
+
+export const RENDER_COMMANDS: CommandSpec[] = [
+  {
+    name: 'net ssh-config',
+    summary: 'ssh Host blocks for the inventory; --write keeps them in one managed block of ~/.ssh/config',
+    options: [
+      ...modes('the ssh config'),
+      new Option('--file <path>', 'the ssh config to manage (default: ~/.ssh/config)'),
+      new Option('--include', 'write the hosts to config.d/manage-apps beside it and manage only an Include line in it'),
+    ],
+    run: async (_args, o) => (await import('../commands/render/net-ssh-config.js')).netSshConfig(o),
+  },
+  {
+    name: 'net reconcile',
+    summary: 'regenerate the "services" map of mesh-hosts.json from every manifest (nothing else in the file changes)',
+    options: modes('mesh-hosts.json'),
+    run: async (_args, o) => (await import('../commands/render/net-reconcile.js')).netReconcile(o),
+  },
+  {
+    name: 'net wireguard',
+    summary: 'a wg-quick config per mesh host (<host>.conf); private keys stay on the hosts',
+    options: [...modes('the configs'), out('<host>.conf'), host()],
+    run: async (_args, o) => (await import('../commands/render/net-wireguard.js')).netWireguard(o),
+  },
+  {
+    name: 'net caddy',
+    summary: "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh",
+    options: [...modes('the Caddyfiles'), out('<host>.Caddyfile'), host()],
+    run: async (_args, o) => (await import('../commands/render/net-caddy.js')).netCaddy(o),
+  },
+  {
+    name: 'infra render',
+    summary: 'OpenTofu/Terraform JSON (main.tf.json) for the DigitalOcean droplets and the runner pool (var.runners, default 0)',
+    options: [...modes('main.tf.json'), out('main.tf.json')],
+    run: async (_args, o) => (await import('../commands/render/infra-render.js')).infraRender(o),
+  },
+  {
+    name: 'units',
+    summary: 'the systemd unit of each infra/v2 service (<host>/<unit>), the same one deploy installs',
+    options: [...modes('the unit files'), out('<host>/<unit>'), host()],
+    run: async (_args, o) => (await import('../commands/render/units.js')).units(o),
+  },
+];

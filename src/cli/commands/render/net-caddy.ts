@@ -1,0 +1,10 @@
+/** `net caddy`: a Caddyfile per edge host (`<host>.Caddyfile`). */
+import { loadFleet } from '../../../fleet/load.js';
+import { renderCaddy } from '../../../render/caddy.js';
+import type { CommandResult } from '../../context.js';
+import { locatorOf, runRenderer, type RenderFlags } from './shared.js';
+
+export async function netCaddy(flags: RenderFlags): Promise<CommandResult> {
+  const loaded = await loadFleet(flags);
+  return runRenderer('net caddy', loaded, flags, 'fleet', () => renderCaddy(loaded.fleet, locatorOf(loaded)), (f) => f.path.replace(/\.Caddyfile$/, ''));
+}

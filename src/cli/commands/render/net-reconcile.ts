@@ -1,0 +1,37 @@
+/**
+ * `net reconcile`: the "services" map of mesh-hosts.json regenerated from every
+ * manifest. Only that value's text changes; the result is checked to load as a
+ * valid inventory before anything is written.
+ */
+import { readIfExists } from '../../../files/write.js';
+import { loadFleet } from '../../../fleet/load.js';
+import { parseInventory } from '../../../inventory/load.js';
+import { sortProblems } from '../../../problems.js';
+import { renderServicesMap, spliceServicesMap } from '../../../render/services-map.js';
+import type { CommandResult } from '../../context.js';
+import { checkTargets, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags } from './shared.js';
+
+export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
+  const mode = modeOf(flags);
+  const loaded = await loadFleet(flags);
+  const command = 'net reconcile';
+  const { blocking, other } = splitLoadProblems(loaded, 'fleet');
+  const base = { command, mode, loaded, other, rendered: [], files: [], skipped: [] };
+  const source = loaded.inventory.source;
+  if (blocking.length > 0 || !source?.doc) return renderResult({ ...base, problems: sortProblems(blocking) });
+
+  const path = loaded.inventory.path;
+  // The file as it is now on disk is what gets spliced (and what --check compares).
+  const text = (await readIfExists(path)) ?? source.text;
+  const current = text === source.text ? source : parseInventory(path, loaded.inventory.file, text).source;
+  if (!current?.doc) return renderResult({ ...base, problems: sortProblems(loaded.inventory.problems) });
+  const content = spliceServicesMap(text, current.doc, renderServicesMap(loaded.fleet));
+  const reparsed = parseInventory(path, loaded.inventory.file, content);
+  if (!reparsed.valid) throw new Error(`the reconciled inventory does not load: ${reparsed.problems.map((p) => p.message).join('; ')}`);
+
+  const skipped = loaded.fleet.services.filter((s) => s.host === undefined).map((s) => ({ name: s.id, reason: 'no host: not in the services map' }));
+  const report = { ...base, skipped, problems: [] };
+  if (mode === 'print') return renderResult({ ...report, rendered: [{ path: loaded.inventory.file, content }] });
+  const targets = [{ path, content }];
+  return renderResult({ ...report, files: mode === 'check' ? await checkTargets(targets) : await writeTargets(targets) });
+}

@@ -1,0 +1,225 @@
+/**
+ * What the render commands share: print / --check / --write, the one JSON shape,
+ * which load problems stop a render, and the human report. Renderers stay pure
+ * (src/render); reading and writing files happens here, through writeFileSafely.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
+import { readIfExists, writeFileSafely } from '../../../files/write.js';
+import type { LoadedFleet } from '../../../fleet/load.js';
+import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
+import type { Locator, RenderedFile, Skipped } from '../../../render/common.js';
+import { lineSource, type CommandResult, type GlobalOptions } from '../../context.js';
+import { formatProblems, problemJson, problemSummary, type LineSource } from '../../report-problems.js';
+import { plural, style } from '../../style.js';
+
+export type Mode = 'print' | 'check' | 'write';
+export type FileStatus = 'rendered' | 'up-to-date' | 'out-of-date' | 'missing' | 'written' | 'unchanged';
+
+export interface RenderFlags extends GlobalOptions {
+  write?: boolean;
+  check?: boolean;
+  out?: string;
+  host?: string;
+}
+
+export interface FileReport {
+  path: string;
+  status: FileStatus;
+  /** --write: where the previous content was kept. */
+  backup?: string;
+  /** print mode, --json only: the rendered text. */
+  content?: string;
+}
+
+/** A file to compare or write: absolute path, full content. */
+export interface Target {
+  path: string;
+  content: string;
+  mode?: number;
+  /** Mode only when the file is created (keep the user's own mode otherwise). */
+  modeIfNew?: number;
+}
+
+export function modeOf(flags: RenderFlags): Mode {
+  if (flags.write && flags.check) throw new UsageError('--write and --check exclude each other', '--check only compares; --write writes');
+  return flags.write ? 'write' : flags.check ? 'check' : 'print';
+}
+
+/** --out is where --write and --check look; without it there is no file to compare. */
+export function outDir(flags: RenderFlags, mode: Mode, command: string): string | undefined {
+  if (flags.out !== undefined) return resolve(process.cwd(), flags.out);
+  if (mode !== 'print') throw new UsageError(`${command} --${mode} needs --out DIR: the directory that holds the rendered files`);
+  return undefined;
+}
+
+/** Renderer problems point into the files the fleet was loaded from. */
+export function locatorOf(loaded: LoadedFleet): Locator {
+  const byFile = new Map(loaded.manifests.map((m) => [m.file, m.source]));
+  const inventoryFile = loaded.inventory.file;
+  return {
+    inventory: (path) => loaded.inventory.source?.locate(path) ?? { file: inventoryFile, line: 1, column: 1 },
+    manifest: (file, path) => byFile.get(file)?.locate(path) ?? { file, line: 1, column: 1 },
+  };
+}
+
+/**
+ * A renderer that reads only the inventory (ssh config, WireGuard) is stopped by
+ * errors in the inventory only; the others by any error in the fleet: a manifest
+ * that failed to load would silently drop its service from the rendering.
+ */
+export function splitLoadProblems(loaded: LoadedFleet, scope: 'inventory' | 'fleet'): { blocking: Problem[]; other: Problem[] } {
+  const blocking: Problem[] = [];
+  const other: Problem[] = [];
+  for (const p of loaded.problems) {
+    const relevant = scope === 'fleet' || p.file === loaded.inventory.file;
+    (p.severity === 'error' && relevant ? blocking : other).push(p);
+  }
+  return { blocking, other };
+}
+
+/** Problems the renderer found may repeat what loading found (same place, same rule): once each. */
+export function mergeProblems(...lists: Problem[][]): Problem[] {
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  for (const p of lists.flat()) {
+    const key = `${p.file}\u0000${p.line}\u0000${p.column}\u0000${p.rule}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(p);
+  }
+  return sortProblems(out);
+}
+
+export async function checkTargets(targets: Target[]): Promise<FileReport[]> {
+  const out: FileReport[] = [];
+  for (const t of targets) {
+    const current = await readIfExists(t.path);
+    out.push({ path: t.path, status: current === undefined ? 'missing' : current === t.content ? 'up-to-date' : 'out-of-date' });
+  }
+  return out;
+}
+
+export async function writeTargets(targets: Target[]): Promise<FileReport[]> {
+  const out: FileReport[] = [];
+  for (const t of targets) {
+    await mkdir(dirname(t.path), { recursive: true });
+    let mode = t.mode;
+    if (mode === undefined && t.modeIfNew !== undefined && (await readIfExists(t.path)) === undefined) mode = t.modeIfNew;
+    const result = await writeFileSafely(t.path, t.content, mode === undefined ? {} : { mode });
+    out.push({ path: t.path, status: result.outcome === 'unchanged' ? 'unchanged' : 'written', ...(result.backup === undefined ? {} : { backup: result.backup }) });
+  }
+  return out;
+}
+
+/** Targets for renderer files under an output directory. */
+export function targetsIn(dir: string, files: RenderedFile[]): Target[] {
+  return files.map((f) => ({ path: resolve(dir, f.path), content: f.content, ...(f.mode === undefined ? {} : { mode: f.mode }) }));
+}
+
+/** stdout of print mode: the file itself, or each file under a "# ==> path <==" line. */
+export function printed(files: RenderedFile[]): string {
+  if (files.length === 1) return files[0]!.content;
+  return files.map((f) => `# ==> ${f.path} <==\n${f.content}`).join('\n');
+}
+
+export interface RenderReport {
+  command: string;
+  mode: Mode;
+  loaded: LoadedFleet;
+  /** Print mode: what is printed. */
+  rendered: RenderedFile[];
+  /** Check/write mode: what happened to each file. */
+  files: FileReport[];
+  skipped: Skipped[];
+  /** Problems that concern this command (they stop it when any is an error). */
+  problems: Problem[];
+  /** Load problems elsewhere in the fleet: a note, not a failure. */
+  other: Problem[];
+  /** Extra lines for code frames (files that are not part of the fleet, e.g. ~/.ssh/config). */
+  extraLines?: Map<string, string[]>;
+}
+
+const STATUS_TEXT: Record<FileStatus, string> = {
+  rendered: 'rendered',
+  'up-to-date': 'up to date',
+  'out-of-date': 'out of date',
+  missing: 'missing',
+  written: 'written',
+  unchanged: 'unchanged',
+};
+
+/** The one result shape of every render command (docs/render.md). */
+export function renderResult(r: RenderReport): CommandResult {
+  const failed = countBySeverity(r.problems).errors > 0;
+  const drift = r.mode === 'check' && r.files.some((f) => f.status !== 'up-to-date');
+  const files: FileReport[] = r.mode === 'print' ? r.rendered.map((f) => ({ path: f.path, status: 'rendered', content: f.content })) : r.files;
+  const lines = lineSource(r.loaded);
+  const lineOf: LineSource = (file, line) => lines(file, line) ?? r.extraLines?.get(file)?.[line - 1];
+  return {
+    exitCode: failed || drift ? EXIT_PROBLEMS : EXIT_OK,
+    json: { command: r.command, mode: r.mode, files, skipped: r.skipped, problems: r.problems.map(problemJson) },
+    human: () => {
+      const err: string[] = [];
+      if (r.problems.length > 0) err.push(formatProblems(r.problems, lineOf), '', `${failed ? style.red('✖') : style.yellow('!')} ${problemSummary(r.problems)}${failed ? `: nothing was ${r.mode === 'write' ? 'written' : r.mode === 'check' ? 'checked' : 'rendered'}` : ''}.`);
+      if (r.other.length > 0) err.push(`${style.yellow('note:')} ${problemSummary(r.other)} elsewhere in the manifests or inventory; run \`manage-apps validate\` for details.`);
+      if (r.mode === 'print') {
+        for (const s of r.skipped) err.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
+        if (err.length > 0) process.stderr.write(`${err.join('\n')}\n`);
+        return failed ? '' : printed(r.rendered).replace(/\n$/, '');
+      }
+      if (err.length > 0) process.stderr.write(`${err.join('\n')}\n`);
+      if (failed) return '';
+      const out = r.files.map((f) => {
+        const text = STATUS_TEXT[f.status];
+        const shownStatus = f.status === 'out-of-date' || f.status === 'missing' ? style.red(text) : f.status === 'written' ? style.green(text) : text;
+        return `${f.path}: ${shownStatus}${f.backup ? ` (previous content kept in ${f.backup})` : ''}`;
+      });
+      for (const s of r.skipped) out.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
+      if (r.mode === 'check') {
+        const stale = r.files.filter((f) => f.status !== 'up-to-date').length;
+        out.push(stale === 0 ? `${style.green('✔')} ${plural(r.files.length, 'file')} up to date.` : `${style.red('✖')} ${plural(stale, 'file')} differ from the rendering: \`manage-apps ${r.command} --write\` (same options) updates them.`);
+      } else {
+        const written = r.files.filter((f) => f.status === 'written').length;
+        out.push(`${plural(written, 'file')} written, ${r.files.length - written} unchanged.`);
+      }
+      return out.join('\n');
+    },
+  };
+}
+
+/** Keeps the files of one host (`<host>.conf`, `<host>.Caddyfile`, `<host>/<unit>`). */
+export function filterHost(files: RenderedFile[], host: string | undefined, known: string[], hostOf: (f: RenderedFile) => string): RenderedFile[] {
+  if (host === undefined) return files;
+  if (!known.includes(host)) throw new UsageError(`unknown host "${host}"`, `known hosts: ${known.join(', ')}`);
+  return files.filter((f) => hostOf(f) === host);
+}
+
+/**
+ * The common run of a multi-file renderer: stop on blocking load problems, render,
+ * then print, compare (--check) or write (--write) under --out.
+ */
+export async function runRenderer(
+  command: string,
+  loaded: LoadedFleet,
+  flags: RenderFlags,
+  scope: 'inventory' | 'fleet',
+  render: () => { files: RenderedFile[]; problems: Problem[]; skipped: Skipped[] },
+  hostOf?: (f: RenderedFile) => string,
+): Promise<CommandResult> {
+  const mode = modeOf(flags);
+  const dir = outDir(flags, mode, command);
+  const { blocking, other } = splitLoadProblems(loaded, scope);
+  const base = { command, mode, loaded, other, rendered: [] as RenderedFile[], files: [] as FileReport[], skipped: [] as Skipped[] };
+  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems(blocking) });
+  const output = render();
+  const known = loaded.fleet.hosts.map((h) => h.name);
+  const files = hostOf ? filterHost(output.files, flags.host, known, hostOf) : output.files;
+  const problems = mergeProblems(output.problems);
+  const report = { ...base, skipped: output.skipped, problems };
+  if (countBySeverity(problems).errors > 0) return renderResult(report);
+  if (mode === 'print') return renderResult({ ...report, rendered: files });
+  const targets = targetsIn(dir!, files);
+  return renderResult({ ...report, files: mode === 'check' ? await checkTargets(targets) : await writeTargets(targets) });
+}

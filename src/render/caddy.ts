@@ -1,0 +1,87 @@
+/**
+ * A Caddyfile per edge host (a host that runs a service of kind "edge"): each
+ * service's `domains` become one site that reverse-proxies to the service's host
+ * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
+ * Rendered already formatted: `caddy fmt` leaves it unchanged.
+ */
+import type { Fleet, Service } from '../fleet/model.js';
+import type { Problem } from '../problems.js';
+import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
+
+/** The schema's pattern for a domain (optionally one leading wildcard label). */
+const DOMAIN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+interface Site {
+  domains: string[];
+  upstream: string;
+  service: Service;
+}
+
+/**
+ * Which edge routes a service: the edge on the service's own host when it has
+ * one, otherwise every edge of the fleet (DNS decides which one gets the traffic).
+ */
+export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(fleet.inventoryFile)): RenderOutput {
+  const problems: Problem[] = [];
+  const skipped: Skipped[] = [];
+  const hostByName = new Map(fleet.hosts.map((h) => [h.name, h]));
+  const edgeHosts = [...new Set(fleet.services.filter((s) => s.kind === 'edge' && s.host !== undefined).map((s) => s.host!))].sort(byCodePoint);
+  const sites = new Map<string, Site[]>(edgeHosts.map((h) => [h, []]));
+  const owner = new Map<string, Service>();
+
+  const services = [...fleet.services].filter((s) => s.domains.length > 0 && s.kind !== 'edge').sort((a, b) => byCodePoint(a.id, b.id));
+  for (const s of services) {
+    const at = (path: (string | number)[]) => locator.manifest(s.manifest, path);
+    let ok = true;
+    s.domains.forEach((domain, i) => {
+      if (!DOMAIN.test(domain)) {
+        problems.push(renderProblem(at(['service', 'domains', i]), `domain ${JSON.stringify(domain)} of "${s.id}" is not a plain host name`, 'e.g. api.example.com or *.example.com'));
+        ok = false;
+        return;
+      }
+      const first = owner.get(domain);
+      if (first) {
+        problems.push(renderProblem(at(['service', 'domains', i]), `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`, 'a domain goes to one service'));
+        ok = false;
+      } else {
+        owner.set(domain, s);
+      }
+    });
+    if (s.port === undefined) {
+      problems.push(renderProblem(at(['service', 'domains']), `"${s.id}" has domains but no port: the edge cannot route to it`, 'add service.port'));
+      ok = false;
+    }
+    if (edgeHosts.length === 0) {
+      skipped.push({ name: s.id, reason: 'has domains but the fleet has no edge (a service of kind "edge")' });
+      continue;
+    }
+    if (s.host === undefined) {
+      problems.push(renderProblem(at(['service']), `"${s.id}" has domains but no host`, 'add service.host'));
+      continue;
+    }
+    if (!ok) continue;
+    const host = hostByName.get(s.host);
+    const edges = sites.has(s.host) ? [s.host] : edgeHosts;
+    for (const edge of edges) {
+      let address: string | undefined;
+      if (edge === s.host) address = '127.0.0.1';
+      else if (host?.meshIp !== undefined && IPV4.test(host.meshIp)) address = host.meshIp;
+      if (address === undefined) {
+        problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, 'give the host a mesh_ip, or run the service on the edge host'));
+        continue;
+      }
+      sites.get(edge)!.push({ domains: [...s.domains], upstream: `${address}:${s.port}`, service: s });
+    }
+  }
+  if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
+  const files = edgeHosts.map((edge) => {
+    const list = sites.get(edge)!.sort((a, b) => byCodePoint(a.domains[0]!, b.domains[0]!));
+    const out = [`# Caddyfile of ${edge}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
+    for (const site of list) {
+      out.push('', `# ${site.service.id} (${site.service.manifest})`, `${site.domains.join(', ')} {`, `\treverse_proxy ${site.upstream}`, '}');
+    }
+    return { path: `${edge}.Caddyfile`, content: `${out.join('\n')}\n` };
+  });
+  return { files, problems, skipped };
+}

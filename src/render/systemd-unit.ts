@@ -1,0 +1,237 @@
+/**
+ * The systemd unit of an infra/v2 service: the one `deploy` installs (it calls
+ * renderUnit) and the one `manage-apps units` prints, byte for byte.
+ *
+ *   WorkingDirectory = <service.directory>/current (the live release)
+ *   ExecStart        = service.command, as argv; see below
+ *   EnvironmentFile  = -<env_file> (optional: a missing file is not fatal)
+ *   Environment      = PORT=<port>, so the app knows its port
+ *   User             = service.user, when given
+ *   Restart          = on-failure, RestartSec = 5s
+ *
+ * ExecStart. The command is split like a POSIX shell would split it. When it
+ * needs a shell (pipes, redirections, `&&`, `;`, `$VAR`, globs, `~`, backquotes)
+ * it runs as `/bin/sh -c '<command>'` in the working directory. Otherwise it
+ * runs directly: a program with a "/" that is relative (./bin/app, dist/app) is
+ * resolved against the working directory (systemd needs an absolute path for
+ * those); a bare name (node, python3) is left to systemd, which looks it up in
+ * its fixed search path (/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin),
+ * not in $PATH. Every word is quoted for systemd: "%" and "$" are escaped so
+ * specifiers and variables are never expanded by systemd.
+ */
+import { posix } from 'node:path';
+import type { Fleet, Host, Service } from '../fleet/model.js';
+import type { Problem } from '../problems.js';
+import type { PathSegment } from '../source/document.js';
+import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
+
+export const RESTART_SEC = '5s';
+export const SHELL = '/bin/sh';
+
+export interface UnitOptions {
+  /** The directory the unit runs in; default `<service.directory>/current`. */
+  releaseDir?: string;
+}
+
+/** A service field that cannot be rendered into a unit; `path` locates it in the manifest. */
+export class UnitError extends Error {
+  constructor(
+    message: string,
+    readonly path: PathSegment[],
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'UnitError';
+  }
+}
+
+/** Absolute paths the unit names: plain characters only (no spaces, quotes, "%" or "$"). */
+const UNIT_PATH = /^\/[A-Za-z0-9._/@+,:=-]*$/;
+const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.service$/;
+const USER = /^[a-z_][a-z0-9_-]*$/;
+/** Outside quotes, these make the command shell syntax (operators, expansions, globs, comments). */
+const SHELL_CHARS = new Set(['|', '&', ';', '<', '>', '(', ')', '$', '`', '*', '?', '[', ']', '{', '}', '~', '#', '!', '\n', '\r']);
+
+export interface ParsedCommand {
+  /** Words after quote removal, when the command runs directly. */
+  words?: string[];
+  /** The command needs /bin/sh -c. */
+  shell: boolean;
+}
+
+/** Splits a command like sh would; reports whether it needs a shell. Throws on an unclosed quote. */
+export function parseCommand(command: string): ParsedCommand {
+  const words: string[] = [];
+  let word: string | undefined;
+  let shell = false;
+  let i = 0;
+  const push = (s: string) => {
+    word = (word ?? '') + s;
+  };
+  while (i < command.length) {
+    const c = command[i]!;
+    if (c === ' ' || c === '\t') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      i++;
+    } else if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end === -1) throw new UnitError('the command has an unclosed single quote', ['service', 'command']);
+      push(command.slice(i + 1, end));
+      i = end + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = '';
+      for (;;) {
+        if (j >= command.length) throw new UnitError('the command has an unclosed double quote', ['service', 'command']);
+        const d = command[j]!;
+        if (d === '"') break;
+        if (d === '$' || d === '`') shell = true;
+        if (d === '\\' && j + 1 < command.length && '"\\$`\n'.includes(command[j + 1]!)) {
+          text += command[j + 1];
+          j += 2;
+          continue;
+        }
+        text += d;
+        j++;
+      }
+      push(text);
+      i = j + 1;
+    } else if (c === '\\') {
+      if (i + 1 >= command.length) throw new UnitError('the command ends with a lone backslash', ['service', 'command']);
+      if (command[i + 1] === '\n') shell = true;
+      push(command[i + 1]!);
+      i += 2;
+    } else {
+      if (SHELL_CHARS.has(c)) shell = true;
+      push(c);
+      i++;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  if (words.length === 0) throw new UnitError('the command is empty', ['service', 'command']);
+  // A lone ";" is systemd's own command separator: leave such commands to the shell.
+  if (words.some((w) => w === ';')) shell = true;
+  // NAME=value before the program is a shell assignment.
+  if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) shell = true;
+  return shell ? { shell } : { words, shell };
+}
+
+/** One word of an Exec line, quoted for systemd (systemd.syntax(7)): specifiers and variables escaped. */
+export function quoteExecWord(word: string): string {
+  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
+  let out = '"';
+  for (const ch of escaped) {
+    const code = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === '"') out += '\\"';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** The ExecStart value for a command run in `workdir`. */
+export function execStart(command: string, workdir: string): string {
+  const parsed = parseCommand(command);
+  if (parsed.shell) return [SHELL, '-c', command.trim()].map(quoteExecWord).join(' ');
+  const [program, ...args] = parsed.words!;
+  let resolved = program!;
+  if (resolved.includes('/')) {
+    if (!resolved.startsWith('/')) resolved = posix.join(workdir, resolved);
+  } else if (/^[-@:+!]/.test(resolved)) {
+    throw new UnitError(`program ${shown(resolved)} starts with a character systemd reads as an ExecStart prefix`, ['service', 'command'], 'name the program by its path, e.g. ./bin/app');
+  }
+  return [resolved, ...args].map(quoteExecWord).join(' ');
+}
+
+function checkPath(value: string, path: PathSegment[], what: string): void {
+  if (!UNIT_PATH.test(value)) throw new UnitError(`${what} ${shown(value)} cannot be written into a unit`, path, 'use an absolute path of letters, digits and . _ / @ + , : = -');
+}
+
+/**
+ * The unit file of a service that has a `command`. Pure: same service, same text.
+ * `host` only names the host in the unit's description and header.
+ * Throws UnitError (with the manifest path of the field) when a value cannot be rendered.
+ */
+export function renderUnit(service: Service, host: Host | undefined, options: UnitOptions = {}): string {
+  if (service.command === undefined) throw new UnitError(`"${service.id}" has no command: there is no unit to render`, ['service'], 'infra/v2: add service.command; an infra/v1 systemd_unit is installed by its deploy script');
+  const unit = unitName(service);
+  checkPath(service.directory, ['service', 'directory'], 'directory');
+  const workdir = options.releaseDir ?? posix.join(service.directory, 'current');
+  checkPath(workdir, ['service', 'directory'], 'release directory');
+  if (service.envFile !== undefined) checkPath(service.envFile, ['service', 'env_file'], 'env_file');
+  if (service.runAs !== undefined && !USER.test(service.runAs)) throw new UnitError(`user ${shown(service.runAs)} is not a plain user name`, ['service', 'user']);
+  if (service.port !== undefined && (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535)) throw new UnitError(`port ${service.port} is outside 1-65535`, ['service', 'port']);
+  const exec = execStart(service.command, workdir);
+  const where = host === undefined ? (service.host === undefined ? '' : ` on ${service.host}`) : ` on ${host.name}`;
+  const lines = [
+    `# ${unit}: rendered by manage-apps from ${service.manifest}; do not edit by hand.`,
+    '[Unit]',
+    `Description=${`${service.id}${where} (manage-apps)`.replace(/%/g, '%%')}`,
+    'Wants=network-online.target',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    'Type=exec',
+  ];
+  if (service.runAs !== undefined) lines.push(`User=${service.runAs}`);
+  lines.push(`WorkingDirectory=${workdir}`);
+  if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
+  if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
+  lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`, '', '[Install]', 'WantedBy=multi-user.target');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The unit's file name: service.unit (from the manifest or derived by the fleet model). */
+export function unitName(service: Service): string {
+  const unit = service.unit ?? `${service.project}${service.environment === 'prod' ? '' : `-${service.environment}`}.service`;
+  if (!UNIT_NAME.test(unit)) throw new UnitError(`unit name ${shown(unit)} is not a plain .service name`, ['service', 'systemd_unit'], 'e.g. my-app.service');
+  return unit;
+}
+
+/** Why a service gets no rendered unit, or undefined when it gets one. */
+export function unitSkipReason(service: Service): string | undefined {
+  if (service.supervisor !== 'systemd') return 'PID mode (local or mac): no systemd unit';
+  if (service.command === undefined) {
+    if (service.unit === undefined) return 'no command and no unit';
+    return service.deployScript !== undefined ? `${service.unit}: managed by its deploy script (no command to render a unit from)` : `${service.unit}: installed outside manage-apps (no command to render a unit from)`;
+  }
+  if (service.host === undefined) return 'no host';
+  return undefined;
+}
+
+/** Every renderable unit of the fleet, as `<host>/<unit>`; the rest are listed as skipped. */
+export function renderUnits(fleet: Fleet, locator: Locator = defaultLocator(fleet.inventoryFile)): RenderOutput {
+  const problems: Problem[] = [];
+  const skipped: Skipped[] = [];
+  const files: RenderOutput['files'] = [];
+  const taken = new Map<string, string>();
+  for (const service of [...fleet.services].sort((a, b) => byCodePoint(a.id, b.id))) {
+    const reason = unitSkipReason(service);
+    if (reason !== undefined) {
+      skipped.push({ name: service.id, reason });
+      continue;
+    }
+    try {
+      const host = fleet.hosts.find((h) => h.name === service.host);
+      const path = `${service.host}/${unitName(service)}`;
+      const first = taken.get(path);
+      if (first !== undefined) {
+        problems.push(renderProblem(locator.manifest(service.manifest, ['service']), `"${service.id}" and "${first}" would both install ${path}`, 'give one of them another systemd_unit name'));
+        continue;
+      }
+      taken.set(path, service.id);
+      files.push({ path, content: renderUnit(service, host) });
+    } catch (err) {
+      if (!(err instanceof UnitError)) throw err;
+      problems.push(renderProblem(locator.manifest(service.manifest, err.path), `${service.id}: ${err.message}`, err.hint));
+    }
+  }
+  if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
+  return { files: files.sort((a, b) => byCodePoint(a.path, b.path)), problems, skipped };
+}
