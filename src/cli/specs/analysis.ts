@@ -1,4 +1,36 @@
 /** Fleet analysis: graph, impact, check independence, drain, backups (issue 5). Implementations load on demand. */
+import { Option } from 'commander';
+import type { GlobalOptions } from '../context.js';
 import type { CommandSpec } from './types.js';
 
-export const ANALYSIS_COMMANDS: CommandSpec[] = [];
+export const ANALYSIS_COMMANDS: CommandSpec[] = [
+  {
+    name: 'graph',
+    summary: 'the fleet as a graph: hosts with their services and database clusters; depends_on, database, tunnel and domain edges',
+    options: [new Option('--format <format>', 'text (terminal), mermaid, dot (Graphviz) or json').choices(['text', 'mermaid', 'dot', 'json']).default('text')],
+    run: async (_args, o) => (await import('../commands/graph.js')).graph(o as GlobalOptions & { format?: string }),
+  },
+  {
+    name: 'impact',
+    summary: 'what happens if these hosts go offline: services down and degraded (with why), data out of reach, tunnels and lanes broken',
+    args: '<hosts...>',
+    run: async (args, o) => (await import('../commands/impact.js')).impact(args, o as GlobalOptions),
+  },
+  {
+    name: 'check independence',
+    summary: 'production must run with every workstation and dev host offline: exit 1 if it would not',
+    run: async (_args, o) => (await import('../commands/check.js')).checkIndependence(o as GlobalOptions),
+  },
+  {
+    name: 'drain',
+    summary: "a host's dependency register and the waves to move it in (identity and secrets last); exit 1 if something cannot move",
+    args: '<host>',
+    options: [new Option('--to <host>', 'the host to move everything to').makeOptionMandatory()],
+    run: async (args, o) => (await import('../commands/drain.js')).drain(args[0]!, o as GlobalOptions & { to?: string }),
+  },
+  {
+    name: 'backups',
+    summary: 'RPO / RTO / method per database cluster and stateful service, what has none, and what each host takes with it if lost',
+    run: async (_args, o) => (await import('../commands/backups.js')).backups(o as GlobalOptions),
+  },
+];

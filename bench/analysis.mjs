@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+/**
+ * Benchmark (not a test) for the fleet analysis (issue 5): on a generated fleet of
+ * 200 hosts and 5,000 services, `impact` of any one host and `graph --format json`
+ * must each finish in under 1 s.
+ *
+ *   npm run build && node bench/analysis.mjs [--hosts 200] [--services 5000] [--reps 7] [--cli-reps 5] [--keep]
+ *
+ * Imports the compiled dist/ (build first). Writes the fleet as real files (one
+ * .infra.yaml per service + mesh-hosts.json) in a temp dir, checks that it loads
+ * without a single problem, then times, separately: loadFleet (files → model), the
+ * analysis index, impact of one host (the busiest workstation, a mesh host, and every
+ * host once), graph JSON, and the real CLI end to end (`impact`, `graph --format json`).
+ * Prints medians, minima and ratios with PASS/MISS against the 1 s target. Timings never
+ * fail the process; exit 1 only if the generated fleet has problems, 2 on a setup error.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(repo, 'dist');
+const bin = join(repo, 'bin', 'manage-apps.js');
+const { values: args } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '200' },
+    services: { type: 'string', default: '5000' },
+    clusters: { type: 'string', default: '100' },
+    reps: { type: 'string', default: '7' },
+    'cli-reps': { type: 'string', default: '5' },
+    seed: { type: 'string', default: '20260703' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const HOSTS = Number(args.hosts);
+const SERVICES = Number(args.services);
+const CLUSTERS = Number(args.clusters);
+const REPS = Number(args.reps);
+const CLI_REPS = Number(args['cli-reps']);
+const TARGET_MS = 1000;
+
+if (!existsSync(join(dist, 'analysis', 'impact.js'))) {
+  console.error('bench/analysis.mjs: dist/ has no analysis build. Run `npm run build` first.');
+  process.exit(2);
+}
+const load = async (rel) => import(pathToFileURL(join(dist, rel)).href);
+const { loadFleet } = await load('fleet/load.js');
+const { FleetIndex, Reachability } = await load('analysis/topology.js');
+const { analyzeImpact } = await load('analysis/impact.js');
+const { buildGraph } = await load('analysis/graph.js');
+const { checkIndependence } = await load('analysis/independence.js');
+const { planDrain } = await load('analysis/drain.js');
+const { backupReport } = await load('analysis/backups.js');
+
+// ---- a deterministic fleet --------------------------------------------------------------------------------
+function prng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), chance: (p) => next() < p };
+}
+
+/**
+ * 85% of hosts on the mesh; the rest reach the fleet only over tunnels, most of them through a
+ * workstation (seed 003's chains: host → workstation → mesh host), some directly. Workstation and
+ * dev hosts run dev variants only. Services depend on 0-3 earlier services (acyclic); 40% own a
+ * database on a shared cluster; 10% are stateful with a backup policy.
+ */
+function generate(dir, rnd) {
+  const pad = (n, w) => String(n).padStart(w, '0');
+  const hosts = [];
+  for (let i = 0; i < HOSTS; i++) {
+    const name = `h${pad(i, 3)}`;
+    const role = i % 50 === 7 ? 'workstation' : i % 40 === 13 ? 'dev' : 'production';
+    const onMesh = role === 'production' && i % 7 !== 3;
+    hosts.push({ name, role, onMesh });
+  }
+  const mesh = hosts.filter((h) => h.onMesh);
+  const workstations = hosts.filter((h) => h.role === 'workstation');
+  const inv = { version: 1, mesh: { cidr: '10.9.0.0/16', hub: mesh[0].name, topology: 'full-mesh' }, hosts: {}, clusters: {}, tunnels: [] };
+  hosts.forEach((h, i) => {
+    inv.hosts[h.name] = { address: `192.0.2.${(i % 250) + 1}`, provider: 'bare-metal', role: h.role, ...(h.onMesh ? { mesh_ip: `10.9.${Math.floor(i / 250)}.${(i % 250) + 1}` } : {}) };
+  });
+  const clusters = [];
+  for (let i = 0; i < CLUSTERS; i++) {
+    const host = mesh[rnd.int(0, mesh.length - 1)].name;
+    const name = `pg${pad(i, 3)}`;
+    clusters.push(name);
+    inv.clusters[name] = { host, port: 20000 + i, engine: 'postgres', ...(i % 5 === 0 ? {} : { backup: { rpo: `${rnd.int(1, 24)}h`, rto: `${rnd.int(1, 8)}h`, method: 'nightly dump' } }) };
+  }
+  // Off-mesh production hosts: a chain through a workstation to a mesh host, or a direct tunnel.
+  let t = 0;
+  for (const h of hosts.filter((x) => !x.onMesh && x.role === 'production')) {
+    const to = mesh[rnd.int(0, mesh.length - 1)].name;
+    if (rnd.chance(0.6) && workstations.length > 0) {
+      const ws = workstations[rnd.int(0, workstations.length - 1)].name;
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: h.name, to: ws, direction: 'reverse', ports: [30000 + t], carries: 'fleet', critical: true });
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: ws, to, direction: 'forward', ports: [30000 + t], carries: 'fleet', critical: true });
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: to, to: ws, direction: 'forward', ports: [30000 + t], carries: 'fleet' });
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: ws, to: h.name, direction: 'reverse', ports: [30000 + t], carries: 'fleet' });
+    } else {
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: h.name, to, direction: 'forward', ports: [30000 + t] });
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: to, to: h.name, direction: 'reverse', ports: [30000 + t] });
+    }
+  }
+  for (const w of workstations) for (const h of hosts.filter((x) => x.role === 'dev')) inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: w.name, to: h.name, ports: [30000 + t] });
+  writeFileSync(join(dir, 'mesh-hosts.json'), JSON.stringify(inv, null, 1));
+
+  const prod = [];
+  for (let i = 0; i < SERVICES; i++) {
+    const h = hosts[i % HOSTS];
+    const personal = h.role !== 'production';
+    const project = `svc-${pad(i, 4)}`;
+    const deps = new Set();
+    const pool = personal ? prod : prod;
+    const n = pool.length === 0 ? 0 : rnd.int(0, 3);
+    for (let d = 0; d < n; d++) deps.add(pool[rnd.int(Math.max(0, pool.length - 400), pool.length - 1)]);
+    const lines = [`apiVersion: infra/v2`, `project: ${project}`];
+    if (personal) lines.push('environment: dev');
+    lines.push('provider: bare-metal', `owner: team-${i % 17}`);
+    if (!personal && rnd.chance(0.4)) lines.push('database:', `  cluster: ${clusters[rnd.int(0, clusters.length - 1)]}`, `  name: db_${i}`, `  user: u_${i}`);
+    lines.push('service:', `  host: ${h.name}`, `  port: ${10000 + i}`, '  command: bin/serve');
+    if (deps.size > 0) lines.push(`  depends_on: [${[...deps].join(', ')}]`);
+    if (!personal && rnd.chance(0.1)) lines.push('  stateful: true', '  backup: { rpo: 1h, rto: 2h, method: restic }');
+    if (!personal && rnd.chance(0.05)) lines.push(`  domains: [${project}.example.com]`);
+    const pdir = join(dir, 'projects', pad(Math.floor(i / 100), 2), project);
+    mkdirSync(pdir, { recursive: true });
+    writeFileSync(join(pdir, personal ? '.infra.dev.yaml' : '.infra.yaml'), `${lines.join('\n')}\n`);
+    if (!personal) prod.push(project);
+  }
+  return { workstations: workstations.map((w) => w.name), mesh: mesh.map((m) => m.name) };
+}
+
+// ---- timing helpers ---------------------------------------------------------------------------------------
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+async function time(reps, fn) {
+  const ms = [];
+  let result;
+  for (let i = 0; i < reps; i++) {
+    const t0 = now();
+    result = await fn();
+    ms.push(now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { median: ms[Math.floor(ms.length / 2)], min: ms[0], max: ms[ms.length - 1], result };
+}
+const fmt = (ms) => (ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
+const verdict = (ms) => (ms < TARGET_MS ? 'PASS' : 'MISS');
+const rows = [];
+const row = (what, t, target = false) => {
+  rows.push([what, fmt(t.median), fmt(t.min), target ? `${(t.median / TARGET_MS).toFixed(2)} of 1 s  ${verdict(t.median)}` : '']);
+};
+
+// ---- run ----------------------------------------------------------------------------------------------------
+const dir = mkdtempSync(join(os.tmpdir(), 'manage-apps-bench-analysis-'));
+try {
+  const t0 = now();
+  const rnd = prng(Number(args.seed));
+  const picks = generate(dir, rnd);
+  console.log(`generated ${HOSTS} hosts, ${SERVICES} services, ${CLUSTERS} clusters in ${fmt(now() - t0)} → ${dir}`);
+  console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}; medians of ${REPS} in-process runs, ${CLI_REPS} CLI runs\n`);
+
+  const loaded = await time(REPS, () => loadFleet({ root: dir }));
+  const { fleet, problems } = loaded.result;
+  if (problems.length > 0) {
+    console.error(`the generated fleet has ${problems.length} problem(s), e.g.: ${problems.slice(0, 3).map((p) => `${p.file}:${p.line} ${p.rule} ${p.message}`).join(' | ')}`);
+    process.exit(1);
+  }
+  console.log(`loaded: ${fleet.hosts.length} hosts, ${fleet.services.length} services, ${fleet.clusters.length} clusters, ${fleet.tunnels.length} tunnels`);
+  row('loadFleet (files → model; not analysis)', loaded);
+  const indexed = await time(REPS, () => new FleetIndex(fleet));
+  const index = indexed.result;
+  console.log(`index: ${index.edges.length} dependency edges\n`);
+  row('FleetIndex (graph build)', indexed);
+
+  const ws = picks.workstations[0];
+  const meshHost = picks.mesh[1];
+  const impactWs = await time(REPS, () => analyzeImpact(index, [ws]));
+  row(`impact ${ws} (workstation, index reused)`, impactWs, true);
+  const impactMesh = await time(REPS, () => analyzeImpact(index, [meshHost]));
+  row(`impact ${meshHost} (mesh host, index reused)`, impactMesh, true);
+  const coldImpact = await time(REPS, () => analyzeImpact(new FleetIndex(fleet), [ws]));
+  row(`index + impact ${ws} (what the CLI does after loading)`, coldImpact, true);
+  // Every host once: the slowest single-host impact.
+  const baseline = new Reachability(index);
+  let worst = { host: '', ms: 0 };
+  const allStart = now();
+  for (const h of fleet.hosts) {
+    const s = now();
+    analyzeImpact(index, [h.name], { baseline });
+    const ms = now() - s;
+    if (ms > worst.ms) worst = { host: h.name, ms };
+  }
+  const allMs = now() - allStart;
+  rows.push([`impact of every host, one at a time (${fleet.hosts.length})`, fmt(allMs), '', `slowest: ${worst.host} ${fmt(worst.ms)}  ${verdict(worst.ms)}`]);
+  const graphJson = await time(REPS, () => JSON.stringify(buildGraph(new FleetIndex(fleet))));
+  row('index + graph JSON (build + stringify)', graphJson, true);
+  row('check independence (every workstation/dev host)', await time(REPS, () => checkIndependence(index)), true);
+  row(`drain ${meshHost} --to ${picks.mesh[2]}`, await time(REPS, () => planDrain(index, meshHost, picks.mesh[2])), true);
+  row('backups', await time(REPS, () => backupReport(index)), true);
+  const r = impactWs.result;
+  console.log(`impact ${ws}: ${r.down.length} down, ${r.degraded.length} degraded, ${r.tunnels.length} tunnels, ${r.lanes.length} lanes`);
+  const g = JSON.parse(graphJson.result);
+  console.log(`graph: ${g.hosts.length} hosts, ${g.services.length} services, ${g.edges.length} edges, ${(graphJson.result.length / 1024).toFixed(0)} KiB of JSON\n`);
+
+  const cli = (argv) => {
+    const res = spawnSync(process.execPath, [bin, ...argv, '--root', dir], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (res.status !== 0) throw new Error(`manage-apps ${argv.join(' ')} exited ${res.status}: ${res.stderr.slice(0, 500)}`);
+    return res.stdout.length;
+  };
+  const cliImpact = await time(CLI_REPS, () => cli(['impact', ws, '--json']));
+  row(`CLI: manage-apps impact ${ws} --json (end to end)`, cliImpact, true);
+  const cliGraph = await time(CLI_REPS, () => cli(['graph', '--format', 'json']));
+  row('CLI: manage-apps graph --format json (end to end)', cliGraph, true);
+  const cliValidate = await time(CLI_REPS, () => cli(['validate']));
+  row('CLI: manage-apps validate (the load alone, for reference)', cliValidate);
+
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['WHAT', 'MEDIAN', 'MIN', 'AGAINST TARGET'], ...rows].map((x) => x[i].length)));
+  for (const x of [['WHAT', 'MEDIAN', 'MIN', 'AGAINST TARGET'], ...rows]) console.log(x.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  console.log('');
+  console.log(`ratios: impact/loadFleet ${(impactWs.median / loaded.median).toFixed(3)}, graph JSON/loadFleet ${(graphJson.median / loaded.median).toFixed(3)}, CLI impact/CLI validate ${(cliImpact.median / cliValidate.median).toFixed(2)}, CLI graph/CLI validate ${(cliGraph.median / cliValidate.median).toFixed(2)}`);
+} finally {
+  if (args.keep) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,311 @@
+/**
+ * `drain <host> --to <host>`: seed 003's dependency register and drain sequence, computed.
+ *
+ * Order: a thing moves only after the things on the drained host that rely on it have moved
+ * (consumers first: each move re-points as few consumers as possible). What everything
+ * depends on (core.ts) goes after the rest: shared databases and widely used services in
+ * their own waves, identity and secrets (and what they rely on on that host) together in the
+ * last wave. Cycles are condensed (Tarjan) and flagged: they cannot move one at a time.
+ */
+import type { Host } from '../fleet/model.js';
+import { coreVerdict, transitiveDependants, type CoreVerdict } from './core.js';
+import { clusterKey, Reachability, routeHosts, serviceKey, type FleetIndex, type NodeKey } from './topology.js';
+
+export type BlockReason = 'cycle' | 'port_taken' | 'target_frozen' | 'target_not_production' | 'unreachable';
+
+export interface Block {
+  reason: BlockReason;
+  message: string;
+}
+
+export interface RegisterRow {
+  kind: 'service' | 'cluster';
+  name: string;
+  project: string | null;
+  environment: string | null;
+  port: number | null;
+  current: string;
+  target: string;
+  owner: string | null;
+  production: boolean;
+  /** Direct consumers (service ids), wherever they run. */
+  consumers: string[];
+  /** Services that rely on it directly or not, fleet-wide. */
+  dependants: number;
+  core: CoreVerdict | null;
+  wave: number;
+  blocked: Block[];
+}
+
+export interface Wave {
+  wave: number;
+  label: string;
+  items: { kind: 'service' | 'cluster'; name: string }[];
+}
+
+export interface DrainWarning {
+  kind: 'during_drain' | 'through_workstation' | 'unreachable' | 'no_owner';
+  message: string;
+  items?: string[];
+}
+
+export interface DrainTunnel {
+  name: string;
+  from: string;
+  to: string;
+  direction: 'forward' | 'reverse';
+  carries: string | null;
+  critical: boolean;
+  suggestion: string;
+}
+
+export interface DrainPlan {
+  host: string;
+  to: string;
+  register: RegisterRow[];
+  waves: Wave[];
+  tunnels: DrainTunnel[];
+  warnings: DrainWarning[];
+  blocked: { kind: 'service' | 'cluster'; name: string; reason: BlockReason; message: string }[];
+  ok: boolean;
+}
+
+interface Item {
+  key: NodeKey;
+  row: RegisterRow;
+  /** On-host providers (consumer → provider edges restricted to the drained host). */
+  providers: Item[];
+  consumersOnHost: Item[];
+  tier: number;
+  scc: number;
+}
+
+const TIER_LABEL = ['', 'what many rely on (shared databases, widely used services)', 'identity and secrets: last, everything authenticates through them'];
+
+export function planDrain(index: FleetIndex, source: string, target: string, options: { baseline?: Reachability } = {}): DrainPlan {
+  const reach = options.baseline ?? new Reachability(index);
+  const targetHost = index.hosts.get(target)!;
+  const items = new Map<NodeKey, Item>();
+  const add = (key: NodeKey, row: Omit<RegisterRow, 'dependants' | 'core' | 'wave' | 'blocked' | 'consumers' | 'target' | 'current'>) => {
+    const deps = transitiveDependants(index, key);
+    const consumers = (index.consumersOf.get(key) ?? []).map((e) => e.from.id);
+    items.set(key, {
+      key,
+      row: { ...row, current: source, target, consumers, dependants: deps.size, core: coreVerdict(index, key, deps.size) ?? null, wave: 0, blocked: [] },
+      providers: [],
+      consumersOnHost: [],
+      tier: 0,
+      scc: -1,
+    });
+  };
+  for (const s of index.servicesOnHost.get(source) ?? []) {
+    add(serviceKey(s.id), { kind: 'service', name: s.id, project: s.project, environment: s.environment, port: s.port ?? null, owner: s.owner ?? null, production: s.environment === 'prod' });
+  }
+  for (const c of index.clustersOnHost.get(source) ?? []) {
+    const consumers = index.consumersOf.get(clusterKey(c.name)) ?? [];
+    const production = consumers.length === 0 ? isProductionRole(index.hosts.get(source)) : consumers.some((e) => e.from.environment === 'prod');
+    add(clusterKey(c.name), { kind: 'cluster', name: c.name, project: null, environment: null, port: c.port, owner: c.owner ?? null, production });
+  }
+  for (const item of items.values()) {
+    if (!item.key.startsWith('s:')) continue;
+    for (const e of index.edgesFrom.get(item.key.slice(2)) ?? []) {
+      const p = items.get(e.to);
+      if (!p) continue;
+      item.providers.push(p);
+      p.consumersOnHost.push(item);
+    }
+    const core = item.row.core;
+    item.tier = core === null ? 0 : core.reason === 'identity' || core.reason === 'secrets' ? 2 : 1;
+  }
+
+  // Strongly connected components; Tarjan emits providers before their consumers.
+  const sccs = tarjan([...items.values()]);
+  const consumerFirst = [...sccs].reverse();
+  // What a later tier relies on goes with it (providers of tier k are tier >= k).
+  for (const scc of consumerFirst) {
+    const tier = Math.max(...scc.map((i) => i.tier));
+    for (const i of scc) i.tier = tier;
+    for (const i of scc) for (const p of i.providers) if (p.scc !== i.scc) p.tier = Math.max(p.tier, tier);
+  }
+  // Waves: consumers first within a tier; each tier after the ones before; tier 2 is one wave.
+  let start = 1;
+  for (const tier of [0, 1, 2]) {
+    let max = start - 1;
+    for (const scc of consumerFirst) {
+      if (scc[0]!.tier !== tier) continue;
+      let wave = start;
+      if (tier < 2) for (const i of scc) for (const c of i.consumersOnHost) if (c.scc !== i.scc) wave = Math.max(wave, c.row.wave + 1);
+      for (const i of scc) i.row.wave = wave;
+      max = Math.max(max, wave);
+    }
+    start = max + 1;
+  }
+
+  // Order within the plan: by wave, then consumer-first (tier 2), then fewest dependants.
+  const rank = new Map<Item, number>();
+  consumerFirst.forEach((scc, n) => scc.forEach((i) => rank.set(i, n)));
+  const ordered = [...items.values()].sort((a, b) => a.row.wave - b.row.wave || (a.tier === 2 ? rank.get(a)! - rank.get(b)! : 0) || a.row.dependants - b.row.dependants || a.row.name.localeCompare(b.row.name));
+
+  const warnings: DrainWarning[] = [];
+  blockers(index, reach, source, targetHost, ordered, sccs, warnings);
+  duringDrain(index, reach, source, target, ordered, warnings);
+  const unowned = ordered.filter((i) => i.row.owner === null).map((i) => i.row.name);
+  if (unowned.length > 0) warnings.push({ kind: 'no_owner', message: `no owner declared for ${unowned.join(', ')}: every row of the register needs a migration owner`, items: unowned });
+
+  const waves: Wave[] = [];
+  for (const i of ordered) {
+    let w = waves.find((x) => x.wave === i.row.wave);
+    if (!w) waves.push((w = { wave: i.row.wave, label: TIER_LABEL[i.tier] ?? '', items: [] }));
+    w.items.push({ kind: i.row.kind, name: i.row.name });
+  }
+  const register = ordered.map((i) => i.row);
+  const blocked = register.flatMap((r) => r.blocked.map((b) => ({ kind: r.kind, name: r.name, reason: b.reason, message: b.message })));
+  return {
+    host: source,
+    to: target,
+    register,
+    waves,
+    tunnels: index.fleet.tunnels
+      .filter((t) => t.from === source || t.to === source)
+      .map((t) => {
+        const from = t.from === source ? target : t.from;
+        const to = t.to === source ? target : t.to;
+        return {
+          name: t.name,
+          from: t.from,
+          to: t.to,
+          direction: t.direction ?? 'forward',
+          carries: t.carries ?? null,
+          critical: t.critical === true,
+          suggestion: from === to ? `retire it: ${from} would tunnel to itself once the drain is done` : `re-point it: ${from} → ${to}`,
+        };
+      }),
+    warnings,
+    blocked,
+    ok: blocked.length === 0,
+  };
+}
+
+function isProductionRole(host: Host | undefined): boolean {
+  return host !== undefined && (host.role === 'production' || host.role === 'legacy');
+}
+
+function blockers(index: FleetIndex, reach: Reachability, source: string, target: Host, ordered: Item[], sccs: Item[][], warnings: DrainWarning[]): void {
+  for (const scc of sccs) {
+    if (scc.length < 2) continue;
+    const names = scc.map((i) => i.row.name).sort();
+    for (const i of scc) i.row.blocked.push({ reason: 'cycle', message: `${names.join(', ')} rely on each other (a cycle): they cannot move one at a time; break the cycle or move them together in one window` });
+  }
+  for (const i of ordered) {
+    if (!i.row.production) continue;
+    if (target.frozen) i.row.blocked.push({ reason: 'target_frozen', message: `${target.name} is frozen${target.frozen.reason ? ` (${target.frozen.reason})` : ''}: it takes no new production` });
+    else if (target.role !== 'production') i.row.blocked.push({ reason: 'target_not_production', message: `${target.name} is a ${target.role} host: production moves to a production host` });
+  }
+  // One listener per port on the target: what is there already, then what moved before.
+  const taken = new Map<number, string>();
+  for (const s of index.servicesOnHost.get(target.name) ?? []) if (s.port !== undefined) taken.set(s.port, `"${s.id}"`);
+  for (const c of index.clustersOnHost.get(target.name) ?? []) taken.set(c.port, `cluster "${c.name}"`);
+  for (const i of ordered) {
+    const port = i.row.port;
+    if (port === null) continue;
+    const owner = taken.get(port);
+    if (owner !== undefined) i.row.blocked.push({ reason: 'port_taken', message: `port ${port} on ${target.name} is already taken by ${owner}` });
+    else taken.set(port, `"${i.row.name}" (moved from ${source})`);
+  }
+  // After the move, consumers elsewhere reach it on the target, and it reaches what it relies on;
+  // judged with the drained host gone (a route through it ends with the drain).
+  const gone = new Reachability(index, new Set([source]));
+  const soft = new Map<string, string[]>();
+  for (const i of ordered) {
+    const problems: { message: string; production: boolean }[] = [];
+    for (const e of index.consumersOf.get(i.key) ?? []) {
+      const h = e.from.host;
+      if (h === undefined || h === source || h === target.name || !index.hosts.has(h)) continue;
+      if (!gone.reaches(h, target.name)) problems.push({ message: `its consumer ${e.from.id} on ${h} cannot reach ${target.name}${reach.reaches(h, target.name) ? ` once ${source} is gone` : ''}`, production: e.from.environment === 'prod' });
+    }
+    if (i.key.startsWith('s:')) {
+      const s = index.services.get(i.key.slice(2))!;
+      for (const e of index.edgesFrom.get(s.id) ?? []) {
+        const h = e.toHost;
+        if (h === undefined || h === source || h === target.name || !index.hosts.has(h)) continue;
+        if (!gone.reaches(target.name, h)) problems.push({ message: `${target.name} cannot reach ${e.toName} on ${h}, which it relies on${reach.reaches(target.name, h) ? ` once ${source} is gone` : ''}`, production: s.environment === 'prod' });
+      }
+    }
+    for (const p of problems) {
+      if (p.production && i.row.production) i.row.blocked.push({ reason: 'unreachable', message: `${p.message}: add a route (mesh or tunnel) first` });
+      else soft.set(i.row.name, [...(soft.get(i.row.name) ?? []), p.message]);
+    }
+  }
+  for (const [name, messages] of soft) warnings.push({ kind: 'unreachable', message: `${name}: ${messages.join('; ')}`, items: [name] });
+}
+
+/** While the drain runs, what moved (consumers) must still reach what is left (providers). */
+function duringDrain(index: FleetIndex, reach: Reachability, source: string, target: string, ordered: Item[], warnings: DrainWarning[]): void {
+  const crossing: string[] = [];
+  for (const i of ordered) for (const p of i.providers) if (p.row.wave > i.row.wave) crossing.push(`${i.row.name} → ${p.row.name}`);
+  if (crossing.length === 0) return;
+  const route = reach.route(target, source);
+  if (!route) {
+    warnings.push({ kind: 'during_drain', message: `${target} cannot reach ${source}: while the drain runs, what has moved cannot reach what is left behind (${crossing.join(', ')}); add a route from ${target} to ${source} first`, items: crossing });
+    return;
+  }
+  const through = routeHosts(route)
+    .slice(1, -1)
+    .filter((h) => {
+      const role = index.hosts.get(h)?.role;
+      return role === 'workstation' || role === 'dev';
+    });
+  if (through.length > 0) {
+    warnings.push({ kind: 'through_workstation', message: `${target} reaches ${source} only through ${through.join(', ')} (${through.map((h) => index.hosts.get(h)!.role).join(', ')}): while the drain runs, moved services reach what is left behind (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
+  }
+}
+
+/** Iterative Tarjan: components in reverse topological order (providers before consumers). */
+function tarjan(nodes: Item[]): Item[][] {
+  const index = new Map<Item, number>();
+  const low = new Map<Item, number>();
+  const onStack = new Set<Item>();
+  const stack: Item[] = [];
+  const out: Item[][] = [];
+  let counter = 0;
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: { node: Item; next: number }[] = [{ node: root, next: 0 }];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const frame = work[work.length - 1]!;
+      const v = frame.node;
+      if (frame.next < v.providers.length) {
+        const w = v.providers[frame.next++]!;
+        if (!index.has(w)) {
+          index.set(w, counter);
+          low.set(w, counter++);
+          stack.push(w);
+          onStack.add(w);
+          work.push({ node: w, next: 0 });
+        } else if (onStack.has(w)) {
+          low.set(v, Math.min(low.get(v)!, index.get(w)!));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(v)!));
+      if (low.get(v) === index.get(v)) {
+        const scc: Item[] = [];
+        let w: Item;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          w.scc = out.length;
+          scc.push(w);
+        } while (w !== v);
+        out.push(scc);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+import { backupReport, type BackupReport, type PolicyJson } from '../../analysis/backups.js';
+import { FleetIndex } from '../../analysis/topology.js';
+import { EXIT_PROBLEMS } from '../../errors.js';
+import { loadFleet } from '../../fleet/load.js';
+import type { CommandResult, GlobalOptions } from '../context.js';
+import { style, table } from '../style.js';
+import { withProblemNote } from './shared.js';
+
+export async function backups(options: GlobalOptions): Promise<CommandResult> {
+  const loaded = await loadFleet(options);
+  const report = backupReport(new FleetIndex(loaded.fleet));
+  const result = withProblemNote(loaded, { ...report }, () => backupsText(report));
+  if (!report.ok) result.exitCode = EXIT_PROBLEMS;
+  return result;
+}
+
+const status = (s: string, production: boolean) => (s === 'ok' ? style.green('ok') : s === 'cache' ? style.dim('cache') : production ? style.red('MISSING') : style.yellow('missing'));
+const cells = (p: PolicyJson | null) => (p ? [p.rpo, p.rto, p.method, p.target ?? ''] : ['', '', '', '']);
+
+export function backupsText(r: BackupReport): string {
+  const out: string[] = [];
+  if (r.clusters.length > 0) {
+    out.push(style.bold('Database clusters'));
+    const rows: string[][] = [];
+    for (const c of r.clusters) {
+      rows.push([c.name, c.host, c.engine + (c.role === 'primary' ? '' : ` (${c.role})`), ...cells(c.policy), status(c.status, c.production)]);
+      // A logical database's own policy (database.backup), or its gap when others have one.
+      const partial = c.status === 'missing' && c.databases.some((d) => d.policy !== null);
+      for (const d of c.databases) {
+        if (d.source === 'database.backup') rows.push([style.dim(`  └ ${d.name} (${d.service ?? d.project})`), '', '', ...cells(d.policy), style.dim('database.backup')]);
+        else if (d.policy === null && partial) rows.push([style.dim(`  └ ${d.name} (${d.service ?? d.project})`), '', '', ...cells(null), status('missing', d.environment === 'prod')]);
+      }
+    }
+    out.push(table(['CLUSTER', 'HOST', 'ENGINE', 'RPO', 'RTO', 'METHOD', 'TARGET', 'STATUS'], rows), '');
+  }
+  if (r.services.length > 0) {
+    out.push(style.bold('Stateful services'));
+    out.push(table(['SERVICE', 'HOST', 'RPO', 'RTO', 'METHOD', 'TARGET', 'STATUS'], r.services.map((s) => [s.id, s.host ?? '', ...cells(s.policy), status(s.status, s.production)])), '');
+  }
+  if (r.clusters.length === 0 && r.services.length === 0) out.push('No database cluster and no stateful service: nothing to back up.', '');
+  out.push(style.bold('If a host is lost') + style.dim('  (worst RPO / RTO over the data that lives there; "none": something there has no policy)'));
+  out.push(
+    table(
+      ['HOST', 'ROLE', 'DATA THERE', 'WORST RPO', 'WORST RTO', 'HOLDS BACKUPS OF'],
+      r.host_loss.map((h) => {
+        const gap = h.undeclared.length > 0 ? style.dim(` (${h.undeclared.join(', ')})`) : '';
+        return [h.host, h.role, h.data.map((d) => d.name).join(', '), fmt(h.worst_rpo) + gap, fmt(h.worst_rto) + gap, h.holds_backups_of.join(', ')];
+      }),
+    ),
+  );
+  if (r.warnings.length > 0) {
+    out.push('', style.bold('Warnings'));
+    for (const w of r.warnings) out.push(`  ${style.yellow('!')} ${w}`);
+  }
+  if (r.missing.length > 0) {
+    out.push('', style.bold('Without a backup policy'));
+    for (const m of r.missing) out.push(`  ${m.severity === 'error' ? style.red('✖') : style.yellow('!')} ${m.message}`);
+  }
+  out.push('', r.ok ? `${style.green('✔')} every production database and stateful service declares a backup policy.` : `${style.red('✖')} ${r.missing.filter((m) => m.severity === 'error').length} production item(s) have no backup policy: add database.backup / service.backup (infra/v2) or clusters.<name>.backup in the inventory.`);
+  return out.join('\n');
+}
+
+function fmt(v: string | null): string {
+  if (v === null) return style.dim('no data');
+  return v === 'none' ? style.red('none') : v;
+}

@@ -1,0 +1,36 @@
+import { checkIndependence as analyze } from '../../analysis/independence.js';
+import { stepText } from '../../analysis/impact.js';
+import { FleetIndex } from '../../analysis/topology.js';
+import { EXIT_PROBLEMS } from '../../errors.js';
+import { loadFleet } from '../../fleet/load.js';
+import type { CommandResult, GlobalOptions } from '../context.js';
+import { style } from '../style.js';
+import { withProblemNote } from './shared.js';
+
+export async function checkIndependence(options: GlobalOptions): Promise<CommandResult> {
+  const loaded = await loadFleet(options);
+  const report = analyze(new FleetIndex(loaded.fleet));
+  const result = withProblemNote(loaded, { ...report }, () => {
+    if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
+    const out: string[] = [];
+    for (const h of report.hosts) {
+      if (h.ok) {
+        out.push(`${style.green('✔')} ${h.host} (${h.role}): production runs with it offline.`);
+        continue;
+      }
+      out.push(`${style.red('✖')} ${h.host} (${h.role}): production depends on it.`);
+      for (const s of h.down) out.push(`    down: ${s.id} runs on ${s.host}`);
+      for (const s of h.degraded) {
+        out.push(`    degraded: ${s.id} on ${s.host}`);
+        for (const step of s.via) out.push(`      ${stepText(step)}`);
+        const first = s.via[0];
+        for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      and ${stepText(step)}`);
+      }
+      for (const t of h.critical_tunnels) out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${h.host}: re-home it onto the fleet`);
+    }
+    out.push('', report.ok ? `${style.green('✔')} production runs with every workstation and dev host offline.` : `${style.red('✖')} production does not run with every workstation and dev host offline.`);
+    return out.join('\n');
+  });
+  if (!report.ok) result.exitCode = EXIT_PROBLEMS;
+  return result;
+}

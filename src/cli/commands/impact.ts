@@ -1,0 +1,71 @@
+import { analyzeImpact, stepText, type ImpactReport } from '../../analysis/impact.js';
+import { FleetIndex } from '../../analysis/topology.js';
+import { loadFleet } from '../../fleet/load.js';
+import type { CommandResult, GlobalOptions } from '../context.js';
+import { plural, style, table } from '../style.js';
+import { withProblemNote } from './shared.js';
+
+export async function impact(hosts: string[], options: GlobalOptions): Promise<CommandResult> {
+  const loaded = await loadFleet(options);
+  const index = new FleetIndex(loaded.fleet);
+  const offline = index.resolveHosts(hosts);
+  const report = analyzeImpact(index, offline);
+  return withProblemNote(loaded, { ...report }, () => impactText(report));
+}
+
+export function impactText(r: ImpactReport): string {
+  const out: string[] = [style.bold(`If ${r.offline.join(' and ')} ${r.offline.length === 1 ? 'goes' : 'go'} offline:`), ''];
+  const prod = (e: { environment: string }) => (e.environment === 'prod' ? '' : style.dim(` [${e.environment}]`));
+  out.push(style.bold(`Down (${r.down.length})`) + style.dim('  they run there'));
+  for (const s of r.down) out.push(`  ${style.red('✖')} ${s.id}${prod(s)} on ${s.host}`);
+  if (r.down.length === 0) out.push(style.dim('  nothing runs there'));
+  out.push('', style.bold(`Degraded (${r.degraded.length})`) + style.dim('  something they rely on is down or out of reach'));
+  for (const s of r.degraded) {
+    out.push(`  ${style.yellow('!')} ${s.id}${prod(s)} on ${s.host}`);
+    for (const step of s.via) out.push(`      ${stepText(step)}`);
+    const first = s.via[0];
+    for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      ${style.dim('and')} ${stepText(step)}`);
+  }
+  if (r.degraded.length === 0) out.push(style.dim('  nothing else is affected'));
+  out.push('', style.bold(`Data unreachable (${r.data.length})`));
+  if (r.data.length > 0) {
+    out.push(
+      table(
+        ['DATA', 'HOST', 'WHY', 'CONSUMERS', 'BACKUP (RPO / RTO)'],
+        r.data.map((d) => [
+          `${d.kind === 'cluster' ? `${d.name} (${d.engine})` : `${d.name} (stateful service)`}`,
+          d.host,
+          d.reason === 'host-offline' ? 'host offline' : `no route from ${d.unreachable_from?.join(', ')}`,
+          d.consumers.join(', '),
+          d.backup ? `${d.backup.rpo} / ${d.backup.rto}` : style.red('no policy'),
+        ]),
+      )
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  } else out.push(style.dim('  no data lives there'));
+  out.push('', style.bold(`Tunnels broken (${r.tunnels.length})`));
+  if (r.tunnels.length > 0) {
+    out.push(
+      table(
+        ['TUNNEL', 'FROM → TO', 'DIRECTION', 'CARRIES', 'CRITICAL'],
+        r.tunnels.map((t) => [t.name, `${t.from} → ${t.to}`, t.direction, t.carries ?? '', t.critical ? style.yellow('yes') : '']),
+      )
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  } else out.push(style.dim('  no tunnel ends there'));
+  if (r.lanes.length > 0) {
+    out.push('', style.bold(`Lanes that chain through ${r.offline.join(', ')} (${r.lanes.length})`));
+    for (const l of r.lanes) out.push(`  ${l.carries}: ${l.from} ⇢ ${l.through} ⇢ ${l.to} over ${l.tunnels.join(', ')}${l.critical ? style.yellow('  critical') : ''}`);
+  }
+  if (r.notes.length > 0) {
+    out.push('', style.bold('Notes'));
+    for (const n of r.notes) out.push(`  ${n}`);
+  }
+  const prodCount = r.down.filter((s) => s.environment === 'prod').length + r.degraded.filter((s) => s.environment === 'prod').length;
+  out.push('', `${plural(r.down.length, 'service')} down and ${r.degraded.length} degraded (${prodCount} of them production), ${plural(r.data.length, 'data set')} out of reach, ${plural(r.tunnels.length, 'tunnel')} broken.`);
+  return out.join('\n');
+}

@@ -1,0 +1,63 @@
+/** check independence: seed 003's acceptance test as a command. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkIndependence, type IndependenceReport } from '../../src/analysis/independence.js';
+import { cli, cliJson, fixture, indexOf, loadFixture, tunnel } from './helpers.js';
+
+test('seed 003: production depends on the workstation (activity-core, four critical tunnels): exit 1', async () => {
+  const { index } = await loadFixture('seed003');
+  const r = checkIndependence(index);
+  assert.equal(r.ok, false);
+  const ws = r.hosts.find((h) => h.host === 'workstation')!;
+  assert.equal(ws.ok, false);
+  assert.deepEqual(ws.down, []); // only state-hub:dev runs there, and it is not production
+  assert.deepEqual(ws.degraded.map((s) => s.id), ['activity-core']);
+  assert.deepEqual(ws.critical_tunnels.map((t) => t.name).sort(), ['issue-core-coulombcore', 'issue-core-railiance01', 'state-hub-primary', 'state-hub-railiance01']);
+  assert.equal(r.hosts.find((h) => h.host === 'haskelseed')?.ok, true);
+
+  const cmd = cli(['check', 'independence', '--root', 'test/fixtures/seed003']);
+  assert.equal(cmd.status, 1, cmd.stdout + cmd.stderr);
+  assert.match(cmd.stdout, /✖ workstation \(workstation\): production depends on it/);
+  assert.match(cmd.stdout, /state-hub-railiance01 \[reverse\], state-hub-primary/);
+});
+
+test('seed 003 re-homed onto railiance01 → coulombcore: the independence check passes (exit 0)', async () => {
+  const { loaded, index } = await loadFixture('seed003-rehomed');
+  assert.deepEqual(loaded.problems, []);
+  assert.equal(checkIndependence(index).ok, true);
+  const { status, json } = cliJson<IndependenceReport>(['check', 'independence', '--root', 'test/fixtures/seed003-rehomed']);
+  assert.equal(status, 0);
+  assert.deepEqual(json.hosts.map((h) => [h.host, h.role, h.ok]), [['haskelseed', 'dev', true], ['workstation', 'workstation', true]]);
+});
+
+test('the two seed 003 fixtures differ only in the inventory', async () => {
+  const list = async (root: string): Promise<string[]> => {
+    const out: string[] = [];
+    const walk = async (dir: string) => {
+      for (const e of await readdir(join(root, dir), { withFileTypes: true })) {
+        const rel = dir ? `${dir}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(rel);
+        else if (rel !== 'mesh-hosts.json') out.push(rel);
+      }
+    };
+    await walk('');
+    return out.sort();
+  };
+  const a = await list(fixture('seed003'));
+  assert.deepEqual(await list(fixture('seed003-rehomed')), a);
+  for (const f of a) assert.equal(await readFile(join(fixture('seed003-rehomed'), f), 'utf8'), await readFile(join(fixture('seed003'), f), 'utf8'), f);
+});
+
+test('independence: a production service on a dev host, and a critical tunnel alone, both fail it', () => {
+  const onDev = indexOf({ hosts: ['prod', { name: 'box', role: 'dev' }], services: [{ project: 'api', host: 'box' }, { project: 'api', host: 'box', environment: 'dev' }] });
+  const r1 = checkIndependence(onDev);
+  assert.deepEqual(r1.hosts[0]?.down.map((s) => s.id), ['api']);
+  assert.equal(r1.ok, false);
+  const lane = indexOf({ hosts: ['p1', 'p2', { name: 'laptop', role: 'workstation' }], tunnels: [tunnel('t', 'p1', 'laptop', { critical: true }), tunnel('dev', 'laptop', 'p2')] });
+  const r2 = checkIndependence(lane);
+  assert.deepEqual(r2.hosts[0]?.critical_tunnels.map((t) => t.name), ['t']);
+  assert.equal(r2.ok, false);
+  assert.deepEqual(checkIndependence(indexOf({ hosts: ['p1'] })), { hosts: [], ok: true });
+});
