@@ -4,7 +4,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
 import { loadInventory, type LoadedInventory } from '../inventory/load.js';
 import { discoverManifests, toRelative } from '../manifest/discover.js';
@@ -44,9 +43,7 @@ export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet
   const root = await resolveRoot(options.root);
   const inventoryPath = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : isAbsolute(options.inventory) ? options.inventory : resolve(process.cwd(), options.inventory);
   const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath))]);
-  // Bounded: a tree of thousands of manifests must not exhaust file descriptors.
-  const limit = pLimit(64);
-  const manifests = await Promise.all(discovery.manifests.map((found) => limit(() => loadManifest(found))));
+  const manifests = discovery.manifests.map(loadManifest);
   const fleet = buildFleet(root, manifests, inventory);
   const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory)];
   return { fleet, manifests, inventory, problems: sortProblems(problems) };

@@ -145,12 +145,25 @@ export function findHost(fleet: Fleet, name: string | undefined): Host | undefin
   return name === undefined ? undefined : fleet.hosts.find((h) => h.name === name);
 }
 
+const serviceIndexes = new WeakMap<Fleet, { services: Service[]; length: number; byKey: Map<string, Service> }>();
+
+/** Services by project and environment, built once per fleet (rebuilt if its service list changes). */
+function serviceIndex(fleet: Fleet): Map<string, Service> {
+  const cached = serviceIndexes.get(fleet);
+  if (cached && cached.services === fleet.services && cached.length === fleet.services.length) return cached.byKey;
+  const byKey = new Map<string, Service>();
+  for (const s of fleet.services) {
+    const key = `${s.project}\u0000${s.environment}`;
+    if (!byKey.has(key)) byKey.set(key, s);
+  }
+  serviceIndexes.set(fleet, { services: fleet.services, length: fleet.services.length, byKey });
+  return byKey;
+}
+
 /** What a depends_on name means for a service: the same environment's instance, else prod's. */
 export function resolveDependency(fleet: Fleet, from: Service, project: string): Service | undefined {
-  return (
-    fleet.services.find((s) => s.project === project && s.environment === from.environment) ??
-    fleet.services.find((s) => s.project === project && s.environment === 'prod')
-  );
+  const index = serviceIndex(fleet);
+  return index.get(`${project}\u0000${from.environment}`) ?? index.get(`${project}\u0000prod`);
 }
 
 export function durationMs(value: number | string | undefined, fallbackMs: number): number {

@@ -61,13 +61,16 @@ export async function discoverManifests(root: string): Promise<Discovery> {
 
   // Symlinks are followed (a linked project counts), so one file can be reached twice: keep its shortest path.
   const byRealPath = new Map<string, string>();
-  await Promise.all(
-    paths.map(async (path) => {
-      const real = await fs.promises.realpath(path).catch(() => path);
-      const seen = byRealPath.get(real);
-      if (seen === undefined || path.length < seen.length || (path.length === seen.length && path < seen)) byRealPath.set(real, path);
-    }),
-  );
+  for (const path of paths) {
+    let real = path;
+    try {
+      real = fs.realpathSync.native(path);
+    } catch {
+      // A file that vanished or a dangling link: keep the path as found.
+    }
+    const seen = byRealPath.get(real);
+    if (seen === undefined || path.length < seen.length || (path.length === seen.length && path < seen)) byRealPath.set(real, path);
+  }
   const manifests = [...byRealPath.values()]
     .map((path) => ({ path, file: toRelative(root, path), fileEnvironment: environmentFromFileName(basename(path))! }))
     .sort((a, b) => a.file.localeCompare(b.file));

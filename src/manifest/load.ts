@@ -2,7 +2,7 @@
  * Reads one manifest: YAML with positions, the schema of its apiVersion, and
  * the file-name/environment agreement (env_variants).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument } from '../source/document.js';
 import { checkSchema } from '../source/schema-check.js';
@@ -22,10 +22,11 @@ export interface LoadedManifest extends DiscoveredManifest {
   problems: Problem[];
 }
 
-export async function loadManifest(found: DiscoveredManifest): Promise<LoadedManifest> {
+/** Synchronous on purpose: manifests are small and many, and promise-based reads cost more than parsing them. */
+export function loadManifest(found: DiscoveredManifest): LoadedManifest {
   let text: string;
   try {
-    text = await readFile(found.path, 'utf8');
+    text = readFileSync(found.path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     const source = SourceDocument.parseYaml(found.file, '');

@@ -67,6 +67,17 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       finish(null);
     });
     child.on('close', (code) => finish(code));
+    // With ssh multiplexing the master holds the client's stdio (passed to it over the control
+    // socket): a killed client's pipes can stay open until the master gives up. Once the process
+    // itself has exited, its output is complete after a moment; do not wait for the pipes longer.
+    child.on('exit', (code) => {
+      setTimeout(() => {
+        if (settled) return;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code);
+      }, timedOut ? 100 : 1000).unref();
+    });
     const input = options.stdin;
     if (input === undefined) child.stdin.end();
     else if (typeof input === 'string' || Buffer.isBuffer(input)) child.stdin.end(input);

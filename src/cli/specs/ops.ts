@@ -1,4 +1,99 @@
 /** Orchestration: status, start, stop, restart, logs, deploy, rollback (issue 4). Implementations load on demand. */
+import { Option } from 'commander';
 import type { CommandSpec } from './types.js';
 
-export const OPS_COMMANDS: CommandSpec[] = [];
+/** Options every ops command takes besides --root/--inventory/--json. */
+const opsOptions = (timeoutHelp: string): Option[] => [
+  new Option('--env <env>', 'only services of this environment (dev, prod, …)'),
+  new Option('--host <host>', 'only services on this inventory host'),
+  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
+  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
+  new Option('--timeout <seconds>', timeoutHelp),
+  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
+];
+
+const TARGETS = '[targets...]';
+const targetsHelp = 'targets: project, project:env, project@host or a host name; none = every service under the root';
+
+export const OPS_COMMANDS: CommandSpec[] = [
+  {
+    name: 'status',
+    summary: `unit state and health (readiness, liveness) of each service, one ssh round trip per host (${targetsHelp})`,
+    args: TARGETS,
+    options: opsOptions('per-host answer timeout (default 15)'),
+    run: async (args, o) => (await import('../commands/ops/status.js')).status(args, o),
+  },
+  {
+    name: 'start',
+    summary: 'start services in dependency order, each level ready before the next (PID mode on this machine)',
+    args: TARGETS,
+    options: [
+      ...opsOptions('per-command timeout besides readiness waits (default 20)'),
+      new Option('--no-wait', 'do not wait for readiness'),
+      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+    ],
+    run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('start', args, o),
+  },
+  {
+    name: 'stop',
+    summary: 'stop services in reverse dependency order; an edge only when named, with --force',
+    args: TARGETS,
+    options: [
+      ...opsOptions('per-command timeout (default 20)'),
+      new Option('--force', 'stop a named edge service'),
+      new Option('--grace <seconds>', 'PID mode: SIGTERM, then SIGKILL after this long (default 10)'),
+    ],
+    run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('stop', args, o),
+  },
+  {
+    name: 'restart',
+    summary: 'restart services in dependency order, waiting for readiness; an edge only when named, with --force',
+    args: TARGETS,
+    options: [
+      ...opsOptions('per-command timeout besides readiness waits (default 20)'),
+      new Option('--force', 'restart a named edge service'),
+      new Option('--no-wait', 'do not wait for readiness'),
+      new Option('--grace <seconds>', 'PID mode: SIGTERM, then SIGKILL after this long (default 10)'),
+      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+    ],
+    run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('restart', args, o),
+  },
+  {
+    name: 'logs',
+    summary: 'the last log lines of services: journalctl for units, the log file in PID mode; -f follows',
+    args: TARGETS,
+    options: [...opsOptions('per-host timeout (default 20)'), new Option('-n, --lines <n>', 'how many lines (default 50)'), new Option('-f, --follow', 'keep printing new lines until interrupted')],
+    run: async (args, o) => (await import('../commands/ops/logs.js')).logs(args, o),
+  },
+  {
+    name: 'deploy',
+    summary: 'ship a release (or run the seed-style deploy script), restart, gate on readiness; roll back automatically on failure',
+    args: TARGETS,
+    options: [
+      ...opsOptions('per-command timeout besides shipping and readiness waits (default 20)'),
+      new Option('--artifact <path>', 'the directory or .tar/.tar.gz to ship (default: service.artifact)'),
+      new Option('--strategy <name>', 'release (built-in) or script (service.deploy); default: release when there is an artifact'),
+      new Option('--dry-run', 'print the plan (hosts, steps, order) and touch nothing'),
+      new Option('--wait [seconds]', 'wait for a held deploy lock (default up to 600 s) instead of failing'),
+      new Option('--break-lock', 'break a deploy lock even when it cannot be proven stale'),
+      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+      new Option('--keep <n>', 'releases to keep (default: service.keep_releases, 5)'),
+      new Option('--script-timeout <seconds>', 'how long a deploy script may run (default 1800)'),
+    ],
+    run: async (args, o) => (await import('../commands/ops/deploy.js')).deploy(args, o),
+  },
+  {
+    name: 'rollback',
+    summary: 'switch a service back to its previous release (or --to ID), restart, gate on readiness',
+    args: '<targets...>',
+    options: [
+      ...opsOptions('per-command timeout besides readiness waits (default 20)'),
+      new Option('--to <release>', 'the release id to switch to (default: the one before the current)'),
+      new Option('--dry-run', 'say which release it would switch to and touch nothing'),
+      new Option('--wait [seconds]', 'wait for a held deploy lock instead of failing'),
+      new Option('--break-lock', 'break a deploy lock even when it cannot be proven stale'),
+      new Option('--ready-timeout <seconds>', "override the service's health.timeout"),
+    ],
+    run: async (args, o) => (await import('../commands/ops/deploy.js')).rollback(args, o),
+  },
+];

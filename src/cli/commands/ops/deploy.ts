@@ -1,0 +1,100 @@
+/** deploy and rollback. */
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
+import { count, prepare, seconds, type OpsCliOptions } from '../../../ops/cli.js';
+import { runDeploy, runRollback, type DeployOptions, type DeployResult, type RollbackResult, type Strategy } from '../../../ops/deploy.js';
+import { makeProgress } from '../../../ops/progress.js';
+import { problemJson } from '../../report-problems.js';
+import type { CommandResult } from '../../context.js';
+import { plural, style } from '../../style.js';
+import { formatDiagnosis, problemNote } from './format.js';
+
+export interface DeployCliOptions extends OpsCliOptions {
+  artifact?: string;
+  strategy?: string;
+  dryRun?: boolean;
+  wait?: boolean | string;
+  breakLock?: boolean;
+  readyTimeout?: string;
+  keep?: string;
+  scriptTimeout?: string;
+  to?: string;
+}
+
+function deployOptions(options: DeployCliOptions): DeployOptions {
+  if (options.strategy !== undefined && options.strategy !== 'release' && options.strategy !== 'script') throw new UsageError(`--strategy is release or script, not ${JSON.stringify(options.strategy)}`);
+  const waitSeconds = typeof options.wait === 'string' ? seconds('--wait', options.wait, 600) : 600;
+  return {
+    ...(options.artifact === undefined ? {} : { artifact: options.artifact }),
+    ...(options.strategy === undefined ? {} : { strategy: options.strategy as Strategy }),
+    dryRun: options.dryRun === true,
+    wait: options.wait !== undefined && options.wait !== false,
+    waitTimeoutMs: waitSeconds * 1000,
+    breakLock: options.breakLock === true,
+    ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
+    ...(options.keep === undefined ? {} : { keep: count('--keep', options.keep, 5) }),
+    scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, 1800) * 1000,
+  };
+}
+
+export async function deploy(targets: string[], options: DeployCliOptions): Promise<CommandResult> {
+  if (targets.length === 0 && options.host === undefined && options.env === undefined) {
+    throw new UsageError('deploy needs a target', 'name projects (or project@host), or pass --host/--env to deploy a whole host or environment');
+  }
+  const { loaded, ops, selection } = await prepare(targets, options);
+  const opts = deployOptions(options);
+  if (opts.artifact !== undefined && selection.services.length !== 1) throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
+  if (options.json !== true) problemNote(loaded);
+  const report = await runDeploy(ops, selection, opts, makeProgress({ json: options.json === true || opts.dryRun }));
+  return {
+    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
+    json: { ...report, problems: loaded.problems.map(problemJson) },
+    human: () => {
+      if (report.dry_run) {
+        const out = [style.bold('Deploy plan (dry run: nothing was touched)'), ...report.levels.map((l, i) => style.dim(`level ${i + 1}: ${l.join(', ')}`))];
+        for (const p of report.plan ?? []) {
+          out.push('', `${style.bold(p.id)} on ${p.host} (ssh ${p.alias})${p.strategy ? `, ${p.strategy} strategy` : ''}${p.release ? `, release ${p.release}` : ''}`);
+          if (p.skipped) out.push(`  ${style.yellow('skipped:')} ${p.skipped}`);
+          p.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s}`));
+        }
+        for (const d of report.deploys) out.push('', `${style.yellow('-')} ${d.id} on ${d.host}: ${d.reason}`);
+        return out.join('\n');
+      }
+      const out = report.deploys.map(deployLine);
+      const { deployed, failed, skipped } = report.summary;
+      out.push('', `${plural(deployed, 'service')} deployed` + (failed ? `, ${failed} failed` : '') + (skipped ? `, ${skipped} skipped` : '') + '.');
+      return out.join('\n');
+    },
+  };
+}
+
+function deployLine(d: DeployResult): string {
+  const t = d.timings;
+  const time = t.totalMs ? style.dim(` ${(t.totalMs / 1000).toFixed(1)}s${t.overheadMs !== null ? `, ${(t.overheadMs / 1000).toFixed(1)}s beyond the restart and health wait` : ''}`) : '';
+  if (d.ok && d.outcome === 'deployed') return `${style.green('✔')} ${d.id} on ${d.host}: ${d.release ? `${d.release} is live` : 'deployed'}${d.previous ? ` (was ${d.previous})` : ''}${d.pruned.length ? `, pruned ${d.pruned.length}` : ''}${time}`;
+  if (d.outcome === 'skipped') return `${style.yellow('-')} ${d.id} on ${d.host}: skipped (${d.reason})`;
+  const out = [`${style.red('✖')} ${d.id} on ${d.host}: ${d.outcome}: ${d.reason ?? ''}${time}`];
+  if (d.rollback) out.push(`    ${d.rollback.ok ? style.green('rollback:') : style.red('rollback failed:')} ${d.rollback.detail}`);
+  if (d.script && d.script.lastLines.length > 0) out.push(`    ${style.bold('script output (last lines):')}`, ...d.script.lastLines.map((l) => `      ${l}`));
+  const diag = formatDiagnosis(d.diagnosis);
+  if (diag) out.push(diag);
+  return out.join('\n');
+}
+
+export async function rollback(targets: string[], options: DeployCliOptions): Promise<CommandResult> {
+  if (targets.length === 0) throw new UsageError('rollback needs a target', 'name the project (or project@host) to switch back');
+  const { loaded, ops, selection } = await prepare(targets, options);
+  const opts = { ...deployOptions(options), ...(options.to === undefined ? {} : { to: options.to }) };
+  const results = await runRollback(ops, selection, opts, makeProgress({ json: options.json === true || opts.dryRun }));
+  return {
+    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
+    json: { dry_run: opts.dryRun, rollbacks: results, problems: loaded.problems.map(problemJson) },
+    human: () => results.map(rollbackLine).join('\n'),
+  };
+}
+
+function rollbackLine(r: RollbackResult): string {
+  if (r.outcome === 'skipped' && r.ok) return `${style.yellow('-')} ${r.id} on ${r.host}: ${r.reason}`;
+  if (r.ok) return `${style.green('✔')} ${r.id} on ${r.host}: ${r.to} is live again (was ${r.from})`;
+  const diag = formatDiagnosis(r.diagnosis);
+  return `${style.red('✖')} ${r.id} on ${r.host}: ${r.outcome}: ${r.reason ?? ''}${diag ? `\n${diag}` : ''}`;
+}

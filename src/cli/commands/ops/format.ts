@@ -1,0 +1,29 @@
+/** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
+import type { LoadedFleet } from '../../../fleet/load.js';
+import type { Diagnosis } from '../../../runtime/systemd.js';
+import { problemSummary } from '../../report-problems.js';
+import { style } from '../../style.js';
+
+/** One stderr line when some manifests have problems (they take no part). */
+export function problemNote(loaded: LoadedFleet): void {
+  if (loaded.problems.some((p) => p.severity === 'error')) {
+    process.stderr.write(`${style.yellow('note:')} ${problemSummary(loaded.problems)} in the manifests or inventory; run \`manage-apps validate\` for details.\n`);
+  }
+}
+
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function formatDiagnosis(d: Diagnosis | undefined, indent = '    '): string {
+  if (!d) return '';
+  const out: string[] = [];
+  if (d.status.trim()) out.push(`${indent}${style.bold('status:')}`, ...d.status.split('\n').map((l) => `${indent}  ${l}`));
+  if (d.journal.length > 0) out.push(`${indent}${style.bold('last log lines:')}`, ...d.journal.map((l) => `${indent}  ${l}`));
+  if (d.readiness !== null) out.push(`${indent}${style.bold('readiness answer:')}`, ...(d.readiness.trim() || '(no answer)').split('\n').map((l) => `${indent}  ${l.replace(/\r$/, '')}`));
+  return out.join('\n');
+}

@@ -1,0 +1,56 @@
+/** start, stop, restart. */
+import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
+import { commandLine, prepare, seconds, type OpsCliOptions } from '../../../ops/cli.js';
+import { runLifecycle, type ActionResult, type LifecycleAction } from '../../../ops/lifecycle.js';
+import { makeProgress } from '../../../ops/progress.js';
+import { problemJson } from '../../report-problems.js';
+import type { CommandResult } from '../../context.js';
+import { plural, style } from '../../style.js';
+import { formatDiagnosis, problemNote } from './format.js';
+
+export interface LifecycleCliOptions extends OpsCliOptions {
+  force?: boolean;
+  wait?: boolean;
+  grace?: string;
+  readyTimeout?: string;
+}
+
+export async function lifecycle(action: LifecycleAction, targets: string[], options: LifecycleCliOptions): Promise<CommandResult> {
+  const { loaded, ops, selection } = await prepare(targets, options);
+  const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
+  const progress = makeProgress({ json: options.json === true });
+  if (options.json !== true) problemNote(loaded);
+  const report = await runLifecycle(
+    ops,
+    selection,
+    action,
+    {
+      wait: options.wait !== false,
+      force: options.force === true,
+      graceS: seconds('--grace', options.grace, 10),
+      ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }),
+    },
+    progress,
+  );
+  return {
+    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
+    json: { ...report, skipped_targets: selection.skipped, problems: loaded.problems.map(problemJson) },
+    human: () => {
+      const out: string[] = [];
+      report.levels.forEach((level, i) => out.push(style.dim(`level ${i + 1}: ${level.join(', ')}`)));
+      for (const r of report.results) out.push(line(r));
+      const { ok, failed, skipped } = report.summary;
+      out.push('', `${plural(ok, 'service')} ${action === 'stop' ? 'stopped' : action === 'start' ? 'up' : 'restarted'}` + (failed ? `, ${failed} failed` : '') + (skipped ? `, ${skipped} skipped` : '') + '.');
+      const local = report.results.some((r) => r.ok && r.outcome !== 'skipped' && ops.fleet.services.find((s) => s.id === r.id)?.supervisor === 'pid');
+      if (action !== 'stop' && local) out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);
+      return out.join('\n');
+    },
+  };
+}
+
+function line(r: ActionResult): string {
+  const mark = r.outcome === 'skipped' ? style.yellow('-') : r.ok ? style.green('✔') : style.red('✖');
+  const text = `${mark} ${r.id} on ${r.host}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}${r.durationMs ? style.dim(` ${(r.durationMs / 1000).toFixed(1)}s`) : ''}`;
+  const diag = formatDiagnosis(r.diagnosis);
+  return diag ? `${text}\n${diag}` : text;
+}

@@ -1,0 +1,44 @@
+/** logs <target> [-n N] [-f]. */
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
+import { count, prepare, type OpsCliOptions } from '../../../ops/cli.js';
+import { followLogs, readLogs } from '../../../ops/logs.js';
+import type { CommandResult } from '../../context.js';
+import { style } from '../../style.js';
+
+export interface LogsCliOptions extends OpsCliOptions {
+  lines?: string;
+  follow?: boolean;
+}
+
+export async function logs(targets: string[], options: LogsCliOptions): Promise<CommandResult> {
+  const lines = count('-n', options.lines, 50);
+  const { ops, selection } = await prepare(targets, options);
+  if (options.follow) {
+    if (options.json) throw new UsageError('--follow and --json do not go together', 'drop -f to get the last lines as JSON');
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const results = await followLogs(ops, selection.services, lines, (t) => process.stdout.write(t), controller.signal);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    const failed = results.filter((r) => r.error !== undefined);
+    return {
+      exitCode: failed.length === 0 ? EXIT_OK : EXIT_PROBLEMS,
+      json: { results },
+      human: () => failed.map((f) => `${style.red('✖')} ${f.id}: ${f.error}`).join('\n'),
+    };
+  }
+  const results = await readLogs(ops, selection.services, lines);
+  return {
+    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
+    json: { logs: results },
+    human: () =>
+      results
+        .map((r) => {
+          const body = r.ok ? r.lines.join('\n') : `${style.red('✖')} ${r.error}`;
+          return results.length > 1 ? `${style.bold(`==> ${r.id} on ${r.host} (${r.source}) <==`)}\n${body}` : body;
+        })
+        .join('\n\n'),
+  };
+}

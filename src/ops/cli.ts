@@ -1,0 +1,82 @@
+/** What every ops command does first: options → settings, the fleet, the selection. */
+import { UsageError } from '../errors.js';
+import { loadFleet, type LoadedFleet } from '../fleet/load.js';
+import { countBySeverity } from '../problems.js';
+import { DEFAULT_CONNECT_TIMEOUT_S } from '../transport/ssh.js';
+import { DEFAULT_SETTINGS, Ops, type OpsSettings } from './context.js';
+import { selectServices, type Selection } from './plan.js';
+
+export interface OpsCliOptions {
+  root?: string;
+  inventory?: string;
+  json?: boolean;
+  env?: string;
+  host?: string;
+  sshConfig?: string;
+  connectTimeout?: string;
+  timeout?: string;
+  concurrency?: string;
+}
+
+export function seconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} takes a number of seconds, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function count(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number ≥ 1, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function settingsFrom(options: OpsCliOptions, defaults: Partial<OpsSettings> = {}): OpsSettings {
+  const settings: OpsSettings = {
+    ...DEFAULT_SETTINGS,
+    ...defaults,
+    connectTimeoutS: Math.ceil(seconds('--connect-timeout', options.connectTimeout, defaults.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)),
+    commandTimeoutMs: seconds('--timeout', options.timeout, (defaults.commandTimeoutMs ?? DEFAULT_SETTINGS.commandTimeoutMs) / 1000) * 1000,
+    concurrency: count('--concurrency', options.concurrency, defaults.concurrency ?? DEFAULT_SETTINGS.concurrency),
+  };
+  const config = options.sshConfig ?? process.env['MANAGE_APPS_SSH_CONFIG'];
+  if (config !== undefined && config !== '') settings.sshConfig = config;
+  return settings;
+}
+
+export interface Prepared {
+  loaded: LoadedFleet;
+  ops: Ops;
+  selection: Selection;
+}
+
+export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}): Promise<Prepared> {
+  const settings = settingsFrom(options, defaults);
+  const loaded = await loadFleet(options);
+  const selection = selectServices(loaded.fleet, {
+    targets,
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.host === undefined ? {} : { host: options.host }),
+  });
+  if (selection.services.length === 0) {
+    const { errors } = countBySeverity(loaded.problems);
+    throw new UsageError(
+      `no service matches ${[...targets, options.env ? `--env ${options.env}` : '', options.host ? `--host ${options.host}` : ''].filter(Boolean).join(' ') || 'under the root'}`,
+      errors > 0 ? 'some manifests have errors and take no part: run `manage-apps validate`' : 'see `manage-apps list`',
+    );
+  }
+  return { loaded, ops: new Ops(loaded.fleet, settings), selection };
+}
+
+/** "npx manage-apps stop --root examples/fleet --env dev": the command to type next, in the user's own words. */
+export function commandLine(verb: string, targets: readonly string[], options: OpsCliOptions): string {
+  const q = (s: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const words = [process.env['npm_command'] === 'exec' ? 'npx manage-apps' : 'manage-apps', verb, ...targets.map(q)];
+  if (options.root !== undefined) words.push('--root', q(options.root));
+  if (options.inventory !== undefined) words.push('--inventory', q(options.inventory));
+  if (options.env !== undefined) words.push('--env', q(options.env));
+  if (options.host !== undefined) words.push('--host', q(options.host));
+  if (options.sshConfig !== undefined) words.push('--ssh-config', q(options.sshConfig));
+  return words.join(' ');
+}

@@ -1,0 +1,114 @@
+/**
+ * What every ops command shares: the loaded fleet, one transport per host (ssh with the
+ * user's config, or this machine for PID mode), and the runtime view of each service.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Fleet, Host, Service } from '../fleet/model.js';
+import { fileSafe, validName } from '../transport/quote.js';
+import { LocalTransport } from '../transport/local.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, SshTransport, type SshOptions } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
+import { stateDirWord } from '../runtime/pid.js';
+import type { RuntimeService } from '../runtime/types.js';
+import type { Shell } from '../transport/quote.js';
+
+export interface OpsSettings {
+  /** ssh config file for -F (--ssh-config / MANAGE_APPS_SSH_CONFIG). */
+  sshConfig?: string;
+  connectTimeoutS: number;
+  /** Per-host command timeout for quick commands (status, stop), in ms. */
+  commandTimeoutMs: number;
+  /** Hosts worked on at once. */
+  concurrency: number;
+  /** Local PID-mode state directory (default <root>/.state). */
+  stateDir?: string;
+  /** For tests and benchmarks: a control directory for ssh multiplexing. */
+  controlDir?: string;
+}
+
+export const DEFAULT_SETTINGS: OpsSettings = {
+  connectTimeoutS: DEFAULT_CONNECT_TIMEOUT_S,
+  commandTimeoutMs: 20_000,
+  concurrency: 16,
+};
+
+const short = (name: string) => name.toLowerCase().split('.')[0] ?? name.toLowerCase();
+
+/** A host is this machine when the inventory says so (local, provider local) or it names this machine. */
+export function isThisMachine(host: Host): boolean {
+  if (host.local || host.provider === 'local') return true;
+  const me = short(hostname());
+  return [host.name, host.alias, host.address].some((n) => n !== undefined && (n === 'localhost' || n === '127.0.0.1' || short(n) === me));
+}
+
+export class Ops {
+  private readonly transports = new Map<string, Transport>();
+
+  constructor(
+    readonly fleet: Fleet,
+    readonly settings: OpsSettings,
+  ) {}
+
+  host(service: Service): Host | undefined {
+    return service.host === undefined ? undefined : this.fleet.hosts.find((h) => h.name === service.host);
+  }
+
+  /** The state directory for this machine's PID-mode services. */
+  get localStateDir(): string {
+    return this.settings.stateDir ?? join(this.fleet.root, '.state');
+  }
+
+  isLocal(host: Host): boolean {
+    return isThisMachine(host);
+  }
+
+  transport(host: Host): Transport {
+    let t = this.transports.get(host.name);
+    if (!t) {
+      if (this.isLocal(host)) t = new LocalTransport(host.name);
+      else {
+        const options: SshOptions = { connectTimeoutS: this.settings.connectTimeoutS };
+        if (this.settings.sshConfig !== undefined) options.configFile = this.settings.sshConfig;
+        if (this.settings.controlDir !== undefined) options.controlDir = this.settings.controlDir;
+        t = new SshTransport(host.name, host.alias, options);
+      }
+      this.transports.set(host.name, t);
+    }
+    return t;
+  }
+
+  /** Where PID-mode files live for a host: <root>/.state here, $HOME/.local/state/manage-apps there. */
+  stateWord(host: Host): Shell {
+    return stateDirWord(this.isLocal(host) ? this.localStateDir : undefined);
+  }
+
+  /** The runtime view of a service: validated names, the command, where it runs, its environment. */
+  runtime(service: Service): RuntimeService {
+    validName('project', service.project);
+    validName('environment', service.environment);
+    validName('http path', service.health.readiness);
+    validName('http path', service.health.liveness);
+    const host = this.host(service);
+    const rs: RuntimeService = {
+      id: service.id,
+      key: fileSafe(service.id),
+      readiness: service.health.readiness,
+      liveness: service.health.liveness,
+    };
+    if (service.unit !== undefined) rs.unit = validName('unit', service.unit);
+    if (service.port !== undefined) rs.port = service.port;
+    if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
+    if (service.supervisor === 'pid') {
+      if (service.command !== undefined) rs.command = service.command;
+      rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : service.projectDir;
+      rs.env = {
+        MANAGE_APPS_SERVICE: service.id,
+        MANAGE_APPS_PROJECT: service.project,
+        MANAGE_APPS_ENV: service.environment,
+        ...(service.port === undefined ? {} : { PORT: String(service.port) }),
+      };
+    }
+    return rs;
+  }
+}

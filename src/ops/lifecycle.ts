@@ -1,0 +1,215 @@
+/**
+ * start, stop, restart: in dependency order (stop walks it backwards), in parallel within a
+ * level; start and restart wait until a level is ready before the next one begins. A service
+ * whose dependency failed is skipped, with the reason. An `edge` is never stopped (or
+ * restarted) by a bulk command: only when it is named and --force is given.
+ */
+import pLimit from 'p-limit';
+import { UsageError } from '../errors.js';
+import type { Service } from '../fleet/model.js';
+import { pidDiagnosisScript, pidGateScript, pidStartScript, pidStopScript } from '../runtime/pid.js';
+import { records } from '../runtime/shell.js';
+import { actionScript, diagnosisScript, gateScript, parseDiagnosis, parseGate, type Diagnosis } from '../runtime/systemd.js';
+import { failureReason } from '../transport/types.js';
+import type { Ops } from './context.js';
+import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
+import type { Progress } from './progress.js';
+
+export type LifecycleAction = 'start' | 'stop' | 'restart';
+
+export type Outcome = 'started' | 'running' | 'stopped' | 'not-running' | 'restarted' | 'failed' | 'skipped' | 'unreachable';
+
+export interface ActionResult {
+  id: string;
+  host: string;
+  action: LifecycleAction;
+  outcome: Outcome;
+  ok: boolean;
+  detail?: string;
+  level: number;
+  durationMs: number;
+  diagnosis?: Diagnosis;
+}
+
+export interface LifecycleOptions {
+  /** start/restart: wait for readiness (default true). */
+  wait: boolean;
+  /** Stop or restart a named edge. */
+  force: boolean;
+  /** PID mode: seconds between SIGTERM and SIGKILL. */
+  graceS: number;
+  /** Override every service's health.timeout (ms). */
+  readyTimeoutMs?: number;
+}
+
+export interface LifecycleReport {
+  action: LifecycleAction;
+  levels: string[][];
+  results: ActionResult[];
+  summary: { ok: number; failed: number; skipped: number };
+}
+
+const GERUND: Record<LifecycleAction, string> = { start: 'starting', stop: 'stopping', restart: 'restarting' };
+
+const STOPPING: ReadonlySet<LifecycleAction> = new Set(['stop', 'restart']);
+
+/** Which edges take part: named + --force only. A named edge without --force is a usage error. */
+export function edgeFilter(selection: Selection, action: LifecycleAction, force: boolean): { services: Service[]; skipped: { id: string; host: string; reason: string }[] } {
+  if (!STOPPING.has(action)) return { services: selection.services, skipped: [] };
+  const skipped: { id: string; host: string; reason: string }[] = [];
+  const services = selection.services.filter((s) => {
+    if (s.kind !== 'edge') return true;
+    if (selection.named.has(s.id)) {
+      if (force) return true;
+      throw new UsageError(`${s.id} is an edge: ${action === 'stop' ? 'stopping' : 'restarting'} it drops every connection it fronts`, `name it and pass --force to ${action} it anyway`);
+    }
+    skipped.push({ id: s.id, host: s.host!, reason: `edge: never ${action === 'stop' ? 'stopped' : 'restarted'} by a bulk ${action} (name it and pass --force)` });
+    return false;
+  });
+  return { services, skipped };
+}
+
+async function diagnose(ops: Ops, service: Service, since?: number): Promise<Diagnosis | undefined> {
+  const host = ops.host(service)!;
+  const rs = ops.runtime(service);
+  const script = service.supervisor === 'pid' ? pidDiagnosisScript(ops.stateWord(host), rs) : rs.unit === undefined ? undefined : diagnosisScript(rs, since);
+  if (script === undefined) return undefined;
+  const r = await ops.transport(host).script(script, { timeoutMs: ops.settings.commandTimeoutMs });
+  return r.unreachable === undefined ? parseDiagnosis(r.stdout) : undefined;
+}
+
+function readyTimeout(service: Service, options: LifecycleOptions): number {
+  return options.readyTimeoutMs ?? service.health.timeoutMs;
+}
+
+/** Runs one action on one service; never throws for the host's answers (they become the result). */
+export async function runAction(ops: Ops, service: Service, action: LifecycleAction, options: LifecycleOptions, report: (m: string) => void = () => {}): Promise<Omit<ActionResult, 'level'>> {
+  const started = Date.now();
+  const host = ops.host(service)!;
+  const transport = ops.transport(host);
+  const rs = ops.runtime(service);
+  const done = (outcome: Outcome, ok: boolean, detail?: string, diagnosis?: Diagnosis) => ({
+    id: service.id,
+    host: host.name,
+    action,
+    outcome,
+    ok,
+    ...(detail === undefined ? {} : { detail }),
+    durationMs: Date.now() - started,
+    ...(diagnosis === undefined ? {} : { diagnosis }),
+  });
+  const timeout = readyTimeout(service, options);
+  const quick = ops.settings.commandTimeoutMs;
+
+  if (service.supervisor === 'pid') {
+    if (rs.command === undefined) return done('failed', false, 'no command declared (service.command) to run in PID mode');
+    const state = ops.stateWord(host);
+    if (action !== 'start') {
+      report('stopping');
+      const r = await transport.script(pidStopScript(state, rs, options.graceS), { timeoutMs: quick + options.graceS * 1000 });
+      if (r.unreachable) return done('unreachable', false, r.unreachable);
+      const stop = records(r.stdout).find((x) => x[0] === 'stop');
+      if (!stop) return done('failed', false, failureReason(r));
+      if (action === 'stop') return done(stop[1] === 'stopped' || stop[1] === 'killed' ? 'stopped' : 'not-running', true, stop[1] === 'killed' ? `killed after ${options.graceS}s grace` : stop[1] === 'stale' ? 'removed a stale pid file' : undefined);
+    }
+    report('starting');
+    const r = await transport.script(pidStartScript(state, rs), { timeoutMs: quick });
+    if (r.unreachable) return done('unreachable', false, r.unreachable);
+    const start = records(r.stdout).find((x) => x[0] === 'start');
+    if (!start || start[1] === 'failed') return done('failed', false, start?.[2] ?? failureReason(r));
+    const already = start[1] === 'already';
+    if (!options.wait) return done(already ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `pid ${start[2]}`);
+    report(`waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
+    const g = await transport.script(pidGateScript(state, rs, timeout), { timeoutMs: timeout + quick });
+    if (g.unreachable) return done('unreachable', false, g.unreachable);
+    const gate = parseGate(g.stdout);
+    if (gate.outcome === 'ready') return done(already ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `pid ${start[2]}, ready`);
+    return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnose(ops, service));
+  }
+
+  if (rs.unit === undefined) return done('failed', false, 'no systemd unit declared (service.systemd_unit or service.command)');
+  if (action === 'stop' || !options.wait) {
+    report(`${GERUND[action]} ${rs.unit}`);
+    const r = await transport.script(actionScript(action, rs.unit), { timeoutMs: quick + 90_000 });
+    if (r.unreachable) return done('unreachable', false, r.unreachable);
+    if (r.code !== 0) return done('failed', false, failureReason(r));
+    return done(action === 'stop' ? 'stopped' : action === 'restart' ? 'restarted' : 'started', true);
+  }
+  report(`${GERUND[action]} ${rs.unit}, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
+  const g = await transport.script(gateScript(rs, timeout, { action }), { timeoutMs: timeout + quick + 90_000 });
+  if (g.unreachable) return done('unreachable', false, g.unreachable);
+  const gate = parseGate(g.stdout);
+  const recs = records(g.stdout);
+  const before = recs.find((x) => x[0] === 'before')?.[1];
+  const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
+  if (gate.outcome === 'ready') return done(action === 'start' && before === 'active' ? 'running' : action === 'restart' ? 'restarted' : 'started', true, 'ready');
+  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnose(ops, service, since));
+}
+
+export function gateDetail(service: Service, outcome: string, detail: string, timeoutMs: number): string {
+  if (outcome === 'crashed') return `crashed on start: ${detail}`;
+  if (outcome === 'timeout') {
+    const code = Number(detail);
+    const answer = code === 0 ? 'no answer' : `HTTP ${code}`;
+    return service.port === undefined ? `not running steadily after ${timeoutMs / 1000}s` : `not ready: ${service.health.readiness} on port ${service.port} gave ${answer} for ${timeoutMs / 1000}s`;
+  }
+  return `no verdict from the host: ${detail}`;
+}
+
+export async function runLifecycle(ops: Ops, selection: Selection, action: LifecycleAction, options: LifecycleOptions, progress: Progress): Promise<LifecycleReport> {
+  const { services, skipped: edgeSkips } = edgeFilter(selection, action, options.force);
+  let levels = dependencyLevels(ops.fleet, services);
+  if (action === 'stop') levels = [...levels].reverse();
+  const key = (s: { id: string }) => `${action}:${s.id}`;
+  progress.plan([
+    ...levels.flat().map((s) => ({ key: key(s), host: s.host!, title: s.id })),
+    ...edgeSkips.map((s) => ({ key: key(s), host: s.host, title: s.id })),
+  ]);
+  const results: ActionResult[] = edgeSkips.map((s) => ({ id: s.id, host: s.host, action, outcome: 'skipped', ok: true, detail: s.reason, level: -1, durationMs: 0 }));
+  for (const s of edgeSkips) progress.task(key(s)).skip(s.reason);
+  const failed = new Set<string>();
+  const limit = pLimit(ops.settings.concurrency);
+  for (const [index, level] of levels.entries()) {
+    await Promise.all(
+      level.map((service) =>
+        limit(async () => {
+          const task = progress.task(key(service));
+          // start/restart: a service whose dependency did not come up is not started.
+          const blocked = action === 'stop' ? [] : selectedDependencies(ops.fleet, service, services).filter((d) => failed.has(d.id));
+          if (blocked.length > 0) {
+            failed.add(service.id);
+            const reason = `not ${action === 'start' ? 'started' : 'restarted'}: ${blocked.map((d) => d.id).join(', ')} did not come up`;
+            task.skip(reason);
+            results.push({ id: service.id, host: service.host!, action, outcome: 'skipped', ok: false, detail: reason, level: index, durationMs: 0 });
+            return;
+          }
+          let result: Omit<ActionResult, 'level'>;
+          try {
+            result = await runAction(ops, service, action, options, (m) => task.update(m));
+          } catch (error) {
+            result = { id: service.id, host: service.host!, action, outcome: 'failed', ok: false, detail: error instanceof Error ? error.message : String(error), durationMs: 0 };
+          }
+          results.push({ ...result, level: index });
+          if (result.ok) task.ok(`${result.outcome}${result.detail ? ` (${result.detail})` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`);
+          else {
+            failed.add(service.id);
+            task.fail(`${result.outcome}: ${result.detail ?? ''}`);
+          }
+        }),
+      ),
+    );
+  }
+  await progress.close();
+  const order = new Map(levels.flat().map((s, i) => [s.id, i]));
+  results.sort((a, b) => (order.get(a.id) ?? -1) - (order.get(b.id) ?? -1));
+  return {
+    action,
+    levels: levels.map((l) => l.map((s) => s.id)),
+    results,
+    summary: {
+      ok: results.filter((r) => r.ok && r.outcome !== 'skipped').length,
+      failed: results.filter((r) => !r.ok).length,
+      skipped: results.filter((r) => r.outcome === 'skipped').length,
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Targets → services → dependency levels.
+ *
+ * A target is a project (`sso`: every environment of it), `project:env` (`sso:dev`, `sso:prod`),
+ * `project@host`, or a host name (`manage-apps start atlilith apricot`: the project's services on
+ * that host). No target means every service under the root. `--env` and `--host` narrow the
+ * selection.
+ */
+import { UsageError } from '../errors.js';
+import { resolveDependency, type Fleet, type Service } from '../fleet/model.js';
+
+export interface SelectOptions {
+  targets: readonly string[];
+  env?: string;
+  host?: string;
+}
+
+export interface Selection {
+  services: Service[];
+  /** Ids of services a target named explicitly (an edge is only stopped when named). */
+  named: Set<string>;
+  /** Services left out, with why (no host, …). */
+  skipped: { id: string; reason: string }[];
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = distance(word, c);
+    if (d <= Math.max(2, Math.floor(c.length / 4)) && (!best || d < best.d)) best = { c, d };
+  }
+  return best?.c;
+}
+
+function distance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+export function selectServices(fleet: Fleet, options: SelectOptions): Selection {
+  const projects = new Set(fleet.services.map((s) => s.project));
+  const hostNames = new Set(fleet.hosts.map((h) => h.name));
+  if (options.host !== undefined && !hostNames.has(options.host)) {
+    const near = closest(options.host, [...hostNames]);
+    throw new UsageError(`no host ${JSON.stringify(options.host)} in the inventory`, near ? `did you mean ${near}?` : `hosts: ${[...hostNames].join(', ')}`);
+  }
+  const hostFilter = new Set<string>(options.host === undefined ? [] : [options.host]);
+  const wanted: ((s: Service) => boolean)[] = [];
+  for (const target of options.targets) {
+    const at = target.indexOf('@');
+    if (at > 0) {
+      const project = target.slice(0, at);
+      const host = target.slice(at + 1);
+      if (!hostNames.has(host)) throw new UsageError(`no host ${JSON.stringify(host)} in the inventory (target ${target})`, hint(host, [...hostNames]));
+      if (!projects.has(project)) throw new UsageError(`no project ${JSON.stringify(project)} under the root (target ${target})`, hint(project, [...projects]));
+      wanted.push((s) => s.project === project && s.host === host);
+    } else if (target.includes(':') && fleet.services.some((s) => `${s.project}:${s.environment}` === target)) {
+      wanted.push((s) => `${s.project}:${s.environment}` === target);
+    } else if (projects.has(target)) {
+      wanted.push((s) => s.project === target);
+    } else if (hostNames.has(target)) {
+      hostFilter.add(target);
+    } else {
+      throw new UsageError(`unknown target ${JSON.stringify(target)}: not a project, service or host`, hint(target, [...projects, ...hostNames]));
+    }
+  }
+  const named = new Set<string>();
+  const skipped: Selection['skipped'] = [];
+  const services = fleet.services.filter((s) => {
+    if (options.env !== undefined && s.environment !== options.env) return false;
+    if (hostFilter.size > 0 && (s.host === undefined || !hostFilter.has(s.host))) return false;
+    if (wanted.length > 0 && !wanted.some((w) => w(s))) return false;
+    if (s.host === undefined || !fleet.hosts.some((h) => h.name === s.host)) {
+      skipped.push({ id: s.id, reason: 'no host in the inventory to run on' });
+      return false;
+    }
+    return true;
+  });
+  // Only project/service targets name a service (a host target selects, it does not name).
+  if (wanted.length > 0) for (const s of services) named.add(s.id);
+  return { services, named, skipped };
+}
+
+function hint(word: string, candidates: string[]): string | undefined {
+  const near = closest(word, candidates);
+  return near === undefined ? undefined : `did you mean ${near}?`;
+}
+
+/**
+ * Services in dependency levels: level 0 depends on nothing selected, level n only on lower
+ * levels. Start walks the levels up, stop walks them down. Dependencies outside the selection
+ * do not order anything. A cycle (validate reports it) ends up in one last level.
+ */
+export function dependencyLevels(fleet: Fleet, services: readonly Service[]): Service[][] {
+  const ids = new Set(services.map((s) => s.id));
+  const deps = new Map<string, Set<string>>();
+  for (const s of services) {
+    const set = new Set<string>();
+    for (const project of s.dependsOn) {
+      const dep = resolveDependency(fleet, s, project);
+      if (dep && ids.has(dep.id) && dep.id !== s.id) set.add(dep.id);
+    }
+    deps.set(s.id, set);
+  }
+  const levels: Service[][] = [];
+  const placed = new Set<string>();
+  let remaining = [...services];
+  while (remaining.length > 0) {
+    const level = remaining.filter((s) => [...deps.get(s.id)!].every((d) => placed.has(d)));
+    if (level.length === 0) {
+      levels.push(remaining);
+      break;
+    }
+    levels.push(level);
+    for (const s of level) placed.add(s.id);
+    remaining = remaining.filter((s) => !placed.has(s.id));
+  }
+  return levels;
+}
+
+/** The selected services a service depends on (directly). */
+export function selectedDependencies(fleet: Fleet, service: Service, selected: readonly Service[]): Service[] {
+  const ids = new Set(selected.map((s) => s.id));
+  return service.dependsOn.map((p) => resolveDependency(fleet, service, p)).filter((d): d is Service => d !== undefined && ids.has(d.id) && d.id !== service.id);
+}
+
+/** The selected services that depend on a service (directly). */
+export function selectedDependents(fleet: Fleet, service: Service, selected: readonly Service[]): Service[] {
+  return selected.filter((s) => s.id !== service.id && selectedDependencies(fleet, s, selected).some((d) => d.id === service.id));
+}

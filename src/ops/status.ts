@@ -1,0 +1,130 @@
+/**
+ * `status`: for each service its unit state (active/sub state, since, restarts) and its health
+ * (readiness and liveness probed on the host's loopback). One round trip per host whatever the
+ * number of services; hosts in parallel (bounded); an unreachable host is reported with the
+ * reason within the timeout and never holds up the others.
+ */
+import pLimit from 'p-limit';
+import type { Host, Service } from '../fleet/model.js';
+import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
+import type { Health, UnitState } from '../runtime/types.js';
+import { SshTransport } from '../transport/ssh.js';
+import { failureReason } from '../transport/types.js';
+import type { Ops } from './context.js';
+
+export type Verdict = 'healthy' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'not-found' | 'stale' | 'unreachable' | 'unknown';
+
+export interface ServiceStatus {
+  id: string;
+  project: string;
+  environment: string;
+  host: string;
+  kind: string;
+  supervisor: 'systemd' | 'pid';
+  unit: string | null;
+  port: number | null;
+  verdict: Verdict;
+  healthy: boolean;
+  state: UnitState | null;
+  health: Health | null;
+  /** Why the verdict, in words (unreachable: ssh's reason). */
+  reason?: string;
+}
+
+export interface HostStatus {
+  host: string;
+  transport: 'ssh' | 'local';
+  reachable: boolean;
+  reason?: string;
+  hostname?: string;
+  durationMs: number;
+}
+
+export interface StatusReport {
+  hosts: HostStatus[];
+  services: ServiceStatus[];
+  summary: { services: number; healthy: number; unhealthy: number; unreachable: number };
+}
+
+export function verdictOf(service: Service, state: UnitState | null, health: Health | null): { verdict: Verdict; reason?: string } {
+  if (!state) return { verdict: 'unknown', reason: service.supervisor === 'systemd' ? 'no systemd unit declared' : 'no state' };
+  if (state.load === 'not-found') return { verdict: 'not-found', reason: `unit ${service.unit} is not installed` };
+  if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
+  if (state.active === 'failed') return { verdict: 'failed', reason: `unit failed (${state.sub})` };
+  if (state.active === 'activating' || state.active === 'reloading') return { verdict: 'starting', reason: `${state.active} (${state.sub})` };
+  if (state.active !== 'active') return { verdict: 'stopped', reason: `${state.active} (${state.sub})` };
+  if (health && !(health.readiness.ok && health.liveness.ok)) {
+    const bad = [health.readiness, health.liveness].filter((p) => !p.ok).map((p) => `${p.path} ${p.status === 0 ? 'no answer' : p.status}`);
+    return { verdict: 'unhealthy', reason: [...new Set(bad)].join(', ') };
+  }
+  return { verdict: 'healthy' };
+}
+
+function baseRow(service: Service): Omit<ServiceStatus, 'verdict' | 'healthy' | 'state' | 'health'> {
+  return {
+    id: service.id,
+    project: service.project,
+    environment: service.environment,
+    host: service.host!,
+    kind: service.kind,
+    supervisor: service.supervisor,
+    unit: service.unit ?? null,
+    port: service.port ?? null,
+  };
+}
+
+export function statusInput(ops: Ops, host: Host, services: readonly Service[]): HostStatusInput {
+  const units = services.filter((s) => s.supervisor === 'systemd' && s.unit !== undefined).map((s) => ops.runtime(s));
+  const pids = services.filter((s) => s.supervisor === 'pid').map((s) => ops.runtime(s));
+  return { units, pids, state: ops.stateWord(host) };
+}
+
+/** One host's status: one script, one round trip. */
+export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
+  const transport = ops.transport(host);
+  const input = statusInput(ops, host, services);
+  const result = await transport.script(hostStatusScript(input), { timeoutMs });
+  const hostRow: HostStatus = { host: host.name, transport: transport.kind, reachable: result.unreachable === undefined, durationMs: result.durationMs };
+  if (result.unreachable !== undefined) {
+    hostRow.reason = result.unreachable;
+    // A master connection that stopped answering is dropped, so the next command starts afresh.
+    if (result.timedOut && transport instanceof SshTransport) await transport.dropMaster();
+    return { host: hostRow, services: services.map((s) => ({ ...baseRow(s), verdict: 'unreachable', healthy: false, state: null, health: null, reason: result.unreachable! })) };
+  }
+  const report = parseHostStatus(input, result.stdout);
+  if (report.hostname) hostRow.hostname = report.hostname;
+  if (result.code !== 0 && report.hostname === null) {
+    hostRow.reason = failureReason(result);
+  }
+  const byId = new Map(report.services.map((s) => [s.id, s]));
+  return {
+    host: hostRow,
+    services: services.map((s) => {
+      const r = byId.get(s.id);
+      const { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
+      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(reason === undefined ? {} : { reason }) };
+    }),
+  };
+}
+
+export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs): Promise<StatusReport> {
+  const byHost = new Map<string, Service[]>();
+  for (const s of services) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
+  const limit = pLimit(ops.settings.concurrency);
+  const results = await Promise.all(
+    [...byHost].map(([name, list]) => limit(() => hostStatus(ops, ops.fleet.hosts.find((h) => h.name === name)!, list, timeoutMs))),
+  );
+  const hosts = results.map((r) => r.host).sort((a, b) => a.host.localeCompare(b.host));
+  const order = new Map(services.map((s, i) => [s.id, i]));
+  const rows = results.flatMap((r) => r.services).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  return {
+    hosts,
+    services: rows,
+    summary: {
+      services: rows.length,
+      healthy: rows.filter((r) => r.healthy).length,
+      unhealthy: rows.filter((r) => !r.healthy && r.verdict !== 'unreachable').length,
+      unreachable: rows.filter((r) => r.verdict === 'unreachable').length,
+    },
+  };
+}

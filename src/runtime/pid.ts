@@ -1,0 +1,188 @@
+/**
+ * PID mode, for services on this machine (and a mac): the process is started in the
+ * background in its own session (so its process group can be signalled as a whole), with a
+ * pid file and a log file under a state directory; stopped with SIGTERM to the group, a grace
+ * period, then SIGKILL; its status is the pid file checked against the live process (pid and
+ * start time, so a recycled pid reads as a stale file) plus the loopback health probes.
+ *
+ * State directory: `<root>/.state/` for this machine (next to the fleet it belongs to;
+ * git-ignored), `$HOME/.local/state/manage-apps` on a remote PID-mode host; MANAGE_APPS_STATE_DIR
+ * overrides both. Files: `<key>.pid` (pid, start epoch, ps lstart) and `<key>.log`.
+ */
+import { quote, raw, sh, type Shell } from '../transport/quote.js';
+import { PRELUDE, records, sections } from './shell.js';
+import { HOST_LINE, healthOf, parseProbes, probePart } from './systemd.js';
+import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
+
+/** The state directory as a shell word: a quoted absolute path, or $HOME-relative on a remote host. */
+export function stateDirWord(dir: string | undefined): Shell {
+  const env = process.env['MANAGE_APPS_STATE_DIR'];
+  if (env !== undefined && env !== '') return sh`${env}`;
+  return dir === undefined ? raw('"$HOME/.local/state/manage-apps"') : sh`${dir}`;
+}
+
+function files(state: Shell, service: RuntimeService): string {
+  return `st=${state.text}
+pidf="$st/"${quote(`${service.key}.pid`)}
+logf="$st/"${quote(`${service.key}.log`)}
+pid=''; since=''; lstart=''
+if [ -f "$pidf" ]; then { read -r pid; read -r since; read -r lstart; } < "$pidf" || true; fi`;
+}
+
+/** "@@pid<TAB>id<TAB>running|stale|none<TAB>pid<TAB>since" for every PID-mode service. */
+export function pidPart(state: Shell, services: readonly RuntimeService[]): string {
+  return services
+    .map(
+      (s) => `${files(state, s)}
+if [ -z "$pid" ]; then printf '@@pid\\t%s\\tnone\\t\\t\\n' ${quote(s.id)}
+elif ma_alive "$pid" "$lstart"; then printf '@@pid\\t%s\\trunning\\t%s\\t%s\\n' ${quote(s.id)} "$pid" "$since"
+else printf '@@pid\\t%s\\tstale\\t%s\\t%s\\n' ${quote(s.id)} "$pid" "$since"; fi`,
+    )
+    .join('\n');
+}
+
+/** Status of every PID-mode service of a host in one script. */
+export function pidStatusScript(state: Shell, services: readonly RuntimeService[]): string {
+  return `${[PRELUDE, HOST_LINE, pidPart(state, services), probePart(services)].filter(Boolean).join('\n')}\n`;
+}
+
+export function parsePidStatus(services: readonly RuntimeService[], output: string): { hostname: string | null; services: ServiceRuntimeStatus[] } {
+  const recs = records(output);
+  const host = recs.find((r) => r[0] === 'host');
+  const probes = parseProbes(sections(output).get('probes'));
+  return {
+    hostname: host?.[1] ?? null,
+    services: services.map((s) => {
+      const r = recs.find((rec) => rec[0] === 'pid' && rec[1] === s.id);
+      let state: UnitState | null = null;
+      if (r) {
+        const kind = r[2];
+        const pid = Number(r[3] ?? '');
+        const since = Number(r[4] ?? '');
+        state = {
+          load: kind === 'none' ? 'no-pid-file' : 'pid-file',
+          active: kind === 'running' ? 'active' : 'inactive',
+          sub: kind === 'running' ? 'running' : kind === 'stale' ? 'stale-pid-file' : 'dead',
+          since: kind === 'running' && since > 0 ? new Date(since * 1000).toISOString() : null,
+          restarts: null,
+          pid: kind === 'running' && pid > 0 ? pid : null,
+        };
+      }
+      return { id: s.id, state, health: healthOf(s, probes) };
+    }),
+  };
+}
+
+/**
+ * Starts the service unless it already runs; removes a stale pid file first.
+ * Prints "@@start<TAB>started|already|failed<TAB>pid-or-reason" (and "@@stale<TAB>pid").
+ */
+export function pidStartScript(state: Shell, service: RuntimeService): string {
+  if (service.command === undefined) throw new Error(`${service.id}: no command to run`);
+  if (service.workdir === undefined) throw new Error(`${service.id}: no working directory`);
+  const env = Object.entries(service.env ?? {})
+    .map(([k, v]) => `${k}=${quote(v)}; export ${k}`)
+    .join('\n');
+  const envFile = service.envFile === undefined ? '' : `if [ -r ${quote(service.envFile)} ]; then set -a; . ${quote(service.envFile)}; set +a; fi`;
+  // A simple command line is exec'ed (the pid is the app's own); a compound one runs under sh.
+  const inner = /[;&|\n`$()<>]/.test(service.command) ? service.command : `exec ${service.command}`;
+  return `${PRELUDE}
+${files(state, service)}
+mkdir -p "$st" || { printf '@@start\\tfailed\\tcannot create the state directory %s\\n' "$st"; exit 1; }
+if [ -n "$pid" ]; then
+  if ma_alive "$pid" "$lstart"; then printf '@@start\\talready\\t%s\\n' "$pid"; exit 0; fi
+  printf '@@stale\\t%s\\n' "$pid"
+  rm -f "$pidf"
+fi
+cd ${quote(service.workdir)} || { printf '@@start\\tfailed\\tno directory %s\\n' ${quote(service.workdir)}; exit 1; }
+${envFile}
+${env}
+printf '=== %s manage-apps start: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${quote(service.command)} >> "$logf"
+# A new session: the process leads its own process group, so stop can signal all of it.
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh -c ${quote(inner)} </dev/null >>"$logf" 2>&1 &
+elif command -v perl >/dev/null 2>&1; then
+  perl -e 'use POSIX; POSIX::setsid(); exec @ARGV or die "exec: $!"' sh -c ${quote(inner)} </dev/null >>"$logf" 2>&1 &
+else
+  set -m
+  sh -c ${quote(inner)} </dev/null >>"$logf" 2>&1 &
+  set +m
+fi
+pid=$!
+lstart=''
+command -v ps >/dev/null 2>&1 && lstart=$(ps -o lstart= -p "$pid" 2>/dev/null)
+printf '%s\\n%s\\n%s\\n' "$pid" "$(date +%s)" "$lstart" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
+printf '@@start\\tstarted\\t%s\\n' "$pid"
+`;
+}
+
+/**
+ * SIGTERM to the process group, up to `graceS` seconds, then SIGKILL. Removes the pid file.
+ * Prints "@@stop<TAB>stopped|killed|not-running|stale<TAB>pid".
+ */
+export function pidStopScript(state: Shell, service: RuntimeService, graceS: number): string {
+  const ticks = Math.max(1, Math.round(graceS * 5));
+  return `${PRELUDE}
+${files(state, service)}
+if [ -z "$pid" ]; then printf '@@stop\\tnot-running\\t\\n'; exit 0; fi
+if ! ma_alive "$pid" "$lstart"; then rm -f "$pidf"; printf '@@stop\\tstale\\t%s\\n' "$pid"; exit 0; fi
+kill -s TERM -- "-$pid" 2>/dev/null || kill -s TERM "$pid" 2>/dev/null
+i=0
+how=stopped
+while ma_alive "$pid" "$lstart"; do
+  if [ "$i" -ge ${ticks} ]; then
+    kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid" 2>/dev/null
+    how=killed
+    sleep 0.2
+    break
+  fi
+  sleep 0.2
+  i=$((i + 1))
+done
+rm -f "$pidf"
+printf '=== %s manage-apps stop (%s)\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$how" >> "$logf"
+printf '@@stop\\t%s\\t%s\\n' "$how" "$pid"
+`;
+}
+
+/** Waits for readiness (a worker: still running after a second); fails early when the process dies. */
+export function pidGateScript(state: Shell, service: RuntimeService, timeoutMs: number): string {
+  const ms = Math.max(200, Math.round(timeoutMs));
+  const ready =
+    service.port !== undefined
+      ? `code=$(ma_probe ${service.port} ${quote(service.readiness)} 2)
+  case $code in 2??) printf '@@gate\\tready\\t%s\\n' "$code"; exit 0 ;; esac`
+      : `stable=$((stable + 1)); [ "$stable" -ge 5 ] && { printf '@@gate\\tready\\trunning\\n'; exit 0; }`;
+  return `${PRELUDE}
+${files(state, service)}
+stable=0
+code=000
+deadline=$(( $(ma_now_ms) + ${ms} ))
+while :; do
+  if ! ma_alive "$pid" "$lstart"; then printf '@@gate\\tcrashed\\tthe process exited (see its log %s)\\n' "$logf"; exit 1; fi
+  ${ready}
+  if [ "$(ma_now_ms)" -ge "$deadline" ]; then printf '@@gate\\ttimeout\\t%s\\n' "$code"; exit 1; fi
+  sleep 0.1
+done
+`;
+}
+
+export function pidDiagnosisScript(state: Shell, service: RuntimeService, lines = 20): string {
+  return `${PRELUDE}
+${files(state, service)}
+printf '@@begin\\tstatus\\n'
+if [ -z "$pid" ]; then echo "no pid file ($pidf)"; elif ma_alive "$pid" "$lstart"; then echo "running, pid $pid"; else echo "not running (pid $pid from $pidf is gone)"; fi
+printf '@@begin\\tjournal\\n'
+tail -n ${lines} "$logf" 2>&1
+${service.port === undefined ? '' : `printf '@@begin\\treadiness\\n'\nma_answer ${service.port} ${quote(service.readiness)}\nprintf '\\n'`}
+printf '@@end\\n'
+`;
+}
+
+export function pidLogsScript(state: Shell, service: RuntimeService, lines: number, follow: boolean): string {
+  return `${PRELUDE}
+${files(state, service)}
+[ -f "$logf" ] || { echo "no log file yet: $logf" >&2; exit 1; }
+exec tail -n ${lines} ${follow ? '-F ' : ''}"$logf"
+`;
+}

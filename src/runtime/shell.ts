@@ -1,0 +1,112 @@
+/**
+ * The POSIX sh prelude every host script starts with: loopback health probes (curl, else
+ * python3, else bash's /dev/tcp), a sudo prefix for non-root ssh users, and a liveness test
+ * for PID-mode processes that a recycled pid cannot fool. Works on dash, bash and macOS sh.
+ *
+ * Scripts print records as lines "@@kind<TAB>field<TAB>…"; everything else is ignored by the
+ * parsers, so a noisy login shell (motd, profile echo) cannot confuse them.
+ */
+
+export const PRELUDE = String.raw`set -u
+export LC_ALL=C
+SUDO=''
+if [ "$(id -u)" != 0 ]; then SUDO='sudo -n'; fi
+# ma_probe PORT PATH SECONDS: the HTTP status of GET http://127.0.0.1:PORT/PATH, 000 when no answer.
+ma_probe() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -s -o /dev/null -w '%{http_code}' --max-time "$3" "http://127.0.0.1:$1$2" 2>/dev/null
+    return 0
+  fi
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import sys,urllib.request,urllib.error
+try:
+  r=urllib.request.urlopen("http://127.0.0.1:%s%s"%(sys.argv[1],sys.argv[2]),timeout=float(sys.argv[3])); print(r.status,end="")
+except urllib.error.HTTPError as e: print(e.code,end="")
+except Exception: print("000",end="")' "$1" "$2" "$3" 2>/dev/null || printf 000
+    return 0
+  fi
+  if command -v bash >/dev/null 2>&1; then
+    c=$(timeout "$3" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3; head -n 1 <&3' _ "$1" "$2" 2>/dev/null | cut -d' ' -f2)
+    [ -n "$c" ] || c=000
+    printf '%s' "$c"
+    return 0
+  fi
+  printf 000
+}
+# ma_probe_all SECONDS PORT PATH [PORT PATH]...: "PORT PATH CODE" lines; with curl, one process probes all in parallel.
+ma_probe_all() {
+  t=$1; shift
+  if command -v curl >/dev/null 2>&1 && [ $# -gt 2 ]; then
+    args=''; n=0; out=''
+    while [ $# -ge 2 ]; do args="$args -o /dev/null http://127.0.0.1:$1$2"; n=$((n + 1)); shift 2; done
+    # Paths are validated (no spaces, no glob characters that match): word splitting here is intended.
+    out=$(curl -s -g -Z --max-time "$t" -w '%{url} %{http_code}\n' $args 2>/dev/null)
+    if [ "$(printf '%s\n' "$out" | grep -c ' ')" -ge "$n" ]; then
+      printf '%s\n' "$out" | sed -e 's|^http://127\.0\.0\.1:\([0-9]*\)\([^ ]*\) |\1 \2 |'
+      return 0
+    fi
+    set -- $(printf '%s\n' "$args" | sed -e 's| -o /dev/null http://127\.0\.0\.1:\([0-9]*\)\([^ ]*\)| \1 \2|g')
+  fi
+  while [ $# -ge 2 ]; do
+    printf '%s %s %s\n' "$1" "$2" "$(ma_probe "$1" "$2" "$t")"
+    shift 2
+  done
+}
+# ma_answer PORT PATH: the first bytes of the full HTTP answer (status line, headers, body) for a diagnosis.
+ma_answer() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -s -S -i --max-time 3 "http://127.0.0.1:$1$2" 2>&1 | head -c 600
+  else
+    printf 'HTTP status %s' "$(ma_probe "$1" "$2" 3)"
+  fi
+}
+# ma_now_ms: milliseconds since the epoch (whole seconds where date has no %N).
+ma_now_ms() {
+  t=$(date +%s%N 2>/dev/null)
+  case $t in *N|'') echo $(( $(date +%s) * 1000 )) ;; *) echo $(( t / 1000000 )) ;; esac
+}
+# ma_alive PID LSTART: the process runs, is not a zombie, and started when its pid file says.
+ma_alive() {
+  [ -n "$1" ] || return 1
+  kill -0 "$1" 2>/dev/null || return 1
+  command -v ps >/dev/null 2>&1 || return 0
+  s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case $s in Z*|'') return 1 ;; esac
+  [ -z "$2" ] && return 0
+  [ "$(ps -o lstart= -p "$1" 2>/dev/null)" = "$2" ]
+}
+`;
+
+/** Splits script output into records: "@@kind\tf1\tf2" → ['kind', 'f1', 'f2']; other lines are dropped. */
+export function records(output: string): string[][] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('@@'))
+    .map((line) => line.slice(2).split('\t'));
+}
+
+/** The text between a "@@begin NAME" line and the next "@@" line. */
+export function sections(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  let buffer: string[] = [];
+  const flush = () => {
+    if (current !== undefined) out.set(current, buffer.join('\n').trimEnd());
+  };
+  for (const line of output.split('\n')) {
+    if (line.startsWith('@@')) {
+      flush();
+      const [kind, name] = line.slice(2).split('\t');
+      current = kind === 'begin' ? name : undefined;
+      buffer = [];
+    } else if (current !== undefined) buffer.push(line);
+  }
+  flush();
+  return out;
+}
+
+/** HTTP status code text → number (0 = no answer). */
+export function httpCode(text: string | undefined): number {
+  const n = Number((text ?? '').trim());
+  return Number.isInteger(n) ? n : 0;
+}

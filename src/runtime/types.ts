@@ -1,0 +1,55 @@
+/** What the runtime layer knows about one service on one host: enough to build its scripts. */
+
+export interface RuntimeService {
+  /** Service id (project, or project:env). */
+  id: string;
+  /** A file-name-safe form of the id (pid and log files). */
+  key: string;
+  /** systemd unit (systemd mode). */
+  unit?: string;
+  port?: number;
+  readiness: string;
+  liveness: string;
+  /** PID mode: the command line, run with `sh -c` in workdir. */
+  command?: string;
+  /** PID mode: where the command runs. */
+  workdir?: string;
+  envFile?: string;
+  /** PID mode: extra environment (PORT, MANAGE_APPS_*). */
+  env?: Record<string, string>;
+}
+
+export interface UnitState {
+  /** systemd LoadState (loaded, not-found, masked, …); "pid-file" in PID mode. */
+  load: string;
+  /** active | inactive | failed | activating | deactivating | reloading; PID mode: active | inactive. */
+  active: string;
+  /** running, exited, dead, auto-restart, …; PID mode: running | dead | stale. */
+  sub: string;
+  /** When it entered the active state (ISO 8601), if it did. */
+  since: string | null;
+  /** systemd NRestarts; null in PID mode (nothing supervises the process). */
+  restarts: number | null;
+  pid: number | null;
+}
+
+export interface Probe {
+  path: string;
+  /** HTTP status; 0 = no answer. */
+  status: number;
+  ok: boolean;
+}
+
+export interface Health {
+  readiness: Probe;
+  liveness: Probe;
+}
+
+export interface ServiceRuntimeStatus {
+  id: string;
+  state: UnitState | null;
+  /** null when the service has no port (a worker, a timer). */
+  health: Health | null;
+}
+
+export const isOk = (status: number): boolean => status >= 200 && status < 300;

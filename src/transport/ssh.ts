@@ -1,0 +1,130 @@
+/**
+ * The system OpenSSH client, so the user's ~/.ssh/config, agent, ProxyJump and keys just work
+ * (seed 001 mesh_host_resolution: `ssh <alias> …`, no IP or -i baked in).
+ *
+ * Every connection: BatchMode (never a prompt), a connect timeout, host keys checked by
+ * ssh's own rules (never StrictHostKeyChecking=no), keep-alives so a cut network is noticed,
+ * and multiplexing (ControlMaster/ControlPersist) through a private control directory so a
+ * second command to the same host costs one round trip, not a handshake.
+ */
+import { mkdirSync, statSync, chmodSync } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { Shell, validName } from './quote.js';
+import { runProcess, type SpawnResult } from './spawn.js';
+import type { RunOptions, RunResult, Transport } from './types.js';
+
+export interface SshOptions {
+  /** An ssh config file passed with -F (--ssh-config, or MANAGE_APPS_SSH_CONFIG). */
+  configFile?: string;
+  /** Seconds for the TCP connect + handshake (ssh ConnectTimeout). */
+  connectTimeoutS?: number;
+  /** Control directory for multiplexed connections; default: a private one (see controlDir). */
+  controlDir?: string;
+  /** false: no multiplexing (every command makes its own connection). */
+  multiplex?: boolean;
+  /** How long an idle master connection stays up (ControlPersist). */
+  persist?: string;
+  /** The ssh binary (default "ssh"). */
+  ssh?: string;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+
+/**
+ * Private directory for ControlPath sockets: $MANAGE_APPS_CONTROL_DIR, else
+ * ~/.cache/manage-apps/ssh, else /tmp/manage-apps-<uid>/ssh when the home path would make a
+ * socket path longer than the system allows (~104 bytes). Created 0700; refused if another
+ * user owns it.
+ */
+export function controlDir(): string {
+  const fromEnv = process.env['MANAGE_APPS_CONTROL_DIR'];
+  let dir = fromEnv ?? join(homedir(), '.cache', 'manage-apps', 'ssh');
+  // %C expands to 40 hex characters; unix socket paths are limited to ~104 bytes (macOS).
+  if (fromEnv === undefined && dir.length + 42 + 20 > 104) dir = join(tmpdir(), `manage-apps-${userInfo().uid}`, 'ssh');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const info = statSync(dir);
+  if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
+    throw new UsageError(`the ssh control directory ${dir} belongs to another user`, 'set MANAGE_APPS_CONTROL_DIR to a private directory');
+  }
+  if ((info.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return dir;
+}
+
+/** The ssh arguments before the destination: shared by every command, the benchmark and the docs. */
+export function sshBaseArgs(options: SshOptions = {}): string[] {
+  const args: string[] = [];
+  const config = options.configFile ?? process.env['MANAGE_APPS_SSH_CONFIG'];
+  if (config !== undefined && config !== '') args.push('-F', config);
+  args.push(
+    '-T',
+    '-o', 'BatchMode=yes',
+    '-o', `ConnectTimeout=${options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`,
+    '-o', 'ServerAliveInterval=5',
+    '-o', 'ServerAliveCountMax=3',
+    '-o', 'LogLevel=ERROR',
+  );
+  if (options.multiplex !== false) {
+    const dir = options.controlDir ?? controlDir();
+    args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(dir, '%C')}`, '-o', `ControlPersist=${options.persist ?? '60s'}`);
+  }
+  return args;
+}
+
+/** ssh's own messages when it could not reach or log in to the host (exit status 255). */
+const CONNECTION_ERROR = /(ssh: |connect to host|Connection (timed out|refused|closed|reset)|No route to host|Network is unreachable|Could not resolve hostname|Host key verification failed|Permission denied|kex_exchange_identification|banner exchange|Connection to .* (closed|timed out)|Broken pipe|mux_client|Control socket|Timeout, server .* not responding|port \d+: )/i;
+
+export function classify(result: SpawnResult, target: string): RunResult {
+  let unreachable: string | undefined;
+  if (result.spawnError !== undefined) unreachable = `cannot run ssh: ${result.spawnError}`;
+  else if (result.timedOut) unreachable = `no answer from ${target} within ${(result.durationMs / 1000).toFixed(1)}s`;
+  else if (result.code === 255 && CONNECTION_ERROR.test(result.stderr)) {
+    const line = result.stderr.split('\n').map((l) => l.trim()).filter((l) => CONNECTION_ERROR.test(l)).pop() ?? result.stderr.trim();
+    unreachable = line.replace(/^ssh: /, '');
+  }
+  return { code: result.code, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut, durationMs: result.durationMs, unreachable };
+}
+
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  private readonly base: string[];
+  private readonly ssh: string;
+
+  constructor(
+    readonly host: string,
+    readonly target: string,
+    readonly options: SshOptions = {},
+  ) {
+    // The alias goes to ssh as one argv word after "--": it can never be read as an option.
+    validName('host', target);
+    this.base = sshBaseArgs(options);
+    this.ssh = options.ssh ?? 'ssh';
+  }
+
+  /** The full argv for a remote command (exposed for --dry-run and the docs). */
+  argv(remote: string): string[] {
+    return [...this.base, '--', this.target, remote];
+  }
+
+  async script(script: string, options: Omit<RunOptions, 'stdin'> = {}): Promise<RunResult> {
+    // The remote login shell runs `sh -s`, which reads the script from stdin.
+    const result = await runProcess(this.ssh, this.argv('sh -s'), { ...options, stdin: script });
+    return classify(result, this.target);
+  }
+
+  async command(command: Shell, options: RunOptions = {}): Promise<RunResult> {
+    const result = await runProcess(this.ssh, this.argv(command.text), options);
+    return classify(result, this.target);
+  }
+
+  /** Ends the multiplexed master connection (used after a timeout, so the next command starts fresh). */
+  async dropMaster(): Promise<void> {
+    if (this.options.multiplex === false) return;
+    await runProcess(this.ssh, [...this.base, '-O', 'exit', '--', this.target], { timeoutMs: 3000 });
+  }
+
+  async close(): Promise<void> {
+    // ControlPersist keeps the master for the next command; nothing to release here.
+  }
+}
