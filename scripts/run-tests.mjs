@@ -25,7 +25,8 @@ if (existsSync(runsDir)) {
 }
 
 const build = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
-if (build.status !== 0) {
+const schemas = build.status === 0 ? spawnSync(process.execPath, [join(root, 'scripts/compile-schemas.mjs')], { stdio: 'inherit' }) : build;
+if (build.status !== 0 || schemas.status !== 0) {
   console.error('build failed: tests not run');
   process.exit(2);
 }

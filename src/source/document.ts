@@ -13,13 +13,20 @@ export class SourceDocument {
     /** Path as shown to the user (relative to the root when inside it). */
     readonly file: string,
     readonly text: string,
-    readonly doc: Document.Parsed | undefined,
+    /** The parsed document, or how to parse it when first needed (JSON: positions only matter for a problem). */
+    private docOrParse: Document.Parsed | undefined | (() => Document.Parsed),
     private readonly counter: LineCounter,
     /** The plain value (undefined when the file did not parse). */
     readonly value: unknown,
     readonly syntaxProblems: Problem[],
   ) {
     this.lines = text.split(/\r?\n/);
+  }
+
+  /** The YAML document with positions (fills the line counter when parsed lazily). */
+  get doc(): Document.Parsed | undefined {
+    if (typeof this.docOrParse === 'function') this.docOrParse = this.docOrParse();
+    return this.docOrParse;
   }
 
   static parseYaml(file: string, text: string): SourceDocument {
@@ -46,8 +53,8 @@ export class SourceDocument {
     const counter = new LineCounter();
     try {
       const value: unknown = JSON.parse(text);
-      const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
-      return new SourceDocument(file, text, doc, counter, value, []);
+      // The YAML parse of a large inventory costs tens of ms; a valid inventory rarely needs a position.
+      return new SourceDocument(file, text, () => parseDocument(text, { lineCounter: counter, prettyErrors: false }), counter, value, []);
     } catch (err) {
       parseDocument(text, { lineCounter: counter });
       const message = (err as Error).message;

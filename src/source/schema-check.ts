@@ -2,10 +2,12 @@
  * JSON Schema validation (ajv, all errors) turned into located problems:
  * each error's JSON pointer is mapped back to the YAML/JSON node it names.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import * as ajv2020 from 'ajv/dist/2020.js';
+import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type * as ajv2020 from 'ajv/dist/2020.js';
 import { packageRoot } from '../package-root.js';
 import { looksLikeSecret } from '../manifest/secrets.js';
 import { problem, type Problem } from '../problems.js';
@@ -13,10 +15,8 @@ import type { PathSegment, SourceDocument } from './document.js';
 
 type SchemaName = 'infra-v1' | 'infra-v2' | 'mesh-hosts';
 
-// ajv is CommonJS; under NodeNext its class arrives as the module's default export.
-const Ajv2020 = ajv2020.default.default;
-
-let ajv: InstanceType<typeof Ajv2020> | undefined;
+const require = createRequire(import.meta.url);
+let ajv: InstanceType<typeof ajv2020.default.default> | undefined;
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 export function schemaPath(name: SchemaName): string {
@@ -25,13 +25,18 @@ export function schemaPath(name: SchemaName): string {
 
 function validator(name: SchemaName): ValidateFunction {
   let fn = compiled.get(name);
-  if (!fn) {
+  if (fn) return fn;
+  // Built by scripts/compile-schemas.mjs next to this module (dist/schemas/); compiling at run time costs 150+ ms.
+  const pre = fileURLToPath(new URL(`../schemas/${name}.validate.cjs`, import.meta.url));
+  if (existsSync(pre) && statSync(pre).mtimeMs >= statSync(schemaPath(name)).mtimeMs) {
+    fn = require(pre) as ValidateFunction;
+  } else {
+    // ajv is CommonJS; loaded only when there is no precompiled validator (tests, a stale build).
+    const Ajv2020 = (require('ajv/dist/2020.js') as typeof ajv2020.default).default;
     ajv ??= new Ajv2020({ allErrors: true, verbose: true, strict: false, useDefaults: false });
-    const schema = JSON.parse(readFileSync(schemaPath(name), 'utf8')) as object;
-    const compiledFn = ajv.compile(schema);
-    compiled.set(name, compiledFn);
-    return compiledFn;
+    fn = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')) as object);
   }
+  compiled.set(name, fn);
   return fn;
 }
 
