@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import { loadFleet, type LoadedFleet } from '../fleet/load.js';
 import { countBySeverity } from '../problems.js';
-import { DEFAULT_CONNECT_TIMEOUT_S } from '../transport/ssh.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, type PendingScript } from '../transport/ssh.js';
 import { DEFAULT_SETTINGS, Ops, type OpsSettings } from './context.js';
 import { selectServices, type Selection } from './plan.js';
 
@@ -51,8 +51,21 @@ export interface Prepared {
   selection: Selection;
 }
 
-export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}): Promise<Prepared> {
+export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}, hooks: { prewarm?: (settings: OpsSettings, pending: Map<string, PendingScript>) => void } = {}): Promise<Prepared> {
   const settings = settingsFrom(options, defaults);
+  const pending = new Map<string, PendingScript>();
+  hooks.prewarm?.(settings, pending);
+  try {
+    const prepared = await load(targets, options, settings);
+    for (const [k, v] of pending) prepared.ops.pending.set(k, v);
+    return prepared;
+  } catch (error) {
+    for (const p of pending.values()) p.cancel();
+    throw error;
+  }
+}
+
+async function load(targets: readonly string[], options: OpsCliOptions, settings: OpsSettings): Promise<Prepared> {
   const loaded = await loadFleet(options);
   const selection = selectServices(loaded.fleet, {
     targets,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Fleet, Host, Service } from '../fleet/model.js';
 import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
-import { DEFAULT_CONNECT_TIMEOUT_S, SshTransport, type SshOptions } from '../transport/ssh.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
 import { stateDirWord } from '../runtime/pid.js';
 import type { RuntimeService } from '../runtime/types.js';
@@ -44,6 +44,8 @@ export function isThisMachine(host: Host): boolean {
 
 export class Ops {
   private readonly transports = new Map<string, Transport>();
+  /** Status scripts whose ssh connections were started before the fleet was loaded (see prewarmStatus). */
+  readonly pending = new Map<string, PendingScript>();
 
   constructor(
     readonly fleet: Fleet,

@@ -163,6 +163,8 @@ async function acquire(ops: Ops, transport: Transport, service: Service, owner: 
     if (result.unreachable) return { result, acquired: false, waitedMs: Date.now() - started, reason: result.unreachable };
     const recs = records(result.stdout);
     if (recs.some((r) => r[0] === 'broke')) broke = breakToken;
+    const killed = recs.find((r) => r[0] === 'killed')?.[1];
+    if (killed !== undefined) note(`${service.id} on ${service.host}: ended the script the stale deploy left running (pid ${killed} on the host)`);
     const lock = recs.find((r) => r[0] === 'lock')?.[1];
     if (lock === 'acquired') {
       heldLocks.set(`${service.host}:${service.id}`, { transport, directory: service.directory, token: owner.token });

@@ -165,6 +165,11 @@ export async function runLifecycle(ops: Ops, selection: Selection, action: Lifec
     ...levels.flat().map((s) => ({ key: key(s), host: s.host!, title: s.id })),
     ...edgeSkips.map((s) => ({ key: key(s), host: s.host, title: s.id })),
   ]);
+  if (action !== 'stop') {
+    for (const level of levels.slice(1)) {
+      for (const s of level) progress.task(key(s)).update(`waits for ${selectedDependencies(ops.fleet, s, services).map((d) => d.id).join(', ') || 'the level before'}`);
+    }
+  }
   const results: ActionResult[] = edgeSkips.map((s) => ({ id: s.id, host: s.host, action, outcome: 'skipped', ok: true, detail: s.reason, level: -1, durationMs: 0 }));
   for (const s of edgeSkips) progress.task(key(s)).skip(s.reason);
   const failed = new Set<string>();

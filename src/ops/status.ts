@@ -4,13 +4,16 @@
  * number of services; hosts in parallel (bounded); an unreachable host is reported with the
  * reason within the timeout and never holds up the others.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import pLimit from 'p-limit';
+import { DEFAULT_INVENTORY } from '../fleet/load.js';
 import type { Host, Service } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
 import type { Health, UnitState } from '../runtime/types.js';
-import { SshTransport } from '../transport/ssh.js';
+import { SshTransport, type PendingScript } from '../transport/ssh.js';
 import { failureReason } from '../transport/types.js';
-import type { Ops } from './context.js';
+import { isThisMachine, type Ops, type OpsSettings } from './context.js';
 
 export type Verdict = 'healthy' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'not-found' | 'stale' | 'unreachable' | 'unknown';
 
@@ -52,7 +55,7 @@ export function verdictOf(service: Service, state: UnitState | null, health: Hea
   if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
   if (state.active === 'failed') return { verdict: 'failed', reason: `unit failed (${state.sub})` };
   if (state.active === 'activating' || state.active === 'reloading') return { verdict: 'starting', reason: `${state.active} (${state.sub})` };
-  if (state.active !== 'active') return { verdict: 'stopped', reason: `${state.active} (${state.sub})` };
+  if (state.active !== 'active') return state.active === 'inactive' && state.sub === 'dead' ? { verdict: 'stopped' } : { verdict: 'stopped', reason: `${state.active} (${state.sub})` };
   if (health && !(health.readiness.ok && health.liveness.ok)) {
     const bad = [health.readiness, health.liveness].filter((p) => !p.ok).map((p) => `${p.path} ${p.status === 0 ? 'no answer' : p.status}`);
     return { verdict: 'unhealthy', reason: [...new Set(bad)].join(', ') };
@@ -83,7 +86,9 @@ export function statusInput(ops: Ops, host: Host, services: readonly Service[]):
 export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
   const transport = ops.transport(host);
   const input = statusInput(ops, host, services);
-  const result = await transport.script(hostStatusScript(input), { timeoutMs });
+  const pending = ops.pending.get(host.name);
+  ops.pending.delete(host.name);
+  const result = pending ? await pending.run(hostStatusScript(input)) : await transport.script(hostStatusScript(input), { timeoutMs });
   const hostRow: HostStatus = { host: host.name, transport: transport.kind, reachable: result.unreachable === undefined, durationMs: result.durationMs };
   if (result.unreachable !== undefined) {
     hostRow.reason = result.unreachable;
@@ -107,13 +112,69 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
   };
 }
 
+/**
+ * Starts the ssh connection of every host a status will ask, before the fleet is loaded
+ * (validating the manifests takes a few hundred milliseconds): the handshake, or the opening
+ * of a multiplexed session, overlaps it. The script follows on stdin once known. Only for a
+ * status over whole hosts (no project targets; no --env other than prod, whose services tend
+ * to live on this machine); any host the status turns out not to need is cancelled.
+ */
+export function prewarmStatus(ops: { pending: Map<string, PendingScript> }, options: { root?: string; inventory?: string; host?: string; env?: string; targets: readonly string[] }, settings: OpsSettings, timeoutMs: number): void {
+  if (options.env !== undefined && options.env !== 'prod') return;
+  let inventory: { hosts?: Record<string, { alias?: string; address?: string; provider?: string; local?: boolean }> };
+  try {
+    const root = resolve(options.root ?? process.cwd());
+    const file = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : resolve(process.cwd(), options.inventory);
+    inventory = JSON.parse(readFileSync(file, 'utf8')) as typeof inventory;
+  } catch {
+    return;
+  }
+  const names = Object.keys(inventory.hosts ?? {});
+  const wanted = new Set<string>();
+  for (const t of options.targets) {
+    const at = t.indexOf('@');
+    if (at > 0) wanted.add(t.slice(at + 1));
+    else if (names.includes(t)) wanted.add(t);
+    else return; // a project target: its hosts are only known from the manifests
+  }
+  for (const [name, h] of Object.entries(inventory.hosts ?? {})) {
+    if (options.host !== undefined && name !== options.host) continue;
+    if (wanted.size > 0 && !wanted.has(name)) continue;
+    const alias = h.alias ?? name;
+    const host = { name, alias, local: h.local === true, provider: h.provider ?? '', ...(h.address === undefined ? {} : { address: h.address }) } as Host;
+    if (isThisMachine(host)) continue;
+    try {
+      const transport = new SshTransport(name, alias, {
+        connectTimeoutS: settings.connectTimeoutS,
+        ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),
+        ...(settings.controlDir === undefined ? {} : { controlDir: settings.controlDir }),
+      });
+      ops.pending.set(name, transport.startScript({ timeoutMs }));
+    } catch {
+      // an alias manage-apps would refuse: the status reports it later
+    }
+  }
+}
+
+/** Cancels pre-started connections no service needed. */
+export function cancelPending(ops: { pending: Map<string, PendingScript> }): void {
+  for (const p of ops.pending.values()) p.cancel();
+  ops.pending.clear();
+}
+
 export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs): Promise<StatusReport> {
   const byHost = new Map<string, Service[]>();
   for (const s of services) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
   const limit = pLimit(ops.settings.concurrency);
+  for (const name of [...ops.pending.keys()]) if (!byHost.has(name)) ops.pending.get(name)?.cancel();
+  // Pre-started connections are already running: they do not wait for a concurrency slot.
   const results = await Promise.all(
-    [...byHost].map(([name, list]) => limit(() => hostStatus(ops, ops.fleet.hosts.find((h) => h.name === name)!, list, timeoutMs))),
+    [...byHost].map(([name, list]) => {
+      const host = ops.fleet.hosts.find((h) => h.name === name)!;
+      return ops.pending.has(name) ? hostStatus(ops, host, list, timeoutMs) : limit(() => hostStatus(ops, host, list, timeoutMs));
+    }),
   );
+  cancelPending(ops);
   const hosts = results.map((r) => r.host).sort((a, b) => a.host.localeCompare(b.host));
   const order = new Map(services.map((s, i) => [s.id, i]));
   const rows = results.flatMap((r) => r.services).sort((a, b) => order.get(a.id)! - order.get(b.id)!);

@@ -10,7 +10,7 @@
  * overrides both. Files: `<key>.pid` (pid, start epoch, ps lstart) and `<key>.log`.
  */
 import { quote, raw, sh, type Shell } from '../transport/quote.js';
-import { PRELUDE, records, sections } from './shell.js';
+import { BASE_PRELUDE, PRELUDE, records, sections } from './shell.js';
 import { HOST_LINE, healthOf, parseProbes, probePart } from './systemd.js';
 import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
@@ -43,7 +43,7 @@ else printf '@@pid\\t%s\\tstale\\t%s\\t%s\\n' ${quote(s.id)} "$pid" "$since"; fi
 
 /** Status of every PID-mode service of a host in one script. */
 export function pidStatusScript(state: Shell, services: readonly RuntimeService[]): string {
-  return `${[PRELUDE, HOST_LINE, pidPart(state, services), probePart(services)].filter(Boolean).join('\n')}\n`;
+  return `${[BASE_PRELUDE, HOST_LINE, pidPart(state, services), probePart(services)].filter(Boolean).join('\n')}\n`;
 }
 
 export function parsePidStatus(services: readonly RuntimeService[], output: string): { hostname: string | null; services: ServiceRuntimeStatus[] } {

@@ -7,10 +7,8 @@
  * parsers, so a noisy login shell (motd, profile echo) cannot confuse them.
  */
 
-export const PRELUDE = String.raw`set -u
+export const BASE_PRELUDE = String.raw`set -u
 export LC_ALL=C
-SUDO=''
-if [ "$(id -u)" != 0 ]; then SUDO='sudo -n'; fi
 # ma_probe PORT PATH SECONDS: the HTTP status of GET http://127.0.0.1:PORT/PATH, 000 when no answer.
 ma_probe() {
   if command -v curl >/dev/null 2>&1; then
@@ -75,6 +73,11 @@ ma_alive() {
   [ -z "$2" ] && return 0
   [ "$(ps -o lstart= -p "$1" 2>/dev/null)" = "$2" ]
 }
+`;
+
+/** The prelude plus $SUDO ("sudo -n" for a non-root ssh user): for scripts that change things. */
+export const PRELUDE = `${BASE_PRELUDE}SUDO=''
+if [ "$(id -u)" != 0 ]; then SUDO='sudo -n'; fi
 `;
 
 /** Splits script output into records: "@@kind\tf1\tf2" → ['kind', 'f1', 'f2']; other lines are dropped. */

@@ -4,7 +4,7 @@
  */
 import type { Shell } from '../transport/quote.js';
 import { parsePidStatus, pidPart } from './pid.js';
-import { PRELUDE } from './shell.js';
+import { BASE_PRELUDE } from './shell.js';
 import { HOST_LINE, parseStatus, probePart, showPart, type HostReport } from './systemd.js';
 import type { RuntimeService } from './types.js';
 
@@ -18,7 +18,7 @@ export interface HostStatusInput {
 
 export function hostStatusScript(input: HostStatusInput): string {
   const pid = input.pids.length > 0 && input.state !== undefined ? pidPart(input.state, input.pids) : '';
-  return `${[PRELUDE, HOST_LINE, showPart(input.units), pid, probePart([...input.units, ...input.pids])].filter(Boolean).join('\n')}\n`;
+  return `${[BASE_PRELUDE, HOST_LINE, showPart(input.units), pid, probePart([...input.units, ...input.pids])].filter(Boolean).join('\n')}\n`;
 }
 
 export function parseHostStatus(input: HostStatusInput, output: string): HostReport {

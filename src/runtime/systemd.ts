@@ -6,7 +6,7 @@
  * port needs to be public: the probe runs on the host itself).
  */
 import { quote, sh, type Shell } from '../transport/quote.js';
-import { httpCode, PRELUDE, records, sections } from './shell.js';
+import { BASE_PRELUDE, httpCode, PRELUDE, records, sections } from './shell.js';
 import { isOk, type Health, type RuntimeService, type ServiceRuntimeStatus, type UnitState } from './types.js';
 
 export const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NRestarts', 'MainPID', 'Result', 'ExecMainStatus'] as const;
@@ -43,11 +43,11 @@ export function probePart(services: readonly RuntimeService[]): string {
   return [`printf '@@begin\\tprobes\\n'`, `ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`, `printf '@@end\\n'`].join('\n');
 }
 
-export const HOST_LINE = `printf '@@host\\t%s\\t%s\\n' "$(hostname)" "$(date +%s)"`;
+export const HOST_LINE = `printf '@@host\\t%s\\n' "$(uname -n)"`;
 
 /** The one status script for a systemd host. */
 export function statusScript(services: readonly RuntimeService[]): string {
-  return `${[PRELUDE, HOST_LINE, showPart(services), probePart(services)].filter(Boolean).join('\n')}\n`;
+  return `${[BASE_PRELUDE, HOST_LINE, showPart(services), probePart(services)].filter(Boolean).join('\n')}\n`;
 }
 
 /** Parses "Key=Value" blocks separated by blank lines, in the order of the units asked for. */
@@ -141,6 +141,7 @@ export type Action = 'start' | 'stop' | 'restart';
 /** systemctl start/stop/restart of one unit; prints "@@done<TAB>action<TAB>exit code". */
 export function actionScript(action: Action, unit: string): string {
   return `${PRELUDE}
+${action === 'stop' ? '' : `${sh`$SUDO systemctl reset-failed -- ${unit}`.text} 2>/dev/null`}
 ${sh`$SUDO systemctl ${action} -- ${unit} 2>&1`.text}
 rc=$?
 printf '@@done\\t%s\\t%s\\n' ${quote(action)} "$rc"
@@ -165,6 +166,8 @@ export function gateScript(service: RuntimeService, timeoutMs: number, options: 
       ? ''
       : `printf '@@before\\t%s\\n' "$(systemctl show -p ActiveState --value -- ${quote(unit)})"
 printf '@@since\\t%s\\n' "$(date +%s)"
+# An operator's start is never refused for earlier crash loops (the start rate limit).
+${sh`$SUDO systemctl reset-failed -- ${unit}`.text} 2>/dev/null
 out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gate crashed "systemctl ${options.action} failed: $(printf '%s' "$out" | tr '\\n\\t' '  ')"; exit 1; }`;
   const ready =
     service.port !== undefined

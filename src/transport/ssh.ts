@@ -10,6 +10,7 @@
 import { mkdirSync, statSync, chmodSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { Shell, validName } from './quote.js';
 import { runProcess, type SpawnResult } from './spawn.js';
@@ -31,6 +32,12 @@ export interface SshOptions {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+
+/** A script whose ssh connection is already being made (see SshTransport.startScript). */
+export interface PendingScript {
+  run(script: string): Promise<RunResult>;
+  cancel(): void;
+}
 
 /**
  * Private directory for ControlPath sockets: $MANAGE_APPS_CONTROL_DIR, else
@@ -79,9 +86,11 @@ export function classify(result: SpawnResult, target: string): RunResult {
   let unreachable: string | undefined;
   if (result.spawnError !== undefined) unreachable = `cannot run ssh: ${result.spawnError}`;
   else if (result.timedOut) unreachable = `no answer from ${target} within ${(result.durationMs / 1000).toFixed(1)}s`;
-  else if (result.code === 255 && CONNECTION_ERROR.test(result.stderr)) {
-    const line = result.stderr.split('\n').map((l) => l.trim()).filter((l) => CONNECTION_ERROR.test(l)).pop() ?? result.stderr.trim();
-    unreachable = line.replace(/^ssh: /, '');
+  else if (result.code === 255) {
+    // 255 is ssh's own failure (our scripts never exit 255): no connection, or it was lost.
+    const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+    const line = lines.filter((l) => CONNECTION_ERROR.test(l)).pop() ?? lines.pop();
+    unreachable = line === undefined ? `lost the connection to ${target}` : line.replace(/^ssh: /, '');
   }
   return { code: result.code, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut, durationMs: result.durationMs, unreachable };
 }
@@ -116,6 +125,31 @@ export class SshTransport implements Transport {
   async command(command: Shell, options: RunOptions = {}): Promise<RunResult> {
     const result = await runProcess(this.ssh, this.argv(command.text), options);
     return classify(result, this.target);
+  }
+
+  /**
+   * Starts `ssh <alias> sh -s` now and sends the script later: the connection (or the
+   * multiplexed session) is set up while the caller is still working out what to run.
+   * `cancel()` ends it unused.
+   */
+  startScript(options: Omit<RunOptions, 'stdin'> = {}): PendingScript {
+    const stdin = new PassThrough();
+    const abort = new AbortController();
+    const running = runProcess(this.ssh, this.argv('sh -s'), { ...options, stdin, signal: abort.signal });
+    let sent = false;
+    return {
+      run: async (script: string) => {
+        sent = true;
+        stdin.end(script);
+        return classify(await running, this.target);
+      },
+      cancel: () => {
+        if (sent) return;
+        sent = true;
+        stdin.end('exit 0\n');
+        abort.abort();
+      },
+    };
   }
 
   /** Ends the multiplexed master connection (used after a timeout, so the next command starts fresh). */

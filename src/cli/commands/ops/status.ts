@@ -1,13 +1,16 @@
 import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
 import { commandLine, prepare, type OpsCliOptions } from '../../../ops/cli.js';
-import { collectStatus, type ServiceStatus } from '../../../ops/status.js';
+import { collectStatus, prewarmStatus, type ServiceStatus } from '../../../ops/status.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { plural, style, table } from '../../style.js';
 import { ago, problemNote } from './format.js';
 
 export async function status(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const { loaded, ops, selection } = await prepare(targets, options, { commandTimeoutMs: 15_000, connectTimeoutS: 5 });
+  const { loaded, ops, selection } = await prepare(targets, options, { commandTimeoutMs: 15_000, connectTimeoutS: 5 }, {
+    // The ssh connections start while the manifests are still being validated.
+    prewarm: (settings, pending) => prewarmStatus({ pending }, { ...options, targets }, settings, settings.commandTimeoutMs),
+  });
   const report = await collectStatus(ops, selection.services);
   const allHealthy = report.summary.healthy === report.summary.services;
   return {

@@ -1,0 +1,140 @@
+// PID mode on this machine: start in the background with a pid file and a log file, status
+// from the pid and the loopback health check, stop by signal with a grace period then SIGKILL,
+// stale pid files detected. Real processes, real sh, real HTTP.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { packageRoot } from '../../src/package-root.js';
+import { parseGate } from '../../src/runtime/systemd.js';
+import { parsePidStatus, pidGateScript, pidStartScript, pidStatusScript, pidStopScript } from '../../src/runtime/pid.js';
+import { records } from '../../src/runtime/shell.js';
+import type { RuntimeService } from '../../src/runtime/types.js';
+import { LocalTransport } from '../../src/transport/local.js';
+import { sh, type Shell } from '../../src/transport/quote.js';
+
+let dir = '';
+let state: Shell;
+const local = new LocalTransport('laptop');
+const app = join(packageRoot(), 'examples/fleet/apps/tiny-http.mjs');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function service(id: string, command: string, env: Record<string, string> = {}): Promise<RuntimeService> {
+  const port = await freePort();
+  return { id, key: id, port, readiness: '/readyz', liveness: '/livez', command, workdir: dir, env: { PORT: String(port), ...env } };
+}
+
+async function run(script: string) {
+  const r = await local.script(script, { timeoutMs: 30_000 });
+  assert.equal(r.unreachable, undefined);
+  return r;
+}
+
+async function status(s: RuntimeService) {
+  return parsePidStatus([s], (await run(pidStatusScript(state, [s]))).stdout).services[0]!;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'manage-apps-pid-'));
+  state = sh`${join(dir, 'state')}`;
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('start, status healthy, start again is a no-op, stop, status stopped', async () => {
+  const s = await service('web', `node ${app}`);
+  const start = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
+  assert.equal(start?.[1], 'started');
+  const pid = Number(start?.[2]);
+  assert.equal(parseGate((await run(pidGateScript(state, s, 10_000))).stdout).outcome, 'ready');
+  const st = await status(s);
+  assert.equal(st.state?.active, 'active');
+  assert.equal(st.state?.pid, pid, 'the pid is the app itself (exec), so signals reach it');
+  assert.deepEqual([st.health?.readiness.status, st.health?.liveness.status], [200, 200]);
+  const again = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
+  assert.deepEqual(again?.slice(1), ['already', String(pid)]);
+  const stop = records((await run(pidStopScript(state, s, 5))).stdout).find((r) => r[0] === 'stop');
+  assert.deepEqual(stop?.slice(1), ['stopped', String(pid)]);
+  const after = await status(s);
+  assert.equal(after.state?.active, 'inactive');
+  assert.equal(after.health?.readiness.status, 0);
+  const log = await readFile(join(dir, 'state', 'web.log'), 'utf8');
+  assert.match(log, /listening on http:\/\/127\.0\.0\.1/);
+  assert.match(log, /manage-apps stop \(stopped\)/);
+});
+
+test('a process that ignores SIGTERM is killed after the grace period, with its whole process group', async () => {
+  await writeFile(join(dir, 'stubborn.sh'), `trap '' TERM\nnode -e "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)" &\nwait\n`);
+  const s = await service('stubborn', 'sh stubborn.sh');
+  const start = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
+  const pid = Number(start?.[2]);
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  const stop = records((await run(pidStopScript(state, s, 1))).stdout).find((r) => r[0] === 'stop');
+  assert.equal(stop?.[1], 'killed');
+  assert.ok(Date.now() - t0 >= 900, 'waited for the grace period first');
+  // Killed processes are reaped by init a moment later.
+  const gone = (target: number) => {
+    try {
+      process.kill(target, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  for (let i = 0; i < 40 && !(gone(pid) && gone(-pid)); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(gone(pid), 'the leader is gone');
+  assert.ok(gone(-pid), 'and so is every process of its group');
+});
+
+test('a stale pid file (the process died) reads as stale, and start replaces it', async () => {
+  const s = await service('crashy', `node ${app}`);
+  const start = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
+  assert.equal(parseGate((await run(pidGateScript(state, s, 10_000))).stdout).outcome, 'ready');
+  process.kill(Number(start?.[2]), 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  const st = await status(s);
+  assert.equal(st.state?.sub, 'stale-pid-file');
+  const restart = records((await run(pidStartScript(state, s))).stdout);
+  assert.ok(restart.some((r) => r[0] === 'stale'), 'start says it removed a stale pid file');
+  assert.equal(restart.find((r) => r[0] === 'start')?.[1], 'started');
+  await run(pidStopScript(state, s, 5));
+});
+
+test('a pid file naming a recycled pid (another process) is stale, not "running"', async () => {
+  const s = await service('recycled', `node ${app}`);
+  // This test process's own pid, with a start time that is not its own.
+  await writeFile(join(dir, 'state', 'recycled.pid'), `${process.pid}\n1700000000\nMon Jan  1 00:00:00 2001\n`);
+  assert.equal((await status(s)).state?.sub, 'stale-pid-file');
+});
+
+test('the gate fails fast when the process dies on start, and names its log', async () => {
+  const s = await service('dies', `node -e "console.error('boom'); process.exit(3)"`);
+  await run(pidStartScript(state, s));
+  const t0 = Date.now();
+  const gate = parseGate((await local.script(pidGateScript(state, s, 20_000), { timeoutMs: 30_000 })).stdout);
+  assert.equal(gate.outcome, 'crashed');
+  assert.match(gate.detail, /dies\.log/);
+  assert.ok(Date.now() - t0 < 5000, 'did not wait for the whole timeout');
+  assert.match(await readFile(join(dir, 'state', 'dies.log'), 'utf8'), /boom/);
+});
+
+test('the gate times out on a service that never becomes ready', async () => {
+  const s = await service('slow', `node ${app}`, { READY_AFTER_MS: '60000' });
+  await run(pidStartScript(state, s));
+  const gate = parseGate((await run(pidGateScript(state, s, 1500))).stdout);
+  assert.deepEqual([gate.outcome, gate.detail], ['timeout', '503']);
+  await run(pidStopScript(state, s, 5));
+});
