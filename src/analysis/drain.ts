@@ -10,6 +10,7 @@
 import type { Host } from '../fleet/model.js';
 import { coreVerdict, transitiveDependants, type CoreVerdict } from './core.js';
 import { clusterKey, Reachability, routeHosts, serviceKey, type FleetIndex, type NodeKey } from './topology.js';
+import type { TunnelView } from './impact.js';
 
 export type BlockReason = 'cycle' | 'port_taken' | 'target_frozen' | 'target_not_production' | 'unreachable';
 
@@ -49,13 +50,7 @@ export interface DrainWarning {
   items?: string[];
 }
 
-export interface DrainTunnel {
-  name: string;
-  from: string;
-  to: string;
-  direction: 'forward' | 'reverse';
-  carries: string | null;
-  critical: boolean;
+export interface DrainTunnel extends TunnelView {
   suggestion: string;
 }
 

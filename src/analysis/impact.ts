@@ -49,13 +49,17 @@ export interface DataLoss {
   backup: { rpo: string; rto: string; method: string } | null;
 }
 
-export interface BrokenTunnel {
+/** A tunnel as the analysis commands report it. */
+export interface TunnelView {
   name: string;
   from: string;
   to: string;
   direction: 'forward' | 'reverse';
   carries: string | null;
   critical: boolean;
+}
+
+export interface BrokenTunnel extends TunnelView {
   offline_ends: string[];
 }
 
