@@ -52,6 +52,8 @@ if (files.length === 0) {
   console.error(`no test file matches ${filter.join(' ')}`);
   process.exit(2);
 }
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });
+// Tests never read or leave anything in the user's manifest cache.
+const cacheDir = join(outDir, 'cache');
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, MANAGE_APPS_CACHE_DIR: cacheDir } });
 rmSync(outDir, { recursive: true, force: true });
 process.exit(run.status ?? 2);

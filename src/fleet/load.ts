@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { loadInventory, type LoadedInventory } from '../inventory/load.js';
 import { discoverManifests, toRelative } from '../manifest/discover.js';
+import { ManifestCache } from '../manifest/cache.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import { checkRules } from '../manifest/rules.js';
 import { sortProblems, type Problem } from '../problems.js';
@@ -43,7 +44,9 @@ export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet
   const root = await resolveRoot(options.root);
   const inventoryPath = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : isAbsolute(options.inventory) ? options.inventory : resolve(process.cwd(), options.inventory);
   const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath))]);
-  const manifests = discovery.manifests.map(loadManifest);
+  const cache = ManifestCache.open(root);
+  const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
+  cache?.save();
   const fleet = buildFleet(root, manifests, inventory);
   const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory)];
   return { fleet, manifests, inventory, problems: sortProblems(problems) };

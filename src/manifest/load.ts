@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument } from '../source/document.js';
 import { checkSchema } from '../source/schema-check.js';
+import { ManifestCache } from './cache.js';
 import type { DiscoveredManifest } from './discover.js';
 import type { InfraManifest } from './types.js';
 
@@ -23,7 +24,7 @@ export interface LoadedManifest extends DiscoveredManifest {
 }
 
 /** Synchronous on purpose: manifests are small and many, and promise-based reads cost more than parsing them. */
-export function loadManifest(found: DiscoveredManifest): LoadedManifest {
+export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): LoadedManifest {
   let text: string;
   try {
     text = readFileSync(found.path, 'utf8');
@@ -32,7 +33,17 @@ export function loadManifest(found: DiscoveredManifest): LoadedManifest {
     const source = SourceDocument.parseYaml(found.file, '');
     return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [problem('discovery', { file: found.file, line: 1, column: 1 }, `cannot read manifest (${code})`)] };
   }
-  return parseManifest(found, text);
+  if (!cache) return parseManifest(found, text);
+  const key = ManifestCache.key(found.file, found.fileEnvironment, text);
+  const hit = cache.get(key);
+  if (hit) {
+    const source = SourceDocument.fromKnownValue(found.file, text, hit.value);
+    return { ...found, source, manifest: hit.value as InfraManifest, environment: found.fileEnvironment, valid: hit.valid, problems: hit.problems };
+  }
+  const loaded = parseManifest(found, text);
+  // Only manifests that passed their schema: their values are plain JSON, so the cache round-trips them exactly.
+  if (loaded.valid) cache.set(key, { value: loaded.source.value, problems: loaded.problems, valid: true });
+  return loaded;
 }
 
 export function parseManifest(found: DiscoveredManifest, text: string): LoadedManifest {

@@ -3,7 +3,6 @@
  * Rules read the resolved fleet and point back into the files through the
  * loaded sources, so every finding is located.
  */
-import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import { ipToNumber } from '../inventory/load.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
@@ -60,34 +59,34 @@ function at(ctx: RuleContext, file: string, path: (string | number)[], key = fal
   return m ? m.source.locate(path, { key }) : { file, line: 1, column: 1 };
 }
 
-/** A secret in a manifest is in git: flag keys that name secrets and values that look like keys. */
+/**
+ * A secret in a manifest is in git: flag keys that name secrets and values that look like keys.
+ * Walks the plain value; positions are looked up only for what it finds.
+ */
 function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
-  const doc = m.source.doc;
-  if (!doc) return;
-  const visit = (node: unknown, path: (string | number)[]): void => {
-    if (isMap(node)) {
-      for (const item of node.items) {
-        if (!isPair(item)) continue;
-        const key = isScalar(item.key) ? String(item.key.value) : '';
-        const value = item.value;
-        const hasValue = isScalar(value) ? value.value !== null && String(value.value).trim() !== '' : value !== null && value !== undefined;
+  if (m.source.syntaxProblems.length > 0) return;
+  const flag = (path: (string | number)[], key: boolean, message: string, hint: string): void => {
+    const p = problem('secret_in_manifest', m.source.locate(path, { key }), message, hint);
+    p.redact = true;
+    ctx.out.push(p);
+  };
+  const visit = (value: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => visit(item, [...path, i]));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+        const hasValue = child !== null && child !== undefined && String(child).trim() !== '';
         if (SECRET_KEY.test(key) && hasValue) {
-          const p = problem('secret_in_manifest', m.source.locate([...path, key], { key: true }), `"${key}" looks like a secret written into the manifest`, 'remove it from the file (and from git history), rotate it, and put it in the service env_file on the host');
-          p.redact = true;
-          ctx.out.push(p);
+          flag([...path, key], true, `"${key}" looks like a secret written into the manifest`, 'remove it from the file (and from git history), rotate it, and put it in the service env_file on the host');
           continue;
         }
-        visit(value, [...path, key]);
+        visit(child, [...path, key]);
       }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => visit(item, [...path, i]));
-    } else if (isScalar(node) && typeof node.value === 'string' && looksLikeSecret(node.value)) {
-      const p = problem('secret_in_manifest', m.source.locate(path), `the value of ${path.join('.') || 'the document'} looks like a credential`, 'never write keys or tokens into a manifest: rotate it and move it to the service env_file on the host');
-      p.redact = true;
-      ctx.out.push(p);
+    } else if (typeof value === 'string' && looksLikeSecret(value)) {
+      flag(path, false, `the value of ${path.join('.') || 'the document'} looks like a credential`, 'never write keys or tokens into a manifest: rotate it and move it to the service env_file on the host');
     }
   };
-  visit(doc.contents as Node | null, []);
+  visit(m.source.value, []);
 }
 
 /** Names end up in unit names, paths and remote commands: keep them plain. */

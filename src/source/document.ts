@@ -48,6 +48,15 @@ export class SourceDocument {
     return new SourceDocument(file, text, problems.length === 0 ? doc : undefined, counter, value, problems);
   }
 
+  /**
+   * A YAML file whose value is already known (from the manifest cache): positions
+   * are parsed only if a problem needs one.
+   */
+  static fromKnownValue(file: string, text: string, value: unknown): SourceDocument {
+    const counter = new LineCounter();
+    return new SourceDocument(file, text, () => parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true }), counter, value, []);
+  }
+
   /** JSON is parsed strictly (JSON.parse) for syntax, then through yaml for positions. */
   static parseJson(file: string, text: string): SourceDocument {
     const counter = new LineCounter();
