@@ -10,7 +10,7 @@
 import type { Host } from '../fleet/model.js';
 import { coreVerdict, transitiveDependants, type CoreVerdict } from './core.js';
 import { clusterKey, Reachability, routeHosts, serviceKey, type FleetIndex, type NodeKey } from './topology.js';
-import type { TunnelView } from './impact.js';
+import { tunnelView, type TunnelView } from './impact.js';
 
 export type BlockReason = 'cycle' | 'port_taken' | 'target_frozen' | 'target_not_production' | 'unreachable';
 
@@ -166,12 +166,7 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
         const from = t.from === source ? target : t.from;
         const to = t.to === source ? target : t.to;
         return {
-          name: t.name,
-          from: t.from,
-          to: t.to,
-          direction: t.direction ?? 'forward',
-          carries: t.carries ?? null,
-          critical: t.critical === true,
+          ...tunnelView(t),
           suggestion: from === to ? `retire it: ${from} would tunnel to itself once the drain is done` : `re-point it: ${from} → ${to}`,
         };
       }),

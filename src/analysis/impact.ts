@@ -256,18 +256,15 @@ function policy(p: { rpo: string; rto: string; method: string } | undefined): Da
   return p ? { rpo: p.rpo, rto: p.rto, method: p.method } : null;
 }
 
+/** A tunnel of the inventory with its defaults filled in, as the analysis commands report it. */
+export function tunnelView(t: Tunnel): TunnelView {
+  return { name: t.name, from: t.from, to: t.to, direction: t.direction ?? 'forward', carries: t.carries ?? null, critical: t.critical === true };
+}
+
 function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>): BrokenTunnel[] {
   return tunnels
     .filter((t) => offline.has(t.from) || offline.has(t.to))
-    .map((t) => ({
-      name: t.name,
-      from: t.from,
-      to: t.to,
-      direction: t.direction ?? 'forward',
-      carries: t.carries ?? null,
-      critical: t.critical === true,
-      offline_ends: [t.from, t.to].filter((h) => offline.has(h)),
-    }));
+    .map((t) => ({ ...tunnelView(t), offline_ends: [t.from, t.to].filter((h) => offline.has(h)) }));
 }
 
 /** The analysis treats the mesh as direct; say so when the lost host is a hub-and-spoke hub. */
