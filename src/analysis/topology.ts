@@ -15,7 +15,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Cluster, Fleet, Host, Service, Tunnel } from '../fleet/model.js';
-import { closest } from '../source/schema-check.js';
+import { closest } from '../text/suggest.js';
 
 /** A node of the dependency graph: a service (by id) or a database cluster (by name). */
 export type NodeKey = `s:${string}` | `c:${string}`;

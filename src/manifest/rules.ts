@@ -3,10 +3,9 @@
  * Rules read the resolved fleet and point back into the files through the
  * loaded sources, so every finding is located.
  */
-import { ipToNumber } from '../inventory/load.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
-import { closest } from '../source/schema-check.js';
+import { closest } from '../text/suggest.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from './load.js';
@@ -307,5 +306,3 @@ export function matchesNaming(name: string, prefix: string, producers: readonly 
   return false;
 }
 
-// Re-exported for tests of address checks.
-export { ipToNumber };

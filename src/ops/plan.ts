@@ -8,6 +8,7 @@
  */
 import { UsageError } from '../errors.js';
 import { resolveDependency, type Fleet, type Service } from '../fleet/model.js';
+import { closest } from '../text/suggest.js';
 
 export interface SelectOptions {
   targets: readonly string[];
@@ -23,34 +24,14 @@ export interface Selection {
   skipped: { id: string; reason: string }[];
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: { c: string; d: number } | undefined;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d <= Math.max(2, Math.floor(c.length / 4)) && (!best || d < best.d)) best = { c, d };
-  }
-  return best?.c;
-}
-
-function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
+/** Target typos: a looser bound than schema hints, since names here are often short. */
+const targetBound = (_word: string, candidate: string): number => Math.max(2, Math.floor(candidate.length / 4));
 
 export function selectServices(fleet: Fleet, options: SelectOptions): Selection {
   const projects = new Set(fleet.services.map((s) => s.project));
   const hostNames = new Set(fleet.hosts.map((h) => h.name));
   if (options.host !== undefined && !hostNames.has(options.host)) {
-    const near = closest(options.host, [...hostNames]);
+    const near = closest(options.host, hostNames, targetBound);
     throw new UsageError(`no host ${JSON.stringify(options.host)} in the inventory`, near ? `did you mean ${near}?` : `hosts: ${[...hostNames].join(', ')}`);
   }
   const hostFilter = new Set<string>(options.host === undefined ? [] : [options.host]);
@@ -91,7 +72,7 @@ export function selectServices(fleet: Fleet, options: SelectOptions): Selection 
 }
 
 function hint(word: string, candidates: string[]): string | undefined {
-  const near = closest(word, candidates);
+  const near = closest(word, candidates, targetBound);
   return near === undefined ? undefined : `did you mean ${near}?`;
 }
 

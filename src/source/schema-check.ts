@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type * as ajv2020 from 'ajv/dist/2020.js';
 import { packageRoot } from '../package-root.js';
+import { closest } from '../text/suggest.js';
 import { looksLikeSecret } from '../manifest/secrets.js';
 import { problem, type Problem } from '../problems.js';
 import type { PathSegment, SourceDocument } from './document.js';
@@ -160,32 +161,4 @@ function describe(v: unknown): string {
 
 function article(type: string): string {
   return /^[aeiou]/.test(type) ? 'an' : 'a';
-}
-
-/** The allowed word nearest to a typo, if it is near enough to be a likely intent. */
-export function closest(word: string, options: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const option of options) {
-    const d = levenshtein(word.toLowerCase(), option.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = option;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-/** Edit distance counting a swap of neighbours as one edit (typos like "prot" for "port"). */
-function levenshtein(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
