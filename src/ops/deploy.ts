@@ -26,7 +26,7 @@ import { sshBaseArgs } from '../transport/ssh.js';
 import { failureReason, type RunResult, type Transport } from '../transport/types.js';
 import { artifactStream, releaseId, resolveArtifact, type Artifact } from './artifact.js';
 import type { Ops } from './context.js';
-import { gateDetail } from './lifecycle.js';
+import { gateDetail, readyTimeout } from './lifecycle.js';
 import { describeOwner, newOwner, ownerText, parseOwner, staleness, type LockOwner } from './lock.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
 import type { Progress } from './progress.js';
@@ -241,7 +241,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   if ('error' in decided) return { entry: { ...entry, skipped: decided.error } };
   entry.strategy = decided.strategy;
   const rs = ops.runtime(service);
-  const timeout = (options.readyTimeoutMs ?? service.health.timeoutMs) / 1000;
+  const timeout = readyTimeout(service, options) / 1000;
   const wait = service.port === undefined ? `wait until ${rs.unit} keeps running` : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
   const lockStep = `take the deploy lock ${service.directory}/.deploy.lock on ${host.name} (${options.wait ? 'waiting for it' : 'fail if held'}; a provably stale lock is broken)`;
   if (decided.strategy === 'script') {
@@ -291,7 +291,7 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
   base.strategy = decided.strategy;
   const transport = ops.transport(host);
   const rs = ops.runtime(service);
-  const timeout = options.readyTimeoutMs ?? service.health.timeoutMs;
+  const timeout = readyTimeout(service, options);
   const owner = newOwner(`deploy ${service.id}${planned.entry.release ? ` ${planned.entry.release}` : ''}`);
 
   report('taking the deploy lock');
@@ -406,7 +406,7 @@ async function runScriptStrategy(ops: Ops, service: Service, host: Host, transpo
   const lastLines = `${out.stdout}\n${out.stderr}`.split('\n').filter((l) => l.trim() !== '').slice(-20);
   const scriptInfo = { exitCode: out.code, lastLines };
   const rs = ops.runtime(service);
-  const timeout = options.readyTimeoutMs ?? service.health.timeoutMs;
+  const timeout = readyTimeout(service, options);
   if (out.code !== 0) {
     const diagnosis = await diagnose(ops, transport, service, undefined);
     return { ...base, outcome: 'failed', ok: false, reason: out.timedOut ? `${service.deployScript} timed out` : `${service.deployScript} failed (exit ${out.code ?? out.spawnError ?? 'signal'})`, script: scriptInfo, ...(diagnosis === undefined ? {} : { diagnosis }) };
@@ -529,7 +529,7 @@ export async function rollbackOne(ops: Ops, service: Service, options: DeployOpt
     }
     if (target === undefined) return { ...res, ok: false, outcome: 'failed', reason: `no release before ${current ?? '(none)'} to go back to` };
     const rs = ops.runtime(service);
-    const timeout = options.readyTimeoutMs ?? service.health.timeoutMs;
+    const timeout = readyTimeout(service, options);
     task.update(`switching to ${target}`);
     const back = await transport.script(switchBackScript(rs, service.directory, target, timeout), { timeoutMs: timeout + ops.settings.commandTimeoutMs + 90_000 });
     if (back.unreachable) return { ...res, to: target, ok: false, outcome: 'unreachable', reason: back.unreachable };

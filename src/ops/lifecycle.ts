@@ -78,7 +78,8 @@ async function diagnose(ops: Ops, service: Service, since?: number): Promise<Dia
   return r.unreachable === undefined ? parseDiagnosis(r.stdout) : undefined;
 }
 
-function readyTimeout(service: Service, options: LifecycleOptions): number {
+/** How long a service may take to become ready: the command line's override, else its health.timeout. */
+export function readyTimeout(service: Service, options: { readyTimeoutMs?: number }): number {
   return options.readyTimeoutMs ?? service.health.timeoutMs;
 }
 

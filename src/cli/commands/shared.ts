@@ -1,6 +1,6 @@
 import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
 import type { LoadedFleet } from '../../fleet/load.js';
-import { countBySeverity } from '../../problems.js';
+import { countBySeverity, type Problem } from '../../problems.js';
 import type { CommandResult } from '../context.js';
 import { problemJson, problemSummary } from '../report-problems.js';
 import { style } from '../style.js';
@@ -15,10 +15,13 @@ export function withProblemNote(loaded: LoadedFleet, data: Record<string, unknow
     exitCode: errors > 0 ? EXIT_PROBLEMS : EXIT_OK,
     json: { ...data, problems: loaded.problems.map(problemJson) },
     human: () => {
-      if (loaded.problems.length > 0) {
-        process.stderr.write(`${style.yellow('note:')} ${problemSummary(loaded.problems)} in the manifests or inventory; run \`manage-apps validate\` for details.\n`);
-      }
+      if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
       return human();
     },
   };
+}
+
+/** One stderr line pointing at `validate`, for commands that go on despite problems in the files. */
+export function writeProblemNote(problems: readonly Problem[]): void {
+  process.stderr.write(`${style.yellow('note:')} ${problemSummary(problems)} in the manifests or inventory; run \`manage-apps validate\` for details.\n`);
 }

@@ -1,14 +1,12 @@
 /** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
 import type { LoadedFleet } from '../../../fleet/load.js';
 import type { Diagnosis } from '../../../runtime/systemd.js';
-import { problemSummary } from '../../report-problems.js';
 import { style } from '../../style.js';
+import { writeProblemNote } from '../shared.js';
 
 /** One stderr line when some manifests have problems (they take no part). */
 export function problemNote(loaded: LoadedFleet): void {
-  if (loaded.problems.some((p) => p.severity === 'error')) {
-    process.stderr.write(`${style.yellow('note:')} ${problemSummary(loaded.problems)} in the manifests or inventory; run \`manage-apps validate\` for details.\n`);
-  }
+  if (loaded.problems.some((p) => p.severity === 'error')) writeProblemNote(loaded.problems);
 }
 
 export function ago(iso: string, now = Date.now()): string {
