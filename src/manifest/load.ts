@@ -60,7 +60,8 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
   }
   const record = value as Record<string, unknown>;
   const apiVersion = record['apiVersion'];
-  const schema = typeof apiVersion === 'string' ? API_VERSIONS[apiVersion as keyof typeof API_VERSIONS] : undefined;
+  // Own keys only: a YAML string such as "valueOf" must not reach Object.prototype.
+  const schema = typeof apiVersion === 'string' && Object.hasOwn(API_VERSIONS, apiVersion) ? API_VERSIONS[apiVersion as keyof typeof API_VERSIONS] : undefined;
   if (!schema) {
     const at = apiVersion === undefined ? { file: found.file, line: 1, column: 1 } : source.locate(['apiVersion']);
     const message = apiVersion === undefined ? 'apiVersion is missing' : `unknown apiVersion ${JSON.stringify(apiVersion)}`;

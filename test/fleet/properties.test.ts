@@ -88,7 +88,8 @@ test('mutated inventories: validation never throws and always locates what it re
 });
 
 test('structured mutations: any JSON value in any manifest field is reported, not thrown', () => {
-  const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }));
+  // Object.prototype member names are picked on purpose: a lookup in a plain object must not find them.
+  const value = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'valueOf', 'toString', 'hasOwnProperty'), fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }));
   const key = fc.constantFrom('apiVersion', 'project', 'environment', 'provider', 'database', 'service', 'droplets', 'owner', 'runner_pool');
   const serviceKey = fc.constantFrom('host', 'port', 'command', 'kind', 'health', 'domains', 'env_file', 'depends_on', 'gpu', 'systemd_unit', 'backup', 'stateful');
   const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', seedInventory);

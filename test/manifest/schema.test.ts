@@ -50,6 +50,15 @@ test('apiVersion missing or unknown is located', () => {
   assert.equal(unknown.problems[0]!.line, 2);
 });
 
+test('an apiVersion that names an Object.prototype member is unknown, not a crash (found by fast-check)', () => {
+  for (const v of ['valueOf', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    const m = parse(`apiVersion: ${v}\nproject: x\nprovider: local\n`);
+    assert.equal(m.problems.length, 1, v);
+    assert.equal(m.problems[0]!.rule, 'api_version', v);
+    assert.equal(m.problems[0]!.line, 1, v);
+  }
+});
+
 test('YAML syntax errors are located: bad indentation, duplicate keys, tabs, several documents', () => {
   const cases: [string, number][] = [
     ['apiVersion: infra/v1\nproject: x\nproject: y\nprovider: local\n', 3],
