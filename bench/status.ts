@@ -1,7 +1,9 @@
 /**
  * Benchmark (not a test): `manage-apps status` on 10 real test hosts with 5 units each, against
  *   (a) the floor: one batched `ssh <host> systemctl show …` per host, all hosts in parallel
- *       (the same ssh options and multiplexing manage-apps uses), and
+ *       (the same ssh options and multiplexing manage-apps uses),
+ *   (a') the floor with the health probes status also makes: the same, plus one curl per host
+ *       for every readiness and liveness path (what status learns, with nothing else), and
  *   (b) Ansible's service_facts on the same hosts, when ansible-playbook is installed
  *       (Debian: apt-get install -y ansible-core),
  * with cold connections (a fresh ControlPath directory each run) and warm ones (a live
@@ -92,6 +94,16 @@ async function main(): Promise<number> {
       if (bad) throw new Error(`floor ssh failed: ${bad.stderr}`);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
+    // (a') the same round trip plus the 2 × UNITS loopback probes status makes, in one curl.
+    const urls = units.flatMap((_, j) => ['readyz', 'livez'].flatMap((path) => ['-o', '/dev/null', `http://127.0.0.1:${9001 + j}/${path}`]));
+    const probes = `curl -s -g -Z --max-time 2 -w '%{url} %{http_code}\\n' ${urls.join(' ')}`;
+    const floorProbes = async (controlDir: string) => {
+      const t = process.hrtime.bigint();
+      const results = await Promise.all(fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir, connectTimeoutS: 10 }), '--', h.alias, `systemctl show -p ${props} ${units.join(' ')}; ${probes}`])));
+      const bad = results.find((r) => r.status !== 0 || (r.stdout.match(/ 200$/gm) ?? []).length !== 2 * UNITS);
+      if (bad) throw new Error(`floor with probes failed: ${bad.stdout} ${bad.stderr}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
     const status = async (controlDir: string) => {
       const r = await run(process.execPath, [bin, 'status', '--root', root, '--ssh-config', config, '--json'], { MANAGE_APPS_CONTROL_DIR: controlDir });
       if (r.status !== 0) throw new Error(`manage-apps status failed (${r.status}): ${r.stdout.slice(0, 2000)} ${r.stderr}`);
@@ -106,7 +118,7 @@ async function main(): Promise<number> {
     };
     const dropMasters = (dir: string) => Promise.all(fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir: dir }), '-O', 'exit', '--', h.alias])));
 
-    const times: Record<string, number[]> = { floorCold: [], statusCold: [], floorWarm: [], statusWarm: [] };
+    const times: Record<string, number[]> = { floorCold: [], probesCold: [], statusCold: [], floorWarm: [], probesWarm: [], statusWarm: [] };
     const warmDir = fresh();
     await floor(warmDir); // start the masters
     await status(warmDir); // and warm node's disk cache
@@ -114,8 +126,10 @@ async function main(): Promise<number> {
       // Alternate the order so neither side always runs first.
       const pair: Array<[string, () => Promise<number>]> = [
         ['floorCold', async () => { const d = fresh(); const ms = await floor(d); await dropMasters(d); return ms; }],
+        ['probesCold', async () => { const d = fresh(); const ms = await floorProbes(d); await dropMasters(d); return ms; }],
         ['statusCold', async () => { const d = fresh(); const ms = await status(d); await dropMasters(d); return ms; }],
         ['floorWarm', () => floor(warmDir)],
+        ['probesWarm', () => floorProbes(warmDir)],
         ['statusWarm', () => status(warmDir)],
       ];
       if (i % 2 === 1) pair.reverse();
@@ -174,11 +188,19 @@ async function main(): Promise<number> {
     const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>;
     const ratioCold = m['statusCold']! / m['floorCold']!;
     const ratioWarm = m['statusWarm']! / m['floorWarm']!;
+    const probesCold = m['statusCold']! / m['probesCold']!;
+    const probesWarm = m['statusWarm']! / m['probesWarm']!;
+    // What any node CLI pays before its first line runs: part of every status figure above.
+    const nodeStarts: number[] = [];
+    for (let i = 0; i < 5; i++) nodeStarts.push((await run(process.execPath, ['-e', '0'])).ms);
+    const nodeStart = median(nodeStarts);
     const lines = [
       `manage-apps status, ${HOSTS} hosts × ${UNITS} units, median of ${REPS} (machine: ${cpus().length} CPUs)`,
-      `  floor (ssh systemctl show, parallel)  cold ${fmt(m['floorCold']!)}   warm ${fmt(m['floorWarm']!)}`,
-      `  manage-apps status (whole CLI)         cold ${fmt(m['statusCold']!)}   warm ${fmt(m['statusWarm']!)}`,
-      `  ratio to the floor                     cold ${ratioCold.toFixed(2)}×   warm ${ratioWarm.toFixed(2)}×   target ≤ 1.3×: ${ratioCold <= 1.3 && ratioWarm <= 1.3 ? 'PASS' : 'MISS'}`,
+      `  floor (ssh systemctl show, parallel)   cold ${fmt(m['floorCold']!)}   warm ${fmt(m['floorWarm']!)}`,
+      `  floor + the same health probes (curl)   cold ${fmt(m['probesCold']!)}   warm ${fmt(m['probesWarm']!)}`,
+      `  manage-apps status (whole CLI)          cold ${fmt(m['statusCold']!)}   warm ${fmt(m['statusWarm']!)}   (node -e 0 alone: ${fmt(nodeStart)})`,
+      `  ratio to the floor                      cold ${ratioCold.toFixed(2)}×   warm ${ratioWarm.toFixed(2)}×   target ≤ 1.3×: ${ratioCold <= 1.3 && ratioWarm <= 1.3 ? 'PASS' : 'MISS'}`,
+      `  ratio to the floor with probes          cold ${probesCold.toFixed(2)}×   warm ${probesWarm.toFixed(2)}×`,
     ];
     if ('skipped' in ansible) lines.push(`  ansible service_facts: skipped (${ansible.skipped})`);
     else {
@@ -191,7 +213,7 @@ async function main(): Promise<number> {
     }
     lines.push(`deploy of a small release (warm connection, median of ${overhead.length}): whole CLI ${fmt(median(total))}, restart + health wait ${fmt(median(gate))}, added beyond it ${fmt(median(overhead))}`);
     console.log(lines.join('\n'));
-    console.log(JSON.stringify({ hosts: HOSTS, units: UNITS, reps: REPS, medians_ms: m, ratio: { cold: ratioCold, warm: ratioWarm }, ansible, deploy: { total_ms: median(total), gate_ms: median(gate), overhead_ms: median(overhead) } }));
+    console.log(JSON.stringify({ hosts: HOSTS, units: UNITS, reps: REPS, medians_ms: m, node_start_ms: nodeStart, ratio: { cold: ratioCold, warm: ratioWarm }, ratio_to_probes: { cold: probesCold, warm: probesWarm }, ansible, deploy: { total_ms: median(total), gate_ms: median(gate), overhead_ms: median(overhead) } }));
     return 0;
   } finally {
     await fleet.down();

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { loadInventory, type LoadedInventory } from '../inventory/load.js';
+import { DEFAULT_INVENTORY } from '../inventory/types.js';
 import { discoverManifests, toRelative } from '../manifest/discover.js';
 import { ManifestCache } from '../manifest/cache.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
@@ -26,7 +27,6 @@ export interface LoadedFleet {
   problems: Problem[];
 }
 
-export const DEFAULT_INVENTORY = 'mesh-hosts.json';
 
 export async function resolveRoot(rootOption: string | undefined): Promise<string> {
   const root = resolve(rootOption ?? process.cwd());

@@ -1,6 +1,9 @@
 /** mesh-hosts.json: the host inventory (see docs/inventory.md and schemas/mesh-hosts.schema.json). */
 import type { BackupPolicy, Provider } from '../manifest/types.js';
 
+/** The inventory's file name under the root when --inventory is not given. */
+export const DEFAULT_INVENTORY = 'mesh-hosts.json';
+
 export type HostRole = 'production' | 'staging' | 'dev' | 'workstation' | 'legacy';
 
 export interface InventoryHost {

@@ -7,9 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { packageRoot } from '../package-root.js';
 import type { Problem } from '../problems.js';
 
@@ -94,6 +94,8 @@ export class ManifestCache {
     if (!this.changed && Object.keys(this.used).length === Object.keys(this.entries).length) return;
     try {
       mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
+      // Loaded only when there is something to write: most runs find the cache as it was.
+      const writeFileAtomic = createRequire(import.meta.url)('write-file-atomic') as typeof import('write-file-atomic');
       writeFileAtomic.sync(this.path, JSON.stringify({ stamp: stamp(), entries: this.used } satisfies CacheFile), { mode: 0o600 });
     } catch {
       // A read-only home or a full disk must not fail the command.

@@ -2,48 +2,10 @@
 import { UsageError } from '../errors.js';
 import { loadFleet, type LoadedFleet } from '../fleet/load.js';
 import { countBySeverity } from '../problems.js';
-import { DEFAULT_CONNECT_TIMEOUT_S, type PendingScript } from '../transport/ssh.js';
-import { DEFAULT_SETTINGS, Ops, type OpsSettings } from './context.js';
+import type { PendingScript } from '../transport/ssh.js';
+import { Ops } from './context.js';
 import { selectServices, type Selection } from './plan.js';
-
-export interface OpsCliOptions {
-  root?: string;
-  inventory?: string;
-  json?: boolean;
-  env?: string;
-  host?: string;
-  sshConfig?: string;
-  connectTimeout?: string;
-  timeout?: string;
-  concurrency?: string;
-}
-
-export function seconds(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} takes a number of seconds, not ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function count(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number ≥ 1, not ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function settingsFrom(options: OpsCliOptions, defaults: Partial<OpsSettings> = {}): OpsSettings {
-  const settings: OpsSettings = {
-    ...DEFAULT_SETTINGS,
-    ...defaults,
-    connectTimeoutS: Math.ceil(seconds('--connect-timeout', options.connectTimeout, defaults.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)),
-    commandTimeoutMs: seconds('--timeout', options.timeout, (defaults.commandTimeoutMs ?? DEFAULT_SETTINGS.commandTimeoutMs) / 1000) * 1000,
-    concurrency: count('--concurrency', options.concurrency, defaults.concurrency ?? DEFAULT_SETTINGS.concurrency),
-  };
-  const config = options.sshConfig ?? process.env['MANAGE_APPS_SSH_CONFIG'];
-  if (config !== undefined && config !== '') settings.sshConfig = config;
-  return settings;
-}
+import { settingsFrom, type OpsCliOptions, type OpsSettings } from './settings.js';
 
 export interface Prepared {
   loaded: LoadedFleet;
@@ -51,10 +13,13 @@ export interface Prepared {
   selection: Selection;
 }
 
-export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}, hooks: { prewarm?: (settings: OpsSettings, pending: Map<string, PendingScript>) => void } = {}): Promise<Prepared> {
+/**
+ * Loads the fleet and selects the services. `started`: ssh connections a command opened
+ * before the fleet was known (status); they are handed to the Ops, or cancelled on an error.
+ */
+export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}, started: Map<string, PendingScript> = new Map()): Promise<Prepared> {
   const settings = settingsFrom(options, defaults);
-  const pending = new Map<string, PendingScript>();
-  hooks.prewarm?.(settings, pending);
+  const pending = started;
   try {
     const prepared = await load(targets, options, settings);
     for (const [k, v] of pending) prepared.ops.pending.set(k, v);

@@ -2,45 +2,17 @@
  * What every ops command shares: the loaded fleet, one transport per host (ssh with the
  * user's config, or this machine for PID mode), and the runtime view of each service.
  */
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Fleet, Host, Service } from '../fleet/model.js';
 import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
-import { DEFAULT_CONNECT_TIMEOUT_S, SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
+import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
 import { stateDirWord } from '../runtime/pid.js';
 import type { RuntimeService } from '../runtime/types.js';
 import type { Shell } from '../transport/quote.js';
-
-export interface OpsSettings {
-  /** ssh config file for -F (--ssh-config / MANAGE_APPS_SSH_CONFIG). */
-  sshConfig?: string;
-  connectTimeoutS: number;
-  /** Per-host command timeout for quick commands (status, stop), in ms. */
-  commandTimeoutMs: number;
-  /** Hosts worked on at once. */
-  concurrency: number;
-  /** Local PID-mode state directory (default <root>/.state). */
-  stateDir?: string;
-  /** For tests and benchmarks: a control directory for ssh multiplexing. */
-  controlDir?: string;
-}
-
-export const DEFAULT_SETTINGS: OpsSettings = {
-  connectTimeoutS: DEFAULT_CONNECT_TIMEOUT_S,
-  commandTimeoutMs: 20_000,
-  concurrency: 16,
-};
-
-const short = (name: string) => name.toLowerCase().split('.')[0] ?? name.toLowerCase();
-
-/** A host is this machine when the inventory says so (local, provider local) or it names this machine. */
-export function isThisMachine(host: Host): boolean {
-  if (host.local || host.provider === 'local') return true;
-  const me = short(hostname());
-  return [host.name, host.alias, host.address].some((n) => n !== undefined && (n === 'localhost' || n === '127.0.0.1' || short(n) === me));
-}
+import type { OpsSettings } from './settings.js';
+import { isThisMachine } from './this-machine.js';
 
 export class Ops {
   private readonly transports = new Map<string, Transport>();

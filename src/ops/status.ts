@@ -4,16 +4,14 @@
  * number of services; hosts in parallel (bounded); an unreachable host is reported with the
  * reason within the timeout and never holds up the others.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import pLimit from 'p-limit';
-import { DEFAULT_INVENTORY } from '../fleet/load.js';
 import type { Host, Service } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
 import type { Health, UnitState } from '../runtime/types.js';
-import { SshTransport, type PendingScript } from '../transport/ssh.js';
+import { SshTransport } from '../transport/ssh.js';
 import { failureReason } from '../transport/types.js';
-import { isThisMachine, type Ops, type OpsSettings } from './context.js';
+import type { Ops } from './context.js';
+import { cancelPending } from './prewarm.js';
 
 export type Verdict = 'healthy' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'not-found' | 'stale' | 'unreachable' | 'unknown';
 
@@ -110,56 +108,6 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
       return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(reason === undefined ? {} : { reason }) };
     }),
   };
-}
-
-/**
- * Starts the ssh connection of every host a status will ask, before the fleet is loaded
- * (validating the manifests takes a few hundred milliseconds): the handshake, or the opening
- * of a multiplexed session, overlaps it. The script follows on stdin once known. Only for a
- * status over whole hosts (no project targets; no --env other than prod, whose services tend
- * to live on this machine); any host the status turns out not to need is cancelled.
- */
-export function prewarmStatus(ops: { pending: Map<string, PendingScript> }, options: { root?: string; inventory?: string; host?: string; env?: string; targets: readonly string[] }, settings: OpsSettings, timeoutMs: number): void {
-  if (options.env !== undefined && options.env !== 'prod') return;
-  let inventory: { hosts?: Record<string, { alias?: string; address?: string; provider?: string; local?: boolean }> };
-  try {
-    const root = resolve(options.root ?? process.cwd());
-    const file = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : resolve(process.cwd(), options.inventory);
-    inventory = JSON.parse(readFileSync(file, 'utf8')) as typeof inventory;
-  } catch {
-    return;
-  }
-  const names = Object.keys(inventory.hosts ?? {});
-  const wanted = new Set<string>();
-  for (const t of options.targets) {
-    const at = t.indexOf('@');
-    if (at > 0) wanted.add(t.slice(at + 1));
-    else if (names.includes(t)) wanted.add(t);
-    else return; // a project target: its hosts are only known from the manifests
-  }
-  for (const [name, h] of Object.entries(inventory.hosts ?? {})) {
-    if (options.host !== undefined && name !== options.host) continue;
-    if (wanted.size > 0 && !wanted.has(name)) continue;
-    const alias = h.alias ?? name;
-    const host = { name, alias, local: h.local === true, provider: h.provider ?? '', ...(h.address === undefined ? {} : { address: h.address }) } as Host;
-    if (isThisMachine(host)) continue;
-    try {
-      const transport = new SshTransport(name, alias, {
-        connectTimeoutS: settings.connectTimeoutS,
-        ...(settings.sshConfig === undefined ? {} : { configFile: settings.sshConfig }),
-        ...(settings.controlDir === undefined ? {} : { controlDir: settings.controlDir }),
-      });
-      ops.pending.set(name, transport.startScript({ timeoutMs }));
-    } catch {
-      // an alias manage-apps would refuse: the status reports it later
-    }
-  }
-}
-
-/** Cancels pre-started connections no service needed. */
-export function cancelPending(ops: { pending: Map<string, PendingScript> }): void {
-  for (const p of ops.pending.values()) p.cancel();
-  ops.pending.clear();
 }
 
 export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs): Promise<StatusReport> {

@@ -31,19 +31,22 @@ except Exception: print("000",end="")' "$1" "$2" "$3" 2>/dev/null || printf 000
   fi
   printf 000
 }
-# ma_probe_all SECONDS PORT PATH [PORT PATH]...: "PORT PATH CODE" lines; with curl, one process probes all in parallel.
+# ma_probe_all SECONDS PORT PATH [PORT PATH]...: a line per probe, "http://127.0.0.1:PORT/PATH CODE" from curl
+# (one process probes all in parallel; no sed or grep after it: each fork costs on a busy host), else "PORT PATH CODE".
 ma_probe_all() {
   t=$1; shift
   if command -v curl >/dev/null 2>&1 && [ $# -gt 2 ]; then
-    args=''; n=0; out=''
-    while [ $# -ge 2 ]; do args="$args -o /dev/null http://127.0.0.1:$1$2"; n=$((n + 1)); shift 2; done
-    # Paths are validated (no spaces, no glob characters that match): word splitting here is intended.
+    args=''
+    for a in "$@"; do
+      # Pairs: a port, then its path. The schema allows no spaces or quotes in a path, so the
+      # word splitting of $args below is intended; set -f keeps "?" and "*" from globbing.
+      case $a in /*) args="$args$a" ;; *) args="$args -o /dev/null http://127.0.0.1:$a" ;; esac
+    done
+    set -f
     out=$(curl -s -g -Z --max-time "$t" -w '%{url} %{http_code}\n' $args 2>/dev/null)
-    if [ "$(printf '%s\n' "$out" | grep -c ' ')" -ge "$n" ]; then
-      printf '%s\n' "$out" | sed -e 's|^http://127\.0\.0\.1:\([0-9]*\)\([^ ]*\) |\1 \2 |'
-      return 0
-    fi
-    set -- $(printf '%s\n' "$args" | sed -e 's| -o /dev/null http://127\.0\.0\.1:\([0-9]*\)\([^ ]*\)| \1 \2|g')
+    set +f
+    # A curl without -Z (< 7.66) or %{url} (< 7.75) prints no such lines: probe one by one instead.
+    case $out in http://*) printf '%s\n' "$out"; return 0 ;; esac
   fi
   while [ $# -ge 2 ]; do
     printf '%s %s %s\n' "$1" "$2" "$(ma_probe "$1" "$2" "$t")"

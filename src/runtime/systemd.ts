@@ -43,7 +43,9 @@ export function probePart(services: readonly RuntimeService[]): string {
   return [`printf '@@begin\\tprobes\\n'`, `ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`, `printf '@@end\\n'`].join('\n');
 }
 
-export const HOST_LINE = `printf '@@host\\t%s\\n' "$(uname -n)"`;
+// The kernel's hostname file on Linux (a read, no fork); uname elsewhere (macOS).
+export const HOST_LINE = `{ read -r ma_host </proc/sys/kernel/hostname; } 2>/dev/null || ma_host=$(uname -n)
+printf '@@host\\t%s\\n' "$ma_host"`;
 
 /** The one status script for a systemd host. */
 export function statusScript(services: readonly RuntimeService[]): string {
@@ -89,11 +91,11 @@ export function unitStateOf(block: Map<string, string> | undefined): UnitState |
   };
 }
 
-/** "PORT PATH CODE" lines → code by "PORT PATH". */
+/** "http://127.0.0.1:PORT/PATH CODE" (curl) or "PORT PATH CODE" lines → code by "PORT PATH". */
 export function parseProbes(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of (text ?? '').split('\n')) {
-    const m = /^(\d+) (\/\S*) (\d{3})$/.exec(line.trim());
+    const m = /^(?:http:\/\/127\.0\.0\.1:)?(\d+) ?(\/\S*) (\d{3})$/.exec(line.trim());
     if (m) out.set(`${m[1]} ${m[2]}`, httpCode(m[3]));
   }
   return out;

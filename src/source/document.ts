@@ -2,8 +2,32 @@
  * A parsed YAML or JSON file that remembers where every value came from, so any
  * check (JSON Schema, cross-file rules) can point at file:line:column.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Pair } from 'yaml';
 import { problem, type Location, type Problem } from '../problems.js';
+
+type YamlLibrary = typeof import('yaml');
+let yamlLibrary: YamlLibrary | undefined;
+/**
+ * The yaml library, loaded on first use (synchronously: it ships CommonJS). A command whose
+ * manifests all come from the cache and are clean never needs it, and skips ~20 ms of start-up.
+ */
+function yaml(): YamlLibrary {
+  return (yamlLibrary ??= createRequire(import.meta.url)('yaml') as YamlLibrary);
+}
+
+/** A document parsed with positions, and the line counter that turns its offsets into lines. */
+interface Positioned {
+  doc: Document.Parsed | undefined;
+  counter: LineCounter;
+}
+
+function parseWithPositions(text: string, options: { strict: boolean }): { doc: Document.Parsed; counter: LineCounter } {
+  const { LineCounter, parseDocument } = yaml();
+  const counter = new LineCounter();
+  const doc = parseDocument(text, options.strict ? { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true } : { lineCounter: counter, prettyErrors: false });
+  return { doc, counter };
+}
 
 export type PathSegment = string | number;
 
@@ -13,9 +37,8 @@ export class SourceDocument {
     /** Path as shown to the user (relative to the root when inside it). */
     readonly file: string,
     readonly text: string,
-    /** The parsed document, or how to parse it when first needed (JSON: positions only matter for a problem). */
-    private docOrParse: Document.Parsed | undefined | (() => Document.Parsed),
-    private readonly counter: LineCounter,
+    /** The parsed document, or how to parse it when first needed (positions only matter for a problem). */
+    private positioned: Positioned | (() => Positioned),
     /** The plain value (undefined when the file did not parse). */
     readonly value: unknown,
     readonly syntaxProblems: Problem[],
@@ -23,15 +46,18 @@ export class SourceDocument {
     this.lines = text.split(/\r?\n/);
   }
 
-  /** The YAML document with positions (fills the line counter when parsed lazily). */
+  /** The YAML document with positions (parsed on first use when the value came from elsewhere). */
   get doc(): Document.Parsed | undefined {
-    if (typeof this.docOrParse === 'function') this.docOrParse = this.docOrParse();
-    return this.docOrParse;
+    return this.resolved().doc;
+  }
+
+  private resolved(): Positioned {
+    if (typeof this.positioned === 'function') this.positioned = this.positioned();
+    return this.positioned;
   }
 
   static parseYaml(file: string, text: string): SourceDocument {
-    const counter = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true });
+    const { doc, counter } = parseWithPositions(text, { strict: true });
     const problems: Problem[] = [];
     for (const err of doc.errors) {
       const pos = counter.linePos(err.pos[0]);
@@ -45,7 +71,7 @@ export class SourceDocument {
         problems.push(problem('yaml_syntax', { file, line: 1, column: 1 }, `cannot read the document: ${firstLine(String((err as Error).message))}`));
       }
     }
-    return new SourceDocument(file, text, problems.length === 0 ? doc : undefined, counter, value, problems);
+    return new SourceDocument(file, text, { doc: problems.length === 0 ? doc : undefined, counter }, value, problems);
   }
 
   /**
@@ -53,25 +79,23 @@ export class SourceDocument {
    * are parsed only if a problem needs one.
    */
   static fromKnownValue(file: string, text: string, value: unknown): SourceDocument {
-    const counter = new LineCounter();
-    return new SourceDocument(file, text, () => parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true }), counter, value, []);
+    return new SourceDocument(file, text, () => parseWithPositions(text, { strict: true }), value, []);
   }
 
   /** JSON is parsed strictly (JSON.parse) for syntax, then through yaml for positions. */
   static parseJson(file: string, text: string): SourceDocument {
-    const counter = new LineCounter();
     try {
       const value: unknown = JSON.parse(text);
       // The YAML parse of a large inventory costs tens of ms; a valid inventory rarely needs a position.
-      return new SourceDocument(file, text, () => parseDocument(text, { lineCounter: counter, prettyErrors: false }), counter, value, []);
+      return new SourceDocument(file, text, () => parseWithPositions(text, { strict: false }), value, []);
     } catch (err) {
-      parseDocument(text, { lineCounter: counter });
+      const { counter } = parseWithPositions(text, { strict: false });
       const message = (err as Error).message;
       const offset = jsonErrorOffset(message, text);
       const pos = counter.linePos(offset);
       const clean = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
       const p = problem('yaml_syntax', { file, line: pos.line, column: pos.col }, `invalid JSON: ${firstLine(clean)}`, 'JSON allows no comments, no trailing commas and only double-quoted strings.');
-      return new SourceDocument(file, text, undefined, counter, undefined, [p]);
+      return new SourceDocument(file, text, { doc: undefined, counter }, undefined, [p]);
     }
   }
 
@@ -79,6 +103,7 @@ export class SourceDocument {
   locate(path: readonly PathSegment[], options: { key?: boolean } = {}): Location {
     const start: Location = { file: this.file, line: 1, column: 1 };
     if (!this.doc) return start;
+    const { isMap, isPair, isSeq } = yaml();
     let node: unknown = this.doc.contents;
     let pair: Pair | undefined;
     let best: unknown = node;
@@ -112,15 +137,16 @@ export class SourceDocument {
   private nodeLocation(node: unknown): Location {
     const range = (node as Node | undefined)?.range;
     if (!range) return { file: this.file, line: 1, column: 1 };
-    const pos = this.counter.linePos(range[0]);
-    const end = this.counter.linePos(range[1]);
+    const { counter } = this.resolved();
+    const pos = counter.linePos(range[0]);
+    const end = counter.linePos(range[1]);
     const length = end.line === pos.line ? Math.max(1, end.col - pos.col) : Math.max(1, this.lineText(pos.line).length - pos.col + 1);
     return { file: this.file, line: pos.line, column: pos.col, length };
   }
 }
 
 function keyText(key: unknown): string {
-  if (isScalar(key)) return String(key.value);
+  if (yaml().isScalar(key)) return String((key as { value: unknown }).value);
   return String(key);
 }
 

@@ -162,7 +162,22 @@ export function writeHostIdentity(upperDir: string, identity: HostIdentity): str
 
   ensureUpperDir(upperDir, 'root/.ssh', 0o700);
   writeUpperFile(upperDir, 'root/.ssh/authorized_keys', `${identity.authorizedKey.trim()}\n`, 0o600);
+  // root's dotfiles as on a freshly installed host, not this machine's: Debian's bash reads
+  // ~/.bashrc for every ssh command, and a developer's (pyenv, cargo) costs ~90 ms per session.
+  for (const [name, text] of Object.entries(freshRootDotfiles())) writeUpperFile(upperDir, `root/${name}`, text, 0o644);
   return readFileSync(`${hostKey}.pub`, 'utf8').trim();
+}
+
+/** Debian's dotfiles for root (base-files), else /etc/skel's, else empty ones. */
+function freshRootDotfiles(): Record<'.bashrc' | '.profile', string> {
+  const pick = (...paths: string[]) => {
+    for (const path of paths) if (existsSync(path)) return readFileSync(path, 'utf8');
+    return '# Written by the manage-apps test harness.\n';
+  };
+  return {
+    '.bashrc': pick('/usr/share/base-files/dot.bashrc', '/etc/skel/.bashrc'),
+    '.profile': pick('/usr/share/base-files/dot.profile', '/etc/skel/.profile'),
+  };
 }
 
 /**

@@ -43,6 +43,17 @@ test('infra/v1 rejects infra/v2 fields; infra/v2 accepts them', () => {
   assert.deepEqual(parse(`apiVersion: infra/v2\n${body}`).problems, []);
 });
 
+test('infra/v2: a health path is a URL path (an optional query, no spaces or quotes), located when it is not', () => {
+  const body = (path: string) => `apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3000\n  health:\n    readiness: ${path}\n`;
+  assert.deepEqual(parse(body('/healthz?full=1')).problems, []);
+  for (const bad of ["'/ready z'", '"/ready\'s"', 'ready', "'/a;$(reboot)'"]) {
+    const m = parse(body(bad));
+    assert.equal(m.problems.length, 1, bad);
+    assert.equal(m.problems[0]!.line, 8, bad);
+    assert.equal(m.problems[0]!.column, 16, bad);
+  }
+});
+
 test('apiVersion missing or unknown is located', () => {
   const missing = parse('project: x\nprovider: local\n');
   assert.equal(missing.problems[0]!.rule, 'api_version');

@@ -1,6 +1,7 @@
 /** deploy and rollback. */
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
-import { count, prepare, seconds, type OpsCliOptions } from '../../../ops/cli.js';
+import { prepare } from '../../../ops/cli.js';
+import { count, seconds, type OpsCliOptions } from '../../../ops/settings.js';
 import { runDeploy, runRollback, type DeployOptions, type DeployResult, type RollbackResult, type Strategy } from '../../../ops/deploy.js';
 import { makeProgress } from '../../../ops/progress.js';
 import { problemJson } from '../../report-problems.js';

@@ -1,6 +1,7 @@
 /** start, stop, restart. */
 import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
-import { commandLine, prepare, seconds, type OpsCliOptions } from '../../../ops/cli.js';
+import { commandLine, prepare } from '../../../ops/cli.js';
+import { seconds, type OpsCliOptions } from '../../../ops/settings.js';
 import { runLifecycle, type ActionResult, type LifecycleAction } from '../../../ops/lifecycle.js';
 import { makeProgress } from '../../../ops/progress.js';
 import { problemJson } from '../../report-problems.js';

@@ -1,6 +1,7 @@
 /** logs <target> [-n N] [-f]. */
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
-import { count, prepare, type OpsCliOptions } from '../../../ops/cli.js';
+import { prepare } from '../../../ops/cli.js';
+import { count, type OpsCliOptions } from '../../../ops/settings.js';
 import { followLogs, readLogs } from '../../../ops/logs.js';
 import type { CommandResult } from '../../context.js';
 import { style } from '../../style.js';

@@ -1,56 +1,23 @@
-import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
-import { commandLine, prepare, type OpsCliOptions } from '../../../ops/cli.js';
-import { collectStatus, prewarmStatus, type ServiceStatus } from '../../../ops/status.js';
-import { problemJson } from '../../report-problems.js';
+/**
+ * status. This module only opens the ssh connections, then loads the rest (status-report.ts):
+ * the handshakes overlap loading the YAML and schema code and validating the manifests, so
+ * its imports stay few and light.
+ */
 import type { CommandResult } from '../../context.js';
-import { plural, style, table } from '../../style.js';
-import { ago, problemNote } from './format.js';
+import { cancelPending, prewarmStatus } from '../../../ops/prewarm.js';
+import { settingsFrom, type OpsCliOptions } from '../../../ops/settings.js';
+
+const STATUS_DEFAULTS = { commandTimeoutMs: 15_000, connectTimeoutS: 5 };
 
 export async function status(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const { loaded, ops, selection } = await prepare(targets, options, { commandTimeoutMs: 15_000, connectTimeoutS: 5 }, {
-    // The ssh connections start while the manifests are still being validated.
-    prewarm: (settings, pending) => prewarmStatus({ pending }, { ...options, targets }, settings, settings.commandTimeoutMs),
-  });
-  const report = await collectStatus(ops, selection.services);
-  const allHealthy = report.summary.healthy === report.summary.services;
-  return {
-    exitCode: allHealthy ? EXIT_OK : EXIT_PROBLEMS,
-    json: { ...report, skipped: selection.skipped, problems: loaded.problems.map(problemJson) },
-    human: () => {
-      problemNote(loaded);
-      const rows = report.services.map((s) => [
-        s.host,
-        s.id,
-        s.supervisor === 'pid' ? (s.state?.pid ? `pid ${s.state.pid}` : 'pid mode') : (s.unit ?? ''),
-        s.state ? `${s.state.active} (${s.state.sub})` : '',
-        s.state?.since ? ago(s.state.since) : '',
-        s.state?.restarts === null || s.state?.restarts === undefined ? '' : String(s.state.restarts),
-        probe(s, 'readiness'),
-        probe(s, 'liveness'),
-        verdict(s),
-      ]);
-      const out = [table(['HOST', 'SERVICE', 'UNIT', 'STATE', 'SINCE', 'RESTARTS', 'READY', 'LIVE', 'VERDICT'], rows)];
-      for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
-      const { services, healthy, unhealthy, unreachable } = report.summary;
-      out.push(
-        '',
-        `${plural(services, 'service')}: ${healthy} healthy` + (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') + (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') + '.',
-      );
-      const localRunning = report.services.some((s) => s.supervisor === 'pid' && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local');
-      if (localRunning) out.push(`Stop them with: ${commandLine('stop', targets, options)}`);
-      return out.join('\n');
-    },
-  };
-}
-
-function probe(s: ServiceStatus, which: 'readiness' | 'liveness'): string {
-  const p = s.health?.[which];
-  if (!p) return '';
-  const text = p.status === 0 ? '---' : String(p.status);
-  return p.ok ? style.green(text) : style.red(text);
-}
-
-function verdict(s: ServiceStatus): string {
-  const text = s.reason ? `${s.verdict}: ${s.reason}` : s.verdict;
-  return s.healthy ? style.green(text) : s.verdict === 'unreachable' || s.verdict === 'failed' ? style.red(text) : style.yellow(text);
+  const settings = settingsFrom(options, STATUS_DEFAULTS);
+  const pending = prewarmStatus({ ...options, targets }, settings, settings.commandTimeoutMs);
+  let report: typeof import('./status-report.js');
+  try {
+    report = await import('./status-report.js');
+  } catch (error) {
+    cancelPending({ pending });
+    throw error;
+  }
+  return report.statusReport(targets, options, STATUS_DEFAULTS, pending);
 }
