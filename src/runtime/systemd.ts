@@ -44,7 +44,7 @@ export function probePart(services: readonly RuntimeService[]): string {
 }
 
 // The kernel's hostname file on Linux (a read, no fork); uname elsewhere (macOS).
-export const HOST_LINE = `{ read -r ma_host </proc/sys/kernel/hostname; } 2>/dev/null || ma_host=$(uname -n)
+export const HOST_LINE = `if [ -r /proc/sys/kernel/hostname ]; then read -r ma_host </proc/sys/kernel/hostname; else ma_host=$(uname -n); fi
 printf '@@host\\t%s\\n' "$ma_host"`;
 
 /** The one status script for a systemd host. */

@@ -103,6 +103,8 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     const report = await collectStatus(ops, selection.services);
     assert.deepEqual(Object.fromEntries(calls), { alpha: 1, bravo: 1, charlie: 1 });
     assert.deepEqual(report.summary, { services: 5, healthy: 5, unhealthy: 0, unreachable: 0 });
+    // Each host names itself (the kernel's hostname, read without a fork): the answer came from that host.
+    assert.deepEqual(report.hosts.map((h) => [h.host, h.hostname]), fleet.hosts.map((h) => [h.name, h.name]));
     const api = report.services.find((s) => s.id === 'api')!;
     assert.equal(api.state?.active, 'active');
     assert.equal(api.state?.sub, 'running');
