@@ -4,6 +4,7 @@ import { loadFleet, type LoadedFleet } from '../fleet/load.js';
 import { countBySeverity } from '../problems.js';
 import type { PendingScript } from '../transport/ssh.js';
 import { Ops } from './context.js';
+import { cancelPending } from './prewarm.js';
 import { selectServices, type Selection } from './plan.js';
 import { settingsFrom, type OpsCliOptions, type OpsSettings } from './settings.js';
 
@@ -18,14 +19,12 @@ export interface Prepared {
  * before the fleet was known (status); they are handed to the Ops, or cancelled on an error.
  */
 export async function prepare(targets: readonly string[], options: OpsCliOptions, defaults: Partial<OpsSettings> = {}, started: Map<string, PendingScript> = new Map()): Promise<Prepared> {
-  const settings = settingsFrom(options, defaults);
-  const pending = started;
   try {
-    const prepared = await load(targets, options, settings);
-    for (const [k, v] of pending) prepared.ops.pending.set(k, v);
+    const prepared = await load(targets, options, settingsFrom(options, defaults));
+    for (const [host, script] of started) prepared.ops.pending.set(host, script);
     return prepared;
   } catch (error) {
-    for (const p of pending.values()) p.cancel();
+    cancelPending({ pending: started });
     throw error;
   }
 }

@@ -116,6 +116,14 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     const human = await cli('status', 'db', 'api', 'web', 'edge', 'cache');
     assert.equal(human.status, 0, human.stdout);
     assert.match(human.stdout, /^bravo +api +api\.service +active \(running\) +\d+s ago +0 +200 +200 +healthy$/m);
+
+    // Whole hosts as targets: their ssh sessions open before the manifests are loaded
+    // (src/ops/prewarm.ts) and carry the script once it is known. Same answers.
+    const byHost = await cli('status', 'alpha', 'bravo', '--json');
+    assert.equal(byHost.status, 0, byHost.stdout);
+    const doc = json<{ hosts: { host: string; hostname?: string }[]; services: { id: string; verdict: string }[] }>(byHost);
+    assert.deepEqual(doc.hosts.map((h) => [h.host, h.hostname]), [['alpha', 'alpha'], ['bravo', 'bravo']]);
+    assert.deepEqual(Object.fromEntries(doc.services.map((s) => [s.id, s.verdict])), { api: 'healthy', cache: 'healthy', db: 'healthy', edge: 'healthy' });
   });
 
   test('a host whose network is cut is reported unreachable within the timeout; the others answer', async () => {
