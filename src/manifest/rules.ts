@@ -184,6 +184,16 @@ function checkDependencies(ctx: RuleContext, s: Service): void {
     } else if (!ctx.knownProjects.has(dep)) {
       const guess = closest(dep, [...ctx.knownProjects]);
       ctx.out.push(problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `depends_on names unknown project "${dep}"`, guess ? `did you mean "${guess}"?` : 'every dependency is a project with its own .infra.yaml'));
+    } else if (resolveDependency(ctx.fleet, s, dep) === undefined) {
+      // A dependency resolves in the service's own environment, else in prod. One that exists
+      // only elsewhere (a dev-only tool) leaves this service without it when it runs.
+      const usable = new Set([s.environment, 'prod']);
+      if (ctx.manifests.some((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep && usable.has(m.environment))) return; // its own errors are reported there
+      const elsewhere = [...new Set(ctx.manifests.filter((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep).map((m) => m.environment))].sort();
+      const wanted = s.environment === 'prod' ? 'prod' : `${s.environment} or prod`;
+      ctx.out.push(
+        problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `"${s.id}" depends on "${dep}", which has no ${wanted} manifest (only ${elsewhere.join(', ')})`, `give ${dep} a ${s.environment === 'prod' ? '.infra.yaml' : `.infra.${s.environment}.yaml or .infra.yaml`}, or drop the dependency`),
+      );
     }
   });
 }

@@ -66,6 +66,19 @@ test('http_coupling: depends_on must name a known project', async () => {
   assert.equal(p[0]!.line, 8);
 });
 
+test('http_coupling: a dependency must exist in the service\'s environment or in prod, not only elsewhere', async () => {
+  const devOnly = 'apiVersion: infra/v2\nproject: devtool\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 4999, command: x }\n';
+  const problems = await problemsFor({ 'api/.infra.yaml': api('  depends_on: [devtool]\n'), 'devtool/.infra.dev.yaml': devOnly });
+  const p = problems.filter((x) => x.rule === 'http_coupling');
+  assert.equal(p.length, 1, JSON.stringify(problems));
+  assert.match(p[0]!.message, /"api" depends on "devtool", which has no prod manifest \(only dev\)/);
+  assert.deepEqual([p[0]!.file, p[0]!.line, p[0]!.column, p[0]!.severity], ['api/.infra.yaml', 8, 16, 'error']);
+  // A dev service may use a prod dependency, and a dev one: both resolve.
+  const dev = 'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 5000, command: x, depends_on: [devtool, api] }\n';
+  const fine = await problemsFor({ 'api/.infra.yaml': api(), 'devtool/.infra.dev.yaml': devOnly, 'web/.infra.dev.yaml': dev });
+  assert.deepEqual(fine.filter((x) => x.rule === 'http_coupling'), []);
+});
+
 test('droplet_naming: the v1 pattern, the inventory convention and duplicates', async () => {
   const v1 = `apiVersion: infra/v1
 project: infra
