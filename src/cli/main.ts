@@ -73,8 +73,11 @@ export async function main(argv: string[]): Promise<number> {
 
 function handleError(err: unknown, debug: boolean, json: boolean): number {
   if (err instanceof CommanderError) {
-    // --help and --version end here too, with exit code 0.
-    return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    // --help and --version end here too, with exit code 0. commander has already printed its
+    // message on stderr; a --json caller also gets it as the documented error document.
+    if (err.exitCode === 0) return 0;
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'E_USAGE', message: err.message.replace(/^error: /, '') } }, null, 2)}\n`);
+    return EXIT_USAGE;
   }
   if (err instanceof ManageAppsError) {
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } }, null, 2)}\n`);

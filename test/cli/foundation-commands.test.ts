@@ -79,6 +79,14 @@ test('usage errors exit 2 with a hint: unknown command, bad root', () => {
   const json = cli(['list', '--root', '/nonexistent/path', '--json']);
   assert.equal(json.status, 2);
   assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'E_USAGE');
+  // Mistakes the argument parser catches answer --json callers with the same document.
+  for (const args of [['validate', '--bogus'], ['drain', 'black', '--root', 'examples/fleet'], ['graph', '--format', 'svg'], ['impact']]) {
+    const r = cli([...args, '--json']);
+    assert.equal(r.status, 2, args.join(' '));
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    assert.equal(doc.error.code, 'E_USAGE', args.join(' '));
+    assert.doesNotMatch(doc.error.message, /^error:/);
+  }
 });
 
 test('list: the services with the documented JSON shape; filters', () => {
