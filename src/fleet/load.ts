@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { loadInventory, type LoadedInventory } from '../inventory/load.js';
 import { DEFAULT_INVENTORY } from '../inventory/types.js';
-import { discoverManifests, toRelative } from '../manifest/discover.js';
+import { discoverManifests, isPseudoFilesystem, toRelative } from '../manifest/discover.js';
 import { ManifestCache } from '../manifest/cache.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import { checkRules } from '../manifest/rules.js';
@@ -37,6 +37,7 @@ export async function resolveRoot(rootOption: string | undefined): Promise<strin
     throw new UsageError(`root directory not found: ${root}`, 'pass --root DIR with the tree that holds your projects');
   }
   if (!info.isDirectory()) throw new UsageError(`--root is not a directory: ${root}`);
+  if (isPseudoFilesystem(root)) throw new UsageError(`--root ${root} is a kernel pseudo-filesystem, not a tree of projects`, 'pass --root DIR with the tree that holds your projects');
   return root;
 }
 

@@ -16,6 +16,16 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 
 const MANIFEST_NAME = /^\.infra(?:\.([a-z][a-z0-9-]*))?\.ya?ml$/;
 
+/**
+ * The kernel's pseudo-filesystems hold no projects, and /proc has no end (every process's view
+ * of /): `validate` run from / must not walk them, nor a --root inside them.
+ */
+const PSEUDO_FILESYSTEMS = ['/proc', '/sys', '/dev'];
+export function isPseudoFilesystem(path: string): boolean {
+  const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return PSEUDO_FILESYSTEMS.some((root) => p === root || p.startsWith(`${root}/`));
+}
+
 export interface DiscoveredManifest {
   /** Absolute path. */
   path: string;
@@ -54,7 +64,7 @@ export async function discoverManifests(root: string): Promise<Discovery> {
   const paths = await new fdir({ fs: recordingFs as never })
     .withFullPaths()
     .withSymlinks({ resolvePaths: false })
-    .exclude((dirName) => SKIPPED_DIRS.has(dirName))
+    .exclude((dirName, dirPath) => SKIPPED_DIRS.has(dirName) || isPseudoFilesystem(dirPath))
     .filter((path) => MANIFEST_NAME.test(basename(path)))
     .crawl(root)
     .withPromise();

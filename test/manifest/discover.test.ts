@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { discoverManifests, environmentFromFileName } from '../../src/manifest/discover.js';
+import { UsageError } from '../../src/errors.js';
+import { loadFleet } from '../../src/fleet/load.js';
+import { discoverManifests, environmentFromFileName, isPseudoFilesystem } from '../../src/manifest/discover.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
 
 const m = 'apiVersion: infra/v1\nproject: p\nprovider: local\n';
@@ -71,4 +73,10 @@ test('an unreadable directory is reported, located, and the exit code says so', 
     await removeTree(root);
   }
   void cli;
+});
+
+test('kernel pseudo-filesystems are never walked, and refused as a root', async () => {
+  assert.ok(isPseudoFilesystem('/proc') && isPseudoFilesystem('/proc/1/root/') && isPseudoFilesystem('/sys/fs') && isPseudoFilesystem('/dev/'));
+  assert.ok(!isPseudoFilesystem('/') && !isPseudoFilesystem('/process') && !isPseudoFilesystem('/srv/proc') && !isPseudoFilesystem('/devices'));
+  await assert.rejects(loadFleet({ root: '/proc' }), (err: Error) => err instanceof UsageError && /pseudo-filesystem/.test(err.message));
 });
