@@ -137,6 +137,18 @@ test('ports: registry, clashes (exit 1) and a .env.ports that stays in sync', as
     const clash = cli(['ports', '--root', root, '--json']);
     assert.equal(clash.status, 1);
     assert.deepEqual((JSON.parse(clash.stdout) as { clashes: unknown[] }).clashes, [{ host: 'core', port: 3030, owners: ['api', 'web'] }]);
+    assert.equal(cli(['ports', '--root', root, '--check']).status, 2, '--check needs --write-env');
+
+    // web-dev (prod) and web:dev would both be WEB_DEV_PORT: reported, and the file is left as it was.
+    await writeFile(join(root, 'web/.infra.yaml'), 'apiVersion: infra/v2\nproject: web-dev\nprovider: bare-metal\nservice: { host: core, port: 3040, command: x }\n');
+    await writeFile(join(root, 'web/.infra.dev.yaml'), 'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 4040, command: x }\n');
+    const before = await readFile(env, 'utf8');
+    const collision = cli(['ports', '--root', root, '--write-env', env, '--json']);
+    assert.equal(collision.status, 1, collision.stdout);
+    const doc = JSON.parse(collision.stdout) as { env_file: { outcome: string; collisions: { name: string; owners: { owner: string; port: number }[] }[] } };
+    assert.equal(doc.env_file.outcome, 'not-written');
+    assert.deepEqual(doc.env_file.collisions.map((c) => [c.name, c.owners.map((o) => `${o.owner}=${o.port}`).sort()]), [['WEB_DEV_PORT', ['web-dev=3040', 'web:dev=4040']]]);
+    assert.equal(await readFile(env, 'utf8'), before);
   } finally {
     await removeTree(root);
   }
