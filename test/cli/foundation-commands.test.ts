@@ -96,6 +96,13 @@ test('list: the services with the documented JSON shape; filters', () => {
   for (const key of ['project', 'environment', 'host', 'provider', 'port', 'unit', 'depends_on']) assert.ok(key in out.services[0]!, key);
   const dev = JSON.parse(cli(['list', ...example, '--env', 'dev', '--json']).stdout) as { services: { environment: string }[] };
   assert.ok(dev.services.length >= 2 && dev.services.every((s) => s.environment === 'dev'));
+  // A filter that can match nothing is a usage error with a suggestion, not an empty list.
+  const typoHost = cli(['list', ...example, '--host', 'blak']);
+  assert.equal(typoHost.status, 2);
+  assert.match(typoHost.stderr, /no host "blak" in the inventory\nhint: did you mean black\?/);
+  const typoEnv = cli(['list', ...example, '--env', 'prd', '--json']);
+  assert.equal(typoEnv.status, 2);
+  assert.equal((JSON.parse(typoEnv.stdout) as { error: { hint: string } }).error.hint, 'did you mean prod?');
   assert.match(cli(['list', ...example]).stdout, /PROJECT\s+ENV\s+HOST/);
 });
 

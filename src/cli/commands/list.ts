@@ -1,11 +1,24 @@
+import { UsageError } from '../../errors.js';
 import { loadFleet } from '../../fleet/load.js';
 import { listServices } from '../../inspect/services.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { closest } from '../../text/suggest.js';
 import { plural, table } from '../style.js';
 import { withProblemNote } from './shared.js';
 
 export async function list(options: GlobalOptions & { env?: string; host?: string }): Promise<CommandResult> {
   const loaded = await loadFleet(options);
+  // A filter that can match nothing is a typo, not an empty fleet: say so, as ops commands do.
+  const hosts = loaded.fleet.hosts.map((h) => h.name);
+  if (options.host !== undefined && !hosts.includes(options.host)) {
+    const near = closest(options.host, hosts);
+    throw new UsageError(`no host ${JSON.stringify(options.host)} in the inventory`, near ? `did you mean ${near}?` : `hosts: ${hosts.join(', ')}`);
+  }
+  const environments = [...new Set(loaded.fleet.services.map((s) => s.environment))].sort();
+  if (options.env !== undefined && !environments.includes(options.env)) {
+    const near = closest(options.env, environments);
+    throw new UsageError(`no service of environment ${JSON.stringify(options.env)} under the root`, near ? `did you mean ${near}?` : `environments: ${environments.join(', ') || 'none'}`);
+  }
   const filter: { environment?: string; host?: string } = {};
   if (options.env !== undefined) filter.environment = options.env;
   if (options.host !== undefined) filter.host = options.host;
