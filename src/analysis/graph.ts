@@ -3,14 +3,15 @@
  * database use, tunnels, and edge routes (domain → service). One JSON document, rendered as
  * terminal text, Mermaid (flowchart) or Graphviz (dot).
  */
-import type { Service } from '../fleet/model.js';
+import { routingEdges } from '../fleet/model.js';
 import { push, type FleetIndex, type Unresolved } from './topology.js';
 
 export type GraphEdge =
   | { kind: 'depends_on'; from: string; to: string }
   | { kind: 'database'; from: string; to: string }
   | { kind: 'tunnel'; name: string; from: string; to: string; direction: 'forward' | 'reverse'; carries: string | null; critical: boolean; ports: number[] }
-  | { kind: 'route'; from: string; to: string; edge: string | null };
+  /** `edge`: the first of `edges` (kept for readers of the first shape); `edges`: every edge that routes it. */
+  | { kind: 'route'; from: string; to: string; edge: string | null; edges: string[] };
 
 export interface FleetGraph {
   hosts: { name: string; role: string; provider: string; mesh_ip: string | null; frozen: boolean; services: string[]; clusters: string[] }[];
@@ -27,18 +28,11 @@ export function buildGraph(index: FleetIndex): FleetGraph {
   for (const t of fleet.tunnels) {
     edges.push({ kind: 'tunnel', name: t.name, from: t.from, to: t.to, direction: t.direction ?? 'forward', carries: t.carries ?? null, critical: t.critical === true, ports: t.ports ?? [] });
   }
-  // A domain reaches its service through the edge (kind: edge) on the same host, if there is one.
-  const edgeOn = new Map<string, Service>();
+  // A domain reaches its service through the edges that route it, as `net caddy` renders them.
   for (const s of fleet.services) {
-    if (s.kind !== 'edge' || s.host === undefined) continue;
-    const current = edgeOn.get(s.host);
-    if (!current || (current.environment !== 'prod' && s.environment === 'prod')) edgeOn.set(s.host, s);
-  }
-  for (const s of fleet.services) {
-    for (const d of s.domains) {
-      const edge = s.host === undefined ? undefined : edgeOn.get(s.host);
-      edges.push({ kind: 'route', from: d, to: s.id, edge: edge && edge !== s ? edge.id : null });
-    }
+    if (s.domains.length === 0) continue;
+    const via = routingEdges(fleet, s).map((e) => e.id);
+    for (const d of s.domains) edges.push({ kind: 'route', from: d, to: s.id, edge: via[0] ?? null, edges: via });
   }
   return {
     hosts: fleet.hosts.map((h) => ({
@@ -129,7 +123,7 @@ export function renderText(g: FleetGraph, st: TextStyle = plainStyle): string {
   const routes = g.edges.filter((e): e is Extract<GraphEdge, { kind: 'route' }> => e.kind === 'route');
   if (routes.length > 0) {
     lines.push(st.bold('routes') + st.dim('  (domain → service)'));
-    block(routes.map((r) => [r.from, `→ ${r.to} (${hostOfService.get(r.to) ?? '?'})`, r.edge ? st.dim(`via ${r.edge}`) : '']));
+    block(routes.map((r) => [r.from, `→ ${r.to} (${hostOfService.get(r.to) ?? '?'})`, r.edges.length > 0 ? st.dim(`via ${r.edges.join(', ')}`) : '']));
     lines.push('');
   }
   if (g.unresolved.length > 0) {

@@ -166,6 +166,23 @@ export function resolveDependency(fleet: Fleet, from: Service, project: string):
   return index.get(`${project}\u0000${from.environment}`) ?? index.get(`${project}\u0000prod`);
 }
 
+/**
+ * The edges (services of kind edge, one per host, prod first) that route a service's domains:
+ * the edge on its own host when there is one, otherwise every edge of the fleet (DNS decides
+ * which one gets the traffic). `net caddy` renders these routes and `graph` draws them.
+ */
+export function routingEdges(fleet: Fleet, service: Service): Service[] {
+  const byHost = new Map<string, Service>();
+  for (const s of fleet.services) {
+    if (s.kind !== 'edge' || s.host === undefined) continue;
+    const current = byHost.get(s.host);
+    if (!current || (current.environment !== 'prod' && s.environment === 'prod')) byHost.set(s.host, s);
+  }
+  const own = service.host === undefined ? undefined : byHost.get(service.host);
+  if (own) return own === service ? [] : [own];
+  return [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((h) => byHost.get(h)!).filter((e) => e !== service);
+}
+
 export function durationMs(value: number | string | undefined, fallbackMs: number): number {
   if (value === undefined) return fallbackMs;
   if (typeof value === 'number') return value * 1000;

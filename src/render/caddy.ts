@@ -4,7 +4,7 @@
  * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
  * Rendered already formatted: `caddy fmt` leaves it unchanged.
  */
-import type { Fleet, Service } from '../fleet/model.js';
+import { routingEdges, type Fleet, type Service } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
 
@@ -18,10 +18,7 @@ interface Site {
   service: Service;
 }
 
-/**
- * Which edge routes a service: the edge on the service's own host when it has
- * one, otherwise every edge of the fleet (DNS decides which one gets the traffic).
- */
+/** Which edges route a service: `routingEdges` (shared with `graph`). */
 export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(fleet.inventoryFile)): RenderOutput {
   const problems: Problem[] = [];
   const skipped: Skipped[] = [];
@@ -62,8 +59,7 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     }
     if (!ok) continue;
     const host = hostByName.get(s.host);
-    const edges = sites.has(s.host) ? [s.host] : edgeHosts;
-    for (const edge of edges) {
+    for (const edge of routingEdges(fleet, s).map((e) => e.host!)) {
       let address: string | undefined;
       if (edge === s.host) address = '127.0.0.1';
       else if (host?.meshIp !== undefined && IPV4.test(host.meshIp)) address = host.meshIp;

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { buildGraph, renderDot, renderMermaid, renderText, type FleetGraph } from '../../src/analysis/graph.js';
-import { cli, cliJson, indexOf, loadFixture, tunnel } from './helpers.js';
+import { FleetIndex } from '../../src/analysis/topology.js';
+import { renderCaddy } from '../../src/render/caddy.js';
+import { cli, cliJson, fleetOf, indexOf, loadFixture, tunnel } from './helpers.js';
 
 const awkward = () =>
   indexOf({
@@ -30,7 +32,28 @@ test('graph JSON: hosts contain services and clusters; edges for depends_on, dat
   const t = g.edges.find((e) => e.kind === 'tunnel' && e.name === 'state-hub-railiance01');
   assert.deepEqual(t, { kind: 'tunnel', name: 'state-hub-railiance01', from: 'railiance01', to: 'workstation', direction: 'reverse', carries: 'state-hub', critical: true, ports: [18000] });
   const routed = buildGraph(awkward()).edges.find((e) => e.kind === 'route');
-  assert.deepEqual(routed, { kind: 'route', from: 'ai.cocotte.maison', to: 'web.fe', edge: 'edge' });
+  assert.deepEqual(routed, { kind: 'route', from: 'ai.cocotte.maison', to: 'web.fe', edge: 'edge', edges: ['edge'] });
+});
+
+test('graph draws the routes net caddy renders: a service on a host without an edge goes through every edge', () => {
+  const fleet = fleetOf({
+    hosts: [{ name: 'vps-0', meshIp: '10.9.0.1' }, { name: 'vps-1', meshIp: '10.9.0.2' }, { name: 'black', meshIp: '10.9.0.11' }],
+    services: [
+      { project: 'sso', host: 'black', port: 3050, domains: ['sso.example.com'] },
+      { project: 'beacon', host: 'vps-1', port: 3060, domains: ['beacon.example.com'] },
+      { project: 'edge', host: 'vps-0', kind: 'edge', port: 443 },
+      { project: 'edge-1', host: 'vps-1', kind: 'edge', port: 443 },
+    ],
+  });
+  const routes = buildGraph(new FleetIndex(fleet)).edges.filter((e) => e.kind === 'route');
+  assert.deepEqual(routes.map((r) => [r.from, r.edges]), [['sso.example.com', ['edge', 'edge-1']], ['beacon.example.com', ['edge-1']]]);
+  const caddy = renderCaddy(fleet);
+  assert.deepEqual(caddy.problems, []);
+  for (const r of routes) {
+    const routedBy = caddy.files.filter((f) => f.content.includes(r.from)).map((f) => f.path.replace('.Caddyfile', ''));
+    const edgeHosts = r.edges.map((id) => fleet.services.find((s) => s.id === id)!.host);
+    assert.deepEqual(routedBy, edgeHosts, r.from);
+  }
 });
 
 test('graph text: a block per host, then tunnels and routes, readable without any tool', async () => {
