@@ -9,6 +9,7 @@ import { closest } from '../text/suggest.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from './load.js';
+import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from './secrets.js';
 
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -48,6 +49,8 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   if (inventoryReady) checkDatabaseClusters(ctx);
   checkOwnDb(ctx);
   checkCycles(ctx);
+  checkUnits(ctx);
+  checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
   return ctx.out;
@@ -256,6 +259,31 @@ function checkCycles(ctx: RuleContext): void {
     state.set(s.id, 'done');
   };
   for (const s of fleet.services) if (!state.has(s.id)) visit(s);
+}
+
+/** What `units` and `deploy` would refuse to render (an unclosed quote, a program systemd reads as a prefix, …), found at validate time. */
+function checkUnits(ctx: RuleContext): void {
+  for (const s of ctx.fleet.services) {
+    if (unitSkipReason(s) !== undefined) continue;
+    try {
+      renderUnit(s, undefined);
+    } catch (err) {
+      if (!(err instanceof UnitError)) throw err;
+      ctx.out.push(problem('unit_render', at(ctx, s.manifest, err.path), `${s.id}: ${err.message}`, err.hint ?? 'see docs/render.md (units)'));
+    }
+  }
+}
+
+/** A public domain routes to one service: the edges (net caddy) cannot send it to two. */
+function checkDomains(ctx: RuleContext): void {
+  const owner = new Map<string, Service>();
+  for (const s of ctx.fleet.services) {
+    s.domains.forEach((domain, i) => {
+      const first = owner.get(domain);
+      if (first === undefined) owner.set(domain, s);
+      else ctx.out.push(problem('domain_unique', at(ctx, s.manifest, ['service', 'domains', i]), `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`, 'a domain goes to one service: drop it here or there'));
+    });
+  }
 }
 
 /** One port of one host has one listener: services and database clusters alike. */

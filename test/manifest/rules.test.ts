@@ -79,6 +79,28 @@ test('http_coupling: a dependency must exist in the service\'s environment or in
   assert.deepEqual(fine.filter((x) => x.rule === 'http_coupling'), []);
 });
 
+test('unit_render: a command units and deploy could not render is caught by validate, located at the command', async () => {
+  for (const [command, message] of [["\"node 'x\"", /unclosed single quote/], ['"-rm x"', /ExecStart prefix/]] as const) {
+    const problems = await problemsFor({ 'api/.infra.yaml': api().replace('command: node server.js', `command: ${command}`) });
+    const p = find(problems, 'unit_render');
+    assert.ok(p, `${command}: ${JSON.stringify(problems)}`);
+    assert.match(p.message, message);
+    assert.deepEqual([p.line, p.column, p.severity], [7, 12, 'error']);
+  }
+  // PID mode (a local host) renders no unit: nothing to check there.
+  const local = 'apiVersion: infra/v2\nproject: tool\nprovider: local\nservice: { host: laptop, port: 4000, command: "-x" }\n';
+  assert.equal(find(await problemsFor({ 'tool/.infra.yaml': local }), 'unit_render'), undefined);
+});
+
+test('domain_unique: one domain routes to one service', async () => {
+  const sso = 'apiVersion: infra/v2\nproject: sso\nprovider: bare-metal\nservice: { host: core, port: 3050, command: x, domains: [id.example.com, api.example.com] }\n';
+  const problems = await problemsFor({ 'api/.infra.yaml': api('  domains: [api.example.com]\n'), 'sso/.infra.yaml': sso });
+  const p = problems.filter((x) => x.rule === 'domain_unique');
+  assert.equal(p.length, 1, JSON.stringify(problems));
+  assert.match(p[0]!.message, /domain "api.example.com" is already routed to "api" \(api\/.infra.yaml\)/);
+  assert.deepEqual([p[0]!.file, p[0]!.line], ['sso/.infra.yaml', 4]);
+});
+
 test('droplet_naming: the v1 pattern, the inventory convention and duplicates', async () => {
   const v1 = `apiVersion: infra/v1
 project: infra
