@@ -1,7 +1,7 @@
 /** net caddy: golden Caddyfile, routing rules, located problems, idempotent --write, `caddy validate` and `caddy fmt`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { netCaddy } from '../../src/cli/commands/render/net-caddy.js';
 import type { Fleet, Service } from '../../src/fleet/model.js';
@@ -42,22 +42,24 @@ test('caddy: a service on an edge host is routed by that edge only; others by ev
   assert.match(edge, /mac\.example\.com/);
 });
 
-test('caddy: a domain claimed twice, domains without a port, and an unreachable host are located errors', async () => {
+test('caddy: domains without a port and an unreachable host are located errors; a domain claimed twice stops it at load', async () => {
   const root = await copyFixture({
-    'dup/.infra.yaml': 'apiVersion: infra/v2\nproject: dup\nprovider: bare-metal\nservice:\n  host: core\n  port: 3099\n  command: node x.js\n  domains: [other.example.com, api.example.com]\n',
     'noport/.infra.yaml': 'apiVersion: infra/v2\nproject: noport\nprovider: bare-metal\nservice:\n  host: core\n  kind: worker\n  command: node x.js\n  domains: [noport.example.com]\n',
     'far/.infra.yaml': 'apiVersion: infra/v2\nproject: far\nprovider: bare-metal\nservice:\n  host: attic\n  port: 4000\n  command: node x.js\n  domains: [far.example.com]\n',
   });
   try {
     const r = await netCaddy({ root });
     assert.equal(r.exitCode, 1);
-    const json = r.json as { files: unknown[]; problems: { file: string; line: number; column: number; message: string }[] };
+    const json = r.json as { files: unknown[]; problems: { file: string; line: number; column: number; rule: string; message: string }[] };
     assert.deepEqual(json.files, []);
     assert.deepEqual(json.problems.map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`), [
-      'dup/.infra.yaml:8:32 domain "api.example.com" is already routed to "api" (api/.infra.yaml)',
       'far/.infra.yaml:5:9 "far" has domains but its host "attic" is not on the mesh: edge "edge" cannot reach it',
       'noport/.infra.yaml:8:12 "noport" has domains but no port: the edge cannot route to it',
     ]);
+    await mkdir(join(root, 'dup'));
+    await writeFile(join(root, 'dup/.infra.yaml'), 'apiVersion: infra/v2\nproject: dup\nprovider: bare-metal\nservice:\n  host: core\n  port: 3099\n  command: node x.js\n  domains: [other.example.com, api.example.com]\n');
+    const dup = (await netCaddy({ root })).json as typeof json;
+    assert.deepEqual(dup.problems.filter((p) => p.rule === 'domain_unique').map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`), ['dup/.infra.yaml:8:32 domain "api.example.com" is already routed to "api" (api/.infra.yaml)']);
   } finally {
     await removeDir(root);
   }

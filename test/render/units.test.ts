@@ -1,7 +1,7 @@
 /** units: golden unit files, ExecStart quoting, renderUnit for deploy, idempotent --write, and `systemd-analyze verify`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { units } from '../../src/cli/commands/render/units.js';
 import type { Service } from '../../src/fleet/model.js';
@@ -75,7 +75,9 @@ test('units: an unrenderable command is located at service.command; nothing is r
     assert.equal(r.exitCode, 1);
     const json = r.json as { files: unknown[]; problems: { file: string; line: number; column: number; rule: string; message: string }[] };
     assert.deepEqual(json.files, []);
-    assert.deepEqual(json.problems.map((p) => [p.file, p.line, p.column, p.rule, p.message]), [['api/.infra.yaml', 7, 12, 'render', 'api: the command has an unclosed double quote']]);
+    // Loading finds it first: the unit_render rule validate runs.
+    assert.deepEqual(json.problems.map((p) => [p.file, p.line, p.column, p.rule, p.message]), [['api/.infra.yaml', 7, 12, 'unit_render', 'api: the command has an unclosed double quote']]);
+
   } finally {
     await removeDir(root);
   }
@@ -95,6 +97,22 @@ test('units --write --out: <host>/<unit>, unchanged on the second run; --check; 
     assert.equal((await units({ root: FIXTURE, check: true, out: dir })).exitCode, 1);
     const one = await units({ root: FIXTURE, host: 'edge' });
     assert.deepEqual((one.json as { files: { path: string }[] }).files.map((f) => f.path), ['edge/web.service']);
+    // --host: skip notes only about that host's services.
+    const hostsOfSkipped = (one.json as { skipped: { name: string }[] }).skipped.map((x) => x.name);
+    const all = (await units({ root: FIXTURE })).json as { skipped: { name: string }[] };
+    assert.ok(hostsOfSkipped.length < all.skipped.length, JSON.stringify({ hostsOfSkipped, all: all.skipped }));
+
+    // A unit an earlier rendering wrote, for a service that is gone: reported as stale (never deleted);
+    // --check fails on it. A file of the user's (no manage-apps header) and backups are left alone.
+    await units({ root: FIXTURE, write: true, out: dir }); // puts back the api.service edited above
+    await writeFile(join(dir, 'core/gone.service'), '# gone.service: rendered by manage-apps from gone/.infra.yaml; do not edit by hand.\n');
+    await writeFile(join(dir, 'core/notes.txt'), 'mine\n');
+    const stale = await units({ root: FIXTURE, check: true, out: dir });
+    assert.equal(stale.exitCode, 1);
+    const files = (stale.json as { files: { path: string; status: string }[] }).files;
+    assert.deepEqual(files.filter((f) => f.status !== 'up-to-date').map((f) => [f.path.slice(dir.length + 1), f.status]), [['core/gone.service', 'stale']]);
+    assert.equal((await readFile(join(dir, 'core/gone.service'), 'utf8')).length > 0, true);
+    assert.equal((await units({ root: FIXTURE, check: true, out: dir, host: 'edge' })).exitCode, 0, 'another host\'s leftovers are not this host\'s');
   } finally {
     await removeDir(dir);
   }

@@ -3,19 +3,19 @@
  * which load problems stop a render, and the human report. Renderers stay pure
  * (src/render); reading and writing files happens here, through writeFileSafely.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
 import { readIfExists, writeFileSafely } from '../../../files/write.js';
 import type { LoadedFleet } from '../../../fleet/load.js';
 import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
-import type { Locator, RenderedFile, Skipped } from '../../../render/common.js';
+import { byCodePoint, type Locator, type RenderedFile, type Skipped } from '../../../render/common.js';
 import { lineSource, type CommandResult, type GlobalOptions } from '../../context.js';
 import { formatProblems, problemJson, problemSummary, type LineSource } from '../../report-problems.js';
 import { plural, style } from '../../style.js';
 
 export type Mode = 'print' | 'check' | 'write';
-export type FileStatus = 'rendered' | 'up-to-date' | 'out-of-date' | 'missing' | 'written' | 'unchanged';
+export type FileStatus = 'rendered' | 'up-to-date' | 'out-of-date' | 'missing' | 'written' | 'unchanged' | 'stale';
 
 export interface RenderFlags extends GlobalOptions {
   write?: boolean;
@@ -113,6 +113,33 @@ export async function writeTargets(targets: Target[]): Promise<FileReport[]> {
   return out;
 }
 
+/**
+ * Files under the output directory that an earlier rendering wrote (their header says
+ * "rendered by manage-apps") and this one no longer produces: a removed service's unit, a
+ * host that left the mesh. Reported, never deleted. Backups (`.bak`) are not ours to report.
+ */
+export async function staleFiles(dir: string, targets: Target[], keep: (relative: string) => boolean = () => true): Promise<FileReport[]> {
+  const wanted = new Set(targets.map((t) => t.path));
+  const out: FileReport[] = [];
+  const visit = async (at: string, depth: number): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(at, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries.sort((a, b) => byCodePoint(a.name, b.name))) {
+      const path = join(at, e.name);
+      if (e.isDirectory() && depth < 2) await visit(path, depth + 1);
+      if (!e.isFile() || wanted.has(path) || e.name.endsWith('.bak') || !keep(relative(dir, path))) continue;
+      const head = ((await readIfExists(path)) ?? '').slice(0, 400);
+      if (/rendered by manage-apps/i.test(head)) out.push({ path, status: 'stale' });
+    }
+  };
+  await visit(dir, 1);
+  return out;
+}
+
 /** Targets for renderer files under an output directory. */
 export function targetsIn(dir: string, files: RenderedFile[]): Target[] {
   return files.map((f) => ({ path: resolve(dir, f.path), content: f.content, ...(f.mode === undefined ? {} : { mode: f.mode }) }));
@@ -148,6 +175,7 @@ const STATUS_TEXT: Record<FileStatus, string> = {
   missing: 'missing',
   written: 'written',
   unchanged: 'unchanged',
+  stale: 'stale: rendered by manage-apps, no longer part of the rendering (remove it)',
 };
 
 /** The one result shape of every render command (docs/render.md). */
@@ -173,16 +201,19 @@ export function renderResult(r: RenderReport): CommandResult {
       if (failed) return '';
       const out = r.files.map((f) => {
         const text = STATUS_TEXT[f.status];
-        const shownStatus = f.status === 'out-of-date' || f.status === 'missing' ? style.red(text) : f.status === 'written' ? style.green(text) : text;
+        const shownStatus = f.status === 'out-of-date' || f.status === 'missing' || f.status === 'stale' ? style.red(text) : f.status === 'written' ? style.green(text) : text;
         return `${f.path}: ${shownStatus}${f.backup ? ` (previous content kept in ${f.backup})` : ''}`;
       });
       for (const s of r.skipped) out.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
+      const leftOver = r.files.filter((f) => f.status === 'stale').length;
       if (r.mode === 'check') {
-        const stale = r.files.filter((f) => f.status !== 'up-to-date').length;
-        out.push(stale === 0 ? `${style.green('✔')} ${plural(r.files.length, 'file')} up to date.` : `${style.red('✖')} ${plural(stale, 'file')} differ from the rendering: \`manage-apps ${r.command} --write\` (same options) updates them.`);
+        const differ = r.files.filter((f) => f.status !== 'up-to-date' && f.status !== 'stale').length;
+        if (differ === 0 && leftOver === 0) out.push(`${style.green('✔')} ${plural(r.files.length, 'file')} up to date.`);
+        if (differ > 0) out.push(`${style.red('✖')} ${plural(differ, 'file')} differ from the rendering: \`manage-apps ${r.command} --write\` (same options) updates them.`);
+        if (leftOver > 0) out.push(`${style.red('✖')} ${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`);
       } else {
         const written = r.files.filter((f) => f.status === 'written').length;
-        out.push(`${plural(written, 'file')} written, ${r.files.length - written} unchanged.`);
+        out.push(`${plural(written, 'file')} written, ${r.files.length - written - leftOver} unchanged.` + (leftOver > 0 ? ` ${style.red(`${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`)}` : ''));
       }
       return out.join('\n');
     },
@@ -217,9 +248,14 @@ export async function runRenderer(
   const known = loaded.fleet.hosts.map((h) => h.name);
   const files = hostOf ? filterHost(output.files, flags.host, known, hostOf) : output.files;
   const problems = mergeProblems(output.problems);
-  const report = { ...base, skipped: output.skipped, problems };
+  // --host renders one host's files: skip notes about the others are noise.
+  const hostOfSkipped = (name: string) => loaded.fleet.hosts.find((h) => h.name === name)?.name ?? loaded.fleet.services.find((s) => s.id === name)?.host;
+  const skipped = flags.host === undefined ? output.skipped : output.skipped.filter((s) => hostOfSkipped(s.name) === undefined || hostOfSkipped(s.name) === flags.host);
+  const report = { ...base, skipped, problems };
   if (countBySeverity(problems).errors > 0) return renderResult(report);
   if (mode === 'print') return renderResult({ ...report, rendered: files });
   const targets = targetsIn(dir!, files);
-  return renderResult({ ...report, files: mode === 'check' ? await checkTargets(targets) : await writeTargets(targets) });
+  const reports = mode === 'check' ? await checkTargets(targets) : await writeTargets(targets);
+  const ours = (rel: string) => flags.host === undefined || hostOf === undefined || hostOf({ path: rel, content: '' }) === flags.host;
+  return renderResult({ ...report, files: [...reports, ...(await staleFiles(dir!, targets, ours))] });
 }
