@@ -1,6 +1,7 @@
 /** What every command receives, and what it gives back to the one printer in main.ts. */
 import type { LoadedFleet } from '../fleet/load.js';
-import type { LineSource } from './report-problems.js';
+import { secretLines } from '../inventory/load.js';
+import { redact, type LineSource } from './report-problems.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -20,6 +21,14 @@ export interface CommandResult {
 export function lineSource(loaded: LoadedFleet): LineSource {
   const byFile = new Map<string, string[]>();
   for (const m of loaded.manifests) byFile.set(m.file, m.source.lines);
-  if (loaded.inventory.source) byFile.set(loaded.inventory.file, loaded.inventory.source.lines);
-  return (file, line) => byFile.get(file)?.[line - 1];
+  const inventory = loaded.inventory.source;
+  if (inventory) byFile.set(loaded.inventory.file, inventory.lines);
+  // Manifests' secrets are masked through their secret_in_manifest problems; the inventory has no such rule.
+  let masked: Set<number> | undefined;
+  return (file, line) => {
+    const text = byFile.get(file)?.[line - 1];
+    if (text === undefined || !inventory || file !== loaded.inventory.file) return text;
+    masked ??= secretLines(inventory);
+    return masked.has(line) ? redact(text) : text;
+  };
 }

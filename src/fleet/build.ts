@@ -12,7 +12,8 @@ export const DEFAULT_KEEP_RELEASES = 5;
 export const DEFAULT_REGION = 'nyc3';
 
 export function buildFleet(root: string, manifests: readonly LoadedManifest[], inventory: LoadedInventory): Fleet {
-  const inv: Inventory | undefined = inventory.valid ? inventory.inventory : undefined;
+  // The usable part: entries that failed the schema are already left out (and reported).
+  const inv: Inventory | undefined = inventory.inventory;
   const hosts = Object.entries(inv?.hosts ?? {})
     .map(([name, h]): Host => {
       const host: Host = { name, alias: h.alias ?? name, provider: h.provider, role: h.role, local: h.local === true || h.provider === 'local', ephemeral: h.ephemeral === true, gpus: h.gpus ?? 0 };

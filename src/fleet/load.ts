@@ -44,7 +44,7 @@ export async function resolveRoot(rootOption: string | undefined): Promise<strin
 export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet> {
   const root = await resolveRoot(options.root);
   const inventoryPath = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : isAbsolute(options.inventory) ? options.inventory : resolve(process.cwd(), options.inventory);
-  const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath))]);
+  const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath), { explicit: options.inventory !== undefined })]);
   const cache = ManifestCache.open(root);
   const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
   cache?.save();

@@ -4,21 +4,40 @@
  */
 import { readFile } from 'node:fs/promises';
 import { problem, type Problem } from '../problems.js';
-import { SourceDocument } from '../source/document.js';
-import { checkSchema } from '../source/schema-check.js';
-import type { Inventory } from './types.js';
+import { SourceDocument, type PathSegment } from '../source/document.js';
+import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
+import { schemaProblems } from '../source/schema-check.js';
+import { DEFAULT_INVENTORY, type Inventory } from './types.js';
 
 export interface LoadedInventory {
   path: string;
   file: string;
   source: SourceDocument | undefined;
-  /** Present when it parsed (it may still have problems); rules skip inventory checks without it. */
+  /**
+   * What can be used: present when the file parsed as an object, with every entry that failed
+   * the schema left out (see `omitted`), so its types are right. Without it, rules skip
+   * inventory checks and the fleet has no hosts.
+   */
   inventory: Inventory | undefined;
+  /** True when the whole file passed its schema (nothing was left out). */
   valid: boolean;
+  /** Entries left out for a schema problem of their own (reported in `problems`). */
+  omitted: Omitted;
   problems: Problem[];
 }
 
-export async function loadInventory(path: string, file: string): Promise<LoadedInventory> {
+export interface Omitted {
+  hosts: ReadonlySet<string>;
+  clusters: ReadonlySet<string>;
+  tunnels: ReadonlySet<string>;
+  services: ReadonlySet<string>;
+  /** Top-level keys left out whole (e.g. a malformed mesh section). */
+  sections: ReadonlySet<string>;
+}
+
+const NOTHING_OMITTED: Omitted = { hosts: new Set(), clusters: new Set(), tunnels: new Set(), services: new Set(), sections: new Set() };
+
+export async function loadInventory(path: string, file: string, options: { explicit?: boolean } = {}): Promise<LoadedInventory> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -26,32 +45,103 @@ export async function loadInventory(path: string, file: string): Promise<LoadedI
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     const message = code === 'ENOENT' ? 'host inventory not found' : `cannot read the host inventory (${code})`;
     return {
-      path, file, source: undefined, inventory: undefined, valid: false,
-      problems: [problem('inventory', { file, line: 1, column: 1 }, message, 'create mesh-hosts.json at the root (see docs/inventory.md), or pass --inventory FILE')],
+      path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED,
+      problems: [problem('inventory', { file, line: 1, column: 1 }, message, inventoryReadHint(code, options.explicit === true))],
     };
   }
   return parseInventory(path, file, text);
 }
 
+/** Only a missing default inventory is fixed by creating one at the root. */
+export function inventoryReadHint(code: string, explicit: boolean): string {
+  if (code === 'ENOENT') return explicit ? 'check the path given to --inventory' : `create ${DEFAULT_INVENTORY} at the root (see docs/inventory.md), or pass --inventory FILE`;
+  if (code === 'EACCES' || code === 'EPERM') return 'the file exists but this user may not read it: check its permissions (ls -l)';
+  if (code === 'EISDIR') return 'that path is a directory: give the inventory file itself';
+  return 'check that the file exists and is readable';
+}
+
 export function parseInventory(path: string, file: string, text: string): LoadedInventory {
   const source = SourceDocument.parseJson(file, text);
-  if (source.syntaxProblems.length > 0) return { path, file, source, inventory: undefined, valid: false, problems: source.syntaxProblems };
+  if (source.syntaxProblems.length > 0) return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: source.syntaxProblems };
   const value = source.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { path, file, source, inventory: undefined, valid: false, problems: [problem('schema', source.locate([]), 'the inventory must be a JSON object with a "hosts" key')] };
+    return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [problem('schema', source.locate([]), 'the inventory must be a JSON object with a "hosts" key')] };
   }
-  const problems = checkSchema('mesh-hosts', source, value);
-  const valid = problems.length === 0;
-  const inventory = value as Inventory;
-  if (valid) problems.push(...checkInventory(inventory, source));
-  return { path, file, source, inventory, valid, problems };
+  const findings = schemaProblems('mesh-hosts', source, value);
+  const problems = findings.map((f) => f.problem);
+  const valid = findings.length === 0;
+  const { inventory, omitted } = valid ? { inventory: value as Inventory, omitted: NOTHING_OMITTED } : usablePart(value as Record<string, unknown>, findings.map((f) => f.path));
+  problems.push(...checkInventory(inventory, source, omitted));
+  return { path, file, source, inventory, valid, omitted, problems };
+}
+
+const MAPS = new Set(['hosts', 'clusters', 'services']);
+
+/**
+ * The inventory without what failed the schema: an entry of hosts, clusters, services or tunnels
+ * with a problem of its own is left out alone; any other problem drops its top-level key (a
+ * malformed mesh, an unknown key). One bad host must not hide the rest of the fleet.
+ */
+function usablePart(value: Record<string, unknown>, paths: readonly PathSegment[][]): { inventory: Inventory; omitted: Omitted } {
+  const omitted = { hosts: new Set<string>(), clusters: new Set<string>(), tunnels: new Set<string>(), services: new Set<string>(), sections: new Set<string>() };
+  const badTunnels = new Set<number>();
+  for (const path of paths) {
+    const [section, entry] = path;
+    if (section === undefined) continue; // the root's own type is checked before the schema
+    if (entry !== undefined && MAPS.has(String(section))) omitted[section as 'hosts' | 'clusters' | 'services'].add(String(entry));
+    else if (entry !== undefined && section === 'tunnels' && typeof entry === 'number') badTunnels.add(entry);
+    else omitted.sections.add(String(section));
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (omitted.sections.has(key)) continue;
+    if (MAPS.has(key)) {
+      const left = omitted[key as 'hosts' | 'clusters' | 'services'];
+      out[key] = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([name]) => !left.has(name)));
+    } else if (key === 'tunnels') {
+      const tunnels = v as { name?: unknown }[];
+      tunnels.forEach((t, i) => {
+        if (badTunnels.has(i)) omitted.tunnels.add(typeof t?.name === 'string' ? t.name : `#${i + 1}`);
+      });
+      out[key] = tunnels.filter((_, i) => !badTunnels.has(i));
+    } else {
+      out[key] = v;
+    }
+  }
+  // hosts is required: a missing or malformed one leaves a fleet without hosts, not without a model.
+  out['hosts'] ??= {};
+  return { inventory: out as unknown as Inventory, omitted };
+}
+
+/**
+ * Lines of the inventory that hold a secret (a key naming one with a value, or a value shaped
+ * like a credential): code frames mask them as they mask a manifest's. The inventory is usually
+ * in git too, and a frame shown for a neighbouring problem must not print a token.
+ */
+export function secretLines(source: SourceDocument): Set<number> {
+  const out = new Set<number>();
+  source.lines.forEach((line, i) => {
+    if (lineHoldsSecret(line)) out.add(i + 1);
+  });
+  return out;
+}
+
+function lineHoldsSecret(line: string): boolean {
+  if (looksLikeSecret(line)) return true;
+  // "private_key": "…" (several pairs may share a line in hand-written JSON).
+  for (const m of line.matchAll(/"([^"\\]+)"\s*:\s*(?:"([^"]*)"|([^\s,{}[\]]+))/g)) {
+    const value = m[2] ?? m[3] ?? '';
+    if (SECRET_KEY.test(m[1]!) && value.trim() !== '' && value !== 'null') return true;
+  }
+  return false;
 }
 
 /** Checks that need the inventory alone (types are known to be right). */
-function checkInventory(inv: Inventory, source: SourceDocument): Problem[] {
+function checkInventory(inv: Inventory, source: SourceDocument, omitted: Omitted): Problem[] {
   const out: Problem[] = [];
   const hosts = inv.hosts;
-  const known = (name: string) => Object.prototype.hasOwnProperty.call(hosts, name);
+  // A reference to a host left out for its own problem is not a second problem.
+  const known = (name: string) => Object.prototype.hasOwnProperty.call(hosts, name) || omitted.hosts.has(name);
   const hint = `known hosts: ${Object.keys(hosts).join(', ')}`;
 
   if (inv.mesh?.hub !== undefined && !known(inv.mesh.hub)) {
@@ -64,6 +154,7 @@ function checkInventory(inv: Inventory, source: SourceDocument): Problem[] {
     if (host.mesh_ip === undefined) continue;
     const ip = ipToNumber(host.mesh_ip);
     if (!inv.mesh) {
+      if (omitted.sections.has('mesh')) continue; // the mesh section's own problem says it
       out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `host "${name}" has a mesh IP but the inventory has no mesh section`, 'add "mesh": {"cidr": "10.9.0.0/24", "hub": "<host>"}'));
     } else if (cidr && ip !== undefined && !inCidr(ip, cidr)) {
       out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `mesh IP ${host.mesh_ip} of "${name}" is outside the mesh ${inv.mesh.cidr}`));
@@ -77,7 +168,7 @@ function checkInventory(inv: Inventory, source: SourceDocument): Problem[] {
       byIp.set(host.mesh_ip, name);
     }
   }
-  if (inv.mesh?.hub !== undefined && known(inv.mesh.hub) && hosts[inv.mesh.hub]!.mesh_ip === undefined) {
+  if (inv.mesh?.hub !== undefined && Object.hasOwn(hosts, inv.mesh.hub) && hosts[inv.mesh.hub]!.mesh_ip === undefined) {
     out.push(problem('inventory', source.locate(['mesh', 'hub']), `mesh hub "${inv.mesh.hub}" has no mesh_ip`, 'the hub must be on the mesh'));
   }
   for (const [name, cluster] of Object.entries(inv.clusters ?? {})) {

@@ -40,7 +40,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkNames(ctx);
   checkDuplicates(ctx);
   checkVariantsAgree(ctx);
-  const inventoryReady = inventory.valid && inventory.inventory !== undefined;
+  const inventoryReady = inventory.inventory !== undefined;
   for (const s of fleet.services) {
     if (inventoryReady) checkHost(ctx, s);
     checkDependencies(ctx, s);
@@ -148,6 +148,8 @@ function checkHost(ctx: RuleContext, s: Service): void {
     return;
   }
   const host = findHost(ctx.fleet, s.host);
+  // A host left out of the inventory for its own schema problem: that problem is the one to fix.
+  if (!host && ctx.inventory.omitted.hosts.has(s.host)) return;
   if (!host) {
     const guess = closest(s.host, hosts.map((h) => h.name));
     ctx.out.push(problem('host_in_mesh', at(ctx, s.manifest, ['service', 'host']), `host "${s.host}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"? known hosts: ${hosts.map((h) => h.name).join(', ')}` : `known hosts: ${hosts.map((h) => h.name).join(', ')}`));
@@ -174,7 +176,7 @@ function checkHost(ctx: RuleContext, s: Service): void {
 function checkDatabaseClusters(ctx: RuleContext): void {
   const names = ctx.fleet.clusters.map((c) => c.name);
   for (const db of ctx.fleet.databases) {
-    if (names.includes(db.cluster)) continue;
+    if (names.includes(db.cluster) || ctx.inventory.omitted.clusters.has(db.cluster)) continue;
     const guess = closest(db.cluster, names);
     ctx.out.push(problem('unknown_cluster', at(ctx, db.manifest, ['database', 'cluster']), `database cluster "${db.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
   }
@@ -327,7 +329,7 @@ function checkDroplets(ctx: RuleContext, inventoryReady: boolean): void {
     }
     if (inventoryReady) {
       d.hosts.forEach((h, j) => {
-        if (!ctx.fleet.hosts.some((x) => x.name === h)) {
+        if (!ctx.fleet.hosts.some((x) => x.name === h) && !ctx.inventory.omitted.hosts.has(h)) {
           ctx.out.push(problem('shared_infra_topology', at(ctx, d.manifest, ['droplets', i, 'hosts', j]), `droplet "${d.name}" registers host "${h}" which is not in ${ctx.inventory.file} yet`, 'register the host in the inventory once it is provisioned'));
         }
       });

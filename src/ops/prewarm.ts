@@ -24,7 +24,7 @@ export function prewarmStatus(options: { root?: string; inventory?: string; host
   try {
     const root = resolve(options.root ?? process.cwd());
     const file = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : resolve(process.cwd(), options.inventory);
-    inventory = JSON.parse(readFileSync(file, 'utf8')) as typeof inventory;
+    inventory = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as typeof inventory;
   } catch {
     return pending;
   }

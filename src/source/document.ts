@@ -3,7 +3,7 @@
  * check (JSON Schema, cross-file rules) can point at file:line:column.
  */
 import { createRequire } from 'node:module';
-import type { Document, LineCounter, Node, Pair } from 'yaml';
+import type { Alias, Document, LineCounter, Node, Pair } from 'yaml';
 import { problem, type Location, type Problem } from '../problems.js';
 
 type YamlLibrary = typeof import('yaml');
@@ -61,7 +61,16 @@ export class SourceDocument {
     const problems: Problem[] = [];
     for (const err of doc.errors) {
       const pos = counter.linePos(err.pos[0]);
-      problems.push(problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, err.pos[1] - err.pos[0]) }, firstLine(err.message), yamlHint(err.code)));
+      // yaml's own wording for this one names its API ("use YAML.parseAllDocuments()").
+      const message = err.code === 'MULTIPLE_DOCS' ? 'a second YAML document starts here; a manifest holds one document' : firstLine(err.message);
+      problems.push(problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, err.pos[1] - err.pos[0]) }, message, yamlHint(err.code)));
+    }
+    if (problems.length === 0 && text.includes('*')) {
+      const cycle = selfContainingAlias(doc);
+      if (cycle) {
+        const pos = counter.linePos(cycle.range![0]);
+        problems.push(problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, cycle.range![1] - cycle.range![0]) }, `an alias refers to a node that contains it (*${cycle.source})`, 'an alias may only repeat a node defined before it and outside it; a value cannot contain itself.'));
+      }
     }
     let value: unknown;
     if (problems.length === 0) {
@@ -82,21 +91,38 @@ export class SourceDocument {
     return new SourceDocument(file, text, () => parseWithPositions(text, { strict: true }), value, []);
   }
 
-  /** JSON is parsed strictly (JSON.parse) for syntax, then through yaml for positions. */
-  static parseJson(file: string, text: string): SourceDocument {
+  /**
+   * JSON is parsed strictly (JSON.parse) for syntax, then through yaml for positions. A UTF-8
+   * byte-order mark is dropped first (editors on Windows write one; JSON.parse rejects it).
+   * A key repeated in one object makes the file invalid, as in YAML: JSON.parse would keep the
+   * last silently, and which one the author meant is unknown.
+   */
+  static parseJson(file: string, rawText: string): SourceDocument {
+    const text = rawText.charCodeAt(0) === 0xfeff ? rawText.slice(1) : rawText;
+    let value: unknown;
     try {
-      const value: unknown = JSON.parse(text);
-      // The YAML parse of a large inventory costs tens of ms; a valid inventory rarely needs a position.
-      return new SourceDocument(file, text, () => parseWithPositions(text, { strict: false }), value, []);
+      value = JSON.parse(text);
     } catch (err) {
       const { counter } = parseWithPositions(text, { strict: false });
       const message = (err as Error).message;
       const offset = jsonErrorOffset(message, text);
       const pos = counter.linePos(offset);
-      const clean = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '');
+      // Node quotes a snippet of the text ("… is not valid JSON"): it may hold a secret, and the code frame shows the spot.
+      const clean = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '').replace(/, \.*".*is not valid JSON$/s, '');
       const p = problem('yaml_syntax', { file, line: pos.line, column: pos.col }, `invalid JSON: ${firstLine(clean)}`, 'JSON allows no comments, no trailing commas and only double-quoted strings.');
       return new SourceDocument(file, text, { doc: undefined, counter }, undefined, [p]);
     }
+    const duplicates = duplicateJsonKeys(text);
+    if (duplicates.length > 0) {
+      const { counter } = parseWithPositions(text, { strict: false });
+      const problems = duplicates.map((d) => {
+        const pos = counter.linePos(d.offset);
+        return problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: d.length }, `duplicate key ${JSON.stringify(d.key)} in ${d.where}`, 'each key may appear once in an object; remove or merge the repeated one.');
+      });
+      return new SourceDocument(file, text, { doc: undefined, counter }, undefined, problems);
+    }
+    // The YAML parse of a large inventory costs tens of ms; a valid inventory rarely needs a position.
+    return new SourceDocument(file, text, () => parseWithPositions(text, { strict: false }), value, []);
   }
 
   /** Where a value sits; with `key: true`, where its key sits (for "unknown key" and the like). */
@@ -145,6 +171,32 @@ export class SourceDocument {
   }
 }
 
+/**
+ * The first alias inside the node it names (`&s {self: *s}`): toJS would build a
+ * cyclic value that every later walk (schema, secrets, JSON) recurses into forever.
+ */
+function selfContainingAlias(doc: Document.Parsed): Alias | undefined {
+  const { isAlias, visit } = yaml();
+  const latest = new Map<string, unknown>();
+  let found: Alias | undefined;
+  // Pre-order, document order: an anchor is recorded before its children, and an alias names the latest anchor before it.
+  visit(doc, {
+    Node(_key, node, path) {
+      if (isAlias(node)) {
+        const target = latest.get(node.source);
+        if (target !== undefined && path.includes(target as never)) {
+          found = node;
+          return visit.BREAK;
+        }
+      } else if (node.anchor) {
+        latest.set(node.anchor, node);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 function keyText(key: unknown): string {
   if (yaml().isScalar(key)) return String((key as { value: unknown }).value);
   return String(key);
@@ -152,6 +204,83 @@ function keyText(key: unknown): string {
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
+}
+
+interface DuplicateKey {
+  key: string;
+  /** Where the repeated key's string starts, and its length in the text. */
+  offset: number;
+  length: number;
+  /** The object holding it, as a display path ("hosts", "the document"). */
+  where: string;
+}
+
+/**
+ * Keys repeated within one object of a JSON text that JSON.parse accepted. One linear pass
+ * (strings skipped with indexOf): about as fast as JSON.parse itself, where a positioned parse
+ * of a large inventory costs tens of ms.
+ */
+export function duplicateJsonKeys(text: string): DuplicateKey[] {
+  interface Frame {
+    /** Keys seen so far; undefined for an array. */
+    keys: Set<string> | undefined;
+    parent: Frame | undefined;
+    /** This container's key or index in its parent (paths are built only for a duplicate). */
+    segment: string | number;
+    index: number;
+    lastKey: string;
+  }
+  const out: DuplicateKey[] = [];
+  let top: Frame | undefined;
+  let expectKey = false;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      for (;;) {
+        j = text.indexOf('"', j);
+        if (j < 0) return out; // cannot happen after JSON.parse
+        let backslashes = 0;
+        for (let k = j - 1; text.charCodeAt(k) === 0x5c; k--) backslashes++;
+        if (backslashes % 2 === 0) break;
+        j++;
+      }
+      if (expectKey && top?.keys) {
+        const raw = text.slice(i, j + 1);
+        // Escapes spell the same key differently ("\u0062lack" is "black").
+        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        if (top.keys.has(key)) out.push({ key, offset: i, length: raw.length, where: displayWhere(framePath(top)) });
+        else top.keys.add(key);
+        top.lastKey = key;
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      const segment = top ? (top.keys ? top.lastKey : top.index) : '';
+      top = { keys: c === 0x7b ? new Set() : undefined, parent: top, segment, index: 0, lastKey: '' };
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      top = top?.parent;
+    } else if (c === 0x2c /* , */ && top) {
+      if (top.keys) expectKey = true;
+      else top.index++;
+    }
+  }
+  return out;
+
+  function framePath(frame: Frame): (string | number)[] {
+    const path: (string | number)[] = [];
+    for (let f: Frame | undefined = frame; f?.parent; f = f.parent) path.unshift(f.segment);
+    return path;
+  }
+}
+
+function displayWhere(path: readonly (string | number)[]): string {
+  if (path.length === 0) return 'the document';
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out;
 }
 
 function jsonErrorOffset(message: string, text: string): number {
@@ -171,7 +300,7 @@ function yamlHint(code: string): string | undefined {
     case 'TAB_AS_INDENT':
       return 'YAML indents with spaces, never tabs.';
     case 'MULTIPLE_DOCS':
-      return 'a manifest holds exactly one YAML document.';
+      return 'remove this "---" and what follows, or move that document to its own .infra.yaml file.';
     default:
       return undefined;
   }

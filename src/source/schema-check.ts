@@ -42,23 +42,43 @@ function validator(name: SchemaName): ValidateFunction {
 }
 
 export function checkSchema(name: SchemaName, source: SourceDocument, value: unknown): Problem[] {
+  return schemaProblems(name, source, value).map((f) => f.problem);
+}
+
+/** A schema problem and the path of the value it is about (a key's own path for key problems). */
+export interface SchemaFinding {
+  problem: Problem;
+  path: PathSegment[];
+}
+
+export function schemaProblems(name: SchemaName, source: SourceDocument, value: unknown): SchemaFinding[] {
   const validate = validator(name);
   if (validate(value)) return [];
   const errors = validate.errors ?? [];
   // oneOf reports each failed branch too; keep only the oneOf summary for that spot.
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
-  const out: Problem[] = [];
+  // A bad key name is reported by the failing keyword (with the name); the propertyNames summary repeats it.
+  const badNames = new Set(errors.filter((e) => e.propertyName !== undefined).map((e) => `${e.instancePath}\u0000${e.propertyName}`));
+  const out: SchemaFinding[] = [];
   const seen = new Set<string>();
   for (const err of errors) {
     if (err.keyword !== 'oneOf' && oneOfPaths.has(err.instancePath) && err.schemaPath.includes('/oneOf/')) continue;
     if (err.keyword === 'if') continue;
+    if (err.keyword === 'propertyNames' && badNames.has(`${err.instancePath}\u0000${(err.params as { propertyName?: string }).propertyName}`)) continue;
     const p = toProblem(name, source, err);
     const key = `${p.line}:${p.column}:${p.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push(p);
+    out.push({ problem: p, path: findingPath(err) });
   }
   return out;
+}
+
+function findingPath(err: ErrorObject): PathSegment[] {
+  const path = pointerToPath(err.instancePath);
+  const params = err.params as { additionalProperty?: string; missingProperty?: string; propertyName?: string };
+  const key = err.propertyName ?? (err.keyword === 'additionalProperties' ? params.additionalProperty : err.keyword === 'required' ? params.missingProperty : err.keyword === 'propertyNames' ? params.propertyName : undefined);
+  return key === undefined ? path : [...path, String(key)];
 }
 
 export function pointerToPath(pointer: string): PathSegment[] {
@@ -81,6 +101,12 @@ function toProblem(name: SchemaName, source: SourceDocument, err: ErrorObject): 
   const path = pointerToPath(err.instancePath);
   const where = displayPath(path);
   const parent = err.parentSchema as { description?: string; properties?: Record<string, unknown>; enum?: unknown[] } | undefined;
+  const badName = err.propertyName ?? (err.keyword === 'propertyNames' ? (err.params as { propertyName?: string }).propertyName : undefined);
+  if (badName !== undefined) {
+    // About a key, not its value: point at the key rather than at (and dumping) the whole object.
+    const rule = err.keyword === 'pattern' ? (parent?.description ?? `expected to match ${(err.params as { pattern: string }).pattern}`) : parent?.description;
+    return problem('schema', source.locateKey(path, badName), `the name ${show(badName)} in ${where} is not a valid name`, rule);
+  }
   switch (err.keyword) {
     case 'additionalProperties': {
       const key = String((err.params as { additionalProperty: string }).additionalProperty);

@@ -51,6 +51,40 @@ test('validate: a secret never reaches the output, even in the code frame', asyn
   }
 });
 
+test('validate: a secret in the inventory is masked in code frames too', async () => {
+  const token = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
+  const text = inventory().replace('"mini": {', `"mini": {\n      "description": "token ${token}", "private_key": "${token}",`);
+  const root = await makeTree({ 'mesh-hosts.json': text });
+  try {
+    const r = cli(['validate', '--root', root]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /unknown key "private_key" in hosts\.mini/);
+    assert.match(r.stdout, /\*{8}/);
+    assert.doesNotMatch(r.stdout + r.stderr, /ghp_/);
+    assert.doesNotMatch(cli(['validate', '--root', root, '--json']).stdout, /ghp_/);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('validate: a self-containing YAML alias is located; the other manifests still validate', async () => {
+  const root = await makeTree({
+    'mesh-hosts.json': inventory(),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice: &s {host: core, self: *s}\n',
+    'web/.infra.yaml': 'apiVersion: infra/v2\nproject: web\nprovider: bare-metal\nservice:\n  host: cor\n',
+  });
+  try {
+    const r = cli(['validate', '--root', root, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { problems: { file: string; line: number; rule: string; message: string }[] };
+    assert.deepEqual(out.problems.map((p) => `${p.rule}@${p.file}:${p.line}`), ['yaml_syntax@api/.infra.yaml:4', 'host_in_mesh@web/.infra.yaml:5']);
+    assert.match(out.problems[0]!.message, /an alias refers to a node that contains it/);
+    assert.notEqual(cli(['list', '--root', root]).status, 2); // no internal error in other commands either
+  } finally {
+    await removeTree(root);
+  }
+});
+
 test('a missing or broken inventory is a located problem, never a stack trace', async () => {
   const root = await makeTree({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: local\n' });
   try {

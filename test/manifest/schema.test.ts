@@ -86,6 +86,14 @@ test('YAML syntax errors are located: bad indentation, duplicate keys, tabs, sev
   }
 });
 
+test('several documents: said plainly, at the second one (not yaml\'s API advice)', () => {
+  const [p] = parse('apiVersion: infra/v1\nproject: x\nprovider: local\n---\nproject: y\n').problems;
+  assert.equal(p!.rule, 'yaml_syntax');
+  assert.deepEqual([p!.line, p!.column], [4, 1]);
+  assert.equal(p!.message, 'a second YAML document starts here; a manifest holds one document');
+  assert.doesNotMatch(p!.message + p!.hint, /parseAllDocuments/);
+});
+
 test('empty files and non-mapping documents are problems, not crashes', () => {
   assert.match(parse('').problems[0]!.message, /empty/);
   assert.match(parse('- a\n- b\n').problems[0]!.message, /mapping/);

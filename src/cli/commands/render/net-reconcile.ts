@@ -22,7 +22,8 @@ export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
 
   const path = loaded.inventory.path;
   // The file as it is now on disk is what gets spliced (and what --check compares).
-  const text = (await readIfExists(path)) ?? source.text;
+  // Without a byte-order mark, as parsed: positions in the parsed document are offsets into this text.
+  const text = (await readIfExists(path))?.replace(/^\uFEFF/, '') ?? source.text;
   const current = text === source.text ? source : parseInventory(path, loaded.inventory.file, text).source;
   if (!current?.doc) return renderResult({ ...base, problems: sortProblems(loaded.inventory.problems) });
   const content = spliceServicesMap(text, current.doc, renderServicesMap(loaded.fleet));

@@ -1,0 +1,110 @@
+/** mesh-hosts.json on its own: schema problems leave out only what they are about; read errors hint right. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inventoryReadHint, loadInventory, parseInventory } from '../../src/inventory/load.js';
+import { inventory, loadTree, makeTree, removeTree } from '../helpers/tree.js';
+
+const parse = (overrides: Record<string, unknown>) => parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', inventory(overrides));
+const base = JSON.parse(inventory()) as { hosts: Record<string, Record<string, unknown>>; clusters: Record<string, unknown> };
+
+test('a host that fails the schema is left out alone, with its problem; the rest stays usable', () => {
+  const inv = parse({ hosts: { ...base.hosts, laptop: { provider: 'local', role: 'laptop', local: true } }, tunnels: [{ name: 't', from: 'core', to: 'hub' }, { name: 'bad', from: 'core' }] });
+  assert.equal(inv.valid, false);
+  assert.deepEqual(Object.keys(inv.inventory!.hosts).sort(), ['core', 'devbox', 'hub', 'legacy', 'mini']);
+  assert.deepEqual(Object.keys(inv.inventory!.clusters!), ['core-pg']);
+  assert.deepEqual(inv.inventory!.tunnels!.map((t) => t.name), ['t']);
+  assert.deepEqual([...inv.omitted.hosts], ['laptop']);
+  assert.deepEqual([...inv.omitted.tunnels], ['bad']);
+  assert.equal(inv.inventory!.mesh?.hub, 'hub');
+  assert.deepEqual(inv.problems.map((p) => p.rule), ['schema', 'schema']);
+  assert.match(inv.problems[0]!.message, /hosts\.laptop\.role must be one of/);
+});
+
+test('a host name with a space is located at the key itself and only that host is left out', () => {
+  const text = inventory({ hosts: { ...base.hosts, 'my host': { provider: 'bare-metal', role: 'dev', alias: 'evil host' } } });
+  const inv = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', text);
+  const line = text.split('\n').findIndex((l) => l.includes('"my host"')) + 1;
+  const name = inv.problems.find((p) => /"my host"/.test(p.message) && !p.message.includes('alias'))!;
+  assert.equal(name.message, 'the name "my host" in hosts is not a valid name');
+  assert.deepEqual([name.line, name.column], [line, 5]);
+  assert.match(name.hint!, /letters, digits/);
+  assert.doesNotMatch(inv.problems.map((p) => p.message).join('\n'), /\{"/); // no dump of the hosts object
+  assert.ok(!inv.problems.some((p) => /property name must be valid/.test(p.message)));
+  assert.ok(!('my host' in inv.inventory!.hosts));
+  assert.equal(Object.keys(inv.inventory!.hosts).length, 6);
+});
+
+test('references to a host left out are not reported a second time', () => {
+  const inv = parse({ hosts: { ...base.hosts, core: { provider: 'bare-metal', role: 'nope' } } });
+  assert.equal(inv.problems.length, 1, JSON.stringify(inv.problems));
+  assert.deepEqual(Object.keys(inv.inventory!.clusters!), ['core-pg']);
+});
+
+test('top-level problems leave a sane inventory: the section is left out, hosts stay', () => {
+  const badMesh = parse({ mesh: 'abc' });
+  assert.equal(badMesh.inventory!.mesh, undefined);
+  assert.equal(Object.keys(badMesh.inventory!.hosts).length, 6);
+  assert.equal(badMesh.problems.length, 1, JSON.stringify(badMesh.problems)); // no "no mesh section" for every host
+  const noCidr = parse({ mesh: { hub: 'hub' } });
+  assert.equal(noCidr.inventory!.mesh, undefined);
+  assert.match(noCidr.problems[0]!.message, /missing the required key "cidr"/);
+  const unknownKey = parse({ extra: 1 });
+  assert.equal(Object.keys(unknownKey.inventory!.hosts).length, 6);
+  assert.ok(!('extra' in unknownKey.inventory!));
+  const hostsList = parse({ hosts: ['a'] });
+  assert.deepEqual(hostsList.inventory!.hosts, {});
+  assert.deepEqual(Object.keys(hostsList.inventory!.clusters!), ['core-pg']);
+  const noHosts = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', '{ "version": 1 }');
+  assert.deepEqual(noHosts.inventory!.hosts, {});
+  assert.match(noHosts.problems[0]!.message, /missing the required key "hosts"/);
+  const notObject = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', '[]');
+  assert.equal(notObject.inventory, undefined);
+});
+
+test('the fleet keeps every valid host when one host fails the schema', async () => {
+  const loaded = await loadTree({
+    'mesh-hosts.json': inventory({ hosts: { ...base.hosts, laptop: { provider: 'local', role: 'laptop' } } }),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node api.js\n',
+    'web/.infra.yaml': 'apiVersion: infra/v2\nproject: web\nprovider: local\nservice:\n  host: laptop\n  port: 3000\n',
+  });
+  assert.deepEqual(loaded.fleet.hosts.map((h) => h.name), ['core', 'devbox', 'hub', 'legacy', 'mini']);
+  assert.equal(loaded.fleet.clusters.length, 1);
+  assert.ok(loaded.fleet.mesh);
+  // One problem, the schema one: "web" on the left-out host is not a second host_in_mesh error.
+  assert.deepEqual(loaded.problems.map((p) => `${p.rule}@${p.file}`), ['schema@mesh-hosts.json']);
+});
+
+test('a duplicate host makes the inventory invalid, as a duplicate key does in YAML', async () => {
+  const text = inventory().replace('"hosts": {', '"hosts": {\n    "core": { "provider": "bare-metal", "role": "dev" },');
+  const inv = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', text);
+  assert.equal(inv.inventory, undefined);
+  assert.deepEqual(inv.problems.map((p) => [p.rule, p.message]), [['yaml_syntax', 'duplicate key "core" in hosts']]);
+});
+
+test('read errors: the hint fits the cause (missing default, --inventory, permissions)', async () => {
+  const root = await makeTree({ 'x.json': '{}' });
+  try {
+    const missing = await loadInventory(join(root, 'mesh-hosts.json'), 'mesh-hosts.json');
+    assert.match(missing.problems[0]!.hint!, /create mesh-hosts.json at the root/);
+    const given = await loadInventory(join(root, 'nope.json'), 'nope.json', { explicit: true });
+    assert.match(given.problems[0]!.message, /not found/);
+    assert.doesNotMatch(given.problems[0]!.hint!, /create mesh-hosts.json/);
+    const dir = await loadInventory(root, '.', { explicit: true });
+    assert.doesNotMatch(dir.problems[0]!.hint!, /create mesh-hosts.json/);
+    assert.match(inventoryReadHint('EACCES', false), /permissions/);
+    assert.doesNotMatch(inventoryReadHint('EACCES', false), /create/);
+    if (process.getuid?.() !== 0) {
+      // root reads the file anyway
+      await writeFile(join(root, 'mesh-hosts.json'), '{}');
+      await chmod(join(root, 'mesh-hosts.json'), 0o000);
+      const denied = await loadInventory(join(root, 'mesh-hosts.json'), 'mesh-hosts.json');
+      assert.match(denied.problems[0]!.message, /EACCES/);
+      assert.match(denied.problems[0]!.hint!, /permissions/);
+      assert.doesNotMatch(denied.problems[0]!.hint!, /create/);
+    }
+  } finally {
+    await removeTree(root);
+  }
+});
