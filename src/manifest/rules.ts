@@ -193,7 +193,8 @@ function checkDependencies(ctx: RuleContext, s: Service): void {
       // A dependency resolves in the service's own environment, else in prod. One that exists
       // only elsewhere (a dev-only tool) leaves this service without it when it runs.
       const usable = new Set([s.environment, 'prod']);
-      if (ctx.manifests.some((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep && usable.has(m.environment))) return; // its own errors are reported there
+      // Its own errors are reported there; and a file that did not parse may be its manifest.
+      if (ctx.manifests.some((m) => usable.has(m.environment) && ((m.source.value as { project?: unknown } | undefined)?.project === dep || m.source.value === undefined))) return;
       const elsewhere = [...new Set(ctx.manifests.filter((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep).map((m) => m.environment))].sort();
       const wanted = s.environment === 'prod' ? 'prod' : `${s.environment} or prod`;
       ctx.out.push(
