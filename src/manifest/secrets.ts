@@ -36,7 +36,8 @@ export function looksLikeSecret(value: string): boolean {
   if (KNOWN_FORMATS.some((re) => re.test(value))) return true;
   // A long unbroken run of key-alphabet characters with high entropy: a random key, not a word or a path.
   for (const token of value.split(/[\s"'=,;]+/)) {
-    if (token.length >= 48 && /^[a-f0-9]+$/i.test(token)) return true;
+    // A hex key or digest; a run like "aaaa…" or "abab…" is filler, not a key.
+    if (token.length >= 48 && /^[a-f0-9]+$/i.test(token) && entropy(token) >= 3) return true;
     if (token.length >= 32 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(token) && !token.includes('/') && /[0-9]/.test(token) && /[A-Za-z]/.test(token) && entropy(token) >= 4) return true;
   }
   return false;

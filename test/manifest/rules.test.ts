@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { looksLikeSecret } from '../../src/manifest/secrets.js';
 import { find, inventory, loadTree, rulesOf } from '../helpers/tree.js';
 
 const api = (extra = '') => `apiVersion: infra/v2
@@ -244,6 +245,12 @@ test('secret_in_manifest: secret-named keys and credential-shaped values, never 
   for (const p of problems) assert.doesNotMatch(JSON.stringify(p), /hunter2|dop_v1/);
   const clean = await problemsFor({ 'api/.infra.yaml': api('  env_file: /etc/api/env\n  domains: [api.example.com]\n') });
   assert.deepEqual(rulesOf(clean), []);
+});
+
+test('secret_in_manifest: a hex digest is flagged, a long filler run ("aaaa…") is not', () => {
+  assert.equal(looksLikeSecret(`key ${'9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'}`), true);
+  assert.equal(looksLikeSecret('a'.repeat(5000)), false);
+  assert.equal(looksLikeSecret('ab'.repeat(40)), false);
 });
 
 test('safe_name and port_range: names that reach remote commands stay plain', async () => {
