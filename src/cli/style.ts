@@ -20,15 +20,22 @@ export function visibleLength(s: string): number {
 }
 
 /** A plain aligned table; empty cells print as "-". */
+/** Columns aligned on the widest cell; a cell with line breaks spans several lines of its row. */
 export function table(headers: string[], rows: string[][]): string {
-  const cells = rows.map((r) => r.map((c) => (c === '' ? '-' : c)));
-  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...cells.map((r) => visibleLength(r[i] ?? ''))));
+  const cells = rows.map((r) => r.map((c) => (c === '' ? '-' : c).split('\n')));
+  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...cells.flatMap((r) => (r[i] ?? ['']).map(visibleLength))));
   const line = (r: string[]) =>
     r
       .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
       .join('  ')
       .trimEnd();
-  return [style.bold(line(headers)), ...cells.map(line)].join('\n');
+  const rowLines = (r: string[][]) => Array.from({ length: Math.max(...r.map((c) => c.length)) }, (_, k) => line(r.map((c) => c[k] ?? '')));
+  return [style.bold(line(headers)), ...cells.flatMap(rowLines)].join('\n');
+}
+
+/** Where a table must fit: the terminal's width, else a conventional 120 columns. */
+export function outputWidth(): number {
+  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 120;
 }
 
 export function plural(n: number, word: string, pluralWord = `${word}s`): string {
