@@ -69,10 +69,11 @@ export function edgeFilter(selection: Selection, action: LifecycleAction, force:
   return { services, skipped };
 }
 
-async function diagnose(ops: Ops, service: Service, since?: number): Promise<Diagnosis | undefined> {
+/** `since`: systemd, the journal from that epoch on; `logOffset`: PID mode, the log from that byte on. */
+async function diagnose(ops: Ops, service: Service, since?: number, logOffset?: number): Promise<Diagnosis | undefined> {
   const host = ops.host(service)!;
   const rs = ops.runtime(service);
-  const script = service.supervisor === 'pid' ? pidDiagnosisScript(ops.stateWord(host), rs) : rs.unit === undefined ? undefined : diagnosisScript(rs, since);
+  const script = service.supervisor === 'pid' ? pidDiagnosisScript(ops.stateWord(host), rs, 20, logOffset) : rs.unit === undefined ? undefined : diagnosisScript(rs, since);
   if (script === undefined) return undefined;
   const r = await ops.transport(host).script(script, { timeoutMs: ops.settings.commandTimeoutMs });
   return r.unreachable === undefined ? parseDiagnosis(r.stdout) : undefined;
@@ -125,7 +126,9 @@ export async function runAction(ops: Ops, service: Service, action: LifecycleAct
     if (g.unreachable) return done('unreachable', false, g.unreachable);
     const gate = parseGate(g.stdout);
     if (gate.outcome === 'ready') return done(already ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `pid ${start[2]}, ready`);
-    return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnose(ops, service));
+    // Only what this start wrote to the log: earlier runs' errors would mislead.
+    const offset = start[1] === 'started' && /^\d+$/.test(start[3] ?? '') ? Number(start[3]) : undefined;
+    return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnose(ops, service, undefined, offset));
   }
 
   if (rs.unit === undefined) return done('failed', false, 'no systemd unit declared (service.systemd_unit or service.command)');
@@ -214,7 +217,8 @@ export async function runLifecycle(ops: Ops, selection: Selection, action: Lifec
     results,
     summary: {
       ok: results.filter((r) => r.ok && r.outcome !== 'skipped').length,
-      failed: results.filter((r) => !r.ok).length,
+      // A service skipped because a dependency failed is not ok, but it is counted as skipped only.
+      failed: results.filter((r) => !r.ok && r.outcome !== 'skipped').length,
       skipped: results.filter((r) => r.outcome === 'skipped').length,
     },
   };

@@ -6,7 +6,7 @@
  * that host). No target means every service under the root. `--env` and `--host` narrow the
  * selection.
  */
-import { UsageError } from '../errors.js';
+import { ProblemsFoundError, UsageError } from '../errors.js';
 import { resolveDependency, type Fleet, type Service } from '../fleet/model.js';
 import { closest } from '../text/suggest.js';
 
@@ -79,7 +79,8 @@ function hint(word: string, candidates: string[]): string | undefined {
 /**
  * Services in dependency levels: level 0 depends on nothing selected, level n only on lower
  * levels. Start walks the levels up, stop walks them down. Dependencies outside the selection
- * do not order anything. A cycle (validate reports it) ends up in one last level.
+ * do not order anything. A cycle among the selected services has no order: it throws (exit 1),
+ * naming the cycle, before anything is done.
  */
 export function dependencyLevels(fleet: Fleet, services: readonly Service[]): Service[][] {
   const ids = new Set(services.map((s) => s.id));
@@ -98,8 +99,18 @@ export function dependencyLevels(fleet: Fleet, services: readonly Service[]): Se
   while (remaining.length > 0) {
     const level = remaining.filter((s) => [...deps.get(s.id)!].every((d) => placed.has(d)));
     if (level.length === 0) {
-      levels.push(remaining);
-      break;
+      // Every remaining service waits on another remaining one: following those waits must loop.
+      const path: string[] = [];
+      let at = remaining[0]!.id;
+      while (!path.includes(at)) {
+        path.push(at);
+        at = [...deps.get(at)!].find((d) => !placed.has(d))!;
+      }
+      const cycle = [...path.slice(path.indexOf(at)), at].join(' → ');
+      throw new ProblemsFoundError(
+        `dependency cycle among the selected services: ${cycle}; there is no order to start or stop them in, so nothing was done`,
+        'fix depends_on (manage-apps validate shows where), or select fewer services: a dependency outside the selection orders nothing',
+      );
     }
     levels.push(level);
     for (const s of level) placed.add(s.id);

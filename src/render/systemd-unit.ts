@@ -61,6 +61,37 @@ export interface ParsedCommand {
 
 /** Splits a command like sh would; reports whether it needs a shell. Throws on an unclosed quote. */
 export function parseCommand(command: string): ParsedCommand {
+  const { words, shell } = lex(command);
+  // NAME=value before the program is a shell assignment.
+  return shell || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!) ? { shell: true } : { words, shell };
+}
+
+/**
+ * A command that is one simple command, possibly after NAME=value assignments (what sh would
+ * run with those variables in its environment): its assignments and argv, quotes removed.
+ * Undefined when it needs more of the shell (operators, expansions, globs) or does not parse.
+ * PID mode uses it to exec the program itself, so its pid is the one tracked.
+ */
+export function simpleCommand(command: string): { assignments: [string, string][]; argv: string[] } | undefined {
+  let lexed: { words: string[]; shell: boolean };
+  try {
+    lexed = lex(command);
+  } catch {
+    return undefined;
+  }
+  if (lexed.shell) return undefined;
+  const assignments: [string, string][] = [];
+  let i = 0;
+  for (; i < lexed.words.length; i++) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(lexed.words[i]!);
+    if (!m) break;
+    assignments.push([m[1]!, m[2]!]);
+  }
+  const argv = lexed.words.slice(i);
+  return argv.length === 0 ? undefined : { assignments, argv };
+}
+
+function lex(command: string): { words: string[]; shell: boolean } {
   const words: string[] = [];
   let word: string | undefined;
   let shell = false;
@@ -112,9 +143,7 @@ export function parseCommand(command: string): ParsedCommand {
   if (words.length === 0) throw new UnitError('the command is empty', ['service', 'command']);
   // A lone ";" is systemd's own command separator: leave such commands to the shell.
   if (words.some((w) => w === ';')) shell = true;
-  // NAME=value before the program is a shell assignment.
-  if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) shell = true;
-  return shell ? { shell } : { words, shell };
+  return { words, shell };
 }
 
 /** One word of an Exec line, quoted for systemd (systemd.syntax(7)): specifiers and variables escaped. */

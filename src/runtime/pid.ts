@@ -9,8 +9,9 @@
  * git-ignored), `$HOME/.local/state/manage-apps` on a remote PID-mode host; MANAGE_APPS_STATE_DIR
  * overrides both. Files: `<key>.pid` (pid, start epoch, ps lstart) and `<key>.log`.
  */
+import { simpleCommand } from '../render/systemd-unit.js';
 import { quote, raw, sh, type Shell } from '../transport/quote.js';
-import { BASE_PRELUDE, PRELUDE, records, sections } from './shell.js';
+import { BASE_PRELUDE, PORT_CHECK, PRELUDE, records, sections } from './shell.js';
 import { HOST_LINE, healthOf, parseProbes, probePart } from './systemd.js';
 import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
@@ -74,8 +75,24 @@ export function parsePidStatus(services: readonly RuntimeService[], output: stri
 }
 
 /**
- * Starts the service unless it already runs; removes a stale pid file first.
- * Prints "@@start<TAB>started|already|failed<TAB>pid-or-reason" (and "@@stale<TAB>pid").
+ * What `sh -c` runs for the command, with the unit's shell semantics (render/systemd-unit.ts
+ * runs such commands as /bin/sh -c). A simple command, after any NAME=value assignments, is
+ * exec'ed so the tracked pid is the program's own; anything else runs as written under sh.
+ */
+export function pidCommand(command: string): string {
+  const simple = simpleCommand(command);
+  if (simple === undefined) return command;
+  // "exec NAME=value prog" would exec a program named "NAME=value": export them first instead.
+  const env = simple.assignments.map(([k, v]) => `${k}=${quote(v)}; export ${k}; `).join('');
+  return `${env}exec ${simple.argv.map((w) => quote(w)).join(' ')}`;
+}
+
+/**
+ * Starts the service unless it already runs; removes a stale pid file first. Refuses when
+ * something else already listens on the service's port (its probes would answer for it).
+ * Prints "@@start<TAB>started<TAB>pid<TAB>log-offset", "@@start<TAB>already<TAB>pid" or
+ * "@@start<TAB>failed<TAB>reason" (and "@@stale<TAB>pid"). The log offset is the log's size
+ * before this start: a diagnosis shows only what came after it.
  */
 export function pidStartScript(state: Shell, service: RuntimeService): string {
   if (service.command === undefined) throw new Error(`${service.id}: no command to run`);
@@ -84,9 +101,18 @@ export function pidStartScript(state: Shell, service: RuntimeService): string {
     .map(([k, v]) => `${k}=${quote(v)}; export ${k}`)
     .join('\n');
   const envFile = service.envFile === undefined ? '' : `if [ -r ${quote(service.envFile)} ]; then set -a; . ${quote(service.envFile)}; set +a; fi`;
-  // A simple command line is exec'ed (the pid is the app's own); a compound one runs under sh.
-  const inner = /[;&|\n`$()<>]/.test(service.command) ? service.command : `exec ${service.command}`;
-  return `${PRELUDE}
+  const inner = pidCommand(service.command);
+  const port =
+    service.port === undefined
+      ? ''
+      : `if ma_listening ${service.port}; then
+  who=''
+  command -v lsof >/dev/null 2>&1 && who=$(lsof -nP -t -iTCP:${service.port} -sTCP:LISTEN 2>/dev/null | head -n 1)
+  [ -n "$who" ] && who=" (pid $who: $(ps -o comm= -p "$who" 2>/dev/null))"
+  printf '@@start\\tfailed\\tport %s is already in use: another process%s listens on 127.0.0.1:%s; stop it or change service.port\\n' ${service.port} "$who" ${service.port}
+  exit 1
+fi`;
+  return `${PRELUDE}${PORT_CHECK}
 ${files(state, service)}
 mkdir -p "$st" || { printf '@@start\\tfailed\\tcannot create the state directory %s\\n' "$st"; exit 1; }
 if [ -n "$pid" ]; then
@@ -94,9 +120,13 @@ if [ -n "$pid" ]; then
   printf '@@stale\\t%s\\n' "$pid"
   rm -f "$pidf"
 fi
+${port}
 cd ${quote(service.workdir)} || { printf '@@start\\tfailed\\tno directory %s\\n' ${quote(service.workdir)}; exit 1; }
 ${envFile}
 ${env}
+off=0
+[ -f "$logf" ] && off=$(wc -c < "$logf")
+off=$((off + 0))
 printf '=== %s manage-apps start: %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${quote(service.command)} >> "$logf"
 # A new session: the process leads its own process group, so stop can signal all of it.
 if command -v setsid >/dev/null 2>&1; then
@@ -112,7 +142,7 @@ pid=$!
 lstart=''
 command -v ps >/dev/null 2>&1 && lstart=$(ps -o lstart= -p "$pid" 2>/dev/null)
 printf '%s\\n%s\\n%s\\n' "$pid" "$(date +%s)" "$lstart" > "$pidf.tmp" && mv -f "$pidf.tmp" "$pidf"
-printf '@@start\\tstarted\\t%s\\n' "$pid"
+printf '@@start\\tstarted\\t%s\\t%s\\n' "$pid" "$off"
 `;
 }
 
@@ -151,12 +181,20 @@ export function pidGateScript(state: Shell, service: RuntimeService, timeoutMs: 
   const ready =
     service.port !== undefined
       ? `code=$(ma_probe ${service.port} ${quote(service.readiness)} 2)
-  case $code in 2??) printf '@@gate\\tready\\t%s\\n' "$code"; exit 0 ;; esac`
-      : `stable=$((stable + 1)); [ "$stable" -ge 5 ] && { printf '@@gate\\tready\\trunning\\n'; exit 0; }`;
+  case $code in 2??)
+    # Another process on the port could have answered: only counts while ours still runs.
+    if ! ma_alive "$pid" "$lstart"; then printf '@@gate\\tcrashed\\tport %s answered, but the process exited (see its log %s)\\n' ${service.port} "$logf"; exit 1; fi
+    printf '@@gate\\tready\\t%s\\n' "$code"; exit 0 ;;
+  esac`
+      : // Still running a second later (docs/operations.md): ten 0.1 s sleeps and a second by the
+        // clock, as either alone can be fooled (a sleep without fractions, a clock in whole seconds).
+        `stable=$((stable + 1))
+  if [ "$stable" -gt 10 ] && [ $(( $(ma_now_ms) - t0 )) -ge 1000 ]; then printf '@@gate\\tready\\trunning\\n'; exit 0; fi`;
   return `${PRELUDE}
 ${files(state, service)}
 stable=0
 code=000
+t0=$(ma_now_ms)
 deadline=$(( $(ma_now_ms) + ${ms} ))
 while :; do
   if ! ma_alive "$pid" "$lstart"; then printf '@@gate\\tcrashed\\tthe process exited (see its log %s)\\n' "$logf"; exit 1; fi
@@ -167,13 +205,21 @@ done
 `;
 }
 
-export function pidDiagnosisScript(state: Shell, service: RuntimeService, lines = 20): string {
+/** The process's state, its last log lines (from `logOffset` on: only this start's), the readiness answer. */
+export function pidDiagnosisScript(state: Shell, service: RuntimeService, lines = 20, logOffset?: number): string {
+  // A log smaller than the offset was truncated or rotated since: its tail is all there is.
+  const log =
+    logOffset === undefined || !Number.isSafeInteger(logOffset) || logOffset < 0
+      ? `tail -n ${lines} "$logf" 2>&1`
+      : `size=0
+[ -f "$logf" ] && size=$(wc -c < "$logf")
+if [ "$((size + 0))" -ge ${logOffset} ]; then tail -c +${logOffset + 1} "$logf" | tail -n ${lines}; else tail -n ${lines} "$logf" 2>&1; fi`;
   return `${PRELUDE}
 ${files(state, service)}
 printf '@@begin\\tstatus\\n'
 if [ -z "$pid" ]; then echo "no pid file ($pidf)"; elif ma_alive "$pid" "$lstart"; then echo "running, pid $pid"; else echo "not running (pid $pid from $pidf is gone)"; fi
 printf '@@begin\\tjournal\\n'
-tail -n ${lines} "$logf" 2>&1
+${log}
 ${service.port === undefined ? '' : `printf '@@begin\\treadiness\\n'\nma_answer ${service.port} ${quote(service.readiness)}\nprintf '\\n'`}
 printf '@@end\\n'
 `;

@@ -78,6 +78,29 @@ ma_alive() {
 }
 `;
 
+/**
+ * ma_listening PORT: something accepts TCP connections on 127.0.0.1:PORT (any protocol, not only
+ * HTTP). Without curl, python3 or bash it cannot tell, and says no. Only PID-mode start needs it.
+ */
+export const PORT_CHECK = String.raw`ma_listening() {
+  if command -v curl >/dev/null 2>&1; then
+    # Exit 7 is "could not connect"; anything else (an answer, a timeout, a non-HTTP reply) is a listener.
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null
+    [ $? -ne 7 ]
+    return
+  fi
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null
+    return
+  fi
+  if command -v bash >/dev/null 2>&1; then
+    timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+    return
+  fi
+  return 1
+}
+`;
+
 /** The prelude plus $SUDO ("sudo -n" for a non-root ssh user): for scripts that change things. */
 export const PRELUDE = `${BASE_PRELUDE}SUDO=''
 if [ "$(id -u)" != 0 ]; then SUDO='sudo -n'; fi

@@ -3,13 +3,14 @@
 // stale pid files detected. Real processes, real sh, real HTTP.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packageRoot } from '../../src/package-root.js';
-import { parseGate } from '../../src/runtime/systemd.js';
-import { parsePidStatus, pidGateScript, pidStartScript, pidStatusScript, pidStopScript } from '../../src/runtime/pid.js';
+import { parseDiagnosis, parseGate } from '../../src/runtime/systemd.js';
+import { parsePidStatus, pidDiagnosisScript, pidGateScript, pidStartScript, pidStatusScript, pidStopScript } from '../../src/runtime/pid.js';
 import { records } from '../../src/runtime/shell.js';
 import type { RuntimeService } from '../../src/runtime/types.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -49,7 +50,10 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'manage-apps-pid-'));
   state = sh`${join(dir, 'state')}`;
 });
+const started: RuntimeService[] = [];
 after(async () => {
+  // Whatever a failing test left running.
+  for (const s of started) await local.script(pidStopScript(state, s, 1), { timeoutMs: 30_000 });
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -137,4 +141,103 @@ test('the gate times out on a service that never becomes ready', async () => {
   const gate = parseGate((await run(pidGateScript(state, s, 1500))).stdout);
   assert.deepEqual([gate.outcome, gate.detail], ['timeout', '503']);
   await run(pidStopScript(state, s, 5));
+});
+
+async function listen<T extends Server | NetServer>(server: T, port: number): Promise<T> {
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+const close = (server: Server | NetServer) => new Promise((resolve) => server.close(resolve));
+async function startRecord(s: RuntimeService) {
+  started.push(s);
+  return records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
+}
+
+test('start refuses when another process already listens on the port (HTTP or not), and starts nothing', async () => {
+  const s = await service('taken', `node ${app}`);
+  // An HTTP server that would answer the readiness probe with 200 for the new process.
+  const http = await listen(createHttpServer((_req, res) => res.end('someone else')), s.port!);
+  try {
+    const start = await startRecord(s);
+    assert.equal(start?.[1], 'failed');
+    // The holder's pid is named where lsof is installed.
+    assert.match(start?.[2] ?? '', new RegExp(`^port ${s.port} is already in use: another process( \\(pid ${process.pid}: node\\))? listens on 127\\.0\\.0\\.1:${s.port}; `));
+    assert.equal((await status(s)).state?.load, 'no-pid-file', 'nothing was started');
+  } finally {
+    await close(http);
+  }
+  // A listener that never speaks HTTP counts too.
+  const silent = await listen(createServer(() => {}), s.port!);
+  try {
+    assert.equal((await startRecord(s))?.[1], 'failed');
+  } finally {
+    silent.close();
+  }
+  // And once the port is free, it starts.
+  assert.equal((await startRecord(s))?.[1], 'started');
+  assert.equal(parseGate((await run(pidGateScript(state, s, 10_000))).stdout).outcome, 'ready');
+  await run(pidStopScript(state, s, 5));
+});
+
+test('the gate does not take a readiness answer for ours when our process has exited meanwhile', async () => {
+  // The process lives 0.5 s; the port is answered (slowly, by someone else) after it exited.
+  const s = await service('gone', 'sleep 0.5');
+  await startRecord(s);
+  const http = await listen(createHttpServer((_req, res) => setTimeout(() => res.end('ok'), 1200)), s.port!);
+  try {
+    const gate = parseGate((await run(pidGateScript(state, s, 10_000))).stdout);
+    assert.equal(gate.outcome, 'crashed');
+    assert.match(gate.detail, new RegExp(`port ${s.port} answered, but the process exited`));
+  } finally {
+    http.closeAllConnections();
+    await close(http);
+  }
+});
+
+test('a command with NAME=value assignments and quotes runs as sh would run it, and its pid is the program', async () => {
+  const s = await service('assign', `READY_AFTER_MS=300 NAME='my app' node ${app}`);
+  const start = await startRecord(s);
+  assert.equal(start?.[1], 'started', JSON.stringify(start));
+  const t0 = Date.now();
+  assert.equal(parseGate((await run(pidGateScript(state, s, 10_000))).stdout).outcome, 'ready');
+  assert.ok(Date.now() - t0 >= 200, 'READY_AFTER_MS reached the program');
+  const st = await status(s);
+  assert.equal(st.state?.pid, Number(start?.[2]), 'the pid file names the program itself');
+  assert.match(await readFile(join(dir, 'state', 'assign.log'), 'utf8'), /^my app listening on/m);
+  const stop = records((await run(pidStopScript(state, s, 5))).stdout).find((r) => r[0] === 'stop');
+  assert.equal(stop?.[1], 'stopped', 'SIGTERM reached it');
+});
+
+test('a worker (no port) is ready only when it still runs a second later', async () => {
+  const quitter = await service('quitter', `node -e "setTimeout(() => {}, 700)"`);
+  delete quitter.port;
+  await startRecord(quitter);
+  const gate = parseGate((await run(pidGateScript(state, quitter, 10_000))).stdout);
+  assert.equal(gate.outcome, 'crashed', 'exited after 0.7 s: not a steady worker');
+  const steady = await service('steady', `node -e "setInterval(() => {}, 1000)"`);
+  delete steady.port;
+  await startRecord(steady);
+  const t0 = Date.now();
+  assert.equal(parseGate((await run(pidGateScript(state, steady, 10_000))).stdout).outcome, 'ready');
+  assert.ok(Date.now() - t0 >= 1000, 'waited a second');
+  await run(pidStopScript(state, steady, 5));
+});
+
+test('the diagnosis shows only the log lines this start wrote, not earlier runs\' errors', async () => {
+  const s = await service('twice', `node -e "console.error('old failure'); process.exit(1)"`);
+  await startRecord(s);
+  await run(pidGateScript(state, s, 5000));
+  s.command = `node -e "console.error('new failure'); process.exit(1)"`;
+  const start = await startRecord(s);
+  assert.match(start?.[3] ?? '', /^\d+$/, 'start names the log offset');
+  assert.equal(parseGate((await run(pidGateScript(state, s, 5000))).stdout).outcome, 'crashed');
+  const journal = parseDiagnosis((await run(pidDiagnosisScript(state, s, 20, Number(start?.[3])))).stdout).journal.join('\n');
+  assert.match(journal, /new failure/);
+  assert.doesNotMatch(journal, /old failure/);
+  assert.match(journal, /^=== .* manage-apps start: /, 'starts with this start\'s own line');
+  // Without an offset (or with one past a truncated log): the log's tail.
+  const all = parseDiagnosis((await run(pidDiagnosisScript(state, s, 20))).stdout).journal.join('\n');
+  assert.match(all, /old failure[\s\S]*new failure/);
+  const past = parseDiagnosis((await run(pidDiagnosisScript(state, s, 20, 1e9))).stdout).journal.join('\n');
+  assert.match(past, /old failure[\s\S]*new failure/);
 });

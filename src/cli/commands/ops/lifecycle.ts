@@ -34,7 +34,8 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
     progress,
   );
   return {
-    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
+    // Not summary.failed alone: a service skipped for a failed dependency did not come up either.
+    exitCode: report.results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
     json: { ...report, skipped_targets: selection.skipped, problems: loaded.problems.map(problemJson) },
     human: () => {
       const out: string[] = [];
