@@ -233,6 +233,15 @@ function unitText(service: Service, host: Host): string | undefined {
 }
 
 /** The plan of one service's deploy, for --dry-run and the progress titles. */
+/** The counts of a deploy run: one skipped because one it depends on failed is skipped, not a second failure. */
+export function deploySummary(results: readonly Pick<DeployResult, 'ok' | 'outcome'>[]): DeployReport['summary'] {
+  return {
+    deployed: results.filter((r) => r.ok && r.outcome === 'deployed').length,
+    failed: results.filter((r) => !r.ok && r.outcome !== 'skipped').length,
+    skipped: results.filter((r) => r.outcome === 'skipped').length,
+  };
+}
+
 export async function planDeploy(ops: Ops, service: Service, options: DeployOptions): Promise<{ entry: DeployPlanEntry; decided?: Decided; artifact?: Artifact; unit?: string }> {
   const host = ops.host(service)!;
   const entry: DeployPlanEntry = { id: service.id, host: host.name, alias: host.alias, strategy: null, steps: [] };
@@ -479,7 +488,7 @@ export async function runDeploy(ops: Ops, selection: Selection, options: DeployO
     dry_run: false,
     levels: levels.map((l) => l.map((s) => s.id)),
     deploys: results,
-    summary: { deployed: results.filter((r) => r.ok && r.outcome === 'deployed').length, failed: results.filter((r) => !r.ok).length, skipped: results.filter((r) => r.outcome === 'skipped').length },
+    summary: deploySummary(results),
   };
 }
 

@@ -178,7 +178,7 @@ out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gat
       : unit.endsWith('.timer') || unit.endsWith('.socket') || unit.endsWith('.path')
         ? `[ "$A" = active ] && { ma_gate ready "$A"; exit 0; }`
         : `if [ "$A" = active ] && [ "$S" = running ]; then stable=$((stable + 1)); else stable=0; fi
-  [ "$stable" -ge 5 ] && { ma_gate ready running; exit 0; }`;
+  [ "$stable" -ge 10 ] && { ma_gate ready running; exit 0; }`;
   return `${PRELUDE}
 g0=$(ma_now_ms)
 # ma_gate OUTCOME DETAIL: the verdict, with the milliseconds the action and the wait took.

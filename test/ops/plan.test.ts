@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { UsageError } from '../../src/errors.js';
 import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
-import { decideStrategy, deployable } from '../../src/ops/deploy.js';
+import { decideStrategy, deployable, deploySummary } from '../../src/ops/deploy.js';
 import { edgeFilter } from '../../src/ops/lifecycle.js';
 import { dependencyLevels, selectServices } from '../../src/ops/plan.js';
 import { makeTree, removeTree } from '../helpers/tree.js';
@@ -94,4 +94,14 @@ test('deploy strategy: release with an artifact, the seed script otherwise, PID 
   assert.match((decideStrategy(svc('db'), {}) as { error: string }).error, /no artifact/);
   assert.equal((decideStrategy(svc('db'), { artifact: 'x.tgz' }) as { strategy: string }).strategy, 'release');
   assert.match((decideStrategy(svc('api:dev'), {}) as { error: string }).error, /PID mode/);
+});
+
+test('deploy summary: one skipped because what it depends on failed is skipped, not failed twice', () => {
+  const summary = deploySummary([
+    { ok: false, outcome: 'rolled-back' },
+    { ok: false, outcome: 'skipped' },
+    { ok: true, outcome: 'deployed' },
+    { ok: true, outcome: 'skipped' },
+  ]);
+  assert.deepEqual(summary, { deployed: 1, failed: 1, skipped: 2 });
 });
