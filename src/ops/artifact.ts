@@ -81,7 +81,10 @@ export function artifactStream(artifact: Artifact): { stream: Readable; done: Pr
   return { stream: tar.stdout, done };
 }
 
-/** "20261124T141500Z-1a2b3c4d": sortable by time, and says which content it is. */
+/**
+ * "20261124T141500123Z-1a2b3c4d": sortable by time to the millisecond (two deploys within one
+ * second must still sort in order: rollback takes the one before), and says which content it is.
+ */
 export function releaseId(hash: string, now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${hash}`;
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${hash}`;
 }

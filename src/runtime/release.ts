@@ -16,7 +16,8 @@ import { gateScript } from './systemd.js';
 import { PRELUDE } from './shell.js';
 import type { RuntimeService } from './types.js';
 
-export const RELEASE_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}(\.\d+)?$/;
+/** Release ids: UTC time to the millisecond (to the second in ids from earlier versions, still recognised), then 8 hex of the content hash. */
+export const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{8}(\.\d+)?$/;
 
 function dirVars(directory: string): string {
   return `d=${quote(directory)}
@@ -180,7 +181,7 @@ export function pruneScript(directory: string, keep: number, unlockToken?: strin
   return `${PRELUDE}
 ${dirVars(directory)}
 cur=$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')
-ls -1 "$d/releases" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}(\\.[0-9]+)?$' | sort -r | tail -n +${keep + 1} | while read -r old; do
+ls -1 "$d/releases" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}([0-9]{3})?Z-[0-9a-f]{8}(\\.[0-9]+)?$' | sort -r | tail -n +${keep + 1} | while read -r old; do
   [ "$old" = "$cur" ] && continue
   $SUDO rm -rf "$d/releases/$old" "$d/.units/$old.service" && printf '@@pruned\\t%s\\n' "$old"
 done
