@@ -20,6 +20,11 @@ export interface HostIndependence {
 
 export interface IndependenceReport {
   hosts: HostIndependence[];
+  /**
+   * All of those hosts offline at once (when there are two or more): each may be spared alone
+   * while production needs one of them, e.g. two tunnel chains, one through each.
+   */
+  together: (Omit<HostIndependence, 'host' | 'role'> & { hosts: string[] }) | null;
   ok: boolean;
 }
 
@@ -28,11 +33,17 @@ export function checkIndependence(index: FleetIndex): IndependenceReport {
   const hosts: HostIndependence[] = [];
   for (const h of index.fleet.hosts) {
     if (!PERSONAL_ROLES.includes(h.role)) continue;
-    const r = analyzeImpact(index, [h.name], { baseline });
-    const down = r.down.filter((s) => s.environment === 'prod');
-    const degraded = r.degraded.filter((s) => s.environment === 'prod');
-    const critical_tunnels = r.tunnels.filter((t) => t.critical);
-    hosts.push({ host: h.name, role: h.role, ok: down.length + degraded.length + critical_tunnels.length === 0, down, degraded, critical_tunnels });
+    hosts.push({ host: h.name, role: h.role, ...verdict(index, [h.name], baseline) });
   }
-  return { hosts, ok: hosts.every((h) => h.ok) };
+  const together = hosts.length >= 2 ? { hosts: hosts.map((h) => h.host), ...verdict(index, hosts.map((h) => h.host), baseline) } : null;
+  return { hosts, together, ok: hosts.every((h) => h.ok) && (together?.ok ?? true) };
+}
+
+/** Production services down or degraded, and critical tunnels broken, when these hosts are offline. */
+function verdict(index: FleetIndex, offline: string[], baseline: Reachability): Omit<HostIndependence, 'host' | 'role'> {
+  const r = analyzeImpact(index, offline, { baseline });
+  const down = r.down.filter((s) => s.environment === 'prod');
+  const degraded = r.degraded.filter((s) => s.environment === 'prod');
+  const critical_tunnels = r.tunnels.filter((t) => t.critical);
+  return { ok: down.length + degraded.length + critical_tunnels.length === 0, down, degraded, critical_tunnels };
 }

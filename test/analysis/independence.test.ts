@@ -59,5 +59,26 @@ test('independence: a production service on a dev host, and a critical tunnel al
   const r2 = checkIndependence(lane);
   assert.deepEqual(r2.hosts[0]?.critical_tunnels.map((t) => t.name), ['t']);
   assert.equal(r2.ok, false);
-  assert.deepEqual(checkIndependence(indexOf({ hosts: ['p1'] })), { hosts: [], ok: true });
+  assert.deepEqual(checkIndependence(indexOf({ hosts: ['p1'] })), { hosts: [], together: null, ok: true });
+});
+
+test('each personal host may be spared alone while production needs one of them: the check takes them all offline together too', () => {
+  // worker (prod1) reaches api (old, not on the mesh) by two tunnel chains: one through ws, one through devbox.
+  const spec = {
+    hosts: [{ name: 'prod1', meshIp: '10.9.0.2' }, { name: 'old' }, { name: 'ws', role: 'workstation' as const }, { name: 'devbox', role: 'dev' as const }],
+    services: [
+      { project: 'api', host: 'old', port: 3000 },
+      { project: 'worker', host: 'prod1', dependsOn: ['api'] },
+    ],
+    tunnels: [tunnel('p1-ws', 'prod1', 'ws'), tunnel('ws-old', 'ws', 'old'), tunnel('p1-dev', 'prod1', 'devbox'), tunnel('dev-old', 'devbox', 'old')],
+  };
+  const r = checkIndependence(indexOf(spec));
+  assert.deepEqual(r.hosts.map((h) => [h.host, h.ok]), [['ws', true], ['devbox', true]]);
+  assert.equal(r.together?.ok, false);
+  assert.deepEqual(r.together?.hosts, ['ws', 'devbox']);
+  assert.deepEqual(r.together?.degraded.map((s) => s.id), ['worker']);
+  assert.equal(r.ok, false);
+  // One chain through a production relay instead: nothing depends on the personal hosts.
+  const relayed = { ...spec, hosts: [...spec.hosts, { name: 'relay' }], tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')] };
+  assert.equal(checkIndependence(indexOf(relayed)).ok, true);
 });

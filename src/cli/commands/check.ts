@@ -1,4 +1,4 @@
-import { checkIndependence as analyze } from '../../analysis/independence.js';
+import { checkIndependence as analyze, type HostIndependence } from '../../analysis/independence.js';
 import { stepText } from '../../analysis/impact.js';
 import { FleetIndex } from '../../analysis/topology.js';
 import { EXIT_PROBLEMS } from '../../errors.js';
@@ -13,12 +13,7 @@ export async function checkIndependence(options: GlobalOptions): Promise<Command
   const result = withProblemNote(loaded, { ...report }, () => {
     if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
     const out: string[] = [];
-    for (const h of report.hosts) {
-      if (h.ok) {
-        out.push(`${style.green('✔')} ${h.host} (${h.role}): production runs with it offline.`);
-        continue;
-      }
-      out.push(`${style.red('✖')} ${h.host} (${h.role}): production depends on it.`);
+    const details = (h: Omit<HostIndependence, 'host' | 'role'>, where: string) => {
       for (const s of h.down) out.push(`    down: ${s.id} runs on ${s.host}`);
       for (const s of h.degraded) {
         out.push(`    degraded: ${s.id} on ${s.host}`);
@@ -26,7 +21,23 @@ export async function checkIndependence(options: GlobalOptions): Promise<Command
         const first = s.via[0];
         for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      and ${stepText(step)}`);
       }
-      for (const t of h.critical_tunnels) out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${h.host}: re-home it onto the fleet`);
+      for (const t of h.critical_tunnels) out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${where}: re-home it onto the fleet`);
+    };
+    for (const h of report.hosts) {
+      if (h.ok) {
+        out.push(`${style.green('✔')} ${h.host} (${h.role}): production runs with it offline.`);
+        continue;
+      }
+      out.push(`${style.red('✖')} ${h.host} (${h.role}): production depends on it.`);
+      details(h, h.host);
+    }
+    const together = report.together;
+    if (together) {
+      if (together.ok) out.push(`${style.green('✔')} all of them offline at once (${together.hosts.join(', ')}): production runs.`);
+      else {
+        out.push(`${style.red('✖')} all of them offline at once (${together.hosts.join(', ')}): production depends on one of them.`);
+        details(together, 'one of them');
+      }
     }
     out.push('', report.ok ? `${style.green('✔')} production runs with every workstation and dev host offline.` : `${style.red('✖')} production does not run with every workstation and dev host offline.`);
     return out.join('\n');
