@@ -239,15 +239,14 @@ function duringDrain(index: FleetIndex, reach: Reachability, source: string, tar
     warnings.push({ kind: 'during_drain', message: `${target} cannot reach ${source}: while the drain runs, what has moved cannot reach what is left behind (${crossing.join(', ')}); add a route from ${target} to ${source} first`, items: crossing });
     return;
   }
-  const through = routeHosts(route)
-    .slice(1, -1)
-    .filter((h) => {
-      const role = index.hosts.get(h)?.role;
-      return role === 'workstation' || role === 'dev';
-    });
-  if (through.length > 0) {
-    warnings.push({ kind: 'through_workstation', message: `${target} reaches ${source} only through ${through.join(', ')} (${through.map((h) => index.hosts.get(h)!.role).join(', ')}): while the drain runs, moved services reach what is left behind (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
-  }
+  // Only when every route needs a personal host: with them all offline, is there still one?
+  const personal = [...index.hosts.values()].filter((h) => (h.role === 'workstation' || h.role === 'dev') && h.name !== source && h.name !== target).map((h) => h.name);
+  if (personal.length === 0 || new Reachability(index, new Set(personal)).route(target, source)) return;
+  // The personal hosts that offer a route: with only that one of them on, the target gets through.
+  const needed = personal.filter((p) => new Reachability(index, new Set(personal.filter((o) => o !== p))).route(target, source));
+  if (needed.length === 0) needed.push(...routeHosts(route).slice(1, -1).filter((h) => personal.includes(h)));
+  const which = needed.length === 1 ? `${needed[0]} (${index.hosts.get(needed[0]!)!.role})` : `one of ${needed.join(', ')} (workstation or dev hosts)`;
+  warnings.push({ kind: 'through_workstation', message: `${target} reaches ${source} only through ${which}: while the drain runs, moved services reach what is left behind (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
 }
 
 /** Iterative Tarjan: components in reverse topological order (providers before consumers). */

@@ -154,3 +154,22 @@ test('CLI: drain --json shape; --to is required; unknown or identical hosts are 
   assert.match(typo.stderr, /did you mean "railiance01"/);
   assert.equal(cli(['drain', 'coulombcore', '--to', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 2);
 });
+
+test('"only through a workstation" is said only when every route needs one, naming each that offers one', () => {
+  // api depends on auth, both on old: the drain moves api first, and it must reach auth on old meanwhile.
+  const spec = {
+    hosts: [{ name: 'prod1', meshIp: '10.9.0.2' }, { name: 'old' }, { name: 'ws', role: 'workstation' as const }, { name: 'devbox', role: 'dev' as const }],
+    services: [
+      { project: 'auth', host: 'old', port: 3001 },
+      { project: 'api', host: 'old', port: 3000, dependsOn: ['auth'] },
+    ],
+    tunnels: [tunnel('p1-ws', 'prod1', 'ws'), tunnel('ws-old', 'ws', 'old'), tunnel('p1-dev', 'prod1', 'devbox'), tunnel('dev-old', 'devbox', 'old')],
+  };
+  const through = (s: typeof spec) => planDrain(indexOf(s), 'old', 'prod1').warnings.filter((w) => w.kind === 'through_workstation');
+  const both = through(spec);
+  assert.equal(both.length, 1);
+  assert.match(both[0]!.message, /prod1 reaches old only through one of ws, devbox \(workstation or dev hosts\)/);
+  // A production relay as well: a route needs no personal host, so no warning.
+  const relayed = { ...spec, hosts: [...spec.hosts, { name: 'relay' }], tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')] };
+  assert.deepEqual(through(relayed), []);
+});
