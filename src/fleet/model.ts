@@ -167,17 +167,18 @@ export function resolveDependency(fleet: Fleet, from: Service, project: string):
 }
 
 /**
- * The edges (services of kind edge, one per host, prod first) that route a service's domains:
- * the edge on its own host when there is one, otherwise every edge of the fleet (DNS decides
- * which one gets the traffic). `net caddy` renders these routes and `graph` draws them.
+ * The edges (services of kind edge, one per host) that route a service's domains: edges of the
+ * service's own environment (a dev edge never serves production; a dev service without a dev
+ * edge goes through prod's); of those, the one on its own host when there is one, otherwise
+ * every one (DNS decides which gets the traffic). `net caddy` renders these routes and `graph`
+ * draws them.
  */
 export function routingEdges(fleet: Fleet, service: Service): Service[] {
+  const edges = fleet.services.filter((s) => s.kind === 'edge' && s.host !== undefined);
+  const sameEnv = edges.filter((e) => e.environment === service.environment);
+  const usable = sameEnv.length > 0 ? sameEnv : edges.filter((e) => e.environment === 'prod');
   const byHost = new Map<string, Service>();
-  for (const s of fleet.services) {
-    if (s.kind !== 'edge' || s.host === undefined) continue;
-    const current = byHost.get(s.host);
-    if (!current || (current.environment !== 'prod' && s.environment === 'prod')) byHost.set(s.host, s);
-  }
+  for (const s of usable) if (!byHost.has(s.host!)) byHost.set(s.host!, s);
   const own = service.host === undefined ? undefined : byHost.get(service.host);
   if (own) return own === service ? [] : [own];
   return [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((h) => byHost.get(h)!).filter((e) => e !== service);

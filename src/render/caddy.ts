@@ -62,7 +62,10 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     for (const edge of routingEdges(fleet, s).map((e) => e.host!)) {
       let address: string | undefined;
       if (edge === s.host) address = '127.0.0.1';
-      else if (host?.meshIp !== undefined && IPV4.test(host.meshIp)) address = host.meshIp;
+      else if (hostByName.get(edge)?.meshIp === undefined) {
+        problems.push(renderProblem(at(['service', 'domains']), `edge host "${edge}" is not on the mesh: it cannot reach "${s.id}" on ${s.host}`, 'give the edge host a mesh_ip, or run the edge where it can reach its services'));
+        continue;
+      } else if (host?.meshIp !== undefined && IPV4.test(host.meshIp)) address = host.meshIp;
       if (address === undefined) {
         problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, 'give the host a mesh_ip, or run the service on the edge host'));
         continue;

@@ -149,3 +149,19 @@ test('CLI: graph --format json|mermaid|dot|text and --json; a bad format is a us
   assert.match(cli(['graph', ...root]).stdout, /^tunnels/m);
   assert.equal(cli(['graph', ...root, '--format', 'svg']).status, 2);
 });
+
+test('a dev edge never routes production; a dev service goes through the dev edge, which must reach it over the mesh', () => {
+  const fleet = fleetOf({
+    hosts: [{ name: 'vps-0', meshIp: '10.9.0.1' }, { name: 'black', meshIp: '10.9.0.11' }, { name: 'lap', role: 'workstation' }],
+    services: [
+      { project: 'sso', host: 'black', port: 3050, domains: ['sso.example.com'] },
+      { project: 'sso', host: 'black', port: 13050, domains: ['sso.dev.example.com'], environment: 'dev' },
+      { project: 'edge', host: 'vps-0', kind: 'edge', port: 443 },
+      { project: 'edge', host: 'lap', kind: 'edge', port: 8443, environment: 'dev' },
+    ],
+  });
+  const routes = buildGraph(new FleetIndex(fleet)).edges.filter((e) => e.kind === 'route');
+  assert.deepEqual(routes.map((r) => [r.from, r.edges]), [['sso.example.com', ['edge']], ['sso.dev.example.com', ['edge:dev']]]);
+  const caddy = renderCaddy(fleet);
+  assert.deepEqual(caddy.problems.map((p) => p.message), ['edge host "lap" is not on the mesh: it cannot reach "sso:dev" on black']);
+});
