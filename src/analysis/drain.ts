@@ -1,11 +1,13 @@
 /**
  * `drain <host> --to <host>`: seed 003's dependency register and drain sequence, computed.
  *
- * Order: a thing moves only after the things on the drained host that rely on it have moved
- * (consumers first: each move re-points as few consumers as possible). What everything
- * depends on (core.ts) goes after the rest: shared databases and widely used services in
- * their own waves, identity and secrets (and what they rely on on that host) together in the
- * last wave. Cycles are condensed (Tarjan) and flagged: they cannot move one at a time.
+ * Order (seed 003's waves: "Wave 1 Forge", "GitOps follows forge move", "CNPG databases …
+ * migrate with workload", "OpenBao + identity (LAST)"): a thing moves after what it relies on
+ * on the drained host (providers first), and a database cluster only one project uses moves
+ * in that project's wave. What everything depends on (core.ts) goes after the rest: shared
+ * databases and widely used services in their own waves, identity and secrets (and what they
+ * rely on on that host) together in the last wave. Cycles are condensed (Tarjan) and flagged:
+ * they cannot move one at a time.
  */
 import type { Host } from '../fleet/model.js';
 import { coreVerdict, transitiveDependants, type CoreVerdict } from './core.js';
@@ -73,6 +75,8 @@ interface Item {
   consumersOnHost: Item[];
   tier: number;
   scc: number;
+  /** A cluster only one project uses, all of it on this host: it moves in that project's wave. */
+  with?: Item;
 }
 
 const TIER_LABEL = ['', 'what many rely on (shared databases, widely used services)', 'identity and secrets: last, everything authenticates through them'];
@@ -102,6 +106,9 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     add(clusterKey(c.name), { kind: 'cluster', name: c.name, project: null, environment: null, port: c.port, owner: c.owner ?? null, production });
   }
   for (const item of items.values()) {
+    // Clusters too: a database many projects share goes after the ordinary waves.
+    const core = item.row.core;
+    item.tier = core === null ? 0 : core.reason === 'identity' || core.reason === 'secrets' ? 2 : 1;
     if (!item.key.startsWith('s:')) continue;
     for (const e of index.edgesFrom.get(item.key.slice(2)) ?? []) {
       const p = items.get(e.to);
@@ -109,8 +116,6 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
       item.providers.push(p);
       p.consumersOnHost.push(item);
     }
-    const core = item.row.core;
-    item.tier = core === null ? 0 : core.reason === 'identity' || core.reason === 'secrets' ? 2 : 1;
   }
 
   // Strongly connected components; Tarjan emits providers before their consumers.
@@ -122,24 +127,31 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     for (const i of scc) i.tier = tier;
     for (const i of scc) for (const p of i.providers) if (p.scc !== i.scc) p.tier = Math.max(p.tier, tier);
   }
-  // Waves: consumers first within a tier; each tier after the ones before; tier 2 is one wave.
+  // A cluster whose every consumer, fleet-wide, is one project's services on this host moves with them.
+  for (const c of items.values()) {
+    if (!c.key.startsWith('c:') || c.consumersOnHost.length === 0) continue;
+    const consumers = index.consumersOf.get(c.key) ?? [];
+    const projects = new Set(consumers.map((e) => e.from.project));
+    const first = c.consumersOnHost[0]!;
+    if (projects.size === 1 && consumers.length === c.consumersOnHost.length && c.consumersOnHost.every((i) => i.scc === first.scc && i.tier === c.tier)) c.with = first;
+  }
+  // Waves: providers first within a tier; each tier after the ones before; tier 2 is one wave.
   let start = 1;
   for (const tier of [0, 1, 2]) {
     let max = start - 1;
-    for (const scc of consumerFirst) {
-      if (scc[0]!.tier !== tier) continue;
+    for (const scc of sccs) {
+      if (scc[0]!.tier !== tier || scc.every((i) => i.with)) continue;
       let wave = start;
-      if (tier < 2) for (const i of scc) for (const c of i.consumersOnHost) if (c.scc !== i.scc) wave = Math.max(wave, c.row.wave + 1);
+      if (tier < 2) for (const i of scc) for (const p of i.providers) if (p.scc !== i.scc && p.tier === tier && !p.with) wave = Math.max(wave, p.row.wave + 1);
       for (const i of scc) i.row.wave = wave;
       max = Math.max(max, wave);
     }
     start = max + 1;
   }
+  for (const c of items.values()) if (c.with) c.row.wave = c.with.row.wave;
 
-  // Order within the plan: by wave, then consumer-first (tier 2), then fewest dependants.
-  const rank = new Map<Item, number>();
-  consumerFirst.forEach((scc, n) => scc.forEach((i) => rank.set(i, n)));
-  const ordered = [...items.values()].sort((a, b) => a.row.wave - b.row.wave || (a.tier === 2 ? rank.get(a)! - rank.get(b)! : 0) || a.row.dependants - b.row.dependants || a.row.name.localeCompare(b.row.name));
+  // Order within a wave: what is relied on most first (a cluster before the project it moves with), then by name.
+  const ordered = [...items.values()].sort((a, b) => a.row.wave - b.row.wave || b.row.dependants - a.row.dependants || a.row.name.localeCompare(b.row.name));
 
   const warnings: DrainWarning[] = [];
   blockers(index, reach, source, targetHost, ordered, sccs, warnings);
@@ -229,24 +241,38 @@ function blockers(index: FleetIndex, reach: Reachability, source: string, target
   for (const [name, messages] of soft) warnings.push({ kind: 'unreachable', message: `${name}: ${messages.join('; ')}`, items: [name] });
 }
 
-/** While the drain runs, what moved (consumers) must still reach what is left (providers). */
+/**
+ * While the drain runs, both sides of an edge split by the waves must still reach each other:
+ * a consumer left behind reaches a provider that moved (source → target), and one that moved
+ * reaches a provider still to come (target → source: identity and secrets go last).
+ */
 function duringDrain(index: FleetIndex, reach: Reachability, source: string, target: string, ordered: Item[], warnings: DrainWarning[]): void {
-  const crossing: string[] = [];
-  for (const i of ordered) for (const p of i.providers) if (p.row.wave > i.row.wave) crossing.push(`${i.row.name} → ${p.row.name}`);
+  const leftBehind: string[] = [];
+  const movedAhead: string[] = [];
+  for (const i of ordered)
+    for (const p of i.providers) {
+      if (p.row.wave < i.row.wave) leftBehind.push(`${i.row.name} → ${p.row.name}`);
+      if (p.row.wave > i.row.wave) movedAhead.push(`${i.row.name} → ${p.row.name}`);
+    }
+  crossingRoute(index, reach, source, target, leftBehind, 'what is left behind reaches what has moved', warnings);
+  crossingRoute(index, reach, target, source, movedAhead, 'what has moved reaches what is left behind', warnings);
+}
+
+function crossingRoute(index: FleetIndex, reach: Reachability, from: string, to: string, crossing: string[], what: string, warnings: DrainWarning[]): void {
   if (crossing.length === 0) return;
-  const route = reach.route(target, source);
+  const route = reach.route(from, to);
   if (!route) {
-    warnings.push({ kind: 'during_drain', message: `${target} cannot reach ${source}: while the drain runs, what has moved cannot reach what is left behind (${crossing.join(', ')}); add a route from ${target} to ${source} first`, items: crossing });
+    warnings.push({ kind: 'during_drain', message: `${from} cannot reach ${to}: while the drain runs, ${what} (${crossing.join(', ')}); add a route from ${from} to ${to} first`, items: crossing });
     return;
   }
   // Only when every route needs a personal host: with them all offline, is there still one?
-  const personal = [...index.hosts.values()].filter((h) => (h.role === 'workstation' || h.role === 'dev') && h.name !== source && h.name !== target).map((h) => h.name);
-  if (personal.length === 0 || new Reachability(index, new Set(personal)).route(target, source)) return;
-  // The personal hosts that offer a route: with only that one of them on, the target gets through.
-  const needed = personal.filter((p) => new Reachability(index, new Set(personal.filter((o) => o !== p))).route(target, source));
+  const personal = [...index.hosts.values()].filter((h) => (h.role === 'workstation' || h.role === 'dev') && h.name !== from && h.name !== to).map((h) => h.name);
+  if (personal.length === 0 || new Reachability(index, new Set(personal)).route(from, to)) return;
+  // The personal hosts that offer a route: with only that one of them on, it gets through.
+  const needed = personal.filter((p) => new Reachability(index, new Set(personal.filter((o) => o !== p))).route(from, to));
   if (needed.length === 0) needed.push(...routeHosts(route).slice(1, -1).filter((h) => personal.includes(h)));
   const which = needed.length === 1 ? `${needed[0]} (${index.hosts.get(needed[0]!)!.role})` : `one of ${needed.join(', ')} (workstation or dev hosts)`;
-  warnings.push({ kind: 'through_workstation', message: `${target} reaches ${source} only through ${which}: while the drain runs, moved services reach what is left behind (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
+  warnings.push({ kind: 'through_workstation', message: `${from} reaches ${to} only through ${which}: while the drain runs, ${what} (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
 }
 
 /** Iterative Tarjan: components in reverse topological order (providers before consumers). */

@@ -1,4 +1,4 @@
-/** drain: the register, consumer-first waves, identity and secrets last, and what cannot move. */
+/** drain: the register, provider-first waves (seed 003's), identity and secrets last, and what cannot move. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { coreVerdict, nameKind } from '../../src/analysis/core.js';
@@ -14,16 +14,17 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
   const last = plan.waves[plan.waves.length - 1]!;
   assert.deepEqual(last.items.map((i) => i.name).sort(), ['identity', 'identity-pg', 'openbao']);
   assert.match(last.label, /identity and secrets/);
-  // Consumers first: a thing moves after what relies on it on this host.
+  // Providers first within a tier: a thing moves after what it relies on on this host
+  // ("GitOps follows forge move": eso-argocd after gitea).
   for (const row of plan.register) {
     for (const consumer of row.consumers) {
       const c = plan.register.find((r) => r.name === consumer);
-      if (c && !(row.wave === last.wave && c.wave === last.wave)) assert.ok(c.wave < row.wave, `${consumer} (wave ${c.wave}) before ${row.name} (wave ${row.wave})`);
+      if (c && row.core === null && c.core === null && row.kind === 'service') assert.ok(c.wave > row.wave, `${row.name} (wave ${row.wave}) before its consumer ${consumer} (wave ${c.wave})`);
     }
   }
-  // Within the last wave, identity (a consumer of OpenBao) comes first.
-  const order = last.items.map((i) => i.name);
-  assert.ok(order.indexOf('identity') < order.indexOf('openbao'));
+  assert.ok(waveOf(plan, 'eso-argocd')! > waveOf(plan, 'gitea')!);
+  // "CNPG databases … migrate with workload": state-hub-pg, used by state-hub alone, moves with it.
+  assert.equal(waveOf(plan, 'state-hub-pg'), waveOf(plan, 'state-hub'));
   // The shared database goes after the ordinary services, before identity.
   assert.equal(plan.register.find((r) => r.name === 'coulombcore-pg')?.core?.reason, 'shared-database');
   assert.ok(waveOf(plan, 'coulombcore-pg')! > waveOf(plan, 'gitea')!);
@@ -40,7 +41,10 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
 test('seed 003 re-homed: the drain needs no workstation', async () => {
   const { index } = await loadFixture('seed003-rehomed');
   const plan = planDrain(index, 'coulombcore', 'railiance01');
-  assert.equal(plan.warnings.some((w) => w.kind === 'through_workstation' || w.kind === 'during_drain'), false);
+  assert.equal(plan.warnings.some((w) => w.kind === 'through_workstation'), false);
+  // Its tunnels run railiance01 → coulombcore only: what stays behind cannot call what moved
+  // ahead of it (eso-argocd → gitea), which the plan says rather than hides.
+  assert.ok(plan.warnings.some((w) => w.kind === 'during_drain' && /coulombcore cannot reach railiance01: while the drain runs, what is left behind reaches what has moved \(eso-argocd → gitea/.test(w.message)));
 });
 
 test('drain: a frozen target, a non-production target, a taken port and a cycle cannot move (exit 1)', async () => {
@@ -48,7 +52,7 @@ test('drain: a frozen target, a non-production target, a taken port and a cycle 
   const back = planDrain(index, 'railiance01', 'coulombcore');
   assert.equal(back.ok, false);
   assert.ok(back.blocked.some((b) => b.name === 'activity-core' && b.reason === 'target_frozen'));
-  assert.ok(back.warnings.some((w) => w.kind === 'during_drain' && /coulombcore cannot reach railiance01/.test(w.message)));
+  assert.ok(back.warnings.some((w) => w.kind === 'through_workstation' && /railiance01 reaches coulombcore only through workstation \(workstation\): while the drain runs, what is left behind reaches what has moved \(activity-core → temporal/.test(w.message)));
 
   const fleet = indexOf({
     hosts: ['old', 'new', { name: 'box', role: 'dev' }],
@@ -101,7 +105,7 @@ test('drain: production consumers elsewhere must reach the target, and the targe
   assert.equal(planDrain(fixed, 'old', 'new').ok, true);
 });
 
-test('drain: consumers first, fewest dependants first within a wave; many dependants go later', () => {
+test('drain: providers first, most relied on first within a wave; many dependants go later', () => {
   const index = indexOf({
     hosts: ['old', 'new', 'other'],
     services: [
@@ -114,7 +118,7 @@ test('drain: consumers first, fewest dependants first within a wave; many depend
     mesh: { cidr: '10.9.0.0/24', topology: 'full-mesh', listenPort: 51820, interface: 'wg0' },
   });
   const plan = planDrain(index, 'old', 'new');
-  assert.deepEqual(plan.waves.map((w) => w.items.map((i) => i.name)), [['leaf'], ['mid'], ['base'], ['popular']]);
+  assert.deepEqual(plan.waves.map((w) => w.items.map((i) => i.name)), [['base'], ['mid'], ['leaf'], ['popular']]);
   assert.equal(plan.register.find((r) => r.name === 'popular')?.core?.reason, 'many-dependants');
 });
 
@@ -146,7 +150,7 @@ test('CLI: drain --json shape; --to is required; unknown or identical hosts are 
   assert.deepEqual(Object.keys(json.register[0]!), ['kind', 'name', 'project', 'environment', 'port', 'owner', 'production', 'current', 'target', 'consumers', 'dependants', 'core', 'wave', 'blocked']);
   const human = cli(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/seed003']);
   assert.match(human.stdout, /Dependency register/);
-  assert.match(human.stdout, /identity, identity-pg \(db\), openbao {2}← identity and secrets/);
+  assert.match(human.stdout, /identity-pg \(db\), openbao, identity {2}← identity and secrets/);
   assert.equal(cli(['drain', 'railiance01', '--to', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 1);
   assert.equal(cli(['drain', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 2);
   const typo = cli(['drain', 'coulombcore', '--to', 'railiance1', '--root', 'test/fixtures/seed003']);

@@ -40,7 +40,7 @@ export function drainText(p: DrainPlan): string {
         ]),
       ),
     );
-    out.push('', style.bold('Waves') + style.dim('  (a thing moves after what relies on it on this host; what everything depends on goes last)'));
+    out.push('', style.bold('Waves') + style.dim('  (a thing moves after what it relies on on this host, a database with the one project using it; what everything depends on goes last)'));
     for (const w of p.waves) out.push(`  ${String(w.wave).padStart(2)}  ${w.items.map((i) => (i.kind === 'cluster' ? `${i.name} (db)` : i.name)).join(', ')}${w.label ? style.dim(`  ← ${w.label}`) : ''}`);
   }
   if (p.tunnels.length > 0) {
