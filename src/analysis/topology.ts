@@ -286,7 +286,8 @@ export function lanesThrough(fleet: Fleet, host: string): Lane[] {
   for (const a of arriving) {
     for (const b of leaving) {
       if (a.carries !== b.carries || a.from === b.to) continue;
-      lanes.push({ carries: a.carries!, from: a.from, through: host, to: b.to, tunnels: [a, b], critical: a.critical === true || b.critical === true });
+      // A production lane is critical end to end: one critical leg and one legacy or dev leg is not one.
+      lanes.push({ carries: a.carries!, from: a.from, through: host, to: b.to, tunnels: [a, b], critical: a.critical === true && b.critical === true });
     }
   }
   return lanes;

@@ -33,6 +33,8 @@ test('seed 003: losing the workstation degrades activity-core, and the explanati
   const critical = r.lanes.filter((l) => l.critical && l.from === 'railiance01').map((l) => `${l.carries}:${l.tunnels.join('+')}`);
   assert.ok(critical.includes('state-hub:state-hub-railiance01+state-hub-primary'));
   assert.ok(critical.includes('issue-core:issue-core-railiance01+issue-core-coulombcore'));
+  // Exactly seed 003's two production lanes: a lane with one legacy or experimental leg is not one.
+  assert.deepEqual(r.lanes.filter((l) => l.critical).map((l) => l.tunnels.join('+')).sort(), ['issue-core-railiance01+issue-core-coulombcore', 'state-hub-railiance01+state-hub-primary']);
   assert.deepEqual(r.data, []);
 });
 
