@@ -107,3 +107,11 @@ test('caddy validate accepts every rendered Caddyfile, and caddy fmt leaves it u
     await removeDir(dir);
   }
 });
+
+test('caddy --host on a host without an edge says so (a skip note), instead of printing nothing', async () => {
+  const r = await netCaddy({ root: FIXTURE, host: 'core' });
+  assert.equal(r.exitCode, 0);
+  const json = r.json as { files: unknown[]; skipped: { name: string; reason: string }[] };
+  assert.deepEqual(json.files, []);
+  assert.deepEqual(json.skipped, [{ name: 'core', reason: 'net caddy renders no file for this host' }]);
+});

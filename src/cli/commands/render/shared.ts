@@ -251,6 +251,7 @@ export async function runRenderer(
   // --host renders one host's files: skip notes about the others are noise.
   const hostOfSkipped = (name: string) => loaded.fleet.hosts.find((h) => h.name === name)?.name ?? loaded.fleet.services.find((s) => s.id === name)?.host;
   const skipped = flags.host === undefined ? output.skipped : output.skipped.filter((s) => hostOfSkipped(s.name) === undefined || hostOfSkipped(s.name) === flags.host);
+  if (flags.host !== undefined && files.length === 0 && !skipped.some((s) => s.name === flags.host)) skipped.push({ name: flags.host, reason: `${command} renders no file for this host` });
   const report = { ...base, skipped, problems };
   if (countBySeverity(problems).errors > 0) return renderResult(report);
   if (mode === 'print') return renderResult({ ...report, rendered: files });
