@@ -67,6 +67,8 @@ export interface HostLossRow {
   worst_rto: string | null;
   /** Data there with no backup policy (what makes the worst "none"). */
   undeclared: string[];
+  /** Data there whose only backup is kept on this same host: gone with it (also "none"). */
+  backup_on_same_host: string[];
   /** Data on other hosts whose backups are kept here (lost with it until re-made). */
   holds_backups_of: string[];
 }
@@ -106,6 +108,7 @@ export function backupReport(index: FleetIndex): BackupReport {
   const hostData = new Map<string, HostLossRow['data']>();
   const holds = new Map<string, string[]>();
   const addData = (host: string, row: HostLossRow['data'][number]) => hostData.set(host, [...(hostData.get(host) ?? []), row]);
+  const sameHost = new Map<string, string[]>();
   const noteTarget = (what: string, host: string | null, p: PolicyJson | null) => {
     if (!p?.target) return;
     if (p.target === host) warnings.push(`the backup of ${what} is kept on ${host}, the host it protects: losing ${host} loses both`);
@@ -141,8 +144,11 @@ export function backupReport(index: FleetIndex): BackupReport {
     for (const d of databases) if (d.source === 'database.backup' && d.policy?.target !== policy?.target) noteTarget(`database ${d.name} (${c.name})`, c.host, d.policy);
     clusters.push({ name: c.name, host: c.host, engine: c.engine, role: c.role ?? 'primary', production, policy, databases, status });
 
-    const policies = [policy, ...databases.map((d) => d.policy)].filter((p): p is PolicyJson => p !== null);
-    const covered = status !== 'missing';
+    // A backup kept on the host it protects is lost with that host: it does not count for the host-loss view.
+    const policies = [policy, ...databases.map((d) => d.policy)].filter((p): p is PolicyJson => p !== null && p.target !== c.host);
+    const onlyOnHost = policies.length === 0 && [policy, ...databases.map((d) => d.policy)].some((p) => p !== null && p.target === c.host);
+    if (onlyOnHost) sameHost.set(c.host, [...(sameHost.get(c.host) ?? []), c.name]);
+    const covered = status !== 'missing' && !onlyOnHost;
     addData(c.host, {
       kind: 'cluster',
       name: c.name,
@@ -161,12 +167,14 @@ export function backupReport(index: FleetIndex): BackupReport {
     if (!policy) missing.push({ kind: 'service', name: s.id, host: s.host ?? null, production, severity: production ? 'error' : 'warning', message: `${production ? 'production ' : ''}stateful service ${s.id}${s.host ? ` on ${s.host}` : ''} has no backup policy (service.backup)` });
     noteTarget(`service ${s.id}`, s.host ?? null, policy);
     services.push({ id: s.id, project: s.project, environment: s.environment, host: s.host ?? null, production, policy, status });
-    if (s.host !== undefined) addData(s.host, { kind: 'service', name: s.id, rpo: policy?.rpo ?? NONE, rto: policy?.rto ?? NONE, method: policy?.method ?? null });
+    const lostWithHost = s.host !== undefined && policy?.target === s.host;
+    if (lostWithHost) sameHost.set(s.host!, [...(sameHost.get(s.host!) ?? []), s.id]);
+    if (s.host !== undefined) addData(s.host, { kind: 'service', name: s.id, rpo: lostWithHost ? NONE : (policy?.rpo ?? NONE), rto: lostWithHost ? NONE : (policy?.rto ?? NONE), method: policy?.method ?? null });
   }
 
   const host_loss: HostLossRow[] = fleet.hosts.map((h) => {
     const data = hostData.get(h.name) ?? [];
-    return { host: h.name, role: h.role, data, worst_rpo: worst(data.map((d) => d.rpo)), worst_rto: worst(data.map((d) => d.rto)), undeclared: data.filter((d) => d.rpo === NONE).map((d) => d.name), holds_backups_of: [...new Set(holds.get(h.name) ?? [])] };
+    return { host: h.name, role: h.role, data, worst_rpo: worst(data.map((d) => d.rpo)), worst_rto: worst(data.map((d) => d.rto)), undeclared: data.filter((d) => d.rpo === NONE && !(sameHost.get(h.name) ?? []).includes(d.name)).map((d) => d.name), backup_on_same_host: sameHost.get(h.name) ?? [], holds_backups_of: [...new Set(holds.get(h.name) ?? [])] };
   });
   return { clusters, services, missing, warnings, host_loss, ok: !missing.some((m) => m.severity === 'error') };
 }

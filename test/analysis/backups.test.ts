@@ -43,7 +43,9 @@ test('backups: declared everywhere is ok (exit 0); a dev stateful service withou
   assert.deepEqual(r.missing.map((m) => [m.name, m.severity]), [['scratch:dev', 'warning']]);
   assert.equal(r.clusters[0]?.status, 'ok');
   assert.ok(r.warnings.some((w) => /kept on h, the host it protects/.test(w)));
-  assert.deepEqual(r.host_loss.find((h) => h.host === 'h')?.worst_rto, '2h');
+  // q's backup lives on h itself: losing h loses q for good.
+  const h = r.host_loss.find((x) => x.host === 'h')!;
+  assert.deepEqual([h.worst_rpo, h.worst_rto, h.undeclared, h.backup_on_same_host], ['none', 'none', [], ['q']]);
   assert.equal(r.host_loss.find((h) => h.host === 'box')?.worst_rpo, 'none');
 });
 
@@ -74,5 +76,5 @@ test('CLI: backups --json shape', () => {
   const { status, json } = cliJson<BackupReport & { problems: unknown[] }>(['backups', '--root', 'test/fixtures/seed003']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['clusters', 'services', 'missing', 'warnings', 'host_loss', 'ok', 'problems']);
-  assert.deepEqual(Object.keys(json.host_loss[0]!), ['host', 'role', 'data', 'worst_rpo', 'worst_rto', 'undeclared', 'holds_backups_of']);
+  assert.deepEqual(Object.keys(json.host_loss[0]!), ['host', 'role', 'data', 'worst_rpo', 'worst_rto', 'undeclared', 'backup_on_same_host', 'holds_backups_of']);
 });

@@ -38,12 +38,13 @@ export function backupsText(r: BackupReport): string {
     out.push(table(['SERVICE', 'HOST', 'RPO', 'RTO', 'METHOD', 'TARGET', 'STATUS'], r.services.map((s) => [s.id, s.host ?? '', ...cells(s.policy), status(s.status, s.production)])), '');
   }
   if (r.clusters.length === 0 && r.services.length === 0) out.push('No database cluster and no stateful service: nothing to back up.', '');
-  out.push(style.bold('If a host is lost') + style.dim('  (worst RPO / RTO over the data that lives there; "none": something there has no policy)'));
+  out.push(style.bold('If a host is lost') + style.dim('  (worst RPO / RTO over the data that lives there; "none": something there has no policy, or its backup is kept there too)'));
   out.push(
     table(
       ['HOST', 'ROLE', 'DATA THERE', 'WORST RPO', 'WORST RTO', 'HOLDS BACKUPS OF'],
       r.host_loss.map((h) => {
-        const gap = h.undeclared.length > 0 ? style.dim(` (${h.undeclared.join(', ')})`) : '';
+        const gone = [...h.undeclared, ...h.backup_on_same_host.map((n) => `${n}: backup kept here`)];
+        const gap = gone.length > 0 ? style.dim(` (${gone.join(', ')})`) : '';
         return [h.host, h.role, h.data.map((d) => d.name).join(', '), fmt(h.worst_rpo) + gap, fmt(h.worst_rto) + gap, h.holds_backups_of.join(', ')];
       }),
     ),
