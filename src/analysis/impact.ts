@@ -6,6 +6,7 @@
  * reversed dependency graph: the shortest explanation, O(services + edges)).
  */
 import type { Tunnel } from '../fleet/model.js';
+import { backupReport, type BackupReport } from './backups.js';
 import { clusterKey, hopJson, lanesThrough, Reachability, routeHosts, serviceKey, type DepEdge, type FleetIndex, type Hop, type HopJson, type NodeKey } from './topology.js';
 
 export type StepState = 'down' | 'degraded' | 'unreachable';
@@ -46,7 +47,10 @@ export interface DataLoss {
   reason: 'host-offline' | 'no-route';
   consumers: string[];
   unreachable_from?: string[];
+  /** What `backups` counts for it (the cluster's policy, else its databases'): null when nothing protects it. */
   backup: { rpo: string; rto: string; method: string } | null;
+  /** As `backups` sees it: ok; cache (nothing to lose); missing (no policy); lost-with-host (its backup is kept on its own host). */
+  backup_status: 'ok' | 'cache' | 'missing' | 'lost-with-host';
 }
 
 /** A tunnel as the analysis commands report it. */
@@ -230,13 +234,24 @@ function stepOf(index: FleetIndex, e: DepEdge, state: StepState): Step {
 function dataLoss(index: FleetIndex, offline: ReadonlySet<string>, broken: { edge: DepEdge }[]): DataLoss[] {
   const out: DataLoss[] = [];
   const consumers = (key: NodeKey) => (index.consumersOf.get(key) ?? []).map((e) => e.from.id);
+  // The same judgement as `backups` (database.backup counts, a cache has nothing to lose), computed once if needed.
+  let report: BackupReport | undefined;
+  const protection = (kind: 'cluster' | 'service', name: string, host: string): Pick<DataLoss, 'backup' | 'backup_status'> => {
+    report ??= backupReport(index);
+    const row = report.host_loss.find((h) => h.host === host);
+    const entry = row?.data.find((d) => d.kind === kind && d.name === name);
+    if (row?.backup_on_same_host.includes(name)) return { backup: null, backup_status: 'lost-with-host' };
+    if (!entry || entry.rpo === 'none') return { backup: null, backup_status: 'missing' };
+    if (entry.rpo === 'n/a') return { backup: null, backup_status: 'cache' };
+    return { backup: { rpo: entry.rpo, rto: entry.rto, method: entry.method ?? '' }, backup_status: 'ok' };
+  };
   for (const c of index.fleet.clusters) {
     if (!offline.has(c.host)) continue;
-    out.push({ kind: 'cluster', name: c.name, host: c.host, engine: c.engine, reason: 'host-offline', consumers: consumers(clusterKey(c.name)), backup: policy(c.backup) });
+    out.push({ kind: 'cluster', name: c.name, host: c.host, engine: c.engine, reason: 'host-offline', consumers: consumers(clusterKey(c.name)), ...protection('cluster', c.name, c.host) });
   }
   for (const s of index.fleet.services) {
     if (!s.stateful || s.host === undefined || !offline.has(s.host)) continue;
-    out.push({ kind: 'service', name: s.id, host: s.host, reason: 'host-offline', consumers: consumers(serviceKey(s.id)), backup: policy(s.backup) });
+    out.push({ kind: 'service', name: s.id, host: s.host, reason: 'host-offline', consumers: consumers(serviceKey(s.id)), ...protection('service', s.id, s.host) });
   }
   const noRoute = new Map<string, Set<string>>();
   for (const b of broken) {
@@ -247,13 +262,9 @@ function dataLoss(index: FleetIndex, offline: ReadonlySet<string>, broken: { edg
   }
   for (const [name, hosts] of noRoute) {
     const c = index.clusters.get(name)!;
-    out.push({ kind: 'cluster', name, host: c.host, engine: c.engine, reason: 'no-route', consumers: consumers(clusterKey(name)), unreachable_from: [...hosts].sort(), backup: policy(c.backup) });
+    out.push({ kind: 'cluster', name, host: c.host, engine: c.engine, reason: 'no-route', consumers: consumers(clusterKey(name)), unreachable_from: [...hosts].sort(), ...protection('cluster', name, c.host) });
   }
   return out;
-}
-
-function policy(p: { rpo: string; rto: string; method: string } | undefined): DataLoss['backup'] {
-  return p ? { rpo: p.rpo, rto: p.rto, method: p.method } : null;
 }
 
 /** A tunnel of the inventory with its defaults filled in, as the analysis commands report it. */

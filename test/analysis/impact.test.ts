@@ -127,7 +127,7 @@ test('impact: a database cluster that is up but out of reach is data out of reac
     tunnels: [tunnel('app-w', 'app', 'w'), tunnel('w-db', 'w', 'db', { carries: 'pg' })],
   });
   const r = analyzeImpact(index, ['w']);
-  assert.deepEqual(r.data, [{ kind: 'cluster', name: 'pg', host: 'db', engine: 'postgres', reason: 'no-route', consumers: ['api'], unreachable_from: ['app'], backup: null }]);
+  assert.deepEqual(r.data, [{ kind: 'cluster', name: 'pg', host: 'db', engine: 'postgres', reason: 'no-route', consumers: ['api'], unreachable_from: ['app'], backup: null, backup_status: 'missing' }]);
 });
 
 test('CLI: impact workstation --json has the documented shape and exits 0', () => {
@@ -153,4 +153,20 @@ test('CLI: impact human output explains in a terminal; an unknown host is a usag
   assert.match(bad.stderr, /did you mean "workstation"/);
   const none = cli(['impact', '--root', 'test/fixtures/seed003']);
   assert.equal(none.status, 2);
+});
+
+test('impact and backups judge data the same way: a cache has nothing to lose, per-database backups count, a backup on the lost host is lost', () => {
+  const r = analyzeImpact(
+    indexOf({
+      hosts: ['h', 'app'],
+      clusters: [{ name: 'cache', host: 'h', engine: 'redis', role: 'cache' }, { name: 'pg', host: 'h' }],
+      services: [
+        { project: 'a', host: 'app', database: 'pg', databaseBackup: { rpo: '1h', rto: '2h', method: 'dump' } },
+        { project: 'q', host: 'h', stateful: true, backup: { rpo: '15m', rto: '1h', method: 'restic', target: 'h' } },
+      ],
+    }),
+    ['h'],
+  );
+  const byName = Object.fromEntries(r.data.map((d) => [d.name, [d.backup_status, d.backup?.rpo ?? null]]));
+  assert.deepEqual(byName, { cache: ['cache', null], pg: ['ok', '1h'], q: ['lost-with-host', null] });
 });

@@ -37,7 +37,7 @@ export function impactText(r: ImpactReport): string {
           d.host,
           d.reason === 'host-offline' ? 'host offline' : `no route from ${d.unreachable_from?.join(', ')}`,
           d.consumers.join(', '),
-          d.backup ? `${d.backup.rpo} / ${d.backup.rto}` : style.red('no policy'),
+          d.backup ? `${d.backup.rpo} / ${d.backup.rto}` : d.backup_status === 'cache' ? 'cache: nothing to lose' : d.backup_status === 'lost-with-host' ? style.red('kept on this host: lost') : style.red('no policy'),
         ]),
       )
         .split('\n')
