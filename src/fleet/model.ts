@@ -166,6 +166,20 @@ export function resolveDependency(fleet: Fleet, from: Service, project: string):
   return index.get(`${project}\u0000${from.environment}`) ?? index.get(`${project}\u0000prod`);
 }
 
+/** Domains a later service claims again: where (its service and index) and who claimed it first. */
+export function repeatedDomains(fleet: Fleet, services: readonly Service[] = fleet.services): { service: Service; index: number; domain: string; first: Service }[] {
+  const owner = new Map<string, Service>();
+  const out: { service: Service; index: number; domain: string; first: Service }[] = [];
+  for (const service of services) {
+    service.domains.forEach((domain, index) => {
+      const first = owner.get(domain);
+      if (first === undefined) owner.set(domain, service);
+      else out.push({ service, index, domain, first });
+    });
+  }
+  return out;
+}
+
 /**
  * The edges (services of kind edge, one per host) that route a service's domains: edges of the
  * service's own environment (a dev edge never serves production; a dev service without a dev

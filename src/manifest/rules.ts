@@ -7,7 +7,7 @@ import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
 import { closest } from '../text/suggest.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
-import { findHost, resolveDependency } from '../fleet/model.js';
+import { findHost, repeatedDomains, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from './load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from './secrets.js';
@@ -279,13 +279,8 @@ function checkUnits(ctx: RuleContext): void {
 
 /** A public domain routes to one service: the edges (net caddy) cannot send it to two. */
 function checkDomains(ctx: RuleContext): void {
-  const owner = new Map<string, Service>();
-  for (const s of ctx.fleet.services) {
-    s.domains.forEach((domain, i) => {
-      const first = owner.get(domain);
-      if (first === undefined) owner.set(domain, s);
-      else ctx.out.push(problem('domain_unique', at(ctx, s.manifest, ['service', 'domains', i]), `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`, 'a domain goes to one service: drop it here or there'));
-    });
+  for (const r of repeatedDomains(ctx.fleet)) {
+    ctx.out.push(problem('domain_unique', at(ctx, r.service.manifest, ['service', 'domains', r.index]), `domain "${r.domain}" is already routed to "${r.first.id}" (${r.first.manifest})`, 'a domain goes to one service: drop it here or there'));
   }
 }
 

@@ -27,13 +27,17 @@ export interface Selection {
 /** Target typos: a looser bound than schema hints, since names here are often short. */
 const targetBound = (_word: string, candidate: string): number => Math.max(2, Math.floor(candidate.length / 4));
 
+/** --host must name an inventory host: a typo is a usage error with a suggestion, not an empty selection. */
+export function requireHost(fleet: Fleet, host: string): void {
+  const hostNames = fleet.hosts.map((h) => h.name);
+  if (hostNames.includes(host)) return;
+  throw new UsageError(`no host ${JSON.stringify(host)} in the inventory`, hint(host, hostNames) ?? `hosts: ${hostNames.join(', ')}`);
+}
+
 export function selectServices(fleet: Fleet, options: SelectOptions): Selection {
   const projects = new Set(fleet.services.map((s) => s.project));
   const hostNames = new Set(fleet.hosts.map((h) => h.name));
-  if (options.host !== undefined && !hostNames.has(options.host)) {
-    const near = closest(options.host, hostNames, targetBound);
-    throw new UsageError(`no host ${JSON.stringify(options.host)} in the inventory`, near ? `did you mean ${near}?` : `hosts: ${[...hostNames].join(', ')}`);
-  }
+  if (options.host !== undefined) requireHost(fleet, options.host);
   const hostFilter = new Set<string>(options.host === undefined ? [] : [options.host]);
   const wanted: ((s: Service) => boolean)[] = [];
   for (const target of options.targets) {

@@ -4,7 +4,7 @@
  * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
  * Rendered already formatted: `caddy fmt` leaves it unchanged.
  */
-import { routingEdges, type Fleet, type Service } from '../fleet/model.js';
+import { repeatedDomains, routingEdges, type Fleet, type Service } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
 
@@ -25,9 +25,8 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
   const hostByName = new Map(fleet.hosts.map((h) => [h.name, h]));
   const edgeHosts = [...new Set(fleet.services.filter((s) => s.kind === 'edge' && s.host !== undefined).map((s) => s.host!))].sort(byCodePoint);
   const sites = new Map<string, Site[]>(edgeHosts.map((h) => [h, []]));
-  const owner = new Map<string, Service>();
-
   const services = [...fleet.services].filter((s) => s.domains.length > 0 && s.kind !== 'edge').sort((a, b) => byCodePoint(a.id, b.id));
+  const repeated = new Map(repeatedDomains(fleet, services).map((r) => [`${r.service.id}\u0000${r.index}`, r.first]));
   for (const s of services) {
     const at = (path: (string | number)[]) => locator.manifest(s.manifest, path);
     let ok = true;
@@ -37,12 +36,10 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
         ok = false;
         return;
       }
-      const first = owner.get(domain);
+      const first = repeated.get(`${s.id}\u0000${i}`);
       if (first) {
         problems.push(renderProblem(at(['service', 'domains', i]), `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`, 'a domain goes to one service'));
         ok = false;
-      } else {
-        owner.set(domain, s);
       }
     });
     if (s.port === undefined) {

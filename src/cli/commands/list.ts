@@ -1,6 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { loadFleet } from '../../fleet/load.js';
 import { listServices } from '../../inspect/services.js';
+import { requireHost } from '../../ops/plan.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { closest } from '../../text/suggest.js';
 import { plural, table } from '../style.js';
@@ -9,11 +10,7 @@ import { withProblemNote } from './shared.js';
 export async function list(options: GlobalOptions & { env?: string; host?: string }): Promise<CommandResult> {
   const loaded = await loadFleet(options);
   // A filter that can match nothing is a typo, not an empty fleet: say so, as ops commands do.
-  const hosts = loaded.fleet.hosts.map((h) => h.name);
-  if (options.host !== undefined && !hosts.includes(options.host)) {
-    const near = closest(options.host, hosts);
-    throw new UsageError(`no host ${JSON.stringify(options.host)} in the inventory`, near ? `did you mean ${near}?` : `hosts: ${hosts.join(', ')}`);
-  }
+  if (options.host !== undefined) requireHost(loaded.fleet, options.host);
   const environments = [...new Set(loaded.fleet.services.map((s) => s.environment))].sort();
   if (options.env !== undefined && !environments.includes(options.env)) {
     const near = closest(options.env, environments);
