@@ -74,6 +74,9 @@ export function parsePidStatus(services: readonly RuntimeService[], output: stri
   };
 }
 
+/** `NAME='value'; export NAME`: how a PID-mode script puts a variable in the program's environment. */
+const exportVar = ([name, value]: [string, string]): string => `${name}=${quote(value)}; export ${name}`;
+
 /**
  * What `sh -c` runs for the command, with the unit's shell semantics (render/systemd-unit.ts
  * runs such commands as /bin/sh -c). A simple command, after any NAME=value assignments, is
@@ -83,7 +86,7 @@ export function pidCommand(command: string): string {
   const simple = simpleCommand(command);
   if (simple === undefined) return command;
   // "exec NAME=value prog" would exec a program named "NAME=value": export them first instead.
-  const env = simple.assignments.map(([k, v]) => `${k}=${quote(v)}; export ${k}; `).join('');
+  const env = simple.assignments.map((a) => `${exportVar(a)}; `).join('');
   return `${env}exec ${simple.argv.map((w) => quote(w)).join(' ')}`;
 }
 
@@ -97,9 +100,7 @@ export function pidCommand(command: string): string {
 export function pidStartScript(state: Shell, service: RuntimeService): string {
   if (service.command === undefined) throw new Error(`${service.id}: no command to run`);
   if (service.workdir === undefined) throw new Error(`${service.id}: no working directory`);
-  const env = Object.entries(service.env ?? {})
-    .map(([k, v]) => `${k}=${quote(v)}; export ${k}`)
-    .join('\n');
+  const env = Object.entries(service.env ?? {}).map(exportVar).join('\n');
   const envFile = service.envFile === undefined ? '' : `if [ -r ${quote(service.envFile)} ]; then set -a; . ${quote(service.envFile)}; set +a; fi`;
   const inner = pidCommand(service.command);
   const port =
