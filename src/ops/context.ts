@@ -8,6 +8,7 @@ import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
 import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
+import { systemdActivation, type ActivationRuntime } from '../runtime/activation.js';
 import { stateDirWord } from '../runtime/pid.js';
 import type { RuntimeService } from '../runtime/types.js';
 import type { Shell } from '../transport/quote.js';
@@ -73,6 +74,7 @@ export class Ops {
     if (service.unit !== undefined) rs.unit = validName('unit', service.unit);
     if (service.port !== undefined) rs.port = service.port;
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
+    if (service.supervisor === 'systemd') rs.directory = validName('path', service.directory);
     if (service.supervisor === 'pid') {
       if (service.command !== undefined) rs.command = service.command;
       rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : service.projectDir;
@@ -84,5 +86,10 @@ export class Ops {
       };
     }
     return rs;
+  }
+
+  /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */
+  activation(service: Service): ActivationRuntime {
+    return systemdActivation(this.runtime(service));
   }
 }

@@ -7,6 +7,7 @@
 import pLimit from 'p-limit';
 import type { Host, Service } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
+import type { RevertState } from '../runtime/revert.js';
 import type { Health, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';
 import { failureReason } from '../transport/types.js';
@@ -30,6 +31,8 @@ export interface ServiceStatus {
   health: Health | null;
   /** Why the verdict, in words (unreachable: ssh's reason). */
   reason?: string;
+  /** An armed or fired revert of the last deploy or rollback (the host's dead-man switch). */
+  revert?: RevertState;
 }
 
 export interface HostStatus {
@@ -105,7 +108,7 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
     services: services.map((s) => {
       const r = byId.get(s.id);
       const { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
-      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(reason === undefined ? {} : { reason }) };
+      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
     }),
   };
 }

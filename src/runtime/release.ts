@@ -4,25 +4,51 @@
  *   releases/<id>/           one directory per shipped artifact (id = UTC time + short hash)
  *   releases/.incoming-<id>/ a release being shipped (renamed into place once complete)
  *   current -> releases/<id> the live release, switched atomically (ln -sfn + mv -T)
- *   .units/<id>.service      the unit installed with each release (restored on rollback)
+ *   .units/<id>.service      what the release runs with (systemd: its unit; restored on rollback)
+ *   .history/<id>            the release's record: activated=, by=, then one outcome= line per
+ *                            verdict ("pending|passed|failed|unconfirmed|reverted <time> [why]";
+ *                            the last one counts)
+ *   .revert/                 the dead-man switch (revert.ts)
  *   .deploy.lock/owner       the deploy lock (see ops/lock.ts)
- *   deploys.log              one line per lock taken and released: an audit trail
+ *   deploys.log              one line per lock taken and released, switch, revert: an audit trail
  *
- * Every script starts with the prelude, uses only validated names and quoted values, and
- * prints "@@" records for the caller.
+ * A deploy is three round trips: `shipScript` (lock + ship, the artifact on the same stdin),
+ * `activateScript` (arm the revert, switch, restart, gate) and `confirmScript` (disarm, record
+ * `passed`, prune, unlock) or `fallBackScript` (diagnose, switch back, record `failed`, unlock).
+ * A rollback is the same with `lockScript` first. Every script starts with the prelude, uses
+ * only validated names and quoted values, and prints "@@" records for the caller.
  */
-import { quote, sh } from '../transport/quote.js';
-import { gateScript } from './systemd.js';
-import { PRELUDE } from './shell.js';
-import type { RuntimeService } from './types.js';
+import { quote, sh, type Shell } from '../transport/quote.js';
+import type { ActivationRuntime } from './activation.js';
+import { armFragment, RESOLVE_LEFTOVER, REVERT_STATE_FUNCTION, revertFunctions, revertScript, revertStateCall, type ArmSpec } from './revert.js';
+import { PRELUDE, records } from './shell.js';
 
 /** Release ids: UTC time to the millisecond (to the second in ids from earlier versions, still recognised), then 8 hex of the content hash. */
 export const RELEASE_ID = /^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{8}(\.\d+)?$/;
+const RELEASE_ID_SH = `'^[0-9]{8}T[0-9]{6}([0-9]{3})?Z-[0-9a-f]{8}([.][0-9]+)?$'`;
 
-function dirVars(directory: string): string {
+export type Outcome = 'pending' | 'passed' | 'failed' | 'unconfirmed' | 'reverted';
+
+/** The release layout's variables and functions ($d = the service directory). */
+export function layout(directory: string, key: string): string {
   return `d=${quote(directory)}
 l="$d/.deploy.lock"
-ma_log() { printf '%s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" | $SUDO tee -a "$d/deploys.log" >/dev/null 2>&1 || true; }`;
+h="$d/.history"
+ma_now_iso() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+ma_log() { printf '%s %s\\n' "$(ma_now_iso)" "$*" | $SUDO tee -a "$d/deploys.log" >/dev/null 2>&1 || true; }
+ma_current() { ma_c=$(readlink "$d/current" 2>/dev/null) || ma_c=''; printf '%s' "\${ma_c#releases/}"; }
+# ma_record ID KEY VALUE: one line of the release's history record.
+ma_record() { $SUDO mkdir -p "$h" && printf '%s=%s\\n' "$2" "$3" | $SUDO tee -a "$h/$1" >/dev/null; }
+# ma_outcome ID OUTCOME [WHY]
+ma_outcome() { ma_record "$1" outcome "$2 $(ma_now_iso)\${3:+ $3}"; }
+# ma_last_outcome ID: sets ma_o to the release's last verdict word ('' when it has no record).
+ma_last_outcome() { ma_o=''; [ -f "$h/$1" ] || return 0; while IFS= read -r ma_line; do case $ma_line in outcome=*) ma_o=\${ma_line#outcome=}; ma_o=\${ma_o%% *} ;; esac; done < "$h/$1"; }
+ma_switch() {
+  $SUDO ln -sfn "releases/$1" "$d/.current.manage-apps" && $SUDO mv -T "$d/.current.manage-apps" "$d/current" || { printf '@@gate\\tcrashed\\tcannot switch %s/current to %s\\n' "$d" "$1"; return 1; }
+  printf '@@switched\\t%s\\n' "$1"
+}
+ma_unlock() { if [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = "$1" ]; then $SUDO rm -rf "$l"; ma_log "\${2:-unlock}" "$1"; printf '@@unlocked\\n'; fi; }
+${revertFunctions(key)}`;
 }
 
 export interface LockRequest {
@@ -32,34 +58,27 @@ export interface LockRequest {
   breakToken?: string;
 }
 
-/**
- * Takes the lock; reports the state of the service directory. With `releaseBase`, reserves a
- * fresh release id (base, or base.N when taken) and creates its incoming directory.
- * Records: @@lock acquired|held (+ owner section) · @@broke · @@uid · @@current · @@release · releases section.
- */
-export function prepareScript(directory: string, lock: LockRequest, releaseBase?: string): string {
-  const brk =
-    lock.breakToken === undefined
-      ? ''
-      : `if [ -d "$l" ] && [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(lock.breakToken)} ]; then
+/** Breaks a stale lock (its token given), ending a script the dead deploy left running. */
+function breakFragment(breakToken: string | undefined): string {
+  if (breakToken === undefined) return '';
+  return `if [ -d "$l" ] && [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(breakToken)} ]; then
   # A deploy whose connection was cut may have left its script running here: end it first.
   p=$($SUDO cat "$l/script.pid" 2>/dev/null)
   case "$( [ -n "$p" ] && ps -o comm= -p "$p" 2>/dev/null)" in sh|dash|bash) alive=1 ;; *) alive=0 ;; esac
   if [ "$alive" = 1 ]; then $SUDO kill -TERM "$p" 2>/dev/null; sleep 0.5; $SUDO kill -KILL "$p" 2>/dev/null; printf '@@killed\\t%s\\n' "$p"; fi
-  $SUDO mv "$l" "$l.broken.$$" 2>/dev/null && $SUDO rm -rf "$l.broken.$$" && printf '@@broke\\t%s\\n' ${quote(lock.breakToken)} && ma_log "broke stale lock" ${quote(lock.breakToken)}
+  $SUDO mv "$l" "$l.broken.$$" 2>/dev/null && $SUDO rm -rf "$l.broken.$$" && printf '@@broke\\t%s\\n' ${quote(breakToken)} && ma_log "broke stale lock" ${quote(breakToken)}
 fi`;
-  const reserve =
-    releaseBase === undefined
-      ? ''
-      : `id=${quote(releaseBase)}; n=1
-while [ -e "$d/releases/$id" ] || [ -e "$d/releases/.incoming-$id" ]; do n=$((n + 1)); id=${quote(releaseBase)}.$n; done
-$SUDO mkdir -p "$d/releases/.incoming-$id" || { printf '@@error\\tcannot create %s\\n' "$d/releases/.incoming-$id"; ma_unlock; exit 1; }
-printf '@@release\\t%s\\n' "$id"`;
-  return `${PRELUDE}
-${dirVars(directory)}
-ma_unlock() { [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(lock.token)} ] && $SUDO rm -rf "$l"; }
-$SUDO mkdir -p "$d/releases" || { printf '@@error\\tcannot create %s (is the ssh user allowed to, or to sudo -n?)\\n' "$d/releases"; exit 1; }
-${brk}
+}
+
+/**
+ * Takes the lock and reports the service directory (uid, current, the releases with their
+ * history, the switch). An activation its deploy never resolved is reverted first.
+ * Records: @@lock acquired|held (+ owner section) · @@broke · @@killed · @@leftover · @@uid ·
+ * @@current · @@rel · @@armed/@@fired.
+ */
+function lockFragment(lock: LockRequest): string {
+  return `$SUDO mkdir -p "$d/releases" || { printf '@@error\\tcannot create %s (is the ssh user allowed to, or to sudo -n?)\\n' "$d/releases"; exit 1; }
+${breakFragment(lock.breakToken)}
 if $SUDO mkdir "$l" 2>/dev/null; then
   printf '%s\\n' ${quote(lock.ownerText)} | $SUDO tee "$l/owner.tmp" >/dev/null && $SUDO mv -f "$l/owner.tmp" "$l/owner"
   printf '@@lock\\tacquired\\n'
@@ -71,121 +90,228 @@ else
   printf '\\n@@end\\n'
   exit 0
 fi
-printf '@@uid\\t%s\\n' "$(id -u)"
-printf '@@current\\t%s\\n' "$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')"
-printf '@@begin\\treleases\\n'
-ls -1 "$d/releases" 2>/dev/null
-printf '@@end\\n'
-${reserve}
+printf '%s\\n' "$$" | $SUDO tee "$l/script.pid" >/dev/null
+${RESOLVE_LEFTOVER}
+printf '@@uid\\t%s\\n' "$(id -u)"`;
+}
+
+/** Lists the releases with their records, `current` and the switch, tagged. */
+const STATE_FUNCTION = `ma_state() {
+  printf '@@current\\t%s\\t%s\\n' "$1" "$(ma_current)"
+  for ma_p in "$d"/releases/*; do
+    [ -d "$ma_p" ] || continue
+    ma_id=\${ma_p##*/}; ma_a=''; ma_b=''; ma_o=''
+    if [ -f "$h/$ma_id" ]; then
+      while IFS= read -r ma_line; do case $ma_line in activated=*) ma_a=\${ma_line#activated=} ;; by=*) ma_b=\${ma_line#by=} ;; outcome=*) ma_o=\${ma_line#outcome=} ;; esac; done < "$h/$ma_id"
+    fi
+    printf '@@rel\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$1" "$ma_id" "$ma_a" "$ma_b" "$ma_o"
+  done
+}
+${REVERT_STATE_FUNCTION}`;
+
+export interface ShipRequest {
+  /** The release id to reserve (base; base.N when taken). */
+  base: string;
+  /** What the release runs with (systemd: its unit file), kept as .units/<id>.service. */
+  unitText?: string;
+  gzip: boolean;
+}
+
+/**
+ * Round trip 1 of a deploy: lock, reserve a release id, then extract the tar stream that
+ * follows this script on stdin into releases/.incoming-<id> and move it into place. Sent by
+ * `shipCommand`, which reads exactly the script's bytes first: the rest of stdin is the tar.
+ * Records besides lockScript's: @@release · @@shipped ok|failed.
+ */
+export function shipScript(directory: string, key: string, lock: LockRequest, ship: ShipRequest): string {
+  return `${PRELUDE}
+${layout(directory, key)}
+${STATE_FUNCTION}
+${lockFragment(lock)}
+ma_state ''
+${revertStateCall('', directory, key)}
+for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
+id=${quote(ship.base)}; n=1
+while [ -e "$d/releases/$id" ]; do n=$((n + 1)); id=${quote(ship.base)}.$n; done
+inc="$d/releases/.incoming-$id"
+$SUDO mkdir -p "$inc" || { printf '@@error\\tcannot create %s\\n' "$inc"; exit 1; }
+printf '@@release\\t%s\\n' "$id"
+if $SUDO tar -x ${ship.gzip ? '-z ' : ''}--no-same-owner -f - -C "$inc" 2>"$d/.ship.err.$$"; then
+  ${ship.unitText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.unitText)} | $SUDO tee "$d/.units/$id.service" >/dev/null`}
+  $SUDO mv "$inc" "$d/releases/$id" && printf '@@shipped\\tok\\n'
+else
+  printf '@@shipped\\tfailed\\t%s\\n' "$(head -c 300 "$d/.ship.err.$$" | tr '\\n\\t' '  ')"
+  $SUDO rm -rf "$inc"
+fi
+$SUDO rm -f "$d/.ship.err.$$"
+`;
+}
+
+/**
+ * The remote command that runs a script followed by data on one stdin: it reads exactly the
+ * script's bytes (dd, one byte at a time, so not one byte of the data is consumed), then runs
+ * it; the script reads the rest. Scripts still travel on stdin, never in argv.
+ */
+export function scriptThenData(script: string): { command: Shell; header: Buffer } {
+  const header = Buffer.from(script, 'utf8');
+  return { command: sh`sh -c ${`ma_s=$(dd bs=1 count=${header.length} 2>/dev/null) && eval "$ma_s"`}`, header };
+}
+
+/** A rollback's first round trip (and the script strategy's): lock and report. */
+export function lockScript(directory: string, key: string, lock: LockRequest): string {
+  return `${PRELUDE}
+${layout(directory, key)}
+${STATE_FUNCTION}
+${lockFragment(lock)}
+ma_state ''
+${revertStateCall('', directory, key)}
 `;
 }
 
 /** Releases the lock if this token still holds it. */
-export function unlockScript(directory: string, token: string, note = 'unlock'): string {
+export function unlockScript(directory: string, key: string, token: string, note = 'unlock'): string {
   return `${PRELUDE}
-${dirVars(directory)}
-if [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(token)} ]; then $SUDO rm -rf "$l"; ma_log ${quote(note)} ${quote(token)}; printf '@@unlocked\\n'; fi
+${layout(directory, key)}
+ma_unlock ${quote(token)} ${quote(note)}
 `;
 }
 
-/** `tar -x` of the shipped artifact into the release's incoming directory (the stream comes on stdin). */
-export function extractCommand(directory: string, release: string, options: { gzip: boolean; sudo: boolean }) {
-  const target = `${directory}/releases/.incoming-${release}`;
-  return sh`${options.sudo ? sh`sudo -n ` : sh``}tar -x ${options.gzip ? sh`-z ` : sh``}--no-same-owner -f - -C ${target}`;
+export interface ActivateRequest {
+  release: string;
+  timeoutMs: number;
+  arm: ArmSpec;
 }
 
-/** Installs the unit text when it differs (daemon-reload, enable), records it for the release. */
-function installUnit(unit: string, release: string, unitText: string): string {
-  return `u=${quote(`/etc/systemd/system/${unit}`)}
-$SUDO mkdir -p "$d/.units"
-printf '%s' ${quote(unitText)} | $SUDO tee "$d/.units/"${quote(`${release}.service`)} >/dev/null
-ma_install_unit "$d/.units/"${quote(`${release}.service`)}`;
+/**
+ * Round trip 2: records the activation, arms the revert (back to what is live now), installs
+ * what the release runs with, switches `current`, restarts and gates. Records: @@previous ·
+ * @@armed · @@unit · @@switched · @@since · @@gate; "@@error" when it stopped before switching.
+ */
+export function activateScript(runtime: ActivationRuntime, directory: string, request: ActivateRequest): string {
+  const lay = layout(directory, runtime.key);
+  return `${PRELUDE}
+${lay}
+${runtime.functions}
+[ -d "$l" ] && printf '%s\\n' "$$" | $SUDO tee "$l/script.pid" >/dev/null
+rel=${quote(request.release)}
+[ -d "$d/releases/$rel" ] || { printf '@@error\\trelease %s is not on the host\\n' "$rel"; exit 1; }
+prev=$(ma_current)
+printf '@@previous\\t%s\\n' "$prev"
+${armFragment(runtime, revertScript(runtime, lay, request.timeoutMs), request.arm)}
+ma_record "$rel" activated "$(ma_now_iso)"
+ma_record "$rel" by ${quote(request.arm.by)}
+ma_outcome "$rel" pending
+${runtime.install('rel')}
+ma_switch "$rel" || exit 1
+ma_log "switch" "$rel"
+${runtime.restartAndGate(request.timeoutMs)}`;
 }
 
-/** The running script's pid, in the lock: a deploy that breaks a stale lock ends an orphaned script first. */
-const MARK_PID = `[ -d "$l" ] && printf '%s\\n' "$$" | $SUDO tee "$l/script.pid" >/dev/null`;
-
-const UNIT_FUNCTIONS = `ma_install_unit() {
-  if [ -f "$1" ] && ! cmp -s "$1" "$u" 2>/dev/null; then
-    $SUDO cp "$1" "$u.manage-apps.tmp" && $SUDO mv -f "$u.manage-apps.tmp" "$u" || { printf '@@gate\\tcrashed\\tcannot install %s\\n' "$u"; exit 1; }
-    $SUDO systemctl daemon-reload
-    printf '@@unit\\tchanged\\n'
-  else
-    printf '@@unit\\tsame\\n'
-  fi
-  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
-  w="/etc/systemd/system/multi-user.target.wants/$(basename "$u")"
-  [ -e "$w" ] || $SUDO systemctl enable --quiet -- "$(basename "$u")" 2>/dev/null || true
-}
-ma_switch() {
-  $SUDO ln -sfn "releases/$1" "$d/.current.manage-apps" && $SUDO mv -T "$d/.current.manage-apps" "$d/current" || { printf '@@gate\\tcrashed\\tcannot switch %s/current to %s\\n' "$d" "$1"; exit 1; }
-  printf '@@switched\\t%s\\n' "$1"
+/** Keeps the newest `keep` releases: failed and unconfirmed ones go first, then the oldest; never `current` or "$protect". */
+const PRUNE_FUNCTION = `ma_prune() {
+  ma_cur=$(ma_current)
+  ma_list=$(ls -1 "$d/releases" 2>/dev/null | grep -E ${RELEASE_ID_SH} | while read -r ma_id; do
+    ma_last_outcome "$ma_id"
+    case $ma_o in failed|unconfirmed) printf '0 %s\\n' "$ma_id" ;; *) printf '1 %s\\n' "$ma_id" ;; esac
+  done | sort)
+  ma_excess=$(( $(printf '%s\\n' "$ma_list" | grep -c .) - $1 ))
+  printf '%s\\n' "$ma_list" | while read -r ma_k ma_id; do
+    [ "$ma_excess" -gt 0 ] || break
+    [ -n "$ma_id" ] || continue
+    [ "$ma_id" = "$ma_cur" ] && continue
+    [ "$ma_id" = "$2" ] && continue
+    $SUDO rm -rf "$d/releases/$ma_id" "$d/.units/$ma_id.service" "$h/$ma_id" && printf '@@pruned\\t%s\\n' "$ma_id"
+    ma_excess=$((ma_excess - 1))
+  done
+  # Records of releases removed by hand.
+  for ma_f in "$h"/*; do [ -f "$ma_f" ] && [ ! -d "$d/releases/\${ma_f##*/}" ] && $SUDO rm -f "$ma_f"; done
+  return 0
 }`;
 
-/**
- * Moves the shipped release into place, installs its unit, switches `current` to it, restarts
- * the unit and waits for readiness (the gate of systemd.ts). Records: @@previous · @@unit ·
- * @@switched · @@before · @@since · @@gate.
- */
-export function activateScript(service: RuntimeService, directory: string, release: string, unitText: string | undefined, timeoutMs: number): string {
-  if (service.unit === undefined) throw new Error(`${service.id}: no unit`);
-  const gate = gateScript(service, timeoutMs, { action: 'restart' }).replace(PRELUDE, '');
-  return `${PRELUDE}
-${dirVars(directory)}
-${UNIT_FUNCTIONS}
-${MARK_PID}
-$SUDO mv "$d/releases/.incoming-"${quote(release)} "$d/releases/"${quote(release)} || { printf '@@gate\\tcrashed\\tthe shipped release %s is incomplete\\n' ${quote(release)}; exit 1; }
-printf '@@previous\\t%s\\n' "$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')"
-${unitText === undefined ? '' : installUnit(service.unit, release, unitText)}
-ma_switch ${quote(release)}
-ma_log "switch" ${quote(release)}
-${gate}`;
+export interface ConfirmRequest {
+  release: string;
+  /** A rollback: the release it moved away from (recorded as reverted). */
+  from?: string;
+  keep: number;
+  token: string;
 }
 
 /**
- * Switches back to `target` (a previous release), restores the unit installed with it, restarts
- * and gates again. With no target: stops the unit (nothing healthy to go back to).
- * `remove`: a failed release to delete afterwards.
+ * Round trip 3 after a passed gate: claims the activation (so the revert stands down), disarms,
+ * records `passed`, prunes, unlocks. "@@late" (+ @@fired) when the revert was first.
  */
-export function switchBackScript(service: RuntimeService, directory: string, target: string | undefined, timeoutMs: number, remove?: string): string {
-  if (service.unit === undefined) throw new Error(`${service.id}: no unit`);
-  const cleanup = remove === undefined ? '' : `$SUDO rm -rf "$d/releases/"${quote(remove)} "$d/.units/"${quote(`${remove}.service`)}`;
-  if (target === undefined) {
-    return `${PRELUDE}
-${dirVars(directory)}
-${sh`$SUDO systemctl stop -- ${service.unit}`.text} 2>&1
-$SUDO rm -f "$d/current"
-${cleanup}
-ma_log "no previous release: stopped" ${quote(service.unit)}
-printf '@@gate\\tstopped\\tno previous release\\n'
+export function confirmScript(directory: string, key: string, request: ConfirmRequest): string {
+  return `${PRELUDE}
+${layout(directory, key)}
+${PRUNE_FUNCTION}
+rel=${quote(request.release)}
+if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" = "$rel" ] && ma_claim; then
+  ma_disarm
+  ma_outcome "$rel" passed
+  ${request.from === undefined ? ':' : `ma_outcome ${quote(request.from)} reverted "rolled back to $rel"`}
+  ma_log "confirmed" "$rel"
+  printf '@@confirmed\\n'
+else
+  printf '@@late\\n'
+  ma_print_fired
+fi
+ma_prune ${request.keep} ''
+ma_unlock ${quote(request.token)}
 `;
-  }
-  const gate = gateScript(service, timeoutMs, { action: 'restart' }).replace(PRELUDE, '');
-  return `${PRELUDE}
-${dirVars(directory)}
-${UNIT_FUNCTIONS}
-${MARK_PID}
-u=${quote(`/etc/systemd/system/${service.unit}`)}
-[ -d "$d/releases/"${quote(target)} ] || { printf '@@gate\\tcrashed\\trelease %s is gone\\n' ${quote(target)}; exit 1; }
-printf '@@previous\\t%s\\n' "$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')"
-if [ -f "$d/.units/"${quote(`${target}.service`)} ]; then ma_install_unit "$d/.units/"${quote(`${target}.service`)}; fi
-ma_switch ${quote(target)}
-${cleanup}
-ma_log "switch back" ${quote(target)}
-${gate}`;
 }
 
-/** Keeps the newest `keep` releases (and always the current one); removes the rest with their units. */
-export function pruneScript(directory: string, keep: number, unlockToken?: string): string {
-  const unlock = unlockToken === undefined ? '' : `if [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(unlockToken)} ]; then $SUDO rm -rf "$l"; ma_log unlock ${quote(unlockToken)}; printf '@@unlocked\\n'; fi`;
+export interface FallBackRequest {
+  release: string;
+  timeoutMs: number;
+  /** Why the gate failed, recorded with the `failed` verdict. */
+  reason: string;
+  token: string;
+  /** The epoch the restart began (journal lines since then). */
+  since?: number;
+}
+
+/**
+ * Round trip 3 after a failed gate: the diagnosis, then (if this deploy still owns the
+ * activation) the release recorded `failed`, `current` switched back to what was live with
+ * what it runs with, restarted and gated — or the service stopped when nothing was live
+ * before — then unlock. The failed release is kept (listed by `releases`) and pruned first.
+ * Records: diagnosis sections · @@late · @@switched · @@gate · @@unlocked.
+ */
+export function fallBackScript(runtime: ActivationRuntime, directory: string, request: FallBackRequest): string {
   return `${PRELUDE}
-${dirVars(directory)}
-cur=$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')
-ls -1 "$d/releases" 2>/dev/null | grep -E '^[0-9]{8}T[0-9]{6}([0-9]{3})?Z-[0-9a-f]{8}(\\.[0-9]+)?$' | sort -r | tail -n +${keep + 1} | while read -r old; do
-  [ "$old" = "$cur" ] && continue
-  $SUDO rm -rf "$d/releases/$old" "$d/.units/$old.service" && printf '@@pruned\\t%s\\n' "$old"
-done
-${unlock}
+${layout(directory, runtime.key)}
+${runtime.functions}
+${PRUNE_FUNCTION}
+[ -d "$l" ] && printf '%s\\n' "$$" | $SUDO tee "$l/script.pid" >/dev/null
+ma_since=${request.since ?? "''"}
+${runtime.diagnose('ma_since')}
+rel=${quote(request.release)}
+if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" = "$rel" ] && ma_claim; then
+  prev=$(ma_armed previous)
+  ma_disarm
+  ma_outcome "$rel" failed ${quote(request.reason.replace(/[\r\n\t]/g, ' '))}
+  if [ -n "$prev" ] && [ -d "$d/releases/$prev" ]; then
+    ${runtime.install('prev')}
+    ma_switch "$prev" || { ma_unlock ${quote(request.token)}; exit 1; }
+    ma_log "switch back" "$prev"
+    printf '@@back\\t%s\\n' "$prev"
+    g=$(
+${runtime.restartAndGate(request.timeoutMs)}
+)
+    printf '%s\\n' "$g"
+  else
+    ${runtime.stop()}
+    $SUDO rm -f "$d/current"
+    ma_log "no previous release: stopped" "$rel"
+    printf '@@back\\t\\n'
+    printf '@@gate\\tstopped\\tno previous release\\n'
+  fi
+  ma_prune 1000000 ''
+else
+  printf '@@late\\n'
+  ma_print_fired
+fi
+ma_unlock ${quote(request.token)}
 `;
 }
 
@@ -198,21 +324,71 @@ export function releaseList(text: string | undefined): string[] {
     .sort();
 }
 
-/** Read-only: the current release and the list (for rollback --dry-run). */
-export function inspectScript(directory: string): string {
-  return `${PRELUDE}
-${dirVars(directory)}
-printf '@@current\\t%s\\n' "$(readlink "$d/current" 2>/dev/null | sed 's|^releases/||')"
-printf '@@begin\\treleases\\n'
-ls -1 "$d/releases" 2>/dev/null
-printf '@@end\\n'
-`;
+export interface ReleaseRecord {
+  id: string;
+  /** When it was last activated (ISO), by whom. */
+  activated: string | null;
+  by: string | null;
+  /** The last verdict; null for a release from before the history (or never activated). */
+  outcome: Outcome | null;
+  outcomeAt: string | null;
+  why: string | null;
 }
 
-/** Removes a release that was not shipped completely. */
-export function discardIncomingScript(directory: string, release: string): string {
+export interface ReleaseState {
+  current: string | null;
+  /** Oldest first. */
+  releases: ReleaseRecord[];
+}
+
+const OUTCOMES = new Set<string>(['pending', 'passed', 'failed', 'unconfirmed', 'reverted']);
+
+/** The @@current/@@rel records of one tag. */
+export function parseReleaseStates(output: string): Map<string, ReleaseState> {
+  const out = new Map<string, ReleaseState>();
+  const of = (tag: string) => {
+    let s = out.get(tag);
+    if (!s) out.set(tag, (s = { current: null, releases: [] }));
+    return s;
+  };
+  for (const rec of records(output)) {
+    const [kind, tag] = rec;
+    if (tag === undefined) continue;
+    if (kind === 'current') of(tag).current = rec[2] || null;
+    if (kind === 'rel' && RELEASE_ID.test(rec[2] ?? '')) {
+      const [word, at, ...why] = (rec[5] ?? '').split(' ');
+      of(tag).releases.push({
+        id: rec[2]!,
+        activated: rec[3] || null,
+        by: rec[4] || null,
+        outcome: word !== undefined && OUTCOMES.has(word) ? (word as Outcome) : null,
+        outcomeAt: at || null,
+        why: why.join(' ') || null,
+      });
+    }
+  }
+  for (const s of out.values()) s.releases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return out;
+}
+
+/**
+ * What `rollback` goes back to: the newest release older than the live one whose gate passed.
+ * Releases from before the history existed (no record) count only when none passed.
+ */
+export function rollbackTarget(state: ReleaseState): string | undefined {
+  const older = state.releases.filter((r) => state.current === null || r.id < state.current);
+  const passed = older.filter((r) => r.outcome === 'passed');
+  if (passed.length > 0) return passed[passed.length - 1]!.id;
+  const legacy = older.filter((r) => r.outcome === null);
+  return legacy[legacy.length - 1]?.id;
+}
+
+/** Read-only, for `releases` and rollback --dry-run: each service's releases, history and switch. */
+export function inspectScript(services: readonly { tag: string; directory: string; key: string }[]): string {
   return `${PRELUDE}
-${dirVars(directory)}
-$SUDO rm -rf "$d/releases/.incoming-"${quote(release)}
+${STATE_FUNCTION}
+h=''
+ma_current() { ma_c=$(readlink "$d/current" 2>/dev/null) || ma_c=''; printf '%s' "\${ma_c#releases/}"; }
+${services.map((s) => `d=${quote(s.directory)}; h="$d/.history"\nma_state ${quote(s.tag)}\n${revertStateCall(s.tag, s.directory, s.key)}`).join('\n')}
 `;
 }

@@ -4,6 +4,7 @@
  */
 import type { Shell } from '../transport/quote.js';
 import { parsePidStatus, pidPart } from './pid.js';
+import { parseRevertStates, REVERT_STATE_FUNCTION, revertStateCall } from './revert.js';
 import { BASE_PRELUDE } from './shell.js';
 import { HOST_LINE, parseStatus, probePart, showPart, type HostReport } from './systemd.js';
 import type { RuntimeService } from './types.js';
@@ -18,11 +19,20 @@ export interface HostStatusInput {
 
 export function hostStatusScript(input: HostStatusInput): string {
   const pid = input.pids.length > 0 && input.state !== undefined ? pidPart(input.state, input.pids) : '';
-  return `${[BASE_PRELUDE, HOST_LINE, showPart(input.units), pid, probePart([...input.units, ...input.pids])].filter(Boolean).join('\n')}\n`;
+  return `${[BASE_PRELUDE, HOST_LINE, showPart(input.units), pid, probePart([...input.units, ...input.pids]), revertPart(input.units)].filter(Boolean).join('\n')}\n`;
+}
+
+/** Each released service's dead-man switch (armed or fired): file tests only, unless one is armed. */
+function revertPart(units: HostStatusInput['units']): string {
+  const released = units.filter((u) => u.directory !== undefined);
+  if (released.length === 0) return '';
+  return [REVERT_STATE_FUNCTION, ...released.map((u) => revertStateCall(u.id, u.directory!, u.key))].join('\n');
 }
 
 export function parseHostStatus(input: HostStatusInput, output: string): HostReport {
   const systemd = parseStatus(input.units, output);
   const pid = parsePidStatus(input.pids, output);
-  return { hostname: systemd.hostname, clock: systemd.clock, services: [...systemd.services, ...pid.services] };
+  const reverts = parseRevertStates(output);
+  const services = systemd.services.map((s) => (reverts.has(s.id) ? { ...s, revert: reverts.get(s.id)! } : s));
+  return { hostname: systemd.hostname, clock: systemd.clock, services: [...services, ...pid.services] };
 }

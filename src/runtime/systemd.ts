@@ -223,9 +223,10 @@ export function parseGate(output: string): GateResult {
 }
 
 /** Unit status, the journal since `sinceEpoch` and the readiness answer: what a failed deploy reports. */
-export function diagnosisScript(service: RuntimeService, sinceEpoch: number | undefined, lines = 20): string {
+export function diagnosisScript(service: RuntimeService, sinceEpoch: number | { shellVar: string } | undefined, lines = 20): string {
   if (service.unit === undefined) throw new Error(`${service.id}: no unit`);
-  const since = sinceEpoch === undefined ? '' : sh` --since ${`@${sinceEpoch}`}`.text;
+  // A number, or the name of a shell variable holding one (a fragment run inside a deploy script).
+  const since = sinceEpoch === undefined ? '' : typeof sinceEpoch === 'number' ? sh` --since ${`@${sinceEpoch}`}`.text : ` \${${sinceEpoch.shellVar}:+--since @\$${sinceEpoch.shellVar}}`;
   return `${PRELUDE}
 printf '@@begin\\tstatus\\n'
 ${sh`$SUDO systemctl status --no-pager --lines=0 -- ${service.unit}`.text} 2>&1 | head -n 15

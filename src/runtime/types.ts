@@ -1,4 +1,5 @@
 /** What the runtime layer knows about one service on one host: enough to build its scripts. */
+import type { RevertState } from './revert.js';
 
 export interface RuntimeService {
   /** Service id (project, or project:env). */
@@ -15,6 +16,8 @@ export interface RuntimeService {
   /** PID mode: where the command runs. */
   workdir?: string;
   envFile?: string;
+  /** systemd: the service directory (releases, `current`, the dead-man switch). */
+  directory?: string;
   /** PID mode: extra environment (PORT, MANAGE_APPS_*). */
   env?: Record<string, string>;
 }
@@ -50,6 +53,8 @@ export interface ServiceRuntimeStatus {
   state: UnitState | null;
   /** null when the service has no port (a worker, a timer). */
   health: Health | null;
+  /** The dead-man switch of its last activation, when one is armed or fired (revert.ts). */
+  revert?: RevertState;
 }
 
 export const isOk = (status: number): boolean => status >= 200 && status < 300;

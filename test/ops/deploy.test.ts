@@ -27,6 +27,8 @@ interface Deploy {
   lock?: { waitedMs: number; broke?: string };
   script?: { exitCode: number | null; lastLines: string[] };
   timings: { totalMs: number; gateMs: number | null; overheadMs: number | null };
+  roundTrips: number;
+  revert?: { state: string; windowS: number; detail?: string };
 }
 const deploysOf = (run: CliRun) => json<{ deploys: Deploy[] }>(run).deploys;
 
@@ -105,7 +107,7 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     const [plan] = doc.plan;
     assert.equal(plan?.host, HOST);
     assert.equal(plan?.strategy, 'release');
-    assert.match(plan?.steps.join('\n') ?? '', /ship .*artifact-v1.*\n.*install \/etc\/systemd\/system\/shop\.service[\s\S]*switch \/srv\/shop\/current[\s\S]*wait up to 6s/);
+    assert.match(plan?.steps.join('\n') ?? '', /ship .*artifact-v1.*\narm the host's own revert.* after 26s .*\n.*install \/etc\/systemd\/system\/shop\.service[\s\S]*switch \/srv\/shop\/current[\s\S]*wait up to 6s/);
     assert.match(plan?.unit_file ?? '', /WorkingDirectory=\/srv\/shop\/current\n[\s\S]*Restart=on-failure/);
     assert.equal(await onHost('test -e /srv/shop && echo exists || echo absent'), 'absent');
     assert.equal(await onHost('test -e /etc/systemd/system/shop.service && echo exists || echo absent'), 'absent');
@@ -127,6 +129,8 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     assert.equal(await onHost('cat /etc/systemd/system/shop.service'), (await onHost(`cat /srv/shop/.units/${d?.release}.service`)));
     assert.match(await onHost('systemctl is-enabled shop.service'), /enabled/);
     assert.ok(d!.timings.gateMs !== null && d!.timings.overheadMs !== null);
+    assert.equal(d?.roundTrips, 3, 'lock + ship, activate, confirm');
+    assert.match(await onHost(`cat /srv/shop/.history/${d?.release}`), /^activated=\S+Z\nby=\S+@\S+\noutcome=pending \S+Z\noutcome=passed \S+Z$/);
     assert.equal(await onHost('systemctl show -p ActiveEnterTimestampMonotonic,NRestarts edge.service'), edgeBefore, 'the edge was never restarted');
   });
 
@@ -141,7 +145,11 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     assert.ok(d?.diagnosis?.journal.some((l) => /app notready listening/.test(l)));
     assert.equal(d?.rollback?.ok, true);
     assert.equal(await served(), 'v2');
-    assert.equal(await onHost(`test -e /srv/shop/releases/${d?.release} && echo kept || echo removed`), 'removed');
+    // Kept for a look, recorded as failed (so rollback never picks it), and pruned first.
+    assert.equal(await onHost(`test -e /srv/shop/releases/${d?.release} && echo kept || echo removed`), 'kept');
+    assert.match(await onHost(`tail -n 1 /srv/shop/.history/${d?.release}`), /^outcome=failed \S+Z not ready: \/readyz on port 8080 gave HTTP 503/);
+    assert.equal(d?.revert?.state, 'disarmed');
+    assert.equal(await onHost('test -e /srv/shop/.revert/armed && echo armed || echo clear'), 'clear');
   });
 
   test('a release that crashes on start is rolled back fast, and the journal shows why', async () => {

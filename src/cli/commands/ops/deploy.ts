@@ -3,6 +3,7 @@ import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
 import { prepare } from '../../../ops/cli.js';
 import { count, seconds, type OpsCliOptions } from '../../../ops/settings.js';
 import { runDeploy, runRollback, type DeployOptions, type DeployResult, type RollbackResult, type Strategy } from '../../../ops/deploy.js';
+import { DEFAULT_REVERT_MARGIN_MS } from '../../../ops/deploy/types.js';
 import { makeProgress } from '../../../ops/progress.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
@@ -19,6 +20,7 @@ export interface DeployCliOptions extends OpsCliOptions {
   keep?: string;
   scriptTimeout?: string;
   to?: string;
+  revertMargin?: string;
 }
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
@@ -34,6 +36,7 @@ function deployOptions(options: DeployCliOptions): DeployOptions {
     ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
     ...(options.keep === undefined ? {} : { keep: count('--keep', options.keep, 5) }),
     scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, 1800) * 1000,
+    revertMarginMs: seconds('--revert-margin', options.revertMargin, DEFAULT_REVERT_MARGIN_MS / 1000) * 1000,
   };
 }
 

@@ -7,6 +7,7 @@ import type { PendingScript } from '../../../transport/ssh.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { plural, style, table } from '../../style.js';
+import { describeRevert } from '../../../runtime/revert.js';
 import { ago, problemNote } from './format.js';
 
 export async function statusReport(targets: string[], options: OpsCliOptions, defaults: Partial<OpsSettings>, started: Map<string, PendingScript>): Promise<CommandResult> {
@@ -31,6 +32,7 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
       ]);
       const out = [table(['HOST', 'SERVICE', 'UNIT', 'STATE', 'SINCE', 'RESTARTS', 'READY', 'LIVE', 'VERDICT'], rows)];
       for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
+      for (const s of report.services.filter((x) => x.revert)) out.push(`${style.yellow('↺')} ${s.id} on ${s.host}: ${describeRevert(s.revert!)}`);
       const { services, healthy, unhealthy, unreachable } = report.summary;
       out.push(
         '',

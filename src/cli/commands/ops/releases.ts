@@ -1,0 +1,53 @@
+/** releases: what each service has on its host, newest first, with gate outcomes and the switch. */
+import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
+import { prepare } from '../../../ops/cli.js';
+import { collectReleases } from '../../../ops/releases.js';
+import type { OpsCliOptions } from '../../../ops/settings.js';
+import { describeRevert } from '../../../runtime/revert.js';
+import { problemJson } from '../../report-problems.js';
+import type { CommandResult } from '../../context.js';
+import { style, table } from '../../style.js';
+import { ago, problemNote } from './format.js';
+
+const OUTCOME_STYLE: Record<string, (s: string) => string> = { passed: style.green, failed: style.red, unconfirmed: style.red, reverted: style.yellow, pending: style.yellow };
+
+export async function releases(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
+  const { loaded, ops, selection } = await prepare(targets, options);
+  const services = await collectReleases(ops, selection.services);
+  return {
+    exitCode: services.every((s) => s.reachable) ? EXIT_OK : EXIT_PROBLEMS,
+    json: { services, problems: loaded.problems.map(problemJson) },
+    human: () => {
+      problemNote(loaded);
+      const out: string[] = [];
+      for (const s of services) {
+        out.push(`${style.bold(s.id)} on ${s.host} (${s.directory})`);
+        if (!s.reachable) {
+          out.push(`  ${style.red('unreachable:')} ${s.reason}`, '');
+          continue;
+        }
+        if (s.releases.length === 0) out.push(style.dim('  no releases'));
+        else
+          out.push(
+            table(
+              ['', 'RELEASE', 'AGE', 'BY', 'GATE'],
+              s.releases.map((r) => [
+                r.current ? style.green('▸') : ' ',
+                r.id,
+                r.created ? ago(r.created) : '',
+                r.by ?? '',
+                r.outcome === null ? style.dim('(no record)') : `${(OUTCOME_STYLE[r.outcome] ?? ((x: string) => x))(r.outcome)}${r.why ? `: ${r.why}` : ''}`,
+              ]),
+            )
+              .split('\n')
+              .map((l) => `  ${l}`)
+              .join('\n'),
+          );
+        if (s.revert) out.push(`  ${style.yellow('↺')} ${describeRevert(s.revert)}`);
+        out.push('');
+      }
+      if (services.length === 0) out.push('No released services (systemd) among the selected ones.');
+      return out.join('\n').trimEnd();
+    },
+  };
+}

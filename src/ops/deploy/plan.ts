@@ -1,0 +1,110 @@
+/** Which strategy a service deploys with, and the plan `--dry-run` prints. */
+import type { Host, Service } from '../../fleet/model.js';
+import { UsageError } from '../../errors.js';
+import { renderUnit, UnitError } from '../../render/systemd-unit.js';
+import { validName } from '../../transport/quote.js';
+import { releaseId, resolveArtifact, type Artifact } from '../artifact.js';
+import type { Ops } from '../context.js';
+import { readyTimeout } from '../lifecycle.js';
+import type { Selection } from '../plan.js';
+import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult, DeployTimings, Strategy } from './types.js';
+
+export interface Decided {
+  strategy: Strategy;
+  artifactPath?: string;
+  artifactBase?: string;
+}
+
+export function decideStrategy(service: Service, options: Pick<DeployOptions, 'artifact' | 'strategy'>): Decided | { error: string } {
+  if (service.supervisor !== 'systemd') return { error: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`' };
+  const artifact = options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : service.artifact !== undefined ? { artifactPath: service.artifact, artifactBase: service.projectDir } : undefined;
+  const strategy = options.strategy ?? (artifact ? 'release' : service.deployScript !== undefined ? 'script' : undefined);
+  if (strategy === 'script') {
+    if (service.deployScript === undefined) return { error: 'no service.deploy script to run' };
+    if (service.unit === undefined) return { error: 'no systemd unit to restart after the script' };
+    return { strategy };
+  }
+  if (strategy === 'release') {
+    if (!artifact) return { error: 'no artifact: set service.artifact or pass --artifact DIR|ARCHIVE' };
+    if (service.command === undefined && service.unit === undefined) return { error: 'no service.command to render a unit from' };
+    return { strategy, ...artifact };
+  }
+  if (service.command !== undefined) return { error: 'no artifact: set service.artifact or pass --artifact DIR|ARCHIVE' };
+  return { error: 'nothing to deploy: no service.artifact, service.command or service.deploy' };
+}
+
+export function emptyTimings(): DeployTimings {
+  return { totalMs: 0, lockMs: 0, shipMs: 0, activateMs: 0, gateMs: null, overheadMs: null };
+}
+
+function unitText(service: Service, host: Host): string | undefined {
+  if (service.command === undefined) return undefined;
+  try {
+    return renderUnit(service, host);
+  } catch (error) {
+    if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
+    throw error;
+  }
+}
+
+/** The counts of a deploy run: one skipped because one it depends on failed is skipped, not a second failure. */
+export function deploySummary(results: readonly Pick<DeployResult, 'ok' | 'outcome'>[]): DeployReport['summary'] {
+  return {
+    deployed: results.filter((r) => r.ok && r.outcome === 'deployed').length,
+    failed: results.filter((r) => !r.ok && r.outcome !== 'skipped').length,
+    skipped: results.filter((r) => r.outcome === 'skipped').length,
+  };
+}
+
+/** Services in a bulk deploy (no project named) leave edges alone: an edge is deployed only when named. */
+export function deployable(selection: Selection): { services: Service[]; skipped: Service[] } {
+  const services: Service[] = [];
+  const skipped: Service[] = [];
+  for (const s of selection.services) (s.kind === 'edge' && !selection.named.has(s.id) ? skipped : services).push(s);
+  return { services, skipped };
+}
+
+export interface Planned {
+  entry: DeployPlanEntry;
+  decided?: Decided;
+  artifact?: Artifact;
+  unit?: string;
+}
+
+/** The plan of one service's deploy, for --dry-run and the progress titles. */
+export async function planDeploy(ops: Ops, service: Service, options: DeployOptions): Promise<Planned> {
+  const host = ops.host(service)!;
+  const entry: DeployPlanEntry = { id: service.id, host: host.name, alias: host.alias, strategy: null, steps: [] };
+  validName('path', service.directory);
+  const decided = decideStrategy(service, options);
+  if ('error' in decided) return { entry: { ...entry, skipped: decided.error } };
+  entry.strategy = decided.strategy;
+  const rs = ops.runtime(service);
+  const timeout = readyTimeout(service, options) / 1000;
+  const wait = service.port === undefined ? `wait until ${rs.unit} keeps running` : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
+  const lockStep = `take the deploy lock ${service.directory}/.deploy.lock on ${host.name} (${options.wait ? 'waiting for it' : 'fail if held'}; a provably stale lock is broken)`;
+  if (decided.strategy === 'script') {
+    entry.steps = [lockStep, `run ${service.deployScript} locally in ${service.projectDir} with MANAGE_APPS_* variables`, `restart ${rs.unit} on ${host.name}`, wait, 'on failure: report the unit status, the last journal lines and the readiness answer', 'unlock'];
+    return { entry, decided };
+  }
+  const artifact = await resolveArtifact(decided.artifactPath!, decided.artifactBase!);
+  const release = releaseId(artifact.hash);
+  const unit = unitText(service, host);
+  const windowS = Math.ceil((readyTimeout(service, options) + options.revertMarginMs) / 1000);
+  entry.release = release;
+  entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
+  if (unit !== undefined) entry.unit_file = unit;
+  entry.steps = [
+    `${lockStep}, and in the same round trip ship ${artifact.path} (${artifact.kind}, ${artifact.bytes} bytes) as a tar stream to ${service.directory}/releases/${release}`,
+    `arm the host's own revert: a systemd timer that switches back to the live release after ${windowS}s unless this deploy confirms`,
+    unit === undefined ? `keep the installed unit ${rs.unit}` : `install /etc/systemd/system/${rs.unit} rendered from service.command (daemon-reload and enable when it changed)`,
+    `switch ${service.directory}/current to releases/${release} (ln -sfn + mv -T)`,
+    `restart ${rs.unit}`,
+    wait,
+    'on success: confirm (disarm the revert, record the release as passed)',
+    'on failure: diagnose, record it as failed, switch back to the previous release, restart it, confirm it is healthy, exit non-zero',
+    `keep the last ${options.keep ?? service.keepReleases} releases (failed and unconfirmed ones go first)`,
+    'unlock',
+  ];
+  return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
+}

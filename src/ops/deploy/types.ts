@@ -1,0 +1,99 @@
+/** The shapes of deploy and rollback: options, results, the dry-run plan (docs/operations.md). */
+import type { Diagnosis } from '../../runtime/systemd.js';
+
+export type Strategy = 'release' | 'script';
+
+export interface DeployOptions {
+  /** A directory or archive to ship (overrides service.artifact); relative to the current directory. */
+  artifact?: string;
+  strategy?: Strategy;
+  dryRun: boolean;
+  /** Wait for a held lock (up to waitTimeoutMs) instead of failing. */
+  wait: boolean;
+  waitTimeoutMs: number;
+  /** Break a lock even when it cannot be proven stale. */
+  breakLock: boolean;
+  readyTimeoutMs?: number;
+  /** Override keep_releases. */
+  keep?: number;
+  /** Seed-style scripts: how long they may run. */
+  scriptTimeoutMs: number;
+  /** The dead-man switch fires this long after the readiness timeout unless the deploy confirms. */
+  revertMarginMs: number;
+}
+
+export const DEFAULT_REVERT_MARGIN_MS = 20_000;
+
+export interface DeployTimings {
+  totalMs: number;
+  lockMs: number;
+  shipMs: number;
+  activateMs: number;
+  /** Host-side: the restart and the readiness wait. */
+  gateMs: number | null;
+  /** What the deploy adds beyond its restart and health wait. */
+  overheadMs: number | null;
+}
+
+/** What became of the host's own revert of this activation. */
+export interface RevertReport {
+  /** Seconds from the switch until it would have fired. */
+  windowS: number;
+  /** disarmed: confirmed or switched back by this command; fired: the host reverted first. */
+  state: 'disarmed' | 'fired' | 'left-armed';
+  detail?: string;
+}
+
+export interface DeployResult {
+  id: string;
+  host: string;
+  strategy: Strategy | null;
+  release: string | null;
+  previous: string | null;
+  outcome: 'deployed' | 'rolled-back' | 'reverted' | 'failed' | 'skipped' | 'unreachable' | 'locked';
+  ok: boolean;
+  reason?: string;
+  diagnosis?: Diagnosis;
+  /** After a failed gate: where the service went back to. */
+  rollback?: { release: string | null; ok: boolean; detail: string };
+  revert?: RevertReport;
+  lock?: { waitedMs: number; broke?: string };
+  pruned: string[];
+  script?: { exitCode: number | null; lastLines: string[] };
+  /** ssh round trips this deploy made to its host. */
+  roundTrips: number;
+  timings: DeployTimings;
+}
+
+export interface DeployPlanEntry {
+  id: string;
+  host: string;
+  alias: string;
+  strategy: Strategy | null;
+  steps: string[];
+  release?: string;
+  artifact?: { path: string; kind: string; bytes: number };
+  unit_file?: string;
+  skipped?: string;
+}
+
+export interface DeployReport {
+  dry_run: boolean;
+  levels: string[][];
+  plan?: DeployPlanEntry[];
+  deploys: DeployResult[];
+  summary: { deployed: number; failed: number; skipped: number };
+}
+
+export interface RollbackResult {
+  id: string;
+  host: string;
+  from: string | null;
+  to: string | null;
+  ok: boolean;
+  outcome: 'rolled-back' | 'reverted' | 'failed' | 'unreachable' | 'locked' | 'skipped';
+  reason?: string;
+  diagnosis?: Diagnosis;
+  revert?: RevertReport;
+  releases: string[];
+}
