@@ -118,19 +118,13 @@ export interface ShipRequest {
 }
 
 /**
- * Round trip 1 of a deploy: lock, reserve a release id, then extract the tar stream that
- * follows this script on stdin into releases/.incoming-<id> and move it into place. Sent by
- * `shipCommand`, which reads exactly the script's bytes first: the rest of stdin is the tar.
+ * Round trip 1 of a deploy: lockScript, then reserve a release id and extract the tar stream
+ * that follows this script on stdin into releases/.incoming-<id> and move it into place. Sent
+ * with `scriptThenData`, which reads exactly the script's bytes first: the rest is the tar.
  * Records besides lockScript's: @@release · @@shipped ok|failed.
  */
 export function shipScript(directory: string, key: string, lock: LockRequest, ship: ShipRequest): string {
-  return `${PRELUDE}
-${layout(directory, key)}
-${STATE_FUNCTION}
-${lockFragment(lock)}
-ma_state ''
-${revertStateCall('', directory, key)}
-for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
+  return `${lockScript(directory, key, lock)}for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
 id=${quote(ship.base)}; n=1
 while [ -e "$d/releases/$id" ]; do n=$((n + 1)); id=${quote(ship.base)}.$n; done
 inc="$d/releases/.incoming-$id"
