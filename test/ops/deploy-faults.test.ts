@@ -84,6 +84,7 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
       const owner = parseOwner(lock.replace(/ /g, '\n'));
       if (!staleness(owner).stale) problems.push(`the lock is held and not provably stale: ${lock}`);
     }
+    if (problems.length > 0) problems.push(`(the last revert: ${await inHost(h, `tr '\\n' ' ' < ${dir(h)}/.revert/fired 2>/dev/null`)})`);
     return problems.length > 0 ? problems.join('; ') : undefined;
   }
 
@@ -201,6 +202,8 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
         } finally {
           await fleet.healNetwork(h);
         }
+        // The link is back once the host answers ssh again (not HTTP: that is what is checked).
+        await eventually(`${h}: the network is back`, 20_000, async () => (await fleet.ssh(h, 'true', { timeoutMs: 5000 })).exitCode === 0);
       }
       const exitS = ((Date.now() - t0) / 1000).toFixed(1);
       await settle(h);
