@@ -271,7 +271,7 @@ async function phaseBreakdown() {
       document: await load('source/document.js'),
       schema: await load('source/schema-check.js'),
       build: await load('fleet/build.js'),
-      rules: await load('manifest/rules.js'),
+      rules: await load('checks/rules.js'),
     };
   } catch (err) {
     console.log(`\n(phase breakdown unavailable: ${err.message})`);

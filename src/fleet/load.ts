@@ -10,7 +10,7 @@ import { DEFAULT_INVENTORY } from '../inventory/types.js';
 import { discoverManifests, isPseudoFilesystem, toRelative } from '../manifest/discover.js';
 import { ManifestCache } from '../manifest/cache.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
-import { checkRules } from '../manifest/rules.js';
+import { checkRules } from '../checks/rules.js';
 import { sortProblems, type Problem } from '../problems.js';
 import { buildFleet } from './build.js';
 import type { Fleet } from './model.js';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 import { buildFleet } from '../../src/fleet/build.js';
-import { checkRules } from '../../src/manifest/rules.js';
+import { checkRules } from '../../src/checks/rules.js';
 import type { Problem } from '../../src/problems.js';
 
 const root = packageRoot();

@@ -1,5 +1,7 @@
 /**
  * Cross-file rules: each manifest against the others and against the inventory.
+ * They check the resolved fleet (and render units to find what deploy would refuse),
+ * so they sit above src/fleet and src/render; src/manifest only reads files.
  * Rules read the resolved fleet and point back into the files through the
  * loaded sources, so every finding is located.
  */
@@ -8,9 +10,9 @@ import { problem, type Location, type Problem } from '../problems.js';
 import { closest } from '../text/suggest.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, repeatedDomains, resolveDependency } from '../fleet/model.js';
-import type { LoadedManifest } from './load.js';
+import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
-import { looksLikeSecret, SECRET_KEY } from './secrets.js';
+import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
 
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const SAFE_UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.(service|timer|socket|target|path)$/;
