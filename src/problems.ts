@@ -3,6 +3,8 @@
  * Every check in manage-apps reports through this one shape so that `validate`,
  * `--json` consumers and the human reporter agree.
  */
+import { abbreviated } from './text/control.js';
+
 export type Severity = 'error' | 'warning';
 
 export interface Location {
@@ -58,13 +60,18 @@ export const RULES: Record<string, RuleInfo> = {
   render: { id: 'render', severity: 'error', level: 'check', summary: 'A value cannot be rendered into a config file (missing key, endpoint or address).' },
   managed_block: { id: 'managed_block', severity: 'error', level: 'check', summary: "The markers of manage-apps' block in a user's file are broken: nothing is written." },
   safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
+  control_character: { id: 'control_character', severity: 'error', level: 'check', summary: "A manifest's path holds no control character (a line break would reach rendered files)." },
+  file_size: { id: 'file_size', severity: 'error', level: 'check', summary: 'A manifest is at most 1 MiB and the inventory at most 8 MiB.' },
 };
+
+/** A message quotes values from the files: however long one is, a message stays readable. */
+const MAX_MESSAGE = 1000;
 
 export function problem(rule: keyof typeof RULES | string, at: Location, message: string, hint?: string, severity?: Severity): Problem {
   const info = RULES[rule];
-  const p: Problem = { file: at.file, line: at.line, column: at.column, rule, severity: severity ?? info?.severity ?? 'error', message };
+  const p: Problem = { file: at.file, line: at.line, column: at.column, rule, severity: severity ?? info?.severity ?? 'error', message: abbreviated(message, MAX_MESSAGE) };
   if (at.length !== undefined) p.length = at.length;
-  if (hint !== undefined) p.hint = hint;
+  if (hint !== undefined) p.hint = abbreviated(hint, MAX_MESSAGE);
   return p;
 }
 

@@ -14,9 +14,6 @@ import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
 
-export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-export const SAFE_UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.(service|timer|socket|target|path)$/;
-export const SAFE_USER = /^[a-z_][a-z0-9_-]*$/;
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
 
 interface RuleContext {
@@ -39,7 +36,6 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
     out: [],
   };
   for (const m of manifests) checkSecrets(ctx, m);
-  checkNames(ctx);
   checkDuplicates(ctx);
   checkVariantsAgree(ctx);
   const inventoryReady = inventory.inventory !== undefined;
@@ -91,22 +87,6 @@ function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
     }
   };
   visit(m.source.value, []);
-}
-
-/** Names end up in unit names, paths and remote commands: keep them plain. */
-function checkNames(ctx: RuleContext): void {
-  for (const m of ctx.manifests) {
-    const v = m.manifest;
-    if (!m.valid || !v) continue;
-    if (!SAFE_NAME.test(v.project)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['project']), `project name ${JSON.stringify(v.project)} is not a plain name`, 'use letters, digits, ".", "_" and "-", starting with a letter or digit'));
-    const s = v.service;
-    if (!s) continue;
-    if (s.systemd_unit !== undefined && !SAFE_UNIT.test(s.systemd_unit)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['service', 'systemd_unit']), `unit name ${JSON.stringify(s.systemd_unit)} is not a plain systemd unit name`, 'e.g. my-app.service'));
-    if (s.port !== undefined && (s.port < 1 || s.port > 65535)) ctx.out.push(problem('port_range', at(ctx, m.file, ['service', 'port']), `port ${s.port} is outside 1-65535`));
-    s.depends_on?.forEach((dep, i) => {
-      if (!SAFE_NAME.test(dep)) ctx.out.push(problem('safe_name', at(ctx, m.file, ['service', 'depends_on', i]), `dependency ${JSON.stringify(dep)} is not a plain project name`));
-    });
-  }
 }
 
 function checkDuplicates(ctx: RuleContext): void {

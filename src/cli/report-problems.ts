@@ -4,16 +4,17 @@
  */
 import type { Problem } from '../problems.js';
 import { countBySeverity } from '../problems.js';
+import { printable } from '../text/control.js';
 import { plural, style } from './style.js';
 
 export type LineSource = (file: string, line: number) => string | undefined;
 
 export function formatProblem(p: Problem, lineOf: LineSource, secretLines: ReadonlySet<string> = new Set()): string {
   const label = p.severity === 'error' ? style.red(style.bold('error')) : style.yellow(style.bold('warning'));
-  const out = [`${label} ${style.dim(`[${p.rule}]`)} ${style.bold(`${p.file}:${p.line}:${p.column}`)}`, `  ${p.message}`];
+  const out = [`${label} ${style.dim(`[${p.rule}]`)} ${style.bold(`${printable(p.file)}:${p.line}:${p.column}`)}`, `  ${printable(p.message)}`];
   const frame = codeFrame(p, lineOf, secretLines);
   if (frame) out.push(frame);
-  if (p.hint) out.push(`  ${style.cyan('hint:')} ${p.hint}`);
+  if (p.hint) out.push(`  ${style.cyan('hint:')} ${printable(p.hint)}`);
   return out.join('\n');
 }
 
@@ -30,13 +31,26 @@ function codeFrame(p: Problem, lineOf: LineSource, secretLines: ReadonlySet<stri
     // Any line known to hold a secret is masked in every frame, whichever problem shows it.
     if ((n === p.line && p.redact) || secretLines.has(`${p.file}:${n}`)) text = redact(text);
     const gutter = `${n === p.line ? style.red('>') : ' '} ${String(n).padStart(width)} |`;
-    rows.push(`  ${gutter} ${text.replace(/\t/g, ' ')}`);
+    const shown = frameWindow(text.replace(/\t/g, ' '), p.column);
+    rows.push(`  ${gutter} ${printable(shown.text)}`);
     if (n === p.line) {
-      const caretLen = Math.max(1, Math.min(p.length ?? 1, Math.max(1, text.length - p.column + 1)));
-      rows.push(`  ${' '.repeat(width + 2)} | ${' '.repeat(Math.max(0, p.column - 1))}${style.red('^'.repeat(caretLen))}`);
+      const caretLen = Math.max(1, Math.min(p.length ?? 1, Math.max(1, shown.text.length - shown.column + 1)));
+      rows.push(`  ${' '.repeat(width + 2)} | ${' '.repeat(Math.max(0, shown.column - 1))}${style.red('^'.repeat(caretLen))}`);
     }
   }
   return rows.join('\n');
+}
+
+/** Lines wider than this are cut to a window around the column: a megabyte line prints as one screen line. */
+export const FRAME_WIDTH = 160;
+
+/** The part of a line a frame shows, and where the column falls in it. */
+function frameWindow(text: string, column: number): { text: string; column: number } {
+  if (text.length <= FRAME_WIDTH) return { text, column };
+  const start = Math.max(0, Math.min(column - 1 - FRAME_WIDTH / 4, text.length - FRAME_WIDTH));
+  const end = start + FRAME_WIDTH;
+  const head = start > 0 ? '…' : '';
+  return { text: `${head}${text.slice(start, end)}${end < text.length ? '…' : ''}`, column: column - start + head.length };
 }
 
 /** Keep the key, hide the value: a secret must not reach a terminal or a CI log. */

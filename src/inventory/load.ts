@@ -2,7 +2,7 @@
  * Loads mesh-hosts.json with positions and checks it on its own: schema, mesh
  * addresses (inside the CIDR, used once), and references between its sections.
  */
-import { readFile } from 'node:fs/promises';
+import { MAX_INVENTORY_BYTES, readRegularFileSync } from '../files/read.js';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument, type PathSegment } from '../source/document.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
@@ -38,18 +38,20 @@ export interface Omitted {
 const NOTHING_OMITTED: Omitted = { hosts: new Set(), clusters: new Set(), tunnels: new Set(), services: new Set(), sections: new Set() };
 
 export async function loadInventory(path: string, file: string, options: { explicit?: boolean } = {}): Promise<LoadedInventory> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    const message = code === 'ENOENT' ? 'host inventory not found' : `cannot read the host inventory (${code})`;
-    return {
-      path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED,
-      problems: [problem('inventory', { file, line: 1, column: 1 }, message, inventoryReadHint(code, options.explicit === true))],
-    };
+  // Synchronous: one small file (at most MAX_INVENTORY_BYTES), opened so that a FIFO cannot block.
+  const read = readRegularFileSync(path, MAX_INVENTORY_BYTES);
+  if (!('text' in read)) {
+    const { code, error } = read;
+    const at = { file, line: 1, column: 1 };
+    const found =
+      code === 'EFBIG'
+        ? problem('file_size', at, `the host inventory is too large: ${error}`, 'an inventory of thousands of hosts is well under the limit (docs/inventory.md, "Limits"): is this the right file?')
+        : code === 'ENOTREG'
+          ? problem('inventory', at, `cannot read the host inventory: ${error}`, 'give the inventory file itself (a regular JSON file)')
+          : problem('inventory', at, code === 'ENOENT' ? 'host inventory not found' : `cannot read the host inventory (${code})`, inventoryReadHint(code, options.explicit === true));
+    return { path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [found] };
   }
-  return parseInventory(path, file, text);
+  return parseInventory(path, file, read.text);
 }
 
 /** Only a missing default inventory is fixed by creating one at the root. */
@@ -61,6 +63,9 @@ export function inventoryReadHint(code: string, explicit: boolean): string {
 }
 
 export function parseInventory(path: string, file: string, text: string): LoadedInventory {
+  if (text.length > MAX_INVENTORY_BYTES) {
+    return { path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [problem('file_size', { file, line: 1, column: 1 }, `the host inventory is too large: it is larger than the limit of ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB`)] };
+  }
   const source = SourceDocument.parseJson(file, text);
   if (source.syntaxProblems.length > 0) return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: source.syntaxProblems };
   const value = source.value;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { basename, relative } from 'node:path';
 import { fdir } from 'fdir';
+import { isPseudoFilesystem } from '../files/read.js';
 import { problem, type Problem } from '../problems.js';
 
 /** Dependency, build and VCS folders: never hold a project's own manifest. */
@@ -15,16 +16,6 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 ]);
 
 const MANIFEST_NAME = /^\.infra(?:\.([a-z][a-z0-9-]*))?\.ya?ml$/;
-
-/**
- * The kernel's pseudo-filesystems hold no projects, and /proc has no end (every process's view
- * of /): `validate` run from / must not walk them, nor a --root inside them.
- */
-const PSEUDO_FILESYSTEMS = ['/proc', '/sys', '/dev'];
-export function isPseudoFilesystem(path: string): boolean {
-  const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  return PSEUDO_FILESYSTEMS.some((root) => p === root || p.startsWith(`${root}/`));
-}
 
 export interface DiscoveredManifest {
   /** Absolute path. */

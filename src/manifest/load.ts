@@ -2,8 +2,11 @@
  * Reads one manifest: YAML with positions, the schema of its apiVersion, and
  * the file-name/environment agreement (env_variants).
  */
-import { readFileSync } from 'node:fs';
-import { problem, type Problem } from '../problems.js';
+import { MAX_MANIFEST_BYTES, readRegularFileSync } from '../files/read.js';
+import { nameIssue, type NameKind } from '../names.js';
+import { problem, type Location, type Problem } from '../problems.js';
+import type { PathSegment } from '../source/document.js';
+import { abbreviated, hasControlCharacter, printable } from '../text/control.js';
 import { SourceDocument } from '../source/document.js';
 import { checkSchema } from '../source/schema-check.js';
 import { ManifestCache } from './cache.js';
@@ -25,14 +28,12 @@ export interface LoadedManifest extends DiscoveredManifest {
 
 /** Synchronous on purpose: manifests are small and many, and promise-based reads cost more than parsing them. */
 export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): LoadedManifest {
-  let text: string;
-  try {
-    text = readFileSync(found.path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const read = readRegularFileSync(found.path, MAX_MANIFEST_BYTES);
+  if (!('text' in read)) {
     const source = SourceDocument.parseYaml(found.file, '');
-    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [problem('discovery', { file: found.file, line: 1, column: 1 }, `cannot read manifest (${code})`)] };
+    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [unreadable(found.file, read.code, read.error)] };
   }
+  const text = read.text;
   if (!cache) return parseManifest(found, text);
   const key = ManifestCache.key(found.file, found.fileEnvironment, text);
   const hit = cache.get(key);
@@ -46,7 +47,18 @@ export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): 
   return loaded;
 }
 
+function unreadable(file: string, code: string, error: string): Problem {
+  const at = { file, line: 1, column: 1 };
+  if (code === 'EFBIG') return problem('file_size', at, `the manifest is too large: ${error}`, 'a manifest describes one project in a few kilobytes (docs/manifest.md, "Limits"): is this the right file?');
+  if (code === 'ENOTREG') return problem('discovery', at, `cannot read the manifest: ${error}`, 'a manifest is a regular file: remove or rename this one');
+  return problem('discovery', at, `cannot read manifest (${code})`);
+}
+
 export function parseManifest(found: DiscoveredManifest, text: string): LoadedManifest {
+  if (text.length > MAX_MANIFEST_BYTES) {
+    const source = SourceDocument.parseYaml(found.file, '');
+    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [unreadable(found.file, 'EFBIG', `it is larger than the limit of ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB`)] };
+  }
   const source = SourceDocument.parseYaml(found.file, text);
   const base = { ...found, source, environment: found.fileEnvironment };
   if (source.syntaxProblems.length > 0) return { ...base, manifest: undefined, valid: false, problems: source.syntaxProblems };
@@ -68,6 +80,11 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
     return { ...base, manifest: undefined, valid: false, problems: [problem('api_version', at, message, 'use "infra/v1" (seed convention) or "infra/v2" (adds command, health, kind, domains, env_file, backup).')] };
   }
   const problems = checkSchema(schema, source, value);
+  // Names and paths are checked once the types are right; like a schema problem, a bad one keeps the manifest out of the fleet.
+  if (problems.length === 0) problems.push(...checkHostValues(source, value as unknown as InfraManifest, found.fileEnvironment));
+  if (hasControlCharacter(found.file)) {
+    problems.push(problem('control_character', { file: found.file, line: 1, column: 1 }, `the path of this manifest contains a control character: ${printable(JSON.stringify(found.file))}`, 'rename the directory or file: a line break in a path would reach the comments of rendered units and Caddyfiles'));
+  }
   const valid = problems.length === 0;
   const manifest = value as unknown as InfraManifest;
   const declared = typeof record['environment'] === 'string' ? (record['environment'] as string) : 'prod';
@@ -83,4 +100,29 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
     );
   }
   return { ...base, manifest, environment: found.fileEnvironment, valid, problems };
+}
+
+/**
+ * Names, paths and ports that end up on hosts (unit names, directories, ssh and shell arguments):
+ * the definition the operations use (src/names.ts), so what validate accepts every command can use.
+ */
+function checkHostValues(source: SourceDocument, m: InfraManifest, environment: string): Problem[] {
+  const out: Problem[] = [];
+  const check = (kind: NameKind, value: string, path: PathSegment[], what: string, at?: Location): void => {
+    const issue = nameIssue(kind, value);
+    if (issue !== undefined) out.push(problem('safe_name', at ?? source.locate(path), `${what} ${JSON.stringify(abbreviated(value, 80))} ${issue}`, kind === 'path' ? 'use an absolute path without ".." or control characters' : 'use letters, digits, ".", "_" and "-", starting with a letter or digit'));
+  };
+  check('project', m.project, ['project'], 'project name');
+  check('environment', environment, ['environment'], 'environment', m.environment === undefined ? source.locate(['project'], { key: true }) : undefined);
+  const s = m.service;
+  if (!s) return out;
+  if (s.port !== undefined && (s.port < 1 || s.port > 65535)) out.push(problem('port_range', source.locate(['service', 'port']), `port ${s.port} is outside 1-65535`));
+  if (s.systemd_unit !== undefined) check('unit', s.systemd_unit, ['service', 'systemd_unit'], 'unit name');
+  if (s.user !== undefined) check('user', s.user, ['service', 'user'], 'user');
+  if (s.directory !== undefined) check('path', s.directory, ['service', 'directory'], 'directory');
+  if (s.env_file !== undefined) check('path', s.env_file, ['service', 'env_file'], 'env_file');
+  if (s.health?.readiness !== undefined) check('http path', s.health.readiness, ['service', 'health', 'readiness'], 'readiness path');
+  if (s.health?.liveness !== undefined) check('http path', s.health.liveness, ['service', 'health', 'liveness'], 'liveness path');
+  s.depends_on?.forEach((dep, i) => check('project', dep, ['service', 'depends_on', i], 'dependency'));
+  return out;
 }

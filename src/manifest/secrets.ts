@@ -16,9 +16,41 @@ const KNOWN_FORMATS: RegExp[] = [
   /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/, // Slack
   /\bsk-(ant-|proj-)?[A-Za-z0-9_-]{20,}\b/, // OpenAI / Anthropic style
   /\bAIza[0-9A-Za-z_-]{35}\b/, // Google API key
-  /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, // JWT
-  /[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:[^\s@/]+@/i, // URL with user:password@
+  // JWT. It starts a run of its alphabet (not just a word): a match tried at every "-eyJ" of one long run would rescan the run each time.
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/,
 ];
+
+const SCHEME_CHAR = /[a-z0-9+.-]/i;
+const LETTER = /[a-z]/i;
+
+/**
+ * A URL with user:password@ (scheme://user:password@host). Scanned by hand from each "://":
+ * the regex /[a-z][a-z0-9+.-]*:\/\/…/ tries every letter of a long word as a scheme start and
+ * takes seconds on a 50,000-character line. Every character is looked at a bounded number of
+ * times: the scheme run behind one "://" ends at the ":" of the one before, and the user part
+ * ahead of it stops at the next "/".
+ */
+function hasUrlPassword(value: string): boolean {
+  for (let at = value.indexOf('://'); at !== -1; at = value.indexOf('://', at + 3)) {
+    let hasLetter = false;
+    for (let i = at - 1; i >= 0 && SCHEME_CHAR.test(value[i]!); i--) {
+      if (LETTER.test(value[i]!)) {
+        hasLetter = true;
+        break;
+      }
+    }
+    if (!hasLetter) continue;
+    // user: [^\s:/@]+, then ":", then password: [^\s@/]+, then "@".
+    let i = at + 3;
+    const userStart = i;
+    while (i < value.length && !/[\s:/@]/.test(value[i]!)) i++;
+    if (i === userStart || value[i] !== ':') continue;
+    const passwordStart = ++i;
+    while (i < value.length && !/[\s@/]/.test(value[i]!)) i++;
+    if (i > passwordStart && value[i] === '@') return true;
+  }
+  return false;
+}
 
 /** Shannon entropy in bits per character. */
 function entropy(s: string): number {
@@ -33,7 +65,8 @@ function entropy(s: string): number {
 }
 
 export function looksLikeSecret(value: string): boolean {
-  if (KNOWN_FORMATS.some((re) => re.test(value))) return true;
+  // Linear in the value's length: a megabyte line is checked in milliseconds (bench/secrets.mjs).
+  if (KNOWN_FORMATS.some((re) => re.test(value)) || hasUrlPassword(value)) return true;
   // A long unbroken run of key-alphabet characters with high entropy: a random key, not a word or a path.
   for (const token of value.split(/[\s"'=,;]+/)) {
     // A hex key or digest; a run like "aaaa…" or "abab…" is filler, not a key.

@@ -77,7 +77,7 @@ export class Ops {
     if (service.supervisor === 'systemd') rs.directory = validName('path', service.directory);
     if (service.supervisor === 'pid') {
       if (service.command !== undefined) rs.command = service.command;
-      rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : service.projectDir;
+      rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : validName('path', service.projectDir);
       rs.env = {
         MANAGE_APPS_SERVICE: service.id,
         MANAGE_APPS_PROJECT: service.project,

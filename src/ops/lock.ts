@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname, uptime, userInfo } from 'node:os';
+import { CONTROL_CHARACTERS } from '../text/control.js';
 
 export interface LockOwner {
   token: string;
@@ -41,10 +42,10 @@ export function newOwner(command: string): LockOwner {
   return { token: randomBytes(8).toString('hex'), owner: `${user}@${hostname()}`, machine: hostname(), boot: bootId(), pid: process.pid, time: new Date().toISOString(), command };
 }
 
-/** key=value lines: no secrets, no newlines inside values. */
+/** key=value lines: no secrets, no newline (nor any control character) inside values. */
 export function ownerText(owner: LockOwner): string {
   return Object.entries(owner)
-    .map(([k, v]) => `${k}=${String(v).replace(/[\r\n]/g, ' ')}`)
+    .map(([k, v]) => `${k}=${String(v).replace(CONTROL_CHARACTERS, ' ')}`)
     .join('\n');
 }
 

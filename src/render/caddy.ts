@@ -6,6 +6,7 @@
  */
 import { repeatedDomains, routingEdges, type Fleet, type Service } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
+import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
 
 /** The schema's pattern for a domain (optionally one leading wildcard label). */
@@ -73,9 +74,9 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
   if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
   const files = edgeHosts.map((edge) => {
     const list = sites.get(edge)!.sort((a, b) => byCodePoint(a.domains[0]!, b.domains[0]!));
-    const out = [`# Caddyfile of ${edge}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
+    const out = [`# Caddyfile of ${printable(edge)}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
     for (const site of list) {
-      out.push('', `# ${site.service.id} (${site.service.manifest})`, `${site.domains.join(', ')} {`, `\treverse_proxy ${site.upstream}`, '}');
+      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})`, `${site.domains.join(', ')} {`, `\treverse_proxy ${site.upstream}`, '}');
     }
     return { path: `${edge}.Caddyfile`, content: `${out.join('\n')}\n` };
   });

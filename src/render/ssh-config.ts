@@ -6,6 +6,7 @@
 import type { Fleet, Host } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
+import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, isPlainToken, renderProblem, shown, type Locator, type Skipped } from './common.js';
 
 export const BLOCK_START = '# >>> manage-apps (managed block: do not edit by hand) >>>';
@@ -87,14 +88,14 @@ export function renderSshHosts(fleet: Fleet, locator: Locator = defaultLocator(f
 
 /** The managed block as it sits in ~/.ssh/config: markers, a note, the body. */
 export function managedBlock(body: string, source: string): string {
-  const note = `# Rendered by manage-apps from ${source}; edit the inventory, then run \`manage-apps net ssh-config --write\`.`;
+  const note = `# Rendered by manage-apps from ${printable(source)}; edit the inventory, then run \`manage-apps net ssh-config --write\`.`;
   const inner = body.replace(/\n+$/, '');
   return `${BLOCK_START}\n${note}\n${inner === '' ? '' : `${inner}\n`}${BLOCK_END}\n`;
 }
 
 /** The whole file kept under ~/.ssh/config.d in --include mode. */
 export function includedFile(body: string, source: string): string {
-  const note = `# Rendered by manage-apps from ${source}: do not edit by hand; run \`manage-apps net ssh-config --write --include\`.`;
+  const note = `# Rendered by manage-apps from ${printable(source)}: do not edit by hand; run \`manage-apps net ssh-config --write --include\`.`;
   return `${note}\n${body === '' ? '' : `\n${body.replace(/\n+$/, '')}\n`}`;
 }
 

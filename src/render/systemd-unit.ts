@@ -23,6 +23,7 @@ import { posix } from 'node:path';
 import type { Fleet, Host, Service } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import type { PathSegment } from '../source/document.js';
+import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 
 export const RESTART_SEC = '5s';
@@ -199,9 +200,9 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   const exec = execStart(service.command, workdir);
   const where = host === undefined ? (service.host === undefined ? '' : ` on ${service.host}`) : ` on ${host.name}`;
   const lines = [
-    `# ${unit}: rendered by manage-apps from ${service.manifest}; do not edit by hand.`,
+    `# ${unit}: rendered by manage-apps from ${printable(service.manifest)}; do not edit by hand.`,
     '[Unit]',
-    `Description=${`${service.id}${where} (manage-apps)`.replace(/%/g, '%%')}`,
+    `Description=${printable(`${service.id}${where} (manage-apps)`).replace(/%/g, '%%')}`,
     'Wants=network-online.target',
     'After=network-online.target',
     '',

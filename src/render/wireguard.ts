@@ -8,6 +8,7 @@ import type { Fleet, Host } from '../fleet/model.js';
 import { inCidr, ipToNumber, parseCidr } from '../inventory/load.js';
 import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
+import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 
 export const DEFAULT_PRIVATE_KEY_PATH = '/etc/wireguard/private.key';
@@ -136,7 +137,7 @@ function renderConfig(fleet: Fleet, host: Host, role: string, peers: Peer[], bit
   const keyPath = host.wireguard?.private_key_path ?? DEFAULT_PRIVATE_KEY_PATH;
   const natted = host.wireguard?.behind_nat === true;
   const out = [
-    `# ${iface} on ${host.name} (${role}): rendered by manage-apps from ${fleet.inventoryFile}; do not edit by hand.`,
+    `# ${iface} on ${host.name} (${role}): rendered by manage-apps from ${printable(fleet.inventoryFile)}; do not edit by hand.`,
     `# Install as /etc/wireguard/${iface}.conf; the private key stays on the host in ${keyPath}.`,
     '[Interface]',
     `Address = ${host.meshIp}/${bits}`,

@@ -4,6 +4,8 @@
  * nothing the user or a manifest wrote is ever interpreted by the shell.
  */
 import { UsageError } from '../errors.js';
+import { nameIssue, type NameKind } from '../names.js';
+import { abbreviated } from '../text/control.js';
 
 /**
  * POSIX single-quoting: the result, read by any POSIX shell, is exactly `value`.
@@ -52,26 +54,10 @@ function render(value: unknown): string {
 
 // ---- validated names ------------------------------------------------------------------------
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const UNIT = /^[A-Za-z0-9][A-Za-z0-9:_.@\\-]*\.(service|timer|socket|target|path|mount)$/;
-const USER = /^[a-z_][a-z0-9_-]*$/;
-const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/;
-
-export type NameKind = 'project' | 'environment' | 'host' | 'unit' | 'user' | 'release' | 'path' | 'http path';
-
-/** Throws unless `value` is a safe name of its kind; returns it for chaining. */
+/** Throws unless `value` is a safe name of its kind (the definition validate uses: src/names.ts); returns it for chaining. */
 export function validName(kind: NameKind, value: string): string {
-  const ok =
-    kind === 'unit'
-      ? UNIT.test(value) && !value.includes('..')
-      : kind === 'user'
-        ? USER.test(value)
-        : kind === 'path'
-          ? value.startsWith('/') && !/[\0\n\r]/.test(value) && !value.split('/').includes('..')
-          : kind === 'http path'
-            ? HTTP_PATH.test(value)
-            : NAME.test(value) && value.length <= 128;
-  if (!ok) throw new UsageError(`unsafe ${kind} name: ${JSON.stringify(value)}`, `a ${kind} may only contain letters, digits and . _ - (see rule safe_name)`);
+  const issue = nameIssue(kind, value);
+  if (issue !== undefined) throw new UsageError(`unsafe ${kind} name ${JSON.stringify(abbreviated(value, 80))}: it ${issue}`, 'manage-apps validate reports where it is declared (rule safe_name)');
   return value;
 }
 

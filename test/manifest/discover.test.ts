@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { UsageError } from '../../src/errors.js';
 import { loadFleet } from '../../src/fleet/load.js';
-import { discoverManifests, environmentFromFileName, isPseudoFilesystem } from '../../src/manifest/discover.js';
+import { isPseudoFilesystem } from '../../src/files/read.js';
+import { discoverManifests, environmentFromFileName } from '../../src/manifest/discover.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
 
 const m = 'apiVersion: infra/v1\nproject: p\nprovider: local\n';

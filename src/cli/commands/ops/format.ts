@@ -1,12 +1,19 @@
 /** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
 import type { LoadedFleet } from '../../../fleet/load.js';
 import type { Diagnosis } from '../../../runtime/systemd.js';
+import { printable } from '../../../text/control.js';
 import { style } from '../../style.js';
 import { writeProblemNote } from '../shared.js';
 
-/** One stderr line when some manifests have problems (they take no part). */
+/** One stderr line when some manifests have problems, and one per manifest that takes no part (it was skipped, the rest went on). */
 export function problemNote(loaded: LoadedFleet): void {
-  if (loaded.problems.some((p) => p.severity === 'error')) writeProblemNote(loaded.problems);
+  if (!loaded.problems.some((p) => p.severity === 'error')) return;
+  writeProblemNote(loaded.problems);
+  for (const m of loaded.manifests) {
+    if (m.valid) continue;
+    const first = m.problems.find((p) => p.severity === 'error');
+    process.stderr.write(`${style.dim('skipped')} ${printable(m.file)}${first ? `: ${printable(first.message)} (${first.line}:${first.column}, rule ${first.rule})` : ''}\n`);
+  }
 }
 
 export function ago(iso: string, now = Date.now()): string {

@@ -14,8 +14,10 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
   const { loaded, ops, selection } = await prepare(targets, options, defaults, started);
   const report = await collectStatus(ops, selection.services);
   const allHealthy = report.summary.healthy === report.summary.services;
+  // A manifest that failed to load was skipped: the others' status is shown, and the exit code says something is wrong.
+  const loadErrors = loaded.problems.some((p) => p.severity === 'error');
   return {
-    exitCode: allHealthy ? EXIT_OK : EXIT_PROBLEMS,
+    exitCode: allHealthy && !loadErrors ? EXIT_OK : EXIT_PROBLEMS,
     json: { ...report, skipped: selection.skipped, problems: loaded.problems.map(problemJson) },
     human: () => {
       problemNote(loaded);

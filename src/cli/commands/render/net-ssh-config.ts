@@ -3,11 +3,10 @@
  * block of ~/.ssh/config (or of --file), or with --include in a file of its own
  * under config.d/ that a managed Include line at the top level pulls in.
  */
-import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../../errors.js';
-import { readIfExists } from '../../../files/write.js';
+import { makeDirectory, readIfExists } from '../../../files/write.js';
 import { loadFleet } from '../../../fleet/load.js';
 import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
 import type { RenderedFile } from '../../../render/common.js';
@@ -43,7 +42,7 @@ export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult
     const target = includeTarget(included, homedir());
     if (target === undefined) throw new UsageError(`cannot write an Include line for ${included}`, 'the path must be absolute and have no spaces, quotes or "#"');
     block = managedBlock(includeBody(target), source);
-    extra.push({ path: included, content: includedFile(hosts.text, source), mode: 0o600 });
+    extra.push({ path: included, content: includedFile(hosts.text, source), mode: 0o600, replaceLink: true });
   } else {
     block = managedBlock(hosts.text, source);
   }
@@ -58,6 +57,6 @@ export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult
   const targets: Target[] = [...extra, { path: file, content: spliced.content, modeIfNew: 0o600 }];
   if (mode === 'check') return renderResult({ ...report, files: await checkTargets(targets) });
   // ssh refuses a config directory others can write: create ~/.ssh (and config.d) private.
-  for (const dir of new Set(targets.map((t) => dirname(t.path)))) await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of new Set(targets.map((t) => dirname(t.path)))) await makeDirectory(dir, { mode: 0o700 });
   return renderResult({ ...report, files: await writeTargets(targets) });
 }

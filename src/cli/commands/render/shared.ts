@@ -3,10 +3,10 @@
  * which load problems stop a render, and the human report. Renderers stay pure
  * (src/render); reading and writing files happens here, through writeFileSafely.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
-import { readIfExists, writeFileSafely } from '../../../files/write.js';
+import { makeDirectory, readIfExists, writeFileSafely } from '../../../files/write.js';
 import type { LoadedFleet } from '../../../fleet/load.js';
 import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
 import { byCodePoint, type Locator, type RenderedFile, type Skipped } from '../../../render/common.js';
@@ -40,6 +40,10 @@ export interface Target {
   mode?: number;
   /** Mode only when the file is created (keep the user's own mode otherwise). */
   modeIfNew?: number;
+  /** The --out directory a rendered file belongs in: links are replaced and none may lead out of it (files/write.ts). */
+  within?: string;
+  /** A file of ours beside the user's: a link at it is replaced, not followed. */
+  replaceLink?: boolean;
 }
 
 export function modeOf(flags: RenderFlags): Mode {
@@ -104,10 +108,10 @@ export async function checkTargets(targets: Target[]): Promise<FileReport[]> {
 export async function writeTargets(targets: Target[]): Promise<FileReport[]> {
   const out: FileReport[] = [];
   for (const t of targets) {
-    await mkdir(dirname(t.path), { recursive: true });
+    await makeDirectory(dirname(t.path), t.within === undefined ? {} : { within: t.within });
     let mode = t.mode;
     if (mode === undefined && t.modeIfNew !== undefined && (await readIfExists(t.path)) === undefined) mode = t.modeIfNew;
-    const result = await writeFileSafely(t.path, t.content, mode === undefined ? {} : { mode });
+    const result = await writeFileSafely(t.path, t.content, { ...(mode === undefined ? {} : { mode }), ...(t.within === undefined ? {} : { within: t.within }), ...(t.replaceLink ? { replaceLink: true } : {}) });
     out.push({ path: t.path, status: result.outcome === 'unchanged' ? 'unchanged' : 'written', ...(result.backup === undefined ? {} : { backup: result.backup }) });
   }
   return out;
@@ -142,7 +146,7 @@ export async function staleFiles(dir: string, targets: Target[], keep: (relative
 
 /** Targets for renderer files under an output directory. */
 export function targetsIn(dir: string, files: RenderedFile[]): Target[] {
-  return files.map((f) => ({ path: resolve(dir, f.path), content: f.content, ...(f.mode === undefined ? {} : { mode: f.mode }) }));
+  return files.map((f) => ({ path: resolve(dir, f.path), content: f.content, within: dir, ...(f.mode === undefined ? {} : { mode: f.mode }) }));
 }
 
 /** stdout of print mode: the file itself, or each file under a "# ==> path <==" line. */
