@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE, ManageAppsError } from '../errors.js';
+import { EXIT_USAGE, ManageAppsError, UsageError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import type { CommandResult } from './context.js';
 import { ANALYSIS_COMMANDS } from './specs/analysis.js';
@@ -63,10 +63,16 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const { outcome, json } = result;
-  if (json) process.stdout.write(`${JSON.stringify(outcome.json, null, 2)}\n`);
-  else {
-    const text = outcome.human();
-    if (text !== '') process.stdout.write(`${text}\n`);
+  try {
+    if (json) process.stdout.write(`${JSON.stringify(outcome.json, null, 2)}\n`);
+    else {
+      const text = outcome.human();
+      if (text !== '') process.stdout.write(`${text}\n`);
+    }
+  } catch (err) {
+    // Output beyond what one string can hold (V8's limit is ~512 MB): say so instead of crashing.
+    if (err instanceof RangeError) return handleError(new UsageError(`the output is too large to print (${err.message})`, 'narrow it down: --host, --env, or a smaller --root'), false, false);
+    throw err;
   }
   return outcome.exitCode;
 }

@@ -39,6 +39,7 @@ export function environmentFromFileName(name: string): string | undefined {
 
 export async function discoverManifests(root: string): Promise<Discovery> {
   const unreadable: { path: string; code: string }[] = [];
+  const notRegular: string[] = [];
   const recordingFs = {
     ...fs,
     readdir: ((path: fs.PathLike, options: unknown, callback: (err: NodeJS.ErrnoException | null, entries: fs.Dirent[]) => void) => {
@@ -48,6 +49,8 @@ export async function discoverManifests(root: string): Promise<Discovery> {
           callback(null, []);
           return;
         }
+        // fdir passes over what is neither a file, a directory nor a link: a FIFO or socket named like a manifest is reported, never opened.
+        for (const e of entries) if (MANIFEST_NAME.test(e.name) && !e.isFile() && !e.isDirectory() && !e.isSymbolicLink()) notRegular.push(`${String(path).replace(/\/+$/, '')}/${e.name}`);
         callback(null, entries);
       });
     }) as typeof fs.readdir,
@@ -75,9 +78,12 @@ export async function discoverManifests(root: string): Promise<Discovery> {
   const manifests = [...byRealPath.values()]
     .map((path) => ({ path, file: toRelative(root, path), fileEnvironment: environmentFromFileName(basename(path))! }))
     .sort((a, b) => a.file.localeCompare(b.file));
-  const problems = unreadable.map(({ path, code }) =>
-    problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, `cannot read directory (${code}); manifests below it were not checked`, 'fix its permissions, or move it out of the tree'),
-  );
+  const problems = [
+    ...unreadable.map(({ path, code }) =>
+      problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, `cannot read directory (${code}); manifests below it were not checked`, 'fix its permissions, or move it out of the tree'),
+    ),
+    ...notRegular.map((path) => problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, 'cannot read the manifest: it is a FIFO, socket or device, not a regular file', 'a manifest is a regular file: remove or rename this one')),
+  ];
   return { manifests, problems };
 }
 
