@@ -13,6 +13,11 @@ import { packageRoot } from '../../src/package-root.js';
 import { buildFleet } from '../../src/fleet/build.js';
 import { checkRules } from '../../src/checks/rules.js';
 import type { Problem } from '../../src/problems.js';
+import { MAX_MANIFEST_BYTES } from '../../src/files/read.js';
+import { looksLikeSecret } from '../../src/manifest/secrets.js';
+import { renderUnit } from '../../src/render/systemd-unit.js';
+import { hasControlCharacter } from '../../src/text/control.js';
+import { validName } from '../../src/transport/quote.js';
 
 const root = packageRoot();
 const seedManifest = readFileSync(join(root, 'examples/fleet/projects/quinn-api/.infra.yaml'), 'utf8');
@@ -105,5 +110,81 @@ test('structured mutations: any JSON value in any manifest field is reported, no
       assertLocated(checkRules(fleet, [loaded], inventory), 'p/.infra.yaml', text);
     }),
     { numRuns: 500 },
+  );
+});
+
+// ---- issue 11: the limits ---------------------------------------------------------------------
+
+/** Strings that probe the limits: control characters, separators, long runs. */
+const hostileText = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom('a', '.', '-', '_', '/', '\n', '\r', '\t', '\u0000', '\u001b', '\u0085', '\u2028', ' ', '$', '#'), maxLength: 40 }),
+  fc.nat(400).map((n) => 'n'.repeat(n)),
+);
+
+test('one definition of a name: a manifest validate accepts never names anything the operations refuse', () => {
+  const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', seedInventory);
+  fc.assert(
+    fc.property(hostileText, hostileText, hostileText, fc.array(hostileText, { maxLength: 2 }), (project, directory, envFile, dependsOn) => {
+      const doc = { apiVersion: 'infra/v2', project, provider: 'bare-metal', service: { host: 'black', port: 1, command: 'x', directory: `/${directory}`, env_file: `/${envFile}`, depends_on: dependsOn } };
+      const text = JSON.stringify(doc, null, 2);
+      const loaded = parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, text);
+      assertLocated(loaded.problems, 'p/.infra.yaml', text);
+      const operationsAccept = [() => validName('project', project), () => validName('path', `/${directory}`), () => validName('path', `/${envFile}`), ...dependsOn.map((d) => () => validName('project', d))].every((check) => {
+        try {
+          check();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (loaded.valid) assert.ok(operationsAccept, `validate accepted what the operations refuse: ${text}`);
+      if (!operationsAccept) assert.ok(!loaded.valid && loaded.problems.some((p) => p.rule === 'safe_name'), text);
+      // And it never reaches the fleet the operations work on.
+      const fleet = buildFleet('/x', [loaded], inventory);
+      for (const s of fleet.services) assert.doesNotThrow(() => validName('project', s.project));
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('a manifest path with a control character is reported (control_character) and takes no part; a unit rendered from any path has no extra line', () => {
+  const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', seedInventory);
+  fc.assert(
+    fc.property(hostileText, (dir) => {
+      const file = `${dir}/.infra.yaml`;
+      const loaded = parseManifest({ path: `/x/${file}`, file, fileEnvironment: 'prod' }, seedManifest);
+      const flagged = loaded.problems.some((p) => p.rule === 'control_character');
+      assert.equal(flagged, hasControlCharacter(file), JSON.stringify(file));
+      if (flagged) assert.equal(buildFleet('/x', [loaded], inventory).services.length, 0);
+      // Defence in depth: whatever the path, the unit has exactly the lines of a plain one.
+      const clean = buildFleet('/x', [parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, seedManifest)], inventory).services[0]!;
+      const unit = renderUnit({ ...clean, manifest: file }, undefined);
+      assert.equal(unit.split('\n').length, renderUnit(clean, undefined).split('\n').length, unit);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('size limit: any text over 1 MiB is one file_size problem at 1:1, never parsed', () => {
+  fc.assert(
+    fc.property(fc.nat(4096), fc.constantFrom('a', '\n', 'key: value\n', '- [\n'), (extra, unit) => {
+      const text = unit.repeat(Math.ceil((MAX_MANIFEST_BYTES + 1 + extra) / unit.length));
+      const loaded = parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, text);
+      assert.deepEqual(loaded.problems.map((p) => [p.rule, p.line, p.column]), [['file_size', 1, 1]]);
+    }),
+    { numRuns: 8 },
+  );
+});
+
+test('secret detection stays linear on long mixes of the fragments that made it quadratic', { timeout: 60_000 }, () => {
+  const fragment = fc.constantFrom('a', 'x9', '://', 'a:', '-eyJ', 'eyJ', '.', ':', '@', '/', ' ', 'ghp_', 'sk-', '-----BEGIN ', 'AIza');
+  fc.assert(
+    fc.property(fc.array(fragment, { minLength: 1, maxLength: 8 }), fc.integer({ min: 20_000, max: 200_000 }), (parts, length) => {
+      const unit = parts.join('');
+      const value = unit.repeat(Math.ceil(length / unit.length));
+      assert.equal(typeof looksLikeSecret(value), 'boolean');
+    }),
+    { numRuns: 40 },
   );
 });

@@ -1,9 +1,14 @@
 /** mesh-hosts.json on its own: schema problems leave out only what they are about; read errors hint right. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_INVENTORY_BYTES } from '../../src/files/read.js';
 import { inventoryReadHint, loadInventory, parseInventory } from '../../src/inventory/load.js';
+import { MAX_NAME_LENGTH, PLAIN_NAME } from '../../src/names.js';
+import { packageRoot } from '../../src/package-root.js';
 import { inventory, loadTree, makeTree, removeTree } from '../helpers/tree.js';
 
 const parse = (overrides: Record<string, unknown>) => parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', inventory(overrides));
@@ -107,4 +112,34 @@ test('read errors: the hint fits the cause (missing default, --inventory, permis
   } finally {
     await removeTree(root);
   }
+});
+
+test('--inventory that is a FIFO is a readable problem, never a hang; one over 8 MiB is a located file_size problem', { timeout: 60_000 }, async () => {
+  const root = await makeTree({ 'mesh-hosts.json': inventory() });
+  try {
+    const fifo = join(root, 'fifo.json');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const fromFifo = await loadInventory(fifo, 'fifo.json', { explicit: true });
+    assert.equal(fromFifo.problems[0]?.rule, 'inventory');
+    assert.match(fromFifo.problems[0]!.message, /FIFO \(named pipe\), not a regular file/);
+    const big = join(root, 'big.json');
+    await writeFile(big, `{"version": 1, "hosts": {}, "x": "${'a'.repeat(MAX_INVENTORY_BYTES)}"}`);
+    const fromBig = await loadInventory(big, 'big.json');
+    assert.deepEqual(fromBig.problems.map((p) => [p.rule, p.file, p.line, p.column]), [['file_size', 'big.json', 1, 1]]);
+    assert.match(fromBig.problems[0]!.message, /larger than the limit of 8 MiB/);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('inventory host names follow the one definition of a name (src/names.ts): a 3,000-character host is left out, the rest stays', () => {
+  const long = 'h'.repeat(3000);
+  const inv = parse({ hosts: { ...base.hosts, [long]: { provider: 'bare-metal', role: 'production' } } });
+  assert.ok(!Object.keys(inv.inventory!.hosts).includes(long));
+  assert.ok(Object.keys(inv.inventory!.hosts).includes('core'));
+  assert.ok(inv.problems.some((p) => p.rule === 'schema'));
+  // The schema's name is the code's name: same pattern, same length limit.
+  const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas/mesh-hosts.schema.json'), 'utf8')) as { $defs: { name: { pattern: string; maxLength: number } } };
+  assert.equal(schema.$defs.name.pattern, PLAIN_NAME.source);
+  assert.equal(schema.$defs.name.maxLength, MAX_NAME_LENGTH);
 });
