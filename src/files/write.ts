@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readlink, realpath, rename, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
+import { isProcessAlive } from '../process.js';
 import { isPseudoFilesystem, kindOf, readRegularFileSync } from './read.js';
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
@@ -117,15 +118,6 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Temp files of earlier writes of `name` whose process is gone (killed mid-write): removed. */
 async function removeStaleTemps(dir: string, name: string): Promise<void> {
   const pattern = new RegExp(`^\\.${escapeRegExp(name)}\\.(\\d+)\\.[0-9a-f]{8}${escapeRegExp(TEMP_SUFFIX)}$`);
@@ -137,7 +129,7 @@ async function removeStaleTemps(dir: string, name: string): Promise<void> {
   }
   for (const entry of entries) {
     const m = pattern.exec(entry);
-    if (!m || processAlive(Number(m[1]))) continue;
+    if (!m || isProcessAlive(Number(m[1]))) continue;
     const info = await lstatOrUndefined(join(dir, entry)).catch(() => undefined);
     if (info?.isFile()) await unlink(join(dir, entry)).catch(() => undefined);
   }

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname, uptime, userInfo } from 'node:os';
+import { isProcessAlive } from '../process.js';
 import { CONTROL_CHARACTERS } from '../text/control.js';
 
 export interface LockOwner {
@@ -60,15 +61,6 @@ export function parseOwner(text: string): Partial<LockOwner> {
   return owner;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export type Staleness = { stale: true; why: string } | { stale: false; why: string };
 
 /** Decides whether a held lock is provably stale, from this machine's point of view. */
@@ -78,7 +70,7 @@ export function staleness(owner: Partial<LockOwner>, now = Date.now()): Stalenes
   if (owner.boot !== bootId()) return { stale: true, why: `taken before this machine last booted (${owner.time ?? 'unknown time'})` };
   if (owner.pid === undefined || !Number.isInteger(owner.pid) || owner.pid <= 0) return { stale: false, why: 'the lock names no process' };
   if (owner.pid === process.pid) return { stale: false, why: 'held by this very process' };
-  if (!alive(owner.pid)) return { stale: true, why: `its deploy (pid ${owner.pid}, started ${owner.time ?? '?'}) no longer runs` };
+  if (!isProcessAlive(owner.pid)) return { stale: true, why: `its deploy (pid ${owner.pid}, started ${owner.time ?? '?'}) no longer runs` };
   void now;
   return { stale: false, why: `pid ${owner.pid} on this machine still runs` };
 }
