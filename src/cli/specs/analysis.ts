@@ -7,7 +7,7 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
   {
     name: 'graph',
     summary: 'the fleet as a graph: hosts with their services and database clusters; depends_on, database, tunnel and domain edges',
-    options: [new Option('--format <format>', 'text (terminal), mermaid, dot (Graphviz) or json').choices(['text', 'mermaid', 'dot', 'json']).default('text')],
+    options: [new Option('--format <format>', 'text (terminal), mermaid, dot (Graphviz), json, html (the dashboard page as one static file) or svg (the picture)').choices(['text', 'mermaid', 'dot', 'json', 'html', 'svg']).default('text')],
     run: async (_args, o) => (await import('../commands/graph.js')).graph(o as GlobalOptions & { format?: string }),
   },
   {

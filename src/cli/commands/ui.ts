@@ -1,0 +1,50 @@
+/** `ui`: the dashboard server until Ctrl-C. The server and page live in src/dashboard. */
+import { spawn } from 'node:child_process';
+import { EXIT_OK, UsageError } from '../../errors.js';
+import { seconds, type OpsCliOptions } from '../../ops/settings.js';
+import type { CommandResult } from '../context.js';
+
+export interface UiCliOptions extends OpsCliOptions {
+  port?: string;
+  open?: boolean;
+  allowActions?: boolean;
+  interval?: string;
+}
+
+function portNumber(value: string | undefined): number {
+  if (value === undefined) return 8765;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port takes a port number (0 for any free one), not ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** The desktop's opener, with the URL as one argument (no shell). */
+function openInBrowser(url: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  const child = spawn(opener, [url], { stdio: 'ignore', detached: true });
+  child.on('error', () => process.stderr.write(`manage-apps: could not run ${opener}; open the URL yourself.\n`));
+  child.unref();
+}
+
+export async function ui(options: UiCliOptions): Promise<CommandResult> {
+  const port = portNumber(options.port);
+  const interval = seconds('--interval', options.interval, 5);
+  const { startDashboard } = await import('../../dashboard/server.js');
+  let dashboard;
+  try {
+    dashboard = await startDashboard({ ...options, port, interval, allowActions: options.allowActions === true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is taken`, 'pass --port with another port, or --port 0 for any free one');
+    throw err;
+  }
+  const { url } = dashboard;
+  if (options.json === true) process.stdout.write(`${JSON.stringify({ event: 'listening', url, port: dashboard.port, allow_actions: options.allowActions === true, interval_s: interval })}\n`);
+  else process.stdout.write(`Dashboard: ${url}\n${options.allowActions ? 'Actions (restart, deploy, rollback) are allowed, each after a confirmation.' : 'Read-only (start with --allow-actions for restart, deploy, rollback).'} Stop with Ctrl-C.\n`);
+  if (options.open === true) openInBrowser(url);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await dashboard.close();
+  return { exitCode: EXIT_OK, json: { event: 'stopped', url }, human: () => 'Dashboard stopped.' };
+}

@@ -1,0 +1,210 @@
+/**
+ * `ui`: the dashboard's HTTP server. Bound to 127.0.0.1 only; every path sits under an
+ * unguessable token (/<token>/…, as Jupyter's ?token=), checked in constant time, and the
+ * Host header must name this server (a DNS-rebinding page cannot borrow it). Answers are
+ * the --json documents of the CLI verbs, produced by the verbs' own functions: impact,
+ * drain, status (pushed as server-sent events every interval), and, only with
+ * --allow-actions, restart / deploy / rollback — POST, same Origin, JSON body, and the
+ * page's CSRF token in a header.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ManageAppsError } from '../errors.js';
+import type { GlobalOptions } from '../cli/context.js';
+import type { OpsCliOptions } from '../ops/settings.js';
+import { buildPage } from './page.js';
+
+export interface DashboardOptions extends OpsCliOptions {
+  port?: number;
+  /** Seconds between status rounds. */
+  interval?: number;
+  allowActions?: boolean;
+}
+
+export interface Dashboard {
+  url: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+export const ACTION_VERBS = ['restart', 'deploy', 'rollback'] as const;
+type ActionVerb = (typeof ACTION_VERBS)[number];
+/** A target as the ops verbs take it (project, project:env, project@host, host). */
+const TARGET = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,200}$/;
+const MAX_BODY = 4096;
+
+const sameSecret = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
+  });
+  res.end(body);
+}
+const sendJson = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+const refuse = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
+
+function errorDoc(err: unknown): { status: number; body: unknown } {
+  if (err instanceof ManageAppsError) return { status: 400, body: { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } } };
+  return { status: 500, body: { error: { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) } } };
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const token = randomBytes(24).toString('base64url');
+  const csrf = randomBytes(24).toString('base64url');
+  const intervalS = options.interval ?? 5;
+  const fleetOptions: GlobalOptions = { ...(options.root === undefined ? {} : { root: options.root }), ...(options.inventory === undefined ? {} : { inventory: options.inventory }) };
+  const opsOptions: OpsCliOptions = { ...options, json: true };
+  const clients = new Set<ServerResponse>();
+  let lastStatus: { event: string; data: string } | undefined;
+  let statusLoop: Promise<void> | undefined;
+  let closing = false;
+  let actionRunning = false;
+  let port = 0;
+
+  const broadcast = (event: string, data: string) => {
+    lastStatus = { event, data };
+    for (const c of clients) c.write(`event: ${event}\ndata: ${data}\n\n`);
+  };
+
+  /** One `status` round per interval while a page listens; rounds never overlap. */
+  const runStatusLoop = async () => {
+    const { status } = await import('../cli/commands/ops/status.js');
+    while (clients.size > 0 && !closing) {
+      const started = Date.now();
+      try {
+        broadcast('status', JSON.stringify((await status([], opsOptions)).json));
+      } catch (err) {
+        broadcast('status-error', JSON.stringify(errorDoc(err).body));
+      }
+      const wait = Math.max(200, intervalS * 1000 - (Date.now() - started));
+      await new Promise((r) => setTimeout(r, wait).unref());
+    }
+    statusLoop = undefined;
+  };
+
+  const runAction = async (verb: ActionVerb, target: string) => {
+    const ops = await import('../cli/commands/ops/lifecycle.js');
+    const deploys = await import('../cli/commands/ops/deploy.js');
+    if (verb === 'restart') return ops.lifecycle('restart', [target], opsOptions);
+    if (verb === 'deploy') return deploys.deploy([target], opsOptions);
+    return deploys.rollback([target], opsOptions);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const host = req.headers.host ?? '';
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) return refuse(res, 403, 'E_HOST', 'this server answers only to 127.0.0.1 and localhost');
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    const [first, ...rest] = url.pathname.split('/').slice(1);
+    if (first === undefined || !sameSecret(first, token)) return refuse(res, 403, 'E_TOKEN', 'the URL needs the token `ui` printed');
+    const path = rest.join('/');
+    if (req.method === 'GET' && path === '') {
+      return send(res, 200, 'text/html; charset=utf-8', await buildPage(fleetOptions, 'live', { interval: intervalS, allowActions: options.allowActions === true, csrf }));
+    }
+    if (req.method === 'GET' && path === 'events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+      res.write(`retry: 2000\n\n`);
+      if (lastStatus) res.write(`event: ${lastStatus.event}\ndata: ${lastStatus.data}\n\n`);
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+      statusLoop ??= runStatusLoop();
+      return;
+    }
+    if (req.method === 'GET' && path === 'api/impact') {
+      const hosts = url.searchParams.getAll('host');
+      if (hosts.length === 0) return refuse(res, 400, 'E_USAGE', 'name at least one host: ?host=NAME');
+      const { impact } = await import('../cli/commands/impact.js');
+      return sendJson(res, 200, (await impact(hosts, fleetOptions)).json);
+    }
+    if (req.method === 'GET' && path === 'api/drain') {
+      const from = url.searchParams.get('host');
+      const to = url.searchParams.get('to');
+      if (!from || !to) return refuse(res, 400, 'E_USAGE', 'name the host and the target: ?host=A&to=B');
+      const { drain } = await import('../cli/commands/drain.js');
+      return sendJson(res, 200, (await drain(from, { ...fleetOptions, to })).json);
+    }
+    if (req.method === 'GET' && path === 'api/status') {
+      const { status } = await import('../cli/commands/ops/status.js');
+      return sendJson(res, 200, (await status([], opsOptions)).json);
+    }
+    if (path === 'api/action') {
+      if (req.method !== 'POST') return refuse(res, 405, 'E_METHOD', 'actions are POST requests');
+      if (options.allowActions !== true) return refuse(res, 403, 'E_READ_ONLY', 'the dashboard is read-only: start `manage-apps ui --allow-actions` to restart, deploy or roll back from it');
+      const origin = req.headers.origin;
+      if (origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`) return refuse(res, 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin') return refuse(res, 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return refuse(res, 415, 'E_TYPE', 'send the action as application/json');
+      const csrfHeader = req.headers['x-csrf-token'];
+      if (typeof csrfHeader !== 'string' || !sameSecret(csrfHeader, csrf)) return refuse(res, 403, 'E_CSRF', 'the action lacks the page\'s CSRF token');
+      const text = await readBody(req);
+      if (text === undefined) return refuse(res, 413, 'E_SIZE', 'the request is too large');
+      let body: { verb?: unknown; target?: unknown };
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        return refuse(res, 400, 'E_USAGE', 'the body is not JSON');
+      }
+      const verb = body.verb;
+      const target = body.target;
+      if (typeof verb !== 'string' || !(ACTION_VERBS as readonly string[]).includes(verb)) return refuse(res, 400, 'E_USAGE', `verb must be one of ${ACTION_VERBS.join(', ')}`);
+      if (typeof target !== 'string' || !TARGET.test(target)) return refuse(res, 400, 'E_USAGE', 'target must be a project, project:env, project@host or host name');
+      if (actionRunning) return refuse(res, 409, 'E_BUSY', 'another action is running; wait for it');
+      actionRunning = true;
+      try {
+        const result = await runAction(verb as ActionVerb, target);
+        return sendJson(res, 200, { verb, target, exit_code: result.exitCode, result: result.json });
+      } finally {
+        actionRunning = false;
+      }
+    }
+    return refuse(res, 404, 'E_NOT_FOUND', 'no such page');
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const { status, body } = errorDoc(err);
+      if (res.headersSent) res.end();
+      else sendJson(res, status, body);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/${token}/`,
+    port,
+    token,
+    close: async () => {
+      closing = true;
+      for (const c of clients) c.end();
+      clients.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await statusLoop;
+    },
+  };
+}
