@@ -81,6 +81,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   let lastStatus: { event: string; data: string } | undefined;
   let statusLoop: Promise<void> | undefined;
   let closing = false;
+  /** Wakes the status loop from its wait (on close). */
+  let wake: (() => void) | undefined;
   let actionRunning = false;
   let port = 0;
 
@@ -100,7 +102,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         broadcast('status-error', JSON.stringify(errorDoc(err).body));
       }
       const wait = Math.max(200, intervalS * 1000 - (Date.now() - started));
-      await new Promise((r) => setTimeout(r, wait).unref());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
     statusLoop = undefined;
   };
@@ -150,29 +158,35 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return sendJson(res, 200, (await status([], opsOptions)).json);
     }
     if (path === 'api/action') {
-      if (req.method !== 'POST') return refuse(res, 405, 'E_METHOD', 'actions are POST requests');
-      if (options.allowActions !== true) return refuse(res, 403, 'E_READ_ONLY', 'the dashboard is read-only: start `manage-apps ui --allow-actions` to restart, deploy or roll back from it');
+      const refuseAction = (status: number, code: string, message: string) => {
+        // Every refused or run action is logged on stderr: what an audit of the dashboard needs.
+        process.stderr.write(`manage-apps ui: action refused (${code}) from origin ${JSON.stringify(req.headers.origin ?? null)}\n`);
+        refuse(res, status, code, message);
+      };
+      if (req.method !== 'POST') return refuseAction(405, 'E_METHOD', 'actions are POST requests');
+      if (options.allowActions !== true) return refuseAction( 403, 'E_READ_ONLY', 'the dashboard is read-only: start `manage-apps ui --allow-actions` to restart, deploy or roll back from it');
       const origin = req.headers.origin;
-      if (origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`) return refuse(res, 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      if (origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`) return refuseAction( 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
       const site = req.headers['sec-fetch-site'];
-      if (site !== undefined && site !== 'same-origin') return refuse(res, 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
-      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return refuse(res, 415, 'E_TYPE', 'send the action as application/json');
+      if (site !== undefined && site !== 'same-origin') return refuseAction( 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return refuseAction( 415, 'E_TYPE', 'send the action as application/json');
       const csrfHeader = req.headers['x-csrf-token'];
-      if (typeof csrfHeader !== 'string' || !sameSecret(csrfHeader, csrf)) return refuse(res, 403, 'E_CSRF', 'the action lacks the page\'s CSRF token');
+      if (typeof csrfHeader !== 'string' || !sameSecret(csrfHeader, csrf)) return refuseAction( 403, 'E_CSRF', 'the action lacks the page\'s CSRF token');
       const text = await readBody(req);
-      if (text === undefined) return refuse(res, 413, 'E_SIZE', 'the request is too large');
+      if (text === undefined) return refuseAction( 413, 'E_SIZE', 'the request is too large');
       let body: { verb?: unknown; target?: unknown };
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
-        return refuse(res, 400, 'E_USAGE', 'the body is not JSON');
+        return refuseAction( 400, 'E_USAGE', 'the body is not JSON');
       }
       const verb = body.verb;
       const target = body.target;
-      if (typeof verb !== 'string' || !(ACTION_VERBS as readonly string[]).includes(verb)) return refuse(res, 400, 'E_USAGE', `verb must be one of ${ACTION_VERBS.join(', ')}`);
-      if (typeof target !== 'string' || !TARGET.test(target)) return refuse(res, 400, 'E_USAGE', 'target must be a project, project:env, project@host or host name');
-      if (actionRunning) return refuse(res, 409, 'E_BUSY', 'another action is running; wait for it');
+      if (typeof verb !== 'string' || !(ACTION_VERBS as readonly string[]).includes(verb)) return refuseAction( 400, 'E_USAGE', `verb must be one of ${ACTION_VERBS.join(', ')}`);
+      if (typeof target !== 'string' || !TARGET.test(target)) return refuseAction( 400, 'E_USAGE', 'target must be a project, project:env, project@host or host name');
+      if (actionRunning) return refuseAction( 409, 'E_BUSY', 'another action is running; wait for it');
       actionRunning = true;
+      process.stderr.write(`manage-apps ui: ${verb} ${target} (confirmed on the page)\n`);
       try {
         const result = await runAction(verb as ActionVerb, target);
         return sendJson(res, 200, { verb, target, exit_code: result.exitCode, result: result.json });
@@ -201,6 +215,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     token,
     close: async () => {
       closing = true;
+      wake?.();
       for (const c of clients) c.end();
       clients.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -349,8 +349,11 @@
   let lastStatus = null;
   const KNOWN = new Set(['id', 'project', 'environment', 'host', 'unit', 'supervisor', 'state', 'health', 'healthy', 'verdict', 'reason', 'kind', 'port']);
 
+  /** Status rounds received (tests count rounds, not seconds). */
+  window.statusRounds = 0;
   function applyStatus(report) {
     lastStatus = report;
+    window.statusRounds += 1;
     clearMarks('st-ok', 'st-bad', 'st-unreachable');
     for (const s of report.services || []) {
       const row = serviceRows.get(s.id);
