@@ -4,14 +4,21 @@
  * as a static file (its Content-Security-Policy forbids every request, even to local files);
  * `ui` serves it with live status and what-if answers from the server.
  *
- * Every answer is the --json document of the CLI verb that gives it (graph, check
- * independence, backups, validate, impact, drain): the command functions themselves run.
+ * Every answer is the --json document of the CLI verb that gives it (graph, impact, drain,
+ * backups, validate's problems; check independence counted): the analyses the verbs run.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FleetGraph } from '../analysis/graph.js';
-import { packageRoot } from '../package-root.js';
+import { backupReport } from '../analysis/backups.js';
+import { planDrain } from '../analysis/drain.js';
+import { buildGraph } from '../analysis/graph.js';
+import { analyzeImpact } from '../analysis/impact.js';
+import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
+import { FleetIndex } from '../analysis/topology.js';
+import { withProblemNote } from '../cli/commands/shared.js';
 import type { GlobalOptions } from '../cli/context.js';
+import { loadFleet, type LoadedFleet } from '../fleet/load.js';
+import { packageRoot } from '../package-root.js';
 import { layoutFleet, loadElk, type FleetLayout } from './layout.js';
 import { esc, renderSvg, ROLE_COLOURS } from './svg.js';
 
@@ -27,63 +34,103 @@ export interface LiveSettings {
   csrf: string;
 }
 
+/** What `check independence` says, counted (the page links each host to its full what-if answer). */
+export interface IndependenceSummary {
+  ok: boolean;
+  hosts: { host: string; role: string; ok: boolean; down: number; degraded: number; critical_tunnels: number }[];
+  together: { hosts: string[]; ok: boolean } | null;
+}
+
 export interface PageData {
   mode: 'static' | 'live';
   title: string;
   generated_at: string;
-  graph: FleetGraph & { problems: unknown[] };
-  independence: unknown;
+  fleet: { hosts: string[]; services: number; clusters: number };
+  independence: IndependenceSummary;
+  /** `backups --json`. */
   backups: unknown;
-  validate: unknown;
+  /** The problems of `validate --json`. */
+  problems: unknown[];
   /** Static pages: `impact <host> --json` for each host (when few enough). */
   impacts?: Record<string, unknown>;
   /** Static pages: `drain <a> --to <b> --json` keyed "a>b" (when few enough hosts). */
   drains?: Record<string, unknown>;
+  /** Unrouted pictures: the edges, drawn by the page only for what is selected: [kind, from, to, x1, y1, x2, y2]. */
+  edges?: [string, string, string, number, number, number, number][];
   live?: LiveSettings;
-  routed: boolean;
 }
 
 const asset = (name: string) => readFileSync(join(packageRoot(), 'src', 'dashboard', 'assets', name), 'utf8');
 
 export const pageTitle = (options: GlobalOptions) => `fleet: ${options.root ?? '.'}`;
 
-/** graph --json through the command itself, and its layout. */
-export async function laidOutGraph(options: GlobalOptions): Promise<{ graph: PageData['graph']; layout: FleetLayout }> {
-  const { graph } = await import('../cli/commands/graph.js');
-  const doc = (await graph({ ...options, format: 'json' })).json as PageData['graph'];
-  const layout = await layoutFleet(await loadElk(), doc);
-  return { graph: doc, layout };
+/**
+ * One load of the files, then the analyses the CLI verbs run on it (graph, impact, drain,
+ * check independence, backups), each wrapped as the verb wraps it for --json.
+ */
+export class FleetAnswers {
+  readonly index: FleetIndex;
+  private constructor(readonly loaded: LoadedFleet) {
+    this.index = new FleetIndex(loaded.fleet);
+  }
+  static async load(options: GlobalOptions): Promise<FleetAnswers> {
+    return new FleetAnswers(await loadFleet(options));
+  }
+  private doc<T extends object>(report: T): T & { problems: unknown[] } {
+    return withProblemNote(this.loaded, { ...report } as Record<string, unknown>, () => '').json as T & { problems: unknown[] };
+  }
+  graph() {
+    return this.doc(buildGraph(this.index));
+  }
+  impact(hosts: string[]) {
+    return this.doc(analyzeImpact(this.index, this.index.resolveHosts(hosts)));
+  }
+  drain(host: string, to: string) {
+    return this.doc(planDrain(this.index, host, to));
+  }
+  independence() {
+    return this.doc(checkIndependence(this.index));
+  }
+  backups() {
+    return this.doc(backupReport(this.index));
+  }
+}
+
+/** graph --json and its layout. */
+export async function laidOutGraph(options: GlobalOptions, answers?: FleetAnswers): Promise<{ graph: ReturnType<FleetAnswers['graph']>; layout: FleetLayout }> {
+  const graph = (answers ?? (await FleetAnswers.load(options))).graph();
+  return { graph, layout: await layoutFleet(await loadElk(), graph) };
+}
+
+function independenceSummary(r: IndependenceReport): IndependenceSummary {
+  return {
+    ok: r.ok,
+    hosts: r.hosts.map((h) => ({ host: h.host, role: h.role, ok: h.ok, down: h.down.length, degraded: h.degraded.length, critical_tunnels: h.critical_tunnels.length })),
+    together: r.together ? { hosts: r.together.hosts, ok: r.together.ok } : null,
+  };
 }
 
 /** Everything the page shows before any click. */
-export async function pageData(options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings): Promise<{ data: PageData; layout: FleetLayout }> {
-  const [{ checkIndependence }, { backups }, { validate }] = await Promise.all([import('../cli/commands/check.js'), import('../cli/commands/backups.js'), import('../cli/commands/validate.js')]);
-  const { graph, layout } = await laidOutGraph(options);
+export async function pageData(options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
+  const answers = await FleetAnswers.load(options);
+  const { graph, layout } = await laidOutGraph(options, answers);
+  const names = graph.hosts.map((h) => h.name);
   const data: PageData = {
     mode,
     title: pageTitle(options),
     generated_at: new Date().toISOString(),
-    graph,
-    independence: (await checkIndependence(options)).json,
-    backups: (await backups(options)).json,
-    validate: (await validate(options)).json,
-    routed: layout.routed,
+    fleet: { hosts: names, services: graph.services.length, clusters: graph.clusters.length },
+    independence: independenceSummary(answers.independence()),
+    backups: answers.backups(),
+    problems: graph.problems,
+    ...(layout.routed ? {} : { edges: layout.edges.map((e) => [e.kind, e.from, e.to, ...e.points[0]!, ...e.points[e.points.length - 1]!] as [string, string, string, number, number, number, number]) }),
     ...(live ? { live } : {}),
   };
   if (mode === 'static') {
-    const { impact } = await import('../cli/commands/impact.js');
-    const { drain } = await import('../cli/commands/drain.js');
-    const names = graph.hosts.map((h) => h.name);
-    if (names.length <= STATIC_IMPACT_MAX_HOSTS) {
-      data.impacts = {};
-      for (const h of names) data.impacts[h] = (await impact([h], options)).json;
-    }
-    if (names.length <= STATIC_DRAIN_MAX_HOSTS) {
-      data.drains = {};
-      for (const a of names) for (const b of names) if (a !== b) data.drains[`${a}>${b}`] = (await drain(a, { ...options, to: b })).json;
-    }
+    if (names.length <= STATIC_IMPACT_MAX_HOSTS) data.impacts = Object.fromEntries(names.map((h) => [h, answers.impact([h])]));
+    if (names.length <= STATIC_DRAIN_MAX_HOSTS) data.drains = Object.fromEntries(names.flatMap((a) => names.filter((b) => b !== a).map((b) => [`${a}>${b}`, answers.drain(a, b)])));
   }
-  return { data, layout };
+  return { data, layout, graph };
 }
 
 /** JSON inside <script>: nothing in it can close the element or start a comment. */

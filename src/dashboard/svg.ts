@@ -53,7 +53,8 @@ function pathOf(points: Point[]): string {
   return points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${n(x)} ${n(y)}`).join(' ');
 }
 
-function edgeSvg(e: LaidEdge): string {
+/** One edge: exported for a picture that draws only some of its edges. */
+export function edgeSvg(e: LaidEdge): string {
   if (e.points.length < 2) return '';
   const attrs = `data-kind="${e.kind}" data-from="${esc(e.from)}" data-to="${esc(e.to)}"${e.label ? ` data-label="${esc(e.label)}"` : ''}${e.within ? ` data-within="${esc(e.within)}"` : ''}`;
   const d =
@@ -134,7 +135,8 @@ export function renderSvg(layout: FleetLayout, options: { id?: string; title?: s
     out.push('</g>');
   }
   out.push('</g><g class="edges">');
-  for (const e of layout.edges) out.push(edgeSvg(e));
+  // Unrouted (big) pictures leave edges to the page, which draws those of what is selected.
+  if (layout.routed) for (const e of layout.edges) out.push(edgeSvg(e));
   out.push('</g></svg>');
   return out.join('\n');
 }

@@ -31,8 +31,8 @@ async function picture(options: GlobalOptions, format: 'html' | 'svg'): Promise<
   let doc: Awaited<ReturnType<typeof page.laidOutGraph>>['graph'];
   let text: string;
   if (format === 'html') {
-    const { data, layout } = await page.pageData(options, 'static');
-    doc = data.graph;
+    const { data, layout, graph: g } = await page.pageData(options, 'static');
+    doc = g;
     text = page.renderPage(data, layout);
   } else {
     const { graph: g, layout } = await page.laidOutGraph(options);

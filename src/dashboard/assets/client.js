@@ -23,9 +23,9 @@
   const hostEls = new Map($$('g.host', svg).map((g) => [g.dataset.host, g]));
   const serviceRows = new Map($$('g.row.service', svg).map((g) => [g.dataset.service, g]));
   const clusterRows = new Map($$('g.row.cluster', svg).map((g) => [g.dataset.cluster, g]));
-  const edges = $$('path.edge', svg);
-  const edgeLabels = $$('text.edge-label', svg);
-  const hostNames = data.graph.hosts.map((x) => x.name);
+  let edges = $$('path.edge', svg);
+  const edgeLayer = $('g.edges', svg);
+  const hostNames = data.fleet.hosts;
 
   // ---- tabs ---------------------------------------------------------------------------------------
   const tabs = $$('nav [role=tab]');
@@ -70,20 +70,38 @@
     for (const c of classes) $$(`.${c}`, svg).forEach((el) => el.classList.remove(c));
   };
   const rowOf = (kind, id) => (kind === 'cluster' ? clusterRows.get(id) : serviceRows.get(id));
+  // Unrouted pictures (big fleets) carry their edges as data and draw only those of what is selected.
+  const drawn = new Set();
+  const drawEdge = ([kind, from, to, x1, y1, x2, y2]) => {
+    const key = `${kind}|${from}|${to}`;
+    if (drawn.has(key)) return;
+    drawn.add(key);
+    const p = document.createElementNS(NS, 'path');
+    p.setAttribute('class', `edge edge-${kind} near`);
+    p.dataset.kind = kind;
+    p.dataset.from = from;
+    p.dataset.to = to;
+    const mx = (x1 + x2) / 2;
+    p.setAttribute('d', `M${x1} ${y1} C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}`);
+    p.setAttribute('marker-end', `url(#arrow-${kind})`);
+    edgeLayer.append(p);
+    edges.push(p);
+  };
   const lightEdge = (kind, from, to) => {
+    if (data.edges) for (const e of data.edges) if (e[1] === from && e[2] === to && (!kind || e[0] === kind)) drawEdge(e);
     for (const e of edges) if (e.dataset.from === from && e.dataset.to === to && (!kind || e.dataset.kind === kind)) e.classList.add('lit');
   };
-  /** Unrouted pictures (big fleets) show only the edges of what is selected. */
+  const hostOfEnd = (name) => {
+    const row = serviceRows.get(name) || clusterRows.get(name);
+    return row ? row.dataset.host : name;
+  };
   const nearEdges = (names) => {
-    clearMarks('near');
-    if (!svg.classList.contains('unrouted')) return;
+    if (!data.edges) return;
+    for (const e of edges) e.remove();
+    edges = [];
+    drawn.clear();
     const set = new Set(names);
-    for (const e of [...edges, ...edgeLabels]) {
-      const fromRow = serviceRows.get(e.dataset.from);
-      const toRow = serviceRows.get(e.dataset.to) || clusterRows.get(e.dataset.to);
-      const hosts = [fromRow && fromRow.dataset.host, toRow && toRow.dataset.host, e.dataset.from, e.dataset.to];
-      if (hosts.some((x) => set.has(x))) e.classList.add('near');
-    }
+    for (const e of data.edges) if (set.has(hostOfEnd(e[1])) || set.has(hostOfEnd(e[2]))) drawEdge(e);
   };
 
   const stepText = (s) => {
@@ -107,7 +125,7 @@
     else {
       box.append(h('p', { class: r.ok ? 'ok' : 'bad' }, r.ok ? '✔ production runs with every workstation and dev host offline' : '✖ production depends on a workstation or dev host'));
       const ul = h('ul');
-      for (const x of r.hosts) ul.append(h('li', {}, h('span', { class: x.ok ? 'ok' : 'bad' }, x.ok ? '✔ ' : '✖ '), `${x.host} (${x.role})`, x.ok ? '' : `: ${x.down.length} down, ${x.degraded.length} degraded, ${x.critical_tunnels.length} critical tunnels`));
+      for (const x of r.hosts) ul.append(h('li', {}, h('span', { class: x.ok ? 'ok' : 'bad' }, x.ok ? '✔ ' : '✖ '), `${x.host} (${x.role})`, x.ok ? '' : `: ${x.down} down, ${x.degraded} degraded, ${x.critical_tunnels} critical tunnels`));
       if (r.together) ul.append(h('li', {}, h('span', { class: r.together.ok ? 'ok' : 'bad' }, r.together.ok ? '✔ ' : '✖ '), `all at once (${r.together.hosts.join(', ')})`));
       box.append(ul, h('button', { class: 'act', onclick: () => setOffline(r.together ? r.together.hosts : r.hosts.map((x) => x.host)) }, 'take them all offline'));
     }
@@ -332,7 +350,7 @@
 
   // ---- problems -----------------------------------------------------------------------------------
   function renderProblems() {
-    const problems = data.validate.problems || [];
+    const problems = data.problems;
     const tab = $('#tab-problems');
     if (problems.length === 0) {
       tab.replaceChildren(h('p', { class: 'ok' }, '✔ no problem in the manifests or the inventory.'));
@@ -431,7 +449,7 @@
     events.onerror = () => summary.replaceChildren(h('span', { class: 'bad' }, 'disconnected from the dashboard server'));
     renderStatusTab();
   } else {
-    summary.textContent = `static picture, ${data.generated_at.replace('T', ' ').slice(0, 16)} UTC · ${data.graph.hosts.length} hosts, ${data.graph.services.length} services`;
+    summary.textContent = `static picture, ${data.generated_at.replace('T', ' ').slice(0, 16)} UTC · ${data.fleet.hosts.length} hosts, ${data.fleet.services} services`;
   }
 
   renderWhatIfIntro();
