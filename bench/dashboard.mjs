@@ -74,12 +74,12 @@ try {
     const busy = [];
     for (let i = 0; i < REPS; i++) {
       const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Performance.enable');
       await page.goto(pathToFileURL(file).href);
       await page.waitForSelector('html[data-ready="1"]', { timeout: 120_000 });
       browser.push(await page.evaluate(() => window.dashboardReadyAt));
       // The renderer's main-thread busy time (CPU, not waiting for a core on a loaded machine).
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Performance.enable');
       const { metrics } = await cdp.send('Performance.getMetrics');
       busy.push(1000 * metrics.find((m) => m.name === 'TaskDuration').value);
       await page.close();

@@ -128,7 +128,8 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
     rows.forEach((r, index) => rowOf.set(`${r.kind}:${r.id}`, { host: h.name, index }));
     const sub = `${h.role}${h.frozen ? ' (frozen)' : ''} · ${h.provider}${h.mesh_ip ? ` · mesh ${h.mesh_ip}` : ''}`;
     const chars = Math.max(h.name.length + 2, sub.length, ...rows.map((r) => r.label.length + r.detail.length + 1));
-    const w = Math.ceil(GUTTER + 16 + chars * CHAR_W + PAD);
+    // 24: room at the right end of a row for a drain wave badge.
+    const w = Math.ceil(GUTTER + 16 + chars * CHAR_W + PAD + 24);
     const h_ = HEADER_H + rows.length * ROW_H + (rows.some((r) => r.kind === 'cluster') ? 6 : 0) + PAD;
     cards.set(h.name, { rows, w, h: h_ });
   }
