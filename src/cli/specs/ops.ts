@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import type { CommandSpec } from './types.js';
 
 /** Options every ops command takes besides --root/--inventory/--json. */
-const opsOptions = (timeoutHelp: string): Option[] => [
+export const opsOptions = (timeoutHelp: string): Option[] => [
   new Option('--env <env>', 'only services of this environment (dev, prod, …)'),
   new Option('--host <host>', 'only services on this inventory host'),
   new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
