@@ -114,7 +114,7 @@ test('usage errors exit 2 with a hint: unknown command, bad root', () => {
   assert.equal(json.status, 2);
   assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'E_USAGE');
   // Mistakes the argument parser catches answer --json callers with the same document.
-  for (const args of [['validate', '--bogus'], ['drain', 'black', '--root', 'examples/fleet'], ['graph', '--format', 'svg'], ['impact']]) {
+  for (const args of [['validate', '--bogus'], ['drain', 'black', '--root', 'examples/fleet'], ['graph', '--format', 'png'], ['impact']]) {
     const r = cli([...args, '--json']);
     assert.equal(r.status, 2, args.join(' '));
     const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
