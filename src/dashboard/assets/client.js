@@ -378,12 +378,17 @@
       if (!row) continue;
       row.classList.add(s.healthy ? 'st-ok' : s.verdict === 'unreachable' ? 'st-unreachable' : 'st-bad');
       row.dataset.verdict = s.verdict;
+      // An armed (or fired) revert of the last deploy: the host's dead-man switch, where status reports one.
+      row.classList.toggle('st-revert', Boolean(s.revert));
+      if (s.revert) row.dataset.revert = s.revert.state;
+      else delete row.dataset.revert;
       let title = row.querySelector('title');
       if (!title) {
         title = document.createElementNS(NS, 'title');
         row.prepend(title);
       }
-      title.textContent = `${s.id} on ${s.host}: ${s.verdict}${s.reason ? ` (${s.reason})` : ''}`;
+      const revert = s.revert ? `; revert ${s.revert.state}${s.revert.release ? ` of ${s.revert.release}` : ''}${s.revert.deadline ? ` at ${s.revert.deadline}` : ''}` : '';
+      title.textContent = `${s.id} on ${s.host}: ${s.verdict}${s.reason ? ` (${s.reason})` : ''}${revert}`;
     }
     const sum = report.summary || {};
     summary.replaceChildren(
