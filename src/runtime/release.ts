@@ -192,9 +192,8 @@ rel=${quote(request.release)}
 prev=$(ma_current)
 printf '@@previous\\t%s\\n' "$prev"
 ${armFragment(runtime, revertScript(runtime, lay, request.timeoutMs), request.arm)}
-ma_record "$rel" activated "$(ma_now_iso)"
-ma_record "$rel" by ${quote(request.arm.by)}
-ma_outcome "$rel" pending
+ma_now=$(ma_now_iso)
+$SUDO mkdir -p "$h" && printf 'activated=%s\nby=%s\noutcome=pending %s\n' "$ma_now" ${quote(request.arm.by)} "$ma_now" | $SUDO tee -a "$h/$rel" >/dev/null
 ${runtime.install('rel')}
 ma_switch "$rel" || exit 1
 ma_log "switch" "$rel"

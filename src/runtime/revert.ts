@@ -66,7 +66,8 @@ export function armFragment(runtime: ActivationRuntime, revertScript: string, sp
   const w = Math.max(1, Math.ceil(spec.windowS));
   return `$SUDO mkdir -p "$r" && $SUDO rm -rf "$r/claim" "$r/fired"
 printf '%s' ${quote(revertScript)} | $SUDO tee "$r/revert.sh.tmp" >/dev/null && $SUDO mv -f "$r/revert.sh.tmp" "$r/revert.sh"
-{ printf 'release=%s\\nprevious=%s\\n' "$rel" "$prev"; printf 'token=%s\\nby=%s\\nwindow=%s\\n' ${quote(spec.token)} ${quote(spec.by)} ${w}; printf 'armed_at=%s\\ndeadline=%s\\n' "$(ma_now_iso)" "$(( $(date +%s) + ${w} ))"; } | $SUDO tee "$r/armed.tmp" >/dev/null && $SUDO mv -f "$r/armed.tmp" "$r/armed" || { printf '@@error\\tcannot write %s\\n' "$r/armed"; exit 1; }
+ma_t=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+printf 'release=%s\\nprevious=%s\\ntoken=%s\\nby=%s\\nwindow=%s\\narmed_at=%s\\ndeadline=%s\\n' "$rel" "$prev" ${quote(spec.token)} ${quote(spec.by)} ${w} "\${ma_t#* }" "$(( \${ma_t%% *} + ${w} ))" | $SUDO tee "$r/armed.tmp" >/dev/null && $SUDO mv -f "$r/armed.tmp" "$r/armed" || { printf '@@error\\tcannot write %s\\n' "$r/armed"; exit 1; }
 ma_arm() { $SUDO systemd-run --quiet --collect --unit=${quote(unit)} --description=${quote(`manage-apps: revert ${runtime.label} unless the deploy confirms it`)} --on-active=${w} --timer-property=AccuracySec=100ms /bin/sh "$r/revert.sh" 2>&1; }
 if ! ma_out=$(ma_arm); then
   # A leftover of an earlier arming (failed, or not yet collected): clear it and try once more.
