@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
+import { fmt, median, run } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites, TestFleet } from '../test/harness/test-fleet.js';
 
@@ -29,20 +30,6 @@ const REPS = Number(values.reps);
 const repo = packageRoot();
 const bin = join(repo, 'bin', 'manage-apps.js');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; status: number | null; stdout: string; stderr: string }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, status, stdout, stderr }));
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<number> {
   const pre = prerequisites();

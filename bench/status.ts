@@ -15,12 +15,13 @@
  * ratios with PASS/MISS against the targets (within 1.3× of the floor; ≥ 10× faster than
  * Ansible), and one JSON line. Timings never fail the process.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
+import { fmt, median, run } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites, TestFleet, writeUpperFile, ensureUpperDir } from '../test/harness/test-fleet.js';
 import { symlinkSync } from 'node:fs';
@@ -32,20 +33,6 @@ const REPS = Number(values.reps);
 const repo = packageRoot();
 const bin = join(repo, 'bin', 'manage-apps.js');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; status: number | null; stdout: string; stderr: string }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (status) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, status, stdout, stderr }));
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 async function main(): Promise<number> {
   const pre = prerequisites();

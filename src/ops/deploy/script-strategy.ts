@@ -15,7 +15,7 @@ import type { Ops } from '../context.js';
 import { newOwner } from '../lock.js';
 import { gateDetail, readyTimeout } from '../lifecycle.js';
 import { gateOf } from './activate.js';
-import { acquire, unlock } from './lock.js';
+import { acquire, forget, unlock } from './lock.js';
 import type { StrategyContext } from './release-strategy.js';
 import type { DeployResult } from './types.js';
 
@@ -45,17 +45,16 @@ export async function deployScript(ctx: StrategyContext): Promise<DeployResult> 
   timings.lockMs = lock.waitedMs;
   base.lock = { waitedMs: lock.waitedMs, ...(lock.broke === undefined ? {} : { broke: lock.broke }) };
   if (!lock.acquired) return { ...base, outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed', ok: false, reason: lock.reason ?? 'could not take the deploy lock' };
-  let reachable = true;
+  let result: DeployResult | undefined;
   try {
-    const result = await runScript(ctx, transport);
-    reachable = result.outcome !== 'unreachable';
+    result = await runScript(ctx, transport);
     return result;
   } finally {
     // Once the host is judged unreachable nothing more is sent: the lock is provably stale once this process ends.
-    if (reachable) {
-      base.roundTrips++;
+    if (result?.outcome !== 'unreachable') {
       await unlock(transport, service, key, owner.token);
-    }
+      if (result) result.roundTrips++;
+    } else forget(service);
   }
 }
 
