@@ -15,6 +15,15 @@ import type { Shell } from '../transport/quote.js';
 import type { OpsSettings } from './settings.js';
 import { isThisMachine } from './this-machine.js';
 
+function isSafePath(path: string): boolean {
+  try {
+    validName('path', path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class Ops {
   private readonly transports = new Map<string, Transport>();
   /** Status scripts whose ssh connections were started before the fleet was loaded (see prewarmStatus). */
@@ -74,7 +83,8 @@ export class Ops {
     if (service.unit !== undefined) rs.unit = validName('unit', service.unit);
     if (service.port !== undefined) rs.port = service.port;
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
-    if (service.supervisor === 'systemd') rs.directory = validName('path', service.directory);
+    // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
+    if (service.supervisor === 'systemd' && isSafePath(service.directory)) rs.directory = service.directory;
     if (service.supervisor === 'pid') {
       if (service.command !== undefined) rs.command = service.command;
       rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : validName('path', service.projectDir);

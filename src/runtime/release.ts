@@ -255,6 +255,7 @@ ma_unlock ${quote(request.token)}
 
 export interface FallBackRequest {
   release: string;
+  keep: number;
   timeoutMs: number;
   /** Why the gate failed, recorded with the `failed` verdict. */
   reason: string;
@@ -299,7 +300,8 @@ ${runtime.restartAndGate(request.timeoutMs)}
     printf '@@back\\t\\n'
     printf '@@gate\\tstopped\\tno previous release\\n'
   fi
-  ma_prune 1000000 ''
+  # Failed releases pile up no further than one beyond keep_releases (failed ones go first).
+  ma_prune ${request.keep + 1} "$rel"
 else
   printf '@@late\\n'
   ma_print_fired

@@ -94,7 +94,7 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
 
   const reason = gateDetail(service, gate.outcome, gate.detail, timeoutMs);
   ctx.report(`${reason}; diagnosing, switching back to ${previous ?? 'nothing (stopping)'}`);
-  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
+  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
   if (back.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself` };
   const diagnosis = parseDiagnosis(back.stdout);
   const lockSettled = field(back, 'unlocked') !== undefined;
@@ -110,5 +110,6 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
       : backGate.outcome === 'ready'
         ? { release: target, ok: true, detail: `${target} is live and ready again` }
         : { release: target, ok: false, detail: `the previous release did not come back: ${gateDetail(service, backGate.outcome, backGate.detail, timeoutMs)}` };
-  return { ...base, diagnosis, back: result, revert: { windowS, state: 'disarmed' }, verdict: 'failed', lockSettled, gate, roundTrips: 2, reason };
+  const pruned = records(back.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
+  return { ...base, pruned, diagnosis, back: result, revert: { windowS, state: 'disarmed' }, verdict: 'failed', lockSettled, gate, roundTrips: 2, reason };
 }
