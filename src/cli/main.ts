@@ -10,12 +10,13 @@ import { packageRoot } from '../package-root.js';
 import type { CommandResult } from './context.js';
 import { ANALYSIS_COMMANDS } from './specs/analysis.js';
 import { DASHBOARD_COMMANDS } from './specs/dashboard.js';
+import { DATA_COMMANDS } from './specs/data.js';
 import { FOUNDATION_COMMANDS } from './specs/foundation.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { commonOptions, type CommandSpec } from './specs/types.js';
 
-export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS];
+export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS];
 
 function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;

@@ -1,0 +1,62 @@
+/** db provision, db status. */
+import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
+import { loadFleet } from '../../fleet/load.js';
+import { Ops } from '../../ops/context.js';
+import { makeProgress } from '../../ops/progress.js';
+import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
+import { provision, type DatabaseResult, type ProvisionReport } from '../../data/provision.js';
+import { problemJson } from '../report-problems.js';
+import type { CommandResult } from '../context.js';
+import { style } from '../style.js';
+import { problemNote } from './ops/format.js';
+
+export interface ProvisionCliOptions extends OpsCliOptions {
+  rotate?: boolean;
+  dryRun?: boolean;
+  readyTimeout?: string;
+}
+
+export async function dbProvision(targets: string[], options: ProvisionCliOptions): Promise<CommandResult> {
+  const loaded = await loadFleet(options);
+  const ops = new Ops(loaded.fleet, settingsFrom(options));
+  const progress = makeProgress({ json: options.json === true });
+  if (options.json !== true) problemNote(loaded);
+  const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
+  const report = await provision(
+    loaded.fleet,
+    ops,
+    { targets, ...(options.env === undefined ? {} : { env: options.env }), rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) },
+    progress,
+  );
+  await progress.close();
+  return {
+    exitCode: report.summary.failed > 0 || report.clusters.some((c) => !c.ok) ? EXIT_PROBLEMS : EXIT_OK,
+    json: { ...report, problems: loaded.problems.map(problemJson) },
+    human: () => provisionText(report),
+  };
+}
+
+function dbLine(r: DatabaseResult, dryRun: boolean): string[] {
+  const mark = !r.ok ? style.red('✖') : r.changes.length > 0 ? style.green(dryRun ? '~' : '✔') : style.dim('=');
+  const where = `${r.database} (user ${r.user}) on ${r.cluster}@${r.host}`;
+  const head = `${mark} ${r.id}: ${where}` + (r.ok ? (r.changes.length === 0 ? style.dim(' unchanged') : '') : `: ${r.reason}`);
+  const out = [head, ...(r.ok ? r.changes.map((c) => `    ${dryRun ? 'would ' : ''}${c}`) : [])];
+  if (r.ok && r.credentials === 'not-delivered' && r.reason) out.push(`    ${style.yellow('!')} credentials not delivered: ${r.reason}`);
+  return out;
+}
+
+export function provisionText(r: ProvisionReport): string {
+  const out: string[] = [];
+  for (const d of r.databases) out.push(...dbLine(d, r.dry_run));
+  for (const c of r.clusters) {
+    if (!c.ok) out.push(`${style.red('✖')} cluster ${c.name} on ${c.host}: ${c.reason}`);
+    else if (c.hba !== 'unchanged') out.push(`${style.green(r.dry_run ? '~' : '✔')} cluster ${c.name} on ${c.host}: pg_hba.conf managed block ${c.hba === 'updated' ? `updated and reloaded (backup: ${c.hba_backup})` : 'would be updated and reloaded'}`);
+  }
+  for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.id}: not driven: ${n.reason}`);
+  if (r.databases.length === 0 && r.not_driven.length === 0) out.push('No declared database matches.');
+  const { changed, unchanged, failed, clusters_changed } = r.summary;
+  out.push('');
+  if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.`);
+  else out.push(`${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.`);
+  return out.join('\n');
+}

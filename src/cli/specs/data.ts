@@ -1,0 +1,27 @@
+/** The data layer (issue 12): db provision/status, backups run/install/drill. Implementations load on demand. */
+import { Option } from 'commander';
+import type { CommandSpec } from './types.js';
+
+/** ssh options the data commands share with the ops commands. */
+const sshOptions = (): Option[] => [
+  new Option('--env <env>', 'only databases of this environment'),
+  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
+  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
+  new Option('--timeout <seconds>', 'per-host answer timeout (default 20)'),
+  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
+];
+
+export const DATA_COMMANDS: CommandSpec[] = [
+  {
+    name: 'db provision',
+    summary: "each declared PostgreSQL database: its own login role and database on its cluster (as the host's postgres account), pg_hba.conf for the service host only, DATABASE_URL and PG* in the service's env_file",
+    args: '[targets...]',
+    options: [
+      ...sshOptions(),
+      new Option('--rotate', 'new passwords: set on both sides, then restart the running services through their readiness gate'),
+      new Option('--dry-run', 'say what would change and touch nothing'),
+      new Option('--ready-timeout <seconds>', "override each restarted service's health.timeout"),
+    ],
+    run: async (args, o) => (await import('../commands/db.js')).dbProvision(args, o),
+  },
+];
