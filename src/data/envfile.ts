@@ -48,9 +48,27 @@ export interface EnvFileState {
   vars: Partial<Record<ManagedVar, string>>;
   /** systemd ActiveState of the service's unit ('' when it has none). */
   unitActive: string;
+  /** Its process started before the env file's last change. */
+  unitStale: boolean;
 }
 
 const KEYS = MANAGED_VARS.join('|');
+
+/**
+ * The unit's state, and whether its process started before the env file last changed (it runs
+ * with old credentials: a run cut between writing them and restarting leaves that behind).
+ */
+function unitPart(id: string, path: string, unit: string): string {
+  const u = quote(validName('unit', unit));
+  return `ma_active=$(systemctl show -p ActiveState --value -- ${u} 2>/dev/null)
+ma_stale=0
+ma_pid=$(systemctl show -p MainPID --value -- ${u} 2>/dev/null)
+if [ "\${ma_pid:-0}" -gt 0 ] 2>/dev/null && [ -f ${quote(path)} ]; then
+  ma_et=$(ps -o etimes= -p "$ma_pid" 2>/dev/null | tr -d ' '); ma_mt=$($SUDO stat -c %Y -- ${quote(path)} 2>/dev/null)
+  if [ -n "$ma_et" ] && [ -n "$ma_mt" ] && [ $(( $(date +%s) - ma_et )) -lt "$ma_mt" ]; then ma_stale=1; fi
+fi
+printf '@@unit\\t%s\\t%s\\t%s\\n' ${quote(id)} "$ma_active" "$ma_stale"`;
+}
 
 /** One script per service host: which of the managed variables each env file holds, and whether each unit runs. */
 export function envInspectScript(targets: readonly EnvTarget[]): string {
@@ -63,7 +81,7 @@ elif [ -f ${f} ]; then
   $SUDO grep -E '^(${KEYS})=' -- ${f} 2>/dev/null | while IFS= read -r line; do printf '@@var\\t%s\\t%s\\n' ${id} "$line"; done
 elif [ -e ${f} ]; then printf '@@env\\t%s\\tother\\n' ${id}
 else printf '@@env\\t%s\\tabsent\\n' ${id}; fi
-${t.unit === undefined ? '' : `printf '@@unit\\t%s\\t%s\\n' ${id} "$(systemctl show -p ActiveState --value -- ${quote(validName('unit', t.unit))} 2>/dev/null)"`}`;
+${t.unit === undefined ? '' : unitPart(t.id, t.path, t.unit)}`;
   });
   return `${PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
 }
@@ -75,7 +93,7 @@ export function parseEnvInspect(output: string): Map<string, EnvFileState> {
   for (const [kind, id, a, b, c] of records(output)) {
     if (id === undefined) continue;
     if (kind === 'env') {
-      const s: EnvFileState = { id, state: (a as EnvFileState['state']) ?? 'absent', vars: {}, unitActive: '' };
+      const s: EnvFileState = { id, state: (a as EnvFileState['state']) ?? 'absent', vars: {}, unitActive: '', unitStale: false };
       if (b) s.owner = b;
       if (c) s.mode = c;
       out.set(id, s);
@@ -86,7 +104,10 @@ export function parseEnvInspect(output: string): Map<string, EnvFileState> {
       if (s && (MANAGED_VARS as readonly string[]).includes(key)) s.vars[key] = unquote(a.slice(eq + 1));
     } else if (kind === 'unit') {
       const s = out.get(id);
-      if (s) s.unitActive = a ?? '';
+      if (s) {
+        s.unitActive = a ?? '';
+        s.unitStale = b === '1';
+      }
     }
   }
   return out;

@@ -193,6 +193,11 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
       p.credentialsChanged = true;
     }
     p.password = password;
+    if (!p.credentialsChanged && env.unitStale && p.unitActive) {
+      // Cut between writing the env file and restarting: the running process has the old credentials.
+      p.credentialsChanged = true;
+      result.changes.push(`${d.id} runs since before ${d.service!.envFile} last changed`);
+    }
   } else {
     result.credentials = 'not-delivered';
   }

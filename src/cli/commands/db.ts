@@ -1,13 +1,14 @@
 /** db provision, db status. */
-import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
 import { loadFleet } from '../../fleet/load.js';
 import { Ops } from '../../ops/context.js';
 import { makeProgress } from '../../ops/progress.js';
 import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
 import { provision, type DatabaseResult, type ProvisionReport } from '../../data/provision.js';
+import { dbStatus, type DbStatusReport } from '../../data/status.js';
 import { problemJson } from '../report-problems.js';
 import type { CommandResult } from '../context.js';
-import { style } from '../style.js';
+import { style, table } from '../style.js';
 import { problemNote } from './ops/format.js';
 
 export interface ProvisionCliOptions extends OpsCliOptions {
@@ -58,5 +59,52 @@ export function provisionText(r: ProvisionReport): string {
   out.push('');
   if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.`);
   else out.push(`${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.`);
+  return out.join('\n');
+}
+
+export async function dbStatusCommand(clusters: string[], options: OpsCliOptions): Promise<CommandResult> {
+  const loaded = await loadFleet(options);
+  for (const c of clusters) {
+    if (!loaded.fleet.clusters.some((x) => x.name === c)) throw new UsageError(`no cluster ${JSON.stringify(c)} in the inventory`, `clusters: ${loaded.fleet.clusters.map((x) => x.name).join(', ') || '(none)'}`);
+  }
+  const ops = new Ops(loaded.fleet, settingsFrom(options));
+  const report = await dbStatus(loaded.fleet, ops, clusters);
+  const { missing, violations, unreachable } = report.summary;
+  return {
+    exitCode: missing + violations + unreachable > 0 ? EXIT_PROBLEMS : EXIT_OK,
+    json: { ...report, problems: loaded.problems.map(problemJson) },
+    human: () => dbStatusText(report),
+  };
+}
+
+const size = (b: number | null) => (b === null ? '' : b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${Math.round(b / 1024)} KiB`);
+
+export function dbStatusText(r: DbStatusReport): string {
+  const out: string[] = [];
+  for (const c of r.clusters) {
+    out.push(style.bold(`${c.name}`) + style.dim(` ${c.engine} on ${c.host}:${c.port}${c.version ? `, PostgreSQL ${c.version}` : ''}`));
+    if (!c.reachable) {
+      out.push(`  ${style.red('✖')} ${c.reason}`, '');
+      continue;
+    }
+    const rows = c.declared.map((d) => [
+      d.id,
+      d.database,
+      d.exists ? style.green('yes') : style.red('MISSING'),
+      d.user,
+      d.user_exists ? (d.user_limited ? style.green('yes') : style.yellow('too many rights')) : style.red('MISSING'),
+      d.owner === null ? '' : d.owner_ok ? d.owner : style.yellow(d.owner),
+      size(d.bytes),
+      d.connections === null ? '' : String(d.connections),
+    ]);
+    if (rows.length > 0) out.push(table(['SERVICE', 'DATABASE', 'EXISTS', 'USER', 'USER OK', 'OWNER', 'SIZE', 'CONN'], rows));
+    else out.push(style.dim('  no manifest declares a database here'));
+    if (c.drift.databases.length + c.drift.roles.length > 0) out.push(`  ${style.yellow('drift:')} not declared by any manifest: ${[...c.drift.databases.map((d) => `database ${d}`), ...c.drift.roles.map((x) => `role ${x}`)].join(', ')}`);
+    for (const v of c.violations) out.push(`  ${style.red('✖')} ${v.message}`);
+    out.push('');
+  }
+  for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.cluster}: not driven: ${n.reason}`);
+  const s = r.summary;
+  out.push(`${s.declared} declared database(s): ${s.missing} missing, ${s.violations} own_db violation(s), ${s.drift} undeclared object(s), ${s.unreachable} cluster(s) unreachable.`);
   return out.join('\n');
 }

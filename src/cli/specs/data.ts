@@ -25,3 +25,11 @@ export const DATA_COMMANDS: CommandSpec[] = [
     run: async (args, o) => (await import('../commands/db.js')).dbProvision(args, o),
   },
 ];
+
+DATA_COMMANDS.push({
+  name: 'db status',
+  summary: 'per PostgreSQL cluster: declared databases and users (exist? owner, size, connections), drift (undeclared databases and roles), live own_db violations; one ssh round trip per cluster host',
+  args: '[clusters...]',
+  options: sshOptions(),
+  run: async (args, o) => (await import('../commands/db.js')).dbStatusCommand(args, o),
+});
