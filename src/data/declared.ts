@@ -78,7 +78,7 @@ export function resolveDatabase(fleet: Fleet, d: ProjectDatabase): DeclaredDatab
 export interface DatabaseSelection {
   databases: DeclaredDatabase[];
   /** Declared databases on clusters of other engines, or that cannot be resolved. */
-  notDriven: { id: string; cluster: string; reason: string }[];
+  notDriven: { id: string | null; cluster: string; reason: string }[];
 }
 
 /**
@@ -103,6 +103,11 @@ export function selectDatabases(fleet: Fleet, targets: readonly string[], env?: 
     if (!('clusterHost' in r)) out.notDriven.push(r);
     else if (!DRIVEN_ENGINES.has(r.cluster.engine)) out.notDriven.push({ id: r.id, cluster: r.cluster.name, reason: notDrivenReason(r.cluster) });
     else out.databases.push(r);
+  }
+  // A cluster of another engine that no manifest uses is still named, never silently skipped.
+  for (const c of fleet.clusters) {
+    if (DRIVEN_ENGINES.has(c.engine) || out.notDriven.some((n) => n.cluster === c.name)) continue;
+    if (targets.length === 0 || targets.includes(c.name)) out.notDriven.push({ id: null, cluster: c.name, reason: notDrivenReason(c) });
   }
   return out;
 }

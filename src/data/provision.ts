@@ -64,7 +64,7 @@ export interface ProvisionReport {
   dry_run: boolean;
   databases: DatabaseResult[];
   clusters: ClusterResult[];
-  not_driven: { id: string; cluster: string; reason: string }[];
+  not_driven: { id: string | null; cluster: string; reason: string }[];
   /** Databases changed / unchanged / failed; clusters whose pg_hba.conf block changed. */
   summary: { changed: number; unchanged: number; failed: number; clusters_changed: number };
 }

@@ -168,11 +168,11 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
         controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
         const rerun = await cli('db', 'provision', '--json');
         const settled = await cli('db', 'provision', '--json');
-        const healthy = await cli('status', 'alpha', 'beta', '--json');
+        const ready = await fetch(`http://${fleet.host('svc').address}:8081/readyz`).then((res) => res.status, () => 0);
         const connects = (await asApp('alpha', 'SELECT current_user')).stdout.trim();
-        const ok = fired && rerun.status === 0 && settled.status === 0 && json<Report>(settled).summary.changed === 0 && json<Report>(settled).summary.clusters_changed === 0 && healthy.status === 0 && connects === 'alpha_app';
+        const ok = fired && rerun.status === 0 && settled.status === 0 && json<Report>(settled).summary.changed === 0 && json<Report>(settled).summary.clusters_changed === 0 && ready === 200 && connects === 'alpha_app';
         if (ok) survived++;
-        else console.log(`fault ${fault} at ${step}: fired=${fired} first=${run.status} rerun=${rerun.status} ${rerun.stdout.slice(0, 600)} settled=${settled.stdout.slice(0, 400)} healthy=${healthy.status} connects=${connects}`);
+        else console.log(`fault ${fault} at ${step}: fired=${fired} first=${run.status} rerun=${rerun.status} ${rerun.stdout.slice(0, 600)} settled=${settled.stdout.slice(0, 400)} ready=${ready} connects=${connects}`);
       }
     }
     console.log(`db provision: ${survived}/${total} fault points survived`);

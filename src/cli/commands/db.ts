@@ -53,7 +53,7 @@ export function provisionText(r: ProvisionReport): string {
     if (!c.ok) out.push(`${style.red('✖')} cluster ${c.name} on ${c.host}: ${c.reason}`);
     else if (c.hba !== 'unchanged') out.push(`${style.green(r.dry_run ? '~' : '✔')} cluster ${c.name} on ${c.host}: pg_hba.conf managed block ${c.hba === 'updated' ? `updated and reloaded (backup: ${c.hba_backup})` : 'would be updated and reloaded'}`);
   }
-  for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.id}: not driven: ${n.reason}`);
+  for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.id ?? n.cluster}: not driven: ${n.reason}`);
   if (r.databases.length === 0 && r.not_driven.length === 0) out.push('No declared database matches.');
   const { changed, unchanged, failed, clusters_changed } = r.summary;
   out.push('');
