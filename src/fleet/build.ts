@@ -77,6 +77,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.runtime !== undefined) service.runtime = s.runtime;
       if (s.deploy !== undefined) service.deployScript = s.deploy;
       if (s.command !== undefined) service.command = s.command;
+      if (s.migrate !== undefined) service.migrate = s.migrate;
       if (s.env_file !== undefined) service.envFile = s.env_file;
       if (s.user !== undefined) service.runAs = s.user;
       if (s.artifact !== undefined) service.artifact = s.artifact;

@@ -56,6 +56,8 @@ export interface Service {
   runtime?: string;
   deployScript?: string;
   command?: string;
+  /** service.migrate: run from the new release before `current` switches (deploy). */
+  migrate?: string;
   kind: ServiceKind;
   health: HealthCheck;
   domains: string[];

@@ -25,6 +25,7 @@ export interface ManifestService {
   systemd_unit?: string;
   deploy?: string;
   command?: string;
+  migrate?: string;
   kind?: ServiceKind;
   health?: { readiness?: string; liveness?: string; timeout?: number | string };
   domains?: string[];

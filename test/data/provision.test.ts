@@ -3,7 +3,7 @@
 // second run changes nothing; --rotate keeps the services healthy; no password is ever in a
 // process list; a run cut (CLI killed, network cut) at every step converges on the next run.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,8 @@ interface DbResult { id: string; ok: boolean; changes: string[]; credentials: st
 interface Report { databases: DbResult[]; clusters: { name: string; hba: string; ok: boolean }[]; summary: { changed: number; unchanged: number; failed: number; clusters_changed: number }; not_driven: { id: string; reason: string }[] }
 
 const skip = realHostsSkipReason() ?? postgresSkipReason();
+const MIGRATE_OK = 'psql -XAt -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS items (id int primary key, name text)"\n';
+const MIGRATE_BAD = 'echo "applying 0002_add_price"\npsql -XAt -v ON_ERROR_STOP=1 -c "ALTER TABLE nosuch ADD COLUMN price int"\n';
 
 describe('db provision and db status on real hosts', { skip, timeout: 600_000 }, () => {
   let fleet: TestFleet;
@@ -46,9 +48,9 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     const [cluster] = await Promise.all([startPostgres(fleet, 'db', { name: 'apps', port: 5433 }), onSvc('useradd -r alpha && useradd -r beta')]);
     pg = cluster;
     root = await dataRoot(fleet, { apps: { host: 'db', port: 5433 }, cache: { host: 'db', port: 6379, engine: 'redis' } }, [
-      { name: 'alpha', host: 'svc', port: 8081, cluster: 'apps' },
+      { name: 'alpha', host: 'svc', port: 8081, cluster: 'apps', service: '  migrate: sh migrate.sh\n' },
       { name: 'beta', host: 'svc', port: 8082, cluster: 'apps' },
-    ]);
+    ], { 'alpha/app/migrate.sh': MIGRATE_OK });
   });
   after(() => fleet?.down());
 
@@ -107,6 +109,23 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     assert.match(human.stdout, /Nothing to change: 2 database\(s\) already as declared/);
     const answer = await fetch(`http://${fleet.host('svc').address}:8081/`).then((res) => res.text());
     assert.equal(answer.trim(), 'alpha_app alpha_db');
+  });
+
+  test('service.migrate runs from the new release with the env file; a failing one leaves the old release serving', async () => {
+    assert.equal(await psqlAsAdmin(fleet, pg, "SELECT tableowner FROM pg_tables WHERE tablename = 'items'", 'alpha_db'), 'alpha_app');
+    const live = (await onSvc('readlink /srv/alpha/current')).stdout.trim();
+    writeFileSync(join(root, 'alpha/app/migrate.sh'), MIGRATE_BAD);
+    writeFileSync(join(root, 'alpha/app/VERSION'), 'v2\n');
+    const run = await cli('deploy', 'alpha', '--json');
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    const d = json<{ deploys: { outcome: string; reason: string; migration: { exitCode: number; lastLines: string[] } }[] }>(run).deploys[0]!;
+    assert.equal(d.outcome, 'failed');
+    assert.match(d.reason, /migration failed \(exit 1\): .*relation "nosuch" does not exist; nothing switched/);
+    assert.ok(d.migration.lastLines.includes('applying 0002_add_price'));
+    assert.equal((await onSvc('readlink /srv/alpha/current')).stdout.trim(), live);
+    assert.equal((await onSvc('ls -a /srv/alpha/releases | grep -c incoming')).stdout.trim(), '0');
+    assert.equal(await fetch(`http://${fleet.host('svc').address}:8081/readyz`).then((res) => res.status), 200);
+    writeFileSync(join(root, 'alpha/app/migrate.sh'), MIGRATE_OK);
   });
 
   test('--rotate changes both sides and restarts the service through its readiness gate', async () => {

@@ -97,6 +97,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   entry.steps = [
     `${lockStep}, and in the same round trip ship ${artifact.path} (${artifact.kind}, ${artifact.bytes} bytes) as a tar stream to ${service.directory}/releases/${release}`,
     `arm the host's own revert: a systemd timer that switches back to the live release after ${windowS}s unless this deploy confirms`,
+    ...(service.migrate === undefined ? [] : [`run service.migrate in the new release with ${service.envFile ?? 'no env file'}: ${service.migrate} (on failure nothing switches)`]),
     unit === undefined ? `keep the installed unit ${rs.unit}` : `install /etc/systemd/system/${rs.unit} rendered from service.command (daemon-reload and enable when it changed)`,
     `switch ${service.directory}/current to releases/${release} (ln -sfn + mv -T)`,
     `restart ${rs.unit}`,

@@ -13,6 +13,7 @@ import type { Ops } from '../context.js';
 import { newOwner } from '../lock.js';
 import { readyTimeout } from '../lifecycle.js';
 import { activateAndSettle } from './activate.js';
+import { discardReleaseScript, runMigration } from '../../data/migrate.js';
 import { acquire, forget, unlock } from './lock.js';
 import type { Planned } from './plan.js';
 import type { DeployOptions, DeployResult, DeployTimings } from './types.js';
@@ -71,6 +72,17 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
       return { ...base, outcome: 'failed', ok: false, reason: `shipping the artifact failed: ${why}` };
     }
     base.release = release!;
+    if (service.migrate !== undefined) {
+      // Forward-only and backwards compatible (docs/data.md): the old release keeps serving while it runs.
+      ctx.report(`migrating: ${service.migrate}`);
+      const migration = await runMigration(transport, service, release!, ops.settings.commandTimeoutMs);
+      base.migration = migration;
+      base.roundTrips++;
+      if (migration.exitCode !== 0) {
+        await transport.script(discardReleaseScript(service.directory, release!), { timeoutMs: ops.settings.commandTimeoutMs });
+        return { ...base, outcome: 'failed', ok: false, reason: `migration failed (${migration.exitCode === null ? 'no answer' : `exit ${migration.exitCode}`})${migration.lastLines.length ? `: ${migration.lastLines[migration.lastLines.length - 1]}` : ''}; nothing switched, ${base.previous ?? 'no release'} still live` };
+      }
+    }
     const result = await activateAndSettle(
       { service, runtime, transport, timeoutMs: readyTimeout(service, options), marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, report: ctx.report },
       release!,

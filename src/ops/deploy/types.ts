@@ -60,6 +60,8 @@ export interface DeployResult {
   lock?: { waitedMs: number; broke?: string };
   pruned: string[];
   script?: { exitCode: number | null; lastLines: string[] };
+  /** service.migrate's run (before the switch): exit status and last output lines. */
+  migration?: { exitCode: number | null; lastLines: string[] };
   /** ssh round trips this deploy made to its host. */
   roundTrips: number;
   timings: DeployTimings;
