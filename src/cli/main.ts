@@ -38,7 +38,18 @@ export async function main(argv: string[]): Promise<number> {
     const [first, sub] = spec.name.split(' ') as [string, string | undefined];
     let parent = program;
     if (sub !== undefined) {
+      // A group may share its name with a command of its own ("backups" and "backups run").
       let group = groups.get(first);
+      const leaf = group === undefined ? program.commands.find((c) => c.name() === first) : undefined;
+      if (leaf) {
+        // Its own options (--json, --root) must not swallow those given after a sub-command:
+        // commander needs positional options from the program down for that (--debug is then
+        // declared on every command too, see commonOptions).
+        program.enablePositionalOptions();
+        leaf.enablePositionalOptions();
+        groups.set(first, leaf);
+        group = leaf;
+      }
       if (!group) {
         group = program.command(first).description(`${first} commands (see: manage-apps ${first} --help)`).exitOverride();
         groups.set(first, group);

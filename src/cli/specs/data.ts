@@ -33,3 +33,28 @@ DATA_COMMANDS.push({
   options: sshOptions(),
   run: async (args, o) => (await import('../commands/db.js')).dbStatusCommand(args, o),
 });
+
+const clusterArgs = '[clusters...]';
+DATA_COMMANDS.push(
+  {
+    name: 'backups run',
+    summary: "run each PostgreSQL cluster's declared backup now, on its host: consistent dumps streamed host to host to the declared target (restic when the method says so), a catalog entry with sizes, checksums and row counts",
+    args: clusterArgs,
+    options: [...sshOptions().slice(1), new Option('--backup-timeout <seconds>', 'how long one cluster backup may take (default 3600)')],
+    run: async (args, o) => (await import('../commands/backups-ops.js')).backupsRun(args, o),
+  },
+  {
+    name: 'backups install',
+    summary: 'install the backup on the hosts and a systemd timer on each cluster host whose period is the declared RPO, so backups run with the operator offline',
+    args: clusterArgs,
+    options: [...sshOptions().slice(1), new Option('--dry-run', 'say what would be installed and touch nothing')],
+    run: async (args, o) => (await import('../commands/backups-ops.js')).backupsInstall(args, o),
+  },
+  {
+    name: 'backups drill',
+    summary: 'restore the newest backup into a throw-away cluster on the target host, check checksums and row counts against the catalog, measure achieved RPO/RTO, and append the evidence to backup-evidence.jsonl',
+    args: clusterArgs,
+    options: [...sshOptions().slice(1), new Option('--backup-timeout <seconds>', 'how long one drill may take (default 3600)')],
+    run: async (args, o) => (await import('../commands/backups-ops.js')).backupsDrill(args, o),
+  },
+);

@@ -19,4 +19,5 @@ export const commonOptions = (): Option[] => [
   new Option('--root <dir>', 'the tree to search for .infra.yaml manifests (default: the current directory)'),
   new Option('--inventory <file>', 'the host inventory (default: <root>/mesh-hosts.json)'),
   new Option('--json', 'print one JSON document (shape: docs/json.md)'),
+  new Option('--debug', 'print stack traces of internal errors'),
 ];

@@ -1,0 +1,216 @@
+/**
+ * The programs `backups install` puts on the hosts, so that a backup runs the same way from
+ * `backups run` and from the systemd timer with the operator offline (seed 003):
+ *
+ * - on the cluster host, `/usr/local/lib/manage-apps/pg-backup` (bash), run by the unit
+ *   `manage-apps-backup@<cluster>.service` as the `postgres` account: per database, one
+ *   REPEATABLE READ transaction exports its snapshot, counts every table's rows inside it, and
+ *   `pg_dump --snapshot` dumps exactly that state, streamed over ssh straight to the target
+ *   host (never through the operator's machine);
+ * - on the target host, `/usr/local/lib/manage-apps/backup-receive` (bash), the forced command
+ *   of the one key the cluster host holds: it can store a dump, append a catalog entry and read
+ *   the catalog for its own cluster, nothing else (no shell, no forwarding: `restrict`).
+ *
+ * Dumps go into a restic repository on the target when the method names restic (its password
+ * file is generated there and never leaves it), else into plain files; the catalog
+ * (`catalog.jsonl`) gets an entry only after every dump of the run is stored, so a run killed
+ * halfway leaves the previous entry the newest.
+ */
+
+export const LIB_DIR = '/usr/local/lib/manage-apps';
+export const BACKUP_BASE = '/var/backups/manage-apps';
+export const CONF_DIR = '/etc/manage-apps/backup';
+export const STATE_DIR = '/var/lib/manage-apps/backup';
+export const KEY_DIR = '/var/lib/manage-apps/backup/ssh';
+
+/** Exact row counts of every ordinary table, as one JSON object, inside the current transaction's snapshot. */
+export const COUNT_SQL = `SELECT '@@tables', coalesce(json_object_agg(n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint ORDER BY n.nspname, c.relname), '{}') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast';`;
+
+export const RECEIVE_SCRIPT = String.raw`#!/bin/bash
+# manage-apps backup receiver: the forced command of a cluster host's backup key (see docs/data.md).
+set -euo pipefail
+umask 077
+cluster=${'$'}{1:?cluster}
+[[ $cluster =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad cluster name" >&2; exit 2; }
+base=${BACKUP_BASE}/$cluster
+read -r verb a1 a2 a3 extra <<<"${'$'}{SSH_ORIGINAL_COMMAND:-}" || true
+name() { [[ ${'$'}{1:-} =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad name: ${'$'}{1:-}" >&2; exit 2; }; }
+mkdir -p "$base"
+method=$(cat "$base/method" 2>/dev/null || echo files)
+export RESTIC_REPOSITORY="$base/restic" RESTIC_PASSWORD_FILE="$base/restic.pass" RESTIC_CACHE_DIR="$base/.cache"
+case $verb in
+  init)
+    name "$a1"; [[ $a1 == restic || $a1 == files ]] || { echo "unknown method $a1" >&2; exit 2; }
+    echo "$a1" > "$base/method.tmp" && mv -f "$base/method.tmp" "$base/method"
+    if [[ $a1 == restic && ! -f $base/restic/config ]]; then
+      [[ -s $base/restic.pass ]] || head -c 32 /dev/urandom | base64 > "$base/restic.pass"
+      restic init --quiet >/dev/null
+    fi
+    touch "$base/catalog.jsonl"
+    echo "@@ready"
+    ;;
+  store)
+    name "$a1"; name "$a2"
+    t=$(mktemp "$base/.store.XXXXXX")
+    trap 'rm -f "$t" "$t.sha"' EXIT
+    if [[ $method == restic ]]; then
+      tee >(sha256sum | cut -c1-64 > "$t.sha") | restic backup --quiet --json --stdin --stdin-filename "$a1-$a2.dump" --tag "manage-apps,$a1" > "$t"
+      snap=$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' "$t" | tail -n 1)
+      bytes=$(sed -n 's/.*"total_bytes_processed":\([0-9]*\).*/\1/p' "$t" | tail -n 1)
+    else
+      mkdir -p "$base/files/$a1"
+      tee >(sha256sum | cut -c1-64 > "$t.sha") > "$base/files/$a1/$a2.dump.partial"
+      mv -f "$base/files/$a1/$a2.dump.partial" "$base/files/$a1/$a2.dump"
+      snap=''; bytes=$(stat -c %s "$base/files/$a1/$a2.dump")
+    fi
+    for i in $(seq 200); do [[ -s $t.sha ]] && break; sleep 0.05; done
+    printf '@@stored\t%s\t%s\t%s\t%s\n' "$a2" "${'$'}{bytes:-0}" "$(cat "$t.sha")" "$snap"
+    ;;
+  commit)
+    IFS= read -r line
+    [[ $line == '{'*'}' && $line != *$'\r'* ]] || { echo "not one JSON line" >&2; exit 2; }
+    printf '%s\n' "$line" >> "$base/catalog.jsonl"
+    echo "@@committed"
+    ;;
+  catalog)
+    cat "$base/catalog.jsonl" 2>/dev/null || true
+    ;;
+  *) echo "unknown request" >&2; exit 2 ;;
+esac
+`;
+
+export const BACKUP_SCRIPT = String.raw`#!/bin/bash
+# manage-apps PostgreSQL backup of one cluster (see docs/data.md); run as postgres by
+# manage-apps-backup@<cluster>.service, from the timer or from 'manage-apps backups run'.
+set -uo pipefail
+umask 077
+cluster=${'$'}{1:?cluster}
+[[ $cluster =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad cluster name" >&2; exit 2; }
+. "${CONF_DIR}/$cluster.conf"
+state=${STATE_DIR}/$cluster
+mkdir -p "$state"
+started=$(date +%s%3N)
+stamp=$(date -u +%Y%m%dT%H%M%S%3NZ)
+to_target() {
+  ssh -T -i "$KEY" -o IdentitiesOnly=yes -o UserKnownHostsFile="$KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
+    -p "$TARGET_PORT" "$TARGET_USER@$TARGET_ADDR" "$@"
+}
+fail() {
+  printf '{"id":"%s","cluster":"%s","ok":false,"error":"%s","time":"%s"}\n' "$stamp" "$cluster" "$(printf '%s' "$1" | tr -d '"\\\n\r' | cut -c1-300)" "$(date -u +%FT%TZ)" > "$state/last.json.tmp"
+  mv -f "$state/last.json.tmp" "$state/last.json"
+  echo "backup of $cluster failed: $1" >&2
+  exit 1
+}
+to_target init "$METHOD" | grep -q '^@@ready' || fail "the target $TARGET_ADDR did not accept the backup (init)"
+work=$(mktemp -d)
+trap 'exec 3>&- 2>/dev/null; rm -rf "$work"' EXIT
+dbs_json=''
+for db in $DATABASES; do
+  mkfifo "$work/in"
+  psql -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -p "$PORT" -d "$db" < "$work/in" > "$work/out" 2> "$work/err" &
+  pp=$!
+  exec 3> "$work/in"
+  printf '%s\n' "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" "SELECT '@@snap', pg_export_snapshot();" "$COUNT_SQL" "SELECT '@@counted';" >&3
+  for i in $(seq 6000); do grep -q '^@@counted' "$work/out" 2>/dev/null && break; kill -0 "$pp" 2>/dev/null || break; sleep 0.01; done
+  snap=$(sed -n 's/^@@snap\t//p' "$work/out")
+  tables=$(sed -n 's/^@@tables\t//p' "$work/out")
+  [[ -n $snap && -n $tables ]] || fail "cannot open a snapshot of $db: $(head -c 300 "$work/err")"
+  pg_dump -Fc --snapshot="$snap" -p "$PORT" -d "$db" 2> "$work/dump.err" | to_target store "$stamp" "$db" > "$work/stored"
+  rc=("${'$'}{PIPESTATUS[@]}")
+  printf 'COMMIT;\n' >&3; exec 3>&-; wait "$pp"
+  rm -f "$work/in"
+  [[ ${'$'}{rc[0]} == 0 ]] || fail "pg_dump of $db failed: $(head -c 300 "$work/dump.err")"
+  stored=$(grep '^@@stored' "$work/stored")
+  [[ ${'$'}{rc[1]} == 0 && -n $stored ]] || fail "the target did not store $db"
+  IFS=$'\t' read -r _ _ bytes sha snapshot <<<"$stored"
+  dbs_json+="${'$'}{dbs_json:+,}{\"name\":\"$db\",\"bytes\":$bytes,\"sha256\":\"$sha\",\"restic_snapshot\":\"$snapshot\",\"tables\":$tables}"
+done
+finished=$(date +%s%3N)
+entry="{\"id\":\"$stamp\",\"cluster\":\"$cluster\",\"ok\":true,\"time\":\"$(date -u -d @$((started / 1000)) +%FT%TZ)\",\"method\":\"$METHOD\",\"target\":\"$TARGET_HOST\",\"duration_ms\":$((finished - started)),\"databases\":[$dbs_json]}"
+printf '%s\n' "$entry" | to_target commit | grep -q '^@@committed' || fail "the target did not record the catalog entry"
+printf '%s\n' "$entry" > "$state/last.json.tmp" && mv -f "$state/last.json.tmp" "$state/last.json"
+printf '%s\n' "$entry"
+`.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The drill, on the target host where the backups are (the seed's "restore drill into a scratch
+ * DB on apricot"): a throw-away PostgreSQL cluster in a private temporary directory (unix socket
+ * only, never the source), each dump read back (restic dump, or the file), hashed while it is
+ * restored, its tables counted, and everything removed again.
+ */
+export const DRILL_SCRIPT = String.raw`#!/bin/bash
+# manage-apps restore drill (see docs/data.md): pg-drill CLUSTER ID DB:SNAPSHOT...
+set -uo pipefail
+umask 077
+cluster=${'$'}{1:?cluster}; id=${'$'}{2:?backup id}; shift 2
+[[ $cluster =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $id =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "@@error	bad arguments"; exit 2; }
+base=${BACKUP_BASE}/$cluster
+method=$(cat "$base/method" 2>/dev/null || echo files)
+export RESTIC_REPOSITORY="$base/restic" RESTIC_PASSWORD_FILE="$base/restic.pass" RESTIC_CACHE_DIR="$base/.cache"
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[[ -n $bin && -x $bin/initdb ]] || { echo "@@error	no PostgreSQL server binaries on this host (apt-get install postgresql): nowhere to restore"; exit 1; }
+now_ms() { date +%s%3N; }
+t0=$(now_ms)
+scratch=$(mktemp -d /tmp/manage-apps-drill.XXXXXX)
+chown postgres: "$scratch"
+as_pg() { (cd / && runuser -u postgres -- "$@"); }
+cleanup() { as_pg "$bin/pg_ctl" -D "$scratch/data" -m immediate stop >/dev/null 2>&1; rm -rf "$scratch"; }
+trap cleanup EXIT
+as_pg "$bin/initdb" -D "$scratch/data" -A trust -U postgres --no-sync >/dev/null 2>"$scratch/initdb.err" || { echo "@@error	initdb failed: $(head -c 200 "$scratch/initdb.err" | tr '\n\t' '  ')"; exit 1; }
+as_pg "$bin/pg_ctl" -D "$scratch/data" -o "-k $scratch -c listen_addresses= -c fsync=off -c full_page_writes=off" -w start >/dev/null 2>&1 || { echo "@@error	the scratch cluster did not start"; exit 1; }
+printf '@@scratch\t%s\t%s\n' "$scratch" "$(( $(now_ms) - t0 ))"
+for pair in "$@"; do
+  db=${'$'}{pair%%:*}; snap=${'$'}{pair#*:}
+  [[ $db =~ ^[a-z_][a-z0-9_]*$ && $snap =~ ^[0-9a-f]*$ ]] || { echo "@@error	bad database $db"; exit 2; }
+  t1=$(now_ms)
+  as_pg "$bin/createdb" -h "$scratch" "drill_$db" 2>"$scratch/err" || { printf '@@db\t%s\t1\t1\t\t0\tcreatedb: %s\n' "$db" "$(head -c 200 "$scratch/err" | tr '\n\t' '  ')"; continue; }
+  if [[ $method == restic ]]; then
+    restic dump --quiet "$snap" "/$id-$db.dump" 2>"$scratch/fetch.err"
+  else
+    cat -- "$base/files/$id/$db.dump" 2>"$scratch/fetch.err"
+  fi | tee >(sha256sum | cut -c1-64 > "$scratch/$db.sha") | as_pg "$bin/pg_restore" -h "$scratch" -d "drill_$db" --no-owner --no-acl --exit-on-error 2>"$scratch/restore.err"
+  rc=("${'$'}{PIPESTATUS[@]}")
+  for i in $(seq 200); do [[ -s $scratch/$db.sha ]] && break; sleep 0.05; done
+  tables=$(as_pg "$bin/psql" -h "$scratch" -d "drill_$db" -X -A -t -F $'\t' -c "$COUNT_SQL" 2>/dev/null | sed -n 's/^@@tables\t//p')
+  t2=$(now_ms)
+  err="$(head -c 300 "$scratch/fetch.err" | tr '\n\t' '  ')"
+  [[ -n $err ]] || err="$(grep -v '^$' "$scratch/restore.err" | head -c 300 | tr '\n\t' '  ')"
+  printf '@@db\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "${'$'}{rc[0]}" "${'$'}{rc[2]}" "$(cat "$scratch/$db.sha" 2>/dev/null)" "$((t2 - t1))" "$err"
+  printf '@@tables\t%s\t%s\n' "$db" "${'$'}{tables:-null}"
+  as_pg "$bin/dropdb" -h "$scratch" "drill_$db" >/dev/null 2>&1
+done
+printf '@@done\t%s\n' "$(( $(now_ms) - t0 ))"
+`.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);
+
+/** The unit and timer: a oneshot as postgres; the timer's period is the declared RPO. */
+export function backupUnit(): string {
+  return `[Unit]
+Description=manage-apps PostgreSQL backup of cluster %i
+After=network-online.target
+
+[Service]
+Type=oneshot
+User=postgres
+Group=postgres
+ExecStart=${LIB_DIR}/pg-backup %i
+Nice=10
+IOSchedulingClass=best-effort
+IOSchedulingPriority=7
+`;
+}
+
+export function backupTimer(cluster: string, periodSec: number): string {
+  return `[Unit]
+Description=manage-apps PostgreSQL backup of cluster ${cluster}, every ${periodSec}s (the declared RPO)
+
+[Timer]
+OnActiveSec=${periodSec}s
+OnUnitActiveSec=${periodSec}s
+AccuracySec=${Math.max(1, Math.min(60, Math.floor(periodSec / 10)))}s
+Unit=manage-apps-backup@${cluster}.service
+
+[Install]
+WantedBy=timers.target
+`;
+}

@@ -1,0 +1,328 @@
+/**
+ * `backups run`, `backups install`, `backups drill`: a cluster's declared backup, executed on
+ * its hosts. The cluster host dumps and streams to the declared target host over ssh with a key
+ * of its own that the target accepts for one forced command (backup-scripts.ts); the drill runs
+ * on the target, where the backups are, into a throw-away cluster. The operator's machine only
+ * sends scripts and reads results: no dump passes through it.
+ */
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { durationMs, type Cluster, type Fleet, type Host } from '../fleet/model.js';
+import type { BackupPolicy } from '../manifest/types.js';
+import type { Ops } from '../ops/context.js';
+import { PRELUDE, records } from '../runtime/shell.js';
+import { quote } from '../transport/quote.js';
+import { failureReason } from '../transport/types.js';
+import { BACKUP_BASE, BACKUP_SCRIPT, backupTimer, backupUnit, CONF_DIR, DRILL_SCRIPT, KEY_DIR, LIB_DIR, RECEIVE_SCRIPT, STATE_DIR } from './backup-scripts.js';
+import { DRIVEN_ENGINES, notDrivenReason, pgName, resolveDatabase, type DeclaredDatabase } from './declared.js';
+import { heredoc } from './postgres.js';
+
+/** The evidence file under the root: one JSON line per backup run and per drill (commit it). */
+export const EVIDENCE_FILE = 'backup-evidence.jsonl';
+
+export interface BackupPlan {
+  cluster: Cluster;
+  host: Host;
+  target?: Host;
+  policy?: BackupPolicy;
+  method: 'restic' | 'files';
+  databases: string[];
+  /** Why this cluster's backup cannot run as declared. */
+  problem?: string;
+}
+
+const ipOf = (h: Host): string | undefined => h.meshIp ?? h.address;
+
+export function planBackups(fleet: Fleet, names: readonly string[]): { plans: BackupPlan[]; notDriven: { cluster: string; reason: string }[] } {
+  const plans: BackupPlan[] = [];
+  const notDriven: { cluster: string; reason: string }[] = [];
+  for (const c of fleet.clusters) {
+    if (names.length > 0 && !names.includes(c.name)) continue;
+    if (!DRIVEN_ENGINES.has(c.engine)) {
+      notDriven.push({ cluster: c.name, reason: notDrivenReason(c) });
+      continue;
+    }
+    const host = fleet.hosts.find((h) => h.name === c.host);
+    if (!host) continue;
+    const dbs = fleet.databases.map((d) => resolveDatabase(fleet, d)).filter((d): d is DeclaredDatabase => 'clusterHost' in d && d.cluster.name === c.name);
+    const policy = c.backup ?? dbs.find((d) => d.backup)?.backup;
+    const plan: BackupPlan = { cluster: c, host, method: policy && /restic/i.test(policy.method) ? 'restic' : 'files', databases: dbs.map((d) => d.name) };
+    if (policy) plan.policy = policy;
+    const target = policy?.target === undefined ? undefined : fleet.hosts.find((h) => h.name === policy.target);
+    if (target) plan.target = target;
+    try {
+      for (const d of plan.databases) pgName('database', d);
+    } catch (e) {
+      plan.problem = (e as Error).message;
+    }
+    if (!policy) plan.problem = `cluster ${c.name} declares no backup policy (clusters.${c.name}.backup or database.backup)`;
+    else if (policy.target === undefined) plan.problem = `the backup of ${c.name} names no target host: a backup kept only on ${c.host}, the host it protects, is not a backup`;
+    else if (!target) plan.problem = `backup target ${policy.target} is not in the inventory`;
+    else if (target.name === host.name) plan.problem = `the backup of ${c.name} targets ${c.host}, the host it protects: losing ${c.host} would lose both`;
+    else if (ipOf(target) === undefined) plan.problem = `target host ${target.name} has no mesh_ip or address for ${c.host} to reach it`;
+    else if (plan.databases.length === 0) plan.problem = `no manifest declares a database on ${c.name}: nothing to back up`;
+    plans.push(plan);
+  }
+  return { plans, notDriven };
+}
+
+/** The timer period: the declared RPO (a duration), at least a minute; none for continuous/n/a. */
+export function periodSeconds(policy: BackupPolicy | undefined): number | undefined {
+  if (!policy || !/^\d+(ms|s|m|h|d)$/.test(policy.rpo)) return undefined;
+  return Math.max(60, Math.round(durationMs(policy.rpo, 0) / 1000));
+}
+
+const confText = (p: BackupPlan) =>
+  [
+    `PORT=${p.cluster.port}`,
+    `DATABASES=${quote(p.databases.join(' '))}`,
+    `METHOD=${p.method}`,
+    `TARGET_HOST=${quote(p.target!.name)}`,
+    `TARGET_ADDR=${quote(ipOf(p.target!)!)}`,
+    `TARGET_PORT=${p.target!.port ?? 22}`,
+    'TARGET_USER=root',
+    `KEY=${KEY_DIR}/${p.cluster.name}`,
+    `KNOWN_HOSTS=${KEY_DIR}/${p.cluster.name}.known_hosts`,
+    '',
+  ].join('\n');
+
+const writeFile = (path: string, text: string, mode: string, owner = 'root:root', after = '') => heredoc(`$SUDO sh -c 'cat > "$1.tmp" && chmod ${mode} "$1.tmp" && chown ${owner} "$1.tmp" && mv -f "$1.tmp" "$1"' sh ${quote(path)}`, text, 'MA_FILE', after);
+
+export interface InstallResult {
+  cluster: string;
+  ok: boolean;
+  reason?: string;
+  timer: { unit: string; period_s: number } | null;
+}
+
+/**
+ * Puts the programs, the cluster host's key, its authorization on the target (one forced
+ * command) and the target's host key (read through the operator's own checked ssh session) in
+ * place. Idempotent. With `timer`, also enables the timer whose period is the declared RPO.
+ */
+export async function install(ops: Ops, plan: BackupPlan, timer: boolean): Promise<InstallResult> {
+  const c = plan.cluster.name;
+  const res: InstallResult = { cluster: c, ok: false, timer: null };
+  const period = periodSeconds(plan.policy);
+  const timerUnit = `manage-apps-backup@${c}.timer`;
+  const a = await ops.transport(plan.host).script(
+    `${PRELUDE}main() {
+id postgres >/dev/null 2>&1 || { printf '@@fail\\tno postgres account on this host\\n'; return; }
+$SUDO mkdir -p ${LIB_DIR} ${CONF_DIR} ${STATE_DIR} ${KEY_DIR}
+$SUDO chown postgres:postgres ${STATE_DIR} ${KEY_DIR}; $SUDO chmod 700 ${KEY_DIR}
+${writeFile(`${LIB_DIR}/pg-backup`, BACKUP_SCRIPT, '755')}
+${writeFile(`${CONF_DIR}/${c}.conf`, confText(plan), '644')}
+${writeFile('/etc/systemd/system/manage-apps-backup@.service', backupUnit(), '644')}
+${timer && period !== undefined ? writeFile(`/etc/systemd/system/manage-apps-backup@${c}.timer`, backupTimer(c, period), '644') : ''}
+[ -f ${KEY_DIR}/${c} ] || (cd / && $SUDO runuser -u postgres -- ssh-keygen -q -t ed25519 -N '' -C ${quote(`manage-apps-backup:${c}@${plan.host.name}`)} -f ${KEY_DIR}/${c}) >/dev/null
+$SUDO systemctl daemon-reload
+${timer && period !== undefined ? `$SUDO systemctl enable --now ${timerUnit} >/dev/null 2>&1 || { printf '@@fail\\tcannot enable ${timerUnit}\\n'; return; }` : ''}
+printf '@@pubkey\\t%s\\n' "$($SUDO cat ${KEY_DIR}/${c}.pub)"
+}
+main
+`,
+    { timeoutMs: ops.settings.commandTimeoutMs },
+  );
+  const pub = records(a.stdout).find((r) => r[0] === 'pubkey')?.[1];
+  const failA = records(a.stdout).find((r) => r[0] === 'fail')?.[1];
+  if (!pub || failA) return { ...res, reason: `on ${plan.host.name}: ${failA ?? failureReason(a)}` };
+  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+ [\w.@:-]+$/.test(pub.trim())) return { ...res, reason: `unexpected public key from ${plan.host.name}` };
+  const line = `restrict,command="${LIB_DIR}/backup-receive ${c}" ${pub.trim()}`;
+  const marker = `manage-apps-backup:${c}@${plan.host.name}`;
+  const b = await ops.transport(plan.target!).script(
+    `${PRELUDE}main() {
+command -v restic >/dev/null 2>&1 || [ ${quote(plan.method)} != restic ] || { printf '@@fail\\trestic is not installed on this host (apt-get install restic)\\n'; return; }
+$SUDO mkdir -p ${LIB_DIR} ${BACKUP_BASE} /root/.ssh; $SUDO chmod 700 ${BACKUP_BASE} /root/.ssh
+${writeFile(`${LIB_DIR}/backup-receive`, RECEIVE_SCRIPT, '755')}
+${writeFile(`${LIB_DIR}/pg-drill`, DRILL_SCRIPT, '755')}
+ak=/root/.ssh/authorized_keys
+$SUDO touch "$ak"; $SUDO chmod 600 "$ak"
+if ! $SUDO grep -qxF ${quote(line)} "$ak"; then
+  $SUDO sh -c 'grep -vF "$2" "$1" > "$1.tmp"; printf "%s\\n" "$3" >> "$1.tmp"; chmod 600 "$1.tmp"; mv -f "$1.tmp" "$1"' sh "$ak" ${quote(marker)} ${quote(line)}
+fi
+for k in $($SUDO sshd -T 2>/dev/null | awk '$1=="hostkey"{print $2}'); do [ -f "$k.pub" ] && printf '@@hostkey\\t%s\\n' "$($SUDO cut -d' ' -f1,2 "$k.pub")"; done
+}
+main
+`,
+    { timeoutMs: ops.settings.commandTimeoutMs },
+  );
+  const failB = records(b.stdout).find((r) => r[0] === 'fail')?.[1];
+  const hostKeys = records(b.stdout).filter((r) => r[0] === 'hostkey' && /^[\w-]+ [A-Za-z0-9+/=]+$/.test(r[1] ?? '')).map((r) => r[1]!);
+  if (failB || hostKeys.length === 0) return { ...res, reason: `on ${plan.target!.name}: ${failB ?? (b.code === 0 ? 'no sshd host key found' : failureReason(b))}` };
+  const addr = ipOf(plan.target!)!;
+  const port = plan.target!.port ?? 22;
+  const known = hostKeys.map((k) => `${port === 22 ? addr : `[${addr}]:${port}`} ${k}`).join('\n') + '\n';
+  const cr = await ops.transport(plan.host).script(`${PRELUDE}main() {\n${writeFile(`${KEY_DIR}/${c}.known_hosts`, known, '644', 'postgres:postgres', ` && printf '@@ok\\n'`)}\n}\nmain\n`, { timeoutMs: ops.settings.commandTimeoutMs });
+  if (!records(cr.stdout).some((r) => r[0] === 'ok')) return { ...res, reason: `on ${plan.host.name}: ${failureReason(cr)}` };
+  return { cluster: c, ok: true, timer: timer && period !== undefined ? { unit: timerUnit, period_s: period } : null };
+}
+
+export interface CatalogDatabase {
+  name: string;
+  bytes: number;
+  sha256: string;
+  restic_snapshot: string;
+  tables: Record<string, number>;
+}
+
+export interface CatalogEntry {
+  id: string;
+  cluster: string;
+  ok: boolean;
+  time: string;
+  method?: string;
+  target?: string;
+  duration_ms?: number;
+  databases?: CatalogDatabase[];
+  error?: string;
+}
+
+export interface RunResult {
+  cluster: string;
+  host: string;
+  target: string | null;
+  ok: boolean;
+  reason?: string;
+  backup: CatalogEntry | null;
+}
+
+/** Runs the installed unit now (the same program the timer runs) and reads its outcome. */
+export async function runBackup(ops: Ops, plan: BackupPlan, timeoutMs: number): Promise<RunResult> {
+  const base: RunResult = { cluster: plan.cluster.name, host: plan.host.name, target: plan.target?.name ?? null, ok: false, backup: null };
+  const unit = `manage-apps-backup@${plan.cluster.name}.service`;
+  const r = await ops.transport(plan.host).script(
+    `${PRELUDE}main() {
+$SUDO rm -f ${STATE_DIR}/${plan.cluster.name}/last.json
+$SUDO systemctl start ${unit} 2>/dev/null; rc=$?
+printf '@@rc\\t%s\\n' "$rc"
+[ -f ${STATE_DIR}/${plan.cluster.name}/last.json ] && printf '@@last\\t%s\\n' "$($SUDO cat ${STATE_DIR}/${plan.cluster.name}/last.json)"
+[ "$rc" = 0 ] || $SUDO journalctl -u ${unit} -n 5 --no-pager -o cat 2>/dev/null | while IFS= read -r l; do printf '@@log\\t%s\\n' "$l"; done
+}
+main
+`,
+    { timeoutMs },
+  );
+  if (r.unreachable) return { ...base, reason: r.unreachable };
+  const last = records(r.stdout).find((x) => x[0] === 'last')?.[1];
+  let entry: CatalogEntry | null = null;
+  try {
+    entry = last ? (JSON.parse(last) as CatalogEntry) : null;
+  } catch {
+    entry = null;
+  }
+  const rc = records(r.stdout).find((x) => x[0] === 'rc')?.[1];
+  if (rc === '0' && entry?.ok) return { ...base, ok: true, backup: entry };
+  const log = records(r.stdout).filter((x) => x[0] === 'log').map((x) => x[1]).join(' | ');
+  return { ...base, backup: entry, reason: entry?.error ?? (log || failureReason(r)) };
+}
+
+export interface DrillDatabase {
+  name: string;
+  ok: boolean;
+  restore_ms: number;
+  bytes: number;
+  checksum_ok: boolean;
+  tables_ok: boolean;
+  mismatches: string[];
+  reason?: string;
+}
+
+export interface DrillRecord {
+  kind: 'drill';
+  time: string;
+  cluster: string;
+  host: string;
+  target: string | null;
+  backup_id: string | null;
+  backup_time: string | null;
+  ok: boolean;
+  reason?: string;
+  databases: DrillDatabase[];
+  /** Achieved: the backup's age when drilled (RPO) and the time to restore it (RTO). */
+  achieved: { rpo_s: number | null; rto_s: number | null };
+  declared: { rpo: string | null; rto: string | null; drill: string | null };
+  met: { rpo: boolean | null; rto: boolean | null };
+}
+
+const secondsOf = (objective: string | null): number | undefined => (objective && /^\d+(ms|s|m|h|d)$/.test(objective) ? durationMs(objective, 0) / 1000 : undefined);
+
+/** Restores the newest cataloged backup into a throw-away cluster on the target and checks it against the catalog. */
+export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () => Date = () => new Date()): Promise<DrillRecord> {
+  const rec: DrillRecord = {
+    kind: 'drill',
+    time: now().toISOString(),
+    cluster: plan.cluster.name,
+    host: plan.host.name,
+    target: plan.target?.name ?? null,
+    backup_id: null,
+    backup_time: null,
+    ok: false,
+    databases: [],
+    achieved: { rpo_s: null, rto_s: null },
+    declared: { rpo: plan.policy?.rpo ?? null, rto: plan.policy?.rto ?? null, drill: plan.policy?.drill ?? null },
+    met: { rpo: null, rto: null },
+  };
+  const target = ops.transport(plan.target!);
+  const cat = await target.script(`${PRELUDE}$SUDO cat ${BACKUP_BASE}/${plan.cluster.name}/catalog.jsonl 2>/dev/null | while IFS= read -r l; do printf '@@entry\\t%s\\n' "$l"; done\n`, { timeoutMs: ops.settings.commandTimeoutMs });
+  if (cat.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${cat.unreachable}` };
+  const entries = records(cat.stdout)
+    .filter((r) => r[0] === 'entry')
+    .flatMap((r) => {
+      try {
+        return [JSON.parse(r.slice(1).join('\t')) as CatalogEntry];
+      } catch {
+        return [];
+      }
+    })
+    .filter((e) => e.ok && Array.isArray(e.databases));
+  const entry = entries[entries.length - 1];
+  if (!entry) return { ...rec, reason: `no backup of ${plan.cluster.name} in the catalog on ${plan.target!.name}: run \`manage-apps backups run ${plan.cluster.name}\`` };
+  rec.backup_id = entry.id;
+  rec.backup_time = entry.time;
+  const pairs = entry.databases!.map((d) => `${d.name}:${d.restic_snapshot}`);
+  const r = await target.script(`${PRELUDE}$SUDO ${LIB_DIR}/pg-drill ${quote(plan.cluster.name)} ${quote(entry.id)} ${pairs.map(quote).join(' ')}\n`, { timeoutMs });
+  if (r.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${r.unreachable}` };
+  const recs = records(r.stdout);
+  const error = recs.find((x) => x[0] === 'error')?.[1];
+  if (error) return { ...rec, reason: error };
+  const done = recs.find((x) => x[0] === 'done');
+  if (!done) return { ...rec, reason: `the drill did not finish: ${failureReason(r)}` };
+  for (const d of entry.databases!) {
+    const row = recs.find((x) => x[0] === 'db' && x[1] === d.name);
+    const tablesText = recs.find((x) => x[0] === 'tables' && x[1] === d.name)?.[2];
+    let tables: Record<string, number> | null = null;
+    try {
+      tables = tablesText && tablesText !== 'null' ? (JSON.parse(tablesText) as Record<string, number>) : null;
+    } catch {
+      tables = null;
+    }
+    const [, , fetchRc, restoreRc, sha, ms, err] = row ?? [];
+    const mismatches: string[] = [];
+    for (const [t, n] of Object.entries(d.tables)) if (tables?.[t] !== n) mismatches.push(`${t}: ${n} rows backed up, ${tables?.[t] ?? 'no table'} restored`);
+    for (const t of Object.keys(tables ?? {})) if (!(t in d.tables)) mismatches.push(`${t}: restored but not in the catalog`);
+    const checksumOk = sha === d.sha256;
+    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, mismatches };
+    if (!row) db.reason = 'not restored';
+    else if (fetchRc !== '0') db.reason = `reading the backup failed: ${err || `exit ${fetchRc}`}`;
+    else if (!checksumOk) db.reason = `the stored dump differs from what was backed up (sha256 ${sha ? `${sha.slice(0, 12)}…` : 'none'} ≠ ${d.sha256.slice(0, 12)}…)${restoreRc !== '0' && err ? `; pg_restore: ${err}` : ''}`;
+    else if (restoreRc !== '0') db.reason = `pg_restore failed: ${err || `exit ${restoreRc}`}`;
+    else if (!db.tables_ok) db.reason = `row counts differ from the catalog: ${mismatches.slice(0, 3).join('; ')}`;
+    db.ok = db.reason === undefined;
+    rec.databases.push(db);
+  }
+  rec.achieved.rto_s = Math.round(Number(done[1] ?? 0)) / 1000;
+  rec.achieved.rpo_s = Math.max(0, Math.round((Date.parse(rec.time) - Date.parse(entry.time)) / 1000));
+  const rpo = secondsOf(rec.declared.rpo);
+  const rto = secondsOf(rec.declared.rto);
+  rec.met = { rpo: rpo === undefined ? null : rec.achieved.rpo_s <= rpo, rto: rto === undefined ? null : rec.achieved.rto_s <= rto };
+  const failedDbs = rec.databases.filter((d) => !d.ok);
+  rec.ok = failedDbs.length === 0;
+  if (!rec.ok) rec.reason = failedDbs.map((d) => `${d.name}: ${d.reason}`).join('; ');
+  return rec;
+}
+
+export async function appendEvidence(root: string, record: object): Promise<string> {
+  const path = join(root, EVIDENCE_FILE);
+  await appendFile(path, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+  return path;
+}
