@@ -15,10 +15,9 @@ import { quote } from '../transport/quote.js';
 import { failureReason } from '../transport/types.js';
 import { BACKUP_BASE, BACKUP_SCRIPT, backupTimer, backupUnit, CONF_DIR, DRILL_SCRIPT, KEY_DIR, LIB_DIR, RECEIVE_SCRIPT, STATE_DIR } from './backup-scripts.js';
 import { DRIVEN_ENGINES, notDrivenReason, pgName, resolveDatabase, type DeclaredDatabase } from './declared.js';
+import { EVIDENCE_FILE } from './evidence.js';
 import { heredoc } from './postgres.js';
 
-/** The evidence file under the root: one JSON line per backup run and per drill (commit it). */
-export const EVIDENCE_FILE = 'backup-evidence.jsonl';
 
 export interface BackupPlan {
   cluster: Cluster;

@@ -5,12 +5,16 @@ import { loadFleet } from '../../fleet/load.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style, table } from '../style.js';
 import { withProblemNote } from './shared.js';
+import { badDrill, drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
 
 export async function backups(options: GlobalOptions): Promise<CommandResult> {
   const loaded = await loadFleet(options);
   const report = backupReport(new FleetIndex(loaded.fleet));
-  const result = withProblemNote(loaded, { ...report }, () => backupsText(report));
-  if (!report.ok) result.exitCode = EXIT_PROBLEMS;
+  // Declared against achieved: the drills' evidence (docs/data.md).
+  const evidence = readEvidence(loaded.fleet.root);
+  const drills = report.clusters.filter((c) => c.policy !== null || evidence.some((e) => e.cluster === c.name)).map((c) => drillStatus(c.name, c.policy, evidence));
+  const result = withProblemNote(loaded, { ...report, drills }, () => `${backupsText(report)}${drillsText(drills)}`);
+  if (!report.ok || drills.some(badDrill)) result.exitCode = EXIT_PROBLEMS;
   return result;
 }
 
@@ -64,4 +68,12 @@ export function backupsText(r: BackupReport): string {
 function fmt(v: string | null): string {
   if (v === null) return style.dim('no data');
   return v === 'none' ? style.red('none') : v;
+}
+
+function drillsText(drills: readonly DrillStatus[]): string {
+  if (drills.length === 0) return '';
+  const mark = (d: DrillStatus) => (d.verdict === 'ok' ? style.green('ok') : badDrill(d) ? style.red(d.verdict.toUpperCase()) : style.dim(d.verdict));
+  const rows = drills.map((d) => [d.cluster, d.declared.rpo ?? '', d.last_drill?.achieved_rpo_s == null ? '' : `${d.last_drill.achieved_rpo_s}s`, d.declared.rto ?? '', d.last_drill?.achieved_rto_s == null ? '' : `${d.last_drill.achieved_rto_s}s`, d.last_drill?.time ?? '', d.last_run ? `${d.last_run.time} ${d.last_run.ok ? 'ok' : 'FAILED'}` : '', mark(d)]);
+  const notes = drills.filter(badDrill).map((d) => `  ${style.red('✖')} ${d.cluster}: ${d.message}`);
+  return `\n\n${style.bold('Drills')}${style.dim('  (declared against achieved, from backup-evidence.jsonl)')}\n${table(['CLUSTER', 'RPO', 'ACHIEVED', 'RTO', 'ACHIEVED', 'LAST DRILL', 'LAST RUN', 'DRILL'], rows)}${notes.length ? `\n${notes.join('\n')}` : ''}`;
 }
