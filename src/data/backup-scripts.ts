@@ -174,7 +174,7 @@ for pair in "$@"; do
   for i in $(seq 200); do [[ -s $scratch/$db.sha ]] && break; sleep 0.05; done
   tables=$(as_pg "$bin/psql" -h "$scratch" -d "drill_$db" -X -A -t -F $'\t' -c "$COUNT_SQL" 2>/dev/null | sed -n 's/^@@tables\t//p')
   t2=$(now_ms)
-  err="$(head -c 300 "$scratch/fetch.err" | tr '\n\t' '  ')"
+  err="$(grep -v 'retrying after' "$scratch/fetch.err" | tail -n 2 | head -c 300 | tr '\n\t' '  ')"
   [[ -n $err ]] || err="$(grep -v '^$' "$scratch/restore.err" | head -c 300 | tr '\n\t' '  ')"
   printf '@@db\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "${'$'}{rc[0]}" "${'$'}{rc[2]}" "$(cat "$scratch/$db.sha" 2>/dev/null)" "$((t2 - t1))" "$err"
   printf '@@tables\t%s\t%s\n' "$db" "${'$'}{tables:-null}"
