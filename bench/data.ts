@@ -68,7 +68,7 @@ try {
   const prov = await run(process.execPath, [bin, 'db', 'provision', '--root', root], env);
   if (prov.status !== 0) throw new Error(prov.stdout + prov.stderr);
   const t0 = Date.now();
-  await psqlAsAdmin(fleet, pg, `CREATE TABLE events (id bigint PRIMARY KEY, kind int, payload text); INSERT INTO events SELECT g, g % 17, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, ${ROWS}) g; CREATE INDEX ON events (kind); ANALYZE events;`, 'big_db');
+  await psqlAsAdmin(fleet, pg, `CREATE TABLE events (id bigint PRIMARY KEY, kind int, payload text); INSERT INTO events SELECT g, g % 17, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, ${ROWS}) g; CREATE INDEX ON events (kind); ANALYZE events;`, 'big_db', 30 * 60_000);
   const size = await psqlAsAdmin(fleet, pg, "SELECT pg_database_size('big_db')");
   console.log(`generated big_db: ${(Number(size) / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 

@@ -47,8 +47,8 @@ export async function startPostgres(fleet: TestFleet, host: string, options: { n
 }
 
 /** psql as the host's postgres account (peer authentication), tab-separated, unaligned. */
-export async function psqlAsAdmin(fleet: TestFleet, cluster: PostgresCluster, sql: string, database = 'postgres'): Promise<string> {
-  const r = await fleet.ssh(cluster.host, `cd / && runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -p ${cluster.port} -d ${database} <<'MA_TEST_SQL'\n${sql}\nMA_TEST_SQL`, { timeoutMs: 120_000 });
-  if (r.exitCode !== 0) throw new Error(`psql on ${cluster.host} failed: ${r.stderr}`);
+export async function psqlAsAdmin(fleet: TestFleet, cluster: PostgresCluster, sql: string, database = 'postgres', timeoutMs = 120_000): Promise<string> {
+  const r = await fleet.ssh(cluster.host, `cd / && runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -p ${cluster.port} -d ${database} <<'MA_TEST_SQL'\n${sql}\nMA_TEST_SQL`, { timeoutMs });
+  if (r.exitCode !== 0) throw new Error(`psql on ${cluster.host} failed${r.timedOut ? ` (no answer within ${timeoutMs / 1000}s)` : ''}: ${r.stderr}`);
   return r.stdout.trim();
 }

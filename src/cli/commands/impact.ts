@@ -4,14 +4,21 @@ import { loadFleet } from '../../fleet/load.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { plural, style, table } from '../style.js';
 import { withProblemNote } from './shared.js';
+import { drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
 
 export async function impact(hosts: string[], options: GlobalOptions): Promise<CommandResult> {
   const loaded = await loadFleet(options);
   const index = new FleetIndex(loaded.fleet);
   const offline = index.resolveHosts(hosts);
   const report = analyzeImpact(index, offline);
-  return withProblemNote(loaded, { ...report }, () => impactText(report));
+  // What the drills proved (backup-evidence.jsonl): declared objectives are a promise until drilled.
+  const evidence = readEvidence(loaded.fleet.root);
+  const proven = new Map(report.data.filter((d) => d.kind === 'cluster').map((d) => [d.name, drillStatus(d.name, null, evidence)]));
+  const data = report.data.map((d) => ({ ...d, drill: proven.get(d.name)?.last_drill ?? null }));
+  return withProblemNote(loaded, { ...report, data }, () => impactText({ ...report, data }));
 }
+
+type DrillProven = { drill?: DrillStatus['last_drill'] };
 
 export function impactText(r: ImpactReport): string {
   const out: string[] = [style.bold(`If ${r.offline.join(' and ')} ${r.offline.length === 1 ? 'goes' : 'go'} offline:`), ''];
@@ -32,12 +39,12 @@ export function impactText(r: ImpactReport): string {
     out.push(
       table(
         ['DATA', 'HOST', 'WHY', 'CONSUMERS', 'BACKUP (RPO / RTO)'],
-        r.data.map((d) => [
+        (r.data as (ImpactReport['data'][number] & DrillProven)[]).map((d) => [
           `${d.kind === 'cluster' ? `${d.name} (${d.engine})` : `${d.name} (stateful service)`}`,
           d.host,
           d.reason === 'host-offline' ? 'host offline' : `no route from ${d.unreachable_from?.join(', ')}`,
           d.consumers.join(', '),
-          d.backup ? `${d.backup.rpo} / ${d.backup.rto}` : d.backup_status === 'cache' ? 'cache: nothing to lose' : d.backup_status === 'lost-with-host' ? style.red('kept on this host: lost') : style.red('no policy'),
+          d.backup ? `${d.backup.rpo} / ${d.backup.rto}${d.kind === 'cluster' ? (d.drill ? (d.drill.ok ? style.dim(` (drilled: ${d.drill.achieved_rpo_s}s / ${d.drill.achieved_rto_s}s)`) : style.red(' (last drill FAILED)')) : style.dim(' (never drilled)')) : ''}` : d.backup_status === 'cache' ? 'cache: nothing to lose' : d.backup_status === 'lost-with-host' ? style.red('kept on this host: lost') : style.red('no policy'),
         ]),
       )
         .split('\n')
