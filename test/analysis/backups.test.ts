@@ -75,6 +75,6 @@ test('objectives: n/a < continuous < durations (by length) < none', () => {
 test('CLI: backups --json shape', () => {
   const { status, json } = cliJson<BackupReport & { problems: unknown[] }>(['backups', '--root', 'test/fixtures/seed003']);
   assert.equal(status, 0);
-  assert.deepEqual(Object.keys(json), ['clusters', 'services', 'missing', 'warnings', 'host_loss', 'ok', 'problems']);
+  assert.deepEqual(Object.keys(json), ['clusters', 'services', 'missing', 'warnings', 'host_loss', 'ok', 'drills', 'problems']);
   assert.deepEqual(Object.keys(json.host_loss[0]!), ['host', 'role', 'data', 'worst_rpo', 'worst_rto', 'undeclared', 'backup_on_same_host', 'holds_backups_of']);
 });
