@@ -164,6 +164,8 @@ export class Reachability {
   constructor(
     readonly index: FleetIndex,
     readonly offline: ReadonlySet<string> = new Set(),
+    /** Tunnels that do not count (observed down by --live, or the tunnel whose own route is asked). */
+    readonly brokenTunnels: ReadonlySet<string> = new Set(),
   ) {
     this.names = [...index.hosts.keys()];
     this.names.forEach((n, i) => this.indexOf.set(n, i));
@@ -179,6 +181,7 @@ export class Reachability {
       if (a === undefined || b === undefined || a === b) continue;
       // A tunnel works only while both ends are up (one end runs ssh, the other sshd).
       if (!this.online[a] || !this.online[b]) continue;
+      if (brokenTunnels.has(t.name)) continue;
       this.adj[a]!.push({ to: b, tunnel: t });
     }
   }

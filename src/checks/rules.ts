@@ -13,6 +13,7 @@ import { findHost, repeatedDomains, resolveDependency } from '../fleet/model.js'
 import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
+import { tunnelProblems } from '../tunnels/validate.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
 
@@ -51,6 +52,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
+  if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
   return ctx.out;
 }
 

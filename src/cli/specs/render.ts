@@ -48,4 +48,10 @@ export const RENDER_COMMANDS: CommandSpec[] = [
     options: [...modes('the unit files'), out('<host>/<unit>'), host()],
     run: async (_args, o) => (await import('../commands/render/units.js')).units(o),
   },
+  {
+    name: 'net tunnels',
+    summary: 'per host, what makes each declared tunnel real: the ssh unit and its ssh_config on the host that opens it, the sshd Match block and restricted authorized_keys on the far host (<host>/<path>)',
+    options: [...modes('the tunnel files'), out('<host>/<path on the host>'), host()],
+    run: async (_args, o) => (await import('../commands/render/net-tunnels.js')).netTunnels(o),
+  },
 ];

@@ -1,0 +1,11 @@
+/** `net tunnels`: per host, the files that make each declared tunnel real (`<host>/<path on the host>`). */
+import { FleetIndex } from '../../../analysis/topology.js';
+import { loadFleet } from '../../../fleet/load.js';
+import { renderTunnels } from '../../../render/tunnels.js';
+import type { CommandResult } from '../../context.js';
+import { locatorOf, runRenderer, type RenderFlags } from './shared.js';
+
+export async function netTunnels(flags: RenderFlags): Promise<CommandResult> {
+  const loaded = await loadFleet(flags);
+  return runRenderer('net tunnels', loaded, flags, 'fleet', () => renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded)), (f) => f.path.slice(0, f.path.indexOf('/')));
+}
