@@ -14,9 +14,10 @@ import { DATA_COMMANDS } from './specs/data.js';
 import { FOUNDATION_COMMANDS } from './specs/foundation.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
+import { TUNNEL_COMMANDS } from './specs/tunnels.js';
 import { commonOptions, type CommandSpec } from './specs/types.js';
 
-export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS];
+export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS];
 
 function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;

@@ -1,0 +1,28 @@
+/** Tunnels as supervised units (issue 14): tunnels up / down. Implementations load on demand. */
+import { Option } from 'commander';
+import type { CommandSpec } from './types.js';
+
+const options = (): Option[] => [
+  new Option('--dry-run', 'print what each host would be asked to do, round by round, and touch nothing'),
+  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
+  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
+  new Option('--timeout <seconds>', 'per-host timeout of each round (default 60)'),
+  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
+];
+
+export const TUNNEL_COMMANDS: CommandSpec[] = [
+  {
+    name: 'tunnels up',
+    summary: 'make declared tunnels real: key generated on the host that opens it, restricted key and sshd Match block on the far host, pinned host key, unit installed and started; idempotent (names: every tunnel when none)',
+    args: '[names...]',
+    options: options(),
+    run: async (args, o) => (await import('../commands/tunnels.js')).tunnels('up', args, o),
+  },
+  {
+    name: 'tunnels down',
+    summary: 'stop and remove tunnels: unit, key and config on the host that opens it, the key\'s line on the far host (names: every tunnel when none)',
+    args: '[names...]',
+    options: options(),
+    run: async (args, o) => (await import('../commands/tunnels.js')).tunnels('down', args, o),
+  },
+];
