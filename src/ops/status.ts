@@ -10,7 +10,7 @@ import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runt
 import type { RevertState } from '../runtime/revert.js';
 import type { Health, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';
-import { failureReason } from '../transport/types.js';
+import { failureReason, type RunResult } from '../transport/types.js';
 import type { Ops } from './context.js';
 import { cancelPending } from './prewarm.js';
 
@@ -83,13 +83,24 @@ export function statusInput(ops: Ops, host: Host, services: readonly Service[]):
   return { units, pids, state: ops.stateWord(host) };
 }
 
+/**
+ * More to ask a host in the same round trip (tunnels, …): a script part appended to the
+ * status script, and what to do with the whole result.
+ */
+export interface StatusExtra {
+  script: string;
+  onResult(result: RunResult): void;
+}
+
 /** One host's status: one script, one round trip. */
-export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
+export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number, extras: readonly StatusExtra[] = []): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
   const transport = ops.transport(host);
   const input = statusInput(ops, host, services);
   const pending = ops.pending.get(host.name);
   ops.pending.delete(host.name);
-  const result = pending ? await pending.run(hostStatusScript(input)) : await transport.script(hostStatusScript(input), { timeoutMs });
+  const script = hostStatusScript(input) + extras.map((e) => e.script).join('');
+  const result = pending ? await pending.run(script) : await transport.script(script, { timeoutMs });
+  for (const e of extras) e.onResult(result);
   const hostRow: HostStatus = { host: host.name, transport: transport.kind, reachable: result.unreachable === undefined, durationMs: result.durationMs };
   if (result.unreachable !== undefined) {
     hostRow.reason = result.unreachable;
@@ -113,16 +124,18 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
   };
 }
 
-export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs): Promise<StatusReport> {
+export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs, extras: ReadonlyMap<string, readonly StatusExtra[]> = new Map()): Promise<StatusReport> {
   const byHost = new Map<string, Service[]>();
   for (const s of services) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
+  for (const name of extras.keys()) if (!byHost.has(name)) byHost.set(name, []);
   const limit = pLimit(ops.settings.concurrency);
   for (const name of [...ops.pending.keys()]) if (!byHost.has(name)) ops.pending.get(name)?.cancel();
   // Pre-started connections are already running: they do not wait for a concurrency slot.
   const results = await Promise.all(
     [...byHost].map(([name, list]) => {
       const host = ops.fleet.hosts.find((h) => h.name === name)!;
-      return ops.pending.has(name) ? hostStatus(ops, host, list, timeoutMs) : limit(() => hostStatus(ops, host, list, timeoutMs));
+      const more = extras.get(name) ?? [];
+      return ops.pending.has(name) ? hostStatus(ops, host, list, timeoutMs, more) : limit(() => hostStatus(ops, host, list, timeoutMs, more));
     }),
   );
   cancelPending(ops);
