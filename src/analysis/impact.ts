@@ -20,7 +20,7 @@ export interface Step {
   to_host: string | null;
   state: StepState;
   /** For `unreachable`: the route that served it with every host up, and what broke it. */
-  route?: { hops: HopJson[]; offline: string[]; tunnels: string[] };
+  route?: { hops: HopJson[]; offline: string[]; tunnels: string[]; observed_down?: string[] };
 }
 
 export interface DownService {
@@ -65,6 +65,9 @@ export interface TunnelView {
 
 export interface BrokenTunnel extends TunnelView {
   offline_ends: string[];
+  /** assumed: an end is offline in this what-if; observed: --live saw it down (its reason in observed). */
+  basis?: 'assumed' | 'observed';
+  observed?: string;
 }
 
 export interface BrokenLane {
@@ -98,11 +101,14 @@ interface Mark {
 export interface ImpactOptions {
   /** Reuse a baseline (nothing offline) across queries on one fleet. */
   baseline?: Reachability;
+  /** --live: tunnels observed down (name → why): they carry nothing, whatever hosts are up. */
+  observedDown?: ReadonlyMap<string, string>;
 }
 
 export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[], options: ImpactOptions = {}): ImpactReport {
   const offline = new Set(offlineHosts);
-  const after = new Reachability(index, offline);
+  const observed = options.observedDown ?? new Map<string, string>();
+  const after = new Reachability(index, offline, new Set(observed.keys()));
   const before = options.baseline ?? new Reachability(index);
   const marks = new Map<NodeKey, Mark>();
 
@@ -141,7 +147,7 @@ export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[]
       }
       continue;
     }
-    broken.push({ edge: e, route: describeRoute(hops, offline) });
+    broken.push({ edge: e, route: describeRoute(hops, offline, observed) });
   }
 
   // Layer by layer, consumers of what failed fail; broken routes join at depth 1.
@@ -196,19 +202,22 @@ export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[]
     down,
     degraded,
     data: dataLoss(index, offline, broken),
-    tunnels: brokenTunnels(index.fleet.tunnels, offline),
+    tunnels: brokenTunnels(index.fleet.tunnels, offline, observed),
     lanes: [...offline].flatMap((h) => lanesThrough(index.fleet, h)).map((l) => ({ carries: l.carries, from: l.from, through: l.through, to: l.to, tunnels: l.tunnels.map((t) => t.name), critical: l.critical })),
     notes: [...meshHubNotes(index, offline), ...notes],
   };
 }
 
-function describeRoute(hops: Hop[], offline: ReadonlySet<string>): NonNullable<Step['route']> {
+function describeRoute(hops: Hop[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string>): NonNullable<Step['route']> {
   const hosts = routeHosts(hops);
-  return {
+  const route: NonNullable<Step['route']> = {
     hops: hops.map(hopJson),
     offline: hosts.filter((h) => offline.has(h)),
-    tunnels: hops.flatMap((h) => (h.via === 'tunnel' && (offline.has(h.from) || offline.has(h.to)) ? [h.tunnel.name] : [])),
+    tunnels: hops.flatMap((h) => (h.via === 'tunnel' && (offline.has(h.from) || offline.has(h.to) || observed.has(h.tunnel.name)) ? [h.tunnel.name] : [])),
   };
+  const down = hops.flatMap((h) => (h.via === 'tunnel' && observed.has(h.tunnel.name) ? [h.tunnel.name] : []));
+  if (down.length > 0) route.observed_down = down;
+  return route;
 }
 
 function explain(index: FleetIndex, marks: Map<NodeKey, Mark>, start: NodeKey): Step[] {
@@ -272,10 +281,15 @@ export function tunnelView(t: Tunnel): TunnelView {
   return { name: t.name, from: t.from, to: t.to, direction: t.direction ?? 'forward', carries: t.carries ?? null, critical: t.critical === true };
 }
 
-function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>): BrokenTunnel[] {
+function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string>): BrokenTunnel[] {
   return tunnels
-    .filter((t) => offline.has(t.from) || offline.has(t.to))
-    .map((t) => ({ ...tunnelView(t), offline_ends: [t.from, t.to].filter((h) => offline.has(h)) }));
+    .filter((t) => offline.has(t.from) || offline.has(t.to) || observed.has(t.name))
+    .map((t) => {
+      const row: BrokenTunnel = { ...tunnelView(t), offline_ends: [t.from, t.to].filter((h) => offline.has(h)) };
+      if (observed.size === 0) return row;
+      const why = observed.get(t.name);
+      return why === undefined ? { ...row, basis: 'assumed' } : { ...row, basis: 'observed', observed: why };
+    });
 }
 
 /** The analysis treats the mesh as direct; say so when the lost host is a hub-and-spoke hub. */
@@ -293,6 +307,7 @@ export function stepText(step: Step): string {
   const r = step.route!;
   const path = r.hops.length > 0 ? [r.hops[0]!.from, ...r.hops.map((h) => h.to)].join(' ⇢ ') : '';
   const tunnels = r.hops.filter((h) => h.tunnel).map((h) => `${h.tunnel}${h.direction === 'reverse' ? ' [reverse]' : ''}`);
-  return `${step.from} → ${target}: unreachable: its route ${path}${tunnels.length > 0 ? ` (${tunnels.length === 1 ? 'tunnel' : 'tunnels'} ${tunnels.join(', ')})` : ''} passes through ${r.offline.join(', ')}, offline`;
+  const why = [r.offline.length > 0 ? `passes through ${r.offline.join(', ')}, offline` : '', r.observed_down && r.observed_down.length > 0 ? `uses ${r.observed_down.join(', ')}, observed down` : ''].filter(Boolean).join(' and ');
+  return `${step.from} → ${target}: unreachable: its route ${path}${tunnels.length > 0 ? ` (${tunnels.length === 1 ? 'tunnel' : 'tunnels'} ${tunnels.join(', ')})` : ''} ${why}`;
 }
 

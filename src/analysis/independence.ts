@@ -28,20 +28,20 @@ export interface IndependenceReport {
   ok: boolean;
 }
 
-export function checkIndependence(index: FleetIndex): IndependenceReport {
+export function checkIndependence(index: FleetIndex, observedDown: ReadonlyMap<string, string> = new Map()): IndependenceReport {
   const baseline = new Reachability(index);
   const hosts: HostIndependence[] = [];
   for (const h of index.fleet.hosts) {
     if (!PERSONAL_ROLES.includes(h.role)) continue;
-    hosts.push({ host: h.name, role: h.role, ...verdict(index, [h.name], baseline) });
+    hosts.push({ host: h.name, role: h.role, ...verdict(index, [h.name], baseline, observedDown) });
   }
-  const together = hosts.length >= 2 ? { hosts: hosts.map((h) => h.host), ...verdict(index, hosts.map((h) => h.host), baseline) } : null;
+  const together = hosts.length >= 2 ? { hosts: hosts.map((h) => h.host), ...verdict(index, hosts.map((h) => h.host), baseline, observedDown) } : null;
   return { hosts, together, ok: hosts.every((h) => h.ok) && (together?.ok ?? true) };
 }
 
 /** Production services down or degraded, and critical tunnels broken, when these hosts are offline. */
-function verdict(index: FleetIndex, offline: string[], baseline: Reachability): Omit<HostIndependence, 'host' | 'role'> {
-  const r = analyzeImpact(index, offline, { baseline });
+function verdict(index: FleetIndex, offline: string[], baseline: Reachability, observedDown: ReadonlyMap<string, string>): Omit<HostIndependence, 'host' | 'role'> {
+  const r = analyzeImpact(index, offline, { baseline, observedDown });
   const down = r.down.filter((s) => s.environment === 'prod');
   const degraded = r.degraded.filter((s) => s.environment === 'prod');
   const critical_tunnels = r.tunnels.filter((t) => t.critical);

@@ -7,7 +7,8 @@ import type { FleetIndex } from '../analysis/topology.js';
 import { parseTunnelStatus, tunnelStatusPart, type TunnelHostInput, type TunnelProbe, type TunnelProbeInput, type TunnelUnitState } from '../runtime/tunnel-status.js';
 import type { RunResult } from '../transport/types.js';
 import type { ResolvedTunnel } from '../tunnels/resolve.js';
-import type { StatusExtra } from './status.js';
+import type { Ops } from './context.js';
+import { collectStatus, type StatusExtra } from './status.js';
 
 export type TunnelVerdict = 'up' | 'down' | 'not-installed' | 'unreachable';
 
@@ -84,4 +85,18 @@ export function tunnelStatusCollector(index: FleetIndex, tunnels: readonly Resol
           return row;
         }),
   };
+}
+
+/**
+ * --live for impact and check independence: every tunnel's status, observed now (one round
+ * trip per host involved). A tunnel seen down or not installed counts as broken; one whose
+ * host could not be asked is not judged (listed as unobserved).
+ */
+export async function observeTunnels(index: FleetIndex, tunnels: readonly ResolvedTunnel[], ops: Ops): Promise<{ observedDown: Map<string, string>; rows: TunnelStatus[]; unobserved: TunnelStatus[] }> {
+  const collector = tunnelStatusCollector(index, tunnels);
+  await collectStatus(ops, [], ops.settings.commandTimeoutMs, collector.extras);
+  const rows = collector.report();
+  const observedDown = new Map<string, string>();
+  for (const r of rows) if (r.verdict === 'down' || r.verdict === 'not-installed') observedDown.set(r.name, `${r.verdict}: ${r.reason ?? ''}`.trim());
+  return { observedDown, rows, unobserved: rows.filter((r) => r.verdict === 'unreachable') };
 }

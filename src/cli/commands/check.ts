@@ -6,13 +6,20 @@ import { loadFleet } from '../../fleet/load.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style } from '../style.js';
 import { withProblemNote } from './shared.js';
+import type { OpsCliOptions } from '../../ops/settings.js';
 
-export async function checkIndependence(options: GlobalOptions): Promise<CommandResult> {
+export async function checkIndependence(options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
   const loaded = await loadFleet(options);
-  const report = analyze(new FleetIndex(loaded.fleet));
-  const result = withProblemNote(loaded, { ...report }, () => {
+  const index = new FleetIndex(loaded.fleet);
+  const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
+  const report = analyze(index, live?.observedDown);
+  const result = withProblemNote(loaded, { ...report, live: live?.json ?? null }, () => {
     if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
     const out: string[] = [];
+    if (live) {
+      out.push(live.observedDown.size === 0 ? `${style.green('✔')} --live: every tunnel observed is up.` : `${style.red('✖')} --live: observed down: ${[...live.observedDown.keys()].join(', ')} (counted as broken below).`);
+      for (const n of live.notes) out.push(`  ${style.dim(n)}`);
+    }
     const details = (h: Omit<HostIndependence, 'host' | 'role'>, where: string) => {
       for (const s of h.down) out.push(`    down: ${s.id} runs on ${s.host}`);
       for (const s of h.degraded) {
@@ -21,7 +28,10 @@ export async function checkIndependence(options: GlobalOptions): Promise<Command
         const first = s.via[0];
         for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      and ${stepText(step)}`);
       }
-      for (const t of h.critical_tunnels) out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${where}: re-home it onto the fleet`);
+      for (const t of h.critical_tunnels) {
+        if (t.basis === 'observed') out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) observed down (${t.observed}): \`manage-apps status\` shows it`);
+        else out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${where}: re-home it onto the fleet`);
+      }
     };
     for (const h of report.hosts) {
       if (h.ok) {

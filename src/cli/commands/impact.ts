@@ -5,23 +5,32 @@ import type { CommandResult, GlobalOptions } from '../context.js';
 import { plural, style, table } from '../style.js';
 import { withProblemNote } from './shared.js';
 import { drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
+import { UsageError } from '../../errors.js';
+import type { OpsCliOptions } from '../../ops/settings.js';
 
-export async function impact(hosts: string[], options: GlobalOptions): Promise<CommandResult> {
+export async function impact(hosts: string[], options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
+  if (hosts.length === 0 && options.live !== true) throw new UsageError('impact needs at least one host', 'name the hosts to take offline, or pass --live to see what the tunnels observed down break now');
   const loaded = await loadFleet(options);
   const index = new FleetIndex(loaded.fleet);
   const offline = index.resolveHosts(hosts);
-  const report = analyzeImpact(index, offline);
+  const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
+  const report = analyzeImpact(index, offline, live ? { observedDown: live.observedDown } : {});
+  if (live) report.notes.push(...live.notes);
   // What the drills proved (backup-evidence.jsonl): declared objectives are a promise until drilled.
   const evidence = readEvidence(loaded.fleet.root);
   const proven = new Map(report.data.filter((d) => d.kind === 'cluster').map((d) => [d.name, drillStatus(d.name, null, evidence)]));
   const data = report.data.map((d) => ({ ...d, drill: proven.get(d.name)?.last_drill ?? null }));
-  return withProblemNote(loaded, { ...report, data }, () => impactText({ ...report, data }));
+  return withProblemNote(loaded, { ...report, data, ...(live ? { live: live.json } : {}) }, () => impactText({ ...report, data }));
 }
 
 type DrillProven = { drill?: DrillStatus['last_drill'] };
 
 export function impactText(r: ImpactReport): string {
-  const out: string[] = [style.bold(`If ${r.offline.join(' and ')} ${r.offline.length === 1 ? 'goes' : 'go'} offline:`), ''];
+  const observed = r.tunnels.filter((t) => t.basis === 'observed');
+  const head = r.offline.length === 0 ? 'Now, with the tunnels observed down (--live):' : `If ${r.offline.join(' and ')} ${r.offline.length === 1 ? 'goes' : 'go'} offline${r.tunnels.some((t) => t.basis) ? ', with the tunnels observed down (--live)' : ''}:`;
+  const out: string[] = [style.bold(head), ''];
+  for (const t of observed) out.push(`  ${style.red('✖')} tunnel ${t.name} observed down (${t.observed})`);
+  if (observed.length > 0) out.push('');
   const prod = (e: { environment: string }) => (e.environment === 'prod' ? '' : style.dim(` [${e.environment}]`));
   out.push(style.bold(`Down (${r.down.length})`) + style.dim('  they run there'));
   for (const s of r.down) out.push(`  ${style.red('✖')} ${s.id}${prod(s)} on ${s.host}`);
@@ -56,8 +65,8 @@ export function impactText(r: ImpactReport): string {
   if (r.tunnels.length > 0) {
     out.push(
       table(
-        ['TUNNEL', 'FROM → TO', 'DIRECTION', 'CARRIES', 'CRITICAL'],
-        r.tunnels.map((t) => [t.name, `${t.from} → ${t.to}`, t.direction, t.carries ?? '', t.critical ? style.yellow('yes') : '']),
+        ['TUNNEL', 'FROM → TO', 'DIRECTION', 'CARRIES', 'CRITICAL', ...(r.tunnels.some((t) => t.basis) ? ['BASIS'] : [])],
+        r.tunnels.map((t) => [t.name, `${t.from} → ${t.to}`, t.direction, t.carries ?? '', t.critical ? style.yellow('yes') : '', ...(t.basis ? [t.basis === 'observed' ? style.red('observed down') : 'assumed (end offline)'] : [])]),
       )
         .split('\n')
         .map((l) => `  ${l}`)

@@ -13,12 +13,14 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
   {
     name: 'impact',
     summary: 'what happens if these hosts go offline: services down and degraded (with why), data out of reach, tunnels and lanes broken',
-    args: '<hosts...>',
+    args: '[hosts...]',
+    options: liveOptions(),
     run: async (args, o) => (await import('../commands/impact.js')).impact(args, o as GlobalOptions),
   },
   {
     name: 'check independence',
     summary: 'production must run with every workstation and dev host offline: exit 1 if it would not',
+    options: liveOptions(),
     run: async (_args, o) => (await import('../commands/check.js')).checkIndependence(o as GlobalOptions),
   },
   {
@@ -34,3 +36,13 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
     run: async (_args, o) => (await import('../commands/backups.js')).backups(o as GlobalOptions),
   },
 ];
+
+/** --live: observe the declared tunnels over ssh (one round trip per host); one seen down counts as broken. */
+function liveOptions(): Option[] {
+  return [
+    new Option('--live', 'observe every declared tunnel now (ssh, one round trip per host): one seen down counts as broken, and the report says observed'),
+    new Option('--ssh-config <file>', 'with --live: ssh config passed to ssh with -F'),
+    new Option('--connect-timeout <seconds>', 'with --live: ssh connect timeout per host'),
+    new Option('--timeout <seconds>', 'with --live: per-host answer timeout (default 15)'),
+  ];
+}
