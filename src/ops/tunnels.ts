@@ -86,6 +86,8 @@ const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const HELPERS = String.raw`set -u
 umask 022
 export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+# One tunnels run at a time on a host: a rerun waits for the remains of a killed one.
+if command -v flock >/dev/null 2>&1; then exec 9>/run/manage-apps-tunnels.lock && flock -w 30 9 || { printf '@@error\t-\tanother tunnels run holds /run/manage-apps-tunnels.lock\n'; exit 1; }; fi
 ma_changed() { printf '@@changed\t%s\t%s\n' "$1" "$2"; }
 ma_fail() { printf '@@error\t%s\t%s\n' "$1" "$2"; }
 # ma_put PATH MODE OWNER BASE64: the file gets that content (temp + rename; .bak of a different old one); prints same|changed.

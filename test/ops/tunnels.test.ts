@@ -1,0 +1,265 @@
+// Tunnels on real test hosts (issue 14): `tunnels up` makes a forward and a reverse tunnel real
+// between two hosts, carrying a real PostgreSQL and a real HTTP server end to end; a second run
+// changes nothing; `status` probes them in its one round trip per host; the restricted keys open
+// no shell, run no command and forward nothing else; a killed ssh and a 30 s network cut heal by
+// themselves (measured, printed); `impact --live` counts a tunnel observed down; and `tunnels up`
+// killed or cut off at every round converges on a rerun (N/N fault points survived).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { packageRoot } from '../../src/package-root.js';
+import { CLIENT_ALIVE, RESTART_SEC, SERVER_ALIVE } from '../../src/tunnels/resolve.js';
+import { startHttp, startPostgres } from '../harness/services.js';
+import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
+import { eventually, json, runCli, sleep, type CliRun } from './helpers.js';
+import { fleetRoot } from './real-fleet.js';
+
+const LAN = 'black'; // opens the reverse tunnel (seed 000: "initiated from black")
+const EDGE = 'vps'; // uses both tunnels; opens the forward one
+const PG_PORT = 25435;
+const API_PORT = 18080;
+const API_LOCAL = 18081;
+
+interface Outcome { name: string; changes: string[]; state: string | null; error?: string }
+interface Run { ok: boolean; changed: number; tunnels: Outcome[]; hosts: { host: string; changes: string[]; error?: string }[] }
+interface TunnelRow { name: string; verdict: string; reason?: string; state: { active: string; restarts: number | null } | null; probes: { kind: string; ok: boolean; port: number }[] }
+
+describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_000 }, () => {
+  let fleet: TestFleet;
+  let root = '';
+  const freshControl = () => mkdtempSync(join(tmpdir(), 'manage-apps-tun-cm-'));
+  let control = '';
+  const args = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '3'];
+  const cli = (...a: string[]) => runCli(args(...a), { MANAGE_APPS_CONTROL_DIR: control });
+  const on = async (host: string, cmd: string) => fleet.ssh(host, cmd, { timeoutMs: 20_000 });
+  const out = async (host: string, cmd: string) => (await on(host, cmd)).stdout.trim();
+  // End to end, from the side that uses the tunnels.
+  const apiThrough = async () => (await on(EDGE, `curl -s --max-time 2 http://127.0.0.1:${API_LOCAL}/`)).stdout.trim() === 'hello from black';
+  const pgThrough = async () => (await on(EDGE, `psql -h 127.0.0.1 -p ${PG_PORT} -U postgres -Atc "select 'rows through the tunnel'"`)).stdout.trim() === 'rows through the tunnel';
+  const bothFlow = async () => (await apiThrough()) && (await pgThrough());
+  const tunnelsUp = async (...extra: string[]) => {
+    const r = await cli('tunnels', 'up', '--json', ...extra);
+    return { run: r, doc: json<Run>(r) };
+  };
+
+  before(async () => {
+    fleet = await TestFleet.up({ names: [LAN, EDGE] });
+    control = freshControl();
+    await Promise.all([startPostgres(fleet, LAN, PG_PORT), startHttp(fleet, LAN, API_PORT, 'hello from black', 'api')]);
+    const address = (h: string) => fleet.host(h).address;
+    root = await fleetRoot(fleet.hosts, {
+      'api/.infra.yaml': `apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: ${LAN}\n  port: ${API_PORT}\n  systemd_unit: api.service\n`,
+      'web/.infra.yaml': `apiVersion: infra/v1\nproject: web\nprovider: bare-metal\nservice:\n  host: ${EDGE}\n  port: 3000\n  systemd_unit: web.service\n  depends_on: [api]\ndatabase:\n  cluster: quinn-pg\n  name: web\n  user: web\n`,
+    });
+    // Not on a mesh: the hosts reach each other only through these tunnels (so impact sees them).
+    const inventory = {
+      version: 1,
+      hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }])),
+      clusters: { 'quinn-pg': { host: LAN, port: PG_PORT, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'dumps' } } },
+      tunnels: [
+        { name: 'quinn-db-reverse', from: EDGE, to: LAN, direction: 'reverse', ports: [PG_PORT], carries: 'quinn-pg', critical: true, connect: address(EDGE) },
+        { name: 'api-forward', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: API_LOCAL, target_port: API_PORT }], carries: 'api', connect: address(LAN) },
+      ],
+    };
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(root, 'mesh-hosts.json'), JSON.stringify(inventory, null, 2));
+  });
+  after(() => fleet?.down());
+
+  test('--dry-run shows the rounds and touches nothing', async () => {
+    const r = await cli('tunnels', 'up', '--dry-run');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /round 1 on black:\n {4}- ensure account ma-tunnel; generate \/etc\/manage-apps\/tunnels\/quinn-db-reverse\/id_ed25519/);
+    assert.match(r.stdout, /round 3 on vps:/);
+    assert.equal(await out(LAN, 'test -e /etc/manage-apps && echo yes || echo no'), 'no');
+    assert.equal(await out(EDGE, 'test -e /etc/ssh/sshd_config.d/manage-apps-tunnels.conf && echo yes || echo no'), 'no');
+  });
+
+  test('tunnels up: the key is made on the host that opens the tunnel; traffic flows end to end (HTTP and PostgreSQL)', async () => {
+    const { run, doc } = await tunnelsUp();
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.ok(doc.ok);
+    const reverse = doc.tunnels.find((t) => t.name === 'quinn-db-reverse')!;
+    assert.ok(reverse.changes.includes('key generated on black'), JSON.stringify(reverse));
+    assert.equal(reverse.state, 'active');
+    await eventually('HTTP and PostgreSQL through the tunnels', 20_000, bothFlow);
+    assert.equal(await out(EDGE, `pg_isready -h 127.0.0.1 -p ${PG_PORT}`), `127.0.0.1:${PG_PORT} - accepting connections`);
+    // The private key exists only where the tunnel is opened; the far side has only its public half, restricted.
+    const secret = await out(LAN, 'cat /etc/manage-apps/tunnels/quinn-db-reverse/id_ed25519');
+    assert.match(secret, /BEGIN OPENSSH PRIVATE KEY/);
+    assert.equal(await out(EDGE, 'ls /etc/manage-apps/tunnels/ 2>/dev/null'), 'api-forward');
+    assert.ok(!run.stdout.includes(secret.split('\n')[1]!), 'no private key material in the output');
+    const pub = await out(LAN, "ssh-keygen -y -f /etc/manage-apps/tunnels/quinn-db-reverse/id_ed25519 | cut -d' ' -f2");
+    const line = await out(EDGE, `grep -F ${pub} /var/lib/ma-tunnel-listen/.ssh/authorized_keys`);
+    assert.match(line, new RegExp(`^restrict,port-forwarding,permitlisten="127.0.0.1:${PG_PORT}",command="/bin/false" ssh-ed25519 ${pub.replace(/[+/]/g, '\\$&')} manage-apps-tunnel:quinn-db-reverse@black$`));
+    assert.equal(await out(LAN, 'stat -c %U:%a /etc/manage-apps/tunnels/quinn-db-reverse/id_ed25519'), 'ma-tunnel:600');
+    // Pinned: the far host's own sshd key, under its inventory name.
+    const hostKey = await out(EDGE, "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub");
+    assert.equal(await out(LAN, 'cat /etc/manage-apps/tunnels/quinn-db-reverse/known_hosts'), `vps ${hostKey}`);
+  });
+
+  test('a second tunnels up changes nothing and says so', async () => {
+    const { doc } = await tunnelsUp();
+    assert.equal(doc.changed, 0, JSON.stringify(doc));
+    const human = await cli('tunnels', 'up');
+    assert.match(human.stdout, /2 tunnels up: nothing changed/);
+  });
+
+  test('status: every tunnel with its unit, restarts and an end-to-end probe (pg_isready for the Postgres cluster)', async () => {
+    const r = await cli('status', '--json');
+    const rows = json<{ tunnels: TunnelRow[] }>(r).tunnels;
+    assert.deepEqual(rows.map((t) => [t.name, t.verdict]), [['api-forward', 'up'], ['quinn-db-reverse', 'up']], JSON.stringify(rows));
+    const pg = rows.find((t) => t.name === 'quinn-db-reverse')!;
+    assert.deepEqual(pg.probes.map((p) => [p.kind, p.ok, p.port]), [['tcp', true, PG_PORT], ['pg_isready', true, PG_PORT]]);
+    assert.equal(pg.state?.active, 'active');
+    // The far end's target stops: the forward's listener still accepts, the probe sees through it.
+    await on(LAN, 'systemctl stop api');
+    const down = json<{ tunnels: TunnelRow[] }>(await cli('status', '--json')).tunnels.find((t) => t.name === 'api-forward')!;
+    assert.equal(down.verdict, 'down');
+    assert.match(down.reason ?? '', /accepted, then closed/);
+    await startHttp(fleet, LAN, API_PORT, 'hello from black', 'api2');
+  });
+
+  test('the restricted keys: no shell, no command, no other forwarding (each attempted, each refused)', async () => {
+    const base = (dir: string, user: string, far: string) =>
+      `ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=5 -o HostKeyAlias=${far} -o UserKnownHostsFile=${dir}/known_hosts -i ${dir}/id_ed25519 -l ${user} ${fleet.host(far).address}`;
+    const rev = base('/etc/manage-apps/tunnels/quinn-db-reverse', 'ma-tunnel-listen', EDGE);
+    const fwd = base('/etc/manage-apps/tunnels/api-forward', 'ma-tunnel-open', LAN);
+    const shell = await on(LAN, `timeout 10 ${rev} -tt </dev/null; echo "rc=$?"`);
+    assert.doesNotMatch(shell.stdout, /\$ |# /, 'no prompt');
+    assert.match(shell.stderr + shell.stdout, /PTY allocation request failed|rc=(1|255)/);
+    const command = await on(LAN, `timeout 10 ${rev} 'touch /tmp/pwned; echo ran'; echo "rc=$?"`);
+    assert.doesNotMatch(command.stdout, /^ran$/m);
+    assert.equal(await out(EDGE, 'test -e /tmp/pwned && echo yes || echo no'), 'no');
+    const otherListen = await on(LAN, `timeout 10 ${rev} -N -o ExitOnForwardFailure=yes -R 127.0.0.1:2222:localhost:22; echo "rc=$?"`);
+    assert.match(otherListen.stderr, /remote port forwarding failed for listen port 2222/);
+    // -L with either key: the channel is refused at the far end (no SSH banner comes back through it).
+    for (const [host, cmd] of [[LAN, rev], [EDGE, fwd]] as const) {
+      const r = await on(host, `(timeout 6 ${cmd} -N -o ExitOnForwardFailure=yes -L 127.0.0.1:2223:localhost:22 &) ; sleep 2; timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2223; head -c 7 <&3'; echo; sleep 4`);
+      assert.doesNotMatch(r.stdout, /SSH-2\.0/, `${host}: -L reached the far sshd`);
+    }
+    const fwdOther = await on(EDGE, `timeout 10 ${fwd} -N -o ExitOnForwardFailure=yes -R 127.0.0.1:2224:localhost:22; echo "rc=$?"`);
+    assert.match(fwdOther.stderr, /remote port forwarding failed for listen port 2224/);
+    const fwdCommand = await on(EDGE, `timeout 10 ${fwd} 'id'; echo "rc=$?"`);
+    assert.doesNotMatch(fwdCommand.stdout, /uid=/);
+  });
+
+  test('killing the ssh process: systemd brings the tunnel back within its restart delay (measured)', async () => {
+    const restarts = async () => Number(await out(LAN, 'systemctl show -p NRestarts --value manage-apps-tunnel-quinn-db-reverse'));
+    const before = await restarts();
+    await fleet.killUnit(LAN, 'manage-apps-tunnel-quinn-db-reverse.service');
+    const t0 = Date.now();
+    await eventually('PostgreSQL through the reverse tunnel again', 60_000, async () => (await restarts()) > before && (await pgThrough()));
+    const ms = Date.now() - t0;
+    console.log(`# tunnel back after kill -9 of ssh: ${(ms / 1000).toFixed(1)} s (RestartSec=${RESTART_SEC})`);
+    await fleet.killUnit(EDGE, 'manage-apps-tunnel-api-forward.service');
+    const t1 = Date.now();
+    await eventually('HTTP through the forward tunnel again', 60_000, apiThrough);
+    console.log(`# forward tunnel back after kill -9 of ssh: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  });
+
+  test('a 30 s network cut: both tunnels come back after healing, though the far sshd may still hold the dead session (measured)', async () => {
+    const listener = async () => (await out(EDGE, `ss -Hltnp 'sport = :${PG_PORT}' | grep -c sshd || true`)) !== '0';
+    assert.ok(await listener());
+    await fleet.cutNetwork(LAN);
+    const cutAt = Date.now();
+    await sleep(20_000);
+    const heldAt20 = await listener();
+    await sleep(10_000);
+    const heldAtHeal = await listener();
+    await fleet.healNetwork(LAN);
+    const healedAt = Date.now();
+    console.log(`# network of ${LAN} cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; ${EDGE}'s sshd still held 127.0.0.1:${PG_PORT} for the dead session at 20 s: ${heldAt20 ? 'yes' : 'no'}, at the heal: ${heldAtHeal ? 'yes' : 'no'}`);
+    const windowS = SERVER_ALIVE.interval * SERVER_ALIVE.count + CLIENT_ALIVE.interval * CLIENT_ALIVE.count + RESTART_SEC;
+    await eventually('both tunnels carry traffic again', (windowS + 60) * 1000, bothFlow);
+    const s = (Date.now() - healedAt) / 1000;
+    console.log(`# both tunnels back ${s.toFixed(1)} s after healing (keep-alive window: ServerAlive ${SERVER_ALIVE.interval}x${SERVER_ALIVE.count} s on the opener, ClientAlive ${CLIENT_ALIVE.interval}x${CLIENT_ALIVE.count} s on the far sshd, RestartSec=${RESTART_SEC})`);
+    const rows = json<{ tunnels: TunnelRow[] }>(await cli('status', '--json')).tunnels;
+    assert.ok(rows.every((t) => t.verdict === 'up'), JSON.stringify(rows));
+  });
+
+  test('impact --live: a tunnel observed down counts as broken and the report says observed; tunnels down removes key and line', async () => {
+    const down = json<Run>(await cli('tunnels', 'down', 'quinn-db-reverse', '--json'));
+    assert.ok(down.ok, JSON.stringify(down));
+    assert.equal(await out(LAN, 'test -e /etc/manage-apps/tunnels/quinn-db-reverse && echo yes || echo no'), 'no');
+    assert.equal(await out(EDGE, 'grep -c quinn-db-reverse /var/lib/ma-tunnel-listen/.ssh/authorized_keys || true'), '0');
+    const r = await cli('impact', '--live', '--json');
+    const doc = json<{ tunnels: { name: string; basis: string; observed?: string }[]; degraded: { id: string; failing: { to: string; state: string; route?: { observed_down?: string[] } }[] }[]; live: { tunnels: { name: string; verdict: string }[] } }>(r);
+    assert.deepEqual(doc.tunnels.map((t) => [t.name, t.basis]), [['quinn-db-reverse', 'observed']]);
+    const web = doc.degraded.find((d) => d.id === 'web')!;
+    assert.deepEqual(web.failing.map((f) => [f.to, f.state, f.route?.observed_down]), [['quinn-pg', 'unreachable', ['quinn-db-reverse']]]);
+    const text = await cli('impact', '--live');
+    assert.match(text.stdout, /tunnel quinn-db-reverse observed down/);
+    assert.match(text.stdout, /uses quinn-db-reverse, observed down/);
+    // Without --live nothing is assumed broken.
+    assert.equal(json<{ tunnels: unknown[] }>(await cli('impact', LAN, '--json')).tunnels.length, 2);
+    const { doc: up } = await tunnelsUp('quinn-db-reverse');
+    assert.ok(up.ok && up.changed > 0);
+    await eventually('PostgreSQL through the re-keyed tunnel', 20_000, pgThrough);
+  });
+
+  test('tunnels up killed or cut off at every round converges on a rerun', async () => {
+    const clean = async () => {
+      const script = `for u in manage-apps-tunnel-quinn-db-reverse manage-apps-tunnel-api-forward; do systemctl disable --now -q $u 2>/dev/null; done
+rm -rf /etc/manage-apps /etc/systemd/system/manage-apps-tunnel-* /etc/ssh/sshd_config.d/manage-apps-tunnels.conf*
+systemctl daemon-reload; systemctl reload ssh
+for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; rm -rf /var/lib/$u; done; true`;
+      await Promise.all([on(LAN, script), on(EDGE, script)]);
+    };
+    const consistent = async (): Promise<string | undefined> => {
+      for (const [host, name, far, user] of [[LAN, 'quinn-db-reverse', EDGE, 'ma-tunnel-listen'], [EDGE, 'api-forward', LAN, 'ma-tunnel-open']] as const) {
+        const files = await out(host, `ls -A /etc/manage-apps/tunnels/${name}`);
+        if (files !== 'id_ed25519\nid_ed25519.pub\nknown_hosts\nssh_config') return `${host}: ${name} holds ${JSON.stringify(files)}`;
+        const pub = await out(host, `ssh-keygen -y -f /etc/manage-apps/tunnels/${name}/id_ed25519 | cut -d' ' -f2`);
+        const lines = await out(far, `grep -c 'manage-apps-tunnel:${name}@' /var/lib/${user}/.ssh/authorized_keys; grep -c ${pub} /var/lib/${user}/.ssh/authorized_keys`);
+        if (lines !== '1\n1') return `${far}: authorized_keys has ${JSON.stringify(lines)} lines for ${name}`;
+      }
+      return undefined;
+    };
+    const faults: { round: number; kind: 'kill' | 'cut'; host?: string; delayMs?: number }[] = [];
+    for (const round of [1, 2, 3]) faults.push({ round, kind: 'kill', delayMs: 150 }, { round, kind: 'cut', host: round === 2 ? LAN : round === 3 ? EDGE : LAN });
+    let survived = 0;
+    const failures: string[] = [];
+    for (const f of faults) {
+      const label = `round ${f.round}: ${f.kind === 'kill' ? 'CLI killed' : `network of ${f.host} cut`}`;
+      await clean();
+      const cm = freshControl();
+      const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args('tunnels', 'up', '--timeout', '6')], { env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: cm }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let faulted = false;
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (faulted || !stderr.includes(`[${f.round}/3]`)) return;
+        faulted = true;
+        if (f.kind === 'kill') setTimeout(() => child.kill('SIGKILL'), f.delayMs);
+        else void fleet.cutNetwork(f.host!);
+      });
+      child.stdout.resume();
+      const code = await exited;
+      if (f.kind === 'cut') await fleet.healNetwork(f.host!);
+      if (!faulted) {
+        failures.push(`${label}: the fault never fired (exit ${code}): ${stderr}`);
+        continue;
+      }
+      control = freshControl();
+      let rerun: CliRun | undefined;
+      try {
+        rerun = await cli('tunnels', 'up', '--json');
+        const doc = json<Run>(rerun);
+        const third = json<Run>(await cli('tunnels', 'up', '--json'));
+        const problem = !doc.ok ? `rerun failed: ${JSON.stringify(doc)}` : third.changed !== 0 ? `a third run still changed ${third.changed} things` : await consistent();
+        if (problem === undefined) await eventually(`${label}: traffic flows`, 30_000, bothFlow);
+        if (problem !== undefined) failures.push(`${label}: ${problem}`);
+        else survived++;
+      } catch (error) {
+        failures.push(`${label}: ${(error as Error).message} ${rerun?.stderr ?? ''}`);
+      }
+    }
+    console.log(`# ${survived}/${faults.length} fault points survived`);
+    assert.deepEqual(failures, []);
+  });
+});
