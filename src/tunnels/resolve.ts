@@ -205,8 +205,8 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
 /**
  * The address the initiator dials: `connect` when the inventory says; the far host's mesh IP
  * when both are on the mesh (or `impact`'s reachability, without this tunnel, says the
- * initiator reaches it); its public address; else its `address`, with a warning that nothing
- * in the inventory shows the initiator reaches it. An error (string) when there is nothing to dial.
+ * initiator reaches it); its public address; else its `address` (a LAN the inventory does not
+ * model). An error (string) when there is nothing to dial.
  */
 function dialAddress(index: FleetIndex, t: Tunnel, initiator: Host, far: Host): { address: string; via: ResolvedTunnel['connect']['via']; warning?: string } | string {
   if (t.connect !== undefined) {
@@ -220,5 +220,6 @@ function dialAddress(index: FleetIndex, t: Tunnel, initiator: Host, far: Host): 
   const address = far.address ?? far.lan;
   if (address === undefined) return `tunnel "${t.name}": ${initiator.name} has no way to reach ${far.name} (not both on the mesh, and ${far.name} has no address)`;
   if (!HOST_TOKEN.test(address)) return `tunnel "${t.name}": address ${shown(address)} of ${far.name} is not a plain host name or address`;
-  return { address, via: 'address', warning: `tunnel "${t.name}": nothing in the inventory shows ${initiator.name} reaches ${far.name} at ${address} (not both on the mesh, not a public address)` };
+  // A LAN address: the inventory does not model LANs, and the operator dials it today.
+  return { address, via: 'address' };
 }

@@ -82,3 +82,15 @@ test('each personal host may be spared alone while production needs one of them:
   const relayed = { ...spec, hosts: [...spec.hosts, { name: 'relay' }], tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')] };
   assert.equal(checkIndependence(indexOf(relayed)).ok, true);
 });
+
+test('--live: a critical tunnel observed down counts as broken, said to be observed; the rest stays assumed', async () => {
+  const { index } = await loadFixture('seed003-rehomed');
+  const observed = new Map([['state-hub-railiance01', 'down: unit failed (failed)']]);
+  const r = checkIndependence(index, observed);
+  assert.equal(r.ok, false);
+  const ws = r.hosts.find((h) => h.host === 'workstation')!;
+  assert.deepEqual(ws.critical_tunnels.map((t) => [t.name, t.basis, t.observed]), [['state-hub-railiance01', 'observed', 'down: unit failed (failed)']]);
+  assert.ok(r.hosts.every((h) => h.critical_tunnels.some((t) => t.basis === 'observed')), 'whichever host is offline, the tunnel is down now');
+  // Nothing observed down: the same verdict as without --live.
+  assert.equal(checkIndependence(index, new Map()).ok, true);
+});
