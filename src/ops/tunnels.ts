@@ -416,8 +416,13 @@ export class TunnelRunner {
     this.progress(`[1/1] stopping units and removing keys on ${hosts.join(', ')}`);
     const scripts = new Map(hosts.map((h) => [h, downScript(h, selected.filter((t) => t.initiator === h), selected.filter((t) => t.far === h))]));
     const r = await this.round(scripts, (h) => selected.filter((t) => t.initiator === h || t.far === h));
-    for (const x of r.values()) for (const [kind, name, state] of x.records) if (kind === 'state' && name) this.outcomes.get(name) && (this.outcomes.get(name)!.state = state ?? null);
     for (const t of selected) this.outcome(t);
+    for (const x of r.values()) {
+      for (const [kind, name, state] of x.records) {
+        const o = kind === 'state' && name !== undefined ? this.outcomes.get(name) : undefined;
+        if (o) o.state = state || null;
+      }
+    }
     return this.finish('down', selected);
   }
 
