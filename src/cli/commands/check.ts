@@ -13,7 +13,7 @@ export async function checkIndependence(options: GlobalOptions & OpsCliOptions &
   const index = new FleetIndex(loaded.fleet);
   const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
   const report = analyze(index, live?.observedDown);
-  const result = withProblemNote(loaded, { ...report, live: live?.json ?? null }, () => {
+  const result = withProblemNote(loaded, { ...report, ...(live ? { live: live.json } : {}) }, () => {
     if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
     const out: string[] = [];
     if (live) {
