@@ -202,7 +202,7 @@ export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[]
     down,
     degraded,
     data: dataLoss(index, offline, broken),
-    tunnels: brokenTunnels(index.fleet.tunnels, offline, observed),
+    tunnels: brokenTunnels(index.fleet.tunnels, offline, options.observedDown),
     lanes: [...offline].flatMap((h) => lanesThrough(index.fleet, h)).map((l) => ({ carries: l.carries, from: l.from, through: l.through, to: l.to, tunnels: l.tunnels.map((t) => t.name), critical: l.critical })),
     notes: [...meshHubNotes(index, offline), ...notes],
   };
@@ -281,12 +281,13 @@ export function tunnelView(t: Tunnel): TunnelView {
   return { name: t.name, from: t.from, to: t.to, direction: t.direction ?? 'forward', carries: t.carries ?? null, critical: t.critical === true };
 }
 
-function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string>): BrokenTunnel[] {
+/** Tunnels with an offline end; with --live (observed given) also those observed down, each with its basis. */
+function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string> | undefined): BrokenTunnel[] {
   return tunnels
-    .filter((t) => offline.has(t.from) || offline.has(t.to) || observed.has(t.name))
+    .filter((t) => offline.has(t.from) || offline.has(t.to) || observed?.has(t.name))
     .map((t) => {
       const row: BrokenTunnel = { ...tunnelView(t), offline_ends: [t.from, t.to].filter((h) => offline.has(h)) };
-      if (observed.size === 0) return row;
+      if (observed === undefined) return row;
       const why = observed.get(t.name);
       return why === undefined ? { ...row, basis: 'assumed' } : { ...row, basis: 'observed', observed: why };
     });
