@@ -2,6 +2,7 @@
  * A Caddyfile per edge host (a host that runs a service of kind "edge"): each
  * service's `domains` become one site that reverse-proxies to the service's host
  * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
+ * Names no public CA can issue for (`*.lan`, `localhost`, IPs, …) are served with `tls internal`.
  * Rendered already formatted: `caddy fmt` leaves it unchanged.
  */
 import { repeatedDomains, routingEdges, type Fleet, type Service } from '../fleet/model.js';
@@ -9,14 +10,27 @@ import type { Problem } from '../problems.js';
 import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
 
-/** The schema's pattern for a domain (optionally one leading wildcard label). */
-const DOMAIN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/;
+/** The schema's pattern for a domain (optionally one leading wildcard label), `localhost`, or an IPv4 address. */
+const DOMAIN = /^((\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}|localhost|\d{1,3}(\.\d{1,3}){3})$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * Names no public CA will ever issue a certificate for: private-use suffixes (`.lan`, `.home.arpa`,
+ * `.internal`, `.local`, `.localhost`), `localhost` and bare IP addresses. Their sites get
+ * `tls internal` (Caddy's own CA) instead of an ACME order that can only fail.
+ */
+const NON_PUBLIC_SUFFIXES = ['.lan', '.internal', '.local', '.localhost', '.home.arpa'];
+
+export function isNonPublicName(domain: string): boolean {
+  return domain === 'localhost' || IPV4.test(domain) || NON_PUBLIC_SUFFIXES.some((suffix) => domain.endsWith(suffix));
+}
 
 interface Site {
   domains: string[];
   upstream: string;
   service: Service;
+  /** Non-public names: certificates from Caddy's internal CA. */
+  internal: boolean;
 }
 
 /** Which edges route a service: `routingEdges` (shared with `graph`). */
@@ -68,7 +82,12 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
         problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, 'give the host a mesh_ip, or run the service on the edge host'));
         continue;
       }
-      sites.get(edge)!.push({ domains: [...s.domains], upstream: `${address}:${s.port}`, service: s });
+      // Public and non-public names of one service are two sites: one `tls internal` must not take the public ones along.
+      const publicNames = s.domains.filter((d) => !isNonPublicName(d));
+      const internalNames = s.domains.filter(isNonPublicName);
+      for (const [domains, internal] of [[publicNames, false], [internalNames, true]] as const) {
+        if (domains.length > 0) sites.get(edge)!.push({ domains: [...domains], upstream: `${address}:${s.port}`, service: s, internal });
+      }
     }
   }
   if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
@@ -76,7 +95,7 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     const list = sites.get(edge)!.sort((a, b) => byCodePoint(a.domains[0]!, b.domains[0]!));
     const out = [`# Caddyfile of ${printable(edge)}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
     for (const site of list) {
-      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})`, `${site.domains.join(', ')} {`, `\treverse_proxy ${site.upstream}`, '}');
+      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ': non-public names, certificate from Caddy\'s internal CA' : ''}`, `${site.domains.join(', ')} {`, ...(site.internal ? ['\ttls internal'] : []), `\treverse_proxy ${site.upstream}`, '}');
     }
     return { path: `${edge}.Caddyfile`, content: `${out.join('\n')}\n` };
   });

@@ -4,7 +4,7 @@ import { EXIT_PROBLEMS } from '../../errors.js';
 import { loadFleet } from '../../fleet/load.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style, table } from '../style.js';
-import { withProblemNote } from './shared.js';
+import { errorsElsewhere, withProblemNote } from './shared.js';
 import { badDrill, drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
 
 export async function backups(options: GlobalOptions): Promise<CommandResult> {
@@ -13,8 +13,9 @@ export async function backups(options: GlobalOptions): Promise<CommandResult> {
   // Declared against achieved: the drills' evidence (docs/data.md).
   const evidence = readEvidence(loaded.fleet.root);
   const drills = report.clusters.filter((c) => c.policy !== null || evidence.some((e) => e.cluster === c.name)).map((c) => drillStatus(c.name, c.policy, evidence));
-  const result = withProblemNote(loaded, { ...report, drills }, () => `${backupsText(report)}${drillsText(drills)}`);
-  if (!report.ok || drills.some(badDrill)) result.exitCode = EXIT_PROBLEMS;
+  const ownProblems = !report.ok || drills.some(badDrill);
+  const result = withProblemNote(loaded, { ...report, drills }, () => `${backupsText(report)}${drillsText(drills)}${ownProblems ? '' : errorsElsewhere(loaded)}`);
+  if (ownProblems) result.exitCode = EXIT_PROBLEMS;
   return result;
 }
 

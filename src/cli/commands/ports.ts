@@ -5,7 +5,7 @@ import { loadFleet } from '../../fleet/load.js';
 import { envPortsFile, portRegistry, type EnvNameCollision } from '../../inspect/ports.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style, table } from '../style.js';
-import { withProblemNote } from './shared.js';
+import { errorsElsewhere, withProblemNote } from './shared.js';
 
 export async function ports(options: GlobalOptions & { writeEnv?: string; check?: boolean }): Promise<CommandResult> {
   if (options.check && options.writeEnv === undefined) throw new UsageError('--check compares the file given with --write-env', 'e.g. manage-apps ports --write-env .env.ports --check');
@@ -32,7 +32,7 @@ export async function ports(options: GlobalOptions & { writeEnv?: string; check?
       out.push('', style.red(`${registry.clashes.length} clash(es):`));
       for (const c of registry.clashes) out.push(`  ${c.host}:${c.port} is claimed by ${c.owners.join(' and ')}`);
     } else {
-      out.push('', `${style.green('✔')} no port is claimed twice on one host.`);
+      out.push('', `${style.green('✔')} no port is claimed twice on one host.${errorsElsewhere(loaded)}`);
     }
     for (const c of envFile?.collisions ?? []) out.push(style.red(`✖ ${c.name} would name both ${c.owners.map((o) => `${o.owner} (${o.port})`).join(' and ')}: rename one project`));
     if (envFile) {

@@ -3,7 +3,7 @@ import type { LoadedFleet } from '../../fleet/load.js';
 import { countBySeverity, type Problem } from '../../problems.js';
 import type { CommandResult } from '../context.js';
 import { problemJson, problemSummary } from '../report-problems.js';
-import { style } from '../style.js';
+import { plural, style } from '../style.js';
 
 /**
  * Read-only views still show the fleet when some files have problems, but say so
@@ -21,7 +21,24 @@ export function withProblemNote(loaded: LoadedFleet, data: Record<string, unknow
   };
 }
 
-/** One stderr line pointing at `validate`, for commands that go on despite problems in the files. */
+/** How many errors a note lists one per line before it points at `validate` for the rest. */
+export const NOTE_LIMIT = 10;
+
+/**
+ * A note on stderr for commands that go on despite problems in the files: the count, and
+ * each error on one line (where, which rule, what), so an exit code of 1 always says why.
+ */
 export function writeProblemNote(problems: readonly Problem[]): void {
-  process.stderr.write(`${style.yellow('note:')} ${problemSummary(problems)} in the manifests or inventory; run \`manage-apps validate\` for details.\n`);
+  const errors = problems.filter((p) => p.severity === 'error');
+  const lines = [`${style.yellow('note:')} ${problemSummary(problems)} in the manifests or inventory${errors.length > 0 ? ' (the exit code is 1 because of them)' : ''}:`];
+  for (const p of errors.slice(0, NOTE_LIMIT)) lines.push(`  ${p.file}:${p.line}:${p.column} ${style.dim(`[${p.rule}]`)} ${p.message}`);
+  if (errors.length > NOTE_LIMIT) lines.push(`  … and ${errors.length - NOTE_LIMIT} more`);
+  lines.push(`  run \`manage-apps validate\` for details.`);
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+/** A verdict line's tail when the files have errors: the command's own check passed, the exit code is still 1. */
+export function errorsElsewhere(loaded: LoadedFleet): string {
+  const { errors } = countBySeverity(loaded.problems);
+  return errors === 0 ? '' : ` ${style.red(`(exit code 1: ${plural(errors, 'error')} elsewhere in the files, listed above)`)}`;
 }

@@ -15,23 +15,23 @@ export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
   const mode = modeOf(flags);
   const loaded = await loadFleet(flags);
   const command = 'net reconcile';
-  const { blocking, other } = splitLoadProblems(loaded, 'fleet');
+  const { blocking, reported, other } = splitLoadProblems(loaded, 'fleet');
   const base = { command, mode, loaded, other, rendered: [], files: [], skipped: [] };
   const source = loaded.inventory.source;
-  if (blocking.length > 0 || !source?.doc) return renderResult({ ...base, problems: sortProblems(blocking) });
+  if (blocking.length > 0 || !source?.doc) return renderResult({ ...base, problems: sortProblems([...blocking, ...reported]), blocked: true });
 
   const path = loaded.inventory.path;
   // The file as it is now on disk is what gets spliced (and what --check compares).
   // Without a byte-order mark, as parsed: positions in the parsed document are offsets into this text.
   const text = (await readIfExists(path))?.replace(/^\uFEFF/, '') ?? source.text;
   const current = text === source.text ? source : parseInventory(path, loaded.inventory.file, text).source;
-  if (!current?.doc) return renderResult({ ...base, problems: sortProblems(loaded.inventory.problems) });
+  if (!current?.doc) return renderResult({ ...base, problems: sortProblems(loaded.inventory.problems), blocked: true });
   const content = spliceServicesMap(text, current.doc, renderServicesMap(loaded.fleet));
   const reparsed = parseInventory(path, loaded.inventory.file, content);
   if (!reparsed.valid) throw new Error(`the reconciled inventory does not load: ${reparsed.problems.map((p) => p.message).join('; ')}`);
 
   const skipped = loaded.fleet.services.filter((s) => s.host === undefined).map((s) => ({ name: s.id, reason: 'no host: not in the services map' }));
-  const report = { ...base, skipped, problems: [] };
+  const report = { ...base, skipped, problems: sortProblems(reported), blocked: false };
   if (mode === 'print') return renderResult({ ...report, rendered: [{ path: loaded.inventory.file, content }] });
   const targets = [{ path, content }];
   return renderResult({ ...report, files: mode === 'check' ? await checkTargets(targets) : await writeTargets(targets) });

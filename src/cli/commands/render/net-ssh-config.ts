@@ -27,11 +27,11 @@ export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult
   const command = 'net ssh-config';
   const { blocking, other } = splitLoadProblems(loaded, 'inventory');
   const base = { command, mode, loaded, other, rendered: [] as RenderedFile[], files: [], skipped: [] as { name: string; reason: string }[] };
-  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems(blocking) });
+  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems(blocking), blocked: true });
 
   const hosts = renderSshHosts(loaded.fleet, locatorOf(loaded));
-  const report = { ...base, skipped: hosts.skipped, problems: mergeProblems(hosts.problems) };
-  if (countBySeverity(report.problems).errors > 0) return renderResult(report);
+  const report = { ...base, skipped: hosts.skipped, problems: mergeProblems(hosts.problems), blocked: countBySeverity(hosts.problems).errors > 0 };
+  if (report.blocked) return renderResult(report);
 
   const source = loaded.fleet.inventoryFile;
   const file = resolve(process.cwd(), flags.file ?? join(homedir(), '.ssh', 'config'));
@@ -52,7 +52,7 @@ export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult
   const spliced = spliceManagedBlock(existing, block, file);
   if (spliced.content === undefined) {
     const problems: Problem[] = spliced.problems;
-    return renderResult({ ...report, problems: mergeProblems(report.problems, problems), extraLines: new Map([[file, (existing ?? '').split(/\r?\n/)]]) });
+    return renderResult({ ...report, problems: mergeProblems(report.problems, problems), blocked: true, extraLines: new Map([[file, (existing ?? '').split(/\r?\n/)]]) });
   }
   const targets: Target[] = [...extra, { path: file, content: spliced.content, modeIfNew: 0o600 }];
   if (mode === 'check') return renderResult({ ...report, files: await checkTargets(targets) });

@@ -69,18 +69,44 @@ export function locatorOf(loaded: LoadedFleet): Locator {
 }
 
 /**
- * A renderer that reads only the inventory (ssh config, WireGuard) is stopped by
- * errors in the inventory only; the others by any error in the fleet: a manifest
- * that failed to load would silently drop its service from the rendering.
+ * Rules whose errors make a rendering wrong even though every file loaded: two manifests for one
+ * service (which one is rendered?), a secret (it would be copied into the rendered file), and a
+ * name that is not plain (it would be written into a file or a path).
  */
-export function splitLoadProblems(loaded: LoadedFleet, scope: 'inventory' | 'fleet'): { blocking: Problem[]; other: Problem[] } {
+const BLOCKING_RULES: ReadonlySet<string> = new Set(['duplicate_project', 'secret_in_manifest', 'safe_name']);
+
+/**
+ * Which load problems stop a render, which are reported with it, which are only a note.
+ *
+ * - `blocking`: errors that change what would be rendered: a manifest that failed to load (its
+ *   service would silently drop out), a problem of the inventory itself (an entry left out),
+ *   an unreadable directory, and BLOCKING_RULES. Nothing is rendered.
+ * - `reported`: every other error of the fleet (a production service on a dev box, a port
+ *   clash, …) for renderers that read the manifests: the rendering does not depend on it, so
+ *   it is rendered, and the problem is reported and makes the exit code 1.
+ * - `other`: warnings, and for renderers that read only the inventory (ssh config, WireGuard)
+ *   everything outside it: a one-line note.
+ */
+export function splitLoadProblems(loaded: LoadedFleet, scope: 'inventory' | 'fleet'): { blocking: Problem[]; reported: Problem[]; other: Problem[] } {
   const blocking: Problem[] = [];
+  const reported: Problem[] = [];
   const other: Problem[] = [];
+  const inventoryProblems = new Set(loaded.inventory.problems);
+  const manifests = new Map(loaded.manifests.map((m) => [m.file, m]));
   for (const p of loaded.problems) {
-    const relevant = scope === 'fleet' || p.file === loaded.inventory.file;
-    (p.severity === 'error' && relevant ? blocking : other).push(p);
+    if (p.severity !== 'error') {
+      other.push(p);
+      continue;
+    }
+    if (scope === 'inventory') {
+      (p.file === loaded.inventory.file ? blocking : other).push(p);
+      continue;
+    }
+    const manifest = manifests.get(p.file);
+    const failedToLoad = inventoryProblems.has(p) || (manifest === undefined ? p.file !== loaded.inventory.file : !manifest.valid);
+    (failedToLoad || BLOCKING_RULES.has(p.rule) ? blocking : reported).push(p);
   }
-  return { blocking, other };
+  return { blocking, reported, other };
 }
 
 /** Problems the renderer found may repeat what loading found (same place, same rule): once each. */
@@ -88,9 +114,10 @@ export function mergeProblems(...lists: Problem[][]): Problem[] {
   const seen = new Set<string>();
   const out: Problem[] = [];
   for (const p of lists.flat()) {
-    const key = `${p.file}\u0000${p.line}\u0000${p.column}\u0000${p.rule}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    // A load rule and the renderer may say the same thing under two rule ids (domain_unique, render).
+    const keys = [`${p.file}\u0000${p.line}\u0000${p.column}\u0000${p.rule}`, `${p.file}\u0000${p.line}\u0000${p.column}\u0000${p.message}`];
+    if (keys.some((k) => seen.has(k))) continue;
+    for (const k of keys) seen.add(k);
     out.push(p);
   }
   return sortProblems(out);
@@ -164,8 +191,10 @@ export interface RenderReport {
   /** Check/write mode: what happened to each file. */
   files: FileReport[];
   skipped: Skipped[];
-  /** Problems that concern this command (they stop it when any is an error). */
+  /** Problems that concern this command; any error makes the exit code 1. */
   problems: Problem[];
+  /** Nothing was rendered because of them (a file that failed to load, a value that cannot be rendered). */
+  blocked: boolean;
   /** Load problems elsewhere in the fleet: a note, not a failure. */
   other: Problem[];
   /** Extra lines for code frames (files that are not part of the fleet, e.g. ~/.ssh/config). */
@@ -184,17 +213,20 @@ const STATUS_TEXT: Record<FileStatus, string> = {
 
 /** The one result shape of every render command (docs/render.md). */
 export function renderResult(r: RenderReport): CommandResult {
-  const failed = countBySeverity(r.problems).errors > 0;
+  const failed = r.blocked;
+  const errors = countBySeverity(r.problems).errors > 0;
   const drift = r.mode === 'check' && r.files.some((f) => f.status !== 'up-to-date');
   const files: FileReport[] = r.mode === 'print' ? r.rendered.map((f) => ({ path: f.path, status: 'rendered', content: f.content })) : r.files;
   const lines = lineSource(r.loaded);
   const lineOf: LineSource = (file, line) => lines(file, line) ?? r.extraLines?.get(file)?.[line - 1];
   return {
-    exitCode: failed || drift ? EXIT_PROBLEMS : EXIT_OK,
+    exitCode: failed || errors || drift ? EXIT_PROBLEMS : EXIT_OK,
     json: { command: r.command, mode: r.mode, files, skipped: r.skipped, problems: r.problems.map(problemJson) },
     human: () => {
       const err: string[] = [];
-      if (r.problems.length > 0) err.push(formatProblems(r.problems, lineOf), '', `${failed ? style.red('✖') : style.yellow('!')} ${problemSummary(r.problems)}${failed ? `: nothing was ${r.mode === 'write' ? 'written' : r.mode === 'check' ? 'checked' : 'rendered'}` : ''}.`);
+      const done = r.mode === 'write' ? 'written' : r.mode === 'check' ? 'checked' : 'rendered';
+      const verdict = failed ? `: nothing was ${done}` : errors ? `: none of them changes the rendering, so it was ${done} anyway (exit code 1)` : '';
+      if (r.problems.length > 0) err.push(formatProblems(r.problems, lineOf), '', `${failed || errors ? style.red('✖') : style.yellow('!')} ${problemSummary(r.problems)}${verdict}.`);
       if (r.other.length > 0) err.push(`${style.yellow('note:')} ${problemSummary(r.other)} elsewhere in the manifests or inventory; run \`manage-apps validate\` for details.`);
       if (r.mode === 'print') {
         for (const s of r.skipped) err.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
@@ -245,19 +277,20 @@ export async function runRenderer(
 ): Promise<CommandResult> {
   const mode = modeOf(flags);
   const dir = outDir(flags, mode, command);
-  const { blocking, other } = splitLoadProblems(loaded, scope);
+  const { blocking, reported, other } = splitLoadProblems(loaded, scope);
   const base = { command, mode, loaded, other, rendered: [] as RenderedFile[], files: [] as FileReport[], skipped: [] as Skipped[] };
-  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems(blocking) });
+  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems([...blocking, ...reported]), blocked: true });
   const output = render();
   const known = loaded.fleet.hosts.map((h) => h.name);
   const files = hostOf ? filterHost(output.files, flags.host, known, hostOf) : output.files;
-  const problems = mergeProblems(output.problems);
+  const problems = mergeProblems(reported, output.problems);
+  const blocked = countBySeverity(output.problems).errors > 0;
   // --host renders one host's files: skip notes about the others are noise.
   const hostOfSkipped = (name: string) => loaded.fleet.hosts.find((h) => h.name === name)?.name ?? loaded.fleet.services.find((s) => s.id === name)?.host;
   const skipped = flags.host === undefined ? output.skipped : output.skipped.filter((s) => hostOfSkipped(s.name) === undefined || hostOfSkipped(s.name) === flags.host);
   if (flags.host !== undefined && files.length === 0 && !skipped.some((s) => s.name === flags.host)) skipped.push({ name: flags.host, reason: `${command} renders no file for this host` });
-  const report = { ...base, skipped, problems };
-  if (countBySeverity(problems).errors > 0) return renderResult(report);
+  const report = { ...base, skipped, problems, blocked };
+  if (blocked) return renderResult(report);
   if (mode === 'print') return renderResult({ ...report, rendered: files });
   const targets = targetsIn(dir!, files);
   const reports = mode === 'check' ? await checkTargets(targets) : await writeTargets(targets);
