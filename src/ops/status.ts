@@ -51,7 +51,7 @@ export interface StatusReport {
 }
 
 export function verdictOf(service: Service, state: UnitState | null, health: Health | null): { verdict: Verdict; reason?: string } {
-  if (!state) return { verdict: 'unknown', reason: service.supervisor === 'systemd' ? 'no systemd unit declared' : 'no state' };
+  if (!state) return { verdict: 'unknown', reason: service.supervisor === 'pid' ? 'no state' : service.unit === undefined ? 'no systemd unit declared' : `systemctl gave no state for ${service.unit} (is systemd running on the host?)` };
   if (state.load === 'not-found') return { verdict: 'not-found', reason: `unit ${service.unit} is not installed` };
   if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
   if (state.active === 'failed') return { verdict: 'failed', reason: `unit failed (${state.sub})` };
