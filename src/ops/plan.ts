@@ -133,3 +133,68 @@ export function selectedDependencies(fleet: Fleet, service: Service, selected: r
 export function selectedDependents(fleet: Fleet, service: Service, selected: readonly Service[]): Service[] {
   return selected.filter((s) => s.id !== service.id && selectedDependencies(fleet, s, selected).some((d) => d.id === service.id));
 }
+
+/** A service a start added because another one it starts needs it (`for`: those that need it directly). */
+export interface AddedDependency {
+  id: string;
+  host: string;
+  for: string[];
+}
+
+/**
+ * `start <target>` brings up what the target depends on first, as `docker compose up` does:
+ * every dependency, transitively, wherever it runs and whatever --env/--host narrowed (a
+ * dependency resolves as depends_on says: the same environment's instance, else prod's). One
+ * without a host in the inventory is skipped with the reason. `--no-deps` leaves this out.
+ */
+export function withDependencies(fleet: Fleet, selection: Selection): { selection: Selection; added: AddedDependency[] } {
+  const hostNames = new Set(fleet.hosts.map((h) => h.name));
+  const chosen = new Map(selection.services.map((s) => [s.id, s]));
+  const neededBy = new Map<string, Set<string>>();
+  const skipped = [...selection.skipped];
+  const queue = [...selection.services];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    for (const project of next.dependsOn) {
+      const dep = resolveDependency(fleet, next, project);
+      if (dep === undefined || dep.id === next.id) continue;
+      if (selection.services.some((s) => s.id === dep.id)) continue;
+      neededBy.set(dep.id, (neededBy.get(dep.id) ?? new Set<string>()).add(next.id));
+      if (chosen.has(dep.id) || skipped.some((s) => s.id === dep.id)) continue;
+      if (dep.host === undefined || !hostNames.has(dep.host)) {
+        skipped.push({ id: dep.id, reason: `a dependency of ${next.id}, but it has no host in the inventory to run on` });
+        continue;
+      }
+      chosen.set(dep.id, dep);
+      queue.push(dep);
+    }
+  }
+  const services = fleet.services.filter((s) => chosen.has(s.id));
+  const added = services.filter((s) => !selection.services.includes(s)).map((s) => ({ id: s.id, host: s.host!, for: [...(neededBy.get(s.id) ?? [])].sort() }));
+  return { selection: { services, named: selection.named, skipped }, added };
+}
+
+/**
+ * The services outside a stop that depend on what it stops, directly or through others: they
+ * keep running without it (they degrade). `via`: which stopped services each one needs.
+ */
+export function dependentsOutside(fleet: Fleet, stopped: readonly Service[]): { service: Service; via: string[] }[] {
+  const stoppedIds = new Set(stopped.map((s) => s.id));
+  const via = new Map<string, Set<string>>();
+  const needs = (s: Service): Set<string> => {
+    const known = via.get(s.id);
+    if (known) return known;
+    const out = new Set<string>();
+    via.set(s.id, out); // a cycle ends here instead of looping
+    for (const project of s.dependsOn) {
+      const dep = resolveDependency(fleet, s, project);
+      if (dep === undefined || dep.id === s.id) continue;
+      if (stoppedIds.has(dep.id)) out.add(dep.id);
+      else for (const id of needs(dep)) out.add(id);
+    }
+    return out;
+  };
+  return fleet.services
+    .filter((s) => !stoppedIds.has(s.id) && s.host !== undefined && fleet.hosts.some((h) => h.name === s.host))
+    .map((service) => ({ service, via: [...needs(service)].sort() }))
+    .filter((d) => d.via.length > 0);
+}

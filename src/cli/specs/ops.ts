@@ -25,18 +25,19 @@ export const OPS_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'start',
-    summary: 'start services in dependency order, each level ready before the next (PID mode on this machine)',
+    summary: 'start services and what they depend on (transitively) in dependency order, each level ready before the next (PID mode on this machine)',
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout besides readiness waits (default 20)'),
       new Option('--no-wait', 'do not wait for readiness'),
       new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+      new Option('--no-deps', 'start only the services named, not what they depend on'),
     ],
     run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('start', args, o),
   },
   {
     name: 'stop',
-    summary: 'stop services in reverse dependency order; an edge only when named, with --force',
+    summary: 'stop services in reverse dependency order, naming the running services that depend on them (they degrade); an edge only when named, with --force',
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout (default 20)'),

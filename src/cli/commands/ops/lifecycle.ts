@@ -2,7 +2,9 @@
 import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
 import { commandLine, prepare } from '../../../ops/cli.js';
 import { seconds, type OpsCliOptions } from '../../../ops/settings.js';
+import { degradedBy } from '../../../ops/degrade.js';
 import { runLifecycle, type ActionResult, type LifecycleAction } from '../../../ops/lifecycle.js';
+import { withDependencies } from '../../../ops/plan.js';
 import { makeProgress } from '../../../ops/progress.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
@@ -11,13 +13,19 @@ import { formatDiagnosis, problemNote } from './format.js';
 
 export interface LifecycleCliOptions extends OpsCliOptions {
   force?: boolean;
+  /** start: false with --no-deps (do not bring up what the targets depend on). */
+  deps?: boolean;
   wait?: boolean;
   grace?: string;
   readyTimeout?: string;
 }
 
 export async function lifecycle(action: LifecycleAction, targets: string[], options: LifecycleCliOptions): Promise<CommandResult> {
-  const { loaded, ops, selection } = await prepare(targets, options);
+  const prepared = await prepare(targets, options);
+  const { loaded, ops } = prepared;
+  // start brings up what the targets depend on first (docker compose up), unless --no-deps.
+  const expanded = action === 'start' && options.deps !== false ? withDependencies(ops.fleet, prepared.selection) : { selection: prepared.selection, added: [] };
+  const selection = expanded.selection;
   const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
   const progress = makeProgress({ json: options.json === true });
   if (options.json !== true) problemNote(loaded);
@@ -33,16 +41,32 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
     },
     progress,
   );
+  const stopped = action === 'stop' ? report.results.filter((r) => r.ok && (r.outcome === 'stopped' || r.outcome === 'not-running')).map((r) => ops.fleet.services.find((s) => s.id === r.id)!) : [];
+  const degraded = stopped.length > 0 ? await degradedBy(ops, stopped) : [];
   return {
     // Not summary.failed alone: a service skipped for a failed dependency did not come up either.
     exitCode: report.results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
-    json: { ...report, skipped_targets: selection.skipped, problems: loaded.problems.map(problemJson) },
+    json: {
+      ...report,
+      skipped_targets: selection.skipped,
+      ...(action === 'start' ? { dependencies_added: expanded.added } : {}),
+      ...(action === 'stop' ? { degraded } : {}),
+      problems: loaded.problems.map(problemJson),
+    },
     human: () => {
       const out: string[] = [];
+      for (const a of expanded.added) out.push(style.dim(`+ ${a.id} on ${a.host}: a dependency of ${a.for.join(', ')} (--no-deps leaves it out)`));
       report.levels.forEach((level, i) => out.push(style.dim(`level ${i + 1}: ${level.join(', ')}`)));
       for (const r of report.results) out.push(line(r));
       const { ok, failed, skipped } = report.summary;
       out.push('', `${plural(ok, 'service')} ${action === 'stop' ? 'stopped' : action === 'start' ? 'up' : 'restarted'}` + (failed ? `, ${failed} failed` : '') + (skipped ? `, ${skipped} skipped` : '') + '.');
+      for (const d of degraded) {
+        out.push(
+          d.state === 'running'
+            ? `${style.yellow('!')} ${d.id} on ${d.host} is still running without ${d.needs.join(', ')} (it depends on ${d.needs.length === 1 ? 'it' : 'them'}): it will degrade`
+            : `${style.yellow('?')} ${d.id} on ${d.host} depends on ${d.needs.join(', ')}; its host did not answer (${d.reason ?? 'unreachable'})`,
+        );
+      }
       const local = report.results.some((r) => r.ok && r.outcome !== 'skipped' && ops.fleet.services.find((s) => s.id === r.id)?.supervisor === 'pid');
       if (action !== 'stop' && local) out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);
       return out.join('\n');
