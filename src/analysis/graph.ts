@@ -3,7 +3,7 @@
  * database use, tunnels, and edge routes (domain → service). One JSON document, rendered as
  * terminal text, Mermaid (flowchart) or Graphviz (dot).
  */
-import { routingEdges } from '../fleet/model.js';
+import { dropletServices, routingEdges } from '../fleet/model.js';
 import { push, type FleetIndex, type Unresolved } from './topology.js';
 
 export type GraphEdge =
@@ -15,7 +15,8 @@ export type GraphEdge =
 
 export interface FleetGraph {
   hosts: { name: string; role: string; provider: string; mesh_ip: string | null; frozen: boolean; services: string[]; clusters: string[] }[];
-  services: { id: string; project: string; environment: string; host: string | null; kind: string; port: number | null; domains: string[]; stateful: boolean }[];
+  /** `droplet`: the droplet a producer-root manifest lists the service under (null for a manifest's own service). */
+  services: { id: string; project: string; environment: string; host: string | null; kind: string; port: number | null; domains: string[]; stateful: boolean; droplet: string | null }[];
   clusters: { name: string; host: string; engine: string; port: number; role: string }[];
   edges: GraphEdge[];
   unresolved: Unresolved[];
@@ -34,6 +35,9 @@ export function buildGraph(index: FleetIndex): FleetGraph {
     const via = routingEdges(fleet, s).map((e) => e.id);
     for (const d of s.domains) edges.push({ kind: 'route', from: d, to: s.id, edge: via[0] ?? null, edges: via });
   }
+  // Services a droplet lists run on its first registered host; their domain is served on the droplet itself.
+  const onDroplets = dropletServices(fleet);
+  for (const d of onDroplets) if (d.domain !== undefined) edges.push({ kind: 'route', from: d.domain, to: d.id, edge: null, edges: [] });
   return {
     hosts: fleet.hosts.map((h) => ({
       name: h.name,
@@ -41,10 +45,13 @@ export function buildGraph(index: FleetIndex): FleetGraph {
       provider: h.provider,
       mesh_ip: h.meshIp ?? null,
       frozen: h.frozen !== undefined,
-      services: (index.servicesOnHost.get(h.name) ?? []).map((s) => s.id),
+      services: [...(index.servicesOnHost.get(h.name) ?? []).map((s) => s.id), ...onDroplets.filter((d) => d.host === h.name).map((d) => d.id)],
       clusters: (index.clustersOnHost.get(h.name) ?? []).map((c) => c.name),
     })),
-    services: fleet.services.map((s) => ({ id: s.id, project: s.project, environment: s.environment, host: s.host ?? null, kind: s.kind, port: s.port ?? null, domains: s.domains, stateful: s.stateful })),
+    services: [
+      ...fleet.services.map((s) => ({ id: s.id, project: s.project, environment: s.environment, host: s.host ?? null, kind: s.kind, port: s.port ?? null, domains: s.domains, stateful: s.stateful, droplet: null })),
+      ...onDroplets.map((d) => ({ id: d.id, project: d.name, environment: 'prod', host: d.host ?? null, kind: d.kind, port: d.port ?? null, domains: d.domain === undefined ? [] : [d.domain], stateful: false, droplet: d.droplet })),
+    ],
     clusters: fleet.clusters.map((c) => ({ name: c.name, host: c.host, engine: c.engine, port: c.port, role: c.role ?? 'primary' })),
     edges,
     unresolved: index.unresolved,

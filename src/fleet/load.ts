@@ -12,6 +12,7 @@ import { discoverManifests, toRelative } from '../manifest/discover.js';
 import { ManifestCache } from '../manifest/cache.js';
 import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import { checkRules } from '../checks/rules.js';
+import { checkDropletServices } from '../checks/droplet-services.js';
 import { sortProblems, type Problem } from '../problems.js';
 import { buildFleet } from './build.js';
 import type { Fleet } from './model.js';
@@ -50,6 +51,6 @@ export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet
   const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
   cache?.save();
   const fleet = buildFleet(root, manifests, inventory);
-  const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory)];
+  const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory), ...checkDropletServices(fleet, manifests, inventory)];
   return { fleet, manifests, inventory, problems: sortProblems(problems) };
 }

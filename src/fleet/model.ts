@@ -209,3 +209,77 @@ export function durationMs(value: number | string | undefined, fallbackMs: numbe
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
   return n * unit;
 }
+
+/**
+ * A service a producer-root manifest lists under `droplets[].services` (seed 001
+ * shared_infra_topology: each droplet lists the co-located services it runs). It is part of
+ * the fleet: it listens on the droplet's hosts (every name the droplet registers in the
+ * inventory is the same machine), so `hosts`, `ports`, `graph` and `net reconcile` show it and
+ * a port or domain it claims clashes with anyone else's. `host` is the first registered host.
+ */
+export interface DropletService {
+  /** `<name>@<droplet>`: unique per droplet, never a project id (those have no "@"). */
+  id: string;
+  name: string;
+  kind: string;
+  producer?: string;
+  port?: number;
+  domain?: string;
+  droplet: string;
+  hosts: string[];
+  host: string | undefined;
+  manifest: string;
+  /** Where it is declared: droplets[dropletIndex].services[serviceIndex] of its manifest. */
+  path: (string | number)[];
+}
+
+export function dropletServices(fleet: Fleet): DropletService[] {
+  const out: DropletService[] = [];
+  const indexInManifest = new Map<string, number>();
+  for (const d of fleet.droplets) {
+    const dropletIndex = indexInManifest.get(d.manifest) ?? 0;
+    indexInManifest.set(d.manifest, dropletIndex + 1);
+    d.services.forEach((s, serviceIndex) => {
+      out.push({
+        id: `${s.name}@${d.name}`,
+        name: s.name,
+        kind: s.kind,
+        ...(s.producer === undefined ? {} : { producer: s.producer }),
+        ...(s.port === undefined ? {} : { port: s.port }),
+        ...(s.domain === undefined ? {} : { domain: s.domain }),
+        droplet: d.name,
+        hosts: [...d.hosts],
+        host: d.hosts[0],
+        manifest: d.manifest,
+        path: ['droplets', dropletIndex, 'services', serviceIndex],
+      });
+    });
+  }
+  return out;
+}
+
+/** Who listens on which port of which host: clusters, services, droplet services (in that order). */
+export interface Listener {
+  host: string;
+  port: number;
+  owner: string;
+  type: 'cluster' | 'service' | 'droplet';
+  environment: string | null;
+  /** Inventory or manifest path relative to the root. */
+  source: string;
+  /** Where the port is declared in `source`. */
+  path: (string | number)[];
+}
+
+export function listeners(fleet: Fleet): Listener[] {
+  const out: Listener[] = [];
+  for (const c of fleet.clusters) out.push({ host: c.host, port: c.port, owner: c.name, type: 'cluster', environment: null, source: fleet.inventoryFile, path: ['clusters', c.name, 'port'] });
+  for (const s of fleet.services) {
+    if (s.port !== undefined && s.host !== undefined) out.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'port'] });
+  }
+  for (const d of dropletServices(fleet)) {
+    if (d.port === undefined) continue;
+    for (const host of new Set(d.hosts)) out.push({ host, port: d.port, owner: d.id, type: 'droplet', environment: 'prod', source: d.manifest, path: [...d.path, 'port'] });
+  }
+  return out;
+}

@@ -2,13 +2,14 @@
  * `ports`: the port registry per host (services and database clusters) and its
  * clashes, plus the .env.ports file that mirrors it (seed 004 §5.1).
  */
-import type { Fleet } from '../fleet/model.js';
+import { listeners, type Fleet } from '../fleet/model.js';
 
 export interface PortEntry {
   host: string;
   port: number;
   owner: string;
-  type: 'service' | 'cluster';
+  /** droplet: a service a producer-root manifest lists under droplets[].services. */
+  type: 'service' | 'cluster' | 'droplet';
   environment: string | null;
   source: string;
 }
@@ -25,12 +26,7 @@ export interface PortRegistry {
 }
 
 export function portRegistry(fleet: Fleet): PortRegistry {
-  const entries: PortEntry[] = [];
-  for (const c of fleet.clusters) entries.push({ host: c.host, port: c.port, owner: c.name, type: 'cluster', environment: null, source: fleet.inventoryFile });
-  for (const s of fleet.services) {
-    if (s.port === undefined || s.host === undefined) continue;
-    entries.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest });
-  }
+  const entries: PortEntry[] = listeners(fleet).map(({ host, port, owner, type, environment, source }) => ({ host, port, owner, type, environment, source }));
   entries.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port || a.owner.localeCompare(b.owner));
   const byKey = new Map<string, PortEntry[]>();
   for (const e of entries) {

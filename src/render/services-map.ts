@@ -7,15 +7,28 @@
  */
 import { isMap, isPair, isScalar, type Document, type Node } from 'yaml';
 import type { ServicesMapEntry } from '../inventory/types.js';
-import type { Fleet } from '../fleet/model.js';
+import { dropletServices, type Fleet } from '../fleet/model.js';
 import { byCodePoint } from './common.js';
 
 export type ServicesMap = Record<string, ServicesMapEntry>;
 
-/** One entry per placed service, keyed by its id (project, or project:env), sorted. */
+/**
+ * One entry per placed service, keyed by its id (project, or project:env), and per service a
+ * droplet lists (`<name>@<droplet>`, on the droplet's first host), sorted by key.
+ */
 export function renderServicesMap(fleet: Fleet): ServicesMap {
   const map: ServicesMap = {};
-  const services = fleet.services.filter((s) => s.host !== undefined).sort((a, b) => byCodePoint(a.id, b.id));
+  const entries: [string, ServicesMapEntry][] = [];
+  for (const d of dropletServices(fleet)) {
+    if (d.host === undefined) continue;
+    const entry: ServicesMapEntry = { project: d.name, environment: 'prod', host: d.host };
+    if (d.port !== undefined) entry.port = d.port;
+    entry.kind = d.kind;
+    if (d.domain !== undefined) entry.domains = [d.domain];
+    entry.manifest = d.manifest;
+    entries.push([d.id, entry]);
+  }
+  const services = fleet.services.filter((s) => s.host !== undefined);
   for (const s of services) {
     const entry: ServicesMapEntry = { project: s.project, environment: s.environment, host: s.host! };
     if (s.port !== undefined) entry.port = s.port;
@@ -23,8 +36,9 @@ export function renderServicesMap(fleet: Fleet): ServicesMap {
     entry.kind = s.kind;
     if (s.domains.length > 0) entry.domains = [...s.domains];
     entry.manifest = s.manifest;
-    map[s.id] = entry;
+    entries.push([s.id, entry]);
   }
+  for (const [id, entry] of entries.sort((a, b) => byCodePoint(a[0], b[0]))) map[id] = entry;
   return map;
 }
 

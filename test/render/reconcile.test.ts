@@ -33,7 +33,7 @@ test('reconcile: golden file; the key is added before the closing brace with the
   const back = parseInventory('x', 'mesh-hosts.json', out);
   assert.deepEqual(back.problems, []);
   assert.deepEqual(back.inventory!.services, map);
-  assert.deepEqual(Object.keys(map), ['api', 'api:dev', 'cron', 'edge', 'legacy', 'macapp', 'web', 'worker']);
+  assert.deepEqual(Object.keys(map), ['api', 'api:dev', 'cron', 'edge', 'forge@com.example.ct.forge', 'legacy', 'macapp', 'web', 'worker']);
 });
 
 test('reconcile: an existing map is replaced in place; the text around it stays byte for byte', () => {

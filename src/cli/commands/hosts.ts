@@ -19,7 +19,7 @@ export async function hosts(options: GlobalOptions): Promise<CommandResult> {
           h.provider,
           h.address ?? h.public_ip ?? (h.alias !== h.name ? `ssh ${h.alias}` : ''),
           h.mesh_ip ?? style.dim('not on mesh'),
-          h.services.map((s) => s.project + (s.environment === 'prod' ? '' : `:${s.environment}`) + (s.port === null ? '' : `:${s.port}`)).join(joiner),
+          h.services.map((s) => s.project + (s.environment === 'prod' ? '' : `:${s.environment}`) + (s.port === null ? '' : `:${s.port}`) + (s.droplet === null ? '' : style.dim(` (droplet ${s.droplet})`))).join(joiner),
           h.clusters.map((c) => `${c.name} (${c.engine} :${c.port})`).join(joiner),
         ]),
       );

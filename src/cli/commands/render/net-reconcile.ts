@@ -5,6 +5,7 @@
  */
 import { readIfExists } from '../../../files/write.js';
 import { loadFleet } from '../../../fleet/load.js';
+import { dropletServices } from '../../../fleet/model.js';
 import { parseInventory } from '../../../inventory/load.js';
 import { sortProblems } from '../../../problems.js';
 import { renderServicesMap, spliceServicesMap } from '../../../render/services-map.js';
@@ -30,7 +31,10 @@ export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
   const reparsed = parseInventory(path, loaded.inventory.file, content);
   if (!reparsed.valid) throw new Error(`the reconciled inventory does not load: ${reparsed.problems.map((p) => p.message).join('; ')}`);
 
-  const skipped = loaded.fleet.services.filter((s) => s.host === undefined).map((s) => ({ name: s.id, reason: 'no host: not in the services map' }));
+  const skipped = [
+    ...loaded.fleet.services.filter((s) => s.host === undefined).map((s) => ({ name: s.id, reason: 'no host: not in the services map' })),
+    ...dropletServices(loaded.fleet).filter((d) => d.host === undefined).map((d) => ({ name: d.id, reason: `droplet ${d.droplet} registers no hosts: not in the services map` })),
+  ];
   const report = { ...base, skipped, problems: sortProblems(reported), blocked: false };
   if (mode === 'print') return renderResult({ ...report, rendered: [{ path: loaded.inventory.file, content }] });
   const targets = [{ path, content }];
