@@ -110,6 +110,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
         size: p.size ?? 's-8vcpu-16gb-amd',
         ...(p.image === undefined ? {} : { image: p.image }),
         ...(p.ssh_key === undefined ? {} : { sshKey: p.ssh_key }),
+        ...(p.producer === undefined ? {} : { producer: p.producer }),
         project: m.project,
         manifest: loaded.file,
       });

@@ -111,6 +111,7 @@ export interface RunnerPool {
   size: string;
   image?: string;
   sshKey?: string;
+  producer?: string;
   project: string;
   manifest: string;
 }
@@ -127,7 +128,7 @@ export interface Fleet {
   /** Inventory path relative to the root (or absolute). */
   inventoryFile: string;
   mesh?: { cidr: string; hub?: string; topology: 'hub-and-spoke' | 'full-mesh'; listenPort: number; interface: string };
-  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string };
+  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string; ssh_key?: string };
   hosts: Host[];
   clusters: Cluster[];
   tunnels: Tunnel[];

@@ -72,7 +72,7 @@ export interface Inventory {
   $schema?: string;
   version?: 1;
   mesh?: { cidr: string; hub?: string; topology?: 'hub-and-spoke' | 'full-mesh'; listen_port?: number; interface?: string };
-  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string };
+  conventions?: { droplet_naming?: { prefix: string; producers?: string[] }; default_region?: string; ssh_key?: string };
   hosts: Record<string, InventoryHost>;
   clusters?: Record<string, InventoryCluster>;
   tunnels?: InventoryTunnel[];

@@ -58,6 +58,7 @@ export interface RunnerPool {
   size?: string;
   image?: string;
   ssh_key?: string;
+  producer?: string;
 }
 
 export interface InfraManifest {

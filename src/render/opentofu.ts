@@ -9,10 +9,15 @@
  *   at create and renamed live (doctl), so a label change never destroys a box.
  * - `previous_names` become `moved` blocks from the old key to the new one, so a
  *   rename moves the state entry instead of destroy + create.
- * - The runner pool's size is `var.runners`, default 0 (zero cost).
+ * - The runner pool's size is `var.runners`, default 0 (zero cost). Runners are named by the
+ *   inventory's droplet_naming convention: `<prefix>.<producer>.<pool>-<n>` (seed 001's must-rule).
+ * - Standing droplets and runners get the fleet's ssh key (inventory `conventions.ssh_key`, else
+ *   the pool's `ssh_key`: seed 000 §10 registers one key for the fleet), looked up by name. It is
+ *   ForceNew at DigitalOcean too, so `ssh_keys` is in ignore_changes: set at create, never a replace.
  * - No credential is written: the provider reads DIGITALOCEAN_TOKEN from the environment.
  */
 import type { Droplet, Fleet, RunnerPool } from '../fleet/model.js';
+import { matchesNaming } from '../manifest/rules.js';
 import type { Problem } from '../problems.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 
@@ -20,6 +25,9 @@ export const TOFU_FILE = 'main.tf.json';
 export const DROPLET_RESOURCE = 'droplet';
 export const RUNNER_RESOURCE = 'runner';
 export const RUNNERS_VARIABLE = 'runners';
+/** Data sources of the ssh keys: the fleet's, and the pool's own when it names another. */
+export const FLEET_KEY = 'fleet';
+export const RUNNER_KEY = 'runner';
 export const PROVIDER_SOURCE = 'digitalocean/digitalocean';
 export const PROVIDER_VERSION = '~> 2.0';
 
@@ -52,6 +60,23 @@ export function literal(text: string): string {
 function tags(parts: string[]): string[] {
   return [...new Set(parts.map(safeTag))].sort(byCodePoint);
 }
+
+/**
+ * The runners' name before `-<index>`: `<prefix>.<producer>.<pool>` (or `<prefix>.<pool>` without
+ * a producer) when the inventory has a droplet_naming convention, else the pool name. The
+ * producer is the pool's `producer`, else the pool name's first word when it is one of the
+ * convention's producers (`ct-forge-runners` → ct, forge-runners).
+ */
+export function runnerBaseName(pool: RunnerPool, naming: DropletNaming | undefined): { base: string; producer?: string } {
+  if (naming === undefined) return { base: pool.name, ...(pool.producer === undefined ? {} : { producer: pool.producer }) };
+  if (pool.producer !== undefined) return { base: `${naming.prefix}.${pool.producer}.${pool.name}`, producer: pool.producer };
+  const first = pool.name.split('-')[0]!;
+  const rest = pool.name.slice(first.length + 1);
+  if (rest !== '' && (naming.producers ?? []).includes(first)) return { base: `${naming.prefix}.${first}.${rest}`, producer: first };
+  return { base: `${naming.prefix}.${pool.name}` };
+}
+
+type DropletNaming = NonNullable<NonNullable<Fleet['conventions']>['droplet_naming']>;
 
 function address(resource: string, key: string): string {
   return `digitalocean_droplet.${resource}[${JSON.stringify(key)}]`;
@@ -116,6 +141,20 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
   for (const extra of pools.slice(1)) {
     problems.push(renderProblem(locator.manifest(extra.manifest, ['runner_pool']), `a second runner pool "${extra.name}" (the first is "${pool!.name}" in ${pool!.manifest})`, 'the fleet has one ephemeral runner pool, sized by var.runners'));
   }
+  const naming = fleet.conventions?.droplet_naming;
+  const runnerName = pool ? runnerBaseName(pool, naming) : undefined;
+  if (pool && runnerName && naming) {
+    if (pool.producer !== undefined && naming.producers !== undefined && !naming.producers.includes(pool.producer)) {
+      problems.push(renderProblem(locator.manifest(pool.manifest, ['runner_pool', 'producer']), `runner pool producer "${pool.producer}" is not one of the fleet's producers (${naming.producers.join(', ')})`, `the inventory's conventions.droplet_naming lists the producers`));
+    } else if (!matchesNaming(`${runnerName.base}-0`, naming.prefix, naming.producers)) {
+      problems.push(renderProblem(locator.manifest(pool.manifest, ['runner_pool', 'name']), `runners of pool "${pool.name}" would be named "${runnerName.base}-<n>", which does not follow the fleet's naming`, `name the pool <role> (letters, digits, "-") and give it a producer from ${naming.producers?.join(', ') ?? 'the convention'}`));
+    }
+  }
+  // One key for the fleet: the inventory's, else the one the pool names.
+  const fleetKey = fleet.conventions?.ssh_key ?? pool?.sshKey;
+  if (fleetKey === undefined && droplets.length > 0) {
+    problems.push(renderProblem(locator.inventory(['conventions']), 'the droplets get no ssh key: nobody could log in to them', 'name the key the fleet registers at DigitalOcean in conventions.ssh_key of the inventory', 'warning'));
+  }
   if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
 
   const doc: Record<string, unknown> = {
@@ -132,6 +171,10 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
   const data: Record<string, unknown> = {};
   const output: Record<string, unknown> = {};
 
+  const keyData = (name: string, source: string): string => {
+    data['digitalocean_ssh_key'] = { ...(data['digitalocean_ssh_key'] as Record<string, unknown> | undefined), [source]: { name: literal(name) } };
+    return `\${data.digitalocean_ssh_key.${source}.id}`;
+  };
   if (droplets.length > 0) {
     const map: Record<string, unknown> = {};
     for (const { droplet: d, key } of droplets) {
@@ -152,7 +195,8 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
       size: '${each.value.size}',
       image: '${each.value.image}',
       tags: '${each.value.tags}',
-      lifecycle: { ignore_changes: ['name'] },
+      // ssh_keys is ForceNew like the name: a key added later must not replace a standing droplet.
+      ...(fleetKey === undefined ? { lifecycle: { ignore_changes: ['name'] } } : { ssh_keys: [keyData(fleetKey, FLEET_KEY)], lifecycle: { ignore_changes: ['name', 'ssh_keys'] } }),
     };
     output['droplet_ipv4'] = { description: 'Public IPv4 of each droplet, by key.', value: `\${{ for key, droplet in digitalocean_droplet.${DROPLET_RESOURCE} : key => droplet.ipv4_address }}` };
   }
@@ -165,16 +209,14 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
     };
     const runner: Record<string, unknown> = {
       count: `\${var.${RUNNERS_VARIABLE}}`,
-      name: `${pool.name}-\${count.index}`,
+      name: `${literal(runnerName!.base)}-\${count.index}`,
       region: literal(pool.region),
       size: literal(pool.size),
       image: literal(pool.image ?? 'ubuntu-24-04-x64'),
-      tags: tags(['manage-apps', 'ephemeral', `pool:${pool.name}`, `project:${pool.project}`]),
+      tags: tags(['manage-apps', 'ephemeral', `pool:${pool.name}`, `project:${pool.project}`, ...(runnerName!.producer === undefined ? [] : [`producer:${runnerName!.producer}`])]),
     };
-    if (pool.sshKey !== undefined) {
-      data['digitalocean_ssh_key'] = { [RUNNER_RESOURCE]: { name: literal(pool.sshKey) } };
-      runner['ssh_keys'] = [`\${data.digitalocean_ssh_key.${RUNNER_RESOURCE}.id}`];
-    }
+    const runnerKey = pool.sshKey ?? fleetKey;
+    if (runnerKey !== undefined) runner['ssh_keys'] = [keyData(runnerKey, runnerKey === fleetKey ? FLEET_KEY : RUNNER_KEY)];
     resource[RUNNER_RESOURCE] = runner;
     output['runner_ipv4'] = { description: `Public IPv4 of each "${pool.name}" worker.`, value: `\${digitalocean_droplet.${RUNNER_RESOURCE}[*].ipv4_address}` };
   }

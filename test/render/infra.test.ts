@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { infraRender } from '../../src/cli/commands/render/infra-render.js';
 import type { Fleet } from '../../src/fleet/model.js';
 import { dropletKey, renderOpenTofu, safeTag, literal } from '../../src/render/opentofu.js';
+import { matchesNaming } from '../../src/manifest/rules.js';
 import { copyFixture, expectGolden, FIXTURE, loadFixture, removeDir, requireTool, run, tempDir } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -39,7 +40,8 @@ test('infra: golden main.tf.json; for_each over stable keys, ignore_changes name
   await expectGolden('infra/main.tf.json', text);
   const droplet = json['resource']['digitalocean_droplet']['droplet'];
   assert.equal(droplet['for_each'], '${local.droplets}');
-  assert.deepEqual(droplet['lifecycle'], { ignore_changes: ['name'] });
+  assert.deepEqual(droplet['lifecycle'], { ignore_changes: ['name', 'ssh_keys'] });
+  assert.deepEqual(droplet['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}'], 'standing droplets get the fleet\'s key');
   assert.deepEqual(Object.keys(json['locals']['droplets']), ['com_example_ct_forge', 'com_example_dns']);
   assert.equal(json['locals']['droplets']['com_example_dns']['region'], 'ams3');
   assert.equal(json['locals']['droplets']['com_example_ct_forge']['region'], 'nyc3');
@@ -47,8 +49,9 @@ test('infra: golden main.tf.json; for_each over stable keys, ignore_changes name
   assert.equal(json['variable']['runners']['default'], 0);
   const runner = json['resource']['digitalocean_droplet']['runner'];
   assert.equal(runner['count'], '${var.runners}');
-  assert.deepEqual(runner['ssh_keys'], ['${data.digitalocean_ssh_key.runner.id}']);
-  assert.deepEqual(json['data'], { digitalocean_ssh_key: { runner: { name: 'fleet-key' } } });
+  assert.deepEqual(runner['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}']);
+  assert.deepEqual(json['data'], { digitalocean_ssh_key: { fleet: { name: 'fleet-key' } } });
+  assert.equal(runner['name'], 'com.example.ci-runners-${count.index}', 'runners follow the inventory\'s droplet_naming');
   assert.deepEqual(json['provider'], { digitalocean: {} });
   assert.doesNotMatch(text, /token"\s*:/i);
   // Every tag is a valid DigitalOcean tag: no dots.
@@ -71,6 +74,42 @@ test('infra: keys, tags and literals are derived safely', () => {
   assert.equal(safeTag('...'), 'untagged');
   assert.equal(safeTag('x'.repeat(300)).length, 255);
   assert.equal(literal('ubuntu-${file("/etc/passwd")}-%{if}'), 'ubuntu-$${file("/etc/passwd")}-%%{if}');
+});
+
+test('infra: runners are named by the inventory\'s convention (seed 001 droplet_naming), with the producer from the pool', async () => {
+  const { loaded } = await loadFixture();
+  const fleet = loaded.fleet;
+  const naming = fleet.conventions!.droplet_naming!;
+  const runnerOf = (f: Fleet) => (JSON.parse(renderOpenTofu(f).files[0]!.content) as Json)['resource']['digitalocean_droplet']['runner'];
+  const pool = fleet.runnerPools[0]!;
+  // The pool's producer, or the first word of its name when that is one of the convention's producers.
+  const withProducer = runnerOf({ ...fleet, runnerPools: [{ ...pool, producer: 'ct' }] });
+  assert.equal(withProducer['name'], 'com.example.ct.ci-runners-${count.index}');
+  assert.ok((withProducer['tags'] as string[]).includes('producer:ct'));
+  assert.equal(runnerOf({ ...fleet, runnerPools: [{ ...pool, name: 'mc-forge-runner' }] })['name'], 'com.example.mc.forge-runner-${count.index}');
+  // Every name the pool can take matches the must-rule, and another prefix follows the inventory.
+  for (const n of [0, 1, 9, 10, 250]) assert.ok(matchesNaming(`com.example.ct.ci-runners-${n}`, naming.prefix, naming.producers));
+  const other = runnerOf({ ...fleet, conventions: { droplet_naming: { prefix: 'org.acme', producers: ['ops'] } }, runnerPools: [{ ...pool, producer: 'ops' }] });
+  assert.equal(other['name'], 'org.acme.ops.ci-runners-${count.index}');
+  // Without a convention the pool name stays as it is; a producer outside the convention is a located error.
+  const { conventions: _unused, ...bare } = fleet;
+  assert.equal(runnerOf(bare as Fleet)['name'], 'ci-runners-${count.index}');
+  const bad = renderOpenTofu({ ...fleet, runnerPools: [{ ...pool, producer: 'zz' }] });
+  assert.deepEqual(bad.files, []);
+  assert.match(bad.problems[0]!.message, /runner pool producer "zz" is not one of the fleet's producers \(ct, mc\)/);
+});
+
+test('infra: the fleet\'s ssh key (inventory conventions.ssh_key) on standing droplets and runners; the pool may name its own', async () => {
+  const { loaded } = await loadFixture();
+  const fleet: Fleet = { ...loaded.fleet, conventions: { ...loaded.fleet.conventions, ssh_key: 'ops-fleet' } };
+  const json = JSON.parse(renderOpenTofu(fleet).files[0]!.content) as Json;
+  assert.deepEqual(json['data'], { digitalocean_ssh_key: { fleet: { name: 'ops-fleet' }, runner: { name: 'fleet-key' } } });
+  assert.deepEqual(json['resource']['digitalocean_droplet']['droplet']['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}']);
+  assert.deepEqual(json['resource']['digitalocean_droplet']['runner']['ssh_keys'], ['${data.digitalocean_ssh_key.runner.id}']);
+  const noKey = renderOpenTofu({ ...loaded.fleet, runnerPools: [] });
+  const droplet = (JSON.parse(noKey.files[0]!.content) as Json)['resource']['digitalocean_droplet']['droplet'];
+  assert.equal(droplet['ssh_keys'], undefined);
+  assert.deepEqual(noKey.problems.map((p) => [p.severity, p.message]), [['warning', 'the droplets get no ssh key: nobody could log in to them']]);
 });
 
 test('infra: a previous name that is another droplet\'s name, and a second runner pool, are located errors', async () => {
@@ -121,7 +160,7 @@ function tf(terraform: string, dir: string, env: NodeJS.ProcessEnv, args: string
 }
 
 /** The DigitalOcean resources as built-in terraform_data, keeping every meta-argument and reference. */
-export function shim(doc: Json, options: { ignoreName?: boolean } = {}): Json {
+export function shim(doc: Json, options: { ignoreName?: boolean; ignoreKeys?: boolean; forceNew?: 'name' | 'ssh_keys' } = {}): Json {
   const rewrite = (value: unknown): unknown => {
     if (typeof value === 'string') return value.replace(/data\.digitalocean_ssh_key\.(\w+)\.id/g, 'terraform_data.ssh_key_$1.id').replace(/digitalocean_droplet\./g, 'terraform_data.').replace(/\.ipv4_address/g, '.id');
     if (Array.isArray(value)) return value.map(rewrite);
@@ -133,11 +172,16 @@ export function shim(doc: Json, options: { ignoreName?: boolean } = {}): Json {
   delete out['provider'];
   const resources: Json = {};
   for (const [name, body] of Object.entries(out['resource']?.['digitalocean_droplet'] ?? {}) as [string, Json][]) {
-    const { for_each, count, lifecycle, name: dropletName, ...attributes } = body;
-    const r: Json = { input: attributes, triggers_replace: dropletName };
+    // name and ssh_keys are ForceNew at DigitalOcean. terraform_data has one ForceNew attribute
+    // (triggers_replace), and ignore_changes cannot pick a part of it: a shim models one of them.
+    const forceNew = options.forceNew ?? 'name';
+    const { for_each, count, lifecycle, ...attributes } = body;
+    const { [forceNew]: replacing, ...inputs } = attributes;
+    const r: Json = { input: inputs, triggers_replace: replacing ?? null };
     if (for_each !== undefined) r['for_each'] = for_each;
     if (count !== undefined) r['count'] = count;
-    if (lifecycle !== undefined && options.ignoreName !== false) r['lifecycle'] = { ignore_changes: (lifecycle.ignore_changes as string[]).map((a) => (a === 'name' ? 'triggers_replace' : a)) };
+    const ignored = ((lifecycle?.ignore_changes ?? []) as string[]).filter((a) => a === forceNew && (a !== 'name' || options.ignoreName !== false) && (a !== 'ssh_keys' || options.ignoreKeys !== false));
+    if (ignored.length > 0) r['lifecycle'] = { ignore_changes: ['triggers_replace'] };
     resources[name] = r;
   }
   for (const [name, body] of Object.entries(out['data']?.['digitalocean_ssh_key'] ?? {}) as [string, Json][]) resources[`ssh_key_${name}`] = { input: body };
@@ -222,6 +266,30 @@ test('terraform init/validate/plan/apply offline on the terraform_data shim: key
     assert.match(planSummary(plan().stdout), /1 to destroy/);
     await writeFile(join(dir, 'main.tf.json'), JSON.stringify(shim((await rendered()).json, { ignoreName: false })));
     assert.match(planSummary(plan().stdout), /1 to add, 0 to change, 1 to destroy/);
+
+    // The fleet's key added to droplets that were created without one: ForceNew at DigitalOcean,
+    // so ignore_changes keeps them (the key's data source is all that is added); control: without it, both are replaced.
+    const { loaded: keyless } = await loadFixture();
+    // Rendered with a warning (no key at all), which rendered() would refuse.
+    const withoutKey = shim(JSON.parse(renderOpenTofu({ ...keyless.fleet, runnerPools: [] }).files[0]!.content) as Json, { forceNew: 'ssh_keys' });
+    assert.equal(withoutKey['resource']['terraform_data']['ssh_key_fleet'], undefined);
+    const withKey = shim((await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json, { forceNew: 'ssh_keys' });
+    const fresh = await tempDir();
+    try {
+      const at = (args: string[]) => tf(terraform, fresh, env, args);
+      await writeFile(join(fresh, 'main.tf.json'), JSON.stringify(withoutKey));
+      assert.equal(at(['init', '-no-color', '-backend=false', '-input=false']).status, 0);
+      const applied = at(['apply', '-no-color', '-auto-approve', '-input=false', '-lock=false']);
+      assert.equal(applied.status, 0, applied.stdout + applied.stderr);
+      await writeFile(join(fresh, 'main.tf.json'), JSON.stringify(withKey));
+      const keyed = at(['plan', '-no-color', '-input=false', '-lock=false']);
+      assert.equal(planSummary(keyed.stdout), 'Plan: 1 to add, 0 to change, 0 to destroy.', keyed.stdout);
+      assert.match(keyed.stdout, /terraform_data\.ssh_key_fleet will be created/);
+      await writeFile(join(fresh, 'main.tf.json'), JSON.stringify(shim((await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json, { forceNew: 'ssh_keys', ignoreKeys: false })));
+      assert.equal(planSummary(at(['plan', '-no-color', '-input=false', '-lock=false']).stdout), 'Plan: 3 to add, 0 to change, 2 to destroy.');
+    } finally {
+      await removeDir(fresh);
+    }
   } finally {
     await removeDir(dir);
     await removeDir(oldRoot);
