@@ -5,7 +5,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { netCaddy } from '../../src/cli/commands/render/net-caddy.js';
 import type { Fleet, Service } from '../../src/fleet/model.js';
-import { renderCaddy } from '../../src/render/caddy.js';
+import { isNonPublicName, renderCaddy } from '../../src/render/caddy.js';
 import { copyFixture, expectGolden, FIXTURE, loadFixture, removeDir, requireTool, run, tempDir } from './helpers.js';
 
 test('caddy: golden Caddyfile for the edge host: same host via 127.0.0.1, other hosts via their mesh IP', async () => {
@@ -60,6 +60,25 @@ test('caddy: domains without a port and an unreachable host are located errors; 
     await writeFile(join(root, 'dup/.infra.yaml'), 'apiVersion: infra/v2\nproject: dup\nprovider: bare-metal\nservice:\n  host: core\n  port: 3099\n  command: node x.js\n  domains: [other.example.com, api.example.com]\n');
     const dup = (await netCaddy({ root })).json as typeof json;
     assert.deepEqual(dup.problems.filter((p) => p.rule === 'domain_unique').map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`), ['dup/.infra.yaml:8:32 domain "api.example.com" is already routed to "api" (api/.infra.yaml)']);
+  } finally {
+    await removeDir(root);
+  }
+});
+
+test('caddy: non-public names (*.lan, *.internal, *.local, *.home.arpa, localhost, IPs) get tls internal, in a site of their own', async () => {
+  const root = await copyFixture({
+    'lan/.infra.yaml': 'apiVersion: infra/v2\nproject: lan\nprovider: vps\nservice:\n  host: edge\n  port: 5301\n  command: node x.js\n  domains: [lan.example.com, app.box.lan, app.home.arpa, db.internal, printer.local, localhost, 192.0.2.7]\n',
+  });
+  try {
+    const { loaded } = await loadFixture(root);
+    const out = renderCaddy(loaded.fleet);
+    assert.deepEqual(out.problems, []);
+    const text = out.files[0]!.content;
+    assert.match(text, /^lan\.example\.com \{\n\treverse_proxy 127\.0\.0\.1:5301\n\}$/m, 'the public name keeps its automatic certificate');
+    assert.match(text, /^app\.box\.lan, app\.home\.arpa, db\.internal, printer\.local, localhost, 192\.0\.2\.7 \{\n\ttls internal\n\treverse_proxy 127\.0\.0\.1:5301\n\}$/m);
+    assert.equal(text.match(/tls internal/g)?.length, 1, 'only the non-public site');
+    for (const name of ['app.box.lan', 'x.home.arpa', 'a.internal', 'b.local', 'c.localhost', 'localhost', '10.0.0.13']) assert.ok(isNonPublicName(name), name);
+    for (const name of ['example.com', 'lan.example.com', 'local.example.org', 'arpa.example']) assert.ok(!isNonPublicName(name), name);
   } finally {
     await removeDir(root);
   }

@@ -79,7 +79,9 @@ test('caddy validate accepts the Caddyfiles, the tls internal site of *.apricot.
   const dir = await tempDir();
   try {
     const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
-    for (const f of rendered(['net', 'caddy']).json.files) {
+    const files = rendered(['net', 'caddy']).json.files;
+    assert.deepEqual(files.map((f) => f.path), ['apricot.Caddyfile', 'black.Caddyfile', 'vps-0.Caddyfile']);
+    for (const f of files) {
       const path = join(dir, f.path);
       await writeFile(path, f.content!);
       const v = run(caddy, ['validate', '--adapter', 'caddyfile', '--config', path], { env });

@@ -20,7 +20,7 @@ export const RENDER_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'net reconcile',
-    summary: 'regenerate the "services" map of mesh-hosts.json from every manifest (nothing else in the file changes)',
+    summary: 'regenerate the "services" map of mesh-hosts.json from every manifest, droplet services included (nothing else in the file changes)',
     options: modes('mesh-hosts.json'),
     run: async (_args, o) => (await import('../commands/render/net-reconcile.js')).netReconcile(o),
   },
@@ -32,13 +32,13 @@ export const RENDER_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'net caddy',
-    summary: "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh",
+    summary: "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh; non-public names (*.lan, localhost, IPs, …) get tls internal",
     options: [...modes('the Caddyfiles'), out('<host>.Caddyfile'), host()],
     run: async (_args, o) => (await import('../commands/render/net-caddy.js')).netCaddy(o),
   },
   {
     name: 'infra render',
-    summary: 'OpenTofu/Terraform JSON (main.tf.json) for the DigitalOcean droplets and the runner pool (var.runners, default 0)',
+    summary: "OpenTofu/Terraform JSON (main.tf.json) for the DigitalOcean droplets and the runner pool (var.runners, default 0), named by the inventory's droplet_naming, with the fleet's ssh key",
     options: [...modes('main.tf.json'), out('main.tf.json')],
     run: async (_args, o) => (await import('../commands/render/infra-render.js')).infraRender(o),
   },
