@@ -9,7 +9,7 @@ import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
 import { closest } from '../text/suggest.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
-import { findHost, repeatedDomains, resolveDependency } from '../fleet/model.js';
+import { findHost, matchesNaming, repeatedDomains, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
@@ -315,14 +315,5 @@ function checkDroplets(ctx: RuleContext, inventoryReady: boolean): void {
       });
     }
   }
-}
-
-export function matchesNaming(name: string, prefix: string, producers: readonly string[] | undefined): boolean {
-  if (!name.startsWith(`${prefix}.`)) return false;
-  const rest = name.slice(prefix.length + 1).split('.');
-  const role = /^[a-z0-9-]+$/;
-  if (rest.length === 1) return role.test(rest[0]!);
-  if (rest.length === 2) return (producers ?? []).includes(rest[0]!) && role.test(rest[1]!);
-  return false;
 }
 

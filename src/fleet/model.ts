@@ -284,3 +284,13 @@ export function listeners(fleet: Fleet): Listener[] {
   }
   return out;
 }
+
+/** A droplet name under the fleet's droplet_naming convention: `<prefix>.<role>` or `<prefix>.<producer>.<role>` (seed 001). */
+export function matchesNaming(name: string, prefix: string, producers: readonly string[] | undefined): boolean {
+  if (!name.startsWith(`${prefix}.`)) return false;
+  const rest = name.slice(prefix.length + 1).split('.');
+  const role = /^[a-z0-9-]+$/;
+  if (rest.length === 1) return role.test(rest[0]!);
+  if (rest.length === 2) return (producers ?? []).includes(rest[0]!) && role.test(rest[1]!);
+  return false;
+}

@@ -16,8 +16,7 @@
  *   ForceNew at DigitalOcean too, so `ssh_keys` is in ignore_changes: set at create, never a replace.
  * - No credential is written: the provider reads DIGITALOCEAN_TOKEN from the environment.
  */
-import type { Droplet, Fleet, RunnerPool } from '../fleet/model.js';
-import { matchesNaming } from '../manifest/rules.js';
+import { matchesNaming, type Droplet, type Fleet, type RunnerPool } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 

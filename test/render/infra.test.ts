@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { infraRender } from '../../src/cli/commands/render/infra-render.js';
 import type { Fleet } from '../../src/fleet/model.js';
 import { dropletKey, renderOpenTofu, safeTag, literal } from '../../src/render/opentofu.js';
-import { matchesNaming } from '../../src/manifest/rules.js';
+import { matchesNaming } from '../../src/fleet/model.js';
 import { copyFixture, expectGolden, FIXTURE, loadFixture, removeDir, requireTool, run, tempDir } from './helpers.js';
 
 type Json = Record<string, any>;
