@@ -60,6 +60,7 @@ export const RULES: Record<string, RuleInfo> = {
   render: { id: 'render', severity: 'error', level: 'check', summary: 'A value cannot be rendered into a config file (missing key, endpoint or address).' },
   managed_block: { id: 'managed_block', severity: 'error', level: 'check', summary: "The markers of manage-apps' block in a user's file are broken: nothing is written." },
   tunnel: { id: 'tunnel', severity: 'error', level: 'check', summary: 'A tunnel can be opened: who opens it is clear, its listening port is free on its host, its opener reaches the far end.' },
+  compose_file: { id: 'compose_file', severity: 'error', level: 'check', summary: "A compose service's compose file exists, parses, defines the service, publishes the manifest's port and names an image; no secret is written into it." },
   safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
   control_character: { id: 'control_character', severity: 'error', level: 'check', summary: "A manifest's path holds no control character (a line break would reach rendered files)." },
   file_size: { id: 'file_size', severity: 'error', level: 'check', summary: 'A manifest is at most 1 MiB and the inventory at most 8 MiB.' },

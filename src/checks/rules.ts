@@ -14,6 +14,7 @@ import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
 import { tunnelProblems } from '../tunnels/validate.js';
+import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
 
@@ -49,6 +50,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkOwnDb(ctx);
   checkCycles(ctx);
   checkUnits(ctx);
+  checkCompose(ctx);
   checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
@@ -144,7 +146,7 @@ function checkHost(ctx: RuleContext, s: Service): void {
     ctx.out.push(problem('cloud_provider', at(ctx, s.manifest, ['provider']), `provider is "${s.provider}" but host "${host.name}" is "${host.provider}" in the inventory`, `set "provider: ${host.provider}", or move the service to a ${s.provider} host`));
   }
   const standing = s.kind !== 'worker' || s.port !== undefined || s.command !== undefined || s.unit !== undefined;
-  if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing) {
+  if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing && s.supervisor !== 'compose') {
     ctx.out.push(problem('systemd_supervision', at(ctx, s.manifest, ['service'], true), `"${s.project}" runs on ${host.provider} host "${host.name}" but declares no systemd unit`, 'add service.systemd_unit (infra/v1) or service.command (infra/v2 renders the unit); PID mode is for local and mac only'));
   }
   if (s.environment === 'prod') {
@@ -261,6 +263,49 @@ function checkUnits(ctx: RuleContext): void {
   }
 }
 
+/**
+ * A compose service's file: it exists, parses, defines the service, publishes the manifest's port
+ * (or uses the host's network), names an image deploy can pin, and holds no secret (those belong
+ * in service.env_file on the host). A compose service runs no systemd unit of its own.
+ */
+function checkCompose(ctx: RuleContext): void {
+  for (const s of ctx.fleet.services) {
+    const c = s.compose;
+    if (c === undefined) continue;
+    const field = (...path: string[]) => at(ctx, s.manifest, ['service', 'compose', ...path]);
+    for (const key of ['command', 'systemd_unit', 'deploy', 'artifact'] as const) {
+      const raw = (ctx.byFile.get(s.manifest)?.manifest?.service ?? {}) as Record<string, unknown>;
+      if (raw[key] !== undefined) ctx.out.push(problem('compose_file', at(ctx, s.manifest, ['service', key], true), `a compose service has no ${key}: Docker runs ${c.service} from ${c.file}`, `remove service.${key}, or remove service.compose to run it as a systemd unit`));
+    }
+    const read = readCompose(c.path, composeDisplay(s.manifest, c.file), c.service);
+    if (!read.ok) {
+      if (read.kind === 'missing' || read.kind === 'unreadable') ctx.out.push(problem('compose_file', field('file'), read.reason, read.kind === 'missing' ? 'the path is relative to the directory of this manifest' : undefined));
+      else if (read.kind === 'syntax') ctx.out.push(...read.problems.map((p) => ({ ...p, rule: 'compose_file', message: `${p.message} (compose file)` })));
+      else if (read.kind === 'no-service') {
+        const guess = closest(c.service, read.services);
+        ctx.out.push(problem('compose_file', field('service'), `${c.file} defines no service "${c.service}"`, guess ? `did you mean "${guess}"? services: ${read.services.join(', ')}` : read.services.length > 0 ? `services: ${read.services.join(', ')}` : 'the file has no services: section'));
+      }
+      continue;
+    }
+    const facts = read.facts;
+    for (const secret of facts.secrets) {
+      const p = problem('secret_in_manifest', read.source.locate(secret.path), `${c.file}: environment ${secret.key} holds a secret written into the compose file`, `put it in the env file on the host (service.env_file) and write \${${secret.key}} or nothing here`);
+      p.redact = true;
+      ctx.out.push(p);
+    }
+    if (s.port !== undefined && !facts.networkHost && !c.published.includes(s.port)) {
+      const published = c.published.length > 0 ? `it publishes ${c.published.join(', ')}` : 'it publishes no host port';
+      ctx.out.push(problem('compose_file', at(ctx, s.manifest, ['service', 'port']), `port ${s.port} is not published by service "${c.service}" in ${c.file} (${published})`, `publish it there ("${s.port}:<container port>") or set service.port to the published port; readiness is probed on the host's loopback at this port`));
+    }
+    for (const unreadable of facts.unreadablePorts) {
+      ctx.out.push(problem('compose_file', read.source.locate(unreadable.path), `${c.file}: the host port of ${JSON.stringify(unreadable.text)} cannot be known before the host fills it in`, 'write the host port as a number so the port registry and port_clash can see it', 'warning'));
+    }
+    if (c.image === undefined) {
+      ctx.out.push(problem('compose_file', field(), `no image to pin: "${c.service}" in ${c.file} has ${facts.image === undefined ? 'no image' : `image ${JSON.stringify(facts.image)}`}`, 'set service.compose.image to the repository (e.g. ghcr.io/acme/app)'));
+    }
+  }
+}
+
 /** A public domain routes to one service: the edges (net caddy) cannot send it to two. */
 function checkDomains(ctx: RuleContext): void {
   for (const r of repeatedDomains(ctx.fleet)) {
@@ -279,13 +324,18 @@ function checkPorts(ctx: RuleContext): void {
     else taken.set(key, { label: `cluster "${c.name}"`, file: ctx.inventory.file, path: ['clusters', c.name, 'port'], inventory: true });
   }
   for (const s of ctx.fleet.services) {
-    if (s.port === undefined || s.host === undefined) continue;
-    const key = `${s.host}\u0000${s.port}`;
-    const first = taken.get(key);
-    if (first) {
-      ctx.out.push(problem('port_clash', at(ctx, s.manifest, ['service', 'port']), `port ${s.port} on host "${s.host}" is already taken by ${first.label} (${first.file})`, 'pick a free port (see `manage-apps ports`)'));
-    } else {
-      taken.set(key, { label: `"${s.id}"`, file: s.manifest, path: ['service', 'port'], inventory: false });
+    if (s.host === undefined) continue;
+    // A compose service also holds every host port its compose file publishes.
+    const claims: { port: number; file: string; path: (string | number)[] }[] = s.port === undefined ? [] : [{ port: s.port, file: s.manifest, path: ['service', 'port'] }];
+    for (const port of s.compose?.published ?? []) if (port !== s.port) claims.push({ port, file: s.manifest, path: ['service', 'compose', 'file'] });
+    for (const claim of claims) {
+      const key = `${s.host}\u0000${claim.port}`;
+      const first = taken.get(key);
+      if (first) {
+        ctx.out.push(problem('port_clash', at(ctx, claim.file, claim.path), `port ${claim.port} on host "${s.host}" is already taken by ${first.label} (${first.file})${claim.path[1] === 'compose' ? ` (${s.compose!.file} publishes it)` : ''}`, 'pick a free port (see `manage-apps ports`)'));
+      } else {
+        taken.set(key, { label: `"${s.id}"`, file: s.manifest, path: claim.path, inventory: false });
+      }
     }
   }
 }

@@ -2,6 +2,7 @@
 import type { LoadedFleet } from '../fleet/load.js';
 import { secretLines } from '../inventory/load.js';
 import { redact, type LineSource } from './report-problems.js';
+import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -21,6 +22,12 @@ export interface CommandResult {
 export function lineSource(loaded: LoadedFleet): LineSource {
   const byFile = new Map<string, string[]>();
   for (const m of loaded.manifests) byFile.set(m.file, m.source.lines);
+  // Compose files (read and cached while the fleet was built): problems point into them too.
+  for (const s of loaded.fleet.services) {
+    if (s.compose === undefined) continue;
+    const read = readCompose(s.compose.path, composeDisplay(s.manifest, s.compose.file), s.compose.service);
+    if ('source' in read) byFile.set(read.source.file, read.source.lines);
+  }
   const inventory = loaded.inventory.source;
   if (inventory) byFile.set(loaded.inventory.file, inventory.lines);
   // Manifests' secrets are masked through their secret_in_manifest problems; the inventory has no such rule.

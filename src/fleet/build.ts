@@ -1,9 +1,11 @@
 /** Files → the resolved fleet model. Only manifests that passed their schema take part. */
-import { dirname } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { composeDisplay, imageRepository, readCompose } from '../manifest/compose.js';
+import type { ManifestCompose } from '../manifest/types.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import { durationMs, serviceId, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service } from './model.js';
+import { durationMs, serviceId, type ComposeService, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service } from './model.js';
 
 export const DEFAULT_READINESS = '/readyz';
 export const DEFAULT_LIVENESS = '/livez';
@@ -64,15 +66,16 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
         keepReleases: s.keep_releases ?? DEFAULT_KEEP_RELEASES,
         stateful: s.stateful === true,
         dependsOn: s.depends_on ?? [],
-        // PID mode is for this machine (and a mac): everything else is a systemd unit.
-        supervisor: onLocalMachine || m.provider === 'mac' ? 'pid' : 'systemd',
+        // A compose service is run by Docker; PID mode is for this machine (and a mac); everything else is a systemd unit.
+        supervisor: s.compose !== undefined ? 'compose' : onLocalMachine || m.provider === 'mac' ? 'pid' : 'systemd',
         apiVersion: m.apiVersion,
         manifest: loaded.file,
         projectDir: dirname(loaded.path),
       };
       if (s.port !== undefined) service.port = s.port;
+      if (s.compose !== undefined) service.compose = composeService(service, s.compose);
       // infra/v2 renders a unit from `command` for systemd hosts; PID mode has none.
-      const unit = s.systemd_unit ?? (s.command !== undefined && service.supervisor === 'systemd' ? `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service` : undefined);
+      const unit = service.supervisor === 'compose' ? undefined : s.systemd_unit ?? (s.command !== undefined && service.supervisor === 'systemd' ? `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service` : undefined);
       if (unit !== undefined) service.unit = unit;
       if (s.runtime !== undefined) service.runtime = s.runtime;
       if (s.deploy !== undefined) service.deployScript = s.deploy;
@@ -146,4 +149,34 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
   }
   if (inv?.conventions) fleet.conventions = inv.conventions;
   return fleet;
+}
+
+/**
+ * The compose side of a service: names from the manifest; ports, container name and image from
+ * the compose file, read only when first asked for (status, start and stop of a host need none
+ * of them, and parsing YAML is most of a status's start-up).
+ */
+function composeService(service: Service, m: ManifestCompose): ComposeService {
+  const path = join(service.projectDir, m.file);
+  const compose = {
+    file: m.file,
+    path,
+    bundleDir: join(service.projectDir, posix.dirname(m.file)),
+    fileInBundle: posix.basename(m.file),
+    service: m.service,
+    project: m.project ?? (service.environment === 'prod' ? service.project : `${service.project}-${service.environment}`).toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+    ...(m.tag === undefined ? {} : { tag: m.tag }),
+  } as ComposeService;
+  let facts: Pick<ComposeService, 'published' | 'networkHost' | 'containerName' | 'fileImage' | 'image'> | undefined;
+  const load = () => {
+    if (facts) return facts;
+    const read = readCompose(path, composeDisplay(service.manifest, m.file), m.service);
+    const f = read.ok ? read.facts : undefined;
+    const fileImage = f?.image;
+    const fromFile = fileImage !== undefined && !fileImage.includes('$') ? imageRepository(fileImage) : undefined;
+    facts = { published: [...new Set((f?.published ?? []).map((p) => p.port))], networkHost: f?.networkHost ?? false, containerName: f?.containerName, fileImage, image: m.image ?? fromFile };
+    return facts;
+  };
+  for (const key of ['published', 'networkHost', 'containerName', 'fileImage', 'image'] as const) Object.defineProperty(compose, key, { get: () => load()[key], enumerable: true });
+  return compose;
 }

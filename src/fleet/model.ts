@@ -35,7 +35,31 @@ export interface Cluster extends InventoryCluster {
 
 export type Tunnel = InventoryTunnel;
 
-export type Supervisor = 'systemd' | 'pid';
+export type Supervisor = 'systemd' | 'pid' | 'compose';
+
+/** A Docker Compose service: where its compose file is and what deploy pins. */
+export interface ComposeService {
+  /** The compose file relative to the project directory, and its absolute path. */
+  file: string;
+  path: string;
+  /** The bundle shipped with each release: the compose file's directory (absolute). */
+  bundleDir: string;
+  /** The compose file's path inside the bundle. */
+  fileInBundle: string;
+  service: string;
+  /** docker compose -p. */
+  project: string;
+  /** Image repository without a tag, when known (the manifest's, else the compose file's). */
+  image?: string | undefined;
+  /** Tag template ({env}, {sha}, {short_sha}); undefined: the compose file's own tag. */
+  tag?: string;
+  /** The compose file's own image reference for the service. */
+  fileImage?: string | undefined;
+  /** Host ports the service publishes (read from the compose file). */
+  published: number[];
+  networkHost: boolean;
+  containerName?: string | undefined;
+}
 
 export interface HealthCheck {
   readiness: string;
@@ -74,6 +98,8 @@ export interface Service {
   database?: { cluster: string; name: string; user: string; backup?: BackupPolicy };
   owner?: string;
   supervisor: Supervisor;
+  /** Set for a Docker Compose service (supervisor 'compose'). */
+  compose?: ComposeService;
   apiVersion: string;
   /** Manifest path relative to the root, and the project's directory (absolute). */
   manifest: string;
@@ -277,6 +303,8 @@ export function listeners(fleet: Fleet): Listener[] {
   for (const c of fleet.clusters) out.push({ host: c.host, port: c.port, owner: c.name, type: 'cluster', environment: null, source: fleet.inventoryFile, path: ['clusters', c.name, 'port'] });
   for (const s of fleet.services) {
     if (s.port !== undefined && s.host !== undefined) out.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'port'] });
+    // A compose service holds every host port its compose file publishes, not only the one it is probed on.
+    if (s.host !== undefined) for (const port of s.compose?.published ?? []) if (port !== s.port) out.push({ host: s.host, port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'compose', 'file'] });
   }
   for (const d of dropletServices(fleet)) {
     if (d.port === undefined) continue;

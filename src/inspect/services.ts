@@ -1,5 +1,6 @@
 /** `list`: the services of the fleet, one row each. */
 import type { Fleet } from '../fleet/model.js';
+import { composeDisplay } from '../manifest/compose.js';
 
 export interface ServiceRow {
   project: string;
@@ -12,6 +13,8 @@ export interface ServiceRow {
   kind: string;
   supervisor: string;
   manifest: string;
+  /** Compose services: the compose project, service, file (relative to the root) and image repository. */
+  compose?: { project: string; service: string; file: string; image: string | null };
 }
 
 export function listServices(fleet: Fleet, filter: { environment?: string; host?: string } = {}): ServiceRow[] {
@@ -28,5 +31,6 @@ export function listServices(fleet: Fleet, filter: { environment?: string; host?
       kind: s.kind,
       supervisor: s.supervisor,
       manifest: s.manifest,
+      ...(s.compose === undefined ? {} : { compose: { project: s.compose.project, service: s.compose.service, file: composeDisplay(s.manifest, s.compose.file), image: s.compose.image ?? null } }),
     }));
 }

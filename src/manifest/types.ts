@@ -38,6 +38,16 @@ export interface ManifestService {
   backup?: BackupPolicy;
   gpu?: { mode?: 'on-demand' | 'standing'; droplet?: string };
   depends_on?: string[];
+  compose?: ManifestCompose;
+}
+
+/** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */
+export interface ManifestCompose {
+  file: string;
+  service: string;
+  project?: string;
+  image?: string;
+  tag?: string;
 }
 
 export interface ManifestDroplet {

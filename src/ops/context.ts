@@ -8,9 +8,11 @@ import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
 import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
-import { systemdActivation, type ActivationRuntime } from '../runtime/activation.js';
+import { ACTIVATIONS, type ActivationRuntime } from '../runtime/activation.js';
+import { UsageError } from '../errors.js';
 import { stateDirWord } from '../runtime/pid.js';
 import type { RuntimeService } from '../runtime/types.js';
+import { containerNames } from '../runtime/compose.js';
 import type { Shell } from '../transport/quote.js';
 import type { OpsSettings } from './settings.js';
 import { isThisMachine } from './this-machine.js';
@@ -84,7 +86,18 @@ export class Ops {
     if (service.port !== undefined) rs.port = service.port;
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
     // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
-    if (service.supervisor === 'systemd' && isSafePath(service.directory)) rs.directory = service.directory;
+    if ((service.supervisor === 'systemd' || service.supervisor === 'compose') && isSafePath(service.directory)) rs.directory = service.directory;
+    if (service.compose !== undefined) {
+      const c = service.compose;
+      rs.compose = {
+        project: validName('project', c.project),
+        service: validName('project', c.service),
+        file: validName('project', c.fileInBundle),
+        names: containerNames(c.project, c.service, c.containerName === undefined ? undefined : validName('project', c.containerName)),
+        ...(c.image === undefined ? {} : { image: c.image }),
+        ...(service.envFile === undefined ? {} : { envFile: rs.envFile! }),
+      };
+    }
     if (service.supervisor === 'pid') {
       if (service.command !== undefined) rs.command = service.command;
       rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : validName('path', service.projectDir);
@@ -99,7 +112,9 @@ export class Ops {
   }
 
   /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */
-  activation(service: Service): ActivationRuntime {
-    return systemdActivation(this.runtime(service));
+  activation(service: Service, imageRef?: string): ActivationRuntime {
+    const make = ACTIVATIONS[service.supervisor];
+    if (make === undefined) throw new UsageError(`${service.id}: PID mode has no releases to activate`);
+    return make(this.runtime(service), imageRef);
   }
 }

@@ -1,8 +1,10 @@
 /**
- * `logs <target> [-n N] [-f]`: journalctl for systemd units, the log file in PID mode.
+ * `logs <target> [-n N] [-f]`: journalctl for systemd units, the log file in PID mode, docker logs for a compose service.
  * Several services: each block under a header; with -f, every line prefixed by its service.
  */
-import type { Service } from '../fleet/model.js';
+import type { Service, Supervisor } from '../fleet/model.js';
+import { composeLogsScript } from '../runtime/compose.js';
+import type { RuntimeService } from '../runtime/types.js';
 import { pidLogsScript } from '../runtime/pid.js';
 import { logsScript } from '../runtime/systemd.js';
 import type { Ops } from './context.js';
@@ -16,12 +18,15 @@ export interface LogsResult {
   error?: string;
 }
 
+/** Each runtime's log: the journal of a unit, the log file in PID mode, `docker logs` of a container. */
+const LOG_SOURCES: Record<Supervisor, (ops: Ops, service: Service, rs: RuntimeService, lines: number, follow: boolean) => { script: string; source: string } | { error: string }> = {
+  pid: (ops, service, rs, lines, follow) => ({ script: pidLogsScript(ops.stateWord(ops.host(service)!), rs, lines, follow), source: `log file ${rs.key}.log` }),
+  systemd: (_ops, _service, rs, lines, follow) => (rs.unit === undefined ? { error: 'no systemd unit declared' } : { script: logsScript(rs.unit, lines, follow), source: `journal of ${rs.unit}` }),
+  compose: (_ops, _service, rs, lines, follow) => ({ script: composeLogsScript(rs, lines, follow), source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}` }),
+};
+
 function scriptFor(ops: Ops, service: Service, lines: number, follow: boolean): { script: string; source: string } | { error: string } {
-  const host = ops.host(service)!;
-  const rs = ops.runtime(service);
-  if (service.supervisor === 'pid') return { script: pidLogsScript(ops.stateWord(host), rs, lines, follow), source: `log file ${rs.key}.log` };
-  if (rs.unit === undefined) return { error: 'no systemd unit declared' };
-  return { script: logsScript(rs.unit, lines, follow), source: `journal of ${rs.unit}` };
+  return LOG_SOURCES[service.supervisor](ops, service, ops.runtime(service), lines, follow);
 }
 
 export async function readLogs(ops: Ops, services: readonly Service[], lines: number): Promise<LogsResult[]> {

@@ -3,6 +3,7 @@
  * gate outcome, which is live — and its dead-man switch (armed or fired). One script, one
  * round trip per host, hosts in parallel.
  */
+import { ACTIVATIONS } from '../runtime/activation.js';
 import pLimit from 'p-limit';
 import type { Service } from '../fleet/model.js';
 import { inspectScript, parseReleaseStates, type Outcome } from '../runtime/release.js';
@@ -40,7 +41,7 @@ export function createdAt(id: string): string | null {
 }
 
 export async function collectReleases(ops: Ops, services: readonly Service[]): Promise<ServiceReleases[]> {
-  const released = services.filter((s) => s.supervisor === 'systemd');
+  const released = services.filter((s) => ACTIVATIONS[s.supervisor] !== undefined);
   const byHost = new Map<string, Service[]>();
   for (const s of released) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
   const limit = pLimit(ops.settings.concurrency);

@@ -5,10 +5,10 @@
  * reason within the timeout and never holds up the others.
  */
 import pLimit from 'p-limit';
-import type { Host, Service } from '../fleet/model.js';
+import type { Host, Service, Supervisor } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
 import type { RevertState } from '../runtime/revert.js';
-import type { Health, UnitState } from '../runtime/types.js';
+import type { ContainerStatus, Health, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';
 import { failureReason, type RunResult } from '../transport/types.js';
 import type { Ops } from './context.js';
@@ -22,13 +22,15 @@ export interface ServiceStatus {
   environment: string;
   host: string;
   kind: string;
-  supervisor: 'systemd' | 'pid';
+  supervisor: Supervisor;
   unit: string | null;
   port: number | null;
   verdict: Verdict;
   healthy: boolean;
   state: UnitState | null;
   health: Health | null;
+  /** Compose services: the container (id, status, Docker's health, restarts, the image and digest it runs); null when there is none. */
+  container?: ContainerStatus | null;
   /** Why the verdict, in words (unreachable: ssh's reason). */
   reason?: string;
   /** An armed or fired revert of the last deploy or rollback (the host's dead-man switch). */
@@ -52,7 +54,8 @@ export interface StatusReport {
 
 export function verdictOf(service: Service, state: UnitState | null, health: Health | null): { verdict: Verdict; reason?: string } {
   if (!state) return { verdict: 'unknown', reason: service.supervisor === 'pid' ? 'no state' : service.unit === undefined ? 'no systemd unit declared' : `systemctl gave no state for ${service.unit} (is systemd running on the host?)` };
-  if (state.load === 'not-found') return { verdict: 'not-found', reason: `unit ${service.unit} is not installed` };
+  if (state.load === 'not-found') return { verdict: 'not-found', reason: service.compose ? `no container of ${service.compose.service} in compose project ${service.compose.project}` : `unit ${service.unit} is not installed` };
+  if (state.load === 'no-docker') return { verdict: 'not-found', reason: 'docker is not installed on the host' };
   if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
   if (state.active === 'failed') return { verdict: 'failed', reason: `unit failed (${state.sub})` };
   if (state.active === 'activating' || state.active === 'reloading') return { verdict: 'starting', reason: `${state.active} (${state.sub})` };
@@ -80,7 +83,8 @@ function baseRow(service: Service): Omit<ServiceStatus, 'verdict' | 'healthy' | 
 export function statusInput(ops: Ops, host: Host, services: readonly Service[]): HostStatusInput {
   const units = services.filter((s) => s.supervisor === 'systemd' && s.unit !== undefined).map((s) => ops.runtime(s));
   const pids = services.filter((s) => s.supervisor === 'pid').map((s) => ops.runtime(s));
-  return { units, pids, state: ops.stateWord(host) };
+  const containers = services.filter((s) => s.supervisor === 'compose').map((s) => ops.runtime(s));
+  return { units, pids, containers, state: ops.stateWord(host) };
 }
 
 /**
@@ -118,8 +122,10 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
     host: hostRow,
     services: services.map((s) => {
       const r = byId.get(s.id);
-      const { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
-      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
+      let { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
+      // Docker's own healthcheck counts too: a container it calls unhealthy is not healthy, whatever the probe said.
+      if (verdict === 'healthy' && r?.container?.health === 'unhealthy') ({ verdict, reason } = { verdict: 'unhealthy', reason: "Docker's healthcheck reports it unhealthy" });
+      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(r?.container === undefined ? {} : { container: r.container }), ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
     }),
   };
 }

@@ -32,6 +32,8 @@ import { quote, sh } from '../transport/quote.js';
 import { diagnosisScript, gateScript } from './systemd.js';
 import { PRELUDE } from './shell.js';
 import type { RuntimeService } from './types.js';
+import type { Supervisor } from '../fleet/model.js';
+import { composeActivation } from './compose.js';
 
 export interface ActivationRuntime {
   readonly key: string;
@@ -73,3 +75,10 @@ ma_install_unit() {
     diagnose: (since) => body(diagnosisScript(service, { shellVar: since })),
   };
 }
+
+/** The activation of each runtime that ships releases (PID mode runs from its working tree: none). `imageRef`: compose, the image a new release pins. */
+export const ACTIVATIONS: Record<Supervisor, ((service: RuntimeService, imageRef?: string) => ActivationRuntime) | undefined> = {
+  systemd: (service) => systemdActivation(service),
+  compose: (service, imageRef) => composeActivation(service, imageRef),
+  pid: undefined,
+};

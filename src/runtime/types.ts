@@ -1,3 +1,4 @@
+import type { ComposeTarget } from './compose.js';
 /** What the runtime layer knows about one service on one host: enough to build its scripts. */
 import type { RevertState } from './revert.js';
 
@@ -20,6 +21,22 @@ export interface RuntimeService {
   directory?: string;
   /** PID mode: extra environment (PORT, MANAGE_APPS_*). */
   env?: Record<string, string>;
+  /** Compose mode: the compose project, service, file and container names. */
+  compose?: ComposeTarget;
+}
+
+/** What status knows of a compose service's container (null: none found). */
+export interface ContainerStatus {
+  id: string;
+  name: string;
+  status: string;
+  health: string | null;
+  restarts: number;
+  /** The image reference it runs (repo@sha256:… once deployed by manage-apps). */
+  image: string;
+  /** The registry digest it runs, when its reference carries one. */
+  digest: string | null;
+  image_id: string;
 }
 
 export interface UnitState {
@@ -55,6 +72,8 @@ export interface ServiceRuntimeStatus {
   health: Health | null;
   /** The dead-man switch of its last activation, when one is armed or fired (revert.ts). */
   revert?: RevertState;
+  /** Compose mode only. */
+  container?: ContainerStatus | null;
 }
 
 export const isOk = (status: number): boolean => status >= 200 && status < 300;

@@ -47,6 +47,12 @@ const MASKED_UNITS: readonly string[] = [
   // Databases the machine image would auto-start.
   'postgresql.service',
   'postgresql@.service',
+  // Container engines and a registry the machine image would auto-start (test/harness/docker.ts
+  // unmasks them on the hosts that ask for Docker, with their own storage).
+  'docker.service',
+  'docker.socket',
+  'containerd.service',
+  'docker-registry.service',
 ];
 
 /** postgresql@VERSION-CLUSTER.service for each cluster the image has under /etc/postgresql. */

@@ -22,7 +22,7 @@ export async function list(options: GlobalOptions & { env?: string; host?: strin
   const services = listServices(loaded.fleet, filter);
   return withProblemNote(loaded, { services }, () => {
     if (services.length === 0) return 'No services found under the root.';
-    const rows = services.map((s) => [s.project, s.environment, s.host ?? '', s.provider, s.port === null ? '' : String(s.port), s.unit ?? (s.supervisor === 'pid' ? '(pid mode)' : ''), s.depends_on.join(', ')]);
+    const rows = services.map((s) => [s.project, s.environment, s.host ?? '', s.provider, s.port === null ? '' : String(s.port), s.unit ?? (s.compose ? `compose ${s.compose.project}/${s.compose.service}` : s.supervisor === 'pid' ? '(pid mode)' : ''), s.depends_on.join(', ')]);
     return `${table(['PROJECT', 'ENV', 'HOST', 'PROVIDER', 'PORT', 'UNIT', 'DEPENDS ON'], rows)}\n\n${plural(services.length, 'service')}.`;
   });
 }

@@ -73,7 +73,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
     options: [
       ...opsOptions('per-command timeout besides shipping and readiness waits (default 20)'),
       new Option('--artifact <path>', 'the directory or .tar/.tar.gz to ship (default: service.artifact)'),
-      new Option('--strategy <name>', 'release (built-in) or script (service.deploy); default: release when there is an artifact'),
+      new Option('--strategy <name>', 'release (built-in), script (service.deploy) or compose (a compose service); default: compose for a compose service, else release when there is an artifact'),
       new Option('--dry-run', 'print the plan (hosts, steps, order) and touch nothing'),
       new Option('--wait [seconds]', 'wait for a held deploy lock (default up to 600 s) instead of failing'),
       new Option('--break-lock', 'break a deploy lock even when it cannot be proven stale'),
@@ -81,6 +81,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
       new Option('--keep <n>', 'releases to keep (default: service.keep_releases, 5)'),
       new Option('--script-timeout <seconds>', 'how long a deploy script may run (default 1800)'),
       new Option('--revert-margin <seconds>', "the host reverts an unconfirmed release this long after the readiness timeout (default 20)"),
+      new Option('--tag <tag>', 'compose services: the image tag to deploy (default: service.compose.tag, e.g. {env}-{sha})'),
     ],
     run: async (args, o) => (await import('../commands/ops/deploy.js')).deploy(args, o),
   },

@@ -16,6 +16,7 @@ import { records } from '../../runtime/shell.js';
 import { parseDiagnosis, parseGate, type Diagnosis, type GateResult } from '../../runtime/systemd.js';
 import { failureReason, type RunResult, type Transport } from '../../transport/types.js';
 import { gateDetail } from '../lifecycle.js';
+import { composeUsed } from '../../runtime/compose.js';
 import type { RevertReport } from './types.js';
 
 export interface ActivationContext {
@@ -47,6 +48,9 @@ export interface Settled {
   gate: GateResult | null;
   activateMs: number;
   roundTrips: number;
+  /** A runtime that pins an image (compose): the digest the activation ran, and which compose it used. */
+  digest?: string;
+  compose?: string;
 }
 
 export function gateOf(result: RunResult): GateResult & { since?: number } {
@@ -73,7 +77,9 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   const act = await transport.script(activateScript(ctx.runtime, service.directory, { release, timeoutMs, arm: { windowS, token: ctx.token, by: ctx.by } }), { timeoutMs: timeoutMs + quick + 90_000 });
   const activateMs = Date.now() - t0;
   const previous = field(act, 'previous')?.[1] || null;
-  const base = { previous, revert, pruned: [] as string[], activateMs };
+  const digest = field(act, 'digest')?.[1];
+  const compose = composeUsed(act.stdout);
+  const base = { previous, revert, pruned: [] as string[], activateMs, ...(digest ? { digest } : {}), ...(compose === undefined ? {} : { compose }) };
   if (act.unreachable) {
     return { ...base, verdict: 'unreachable', lockSettled: true, gate: null, roundTrips: 1, reason: `the host stopped answering during the switch to ${release} (${act.unreachable}); ${field(act, 'armed') ? `it switches back to ${previous ?? 'nothing'} by itself within ${windowS}s of the switch` : 'its revert may not have been armed: check `manage-apps releases`'}` };
   }

@@ -6,6 +6,8 @@ import { validName } from '../../transport/quote.js';
 import { releaseId, resolveArtifact, type Artifact } from '../artifact.js';
 import type { Ops } from '../context.js';
 import { readyTimeout } from '../lifecycle.js';
+import { composeDeploySteps } from '../../runtime/compose.js';
+import { composeImageRef } from '../image.js';
 import type { Selection } from '../plan.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult, DeployTimings, Strategy } from './types.js';
 
@@ -16,6 +18,11 @@ export interface Decided {
 }
 
 export function decideStrategy(service: Service, options: Pick<DeployOptions, 'artifact' | 'strategy'>): Decided | { error: string } {
+  // A compose service ships its compose file's directory (or --artifact) and pins an image.
+  if (service.compose !== undefined) {
+    if (options.strategy !== undefined && options.strategy !== 'compose') return { error: `a compose service is deployed with the compose strategy, not ${options.strategy}` };
+    return { strategy: 'compose', ...(options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : { artifactPath: service.compose.bundleDir, artifactBase: service.projectDir }) };
+  }
   if (service.supervisor !== 'systemd') return { error: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`' };
   const artifact = options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : service.artifact !== undefined ? { artifactPath: service.artifact, artifactBase: service.projectDir } : undefined;
   const strategy = options.strategy ?? (artifact ? 'release' : service.deployScript !== undefined ? 'script' : undefined);
@@ -69,6 +76,8 @@ export interface Planned {
   decided?: Decided;
   artifact?: Artifact;
   unit?: string;
+  /** Compose: the image reference the new release pins. */
+  imageRef?: string;
 }
 
 /** The plan of one service's deploy, for --dry-run and the progress titles. */
@@ -81,7 +90,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   entry.strategy = decided.strategy;
   const rs = ops.runtime(service);
   const timeout = readyTimeout(service, options) / 1000;
-  const wait = service.port === undefined ? `wait until ${rs.unit} keeps running` : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
+  const wait = service.port === undefined ? `wait until ${rs.unit ?? 'the container'} keeps running` : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
   const lockStep = `take the deploy lock ${service.directory}/.deploy.lock on ${host.name} (${options.wait ? 'waiting for it' : 'fail if held'}; a provably stale lock is broken)`;
   if (decided.strategy === 'script') {
     entry.steps = [lockStep, `run ${service.deployScript} locally in ${service.projectDir} with MANAGE_APPS_* variables`, `restart ${rs.unit} on ${host.name}`, wait, 'on failure: report the unit status, the last journal lines and the readiness answer', 'unlock'];
@@ -89,8 +98,25 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   }
   const artifact = await resolveArtifact(decided.artifactPath!, decided.artifactBase!);
   const release = releaseId(artifact.hash);
-  const unit = unitText(service, host);
   const windowS = Math.ceil((readyTimeout(service, options) + options.revertMarginMs) / 1000);
+  if (decided.strategy === 'compose') {
+    const imageRef = await composeImageRef(service, options.tag);
+    entry.release = release;
+    entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
+    entry.image = imageRef;
+    entry.steps = [
+      `${lockStep}, and in the same round trip ship ${artifact.path} (${artifact.kind}, ${artifact.bytes} bytes: the compose bundle) as a tar stream to ${service.directory}/releases/${release}`,
+      `arm the host's own revert: a systemd timer that switches back to the live release (and its pinned digest) after ${windowS}s unless this deploy confirms`,
+      ...composeDeploySteps(rs, service.directory, release, imageRef),
+      wait,
+      'on success: confirm (disarm the revert, record the release and its digest as passed)',
+      'on failure: diagnose (container state, docker logs, the readiness answer), record it as failed, switch back to the previous release and recreate the service from the digest pinned there, confirm it is healthy, exit non-zero',
+      `keep the last ${options.keep ?? service.keepReleases} releases (failed and unconfirmed ones go first)`,
+      'unlock',
+    ];
+    return { entry, decided, artifact, imageRef };
+  }
+  const unit = unitText(service, host);
   entry.release = release;
   entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
   if (unit !== undefined) entry.unit_file = unit;

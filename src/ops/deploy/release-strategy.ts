@@ -32,7 +32,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const { ops, service, options, base, timings } = ctx;
   const host = ops.host(service)!;
   const transport = ops.transport(host);
-  const runtime = ops.activation(service);
+  const runtime = ops.activation(service, planned.imageRef);
   const artifact = planned.artifact!;
   const owner = newOwner(`deploy ${service.id} ${planned.entry.release}`);
 
@@ -95,6 +95,8 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
     timings.activateMs = result.activateMs;
     timings.gateMs = result.gate?.elapsedMs ?? null;
     const extra = { ...(result.diagnosis === undefined ? {} : { diagnosis: result.diagnosis }), ...(result.back === undefined ? {} : { rollback: result.back }), ...(result.reason === undefined ? {} : { reason: result.reason }) };
+    if (planned.imageRef !== undefined) base.image = { ref: planned.imageRef, digest: result.verdict === 'passed' ? (result.digest ?? null) : null };
+    if (result.compose !== undefined) base.compose = result.compose;
     switch (result.verdict) {
       case 'passed':
         return { ...base, outcome: 'deployed', ok: true };

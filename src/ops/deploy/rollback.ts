@@ -15,6 +15,7 @@ import { readyTimeout } from '../lifecycle.js';
 import type { Selection } from '../plan.js';
 import type { Progress } from '../progress.js';
 import { activateAndSettle } from './activate.js';
+import { ACTIVATIONS } from '../../runtime/activation.js';
 import { acquire, forget, hookSignals, unlock } from './lock.js';
 import type { DeployOptions, RollbackResult } from './types.js';
 
@@ -30,7 +31,7 @@ function chooseTarget(state: ReleaseState, to: string | undefined, host: string)
 export async function rollbackOne(ops: Ops, service: Service, options: RollbackOptions, progress: Progress, key: string): Promise<RollbackResult> {
   const host = ops.host(service)!;
   const base = { id: service.id, host: host.name, from: null, to: null, releases: [] as string[] };
-  if (service.supervisor !== 'systemd' || service.unit === undefined) return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd services deployed with releases can be rolled back' };
+  if (ACTIVATIONS[service.supervisor] === undefined || (service.supervisor === 'systemd' && service.unit === undefined)) return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd and compose services deployed with releases can be rolled back' };
   const task = progress.task(key);
   const transport = ops.transport(host);
   const runtime = ops.activation(service);
@@ -42,7 +43,7 @@ export async function rollbackOne(ops: Ops, service: Service, options: RollbackO
     const res = { ...base, from: state.current, releases: state.releases.map((x) => x.id) };
     const choice = chooseTarget(state, options.to, host.name);
     if ('error' in choice) return { ...res, ok: false, outcome: 'failed', reason: choice.error };
-    return { ...res, to: choice.target, ok: true, outcome: 'skipped', reason: `dry run: would switch ${service.directory}/current from ${state.current} to ${choice.target}, restart ${service.unit} and wait for readiness` };
+    return { ...res, to: choice.target, ok: true, outcome: 'skipped', reason: `dry run: would switch ${service.directory}/current from ${state.current} to ${choice.target}, ${service.compose === undefined ? `restart ${service.unit}` : `recreate ${service.compose.service} (up -d --no-deps) from the image digest pinned in ${choice.target}`} and wait for readiness` };
   }
   const owner = newOwner(`rollback ${service.id}`);
   const lock = await acquire({ service, key: runtime.key, transport, owner, options, report: (m) => task.update(m), note: (m) => progress.note(m) }, (request) => transport.script(lockScript(service.directory, runtime.key, request), { timeoutMs: ops.settings.commandTimeoutMs }));
@@ -61,7 +62,7 @@ export async function rollbackOne(ops: Ops, service: Service, options: RollbackO
       state.current ?? undefined,
     );
     settledLock = settled.lockSettled;
-    const extra = { to: choice.target, revert: settled.revert, ...(settled.diagnosis === undefined ? {} : { diagnosis: settled.diagnosis }) };
+    const extra = { to: choice.target, revert: settled.revert, ...(settled.diagnosis === undefined ? {} : { diagnosis: settled.diagnosis }), ...(settled.digest === undefined ? {} : { digest: settled.digest }), ...(settled.compose === undefined ? {} : { compose: settled.compose }) };
     switch (settled.verdict) {
       case 'passed':
         return { ...res, ...extra, ok: true, outcome: 'rolled-back' };

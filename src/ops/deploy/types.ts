@@ -1,7 +1,7 @@
 /** The shapes of deploy and rollback: options, results, the dry-run plan (docs/operations.md). */
 import type { Diagnosis } from '../../runtime/systemd.js';
 
-export type Strategy = 'release' | 'script';
+export type Strategy = 'release' | 'script' | 'compose';
 
 export interface DeployOptions {
   /** A directory or archive to ship (overrides service.artifact); relative to the current directory. */
@@ -20,6 +20,8 @@ export interface DeployOptions {
   scriptTimeoutMs: number;
   /** The dead-man switch fires this long after the readiness timeout unless the deploy confirms. */
   revertMarginMs: number;
+  /** Compose services: the image tag to deploy (overrides service.compose.tag). */
+  tag?: string;
 }
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;
@@ -64,6 +66,10 @@ export interface DeployResult {
   migration?: { exitCode: number | null; lastLines: string[] };
   /** ssh round trips this deploy made to its host. */
   roundTrips: number;
+  /** Compose services: the image deployed (its tag) and the registry digest that passed the gate (null: it did not). */
+  image?: { ref: string; digest: string | null };
+  /** Compose services: which compose the host has ("docker-compose (v1)", "docker compose (v2)"). */
+  compose?: string;
   timings: DeployTimings;
 }
 
@@ -76,6 +82,8 @@ export interface DeployPlanEntry {
   release?: string;
   artifact?: { path: string; kind: string; bytes: number };
   unit_file?: string;
+  /** Compose services: the image reference to pull and pin. */
+  image?: string;
   skipped?: string;
 }
 
@@ -98,4 +106,7 @@ export interface RollbackResult {
   diagnosis?: Diagnosis;
   revert?: RevertReport;
   releases: string[];
+  /** Compose services: the image digest the service runs again, and which compose did it. */
+  digest?: string;
+  compose?: string;
 }

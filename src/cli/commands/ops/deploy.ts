@@ -21,10 +21,11 @@ export interface DeployCliOptions extends OpsCliOptions {
   scriptTimeout?: string;
   to?: string;
   revertMargin?: string;
+  tag?: string;
 }
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
-  if (options.strategy !== undefined && options.strategy !== 'release' && options.strategy !== 'script') throw new UsageError(`--strategy is release or script, not ${JSON.stringify(options.strategy)}`);
+  if (options.strategy !== undefined && options.strategy !== 'release' && options.strategy !== 'script' && options.strategy !== 'compose') throw new UsageError(`--strategy is release, script or compose, not ${JSON.stringify(options.strategy)}`);
   const waitSeconds = typeof options.wait === 'string' ? seconds('--wait', options.wait, 600) : 600;
   return {
     ...(options.artifact === undefined ? {} : { artifact: options.artifact }),
@@ -37,6 +38,7 @@ function deployOptions(options: DeployCliOptions): DeployOptions {
     ...(options.keep === undefined ? {} : { keep: count('--keep', options.keep, 5) }),
     scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, 1800) * 1000,
     revertMarginMs: seconds('--revert-margin', options.revertMargin, DEFAULT_REVERT_MARGIN_MS / 1000) * 1000,
+    ...(options.tag === undefined ? {} : { tag: options.tag }),
   };
 }
 
@@ -57,6 +59,7 @@ export async function deploy(targets: string[], options: DeployCliOptions): Prom
         const out = [style.bold('Deploy plan (dry run: nothing was touched)'), ...report.levels.map((l, i) => style.dim(`level ${i + 1}: ${l.join(', ')}`))];
         for (const p of report.plan ?? []) {
           out.push('', `${style.bold(p.id)} on ${p.host} (ssh ${p.alias})${p.strategy ? `, ${p.strategy} strategy` : ''}${p.release ? `, release ${p.release}` : ''}`);
+          if (p.image) out.push(`  image: ${p.image}`);
           if (p.skipped) out.push(`  ${style.yellow('skipped:')} ${p.skipped}`);
           p.steps.forEach((s, i) => out.push(`  ${i + 1}. ${s}`));
         }
@@ -74,7 +77,8 @@ export async function deploy(targets: string[], options: DeployCliOptions): Prom
 function deployLine(d: DeployResult): string {
   const t = d.timings;
   const time = t.totalMs ? style.dim(` ${(t.totalMs / 1000).toFixed(1)}s${t.overheadMs !== null ? `, ${(t.overheadMs / 1000).toFixed(1)}s beyond the restart and health wait` : ''}`) : '';
-  if (d.ok && d.outcome === 'deployed') return `${style.green('✔')} ${d.id} on ${d.host}: ${d.release ? `${d.release} is live` : 'deployed'}${d.previous ? ` (was ${d.previous})` : ''}${d.pruned.length ? `, pruned ${d.pruned.length}` : ''}${time}`;
+  const image = d.image ? `, ${d.image.ref}${d.image.digest ? ` = ${d.image.digest.slice(d.image.digest.indexOf('@') + 1, d.image.digest.indexOf('@') + 20)}` : ''}${d.compose ? ` via ${d.compose}` : ''}` : '';
+  if (d.ok && d.outcome === 'deployed') return `${style.green('✔')} ${d.id} on ${d.host}: ${d.release ? `${d.release} is live` : 'deployed'}${image}${d.previous ? ` (was ${d.previous})` : ''}${d.pruned.length ? `, pruned ${d.pruned.length}` : ''}${time}`;
   if (d.outcome === 'skipped') return `${style.yellow('-')} ${d.id} on ${d.host}: skipped (${d.reason})`;
   const out = [`${style.red('✖')} ${d.id} on ${d.host}: ${d.outcome}: ${d.reason ?? ''}${time}`];
   if (d.rollback) out.push(`    ${d.rollback.ok ? style.green('rollback:') : style.red('rollback failed:')} ${d.rollback.detail}`);
@@ -98,7 +102,7 @@ export async function rollback(targets: string[], options: DeployCliOptions): Pr
 
 function rollbackLine(r: RollbackResult): string {
   if (r.outcome === 'skipped' && r.ok) return `${style.yellow('-')} ${r.id} on ${r.host}: ${r.reason}`;
-  if (r.ok) return `${style.green('✔')} ${r.id} on ${r.host}: ${r.to} is live again (was ${r.from})`;
+  if (r.ok) return `${style.green('✔')} ${r.id} on ${r.host}: ${r.to} is live again${r.digest ? ` (${r.digest}${r.compose ? ` via ${r.compose}` : ''})` : ''} (was ${r.from})`;
   const diag = formatDiagnosis(r.diagnosis);
   return `${style.red('✖')} ${r.id} on ${r.host}: ${r.outcome}: ${r.reason ?? ''}${diag ? `\n${diag}` : ''}`;
 }

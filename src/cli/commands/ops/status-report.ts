@@ -4,6 +4,7 @@ import { commandLine, prepare } from '../../../ops/cli.js';
 import type { OpsCliOptions, OpsSettings } from '../../../ops/settings.js';
 import { collectStatus, type ServiceStatus } from '../../../ops/status.js';
 import type { PendingScript } from '../../../transport/ssh.js';
+import type { Supervisor } from '../../../fleet/model.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { plural, style, table } from '../../style.js';
@@ -15,6 +16,13 @@ import type { Service } from '../../../fleet/model.js';
 import { tunnelStatusCollector, type TunnelStatus, type TunnelStatusCollector } from '../../../ops/tunnel-status.js';
 import { resolveTunnels } from '../../../tunnels/resolve.js';
 import { locatorOf } from '../render/shared.js';
+
+/** What runs the service, per runtime: the unit, the pid, the container and the digest it runs. */
+const UNIT_LABEL: Record<Supervisor, (s: ServiceStatus) => string> = {
+  systemd: (s) => s.unit ?? '',
+  pid: (s) => (s.state?.pid ? `pid ${s.state.pid}` : 'pid mode'),
+  compose: (s) => (s.container ? `container ${s.container.name}${s.container.digest ? ` ${s.container.digest.slice(0, 19)}` : ''}` : 'container (none)'),
+};
 
 export async function statusReport(targets: string[], options: OpsCliOptions, defaults: Partial<OpsSettings>, started: Map<string, PendingScript>): Promise<CommandResult> {
   const { loaded, ops, selection } = await prepare(targets, options, defaults, started);
@@ -32,7 +40,7 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
       const rows = report.services.map((s) => [
         s.host,
         s.id,
-        s.supervisor === 'pid' ? (s.state?.pid ? `pid ${s.state.pid}` : 'pid mode') : (s.unit ?? ''),
+        UNIT_LABEL[s.supervisor](s),
         s.state ? `${s.state.active} (${s.state.sub})` : '',
         s.state?.since ? ago(s.state.since) : '',
         s.state?.restarts === null || s.state?.restarts === undefined ? '' : String(s.state.restarts),

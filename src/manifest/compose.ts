@@ -1,0 +1,153 @@
+/**
+ * What manage-apps reads from a project's compose file (service.compose.file): whether it
+ * parses, whether it defines the named service, the host ports that service publishes, its
+ * image, its container name and whether it uses the host's network. `validate` reports what is
+ * wrong at file:line:column (in the compose file or the manifest); the fleet model takes the
+ * ports (the port registry and port_clash see them) and the image.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { SourceDocument, type PathSegment } from '../source/document.js';
+import type { Location, Problem } from '../problems.js';
+import { looksLikeSecret, SECRET_KEY } from './secrets.js';
+
+export interface PublishedPort {
+  port: number;
+  /** Where it is written in the compose file. */
+  path: PathSegment[];
+}
+
+export interface ComposeFacts {
+  /** Host ports the service publishes (ports: "8080:80", "127.0.0.1:8080:80", {published: 8080}). */
+  published: PublishedPort[];
+  /** Port entries that cannot be read without the host's environment ("${PORT}:80") or a range. */
+  unreadablePorts: { text: string; path: PathSegment[] }[];
+  /** network_mode: host: the container listens on the host's ports directly. */
+  networkHost: boolean;
+  /** The image as the compose file writes it (may hold ${VARS}). */
+  image?: string;
+  containerName?: string;
+  /** environment entries that carry a secret in the file itself. */
+  secrets: { path: PathSegment[]; key: string }[];
+}
+
+export type ComposeRead =
+  | { ok: true; source: SourceDocument; facts: ComposeFacts; services: string[] }
+  | { ok: false; kind: 'missing' | 'unreadable'; reason: string }
+  | { ok: false; kind: 'syntax'; source: SourceDocument; problems: Problem[] }
+  | { ok: false; kind: 'no-service'; source: SourceDocument; services: string[]; at: Location };
+
+/** The compose file as problems show it: beside the manifest (both relative to the root). */
+export const composeDisplay = (manifest: string, file: string): string => (manifest.includes('/') ? `${manifest.slice(0, manifest.lastIndexOf('/'))}/${file}` : file);
+
+/** Compose files are a few KB; a larger one is refused rather than parsed (1 MiB). */
+const MAX_BYTES = 1 << 20;
+
+const cache = new Map<string, { mtimeMs: number; size: number; read: ComposeRead }>();
+
+/** Reads the compose file at `absPath` (shown as `file`) and the facts of `service`. Cached per file and mtime. */
+export function readCompose(absPath: string, file: string, service: string): ComposeRead {
+  let stat;
+  try {
+    stat = statSync(absPath);
+  } catch {
+    return { ok: false, kind: 'missing', reason: `${file} does not exist` };
+  }
+  if (!stat.isFile()) return { ok: false, kind: 'unreadable', reason: `${file} is not a regular file` };
+  if (stat.size > MAX_BYTES) return { ok: false, kind: 'unreadable', reason: `${file} is larger than 1 MiB` };
+  const key = `${absPath}\u0000${service}`;
+  const hit = cache.get(key);
+  if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size) return hit.read;
+  let text: string;
+  try {
+    text = readFileSync(absPath, 'utf8');
+  } catch (error) {
+    return { ok: false, kind: 'unreadable', reason: `${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+  }
+  const read = parseCompose(file, text, service);
+  cache.set(key, { mtimeMs: stat.mtimeMs, size: stat.size, read });
+  return read;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function parseCompose(file: string, text: string, service: string): ComposeRead {
+  const source = SourceDocument.parseYaml(file, text);
+  if (source.syntaxProblems.length > 0) return { ok: false, kind: 'syntax', source, problems: source.syntaxProblems };
+  const root = source.value;
+  const services = isRecord(root) && isRecord(root['services']) ? (root['services'] as Record<string, unknown>) : undefined;
+  const names = services === undefined ? [] : Object.keys(services);
+  const def = services?.[service];
+  if (!isRecord(def)) {
+    const at = services === undefined ? source.locate([]) : source.locate(['services'], { key: true });
+    return { ok: false, kind: 'no-service', source, services: names, at };
+  }
+  const base: PathSegment[] = ['services', service];
+  const facts: ComposeFacts = { published: [], unreadablePorts: [], networkHost: def['network_mode'] === 'host', secrets: [] };
+  if (typeof def['image'] === 'string') facts.image = def['image'];
+  if (typeof def['container_name'] === 'string') facts.containerName = def['container_name'];
+  const ports = Array.isArray(def['ports']) ? def['ports'] : [];
+  ports.forEach((entry, i) => {
+    const path = [...base, 'ports', i];
+    const published = publishedPort(entry);
+    if (published === undefined) return;
+    if (typeof published === 'number') facts.published.push({ port: published, path });
+    else facts.unreadablePorts.push({ text: published.text, path });
+  });
+  const env = def['environment'];
+  const envEntries: [string, unknown, PathSegment[]][] = Array.isArray(env)
+    ? env.flatMap((e, i): [string, unknown, PathSegment[]][] => {
+        if (typeof e !== 'string') return [];
+        const eq = e.indexOf('=');
+        return eq < 0 ? [] : [[e.slice(0, eq), e.slice(eq + 1), [...base, 'environment', i]]];
+      })
+    : isRecord(env)
+      ? Object.entries(env).map(([k, v]): [string, unknown, PathSegment[]] => [k, v, [...base, 'environment', k]])
+      : [];
+  for (const [key, value, path] of envEntries) {
+    if (value === null || value === undefined) continue;
+    const text = String(value).trim();
+    // ${VAR} is filled in from the host's env file at `up`: that is where secrets belong.
+    if (text === '' || /^\$\{?[A-Za-z_][A-Za-z0-9_]*(:?-[^}]*)?\}?$/.test(text)) continue;
+    if (SECRET_KEY.test(key) || looksLikeSecret(text)) facts.secrets.push({ path, key });
+  }
+  return { ok: true, source, facts, services: names };
+}
+
+/**
+ * The host port of one `ports:` entry: a number, `{ text }` when it cannot be known here (a
+ * ${VAR}, a range), undefined when nothing is published on the host (a container port only).
+ */
+export function publishedPort(entry: unknown): number | { text: string } | undefined {
+  if (isRecord(entry)) {
+    const p = entry['published'];
+    if (p === undefined || p === null) return undefined;
+    const n = typeof p === 'number' ? p : /^\d+$/.test(String(p)) ? Number(p) : undefined;
+    return n ?? { text: String(p) };
+  }
+  if (typeof entry === 'number') return undefined;
+  if (typeof entry !== 'string') return undefined;
+  const spec = entry.replace(/\/(tcp|udp|sctp)$/, '');
+  // [IP:]HOST:CONTAINER, where IP may be [v6]; a single number publishes a random host port.
+  const parts = spec.startsWith('[') ? [spec.slice(0, spec.indexOf(']') + 1), ...spec.slice(spec.indexOf(']') + 2).split(':')] : spec.split(':');
+  if (parts.length < 2) return undefined;
+  const host = parts[parts.length - 2]!;
+  if (host === '') return undefined;
+  return /^\d+$/.test(host) ? Number(host) : { text: entry };
+}
+
+/** The repository of an image reference: without its tag or digest ("reg:5000/app:1" → "reg:5000/app"). */
+export function imageRepository(image: string): string {
+  const at = image.indexOf('@');
+  const ref = at >= 0 ? image.slice(0, at) : image;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? ref.slice(0, colon) : ref;
+}
+
+/** The tag of an image reference, if it names one. */
+export function imageTag(image: string): string | undefined {
+  const ref = image.split('@')[0]!;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? ref.slice(colon + 1) : undefined;
+}

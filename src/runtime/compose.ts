@@ -1,0 +1,363 @@
+/**
+ * Docker Compose mode: the scripts that run on a host for a compose service, and the parsers
+ * for what they print. The same shapes as systemd mode (status records, "@@gate" verdicts,
+ * diagnosis sections), so ops treats a container like a unit.
+ *
+ * - Compose is detected on the host: `docker compose` (v2) when the plugin answers, else
+ *   `docker-compose` (v1, what Debian 12 ships); every script that runs it prints which
+ *   ("@@compose<TAB>v1|v2<TAB>command").
+ * - A release is the compose file's directory under releases/<id>/ with manage-apps' own files
+ *   in releases/<id>/.manage-apps/: `compose.override.yml` (pins the image, adds the env file)
+ *   and `image` (the digest that passed the gate). Rollback pins that digest again, whatever the
+ *   tag points at by then.
+ * - Only the service's own container is ever recreated: `up -d --no-deps --no-build <service>`
+ *   in its compose project; never `down`, never another project (the edge's).
+ * - Registry credentials are the host's own (`docker login` there, ~/.docker/config.json):
+ *   nothing secret travels in a script or argv.
+ */
+import { quote, sh } from '../transport/quote.js';
+import { BASE_PRELUDE, PRELUDE, records, sections } from './shell.js';
+import { healthOf, parseProbes } from './systemd.js';
+import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
+import type { ActivationRuntime } from './activation.js';
+
+/** What a compose script needs to know about the service (all validated names). */
+export interface ComposeTarget {
+  /** docker compose -p. */
+  project: string;
+  service: string;
+  /** The compose file inside the release directory. */
+  file: string;
+  /** Container names status looks for: container_name, else <project>_<service>_1 (v1) and <project>-<service>-1 (v2). */
+  names: string[];
+  /** Image repository (no tag): the digest kept is the one of this repository. */
+  image?: string;
+  envFile?: string;
+}
+
+export const COMPOSE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+export const IMAGE_REF = /^[A-Za-z0-9._/:@-]+$/;
+
+/** The container names compose gives a service (or its container_name). */
+export function containerNames(project: string, service: string, containerName?: string): string[] {
+  return containerName !== undefined ? [containerName] : [`${project}_${service}_1`, `${project}-${service}-1`];
+}
+
+/** Shell helpers shared by the compose scripts: docker with sudo when needed, compose detection, the service's container. */
+const COMPOSE_FUNCTIONS = String.raw`DK=''
+if [ "$(id -u)" != 0 ] && ! id -nG 2>/dev/null | tr ' ' '\n' | grep -qx docker; then DK='sudo -n'; fi
+ma_docker() { $DK docker "$@"; }
+# ma_compose_detect: docker compose (v2) when the plugin answers, else docker-compose (v1).
+ma_compose_detect() {
+  if $DK docker compose version >/dev/null 2>&1; then MA_CV=v2
+  elif command -v docker-compose >/dev/null 2>&1; then MA_CV=v1
+  else printf '@@compose\tnone\t\n'; return 1; fi
+  printf '@@compose\t%s\t%s\n' "$MA_CV" "$( [ "$MA_CV" = v2 ] && echo 'docker compose' || echo docker-compose)"
+}
+ma_compose() { if [ "$MA_CV" = v2 ]; then $DK docker compose "$@"; else $DK docker-compose "$@"; fi; }
+# ma_cid PROJECT SERVICE: the id of the service's container (running or not), by compose's labels.
+ma_cid() { ma_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$1" --filter "label=com.docker.compose.service=$2" 2>/dev/null | head -n 1; }
+`;
+
+// Field names of the CLI's typed container view (.ID, not the JSON's "Id"): on a template error
+// the CLI retries on the raw JSON, where a missing .State.Health is an error of its own.
+const INSPECT_FORMAT = '{{.Name}}\t{{index .Config.Labels "com.docker.compose.project"}}\t{{index .Config.Labels "com.docker.compose.service"}}\t{{.ID}}\t{{.State.Status}}\t{{.State.StartedAt}}\t{{.RestartCount}}\t{{.State.Pid}}\t{{.State.ExitCode}}\t{{if .State.Health}}{{.State.Health.Status}}{{end}}\t{{.Config.Image}}\t{{.Image}}';
+
+/** Status of every compose service of a host: ONE `docker inspect` of their containers, between "@@begin containers" and "@@end". */
+export function containerPart(services: readonly RuntimeService[]): string {
+  const names = [...new Set(services.flatMap((s) => s.compose?.names ?? []))];
+  if (names.length === 0) return '';
+  // Without docker -H access (not root, not in the docker group), sudo -n.
+  return [
+    `printf '@@begin\\tcontainers\\n'`,
+    `if [ "$(id -u)" = 0 ]; then ${sh`docker inspect --type container --format ${INSPECT_FORMAT} -- ${names}`.text} 2>/dev/null; else ${sh`docker inspect --type container --format ${INSPECT_FORMAT} -- ${names}`.text} 2>/dev/null || ${sh`sudo -n docker inspect --type container --format ${INSPECT_FORMAT} -- ${names}`.text} 2>/dev/null; fi`,
+    `command -v docker >/dev/null 2>&1 || printf 'no-docker\\n'`,
+    `printf '@@end\\n'`,
+  ].join('\n');
+}
+
+export interface ContainerInfo {
+  name: string;
+  id: string;
+  /** created, running, restarting, exited, paused, dead. */
+  status: string;
+  health: string | null;
+  restarts: number;
+  exitCode: number;
+  /** The reference it was created from (repo@sha256:… once manage-apps pinned it). */
+  image: string;
+  /** The registry digest when the reference carries one. */
+  digest: string | null;
+  imageId: string;
+}
+
+/** The containers section → container by name ("/shop_app_1" → "shop_app_1"). */
+export function parseContainers(text: string | undefined): { byName: Map<string, ContainerInfo & { project: string; service: string; startedAt: string; pid: number }>; noDocker: boolean } {
+  const byName = new Map<string, ContainerInfo & { project: string; service: string; startedAt: string; pid: number }>();
+  let noDocker = false;
+  for (const line of (text ?? '').split('\n')) {
+    if (line.trim() === 'no-docker') noDocker = true;
+    const f = line.split('\t');
+    if (f.length < 12 || !f[0]!.startsWith('/')) continue;
+    const image = f[10]!;
+    const digest = /@(sha256:[0-9a-f]{64})$/.exec(image)?.[1] ?? null;
+    byName.set(f[0]!.slice(1), {
+      name: f[0]!.slice(1),
+      project: f[1]!,
+      service: f[2]!,
+      id: f[3]!,
+      status: f[4]!,
+      startedAt: f[5]!,
+      restarts: Number(f[6]) || 0,
+      pid: Number(f[7]) || 0,
+      exitCode: Number(f[8]) || 0,
+      health: f[9] === '' ? null : f[9]!,
+      image,
+      digest,
+      imageId: f[11]!,
+    });
+  }
+  return { byName, noDocker };
+}
+
+/** A container's state in the unit-state shape status reports for every service. */
+export function containerState(c: (ContainerInfo & { startedAt: string; pid: number }) | undefined, noDocker: boolean): UnitState {
+  if (c === undefined) return { load: noDocker ? 'no-docker' : 'not-found', active: 'inactive', sub: 'dead', since: null, restarts: null, pid: null };
+  const active = c.status === 'running' ? 'active' : c.status === 'restarting' ? 'activating' : (c.status === 'exited' || c.status === 'dead') && c.exitCode !== 0 ? 'failed' : 'inactive';
+  const since = c.status === 'running' && !c.startedAt.startsWith('0001-') ? new Date(Date.parse(c.startedAt)).toISOString() : null;
+  return { load: 'container', active, sub: c.health === null ? c.status : `${c.status}, ${c.health}`, since, restarts: c.restarts, pid: c.pid > 0 ? c.pid : null };
+}
+
+/** Parses the compose part of a host's status. */
+export function parseComposeStatus(services: readonly RuntimeService[], output: string): ServiceRuntimeStatus[] {
+  const parts = sections(output);
+  const { byName, noDocker } = parseContainers(parts.get('containers'));
+  const probes = parseProbes(parts.get('probes'));
+  return services.map((s) => {
+    const c = (s.compose?.names ?? []).map((n) => byName.get(n)).find((x) => x !== undefined && x.project === s.compose!.project && x.service === s.compose!.service);
+    const container = c === undefined ? null : { id: c.id.slice(0, 12), name: c.name, status: c.status, health: c.health, restarts: c.restarts, image: c.image, digest: c.digest, image_id: c.imageId };
+    return { id: s.id, state: containerState(c, noDocker), health: healthOf(s, probes), container };
+  });
+}
+
+// ---- deploy: the activation fragments -----------------------------------------------------------
+
+/** Compose's arguments for a release: the project, its compose file and manage-apps' override. */
+function composeArgs(t: ComposeTarget, releaseDir: string): string {
+  const env = t.envFile === undefined ? '' : sh` --env-file ${t.envFile}`.text;
+  return `-p ${quote(t.project)} --project-directory ${releaseDir} -f ${releaseDir}/${quote(t.file)} -f ${releaseDir}/.manage-apps/compose.override.yml${env}`;
+}
+
+/**
+ * Waits until the service's new container runs and answers readiness on the host's loopback (a
+ * service without a port: running for ten polls in a row). Gives up early when it exits, sits
+ * in a restart loop, restarts, or Docker's own healthcheck calls it unhealthy.
+ * Prints "@@gate<TAB>ready|crashed|timeout<TAB>detail<TAB>ms" and "@@container<TAB>id".
+ */
+function gateLoop(s: RuntimeService, t: ComposeTarget, timeoutMs: number): string {
+  const ms = Math.max(200, Math.round(timeoutMs));
+  const ready =
+    s.port !== undefined
+      ? `code=$(ma_probe ${s.port} ${quote(s.readiness)} 2)
+  case $code in 2??) [ "$S" = running ] && { ma_gate ready "$code"; exit 0; } ;; esac`
+      : `if [ "$S" = running ]; then stable=$((stable + 1)); else stable=0; fi
+  [ "$stable" -ge 10 ] && { ma_gate ready running; exit 0; }`;
+  return `stable=0; code=000; base=''
+deadline=$(( $(ma_now_ms) + ${ms} ))
+cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+printf '@@container\\t%s\\n' "$cid"
+while :; do
+  [ -n "$cid" ] || cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+  set -- $(ma_docker inspect --type container --format '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$cid" 2>/dev/null) '' '' '' ''
+  S=$1; N=$2; X=$3; H=$4
+  [ -z "$base" ] && base=$N
+  case $S in
+    '') ma_gate crashed "the container of ${t.service} is gone"; exit 1 ;;
+    exited|dead) ma_gate crashed "the container exited (exit status $X)"; exit 1 ;;
+    restarting) ma_gate crashed "the container exited (exit status $X) and Docker is restarting it"; exit 1 ;;
+  esac
+  # A restarted container runs again: its last exit status is gone by then.
+  if [ -n "$N" ] && [ "$N" != "$base" ]; then ma_gate crashed "the container exited and Docker restarted it $((N - base)) time(s)$( [ "$S" = running ] || printf ' (exit status %s)' "$X")"; exit 1; fi
+  [ "$H" = unhealthy ] && { ma_gate crashed "Docker's healthcheck reports the container unhealthy"; exit 1; }
+  ${ready}
+  if [ "$(ma_now_ms)" -ge "$deadline" ]; then ma_gate timeout "$code"; exit 1; fi
+  sleep 0.2
+done`;
+}
+
+function gateHeader(): string {
+  return `g0=$(ma_now_ms)
+ma_gate() { printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(( $(ma_now_ms) - g0 ))"; }`;
+}
+
+/** `up -d --no-deps --no-build <service>` from a release directory: only this service's container is (re)created. */
+function upCommand(t: ComposeTarget, releaseDir: string): string {
+  return `out=$(ma_compose ${composeArgs(t, releaseDir)} up -d --no-deps --no-build ${quote(t.service)} 2>&1) || { ma_gate crashed "compose up failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }`;
+}
+
+/**
+ * The compose runtime as fragments of a release's host scripts (the release layout, the lock and
+ * `current` belong to release.ts; these only say what Docker does):
+ *
+ * - `functions`: docker/compose helpers, the gate verdict, `ma_override DIR REF` (the release's
+ *   override: the image pinned to REF, the env file; in the compose file's own `version` when it
+ *   declares one, since compose v1 refuses to merge two);
+ * - `install(rel)`: makes the release in shell variable `rel` runnable before `current` points at
+ *   it: a release with a recorded digest (`.manage-apps/image`) gets it back (pulled by digest when
+ *   the host no longer has it: a tag moved since changes nothing); a new one pulls its reference
+ *   (`.manage-apps/ref`) while the old container keeps serving, resolves the registry digest and
+ *   pins that. Prints @@compose, @@pulled, @@digest;
+ * - `restartAndGate(ms)`: `up -d --no-deps --no-build <service>` from `current`, then the gate;
+ * - `stop()`, `diagnose(sinceVar)`.
+ */
+
+export function composeActivation(s: RuntimeService, imageRef?: string): ActivationRuntime {
+  if (imageRef !== undefined && !IMAGE_REF.test(imageRef)) throw new Error(`${s.id}: unsafe image reference ${JSON.stringify(imageRef)}`);
+  const t = s.compose!;
+  const envFile = t.envFile === undefined ? '' : `\n    env_file: [${JSON.stringify(t.envFile)}]`;
+  const repo = t.image === undefined ? '' : `${t.image}@sha256:`;
+  return {
+    key: s.key,
+    label: `${t.project}/${t.service}`,
+    functions: `${COMPOSE_FUNCTIONS}${gateHeader()}
+ma_override() {
+  $SUDO mkdir -p "$1/.manage-apps"
+  v=$(sed -n 's/^version:[[:space:]]*//p' "$1/"${quote(t.file)} 2>/dev/null | head -n 1 | tr -cd '0-9.')
+  { [ -n "$v" ] && printf 'version: "%s"\\n' "$v"; printf '%s"%s"%s\\n' ${quote(`services:\n  ${JSON.stringify(t.service)}:\n    image: `)} "$2" ${quote(envFile)}; } | $SUDO tee "$1/.manage-apps/compose.override.yml.tmp" >/dev/null && $SUDO mv -f "$1/.manage-apps/compose.override.yml.tmp" "$1/.manage-apps/compose.override.yml"
+}`,
+    install: (rel) => `r="$d/releases/$${rel}"
+ma_compose_detect || { ma_gate crashed 'neither docker compose (v2) nor docker-compose (v1) is installed on the host'; exit 1; }
+digest=$(cat "$r/.manage-apps/image" 2>/dev/null)
+if [ -n "$digest" ]; then
+  # The digest, not the tag: a tag moved in the registry since does not change what comes back.
+  if ! ma_docker image inspect "$digest" >/dev/null 2>&1; then
+    out=$(ma_docker pull -q "$digest" 2>&1) || { ma_gate crashed "pulling $digest failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }
+    printf '@@pulled\\t%s\\n' "$digest"
+  fi
+  [ -f "$r/.manage-apps/compose.override.yml" ] || ma_override "$r" "$digest"
+else
+  ref=$(cat "$r/.manage-apps/ref" 2>/dev/null)
+  [ -n "$ref" ] || ref=${quote(imageRef ?? '')}
+  case $ref in ''|*[!A-Za-z0-9._/:@-]*) ma_gate crashed "release $${rel} names no image to run"; exit 1 ;; esac
+  ma_override "$r" "$ref"
+  # Pull while the old container keeps serving (the image of this one service: what compose pull
+  # would fetch, without starting compose's interpreter twice): nothing has changed yet if it fails.
+  out=$(ma_docker pull -q "$ref" 2>&1) || { ma_gate crashed "pulling $ref failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }
+  printf '@@pulled\\t%s\\n' "$ref"
+  repo=${quote(repo)}
+  [ -n "$repo" ] || repo="\${ref%:*}@sha256:"
+  digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" 2>/dev/null | grep -F "$repo" | head -n 1)
+  case $digest in *@sha256:*) ;; *) ma_gate crashed "no registry digest for $ref after the pull"; exit 1 ;; esac
+  case $digest in *[!A-Za-z0-9._/:@-]*) ma_gate crashed "unexpected digest reference"; exit 1 ;; esac
+  ma_override "$r" "$digest"
+  printf '%s\\n' "$digest" | $SUDO tee "$r/.manage-apps/image" >/dev/null
+fi
+printf '@@digest\\t%s\\n' "$digest"`,
+    restartAndGate: (timeoutMs) => `g0=$(ma_now_ms)
+printf '@@before\\t%s\\n' "$(ma_cid ${quote(t.project)} ${quote(t.service)})"
+printf '@@since\\t%s\\n' "$(date +%s)"
+${upCommand(t, '"$d/current"')}
+${gateLoop(s, t, timeoutMs)}`,
+    stop: () => `cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+[ -n "$cid" ] && ma_docker stop -- "$cid" >/dev/null 2>&1`,
+    diagnose: (since) => diagnosisBody(s, `$${since}`),
+  };
+}
+
+/** The exact remote commands of a compose deploy, for --dry-run (compose is `<compose>`: detected on the host). */
+export function composeDeploySteps(s: RuntimeService, directory: string, release: string, imageRef: string): string[] {
+  const t = s.compose!;
+  const r = `${directory}/releases/${release}`;
+  const args = composeArgs(t, quote(r));
+  return [
+    `detect compose on the host: docker compose version (v2), else docker-compose (v1)`,
+    `write ${r}/.manage-apps/compose.override.yml: services.${t.service}.image = ${imageRef}${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}`,
+    `docker pull -q ${imageRef}   (the old container keeps running)`,
+    `docker image inspect --format '{{range .RepoDigests}}…' ${imageRef}   → pin ${t.image ?? 'the repository'}@sha256:… in the override and ${r}/.manage-apps/image`,
+    `ln -sfn releases/${release} ${directory}/.current.manage-apps && mv -T ${directory}/.current.manage-apps ${directory}/current`,
+    `<compose> ${args} up -d --no-deps --no-build ${t.service}   (recreates this service only: the project's other services and other projects are left alone)`,
+  ];
+}
+
+// ---- lifecycle, logs, diagnosis ----------------------------------------------------------------
+
+export type ComposeAction = 'start' | 'stop' | 'restart';
+
+/**
+ * start: `up -d --no-deps --no-build` from the current release (creates the container if it is
+ * missing), else `docker start` of an existing container; stop: `docker stop -t GRACE`; restart:
+ * `docker restart -t GRACE`. Then (start, restart, unless noWait) the gate. Prints
+ * "@@before<TAB>status" and "@@done<TAB>action<TAB>rc" or a gate.
+ */
+export function composeActionScript(s: RuntimeService, directory: string | undefined, action: ComposeAction, options: { graceS: number; timeoutMs?: number }): string {
+  const t = s.compose!;
+  const r = `"$d/current"`;
+  const act =
+    action === 'stop'
+      ? `[ -z "$cid" ] && { printf '@@done\\tstop\\t0\\tno container\\n'; exit 0; }
+out=$(ma_docker stop -t ${options.graceS} -- "$cid" 2>&1); rc=$?`
+      : action === 'restart'
+        ? `[ -z "$cid" ] && { ma_gate crashed "no container of ${t.service} (deploy it first)"; exit 1; }
+out=$(ma_docker restart -t ${options.graceS} -- "$cid" 2>&1); rc=$?`
+        : `if [ -n "$d" ] && [ -f ${r}/.manage-apps/compose.override.yml ]; then
+  ma_compose_detect || { ma_gate crashed 'neither docker compose (v2) nor docker-compose (v1) is installed on the host'; exit 1; }
+  out=$(ma_compose ${composeArgs(t, r)} up -d --no-deps --no-build ${quote(t.service)} 2>&1); rc=$?
+elif [ -n "$cid" ]; then out=$(ma_docker start -- "$cid" 2>&1); rc=$?
+else ma_gate crashed "no container of ${t.service} and no release to create it from (deploy it first)"; exit 1; fi`;
+  const wait = action !== 'stop' && options.timeoutMs !== undefined;
+  return `${PRELUDE}${COMPOSE_FUNCTIONS}
+d=${directory === undefined ? "''" : quote(directory)}
+${gateHeader()}
+cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+printf '@@before\\t%s\\n' "$( [ -n "$cid" ] && ma_docker inspect --type container --format '{{.State.Status}}' "$cid" 2>/dev/null)"
+printf '@@since\\t%s\\n' "$(date +%s)"
+${act}
+[ "$rc" = 0 ] || { ma_gate crashed "$(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; printf '@@done\\t%s\\t%s\\n' ${quote(action)} "$rc"; exit 1; }
+${wait ? gateLoop(s, t, options.timeoutMs!) : `printf '@@done\\t%s\\t0\\n' ${quote(action)}`}
+`;
+}
+
+/** `docker logs` of the service's container; -f follows. */
+export function composeLogsScript(s: RuntimeService, lines: number, follow: boolean): string {
+  const t = s.compose!;
+  return `${BASE_PRELUDE}${COMPOSE_FUNCTIONS}
+cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+[ -n "$cid" ] || { echo ${quote(`no container of ${t.service} in compose project ${t.project}`)} >&2; exit 1; }
+exec ${'$DK'} docker logs --timestamps --tail ${lines}${follow ? ' -f' : ''} "$cid" 2>&1
+`;
+}
+
+/** The container's state, its docker logs since the epoch in `since` (a shell word) and the readiness answer. */
+function diagnosisBody(s: RuntimeService, since: string | undefined, lines = 20): string {
+  const t = s.compose!;
+  const sinceArg = since === undefined ? '' : ` $( [ -n "${since}" ] && printf -- '--since %s' "${since}")`;
+  return `cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
+printf '@@begin\\tstatus\\n'
+[ -n "$cid" ] && ma_docker inspect --type container --format 'container {{.Name}} ({{printf "%.12s" .ID}}): {{.State.Status}}, exit status {{.State.ExitCode}}, restarts {{.RestartCount}}, image {{.Config.Image}}{{if .State.Health}}, health {{.State.Health.Status}}{{end}}{{if .State.Error}}, error: {{.State.Error}}{{end}}' "$cid" 2>&1
+[ -z "$cid" ] && echo ${quote(`no container of ${t.service} in compose project ${t.project}`)}
+printf '@@begin\\tjournal\\n'
+[ -n "$cid" ] && ma_docker logs --timestamps --tail ${lines}${sinceArg} "$cid" 2>&1
+${s.port === undefined ? '' : `printf '@@begin\\treadiness\\n'\nma_answer ${s.port} ${quote(s.readiness)}\nprintf '\\n'`}
+printf '@@end\\n'`;
+}
+
+/** What a failed gate reports: the container's state, its last log lines (since `sinceEpoch`), the readiness answer. */
+export function composeDiagnosisScript(s: RuntimeService, sinceEpoch: number | undefined, lines = 20): string {
+  return `${PRELUDE}${COMPOSE_FUNCTIONS}
+${diagnosisBody(s, sinceEpoch === undefined ? undefined : String(Math.floor(sinceEpoch)), lines)}
+`;
+}
+
+/** Read-only: which compose the host has (for --dry-run). */
+export function composeDetectScript(): string {
+  return `${PRELUDE}${COMPOSE_FUNCTIONS}
+ma_compose_detect || true
+`;
+}
+
+/** "@@compose<TAB>v1<TAB>docker-compose" → "docker-compose (v1)". */
+export function composeUsed(output: string): string | undefined {
+  const r = records(output).find((x) => x[0] === 'compose');
+  if (r === undefined) return undefined;
+  return r[1] === 'none' ? 'none' : `${r[2]} (${r[1]})`;
+}

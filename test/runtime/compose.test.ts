@@ -1,0 +1,319 @@
+// Docker Compose services on real test hosts: a real dockerd per host (its own data-root on a
+// tmpfs), Debian's docker-compose (v1), a real registry with htpasswd auth on another host, and
+// images built there from files this test writes (busybox httpd serving /readyz, /livez,
+// /version). deploy pins, pulls while the old container serves, recreates only its service,
+// gates and reverts; rollback returns to the digest even after the tag moved; the edge's
+// container is never touched; status of a host with a unit and containers is one round trip.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadFleet } from '../../src/fleet/load.js';
+import { Ops } from '../../src/ops/context.js';
+import { selectServices } from '../../src/ops/plan.js';
+import { DEFAULT_SETTINGS } from '../../src/ops/settings.js';
+import { collectStatus } from '../../src/ops/status.js';
+import { packageRoot } from '../../src/package-root.js';
+import type { Transport } from '../../src/transport/types.js';
+import type { DeployResult } from '../../src/ops/deploy.js';
+import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../harness/docker.js';
+import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
+import { json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
+import { fleetRoot, nodeUnit } from '../ops/real-fleet.js';
+
+const REG = 'reg';
+const WEB = 'web1';
+const REGISTRY = `${REG}:${REGISTRY_PORT}`;
+
+/** An app image: busybox httpd on port 80 serving these files; says which version starts. */
+const app = (version: string, www: Record<string, string> = { readyz: 'ready\n', livez: 'alive\n' }): ImageSpec => ({
+  www: { ...www, version: `${version}\n` },
+  cmd: ['/bin/busybox', 'sh', '-c', `echo "app ${version} starting"; exec /bin/busybox httpd -f -v -p 80 -h /www`],
+});
+const IMAGES: Record<string, ImageSpec> = {
+  v1: app('v1'),
+  v2: app('v2'),
+  v3: app('v3'),
+  notready: app('notready', { livez: 'alive\n' }),
+  crash: { www: {}, cmd: ['/bin/busybox', 'sh', '-c', 'echo "boom: DATABASE_URL is not set"; exit 3'] },
+  edge: app('edge'),
+};
+
+const COMPOSE_SHOP = `services:
+  app:
+    image: ${REGISTRY}/shop:latest
+    ports: ["8080:80"]
+    restart: unless-stopped
+    init: true
+  sidecar:
+    image: ${REGISTRY}/edge:1
+    ports: ["8081:80"]
+`;
+const COMPOSE_EDGE = `services:
+  caddy:
+    image: ${REGISTRY}/edge:1
+    ports: ["8443:80"]
+    restart: unless-stopped
+    init: true
+`;
+
+type Deploy = Pick<DeployResult, 'id' | 'outcome' | 'ok' | 'release' | 'previous' | 'reason' | 'image' | 'compose' | 'diagnosis' | 'rollback'>;
+
+function prepare(h: HostPreparation): void {
+  if (h.name === REG) {
+    prepareDockerHost(h.upperDir, { registry: true, insecureRegistries: [REGISTRY] });
+    writeImageContexts(h.upperDir, IMAGES);
+    return;
+  }
+  prepareDockerHost(h.upperDir, { insecureRegistries: [REGISTRY] });
+  // A systemd unit beside the containers: status covers both in one round trip.
+  writeUpperFile(h.upperDir, 'opt/apps/tiny-http.mjs', readFileSync(join(packageRoot(), 'examples/fleet/apps/tiny-http.mjs'), 'utf8'));
+  writeUpperFile(h.upperDir, 'etc/systemd/system/api.service', nodeUnit('/opt/apps/tiny-http.mjs', { PORT: '8090', NAME: 'api' }));
+  symlinkSync('/etc/systemd/system/api.service', `${ensureUpperDir(h.upperDir, 'etc/systemd/system/multi-user.target.wants')}/api.service`);
+}
+
+const skip = realHostsSkipReason() ?? (process.env['CI'] === 'true' ? undefined : dockerSkipReason());
+
+describe('compose services on real hosts (dockerd, docker-compose, a registry)', { skip, timeout: 900_000 }, () => {
+  let fleet: TestFleet;
+  let root = '';
+  let controlDir = '';
+  const digests: Record<string, string> = {};
+  const env = () => ({ MANAGE_APPS_CONTROL_DIR: controlDir });
+  const cli = (...a: string[]) => runCli([...a, '--root', root, '--ssh-config', fleet.sshConfigPath], env());
+  const deploy = (...a: string[]) => cli('deploy', ...a, '--json');
+  const deploysOf = (run: CliRun) => json<{ deploys: Deploy[] }>(run).deploys;
+  const served = async (port = 8080) => {
+    const res = await fetch(`http://${fleet.host(WEB).address}:${port}/version`, { signal: AbortSignal.timeout(5000) });
+    return (await res.text()).trim();
+  };
+  const onWeb = async (cmd: string) => {
+    const r = await fleet.ssh(WEB, cmd, { timeoutMs: 60_000 });
+    assert.equal(r.exitCode, 0, `${cmd}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const container = (name: string) => onWeb(`docker inspect --format '{{.Id}} {{.State.StartedAt}}' ${name}`);
+
+  before(async () => {
+    const reason = dockerSkipReason();
+    if (reason) throw new Error(`Docker on test hosts: ${reason}`);
+    fleet = await TestFleet.up({ names: [REG, WEB] }, { prepareHost: prepare });
+    controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
+    await Promise.all([waitForDocker(fleet, REG, { registry: true }), waitForDocker(fleet, WEB)]);
+    await Promise.all([dockerLogin(fleet, REG, REGISTRY), dockerLogin(fleet, WEB, REGISTRY)]);
+    await Promise.all(
+      Object.keys(IMAGES).map(async (name) => {
+        digests[name] = await buildAndPush(fleet, REG, name, name === 'edge' ? `${REGISTRY}/edge:1` : `${REGISTRY}/shop:prod-${name}`);
+      }),
+    );
+    root = await fleetRoot(fleet.hosts, {
+      'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${WEB}\n  port: 8080\n  health: { readiness: /readyz, liveness: /livez, timeout: 6s }\n  keep_releases: 4\n  compose:\n    file: deploy/compose.yml\n    service: app\n    image: ${REGISTRY}/shop\n    tag: "{env}-{short_sha}"\n`,
+      'shop/deploy/compose.yml': COMPOSE_SHOP,
+      'edge/.infra.yaml': `apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: ${WEB}\n  port: 8443\n  kind: edge\n  health: { readiness: /readyz, liveness: /livez }\n  compose:\n    file: compose.yml\n    service: caddy\n`,
+      'edge/compose.yml': COMPOSE_EDGE,
+      'api/.infra.yaml': `apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: ${WEB}\n  port: 8090\n  systemd_unit: api.service\n`,
+    });
+    // The project is a git checkout: {short_sha} in the tag template is its HEAD.
+    execFileSync('sh', ['-c', 'git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm init'], { cwd: join(root, 'shop') });
+  });
+
+  after(async () => {
+    await fleet?.down();
+    for (const dir of [root, controlDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('validate reads the compose files; ports sees what they publish', async () => {
+    const v = await runCli(['validate', '--root', root]);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const ports = json<{ ports: { host: string; port: number; owner: string }[] }>(await runCli(['ports', '--root', root, '--json']));
+    assert.deepEqual(ports.ports.filter((e) => e.host === WEB).map((e) => [e.port, e.owner]), [
+      [8080, 'shop'],
+      [8090, 'api'],
+      [8443, 'edge'],
+    ]);
+  });
+
+  test('--dry-run shows the exact remote commands and touches nothing', async () => {
+    const run = await deploy('shop', '--tag', 'prod-v1', '--dry-run');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const [plan] = json<{ plan: { strategy: string; image: string; steps: string[] }[] }>(run).plan;
+    assert.equal(plan?.strategy, 'compose');
+    assert.equal(plan?.image, `${REGISTRY}/shop:prod-v1`);
+    const steps = plan?.steps.join('\n') ?? '';
+    assert.match(steps, /docker pull -q reg:5000\/shop:prod-v1 +\(the old container keeps running\)/);
+    assert.match(steps, /<compose> -p shop --project-directory \/srv\/shop\/releases\/\S+ -f \S+\/compose\.yml -f \S+\/\.manage-apps\/compose\.override\.yml up -d --no-deps --no-build app/);
+    assert.match(steps, /up -d --no-deps --no-build app/);
+    assert.doesNotMatch(steps, /(<compose>|docker-compose|docker compose)[^\n]* down\b/);
+    assert.equal(await onWeb('test -e /srv/shop && echo exists || echo absent'), 'absent');
+    // Without --tag, the manifest's template: {env}-{short_sha} of the project's git HEAD.
+    const sha = execFileSync('git', ['rev-parse', '--short=7', 'HEAD'], { cwd: join(root, 'shop'), encoding: 'utf8' }).trim();
+    const templated = json<{ plan: { image: string }[] }>(await deploy('shop', '--dry-run')).plan[0];
+    assert.equal(templated?.image, `${REGISTRY}/shop:prod-${sha}`);
+  });
+
+  let edgeBefore = '';
+  let sidecarBefore = '';
+  test('the edge deploys when named; a good image deploys and serves, pinned to its digest', async () => {
+    const edge = await deploy('edge');
+    assert.equal(edge.status, 0, edge.stdout + edge.stderr);
+    assert.equal(deploysOf(edge)[0]?.image?.digest, `${REGISTRY}/edge@${digests['edge']}`);
+    edgeBefore = await container('edge_caddy_1');
+    // Another service of the app's compose project, started by hand: a deploy of app never touches it.
+    await onWeb(`mkdir -p /opt/side && cat > /opt/side/compose.yml <<'EOF'\n${COMPOSE_SHOP}EOF\ncd /opt/side && docker-compose -p shop up -d --no-deps sidecar 2>&1`);
+    sidecarBefore = await container('shop_sidecar_1');
+
+    const run = await deploy('shop', '--tag', 'prod-v1');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const [d] = deploysOf(run);
+    assert.equal(d?.outcome, 'deployed');
+    assert.equal(d?.compose, 'docker-compose (v1)', 'Debian 12 ships compose v1; the deploy says which it used');
+    assert.deepEqual(d?.image, { ref: `${REGISTRY}/shop:prod-v1`, digest: `${REGISTRY}/shop@${digests['v1']}` });
+    assert.equal(await served(), 'v1');
+    assert.equal(await onWeb(`cat /srv/shop/releases/${d?.release}/.manage-apps/image`), `${REGISTRY}/shop@${digests['v1']}`);
+    assert.equal(await onWeb(`docker inspect --format '{{.Config.Image}}' shop_app_1`), `${REGISTRY}/shop@${digests['v1']}`);
+
+    const v2 = await deploy('shop', '--tag', 'prod-v2');
+    assert.equal(v2.status, 0, v2.stdout + v2.stderr);
+    assert.equal(deploysOf(v2)[0]?.previous, d?.release);
+    assert.equal(await served(), 'v2');
+  });
+
+  test('an image that never gets ready is reverted: the old container serves, exit 1, the diagnosis names the cause', async () => {
+    const run = await deploy('shop', '--tag', 'prod-notready');
+    assert.equal(run.status, 1, run.stdout);
+    const [d] = deploysOf(run);
+    assert.equal(d?.outcome, 'rolled-back');
+    assert.match(d?.reason ?? '', /\/readyz on port 8080 gave HTTP 404 for 6s/);
+    assert.match(d?.diagnosis?.readiness ?? '', /404/);
+    assert.match(d?.diagnosis?.status ?? '', /container \/shop_app_1/);
+    assert.equal(d?.rollback?.ok, true, d?.rollback?.detail);
+    assert.equal(d?.image?.digest, null, 'no digest is recorded for an image that did not pass');
+    assert.equal(await served(), 'v2');
+    assert.equal(await onWeb(`docker inspect --format '{{.Config.Image}}' shop_app_1`), `${REGISTRY}/shop@${digests['v2']}`);
+  });
+
+  test('a crashing image is reverted with its output in the diagnosis', async () => {
+    const run = await deploy('shop', '--tag', 'prod-crash');
+    assert.equal(run.status, 1, run.stdout);
+    const [d] = deploysOf(run);
+    assert.equal(d?.outcome, 'rolled-back');
+    assert.match(d?.reason ?? '', /crashed on start: the container exited/);
+    assert.match(d?.diagnosis?.journal.join('\n') ?? '', /boom: DATABASE_URL is not set/);
+    assert.equal(d?.rollback?.ok, true, d?.rollback?.detail);
+    assert.equal(await served(), 'v2');
+  });
+
+  test('rollback returns to the digest that passed, even after its tag was moved in the registry', async () => {
+    // prod-v1 now names the v3 image in the registry, and web1 no longer has the v1 image.
+    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-v1 && docker push ${REGISTRY}/shop:prod-v1`, { timeoutMs: 60_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    await onWeb(`docker rmi -f $(docker image inspect --format '{{.Id}}' ${REGISTRY}/shop@${digests['v1']}) >/dev/null`);
+    const run = await cli('rollback', 'shop', '--json');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const [rb] = json<{ rollbacks: { ok: boolean; digest?: string; compose?: string }[] }>(run).rollbacks;
+    assert.equal(rb?.digest, `${REGISTRY}/shop@${digests['v1']}`);
+    assert.equal(await served(), 'v1', 'the digest came back, not what the tag names now (v3)');
+  });
+
+  test("the edge's container and the project's other service kept their id and start time through every deploy", async () => {
+    assert.equal(await container('edge_caddy_1'), edgeBefore);
+    assert.equal(await container('shop_sidecar_1'), sidecarBefore);
+  });
+
+  test('status of a host with a unit and containers: one round trip, container state, health, restarts and digest', async () => {
+    const loaded = await loadFleet({ root });
+    const ops = new Ops(loaded.fleet, { ...DEFAULT_SETTINGS, sshConfig: fleet.sshConfigPath, controlDir });
+    let calls = 0;
+    const real = ops.transport.bind(ops);
+    ops.transport = (host) => {
+      const t = real(host);
+      const counted: Transport = Object.create(t) as Transport;
+      counted.script = (script, options) => (calls++, t.script(script, options));
+      counted.command = (command, options) => (calls++, t.command(command, options));
+      return counted;
+    };
+    const report = await collectStatus(ops, selectServices(loaded.fleet, { targets: [WEB] }).services);
+    assert.equal(calls, 1);
+    assert.deepEqual(report.summary, { services: 3, healthy: 3, unhealthy: 0, unreachable: 0 });
+    const shop = report.services.find((s) => s.id === 'shop')!;
+    assert.equal(shop.supervisor, 'compose');
+    assert.equal(shop.state?.active, 'active');
+    assert.equal(shop.state?.restarts, 0);
+    assert.equal(shop.container?.digest, digests['v1']);
+    assert.equal(shop.container?.name, 'shop_app_1');
+    assert.deepEqual([shop.health?.readiness.status, shop.health?.liveness.status], [200, 200]);
+    assert.equal(report.services.find((s) => s.id === 'api')?.state?.sub, 'running');
+    const human = await cli('status', WEB);
+    assert.equal(human.status, 0, human.stdout);
+    assert.match(human.stdout, /web1 +shop +container shop_app_1 sha256:\S+ +active \(running\)/);
+  });
+
+  test('stop, start and logs: the edge is never stopped by a bulk stop; logs come from docker', async () => {
+    const stop = await cli('stop', '--host', WEB, '--json');
+    assert.equal(stop.status, 0, stop.stdout + stop.stderr);
+    const outcomes = Object.fromEntries(json<{ results: { id: string; outcome: string }[] }>(stop).results.map((r) => [r.id, r.outcome]));
+    assert.deepEqual(outcomes, { api: 'stopped', edge: 'skipped', shop: 'stopped' });
+    assert.equal(await onWeb(`docker inspect --format '{{.State.Status}}' shop_app_1`), 'exited');
+    assert.equal(await container('edge_caddy_1'), edgeBefore);
+    const start = await cli('start', '--host', WEB, '--json');
+    assert.equal(start.status, 0, start.stdout + start.stderr);
+    assert.equal(await served(), 'v1');
+    const logs = await cli('logs', 'shop', '-n', '20');
+    assert.equal(logs.status, 0, logs.stderr);
+    assert.match(logs.stdout, /app v1 starting/);
+  });
+
+  test("the CLI killed (with its ssh) at every step of a compose deploy: the host's revert leaves one consistent state each time, and the next deploy recovers", async () => {
+    const versionOf = new Map(Object.entries(digests).map(([v, d]) => [`${REGISTRY}/shop@${d}`, v]));
+    // Conditions on the host, each a later step of the deploy (the new release is the newest one).
+    const newest = `n=$(ls -1 /srv/shop/releases | grep -v '^\\.' | sort | tail -n 1)`;
+    const points: [string, string][] = [
+      ['the lock is taken', 'test -d /srv/shop/.deploy.lock'],
+      ['the bundle is being shipped', 'ls -d /srv/shop/releases/.incoming-* >/dev/null 2>&1'],
+      ['the image is being pulled', `${newest}; [ "$n" != "$before" ] && test -f /srv/shop/releases/$n/.manage-apps/compose.override.yml`],
+      ['the digest is pinned', `${newest}; [ "$n" != "$before" ] && test -f /srv/shop/releases/$n/.manage-apps/image`],
+      ['current is switched', `${newest}; [ "$n" != "$before" ] && [ "$(readlink /srv/shop/current)" = "releases/$n" ]`],
+      ['the container is recreated', `[ "$(docker inspect --format '{{.Id}}' shop_app_1 2>/dev/null)" != "$cid" ]`],
+    ];
+    let tag = 'prod-v2';
+    let survived = 0;
+    for (const [what, condition] of points) {
+      tag = tag === 'prod-v2' ? 'prod-v3' : 'prod-v2';
+      const before = await onWeb(`ls -1 /srv/shop/releases | grep -v '^\\.' | sort | tail -n 1`);
+      const cid = await onWeb(`docker inspect --format '{{.Id}}' shop_app_1`);
+      const watch = fleet.ssh(WEB, `before='${before}'; cid='${cid}'; for i in $(seq 1 3000); do if ${condition}; then echo hit; exit 0; fi; sleep 0.01; done; exit 1`, { timeoutMs: 90_000 });
+      // The host's own revert fires 6 + 10 s after an unconfirmed switch.
+      const doomed = startCli(['deploy', 'shop', '--tag', tag, '--json', '--ready-timeout', '6', '--revert-margin', '10', '--root', root, '--ssh-config', fleet.sshConfigPath], env());
+      const hit = await watch;
+      // The machine dies: the CLI and every ssh it started.
+      const children = execFileSync('sh', ['-c', `pgrep -P ${doomed.pid} || true`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      for (const pid of [doomed.pid, ...children.map(Number)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await doomed.done;
+      assert.equal(hit.stdout.trim(), 'hit', `${what}: the deploy never got there`);
+      // Whatever the script on the host was doing ends, and an unconfirmed switch is reverted by the host itself.
+      await onWeb('for i in $(seq 1 900); do p=$(cat /srv/shop/.deploy.lock/script.pid 2>/dev/null); { [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; } && [ ! -e /srv/shop/.revert/armed ] && exit 0; sleep 0.1; done; exit 1');
+      const cur = await onWeb('readlink /srv/shop/current');
+      const pinned = await onWeb(`cat /srv/shop/${cur}/.manage-apps/image`);
+      const running = await onWeb(`docker inspect --format '{{.Config.Image}} {{.State.Status}}' shop_app_1`);
+      assert.equal(running, `${pinned} running`, `${what}: current (${cur}) pins what runs`);
+      assert.equal(await served(), versionOf.get(pinned), `${what}: it serves the pinned version`);
+      assert.equal(await container('edge_caddy_1'), edgeBefore, `${what}: the edge was not touched`);
+      // The next deploy breaks the dead deploy's lock (this machine, its process is gone) and goes through.
+      const next = await deploy('shop', '--tag', tag);
+      assert.equal(next.status, 0, `${what}: ${next.stdout}${next.stderr}`);
+      assert.equal(await served(), tag.slice('prod-'.length), `${what}: the next deploy serves ${tag}`);
+      survived++;
+      await sleep(10);
+    }
+    process.stdout.write(`# ${survived}/${points.length} fault points survived (compose deploy, CLI and ssh killed)\n`);
+    assert.equal(survived, points.length);
+  });
+});
