@@ -20,7 +20,7 @@ import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';
 import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../harness/docker.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
-import { json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
+import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
 import { fleetRoot, nodeUnit } from '../ops/real-fleet.js';
 
 const REG = 'reg';
@@ -299,7 +299,7 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
       await doomed.done;
       assert.equal(hit.stdout.trim(), 'hit', `${what}: the deploy never got there`);
       // Whatever the script on the host was doing ends, and an unconfirmed switch is reverted by the host itself.
-      await onWeb('for i in $(seq 1 900); do p=$(cat /srv/shop/.deploy.lock/script.pid 2>/dev/null); { [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; } && [ ! -e /srv/shop/.revert/armed ] && exit 0; sleep 0.1; done; exit 1');
+      await eventually(`${what}: the host's revert settled`, 90_000, async () => (await onWeb('test -e /srv/shop/.revert/armed && echo armed || echo clear')) === 'clear');
       const cur = await onWeb('readlink /srv/shop/current');
       const pinned = await onWeb(`cat /srv/shop/${cur}/.manage-apps/image`);
       const running = await onWeb(`docker inspect --format '{{.Config.Image}} {{.State.Status}}' shop_app_1`);
