@@ -3,6 +3,7 @@
 // stale pid files detected. Real processes, real sh, real HTTP.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,11 +81,15 @@ test('start, status healthy, start again is a no-op, stop, status stopped', asyn
 });
 
 test('a process that ignores SIGTERM is killed after the grace period, with its whole process group', async () => {
-  await writeFile(join(dir, 'stubborn.sh'), `trap '' TERM\nnode -e "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)" &\nwait\n`);
+  // The child says when its SIGTERM handler is in place: on a loaded machine node can take
+  // longer than any fixed pause to get there, and a TERM before it would end it normally.
+  const armed = join(dir, 'stubborn.armed');
+  await writeFile(join(dir, 'stubborn.sh'), `trap '' TERM\nnode -e "process.on('SIGTERM',()=>{});require('fs').writeFileSync(process.argv[1],'');setInterval(()=>{},1000)" ${armed} &\nwait\n`);
   const s = await service('stubborn', 'sh stubborn.sh');
   const start = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
   const pid = Number(start?.[2]);
-  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 200 && !existsSync(armed); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(existsSync(armed), 'the stubborn child installed its SIGTERM handler');
   const t0 = Date.now();
   const stop = records((await run(pidStopScript(state, s, 1))).stdout).find((r) => r[0] === 'stop');
   assert.equal(stop?.[1], 'killed');
