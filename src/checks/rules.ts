@@ -338,6 +338,17 @@ function checkPorts(ctx: RuleContext): void {
       }
     }
   }
+  // A swap's other port is taken too (the new release listens there during a deploy).
+  for (const s of ctx.fleet.services) {
+    if (s.swapPorts === undefined || s.host === undefined) continue;
+    s.swapPorts.forEach((port, i) => {
+      if (port === s.port) return;
+      const key = `${s.host}\u0000${port}`;
+      const first = taken.get(key);
+      if (first) ctx.out.push(problem('port_clash', at(ctx, s.manifest, ['service', 'swap', 'ports', i]), `swap port ${port} on host "${s.host}" is already taken by ${first.label} (${first.file})`, 'pick a free port (see `manage-apps ports`)'));
+      else taken.set(key, { label: `"${s.id}" (swap)`, file: s.manifest, path: ['service', 'swap', 'ports', i], inventory: false });
+    });
+  }
 }
 
 function checkDroplets(ctx: RuleContext, inventoryReady: boolean): void {

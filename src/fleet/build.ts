@@ -74,6 +74,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       };
       if (s.port !== undefined) service.port = s.port;
       if (s.compose !== undefined) service.compose = composeService(service, s.compose);
+      if (s.swap !== undefined) service.swapPorts = [s.swap.ports[0], s.swap.ports[1]];
       // infra/v2 renders a unit from `command` for systemd hosts; PID mode has none.
       const unit = service.supervisor === 'compose' ? undefined : s.systemd_unit ?? (s.command !== undefined && service.supervisor === 'systemd' ? `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service` : undefined);
       if (unit !== undefined) service.unit = unit;

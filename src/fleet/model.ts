@@ -76,6 +76,8 @@ export interface Service {
   /** Inventory host name (undefined only for a local service without a host). */
   host: string | undefined;
   port?: number;
+  /** infra/v2 service.swap.ports: the two ports a swap alternates between (docs/operations.md). */
+  swapPorts?: [number, number];
   unit?: string;
   runtime?: string;
   deployScript?: string;

@@ -117,6 +117,15 @@ function checkHostValues(source: SourceDocument, m: InfraManifest, environment: 
   const s = m.service;
   if (!s) return out;
   if (s.port !== undefined && (s.port < 1 || s.port > 65535)) out.push(problem('port_range', source.locate(['service', 'port']), `port ${s.port} is outside 1-65535`));
+  s.swap?.ports.forEach((port, i) => {
+    if (port < 1 || port > 65535) out.push(problem('port_range', source.locate(['service', 'swap', 'ports', i]), `port ${port} is outside 1-65535`));
+  });
+  if (s.swap !== undefined) {
+    const [a, b] = s.swap.ports;
+    if (a === b) out.push(problem('swap_ports', source.locate(['service', 'swap', 'ports', 1]), `swap.ports are both ${a}`, 'two different ports: the new release starts on the one the old does not use'));
+    else if (s.port !== a && s.port !== b) out.push(problem('swap_ports', source.locate(['service', s.port === undefined ? 'swap' : 'port']), `port ${s.port ?? '(none)'} is not one of swap.ports [${a}, ${b}]`, 'set service.port to one of them: the port the edge routes to before the first swap'));
+    if (s.command === undefined) out.push(problem('swap_ports', source.locate(['service', 'swap']), 'swap needs service.command: manage-apps runs the two instances from a unit it renders', 'add service.command, or drop swap'));
+  }
   if (s.systemd_unit !== undefined) check('unit', s.systemd_unit, ['service', 'systemd_unit'], 'unit name');
   if (s.user !== undefined) check('user', s.user, ['service', 'user'], 'user');
   if (s.directory !== undefined) check('path', s.directory, ['service', 'directory'], 'directory');

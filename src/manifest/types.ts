@@ -39,6 +39,8 @@ export interface ManifestService {
   gpu?: { mode?: 'on-demand' | 'standing'; droplet?: string };
   depends_on?: string[];
   compose?: ManifestCompose;
+  /** Zero-downtime swaps behind an edge: the new release starts beside the old one on the other port. */
+  swap?: { ports: [number, number] };
 }
 
 /** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */

@@ -8,7 +8,7 @@ import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
 import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
-import { ACTIVATIONS, type ActivationRuntime } from '../runtime/activation.js';
+import { ACTIVATIONS, swapActivation, type ActivationRuntime } from '../runtime/activation.js';
 import { UsageError } from '../errors.js';
 import { stateDirWord } from '../runtime/pid.js';
 import type { RuntimeService } from '../runtime/types.js';
@@ -113,6 +113,8 @@ export class Ops {
 
   /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */
   activation(service: Service, imageRef?: string): ActivationRuntime {
+    // A swap behind an edge (service.swap) runs the release as two instances of a templated unit.
+    if (service.swapPorts !== undefined && service.supervisor === 'systemd') return swapActivation(this.runtime(service), service.swapPorts);
     const make = ACTIVATIONS[service.supervisor];
     if (make === undefined) throw new UsageError(`${service.id}: PID mode has no releases to activate`);
     return make(this.runtime(service), imageRef);

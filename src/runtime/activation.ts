@@ -29,6 +29,7 @@
  * Every value in them is a validated name or quoted (transport/quote.ts).
  */
 import { quote, sh } from '../transport/quote.js';
+import { SWAP_DRAIN_S, swapInstance } from './swap.js';
 import { diagnosisScript, gateScript } from './systemd.js';
 import { PRELUDE } from './shell.js';
 import type { RuntimeService } from './types.js';
@@ -44,10 +45,42 @@ export interface ActivationRuntime {
   restartAndGate(timeoutMs: number): string;
   stop(): string;
   diagnose(since: string): string;
+  /**
+   * Going back to the release `current` was switched back to (a failed gate, the dead-man
+   * switch); default `restartAndGate`. A swap keeps the old instance running, so it only starts it.
+   */
+  restoreAndGate?(timeoutMs: number): string;
+  /** Run by the confirmation once it has claimed the activation (a swap: drain and stop the old instance). */
+  confirmed?(): string;
+  /** Run by the switch back when the CLI has put every edge back on the old instance. */
+  edgeRestored?(): string;
 }
 
 /** A script's body without the prelude (scripts are composed from fragments that share one). */
 const body = (script: string) => script.replace(PRELUDE, '');
+
+/**
+ * ma_install_unit FILE: installs FILE as "$u" when it differs (daemon-reload); `enable`: and
+ * enables it once (a swap's template is not enabled: its confirmed instance is).
+ */
+function installUnitFunction(enable: boolean): string {
+  return `ma_install_unit() {
+  if [ -f "$1" ] && ! cmp -s "$1" "$u" 2>/dev/null; then
+    $SUDO cp "$1" "$u.manage-apps.tmp" && $SUDO mv -f "$u.manage-apps.tmp" "$u" || { printf '@@gate\\tcrashed\\tcannot install %s\\n' "$u"; exit 1; }
+    $SUDO systemctl daemon-reload
+    printf '@@unit\\tchanged\\n'
+  else
+    printf '@@unit\\tsame\\n'
+  fi
+${
+    enable
+      ? `  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
+  w="/etc/systemd/system/multi-user.target.wants/$(basename "$u")"
+  [ -e "$w" ] || $SUDO systemctl enable --quiet -- "$(basename "$u")" 2>/dev/null || true
+`
+      : ''
+  }}`;
+}
 
 /** systemd: the unit installed with each release, `systemctl restart`, the gate of systemd.ts. */
 export function systemdActivation(service: RuntimeService): ActivationRuntime {
@@ -57,18 +90,7 @@ export function systemdActivation(service: RuntimeService): ActivationRuntime {
     key: service.key,
     label: unit,
     functions: `u=${quote(`/etc/systemd/system/${unit}`)}
-ma_install_unit() {
-  if [ -f "$1" ] && ! cmp -s "$1" "$u" 2>/dev/null; then
-    $SUDO cp "$1" "$u.manage-apps.tmp" && $SUDO mv -f "$u.manage-apps.tmp" "$u" || { printf '@@gate\\tcrashed\\tcannot install %s\\n' "$u"; exit 1; }
-    $SUDO systemctl daemon-reload
-    printf '@@unit\\tchanged\\n'
-  else
-    printf '@@unit\\tsame\\n'
-  fi
-  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
-  w="/etc/systemd/system/multi-user.target.wants/$(basename "$u")"
-  [ -e "$w" ] || $SUDO systemctl enable --quiet -- "$(basename "$u")" 2>/dev/null || true
-}`,
+${installUnitFunction(true)}`,
     install: (release) => `if [ -f "$d/.units/$${release}.service" ]; then ma_install_unit "$d/.units/$${release}.service"; fi`,
     restartAndGate: (timeoutMs) => body(gateScript(service, timeoutMs, { action: 'restart' })),
     stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>&1`,
@@ -82,3 +104,81 @@ export const ACTIVATIONS: Record<Supervisor, ((service: RuntimeService, imageRef
   compose: (service, imageRef) => composeActivation(service, imageRef),
   pid: undefined,
 };
+/**
+ * A swap behind an edge (service.swap.ports [A, B], docs/operations.md): the release runs as a
+ * templated unit `<stem>@<port>.service` (PORT=%i). The activation starts the new release as the
+ * instance on the port the live one does not use and gates it there, while the old instance keeps
+ * serving; the CLI then switches the edges' upstream (ops/deploy/edge-swap.ts) and the
+ * confirmation drains and stops the old instance. Host state under `<directory>/.swap/`:
+ *
+ *   live   the port of the confirmed instance ('' before the first swap: the in-place unit
+ *          `<unit>` on service.port is the old one)
+ *   next   the port of the instance being activated
+ *   edge   written when the new instance passed its gate (the CLI switches the edges only then):
+ *          the edges may route to it, so a revert keeps it running beside the restored old one
+ *
+ * Going back (failed gate, dead-man switch) never stops the old instance: it is only started
+ * (a no-op while it runs), so the edge always has a live upstream.
+ */
+export function swapActivation(service: RuntimeService, ports: readonly [number, number]): ActivationRuntime {
+  const unit = service.unit;
+  if (unit === undefined || service.port === undefined) throw new Error(`${service.id}: a swap needs a unit and a port`);
+  const [a, b] = ports;
+  const at = (port: number): RuntimeService => ({ ...service, unit: swapInstance(unit, port), port });
+  // A fragment per port, chosen by the port in shell variable `v` (each in a subshell: gates `exit`).
+  const byPort = (v: string, f: (port: number) => string) => `case "$${v}" in
+${a}) (
+${f(a)}
+) ;;
+*) (
+${f(b)}
+) ;;
+esac`;
+  const inPlace = service.port;
+  const other = inPlace === a ? b : a;
+  const template = swapInstance(unit, '');
+  return {
+    key: service.key,
+    label: `${template} (swap ${a}/${b})`,
+    functions: `u=${quote(`/etc/systemd/system/${template}`)}
+sw="$d/.swap"
+${installUnitFunction(false)}
+ma_swap_live() { cat "$sw/live" 2>/dev/null; }
+# The old instance's unit: the in-place unit before the first swap.
+ma_swap_unit() { if [ -n "$1" ]; then printf '%s' ${quote(swapInstance(unit, ''))} | sed "s/@/@$1/"; else printf '%s' ${quote(unit)}; fi; }`,
+    install: (release) => `if [ -f "$d/.units/$${release}.service" ]; then ma_install_unit "$d/.units/$${release}.service"; fi`,
+    restartAndGate: (timeoutMs) => `ma_old=$(ma_swap_live)
+case "$ma_old" in ${a}) ma_new=${b} ;; ${b}) ma_new=${a} ;; *) ma_new=${other} ;; esac
+$SUDO mkdir -p "$sw" && printf '%s\n' "$ma_new" | $SUDO tee "$sw/next" >/dev/null && $SUDO rm -f "$sw/edge"
+printf '@@swap\t%s\t%s\n' "\${ma_old:-${inPlace}}" "$ma_new"
+${byPort('ma_new', (p) => body(gateScript(at(p), timeoutMs, { action: 'restart' })))}
+ma_rc=$?
+# From here the CLI may switch the edges to the new instance: a revert must keep it running.
+[ "$ma_rc" = 0 ] && printf '%s\n' "$ma_new" | $SUDO tee "$sw/edge" >/dev/null
+exit "$ma_rc"`,
+    restoreAndGate: (timeoutMs) => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)
+if [ -n "$ma_new" ] && [ "$ma_new" != "$ma_old" ] && [ ! -f "$sw/edge" ]; then $SUDO systemctl stop -- "$(ma_swap_unit "$ma_new")" 2>/dev/null; $SUDO rm -f "$sw/next"; fi
+if [ -z "$ma_old" ]; then (
+${body(gateScript(service, timeoutMs, { action: 'start' }))}
+)
+else
+${byPort('ma_old', (p) => body(gateScript(at(p), timeoutMs, { action: 'start' })))}
+fi`,
+    stop: () => `${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)} ${unit}`.text} 2>&1`,
+    diagnose: (since) => `ma_new=$(cat "$sw/next" 2>/dev/null)
+${byPort('ma_new', (p) => body(diagnosisScript(at(p), { shellVar: since })))}`,
+    confirmed: () => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)
+if [ -n "$ma_new" ]; then
+  printf '%s\n' "$ma_new" | $SUDO tee "$sw/live.tmp" >/dev/null && $SUDO mv -f "$sw/live.tmp" "$sw/live"
+  $SUDO rm -f "$sw/next" "$sw/edge"
+  # The edges route to the new instance: let the old one finish what it is serving, then stop it.
+  sleep ${SWAP_DRAIN_S}
+  ma_u=$(ma_swap_unit "$ma_old")
+  $SUDO systemctl disable --quiet --now -- "$ma_u" 2>/dev/null || $SUDO systemctl stop -- "$ma_u" 2>/dev/null
+  $SUDO systemctl enable --quiet -- "$(ma_swap_unit "$ma_new")" 2>/dev/null || true
+  ma_log "swap: edge on" "$ma_new" "stopped" "$ma_u"
+  printf '@@drained\t%s\t%s\n' "\${ma_old:-${inPlace}}" "$ma_new"
+fi`,
+    edgeRestored: () => `$SUDO rm -f "$d/.swap/edge"`,
+  };
+}

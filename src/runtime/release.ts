@@ -227,6 +227,8 @@ export interface ConfirmRequest {
   from?: string;
   keep: number;
   token: string;
+  /** Run once the activation is claimed (the runtime's `confirmed` fragment). */
+  after?: string;
 }
 
 /**
@@ -244,6 +246,7 @@ if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" 
   ${request.from === undefined ? ':' : `ma_outcome ${quote(request.from)} reverted "rolled back to $rel"`}
   ma_log "confirmed" "$rel"
   printf '@@confirmed\\n'
+  ${request.after ?? ':'}
 else
   printf '@@late\\n'
   ma_print_fired
@@ -262,6 +265,8 @@ export interface FallBackRequest {
   token: string;
   /** The epoch the restart began (journal lines since then). */
   since?: number;
+  /** A swap: the CLI put every edge back on the old instance (so the new one can be stopped). */
+  edgeRestored?: boolean;
 }
 
 /**
@@ -284,13 +289,14 @@ if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" 
   prev=$(ma_armed previous)
   ma_disarm
   ma_outcome "$rel" failed ${quote(request.reason.replace(/[\r\n\t]/g, ' '))}
+  ${request.edgeRestored && runtime.edgeRestored ? runtime.edgeRestored() : ':'}
   if [ -n "$prev" ] && [ -d "$d/releases/$prev" ]; then
     ${runtime.install('prev')}
     ma_switch "$prev" || { ma_unlock ${quote(request.token)}; exit 1; }
     ma_log "switch back" "$prev"
     printf '@@back\\t%s\\n' "$prev"
     g=$(
-${runtime.restartAndGate(request.timeoutMs)}
+${(runtime.restoreAndGate ?? runtime.restartAndGate)(request.timeoutMs)}
 )
     printf '%s\\n' "$g"
   else

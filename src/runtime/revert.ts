@@ -103,7 +103,7 @@ if [ -n "$rel" ] && [ "$cur" = "$rel" ]; then
     if ma_switch "$prev"; then
       ma_log "revert: switch back to" "$prev"
       g=$(
-${runtime.restartAndGate(timeoutMs)}
+${(runtime.restoreAndGate ?? runtime.restartAndGate)(timeoutMs)}
 )
       result=$(printf '%s\\n' "$g" | grep '^@@gate' | head -n 1 | cut -f 2,3 | tr '\\t' ' ')
       result="switched back to $prev: \${result:-no verdict}"

@@ -265,3 +265,20 @@ test('shared_infra_topology: droplet hosts not yet in the inventory are a warnin
   const p = find(problems, 'shared_infra_topology');
   assert.equal(p?.severity, 'warning');
 });
+
+test('swap_ports and port_clash: a swap declares two different ports, one of them service.port, and its other port is taken', async () => {
+  const ok = await problemsFor({ 'api/.infra.yaml': api('  swap: { ports: [3030, 3031] }\n') });
+  assert.deepEqual(rulesOf(ok), []);
+  const same = await problemsFor({ 'api/.infra.yaml': api('  swap: { ports: [3031, 3031] }\n') });
+  assert.ok(rulesOf(same).includes('swap_ports'), JSON.stringify(same));
+  const notPort = await problemsFor({ 'api/.infra.yaml': api('  swap: { ports: [3040, 3041] }\n') });
+  assert.match(find(notPort, 'swap_ports')?.message ?? '', /port 3030 is not one of swap.ports \[3040, 3041\]/);
+  const range = await problemsFor({ 'api/.infra.yaml': api('  swap: { ports: [3030, 70000] }\n') });
+  assert.ok(rulesOf(range).length > 0, 'a port beyond 65535 is refused');
+  const clash = await problemsFor({
+    'api/.infra.yaml': api('  swap: { ports: [3030, 3031] }\n'),
+    'web/.infra.yaml': api().replace('project: api', 'project: web').replace('port: 3030', 'port: 3031'),
+  });
+  const p = find(clash, 'port_clash');
+  assert.ok(p, JSON.stringify(clash));
+});

@@ -17,6 +17,7 @@ import { parseDiagnosis, parseGate, type Diagnosis, type GateResult } from '../.
 import { failureReason, type RunResult, type Transport } from '../../transport/types.js';
 import { gateDetail } from '../lifecycle.js';
 import { composeUsed } from '../../runtime/compose.js';
+import { switchEdges, type SwapPlan } from './edge-swap.js';
 import type { RevertReport } from './types.js';
 
 export interface ActivationContext {
@@ -31,6 +32,8 @@ export interface ActivationContext {
   keep: number;
   commandTimeoutMs: number;
   report: (m: string) => void;
+  /** A swap behind an edge: the edges to switch to the new instance once it passed its gate. */
+  swap?: SwapPlan;
 }
 
 export interface Settled {
@@ -86,21 +89,41 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   const error = field(act, 'error');
   if (error && !field(act, 'switched')) return { ...base, revert: { windowS, state: 'disarmed', detail: 'never armed' }, verdict: 'error', lockSettled: false, gate: null, roundTrips: 1, reason: `${error[1] ?? failureReason(act)}; nothing was switched` };
   const gate = gateOf(act);
-
-  if (gate.outcome === 'ready') {
-    ctx.report('confirming (disarming the revert), pruning old releases');
-    const conf = await transport.script(confirmScript(service.directory, ctx.runtime.key, { release, ...(from === undefined ? {} : { from }), keep: ctx.keep, token: ctx.token }), { timeoutMs: quick });
-    if (conf.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${release} passed its gate, but the host stopped answering before the confirmation (${conf.unreachable}): unless it arrived, the host switches back to ${previous ?? 'nothing'} by itself` };
-    const pruned = records(conf.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
-    const lockSettled = field(conf, 'unlocked') !== undefined;
-    if (field(conf, 'confirmed')) return { ...base, pruned, revert: { windowS, state: 'disarmed' }, verdict: 'passed', lockSettled, gate, roundTrips: 2 };
-    const detail = firedDetail(conf);
-    return { ...base, pruned, revert: { windowS, state: 'fired', detail }, verdict: 'late', lockSettled, gate, roundTrips: 2, reason: `${release} passed its gate but was not confirmed in time: ${detail}` };
+  let edgeFailure: string | undefined;
+  let edgeRestored = false;
+  let edgeTrips = 0;
+  const swapped = field(act, 'swap');
+  if (gate.outcome === 'ready' && ctx.swap !== undefined && swapped !== undefined) {
+    const [from, to] = [Number(swapped[1]), Number(swapped[2])];
+    ctx.report(`switching ${ctx.swap.edges.map((e) => e.edge).join(', ')} from port ${from} to ${to}`);
+    const switched = await switchEdges(ctx.swap.edges, ctx.swap.ports, to, quick);
+    edgeTrips++;
+    const failed = switched.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      edgeFailure = `the edge switch failed (${failed.map((f) => `${f.edge}: ${f.state} ${f.detail}`).join('; ')})`;
+      // Put back the edges that did switch, so the old instance is again the only upstream.
+      const moved = ctx.swap.edges.filter((e) => switched.find((r) => r.edge === e.edge)?.state === 'switched');
+      const back = moved.length === 0 ? [] : await switchEdges(moved, ctx.swap.ports, from, quick);
+      if (moved.length > 0) edgeTrips++;
+      edgeRestored = failed.every((f) => f.state === 'missing' || f.state === 'error') && back.every((r) => r.ok);
+    }
   }
 
-  const reason = gateDetail(service, gate.outcome, gate.detail, timeoutMs);
+  if (gate.outcome === 'ready' && edgeFailure === undefined) {
+    ctx.report('confirming (disarming the revert), pruning old releases');
+    const after = ctx.runtime.confirmed === undefined ? {} : { after: `${ctx.runtime.functions}\n${ctx.runtime.confirmed()}` };
+    const conf = await transport.script(confirmScript(service.directory, ctx.runtime.key, { release, ...(from === undefined ? {} : { from }), keep: ctx.keep, token: ctx.token, ...after }), { timeoutMs: quick + 30_000 });
+    if (conf.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2 + edgeTrips, reason: `${release} passed its gate, but the host stopped answering before the confirmation (${conf.unreachable}): unless it arrived, the host switches back to ${previous ?? 'nothing'} by itself` };
+    const pruned = records(conf.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
+    const lockSettled = field(conf, 'unlocked') !== undefined;
+    if (field(conf, 'confirmed')) return { ...base, pruned, revert: { windowS, state: 'disarmed' }, verdict: 'passed', lockSettled, gate, roundTrips: 2 + edgeTrips };
+    const detail = firedDetail(conf);
+    return { ...base, pruned, revert: { windowS, state: 'fired', detail }, verdict: 'late', lockSettled, gate, roundTrips: 2 + edgeTrips, reason: `${release} passed its gate but was not confirmed in time: ${detail}` };
+  }
+
+  const reason = edgeFailure ?? gateDetail(service, gate.outcome, gate.detail, timeoutMs);
   ctx.report(`${reason}; diagnosing, switching back to ${previous ?? 'nothing (stopping)'}`);
-  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
+  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, edgeRestored: edgeFailure === undefined || edgeRestored, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
   if (back.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself` };
   const diagnosis = parseDiagnosis(back.stdout);
   const lockSettled = field(back, 'unlocked') !== undefined;

@@ -47,7 +47,9 @@ export function emptyTimings(): DeployTimings {
 function unitText(service: Service, host: Host): string | undefined {
   if (service.command === undefined) return undefined;
   try {
-    return renderUnit(service, host);
+    const text = renderUnit(service, host);
+    // A swap runs the release as a templated unit: each instance gets its port from its name.
+    return service.swapPorts === undefined ? text : text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n');
   } catch (error) {
     if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
     throw error;
@@ -133,5 +135,11 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
     `keep the last ${options.keep ?? service.keepReleases} releases (failed and unconfirmed ones go first)`,
     'unlock',
   ];
+  if (service.swapPorts !== undefined) {
+    const [a, b] = service.swapPorts;
+    entry.steps.splice(2, 1, `install the templated unit /etc/systemd/system/${rs.unit?.replace(/\.service$/, '')}@.service rendered from service.command (PORT from the instance name)`);
+    entry.steps.splice(4, 1, `swap: start the release as the instance of ${rs.unit?.replace(/\.service$/, '')}@.service on whichever of ports ${a}/${b} the live one does not use, beside the live one`);
+    entry.steps.splice(6, 1, 'on success: switch the upstream of every edge routing its domains to the new port (Caddy admin API, graceful), confirm, let the old instance drain, stop it');
+  }
   return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
 }

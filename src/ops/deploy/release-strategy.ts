@@ -14,6 +14,7 @@ import { newOwner } from '../lock.js';
 import { readyTimeout } from '../lifecycle.js';
 import { activateAndSettle } from './activate.js';
 import { discardReleaseScript, runMigration } from '../../data/migrate.js';
+import { swapPlan } from './edge-swap.js';
 import { acquire, forget, unlock } from './lock.js';
 import type { Planned } from './plan.js';
 import type { DeployOptions, DeployResult, DeployTimings } from './types.js';
@@ -35,6 +36,8 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const runtime = ops.activation(service, planned.imageRef);
   const artifact = planned.artifact!;
   const owner = newOwner(`deploy ${service.id} ${planned.entry.release}`);
+  const swap = swapPlan(ops, service);
+  if (swap !== undefined && 'error' in swap) return { ...base, outcome: 'failed', ok: false, reason: swap.error };
 
   ctx.report(`taking the deploy lock, shipping ${artifact.kind} (${artifact.bytes} bytes)`);
   const t0 = Date.now();
@@ -84,7 +87,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
       }
     }
     const result = await activateAndSettle(
-      { service, runtime, transport, timeoutMs: readyTimeout(service, options), marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, report: ctx.report },
+      { service, runtime, transport, timeoutMs: readyTimeout(service, options), marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, ...(swap === undefined ? {} : { swap }), report: ctx.report },
       release!,
     );
     settled = result.lockSettled;

@@ -16,6 +16,7 @@ import type { Selection } from '../plan.js';
 import type { Progress } from '../progress.js';
 import { activateAndSettle } from './activate.js';
 import { ACTIVATIONS } from '../../runtime/activation.js';
+import { swapPlan } from './edge-swap.js';
 import { acquire, forget, hookSignals, unlock } from './lock.js';
 import type { DeployOptions, RollbackResult } from './types.js';
 
@@ -45,6 +46,8 @@ export async function rollbackOne(ops: Ops, service: Service, options: RollbackO
     if ('error' in choice) return { ...res, ok: false, outcome: 'failed', reason: choice.error };
     return { ...res, to: choice.target, ok: true, outcome: 'skipped', reason: `dry run: would switch ${service.directory}/current from ${state.current} to ${choice.target}, ${service.compose === undefined ? `restart ${service.unit}` : `recreate ${service.compose.service} (up -d --no-deps) from the image digest pinned in ${choice.target}`} and wait for readiness` };
   }
+  const swap = swapPlan(ops, service);
+  if (swap !== undefined && 'error' in swap) return { ...base, ok: false, outcome: 'failed', reason: swap.error };
   const owner = newOwner(`rollback ${service.id}`);
   const lock = await acquire({ service, key: runtime.key, transport, owner, options, report: (m) => task.update(m), note: (m) => progress.note(m) }, (request) => transport.script(lockScript(service.directory, runtime.key, request), { timeoutMs: ops.settings.commandTimeoutMs }));
   if (!lock.acquired) return { ...base, ok: false, outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed', reason: lock.reason ?? 'could not take the deploy lock' };
@@ -57,7 +60,7 @@ export async function rollbackOne(ops: Ops, service: Service, options: RollbackO
     if (choice.target === state.current) return { ...res, to: choice.target, ok: false, outcome: 'failed', reason: `${choice.target} is already live` };
     const timeoutMs = readyTimeout(service, options);
     const settled = await activateAndSettle(
-      { service, runtime, transport, timeoutMs, marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, report: (m) => task.update(m) },
+      { service, runtime, transport, timeoutMs, marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, ...(swap === undefined ? {} : { swap }), report: (m) => task.update(m) },
       choice.target,
       state.current ?? undefined,
     );

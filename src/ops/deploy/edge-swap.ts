@@ -1,0 +1,86 @@
+/**
+ * The edge side of a swap (service.swap, docs/operations.md): switching the upstream of every
+ * edge that routes a service's domains (`routingEdges`, shared with `net caddy` and `graph`)
+ * from one of the service's two ports to the other, through Caddy's admin API on the edge host's
+ * loopback (127.0.0.1:2019, Caddy's default). One round trip per edge: read the running config,
+ * replace the dial of the service's address on either swap port by the new port, and load it
+ * (`POST /load` is graceful: requests in flight finish, new ones go to the new upstream).
+ */
+import type { Host, Service } from '../../fleet/model.js';
+import { routingEdges } from '../../fleet/model.js';
+import { quote } from '../../transport/quote.js';
+import { PRELUDE, records } from '../../runtime/shell.js';
+import type { Transport } from '../../transport/types.js';
+import type { Ops } from '../context.js';
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+export const CADDY_ADMIN = 'http://127.0.0.1:2019';
+
+export interface EdgeRoute {
+  /** The edge host's name. */
+  edge: string;
+  transport: Transport;
+  /** The address the edge dials the service at (as `net caddy` renders it). */
+  address: string;
+}
+
+export interface SwapPlan {
+  ports: readonly [number, number];
+  edges: EdgeRoute[];
+}
+
+/** The edges a swap switches, or why the service cannot be swapped. */
+export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string } | undefined {
+  if (service.swapPorts === undefined) return undefined;
+  const edges = routingEdges(ops.fleet, service);
+  if (edges.length === 0) return { error: 'service.swap needs an edge routing its domains (a service of kind "edge"); without one it would only move the port' };
+  const app = ops.host(service);
+  const routes: EdgeRoute[] = [];
+  for (const e of edges) {
+    const host = ops.host(e) as Host | undefined;
+    if (host === undefined) return { error: `edge ${e.id} has no host` };
+    const address = e.host === service.host ? '127.0.0.1' : app?.meshIp;
+    if (address === undefined || !IPV4.test(address)) return { error: `edge ${host.name} cannot reach ${service.id}: its host has no IPv4 mesh_ip` };
+    routes.push({ edge: host.name, transport: ops.transport(host), address });
+  }
+  return { ports: service.swapPorts, edges: routes };
+}
+
+/**
+ * Points the edge's dial of `address` on either swap port at `to`. Records:
+ * @@edge switched | already | missing | error<TAB>detail.
+ */
+export function switchEdgeScript(address: string, ports: readonly [number, number], to: number): string {
+  const dial = (port: number) => `"dial":"${address}:${port}"`;
+  const re = (port: number) => `s/"dial":"${address.replace(/\./g, '\\.')}:${port}"/${dial(to)}/g`;
+  return `${PRELUDE}
+a=${quote(CADDY_ADMIN)}
+cfg=$(curl -fsS --max-time 5 "$a/config/" 2>&1) || { printf '@@edge\\terror\\tcannot read the Caddy config at %s: %s\\n' "$a" "$(printf '%s' "$cfg" | head -c 200 | tr '\\n\\t' '  ')"; exit 0; }
+case $cfg in *${quote(dial(ports[0]))}*|*${quote(dial(ports[1]))}*) ;; *) printf '@@edge\\tmissing\\tthe running Caddy config dials neither %s nor %s\\n' ${quote(`${address}:${ports[0]}`)} ${quote(`${address}:${ports[1]}`)}; exit 0 ;; esac
+new=$(printf '%s' "$cfg" | sed -e ${quote(re(ports[0]))} -e ${quote(re(ports[1]))})
+[ "$new" = "$cfg" ] && { printf '@@edge\\talready\\n'; exit 0; }
+out=$(printf '%s' "$new" | curl -fsS --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "$a/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
+printf '@@edge\\tswitched\\n'
+`;
+}
+
+export interface EdgeResult {
+  edge: string;
+  ok: boolean;
+  /** switched | already | missing | error | unreachable */
+  state: string;
+  detail: string;
+}
+
+/** Switches every edge (in parallel, one round trip each). */
+export async function switchEdges(routes: readonly EdgeRoute[], ports: readonly [number, number], to: number, timeoutMs: number): Promise<EdgeResult[]> {
+  return Promise.all(
+    routes.map(async (r) => {
+      const res = await r.transport.script(switchEdgeScript(r.address, ports, to), { timeoutMs });
+      if (res.unreachable) return { edge: r.edge, ok: false, state: 'unreachable', detail: res.unreachable };
+      const rec = records(res.stdout).find((x) => x[0] === 'edge');
+      const state = rec?.[1] ?? 'error';
+      return { edge: r.edge, ok: state === 'switched' || state === 'already', state, detail: rec?.[2] ?? (res.stderr.trim().slice(0, 200) || `exit ${res.code}`) };
+    }),
+  );
+}
