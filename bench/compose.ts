@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
-import { fmt, median, run } from './lib/measure.js';
+import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../test/harness/docker.js';
 import { prerequisites, TestFleet } from '../test/harness/test-fleet.js';
@@ -121,10 +121,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.stack : error);
-    process.exit(2);
-  },
-);
+runMain(main);

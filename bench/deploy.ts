@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
-import { fmt, median, run } from './lib/measure.js';
+import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites, TestFleet } from '../test/harness/test-fleet.js';
 
@@ -111,10 +111,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error);
-    process.exit(2);
-  },
-);
+runMain(main);

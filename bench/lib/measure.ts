@@ -15,3 +15,14 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): P
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+
+/** Runs a benchmark's main and exits with its code; a crash prints its stack and exits 2. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exit(2);
+    },
+  );
+}
