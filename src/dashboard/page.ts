@@ -10,11 +10,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupReport } from '../analysis/backups.js';
-import { planDrain } from '../analysis/drain.js';
 import { buildGraph } from '../analysis/graph.js';
-import { analyzeImpact } from '../analysis/impact.js';
 import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
 import { FleetIndex } from '../analysis/topology.js';
+import { drainOf } from '../cli/commands/drain.js';
+import { impactOf } from '../cli/commands/impact.js';
 import { withProblemNote } from '../cli/commands/shared.js';
 import type { GlobalOptions } from '../cli/context.js';
 import { loadFleet, type LoadedFleet } from '../fleet/load.js';
@@ -82,11 +82,13 @@ export class FleetAnswers {
   graph() {
     return this.doc(buildGraph(this.index));
   }
-  impact(hosts: string[]) {
-    return this.doc(analyzeImpact(this.index, this.index.resolveHosts(hosts)));
+  /** `impact HOSTS --json`: the verb's own function, on this load. */
+  async impact(hosts: string[]): Promise<unknown> {
+    return (await impactOf(this.loaded, this.index, hosts, {})).json;
   }
-  drain(host: string, to: string) {
-    return this.doc(planDrain(this.index, host, to));
+  /** `drain HOST --to TO --json`: the verb's own function, on this load. */
+  drain(host: string, to: string): unknown {
+    return drainOf(this.loaded, this.index, host, to).json;
   }
   independence() {
     return this.doc(checkIndependence(this.index));
@@ -96,10 +98,13 @@ export class FleetAnswers {
   }
 }
 
+export type LayoutOf = (graph: ReturnType<FleetAnswers['graph']>) => Promise<FleetLayout>;
+export const layOut: LayoutOf = async (graph) => layoutFleet(await loadElk(), graph);
+
 /** graph --json and its layout. */
-export async function laidOutGraph(options: GlobalOptions, answers?: FleetAnswers): Promise<{ graph: ReturnType<FleetAnswers['graph']>; layout: FleetLayout }> {
-  const graph = (answers ?? (await FleetAnswers.load(options))).graph();
-  return { graph, layout: await layoutFleet(await loadElk(), graph) };
+export async function laidOutGraph(answers: FleetAnswers, layoutOf: LayoutOf = layOut): Promise<{ graph: ReturnType<FleetAnswers['graph']>; layout: FleetLayout }> {
+  const graph = answers.graph();
+  return { graph, layout: await layoutOf(graph) };
 }
 
 function independenceSummary(r: IndependenceReport): IndependenceSummary {
@@ -111,9 +116,8 @@ function independenceSummary(r: IndependenceReport): IndependenceSummary {
 }
 
 /** Everything the page shows before any click. */
-export async function pageData(options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
-  const answers = await FleetAnswers.load(options);
-  const { graph, layout } = await laidOutGraph(options, answers);
+export async function pageData(answers: FleetAnswers, options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf: LayoutOf = layOut): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
+  const { graph, layout } = await laidOutGraph(answers, layoutOf);
   const names = graph.hosts.map((h) => h.name);
   const data: PageData = {
     mode,
@@ -127,7 +131,7 @@ export async function pageData(options: GlobalOptions, mode: 'static' | 'live', 
     ...(live ? { live } : {}),
   };
   if (mode === 'static') {
-    if (names.length <= STATIC_IMPACT_MAX_HOSTS) data.impacts = Object.fromEntries(names.map((h) => [h, answers.impact([h])]));
+    if (names.length <= STATIC_IMPACT_MAX_HOSTS) data.impacts = Object.fromEntries(await Promise.all(names.map(async (h) => [h, await answers.impact([h])] as const)));
     if (names.length <= STATIC_DRAIN_MAX_HOSTS) data.drains = Object.fromEntries(names.flatMap((a) => names.filter((b) => b !== a).map((b) => [`${a}>${b}`, answers.drain(a, b)])));
   }
   return { data, layout, graph };
@@ -186,7 +190,7 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
 `;
 }
 
-export async function buildPage(options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings): Promise<string> {
-  const { data, layout } = await pageData(options, mode, live);
+export async function buildPage(answers: FleetAnswers, options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf?: LayoutOf): Promise<string> {
+  const { data, layout } = await pageData(answers, options, mode, live, layoutOf);
   return renderPage(data, layout);
 }

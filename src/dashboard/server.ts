@@ -14,6 +14,7 @@ import { ManageAppsError } from '../errors.js';
 import type { GlobalOptions } from '../cli/context.js';
 import type { OpsCliOptions } from '../ops/settings.js';
 import { buildPage } from './page.js';
+import { FleetSnapshots } from './snapshot.js';
 
 export interface DashboardOptions extends OpsCliOptions {
   port?: number;
@@ -77,6 +78,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const intervalS = options.interval ?? 5;
   const fleetOptions: GlobalOptions = { ...(options.root === undefined ? {} : { root: options.root }), ...(options.inventory === undefined ? {} : { inventory: options.inventory }) };
   const opsOptions: OpsCliOptions = { ...options, json: true };
+  const snapshots = new FleetSnapshots(fleetOptions);
+  const live = { interval: intervalS, allowActions: options.allowActions === true, csrf };
+  const loadPage = () => snapshots.page((answers) => buildPage(answers, fleetOptions, 'live', live, snapshots.layoutFor));
   const clients = new Set<ServerResponse>();
   let lastStatus: { event: string; data: string } | undefined;
   let statusLoop: Promise<void> | undefined;
@@ -129,7 +133,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (first === undefined || !sameSecret(first, token)) return refuse(res, 403, 'E_TOKEN', 'the URL needs the token `ui` printed');
     const path = rest.join('/');
     if (req.method === 'GET' && path === '') {
-      return send(res, 200, 'text/html; charset=utf-8', await buildPage(fleetOptions, 'live', { interval: intervalS, allowActions: options.allowActions === true, csrf }));
+      return send(res, 200, 'text/html; charset=utf-8', await loadPage());
     }
     if (req.method === 'GET' && path === 'events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
@@ -143,15 +147,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (req.method === 'GET' && path === 'api/impact') {
       const hosts = url.searchParams.getAll('host');
       if (hosts.length === 0) return refuse(res, 400, 'E_USAGE', 'name at least one host: ?host=NAME');
-      const { impact } = await import('../cli/commands/impact.js');
-      return sendJson(res, 200, (await impact(hosts, fleetOptions)).json);
+      return sendJson(res, 200, await (await snapshots.answers()).impact(hosts));
     }
     if (req.method === 'GET' && path === 'api/drain') {
       const from = url.searchParams.get('host');
       const to = url.searchParams.get('to');
       if (!from || !to) return refuse(res, 400, 'E_USAGE', 'name the host and the target: ?host=A&to=B');
-      const { drain } = await import('../cli/commands/drain.js');
-      return sendJson(res, 200, (await drain(from, { ...fleetOptions, to })).json);
+      return sendJson(res, 200, (await snapshots.answers()).drain(from, to));
     }
     if (req.method === 'GET' && path === 'api/status') {
       const { status } = await import('../cli/commands/ops/status.js');
@@ -209,6 +211,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  // The page is built in the background from start-up: the first page load finds it ready
+  // (or waits for this build); a failure here is reported to the request that meets it.
+  loadPage().catch(() => undefined);
   return {
     url: `http://127.0.0.1:${port}/${token}/`,
     port,

@@ -29,6 +29,8 @@ export interface DiscoveredManifest {
 export interface Discovery {
   manifests: DiscoveredManifest[];
   problems: Problem[];
+  /** Every directory the crawl read (as reached): a manifest added or removed changes one of their modification times. */
+  directories: string[];
 }
 
 export function environmentFromFileName(name: string): string | undefined {
@@ -40,9 +42,11 @@ export function environmentFromFileName(name: string): string | undefined {
 export async function discoverManifests(root: string): Promise<Discovery> {
   const unreadable: { path: string; code: string }[] = [];
   const notRegular: string[] = [];
+  const directories: string[] = [];
   const recordingFs = {
     ...fs,
     readdir: ((path: fs.PathLike, options: unknown, callback: (err: NodeJS.ErrnoException | null, entries: fs.Dirent[]) => void) => {
+      directories.push(String(path));
       fs.readdir(path, options as { withFileTypes: true }, (err, entries) => {
         if (err) {
           unreadable.push({ path: String(path), code: err.code ?? 'EIO' });
@@ -84,7 +88,7 @@ export async function discoverManifests(root: string): Promise<Discovery> {
     ),
     ...notRegular.map((path) => problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, 'cannot read the manifest: it is a FIFO, socket or device, not a regular file', 'a manifest is a regular file: remove or rename this one')),
   ];
-  return { manifests, problems };
+  return { manifests, problems, directories };
 }
 
 export function toRelative(root: string, path: string): string {

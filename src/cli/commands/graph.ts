@@ -30,12 +30,13 @@ async function picture(options: GlobalOptions, format: 'html' | 'svg'): Promise<
   const { svg } = await import('../../dashboard/svg.js').then((m) => ({ svg: m.renderSvg }));
   let doc: Awaited<ReturnType<typeof page.laidOutGraph>>['graph'];
   let text: string;
+  const answers = await page.FleetAnswers.load(options);
   if (format === 'html') {
-    const { data, layout, graph: g } = await page.pageData(options, 'static');
+    const { data, layout, graph: g } = await page.pageData(answers, options, 'static');
     doc = g;
     text = page.renderPage(data, layout);
   } else {
-    const { graph: g, layout } = await page.laidOutGraph(options);
+    const { graph: g, layout } = await page.laidOutGraph(answers);
     doc = g;
     text = svg(layout, { title: page.pageTitle(options) });
   }

@@ -1,6 +1,6 @@
 import { analyzeImpact, stepText, type ImpactReport } from '../../analysis/impact.js';
 import { FleetIndex } from '../../analysis/topology.js';
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { plural, style, table } from '../style.js';
 import { withProblemNote } from './shared.js';
@@ -11,7 +11,11 @@ import type { OpsCliOptions } from '../../ops/settings.js';
 export async function impact(hosts: string[], options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
   if (hosts.length === 0 && options.live !== true) throw new UsageError('impact needs at least one host', 'name the hosts to take offline, or pass --live to see what the tunnels observed down break now');
   const loaded = await loadFleet(options);
-  const index = new FleetIndex(loaded.fleet);
+  return impactOf(loaded, new FleetIndex(loaded.fleet), hosts, options);
+}
+
+/** The verb on a fleet already loaded (the dashboard keeps one while its files are unchanged). */
+export async function impactOf(loaded: LoadedFleet, index: FleetIndex, hosts: string[], options: OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
   const offline = index.resolveHosts(hosts);
   const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
   const report = analyzeImpact(index, offline, live ? { observedDown: live.observedDown } : {});

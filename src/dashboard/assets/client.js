@@ -21,17 +21,26 @@
 
   // ---- index of the picture --------------------------------------------------------------------
   const hostEls = new Map($$('g.host', svg).map((g) => [g.dataset.host, g]));
-  const serviceRows = new Map($$('g.row.service', svg).map((g) => [g.dataset.service, g]));
-  const clusterRows = new Map($$('g.row.cluster', svg).map((g) => [g.dataset.cluster, g]));
+  // A row is a <g> (box, dot, text) or, in a big fleet's compact picture, a <tspan> of its card's text.
+  const serviceRows = new Map($$('.row.service', svg).map((g) => [g.dataset.service, g]));
+  const clusterRows = new Map($$('.row.cluster', svg).map((g) => [g.dataset.cluster, g]));
   let edges = $$('path.edge', svg);
   const edgeLayer = $('g.edges', svg);
   const hostNames = data.fleet.hosts;
 
   // ---- tabs ---------------------------------------------------------------------------------------
   const tabs = $$('nav [role=tab]');
+  // A tab's content is built when it is first shown (a big fleet's tables cost the first paint otherwise).
+  const firstShow = {};
+  const shown = new Set(['whatif']);
   const show = (name) => {
     for (const t of tabs) t.setAttribute('aria-selected', String(t.dataset.tab === name));
     for (const p of $$('.tab')) p.hidden = p.id !== `tab-${name}`;
+    if (!shown.has(name)) {
+      shown.add(name);
+      firstShow[name]?.();
+    }
+    if (name === 'status') renderStatusTab();
   };
   for (const t of tabs) t.addEventListener('click', () => show(t.dataset.tab));
 
@@ -60,7 +69,7 @@
     const q = e.target.value.trim().toLowerCase();
     $$('.match', svg).forEach((el) => el.classList.remove('match'));
     if (q === '') return;
-    const hits = [...$$('g.row', svg).filter((r) => (r.dataset.service || r.dataset.cluster || '').toLowerCase().includes(q)), ...[...hostEls.values()].filter((g) => g.dataset.host.toLowerCase().includes(q))];
+    const hits = [...$$('.row', svg).filter((r) => (r.dataset.service || r.dataset.cluster || '').toLowerCase().includes(q)), ...[...hostEls.values()].filter((g) => g.dataset.host.toLowerCase().includes(q))];
     hits.forEach((el) => el.classList.add('match'));
     if (hits[0]) hits[0].scrollIntoView({ block: 'center', inline: 'center' });
   });
@@ -72,6 +81,8 @@
   const rowOf = (kind, id) => (kind === 'cluster' ? clusterRows.get(id) : serviceRows.get(id));
   // Unrouted pictures (big fleets) carry their edges as data and draw only those of what is selected.
   const drawn = new Set();
+  /** The drawn edges by their ends (built when first needed). */
+  let drawnEdges = null;
   const drawEdge = ([kind, from, to, x1, y1, x2, y2]) => {
     const key = `${kind}|${from}|${to}`;
     if (drawn.has(key)) return;
@@ -86,10 +97,25 @@
     p.setAttribute('marker-end', `url(#arrow-${kind})`);
     edgeLayer.append(p);
     edges.push(p);
+    const ends = `${from}\n${to}`;
+    if (drawnEdges && !drawnEdges.has(ends)) drawnEdges.set(ends, []);
+    drawnEdges?.get(ends).push(p);
   };
+  // Edges by their ends: a what-if answer lights thousands of steps in a big fleet.
+  const byEnds = (list, ends) => {
+    const index = new Map();
+    for (const e of list) {
+      const key = ends(e);
+      if (!index.has(key)) index.set(key, []);
+      index.get(key).push(e);
+    }
+    return index;
+  };
+  const dataEdges = data.edges ? byEnds(data.edges, (e) => `${e[1]}\n${e[2]}`) : new Map();
   const lightEdge = (kind, from, to) => {
-    if (data.edges) for (const e of data.edges) if (e[1] === from && e[2] === to && (!kind || e[0] === kind)) drawEdge(e);
-    for (const e of edges) if (e.dataset.from === from && e.dataset.to === to && (!kind || e.dataset.kind === kind)) e.classList.add('lit');
+    for (const e of dataEdges.get(`${from}\n${to}`) || []) if (!kind || e[0] === kind) drawEdge(e);
+    drawnEdges ??= byEnds(edges, (e) => `${e.dataset.from}\n${e.dataset.to}`);
+    for (const e of drawnEdges.get(`${from}\n${to}`) || []) if (!kind || e.dataset.kind === kind) e.classList.add('lit');
   };
   const hostOfEnd = (name) => {
     const row = serviceRows.get(name) || clusterRows.get(name);
@@ -99,6 +125,7 @@
     if (!data.edges) return;
     for (const e of edges) e.remove();
     edges = [];
+    drawnEdges = null;
     drawn.clear();
     const set = new Set(names);
     for (const e of data.edges) if (set.has(hostOfEnd(e[1])) || set.has(hostOfEnd(e[2]))) drawEdge(e);
@@ -244,14 +271,18 @@
   overlay.setAttribute('class', 'overlay');
   svg.append(overlay);
   const hostSelect = (id, initial) => h('select', { id }, hostNames.map((n) => h('option', { value: n, selected: n === initial }, n)));
-  const drainFrom = hostSelect('drain-from', hostNames[0]);
-  const drainTo = hostSelect('drain-to', hostNames[1] || hostNames[0]);
+  let drainFrom;
+  let drainTo;
   const drainOut = h('div', { id: 'drain-result' });
-  drainTab.append(
-    h('p', { class: 'hint' }, 'Pick a host to empty and where to move it: the waves of ', h('code', {}, 'drain'), ' are drawn on the picture.'),
-    h('p', {}, 'move ', drainFrom, ' to ', drainTo, ' ', h('button', { id: 'drain-go', class: 'act', onclick: () => runDrain() }, 'plan')),
-    drainOut,
-  );
+  firstShow.drain = () => {
+    drainFrom = hostSelect('drain-from', hostNames[0]);
+    drainTo = hostSelect('drain-to', hostNames[1] || hostNames[0]);
+    drainTab.append(
+      h('p', { class: 'hint' }, 'Pick a host to empty and where to move it: the waves of ', h('code', {}, 'drain'), ' are drawn on the picture.'),
+      h('p', {}, 'move ', drainFrom, ' to ', drainTo, ' ', h('button', { id: 'drain-go', class: 'act', onclick: () => runDrain() }, 'plan')),
+      drainOut,
+    );
+  };
 
   async function drainFor(a, b) {
     if (live) {
@@ -303,11 +334,13 @@
         const row = rowOf(item.kind, item.name);
         if (!row) continue;
         row.classList.add('moving');
-        const bg = row.querySelector('.row-bg');
+        // At the right end of the row, on its text's baseline.
+        const card = hostEls.get(row.dataset.host).querySelector('.card');
+        const text = row.tagName === 'g' ? row.querySelector('text') : row;
         const t = document.createElementNS(NS, 'text');
         t.setAttribute('class', 'wave-badge');
-        t.setAttribute('x', String(Number(bg.getAttribute('x')) + Number(bg.getAttribute('width')) - 22));
-        t.setAttribute('y', String(Number(bg.getAttribute('y')) + 13));
+        t.setAttribute('x', String(Number(card.getAttribute('x')) + Number(card.getAttribute('width')) - 28));
+        t.setAttribute('y', text.getAttribute('y'));
         t.textContent = `W${w.wave}`;
         overlay.append(t);
       }
@@ -382,6 +415,8 @@
       row.classList.toggle('st-revert', Boolean(s.revert));
       if (s.revert) row.dataset.revert = s.revert.state;
       else delete row.dataset.revert;
+      // A compact row (a <tspan>) carries no tooltip: the Status tab lists its verdict.
+      if (row.tagName !== 'g') continue;
       let title = row.querySelector('title');
       if (!title) {
         title = document.createElementNS(NS, 'title');
@@ -406,7 +441,8 @@
 
   function renderStatusTab() {
     const tab = $('#tab-status');
-    if (!tab) return;
+    // Built while shown (each round) and when shown: a hidden table of every service is wasted work.
+    if (!tab || tab.hidden) return;
     const r = lastStatus;
     if (!r) {
       tab.replaceChildren(h('p', { class: 'muted' }, 'waiting for the first status round…'));
@@ -429,17 +465,18 @@
       h('p', { class: 'hint' }, `The answer of `, h('code', {}, 'status'), ` (one ssh round trip per host), every ${data.live.interval} s.`, actions ? ' Actions run the CLI verbs, after you confirm.' : ' Read-only: start `ui --allow-actions` for restart, deploy and rollback.'),
       h('table', { id: 'status-table' }, h('tr', {}, ['host', 'service', 'verdict', 'state', 'release / other', actions ? 'actions' : null].filter(Boolean).map((x) => h('th', {}, x))), rows),
       ...(r.hosts || []).filter((x) => !x.reachable).map((x) => h('p', { class: 'bad' }, `✖ ${x.host} unreachable: ${x.reason}`)),
-      h('div', { id: 'action-result' }),
+      actionResult,
     );
   }
 
+  // Kept across the status table's rebuilds: the last action's answer stays until the next action.
+  const actionResult = h('div', { id: 'action-result' });
   async function act(verb, target) {
     if (!window.confirm(`${verb} ${target}? This runs \`manage-apps ${verb} ${target}\` on the fleet.`)) return;
-    const out = $('#action-result');
-    out.replaceChildren(h('p', { class: 'muted' }, `${verb} ${target}…`));
+    actionResult.replaceChildren(h('p', { class: 'muted' }, `${verb} ${target}…`));
     const res = await fetch('api/action', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': data.live.csrf }, body: JSON.stringify({ verb, target }) });
     const body = await res.json().catch(() => ({}));
-    $('#action-result')?.replaceChildren(h('h2', {}, `${verb} ${target}: exit ${body.exit_code ?? res.status}`), h('pre', {}, JSON.stringify(body.error || body.result || body, null, 1).slice(0, 4000)));
+    actionResult.replaceChildren(h('h2', {}, `${verb} ${target}: exit ${body.exit_code ?? res.status}`), h('pre', {}, JSON.stringify(body.error || body.result || body, null, 1).slice(0, 4000)));
   }
 
   if (live) {
@@ -458,8 +495,8 @@
   }
 
   renderWhatIfIntro();
-  renderBackups();
-  renderProblems();
+  firstShow.backups = renderBackups;
+  firstShow.problems = renderProblems;
   if (W > $('#canvas').clientWidth * 1.5) fit();
   document.documentElement.dataset.ready = '1';
   window.dashboardReadyAt = performance.now();
