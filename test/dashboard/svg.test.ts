@@ -23,3 +23,24 @@ test('a name with markup and escape sequences is text in the SVG, never markup',
   assert.ok(svg.includes('>h&#60;script&#62;</text>'));
   assert.ok(svg.includes('data-service="s&#34;x"'));
 });
+
+test('a compact picture (big fleets): a card\'s rows are the tspans of one text, each name real text, escaped', () => {
+  const rows = Array.from({ length: 3 }, (_, i) => ({ kind: 'service' as const, id: `svc-${i}<b>`, label: `svc-${i}<b>`, detail: `:${8000 + i}`, y: 60 + 18 * i }));
+  const layout = {
+    routed: false,
+    width: 300,
+    height: 200,
+    groups: [],
+    hosts: [{ name: 'h1', role: 'production', provider: 'vps', mesh_ip: null, frozen: false, box: { x: 10, y: 10, w: 200, h: 120 }, rows: [...rows, { kind: 'cluster' as const, id: 'pg', label: 'pg', detail: 'postgres :5432', y: 120 }] }],
+    domains: [],
+    edges: [],
+  };
+  const svg = renderSvg(layout, { compact: true });
+  assert.match(svg, /class="fleet unrouted compact"/);
+  assert.equal(svg.match(/<text class="rows">/g)?.length, 1);
+  assert.ok(!svg.includes('class="row-bg"'));
+  assert.ok(svg.includes('<tspan class="row service" data-service="svc-1&#60;b&#62;" data-host="h1" x="26" y="82">svc-1&#60;b&#62; :8001</tspan>'));
+  assert.ok(svg.includes('data-cluster="pg" data-host="h1" x="26" y="124">pg postgres :5432</tspan>'));
+  // Without the option: compact above COMPACT_ROW_LIMIT rows only.
+  assert.ok(!renderSvg(layout).includes('compact'));
+});
