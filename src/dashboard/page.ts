@@ -149,7 +149,7 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
     .map(([role, colour]) => `<span class="chip"><i style="background:${colour}"></i>${role}</span>`)
     .join('');
   return `<!doctype html>
-<html lang="en">
+<html lang="en" class="loading">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
@@ -157,6 +157,7 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>manage-apps · ${esc(data.title)}</title>
 <style>${asset('page.css')}</style>
+<noscript><style>html.loading #fleet { display: block; }</style></noscript>
 </head>
 <body class="mode-${data.mode}">
 <header>

@@ -41,10 +41,16 @@ export async function ui(options: UiCliOptions): Promise<CommandResult> {
   if (options.json === true) process.stdout.write(`${JSON.stringify({ event: 'listening', url, port: dashboard.port, allow_actions: options.allowActions === true, interval_s: interval })}\n`);
   else process.stdout.write(`Dashboard: ${url}\n${options.allowActions ? 'Actions (restart, deploy, rollback) are allowed, each after a confirmation.' : 'Read-only (start with --allow-actions for restart, deploy, rollback).'} Stop with Ctrl-C.\n`);
   if (options.open === true) openInBrowser(url);
+  // Handlers that stay registered until the server is closed: the deploy hook, set by a
+  // deploy run from the page, sees them and leaves the stopping to this one.
+  let stop = () => {};
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    stop = resolve;
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   await dashboard.close();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
   return { exitCode: EXIT_OK, json: { event: 'stopped', url }, human: () => 'Dashboard stopped.' };
 }

@@ -497,7 +497,9 @@
   renderWhatIfIntro();
   firstShow.backups = renderBackups;
   firstShow.problems = renderProblems;
+  // Sized while still hidden (the canvas's size does not depend on it), then shown: one layout.
   if (W > $('#canvas').clientWidth * 1.5) fit();
+  document.documentElement.classList.remove('loading');
   document.documentElement.dataset.ready = '1';
   window.dashboardReadyAt = performance.now();
 })();

@@ -28,11 +28,18 @@ export function hookSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
+    const onSignal = () => {
+      // A long-running process that runs deploys (the `ui` server) handles the signal itself:
+      // holding no lock, this hook leaves the stopping to it (and stays for the next signal).
+      if (heldLocks.size === 0 && process.listenerCount(signal) > 0) {
+        process.once(signal, onSignal);
+        return;
+      }
       process.stderr.write(`\nmanage-apps: ${signal}: releasing ${heldLocks.size} deploy lock(s)…\n`);
       // An armed revert stays armed: the host switches back by itself unless the deploy confirmed.
       void Promise.all([...heldLocks.values()].map((l) => l.transport.script(unlockScript(l.directory, l.key, l.token, `unlock after ${signal}`), { timeoutMs: 5000 }))).finally(() => process.exit(130));
-    });
+    };
+    process.once(signal, onSignal);
   }
 }
 
