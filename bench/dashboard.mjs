@@ -99,7 +99,8 @@ await context.addInitScript(() => {
         window.hostClickAnsweredAt = host.classList.contains('offline') ? performance.now() : -1;
       }),
     );
-  }).observe(document.documentElement, { attributes: true, attributeFilter: ['data-ready'] });
+    // The document, not its <html> element: that does not exist yet when this script runs.
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
 });
 console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; medians of ${REPS}\n`);
 const rows = [['FLEET', 'SERVER: graph --format html (wall, cpu)', 'UI: 1st load, reload', 'PAGE', 'BROWSER: ready', 'interactive (busy)', 'TARGET']];

@@ -3,7 +3,7 @@
 // and service drawn as text, what-if and drain answers equal to the CLI's, the token, the
 // read-only default and cross-site requests refused.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,36 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     assert.match(run.stdout, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     for (const name of [...graph.hosts.map((h) => h.name), ...graph.clusters.map((c) => c.name)]) assert.ok(run.stdout.includes(`>${name}</`), name);
     for (const s of graph.services) assert.ok(run.stdout.includes(`<tspan class="row-label">${s.id}</tspan>`), s.id);
+  });
+
+  test('a big fleet\'s compact picture: every service a <tspan> of real text, a click on a host answers as `impact`', async () => {
+    // Over COMPACT_ROW_LIMIT rows: the generated fleet of bench/dashboard.mjs, smaller.
+    const { generateFleet } = (await import(pathToFileURL(join(packageRoot(), 'bench/lib/analysis-fleet.mjs')).href)) as { generateFleet: (dir: string, rnd: () => number, o: { hosts: number; services: number; clusters: number }) => void };
+    const { prng } = (await import(pathToFileURL(join(packageRoot(), 'bench/lib/fleet-tree.mjs')).href)) as { prng: (seed: number) => () => number };
+    const root = join(dir, 'big');
+    mkdirSync(root);
+    generateFleet(root, prng(15), { hosts: 30, services: 1100, clusters: 20 });
+    const run = await runCli(['graph', '--format', 'html', '--root', root]);
+    assert.equal(run.status, 0, run.stderr);
+    const file = join(dir, 'big.html');
+    writeFileSync(file, run.stdout);
+    const big = json<GraphDoc>(await runCli(['graph', '--root', root, '--json']));
+    const page = await browser.context.newPage();
+    await page.goto(pathToFileURL(file).href);
+    await page.waitForSelector('html[data-ready="1"]');
+    assert.equal(await page.locator('svg#fleet.compact').count(), 1);
+    const drawn = await page.$$eval('svg#fleet tspan.row.service', (els) => els.map((e) => `${e.getAttribute('data-service')} ${e.textContent!.split(' ')[0]}`));
+    assert.deepEqual(drawn.sort(), big.services.map((s) => `${s.id} ${s.id}`).sort());
+    assert.equal(await page.locator('svg#fleet g.row').count(), 0, 'no per-row group');
+    // The search box marks the row; a click on a host answers as `impact <host> --json`.
+    await page.fill('#search', big.services[7]!.id);
+    assert.match((await page.locator(`svg#fleet tspan.row[data-service="${big.services[7]!.id}"]`).getAttribute('class')) ?? '', /match/);
+    const host = big.hosts[3]!.name;
+    await page.click(`svg#fleet g.host[data-host="${host}"] .card`);
+    await page.waitForSelector('#impact-title');
+    assert.deepEqual(await panelImpact(page), cliImpact(json<ImpactDoc>(await runCli(['impact', host, '--root', root, '--json']))));
+    assert.ok((await page.locator('svg#fleet tspan.row.w-down').count()) > 0, 'the rows that go down are marked');
+    await page.close();
   });
 
   describe('ui (read-only)', () => {
