@@ -6,6 +6,7 @@
  * adds before it; and that `ui` adds nothing to the other commands' start-up.
  *
  *   npm run build && flock /tmp/bench.lock node bench/dashboard.mjs [--hosts 200] [--services 5000] [--reps 3]
+ *   flock /tmp/bench.lock node bench/dashboard.mjs --page before.html --page after.html [--reps 3]
  *
  * For each fleet:
  *  - SERVER: `manage-apps graph --format html` end to end (load, analysis, ELK layout, page),
@@ -40,7 +41,7 @@ import { prng } from './lib/fleet-tree.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(repo, 'bin', 'manage-apps.js');
-const { values: args } = parseArgs({ options: { hosts: { type: 'string', default: '200' }, services: { type: 'string', default: '5000' }, reps: { type: 'string', default: '3' }, 'start-reps': { type: 'string', default: '11' } } });
+const { values: args } = parseArgs({ options: { hosts: { type: 'string', default: '200' }, services: { type: 'string', default: '5000' }, reps: { type: 'string', default: '3' }, 'start-reps': { type: 'string', default: '11' }, page: { type: 'string', multiple: true } } });
 const REPS = Number(args.reps);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -49,7 +50,7 @@ const fmt = (ms) => `${ms.toFixed(0)} ms`;
 const tmp = mkdtempSync(join(os.tmpdir(), 'manage-apps-bench-dashboard-'));
 const big = join(tmp, 'fleet');
 mkdirSync(big);
-generateFleet(big, prng(20260703), { hosts: Number(args.hosts), services: Number(args.services), clusters: 100 });
+if (!args.page) generateFleet(big, prng(20260703), { hosts: Number(args.hosts), services: Number(args.services), clusters: 100 });
 const fleets = [
   { name: 'examples/fleet', root: join(repo, 'examples/fleet'), target: 1000 },
   { name: 'test/fixtures/seed000', root: join(repo, 'test/fixtures/seed000'), target: 1000 },
@@ -105,6 +106,39 @@ await context.addInitScript(() => {
   }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
 });
 console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; medians of ${REPS}\n`);
+/** One load of a saved page: ready, interactive and busy (ms). */
+async function loadInBrowser(file) {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.goto(pathToFileURL(file).href, { waitUntil: 'commit' });
+  await page.waitForFunction(() => window.hostClickAnsweredAt !== undefined, undefined, { timeout: 120_000 });
+  const [ready, interactive, elements] = await page.evaluate(() => [window.dashboardReadyAt, window.hostClickAnsweredAt, document.getElementsByTagName('*').length]);
+  if (interactive < 0) throw new Error(`${file}: the page did not answer the click on a host`);
+  // The renderer's main-thread busy time (CPU, not waiting for a core on a loaded machine).
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  await page.close();
+  return { ready, interactive, elements, busy: 1000 * metrics.find((m) => m.name === 'TaskDuration').value };
+}
+
+if (args.page) {
+  // --page FILE (repeatable): only the browser side, on saved pages (`graph --format html`
+  // output, e.g. from two builds), loaded alternately so a change in load falls on all.
+  const runs = new Map(args.page.map((p) => [p, []]));
+  try {
+    for (let i = 0; i < REPS; i++) for (const p of args.page) runs.get(p).push(await loadInBrowser(p));
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const [p, rs] of runs) {
+    const all = (k) => rs.map((r) => fmt(r[k])).join(' / ');
+    console.log(`${p}: ${rs[0].elements} elements; ready ${all('ready')}; interactive ${all('interactive')}; busy ${all('busy')}`);
+  }
+  console.log(`\nload average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  process.exit(0);
+}
 const rows = [['FLEET', 'SERVER: graph --format html (wall, cpu)', 'UI: 1st load, reload', 'PAGE', 'BROWSER: ready', 'interactive (busy)', 'TARGET']];
 try {
   for (const f of fleets) {
@@ -129,19 +163,10 @@ try {
     const answered = [];
     const busy = [];
     for (let i = 0; i < REPS; i++) {
-      const page = await context.newPage();
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Performance.enable');
-      await page.goto(pathToFileURL(file).href, { waitUntil: 'commit' });
-      await page.waitForFunction(() => window.hostClickAnsweredAt !== undefined, undefined, { timeout: 120_000 });
-      ready.push(await page.evaluate(() => window.dashboardReadyAt));
-      const at = await page.evaluate(() => window.hostClickAnsweredAt);
-      if (at < 0) throw new Error(`${f.name}: the page did not answer the click on a host`);
-      answered.push(at);
-      // The renderer's main-thread busy time (CPU, not waiting for a core on a loaded machine).
-      const { metrics } = await cdp.send('Performance.getMetrics');
-      busy.push(1000 * metrics.find((m) => m.name === 'TaskDuration').value);
-      await page.close();
+      const r = await loadInBrowser(file);
+      ready.push(r.ready);
+      answered.push(r.interactive);
+      busy.push(r.busy);
     }
     const a = median(answered);
     rows.push([
