@@ -42,6 +42,12 @@ export interface ActivationRuntime {
   /** Shell functions the fragments need, defined once per script. */
   readonly functions: string;
   install(release: string): string;
+  /**
+   * Run by a deploy or rollback before the revert is armed, so the window does not count it:
+   * what may take long and changes nothing live (compose: pull and pin the image). Fails with
+   * "@@error" (nothing was switched). `install` must still do it when `prepare` did not run.
+   */
+  prepare?(release: string): string;
   restartAndGate(timeoutMs: number): string;
   stop(): string;
   diagnose(since: string): string;

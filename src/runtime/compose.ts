@@ -196,6 +196,48 @@ function upCommand(t: ComposeTarget, releaseDir: string): string {
 }
 
 /**
+ * Makes the release in shell variable `rel` runnable (its image on the host, pinned in its
+ * override). A release with a recorded digest (`.manage-apps/image`) gets it back, pulled by
+ * digest when the host no longer has it (a tag moved since changes nothing); a new one pulls its
+ * reference while the old container keeps serving, resolves the registry digest and pins that.
+ * Prints @@compose, @@pulled, @@digest. A failure prints "@@error" (`fail` = 'error': before
+ * anything was armed or switched) or a crashed gate ('gate': the switch's own path), and exits.
+ * Every variable is ma_-prefixed: these fragments run inside the release and revert scripts,
+ * whose own variables ($d, $r, $l, $h, $rel, $prev, …) they must never overwrite.
+ */
+function imageFragment(rel: string, imageRef: string | undefined, repo: string, fail: 'error' | 'gate'): string {
+  const die = (msg: string) => (fail === 'error' ? `{ printf '@@error\\t%s\\n' "${msg}"; exit 1; }` : `{ ma_gate crashed "${msg}"; exit 1; }`);
+  const tail = (v: string) => `$(printf '%s' "$${v}" | tail -n 3 | tr '\\n\\t' '  ')`;
+  return `ma_rd="$d/releases/$${rel}"
+[ -n "\${MA_CV:-}" ] || ma_compose_detect || ${die('neither docker compose (v2) nor docker-compose (v1) is installed on the host')}
+ma_digest=$(cat "$ma_rd/.manage-apps/image" 2>/dev/null)
+if [ -n "$ma_digest" ]; then
+  # The digest, not the tag: a tag moved in the registry since does not change what comes back.
+  if ! ma_docker image inspect "$ma_digest" >/dev/null 2>&1; then
+    ma_out=$(ma_docker pull -q "$ma_digest" 2>&1) || ${die(`pulling $ma_digest failed: ${tail('ma_out')}`)}
+    printf '@@pulled\\t%s\\n' "$ma_digest"
+  fi
+  [ -f "$ma_rd/.manage-apps/compose.override.yml" ] || ma_override "$ma_rd" "$ma_digest"
+else
+  ma_ref=$(cat "$ma_rd/.manage-apps/ref" 2>/dev/null)
+  [ -n "$ma_ref" ] || ma_ref=${quote(imageRef ?? '')}
+  case $ma_ref in ''|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} names no image to run`)} ;; esac
+  # Pull while the old container keeps serving (the image of this one service: what compose pull
+  # would fetch, without starting compose's interpreter): nothing has changed yet if it fails.
+  ma_out=$(ma_docker pull -q "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}
+  printf '@@pulled\\t%s\\n' "$ma_ref"
+  ma_repo=${quote(repo)}
+  [ -n "$ma_repo" ] || ma_repo="\${ma_ref%:*}@sha256:"
+  ma_digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ma_ref" 2>/dev/null | grep -F "$ma_repo" | head -n 1)
+  case $ma_digest in *@sha256:*) ;; *) ${die('no registry digest for $ma_ref after the pull')} ;; esac
+  case $ma_digest in *[!A-Za-z0-9._/:@-]*) ${die('unexpected digest reference')} ;; esac
+  ma_override "$ma_rd" "$ma_digest"
+  printf '%s\\n' "$ma_digest" | $SUDO tee "$ma_rd/.manage-apps/image.tmp" >/dev/null && $SUDO mv -f "$ma_rd/.manage-apps/image.tmp" "$ma_rd/.manage-apps/image"
+fi
+printf '@@digest\\t%s\\n' "$ma_digest"`;
+}
+
+/**
  * The compose runtime as fragments of a release's host scripts (the release layout, the lock and
  * `current` belong to release.ts; these only say what Docker does):
  *
@@ -222,37 +264,15 @@ export function composeActivation(s: RuntimeService, imageRef?: string): Activat
     functions: `${COMPOSE_FUNCTIONS}${gateHeader()}
 ma_override() {
   $SUDO mkdir -p "$1/.manage-apps"
-  v=$(sed -n 's/^version:[[:space:]]*//p' "$1/"${quote(t.file)} 2>/dev/null | head -n 1 | tr -cd '0-9.')
-  { [ -n "$v" ] && printf 'version: "%s"\\n' "$v"; printf '%s"%s"%s\\n' ${quote(`services:\n  ${JSON.stringify(t.service)}:\n    image: `)} "$2" ${quote(envFile)}; } | $SUDO tee "$1/.manage-apps/compose.override.yml.tmp" >/dev/null && $SUDO mv -f "$1/.manage-apps/compose.override.yml.tmp" "$1/.manage-apps/compose.override.yml"
+  ma_v=$(sed -n 's/^version:[[:space:]]*//p' "$1/"${quote(t.file)} 2>/dev/null | head -n 1 | tr -cd '0-9.')
+  { [ -n "$ma_v" ] && printf 'version: "%s"\\n' "$ma_v"; printf '%s"%s"%s\\n' ${quote(`services:\n  ${JSON.stringify(t.service)}:\n    image: `)} "$2" ${quote(envFile)}; } | $SUDO tee "$1/.manage-apps/compose.override.yml.tmp" >/dev/null && $SUDO mv -f "$1/.manage-apps/compose.override.yml.tmp" "$1/.manage-apps/compose.override.yml"
 }`,
-    install: (rel) => `r="$d/releases/$${rel}"
-ma_compose_detect || { ma_gate crashed 'neither docker compose (v2) nor docker-compose (v1) is installed on the host'; exit 1; }
-digest=$(cat "$r/.manage-apps/image" 2>/dev/null)
-if [ -n "$digest" ]; then
-  # The digest, not the tag: a tag moved in the registry since does not change what comes back.
-  if ! ma_docker image inspect "$digest" >/dev/null 2>&1; then
-    out=$(ma_docker pull -q "$digest" 2>&1) || { ma_gate crashed "pulling $digest failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }
-    printf '@@pulled\\t%s\\n' "$digest"
-  fi
-  [ -f "$r/.manage-apps/compose.override.yml" ] || ma_override "$r" "$digest"
-else
-  ref=$(cat "$r/.manage-apps/ref" 2>/dev/null)
-  [ -n "$ref" ] || ref=${quote(imageRef ?? '')}
-  case $ref in ''|*[!A-Za-z0-9._/:@-]*) ma_gate crashed "release $${rel} names no image to run"; exit 1 ;; esac
-  ma_override "$r" "$ref"
-  # Pull while the old container keeps serving (the image of this one service: what compose pull
-  # would fetch, without starting compose's interpreter twice): nothing has changed yet if it fails.
-  out=$(ma_docker pull -q "$ref" 2>&1) || { ma_gate crashed "pulling $ref failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }
-  printf '@@pulled\\t%s\\n' "$ref"
-  repo=${quote(repo)}
-  [ -n "$repo" ] || repo="\${ref%:*}@sha256:"
-  digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" 2>/dev/null | grep -F "$repo" | head -n 1)
-  case $digest in *@sha256:*) ;; *) ma_gate crashed "no registry digest for $ref after the pull"; exit 1 ;; esac
-  case $digest in *[!A-Za-z0-9._/:@-]*) ma_gate crashed "unexpected digest reference"; exit 1 ;; esac
-  ma_override "$r" "$digest"
-  printf '%s\\n' "$digest" | $SUDO tee "$r/.manage-apps/image" >/dev/null
-fi
-printf '@@digest\\t%s\\n' "$digest"`,
+    // Before the revert is armed (nothing live changes): the pull does not eat into the window.
+    prepare: (rel) => `${imageFragment(rel, imageRef, repo, 'error')}
+ma_prepared=$${rel}`,
+    install: (rel) => `if [ "\${ma_prepared:-}" != "$${rel}" ]; then
+${imageFragment(rel, imageRef, repo, 'gate')}
+fi`,
     restartAndGate: (timeoutMs) => `g0=$(ma_now_ms)
 printf '@@before\\t%s\\n' "$(ma_cid ${quote(t.project)} ${quote(t.service)})"
 printf '@@since\\t%s\\n' "$(date +%s)"

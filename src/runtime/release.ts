@@ -177,8 +177,9 @@ export interface ActivateRequest {
 }
 
 /**
- * Round trip 2: records the activation, arms the revert (back to what is live now), installs
- * what the release runs with, switches `current`, restarts and gates. Records: @@previous ·
+ * Round trip 2: prepares the release (the runtime's `prepare`: compose pulls and pins its image,
+ * before the window starts), records the activation, arms the revert (back to what is live now),
+ * installs what the release runs with, switches `current`, restarts and gates. Records: @@previous ·
  * @@armed · @@unit · @@switched · @@since · @@gate; "@@error" when it stopped before switching.
  */
 export function activateScript(runtime: ActivationRuntime, directory: string, request: ActivateRequest): string {
@@ -191,6 +192,7 @@ rel=${quote(request.release)}
 [ -d "$d/releases/$rel" ] || { printf '@@error\\trelease %s is not on the host\\n' "$rel"; exit 1; }
 prev=$(ma_current)
 printf '@@previous\\t%s\\n' "$prev"
+${runtime.prepare?.('rel') ?? ''}
 ${armFragment(runtime, revertScript(runtime, lay, request.timeoutMs), request.arm)}
 ma_now=$(ma_now_iso)
 $SUDO mkdir -p "$h" && printf 'activated=%s\nby=%s\noutcome=pending %s\n' "$ma_now" ${quote(request.arm.by)} "$ma_now" | $SUDO tee -a "$h/$rel" >/dev/null

@@ -20,7 +20,8 @@ import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';
 import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../harness/docker.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
-import { json, runCli, type CliRun } from '../ops/helpers.js';
+import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
+import { parseOwner, staleness } from '../../src/ops/lock.js';
 import { fleetRoot, nodeUnit } from '../ops/real-fleet.js';
 
 const REG = 'reg';
@@ -37,6 +38,11 @@ const IMAGES: Record<string, ImageSpec> = {
   v2: app('v2'),
   v3: app('v3'),
   notready: app('notready', { livez: 'alive\n' }),
+  // Ready 2 s after it starts: a gate that lasts (the fault test strikes during it).
+  slow: {
+    www: { readyz: 'ready\n', livez: 'alive\n', version: 'slow\n' },
+    cmd: ['/bin/busybox', 'sh', '-c', 'echo "app slow starting"; /bin/busybox mkdir -p /w; /bin/busybox cp /www/livez /www/version /w/; (/bin/busybox sleep 2; /bin/busybox cp /www/readyz /w/) & exec /bin/busybox httpd -f -v -p 80 -h /w'],
+  },
   crash: { www: {}, cmd: ['/bin/busybox', 'sh', '-c', 'echo "boom: DATABASE_URL is not set"; exit 3'] },
   edge: app('edge'),
 };
@@ -263,5 +269,117 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     const logs = await cli('logs', 'shop', '-n', '20');
     assert.equal(logs.status, 0, logs.stderr);
     assert.match(logs.stdout, /app v1 starting/);
+  });
+  test('kill the CLI and cut the network at every step of a compose deploy: each ends in one consistent state', async () => {
+    const versionOf = new Map(Object.entries(digests).map(([v, d]) => [`${REGISTRY}/shop@${d}`, v]));
+    // The host reverts an unconfirmed switch 4 + 3 s after arming it (the pull comes before).
+    const WINDOW = ['--ready-timeout', '4', '--revert-margin', '3'];
+    const D = '/srv/shop';
+    const newest = `n=$(ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1)`;
+    type Point = 'after the ship' | 'after the pull and pin' | 'right after the switch' | 'during the gate' | 'during a rollback';
+    // A condition on the host that says the deploy got there ($before: the newest release before it; $cur: current before it).
+    const conditions: Record<Point, string | undefined> = {
+      'after the ship': undefined,
+      'after the pull and pin': `${newest}; [ "$n" != "$before" ] && test -f ${D}/releases/$n/.manage-apps/image`,
+      'right after the switch': `[ "$(readlink ${D}/current)" != "$cur" ]`,
+      'during the gate': `[ "$(docker inspect --format '{{.Id}}' shop_app_1 2>/dev/null)" != "$cid" ]`,
+      'during a rollback': `[ "$(docker inspect --format '{{.Id}}' shop_app_1 2>/dev/null)" != "$cid" ]`,
+    };
+    const outcomes: string[] = [];
+    let survived = 0;
+
+    /** Until nothing is armed and no deploy script runs on the host (the revert window has passed). */
+    const settle = (what: string) =>
+      eventually(`${what}: the host settled`, 60_000, async () => {
+        const r = await fleet.ssh(WEB, `p=$(cat ${D}/.deploy.lock/script.pid 2>/dev/null); if test -e ${D}/.revert/armed; then echo armed; elif [ -n "$p" ] && ps -o comm= -p "$p" | grep -qx sh; then echo busy; else echo clear; fi`, { timeoutMs: 10_000 });
+        return r.stdout.trim() === 'clear';
+      }).catch(async (error: Error) => {
+        const dump = await fleet.ssh(WEB, `ls -la ${D}/.revert; cat ${D}/.revert/armed ${D}/.revert/fired; systemctl list-timers --all 'manage-apps-revert-*' --no-pager; journalctl -u 'manage-apps-revert-*' --no-pager -n 40; tail -n 20 ${D}/deploys.log`, { timeoutMs: 20_000 });
+        throw new Error(`${error.message}\n${dump.stdout}${dump.stderr}`);
+      });
+
+    /** One consistent state, or what is wrong: current, the container's digest and /version agree; the lock is free or provably stale. */
+    async function inconsistency(before: string, newRelease: () => Promise<string>): Promise<string | undefined> {
+      const problems: string[] = [];
+      const cur = await onWeb(`c=$(readlink ${D}/current); echo "\${c#releases/}"`);
+      const pinned = await onWeb(`cat ${D}/releases/${cur}/.manage-apps/image 2>/dev/null || true`);
+      const running = await onWeb(`docker inspect --format '{{.Config.Image}} {{.State.Status}}' shop_app_1 2>/dev/null || true`);
+      if (running !== `${pinned} running`) problems.push(`current (${cur}) pins ${pinned || 'nothing'}, the container runs ${running || 'nothing'}`);
+      const answer = await served().catch((e: Error) => `no answer (${e.message})`);
+      if (answer !== versionOf.get(pinned)) problems.push(`serves ${answer}, current pins ${versionOf.get(pinned) ?? pinned}`);
+      const rel = await newRelease();
+      const confirmed = rel !== before && (await onWeb(`grep '^outcome=' ${D}/.history/${rel} 2>/dev/null | tail -n 1`)).startsWith('outcome=passed');
+      if (!confirmed && cur !== before) problems.push(`${cur} is live, never confirmed (before: ${before})`);
+      const lock = await onWeb(`cat ${D}/.deploy.lock/owner 2>/dev/null || true`);
+      if (lock !== '' && !staleness(parseOwner(lock)).stale) problems.push(`the lock is held and not provably stale: ${lock.replace(/\n/g, ' ')}`);
+      if ((await container('edge_caddy_1')) !== edgeBefore) problems.push('the edge container changed');
+      return problems.length === 0 ? undefined : problems.join('; ');
+    }
+
+    async function faultCase(fault: 'kill' | 'cut', point: Point): Promise<void> {
+      const label = `${fault === 'kill' ? 'SIGKILL (CLI and its ssh)' : 'network cut'} ${point}`;
+      let target = '';
+      if (point === 'during a rollback') {
+        // A slow release to roll back to (so the rollback's gate lasts), then a newer one.
+        for (const tag of ['prod-slow', 'prod-v2']) {
+          const d = await deploy('shop', '--tag', tag);
+          assert.equal(d.status, 0, `${label}: deploy ${tag}: ${d.stdout}`);
+          if (tag === 'prod-slow') target = deploysOf(d)[0]?.release ?? '';
+        }
+      }
+      const cur = await onWeb(`readlink ${D}/current`);
+      const before = cur.replace(/^releases\//, '');
+      const newestBefore = await onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`);
+      const cid = await onWeb(`docker inspect --format '{{.Id}}' shop_app_1`);
+      const condition = conditions[point];
+      const watch = condition === undefined ? undefined : fleet.ssh(WEB, `before='${newestBefore}'; cur='${cur}'; cid='${cid}'; for i in $(seq 1 3000); do if ${condition}; then echo hit; exit 0; fi; sleep 0.01; done; exit 1`, { timeoutMs: 60_000 });
+      let shipped = false;
+      const args = point === 'during a rollback' ? ['rollback', 'shop'] : ['deploy', 'shop', '--tag', point === 'during the gate' ? 'prod-slow' : 'prod-v3'];
+      const doomed = startCli([...args, ...WINDOW, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'], env(), (chunk) => {
+        if (/switching to /.test(chunk)) shipped = true;
+      });
+      if (watch === undefined) await eventually(`${label}: shipped`, 60_000, async () => shipped);
+      else assert.equal((await watch).stdout.trim(), 'hit', `${label}: the deploy never got there`);
+      if (point === 'during the gate' || point === 'during a rollback') await sleep(1000);
+      let run: CliRun;
+      if (fault === 'kill') {
+        // The machine dies: the CLI and every ssh it started.
+        const children = execFileSync('sh', ['-c', `pgrep -P ${doomed.pid} || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+        for (const pid of [doomed.pid, ...children]) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+        run = await doomed.done;
+      } else {
+        await fleet.cutNetwork(WEB);
+        try {
+          run = await doomed.done;
+        } finally {
+          await fleet.healNetwork(WEB);
+        }
+        await eventually(`${label}: the network is back`, 30_000, async () => (await fleet.ssh(WEB, 'true', { timeoutMs: 5000 })).exitCode === 0);
+      }
+      await settle(label);
+      const problem = await inconsistency(before, async () => (point === 'during a rollback' ? target : onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`)));
+      const live = await onWeb(`c=$(readlink ${D}/current); echo "\${c#releases/}"`);
+      // The lock is free or provably stale: the next deploy goes through.
+      const next = await deploy('shop', '--tag', 'prod-v2');
+      const nextProblem = next.status === 0 && (await served()) === 'v2' ? undefined : `the next deploy failed: ${next.stdout}${next.stderr}`;
+      const problems = [problem, nextProblem].filter(Boolean).join('; ');
+      outcomes.push(`  ${problems ? '✖' : '✔'} ${label}: ${problems || 'consistent'} (CLI exit ${run.status ?? 'signal'}; then ${live === before ? 'the release from before' : `the new release ${live}`} served)`);
+      if (!problems) survived++;
+    }
+
+    const points: Point[] = ['after the ship', 'after the pull and pin', 'right after the switch', 'during the gate', 'during a rollback'];
+    for (const point of points) {
+      await faultCase('kill', point);
+      await faultCase('cut', point);
+    }
+    for (const line of outcomes) process.stdout.write(`# ${line}\n`);
+    process.stdout.write(`# ${survived}/${outcomes.length} fault points survived (compose deploy: CLI killed, network cut)\n`);
+    assert.equal(survived, outcomes.length, outcomes.filter((o) => o.includes('✖')).join('\n'));
   });
 });
