@@ -15,15 +15,16 @@
  *
  * Prints medians, ratios with PASS/MISS and one JSON line. Timings never fail the process.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../test/harness/docker.js';
-import { prerequisites, TestFleet } from '../test/harness/test-fleet.js';
+import { prerequisites } from '../test/harness/test-fleet.js';
+import { withBenchFleet } from './lib/fleet.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' } } });
 const REPS = Number(values.reps);
@@ -41,17 +42,13 @@ async function main(): Promise<number> {
     return 2;
   }
   console.error('booting reg (registry) and web (dockerd)…');
-  const fleet = await TestFleet.up({ names: ['reg', 'web'] }, {
-    connectTimeoutSec: 5,
-    prepareHost: ({ name, upperDir }) => {
-      prepareDockerHost(upperDir, { registry: name === 'reg', insecureRegistries: [REGISTRY] });
-      if (name === 'reg') writeImageContexts(upperDir, { a: image('a'), b: image('b') });
-    },
-  });
-  const work = mkdtempSync(join(tmpdir(), 'manage-apps-bench-compose-'));
-  const controlDir = join(work, 'cm');
-  mkdirSync(controlDir, { mode: 0o700 });
-  try {
+  const prepareHost = ({ name, upperDir }: { name: string; upperDir: string }) => {
+    prepareDockerHost(upperDir, { registry: name === 'reg', insecureRegistries: [REGISTRY] });
+    if (name === 'reg') writeImageContexts(upperDir, { a: image('a'), b: image('b') });
+  };
+  return withBenchFleet({ names: ['reg', 'web'] }, { connectTimeoutSec: 5, prepareHost }, 'manage-apps-bench-compose-', async (fleet, work) => {
+    const controlDir = join(work, 'cm');
+    mkdirSync(controlDir, { mode: 0o700 });
     await Promise.all([waitForDocker(fleet, 'reg', { registry: true }), waitForDocker(fleet, 'web')]);
     await Promise.all([dockerLogin(fleet, 'reg', REGISTRY), dockerLogin(fleet, 'web', REGISTRY)]);
     for (const t of ['a', 'b']) await buildAndPush(fleet, 'reg', t, `${REGISTRY}/app:${t}`);
@@ -63,7 +60,14 @@ async function main(): Promise<number> {
       writeFileSync(join(root, `app${i}`, '.infra.yaml'), `apiVersion: infra/v2\nproject: app${i}\nprovider: bare-metal\nservice:\n  host: web\n  port: ${8000 + i}\n  compose: { file: compose.yml, service: app, image: ${REGISTRY}/app }\n`);
       writeFileSync(join(root, `app${i}`, 'compose.yml'), `services:\n  app:\n    image: ${REGISTRY}/app:a\n    ports: ["${8000 + i}:80"]\n    init: true\n`);
     }
-    const env = { MANAGE_APPS_CONTROL_DIR: controlDir, NO_COLOR: '1' };
+    // An ssh that logs each invocation, then runs the real one: round trips per command.
+    const shim = join(work, 'shim');
+    const log = join(work, 'ssh.log');
+    mkdirSync(shim);
+    writeFileSync(join(shim, 'ssh'), `#!/bin/sh\necho x >> ${log}\nexec /usr/bin/ssh "$@"\n`);
+    chmodSync(join(shim, 'ssh'), 0o755);
+    const trips = () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+    const env = { MANAGE_APPS_CONTROL_DIR: controlDir, NO_COLOR: '1', PATH: `${shim}:${process.env['PATH'] ?? ''}` };
     const cli = (...args: string[]) => run(process.execPath, [bin, ...args, '--root', root, '--ssh-config', fleet.sshConfigPath], env);
     const ssh = (command: string) => run('ssh', [...sshBaseArgs({ connectTimeoutS: 5, configFile: fleet.sshConfigPath, controlDir }), fleet.host('web').alias, command]);
     console.error('deploying 5 compose services…');
@@ -80,26 +84,35 @@ async function main(): Promise<number> {
     const deployMs: number[] = [];
     const floorMs: number[] = [];
     const hostGateMs: number[] = [];
+    const deployTrips: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const tag = rep % 2 === 0 ? 'b' : 'a';
       const f = await floorDeploy(tag);
       if (f.status !== 0) throw new Error(`floor deploy: ${f.stderr}`);
       floorMs.push(f.ms);
+      const before = trips();
       const d = await cli('deploy', 'app1', '--tag', tag, '--json');
       if (d.status !== 0) throw new Error(`deploy: ${d.stdout}${d.stderr}`);
+      deployTrips.push(trips() - before);
       deployMs.push(d.ms);
       hostGateMs.push((JSON.parse(d.stdout) as { deploys: { timings: { gateMs: number } }[] }).deploys[0]!.timings.gateMs);
     }
     const names = Array.from({ length: SERVICES }, (_, i) => `app${i + 1}_app_1`).join(' ');
     const statusMs: number[] = [];
     const inspectMs: number[] = [];
+    const nodeMs: number[] = [];
+    const statusTrips: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
       const f = await ssh(`docker inspect ${names} >/dev/null`);
       if (f.status !== 0) throw new Error(`docker inspect: ${f.stderr}`);
       inspectMs.push(f.ms);
+      const before = trips();
       const s = await cli('status', '--host', 'web', '--json');
       if (s.status !== 0) throw new Error(`status: ${s.stdout}${s.stderr}`);
       statusMs.push(s.ms);
+      statusTrips.push(trips() - before);
+      // What any Node CLI pays before its first line runs.
+      nodeMs.push((await run(process.execPath, ['-e', '0'])).ms);
     }
     const deploy = median(deployMs);
     const floor = median(floorMs);
@@ -107,18 +120,20 @@ async function main(): Promise<number> {
     const inspect = median(inspectMs);
     const overhead = deploy - floor;
     const ratio = status / inspect;
-    console.log(`compose deploy, whole CLI (warm connection)          ${fmt(deploy)}   (host side: pull, up and health wait ${fmt(median(hostGateMs))})`);
+    const node = median(nodeMs);
+    const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+    console.log(`load average (1/5/15 min) at the end: ${load}`);
+    console.log(`compose deploy, whole CLI (warm connection)          ${fmt(deploy)}   (host side: up and health wait ${fmt(median(hostGateMs))}; ${median(deployTrips)} ssh round trips)`);
     console.log(`floor: ssh docker-compose pull && up -d + /readyz wait ${fmt(floor)}`);
     console.log(`manage-apps adds                                      ${fmt(overhead)}   target < 0.5 s: ${overhead < 500 ? 'PASS' : 'MISS'}`);
     console.log(`status of a host with ${SERVICES} containers, whole CLI         ${fmt(status)}`);
     console.log(`floor: ssh docker inspect <${SERVICES} containers>               ${fmt(inspect)}`);
-    console.log(`ratio                                                 ${ratio.toFixed(2)}×   target ≤ 1.3×: ${ratio <= 1.3 ? 'PASS' : 'MISS'}`);
-    console.log(JSON.stringify({ reps: REPS, deployMs: deploy, floorDeployMs: floor, deployOverheadMs: overhead, hostGateMs: median(hostGateMs), statusMs: status, inspectMs: inspect, statusRatio: ratio }));
+    console.log(`ratio                                                 ${ratio.toFixed(2)}×   target ≤ 1.3×: ${ratio <= 1.3 ? 'PASS' : 'MISS'}   (${median(statusTrips)} ssh round trip)`);
+    console.log(`  node -e 0 alone                                     ${fmt(node)}   (${(node / inspect).toFixed(2)}× the floor before manage-apps runs a line)`);
+    console.log(`  status beyond node's own start                      ${fmt(status - node)}   ${((status - node) / inspect).toFixed(2)}× the floor`);
+    console.log(JSON.stringify({ reps: REPS, loadAverage: loadavg(), deployMs: deploy, floorDeployMs: floor, deployOverheadMs: overhead, hostGateMs: median(hostGateMs), deployRoundTrips: median(deployTrips), statusMs: status, inspectMs: inspect, statusRatio: ratio, statusRoundTrips: median(statusTrips), nodeStartMs: node }));
     return 0;
-  } finally {
-    await fleet.down();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 runMain(main);

@@ -16,14 +16,15 @@
  * the process.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
-import { prerequisites, TestFleet } from '../test/harness/test-fleet.js';
+import { prerequisites } from '../test/harness/test-fleet.js';
+import { withBenchFleet } from './lib/fleet.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '7' } } });
 const REPS = Number(values.reps);
@@ -38,9 +39,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const app = readFileSync(join(repo, 'examples/fleet/apps/tiny-http.mjs'), 'utf8');
-  const fleet = await TestFleet.up({ count: 1 }, { connectTimeoutSec: 5 });
-  const work = mkdtempSync(join(tmpdir(), 'manage-apps-bench-deploy-'));
-  try {
+  return withBenchFleet({ count: 1 }, { connectTimeoutSec: 5 }, 'manage-apps-bench-deploy-', async (fleet, work) => {
     const h = fleet.hosts[0]!;
     await fleet.waitForSystemState(h);
     const root = join(work, 'root');
@@ -105,10 +104,7 @@ async function main(): Promise<number> {
     );
     console.log(JSON.stringify({ reps: REPS, medians_ms: { gate: median(gate), overhead: o, floor_3_round_trips: median(floor), deploy: median(total), cli: median(cli) }, load_average: loadavg()[0], round_trips: { counted_max: t, reported: median(reported) } }));
     return 0;
-  } finally {
-    await fleet.down();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 runMain(main);

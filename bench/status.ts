@@ -16,14 +16,15 @@
  * Ansible), and one JSON line. Timings never fail the process.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
-import { prerequisites, TestFleet, writeUpperFile, ensureUpperDir } from '../test/harness/test-fleet.js';
+import { prerequisites, writeUpperFile, ensureUpperDir } from '../test/harness/test-fleet.js';
+import { withBenchFleet } from './lib/fleet.js';
 import { symlinkSync } from 'node:fs';
 
 const { values } = parseArgs({ options: { hosts: { type: 'string', default: '10' }, units: { type: 'string', default: '5' }, reps: { type: 'string', default: '5' } } });
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
   const app = readFileSync(join(repo, 'examples/fleet/apps/tiny-http.mjs'), 'utf8');
   console.error(`booting ${HOSTS} hosts with ${UNITS} units each…`);
   const t0 = Date.now();
-  const fleet = await TestFleet.up({ count: HOSTS }, {
+  return withBenchFleet({ count: HOSTS }, {
     connectTimeoutSec: 5,
     prepareHost: ({ upperDir }) => {
       writeUpperFile(upperDir, 'opt/apps/tiny-http.mjs', app);
@@ -54,9 +55,7 @@ async function main(): Promise<number> {
         symlinkSync(`/etc/systemd/system/${unit}`, join(wants, unit));
       });
     },
-  });
-  const work = mkdtempSync(join(tmpdir(), 'manage-apps-bench-'));
-  try {
+  }, 'manage-apps-bench-', async (fleet, work) => {
     console.error(`up in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for the units…`);
     for (const h of fleet.hosts) await fleet.waitForSystemState(h);
     // The fleet under manage-apps: one manifest per unit.
@@ -202,10 +201,7 @@ async function main(): Promise<number> {
     console.log(lines.join('\n'));
     console.log(JSON.stringify({ hosts: HOSTS, units: UNITS, reps: REPS, medians_ms: m, node_start_ms: nodeStart, ratio: { cold: ratioCold, warm: ratioWarm }, ratio_to_probes: { cold: probesCold, warm: probesWarm }, ansible, deploy: { total_ms: median(total), gate_ms: median(gate), overhead_ms: median(overhead) } }));
     return 0;
-  } finally {
-    await fleet.down();
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 runMain(main);

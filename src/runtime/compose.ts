@@ -43,8 +43,16 @@ export function containerNames(project: string, service: string, containerName?:
   return containerName !== undefined ? [containerName] : [`${project}_${service}_1`, `${project}-${service}-1`];
 }
 
+/**
+ * How each compose runs on a host: v2 is the docker CLI plugin (`docker compose`), v1 the
+ * standalone Python program (`docker-compose`, what Debian 12 ships). Everything after these
+ * words is the same argv for both (composeUpArgv).
+ */
+export const COMPOSE_COMMANDS = { v2: ['docker', 'compose'], v1: ['docker-compose'] } as const;
+export type ComposeVersion = keyof typeof COMPOSE_COMMANDS;
+
 /** Shell helpers shared by the compose scripts: docker with sudo when needed, compose detection, the service's container. */
-const COMPOSE_FUNCTIONS = String.raw`DK=''
+export const COMPOSE_FUNCTIONS = String.raw`DK=''
 if [ "$(id -u)" != 0 ] && ! id -nG 2>/dev/null | tr ' ' '\n' | grep -qx docker; then DK='sudo -n'; fi
 ma_docker() { $DK docker "$@"; }
 # ma_compose_detect: docker compose (v2) when the plugin answers, else docker-compose (v1).
@@ -54,7 +62,7 @@ ma_compose_detect() {
   else printf '@@compose\tnone\t\n'; return 1; fi
   printf '@@compose\t%s\t%s\n' "$MA_CV" "$( [ "$MA_CV" = v2 ] && echo 'docker compose' || echo docker-compose)"
 }
-ma_compose() { if [ "$MA_CV" = v2 ]; then $DK docker compose "$@"; else $DK docker-compose "$@"; fi; }
+ma_compose() { if [ "$MA_CV" = v2 ]; then $DK ${COMPOSE_COMMANDS.v2.join(' ')} "$@"; else $DK ${COMPOSE_COMMANDS.v1.join(' ')} "$@"; fi; }
 # ma_cid PROJECT SERVICE: the id of the service's container (running or not), by compose's labels.
 ma_cid() { ma_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$1" --filter "label=com.docker.compose.service=$2" 2>/dev/null | head -n 1; }
 `;
@@ -148,6 +156,16 @@ function composeArgs(t: ComposeTarget, releaseDir: string): string {
   return `-p ${quote(t.project)} --project-directory ${releaseDir} -f ${releaseDir}/${quote(t.file)} -f ${releaseDir}/.manage-apps/compose.override.yml${env}`;
 }
 
+/** `up` of this one service only (never its dependencies, never a build), as shell words after the compose command. */
+export function composeUpArgs(t: ComposeTarget, releaseDir: string): string {
+  return `${composeArgs(t, releaseDir)} up -d --no-deps --no-build ${quote(t.service)}`;
+}
+
+/** The argv a host runs for `up` with compose `version` from release directory `releaseDir` (what the scripts' ma_compose builds). */
+export function composeUpArgv(version: ComposeVersion, t: ComposeTarget, releaseDir: string): string[] {
+  return [...COMPOSE_COMMANDS[version], '-p', t.project, '--project-directory', releaseDir, '-f', `${releaseDir}/${t.file}`, '-f', `${releaseDir}/.manage-apps/compose.override.yml`, ...(t.envFile === undefined ? [] : ['--env-file', t.envFile]), 'up', '-d', '--no-deps', '--no-build', t.service];
+}
+
 /**
  * Waits until the service's new container runs and answers readiness on the host's loopback (a
  * service without a port: running for ten polls in a row). Gives up early when it exits, sits
@@ -192,7 +210,7 @@ ma_gate() { printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(( $(ma_now_ms) - g0 )
 
 /** `up -d --no-deps --no-build <service>` from a release directory: only this service's container is (re)created. */
 function upCommand(t: ComposeTarget, releaseDir: string): string {
-  return `out=$(ma_compose ${composeArgs(t, releaseDir)} up -d --no-deps --no-build ${quote(t.service)} 2>&1) || { ma_gate crashed "compose up failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }`;
+  return `out=$(ma_compose ${composeUpArgs(t, releaseDir)} 2>&1) || { ma_gate crashed "compose up failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }`;
 }
 
 /**
@@ -288,14 +306,13 @@ ${gateLoop(s, t, timeoutMs)}`,
 export function composeDeploySteps(s: RuntimeService, directory: string, release: string, imageRef: string): string[] {
   const t = s.compose!;
   const r = `${directory}/releases/${release}`;
-  const args = composeArgs(t, quote(r));
   return [
     `detect compose on the host: docker compose version (v2), else docker-compose (v1)`,
-    `write ${r}/.manage-apps/compose.override.yml: services.${t.service}.image = ${imageRef}${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}`,
-    `docker pull -q ${imageRef}   (the old container keeps running)`,
-    `docker image inspect --format '{{range .RepoDigests}}…' ${imageRef}   → pin ${t.image ?? 'the repository'}@sha256:… in the override and ${r}/.manage-apps/image`,
+    `docker pull -q ${imageRef}   (the old container keeps running; before the host's revert is armed)`,
+    `docker image inspect --format '{{range .RepoDigests}}…' ${imageRef}   → pin ${t.image ?? 'the repository'}@sha256:… in ${r}/.manage-apps/compose.override.yml (services.${t.service}.image${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}) and ${r}/.manage-apps/image`,
+    `arm the host's revert (systemd-run --on-active=<window> … ${directory}/.revert/revert.sh)`,
     `ln -sfn releases/${release} ${directory}/.current.manage-apps && mv -T ${directory}/.current.manage-apps ${directory}/current`,
-    `<compose> ${args} up -d --no-deps --no-build ${t.service}   (recreates this service only: the project's other services and other projects are left alone)`,
+    `<compose> ${composeUpArgs(t, quote(`${directory}/current`))}   (recreates this service only: the project's other services and other projects are left alone)`,
   ];
 }
 
@@ -321,7 +338,7 @@ out=$(ma_docker stop -t ${options.graceS} -- "$cid" 2>&1); rc=$?`
 out=$(ma_docker restart -t ${options.graceS} -- "$cid" 2>&1); rc=$?`
         : `if [ -n "$d" ] && [ -f ${r}/.manage-apps/compose.override.yml ]; then
   ma_compose_detect || { ma_gate crashed 'neither docker compose (v2) nor docker-compose (v1) is installed on the host'; exit 1; }
-  out=$(ma_compose ${composeArgs(t, r)} up -d --no-deps --no-build ${quote(t.service)} 2>&1); rc=$?
+  out=$(ma_compose ${composeUpArgs(t, r)} 2>&1); rc=$?
 elif [ -n "$cid" ]; then out=$(ma_docker start -- "$cid" 2>&1); rc=$?
 else ma_gate crashed "no container of ${t.service} and no release to create it from (deploy it first)"; exit 1; fi`;
   const wait = action !== 'stop' && options.timeoutMs !== undefined;
