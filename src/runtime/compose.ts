@@ -56,9 +56,18 @@ export const COMPOSE_FUNCTIONS = String.raw`DK=''
 if [ "$(id -u)" != 0 ] && ! id -nG 2>/dev/null | tr ' ' '\n' | grep -qx docker; then DK='sudo -n'; fi
 ma_docker() { $DK docker "$@"; }
 # ma_compose_detect: docker compose (v2) when the plugin answers, else docker-compose (v1).
+# Asking docker for its plugin costs a docker start; a plugin file in none of the directories the
+# docker CLI searches, beside a docker-compose on PATH, means v1 without asking.
 ma_compose_detect() {
-  if $DK docker compose version >/dev/null 2>&1; then MA_CV=v2
+  MA_CV=''
+  for ma_p in "${'$'}{HOME:-/root}/.docker/cli-plugins" /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins; do
+    [ -e "$ma_p/docker-compose" ] || continue
+    $DK docker compose version >/dev/null 2>&1 && MA_CV=v2
+    break
+  done
+  if [ -n "$MA_CV" ]; then :
   elif command -v docker-compose >/dev/null 2>&1; then MA_CV=v1
+  elif $DK docker compose version >/dev/null 2>&1; then MA_CV=v2
   else printf '@@compose\tnone\t\n'; return 1; fi
   printf '@@compose\t%s\t%s\n' "$MA_CV" "$( [ "$MA_CV" = v2 ] && echo 'docker compose' || echo docker-compose)"
 }
@@ -242,11 +251,14 @@ else
   case $ma_ref in ''|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} names no image to run`)} ;; esac
   # Pull while the old container keeps serving (the image of this one service: what compose pull
   # would fetch, without starting compose's interpreter): nothing has changed yet if it fails.
-  ma_out=$(ma_docker pull -q "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}
+  ma_out=$(ma_docker pull "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}
   printf '@@pulled\\t%s\\n' "$ma_ref"
   ma_repo=${quote(repo)}
   [ -n "$ma_repo" ] || ma_repo="\${ma_ref%:*}@sha256:"
-  ma_digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ma_ref" 2>/dev/null | grep -F "$ma_repo" | head -n 1)
+  # The registry digest: the pull says it ("Digest: sha256:…"); else the image's RepoDigests.
+  ma_digest=$(printf '%s\\n' "$ma_out" | sed -n 's/^Digest: \\(sha256:[0-9a-f]\\{64\\}\\)$/\\1/p' | head -n 1)
+  if [ -n "$ma_digest" ]; then ma_digest="$ma_repo\${ma_digest#sha256:}"
+  else ma_digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ma_ref" 2>/dev/null | grep -F "$ma_repo" | head -n 1); fi
   case $ma_digest in *@sha256:*) ;; *) ${die('no registry digest for $ma_ref after the pull')} ;; esac
   case $ma_digest in *[!A-Za-z0-9._/:@-]*) ${die('unexpected digest reference')} ;; esac
   ma_override "$ma_rd" "$ma_digest"
@@ -292,7 +304,6 @@ ma_prepared=$${rel}`,
 ${imageFragment(rel, imageRef, repo, 'gate')}
 fi`,
     restartAndGate: (timeoutMs) => `g0=$(ma_now_ms)
-printf '@@before\\t%s\\n' "$(ma_cid ${quote(t.project)} ${quote(t.service)})"
 printf '@@since\\t%s\\n' "$(date +%s)"
 ${upCommand(t, '"$d/current"')}
 ${gateLoop(s, t, timeoutMs)}`,
@@ -308,8 +319,8 @@ export function composeDeploySteps(s: RuntimeService, directory: string, release
   const r = `${directory}/releases/${release}`;
   return [
     `detect compose on the host: docker compose version (v2), else docker-compose (v1)`,
-    `docker pull -q ${imageRef}   (the old container keeps running; before the host's revert is armed)`,
-    `docker image inspect --format '{{range .RepoDigests}}…' ${imageRef}   → pin ${t.image ?? 'the repository'}@sha256:… in ${r}/.manage-apps/compose.override.yml (services.${t.service}.image${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}) and ${r}/.manage-apps/image`,
+    `docker pull ${imageRef}   (the old container keeps running; before the host's revert is armed)`,
+    `the registry digest it prints (else docker image inspect --format '{{range .RepoDigests}}…' ${imageRef})   → pin ${t.image ?? 'the repository'}@sha256:… in ${r}/.manage-apps/compose.override.yml (services.${t.service}.image${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}) and ${r}/.manage-apps/image`,
     `arm the host's revert (systemd-run --on-active=<window> … ${directory}/.revert/revert.sh)`,
     `ln -sfn releases/${release} ${directory}/.current.manage-apps && mv -T ${directory}/.current.manage-apps ${directory}/current`,
     `<compose> ${composeUpArgs(t, quote(`${directory}/current`))}   (recreates this service only: the project's other services and other projects are left alone)`,

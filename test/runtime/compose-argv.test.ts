@@ -7,7 +7,7 @@
 // their argv: they stand in for nothing else.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -29,15 +29,20 @@ describe('compose argv: v1 and v2 from the same script', { skip: process.getuid?
     chmodSync(join(dir, name), 0o755);
   }
 
+  // A home whose ~/.docker/cli-plugins holds the plugin (a directory the docker CLI searches).
+  const home = join(dir, 'home');
+  mkdirSync(join(home, '.docker', 'cli-plugins'), { recursive: true });
+  writeFileSync(join(home, '.docker', 'cli-plugins', 'docker-compose'), '', { mode: 0o755 });
+
   /** Runs the compose detection and the up command the deploy scripts run; returns what compose was detected and the argv that reached it. */
   function runUp(plugin: boolean): { detected: string | undefined; argv: string[] } {
     rmSync(log, { force: true });
     const script = `${COMPOSE_FUNCTIONS}\nma_compose_detect || exit 9\nma_compose ${composeUpArgs(target, quote(releaseDir))}\n`;
-    const out = execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin`, PLUGIN: plugin ? '0' : '1' } });
+    const out = execFileSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin`, HOME: plugin ? home : dir, PLUGIN: plugin ? '0' : '1' } });
     return { detected: composeUsed(out), argv: readFileSync(log, 'utf8').split('\n').slice(0, -1) };
   }
 
-  test('v2 when the docker compose plugin answers, else v1; each says which', () => {
+  test('v2 when the docker compose plugin is installed and answers, else v1; each says which', () => {
     assert.equal(runUp(true).detected, 'docker compose (v2)');
     assert.equal(runUp(false).detected, 'docker-compose (v1)');
   });

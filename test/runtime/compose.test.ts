@@ -148,7 +148,7 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(plan?.strategy, 'compose');
     assert.equal(plan?.image, `${REGISTRY}/shop:prod-v1`);
     const steps = plan?.steps.join('\n') ?? '';
-    assert.match(steps, /docker pull -q reg:5000\/shop:prod-v1 +\(the old container keeps running\)/);
+    assert.match(steps, /docker pull reg:5000\/shop:prod-v1 +\(the old container keeps running; before the host's revert is armed\)/);
     assert.match(steps, /<compose> -p shop --project-directory \/srv\/shop\/current -f \S+\/compose\.yml -f \S+\/\.manage-apps\/compose\.override\.yml up -d --no-deps --no-build app/);
     assert.match(steps, /up -d --no-deps --no-build app/);
     assert.doesNotMatch(steps, /(<compose>|docker-compose|docker compose)[^\n]* down\b/);
