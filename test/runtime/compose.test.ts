@@ -19,6 +19,7 @@ import { packageRoot } from '../../src/package-root.js';
 import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';
 import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../harness/docker.js';
+import { cutUntil, killWithChildren } from '../harness/faults.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
 import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
 import { parseOwner, staleness } from '../../src/ops/lock.js';
@@ -287,6 +288,7 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     };
     const outcomes: string[] = [];
     let survived = 0;
+    let slowRelease = '';
 
     /** Until nothing is armed and no deploy script runs on the host (the revert window has passed). */
     const settle = (what: string) =>
@@ -318,15 +320,15 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
 
     async function faultCase(fault: 'kill' | 'cut', point: Point): Promise<void> {
       const label = `${fault === 'kill' ? 'SIGKILL (CLI and its ssh)' : 'network cut'} ${point}`;
-      let target = '';
-      if (point === 'during a rollback') {
-        // A slow release to roll back to (so the rollback's gate lasts), then a newer one.
+      if (point === 'during a rollback' && slowRelease === '') {
+        // A slow release to roll back to (--to: so the rollback's gate lasts), then a newer one.
         for (const tag of ['prod-slow', 'prod-v2']) {
           const d = await deploy('shop', '--tag', tag);
           assert.equal(d.status, 0, `${label}: deploy ${tag}: ${d.stdout}`);
-          if (tag === 'prod-slow') target = deploysOf(d)[0]?.release ?? '';
+          if (tag === 'prod-slow') slowRelease = deploysOf(d)[0]?.release ?? '';
         }
       }
+      const t0 = Date.now();
       const cur = await onWeb(`readlink ${D}/current`);
       const before = cur.replace(/^releases\//, '');
       const newestBefore = await onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`);
@@ -336,7 +338,7 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
       const condition = conditions[point];
       const watch = condition === undefined ? undefined : fleet.ssh(WEB, `before='${newestBefore}'; cur='${cur}'; cid='${cid}'; for i in $(seq 1 3000); do if ${condition}; then echo hit; exit 0; fi; sleep 0.01; done; exit 1`, { timeoutMs: 60_000 });
       let shipped = false;
-      const args = point === 'during a rollback' ? ['rollback', 'shop'] : ['deploy', 'shop', '--tag', tag];
+      const args = point === 'during a rollback' ? ['rollback', 'shop', '--to', slowRelease] : ['deploy', 'shop', '--tag', tag];
       const doomed = startCli([...args, ...WINDOW, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'], env(), (chunk) => {
         if (/switching to /.test(chunk)) shipped = true;
       });
@@ -346,29 +348,14 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
       let run: CliRun;
       if (fault === 'kill') {
         // The machine dies: the CLI and every ssh it started.
-        const children = execFileSync('sh', ['-c', `pgrep -P ${doomed.pid} || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-        for (const pid of [doomed.pid, ...children]) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
+        killWithChildren(doomed.pid);
         run = await doomed.done;
-      } else {
-        await fleet.cutNetwork(WEB);
-        try {
-          run = await doomed.done;
-        } finally {
-          await fleet.healNetwork(WEB);
-        }
-        await eventually(`${label}: the network is back`, 30_000, async () => (await fleet.ssh(WEB, 'true', { timeoutMs: 5000 })).exitCode === 0);
-      }
+      } else run = await cutUntil(fleet, WEB, doomed.done);
       await settle(label);
-      const problem = await inconsistency(before, async () => (point === 'during a rollback' ? target : onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`)));
+      const problem = await inconsistency(before, async () => (point === 'during a rollback' ? slowRelease : onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`)));
       const live = await onWeb(`c=$(readlink ${D}/current); echo "\${c#releases/}"`);
       const problems = problem ?? '';
-      outcomes.push(`  ${problems ? '✖' : '✔'} ${label}: ${problems || 'consistent'} (CLI exit ${run.status ?? 'signal'}; then ${live === before ? 'the release from before' : `the new release ${live}`} served)`);
+      outcomes.push(`  ${problems ? '✖' : '✔'} ${label}: ${problems || 'consistent'} (CLI exit ${run.status ?? 'signal'}; settled and checked ${((Date.now() - t0) / 1000).toFixed(0)} s after the start; then ${live === before ? 'the release from before' : `the new release ${live}`} served)`);
       if (!problems) survived++;
     }
 
