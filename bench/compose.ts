@@ -11,7 +11,7 @@
  *   2. status: `manage-apps status --host web` of a host with 5 compose services against one bare
  *      `ssh web docker inspect <5 containers>`, warm connections. Target: within 1.3×.
  *
- *   npm run build && npx tsc -p tsconfig.test.json && node .build-test/bench/compose.js [--reps 5]
+ *   npm run build && npx tsc -p tsconfig.test.json && flock /tmp/bench.lock node .build-test/bench/compose.js [--reps 5]
  *
  * Prints medians, ratios with PASS/MISS and one JSON line. Timings never fail the process.
  */
