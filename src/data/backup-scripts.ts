@@ -22,6 +22,8 @@ export const BACKUP_BASE = '/var/backups/manage-apps';
 export const CONF_DIR = '/etc/manage-apps/backup';
 export const STATE_DIR = '/var/lib/manage-apps/backup';
 export const KEY_DIR = '/var/lib/manage-apps/backup/ssh';
+/** A declared check query's statement timeout in the drill. */
+export const CHECK_TIMEOUT_S = 60;
 
 /** Exact row counts of every ordinary table, as one JSON object, inside the current transaction's snapshot. */
 export const COUNT_SQL = `SELECT '@@tables', coalesce(json_object_agg(n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint ORDER BY n.nspname, c.relname), '{}') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast';`;
@@ -38,6 +40,40 @@ name() { [[ ${'$'}{1:-} =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || { echo "bad name: 
 mkdir -p "$base"
 method=$(cat "$base/method" 2>/dev/null || echo files)
 export RESTIC_REPOSITORY="$base/restic" RESTIC_PASSWORD_FILE="$base/restic.pass" RESTIC_CACHE_DIR="$base/.cache"
+# Fault-injection hold point (the fault tests): while $base/hold names the step, wait there.
+hold() { [[ -f $base/hold && $(cat "$base/hold" 2>/dev/null) == "$1" ]] || return 0; touch "$base/held"; while [[ -f $base/hold ]]; do sleep 0.1; done; rm -f "$base/held"; }
+# What a run cut earlier left behind, removed at the start of the next one (a cluster's runs are
+# one at a time: one systemd unit on the cluster host, so nothing here is in use now): a receiver
+# whose connection died unnoticed, its temporary files, dumps of runs that never reached the
+# catalog (files), and their restic snapshots (forgotten; restic prune releases the data).
+prune() {
+  local f p n=0 i sid id left=() alive
+  for f in "$base"/.store.*.pgid; do
+    [[ -f $f ]] || continue
+    p=$(cat "$f" 2>/dev/null); [[ $p =~ ^[0-9]+$ ]] && kill -TERM -- "-$p" 2>/dev/null && left+=("$p")
+  done
+  for i in $(seq 50); do
+    alive=0; for p in "${'$'}{left[@]}"; do kill -0 -- "-$p" 2>/dev/null && alive=1; done
+    (( alive )) || break; sleep 0.1
+  done
+  rm -f "$base"/.store.*
+  if [[ -d $base/files ]]; then
+    for f in "$base"/files/*; do
+      [[ -d $f ]] || continue
+      id=${'$'}{f##*/}
+      grep -qF "\"id\":\"$id\"" "$base/catalog.jsonl" || { rm -rf -- "$f"; n=$((n + 1)); }
+    done
+  fi
+  if [[ $method == restic && -f $base/restic/config ]]; then
+    restic unlock --quiet >/dev/null 2>&1 || true
+    local orphans=()
+    for sid in $(restic snapshots --json --quiet 2>/dev/null | grep -o '"short_id":"[0-9a-f]*"' | cut -d'"' -f4); do
+      grep -qF "\"restic_snapshot\":\"$sid" "$base/catalog.jsonl" || orphans+=("$sid")
+    done
+    if (( ${'$'}{#orphans[@]} > 0 )); then restic forget --quiet "${'$'}{orphans[@]}" >/dev/null 2>&1 && n=$((n + ${'$'}{#orphans[@]})); fi
+  fi
+  printf '@@pruned\t%s\n' "$n"
+}
 case $verb in
   init)
     name "$a1"; [[ $a1 == restic || $a1 == files ]] || { echo "unknown method $a1" >&2; exit 2; }
@@ -47,12 +83,14 @@ case $verb in
       restic init --quiet >/dev/null
     fi
     touch "$base/catalog.jsonl"
+    prune
     echo "@@ready"
     ;;
   store)
     name "$a1"; name "$a2"
     t=$(mktemp "$base/.store.XXXXXX")
-    trap 'rm -f "$t" "$t.sha"' EXIT
+    trap 'rm -f "$t" "$t.sha" "$t.pgid"' EXIT
+    ps -o pgid= -p $$ | tr -d ' ' > "$t.pgid"
     if [[ $method == restic ]]; then
       tee >(sha256sum | cut -c1-64 > "$t.sha") | restic backup --quiet --json --stdin --stdin-filename "$a1-$a2.dump" --tag "manage-apps,$a1" > "$t"
       snap=$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' "$t" | tail -n 1)
@@ -69,7 +107,9 @@ case $verb in
   commit)
     IFS= read -r line
     [[ $line == '{'*'}' && $line != *$'\r'* ]] || { echo "not one JSON line" >&2; exit 2; }
-    printf '%s\n' "$line" >> "$base/catalog.jsonl"
+    hold commit
+    # A new catalog beside the old one, then a rename: a reader sees the old catalog or the new one, never half a line.
+    cp -p "$base/catalog.jsonl" "$base/catalog.jsonl.tmp" && printf '%s\n' "$line" >> "$base/catalog.jsonl.tmp" && mv -f "$base/catalog.jsonl.tmp" "$base/catalog.jsonl"
     echo "@@committed"
     ;;
   catalog)
@@ -96,12 +136,17 @@ to_target() {
     -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
     -p "$TARGET_PORT" "$TARGET_USER@$TARGET_ADDR" "$@"
 }
+# The run's record for 'status' and 'backups --live': running.json when it starts, last.json when
+# it ends (ok or not), last-ok.json when it succeeded; each written beside and renamed.
+record() { printf '%s\n' "$2" > "$state/$1.tmp" && mv -f "$state/$1.tmp" "$state/$1"; }
+record running.json "{\"id\":\"$stamp\",\"time\":\"$(date -u +%FT%TZ)\"}"
 fail() {
-  printf '{"id":"%s","cluster":"%s","ok":false,"error":"%s","time":"%s"}\n' "$stamp" "$cluster" "$(printf '%s' "$1" | tr -d '"\\\n\r' | cut -c1-300)" "$(date -u +%FT%TZ)" > "$state/last.json.tmp"
-  mv -f "$state/last.json.tmp" "$state/last.json"
+  record last.json "$(printf '{"id":"%s","cluster":"%s","ok":false,"error":"%s","time":"%s","finished":"%s"}' "$stamp" "$cluster" "$(printf '%s' "$1" | tr -d '"\\\000-\037' | cut -c1-300)" "$(date -u -d @$((started / 1000)) +%FT%TZ)" "$(date -u +%FT%TZ)")"
   echo "backup of $cluster failed: $1" >&2
   exit 1
 }
+# Fault-injection hold point (the fault tests): while $state/hold names the step, wait there.
+hold() { [[ -f $state/hold && $(cat "$state/hold" 2>/dev/null) == "$1" ]] || return 0; touch "$state/held"; while [[ -f $state/hold ]]; do sleep 0.1; done; rm -f "$state/held"; }
 to_target init "$METHOD" | grep -q '^@@ready' || fail "the target $TARGET_ADDR did not accept the backup (init)"
 work=$(mktemp -d)
 trap 'exec 3>&- 2>/dev/null; rm -rf "$work"' EXIT
@@ -128,8 +173,10 @@ for db in $DATABASES; do
 done
 finished=$(date +%s%3N)
 entry="{\"id\":\"$stamp\",\"cluster\":\"$cluster\",\"ok\":true,\"time\":\"$(date -u -d @$((started / 1000)) +%FT%TZ)\",\"method\":\"$METHOD\",\"target\":\"$TARGET_HOST\",\"duration_ms\":$((finished - started)),\"databases\":[$dbs_json]}"
-printf '%s\n' "$entry" | to_target commit | grep -q '^@@committed' || fail "the target did not record the catalog entry"
-printf '%s\n' "$entry" > "$state/last.json.tmp" && mv -f "$state/last.json.tmp" "$state/last.json"
+hold landed
+printf '%s\n' "$entry" | to_target commit | grep -q '^@@committed' || fail "the target did not confirm the catalog entry"
+record last.json "$entry"
+record last-ok.json "$entry"
 printf '%s\n' "$entry"
 `.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);
 
@@ -150,6 +197,9 @@ method=$(cat "$base/method" 2>/dev/null || echo files)
 export RESTIC_REPOSITORY="$base/restic" RESTIC_PASSWORD_FILE="$base/restic.pass" RESTIC_CACHE_DIR="$base/.cache"
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [[ -n $bin && -x $bin/initdb ]] || { echo "@@error	no PostgreSQL server binaries on this host (apt-get install postgresql): nowhere to restore"; exit 1; }
+# Declared check queries on stdin, one line per database: DB<TAB>base64(query).
+declare -A checks=()
+while IFS=$'\t' read -r cdb cq; do [[ $cdb =~ ^[a-z_][a-z0-9_]*$ && -n $cq ]] && checks[$cdb]=$cq; done
 now_ms() { date +%s%3N; }
 t0=$(now_ms)
 scratch=$(mktemp -d /tmp/manage-apps-drill.XXXXXX)
@@ -160,6 +210,12 @@ trap cleanup EXIT
 as_pg "$bin/initdb" -D "$scratch/data" -A trust -U postgres --no-sync >/dev/null 2>"$scratch/initdb.err" || { echo "@@error	initdb failed: $(head -c 200 "$scratch/initdb.err" | tr '\n\t' '  ')"; exit 1; }
 as_pg "$bin/pg_ctl" -D "$scratch/data" -o "-k $scratch -c listen_addresses= -c fsync=off -c full_page_writes=off" -w start >/dev/null 2>&1 || { echo "@@error	the scratch cluster did not start"; exit 1; }
 printf '@@scratch\t%s\t%s\n' "$scratch" "$(( $(now_ms) - t0 ))"
+# The check queries run as a role that can read everything and write nothing (pg_read_all_data),
+# in read-only transactions with a statement timeout, inside this throw-away cluster only.
+if (( ${'$'}{#checks[@]} > 0 )); then
+  as_pg "$bin/psql" -h "$scratch" -d postgres -X -q -c "CREATE ROLE ma_check LOGIN; GRANT pg_read_all_data TO ma_check" >/dev/null 2>&1
+fi
+clean() { tr '\n\t\r' '   ' | tr -d '\000-\037' | head -c "$1"; }
 for pair in "$@"; do
   db=${'$'}{pair%%:*}; snap=${'$'}{pair#*:}
   [[ $db =~ ^[a-z_][a-z0-9_]*$ && $snap =~ ^[0-9a-f]*$ ]] || { echo "@@error	bad database $db"; exit 2; }
@@ -178,6 +234,12 @@ for pair in "$@"; do
   [[ -n $err ]] || err="$(grep -v '^$' "$scratch/restore.err" | head -c 300 | tr '\n\t' '  ')"
   printf '@@db\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "${'$'}{rc[0]}" "${'$'}{rc[2]}" "$(cat "$scratch/$db.sha" 2>/dev/null)" "$((t2 - t1))" "$err"
   printf '@@tables\t%s\t%s\n' "$db" "${'$'}{tables:-null}"
+  if [[ -n ${'$'}{checks[$db]:-} ]]; then
+    printf '%s' "${'$'}{checks[$db]}" | base64 -d > "$scratch/check.sql" 2>/dev/null; chown postgres: "$scratch/check.sql"
+    as_pg env PGOPTIONS="-c default_transaction_read_only=on -c statement_timeout=${CHECK_TIMEOUT_S}s" "$bin/psql" -h "$scratch" -U ma_check -d "drill_$db" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -f "$scratch/check.sql" > "$scratch/check.out" 2> "$scratch/check.err"
+    crc=$?
+    printf '@@check\t%s\t%s\t%s\t%s\t%s\n' "$db" "$crc" "$(grep -c '' "$scratch/check.out")" "$(head -n 1 "$scratch/check.out" | cut -f1 | clean 200)" "$(grep -v '^$' "$scratch/check.err" | clean 300)"
+  fi
   as_pg "$bin/dropdb" -h "$scratch" "drill_$db" >/dev/null 2>&1
 done
 printf '@@done\t%s\n' "$(( $(now_ms) - t0 ))"

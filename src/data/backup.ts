@@ -26,6 +26,8 @@ export interface BackupPlan {
   policy?: BackupPolicy;
   method: 'restic' | 'files';
   databases: string[];
+  /** Declared check queries (database → SQL) the drill runs on the restored copy. */
+  checks: Map<string, string>;
   /** Why this cluster's backup cannot run as declared. */
   problem?: string;
 }
@@ -45,7 +47,7 @@ export function planBackups(fleet: Fleet, names: readonly string[]): { plans: Ba
     if (!host) continue;
     const dbs = fleet.databases.map((d) => resolveDatabase(fleet, d)).filter((d): d is DeclaredDatabase => 'clusterHost' in d && d.cluster.name === c.name);
     const policy = c.backup ?? dbs.find((d) => d.backup)?.backup;
-    const plan: BackupPlan = { cluster: c, host, method: policy && /restic/i.test(policy.method) ? 'restic' : 'files', databases: dbs.map((d) => d.name) };
+    const plan: BackupPlan = { cluster: c, host, method: policy && /restic/i.test(policy.method) ? 'restic' : 'files', databases: dbs.map((d) => d.name), checks: new Map(dbs.flatMap((d) => (d.check === undefined ? [] : [[d.name, d.check] as [string, string]]))) };
     if (policy) plan.policy = policy;
     const target = policy?.target === undefined ? undefined : fleet.hosts.find((h) => h.name === policy.target);
     if (target) plan.target = target;
@@ -223,7 +225,33 @@ export interface DrillDatabase {
   checksum_ok: boolean;
   tables_ok: boolean;
   mismatches: string[];
+  /** The declared check query's outcome on the restored copy; null when none is declared. */
+  check: CheckOutcome | null;
   reason?: string;
+}
+
+export interface CheckOutcome {
+  query: string;
+  ok: boolean;
+  /** Rows it returned (output lines), and the first row's first column (at most 200 characters). */
+  rows: number;
+  value: string | null;
+  reason?: string;
+}
+
+/**
+ * A check passes when the query runs (read-only, within the statement timeout) and returns at
+ * least one row whose first column is not false, 0, NULL or empty.
+ */
+export function judgeCheck(query: string, rec: readonly string[] | undefined): CheckOutcome {
+  if (!rec) return { query, ok: false, rows: 0, value: null, reason: 'the check query did not run' };
+  const [, , rc, rows, value, err] = rec;
+  const out: CheckOutcome = { query, ok: false, rows: Number(rows ?? 0), value: value ?? null };
+  if (rc !== '0') out.reason = `the check query failed: ${err?.trim() || `psql exit ${rc}`}`;
+  else if (out.rows === 0) out.reason = 'the check query returned no rows';
+  else if (['f', 'false', '0', ''].includes((value ?? '').trim().toLowerCase())) out.reason = `the check query returned ${value?.trim() ? JSON.stringify(value.trim()) : 'NULL or empty'}`;
+  else out.ok = true;
+  return out;
 }
 
 export interface DrillRecord {
@@ -279,7 +307,9 @@ export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: 
   rec.backup_id = entry.id;
   rec.backup_time = entry.time;
   const pairs = entry.databases!.map((d) => `${d.name}:${d.restic_snapshot}`);
-  const r = await target.script(`${PRELUDE}$SUDO ${LIB_DIR}/pg-drill ${quote(plan.cluster.name)} ${quote(entry.id)} ${pairs.map(quote).join(' ')}\n`, { timeoutMs });
+  // The check queries travel on pg-drill's stdin (a here-document, base64: no quoting, no control characters), never argv.
+  const checkLines = [...plan.checks].filter(([db]) => entry.databases!.some((d) => d.name === db)).map(([db, sql]) => `${db}\t${Buffer.from(sql).toString('base64')}`).join('\n');
+  const r = await target.script(`${PRELUDE}main() {\n${heredoc(`$SUDO ${LIB_DIR}/pg-drill ${quote(plan.cluster.name)} ${quote(entry.id)} ${pairs.map(quote).join(' ')}`, checkLines, 'MA_CHECKS')}\n}\nmain\n`, { timeoutMs });
   if (r.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${r.unreachable}` };
   const recs = records(r.stdout);
   const error = recs.find((x) => x[0] === 'error')?.[1];
@@ -300,12 +330,15 @@ export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: 
     for (const [t, n] of Object.entries(d.tables)) if (tables?.[t] !== n) mismatches.push(`${t}: ${n} rows backed up, ${tables?.[t] ?? 'no table'} restored`);
     for (const t of Object.keys(tables ?? {})) if (!(t in d.tables)) mismatches.push(`${t}: restored but not in the catalog`);
     const checksumOk = sha === d.sha256;
-    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, mismatches };
+    const query = plan.checks.get(d.name);
+    const check = query === undefined ? null : judgeCheck(query, recs.find((x) => x[0] === 'check' && x[1] === d.name));
+    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, mismatches, check };
     if (!row) db.reason = 'not restored';
     else if (fetchRc !== '0') db.reason = `reading the backup failed: ${err || `exit ${fetchRc}`}`;
     else if (!checksumOk) db.reason = `the stored dump differs from what was backed up (sha256 ${sha ? `${sha.slice(0, 12)}…` : 'none'} ≠ ${d.sha256.slice(0, 12)}…)${restoreRc !== '0' && err ? `; pg_restore: ${err}` : ''}`;
     else if (restoreRc !== '0') db.reason = `pg_restore failed: ${err || `exit ${restoreRc}`}`;
     else if (!db.tables_ok) db.reason = `row counts differ from the catalog: ${mismatches.slice(0, 3).join('; ')}`;
+    else if (check && !check.ok) db.reason = check.reason;
     db.ok = db.reason === undefined;
     rec.databases.push(db);
   }

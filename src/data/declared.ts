@@ -40,6 +40,8 @@ export interface DeclaredDatabase {
   /** Why the credentials cannot be delivered (no service, no env_file, no address), if so. */
   undeliverable: string | undefined;
   backup: ProjectDatabase['backup'];
+  /** The declared check query the drill runs on the restored copy, if any. */
+  check: string | undefined;
   manifest: string;
 }
 
@@ -72,7 +74,7 @@ export function resolveDatabase(fleet: Fleet, d: ProjectDatabase): DeclaredDatab
       connectHost = server;
     }
   }
-  return { id, project: d.project, environment: d.environment, name: d.name, user: d.user, cluster, clusterHost, service, serviceHost, connectHost, clientCidr, undeliverable, backup: d.backup, manifest: d.manifest };
+  return { id, project: d.project, environment: d.environment, name: d.name, user: d.user, cluster, clusterHost, service, serviceHost, connectHost, clientCidr, undeliverable, backup: d.backup, check: d.check, manifest: d.manifest };
 }
 
 export interface DatabaseSelection {

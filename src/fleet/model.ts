@@ -116,6 +116,7 @@ export interface ProjectDatabase {
   name: string;
   user: string;
   backup?: BackupPolicy;
+  check?: string;
   manifest: string;
 }
 

@@ -16,6 +16,8 @@ export interface ManifestDatabase {
   name: string;
   user: string;
   backup?: BackupPolicy;
+  /** infra/v2: a read-only SQL query the restore drill runs on the restored copy (docs/data.md). */
+  check?: string;
 }
 
 export interface ManifestService {

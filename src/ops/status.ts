@@ -159,3 +159,10 @@ export async function collectStatus(ops: Ops, services: readonly Service[], time
     },
   };
 }
+
+/** Several collectors' extras for the same round trips: per host, one after the other. */
+export function mergeExtras(...maps: ReadonlyMap<string, readonly StatusExtra[]>[]): Map<string, StatusExtra[]> {
+  const out = new Map<string, StatusExtra[]>();
+  for (const m of maps) for (const [host, list] of m) out.set(host, [...(out.get(host) ?? []), ...list]);
+  return out;
+}

@@ -15,7 +15,8 @@ import { sampleProcesses } from './fixtures.js';
 
 const skip = realHostsSkipReason() ?? postgresSkipReason() ?? (process.env.CI !== 'true' && !(() => { try { return readFileSync('/usr/bin/restic').length > 0; } catch { return false; } })() ? 'restic not installed (apt-get install restic)' : undefined);
 
-interface Drill { ok: boolean; reason?: string; backup_id: string; databases: { name: string; ok: boolean; checksum_ok: boolean; tables_ok: boolean }[]; achieved: { rpo_s: number; rto_s: number }; met: { rpo: boolean; rto: boolean } }
+const SHOP_CHECK = 'SELECT count(*) > 0 FROM items WHERE name IS NOT NULL';
+interface Drill { ok: boolean; reason?: string; backup_id: string; databases: { name: string; ok: boolean; checksum_ok: boolean; tables_ok: boolean; reason?: string; check: { query: string; ok: boolean; rows: number; value: string | null; reason?: string } | null }[]; achieved: { rpo_s: number; rto_s: number }; met: { rpo: boolean; rto: boolean } }
 interface Run { ok: boolean; reason?: string; backup: { id: string; databases: { name: string; tables: Record<string, number>; sha256: string; bytes: number }[] } | null }
 
 describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away cluster', { skip, timeout: 600_000 }, () => {
@@ -36,8 +37,11 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
     const { writeFile, mkdir } = await import('node:fs/promises');
     for (const p of ['shop', 'blog']) {
       await mkdir(join(root, p));
-      await writeFile(join(root, p, '.infra.yaml'), `apiVersion: infra/v2\nproject: ${p}\nprovider: bare-metal\ndatabase: { cluster: apps, name: ${p}_db, user: ${p}_app }\n`);
+      await writeFile(join(root, p, '.infra.yaml'), `apiVersion: infra/v2\nproject: ${p}\nprovider: bare-metal\ndatabase: { cluster: apps, name: ${p}_db, user: ${p}_app${p === 'shop' ? `, check: "${SHOP_CHECK}"` : ''} }\n`);
     }
+    // A service on the cluster host, so that `status` has something to ask it (sshd: always up).
+    await mkdir(join(root, 'sshd'));
+    await writeFile(join(root, 'sshd', '.infra.yaml'), 'apiVersion: infra/v2\nproject: sshd\nprovider: bare-metal\nservice: { host: db, systemd_unit: ssh.service }\n');
     const prov = await cli('db', 'provision', '--json');
     assert.equal(prov.status, 0, prov.stdout + prov.stderr);
     await psqlAsAdmin(fleet, pg, "CREATE TABLE items (id int primary key, name text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE TABLE orders (id serial primary key, item int); INSERT INTO orders (item) SELECT g % 100 FROM generate_series(1, 1234) g;", 'shop_db');
@@ -89,6 +93,9 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
     const d = json<{ drills: Drill[]; evidence_file: string }>(run).drills[0]!;
     assert.equal(d.ok, true, d.reason);
     assert.ok(d.databases.every((x) => x.ok && x.checksum_ok && x.tables_ok));
+    // The declared check query ran on the restored copy and held.
+    assert.deepEqual(d.databases.find((x) => x.name === 'shop_db')!.check, { query: SHOP_CHECK, ok: true, rows: 1, value: 't' });
+    assert.equal(d.databases.find((x) => x.name === 'blog_db')!.check, null);
     assert.equal(d.met.rpo, true);
     assert.equal(d.met.rto, true);
     assert.ok(restic.length > 20 && !samples.includes(restic), 'the restic password appeared in a process list');
@@ -100,6 +107,67 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
     // Scratch clusters are gone; the source was never touched.
     assert.equal((await fleet.ssh('bk', 'ls /tmp | grep -c manage-apps-drill; true')).stdout.trim(), '0');
     assert.equal(await psqlAsAdmin(fleet, pg, "SELECT count(*) FROM pg_database WHERE datname LIKE 'drill%'"), '0');
+  });
+
+  test('the timer\'s runs are visible: `status` and `backups --live` show the last run, its size and outcome, and a failed one with its reason', async () => {
+    interface Runs { cluster: string; verdict: string; message: string; timer: { installed: boolean; period_s: number }; last_run: { outcome: string; reason?: string; bytes: number | null } | null; last_ok: { id: string; bytes: number } | null }
+    // What the timer does when it fires: start the unit, with the operator's CLI nowhere.
+    const started = await fleet.ssh('db', 'systemctl start manage-apps-backup@apps.service', { timeoutMs: 120_000 });
+    assert.equal(started.exitCode, 0, started.stderr);
+    const st = await cli('status', '--json');
+    assert.equal(st.status, 0, st.stdout + st.stderr);
+    const row = json<{ backups: Runs[] }>(st).backups.find((b) => b.cluster === 'apps')!;
+    assert.equal(row.verdict, 'ok', row.message);
+    assert.equal(row.timer.installed, true);
+    assert.equal(row.timer.period_s, 900);
+    assert.equal(row.last_run?.outcome, 'ok');
+    assert.ok((row.last_run?.bytes ?? 0) > 1000);
+    const newest = (await catalog()).at(-1)!.id;
+    assert.equal(row.last_ok?.id, newest, 'the last good run is the catalog\'s newest entry');
+    const live = await cli('backups', '--live', '--json');
+    assert.equal(live.status, 0, live.stdout + live.stderr);
+    assert.equal(json<{ backup_runs: Runs[] }>(live).backup_runs[0]!.verdict, 'ok');
+    // The target out of reach: the timer's run fails, and both commands say so, with the reason.
+    await fleet.cutNetwork('bk');
+    const failed = await fleet.ssh('db', 'systemctl start manage-apps-backup@apps.service', { timeoutMs: 120_000 });
+    await fleet.healNetwork('bk');
+    assert.notEqual(failed.exitCode, 0);
+    const st2 = await cli('status');
+    assert.equal(st2.status, 1, st2.stdout);
+    assert.match(st2.stdout, /apps: the last run \(\S+\) failed: the target \S+ did not accept the backup \(init\); the newest good backup is \S+/);
+    const live2 = await cli('backups', '--live', '--json');
+    assert.equal(live2.status, 1, live2.stdout);
+    const r2 = json<{ backup_runs: Runs[] }>(live2).backup_runs[0]!;
+    assert.equal(r2.verdict, 'failed');
+    assert.equal(r2.last_run?.outcome, 'failed');
+    assert.equal(r2.last_ok?.id, newest);
+    assert.deepEqual((await catalog()).at(-1)!.id, newest, 'a failed run adds nothing to the catalog');
+  });
+
+  test('a declared check query that returns false, no rows, or tries to write fails the drill with the reason; the source is untouched', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const manifest = join(root, 'shop', '.infra.yaml');
+    const original = readFileSync(manifest, 'utf8');
+    const cases: [string, RegExp][] = [
+      ['SELECT count(*) FROM items WHERE id < 0', /shop_db: the check query returned "0"/],
+      ['SELECT id FROM items WHERE false', /shop_db: the check query returned no rows/],
+      ['DELETE FROM items RETURNING 1', /shop_db: the check query failed: .*(read-only transaction|permission denied)/],
+      ['SELECT pg_sleep(0.1) IS NULL AND no_such_column = 1 FROM items', /shop_db: the check query failed: .*no_such_column/],
+    ];
+    try {
+      for (const [query, reason] of cases) {
+        await writeFile(manifest, original.replace(SHOP_CHECK, query));
+        const run = await cli('backups', 'drill', '--json');
+        assert.equal(run.status, 1, `${query}: ${run.stdout}`);
+        const d = json<{ drills: Drill[] }>(run).drills[0]!;
+        assert.equal(d.ok, false);
+        assert.match(d.reason ?? '', reason);
+        assert.equal(d.databases.find((x) => x.name === 'shop_db')!.check?.ok, false);
+      }
+    } finally {
+      await writeFile(manifest, original);
+    }
+    assert.equal(await psqlAsAdmin(fleet, pg, 'SELECT count(*) FROM items', 'shop_db'), '5000');
   });
 
   test('a backup killed halfway leaves the previous one restorable and the catalog consistent', async () => {

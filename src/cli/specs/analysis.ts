@@ -33,6 +33,12 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
   {
     name: 'backups',
     summary: 'RPO / RTO / method per database cluster and stateful service, what has none, and what each host takes with it if lost',
+    options: [
+      new Option('--live', "also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO"),
+      new Option('--ssh-config <file>', 'with --live: ssh config passed to ssh with -F'),
+      new Option('--connect-timeout <seconds>', 'with --live: ssh connect timeout per host'),
+      new Option('--timeout <seconds>', 'with --live: per-host answer timeout (default 15)'),
+    ],
     run: async (_args, o) => (await import('../commands/backups.js')).backups(o as GlobalOptions),
   },
 ];

@@ -16,6 +16,9 @@ import type { Service } from '../../../fleet/model.js';
 import { tunnelStatusCollector, type TunnelStatus, type TunnelStatusCollector } from '../../../ops/tunnel-status.js';
 import { resolveTunnels } from '../../../tunnels/resolve.js';
 import { locatorOf } from '../render/shared.js';
+import { backupRunCollector, badRun } from '../../../data/backup-runs.js';
+import { backupRunsTable } from '../backup-runs-text.js';
+import { mergeExtras } from '../../../ops/status.js';
 
 /** What runs the service, per runtime: the unit, the pid, the container and the digest it runs. */
 const UNIT_LABEL: Record<Supervisor, (s: ServiceStatus) => string> = {
@@ -27,14 +30,18 @@ const UNIT_LABEL: Record<Supervisor, (s: ServiceStatus) => string> = {
 export async function statusReport(targets: string[], options: OpsCliOptions, defaults: Partial<OpsSettings>, started: Map<string, PendingScript>): Promise<CommandResult> {
   const { loaded, ops, selection } = await prepare(targets, options, defaults, started);
   const tunnelCollector = tunnelsForStatus(loaded, selection.services, targets.length > 0 || options.env !== undefined || options.host !== undefined);
-  const report = await collectStatus(ops, selection.services, undefined, tunnelCollector.extras);
+  // The installed backup timers' last runs, read in the cluster hosts' same round trip (docs/data.md).
+  const narrowed = targets.length > 0 || options.env !== undefined || options.host !== undefined;
+  const backupCollector = backupRunCollector(loaded.fleet, { onlyInstalled: true, ...(narrowed ? { hosts: new Set(selection.services.map((s) => s.host!)) } : {}) });
+  const report = await collectStatus(ops, selection.services, undefined, mergeExtras(tunnelCollector.extras, backupCollector.extras));
   const tunnels = tunnelCollector.report();
-  const allHealthy = report.summary.healthy === report.summary.services && tunnels.every((t) => t.verdict === 'up');
+  const backups = backupCollector.report();
+  const allHealthy = report.summary.healthy === report.summary.services && tunnels.every((t) => t.verdict === 'up') && !backups.some(badRun);
   // A manifest that failed to load was skipped: the others' status is shown, and the exit code says something is wrong.
   const loadErrors = loaded.problems.some((p) => p.severity === 'error');
   return {
     exitCode: allHealthy && !loadErrors ? EXIT_OK : EXIT_PROBLEMS,
-    json: { ...report, tunnels, skipped: selection.skipped, problems: loaded.problems.map(problemJson) },
+    json: { ...report, tunnels, backups, skipped: selection.skipped, problems: loaded.problems.map(problemJson) },
     human: () => {
       problemNote(loaded);
       const rows = report.services.map((s) => [
@@ -50,6 +57,7 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
       ]);
       const out = [table(['HOST', 'SERVICE', 'UNIT', 'STATE', 'SINCE', 'RESTARTS', 'READY', 'LIVE', 'VERDICT'], rows)];
       if (tunnels.length > 0) out.push('', tunnelTable(tunnels));
+      if (backups.length > 0) out.push('', backupRunsTable(backups));
       for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
       for (const s of report.services.filter((x) => x.revert)) out.push(`${style.yellow('↺')} ${s.id} on ${s.host}: ${describeRevert(s.revert!)}`);
       const { services, healthy, unhealthy, unreachable } = report.summary;
