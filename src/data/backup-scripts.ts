@@ -238,7 +238,7 @@ for pair in "$@"; do
     printf '%s' "${'$'}{checks[$db]}" | base64 -d > "$scratch/check.sql" 2>/dev/null; chown postgres: "$scratch/check.sql"
     as_pg env PGOPTIONS="-c default_transaction_read_only=on -c statement_timeout=${CHECK_TIMEOUT_S}s" "$bin/psql" -h "$scratch" -U ma_check -d "drill_$db" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -f "$scratch/check.sql" > "$scratch/check.out" 2> "$scratch/check.err"
     crc=$?
-    printf '@@check\t%s\t%s\t%s\t%s\t%s\n' "$db" "$crc" "$(grep -c '' "$scratch/check.out")" "$(head -n 1 "$scratch/check.out" | cut -f1 | clean 200)" "$(grep -v '^$' "$scratch/check.err" | clean 300)"
+    printf '@@check\t%s\t%s\t%s\t%s\t%s\n' "$db" "$crc" "$(grep -c '' "$scratch/check.out")" "$(head -n 1 "$scratch/check.out" | cut -f1 | tr -d '\000-\037' | head -c 200)" "$(grep -v '^$' "$scratch/check.err" | clean 300)"
   fi
   as_pg "$bin/dropdb" -h "$scratch" "drill_$db" >/dev/null 2>&1
 done

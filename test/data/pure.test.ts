@@ -57,3 +57,48 @@ test('drill verdicts: never, ok, stale, failed, missed', () => {
   assert.equal(drillStatus('pg', policy, [drill('2026-11-25T00:00:00Z', { met: { rpo: true, rto: false } })], now).verdict, 'missed');
   assert.equal(drillStatus('pg', policy, [drill('2026-11-25T00:00:00Z', { cluster: 'other' })], now).verdict, 'never');
 });
+
+test('backup runs: ok, failed with the reason, a run that never wrote its end, running, overdue against the RPO, never', async () => {
+  const { judgeRuns, parseBackupRuns } = await import('../../src/data/backup-runs.js');
+  const plan = { cluster: { name: 'apps' }, host: { name: 'db' }, target: { name: 'bk' }, policy: { rpo: '15m', rto: '1h', method: 'restic' } } as unknown as import('../../src/data/backup.js').BackupPlan;
+  const ok = '{"id":"R1","cluster":"apps","ok":true,"time":"2026-11-26T01:00:00Z","duration_ms":30000,"databases":[{"name":"a_db","bytes":100},{"name":"b_db","bytes":23}]}';
+  const host = (files: Record<string, string>, service: Record<string, string> = { ActiveState: 'inactive', Result: 'success' }) =>
+    parseBackupRuns([
+      '@@bkt\tapps\tLoadState=loaded', '@@bkt\tapps\tActiveState=active', '@@bkt\tapps\tNextElapseUSecRealtime=@1795660000',
+      ...Object.entries(service).map(([k, v]) => `@@bks\tapps\t${k}=${v}`),
+      ...Object.entries(files).map(([f, t]) => `@@bkf\tapps\t${f}\t${t}`),
+    ].join('\n')).get('apps');
+  const at = (iso: string) => Date.parse(iso);
+  const good = judgeRuns(plan, host({ running: '{"id":"R1","time":"2026-11-26T01:00:00Z"}', last: ok, 'last-ok': ok }), undefined, at('2026-11-26T01:10:00Z'));
+  assert.equal(good.verdict, 'ok', good.message);
+  assert.deepEqual([good.last_run?.outcome, good.last_run?.bytes, good.last_ok?.age_s, good.timer.installed, good.timer.period_s], ['ok', 123, 600, true, 900]);
+  // 15m RPO + grace (max(60 s, 10 %) + the run's 30 s): 1,020 s.
+  assert.equal(judgeRuns(plan, host({ last: ok, 'last-ok': ok }), undefined, at('2026-11-26T01:17:00Z')).verdict, 'ok');
+  const late = judgeRuns(plan, host({ last: ok, 'last-ok': ok }), undefined, at('2026-11-26T01:18:00Z'));
+  assert.equal(late.verdict, 'overdue');
+  assert.match(late.message, /older than the declared RPO \(15m\)/);
+  const bad = '{"id":"R2","cluster":"apps","ok":false,"error":"the target 10.0.0.2 did not accept the backup (init)","time":"2026-11-26T01:15:00Z"}';
+  const failed = judgeRuns(plan, host({ running: '{"id":"R2","time":"2026-11-26T01:15:00Z"}', last: bad, 'last-ok': ok }, { ActiveState: 'failed', Result: 'exit-code' }), undefined, at('2026-11-26T01:16:00Z'));
+  assert.equal(failed.verdict, 'failed');
+  assert.match(failed.message, /failed: the target 10\.0\.0\.2 did not accept the backup \(init\); the newest good backup is R1/);
+  const killed = judgeRuns(plan, host({ running: '{"id":"R3","time":"2026-11-26T01:15:00Z"}', last: ok, 'last-ok': ok }, { ActiveState: 'failed', Result: 'signal' }), undefined, at('2026-11-26T01:16:00Z'));
+  assert.equal(killed.verdict, 'failed');
+  assert.match(killed.last_run?.reason ?? '', /stopped before it finished \(systemd: signal\)/);
+  const running = judgeRuns(plan, host({ running: '{"id":"R4","time":"2026-11-26T01:15:00Z"}', last: ok, 'last-ok': ok }, { ActiveState: 'active', Result: 'success' }), undefined, at('2026-11-26T01:16:00Z'));
+  assert.equal(running.verdict, 'running');
+  assert.equal(judgeRuns(plan, host({}), undefined).verdict, 'never');
+  assert.equal(judgeRuns(plan, undefined, 'connect timeout').verdict, 'unreachable');
+});
+
+test('check query verdicts: a row whose first column is not false, 0, NULL or empty passes', async () => {
+  const { judgeCheck } = await import('../../src/data/backup.js');
+  const rec = (rc: string, rows: string, value: string, err = '') => ['check', 'a_db', rc, rows, value, err];
+  assert.equal(judgeCheck('q', rec('0', '1', 't')).ok, true);
+  assert.equal(judgeCheck('q', rec('0', '3', '42')).ok, true);
+  assert.equal(judgeCheck('q', rec('0', '1', 'f')).reason, 'the check query returned "f"');
+  assert.equal(judgeCheck('q', rec('0', '1', '0')).reason, 'the check query returned "0"');
+  assert.equal(judgeCheck('q', rec('0', '1', '')).reason, 'the check query returned NULL or empty');
+  assert.equal(judgeCheck('q', rec('0', '0', '')).reason, 'the check query returned no rows');
+  assert.equal(judgeCheck('q', rec('3', '0', '', 'ERROR:  canceling statement due to statement timeout')).reason, 'the check query failed: ERROR:  canceling statement due to statement timeout');
+  assert.equal(judgeCheck('q', undefined).reason, 'the check query did not run');
+});
