@@ -12,9 +12,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { run } from './lib/measure.js';
 import { packageRoot } from '../src/package-root.js';
 import { psqlAsAdmin, startPostgres } from '../test/harness/postgres.js';
 import { TestFleet } from '../test/harness/test-fleet.js';
@@ -22,18 +23,6 @@ import { TestFleet } from '../test/harness/test-fleet.js';
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '10000000' } } });
 const ROWS = Number(values.rows);
 const bin = join(packageRoot(), 'bin', 'manage-apps.js');
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; status: number | null; stdout: string; stderr: string }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (status) => resolve({ ms: Date.now() - t0, status, stdout, stderr }));
-  });
-}
 
 /** ssh A | ssh B, the two processes piped by this one (nothing buffered: a plain pipe). */
 function pipe(a: string[], b: string[]): Promise<{ ms: number; status: number | null; stderr: string }> {
@@ -80,12 +69,15 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -o "-k $d -c listen_addresses=
 runuser -u postgres -- "$bin/createdb" -h "$d" floor
 runuser -u postgres -- "$bin/pg_restore" -h "$d" -d floor --no-owner --no-acl --exit-on-error
 runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -m immediate stop >/dev/null; rm -rf "$d"`;
+  const load = [loadavg()[0]!];
   const floor = await pipe(['-F', cfg, 'db', 'cd / && runuser -u postgres -- pg_dump -Fc -p 5433 -d big_db'], ['-F', cfg, 'bk', restoreSide]);
   if (floor.status !== 0) throw new Error(`floor failed: ${floor.stderr}`);
+  load.push(loadavg()[0]!);
   const backup = await run(process.execPath, [bin, 'backups', 'run', '--root', root, '--json'], env);
   if (backup.status !== 0) throw new Error(`backups run failed: ${backup.stdout}${backup.stderr}`);
   const drill = await run(process.execPath, [bin, 'backups', 'drill', '--root', root, '--json'], env);
   if (drill.status !== 0) throw new Error(`backups drill failed: ${drill.stdout}${drill.stderr}`);
+  load.push(loadavg()[0]!);
   const d = (JSON.parse(drill.stdout) as { drills: { achieved: { rto_s: number } }[] }).drills[0]!;
   const bytes = (JSON.parse(backup.stdout) as { runs: { backup: { databases: { bytes: number }[] } }[] }).runs[0]!.backup.databases[0]!.bytes;
   const ours = backup.ms + drill.ms;
@@ -95,7 +87,8 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -m immediate stop >/dev/null; 
   console.log(`manage-apps backups run                               ${(backup.ms / 1000).toFixed(1)} s`);
   console.log(`manage-apps backups drill (achieved RTO ${d.achieved.rto_s} s)      ${(drill.ms / 1000).toFixed(1)} s`);
   console.log(`backup + drill                                        ${(ours / 1000).toFixed(1)} s = ${ratio.toFixed(2)}× the floor (target ≤ 1.25×: ${ratio <= 1.25 ? 'PASS' : 'MISS'})`);
-  console.log(JSON.stringify({ bench: 'data', db_bytes: Number(size), dump_bytes: bytes, floor_ms: floor.ms, backup_ms: backup.ms, drill_ms: drill.ms, rto_s: d.achieved.rto_s, ratio: Number(ratio.toFixed(3)) }));
+  console.log(`load average (1 min) before the floor, the backup, after the drill: ${load.map((l) => l.toFixed(2)).join(', ')} (2 CPUs)`);
+  console.log(JSON.stringify({ bench: 'data', load_average: load, db_bytes: Number(size), dump_bytes: bytes, floor_ms: floor.ms, backup_ms: backup.ms, drill_ms: drill.ms, rto_s: d.achieved.rto_s, ratio: Number(ratio.toFixed(3)) }));
 } finally {
   await fleet.down();
 }

@@ -161,7 +161,7 @@ for db in $DATABASES; do
   snap=$(sed -n 's/^@@snap\t//p' "$work/out")
   tables=$(sed -n 's/^@@tables\t//p' "$work/out")
   [[ -n $snap && -n $tables ]] || fail "cannot open a snapshot of $db: $(head -c 300 "$work/err")"
-  pg_dump -Fc --snapshot="$snap" -p "$PORT" -d "$db" 2> "$work/dump.err" | to_target store "$stamp" "$db" > "$work/stored"
+  pg_dump -Fc -Z "${'$'}{DUMP_COMPRESS:-6}" --snapshot="$snap" -p "$PORT" -d "$db" 2> "$work/dump.err" | to_target store "$stamp" "$db" > "$work/stored"
   rc=("${'$'}{PIPESTATUS[@]}")
   printf 'COMMIT;\n' >&3; exec 3>&-; wait "$pp"
   rm -f "$work/in"

@@ -78,6 +78,8 @@ const confText = (p: BackupPlan) =>
     `PORT=${p.cluster.port}`,
     `DATABASES=${quote(p.databases.join(' '))}`,
     `METHOD=${p.method}`,
+    // restic compresses (zstd) and deduplicates unchanged data across runs only when the dump is not compressed already.
+    `DUMP_COMPRESS=${p.method === 'restic' ? 0 : 6}`,
     `TARGET_HOST=${quote(p.target!.name)}`,
     `TARGET_ADDR=${quote(ipOf(p.target!)!)}`,
     `TARGET_PORT=${p.target!.port ?? 22}`,

@@ -54,7 +54,7 @@ describe('backups run cut at every step: the previous backup stays restorable, t
   async function holdAt(step: Step): Promise<{ held: Promise<void>; release: () => Promise<void> }> {
     if (step === 'dump' || step === 'restic') {
       const host = step === 'dump' ? 'db' : 'bk';
-      const frozen = fleet.ssh(host, freezeWhenRunning(step === 'dump' ? '[p]g_dump -Fc --snapshot' : '[r]estic backup --quiet'), { timeoutMs: 60_000 });
+      const frozen = fleet.ssh(host, freezeWhenRunning(step === 'dump' ? '[p]g_dump -Fc -Z' : '[r]estic backup --quiet'), { timeoutMs: 60_000 });
       let pid = '';
       return {
         held: frozen.then((r) => {
@@ -102,6 +102,7 @@ describe('backups run cut at every step: the previous backup stays restorable, t
         // The run on the host ends by itself either way (finished, or its ssh to the target gave up).
         for (let i = 0; i < 900 && ['active', 'activating', 'deactivating'].includes(await unitState()); i++) await sleep(100);
         if (fault === 'cut') await fleet.healNetwork('db');
+        const tEnded = Date.now();
         const cliRun = await Promise.race([running.done, sleep(30_000).then(() => null)]);
         if (cliRun === null) {
           killTree(running.pid);
@@ -126,7 +127,7 @@ describe('backups run cut at every step: the previous backup stays restorable, t
         const orphans = (await snapshots()).filter((s) => !cataloged.has(s));
         if (orphans.length > 0) problems.push(`snapshots not in the catalog after the next run: ${orphans.join(', ')}`);
         if (problems.length === 0) survived++;
-        console.log(`fault ${fault} at ${step}: ${problems.length === 0 ? 'survived' : problems.join('; ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        console.log(`fault ${fault} at ${step}: ${problems.length === 0 ? 'survived' : problems.join('; ')} (${((Date.now() - t0) / 1000).toFixed(1)} s; run ended ${((tEnded - t0) / 1000).toFixed(1)}, drill ${(drill.ms / 1000).toFixed(1)}, next ${(next.ms / 1000).toFixed(1)})`);
       }
     }
     console.log(`backups run: ${survived}/${total} fault points survived`);
