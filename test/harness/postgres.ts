@@ -25,18 +25,21 @@ export interface PostgresCluster {
 }
 
 /**
- * Creates cluster `name` on `host` listening on every address at `port` (local connections by
- * peer authentication, network ones by scram-sha-256 as pg_hba.conf decides), starts it and
+ * Creates cluster `name` on `host` listening on `listen` (every address by default) at `port`
+ * (local connections by peer authentication, network ones by `hostAuth`: scram-sha-256 by
+ * default, as pg_hba.conf decides; `trust` for tests that only carry traffic), starts it and
  * waits until it accepts connections.
  */
-export async function startPostgres(fleet: TestFleet, host: string, options: { name?: string; port?: number } = {}): Promise<PostgresCluster> {
+export async function startPostgres(fleet: TestFleet, host: string, options: { name?: string; port?: number; listen?: string; hostAuth?: 'scram-sha-256' | 'trust' } = {}): Promise<PostgresCluster> {
   const name = options.name ?? 'apps';
   const port = options.port ?? 5433;
+  const listen = options.listen ?? '*';
+  if (!/^[\w.:*,]+$/.test(listen)) throw new Error(`bad listen address ${JSON.stringify(listen)}`);
   const unit = `pg-${name}.service`;
   const script = [
     'set -e',
-    `pg_createcluster ${PG_VERSION} ${name} -p ${port} --start-conf=manual -- --auth-local=peer --auth-host=scram-sha-256 >/dev/null`,
-    `printf "listen_addresses = '*'\\n" > /etc/postgresql/${PG_VERSION}/${name}/conf.d/listen.conf`,
+    `pg_createcluster ${PG_VERSION} ${name} -p ${port} --start-conf=manual -- --auth-local=peer --auth-host=${options.hostAuth ?? 'scram-sha-256'} >/dev/null`,
+    `printf "listen_addresses = '${listen}'\\n" > /etc/postgresql/${PG_VERSION}/${name}/conf.d/listen.conf`,
     `systemd-run --quiet --unit=${unit} -p User=postgres -p Group=postgres -p RuntimeDirectory=postgresql -p RuntimeDirectoryPreserve=yes ${PG_BIN}/postgres -D /var/lib/postgresql/${PG_VERSION}/${name} -c config_file=/etc/postgresql/${PG_VERSION}/${name}/postgresql.conf`,
     `for i in $(seq 100); do pg_isready -q -p ${port} && exit 0; sleep 0.1; done`,
     `pg_isready -p ${port}; journalctl -u ${unit} -n 20 --no-pager; exit 1`,

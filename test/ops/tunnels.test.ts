@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../src/package-root.js';
 import { CLIENT_ALIVE, RESTART_SEC, SERVER_ALIVE } from '../../src/tunnels/resolve.js';
-import { startHttp, startPostgres } from '../harness/services.js';
+import { startPostgres } from '../harness/postgres.js';
+import { startHttp } from '../harness/services.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { eventually, json, runCli, sleep, type CliRun } from './helpers.js';
 import { fleetRoot } from './real-fleet.js';
@@ -48,7 +49,7 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
   before(async () => {
     fleet = await TestFleet.up({ names: [LAN, EDGE] });
     control = freshControl();
-    await Promise.all([startPostgres(fleet, LAN, PG_PORT), startHttp(fleet, LAN, API_PORT, 'hello from black', 'api')]);
+    await Promise.all([startPostgres(fleet, LAN, { name: 'lan', port: PG_PORT, listen: '127.0.0.1', hostAuth: 'trust' }), startHttp(fleet, LAN, API_PORT, 'hello from black', 'api')]);
     const address = (h: string) => fleet.host(h).address;
     root = await fleetRoot(fleet.hosts, {
       'api/.infra.yaml': `apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: ${LAN}\n  port: ${API_PORT}\n  systemd_unit: api.service\n`,
