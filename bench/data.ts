@@ -82,7 +82,7 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -m immediate stop >/dev/null; 
   const bytes = (JSON.parse(backup.stdout) as { runs: { backup: { databases: { bytes: number }[] } }[] }).runs[0]!.backup.databases[0]!.bytes;
   const ours = backup.ms + drill.ms;
   const ratio = ours / floor.ms;
-  console.log(`dump: ${(bytes / 2 ** 20).toFixed(0)} MiB (pg_dump -Fc)`);
+  console.log(`dump stream: ${(bytes / 2 ** 20).toFixed(0)} MiB (pg_dump -Fc -Z0; restic compresses it)`);
   console.log(`floor  pg_dump -Fc | pg_restore (throw-away cluster)   ${(floor.ms / 1000).toFixed(1)} s`);
   console.log(`manage-apps backups run                               ${(backup.ms / 1000).toFixed(1)} s`);
   console.log(`manage-apps backups drill (achieved RTO ${d.achieved.rto_s} s)      ${(drill.ms / 1000).toFixed(1)} s`);
