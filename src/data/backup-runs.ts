@@ -121,22 +121,26 @@ export function judgeRuns(plan: BackupPlan, state: HostRunState | undefined, unr
   const lastOk = parseJson<CatalogEntry>(state?.files.get('last-ok')) ?? (last?.ok ? last : undefined);
   const active = service.get('ActiveState');
   const result = service.get('Result');
+  // The unit's last start left no record of its own (it failed before the program wrote running.json).
+  const unitStart = unixTime(service.get('ExecMainStartTimestamp'));
+  const recordTime = Date.parse(running?.time ?? last?.time ?? '');
+  const unrecorded = result !== undefined && result !== 'success' && unitStart !== undefined && (Number.isNaN(recordTime) || unitStart > recordTime + 10_000);
   if (active === 'active' || active === 'activating' || active === 'deactivating') {
     row.last_run = { id: running?.id ?? null, time: running?.time ?? iso(unixTime(service.get('ExecMainStartTimestamp'))), finished: null, outcome: 'running', bytes: null, databases: null, duration_ms: null };
+  } else if (unrecorded) {
+    // The unit ran and failed before the program could write anything (not installed right, no config).
+    row.last_run = { id: null, time: iso(unitStart), finished: iso(unixTime(service.get('ExecMainExitTimestamp'))), outcome: 'failed', reason: `the unit failed (systemd: ${result}) before the backup started; journalctl -u manage-apps-backup@${c}.service`, bytes: null, databases: null, duration_ms: null };
   } else if (running && running.id !== last?.id) {
     // It started and never wrote its end: killed, or the host went down under it.
     row.last_run = { id: running.id, time: running.time, finished: iso(unixTime(service.get('ExecMainExitTimestamp'))), outcome: 'failed', reason: `the run stopped before it finished (systemd: ${result ?? 'no result'}${service.get('ExecMainStatus') && service.get('ExecMainStatus') !== '0' ? `, status ${service.get('ExecMainStatus')}` : ''}); nothing was cataloged`, bytes: null, databases: null, duration_ms: null };
   } else if (last) {
     row.last_run = { id: last.id, time: last.time, finished: last.finished ?? null, outcome: last.ok ? 'ok' : 'failed', ...(last.ok ? {} : { reason: last.error ?? 'failed' }), bytes: bytesOf(last), databases: last.databases?.length ?? null, duration_ms: last.duration_ms ?? null };
-  } else if (result !== undefined && result !== 'success' && unixTime(service.get('ExecMainStartTimestamp')) !== undefined) {
-    // The unit ran and failed before the program could write anything (not installed right, no config).
-    row.last_run = { id: null, time: iso(unixTime(service.get('ExecMainStartTimestamp'))), finished: iso(unixTime(service.get('ExecMainExitTimestamp'))), outcome: 'failed', reason: `the unit failed (systemd: ${result}) before the backup started; journalctl -u manage-apps-backup@${c}.service`, bytes: null, databases: null, duration_ms: null };
   }
   if (lastOk?.ok && lastOk.time) {
     row.last_ok = { id: lastOk.id, time: lastOk.time, age_s: Math.max(0, Math.round((now - Date.parse(lastOk.time)) / 1000)), bytes: bytesOf(lastOk) ?? 0 };
   }
   // The timer starts a run every RPO; a backup may be that old plus the time a run takes plus the timer's slack.
-  const rpoS = period === null ? null : Math.round(periodOf(plan));
+  const rpoS = period;
   if (rpoS !== null && row.last_ok) {
     const grace = Math.max(60, Math.round(rpoS / 10)) + Math.round((lastOk?.duration_ms ?? 0) / 1000);
     row.overdue = row.last_ok.age_s > rpoS + grace;
@@ -149,8 +153,6 @@ export function judgeRuns(plan: BackupPlan, state: HostRunState | undefined, unr
   else [row.verdict, row.message] = ['ok', `backed up ${row.last_ok.time} (${ago(row.last_ok.age_s)} ago), ${row.last_ok.bytes} bytes`];
   return row;
 }
-
-const periodOf = (plan: BackupPlan) => periodSeconds(plan.policy)!;
 
 export function ago(s: number): string {
   if (s < 120) return `${s}s`;

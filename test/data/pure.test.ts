@@ -87,6 +87,9 @@ test('backup runs: ok, failed with the reason, a run that never wrote its end, r
   const running = judgeRuns(plan, host({ running: '{"id":"R4","time":"2026-11-26T01:15:00Z"}', last: ok, 'last-ok': ok }, { ActiveState: 'active', Result: 'success' }), undefined, at('2026-11-26T01:16:00Z'));
   assert.equal(running.verdict, 'running');
   assert.equal(judgeRuns(plan, host({}), undefined).verdict, 'never');
+  const noConfig = judgeRuns(plan, host({ running: '{"id":"R1","time":"2026-11-26T01:00:00Z"}', last: ok, 'last-ok': ok }, { ActiveState: 'failed', Result: 'exit-code', ExecMainStartTimestamp: `@${at('2026-11-26T01:14:00Z') / 1000}` }), undefined, at('2026-11-26T01:15:00Z'));
+  assert.equal(noConfig.verdict, 'failed');
+  assert.match(noConfig.message, /the unit failed \(systemd: exit-code\) before the backup started/);
   assert.equal(judgeRuns(plan, undefined, 'connect timeout').verdict, 'unreachable');
 });
 
