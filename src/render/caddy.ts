@@ -3,6 +3,7 @@
  * service's `domains` become one site that reverse-proxies to the service's host
  * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
  * Names no public CA can issue for (`*.lan`, `localhost`, IPs, …) are served with `tls internal`.
+ * A service that swaps (service.swap.ports) is routed to both of its ports (swapUpstream).
  * Rendered already formatted: `caddy fmt` leaves it unchanged.
  */
 import { repeatedDomains, routingEdges, type Fleet, type Service } from '../fleet/model.js';
@@ -27,10 +28,24 @@ export function isNonPublicName(domain: string): boolean {
 
 interface Site {
   domains: string[];
-  upstream: string;
+  /** The reverse_proxy line(s), without the leading tab. */
+  upstream: string[];
   service: Service;
   /** Non-public names: certificates from Caddy's internal CA. */
   internal: boolean;
+}
+
+/**
+ * A swap's upstreams: both ports, service.port first. `lb_policy first` sends every request to
+ * the first upstream that is up and ready (active checks of the readiness path, a refused dial
+ * marks it down at once and the request is retried on the other), so the edge follows whichever
+ * instance runs — before the first swap, after any number of them, after the host went back on
+ * its own — and a reload of this file never points it at a stopped instance. A deploy makes the
+ * edge prefer the new port through Caddy's admin API (ops/deploy/edge-swap.ts).
+ */
+export function swapUpstream(address: string, port: number, ports: readonly [number, number], readiness: string): string[] {
+  const other = ports[0] === port ? ports[1] : ports[0];
+  return [`reverse_proxy ${address}:${port} ${address}:${other} {`, '\tlb_policy first', '\tlb_try_duration 5s', '\tlb_try_interval 100ms', '\tfail_duration 2s', `\thealth_uri ${readiness}`, '\thealth_interval 1s', '\thealth_timeout 2s', '}'];
 }
 
 /** Which edges route a service: `routingEdges` (shared with `graph`). */
@@ -86,7 +101,7 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
       const publicNames = s.domains.filter((d) => !isNonPublicName(d));
       const internalNames = s.domains.filter(isNonPublicName);
       for (const [domains, internal] of [[publicNames, false], [internalNames, true]] as const) {
-        if (domains.length > 0) sites.get(edge)!.push({ domains: [...domains], upstream: `${address}:${s.port}`, service: s, internal });
+        if (domains.length > 0) sites.get(edge)!.push({ domains: [...domains], upstream: s.swapPorts === undefined ? [`reverse_proxy ${address}:${s.port}`] : swapUpstream(address, s.port!, s.swapPorts, s.health.readiness), service: s, internal });
       }
     }
   }
@@ -95,7 +110,7 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     const list = sites.get(edge)!.sort((a, b) => byCodePoint(a.domains[0]!, b.domains[0]!));
     const out = [`# Caddyfile of ${printable(edge)}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
     for (const site of list) {
-      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ': non-public names, certificate from Caddy\'s internal CA' : ''}`, `${site.domains.join(', ')} {`, ...(site.internal ? ['\ttls internal'] : []), `\treverse_proxy ${site.upstream}`, '}');
+      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ': non-public names, certificate from Caddy\'s internal CA' : ''}`, `${site.domains.join(', ')} {`, ...(site.internal ? ['\ttls internal'] : []), ...site.upstream.map((l) => `\t${l}`), '}');
     }
     return { path: `${edge}.Caddyfile`, content: `${out.join('\n')}\n` };
   });

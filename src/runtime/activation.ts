@@ -58,8 +58,6 @@ export interface ActivationRuntime {
   restoreAndGate?(timeoutMs: number): string;
   /** Run by the confirmation once it has claimed the activation (a swap: drain and stop the old instance). */
   confirmed?(): string;
-  /** Run by the switch back when the CLI has put every edge back on the old instance. */
-  edgeRestored?(): string;
 }
 
 /** A script's body without the prelude (scripts are composed from fragments that share one). */
@@ -112,19 +110,25 @@ export const ACTIVATIONS: Record<Supervisor, ((service: RuntimeService, imageRef
 };
 /**
  * A swap behind an edge (service.swap.ports [A, B], docs/operations.md): the release runs as a
- * templated unit `<stem>@<port>.service` (PORT=%i). The activation starts the new release as the
- * instance on the port the live one does not use and gates it there, while the old instance keeps
- * serving; the CLI then switches the edges' upstream (ops/deploy/edge-swap.ts) and the
- * confirmation drains and stops the old instance. Host state under `<directory>/.swap/`:
+ * templated unit `<stem>@<port>.service` (PORT=%i) whose working directory is
+ * `<directory>/.swap/<port>`, a symlink to the release that instance runs — pinned when the
+ * instance is started, so a restart by systemd (Restart=on-failure) brings an instance back on
+ * its own release, never on whatever `current` points at by then. The activation starts the
+ * new release as the instance on the port the live one does not use and gates it there, while
+ * the old instance keeps serving; the CLI then makes every edge prefer the new port
+ * (ops/deploy/edge-swap.ts) and the confirmation drains and stops the old instance.
  *
- *   live   the port of the confirmed instance ('' before the first swap: the in-place unit
- *          `<unit>` on service.port is the old one)
- *   next   the port of the instance being activated
- *   edge   written when the new instance passed its gate (the CLI switches the edges only then):
- *          the edges may route to it, so a revert keeps it running beside the restored old one
+ * Every edge routes to BOTH ports (`net caddy` renders it: `lb_policy first`, active health
+ * checks on the readiness path, retries): whichever instance runs and is ready serves. So going
+ * back (a failed gate, the dead-man switch, a later deploy resolving a leftover) needs nothing
+ * from the edges, which the app host cannot reach: it makes sure the old instance runs and is
+ * ready, then stops the new one; an edge that already preferred the new port falls over to
+ * the old one. Host state under `<directory>/.swap/`:
  *
- * Going back (failed gate, dead-man switch) never stops the old instance: it is only started
- * (a no-op while it runs), so the edge always has a live upstream.
+ *   live     the port of the confirmed instance ('' before the first swap: the in-place unit
+ *            `<unit>` on service.port is the old one)
+ *   next     the port of the instance being activated
+ *   <port>   -> ../releases/<id>: the release that port's instance runs
  */
 export function swapActivation(service: RuntimeService, ports: readonly [number, number]): ActivationRuntime {
   const unit = service.unit;
@@ -150,41 +154,57 @@ esac`;
 sw="$d/.swap"
 ${installUnitFunction(false)}
 ma_swap_live() { cat "$sw/live" 2>/dev/null; }
-# The old instance's unit: the in-place unit before the first swap.
-ma_swap_unit() { if [ -n "$1" ]; then printf '%s' ${quote(swapInstance(unit, ''))} | sed "s/@/@$1/"; else printf '%s' ${quote(unit)}; fi; }`,
+# The unit of the instance on port $1: the in-place unit when $1 is empty (before the first swap).
+ma_swap_unit() { if [ -n "$1" ]; then printf '%s' ${quote(swapInstance(unit, ''))} | sed "s/@/@$1/"; else printf '%s' ${quote(unit)}; fi; }
+# ma_swap_pin PORT RELEASE: the instance on PORT runs RELEASE from its next start on.
+ma_swap_pin() { $SUDO mkdir -p "$sw" && $SUDO ln -sfn "../releases/$2" "$sw/.$1.tmp" && $SUDO mv -T "$sw/.$1.tmp" "$sw/$1"; }
+ma_swap_pinned() { ma_p=$(readlink "$sw/$1" 2>/dev/null) || ma_p=''; printf '%s' "\${ma_p#../releases/}"; }`,
     install: (release) => `if [ -f "$d/.units/$${release}.service" ]; then ma_install_unit "$d/.units/$${release}.service"; fi`,
     restartAndGate: (timeoutMs) => `ma_old=$(ma_swap_live)
 case "$ma_old" in ${a}) ma_new=${b} ;; ${b}) ma_new=${a} ;; *) ma_new=${other} ;; esac
-$SUDO mkdir -p "$sw" && printf '%s\n' "$ma_new" | $SUDO tee "$sw/next" >/dev/null && $SUDO rm -f "$sw/edge"
+$SUDO mkdir -p "$sw" && printf '%s\n' "$ma_new" | $SUDO tee "$sw/next" >/dev/null
+ma_swap_pin "$ma_new" "$(ma_current)" || { printf '@@gate\tcrashed\tcannot pin %s/%s\n' "$sw" "$ma_new"; exit 1; }
 printf '@@swap\t%s\t%s\n' "\${ma_old:-${inPlace}}" "$ma_new"
-${byPort('ma_new', (p) => body(gateScript(at(p), timeoutMs, { action: 'restart' })))}
-ma_rc=$?
-# From here the CLI may switch the edges to the new instance: a revert must keep it running.
-[ "$ma_rc" = 0 ] && printf '%s\n' "$ma_new" | $SUDO tee "$sw/edge" >/dev/null
-exit "$ma_rc"`,
+${byPort('ma_new', (p) => body(gateScript(at(p), timeoutMs, { action: 'restart' })))}`,
     restoreAndGate: (timeoutMs) => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)
-if [ -n "$ma_new" ] && [ "$ma_new" != "$ma_old" ] && [ ! -f "$sw/edge" ]; then $SUDO systemctl stop -- "$(ma_swap_unit "$ma_new")" 2>/dev/null; $SUDO rm -f "$sw/next"; fi
+[ "$ma_new" = "$ma_old" ] && ma_new=''
 if [ -z "$ma_old" ]; then (
 ${body(gateScript(service, timeoutMs, { action: 'start' }))}
 )
 else
+  # The old instance runs the release current is back on (a no-op start while it runs it already).
+  ma_act=start
+  [ "$(ma_swap_pinned "$ma_old")" = "$(ma_current)" ] || { ma_swap_pin "$ma_old" "$(ma_current)"; ma_act=restart; }
+  if [ "$ma_act" = start ]; then
 ${byPort('ma_old', (p) => body(gateScript(at(p), timeoutMs, { action: 'start' })))}
-fi`,
+  else
+${byPort('ma_old', (p) => body(gateScript(at(p), timeoutMs, { action: 'restart' })))}
+  fi
+fi
+ma_rc=$?
+# The old instance serves again: stop the new one (an edge that preferred it falls over to the
+# old port). If the old one did not come back, the new one keeps serving rather than nothing.
+if [ -n "$ma_new" ] && [ "$ma_rc" = 0 ]; then
+  $SUDO systemctl stop -- "$(ma_swap_unit "$ma_new")" 2>/dev/null
+  $SUDO rm -f "$sw/next"
+  ma_log "swap: stopped" "$(ma_swap_unit "$ma_new")"
+fi
+exit "$ma_rc"`,
     stop: () => `${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)} ${unit}`.text} 2>&1`,
     diagnose: (since) => `ma_new=$(cat "$sw/next" 2>/dev/null)
 ${byPort('ma_new', (p) => body(diagnosisScript(at(p), { shellVar: since })))}`,
     confirmed: () => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)
 if [ -n "$ma_new" ]; then
   printf '%s\n' "$ma_new" | $SUDO tee "$sw/live.tmp" >/dev/null && $SUDO mv -f "$sw/live.tmp" "$sw/live"
-  $SUDO rm -f "$sw/next" "$sw/edge"
-  # The edges route to the new instance: let the old one finish what it is serving, then stop it.
+  $SUDO rm -f "$sw/next"
+  $SUDO systemctl enable --quiet -- "$(ma_swap_unit "$ma_new")" 2>/dev/null || true
+  # The edges prefer the new instance: let the old one finish what it is serving, then stop it.
   sleep ${SWAP_DRAIN_S}
   ma_u=$(ma_swap_unit "$ma_old")
   $SUDO systemctl disable --quiet --now -- "$ma_u" 2>/dev/null || $SUDO systemctl stop -- "$ma_u" 2>/dev/null
-  $SUDO systemctl enable --quiet -- "$(ma_swap_unit "$ma_new")" 2>/dev/null || true
   ma_log "swap: edge on" "$ma_new" "stopped" "$ma_u"
   printf '@@drained\t%s\t%s\n' "\${ma_old:-${inPlace}}" "$ma_new"
 fi`,
-    edgeRestored: () => `$SUDO rm -f "$d/.swap/edge"`,
   };
 }
+

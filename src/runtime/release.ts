@@ -223,6 +223,12 @@ const PRUNE_FUNCTION = `ma_prune() {
   return 0
 }`;
 
+/**
+ * Once a script has claimed an activation it must finish (drain and stop, switch back, unlock)
+ * even when the CLI that sent it is gone: a write to a closed ssh channel must not end it.
+ */
+const RUN_TO_THE_END = `trap '' PIPE HUP`;
+
 export interface ConfirmRequest {
   release: string;
   /** A rollback: the release it moved away from (recorded as reverted). */
@@ -239,6 +245,7 @@ export interface ConfirmRequest {
  */
 export function confirmScript(directory: string, key: string, request: ConfirmRequest): string {
   return `${PRELUDE}
+${RUN_TO_THE_END}
 ${layout(directory, key)}
 ${PRUNE_FUNCTION}
 rel=${quote(request.release)}
@@ -267,8 +274,6 @@ export interface FallBackRequest {
   token: string;
   /** The epoch the restart began (journal lines since then). */
   since?: number;
-  /** A swap: the CLI put every edge back on the old instance (so the new one can be stopped). */
-  edgeRestored?: boolean;
 }
 
 /**
@@ -280,6 +285,7 @@ export interface FallBackRequest {
  */
 export function fallBackScript(runtime: ActivationRuntime, directory: string, request: FallBackRequest): string {
   return `${PRELUDE}
+${RUN_TO_THE_END}
 ${layout(directory, runtime.key)}
 ${runtime.functions}
 ${PRUNE_FUNCTION}
@@ -291,7 +297,6 @@ if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" 
   prev=$(ma_armed previous)
   ma_disarm
   ma_outcome "$rel" failed ${quote(request.reason.replace(/[\r\n\t]/g, ' '))}
-  ${request.edgeRestored && runtime.edgeRestored ? runtime.edgeRestored() : ':'}
   if [ -n "$prev" ] && [ -d "$d/releases/$prev" ]; then
     ${runtime.install('prev')}
     ma_switch "$prev" || { ma_unlock ${quote(request.token)}; exit 1; }

@@ -134,3 +134,28 @@ test('caddy --host on a host without an edge says so (a skip note), instead of p
   assert.deepEqual(json.files, []);
   assert.deepEqual(json.skipped, [{ name: 'core', reason: 'net caddy renders no file for this host' }]);
 });
+
+test('caddy: a swap service is routed to both its ports (service.port first, lb_policy first, health checks); caddy validate and fmt accept it', async (t) => {
+  const root = await copyFixture({
+    'swapper/.infra.yaml': 'apiVersion: infra/v2\nproject: swapper\nprovider: bare-metal\nservice:\n  host: core\n  port: 3041\n  swap: { ports: [3040, 3041] }\n  command: node x.js\n  domains: [swap.example.com]\n  health: { readiness: /ready }\n',
+  });
+  const dir = await tempDir();
+  try {
+    const r = await netCaddy({ root });
+    assert.equal(r.exitCode, 0, JSON.stringify(r.json));
+    const text = (r.json as { files: { path: string; content: string }[] }).files.find((f) => f.path === 'edge.Caddyfile')!.content;
+    assert.match(text, /^swap\.example\.com \{\n\treverse_proxy 10\.20\.0\.11:3041 10\.20\.0\.11:3040 \{\n\t\tlb_policy first\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 100ms\n\t\tfail_duration 2s\n\t\thealth_uri \/ready\n\t\thealth_interval 1s\n\t\thealth_timeout 2s\n\t\}\n\}$/m);
+    const caddy = requireTool(t, 'caddy', 'apt-get install caddy');
+    if (!caddy) return;
+    const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
+    const path = join(dir, 'edge.Caddyfile');
+    await writeFile(path, text);
+    const v = run(caddy, ['validate', '--adapter', 'caddyfile', '--config', path], { env });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.doesNotMatch(v.stderr, /"level":"(warn|error)"/, v.stderr);
+    assert.equal(run(caddy, ['fmt', path], { env }).stdout, text, 'caddy fmt would change it');
+  } finally {
+    await removeDir(dir);
+    await removeDir(root);
+  }
+});

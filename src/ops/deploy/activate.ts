@@ -90,7 +90,6 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   if (error && !field(act, 'switched')) return { ...base, revert: { windowS, state: 'disarmed', detail: 'never armed' }, verdict: 'error', lockSettled: false, gate: null, roundTrips: 1, reason: `${error[1] ?? failureReason(act)}; nothing was switched` };
   const gate = gateOf(act);
   let edgeFailure: string | undefined;
-  let edgeRestored = false;
   let edgeTrips = 0;
   const swapped = field(act, 'swap');
   if (gate.outcome === 'ready' && ctx.swap !== undefined && swapped !== undefined) {
@@ -101,11 +100,13 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
     const failed = switched.filter((r) => !r.ok);
     if (failed.length > 0) {
       edgeFailure = `the edge switch failed (${failed.map((f) => `${f.edge}: ${f.state} ${f.detail}`).join('; ')})`;
-      // Put back the edges that did switch, so the old instance is again the only upstream.
+      // Put back the edges that did switch, so they drain the new instance before the host stops
+      // it (an edge left preferring it falls over to the old port by itself: both are upstreams).
       const moved = ctx.swap.edges.filter((e) => switched.find((r) => r.edge === e.edge)?.state === 'switched');
-      const back = moved.length === 0 ? [] : await switchEdges(moved, ctx.swap.ports, from, quick);
-      if (moved.length > 0) edgeTrips++;
-      edgeRestored = failed.every((f) => f.state === 'missing' || f.state === 'error') && back.every((r) => r.ok);
+      if (moved.length > 0) {
+        await switchEdges(moved, ctx.swap.ports, from, quick);
+        edgeTrips++;
+      }
     }
   }
 
@@ -123,7 +124,7 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
 
   const reason = edgeFailure ?? gateDetail(service, gate.outcome, gate.detail, timeoutMs);
   ctx.report(`${reason}; diagnosing, switching back to ${previous ?? 'nothing (stopping)'}`);
-  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, edgeRestored: edgeFailure === undefined || edgeRestored, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
+  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
   if (back.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself` };
   const diagnosis = parseDiagnosis(back.stdout);
   const lockSettled = field(back, 'unlocked') !== undefined;

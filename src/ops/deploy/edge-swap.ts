@@ -47,18 +47,35 @@ export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string
 }
 
 /**
- * Points the edge's dial of `address` on either swap port at `to`. Records:
- * @@edge switched | already | missing | error<TAB>detail.
+ * Makes the edge prefer `to`: every edge routes to both swap ports (`lb_policy first`, as `net
+ * caddy` renders it), and the first upstream is the one it uses while it is healthy; the other
+ * is where it falls over to. So the switch swaps the two dials (the order of the upstreams), and
+ * going back needs nothing from the edge (runtime/activation.ts swapActivation). An edge that
+ * routes to one port only is refused: nothing could fall over when the app host goes back.
+ * Records: @@edge switched | already | missing | single | error<TAB>detail.
  */
 export function switchEdgeScript(address: string, ports: readonly [number, number], to: number): string {
-  const dial = (port: number) => `"dial":"${address}:${port}"`;
-  const re = (port: number) => `s/"dial":"${address.replace(/\./g, '\\.')}:${port}"/${dial(to)}/g`;
+  const dial = (port: number | string) => `"dial":"${address}:${port}"`;
+  const sub = (from: number | string, into: number | string) => `s/"dial":"${address.replace(/\./g, '\\.')}:${from}"/${dial(into)}/g`;
+  const [a, b] = ports;
+  const other = to === a ? b : a;
+  const hint = `route both swap ports (manage-apps net caddy renders them with lb_policy first and health checks) and reload Caddy`;
   return `${PRELUDE}
 a=${quote(CADDY_ADMIN)}
+da=${quote(dial(a))}; db=${quote(dial(b))}
 cfg=$(curl -fsS --max-time 5 "$a/config/" 2>&1) || { printf '@@edge\\terror\\tcannot read the Caddy config at %s: %s\\n' "$a" "$(printf '%s' "$cfg" | head -c 200 | tr '\\n\\t' '  ')"; exit 0; }
-case $cfg in *${quote(dial(ports[0]))}*|*${quote(dial(ports[1]))}*) ;; *) printf '@@edge\\tmissing\\tthe running Caddy config dials neither %s nor %s\\n' ${quote(`${address}:${ports[0]}`)} ${quote(`${address}:${ports[1]}`)}; exit 0 ;; esac
-new=$(printf '%s' "$cfg" | sed -e ${quote(re(ports[0]))} -e ${quote(re(ports[1]))})
-[ "$new" = "$cfg" ] && { printf '@@edge\\talready\\n'; exit 0; }
+case $cfg in *"$da"*) ha=1 ;; *) ha=0 ;; esac
+case $cfg in *"$db"*) hb=1 ;; *) hb=0 ;; esac
+case $ha$hb in
+00) printf '@@edge\\tmissing\\tthe running Caddy config dials neither %s nor %s\\n' ${quote(`${address}:${a}`)} ${quote(`${address}:${b}`)}; exit 0 ;;
+01|10) printf '@@edge\\tsingle\\t%s\\n' ${quote(`the running Caddy config dials only one of ${address}:${a} and ${address}:${b}: ${hint}`)}; exit 0 ;;
+esac
+case $cfg in *'"policy":"first"'*) ;; *) printf '@@edge\\tsingle\\t%s\\n' ${quote(`the running Caddy config routes to ${address}:${a}/${b} without lb_policy first: ${hint}`)}; exit 0 ;; esac
+# The dial that comes first is the one the edge prefers.
+pa=\${cfg%%"$da"*}; pb=\${cfg%%"$db"*}
+if [ \${#pa} -lt \${#pb} ]; then first=${a}; else first=${b}; fi
+[ "$first" = ${to} ] && { printf '@@edge\\talready\\n'; exit 0; }
+new=$(printf '%s' "$cfg" | sed -e ${quote(sub(to, 'MA_SWAP'))} -e ${quote(sub(other, to))} -e ${quote(sub('MA_SWAP', other))})
 out=$(printf '%s' "$new" | curl -fsS --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "$a/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@edge\\tswitched\\n'
 `;
@@ -67,7 +84,7 @@ printf '@@edge\\tswitched\\n'
 export interface EdgeResult {
   edge: string;
   ok: boolean;
-  /** switched | already | missing | error | unreachable */
+  /** switched | already | missing | single | error | unreachable */
   state: string;
   detail: string;
 }

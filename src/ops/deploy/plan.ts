@@ -48,8 +48,11 @@ function unitText(service: Service, host: Host): string | undefined {
   if (service.command === undefined) return undefined;
   try {
     const text = renderUnit(service, host);
-    // A swap runs the release as a templated unit: each instance gets its port from its name.
-    return service.swapPorts === undefined ? text : text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n');
+    if (service.swapPorts === undefined) return text;
+    // A swap runs the release as a templated unit: each instance gets its port from its name and
+    // runs the release pinned for that port (.swap/<port>), so a restart by systemd never moves
+    // it onto another release (runtime/activation.ts swapActivation).
+    return text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n').split(`${service.directory}/current`).join(`${service.directory}/.swap/%i`);
   } catch (error) {
     if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
     throw error;
