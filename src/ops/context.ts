@@ -87,6 +87,8 @@ export class Ops {
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
     // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
     if ((service.supervisor === 'systemd' || service.supervisor === 'compose') && isSafePath(service.directory)) rs.directory = service.directory;
+    // A swap's live instance is read from <directory>/.swap/live: only with a safe directory.
+    if (service.supervisor === 'systemd' && service.swapPorts !== undefined && rs.directory !== undefined) rs.swap = service.swapPorts;
     if (service.compose !== undefined) {
       const c = service.compose;
       rs.compose = {

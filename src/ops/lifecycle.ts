@@ -14,6 +14,7 @@ import { failureReason, type Transport } from '../transport/types.js';
 import { validName } from '../transport/quote.js';
 import { composeActionScript, composeDiagnosisScript, composeUsed } from '../runtime/compose.js';
 import type { RuntimeService } from '../runtime/types.js';
+import { forLiveInstance, swapInstance, swapUnits } from '../runtime/swap.js';
 import type { Ops } from './context.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
 import type { Progress } from './progress.js';
@@ -75,7 +76,7 @@ export function edgeFilter(selection: Selection, action: LifecycleAction, force:
 /** The diagnosis script of each runtime (undefined: nothing to ask). */
 const DIAGNOSIS: Record<Supervisor, (ops: Ops, service: Service, rs: RuntimeService, since?: number, logOffset?: number) => string | undefined> = {
   pid: (ops, service, rs, _since, logOffset) => pidDiagnosisScript(ops.stateWord(ops.host(service)!), rs, 20, logOffset),
-  systemd: (_ops, _service, rs, since) => (rs.unit === undefined ? undefined : diagnosisScript(rs, since)),
+  systemd: (_ops, _service, rs, since) => (rs.unit === undefined ? undefined : forLiveInstance(rs, (i) => diagnosisScript(i, since))),
   compose: (_ops, _service, rs, since) => composeDiagnosisScript(rs, since),
 };
 
@@ -165,15 +166,18 @@ async function pidAction({ ops, service, rs, transport, action, options, report,
 
 async function systemdAction({ ops, service, rs, transport, action, options, report, done, timeout, quick }: ActionContext): Promise<Omit<ActionResult, 'level'>> {
   if (rs.unit === undefined) return done('failed', false, 'no systemd unit declared (service.systemd_unit or service.command)');
+  // A swap service: its live instance (stop: every instance), picked on the host (runtime/swap.ts).
+  const label = rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`;
   if (action === 'stop' || !options.wait) {
-    report(`${GERUND[action]} ${rs.unit}`);
-    const r = await transport.script(actionScript(action, rs.unit), { timeoutMs: quick + 90_000 });
+    report(`${GERUND[action]} ${label}`);
+    const script = action === 'stop' && rs.swap !== undefined ? actionScript('stop', swapUnits(rs)) : forLiveInstance(rs, (i) => actionScript(action, i.unit!));
+    const r = await transport.script(script, { timeoutMs: quick + 90_000 });
     if (r.unreachable) return done('unreachable', false, r.unreachable);
     if (r.code !== 0) return done('failed', false, failureReason(r));
     return done(action === 'stop' ? 'stopped' : action === 'restart' ? 'restarted' : 'started', true);
   }
-  report(`${GERUND[action]} ${rs.unit}, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
-  const g = await transport.script(gateScript(rs, timeout, { action }), { timeoutMs: timeout + quick + 90_000 });
+  report(`${GERUND[action]} ${label}, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
+  const g = await transport.script(forLiveInstance(rs, (i) => gateScript(i, timeout, { action })), { timeoutMs: timeout + quick + 90_000 });
   if (g.unreachable) return done('unreachable', false, g.unreachable);
   const gate = parseGate(g.stdout);
   const recs = records(g.stdout);

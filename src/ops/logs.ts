@@ -7,6 +7,7 @@ import { composeLogsScript } from '../runtime/compose.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { pidLogsScript } from '../runtime/pid.js';
 import { logsScript } from '../runtime/systemd.js';
+import { forLiveInstance, swapInstance } from '../runtime/swap.js';
 import type { Ops } from './context.js';
 
 export interface LogsResult {
@@ -21,7 +22,8 @@ export interface LogsResult {
 /** Each runtime's log: the journal of a unit, the log file in PID mode, `docker logs` of a container. */
 const LOG_SOURCES: Record<Supervisor, (ops: Ops, service: Service, rs: RuntimeService, lines: number, follow: boolean) => { script: string; source: string } | { error: string }> = {
   pid: (ops, service, rs, lines, follow) => ({ script: pidLogsScript(ops.stateWord(ops.host(service)!), rs, lines, follow), source: `log file ${rs.key}.log` }),
-  systemd: (_ops, _service, rs, lines, follow) => (rs.unit === undefined ? { error: 'no systemd unit declared' } : { script: logsScript(rs.unit, lines, follow), source: `journal of ${rs.unit}` }),
+  systemd: (_ops, _service, rs, lines, follow) =>
+    rs.unit === undefined ? { error: 'no systemd unit declared' } : { script: forLiveInstance(rs, (i) => logsScript(i.unit!, lines, follow)), source: `journal of ${rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`}` },
   compose: (_ops, _service, rs, lines, follow) => ({ script: composeLogsScript(rs, lines, follow), source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}` }),
 };
 

@@ -125,7 +125,7 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
       let { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
       // Docker's own healthcheck counts too: a container it calls unhealthy is not healthy, whatever the probe said.
       if (verdict === 'healthy' && r?.container?.health === 'unhealthy') ({ verdict, reason } = { verdict: 'unhealthy', reason: "Docker's healthcheck reports it unhealthy" });
-      return { ...baseRow(s), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(r?.container === undefined ? {} : { container: r.container }), ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
+      return { ...baseRow(s), ...(r?.instance === undefined ? {} : { unit: r.instance.unit, port: r.instance.port }), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(r?.container === undefined ? {} : { container: r.container }), ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
     }),
   };
 }

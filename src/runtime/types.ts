@@ -23,6 +23,8 @@ export interface RuntimeService {
   env?: Record<string, string>;
   /** Compose mode: the compose project, service, file and container names. */
   compose?: ComposeTarget;
+  /** systemd: service.swap.ports — the instance that serves is `<unit stem>@<port>` (runtime/swap.ts). */
+  swap?: readonly [number, number];
 }
 
 /** What status knows of a compose service's container (null: none found). */
@@ -67,6 +69,8 @@ export interface Health {
 
 export interface ServiceRuntimeStatus {
   id: string;
+  /** A swap service: the instance status reports (the live one), when it is not the declared unit. */
+  instance?: { unit: string; port: number | null };
   state: UnitState | null;
   /** null when the service has no port (a worker, a timer). */
   health: Health | null;

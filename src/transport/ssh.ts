@@ -68,7 +68,9 @@ export function sshBaseArgs(options: SshOptions = {}): string[] {
     '-T',
     '-o', 'BatchMode=yes',
     '-o', `ConnectTimeout=${options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`,
-    '-o', 'ServerAliveInterval=5',
+    // A host that stops answering mid-command is judged gone after 3 missed keepalives: every 5 s,
+    // or as often as the connect timeout when that is shorter (--connect-timeout 2: within ~6 s).
+    '-o', `ServerAliveInterval=${Math.max(1, Math.min(5, Math.ceil(options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)))}`,
     '-o', 'ServerAliveCountMax=3',
     '-o', 'LogLevel=ERROR',
   );

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { packageRoot } from '../../src/package-root.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from './helpers.js';
+import { eventually, json, runCli, startCli, type CliRun } from './helpers.js';
 import { appSource, artifactDir, fleetRoot, nodeUnit } from './real-fleet.js';
 
 const HOST = 'web1';
@@ -181,8 +181,12 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
 
   test('two concurrent deploys of one service never interleave (the second waits for the lock)', async () => {
     const logLines = Number(await onHost('wc -l < /srv/shop/deploys.log'));
-    const a = startCli(args('deploy', 'shop', '--artifact', art['v3']!, '--wait', '--json'), env());
-    await sleep(150);
+    // b starts once a holds the lock. a ships a release that is ready only after 4 s, so its lock
+    // (taken in its first round trip, released in its last) lasts that long, and the lock is read
+    // inside the host (nsenter, no ssh handshake): a ready-at-once release held it for well under
+    // a second, less than one probe over a fresh ssh connection took on a loaded machine.
+    const a = startCli(args('deploy', 'shop', '--artifact', art['slow']!, '--wait', '--json'), env());
+    await eventually('the first deploy holds the lock', 20_000, async () => (await fleet.exec(HOST, ['sh', '-c', 'cat /srv/shop/.deploy.lock/owner 2>/dev/null'])).stdout.includes(`pid=${a.pid}\n`));
     const b = startCli(args('deploy', 'shop', '--artifact', art['v4']!, '--wait', '--json'), env());
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.status, 0, ra.stdout + ra.stderr);

@@ -228,6 +228,28 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
     await assertConsistent('a1', 'v1');
   });
 
+  test('status, logs, restart, stop and start drive the live instance of a swap service', async () => {
+    const h: App = 'a2';
+    assert.equal((await deploy(h, 'v2')).status, 0);
+    const live = Number((await facts(h)).f.get('live'));
+    const unit = `${project(h)}@${live}.service`;
+    const row = json<{ services: { unit: string; port: number; verdict: string }[] }>(await cli('status', project(h), '--json')).services[0];
+    assert.deepEqual([row?.unit, row?.port, row?.verdict], [unit, live, 'healthy']);
+    const logs = await cli('logs', project(h), '-n', '20');
+    assert.equal(logs.status, 0, logs.stderr);
+    assert.match(logs.stdout, new RegExp(`app v2 listening on ${live}`));
+    const pid = () => inHost(h, `systemctl show -p MainPID --value ${unit}`);
+    const before = await pid();
+    const restarted = await cli('restart', project(h));
+    assert.equal(restarted.status, 0, restarted.stdout + restarted.stderr);
+    assert.notEqual(await pid(), before, 'the live instance was restarted');
+    assert.equal(await inHost(h, `systemctl is-active ${project(h)}.service || true`), 'inactive', 'not the in-place unit');
+    assert.equal((await cli('stop', project(h))).status, 0);
+    assert.deepEqual((await facts(h)).running, []);
+    assert.equal((await cli('start', project(h))).status, 0);
+    await assertConsistent(h, 'v2');
+  });
+
   test('kill the CLI, cut the app host, cut the edge at every step of a swap: one consistent state each, 0 failed requests outside the cut', async () => {
     type Point = 'after the ship' | 'right after the new instance started' | 'during the gate' | 'right after the edge switched' | 'while the old instance drains' | 'during a rollback';
     type Fault = 'kill' | 'cut app host' | 'cut edge';
@@ -298,7 +320,7 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
       const exitS = ((Date.now() - cutAt) / 1000).toFixed(1);
       // The revert window has passed and nothing is left half done.
       await eventually(`${h}: settled`, 40_000, async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed || test -s ${dir(h)}/.swap/next || echo settled`)) === 'settled');
-      await sleep(1500);
+      await sleep(500);
       const l = await loop.stop();
       const outsideCut = l.failures.filter((f) => fault === 'kill' || f.doneAt < cutAt || f.sentAt > backAt + AFTER_HEAL_MS).length;
       const r = await inconsistency(h);
