@@ -14,7 +14,7 @@ import { failureReason, type Transport } from '../transport/types.js';
 import { validName } from '../transport/quote.js';
 import { composeActionScript, composeDiagnosisScript, composeUsed } from '../runtime/compose.js';
 import type { RuntimeService } from '../runtime/types.js';
-import { forLiveInstance, swapInstance, swapUnits } from '../runtime/swap.js';
+import { forLiveInstance, swapInstance, swapStopScript } from '../runtime/swap.js';
 import type { Ops } from './context.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
 import type { Progress } from './progress.js';
@@ -170,7 +170,7 @@ async function systemdAction({ ops, service, rs, transport, action, options, rep
   const label = rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`;
   if (action === 'stop' || !options.wait) {
     report(`${GERUND[action]} ${label}`);
-    const script = action === 'stop' && rs.swap !== undefined ? actionScript('stop', swapUnits(rs)) : forLiveInstance(rs, (i) => actionScript(action, i.unit!));
+    const script = action === 'stop' && rs.swap !== undefined ? swapStopScript(rs) : forLiveInstance(rs, (i) => actionScript(action, i.unit!));
     const r = await transport.script(script, { timeoutMs: quick + 90_000 });
     if (r.unreachable) return done('unreachable', false, r.unreachable);
     if (r.code !== 0) return done('failed', false, failureReason(r));

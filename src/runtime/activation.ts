@@ -190,7 +190,8 @@ if [ -n "$ma_new" ] && [ "$ma_rc" = 0 ]; then
   ma_log "swap: stopped" "$(ma_swap_unit "$ma_new")"
 fi
 exit "$ma_rc"`,
-    stop: () => `${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)} ${unit}`.text} 2>&1`,
+    // The in-place unit may be gone (not loaded): that must not keep the instances running.
+    stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>/dev/null; ${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)}`.text} 2>&1`,
     diagnose: (since) => `ma_new=$(cat "$sw/next" 2>/dev/null)
 ${byPort('ma_new', (p) => body(diagnosisScript(at(p), { shellVar: since })))}`,
     confirmed: () => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)

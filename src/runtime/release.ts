@@ -224,10 +224,17 @@ const PRUNE_FUNCTION = `ma_prune() {
 }`;
 
 /**
- * Once a script has claimed an activation it must finish (drain and stop, switch back, unlock)
- * even when the CLI that sent it is gone: a write to a closed ssh channel must not end it.
+ * A script that claims an activation runs whole or not at all, and to its end: `sh -s` reads a
+ * script as it runs it, so a CLI killed while its ssh was still sending one could leave it cut
+ * short (say, after recording the new live port, before stopping the old instance). The body is
+ * one function, run on the last line: a script that did not arrive whole is a syntax error and
+ * runs nothing (the host's revert then settles the activation). Once running it must finish
+ * (drain and stop, switch back, unlock) even when the CLI is gone: a write to the closed ssh
+ * channel must not end it.
  */
-const RUN_TO_THE_END = `trap '' PIPE HUP`;
+function runWhole(body: string): string {
+  return `trap '' PIPE HUP\nma_whole() {\n${body}\n}\nma_whole\n`;
+}
 
 export interface ConfirmRequest {
   release: string;
@@ -245,8 +252,7 @@ export interface ConfirmRequest {
  */
 export function confirmScript(directory: string, key: string, request: ConfirmRequest): string {
   return `${PRELUDE}
-${RUN_TO_THE_END}
-${layout(directory, key)}
+${runWhole(`${layout(directory, key)}
 ${PRUNE_FUNCTION}
 rel=${quote(request.release)}
 if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" = "$rel" ] && ma_claim; then
@@ -261,7 +267,7 @@ else
   ma_print_fired
 fi
 ma_prune ${request.keep} ''
-ma_unlock ${quote(request.token)}
+ma_unlock ${quote(request.token)}`)}
 `;
 }
 
@@ -285,8 +291,7 @@ export interface FallBackRequest {
  */
 export function fallBackScript(runtime: ActivationRuntime, directory: string, request: FallBackRequest): string {
   return `${PRELUDE}
-${RUN_TO_THE_END}
-${layout(directory, runtime.key)}
+${runWhole(`${layout(directory, runtime.key)}
 ${runtime.functions}
 ${PRUNE_FUNCTION}
 [ -d "$l" ] && printf '%s\\n' "$$" | $SUDO tee "$l/script.pid" >/dev/null
@@ -319,7 +324,7 @@ else
   printf '@@late\\n'
   ma_print_fired
 fi
-ma_unlock ${quote(request.token)}
+ma_unlock ${quote(request.token)}`)}
 `;
 }
 

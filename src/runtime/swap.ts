@@ -4,7 +4,7 @@
  * serves is host state (`<directory>/.swap/live`), so each script picks it on the host, in the
  * same round trip.
  */
-import { quote } from '../transport/quote.js';
+import { quote, sh } from '../transport/quote.js';
 import { PRELUDE } from './shell.js';
 import type { RuntimeService } from './types.js';
 
@@ -41,7 +41,17 @@ export function forLiveInstance(rs: RuntimeService, make: (instance: RuntimeServ
   return `${PRELUDE}\ncase ${swapLiveWord(rs)} in\n${arms.join('\n')}\nesac\n`;
 }
 
-/** Every unit a swap service may run as (a stop stops them all). */
-export function swapUnits(rs: RuntimeService): string[] {
-  return swapCandidates(rs).flatMap((c) => (c.rs.unit === undefined ? [] : [c.rs.unit]));
+/**
+ * `stop` of a swap service: every instance, and the in-place unit if it is still installed (a
+ * unit that is not loaded is nothing to stop, not a failure). Prints "@@done<TAB>stop<TAB>rc".
+ */
+export function swapStopScript(rs: RuntimeService): string {
+  const [instances, inPlace] = [swapCandidates(rs).filter((c) => c.live !== '').map((c) => c.rs.unit!), rs.unit!];
+  return `${PRELUDE}
+${sh`$SUDO systemctl stop -- ${inPlace}`.text} 2>/dev/null
+${sh`$SUDO systemctl stop -- ${instances}`.text} 2>&1
+rc=$?
+printf '@@done\tstop\t%s\n' "$rc"
+exit "$rc"
+`;
 }

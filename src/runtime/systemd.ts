@@ -140,8 +140,8 @@ export function parseStatus(services: readonly RuntimeService[], output: string)
 
 export type Action = 'start' | 'stop' | 'restart';
 
-/** systemctl start/stop/restart of a unit (or several); prints "@@done<TAB>action<TAB>exit code". */
-export function actionScript(action: Action, unit: string | readonly string[]): string {
+/** systemctl start/stop/restart of one unit; prints "@@done<TAB>action<TAB>exit code". */
+export function actionScript(action: Action, unit: string): string {
   return `${PRELUDE}
 ${action === 'stop' ? '' : `${sh`$SUDO systemctl reset-failed -- ${unit}`.text} 2>/dev/null`}
 ${sh`$SUDO systemctl ${action} -- ${unit} 2>&1`.text}

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseOwner, staleness } from '../../src/ops/lock.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from './helpers.js';
+import { applyFault } from './faults.js';
+import { eventually, json, runCli, sleep, startCli } from './helpers.js';
 import { artifactDir, fleetRoot } from './real-fleet.js';
 
 const HOSTS = ['f1', 'f2', 'f3', 'f4'] as const;
@@ -190,21 +191,7 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
         if (point === 'during the gate') await sleep(1200);
         if (point === 'during a rollback') await sleep(1000);
       }
-      const t0 = Date.now();
-      let result: CliRun;
-      if (fault === 'kill') {
-        process.kill(run.pid, 'SIGKILL');
-        result = await run.done;
-      } else {
-        await fleet.cutNetwork(h);
-        try {
-          result = await run.done;
-        } finally {
-          await fleet.healNetwork(h);
-        }
-        // The link is back once the host answers ssh again (not HTTP: that is what is checked).
-        await eventually(`${h}: the network is back`, 20_000, async () => (await fleet.ssh(h, 'true', { timeoutMs: 5000 })).exitCode === 0);
-      }
+      const { result, at: t0 } = await applyFault(fleet, run, fault === 'kill' ? { kind: 'kill' } : { kind: 'cut', host: h });
       const exitS = ((Date.now() - t0) / 1000).toFixed(1);
       await settle(h);
       const problem = await inconsistency(h);

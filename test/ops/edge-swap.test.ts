@@ -20,7 +20,8 @@ import { after, before, describe, test } from 'node:test';
 import { parseOwner, staleness } from '../../src/ops/lock.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { describeVersions, getThrough, requestLoop, type LoopResult } from './edge-requests.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from './helpers.js';
+import { applyFault } from './faults.js';
+import { eventually, json, runCli, sleep, startCli } from './helpers.js';
 import { artifactDir, fleetRoot } from './real-fleet.js';
 
 const EDGE = 'e1';
@@ -300,23 +301,7 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
           await sleep(300);
           break;
       }
-      const cutAt = Date.now();
-      let backAt = cutAt;
-      let result: CliRun;
-      if (fault === 'kill') {
-        process.kill(run.pid, 'SIGKILL');
-        result = await run.done;
-      } else {
-        const victim = fault === 'cut edge' ? EDGE : h;
-        await fleet.cutNetwork(victim);
-        try {
-          result = await run.done;
-        } finally {
-          await fleet.healNetwork(victim);
-        }
-        await eventually(`${victim}: the network is back`, 20_000, async () => (await fleet.ssh(victim, 'true', { timeoutMs: 5000 })).exitCode === 0);
-        backAt = Date.now();
-      }
+      const { result, at: cutAt, backAt } = await applyFault(fleet, run, fault === 'kill' ? { kind: 'kill' } : { kind: 'cut', host: fault === 'cut edge' ? EDGE : h });
       const exitS = ((Date.now() - cutAt) / 1000).toFixed(1);
       // The revert window has passed and nothing is left half done.
       await eventually(`${h}: settled`, 40_000, async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed || test -s ${dir(h)}/.swap/next || echo settled`)) === 'settled');
