@@ -304,11 +304,15 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
       const { result, at: cutAt, backAt } = await applyFault(fleet, run, fault === 'kill' ? { kind: 'kill' } : { kind: 'cut', host: fault === 'cut edge' ? EDGE : h });
       const exitS = ((Date.now() - cutAt) / 1000).toFixed(1);
       // The revert window has passed and nothing is left half done.
-      await eventually(`${h}: settled`, 40_000, async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed || test -s ${dir(h)}/.swap/next || echo settled`)) === 'settled');
-      await sleep(500);
+      // Twice, a revert window apart: a script the dead CLI's ssh was still delivering may arm late.
+      const settled = async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed || test -s ${dir(h)}/.swap/next || echo settled`)) === 'settled';
+      await eventually(`${h}: settled`, 40_000, settled);
+      await sleep(6000);
+      await eventually(`${h}: settled`, 40_000, settled);
       const l = await loop.stop();
       const outsideCut = l.failures.filter((f) => fault === 'kill' || f.doneAt < cutAt || f.sentAt > backAt + AFTER_HEAL_MS).length;
       const r = await inconsistency(h);
+      if (r.problem) r.problem += ` [host: ${(await inHost(h, `tail -n 12 ${dir(h)}/deploys.log | tr '\\n' '|'; for p in ${PORTS.join(' ')}; do systemctl show -p ActiveState,ActiveEnterTimestamp,NRestarts,UnitFileState ${project(h)}@$p.service | tr '\\n' ' '; done`)).slice(0, 1500)}]`;
       outcomes.push({ host: h, fault, point, ...(r.problem ? { problem: r.problem } : {}), note: `CLI exit ${result.status ?? 'signal'} ${exitS}s after the fault; then ${r.note}`, loop: l, outsideCut });
     }
 
