@@ -43,7 +43,8 @@ ma_revert_timer=${quote(`${unit}.timer`)}
 ma_armed() { [ -f "$r/armed" ] && sed -n "s/^$1=//p" "$r/armed" 2>/dev/null | head -n 1; }
 # ma_claim: this caller resolves the armed activation (atomic: exactly one caller wins).
 ma_claim() { $SUDO mkdir -p "$r" && $SUDO mkdir "$r/claim" 2>/dev/null; }
-ma_disarm() { $SUDO systemctl stop -- "$ma_revert_timer" 2>/dev/null; $SUDO rm -f "$r/armed"; }
+# Not waited for: the claim already keeps the revert from acting, should the timer still fire.
+ma_disarm() { $SUDO systemctl stop --no-block -- "$ma_revert_timer" 2>/dev/null; $SUDO rm -f "$r/armed"; }
 ma_print_fired() { [ -f "$r/fired" ] && while IFS= read -r ma_line; do printf '@@fired\\t\\t%s\\n' "$ma_line"; done < "$r/fired"; return 0; }`;
 }
 
