@@ -141,8 +141,8 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   if (service.swapPorts !== undefined) {
     const [a, b] = service.swapPorts;
     entry.steps.splice(2, 1, `install the templated unit /etc/systemd/system/${rs.unit?.replace(/\.service$/, '')}@.service rendered from service.command (PORT from the instance name)`);
-    entry.steps.splice(4, 1, `swap: start the release as the instance of ${rs.unit?.replace(/\.service$/, '')}@.service on whichever of ports ${a}/${b} the live one does not use, beside the live one`);
-    entry.steps.splice(6, 1, 'on success: switch the upstream of every edge routing its domains to the new port (Caddy admin API, graceful), confirm, let the old instance drain, stop it');
+    entry.steps.splice(4, 1, `swap: pin the release to whichever of ports ${a}/${b} the live instance does not use (${service.directory}/.swap/<port>) and start that instance of ${rs.unit?.replace(/\.service$/, '')}@.service beside the live one`);
+    entry.steps.splice(6, 1, 'on success: make every edge routing its domains prefer the new port (Caddy admin API, graceful; both ports are its upstreams), confirm, let the old instance drain, stop it');
   }
   return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
 }
