@@ -54,6 +54,11 @@ if (files.length === 0) {
 }
 // Tests never read or leave anything in the user's manifest cache.
 const cacheDir = join(outDir, 'cache');
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, MANAGE_APPS_CACHE_DIR: cacheDir } });
+// Test files run side by side: most of their time is spent waiting on real hosts (ssh timeouts,
+// health gates, revert windows), not on the CPU. Every file brings up its own test hosts with
+// their own namespaces, addresses and storage, so files never share state.
+// MANAGE_APPS_TEST_CONCURRENCY=1 runs them one at a time (to bisect a suspected interaction).
+const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 3);
+const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, MANAGE_APPS_CACHE_DIR: cacheDir } });
 rmSync(outDir, { recursive: true, force: true });
 process.exit(run.status ?? 2);
