@@ -14,7 +14,8 @@ import { after, before, describe, test } from 'node:test';
 import { postgresSkipReason, psqlAsAdmin, startPostgres } from '../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { json, runCli, sleep, startCli } from '../ops/helpers.js';
-import { dataRoot, killTree } from './fixtures.js';
+import { dataRoot } from './fixtures.js';
+import { killWithChildren } from '../harness/faults.js';
 
 const skip = realHostsSkipReason() ?? postgresSkipReason() ?? (process.env.CI !== 'true' && !(() => { try { return readFileSync('/usr/bin/restic').length > 0; } catch { return false; } })() ? 'restic not installed (apt-get install restic)' : undefined);
 
@@ -93,7 +94,7 @@ describe('backups run cut at every step: the previous backup stays restorable, t
         const running = startCli(['backups', 'run', '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], env());
         await hold.held;
         if (fault === 'kill') {
-          killTree(running.pid);
+          killWithChildren(running.pid);
           await hold.release();
         } else {
           await fleet.cutNetwork('db');
@@ -105,7 +106,7 @@ describe('backups run cut at every step: the previous backup stays restorable, t
         const tEnded = Date.now();
         const cliRun = await Promise.race([running.done, sleep(30_000).then(() => null)]);
         if (cliRun === null) {
-          killTree(running.pid);
+          killWithChildren(running.pid);
           await running.done;
         }
         // The catalog: the previous entries, plus at most this run's; each entry's dumps all in the repository.

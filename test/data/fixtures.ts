@@ -5,7 +5,6 @@
  * its stderr lines as they come (to cut a run at a chosen step).
  */
 import { execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,19 +100,3 @@ export function cliWatched(args: string[], env: NodeJS.ProcessEnv, onLine: (line
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - t0 })));
 }
 
-/** SIGKILL a process and its direct children (ssh clients it started): a crash of the CLI mid-step. */
-export function killTree(pid: number): void {
-  let children: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) children.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-  } catch {
-    children = [];
-  }
-  for (const p of [pid, ...children]) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}

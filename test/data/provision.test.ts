@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { postgresSkipReason, psqlAsAdmin, startPostgres, type PostgresCluster } from '../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { json, runCli, type CliRun } from '../ops/helpers.js';
-import { cliWatched, dataRoot, killTree, sampleProcesses } from './fixtures.js';
+import { cliWatched, dataRoot, sampleProcesses } from './fixtures.js';
+import { killWithChildren } from '../harness/faults.js';
 
 interface DbResult { id: string; ok: boolean; changes: string[]; credentials: string; restart: { ok: boolean; outcome: string } | null; reason?: string }
 interface Report { databases: DbResult[]; clusters: { name: string; hba: string; ok: boolean }[]; summary: { changed: number; unchanged: number; failed: number; clusters_changed: number }; not_driven: { id: string; reason: string }[] }
@@ -179,7 +180,7 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
         const run: CliRun = await cliWatched(args('db', 'provision', 'alpha', '--rotate', '--timeout', '4', '--connect-timeout', '2'), env(), (line, pid) => {
           if (fired || !line.startsWith(step)) return;
           fired = true;
-          if (fault === 'kill') killTree(pid);
+          if (fault === 'kill') killWithChildren(pid);
           else cut.push(fleet.cutNetwork(hostOfStep[i]!));
         });
         await Promise.all(cut);

@@ -1,11 +1,16 @@
 // The two faults the fault tests inject into a running CLI: the machine it runs on dies, or the
 // host it talks to drops off the network until the CLI gives up.
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { TestFleet } from './test-fleet.js';
 
-/** SIGKILL to a process and its direct children (the CLI and every ssh it started). */
+/** SIGKILL to a process and its direct children (the CLI and every ssh it started): a crash mid-step. */
 export function killWithChildren(pid: number): void {
-  const children = execFileSync('sh', ['-c', `pgrep -P ${pid} || true`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  let children: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) children.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    children = [];
+  }
   for (const p of [pid, ...children]) {
     try {
       process.kill(p, 'SIGKILL');

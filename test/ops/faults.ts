@@ -1,6 +1,7 @@
 /** The faults of the ops fault tests, applied to a running CLI on real test hosts. */
 import type { TestFleet } from '../harness/test-fleet.js';
-import { eventually, type CliProcess, type CliRun } from './helpers.js';
+import { cutUntil } from '../harness/faults.js';
+import type { CliProcess, CliRun } from './helpers.js';
 
 export type Fault = { kind: 'kill' } | { kind: 'cut'; host: string };
 
@@ -21,13 +22,6 @@ export async function applyFault(fleet: TestFleet, run: CliProcess, fault: Fault
     process.kill(run.pid, 'SIGKILL');
     return { result: await run.done, at, backAt: at };
   }
-  await fleet.cutNetwork(fault.host);
-  let result: CliRun;
-  try {
-    result = await run.done;
-  } finally {
-    await fleet.healNetwork(fault.host);
-  }
-  await eventually(`${fault.host}: the network is back`, 20_000, async () => (await fleet.ssh(fault.host, 'true', { timeoutMs: 5000 })).exitCode === 0);
+  const result = await cutUntil(fleet, fault.host, run.done);
   return { result, at, backAt: Date.now() };
 }
