@@ -316,8 +316,16 @@ export class TestFleet {
     runSync('ip', ['link', 'set', 'dev', this.hostState(ref).veth, 'down']);
   }
 
+  /**
+   * Brings the host's link back. Neighbour entries that failed while the link was down are
+   * dropped on both sides: the kernel would otherwise answer the next connection at once with
+   * "No route to host" until it retries on its own.
+   */
   async healNetwork(ref: HostRef): Promise<void> {
-    runSync('ip', ['link', 'set', 'dev', this.hostState(ref).veth, 'up']);
+    const host = this.hostState(ref);
+    runSync('ip', ['link', 'set', 'dev', host.veth, 'up']);
+    if (this.state.bridge) runSync('ip', ['neigh', 'flush', 'dev', this.state.bridge, 'to', host.address], { allowFailure: true });
+    runSync('ip', ['-n', host.netns, 'neigh', 'flush', 'dev', 'eth0'], { allowFailure: true });
   }
 
   /** SIGKILLs the host's PID 1: its whole PID namespace dies. Its disk (upper layer) is kept. */
