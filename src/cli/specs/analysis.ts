@@ -1,7 +1,11 @@
 /** Fleet analysis: graph, impact, check independence, drain, backups (issue 5). Implementations load on demand. */
 import { Option } from 'commander';
 import type { GlobalOptions } from '../context.js';
+import { sshOptions } from './ssh-options.js';
 import type { CommandSpec } from './types.js';
+
+/** The ssh options of commands that reach hosts only with --live (read in one round, no batches). */
+const LIVE = { when: 'with --live: ', concurrency: false };
 
 export const ANALYSIS_COMMANDS: CommandSpec[] = [
   {
@@ -35,9 +39,7 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
     summary: 'RPO / RTO / method per database cluster and stateful service, what has none, and what each host takes with it if lost',
     options: [
       new Option('--live', "also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO"),
-      new Option('--ssh-config <file>', 'with --live: ssh config passed to ssh with -F'),
-      new Option('--connect-timeout <seconds>', 'with --live: ssh connect timeout per host'),
-      new Option('--timeout <seconds>', 'with --live: per-host answer timeout (default 15)'),
+      ...sshOptions('per-host answer timeout (default 15)', LIVE),
     ],
     run: async (_args, o) => (await import('../commands/backups.js')).backups(o as GlobalOptions),
   },
@@ -47,8 +49,6 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
 function liveOptions(): Option[] {
   return [
     new Option('--live', 'observe every declared tunnel now (ssh, one round trip per host): one seen down counts as broken, and the report says observed'),
-    new Option('--ssh-config <file>', 'with --live: ssh config passed to ssh with -F'),
-    new Option('--connect-timeout <seconds>', 'with --live: ssh connect timeout per host'),
-    new Option('--timeout <seconds>', 'with --live: per-host answer timeout (default 15)'),
+    ...sshOptions('per-host answer timeout (default 15)', LIVE),
   ];
 }

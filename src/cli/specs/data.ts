@@ -1,15 +1,11 @@
 /** The data layer (issue 12): db provision/status, backups run/install/drill. Implementations load on demand. */
 import { Option } from 'commander';
+import { sshOptions } from './ssh-options.js';
 import type { CommandSpec } from './types.js';
 
-/** ssh options the data commands share with the ops commands. */
-const sshOptions = (): Option[] => [
-  new Option('--env <env>', 'only databases of this environment'),
-  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
-  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
-  new Option('--timeout <seconds>', 'per-host answer timeout (default 20)'),
-  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
-];
+/** The db commands select databases by environment; the backups commands work on whole clusters. */
+const envOption = (): Option => new Option('--env <env>', 'only databases of this environment');
+const hostOptions = (): Option[] => sshOptions('per-host answer timeout (default 20)');
 
 export const DATA_COMMANDS: CommandSpec[] = [
   {
@@ -17,7 +13,8 @@ export const DATA_COMMANDS: CommandSpec[] = [
     summary: "each declared PostgreSQL database: its own login role and database on its cluster (as the host's postgres account), pg_hba.conf for the service host only, DATABASE_URL and PG* in the service's env_file",
     args: '[targets...]',
     options: [
-      ...sshOptions(),
+      envOption(),
+      ...hostOptions(),
       new Option('--rotate', 'new passwords: set on both sides, then restart the running services through their readiness gate'),
       new Option('--dry-run', 'say what would change and touch nothing'),
       new Option('--ready-timeout <seconds>', "override each restarted service's health.timeout"),
@@ -30,7 +27,7 @@ DATA_COMMANDS.push({
   name: 'db status',
   summary: 'per PostgreSQL cluster: declared databases and users (exist? owner, size, connections), drift (undeclared databases and roles), live own_db violations; one ssh round trip per cluster host',
   args: '[clusters...]',
-  options: sshOptions(),
+  options: [envOption(), ...hostOptions()],
   run: async (args, o) => (await import('../commands/db.js')).dbStatusCommand(args, o),
 });
 
@@ -40,21 +37,21 @@ DATA_COMMANDS.push(
     name: 'backups run',
     summary: "run each PostgreSQL cluster's declared backup now, on its host: consistent dumps streamed host to host to the declared target (restic when the method says so), a catalog entry with sizes, checksums and row counts",
     args: clusterArgs,
-    options: [...sshOptions().slice(1), new Option('--backup-timeout <seconds>', 'how long one cluster backup may take (default 3600)')],
+    options: [...hostOptions(), new Option('--backup-timeout <seconds>', 'how long one cluster backup may take (default 3600)')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsRun(args, o),
   },
   {
     name: 'backups install',
     summary: 'install the backup on the hosts and a systemd timer on each cluster host whose period is the declared RPO, so backups run with the operator offline',
     args: clusterArgs,
-    options: [...sshOptions().slice(1), new Option('--dry-run', 'say what would be installed and touch nothing')],
+    options: [...hostOptions(), new Option('--dry-run', 'say what would be installed and touch nothing')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsInstall(args, o),
   },
   {
     name: 'backups drill',
     summary: 'restore the newest backup into a throw-away cluster on the target host, check checksums and row counts against the catalog, measure achieved RPO/RTO, and append the evidence to backup-evidence.jsonl',
     args: clusterArgs,
-    options: [...sshOptions().slice(1), new Option('--backup-timeout <seconds>', 'how long one drill may take (default 3600)')],
+    options: [...hostOptions(), new Option('--backup-timeout <seconds>', 'how long one drill may take (default 3600)')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsDrill(args, o),
   },
 );

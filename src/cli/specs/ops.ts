@@ -1,15 +1,13 @@
 /** Orchestration: status, start, stop, restart, logs, deploy, rollback (issue 4). Implementations load on demand. */
 import { Option } from 'commander';
+import { sshOptions } from './ssh-options.js';
 import type { CommandSpec } from './types.js';
 
 /** Options every ops command takes besides --root/--inventory/--json. */
 export const opsOptions = (timeoutHelp: string): Option[] => [
   new Option('--env <env>', 'only services of this environment (dev, prod, …)'),
   new Option('--host <host>', 'only services on this inventory host'),
-  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
-  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
-  new Option('--timeout <seconds>', timeoutHelp),
-  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
+  ...sshOptions(timeoutHelp),
 ];
 
 const TARGETS = '[targets...]';

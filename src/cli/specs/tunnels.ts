@@ -1,13 +1,11 @@
 /** Tunnels as supervised units (issue 14): tunnels up / down. Implementations load on demand. */
 import { Option } from 'commander';
+import { sshOptions } from './ssh-options.js';
 import type { CommandSpec } from './types.js';
 
 const options = (): Option[] => [
   new Option('--dry-run', 'print what each host would be asked to do, round by round, and touch nothing'),
-  new Option('--ssh-config <file>', 'ssh config passed to ssh with -F (default: $MANAGE_APPS_SSH_CONFIG, else ssh\'s own ~/.ssh/config)'),
-  new Option('--connect-timeout <seconds>', 'ssh connect timeout per host'),
-  new Option('--timeout <seconds>', 'per-host timeout of each round (default 60)'),
-  new Option('--concurrency <n>', 'hosts worked on at once (default 16)'),
+  ...sshOptions('per-host timeout of each round (default 60)'),
 ];
 
 export const TUNNEL_COMMANDS: CommandSpec[] = [
