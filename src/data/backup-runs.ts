@@ -10,7 +10,7 @@
  */
 import type { Fleet } from '../fleet/model.js';
 import type { Ops } from '../ops/context.js';
-import { collectStatus, type StatusExtra } from '../ops/status.js';
+import { collectStatus, type StatusExtra } from '../ops/service-status.js';
 import { records } from '../runtime/shell.js';
 import { quote } from '../transport/quote.js';
 import type { RunResult } from '../transport/types.js';

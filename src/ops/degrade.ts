@@ -5,7 +5,7 @@
 import type { Service } from '../fleet/model.js';
 import type { Ops } from './context.js';
 import { dependentsOutside } from './plan.js';
-import { collectStatus } from './status.js';
+import { collectStatus } from './service-status.js';
 
 export interface Degraded {
   id: string;

@@ -12,7 +12,7 @@ import { packageRoot } from '../../src/package-root.js';
 import { Ops } from '../../src/ops/context.js';
 import { DEFAULT_SETTINGS } from '../../src/ops/settings.js';
 import { selectServices } from '../../src/ops/plan.js';
-import { collectStatus } from '../../src/ops/status.js';
+import { collectStatus } from '../../src/ops/service-status.js';
 import type { Transport } from '../../src/transport/types.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
 import { json, runCli } from './helpers.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Host, Service } from '../../src/fleet/model.js';
 import { isThisMachine } from '../../src/ops/this-machine.js';
-import { verdictOf } from '../../src/ops/status.js';
+import { verdictOf } from '../../src/ops/service-status.js';
 import { makeTree, removeTree } from '../helpers/tree.js';
 import { json, runCli } from './helpers.js';
 

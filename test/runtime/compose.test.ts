@@ -14,7 +14,7 @@ import { loadFleet } from '../../src/fleet/load.js';
 import { Ops } from '../../src/ops/context.js';
 import { selectServices } from '../../src/ops/plan.js';
 import { DEFAULT_SETTINGS } from '../../src/ops/settings.js';
-import { collectStatus } from '../../src/ops/status.js';
+import { collectStatus } from '../../src/ops/service-status.js';
 import { packageRoot } from '../../src/package-root.js';
 import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { records, sections } from '../../src/runtime/shell.js';
-import { hostStatusScript, parseHostStatus } from '../../src/runtime/status.js';
+import { hostStatusScript, parseHostStatus } from '../../src/runtime/host-status-script.js';
 import { parseDiagnosis, parseGate, parseProbes, parseShow, parseStatus, parseTimestamp, statusScript } from '../../src/runtime/systemd.js';
 import type { RuntimeService } from '../../src/runtime/types.js';
 import { raw } from '../../src/transport/quote.js';

@@ -5,7 +5,7 @@ import { Ops } from '../../ops/context.js';
 import { makeProgress } from '../../ops/progress.js';
 import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
 import { provision, type DatabaseResult, type ProvisionReport } from '../../data/provision.js';
-import { dbStatus, type DbStatusReport } from '../../data/status.js';
+import { dbStatus, type DbStatusReport } from '../../data/db-status.js';
 import { problemJson } from '../report-problems.js';
 import type { CommandResult } from '../context.js';
 import { style, table } from '../style.js';

@@ -3,7 +3,7 @@ import type { FleetIndex } from '../../analysis/topology.js';
 import type { LoadedFleet } from '../../fleet/load.js';
 import { Ops } from '../../ops/context.js';
 import { settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
-import { observeTunnels, type TunnelStatus } from '../../ops/tunnel-status.js';
+import { observeTunnels, type TunnelStatus } from '../../ops/tunnel-verdicts.js';
 import { resolveTunnels } from '../../tunnels/resolve.js';
 import { locatorOf } from './render/shared.js';
 

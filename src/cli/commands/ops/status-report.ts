@@ -2,7 +2,7 @@
 import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
 import { commandLine, prepare } from '../../../ops/cli.js';
 import type { OpsCliOptions, OpsSettings } from '../../../ops/settings.js';
-import { collectStatus, type ServiceStatus } from '../../../ops/status.js';
+import { collectStatus, type ServiceStatus } from '../../../ops/service-status.js';
 import type { PendingScript } from '../../../transport/ssh.js';
 import type { Supervisor } from '../../../fleet/model.js';
 import { problemJson } from '../../report-problems.js';
@@ -13,12 +13,12 @@ import { ago, problemNote } from './format.js';
 import { FleetIndex } from '../../../analysis/topology.js';
 import type { LoadedFleet } from '../../../fleet/load.js';
 import type { Service } from '../../../fleet/model.js';
-import { tunnelStatusCollector, type TunnelStatus, type TunnelStatusCollector } from '../../../ops/tunnel-status.js';
+import { tunnelStatusCollector, type TunnelStatus, type TunnelStatusCollector } from '../../../ops/tunnel-verdicts.js';
 import { resolveTunnels } from '../../../tunnels/resolve.js';
 import { locatorOf } from '../render/shared.js';
 import { backupRunCollector, badRun } from '../../../data/backup-runs.js';
 import { backupRunsTable } from '../backup-runs-text.js';
-import { mergeExtras } from '../../../ops/status.js';
+import { mergeExtras } from '../../../ops/service-status.js';
 
 /** What runs the service, per runtime: the unit, the pid, the container and the digest it runs. */
 const UNIT_LABEL: Record<Supervisor, (s: ServiceStatus) => string> = {

@@ -6,7 +6,7 @@
  */
 import pLimit from 'p-limit';
 import type { Host, Service, Supervisor } from '../fleet/model.js';
-import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/status.js';
+import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/host-status-script.js';
 import type { RevertState } from '../runtime/revert.js';
 import type { ContainerStatus, Health, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';

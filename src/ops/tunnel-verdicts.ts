@@ -4,11 +4,11 @@
  * that host's one status round trip (StatusExtra).
  */
 import type { FleetIndex } from '../analysis/topology.js';
-import { parseTunnelStatus, tunnelStatusPart, type TunnelHostInput, type TunnelProbe, type TunnelProbeInput, type TunnelUnitState } from '../runtime/tunnel-status.js';
+import { parseTunnelStatus, tunnelStatusPart, type TunnelHostInput, type TunnelProbe, type TunnelProbeInput, type TunnelUnitState } from '../runtime/tunnel-probe-script.js';
 import type { RunResult } from '../transport/types.js';
 import type { ResolvedTunnel } from '../tunnels/resolve.js';
 import type { Ops } from './context.js';
-import { collectStatus, type StatusExtra } from './status.js';
+import { collectStatus, type StatusExtra } from './service-status.js';
 
 export type TunnelVerdict = 'up' | 'down' | 'not-installed' | 'unreachable';
 
