@@ -102,11 +102,44 @@ async function checkInside(dir: string, within: string, target: string): Promise
   if (!inside(real, root)) throw new UsageError(`refusing to write ${target}: ${existing} leads to ${real}, outside ${within}`, `a link inside ${within} must not send rendered files elsewhere: remove it`);
 }
 
-/** mkdir -p, with errors as usage errors naming the path; under `within`, never through a link that leads out of it. */
+/**
+ * Creates the missing directories of `dir`, one at a time, each as a fresh directory with
+ * `mode`: what already exists is the user's (a link of theirs included) and is kept; a name
+ * that appears while we create it must be a real directory, never a link planted on the way.
+ */
+async function createMissing(dir: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!(await lstatOrUndefined(at))) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const component of missing) {
+    try {
+      await mkdir(component, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const info = await lstat(component);
+      if (!info.isDirectory()) throw cannot('create the directory', component, info.isSymbolicLink() ? 'a link appeared there while it was being created' : `it is ${kindOf(info)}`);
+    }
+  }
+}
+
+/**
+ * mkdir -p, with errors as usage errors naming the path. The missing components are created
+ * with `mode` (0755 unless given), never through a link that was not there when we looked;
+ * under `within` (itself created when missing: the user named it), no link may lead out of it.
+ */
 export async function makeDirectory(dir: string, options: { mode?: number; within?: string } = {}): Promise<void> {
+  const mode = options.mode ?? 0o755;
   await naming('create the directory', dir, async () => {
-    if (options.within !== undefined) await checkInside(dir, options.within, dir);
-    await mkdir(dir, { recursive: true, ...(options.mode === undefined ? {} : { mode: options.mode }) });
+    if (options.within !== undefined) {
+      await createMissing(options.within, mode);
+      await checkInside(dir, options.within, dir);
+    }
+    await createMissing(dir, mode);
     const info = await stat(dir);
     if (!info.isDirectory()) throw cannot('create the directory', dir, `it is ${kindOf(info)}`);
   });

@@ -3,11 +3,11 @@
 // cleaned by the next write), and a bad write target is a usage error naming the path.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/errors.js';
-import { readIfExists, writeFileSafely } from '../../src/files/write.js';
+import { makeDirectory, readIfExists, writeFileSafely } from '../../src/files/write.js';
 import { packageRoot } from '../../src/package-root.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
 
@@ -126,6 +126,51 @@ test('CLI: bad write targets exit 2 with the path named, never "internal error";
     assert.equal(units.status, 2, units.stdout + units.stderr);
     assert.match(units.stderr, /refusing to write .*units\/core: .* outside /);
     assert.deepEqual(await readdir(join(root, 'elsewhere')), []);
+  } finally {
+    await removeTree(root);
+  }
+});
+
+test('an --out DIR that does not exist yet is created (0755, or 0700 for private files), through the user\'s own link but never a planted one', async () => {
+  await withDir(async (dir) => {
+    const out = join(dir, 'fresh', 'render');
+    await makeDirectory(join(out, 'core'), { within: out });
+    assert.ok((await lstat(out)).isDirectory());
+    assert.equal((await stat(join(out, 'core'))).mode & 0o777, 0o755 & ~process.umask());
+    await makeDirectory(join(dir, 'keys', 'wg'), { mode: 0o700, within: join(dir, 'keys', 'wg') });
+    assert.equal((await stat(join(dir, 'keys', 'wg'))).mode & 0o777, 0o700);
+    // A link the user named as part of DIR is theirs: followed.
+    await mkdir(join(dir, 'real-home'));
+    await symlink(join(dir, 'real-home'), join(dir, 'home'));
+    await makeDirectory(join(dir, 'home', 'out', 'x'), { within: join(dir, 'home', 'out') });
+    assert.ok((await stat(join(dir, 'real-home', 'out', 'x'))).isDirectory());
+    // Below DIR, a link that leads out stays refused even when the directory under it is missing.
+    await mkdir(join(dir, 'elsewhere'));
+    await symlink(join(dir, 'elsewhere'), join(out, 'edge'));
+    await assert.rejects(makeDirectory(join(out, 'edge', 'deep'), { within: out }), (err: unknown) => err instanceof UsageError && /outside/.test(err.message));
+    assert.deepEqual(await readdir(join(dir, 'elsewhere')), []);
+  });
+});
+
+test('CLI: units, net caddy, net wireguard and infra render --write into a directory that does not exist yet', { timeout: 120_000 }, async () => {
+  const root = await makeTree({
+    'mesh-hosts.json': inventory({ hosts: {
+      hub: { provider: 'digitalocean', role: 'production', mesh_ip: '10.9.0.1', public_ip: '203.0.113.1', wireguard: { public_key: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=', endpoint: '203.0.113.1:51820' } },
+      core: { provider: 'bare-metal', role: 'production', mesh_ip: '10.9.0.11', address: '10.0.0.11', user: 'ops', wireguard: { public_key: 'AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=' } },
+    }, clusters: {} }),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n  domains: [api.example.com]\n',
+    'edge/.infra.yaml': 'apiVersion: infra/v2\nproject: edge\nprovider: digitalocean\nservice:\n  host: hub\n  kind: edge\n  systemd_unit: caddy.service\n',
+  });
+  try {
+    const env = { MANAGE_APPS_CACHE: '0' };
+    for (const command of [['units'], ['net', 'caddy'], ['net', 'wireguard'], ['infra', 'render']]) {
+      const out = join(root, 'not', 'yet', command.join('-'));
+      const run = cli([...command, '--root', root, '--write', '--out', out], { env });
+      assert.doesNotMatch(run.stderr, /does not exist/, `${command.join(' ')}: ${run.stderr}`);
+      assert.equal(run.status, 0, `${command.join(' ')}: exit ${run.status}\n${run.stdout}${run.stderr}`);
+      assert.ok((await lstat(out)).isDirectory(), `${command.join(' ')} created ${out}`);
+    }
+    assert.equal((await stat(join(root, 'not', 'yet', 'net-wireguard'))).mode & 0o777, 0o700, 'the directory of the private wg-quick configs is private');
   } finally {
     await removeTree(root);
   }

@@ -135,7 +135,9 @@ export async function checkTargets(targets: Target[]): Promise<FileReport[]> {
 export async function writeTargets(targets: Target[]): Promise<FileReport[]> {
   const out: FileReport[] = [];
   for (const t of targets) {
-    await makeDirectory(dirname(t.path), t.within === undefined ? {} : { within: t.within });
+    // A directory that will hold a private file (a wg-quick key, 0600) is private as well.
+    const privateFile = ((t.mode ?? t.modeIfNew ?? 0o644) & 0o077) === 0;
+    await makeDirectory(dirname(t.path), { mode: privateFile ? 0o700 : 0o755, ...(t.within === undefined ? {} : { within: t.within }) });
     let mode = t.mode;
     if (mode === undefined && t.modeIfNew !== undefined && (await readIfExists(t.path)) === undefined) mode = t.modeIfNew;
     const result = await writeFileSafely(t.path, t.content, { ...(mode === undefined ? {} : { mode }), ...(t.within === undefined ? {} : { within: t.within }), ...(t.replaceLink ? { replaceLink: true } : {}) });
