@@ -9,7 +9,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ManageAppsError } from '../errors.js';
 import type { GlobalOptions } from '../cli/context.js';
 import type { OpsCliOptions } from '../ops/settings.js';
@@ -204,6 +204,21 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const { status, body } = errorDoc(err);
       if (res.headersSent) res.end();
       else sendJson(res, status, body);
+    });
+  });
+  // A kept-alive connection idle for keepAliveTimeout is closed, but not before the connection's
+  // data already received is read: on a busy machine the server may not be scheduled for longer
+  // than the timeout, and then the timer fires before the next request, already waiting in the
+  // socket, is parsed; Node would destroy the socket and the kernel answer that request with a
+  // reset (the client reads ECONNRESET, not the page or the 403). A listener on 'timeout' takes
+  // the decision from Node: the check comes after this turn of the event loop has read the
+  // socket, and only a connection that still carries no request is closed.
+  const requestsOn = new WeakMap<object, number>();
+  server.on('request', (req: IncomingMessage) => requestsOn.set(req.socket, (requestsOn.get(req.socket) ?? 0) + 1));
+  server.on('timeout', (socket: Socket) => {
+    const seen = requestsOn.get(socket) ?? 0;
+    setImmediate(() => {
+      if ((requestsOn.get(socket) ?? 0) === seen && !socket.destroyed) socket.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
