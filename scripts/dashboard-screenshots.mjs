@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Screenshots for the docs: the dashboard page (`graph --format html`) of the seed-000-like
-// fixture (test/fixtures/seed000) in headless Chromium: the picture, a what-if, a drain.
+// Screenshots for the docs: the dashboard page (`graph --format html`) of a five-host
+// fleet (test/fixtures/seed000) in headless Chromium: the picture, a what-if, a drain.
 //   npm run build && node scripts/dashboard-screenshots.mjs
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(os.tmpdir(), 'manage-apps-shots-'));
 const res = spawnSync(process.execPath, [join(repo, 'bin/manage-apps.js'), 'graph', '--format', 'html', '--root', 'test/fixtures/seed000'], { cwd: repo, encoding: 'utf8' });
 if (res.status !== 0) throw new Error(res.stderr);
-const file = join(tmp, 'seed000.html');
+const file = join(tmp, 'fleet.html');
 writeFileSync(file, res.stdout);
 const context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
   executablePath: '/usr/bin/chromium',
@@ -25,7 +25,7 @@ try {
   const page = await context.newPage();
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('html[data-ready="1"]');
-  await page.screenshot({ path: join(repo, 'docs/dashboard-seed000.png') });
+  await page.screenshot({ path: join(repo, 'docs/dashboard-fleet.png') });
   await page.click('g.host[data-host="vps-0"] .card');
   await page.waitForSelector('#impact-title');
   await page.screenshot({ path: join(repo, 'docs/dashboard-whatif.png') });

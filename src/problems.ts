@@ -28,12 +28,12 @@ export interface Problem extends Location {
 export interface RuleInfo {
   id: string;
   severity: Severity;
-  /** 'must'/'should' for seed 001 rules; 'check' for manage-apps' own checks. */
+  /** 'must'/'should' for the infra/v1 convention's rules; 'check' for manage-apps' own checks. */
   level: 'must' | 'should' | 'check';
   summary: string;
 }
 
-/** Every rule manage-apps reports, with seed 001's ids where it has one. */
+/** Every rule manage-apps reports, with the infra/v1 convention's ids where it has one. */
 export const RULES: Record<string, RuleInfo> = {
   yaml_syntax: { id: 'yaml_syntax', severity: 'error', level: 'check', summary: 'The file is not valid YAML (or JSON, for the inventory).' },
   schema: { id: 'schema', severity: 'error', level: 'check', summary: 'The file does not match its JSON Schema (types, required fields, unknown keys, enums).' },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 /**
  * 85% of hosts on the mesh; the rest reach the fleet only over tunnels, most of them through a
- * workstation (seed 003's chains: host → workstation → mesh host), some directly. Workstation and
+ * workstation (chains like host → workstation → mesh host), some directly. Workstation and
  * dev hosts run dev variants only. Services depend on 0-3 earlier services (acyclic); 40% own a
  * database on a shared cluster; 10% are stateful with a backup policy.
  */

@@ -242,7 +242,7 @@ function manifestV2(m, env, r, host) {
 function manifestV1(m, env, systemd) {
   const lines = [
     '# yaml-language-server: $schema=../../../schemas/infra-v1.schema.json',
-    '# seed-style manifest, deployed by its own script',
+    '# an infra/v1 manifest, deployed by its own script',
     'apiVersion: infra/v1',
     `project: ${m.project}`,
   ];

@@ -1,7 +1,7 @@
 /**
  * `backups`: declared RPO / RTO / method per database cluster (inventory `clusters.*.backup`),
  * per logical database (infra/v2 `database.backup`) and per stateful service (`service.backup`);
- * stateful things with none; and seed 000 §8's host-loss table.
+ * stateful things with none; and the host-loss table teams keep by hand.
  */
 import type { BackupPolicy } from '../manifest/types.js';
 import { durationMs, serviceId, type ProjectDatabase } from '../fleet/model.js';

@@ -1,5 +1,5 @@
 /**
- * "What everything depends on" (seed 003: identity and OpenBao move last), decided by a small
+ * "What everything depends on" (identity and OpenBao move last), decided by a small
  * documented heuristic (docs/analysis.md, "Drain"):
  * - identity / secrets by name: a word of the project (or cluster) name or of its owner is one
  *   of IDENTITY_WORDS / SECRET_WORDS (words split on anything but letters and digits);

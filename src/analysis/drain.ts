@@ -1,7 +1,7 @@
 /**
- * `drain <host> --to <host>`: seed 003's dependency register and drain sequence, computed.
+ * `drain <host> --to <host>`: a team's dependency register and drain sequence, computed.
  *
- * Order (seed 003's waves: "Wave 1 Forge", "GitOps follows forge move", "CNPG databases …
+ * Order (the waves of a hand-written drain plan: "Wave 1 Forge", "GitOps follows forge move", "CNPG databases …
  * migrate with workload", "OpenBao + identity (LAST)"): a thing moves after what it relies on
  * on the drained host (providers first), and a database cluster only one project uses moves
  * in that project's wave. What everything depends on (core.ts) goes after the rest: shared

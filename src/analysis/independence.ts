@@ -1,5 +1,5 @@
 /**
- * `check independence`: seed 003's acceptance test ("production runs with the workstation
+ * `check independence`: the acceptance test of a team moving production off a workstation ("production runs with the workstation
  * fully offline") as a command. For every host whose role is workstation or dev: the
  * production services (environment prod) that go down or degrade without it, and the
  * critical tunnels (declared production lanes) that end on it.

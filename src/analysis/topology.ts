@@ -7,7 +7,7 @@
  * - two hosts that are both on the mesh (both have a mesh_ip) reach each other directly;
  * - a tunnel lets the clients of its `from` host reach its `to` host, while both ends are up;
  * - hops compose: A→W over a tunnel and W→C over another (or over the mesh) lets A reach C
- *   through W (seed 003: railiance01 → workstation → coulombcore);
+ *   through W (for example railiance01 → workstation → coulombcore);
  * - a dependency is served while its consumer's host reaches the provider's host over hosts
  *   that are all online.
  * One BFS per source host over (hosts + one virtual mesh node), cached: O(H + T) per source,

@@ -2,7 +2,7 @@
  * The picture's geometry: `graph`'s FleetGraph laid out by ELK (elkjs, the Eclipse Layout
  * Kernel compiled to JavaScript), on the server, for the page, `graph --format html` and
  * `graph --format svg` alike. Groups (role × provider) hold host cards; a card lists its
- * services and database clusters one per row, as the seeds' hand-drawn boxes do. ELK places
+ * services and database clusters one per row, as hand-drawn fleet diagrams do. ELK places
  * the groups, the cards and the domain pills and routes every edge between cards (from the
  * row that uses to the row that is used, through fixed ports on the rows); an edge between
  * two rows of one card is drawn as an arc in the card's left gutter instead.

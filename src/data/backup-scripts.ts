@@ -1,6 +1,6 @@
 /**
  * The programs `backups install` puts on the hosts, so that a backup runs the same way from
- * `backups run` and from the systemd timer with the operator offline (seed 003):
+ * `backups run` and from the systemd timer with the operator offline:
  *
  * - on the cluster host, `/usr/local/lib/manage-apps/pg-backup` (bash), run by the unit
  *   `manage-apps-backup@<cluster>.service` as the `postgres` account: per database, one
@@ -181,7 +181,7 @@ printf '%s\n' "$entry"
 `.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);
 
 /**
- * The drill, on the target host where the backups are (the seed's "restore drill into a scratch
+ * The drill, on the target host where the backups are (the "restore drill into a scratch
  * DB on apricot"): a throw-away PostgreSQL cluster in a private temporary directory (unix socket
  * only, never the source), each dump read back (restic dump, or the file), hashed while it is
  * restored, its tables counted, and everything removed again.

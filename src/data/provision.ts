@@ -175,7 +175,7 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
     return fail((e as Error).message);
   }
   const role = state.roles.get(d.user);
-  if (role?.superuser || d.user === 'postgres') return fail(`${d.user} is a superuser on ${d.cluster.name}: an app never uses the admin role (seed 002); declare a user of its own`);
+  if (role?.superuser || d.user === 'postgres') return fail(`${d.user} is a superuser on ${d.cluster.name}: an app never uses the admin role; declare a user of its own`);
 
   // The password: the env file's when it has one for this user (kept), a new one otherwise.
   let password: string | undefined;

@@ -241,7 +241,7 @@ export function durationMs(value: number | string | undefined, fallbackMs: numbe
 }
 
 /**
- * A service a producer-root manifest lists under `droplets[].services` (seed 001
+ * A service a producer-root manifest lists under `droplets[].services` (the infra/v1 convention
  * shared_infra_topology: each droplet lists the co-located services it runs). It is part of
  * the fleet: it listens on the droplet's hosts (every name the droplet registers in the
  * inventory is the same machine), so `hosts`, `ports`, `graph` and `net reconcile` show it and
@@ -316,7 +316,7 @@ export function listeners(fleet: Fleet): Listener[] {
   return out;
 }
 
-/** A droplet name under the fleet's droplet_naming convention: `<prefix>.<role>` or `<prefix>.<producer>.<role>` (seed 001). */
+/** A droplet name under the fleet's droplet_naming convention: `<prefix>.<role>` or `<prefix>.<producer>.<role>` */
 export function matchesNaming(name: string, prefix: string, producers: readonly string[] | undefined): boolean {
   if (!name.startsWith(`${prefix}.`)) return false;
   const rest = name.slice(prefix.length + 1).split('.');

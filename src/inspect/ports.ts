@@ -1,6 +1,6 @@
 /**
  * `ports`: the port registry per host (services and database clusters) and its
- * clashes, plus the .env.ports file that mirrors it (seed 004 §5.1).
+ * clashes, plus the .env.ports file that mirrors it.
  */
 import { listeners, type Fleet } from '../fleet/model.js';
 

@@ -77,7 +77,7 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
   if (!schema) {
     const at = apiVersion === undefined ? { file: found.file, line: 1, column: 1 } : source.locate(['apiVersion']);
     const message = apiVersion === undefined ? 'apiVersion is missing' : `unknown apiVersion ${JSON.stringify(apiVersion)}`;
-    return { ...base, manifest: undefined, valid: false, problems: [problem('api_version', at, message, 'use "infra/v1" (seed convention) or "infra/v2" (adds command, health, kind, domains, env_file, backup).')] };
+    return { ...base, manifest: undefined, valid: false, problems: [problem('api_version', at, message, 'use "infra/v1" (the infra/v1 convention: project, service, database, droplets) or "infra/v2" (adds command, health, kind, domains, env_file, backup).')] };
   }
   const problems = checkSchema(schema, source, value);
   // Names and paths are checked once the types are right; like a schema problem, a bad one keeps the manifest out of the fleet.

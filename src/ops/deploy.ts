@@ -4,7 +4,7 @@
  *   - the built-in release strategy (deploy/release-strategy.ts): lock + ship, then the
  *     activation shared with rollback (deploy/activate.ts) — the host arms its own revert,
  *     switches, restarts and gates; the CLI confirms (or switches back), prunes and unlocks;
- *   - the seed-style script strategy (deploy/script-strategy.ts).
+ *   - the project's own deploy script (deploy/script-strategy.ts).
  *
  * `rollback` is deploy/rollback.ts. The host side of all of it is src/runtime (release.ts,
  * revert.ts, and the runtime's activation fragments: activation.ts).

@@ -1,7 +1,7 @@
 /**
  * The image a compose deploy pins: the repository (service.compose.image, else the compose
  * file's) and the tag, from `deploy --tag`, else the manifest's template ({env}, {sha},
- * {short_sha}: seed 002's `preview-<sha>` / `prod-<sha>`), else the compose file's own tag.
+ * {short_sha}: `preview-<sha>` / `prod-<sha>`), else the compose file's own tag.
  * {sha} is the project's git HEAD (the commit its images were built from).
  */
 import { UsageError } from '../errors.js';

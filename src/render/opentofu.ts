@@ -1,7 +1,7 @@
 /**
  * OpenTofu / Terraform JSON (main.tf.json) for the DigitalOcean parts of the fleet
- * (what seed 001's future infra-apply was to render): the droplets declared by
- * producer-root manifests and the ephemeral runner pool of seed 000 §10.
+ * (what a fleet's own infra-apply would render): the droplets declared by
+ * producer-root manifests and the ephemeral runner pool.
  *
  * - Droplets are one resource with for_each over stable keys (the name with "."
  *   replaced by "_"): adding or removing one droplet never touches the others.
@@ -10,9 +10,9 @@
  * - `previous_names` become `moved` blocks from the old key to the new one, so a
  *   rename moves the state entry instead of destroy + create.
  * - The runner pool's size is `var.runners`, default 0 (zero cost). Runners are named by the
- *   inventory's droplet_naming convention: `<prefix>.<producer>.<pool>-<n>` (seed 001's must-rule).
+ *   inventory's droplet_naming convention: `<prefix>.<producer>.<pool>-<n>` (the infra/v1 must-rule).
  * - Standing droplets and runners get the fleet's ssh key (inventory `conventions.ssh_key`, else
- *   the pool's `ssh_key`: seed 000 §10 registers one key for the fleet), looked up by name. It is
+ *   the pool's `ssh_key`: a fleet registers one key), looked up by name. It is
  *   ForceNew at DigitalOcean too, so `ssh_keys` is in ignore_changes: set at create, never a replace.
  * - No credential is written: the provider reads DIGITALOCEAN_TOKEN from the environment.
  */

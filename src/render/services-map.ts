@@ -1,6 +1,6 @@
 /**
  * The "services" map of mesh-hosts.json, regenerated from every manifest (what the
- * infra-net reconciler did in seed 001), and the text splice that puts it back
+ * infra-net reconciler did by hand), and the text splice that puts it back
  * into the file: only the range of the "services" value changes (or the key is
  * added before the closing brace), so every other key, comment-free formatting
  * choice, indentation and line ending of the user's file stays as it was.

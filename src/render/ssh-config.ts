@@ -1,5 +1,5 @@
 /**
- * ~/.ssh/config from the inventory (what net-tools host-apply rendered in seed 001):
+ * ~/.ssh/config from the inventory (what a hand-run host-apply script rendered):
  * a Host block per host, and the text work of keeping it in one managed block of
  * the user's file without touching anything else. Pure: the CLI does the I/O.
  */

@@ -1,6 +1,6 @@
 /**
  * The system OpenSSH client, so the user's ~/.ssh/config, agent, ProxyJump and keys just work
- * (seed 001 mesh_host_resolution: `ssh <alias> …`, no IP or -i baked in).
+ * (the infra/v1 mesh_host_resolution rule: `ssh <alias> …`, no IP or -i baked in).
  *
  * Every connection: BatchMode (never a prompt), a connect timeout, host keys checked by
  * ssh's own rules (never StrictHostKeyChecking=no), keep-alives so a cut network is noticed,

@@ -7,7 +7,7 @@
  *
  * Both directions listen on `from` (the host whose clients use the tunnel) and reach a port of
  * `to`. forward: `from` runs `ssh -L` and logs in to `to`; reverse: `to` runs `ssh -R` and logs
- * in to `from` (seed 000: black opens the tunnel, so vps-0 holds no key into the LAN).
+ * in to `from` (a LAN host opens the tunnel, so the VPS holds no key into the LAN).
  */
 import { Reachability, type FleetIndex } from '../analysis/topology.js';
 import type { Host, Tunnel } from '../fleet/model.js';
@@ -96,7 +96,7 @@ export function isLoopback(bind: string): boolean {
 
 /**
  * The forwards of a tunnel: `forwards` when given, else one per port of `ports` (the same port
- * on both ends, bound to loopback, reaching localhost — seed 000's `-R 25435:localhost:25435`).
+ * on both ends, bound to loopback, reaching localhost — a hand-written `-R 25435:localhost:25435`).
  */
 export function forwardsOf(t: Tunnel): Forward[] {
   if (t.forwards !== undefined) {

@@ -66,7 +66,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'deploy',
-    summary: 'ship a release (or run the seed-style deploy script), restart, gate on readiness; roll back automatically on failure',
+    summary: "ship a release (or run the project's own deploy script), restart, gate on readiness; roll back automatically on failure",
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout besides shipping and readiness waits (default 20)'),

@@ -1,5 +1,5 @@
 /**
- * The seed-style strategy (`service.deploy`, infra/v1): lock → run the project's own script
+ * The project's own deploy script (`service.deploy`, infra/v1): lock → run the project's own script
  * locally with the service's details in MANAGE_APPS_* variables → restart → gate → unlock.
  * manage-apps switches nothing here (the script installs whatever it installs), so there is
  * no release to go back to and no revert is armed: docs/operations.md says what is guarded.

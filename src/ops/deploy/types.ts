@@ -16,7 +16,7 @@ export interface DeployOptions {
   readyTimeoutMs?: number;
   /** Override keep_releases. */
   keep?: number;
-  /** Seed-style scripts: how long they may run. */
+  /** A project's own deploy scripts: how long they may run. */
   scriptTimeoutMs: number;
   /** The dead-man switch fires this long after the readiness timeout unless the deploy confirms. */
   revertMarginMs: number;
