@@ -1,5 +1,5 @@
 /** `list`: the services of the fleet, one row each. */
-import type { Fleet } from '../fleet/model.js';
+import { dropletServices, type Fleet } from '../fleet/model.js';
 import { composeDisplay } from '../manifest/compose.js';
 
 export interface ServiceRow {
@@ -11,14 +11,17 @@ export interface ServiceRow {
   unit: string | null;
   depends_on: string[];
   kind: string;
+  /** `none` for a droplet's service: it runs there, manage-apps does not supervise it. */
   supervisor: string;
   manifest: string;
+  /** A service a producer-root manifest lists under `droplets[].services`: its droplet (as `hosts` shows it). */
+  droplet?: string;
   /** Compose services: the compose project, service, file (relative to the root) and image repository. */
   compose?: { project: string; service: string; file: string; image: string | null };
 }
 
 export function listServices(fleet: Fleet, filter: { environment?: string; host?: string } = {}): ServiceRow[] {
-  return fleet.services
+  const own: ServiceRow[] = fleet.services
     .filter((s) => (filter.environment === undefined || s.environment === filter.environment) && (filter.host === undefined || s.host === filter.host))
     .map((s) => ({
       project: s.project,
@@ -33,4 +36,25 @@ export function listServices(fleet: Fleet, filter: { environment?: string; host?
       manifest: s.manifest,
       ...(s.compose === undefined ? {} : { compose: { project: s.compose.project, service: s.compose.service, file: composeDisplay(s.manifest, s.compose.file), image: s.compose.image ?? null } }),
     }));
+  // The services droplets run are part of the fleet as `hosts`, `ports` and `graph` show it: listed too.
+  const providerOf = new Map(fleet.droplets.map((d) => [d.name, d.provider]));
+  const onDroplets: ServiceRow[] = dropletServices(fleet)
+    .filter((d) => (filter.environment === undefined || filter.environment === DROPLET_ENVIRONMENT) && (filter.host === undefined || d.hosts.includes(filter.host)))
+    .map((d) => ({
+      project: d.name,
+      environment: DROPLET_ENVIRONMENT,
+      host: (filter.host ?? d.host) ?? null,
+      provider: providerOf.get(d.droplet) ?? 'digitalocean',
+      port: d.port ?? null,
+      unit: null,
+      depends_on: [],
+      kind: d.kind,
+      supervisor: 'none',
+      manifest: d.manifest,
+      droplet: d.droplet,
+    }));
+  return [...own, ...onDroplets];
 }
+
+/** A droplet's services are production (the environment `hosts` and `ports` give them). */
+export const DROPLET_ENVIRONMENT = 'prod';

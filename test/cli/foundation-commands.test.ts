@@ -140,6 +140,21 @@ test('list: the services with the documented JSON shape; filters', () => {
   assert.match(cli(['list', ...example]).stdout, /PROJECT\s+ENV\s+HOST/);
 });
 
+test('list shows the droplet services that hosts, ports and graph show (issue 21)', () => {
+  type Row = { project: string; host: string | null; port: number | null; droplet?: string; supervisor: string };
+  const all = JSON.parse(cli(['list', ...example, '--json']).stdout) as { services: Row[] };
+  const ports = JSON.parse(cli(['ports', ...example, '--json']).stdout) as { ports: { owner: string; type: string; port: number }[] };
+  const onDroplets = ports.ports.filter((p) => p.type === 'droplet');
+  assert.ok(onDroplets.length > 0, 'the example fleet has droplet services');
+  for (const p of onDroplets) {
+    const [name, droplet] = p.owner.split('@');
+    assert.ok(all.services.some((s) => s.project === name && s.droplet === droplet && s.port === p.port && s.supervisor === 'none'), `list shows ${p.owner}`);
+  }
+  const forge = JSON.parse(cli(['list', ...example, '--host', 'ct-forge', '--json']).stdout) as { services: Row[] };
+  assert.ok(forge.services.some((s) => s.droplet !== undefined && s.host === 'ct-forge'));
+  assert.match(cli(['list', ...example]).stdout, /\(on droplet com\.uvlava\.ct\.forge\)/);
+});
+
 test('hosts: role, provider, addresses, services and clusters per host', () => {
   const out = JSON.parse(cli(['hosts', ...example, '--json']).stdout) as { hosts: { name: string; role: string; services: { project: string }[]; clusters: { name: string }[] }[] };
   const black = out.hosts.find((h) => h.name === 'black');
