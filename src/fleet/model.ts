@@ -230,6 +230,24 @@ export function routingEdges(fleet: Fleet, service: Service): Service[] {
   return [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((h) => byHost.get(h)!).filter((e) => e !== service);
 }
 
+/** Ports on which an edge serves HTTPS (Caddy's default https_port, and the common alternative). */
+export const EDGE_TLS_PORTS: readonly number[] = [443, 8443];
+
+/**
+ * The name an HTTPS edge is probed with (SNI and Host): a name it serves — its own domains, else the
+ * first domain (by name) of a service it routes; a wildcard becomes a name under it. Without any,
+ * the host's name (the handshake then tells only that something listens). undefined for an edge
+ * that does not serve HTTPS on its port (probed over plain HTTP like any service).
+ */
+export function edgeProbeName(fleet: Fleet, edge: Service): string | undefined {
+  if (edge.kind !== 'edge' || edge.port === undefined || !EDGE_TLS_PORTS.includes(edge.port)) return undefined;
+  const routed = fleet.services.filter((s) => s.kind !== 'edge' && routingEdges(fleet, s).includes(edge)).flatMap((s) => s.domains);
+  const names = [...edge.domains, ...[...routed].sort()];
+  const plain = names.find((d) => !d.startsWith('*.'));
+  const name = plain ?? (names[0] === undefined ? undefined : `probe${names[0].slice(1)}`);
+  return name ?? edge.host;
+}
+
 export function durationMs(value: number | string | undefined, fallbackMs: number): number {
   if (value === undefined) return fallbackMs;
   if (typeof value === 'number') return value * 1000;

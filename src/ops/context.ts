@@ -3,7 +3,7 @@
  * user's config, or this machine for PID mode), and the runtime view of each service.
  */
 import { join } from 'node:path';
-import type { Fleet, Host, Service } from '../fleet/model.js';
+import { edgeProbeName, type Fleet, type Host, type Service } from '../fleet/model.js';
 import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
 import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
@@ -84,6 +84,8 @@ export class Ops {
     };
     if (service.unit !== undefined) rs.unit = validName('unit', service.unit);
     if (service.port !== undefined) rs.port = service.port;
+    const tlsName = edgeProbeName(this.fleet, service);
+    if (tlsName !== undefined) rs.tls = { name: validName('host', tlsName) };
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
     // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
     if ((service.supervisor === 'systemd' || service.supervisor === 'compose') && isSafePath(service.directory)) rs.directory = service.directory;

@@ -53,6 +53,29 @@ ma_probe_all() {
     shift 2
   done
 }
+# ma_probe_tls SECONDS PORT NAME PATH...: an edge that serves HTTPS, asked the way clients ask it: TLS to
+# 127.0.0.1:PORT with NAME as SNI and Host. The certificate is not verified (Caddy's internal CA, or one not
+# issued yet): this is a liveness signal, nothing is sent but a GET. A line "PORT PATH CODE" per path.
+ma_probe_tls() {
+  t=$1; p=$2; n=$3; shift 3
+  for path in "$@"; do
+    if command -v curl >/dev/null 2>&1; then
+      c=$(curl -s -k -g -o /dev/null -w '%{http_code}' --max-time "$t" --resolve "$n:$p:127.0.0.1" "https://$n:$p$path" 2>/dev/null)
+    elif command -v python3 >/dev/null 2>&1; then
+      c=$(python3 -c 'import sys,ssl,http.client
+try:
+  k=ssl.create_default_context(); k.check_hostname=False; k.verify_mode=ssl.CERT_NONE
+  s=__import__("socket").create_connection(("127.0.0.1",int(sys.argv[2])),timeout=float(sys.argv[4]))
+  c=http.client.HTTPSConnection(sys.argv[1],int(sys.argv[2]),timeout=float(sys.argv[4]),context=k); c.sock=k.wrap_socket(s,server_hostname=sys.argv[1])
+  c.request("GET",sys.argv[3]); print(c.getresponse().status,end="")
+except Exception: print("000",end="")' "$n" "$p" "$path" "$t" 2>/dev/null)
+    else
+      c=000
+    fi
+    [ -n "$c" ] || c=000
+    printf '%s %s %s\n' "$p" "$path" "$c"
+  done
+}
 # ma_answer PORT PATH: the first bytes of the full HTTP answer (status line, headers, body) for a diagnosis.
 ma_answer() {
   if command -v curl >/dev/null 2>&1; then

@@ -21,8 +21,13 @@ function uniqueUnits(services: readonly RuntimeService[]): string[] {
 
 /** `ma_probe_all` arguments for every service with a port: PORT PATH pairs (readiness, then liveness). */
 export function probeArgs(services: readonly RuntimeService[]): Shell {
-  const pairs = services.flatMap((s) => (s.port === undefined ? [] : [s.port, s.readiness, s.port, s.liveness]));
+  const pairs = services.flatMap((s) => (s.port === undefined || s.tls !== undefined ? [] : [s.port, s.readiness, s.port, s.liveness]));
   return sh`${pairs}`;
+}
+
+/** `ma_probe_tls` lines for the edges that serve HTTPS: one per edge, its paths once each. */
+function tlsProbeLines(services: readonly RuntimeService[]): string[] {
+  return services.flatMap((s) => (s.port === undefined || s.tls === undefined ? [] : [sh`ma_probe_tls ${PROBE_TIMEOUT_S} ${s.port} ${s.tls.name} ${[...new Set([s.readiness, s.liveness])]}`.text]));
 }
 
 /** One `systemctl show` for every unit, between "@@begin show" and "@@end". */
@@ -40,7 +45,8 @@ export function showPart(services: readonly RuntimeService[]): string {
 /** Every readiness and liveness probe of these services in one pass, between "@@begin probes" and "@@end". */
 export function probePart(services: readonly RuntimeService[]): string {
   if (!services.some((s) => s.port !== undefined)) return '';
-  return [`printf '@@begin\\tprobes\\n'`, `ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`, `printf '@@end\\n'`].join('\n');
+  const plain = services.some((s) => s.port !== undefined && s.tls === undefined);
+  return [`printf '@@begin\\tprobes\\n'`, ...(plain ? [`ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`] : []), ...tlsProbeLines(services), `printf '@@end\\n'`].join('\n');
 }
 
 // The kernel's hostname file on Linux (a read, no fork); uname elsewhere (macOS).
@@ -105,7 +111,8 @@ export function healthOf(service: RuntimeService, probes: Map<string, number>): 
   if (service.port === undefined) return null;
   const probe = (path: string) => {
     const status = probes.get(`${service.port} ${path}`) ?? 0;
-    return { path, status, ok: isOk(status) };
+    // An HTTPS edge is alive when it answers at all: the status is the site's (its app's).
+    return { path, status, ok: service.tls === undefined ? isOk(status) : status > 0 };
   };
   return { readiness: probe(service.readiness), liveness: probe(service.liveness) };
 }

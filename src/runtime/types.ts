@@ -23,6 +23,12 @@ export interface RuntimeService {
   env?: Record<string, string>;
   /** Compose mode: the compose project, service, file and container names. */
   compose?: ComposeTarget;
+  /**
+   * An edge that serves HTTPS on `port`: probed over TLS with this name as SNI and Host
+   * (`ma_probe_tls`), and alive when it answers HTTP at all — the answer's status belongs to the
+   * site's app, which status judges on its own row.
+   */
+  tls?: { name: string };
   /** systemd: service.swap.ports — the instance that serves is `<unit stem>@<port>` (runtime/swap.ts). */
   swap?: readonly [number, number];
 }
