@@ -230,8 +230,8 @@ export function routingEdges(fleet: Fleet, service: Service): Service[] {
   return [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((h) => byHost.get(h)!).filter((e) => e !== service);
 }
 
-/** Ports on which an edge serves HTTPS (Caddy's default https_port, and the common alternative). */
-export const EDGE_TLS_PORTS: readonly number[] = [443, 8443];
+/** The port on which an edge serves HTTPS: Caddy's default https_port (an edge elsewhere, e.g. 8443 behind a load balancer, may well speak plain HTTP). */
+export const EDGE_TLS_PORTS: readonly number[] = [443];
 
 /**
  * The name an HTTPS edge is probed with (SNI and Host): a name it serves — its own domains, else the
