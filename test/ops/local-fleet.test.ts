@@ -90,3 +90,26 @@ test('a target that matches nothing, or does not exist, is a usage error (exit 2
   assert.equal(none.status, 2);
   assert.match(none.stderr, /no service matches sso --env staging/);
 });
+
+test('deploy: a bare deploy is refused and says --all; --all (dry run) plans every service (README: "nothing means everything", deploy needs --all)', async () => {
+  const tree = await mkdtemp(join(tmpdir(), 'manage-apps-deploy-all-'));
+  try {
+    await writeFile(join(tree, 'mesh-hosts.json'), JSON.stringify({ version: 1, hosts: { core: { provider: 'bare-metal', role: 'production', address: '10.0.0.11', user: 'ops' } } }));
+    for (const [project, port] of [['api', 3030], ['web', 3040]] as const) {
+      await cp(join(packageRoot(), 'examples/fleet/apps'), join(tree, project, 'dist'), { recursive: true });
+      await writeFile(join(tree, project, '.infra.yaml'), `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: core\n  port: ${port}\n  command: node tiny-http.mjs\n  artifact: dist\n`);
+    }
+    const bare = await runCli(['deploy', '--root', tree]);
+    assert.equal(bare.status, 2, bare.stdout + bare.stderr);
+    assert.match(bare.stderr, /deploy needs a target, or --all to deploy every service under the root/);
+    const all = await runCli(['deploy', '--all', '--dry-run', '--json', '--root', tree]);
+    assert.equal(all.status, 0, all.stdout + all.stderr);
+    assert.deepEqual(json<{ plan: { id: string }[] }>(all).plan.map((p) => p.id).sort(), ['api', 'web']);
+    const both = await runCli(['deploy', 'api', '--all', '--root', tree]);
+    assert.equal(both.status, 2);
+    const readme = await readFile(join(packageRoot(), 'README.md'), 'utf8');
+    assert.match(readme.replace(/\s+/g, ' '), /nothing means everything under the root, except for `deploy`, which ships everything only when asked to with `--all`/);
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+});

@@ -80,6 +80,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
       new Option('--script-timeout <seconds>', 'how long a deploy script may run (default 1800)'),
       new Option('--revert-margin <seconds>', "the host reverts an unconfirmed release this long after the readiness timeout (default 20)"),
       new Option('--tag <tag>', 'compose services: the image tag to deploy (default: service.compose.tag, e.g. {env}-{sha})'),
+      new Option('--all', 'deploy every service under the root (deploy without a target, --host or --env is refused without it)'),
     ],
     run: async (args, o) => (await import('../commands/ops/deploy.js')).deploy(args, o),
   },

@@ -22,6 +22,7 @@ export interface DeployCliOptions extends OpsCliOptions {
   to?: string;
   revertMargin?: string;
   tag?: string;
+  all?: boolean;
 }
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
@@ -43,9 +44,12 @@ function deployOptions(options: DeployCliOptions): DeployOptions {
 }
 
 export async function deploy(targets: string[], options: DeployCliOptions): Promise<CommandResult> {
-  if (targets.length === 0 && options.host === undefined && options.env === undefined) {
-    throw new UsageError('deploy needs a target', 'name projects (or project@host), or pass --host/--env to deploy a whole host or environment');
+  // Shipping every service at once is never an accident: with no target it takes --all.
+  const narrowed = targets.length > 0 || options.host !== undefined || options.env !== undefined;
+  if (!narrowed && options.all !== true) {
+    throw new UsageError('deploy needs a target, or --all to deploy every service under the root', 'name projects (or project@host), pass --host/--env to deploy a whole host or environment, or --all for everything');
   }
+  if (narrowed && options.all === true) throw new UsageError('--all deploys every service under the root: give it without targets, --host or --env');
   const { loaded, ops, selection } = await prepare(targets, options);
   const opts = deployOptions(options);
   if (opts.artifact !== undefined && selection.services.length !== 1) throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
