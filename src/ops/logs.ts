@@ -61,7 +61,8 @@ export async function followLogs(ops: Ops, services: readonly Service[], lines: 
       };
       const r = await ops.transport(ops.host(service)!).script(made.script, { onStdout: emit, ...(signal === undefined ? {} : { signal }) });
       if (partial) write(prefix ? `[${service.id}] ${partial}\n` : `${partial}\n`);
-      const failed = r.unreachable ?? (r.code !== 0 && !signal?.aborted ? r.stderr.trim() || `exit ${r.code}` : undefined);
+      // Stopped by the user (Ctrl-C): ssh ends with 255 then, which is no lost connection.
+      const failed = signal?.aborted ? undefined : r.unreachable ?? (r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : undefined);
       return failed === undefined ? { id: service.id } : { id: service.id, error: failed };
     }),
   );

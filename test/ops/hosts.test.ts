@@ -15,7 +15,8 @@ import { selectServices } from '../../src/ops/plan.js';
 import { collectStatus } from '../../src/ops/service-status.js';
 import type { Transport } from '../../src/transport/types.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
-import { json, runCli } from './helpers.js';
+import { eventually, json, runCli } from './helpers.js';
+import { spawn } from 'node:child_process';
 import { fleetRoot, nodeUnit } from './real-fleet.js';
 
 const APP = '/opt/apps/tiny-http.mjs';
@@ -147,6 +148,27 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     const run = await cli('logs', 'api', '-n', '20');
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /api listening on http:\/\/127\.0\.0\.1:7002/);
+  });
+
+  test('logs -f: Ctrl-C (SIGINT to the process group, or to manage-apps alone) is a clean exit 0 with no error line', async () => {
+    for (const group of [true, false]) {
+      const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), 'logs', 'api', '-f', '-n', '5', '--root', root, '--ssh-config', fleet.sshConfigPath], {
+        env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: controlDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: group,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await eventually('the journal lines arrive', 20_000, async () => /api listening/.test(stdout));
+      if (group) process.kill(-child.pid!, 'SIGINT');
+      else child.kill('SIGINT');
+      const code = await done;
+      assert.equal(code, 0, `${group ? 'Ctrl-C' : 'SIGINT'}: exit ${code}\n${stderr}`);
+      assert.doesNotMatch(stderr + stdout, /lost the connection|✖/);
+    }
   });
 
   test('a bulk stop walks the levels backwards and leaves the edge running; the edge stops only when named, with --force', async () => {

@@ -16,14 +16,17 @@ export async function logs(targets: string[], options: LogsCliOptions): Promise<
   const { ops, selection } = await prepare(targets, options);
   if (options.follow) {
     if (options.json) throw new UsageError('--follow and --json do not go together', 'drop -f to get the last lines as JSON');
+    // Following ends when the user interrupts it (Ctrl-C): that is its normal end, exit 0.
     const controller = new AbortController();
     const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     const results = await followLogs(ops, selection.services, lines, (t) => process.stdout.write(t), controller.signal);
+    // Ctrl-C reaches ssh too (one process group): its exit can be seen before our own SIGINT is.
+    if (!controller.signal.aborted && results.some((r) => r.error !== undefined)) await new Promise((resolve) => setTimeout(resolve, 200));
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    const failed = results.filter((r) => r.error !== undefined);
+    const failed = controller.signal.aborted ? [] : results.filter((r) => r.error !== undefined);
     return {
       exitCode: failed.length === 0 ? EXIT_OK : EXIT_PROBLEMS,
       json: { results },
