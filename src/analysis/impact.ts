@@ -5,7 +5,7 @@
  * offline host; each with the chain of steps that explains it (multi-source BFS over the
  * reversed dependency graph: the shortest explanation, O(services + edges)).
  */
-import type { Tunnel } from '../fleet/model.js';
+import { routingEdges, type Tunnel } from '../fleet/model.js';
 import { backupReport, type BackupReport } from './backups.js';
 import { clusterKey, hopJson, lanesThrough, Reachability, routeHosts, serviceKey, type DepEdge, type FleetIndex, type Hop, type HopJson, type NodeKey } from './topology.js';
 
@@ -79,10 +79,32 @@ export interface BrokenLane {
   critical: boolean;
 }
 
+/** A domain no edge serves any more: its edges are offline or cannot reach it, or its service is down. */
+export interface DarkDomain {
+  domain: string;
+  service: string;
+  /** The hosts of the edges that route it (routingEdges, as `net caddy` renders them). */
+  edges: string[];
+  /** edge-offline: every edge that routes it is on an offline host; no-route: the edges that are up cannot reach its host; service-down: it runs on an offline host. */
+  reason: 'edge-offline' | 'no-route' | 'service-down';
+}
+
+/** Backups kept on an offline host (`backups`' holds_backups_of): the data is up, its backups are gone until re-made. */
+export interface LostBackup {
+  /** The host that keeps them. */
+  host: string;
+  /** What they protect: "cluster NAME", "database NAME (CLUSTER)" or "service ID". */
+  of: string;
+}
+
 export interface ImpactReport {
   offline: string[];
   down: DownService[];
   degraded: DegradedService[];
+  /** Domains that go dark. */
+  domains: DarkDomain[];
+  /** Backups that are lost with the offline hosts (the data they protect lives elsewhere). */
+  backups: LostBackup[];
   data: DataLoss[];
   tunnels: BrokenTunnel[];
   lanes: BrokenLane[];
@@ -201,11 +223,35 @@ export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[]
     offline: [...offline],
     down,
     degraded,
+    domains: darkDomains(index, offline, after),
+    backups: lostBackups(index, offline),
     data: dataLoss(index, offline, broken),
     tunnels: brokenTunnels(index.fleet.tunnels, offline, options.observedDown),
     lanes: [...offline].flatMap((h) => lanesThrough(index.fleet, h)).map((l) => ({ carries: l.carries, from: l.from, through: l.through, to: l.to, tunnels: l.tunnels.map((t) => t.name), critical: l.critical })),
     notes: [...meshHubNotes(index, offline), ...notes],
   };
+}
+
+/** Domains whose every routing edge is offline or out of reach of the service, or whose service is down. */
+function darkDomains(index: FleetIndex, offline: ReadonlySet<string>, after: Reachability): DarkDomain[] {
+  const out: DarkDomain[] = [];
+  for (const s of index.fleet.services) {
+    if (s.domains.length === 0 || s.kind === 'edge' || s.host === undefined) continue;
+    const edges = routingEdges(index.fleet, s).map((e) => e.host!);
+    if (edges.length === 0) continue;
+    let reason: DarkDomain['reason'] | undefined;
+    if (offline.has(s.host)) reason = 'service-down';
+    else if (edges.every((e) => offline.has(e))) reason = 'edge-offline';
+    else if (!edges.some((e) => after.reaches(e, s.host!))) reason = 'no-route';
+    if (reason === undefined) continue;
+    for (const domain of s.domains) out.push({ domain, service: s.id, edges, reason });
+  }
+  return out;
+}
+
+function lostBackups(index: FleetIndex, offline: ReadonlySet<string>): LostBackup[] {
+  if (offline.size === 0) return [];
+  return backupReport(index).host_loss.filter((h) => offline.has(h.host)).flatMap((h) => h.holds_backups_of.map((of) => ({ host: h.host, of })));
 }
 
 function describeRoute(hops: Hop[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string>): NonNullable<Step['route']> {

@@ -133,7 +133,7 @@ test('impact: a database cluster that is up but out of reach is data out of reac
 test('CLI: impact workstation --json has the documented shape and exits 0', () => {
   const { status, json } = cliJson<ImpactReport & { problems: unknown[] }>(['impact', 'workstation', '--root', 'test/fixtures/seed003']);
   assert.equal(status, 0);
-  assert.deepEqual(Object.keys(json), ['offline', 'down', 'degraded', 'data', 'tunnels', 'lanes', 'notes', 'problems']);
+  assert.deepEqual(Object.keys(json), ['offline', 'down', 'degraded', 'domains', 'backups', 'data', 'tunnels', 'lanes', 'notes', 'problems']);
   assert.deepEqual(json.offline, ['workstation']);
   assert.deepEqual(Object.keys(json.down[0]!), ['id', 'project', 'environment', 'host', 'kind']);
   const ac = json.degraded.find((d) => d.project === 'activity-core')!;
@@ -169,4 +169,39 @@ test('impact and backups judge data the same way: a cache has nothing to lose, p
   );
   const byName = Object.fromEntries(r.data.map((d) => [d.name, [d.backup_status, d.backup?.rpo ?? null]]));
   assert.deepEqual(byName, { cache: ['cache', null], pg: ['ok', '1h'], q: ['lost-with-host', null] });
+});
+
+test('losing the only edge darkens its domains; losing the host that keeps a cluster\'s backups loses them: neither is "nothing else is affected"', async () => {
+  const { fleetOf } = await import('./helpers.js');
+  const { FleetIndex } = await import('../../src/analysis/topology.js');
+  const fleet = fleetOf({
+    hosts: [{ name: 'web', meshIp: '10.9.0.1' }, { name: 'app', meshIp: '10.9.0.2' }, { name: 'vault', meshIp: '10.9.0.3' }],
+    services: [
+      { project: 'edge', host: 'web', kind: 'edge', port: 443 },
+      { project: 'shop', host: 'app', port: 8080, domains: ['shop.example.com'], database: 'main-pg' },
+    ],
+    clusters: [{ name: 'main-pg', host: 'app', port: 5432, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'restic', target: 'vault' } }],
+  });
+  const index = new FleetIndex(fleet);
+  const edge = analyzeImpact(index, ['web']);
+  assert.deepEqual(ids(edge.down), ['edge']);
+  assert.deepEqual(edge.degraded, []);
+  assert.deepEqual(edge.domains, [{ domain: 'shop.example.com', service: 'shop', edges: ['web'], reason: 'edge-offline' }]);
+  const { impactText } = await import('../../src/cli/commands/impact.js');
+  const text = impactText(edge);
+  assert.doesNotMatch(text, /nothing else is affected/);
+  assert.match(text, /shop\.example\.com → shop: its only edge \(web\) is offline/);
+  assert.match(text, /1 domain dark/);
+
+  const vault = analyzeImpact(index, ['vault']);
+  assert.deepEqual(vault.backups, [{ host: 'vault', of: 'cluster main-pg' }]);
+  assert.deepEqual(vault.domains, []);
+  assert.doesNotMatch(impactText(vault), /nothing else is affected/);
+  assert.match(impactText(vault), /cluster main-pg: its backups on vault are gone until re-made/);
+
+  // The app's own host: its domains go dark because it is down.
+  assert.deepEqual(analyzeImpact(index, ['app']).domains.map((d) => d.reason), ['service-down']);
+  // A host that matters to nothing still says so.
+  const idle = fleetOf({ hosts: ['a', 'b'], services: [{ project: 'x', host: 'a' }] });
+  assert.match(impactText(analyzeImpact(new FleetIndex(idle), ['b'])), /nothing else is affected/);
 });

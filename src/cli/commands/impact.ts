@@ -46,7 +46,15 @@ export function impactText(r: ImpactReport): string {
     const first = s.via[0];
     for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      ${style.dim('and')} ${stepText(step)}`);
   }
-  if (r.degraded.length === 0) out.push(style.dim('  nothing else is affected'));
+  if (r.degraded.length === 0) out.push(style.dim(r.domains.length + r.backups.length === 0 ? '  nothing else is affected' : '  no other service relies on them'));
+  if (r.domains.length > 0) {
+    out.push('', style.bold(`Domains dark (${r.domains.length})`) + style.dim('  no edge serves them'));
+    for (const d of r.domains) out.push(`  ${style.red('✖')} ${d.domain} → ${d.service}: ${d.reason === 'service-down' ? `${d.service} is down` : d.reason === 'edge-offline' ? `${d.edges.length === 1 ? 'its only edge' : 'every edge that routes it'} (${d.edges.join(', ')}) is offline` : `its edges (${d.edges.join(', ')}) cannot reach it`}`);
+  }
+  if (r.backups.length > 0) {
+    out.push('', style.bold(`Backups lost (${r.backups.length})`) + style.dim('  the data is up; its backups are kept there'));
+    for (const b of r.backups) out.push(`  ${style.yellow('!')} ${b.of}: its backups on ${b.host} are gone until re-made`);
+  }
   out.push('', style.bold(`Data unreachable (${r.data.length})`));
   if (r.data.length > 0) {
     out.push(
@@ -86,6 +94,6 @@ export function impactText(r: ImpactReport): string {
     for (const n of r.notes) out.push(`  ${n}`);
   }
   const prodCount = r.down.filter((s) => s.environment === 'prod').length + r.degraded.filter((s) => s.environment === 'prod').length;
-  out.push('', `${plural(r.down.length, 'service')} down and ${r.degraded.length} degraded (${prodCount} of them production), ${plural(r.data.length, 'data set')} out of reach, ${plural(r.tunnels.length, 'tunnel')} broken.`);
+  out.push('', `${plural(r.down.length, 'service')} down and ${r.degraded.length} degraded (${prodCount} of them production), ${plural(r.domains.length, 'domain')} dark, ${plural(r.data.length, 'data set')} out of reach, ${plural(r.backups.length, 'backup')} lost, ${plural(r.tunnels.length, 'tunnel')} broken.`);
   return out.join('\n');
 }

@@ -227,8 +227,16 @@
     out.push(
       r.degraded.length
         ? h('ul', { id: 'impact-degraded' }, r.degraded.map((s) => h('li', { 'data-id': s.id }, `! ${s.id}`, s.environment === 'prod' ? '' : ` [${s.environment}]`, ` on ${s.host}`, ...s.via.map((step) => h('div', { class: 'why' }, stepText(step))))))
-        : h('p', { class: 'muted' }, 'nothing else is affected'),
+        : h('p', { class: 'muted' }, (r.domains || []).length + (r.backups || []).length === 0 ? 'nothing else is affected' : 'no other service relies on them'),
     );
+    if ((r.domains || []).length) {
+      out.push(h('h2', {}, `Domains dark (${r.domains.length})`));
+      out.push(h('ul', { id: 'impact-domains' }, r.domains.map((d) => h('li', {}, `✖ ${d.domain} → ${d.service}: `, d.reason === 'service-down' ? `${d.service} is down` : d.reason === 'edge-offline' ? `its edges (${d.edges.join(', ')}) are offline` : `its edges (${d.edges.join(', ')}) cannot reach it`))));
+    }
+    if ((r.backups || []).length) {
+      out.push(h('h2', {}, `Backups lost (${r.backups.length})`));
+      out.push(h('ul', { id: 'impact-backups' }, r.backups.map((b) => h('li', {}, `! ${b.of}: its backups on ${b.host} are gone until re-made`))));
+    }
     out.push(h('h2', {}, `Data out of reach (${r.data.length})`));
     if (r.data.length) {
       out.push(
