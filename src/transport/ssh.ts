@@ -7,11 +7,10 @@
  * and multiplexing (ControlMaster/ControlPersist) through a private control directory so a
  * second command to the same host costs one round trip, not a handshake.
  */
-import { mkdirSync, statSync, chmodSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { existingAncestor, privateDirectory } from './private-dir.js';
 import { Shell, validName } from './quote.js';
 import { runProcess, type SpawnResult } from './spawn.js';
 import type { RunOptions, RunResult, Transport } from './types.js';
@@ -42,21 +41,19 @@ export interface PendingScript {
 /**
  * Private directory for ControlPath sockets: $MANAGE_APPS_CONTROL_DIR, else
  * ~/.cache/manage-apps/ssh, else /tmp/manage-apps-<uid>/ssh when the home path would make a
- * socket path longer than the system allows (~104 bytes). Created 0700; refused if another
- * user owns it.
+ * socket path longer than the system allows (~104 bytes). Whichever it is, its whole path is
+ * checked as OpenSSH checks the files it trusts (src/transport/private-dir.ts): a directory on
+ * the way that another user owns or can write is refused, never repaired — in /tmp another
+ * local user can make /tmp/manage-apps-<uid> first and swap in a master socket of their own.
  */
-export function controlDir(): string {
-  const fromEnv = process.env['MANAGE_APPS_CONTROL_DIR'];
-  let dir = fromEnv ?? join(homedir(), '.cache', 'manage-apps', 'ssh');
+export function controlDir(configured?: string): string {
+  const fromEnv = configured ?? process.env['MANAGE_APPS_CONTROL_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '') return privateDirectory(fromEnv, existingAncestor(fromEnv));
+  const dir = join(homedir(), '.cache', 'manage-apps', 'ssh');
   // %C expands to 40 hex characters; unix socket paths are limited to ~104 bytes (macOS).
-  if (fromEnv === undefined && dir.length + 42 + 20 > 104) dir = join(tmpdir(), `manage-apps-${userInfo().uid}`, 'ssh');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const info = statSync(dir);
-  if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-    throw new UsageError(`the ssh control directory ${dir} belongs to another user`, 'set MANAGE_APPS_CONTROL_DIR to a private directory');
-  }
-  if ((info.mode & 0o077) !== 0) chmodSync(dir, 0o700);
-  return dir;
+  if (dir.length + 42 + 20 <= 104) return privateDirectory(dir, existingAncestor(dir));
+  const uid = typeof process.getuid === 'function' ? process.getuid() : userInfo().uid;
+  return privateDirectory(join(tmpdir(), `manage-apps-${uid}`, 'ssh'), tmpdir());
 }
 
 /** The ssh arguments before the destination: shared by every command, the benchmark and the docs. */
@@ -75,7 +72,7 @@ export function sshBaseArgs(options: SshOptions = {}): string[] {
     '-o', 'LogLevel=ERROR',
   );
   if (options.multiplex !== false) {
-    const dir = options.controlDir ?? controlDir();
+    const dir = controlDir(options.controlDir);
     args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(dir, '%C')}`, '-o', `ControlPersist=${options.persist ?? '60s'}`);
   }
   return args;
