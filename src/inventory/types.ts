@@ -50,8 +50,8 @@ export interface InventoryTunnel {
   /** The host that opens the tunnel: must agree with direction (forward: from; reverse: to). */
   initiator?: string;
   /** Exact forwards (else one per port of `ports`, same port both ends). */
-  forwards?: { listen: number; target_port?: number; target_host?: string; bind?: string }[];
-  /** The far host's account the tunnel logs in as (default ma-tunnel-open / ma-tunnel-listen). */
+  forwards?: { listen: number; target_port?: number; target_host?: string; bind?: string; publish?: string }[];
+  /** The far host's account the tunnel logs in as: ma-tunnel-… (default ma-tunnel-open / ma-tunnel-listen). */
   ssh_user?: string;
   /** The address the initiator dials for the far host (default: mesh IP, public IP, address). */
   connect?: string;

@@ -28,7 +28,7 @@ import { records } from '../runtime/shell.js';
 import { closest } from '../text/suggest.js';
 import { quote } from '../transport/quote.js';
 import { failureReason, type RunResult } from '../transport/types.js';
-import { CLIENT_ALIVE, INITIATOR_USER, SSHD_DROPIN, type ResolvedTunnel } from '../tunnels/resolve.js';
+import { ACCOUNT_COMMENT, ACCOUNT_RECORD, CLIENT_ALIVE, FAR_USER, FAR_USER_PREFIX, INITIATOR_USER, SSHD_DROPIN, type ResolvedTunnel } from '../tunnels/resolve.js';
 import type { Ops } from './context.js';
 
 export interface TunnelOutcome {
@@ -99,14 +99,42 @@ ma_put() {
   chmod "$2" "$t" && chown "$3" "$t" && mv -f "$t" "$1" || { rm -f "$t"; return 1; }
   echo changed
 }
-# ma_account NAME: a system account with no shell and no password; its home is root-owned.
+# ma_account NAME (ma_why says why not): NAME is an account manage-apps made, with the root-owned
+# home /var/lib/NAME it made; made now if it does not exist. Made by manage-apps means: recorded
+# in ${ACCOUNT_RECORD} (root's), or exactly as it makes them — its comment (an earlier version
+# left none on the default names), no shell, its /var/lib home root's or not there — and then recorded.
+# Anything else (someone's login, a package's user, a home of its own) is refused, and a home
+# manage-apps did not make is never taken over or chowned.
 ma_account() {
+  ma_why="cannot keep ${ACCOUNT_RECORD} on $(hostname)"
+  mkdir -p /etc/manage-apps && [ ! -L ${ACCOUNT_RECORD} ] || return 1
+  h="/var/lib/$1"
   if ! id -u "$1" >/dev/null 2>&1; then
-    useradd --system --user-group --no-create-home --home-dir "/var/lib/$1" --shell /usr/sbin/nologin -p '*' "$1" || return 1
+    if [ -e "$h" ] || [ -L "$h" ]; then ma_why="$h exists on $(hostname) but no account $1 does: refused (manage-apps never takes over a directory it did not make)"; return 1; fi
+    # Recorded first: a run killed before useradd leaves a name, never an account it would disown.
+    grep -qxF "$1" ${ACCOUNT_RECORD} 2>/dev/null || printf '%s\n' "$1" >> ${ACCOUNT_RECORD} || return 1
+    useradd --system --user-group --no-create-home --home-dir "$h" --shell /usr/sbin/nologin --comment '${ACCOUNT_COMMENT}' -p '*' "$1" || { ma_why="useradd $1 failed on $(hostname)"; return 1; }
     ma_changed - "account $1 created on $(hostname)"
+  elif ! grep -qxF "$1" ${ACCOUNT_RECORD} 2>/dev/null; then
+    case "$(getent passwd "$1" | cut -d: -f5-7)" in
+      "${ACCOUNT_COMMENT}:$h:/usr/sbin/nologin") shape=1 ;;
+      ":$h:/usr/sbin/nologin") case "$1" in ${INITIATOR_USER}|${FAR_USER.forward}|${FAR_USER.reverse}) shape=1 ;; *) shape=0 ;; esac ;;
+      *) shape=0 ;;
+    esac
+    if [ "$shape" = 1 ] && { { [ ! -e "$h" ] && [ ! -L "$h" ]; } || { [ -d "$h" ] && [ ! -L "$h" ] && [ "$(stat -c %u "$h")" = 0 ]; }; }; then
+      printf '%s\n' "$1" >> ${ACCOUNT_RECORD} || return 1
+      ma_changed - "account $1 (made by manage-apps, not in its record) recorded on $(hostname)"
+    else
+      ma_why="the account $1 exists on $(hostname) and manage-apps did not make it: refused (a tunnel logs in only as an account of its own; name another ssh_user starting with ${FAR_USER_PREFIX})"
+      return 1
+    fi
   fi
-  mkdir -p "/var/lib/$1" && chown root:root "/var/lib/$1" && chmod 755 "/var/lib/$1"
+  [ "$(getent passwd "$1" | cut -d: -f6)" = "$h" ] || { ma_why="the account $1 on $(hostname) has another home than $h: refused"; return 1; }
+  if [ ! -e "$h" ] && [ ! -L "$h" ]; then mkdir -m 755 "$h" || return 1; fi
+  if [ -L "$h" ] || [ ! -d "$h" ] || [ "$(stat -c %u "$h")" != 0 ]; then ma_why="$h on $(hostname) is not the root-owned directory manage-apps made: refused (never chowned)"; return 1; fi
 }
+# ma_ours NAME: NAME exists and is recorded as made by manage-apps (a check, nothing made).
+ma_ours() { id -u "$1" >/dev/null 2>&1 && grep -qxF "$1" ${ACCOUNT_RECORD} 2>/dev/null; }
 `;
 
 /** The script runs as root: directly, or re-run under `sudo -n` for a non-root ssh user. */
@@ -114,18 +142,24 @@ function asRoot(body: string): string {
   return `if [ "$(id -u)" = 0 ]; then sh -c ${quote(body)}; else sudo -n sh -c ${quote(body)}; fi\n`;
 }
 
-function accountsScript(host: string, far: readonly ResolvedTunnel[], initiated: readonly ResolvedTunnel[]): string {
+function accountsScript(host: string, far: readonly ResolvedTunnel[], initiated: readonly ResolvedTunnel[], others: readonly string[]): string {
   const lines = [HELPERS];
   const farUsers = [...new Set(far.map((t) => t.farUser))].sort();
+  const failAll = (list: readonly ResolvedTunnel[]) => list.map((t) => `ma_fail ${quote(t.name)} "$ma_why"`).join('; ');
   for (const user of farUsers) {
     const ak = authorizedKeysPath(user);
+    // A refused account fails its own tunnels only; the host's other tunnels go on.
     lines.push(
-      `ma_account ${quote(user)} || { ma_fail - ${quote(`cannot create the account ${user} on ${host}`)}; exit 1; }`,
-      `mkdir -p ${quote(`${farHome(user)}/.ssh`)} && chmod 755 ${quote(`${farHome(user)}/.ssh`)} || exit 1`,
-      `rm -f ${quote(`${ak}.ma-tmp`)}`,
-      `if [ -f ${quote(ak)} ]; then printf '@@ak\\t%s\\t=%s\\n' ${quote(user)} "$(base64 -w0 < ${quote(ak)})"; else printf '@@ak\\t%s\\t-\\n' ${quote(user)}; fi`,
+      `if ma_account ${quote(user)}; then`,
+      `  printf '@@account\\t%s\\tours\\n' ${quote(user)}`,
+      `  mkdir -p ${quote(`${farHome(user)}/.ssh`)} && chmod 755 ${quote(`${farHome(user)}/.ssh`)} || exit 1`,
+      `  rm -f ${quote(`${ak}.ma-tmp`)}`,
+      `  if [ -f ${quote(ak)} ]; then printf '@@ak\\t%s\\t=%s\\n' ${quote(user)} "$(base64 -w0 < ${quote(ak)})"; else printf '@@ak\\t%s\\t-\\n' ${quote(user)}; fi`,
+      `else ${failAll(far.filter((t) => t.farUser === user))}; fi`,
     );
   }
+  // The accounts of this host's other tunnels (not selected): the Match block covers them only if they are ours.
+  for (const user of others.filter((u) => !farUsers.includes(u))) lines.push(`if ma_ours ${quote(user)}; then printf '@@account\\t%s\\tours\\n' ${quote(user)}; fi`);
   if (far.length > 0) {
     lines.push(
       `keys=$(sshd -T 2>/dev/null | awk '$1=="hostkey"{print $2}')`,
@@ -134,7 +168,7 @@ function accountsScript(host: string, far: readonly ResolvedTunnel[], initiated:
     );
   }
   if (initiated.length > 0) {
-    lines.push(`ma_account ${INITIATOR_USER} || { ma_fail - ${quote(`cannot create the account ${INITIATOR_USER} on ${host}`)}; exit 1; }`);
+    lines.push(`if ma_account ${INITIATOR_USER}; then`);
     for (const t of initiated) {
       const d = quote(t.dir);
       const key = quote(keyPath(t));
@@ -152,6 +186,7 @@ function accountsScript(host: string, far: readonly ResolvedTunnel[], initiated:
         `printf '@@pubkey\\t%s\\t%s\\n' ${quote(t.name)} "$pub"`,
       );
     }
+    lines.push(`else ${failAll(initiated)}; fi`);
   }
   return asRoot(lines.join('\n'));
 }
@@ -231,8 +266,9 @@ function downScript(host: string, initiated: readonly ResolvedTunnel[], far: rea
   for (const t of far) {
     const ak = quote(authorizedKeysPath(t.farUser));
     const marker = quote(` ${keyComment(t)}`);
+    // Only in an account manage-apps made (its home is root's): never root writing in another account's directory.
     lines.push(
-      `if [ -f ${ak} ] && grep -qF -- ${marker} ${ak}; then`,
+      `if ma_ours ${quote(t.farUser)} && [ -f ${ak} ] && [ ! -L ${ak} ] && grep -qF -- ${marker} ${ak}; then`,
       `  grep -vF -- ${marker} ${ak} > ${ak}.ma-tmp; chmod 644 ${ak}.ma-tmp && mv -f ${ak}.ma-tmp ${ak} && ma_changed ${quote(t.name)} ${quote(`authorized key removed on ${host}`)}`,
       'fi',
     );
@@ -315,7 +351,11 @@ export class TunnelRunner {
             if (kind === 'changed') (who === '-' ? ho.changes : this.outcome(this.all.find((t) => t.name === who)!).changes).push(text ?? '');
           }
           const errors = recs.filter((r) => r[0] === 'error');
-          const failed = result.unreachable !== undefined || result.code !== 0 || errors.length > 0;
+          // A script that ran to its end with errors only about named tunnels (a refused account)
+          // failed those tunnels: the host's other tunnels go on.
+          const ownErrors = errors.filter((e) => e[1] !== '-' && this.all.some((t) => t.name === e[1]));
+          for (const e of ownErrors) this.outcome(this.all.find((t) => t.name === e[1])!).error ??= e[2] ?? 'failed';
+          const failed = result.unreachable !== undefined || result.code !== 0 || errors.length > ownErrors.length;
           if (!failed) return;
           const reason = errors.map((e) => e[2]).join('; ') || failureReason(result);
           ho.error ??= reason;
@@ -349,13 +389,17 @@ export class TunnelRunner {
 
     // Round 1: accounts, keys (generated on the initiator), host keys, current authorized_keys.
     this.progress(`[1/3] accounts, keys and host keys on ${hosts.join(', ')}`);
-    const r1 = await this.round(new Map(hosts.map((h) => [h, accountsScript(h, fars.get(h) ?? [], initiators.get(h) ?? [])])), involved);
+    const otherAccounts = (host: string) => [...new Set(this.all.filter((t) => t.far === host && !selected.includes(t)).map((t) => t.farUser))].sort();
+    const r1 = await this.round(new Map(hosts.map((h) => [h, accountsScript(h, fars.get(h) ?? [], initiators.get(h) ?? [], otherAccounts(h))])), involved);
     const publicKeys = new Map<string, string>();
     const keyGenerated = new Set<string>();
     const hostKeys = new Map<string, string[]>();
     const authorized = new Map<string, Map<string, string>>();
+    /** The accounts on each host that manage-apps made (the only ones its Match block may name). */
+    const ours = new Map<string, Set<string>>();
     for (const [host, r] of r1) {
       for (const [kind, a, b] of r.records) {
+        if (kind === 'account' && a && b === 'ours') ours.set(host, new Set([...(ours.get(host) ?? []), a]));
         if (kind === 'pubkey' && a && b) publicKeys.set(a, b);
         if (kind === 'hostkey' && a) hostKeys.set(host, [...(hostKeys.get(host) ?? []), a]);
         if (kind === 'ak' && a && b !== undefined) {
@@ -393,7 +437,7 @@ export class TunnelRunner {
         }
         return { user, expected, content: spliceBlock(content, authorizedKeysBlock(lines)), tunnels: names.length > 0 ? names : list.map((t) => t.name) };
       });
-      farScripts.set(far, farScript(far, sshdDropIn(this.all.filter((t) => t.far === far)), keys));
+      farScripts.set(far, farScript(far, sshdDropIn(this.all.filter((t) => t.far === far && ours.get(far)?.has(t.farUser) === true)), keys.filter((k) => ours.get(far)?.has(k.user) === true)));
     }
     this.progress(`[2/3] sshd Match block and restricted keys on ${[...farScripts.keys()].join(', ') || '(none)'}`);
     await this.round(farScripts, (h) => (fars.get(h) ?? []));

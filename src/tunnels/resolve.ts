@@ -20,6 +20,17 @@ export const TUNNEL_RULE = 'tunnel';
 export const INITIATOR_USER = 'ma-tunnel';
 /** The far host's accounts: one may only listen (-R), the other only open connections (-L). */
 export const FAR_USER: Record<'forward' | 'reverse', string> = { forward: 'ma-tunnel-open', reverse: 'ma-tunnel-listen' };
+/**
+ * Every far account's name starts with this: tunnel accounts are ones manage-apps makes (the
+ * Match block it installs locks an account to forwarding only, so naming the host's login user
+ * or root would lock the operator out). `tunnels up` also refuses, on the host, an account that
+ * exists but is not in ACCOUNT_RECORD.
+ */
+export const FAR_USER_PREFIX = 'ma-tunnel-';
+/** Root-owned list of the accounts manage-apps made on this host, one name a line. */
+export const ACCOUNT_RECORD = '/etc/manage-apps/accounts';
+/** The comment (GECOS) of the accounts it makes, so `getent passwd` says whose they are. */
+export const ACCOUNT_COMMENT = 'manage-apps tunnel account';
 export const TUNNEL_DIR = '/etc/manage-apps/tunnels';
 export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/manage-apps-tunnels.conf';
 /** ssh client keep-alives: a dead peer is noticed within interval × count seconds. */
@@ -35,6 +46,8 @@ export interface Forward {
   listen: number;
   targetHost: string;
   targetPort: number;
+  /** Why a non-loopback bind publishes this port (the inventory's acknowledgement), if it does. */
+  publish?: string;
 }
 
 export interface ResolvedTunnel {
@@ -100,7 +113,7 @@ export function isLoopback(bind: string): boolean {
  */
 export function forwardsOf(t: Tunnel): Forward[] {
   if (t.forwards !== undefined) {
-    return t.forwards.map((f) => ({ bind: f.bind ?? '127.0.0.1', listen: f.listen, targetHost: f.target_host ?? 'localhost', targetPort: f.target_port ?? f.listen }));
+    return t.forwards.map((f) => ({ bind: f.bind ?? '127.0.0.1', listen: f.listen, targetHost: f.target_host ?? 'localhost', targetPort: f.target_port ?? f.listen, ...(f.publish === undefined ? {} : { publish: f.publish }) }));
   }
   return (t.ports ?? []).map((p) => ({ bind: '127.0.0.1', listen: p, targetHost: 'localhost', targetPort: p }));
 }
@@ -162,6 +175,10 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
         err(i, [...path, 'bind'], `tunnel "${t.name}": bind address ${shown(f.bind)} is not a plain address`);
         bad = true;
       }
+      if (HOST_TOKEN.test(f.bind) && !isLoopback(f.bind) && (f.publish === undefined || f.publish.trim() === '')) {
+        // Not an error: some tunnels exist to publish a port. Said, located, until acknowledged.
+        problems.push(problem(TUNNEL_RULE, at(i, ...path, 'bind'), `tunnel "${t.name}" publishes port ${f.listen} on ${t.from} at ${f.bind}: every host that reaches ${t.from} there can connect to ${t.to}:${f.targetPort}`, `bind it to 127.0.0.1, or say why it must be reachable with "publish": "<why>" on this forward`, 'warning'));
+      }
       const owner = claim(t.from, f.listen, `tunnel ${t.name}`);
       if (owner !== undefined && owner !== `tunnel ${t.name}`) {
         err(i, path, `tunnel "${t.name}" listens on ${t.from}:${f.listen}, which ${owner} already uses`, `pick another port for the listening end (set "forwards": [{"listen": <free port>, "target_port": ${f.targetPort}}])`);
@@ -172,6 +189,9 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
     const farUser = t.ssh_user ?? FAR_USER[direction];
     if (!USER_TOKEN.test(farUser)) {
       err(i, ['ssh_user'], `tunnel "${t.name}": ${shown(farUser)} is not a user name`);
+      bad = true;
+    } else if (!farUser.startsWith(FAR_USER_PREFIX) || farUser.length === FAR_USER_PREFIX.length) {
+      err(i, ['ssh_user'], `tunnel "${t.name}": ssh_user ${shown(farUser)} is not an account manage-apps makes: ${far} would lock it to forwarding only (no shell, no commands)`, `name an account of its own starting with "${FAR_USER_PREFIX}" (e.g. "${FAR_USER_PREFIX}${t.name.toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 32 - FAR_USER_PREFIX.length)}"), or leave ssh_user out (${FAR_USER[direction]})`);
       bad = true;
     }
     const connect = dialAddress(index, t, index.hosts.get(initiator)!, farHost);

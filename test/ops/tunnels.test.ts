@@ -6,7 +6,7 @@
 // killed or cut off at every round converges on a rerun (N/N fault points survived).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -43,6 +43,11 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
   const bothFlow = async () => (await apiThrough()) && (await pgThrough());
   const tunnelsUp = async (...extra: string[]) => {
     const r = await cli('tunnels', 'up', '--json', ...extra);
+    return { run: r, doc: json<Run>(r) };
+  };
+
+  const tunnelsUp2 = async (run: (...a: string[]) => Promise<CliRun>) => {
+    const r = await run('tunnels', 'up', '--json');
     return { run: r, doc: json<Run>(r) };
   };
 
@@ -276,5 +281,103 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
     }
     console.log(`# ${survived}/${faults.length} fault points survived`);
     assert.deepEqual(failures, []);
+  });
+  test('tunnel accounts are ones manage-apps makes; a published port is said (attacks on real hosts)', async () => {
+    // A second fleet root: the same manifests, the inventory plus the attacker's tunnels.
+    const { cpSync, readFileSync, writeFileSync } = await import('node:fs');
+    const hostile = mkdtempSync(join(tmpdir(), 'manage-apps-tun-hostile-'));
+    cpSync(root, hostile, { recursive: true });
+    const base = JSON.parse(readFileSync(join(root, 'mesh-hosts.json'), 'utf8')) as { tunnels: Record<string, unknown>[] };
+    const address = (h: string) => fleet.host(h).address;
+    const withTunnels = (...extra: Record<string, unknown>[]) => {
+      const text = JSON.stringify({ ...base, tunnels: [...base.tunnels, ...extra] }, null, 2);
+      writeFileSync(join(hostile, 'mesh-hosts.json'), text);
+      return text;
+    };
+    const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    const hcli = (...a: string[]) => runCli([...a, '--root', hostile, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '3'], { MANAGE_APPS_CONTROL_DIR: control });
+    type Prob = { file: string; line: number; rule: string; severity: string; message: string };
+    const problemsOf = async () => json<{ problems: Prob[] }>(await runCli(['validate', '--json', '--root', hostile])).problems.filter((p) => p.rule === 'tunnel');
+    const dropIn = () => out(EDGE, 'cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf; echo; cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf 2>/dev/null | md5sum');
+    const reverse = (name: string, port: number, extra: Record<string, unknown>) => ({ name, from: EDGE, to: LAN, direction: 'reverse', ports: [port], connect: address(EDGE), ...extra });
+    const results: [string, boolean, string][] = [];
+    const attack = async (name: string, run: () => Promise<string | undefined>) => {
+      const why = await run().catch((error: Error) => `threw: ${error.message}`);
+      results.push([name, why === undefined, why ?? '']);
+    };
+    const dropInBefore = await dropIn();
+
+    for (const user of ['root', 'admin']) {
+      await attack(`ssh_user "${user}" (the far host's login user, not an account manage-apps makes)`, async () => {
+        const text = withTunnels(reverse(`as-${user}`, 25501, { ssh_user: user }));
+        const found = (await problemsOf()).find((p) => p.severity === 'error' && p.message.includes(`ssh_user "${user}"`));
+        if (!found) return 'validate says nothing';
+        if (!found.file.endsWith('mesh-hosts.json') || found.line !== lineOf(text, `"ssh_user": "${user}"`)) return `not located at ssh_user: ${JSON.stringify(found)}`;
+        const up = await hcli('tunnels', 'up', '--json');
+        if (up.status !== 1) return `tunnels up exit ${up.status}`;
+        if (/Match User (root|admin)/.test(await dropIn())) return 'a Match block names the account';
+        return undefined;
+      });
+    }
+
+    // An account with the prefix that manage-apps did not make: a service's own, with its own home.
+    await on(LAN, 'useradd --system --create-home --home-dir /var/lib/ma-tunnel-svc --shell /bin/sh ma-tunnel-svc && chmod 700 /var/lib/ma-tunnel-svc');
+    await attack('ssh_user names an existing account manage-apps did not make (its home would be chowned to root)', async () => {
+      withTunnels({ name: 'svc-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25502, target_port: API_PORT }], ssh_user: 'ma-tunnel-svc', connect: address(LAN) });
+      const { run, doc } = await tunnelsUp2(hcli);
+      const t = doc.tunnels.find((x) => x.name === 'svc-tun');
+      if (run.status !== 1 || !/ma-tunnel-svc exists on .* manage-apps did not make it: refused/.test(t?.error ?? '')) return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
+      if (await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-svc') !== 'ma-tunnel-svc:700') return 'its home changed owner or mode';
+      if (await out(LAN, 'test -e /var/lib/ma-tunnel-svc/.ssh && echo yes || echo no') !== 'no') return 'root wrote into its home';
+      if (/ma-tunnel-svc/.test(await out(LAN, 'cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf'))) return 'a Match block names it';
+      // The other tunnels in the same run went on.
+      if (!doc.tunnels.filter((x) => x.name !== 'svc-tun').every((x) => x.error === undefined && x.state === 'active')) return `the other tunnels failed: ${JSON.stringify(doc.tunnels)}`;
+      return undefined;
+    });
+
+    // No account, but its home path is there already (another account's directory).
+    await on(LAN, 'mkdir -p /var/lib/ma-tunnel-squat && chown nobody:nogroup /var/lib/ma-tunnel-squat && chmod 750 /var/lib/ma-tunnel-squat');
+    await attack('the home of a new tunnel account exists already (another account owns it)', async () => {
+      withTunnels({ name: 'squat-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25503, target_port: API_PORT }], ssh_user: 'ma-tunnel-squat', connect: address(LAN) });
+      const { run, doc } = await tunnelsUp2(hcli);
+      const t = doc.tunnels.find((x) => x.name === 'squat-tun');
+      if (run.status !== 1 || !/\/var\/lib\/ma-tunnel-squat exists .* refused/.test(t?.error ?? '')) return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
+      if (await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-squat') !== 'nobody:750') return 'the directory changed owner or mode';
+      if (await out(LAN, 'id -u ma-tunnel-squat >/dev/null 2>&1 && echo yes || echo no') !== 'no') return 'the account was made over it';
+      return undefined;
+    });
+
+    // The service account plants a link where `tunnels down` writes its temporary file.
+    await on(LAN, [
+      'printf "root-owned secret\\n" > /etc/ma-victim && chmod 600 /etc/ma-victim',
+      'mkdir -p /var/lib/ma-tunnel-svc/.ssh && printf "ssh-ed25519 AAAA x manage-apps-tunnel:svc-tun@vps\\n" > /var/lib/ma-tunnel-svc/.ssh/authorized_keys',
+      'ln -sfn /etc/ma-victim /var/lib/ma-tunnel-svc/.ssh/authorized_keys.ma-tmp && chown -hR ma-tunnel-svc: /var/lib/ma-tunnel-svc/.ssh',
+    ].join(' && '));
+    await attack('tunnels down through a link the service account planted in its .ssh', async () => {
+      withTunnels({ name: 'svc-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25502, target_port: API_PORT }], ssh_user: 'ma-tunnel-svc', connect: address(LAN) });
+      await hcli('tunnels', 'down', 'svc-tun', '--json');
+      const victim = await out(LAN, 'stat -c %U:%a /etc/ma-victim; cat /etc/ma-victim');
+      return victim === 'root:600\nroot-owned secret' ? undefined : `the root-owned file changed: ${victim}`;
+    });
+
+    const refused = results.filter((r) => r[1]).length;
+    console.log(`attacks refused: ${refused}/${results.length}`);
+    for (const [name, ok, why] of results) if (!ok) console.log(`not refused: ${name}: ${why}`);
+    // The far host's Match block is what it was: no account the attacker named was locked.
+    assert.equal(await dropIn(), dropInBefore);
+    await on(LAN, 'userdel ma-tunnel-svc; rm -rf /var/lib/ma-tunnel-svc /var/lib/ma-tunnel-squat /etc/ma-victim');
+
+    // A port published to other hosts: a located warning in validate and in tunnels up's output, until acknowledged.
+    const text = withTunnels({ name: 'open-api', from: EDGE, to: LAN, direction: 'reverse', forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT }], connect: address(EDGE) });
+    const warning = (await problemsOf()).find((p) => p.severity === 'warning' && p.message.includes('publishes port 25504'));
+    assert.ok(warning, 'validate warns');
+    assert.equal(warning.line, lineOf(text, '"bind": "0.0.0.0"'));
+    const dry = await hcli('tunnels', 'up', 'open-api', '--dry-run');
+    assert.match(dry.stdout, new RegExp(`mesh-hosts\\.json:${warning.line}:\\d+ tunnel "open-api" publishes port 25504 on vps at 0\\.0\\.0\\.0`));
+    withTunnels({ name: 'open-api', from: EDGE, to: LAN, direction: 'reverse', forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT, publish: 'the LAN printers post here' }], connect: address(EDGE) });
+    assert.equal((await problemsOf()).filter((p) => p.message.includes('publishes')).length, 0);
+    assert.doesNotMatch((await hcli('tunnels', 'up', 'open-api', '--dry-run')).stdout, /publishes/);
+    rmSync(hostile, { recursive: true, force: true });
+    assert.equal(refused, results.length);
   });
 });

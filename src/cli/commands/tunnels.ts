@@ -30,6 +30,8 @@ export async function tunnels(action: 'up' | 'down', names: string[], options: O
     human: () => {
       if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
       const out: string[] = [];
+      // Said on every run, not only by validate: a published port is reachable from other hosts.
+      for (const w of resolution.problems.filter((p) => p.severity === 'warning')) out.push(`${style.yellow('⚠')} ${w.file}:${w.line}:${w.column} ${w.message}${w.hint ? style.dim(` (${w.hint})`) : ''}`);
       if (run.plan) {
         out.push(style.bold(`tunnels ${action} --dry-run: nothing was touched; the run would do:`));
         for (const p of run.plan) out.push(`  round ${p.round} on ${p.host}:`, ...p.steps.map((s) => `    - ${s}`));
