@@ -184,7 +184,7 @@ async function systemdAction({ ops, service, rs, transport, action, options, rep
   const before = recs.find((x) => x[0] === 'before')?.[1];
   const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
   if (gate.outcome === 'ready') return done(action === 'start' && before === 'active' ? 'running' : action === 'restart' ? 'restarted' : 'started', true, 'ready');
-  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnoseService(ops, service, since));
+  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout, gate.port), await diagnoseService(ops, service, since));
 }
 
 /** Compose: docker stop/restart of the service's container, or `up -d --no-deps` from the current release; gated like a unit. */
@@ -206,12 +206,13 @@ async function composeAction({ ops, service, rs, transport, action, options, rep
   return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnoseService(ops, service, since));
 }
 
-export function gateDetail(service: Service, outcome: string, detail: string, timeoutMs: number): string {
+/** Why a gate failed; `port`: the port it probed, when the host said (a swap service's gated instance). */
+export function gateDetail(service: Service, outcome: string, detail: string, timeoutMs: number, port = service.port): string {
   if (outcome === 'crashed') return `crashed on start: ${detail}`;
   if (outcome === 'timeout') {
     const code = Number(detail);
     const answer = code === 0 ? 'no answer' : `HTTP ${code}`;
-    return service.port === undefined ? `not running steadily after ${timeoutMs / 1000}s` : `not ready: ${service.health.readiness} on port ${service.port} gave ${answer} for ${timeoutMs / 1000}s`;
+    return service.port === undefined ? `not running steadily after ${timeoutMs / 1000}s` : `not ready: ${service.health.readiness} on port ${port} gave ${answer} for ${timeoutMs / 1000}s`;
   }
   return `no verdict from the host: ${detail}`;
 }

@@ -186,8 +186,10 @@ out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gat
         ? `[ "$A" = active ] && { ma_gate ready "$A"; exit 0; }`
         : `if [ "$A" = active ] && [ "$S" = running ]; then stable=$((stable + 1)); else stable=0; fi
   [ "$stable" -ge 10 ] && { ma_gate ready running; exit 0; }`;
+  // Which instance this gate is about: a failure names its port, not service.port (a swap service's two instances).
+  const gated = service.port === undefined ? '' : `printf '@@gated\\t%s\\t%s\\n' ${service.port} ${quote(unit)}\n`;
   return `${PRELUDE}
-g0=$(ma_now_ms)
+${gated}g0=$(ma_now_ms)
 # ma_gate OUTCOME DETAIL: the verdict, with the milliseconds the action and the wait took.
 ma_gate() { printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(( $(ma_now_ms) - g0 ))"; }
 ${action}
@@ -219,13 +221,17 @@ export interface GateResult {
   detail: string;
   /** Milliseconds the action and the readiness wait took on the host. */
   elapsedMs: number | null;
+  /** The port the gate probed (a swap service's new instance listens on the port that is not service.port). */
+  port?: number;
 }
 
 export function parseGate(output: string): GateResult {
   const r = records(output).find((rec) => rec[0] === 'gate');
   const outcome = r?.[1];
   const elapsed = r?.[3] === undefined || r[3] === '' ? null : Number(r[3]);
-  if (outcome === 'ready' || outcome === 'crashed' || outcome === 'timeout' || outcome === 'stopped') return { outcome, detail: r?.[2] ?? '', elapsedMs: elapsed };
+  const gated = Number(records(output).find((rec) => rec[0] === 'gated')?.[1] ?? '');
+  const port = Number.isInteger(gated) && gated > 0 ? { port: gated } : {};
+  if (outcome === 'ready' || outcome === 'crashed' || outcome === 'timeout' || outcome === 'stopped') return { outcome, detail: r?.[2] ?? '', elapsedMs: elapsed, ...port };
   return { outcome: 'unknown', detail: output.trim().split('\n').slice(-3).join(' | '), elapsedMs: null };
 }
 

@@ -183,9 +183,13 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
 
   test('a never-ready deploy and a crashing deploy roll back with 0 failed requests', async () => {
     for (const bad of ['notready', 'crash']) {
+      const live = Number((await facts('a1')).f.get('live'));
+      const gated = PORTS.find((p) => p !== live);
       await underLoad('a1', `${bad} deploy (rolled back)`, async () => {
         const r = await deploy('a1', bad);
         assert.equal(r.status, 1, r.stdout + r.stderr);
+        // The failure names the instance that was gated (the port that is not live), never the healthy live one.
+        if (bad === 'notready') assert.match(r.stdout, new RegExp(`not ready: /readyz on port ${gated} gave HTTP 503 for 3s \\(took [\\d.]+s`), r.stdout);
       });
       await assertConsistent('a1', 'v3');
     }

@@ -122,7 +122,7 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
     return { ...base, pruned, revert: { windowS, state: 'fired', detail }, verdict: 'late', lockSettled, gate, roundTrips: 2 + edgeTrips, reason: `${release} passed its gate but was not confirmed in time: ${detail}` };
   }
 
-  const reason = edgeFailure ?? gateDetail(service, gate.outcome, gate.detail, timeoutMs);
+  const reason = edgeFailure ?? gateDetail(service, gate.outcome, gate.detail, timeoutMs, gate.port);
   ctx.report(`${reason}; diagnosing, switching back to ${previous ?? 'nothing (stopping)'}`);
   const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
   if (back.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself` };
@@ -139,7 +139,7 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
       ? { release: null, ok: backGate.outcome === 'stopped', detail: 'no previous release: the unit was stopped (the failed release is kept, marked failed)' }
       : backGate.outcome === 'ready'
         ? { release: target, ok: true, detail: `${target} is live and ready again` }
-        : { release: target, ok: false, detail: `the previous release did not come back: ${gateDetail(service, backGate.outcome, backGate.detail, timeoutMs)}` };
+        : { release: target, ok: false, detail: `the previous release did not come back: ${gateDetail(service, backGate.outcome, backGate.detail, timeoutMs, backGate.port)}` };
   const pruned = records(back.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
   return { ...base, pruned, diagnosis, back: result, revert: { windowS, state: 'disarmed' }, verdict: 'failed', lockSettled, gate, roundTrips: 2, reason };
 }

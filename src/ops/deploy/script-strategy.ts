@@ -117,7 +117,7 @@ async function runScript(ctx: StrategyContext, transport: Transport): Promise<De
   const gate = gateOf(g);
   timings.gateMs = gate.elapsedMs;
   if (gate.outcome === 'ready') return { ...base, outcome: 'deployed', ok: true, script: scriptInfo };
-  const reason = gateDetail(service, gate.outcome, gate.detail, timeout);
+  const reason = gateDetail(service, gate.outcome, gate.detail, timeout, gate.port);
   base.roundTrips++;
   const diagnosis = await diagnose(ops, transport, service, gate.since);
   return { ...base, outcome: 'failed', ok: false, reason, script: scriptInfo, ...(diagnosis === undefined ? {} : { diagnosis }) };

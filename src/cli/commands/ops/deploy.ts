@@ -80,7 +80,8 @@ export async function deploy(targets: string[], options: DeployCliOptions): Prom
 
 function deployLine(d: DeployResult): string {
   const t = d.timings;
-  const time = t.totalMs ? style.dim(` ${(t.totalMs / 1000).toFixed(1)}s${t.overheadMs !== null ? `, ${(t.overheadMs / 1000).toFixed(1)}s beyond the restart and health wait` : ''}`) : '';
+  // In parentheses, so it never runs into a number of the line before it ("for 10s 11.6s", "pruned 2 1.3s").
+  const time = t.totalMs ? style.dim(` (took ${(t.totalMs / 1000).toFixed(1)}s${t.overheadMs !== null ? `, ${(t.overheadMs / 1000).toFixed(1)}s beyond the restart and health wait` : ''})`) : '';
   const image = d.image ? `, ${d.image.ref}${d.image.digest ? ` = ${d.image.digest.slice(d.image.digest.indexOf('@') + 1, d.image.digest.indexOf('@') + 20)}` : ''}${d.compose ? ` via ${d.compose}` : ''}` : '';
   if (d.ok && d.outcome === 'deployed') return `${style.green('✔')} ${d.id} on ${d.host}: ${d.release ? `${d.release} is live` : 'deployed'}${image}${d.previous ? ` (was ${d.previous})` : ''}${d.pruned.length ? `, pruned ${d.pruned.length}` : ''}${time}`;
   if (d.outcome === 'skipped') return `${style.yellow('-')} ${d.id} on ${d.host}: skipped (${d.reason})`;
