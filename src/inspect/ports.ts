@@ -1,15 +1,16 @@
 /**
- * `ports`: the port registry per host (services and database clusters) and its
- * clashes, plus the .env.ports file that mirrors it.
+ * `ports`: the port registry per host (services, database clusters, droplet services and
+ * the ports tunnels listen on) and its clashes, plus the .env.ports file that mirrors it.
  */
 import { listeners, type Fleet } from '../fleet/model.js';
+import { forwardsOf } from '../tunnels/resolve.js';
 
 export interface PortEntry {
   host: string;
   port: number;
   owner: string;
-  /** droplet: a service a producer-root manifest lists under droplets[].services. */
-  type: 'service' | 'cluster' | 'droplet';
+  /** droplet: a service a producer-root manifest lists under droplets[].services; tunnel: a tunnel's listening end (on its `from` host). */
+  type: 'service' | 'cluster' | 'droplet' | 'tunnel';
   environment: string | null;
   source: string;
 }
@@ -27,6 +28,10 @@ export interface PortRegistry {
 
 export function portRegistry(fleet: Fleet): PortRegistry {
   const entries: PortEntry[] = listeners(fleet).map(({ host, port, owner, type, environment, source }) => ({ host, port, owner, type, environment, source }));
+  // A tunnel listens on its `from` host: the same ports `validate` checks against services and clusters.
+  for (const t of fleet.tunnels) {
+    for (const port of new Set(forwardsOf(t).map((f) => f.listen))) entries.push({ host: t.from, port, owner: `tunnel ${t.name}`, type: 'tunnel', environment: null, source: fleet.inventoryFile });
+  }
   entries.sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port || a.owner.localeCompare(b.owner));
   const byKey = new Map<string, PortEntry[]>();
   for (const e of entries) {
@@ -48,7 +53,8 @@ export interface EnvNameCollision {
 /** NAME_PORT=1234 lines: stable order, one per service and cluster; a name two owners would share is a collision, never a silent pick. */
 export function envPortsFile(registry: PortRegistry): { text: string; collisions: EnvNameCollision[] } {
   const byName = new Map<string, { owner: string; port: number }[]>();
-  for (const e of registry.entries) {
+  // A tunnel's port is the far service's, reached locally: the service's own variable names it.
+  for (const e of registry.entries.filter((x) => x.type !== 'tunnel')) {
     const name = `${envName(e.owner)}_PORT`;
     const owners = byName.get(name) ?? [];
     if (!owners.some((o) => o.owner === e.owner && o.port === e.port)) owners.push({ owner: e.owner, port: e.port });

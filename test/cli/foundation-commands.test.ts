@@ -155,6 +155,23 @@ test('list shows the droplet services that hosts, ports and graph show (issue 21
   assert.match(cli(['list', ...example]).stdout, /\(on droplet com\.uvlava\.ct\.forge\)/);
 });
 
+test('ports lists the ports tunnels listen on (the ones validate checks), and a clash with one', async () => {
+  const root = await makeTree({
+    'mesh-hosts.json': inventory({ tunnels: [{ name: 'pg-replica', from: 'core', to: 'hub', direction: 'reverse', ports: [25436] }, { name: 'api-back', from: 'core', to: 'hub', forwards: [{ listen: 3030, target_port: 8080 }] }] }),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n',
+  });
+  try {
+    const run = cli(['ports', '--root', root, '--json']);
+    const doc = JSON.parse(run.stdout) as { ports: { host: string; port: number; owner: string; type: string }[]; clashes: { host: string; port: number; owners: string[] }[] };
+    assert.ok(doc.ports.some((p) => p.host === 'core' && p.port === 25436 && p.owner === 'tunnel pg-replica' && p.type === 'tunnel'), run.stdout);
+    assert.deepEqual(doc.clashes, [{ host: 'core', port: 3030, owners: ['api', 'tunnel api-back'] }]);
+    assert.equal(run.status, 1);
+    assert.match(cli(['validate', '--root', root]).stdout, /tunnel "api-back" listens on core:3030, which service api already uses/);
+  } finally {
+    await removeTree(root);
+  }
+});
+
 test('hosts: role, provider, addresses, services and clusters per host', () => {
   const out = JSON.parse(cli(['hosts', ...example, '--json']).stdout) as { hosts: { name: string; role: string; services: { project: string }[]; clusters: { name: string }[] }[] };
   const black = out.hosts.find((h) => h.name === 'black');
