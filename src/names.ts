@@ -44,3 +44,32 @@ export function nameIssue(kind: NameKind, value: string): string | undefined {
 export function isValidName(kind: NameKind, value: string): boolean {
   return nameIssue(kind, value) === undefined;
 }
+
+/** The cluster engines whose database and user names are PostgreSQL's (the data commands drive them). */
+export const POSTGRES_ENGINES: ReadonlySet<string> = new Set(['postgres', 'timescaledb']);
+
+/** PostgreSQL identifiers manage-apps creates: plain lower-case names (no quoting surprises, no case folding). */
+export const PG_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Names with a meaning of their own: pg_hba.conf reads `all`, `sameuser`, `samerole`,
+ * `samegroup` and `replication` as keywords (`user: all` would admit every role, superusers
+ * included), `+name` and `@file` as a group and a file; `postgres`, `template0` and `template1`
+ * are the cluster's own databases, `postgres` its superuser; PostgreSQL reserves role names
+ * starting with `pg_` and the role words `public`, `none`, `current_user`, `current_role`,
+ * `session_user`.
+ */
+const HBA_KEYWORDS = new Set(['all', 'sameuser', 'samerole', 'samegroup', 'replication']);
+const RESERVED_DATABASES = new Set(['postgres', 'template0', 'template1']);
+const RESERVED_ROLES = new Set(['postgres', 'public', 'none', 'current_user', 'current_role', 'session_user']);
+
+/** Why `value` cannot be a database (or user) name manage-apps provisions, or undefined when it can. */
+export function pgNameIssue(kind: 'database' | 'user', value: string): string | undefined {
+  if (value.startsWith('+') || value.startsWith('@')) return `starts with "${value[0]}", which pg_hba.conf reads as ${value[0] === '+' ? 'a group' : 'a file to include'}`;
+  if (HBA_KEYWORDS.has(value)) return 'is a pg_hba.conf keyword (all, sameuser, samerole, samegroup, replication), not a name';
+  if (!PG_NAME.test(value)) return 'is not a plain PostgreSQL name: lower-case letters, digits and _ (at most 63), starting with a letter or _';
+  if (kind === 'database' && RESERVED_DATABASES.has(value)) return "is one of the cluster's own databases (postgres, template0, template1)";
+  if (kind === 'user' && RESERVED_ROLES.has(value)) return value === 'postgres' ? "is the cluster's superuser: an app never uses the admin role" : 'is a role name PostgreSQL reserves';
+  if (kind === 'user' && value.startsWith('pg_')) return 'starts with pg_, which PostgreSQL reserves for its own roles';
+  return undefined;
+}

@@ -42,6 +42,7 @@ export const RULES: Record<string, RuleInfo> = {
   discovery: { id: 'discovery', severity: 'error', level: 'check', summary: 'A directory or manifest could not be read.' },
   host_in_mesh: { id: 'host_in_mesh', severity: 'error', level: 'must', summary: 'service.host is a host of mesh-hosts.json.' },
   own_db: { id: 'own_db', severity: 'error', level: 'must', summary: 'Each project has its own logical database and its own user on a cluster.' },
+  db_name: { id: 'db_name', severity: 'error', level: 'check', summary: 'A PostgreSQL database or user name is plain (lower-case letters, digits, _), not a pg_hba.conf keyword (all, sameuser, samerole, replication, +group, @file) and not a name the cluster keeps for itself (postgres, template0/1, pg_*).' },
   http_coupling: { id: 'http_coupling', severity: 'error', level: 'must', summary: 'Cross-service dependencies are HTTP only, declared in depends_on, and name known projects.' },
   droplet_naming: { id: 'droplet_naming', severity: 'error', level: 'must', summary: 'Droplets are named reverse-DNS: <prefix>.<role> or <prefix>.<producer>.<role>, once each.' },
   gpu_ondemand: { id: 'gpu_ondemand', severity: 'warning', level: 'should', summary: 'GPU workloads are on-demand, never a standing GPU.' },

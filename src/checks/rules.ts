@@ -8,6 +8,9 @@
 import type { LoadedInventory } from '../inventory/load.js';
 import { problem, type Location, type Problem } from '../problems.js';
 import { closest } from '../text/suggest.js';
+import { abbreviated } from '../text/control.js';
+import { POSTGRES_ENGINES, pgNameIssue } from '../names.js';
+import { databaseConflicts } from '../fleet/databases.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, matchesNaming, repeatedDomains, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from '../manifest/load.js';
@@ -48,6 +51,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   }
   if (inventoryReady) checkDatabaseClusters(ctx);
   checkOwnDb(ctx);
+  checkDatabaseNames(ctx);
   checkCycles(ctx);
   checkUnits(ctx);
   checkCompose(ctx);
@@ -202,17 +206,24 @@ function checkGpu(ctx: RuleContext, s: Service): void {
 
 /** No two projects share a cluster's logical database or user (own_db; shared DBs also break http_coupling). */
 function checkOwnDb(ctx: RuleContext): void {
-  for (const field of ['name', 'user'] as const) {
-    const owners = new Map<string, ProjectDatabase>();
-    for (const db of ctx.fleet.databases) {
-      const key = `${db.cluster}\u0000${db[field]}`;
-      const first = owners.get(key);
-      if (first && first.project !== db.project) {
-        const what = field === 'name' ? 'database' : 'database user';
-        ctx.out.push(problem('own_db', at(ctx, db.manifest, ['database', field]), `${what} "${db[field]}" on cluster "${db.cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : "give each project its own database user; never reuse another service's credentials"));
-      } else if (!first) {
-        owners.set(key, db);
-      }
+  for (const { field, cluster, value, declarations } of databaseConflicts(ctx.fleet.databases)) {
+    const first = declarations[0]!;
+    for (const db of declarations.slice(1)) {
+      if (db.project === first.project) continue;
+      const what = field === 'name' ? 'database' : 'database user';
+      ctx.out.push(problem('own_db', at(ctx, db.manifest, ['database', field]), `${what} "${value}" on cluster "${cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : "give each project its own database user; never reuse another service's credentials"));
+    }
+  }
+}
+
+/** A PostgreSQL database or user name is one manage-apps can provision: plain, not a keyword or reserved name (db_name). */
+function checkDatabaseNames(ctx: RuleContext): void {
+  for (const db of ctx.fleet.databases) {
+    const cluster = ctx.fleet.clusters.find((c) => c.name === db.cluster);
+    if (cluster && !POSTGRES_ENGINES.has(cluster.engine)) continue;
+    for (const field of ['name', 'user'] as const) {
+      const issue = pgNameIssue(field === 'name' ? 'database' : 'user', db[field]);
+      if (issue !== undefined) ctx.out.push(problem('db_name', at(ctx, db.manifest, ['database', field]), `database ${field === 'name' ? 'name' : 'user'} ${JSON.stringify(abbreviated(db[field], 80))} ${issue}`, `name it after the project, e.g. ${JSON.stringify(`${db.project.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^([0-9])/, '_$1').slice(0, 50)}_${field === 'name' ? 'db' : 'app'}`)}`));
     }
   }
 }

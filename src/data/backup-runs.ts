@@ -48,10 +48,11 @@ export function backupRunsPart(clusters: readonly string[]): string {
   const lines = clusters.flatMap((c) => [
     show(`manage-apps-backup@${c}.timer`, TIMER_PROPS, 'bkt'),
     show(`manage-apps-backup@${c}.service`, SERVICE_PROPS, 'bks'),
-    ...['running', 'last', 'last-ok'].map((f) => `f=${quote(`${STATE_DIR}/${c}/${f}.json`)}; if $SUDO test -f "$f"; then printf '@@bkf\\t%s\\t%s\\t%s\\n' ${quote(c)} ${f} "$($SUDO head -c 65536 "$f" | tr -d '\\t\\r\\n')"; fi`),
+    ...['running', 'last', 'last-ok'].map((f) => `f=${quote(`${STATE_DIR}/${c}/${f}.json`)}; if ma_bk_pg test -f "$f"; then printf '@@bkf\\t%s\\t%s\\t%s\\n' ${quote(c)} ${f} "$(ma_bk_pg head -c 65536 "$f" | tr -d '\\t\\r\\n')"; fi`),
   ]);
-  // The state files are the postgres account's (0700): read as root, through sudo -n for a non-root ssh user.
-  return `\nma_backup_runs() {\nSUDO=''; [ "$(id -u)" = 0 ] || SUDO='sudo -n'\n${lines.join('\n')}\n}\nma_backup_runs\n`;
+  // The state files are the postgres account's (0700), in its directory: read as postgres (runuser as
+  // root, sudo -n -u postgres for a non-root ssh user), so a link postgres put there reads nothing of root's.
+  return `\nma_backup_runs() {\nma_bk_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && sudo -n -u postgres "$@"); fi; }\n${lines.join('\n')}\n}\nma_backup_runs 2>/dev/null\n`;
 }
 
 const unitCluster = (unit: string) => unit.replace(/^manage-apps-backup@/, '').replace(/\.(timer|service)$/, '');

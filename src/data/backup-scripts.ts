@@ -25,8 +25,23 @@ export const KEY_DIR = '/var/lib/manage-apps/backup/ssh';
 /** A declared check query's statement timeout in the drill. */
 export const CHECK_TIMEOUT_S = 60;
 
-/** Exact row counts of every ordinary table, as one JSON object, inside the current transaction's snapshot. */
-export const COUNT_SQL = `SELECT '@@tables', coalesce(json_object_agg(n.nspname || '.' || c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint ORDER BY n.nspname, c.relname), '{}') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast';`;
+/**
+ * What every psql session manage-apps opens as the superuser inside a database starts with
+ * (PGOPTIONS, applied at connection start over any `ALTER DATABASE … SET` the database's owner
+ * made): only pg_catalog is searched, and pg_temp last, so no function, operator or type an app
+ * defined in its schemas can be the better match for a name (issue: an app's
+ * `public.format(text, name, name)` ran as the superuser inside the count query).
+ */
+export const PINNED_PGOPTIONS = '-c search_path=pg_catalog,pg_temp';
+
+/**
+ * Exact row counts of every ordinary table, as one JSON object, inside the current transaction's
+ * snapshot. It runs as the superuser in a database an app owns: besides the pinned search_path,
+ * every function, operator and type is named with its schema (pg_catalog), so it resolves the
+ * same even if the search path were not pinned; the per-table count runs through
+ * pg_catalog.query_to_xml with the same pinned path.
+ */
+export const COUNT_SQL = `SET search_path = pg_catalog, pg_temp; SELECT '@@tables', coalesce(pg_catalog.json_object_agg(n.nspname::pg_catalog.text OPERATOR(pg_catalog.||) '.'::pg_catalog.text OPERATOR(pg_catalog.||) c.relname::pg_catalog.text, ((pg_catalog.xpath('/row/c/text()'::pg_catalog.text, pg_catalog.query_to_xml(pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I'::pg_catalog.text, n.nspname, c.relname), false, true, ''::pg_catalog.text)))[1])::pg_catalog.text::pg_catalog.int8 ORDER BY n.nspname, c.relname), '{}'::pg_catalog.json) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.relkind OPERATOR(pg_catalog.=) 'r'::pg_catalog."char" AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.name AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema'::pg_catalog.name AND n.nspname::pg_catalog.text OPERATOR(pg_catalog.!~) '^pg_toast'::pg_catalog.text;`;
 
 export const RECEIVE_SCRIPT = String.raw`#!/bin/bash
 # manage-apps backup receiver: the forced command of a cluster host's backup key (see docs/data.md).
@@ -153,10 +168,10 @@ trap 'exec 3>&- 2>/dev/null; rm -rf "$work"' EXIT
 dbs_json=''
 for db in $DATABASES; do
   mkfifo "$work/in"
-  psql -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -p "$PORT" -d "$db" < "$work/in" > "$work/out" 2> "$work/err" &
+  PGOPTIONS='${PINNED_PGOPTIONS}' psql -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -p "$PORT" -d "$db" < "$work/in" > "$work/out" 2> "$work/err" &
   pp=$!
   exec 3> "$work/in"
-  printf '%s\n' "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" "SELECT '@@snap', pg_export_snapshot();" "$COUNT_SQL" "SELECT '@@counted';" >&3
+  printf '%s\n' "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" "SELECT '@@snap', pg_catalog.pg_export_snapshot();" "$COUNT_SQL" "SELECT '@@counted';" >&3
   for i in $(seq 6000); do grep -q '^@@counted' "$work/out" 2>/dev/null && break; kill -0 "$pp" 2>/dev/null || break; sleep 0.01; done
   snap=$(sed -n 's/^@@snap\t//p' "$work/out")
   tables=$(sed -n 's/^@@tables\t//p' "$work/out")
@@ -202,45 +217,54 @@ declare -A checks=()
 while IFS=$'\t' read -r cdb cq; do [[ $cdb =~ ^[a-z_][a-z0-9_]*$ && -n $cq ]] && checks[$cdb]=$cq; done
 now_ms() { date +%s%3N; }
 t0=$(now_ms)
-scratch=$(mktemp -d /tmp/manage-apps-drill.XXXXXX)
-chown postgres: "$scratch"
+# Two places, so that root never writes where another account can put a link: $work is root's
+# (0711: postgres may only pass through), and every file root writes or reads is there; $pg, inside
+# it, is the postgres account's, with the scratch cluster's data directory and socket.
+work=$(mktemp -d /tmp/manage-apps-drill.XXXXXX) || { echo "@@error	cannot create a private directory in /tmp"; exit 1; }
+chmod 711 "$work"
+pg=$work/pg
+mkdir -m 700 "$pg" && chown postgres: "$pg" || { echo "@@error	cannot create $pg"; exit 1; }
 as_pg() { (cd / && runuser -u postgres -- "$@"); }
-cleanup() { as_pg "$bin/pg_ctl" -D "$scratch/data" -m immediate stop >/dev/null 2>&1; rm -rf "$scratch"; }
+# Every session: only pg_catalog is searched (names a restored app defined never resolve first).
+sql() { as_pg env PGOPTIONS='${PINNED_PGOPTIONS}' "$bin/psql" -h "$pg" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 "$@"; }
+cleanup() { as_pg "$bin/pg_ctl" -D "$pg/data" -m immediate stop >/dev/null 2>&1; rm -rf -- "$work"; }
 trap cleanup EXIT
-as_pg "$bin/initdb" -D "$scratch/data" -A trust -U postgres --no-sync >/dev/null 2>"$scratch/initdb.err" || { echo "@@error	initdb failed: $(head -c 200 "$scratch/initdb.err" | tr '\n\t' '  ')"; exit 1; }
-as_pg "$bin/pg_ctl" -D "$scratch/data" -o "-k $scratch -c listen_addresses= -c fsync=off -c full_page_writes=off" -w start >/dev/null 2>&1 || { echo "@@error	the scratch cluster did not start"; exit 1; }
-printf '@@scratch\t%s\t%s\n' "$scratch" "$(( $(now_ms) - t0 ))"
-# The check queries run as a role that can read everything and write nothing (pg_read_all_data),
-# in read-only transactions with a statement timeout, inside this throw-away cluster only.
-if (( ${'$'}{#checks[@]} > 0 )); then
-  as_pg "$bin/psql" -h "$scratch" -d postgres -X -q -c "CREATE ROLE ma_check LOGIN; GRANT pg_read_all_data TO ma_check" >/dev/null 2>&1
-fi
+as_pg "$bin/initdb" -D "$pg/data" -A trust -U postgres --no-sync >/dev/null 2>"$work/initdb.err" || { echo "@@error	initdb failed: $(head -c 200 "$work/initdb.err" | tr '\n\t' '  ')"; exit 1; }
+as_pg "$bin/pg_ctl" -D "$pg/data" -o "-k $pg -c listen_addresses= -c fsync=off -c full_page_writes=off" -w start >/dev/null 2>&1 || { echo "@@error	the scratch cluster did not start"; exit 1; }
+printf '@@scratch\t%s\t%s\n' "$work" "$(( $(now_ms) - t0 ))"
+# The restored copy is an app's database: what it defines (functions, CHECK constraints, index
+# expressions) runs while it is restored and counted. So the restore, and the count, run as
+# ma_restore, a role without any right but owning its scratch database, never as the superuser.
+# The check queries run as ma_check, which can read everything and write nothing (pg_read_all_data),
+# in read-only transactions with a statement timeout. Both exist in this throw-away cluster only.
+sql -d postgres -c "CREATE ROLE ma_restore LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; CREATE ROLE ma_check LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; GRANT pg_read_all_data TO ma_check" >/dev/null 2>"$work/err" || { echo "@@error	cannot create the drill roles: $(head -c 200 "$work/err" | tr '\n\t' '  ')"; exit 1; }
 clean() { tr '\n\t\r' '   ' | tr -d '\000-\037' | head -c "$1"; }
 for pair in "$@"; do
   db=${'$'}{pair%%:*}; snap=${'$'}{pair#*:}
   [[ $db =~ ^[a-z_][a-z0-9_]*$ && $snap =~ ^[0-9a-f]*$ ]] || { echo "@@error	bad database $db"; exit 2; }
   t1=$(now_ms)
-  as_pg "$bin/createdb" -h "$scratch" "drill_$db" 2>"$scratch/err" || { printf '@@db\t%s\t1\t1\t\t0\tcreatedb: %s\n' "$db" "$(head -c 200 "$scratch/err" | tr '\n\t' '  ')"; continue; }
+  as_pg "$bin/createdb" -h "$pg" -O ma_restore "drill_$db" 2>"$work/err" || { printf '@@db\t%s\t1\t1\t\t0\tcreatedb: %s\n' "$db" "$(head -c 200 "$work/err" | tr '\n\t' '  ')"; continue; }
   if [[ $method == restic ]]; then
-    restic dump --quiet "$snap" "/$id-$db.dump" 2>"$scratch/fetch.err"
+    restic dump --quiet "$snap" "/$id-$db.dump" 2>"$work/fetch.err"
   else
-    cat -- "$base/files/$id/$db.dump" 2>"$scratch/fetch.err"
-  fi | tee >(sha256sum | cut -c1-64 > "$scratch/$db.sha") | as_pg "$bin/pg_restore" -h "$scratch" -d "drill_$db" --no-owner --no-acl --exit-on-error 2>"$scratch/restore.err"
+    cat -- "$base/files/$id/$db.dump" 2>"$work/fetch.err"
+  fi | tee >(sha256sum | cut -c1-64 > "$work/$db.sha") | as_pg "$bin/pg_restore" -h "$pg" -U ma_restore -d "drill_$db" --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$work/restore.err"
   rc=("${'$'}{PIPESTATUS[@]}")
-  for i in $(seq 200); do [[ -s $scratch/$db.sha ]] && break; sleep 0.05; done
-  tables=$(as_pg "$bin/psql" -h "$scratch" -d "drill_$db" -X -A -t -F $'\t' -c "$COUNT_SQL" 2>/dev/null | sed -n 's/^@@tables\t//p')
+  for i in $(seq 200); do [[ -s $work/$db.sha ]] && break; sleep 0.05; done
+  tables=$(sql -U ma_restore -d "drill_$db" -c "$COUNT_SQL" 2>/dev/null | sed -n 's/^@@tables\t//p')
   t2=$(now_ms)
-  err="$(grep -v 'retrying after' "$scratch/fetch.err" | tail -n 2 | head -c 300 | tr '\n\t' '  ')"
-  [[ -n $err ]] || err="$(grep -v '^$' "$scratch/restore.err" | head -c 300 | tr '\n\t' '  ')"
-  printf '@@db\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "${'$'}{rc[0]}" "${'$'}{rc[2]}" "$(cat "$scratch/$db.sha" 2>/dev/null)" "$((t2 - t1))" "$err"
+  err="$(grep -v 'retrying after' "$work/fetch.err" | tail -n 2 | head -c 300 | tr '\n\t' '  ')"
+  [[ -n $err ]] || err="$(grep -v '^$' "$work/restore.err" | head -c 300 | tr '\n\t' '  ')"
+  printf '@@db\t%s\t%s\t%s\t%s\t%s\t%s\n' "$db" "${'$'}{rc[0]}" "${'$'}{rc[2]}" "$(cat "$work/$db.sha" 2>/dev/null)" "$((t2 - t1))" "$err"
   printf '@@tables\t%s\t%s\n' "$db" "${'$'}{tables:-null}"
   if [[ -n ${'$'}{checks[$db]:-} ]]; then
-    printf '%s' "${'$'}{checks[$db]}" | base64 -d > "$scratch/check.sql" 2>/dev/null; chown postgres: "$scratch/check.sql"
-    as_pg env PGOPTIONS="-c default_transaction_read_only=on -c statement_timeout=${CHECK_TIMEOUT_S}s" "$bin/psql" -h "$scratch" -U ma_check -d "drill_$db" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -f "$scratch/check.sql" > "$scratch/check.out" 2> "$scratch/check.err"
+    # The query reaches psql on its stdin, opened by root from root's directory.
+    printf '%s' "${'$'}{checks[$db]}" | base64 -d > "$work/check.sql" 2>/dev/null
+    as_pg env PGOPTIONS="-c default_transaction_read_only=on -c statement_timeout=${CHECK_TIMEOUT_S}s" "$bin/psql" -h "$pg" -U ma_check -d "drill_$db" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 < "$work/check.sql" > "$work/check.out" 2> "$work/check.err"
     crc=$?
-    printf '@@check\t%s\t%s\t%s\t%s\t%s\n' "$db" "$crc" "$(grep -c '' "$scratch/check.out")" "$(head -n 1 "$scratch/check.out" | cut -f1 | tr -d '\000-\037' | head -c 200)" "$(grep -v '^$' "$scratch/check.err" | clean 300)"
+    printf '@@check\t%s\t%s\t%s\t%s\t%s\n' "$db" "$crc" "$(grep -c '' "$work/check.out")" "$(head -n 1 "$work/check.out" | cut -f1 | tr -d '\000-\037' | head -c 200)" "$(grep -v '^$' "$work/check.err" | clean 300)"
   fi
-  as_pg "$bin/dropdb" -h "$scratch" "drill_$db" >/dev/null 2>&1
+  as_pg "$bin/dropdb" -h "$pg" "drill_$db" >/dev/null 2>&1
 done
 printf '@@done\t%s\n' "$(( $(now_ms) - t0 ))"
 `.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);

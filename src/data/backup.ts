@@ -5,7 +5,8 @@
  * on the target, where the backups are, into a throw-away cluster. The operator's machine only
  * sends scripts and reads results: no dump passes through it.
  */
-import { appendFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { durationMs, type Cluster, type Fleet, type Host } from '../fleet/model.js';
 import type { BackupPolicy } from '../manifest/types.js';
@@ -16,7 +17,7 @@ import { failureReason } from '../transport/types.js';
 import { BACKUP_BASE, BACKUP_SCRIPT, backupTimer, backupUnit, CONF_DIR, DRILL_SCRIPT, KEY_DIR, LIB_DIR, RECEIVE_SCRIPT, STATE_DIR } from './backup-scripts.js';
 import { DRIVEN_ENGINES, notDrivenReason, pgName, resolveDatabase, type DeclaredDatabase } from './declared.js';
 import { EVIDENCE_FILE } from './evidence.js';
-import { heredoc } from './postgres.js';
+import { heredoc, PG_PRELUDE } from './postgres.js';
 
 
 export interface BackupPlan {
@@ -108,19 +109,27 @@ export async function install(ops: Ops, plan: BackupPlan, timer: boolean): Promi
   const res: InstallResult = { cluster: c, ok: false, timer: null };
   const period = periodSeconds(plan.policy);
   const timerUnit = `manage-apps-backup@${c}.timer`;
+  // Root creates and writes only root's directories; the key directory is the postgres account's
+  // (the unit runs as postgres and reads its key there), so everything inside it is done as
+  // postgres: a link postgres planted there reaches nothing postgres could not reach itself.
+  const keyDir = quote(KEY_DIR);
   const a = await ops.transport(plan.host).script(
-    `${PRELUDE}main() {
+    `${PRELUDE}${PG_PRELUDE}main() {
 id postgres >/dev/null 2>&1 || { printf '@@fail\\tno postgres account on this host\\n'; return; }
-$SUDO mkdir -p ${LIB_DIR} ${CONF_DIR} ${STATE_DIR} ${KEY_DIR}
-$SUDO chown postgres:postgres ${STATE_DIR} ${KEY_DIR}; $SUDO chmod 700 ${KEY_DIR}
+$SUDO mkdir -p ${LIB_DIR} ${CONF_DIR} ${STATE_DIR}
+if [ -L ${STATE_DIR} ] || [ "$($SUDO stat -c %U -- /var/lib/manage-apps)" != root ]; then printf '@@fail\\t%s is a symlink, or its parent is not root-owned: not used\\n' ${STATE_DIR}; return; fi
+$SUDO chown -h postgres:postgres ${STATE_DIR}
+if [ -L ${keyDir} ] || { [ -e ${keyDir} ] && [ ! -d ${keyDir} ]; }; then printf '@@fail\\t%s is a symlink or not a directory: not used (remove it, then run backups install again)\\n' ${keyDir}; return; fi
+if [ -d ${keyDir} ] && [ "$($SUDO stat -c %U -- ${keyDir})" != postgres ]; then printf '@@fail\\t%s is owned by %s, not postgres: not used\\n' ${keyDir} "$($SUDO stat -c %U -- ${keyDir})"; return; fi
+ma_as_pg mkdir -p -m 700 ${keyDir} && ma_as_pg chmod 700 ${keyDir} || { printf '@@fail\\tcannot create %s as postgres\\n' ${keyDir}; return; }
 ${writeFile(`${LIB_DIR}/pg-backup`, BACKUP_SCRIPT, '755')}
 ${writeFile(`${CONF_DIR}/${c}.conf`, confText(plan), '644')}
 ${writeFile('/etc/systemd/system/manage-apps-backup@.service', backupUnit(), '644')}
 ${timer && period !== undefined ? writeFile(`/etc/systemd/system/manage-apps-backup@${c}.timer`, backupTimer(c, period), '644') : ''}
-[ -f ${KEY_DIR}/${c} ] || (cd / && $SUDO runuser -u postgres -- ssh-keygen -q -t ed25519 -N '' -C ${quote(`manage-apps-backup:${c}@${plan.host.name}`)} -f ${KEY_DIR}/${c}) >/dev/null
+ma_as_pg test -f ${KEY_DIR}/${c} || ma_as_pg ssh-keygen -q -t ed25519 -N '' -C ${quote(`manage-apps-backup:${c}@${plan.host.name}`)} -f ${KEY_DIR}/${c} >/dev/null
 $SUDO systemctl daemon-reload
 ${timer && period !== undefined ? `$SUDO systemctl enable --now ${timerUnit} >/dev/null 2>&1 || { printf '@@fail\\tcannot enable ${timerUnit}\\n'; return; }` : ''}
-printf '@@pubkey\\t%s\\n' "$($SUDO cat ${KEY_DIR}/${c}.pub)"
+printf '@@pubkey\\t%s\\n' "$(ma_as_pg head -c 4096 -- ${KEY_DIR}/${c}.pub)"
 }
 main
 `,
@@ -155,7 +164,7 @@ main
   const addr = ipOf(plan.target!)!;
   const port = plan.target!.port ?? 22;
   const known = hostKeys.map((k) => `${port === 22 ? addr : `[${addr}]:${port}`} ${k}`).join('\n') + '\n';
-  const cr = await ops.transport(plan.host).script(`${PRELUDE}main() {\n${writeFile(`${KEY_DIR}/${c}.known_hosts`, known, '644', 'postgres:postgres', ` && printf '@@ok\\n'`)}\n}\nmain\n`, { timeoutMs: ops.settings.commandTimeoutMs });
+  const cr = await ops.transport(plan.host).script(`${PRELUDE}${PG_PRELUDE}main() {\n${heredoc(`ma_as_pg sh -c 'umask 022; t=$(mktemp "$1.XXXXXX") && cat > "$t" && chmod 644 "$t" && mv -f "$t" "$1"' sh ${quote(`${KEY_DIR}/${c}.known_hosts`)}`, known, 'MA_FILE', ` && printf '@@ok\\n'`)}\n}\nmain\n`, { timeoutMs: ops.settings.commandTimeoutMs });
   if (!records(cr.stdout).some((r) => r[0] === 'ok')) return { ...res, reason: `on ${plan.host.name}: ${failureReason(cr)}` };
   return { cluster: c, ok: true, timer: timer && period !== undefined ? { unit: timerUnit, period_s: period } : null };
 }
@@ -194,11 +203,11 @@ export async function runBackup(ops: Ops, plan: BackupPlan, timeoutMs: number): 
   const base: RunResult = { cluster: plan.cluster.name, host: plan.host.name, target: plan.target?.name ?? null, ok: false, backup: null };
   const unit = `manage-apps-backup@${plan.cluster.name}.service`;
   const r = await ops.transport(plan.host).script(
-    `${PRELUDE}main() {
-$SUDO rm -f ${STATE_DIR}/${plan.cluster.name}/last.json
+    `${PRELUDE}${PG_PRELUDE}main() {
+ma_as_pg rm -f ${STATE_DIR}/${plan.cluster.name}/last.json
 $SUDO systemctl start ${unit} 2>/dev/null; rc=$?
 printf '@@rc\\t%s\\n' "$rc"
-[ -f ${STATE_DIR}/${plan.cluster.name}/last.json ] && printf '@@last\\t%s\\n' "$($SUDO cat ${STATE_DIR}/${plan.cluster.name}/last.json)"
+ma_as_pg test -f ${STATE_DIR}/${plan.cluster.name}/last.json && printf '@@last\\t%s\\n' "$(ma_as_pg head -c 65536 ${STATE_DIR}/${plan.cluster.name}/last.json)"
 [ "$rc" = 0 ] || $SUDO journalctl -u ${unit} -n 5 --no-pager -o cat 2>/dev/null | while IFS= read -r l; do printf '@@log\\t%s\\n' "$l"; done
 }
 main
@@ -355,8 +364,19 @@ export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: 
   return rec;
 }
 
+/**
+ * Appends one record to the evidence file: created 0600 (a check query's first value is in it),
+ * never through a link (O_NOFOLLOW), and a file an older version left readable to others is
+ * made 0600 again.
+ */
 export async function appendEvidence(root: string, record: object): Promise<string> {
   const path = join(root, EVIDENCE_FILE);
-  await appendFile(path, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+  const file = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    if (((await file.stat()).mode & 0o077) !== 0) await file.chmod(0o600);
+    await file.appendFile(`${JSON.stringify(record)}\n`);
+  } finally {
+    await file.close();
+  }
   return path;
 }

@@ -7,17 +7,17 @@ import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { serviceId, type Cluster, type Fleet, type Host, type ProjectDatabase, type Service } from '../fleet/model.js';
 import { closest } from '../text/suggest.js';
+import { pgNameIssue, POSTGRES_ENGINES } from '../names.js';
 
 /** Engines the data commands drive (PostgreSQL and its extensions' clusters); others are reported, never skipped silently. */
-export const DRIVEN_ENGINES: ReadonlySet<string> = new Set(['postgres', 'timescaledb']);
+export const DRIVEN_ENGINES: ReadonlySet<string> = POSTGRES_ENGINES;
 
 export const notDrivenReason = (c: Cluster): string => `${c.engine} clusters are not driven by manage-apps (PostgreSQL only): nothing was done for ${c.name}`;
 
-/** PostgreSQL identifiers manage-apps creates: plain lower-case names (no quoting surprises, no case folding). */
-const PG_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
+/** A name manage-apps provisions (the same test as validate's rule db_name). */
 export function pgName(kind: 'database' | 'user', value: string): string {
-  if (!PG_NAME.test(value)) throw new UsageError(`unsafe ${kind} name ${JSON.stringify(value)}`, `a ${kind} name manage-apps provisions is lower-case letters, digits and _ (at most 63), starting with a letter or _`);
+  const issue = pgNameIssue(kind, value);
+  if (issue !== undefined) throw new UsageError(`unsafe ${kind} name ${JSON.stringify(value)}: it ${issue}`, 'manage-apps validate reports where it is declared (rule db_name)');
   return value;
 }
 

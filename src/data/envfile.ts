@@ -37,12 +37,15 @@ export function envValues(c: Credentials): Record<ManagedVar, string> {
 export interface EnvTarget {
   id: string;
   path: string;
+  /** The service's user (root when it declares none): the file's owner, and who reads it when root must not. */
+  owner: string;
   unit?: string;
 }
 
 export interface EnvFileState {
   id: string;
-  state: 'absent' | 'file' | 'symlink' | 'other';
+  /** 'unsafe': a directory on its path is writable by an account other than root (or is a link) and the service runs as root: neither read nor written. */
+  state: 'absent' | 'file' | 'symlink' | 'other' | 'unsafe';
   owner?: string;
   mode?: string;
   vars: Partial<Record<ManagedVar, string>>;
@@ -70,20 +73,54 @@ fi
 printf '@@unit\\t%s\\t%s\\t%s\\n' ${quote(id)} "$ma_active" "$ma_stale"`;
 }
 
+/**
+ * Shell functions for an env file's directory. Root reads and writes there only when every
+ * directory from / down to it is root's and writable by no other account (no link on the way):
+ * then nobody else can put a link or swap a file between a check and root's use of it. Anywhere
+ * else the work is done as the service's own user, who can only reach what it could anyway.
+ */
+export const ENV_PRELUDE = String.raw`ma_root_path() {
+  ma_p=$1
+  while :; do
+    if [ -L "$ma_p" ]; then return 1; fi
+    if [ -e "$ma_p" ]; then
+      ma_s=$($SUDO stat -c '%u %a' -- "$ma_p") || return 1
+      [ "${'$'}{ma_s%% *}" = 0 ] || return 1
+      case ${'$'}{ma_s#* } in *[2367]? | *[2367]) return 1 ;; esac
+    fi
+    [ "$ma_p" = / ] && return 0
+    ma_p=$(dirname -- "$ma_p")
+  done
+}
+ma_as_user() {
+  ma_u=$1; shift
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$ma_u" -- "$@"); else (cd / && sudo -n -u "$ma_u" "$@"); fi
+}
+# ma_env_as FILE OWNER: who may touch FILE: "root", "user" (OWNER), or "none".
+ma_env_as() {
+  if ma_root_path "$(dirname -- "$1")"; then echo root
+  elif [ "$2" != root ]; then echo user
+  else echo none; fi
+}
+`;
+
 /** One script per service host: which of the managed variables each env file holds, and whether each unit runs. */
 export function envInspectScript(targets: readonly EnvTarget[]): string {
   const parts = targets.map((t) => {
     const f = quote(validName('path', t.path));
     const id = quote(t.id);
-    return `if [ -L ${f} ]; then printf '@@env\\t%s\\tsymlink\\n' ${id}
+    const owner = quote(validName('user', t.owner));
+    return `ma_as=$(ma_env_as ${f} ${owner})
+if [ -L ${f} ]; then printf '@@env\\t%s\\tsymlink\\n' ${id}
+elif [ "$ma_as" = none ]; then printf '@@env\\t%s\\tunsafe\\n' ${id}
 elif [ -f ${f} ]; then
   printf '@@env\\t%s\\tfile\\t%s\\n' ${id} "$($SUDO stat -c '%U\t%a' -- ${f} 2>/dev/null)"
-  $SUDO grep -E '^(${KEYS})=' -- ${f} 2>/dev/null | while IFS= read -r line; do printf '@@var\\t%s\\t%s\\n' ${id} "$line"; done
+  if [ "$ma_as" = root ]; then $SUDO grep -E '^(${KEYS})=' -- ${f} 2>/dev/null; else ma_as_user ${owner} grep -E '^(${KEYS})=' -- ${f} 2>/dev/null; fi | while IFS= read -r line; do printf '@@var\\t%s\\t%s\\n' ${id} "$line"; done
 elif [ -e ${f} ]; then printf '@@env\\t%s\\tother\\n' ${id}
 else printf '@@env\\t%s\\tabsent\\n' ${id}; fi
 ${t.unit === undefined ? '' : unitPart(t.id, t.path, t.unit)}`;
   });
-  return `${PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
+  return `${PRELUDE}${ENV_PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
 }
 
 const unquote = (v: string) => (v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) ? v.slice(1, -1) : v);
@@ -122,33 +159,52 @@ export interface EnvWrite {
 }
 
 /**
- * Rewrites each env file: every line but the managed ones (and the marker) kept in order, the
- * managed block appended. Wrapped in functions so nothing runs before the whole script arrived.
+ * The rewrite of one env file, as the account ma_env_as chose (root or the service's user):
+ * every line but the managed ones (and the marker) kept in order, the managed block (on stdin)
+ * appended, into a fresh temporary file renamed over the old one; the backup is a fresh file
+ * renamed over the old backup, so a link planted at either name is replaced, never followed.
  */
+const WRITE_BODY = `set -u
+umask 077
+f=$1; bak=$2; marker=$3; owner=$4
+d=$(dirname -- "$f")
+# A directory it makes is 0755 (the service user must reach its file in it); the files are 0600.
+(umask 022 && mkdir -p -- "$d") 2>/dev/null || { echo "cannot create $d"; exit 1; }
+if [ -L "$f" ]; then echo "$f is a symlink: not written"; exit 1; fi
+tmp=$(mktemp "$d/.manage-apps-env.XXXXXX" 2>/dev/null) || { echo "cannot write in $d"; exit 1; }
+bt=''
+trap 'rm -f -- "$tmp" $bt' EXIT
+if [ -f "$f" ]; then
+  bt=$(mktemp "$d/.manage-apps-bak.XXXXXX") && cat -- "$f" > "$bt" && mv -f -- "$bt" "$bak" || { echo "cannot back up the env file"; exit 1; }
+  bt=''
+  awk -v m="$marker" '!/^(${KEYS})=/ && $0 != m' "$f" > "$tmp" || { echo "cannot read the env file"; exit 1; }
+fi
+cat >> "$tmp" || { echo "cannot write the env file"; exit 1; }
+if [ "$owner" != - ]; then chown -- "$owner:" "$tmp" 2>/dev/null || { echo "user $owner does not exist on this host"; exit 1; }; fi
+mv -f -- "$tmp" "$f" || { echo "cannot replace the env file"; exit 1; }
+`;
+
+/** Rewrites each env file (see WRITE_BODY). Wrapped in functions so nothing runs before the whole script arrived. */
 export function envWriteScript(writes: readonly EnvWrite[]): string {
   const parts = writes.map((w, i) => {
     const f = quote(validName('path', w.path));
+    const owner = quote(validName('user', w.owner));
     const managed = `${ENV_MARKER}\n${MANAGED_VARS.map((k) => `${k}=${w.values[k]}`).join('\n')}\n`;
-    const fail = (msg: string) => `{ printf '@@fail\\t%s\\t%s\\n' ${quote(w.id)} ${msg}; $SUDO rm -f -- "$tmp"; return 1; }`;
+    const args = `${f} ${quote(`${w.path}.manage-apps.bak`)} ${quote(ENV_MARKER)}`;
     return `write_${i}() {
-tmp=''
-if [ -L ${f} ]; then printf '@@fail\\t%s\\t%s is a symlink: not written\\n' ${quote(w.id)} ${f}; return 1; fi
-d=$(dirname -- ${f})
-$SUDO mkdir -p -- "$d" || ${fail(`"cannot create $d"`)}
-tmp=$($SUDO mktemp "$d/.manage-apps-env.XXXXXX") || ${fail(`"cannot write in $d"`)}
-$SUDO chmod 600 -- "$tmp"
-if [ -f ${f} ]; then
-  $SUDO cp -p -- ${f} ${quote(`${w.path}.manage-apps.bak`)} && $SUDO chmod 600 -- ${quote(`${w.path}.manage-apps.bak`)} || ${fail('"cannot back up the env file"')}
-  $SUDO sh -c 'awk -v m="$3" '"'"'!/^(${KEYS})=/ && $0 != m'"'"' "$1" > "$2"' sh ${f} "$tmp" ${quote(ENV_MARKER)} || ${fail('"cannot read the env file"')}
-fi
-${heredoc(`$SUDO sh -c 'cat >> "$1"' sh "$tmp"`, managed, 'MA_ENV', ` || ${fail('"cannot write the env file"')}`)}
-$SUDO chown -- ${quote(`${validName('user', w.owner)}:`)} "$tmp" || ${fail(`"user ${w.owner} does not exist on this host"`)}
-$SUDO mv -f -- "$tmp" ${f} || ${fail('"cannot replace the env file"')}
-printf '@@written\\t%s\\n' ${quote(w.id)}
+case $(ma_env_as ${f} ${owner}) in
+  root) out=$(${heredoc(`$SUDO sh -c ${quote(WRITE_BODY)} sh ${args} ${owner} 2>&1`, managed, 'MA_ENV')}
+) ;;
+  user) out=$(${heredoc(`ma_as_user ${owner} sh -c ${quote(WRITE_BODY)} sh ${args} - 2>&1`, managed, 'MA_ENV')}
+) ;;
+  *) printf '@@fail\\t%s\\t%s\\n' ${quote(w.id)} ${quote(`a directory on the path of ${w.path} is writable by an account other than root (or is a link), and the service runs as root: not written (declare service.user, or keep the env file in a directory only root can write)`)}; return 1 ;;
+esac
+rc=$?
+if [ "$rc" = 0 ]; then printf '@@written\\t%s\\n' ${quote(w.id)}; else printf '@@fail\\t%s\\t%s\\n' ${quote(w.id)} "$(printf '%s' "$out" | tr '\\n\\t' '  ' | cut -c1-300)"; return 1; fi
 }
 write_${i}`;
   });
-  return `${PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
+  return `${PRELUDE}${ENV_PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
 }
 
 export function parseEnvWrite(output: string): Map<string, { ok: boolean; error?: string }> {

@@ -13,12 +13,22 @@ export interface HbaEntry {
   address: string;
 }
 
+/** A pg_hba.conf name in double quotes (names are plain before; a '"' is refused, never escaped). */
+export function hbaQuote(name: string): string {
+  if (/["\s]/.test(name)) throw new Error(`cannot write ${JSON.stringify(name)} into pg_hba.conf`);
+  return `"${name}"`;
+}
+
+/** A field of a pg_hba.conf line without its quotes. */
+export const hbaUnquote = (field: string): string => (field.length >= 2 && field.startsWith('"') && field.endsWith('"') ? field.slice(1, -1) : field);
+
 export function hbaLines(entries: readonly HbaEntry[]): string[] {
   const sorted = [...entries].sort((a, b) => (a.database + a.user + a.address < b.database + b.user + b.address ? -1 : 1));
   const seen = new Set<string>();
   const lines: string[] = [];
   for (const e of sorted) {
-    const line = `host    ${e.database} ${e.user} ${e.address} scram-sha-256`;
+    // Quoted: a quoted name is only ever a name, never a keyword (all, sameuser, replication, …), +group or @file.
+    const line = `host    ${hbaQuote(e.database)} ${hbaQuote(e.user)} ${e.address} scram-sha-256`;
     if (!seen.has(line)) lines.push(line);
     seen.add(line);
   }

@@ -8,8 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { quote } from '../transport/quote.js';
 import { records, sections } from '../runtime/shell.js';
+import { PINNED_PGOPTIONS } from './backup-scripts.js';
 
-/** `ma_as_pg CMD…`: runs CMD as the cluster's `postgres` account, from / (its home may be unreadable). */
+/**
+ * `ma_as_pg CMD…`: runs CMD as the cluster's `postgres` account, from / (its home may be unreadable).
+ * `ma_psql PORT DB …`: psql as the superuser, its search path pinned to pg_catalog (an app that
+ * owns a database can set that database's search_path, and define functions and operators in it).
+ */
 export const PG_PRELUDE = String.raw`set -u
 export LC_ALL=C
 TAB=$(printf '\t')
@@ -18,7 +23,7 @@ ma_as_pg() {
 }
 ma_psql() {
   port=$1; db=$2; shift 2
-  ma_as_pg psql -X -q -A -t -F "$TAB" -v ON_ERROR_STOP=1 -p "$port" -d "$db" "$@"
+  ma_as_pg env PGOPTIONS='${PINNED_PGOPTIONS}' psql -X -q -A -t -F "$TAB" -v ON_ERROR_STOP=1 -p "$port" -d "$db" "$@"
 }
 `;
 
@@ -49,8 +54,10 @@ export interface RoleState {
   login: boolean;
   replication: boolean;
   bypassrls: boolean;
-  /** The stored verifier (SCRAM-SHA-256$…), '' for none. Never printed, never in --json. */
+  /** The stored verifier (SCRAM-SHA-256$…), '' for none or not fetched. Never printed, never in --json. */
   verifier: string;
+  /** The roles it is a member of (pg_read_all_data, another app's role, …). */
+  memberOf: string[];
 }
 
 export interface DatabaseState {
@@ -75,21 +82,34 @@ export interface ClusterState {
   access: Map<string, string[]>;
 }
 
-const INSPECT_SQL = `SELECT '@@server', current_setting('server_version'), current_setting('hba_file');
-SELECT '@@role', rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, rolbypassrls, coalesce(rolpassword, '') FROM pg_authid WHERE rolname !~ '^pg_' ORDER BY rolname;
-SELECT '@@db', d.datname, pg_get_userbyid(d.datdba), pg_database_size(d.oid), coalesce(s.numbackends, 0), has_database_privilege('public', d.datname, 'CONNECT') FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid WHERE NOT d.datistemplate ORDER BY d.datname;
-SELECT '@@access', r.rolname, d.datname FROM pg_roles r CROSS JOIN pg_database d WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT d.datistemplate AND has_database_privilege(r.oid, d.oid, 'CONNECT') ORDER BY 2, 3;
+/**
+ * What provision and status read, as the superuser in the `postgres` database: every name
+ * qualified (the search path is pinned too). A stored password verifier is fetched only for the
+ * roles the caller names (the declared users provision compares against their env files), and
+ * never a superuser's: nothing else's leaves the cluster host.
+ */
+function inspectSql(verifiersFor: readonly string[]): string {
+  const wanted = verifiersFor.length === 0 ? 'false' : `r.rolname OPERATOR(pg_catalog.=) ANY (ARRAY[${verifiersFor.map(literal).join(', ')}]::pg_catalog.name[])`;
+  return `SET search_path = pg_catalog, pg_temp;
+SELECT '@@server', pg_catalog.current_setting('server_version'), pg_catalog.current_setting('hba_file');
+SELECT '@@role', r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin, r.rolreplication, r.rolbypassrls, CASE WHEN ${wanted} AND NOT r.rolsuper THEN coalesce(r.rolpassword, ''::pg_catalog.text) ELSE ''::pg_catalog.text END FROM pg_catalog.pg_authid r WHERE r.rolname::pg_catalog.text OPERATOR(pg_catalog.!~) '^pg_'::pg_catalog.text ORDER BY r.rolname;
+SELECT '@@member', m.rolname, g.rolname FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles m ON m.oid OPERATOR(pg_catalog.=) a.member JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.roleid ORDER BY 2, 3;
+SELECT '@@db', d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_database_size(d.oid), coalesce(s.numbackends, 0), pg_catalog.has_database_privilege('public'::pg_catalog.name, d.datname::pg_catalog.text, 'CONNECT'::pg_catalog.text) FROM pg_catalog.pg_database d LEFT JOIN pg_catalog.pg_stat_database s ON s.datid OPERATOR(pg_catalog.=) d.oid WHERE NOT d.datistemplate ORDER BY d.datname;
+SELECT '@@access', r.rolname, d.datname FROM pg_catalog.pg_roles r CROSS JOIN pg_catalog.pg_database d WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT d.datistemplate AND pg_catalog.has_database_privilege(r.oid, d.oid, 'CONNECT'::pg_catalog.text) ORDER BY 2, 3;
 `;
+}
 
 export interface ClusterRef {
   name: string;
   port: number;
+  /** Roles whose stored password verifier inspect fetches (never a superuser's). */
+  verifiersFor?: readonly string[];
 }
 
 /** One script for every cluster on a host: roles, databases, access, and its pg_hba.conf (content and checksum). */
 export function inspectScript(clusters: readonly ClusterRef[]): string {
   const parts = clusters.map((c) => {
-    const sql = heredoc(`ma_psql ${c.port} postgres 2>&1`, INSPECT_SQL, 'MA_SQL');
+    const sql = heredoc(`ma_psql ${c.port} postgres 2>&1`, inspectSql(c.verifiersFor ?? []), 'MA_SQL');
     return `printf '@@cluster\\t%s\\n' ${quote(c.name)}
 if out=$(${sql}
 ); then
@@ -130,7 +150,9 @@ export function parseInspect(output: string): Map<string, ClusterState> {
       current.hbaFile = f[1];
     } else if (kind === 'hbasha') current.hbaSha = f[0];
     else if (kind === 'role' && f[0]) {
-      current.roles.set(f[0], { name: f[0], superuser: bool(f[1]), createdb: bool(f[2]), createrole: bool(f[3]), login: bool(f[4]), replication: bool(f[5]), bypassrls: bool(f[6]), verifier: f[7] ?? '' });
+      current.roles.set(f[0], { name: f[0], superuser: bool(f[1]), createdb: bool(f[2]), createrole: bool(f[3]), login: bool(f[4]), replication: bool(f[5]), bypassrls: bool(f[6]), verifier: f[7] ?? '', memberOf: [] });
+    } else if (kind === 'member' && f[0] && f[1]) {
+      current.roles.get(f[0])?.memberOf.push(f[1]);
     } else if (kind === 'db' && f[0]) {
       current.databases.set(f[0], { name: f[0], owner: f[1] ?? '', bytes: Number(f[2] ?? 0), connections: Number(f[3] ?? 0), publicConnect: bool(f[4]) });
     } else if (kind === 'access' && f[0] && f[1]) {
@@ -171,9 +193,9 @@ export function applyScript(changes: readonly ClusterChange[]): string {
         heredoc(`ma_as_pg sh -c 'cat > "$1"' sh "$tmp"`, c.hba.content, 'MA_HBA', ` || { printf '@@fail\\thba\\tcannot write %s\\n' "$tmp"; return 1; }`),
         // Parse the candidate: pg_hba_file_rules reads the live file, so swap, check, and swap back on an error.
         `ma_as_pg mv -f -- "$tmp" ${f}`,
-        `bad=$(ma_psql ${c.cluster.port} postgres -c "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL" 2>&1)`,
+        `bad=$(ma_psql ${c.cluster.port} postgres -c "SELECT pg_catalog.concat(line_number, ': ', error) FROM pg_catalog.pg_hba_file_rules WHERE error IS NOT NULL" 2>&1)`,
         `if [ -n "$bad" ]; then ma_as_pg cp -p -- ${quote(`${c.hba.file}.manage-apps.bak`)} ${f}; printf '@@fail\\thba\\tthe new pg_hba.conf does not parse (restored): %s\\n' "$(printf '%s' "$bad" | tr '\\n\\t' '  ' | cut -c1-300)"; return 1; fi`,
-        `ma_psql ${c.cluster.port} postgres -c 'SELECT pg_reload_conf()' >/dev/null || { printf '@@fail\\thba\\treload failed\\n'; return 1; }`,
+        `ma_psql ${c.cluster.port} postgres -c 'SELECT pg_catalog.pg_reload_conf()' >/dev/null || { printf '@@fail\\thba\\treload failed\\n'; return 1; }`,
         `printf '@@hba\\tupdated\\n'`,
       );
     }

@@ -11,14 +11,16 @@
  * (3) finds the env file's password not matching the role's verifier and sets it.
  */
 import pLimit from 'p-limit';
-import type { Fleet, Host, Service } from '../fleet/model.js';
+import { serviceId, type Fleet, type Host, type Service } from '../fleet/model.js';
 import { Ops } from '../ops/context.js';
 import { runAction } from '../ops/lifecycle.js';
 import type { Progress } from '../ops/progress.js';
 import { failureReason, type RunResult } from '../transport/types.js';
-import { byClusterHost, pgName, selectDatabases, type DeclaredDatabase } from './declared.js';
+import { databaseConflicts } from '../fleet/databases.js';
+import { pgNameIssue } from '../names.js';
+import { byClusterHost, DRIVEN_ENGINES, selectDatabases, type DeclaredDatabase } from './declared.js';
 import { envInspectScript, envValues, envWriteScript, MANAGED_VARS, parseEnvInspect, parseEnvWrite, type EnvFileState, type EnvWrite } from './envfile.js';
-import { HBA_BEGIN, HBA_END, withManagedBlock, type HbaEntry } from './hba.js';
+import { HBA_BEGIN, HBA_END, hbaUnquote, withManagedBlock, type HbaEntry } from './hba.js';
 import { applyScript, ident, inspectScript, literal, parseApply, parseInspect, type ClusterChange, type ClusterRef, type ClusterState } from './postgres.js';
 import { generatePassword, scramVerifier, verifierMatches } from './scram.js';
 
@@ -28,6 +30,8 @@ export interface ProvisionOptions {
   rotate: boolean;
   dryRun: boolean;
   readyTimeoutMs?: number;
+  /** Where a manifest declares a field (file:line:column in refusals), when the caller has the sources. */
+  locate?: (manifest: string, path: (string | number)[]) => { line: number; column: number } | undefined;
 }
 
 export type CredentialsOutcome = 'kept' | 'created' | 'rotated' | 'repaired' | 'not-delivered';
@@ -109,7 +113,10 @@ export async function inspectClusters(ops: Ops, databases: readonly DeclaredData
   for (const d of databases) {
     hosts.set(d.clusterHost.name, d.clusterHost);
     const list = refs.get(d.clusterHost.name) ?? [];
-    if (!list.some((r) => r.name === d.cluster.name)) list.push({ name: d.cluster.name, port: d.cluster.port });
+    let ref = list.find((r) => r.name === d.cluster.name);
+    if (!ref) list.push((ref = { name: d.cluster.name, port: d.cluster.port, verifiersFor: [] }));
+    // Only the declared users' verifiers are read (provision compares them with the env files).
+    ref.verifiersFor = [...new Set([...(ref.verifiersFor ?? []), d.user])];
     refs.set(d.clusterHost.name, list);
   }
   for (const e of extra) {
@@ -125,7 +132,7 @@ export async function inspectClusters(ops: Ops, databases: readonly DeclaredData
 }
 
 function envTargets(planned: readonly DeclaredDatabase[], host: Host) {
-  return planned.filter((d) => d.undeliverable === undefined && d.serviceHost?.name === host.name).map((d) => ({ id: d.id, path: d.service!.envFile!, ...(d.service!.unit === undefined ? {} : { unit: d.service!.unit }) }));
+  return planned.filter((d) => d.undeliverable === undefined && d.serviceHost?.name === host.name).map((d) => ({ id: d.id, path: d.service!.envFile!, owner: d.service!.runAs ?? 'root', ...(d.service!.unit === undefined ? {} : { unit: d.service!.unit }) }));
 }
 
 /** Entries the previous block had for databases not in this run, kept; this run's, set. */
@@ -134,7 +141,10 @@ function hbaEntries(previous: string[], planned: readonly Planned[]): HbaEntry[]
   const kept: HbaEntry[] = [];
   for (const line of previous) {
     const f = line.trim().split(/\s+/);
-    if (f[0] === 'host' && f.length >= 5 && !mine.has(`${f[1]} ${f[2]}`)) kept.push({ database: f[1]!, user: f[2]!, address: f[3]! });
+    if (f[0] !== 'host' || f.length < 5) continue;
+    const [database, user] = [hbaUnquote(f[1]!), hbaUnquote(f[2]!)];
+    // An entry of an earlier run is kept only when its names are still names (never a keyword).
+    if (!mine.has(`${database} ${user}`) && pgNameIssue('database', database) === undefined && pgNameIssue('user', user) === undefined) kept.push({ database, user, address: f[3]! });
   }
   return [...kept, ...planned.filter((p) => p.d.clientCidr !== undefined).map((p) => ({ database: p.d.name, user: p.d.user, address: p.d.clientCidr! }))];
 }
@@ -168,20 +178,22 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
     result.reason = reason;
     return p;
   };
-  try {
-    pgName('database', d.name);
-    pgName('user', d.user);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
   const role = state.roles.get(d.user);
-  if (role?.superuser || d.user === 'postgres') return fail(`${d.user} is a superuser on ${d.cluster.name}: an app never uses the admin role; declare a user of its own`);
+  if (role?.superuser) return fail(`${d.user} is a superuser on ${d.cluster.name}: an app never uses the admin role; declare a user of its own`);
+  // An existing role is adopted only when it has nothing an app's role must not have: a role that
+  // can create roles, replicate, bypass row security or holds another role's rights (pg_read_all_data,
+  // another app's role) is refused, and nothing is changed for this project.
+  if (role) {
+    const rights = [...(['createrole', 'replication', 'bypassrls'] as const).filter((k) => role[k]).map((k) => k.toUpperCase()), ...role.memberOf.map((g) => `member of ${g}`)];
+    if (rights.length > 0) return fail(`role ${d.user} already exists on ${d.cluster.name} with rights an app's role must not have (${rights.join(', ')}): not adopted, nothing changed; revoke them by hand or declare a user of its own`);
+  }
 
   // The password: the env file's when it has one for this user (kept), a new one otherwise.
   let password: string | undefined;
   if (d.undeliverable === undefined) {
     if (!env) return fail(`cannot read ${d.service!.envFile} on ${d.serviceHost!.name}`);
     if (env.state === 'symlink' || env.state === 'other') return fail(`${d.service!.envFile} on ${d.serviceHost!.name} is ${env.state === 'symlink' ? 'a symlink' : 'not a regular file'}: not written`);
+    if (env.state === 'unsafe') return fail(`a directory on the path of ${d.service!.envFile} on ${d.serviceHost!.name} is writable by an account other than root (or is a link), and ${d.id} runs as root: neither read nor written (declare service.user, or keep the env file in a directory only root can write)`);
     const existing = env.vars.PGUSER === d.user ? env.vars.PGPASSWORD : undefined;
     password = rotate || existing === undefined || existing === '' ? generatePassword() : existing;
     const values = envValues({ host: d.connectHost!, port: d.cluster.port, database: d.name, user: d.user, password });
@@ -235,6 +247,37 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
   return p;
 }
 
+/**
+ * What validate refuses in a declaration, refused here before anything is read or changed for
+ * it: a name that is not plain or has a meaning of its own (db_name), and a database or user two
+ * projects declare (own_db). Every party of a conflict is refused: manifests cannot say which one
+ * rightfully owns the database, and giving it to the wrong one hands over its data or password.
+ */
+function refusals(fleet: Fleet, locate: ProvisionOptions['locate']): Map<string, string> {
+  const out = new Map<string, string>();
+  const where = (manifest: string, field: string) => {
+    const at = locate?.(manifest, ['database', field]);
+    return at ? `${manifest}:${at.line}:${at.column}` : manifest;
+  };
+  const add = (id: string, reason: string) => out.set(id, out.has(id) ? `${out.get(id)}; ${reason}` : reason);
+  for (const d of fleet.databases) {
+    const cluster = fleet.clusters.find((c) => c.name === d.cluster);
+    if (cluster && !DRIVEN_ENGINES.has(cluster.engine)) continue;
+    const id = serviceId(d.project, d.environment);
+    for (const field of ['name', 'user'] as const) {
+      const issue = pgNameIssue(field === 'name' ? 'database' : 'user', d[field]);
+      if (issue !== undefined) add(id, `${where(d.manifest, field)}: database ${field} ${JSON.stringify(d[field])} ${issue} (db_name): nothing done`);
+    }
+  }
+  for (const c of databaseConflicts(fleet.databases)) {
+    for (const d of c.declarations) {
+      const others = c.declarations.filter((o) => o.project !== d.project).map((o) => `${o.project} (${where(o.manifest, c.field)})`);
+      add(serviceId(d.project, d.environment), `${where(d.manifest, c.field)}: ${c.field === 'name' ? 'database' : 'database user'} "${c.value}" on cluster "${c.cluster}" is also declared by ${others.join(', ')} (own_db): nothing done for any of them until one is renamed`);
+    }
+  }
+  return out;
+}
+
 export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOptions, progress: Progress): Promise<ProvisionReport> {
   const selection = selectDatabases(fleet, options.targets, options.env);
   const report: ProvisionReport = { dry_run: options.dryRun, databases: [], clusters: [], not_driven: selection.notDriven, summary: { changed: 0, unchanged: 0, failed: 0, clusters_changed: 0 } };
@@ -250,7 +293,13 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
   // Plan every database against what its cluster and its service host said.
   const planned: Planned[] = [];
   const byCluster = new Map<string, Planned[]>();
+  const refused = refusals(fleet, options.locate);
   for (const d of dbs) {
+    const refusal = refused.get(d.id);
+    if (refusal !== undefined) {
+      planned.push(failed(d, refusal));
+      continue;
+    }
     const hostState = clusters.get(d.clusterHost.name)!;
     const state = hostState.clusters.get(d.cluster.name);
     const env = d.undeliverable === undefined ? envs.get(d.serviceHost!.name) : undefined;

@@ -84,7 +84,7 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     assert.equal(await psqlAsAdmin(fleet, pg, "SELECT datname, pg_get_userbyid(datdba), has_database_privilege('public', datname, 'CONNECT') FROM pg_database WHERE datname LIKE '%_db' ORDER BY 1"), 'alpha_db|alpha_app|f\nbeta_db|beta_app|f');
     const hba = (await fleet.ssh('db', 'cat /etc/postgresql/15/apps/pg_hba.conf')).stdout;
     const svc = fleet.host('svc').address;
-    assert.match(hba, new RegExp(`# BEGIN manage-apps[^\\n]*\\nhost +alpha_db alpha_app ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\nhost +beta_db beta_app ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\n# END manage-apps`));
+    assert.match(hba, new RegExp(`# BEGIN manage-apps[^\\n]*\\nhost +"alpha_db" "alpha_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\nhost +"beta_db" "beta_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\n# END manage-apps`));
     assert.equal((await fleet.ssh('db', 'diff <(grep -v manage-apps /etc/postgresql/15/apps/pg_hba.conf.manage-apps.bak) <(sed "/# BEGIN manage-apps/,/# END manage-apps/d" /etc/postgresql/15/apps/pg_hba.conf) && echo same', {})).stdout.trim(), 'same');
   });
 

@@ -12,12 +12,12 @@ const OPERATOR = '# operator rules\nlocal all postgres peer\nhost all all 0.0.0.
 test('hba: the block is appended once, replaced in place, and everything outside it is kept byte for byte', () => {
   const first = withManagedBlock(OPERATOR, [{ database: 'b_db', user: 'b', address: '10.0.0.3/32' }, { database: 'a_db', user: 'a', address: '10.0.0.3/32' }]);
   assert.ok(first.changed);
-  assert.ok(first.content.startsWith(`${OPERATOR}\n${HBA_BEGIN}\nhost    a_db a 10.0.0.3/32 scram-sha-256\nhost    b_db b 10.0.0.3/32 scram-sha-256\n${HBA_END}\n`));
+  assert.ok(first.content.startsWith(`${OPERATOR}\n${HBA_BEGIN}\nhost    "a_db" "a" 10.0.0.3/32 scram-sha-256\nhost    "b_db" "b" 10.0.0.3/32 scram-sha-256\n${HBA_END}\n`));
   const again = withManagedBlock(first.content, [{ database: 'a_db', user: 'a', address: '10.0.0.3/32' }, { database: 'b_db', user: 'b', address: '10.0.0.3/32' }]);
   assert.equal(again.changed, false);
   const edited = `${first.content}host all all ::1/128 trust\n`;
   const moved = withManagedBlock(edited, [{ database: 'a_db', user: 'a', address: '127.0.0.1/32' }]);
-  assert.equal(moved.content, edited.replace(/host +a_db a 10\.0\.0\.3\/32 scram-sha-256\nhost +b_db b 10\.0\.0\.3\/32 scram-sha-256/, 'host    a_db a 127.0.0.1/32 scram-sha-256'));
+  assert.equal(moved.content, edited.replace(/host +"a_db" "a" 10\.0\.0\.3\/32 scram-sha-256\nhost +"b_db" "b" 10\.0\.0\.3\/32 scram-sha-256/, 'host    "a_db" "a" 127.0.0.1/32 scram-sha-256'));
   assert.throws(() => withManagedBlock(`${OPERATOR}\n${HBA_BEGIN}\nhost x y 1.2.3.4/32 md5\n`, []), /without its end marker/);
 });
 

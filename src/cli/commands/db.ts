@@ -26,7 +26,7 @@ export async function dbProvision(targets: string[], options: ProvisionCliOption
   const report = await provision(
     loaded.fleet,
     ops,
-    { targets, ...(options.env === undefined ? {} : { env: options.env }), rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) },
+    { targets, locate: (file, path) => loaded.manifests.find((m) => m.file === file)?.source.locate(path), ...(options.env === undefined ? {} : { env: options.env }), rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) },
     progress,
   );
   await progress.close();
