@@ -140,19 +140,21 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
   };
   const portId = (side: 'in' | 'out', key: string) => `${side}|${key}`;
 
-  const edges: (ElkEdgeOut & { graph: GraphEdge; within: string | null })[] = [];
+  const edges: (ElkEdgeOut & { graph: GraphEdge; within: string | null; rows?: [string, string] })[] = [];
   const usedPorts = new Set<string>();
-  const rowEdge = (graphEdge: GraphEdge, fromKey: string, toKey: string, n: number) => {
+  const rowEdge = (graphEdge: GraphEdge, fromKey: string, toKey: string, n: number | string) => {
     const a = rowOf.get(fromKey);
     const b = rowOf.get(toKey);
     if (!a || !b) return;
     if (a.host === b.host) {
-      edges.push({ id: `e${n}`, sources: [], targets: [], graph: graphEdge, within: a.host });
+      edges.push({ id: `e${n}`, sources: [], targets: [], graph: graphEdge, within: a.host, rows: [fromKey, toKey] });
       return;
     }
     usedPorts.add(portId('out', fromKey)).add(portId('in', toKey));
     edges.push({ id: `e${n}`, sources: [portId('out', fromKey)], targets: [portId('in', toKey)], graph: graphEdge, within: null });
   };
+  // A domain reaches its app through its edge: domain → edge, then edge → app (once per edge and app).
+  const edgeToApp = new Set<string>();
   const domains = new Set<string>();
   g.edges.forEach((e, n) => {
     if (e.kind === 'depends_on') rowEdge(e, `service:${e.from}`, `service:${e.to}`, n);
@@ -161,8 +163,14 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
       if (cards.has(e.from) && cards.has(e.to) && e.from !== e.to) edges.push({ id: `e${n}`, sources: [`host|${e.from}`], targets: [`host|${e.to}`], graph: e, within: null });
     } else if (rowOf.has(`service:${e.to}`)) {
       domains.add(e.from);
-      usedPorts.add(portId('in', `service:${e.to}`));
-      edges.push({ id: `e${n}`, sources: [`domain|${e.from}`], targets: [portId('in', `service:${e.to}`)], graph: e, within: null });
+      const via = e.edge !== null && rowOf.has(`service:${e.edge}`) ? e.edge : undefined;
+      const first = via ?? e.to;
+      usedPorts.add(portId('in', `service:${first}`));
+      edges.push({ id: `e${n}`, sources: [`domain|${e.from}`], targets: [portId('in', `service:${first}`)], graph: via === undefined ? e : { ...e, to: via }, within: null });
+      if (via !== undefined && via !== e.to && !edgeToApp.has(`${via}\u0000${e.to}`)) {
+        edgeToApp.add(`${via}\u0000${e.to}`);
+        rowEdge({ kind: 'route', from: via, to: e.to, edge: via, edges: [via] }, `service:${via}`, `service:${e.to}`, `${n}r`);
+      }
     }
   });
 
@@ -260,12 +268,12 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
   const straight = (source: string, target: string): Point[] => [anchor(source, 'out'), anchor(target, 'in')];
   const laidEdges: LaidEdge[] = edges.map((e) => {
     const ge = e.graph;
-    const label = ge.kind === 'tunnel' ? ge.name : ge.kind === 'route' ? ge.edge : null;
+    // A route's segments are drawn through the edge's own row: the edge names itself, no label.
+    const label = ge.kind === 'tunnel' ? ge.name : ge.kind === 'route' && ge.to !== ge.edge && ge.from !== ge.edge ? ge.edge : null;
     const base = { kind: ge.kind, from: ge.from, to: ge.to, label, critical: ge.kind === 'tunnel' && ge.critical, within: e.within };
     if (e.within !== null) {
       const host = hostBox.get(e.within)!;
-      const fromKey = ge.kind === 'database' ? `service:${ge.from}` : `service:${ge.from}`;
-      const toKey = ge.kind === 'database' ? `cluster:${ge.to}` : `service:${ge.to}`;
+      const [fromKey, toKey] = e.rows!;
       const y1 = host.box.y + rowY(e.within, rowOf.get(fromKey)!.index);
       const y2 = host.box.y + rowY(e.within, rowOf.get(toKey)!.index);
       const x = host.box.x + GUTTER;

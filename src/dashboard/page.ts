@@ -8,7 +8,7 @@
  * backups, validate's problems; check independence counted): the analyses the verbs run.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { backupReport } from '../analysis/backups.js';
 import { buildGraph } from '../analysis/graph.js';
 import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
@@ -62,7 +62,8 @@ export interface PageData {
 
 const asset = (name: string) => readFileSync(join(packageRoot(), 'src', 'dashboard', 'assets', name), 'utf8');
 
-export const pageTitle = (options: GlobalOptions) => `fleet: ${options.root ?? '.'}`;
+/** The fleet by its directory's name (`--root .` names the directory it is, never "."). */
+export const pageTitle = (options: GlobalOptions) => `fleet: ${basename(resolve(options.root ?? '.')) || resolve(options.root ?? '.')}`;
 
 /**
  * One load of the files, then the analyses the CLI verbs run on it (graph, impact, drain,
