@@ -150,6 +150,12 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     assert.match(run.stdout, /api listening on http:\/\/127\.0\.0\.1:7002/);
   });
 
+  test('releases says what a service that ships no releases is, instead of "no releases"', async () => {
+    const run = await cli('releases', 'api');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /no releases: it does not ship any \(api\.service is installed outside manage-apps: no service\.artifact, service\.command or service\.deploy\)/);
+  });
+
   test('logs -f: Ctrl-C (SIGINT to the process group, or to manage-apps alone) is a clean exit 0 with no error line', async () => {
     for (const group of [true, false]) {
       const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), 'logs', 'api', '-f', '-n', '5', '--root', root, '--ssh-config', fleet.sshConfigPath], {

@@ -2,6 +2,8 @@
 import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
 import { prepare } from '../../../ops/cli.js';
 import { collectReleases } from '../../../ops/releases.js';
+import { decideStrategy } from '../../../ops/deploy/plan.js';
+import type { Service } from '../../../fleet/model.js';
 import type { OpsCliOptions } from '../../../ops/settings.js';
 import { describeRevert } from '../../../runtime/revert.js';
 import { problemJson } from '../../report-problems.js';
@@ -10,6 +12,16 @@ import { style, table } from '../../style.js';
 import { ago, problemNote } from './format.js';
 
 const OUTCOME_STYLE: Record<string, (s: string) => string> = { passed: style.green, failed: style.red, unconfirmed: style.red, reverted: style.yellow, pending: style.yellow };
+
+/** Why a service shows no releases: it does not ship any (say what it is instead), or has not yet. */
+function noReleases(service: Service | undefined): string {
+  if (service === undefined) return 'no releases';
+  if (service.supervisor === 'pid') return 'no releases: PID mode runs it from its working tree';
+  const decided = decideStrategy(service, {});
+  if ('error' in decided) return `no releases: it does not ship any (${service.unit ?? 'its unit'} is installed outside manage-apps: no service.artifact, service.command or service.deploy)`;
+  if (decided.strategy === 'script') return 'no releases: it is deployed by its own script (service.deploy), which keeps none here';
+  return `no releases yet: \`manage-apps deploy ${service.id}\` ships the first`;
+}
 
 export async function releases(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
   const { loaded, ops, selection } = await prepare(targets, options);
@@ -26,7 +38,7 @@ export async function releases(targets: string[], options: OpsCliOptions): Promi
           out.push(`  ${style.red('unreachable:')} ${s.reason}`, '');
           continue;
         }
-        if (s.releases.length === 0) out.push(style.dim('  no releases'));
+        if (s.releases.length === 0) out.push(style.dim(`  ${noReleases(selection.services.find((x) => x.id === s.id))}`));
         else
           out.push(
             table(
@@ -46,7 +58,10 @@ export async function releases(targets: string[], options: OpsCliOptions): Promi
         if (s.revert) out.push(`  ${style.yellow('↺')} ${describeRevert(s.revert)}`);
         out.push('');
       }
-      if (services.length === 0) out.push('No released services (systemd) among the selected ones.');
+      // Services that keep no releases on a host at all (PID mode): named, so none silently disappears.
+      const unlisted = selection.services.filter((x) => !services.some((s) => s.id === x.id));
+      for (const x of unlisted) out.push(style.dim(`${x.id}: ${noReleases(x)}`));
+      if (services.length === 0 && unlisted.length === 0) out.push('No released services (systemd) among the selected ones.');
       return out.join('\n').trimEnd();
     },
   };
