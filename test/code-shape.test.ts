@@ -1,9 +1,11 @@
 // The layers the developers' guide asks for, checked on the source: src/manifest reads files and
-// knows nothing of the fleet model, the renderers or the cross-file checks built on them; and a
+// knows nothing of the fleet model, the renderers or the cross-file checks built on them; no
+// file imports itself back through others (no import circles); what differs between runtimes
+// is asked of the service's runtime, never by testing its supervisor outside src/runtime; and a
 // dependency nothing imports is not listed (issue 11: execa was).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { packageRoot } from '../src/package-root.js';
 
@@ -32,4 +34,112 @@ test('every dependency in package.json is imported by src', () => {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const used = new Set(sources(src).flatMap(imports).map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!)));
   for (const name of Object.keys(pkg.dependencies)) assert.ok(used.has(name), `${name} is a dependency that nothing in src imports`);
+});
+
+/** The files of src a file imports (relative specifiers, .js → .ts; type-only imports count too). */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of sources(src)) {
+    const targets = imports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => resolve(dirname(file), spec.replace(/\.js$/, '.ts')))
+      .filter((target) => existsSync(target));
+    graph.set(relative(src, file), [...new Set(targets.map((t) => relative(src, t)))]);
+  }
+  return graph;
+}
+
+/**
+ * The import circles of a graph: its strongly connected components with more than one file (or a
+ * file importing itself), each as one closed path through it, e.g. a → b → a (Tarjan's algorithm).
+ */
+function importCircles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const components: string[][] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next++;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1 || (graph.get(v) ?? []).includes(v)) components.push(component);
+    }
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  // One closed path per component, from its first file (breadth-first back to it, inside the component).
+  return components.map((component) => {
+    const inside = new Set(component);
+    const start = [...component].sort()[0]!;
+    const from = new Map<string, string>();
+    const queue = [start];
+    for (let i = 0; i < queue.length; i++) {
+      for (const w of graph.get(queue[i]!) ?? []) {
+        if (!inside.has(w)) continue;
+        if (w === start) {
+          const path = [start];
+          for (let at = queue[i]!; at !== start; at = from.get(at)!) path.splice(1, 0, at);
+          return [...path, start];
+        }
+        if (!from.has(w)) {
+          from.set(w, queue[i]!);
+          queue.push(w);
+        }
+      }
+    }
+    return [start, start];
+  });
+}
+
+test('the circle finder finds circles, and only circles', () => {
+  const graph = new Map([
+    ['a.ts', ['b.ts']],
+    ['b.ts', ['c.ts', 'd.ts']],
+    ['c.ts', ['a.ts']],
+    ['d.ts', []],
+    ['e.ts', ['e.ts']],
+    ['f.ts', ['a.ts', 'd.ts']],
+  ]);
+  assert.deepEqual(importCircles(graph), [['a.ts', 'b.ts', 'c.ts', 'a.ts'], ['e.ts', 'e.ts']]);
+  assert.deepEqual(importCircles(new Map([['x.ts', ['y.ts']], ['y.ts', []]])), []);
+});
+
+test('no import circles anywhere in src', () => {
+  const graph = importGraph();
+  assert.ok(graph.size > 100, 'the import graph covers src');
+  assert.deepEqual(importCircles(graph).map((path) => path.join(' → ')), []);
+});
+
+test('only src/runtime asks which supervisor a service has; nothing keeps a table per supervisor', () => {
+  // Everything that differs between runtimes is asked of the service's runtime (src/runtime/registry.ts).
+  const checks = /\bsupervisor\s*[!=]==?|switch\s*\([^)]*\bsupervisor\)/;
+  const tables = /Record<\s*Supervisor\b|\[\w+ in Supervisor\]/;
+  const found: string[] = [];
+  for (const file of sources(src)) {
+    const name = relative(src, file);
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (!name.startsWith('runtime/') && checks.test(line)) found.push(`${name}:${i + 1}: ${line.trim()}`);
+        if (name !== 'runtime/registry.ts' && tables.test(line)) found.push(`${name}:${i + 1}: ${line.trim()}`);
+      });
+  }
+  assert.deepEqual(found, []);
 });

@@ -150,7 +150,7 @@ function checkHost(ctx: RuleContext, s: Service): void {
     ctx.out.push(problem('cloud_provider', at(ctx, s.manifest, ['provider']), `provider is "${s.provider}" but host "${host.name}" is "${host.provider}" in the inventory`, `set "provider: ${host.provider}", or move the service to a ${s.provider} host`));
   }
   const standing = s.kind !== 'worker' || s.port !== undefined || s.command !== undefined || s.unit !== undefined;
-  if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing && s.supervisor !== 'compose') {
+  if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing && s.compose === undefined) {
     ctx.out.push(problem('systemd_supervision', at(ctx, s.manifest, ['service'], true), `"${s.project}" runs on ${host.provider} host "${host.name}" but declares no systemd unit`, 'add service.systemd_unit (infra/v1) or service.command (infra/v2 renders the unit); PID mode is for local and mac only'));
   }
   if (s.environment === 'prod') {

@@ -1,11 +1,11 @@
 /** Files → the resolved fleet model. Only manifests that passed their schema take part. */
 import { dirname, join, posix } from 'node:path';
 import { composeDisplay, imageRepository, readCompose } from '../manifest/compose.js';
-import type { ManifestCompose } from '../manifest/types.js';
+import type { ManifestCompose, ManifestService } from '../manifest/types.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import { durationMs, serviceId, type ComposeService, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service } from './model.js';
+import { durationMs, serviceId, type ComposeService, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service, type Supervisor } from './model.js';
 
 export const DEFAULT_READINESS = '/readyz';
 export const DEFAULT_LIVENESS = '/livez';
@@ -49,6 +49,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
       const host = hostName === undefined ? undefined : hostByName.get(hostName);
       const onLocalMachine = m.provider === 'local' || host?.local === true || host?.provider === 'local';
+      const supervised = supervision(s, onLocalMachine || m.provider === 'mac', `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`);
       const service: Service = {
         id: serviceId(m.project, loaded.environment),
         project: m.project,
@@ -66,8 +67,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
         keepReleases: s.keep_releases ?? DEFAULT_KEEP_RELEASES,
         stateful: s.stateful === true,
         dependsOn: s.depends_on ?? [],
-        // A compose service is run by Docker; PID mode is for this machine (and a mac); everything else is a systemd unit.
-        supervisor: s.compose !== undefined ? 'compose' : onLocalMachine || m.provider === 'mac' ? 'pid' : 'systemd',
+        supervisor: supervised.supervisor,
         apiVersion: m.apiVersion,
         manifest: loaded.file,
         projectDir: dirname(loaded.path),
@@ -75,9 +75,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.port !== undefined) service.port = s.port;
       if (s.compose !== undefined) service.compose = composeService(service, s.compose);
       if (s.swap !== undefined) service.swapPorts = [s.swap.ports[0], s.swap.ports[1]];
-      // infra/v2 renders a unit from `command` for systemd hosts; PID mode has none.
-      const unit = service.supervisor === 'compose' ? undefined : s.systemd_unit ?? (s.command !== undefined && service.supervisor === 'systemd' ? `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service` : undefined);
-      if (unit !== undefined) service.unit = unit;
+      if (supervised.unit !== undefined) service.unit = supervised.unit;
       if (s.runtime !== undefined) service.runtime = s.runtime;
       if (s.deploy !== undefined) service.deployScript = s.deploy;
       if (s.command !== undefined) service.command = s.command;
@@ -150,6 +148,18 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
   }
   if (inv?.conventions) fleet.conventions = inv.conventions;
   return fleet;
+}
+
+/**
+ * Which runtime supervises a service (src/runtime/registry.ts), and the systemd unit it has: a
+ * compose service is run by Docker (no unit); PID mode is for this machine and a mac (a declared
+ * unit only, none rendered); everything else is a systemd unit, declared or rendered from
+ * `command` (infra/v2).
+ */
+function supervision(s: ManifestService, pidMode: boolean, renderedUnit: string): { supervisor: Supervisor; unit: string | undefined } {
+  if (s.compose !== undefined) return { supervisor: 'compose', unit: undefined };
+  if (pidMode) return { supervisor: 'pid', unit: s.systemd_unit };
+  return { supervisor: 'systemd', unit: s.systemd_unit ?? (s.command !== undefined ? renderedUnit : undefined) };
 }
 
 /**

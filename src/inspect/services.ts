@@ -1,8 +1,11 @@
 /** `list`: the services of the fleet, one row each. */
-import { dropletServices, type Fleet } from '../fleet/model.js';
+import { dropletServices, type Fleet, type Supervisor } from '../fleet/model.js';
 import { composeDisplay } from '../manifest/compose.js';
 
-export interface ServiceRow {
+/** A row of `list`: a service of the fleet (supervised by its runtime), or one a droplet runs. */
+export type ServiceRow = OwnServiceRow | DropletServiceRow;
+
+interface RowFields {
   project: string;
   environment: string;
   host: string | null;
@@ -11,17 +14,25 @@ export interface ServiceRow {
   unit: string | null;
   depends_on: string[];
   kind: string;
-  /** `none` for a droplet's service: it runs there, manage-apps does not supervise it. */
-  supervisor: string;
   manifest: string;
-  /** A service a producer-root manifest lists under `droplets[].services`: its droplet (as `hosts` shows it). */
-  droplet?: string;
+}
+
+export interface OwnServiceRow extends RowFields {
+  supervisor: Supervisor;
+  droplet?: undefined;
   /** Compose services: the compose project, service, file (relative to the root) and image repository. */
   compose?: { project: string; service: string; file: string; image: string | null };
 }
 
+export interface DropletServiceRow extends RowFields {
+  /** A droplet's service runs there: manage-apps does not supervise it. */
+  supervisor: 'none';
+  /** A service a producer-root manifest lists under `droplets[].services`: its droplet (as `hosts` shows it). */
+  droplet: string;
+}
+
 export function listServices(fleet: Fleet, filter: { environment?: string; host?: string } = {}): ServiceRow[] {
-  const own: ServiceRow[] = fleet.services
+  const own: OwnServiceRow[] = fleet.services
     .filter((s) => (filter.environment === undefined || s.environment === filter.environment) && (filter.host === undefined || s.host === filter.host))
     .map((s) => ({
       project: s.project,
@@ -38,7 +49,7 @@ export function listServices(fleet: Fleet, filter: { environment?: string; host?
     }));
   // The services droplets run are part of the fleet as `hosts`, `ports` and `graph` show it: listed too.
   const providerOf = new Map(fleet.droplets.map((d) => [d.name, d.provider]));
-  const onDroplets: ServiceRow[] = dropletServices(fleet)
+  const onDroplets: DropletServiceRow[] = dropletServices(fleet)
     .filter((d) => (filter.environment === undefined || filter.environment === DROPLET_ENVIRONMENT) && (filter.host === undefined || d.hosts.includes(filter.host)))
     .map((d) => ({
       project: d.name,

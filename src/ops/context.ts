@@ -8,23 +8,14 @@ import { fileSafe, validName } from '../transport/quote.js';
 import { LocalTransport } from '../transport/local.js';
 import { SshTransport, type PendingScript, type SshOptions } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
-import { ACTIVATIONS, swapActivation, type ActivationRuntime } from '../runtime/activation.js';
 import { UsageError } from '../errors.js';
 import { stateDirWord } from '../runtime/pid.js';
+import { runtimeOf } from '../runtime/registry.js';
+import type { ActivationRuntime } from '../runtime/runtime.js';
 import type { RuntimeService } from '../runtime/types.js';
-import { containerNames } from '../runtime/compose.js';
 import type { Shell } from '../transport/quote.js';
 import type { OpsSettings } from './settings.js';
 import { isThisMachine } from './this-machine.js';
-
-function isSafePath(path: string): boolean {
-  try {
-    validName('path', path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class Ops {
   private readonly transports = new Map<string, Transport>();
@@ -87,40 +78,14 @@ export class Ops {
     const tlsName = edgeProbeName(this.fleet, service);
     if (tlsName !== undefined) rs.tls = { name: validName('host', tlsName) };
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
-    // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
-    if ((service.supervisor === 'systemd' || service.supervisor === 'compose') && isSafePath(service.directory)) rs.directory = service.directory;
-    // A swap's live instance is read from <directory>/.swap/live: only with a safe directory.
-    if (service.supervisor === 'systemd' && service.swapPorts !== undefined && rs.directory !== undefined) rs.swap = service.swapPorts;
-    if (service.compose !== undefined) {
-      const c = service.compose;
-      rs.compose = {
-        project: validName('project', c.project),
-        service: validName('project', c.service),
-        file: validName('project', c.fileInBundle),
-        names: containerNames(c.project, c.service, c.containerName === undefined ? undefined : validName('project', c.containerName)),
-        ...(c.image === undefined ? {} : { image: c.image }),
-        ...(service.envFile === undefined ? {} : { envFile: rs.envFile! }),
-      };
-    }
-    if (service.supervisor === 'pid') {
-      if (service.command !== undefined) rs.command = service.command;
-      rs.workdir = host !== undefined && !this.isLocal(host) ? `${validName('path', service.directory)}/current` : validName('path', service.projectDir);
-      rs.env = {
-        MANAGE_APPS_SERVICE: service.id,
-        MANAGE_APPS_PROJECT: service.project,
-        MANAGE_APPS_ENV: service.environment,
-        ...(service.port === undefined ? {} : { PORT: String(service.port) }),
-      };
-    }
-    return rs;
+    // What else its runtime needs (the directory, the compose names, the command and state directory, …).
+    return runtimeOf(service).view(service, rs, { remote: host !== undefined && !this.isLocal(host), state: host === undefined ? undefined : this.stateWord(host) });
   }
 
   /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */
   activation(service: Service, imageRef?: string): ActivationRuntime {
-    // A swap behind an edge (service.swap) runs the release as two instances of a templated unit.
-    if (service.swapPorts !== undefined && service.supervisor === 'systemd') return swapActivation(this.runtime(service), service.swapPorts);
-    const make = ACTIVATIONS[service.supervisor];
-    if (make === undefined) throw new UsageError(`${service.id}: PID mode has no releases to activate`);
-    return make(this.runtime(service), imageRef);
+    const { releases, noDeploy } = runtimeOf(service);
+    if (releases === undefined) throw new UsageError(`${service.id}: no releases to activate (${noDeploy ?? 'its runtime ships none'})`);
+    return releases.activation(this.runtime(service), imageRef);
   }
 }

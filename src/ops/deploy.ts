@@ -7,7 +7,7 @@
  *   - the project's own deploy script (deploy/script-strategy.ts).
  *
  * `rollback` is deploy/rollback.ts. The host side of all of it is src/runtime (release.ts,
- * revert.ts, and the runtime's activation fragments: activation.ts).
+ * revert.ts, and the runtime's activation fragments: runtime.ts ActivationRuntime, made by each runtime).
  */
 import pLimit from 'p-limit';
 import type { Service } from '../fleet/model.js';

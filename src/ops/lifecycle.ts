@@ -6,20 +6,16 @@
  */
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
-import type { Service, Supervisor } from '../fleet/model.js';
-import { pidDiagnosisScript, pidGateScript, pidStartScript, pidStopScript } from '../runtime/pid.js';
-import { records } from '../runtime/shell.js';
-import { actionScript, diagnosisScript, gateScript, parseDiagnosis, parseGate, type Diagnosis } from '../runtime/systemd.js';
-import { failureReason, type Transport } from '../transport/types.js';
-import { validName } from '../transport/quote.js';
-import { composeActionScript, composeDiagnosisScript, composeUsed } from '../runtime/compose.js';
-import type { RuntimeService } from '../runtime/types.js';
-import { forLiveInstance, swapInstance, swapStopScript } from '../runtime/swap.js';
+import type { Service } from '../fleet/model.js';
+import { runtimeOf } from '../runtime/registry.js';
+import type { DiagnosisFrom, LifecycleAction } from '../runtime/runtime.js';
+import { parseDiagnosis } from '../runtime/shell.js';
+import type { Diagnosis } from '../runtime/types.js';
 import type { Ops } from './context.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
 import type { Progress } from './progress.js';
 
-export type LifecycleAction = 'start' | 'stop' | 'restart';
+export type { LifecycleAction } from '../runtime/runtime.js';
 
 export type Outcome = 'started' | 'running' | 'stopped' | 'not-running' | 'restarted' | 'failed' | 'skipped' | 'unreachable';
 
@@ -53,8 +49,6 @@ export interface LifecycleReport {
   summary: { ok: number; failed: number; skipped: number };
 }
 
-const GERUND: Record<LifecycleAction, string> = { start: 'starting', stop: 'stopping', restart: 'restarting' };
-
 const STOPPING: ReadonlySet<LifecycleAction> = new Set(['stop', 'restart']);
 
 /** Which edges take part: named + --force only. A named edge without --force is a usage error. */
@@ -73,18 +67,10 @@ export function edgeFilter(selection: Selection, action: LifecycleAction, force:
   return { services, skipped };
 }
 
-/** The diagnosis script of each runtime (undefined: nothing to ask). */
-const DIAGNOSIS: Record<Supervisor, (ops: Ops, service: Service, rs: RuntimeService, since?: number, logOffset?: number) => string | undefined> = {
-  pid: (ops, service, rs, _since, logOffset) => pidDiagnosisScript(ops.stateWord(ops.host(service)!), rs, 20, logOffset),
-  systemd: (_ops, _service, rs, since) => (rs.unit === undefined ? undefined : forLiveInstance(rs, (i) => diagnosisScript(i, since))),
-  compose: (_ops, _service, rs, since) => composeDiagnosisScript(rs, since),
-};
-
 /** `since`: systemd, the journal from that epoch on; `logOffset`: PID mode, the log from that byte on. */
-export async function diagnoseService(ops: Ops, service: Service, since?: number, logOffset?: number): Promise<Diagnosis | undefined> {
+export async function diagnoseService(ops: Ops, service: Service, from: DiagnosisFrom = {}): Promise<Diagnosis | undefined> {
   const host = ops.host(service)!;
-  const rs = ops.runtime(service);
-  const script = DIAGNOSIS[service.supervisor](ops, service, rs, since, logOffset);
+  const script = runtimeOf(service).diagnosisScript(ops.runtime(service), from);
   if (script === undefined) return undefined;
   const r = await ops.transport(host).script(script, { timeoutMs: ops.settings.commandTimeoutMs });
   return r.unreachable === undefined ? parseDiagnosis(r.stdout) : undefined;
@@ -95,115 +81,35 @@ export function readyTimeout(service: Service, options: { readyTimeoutMs?: numbe
   return options.readyTimeoutMs ?? service.health.timeoutMs;
 }
 
-/** Runs one action on one service; never throws for the host's answers (they become the result). */
+/** Runs one action on one service (its runtime's lifecycle); never throws for the host's answers (they become the result). */
 export async function runAction(ops: Ops, service: Service, action: LifecycleAction, options: LifecycleOptions, report: (m: string) => void = () => {}): Promise<Omit<ActionResult, 'level'>> {
   const started = Date.now();
   const host = ops.host(service)!;
-  const done: Done = (outcome, ok, detail, diagnosis) => ({
+  const transport = ops.transport(host);
+  const timeout = readyTimeout(service, options);
+  const done = await runtimeOf(service).lifecycle({
+    service,
+    rs: ops.runtime(service),
+    action,
+    wait: options.wait,
+    graceS: options.graceS,
+    timeoutMs: timeout,
+    quickMs: ops.settings.commandTimeoutMs,
+    run: (script, timeoutMs) => transport.script(script, { timeoutMs }),
+    report,
+  });
+  // A start that failed its gate: what the host says of it.
+  const failed = 'gate' in done ? { detail: gateDetail(service, done.gate.outcome, done.gate.detail, timeout, done.gate.port), diagnosis: await diagnoseService(ops, service, done.diagnose) } : { detail: done.detail, diagnosis: undefined };
+  return {
     id: service.id,
     host: host.name,
     action,
-    outcome,
-    ok,
-    ...(detail === undefined ? {} : { detail }),
+    outcome: done.outcome,
+    ok: done.ok,
+    ...(failed.detail === undefined ? {} : { detail: failed.detail }),
     durationMs: Date.now() - started,
-    ...(diagnosis === undefined ? {} : { diagnosis }),
-  });
-  return ACTIONS[service.supervisor]({ ops, service, rs: ops.runtime(service), transport: ops.transport(host), action, options, report, done, timeout: readyTimeout(service, options), quick: ops.settings.commandTimeoutMs });
-}
-
-type Done = (outcome: Outcome, ok: boolean, detail?: string, diagnosis?: Diagnosis) => Omit<ActionResult, 'level'>;
-
-interface ActionContext {
-  ops: Ops;
-  service: Service;
-  rs: RuntimeService;
-  transport: Transport;
-  action: LifecycleAction;
-  options: LifecycleOptions;
-  report: (m: string) => void;
-  done: Done;
-  /** How long the service may take to become ready; how long a quick command may take. */
-  timeout: number;
-  quick: number;
-}
-
-/** start, stop and restart of each runtime. */
-const ACTIONS: Record<Supervisor, (c: ActionContext) => Promise<Omit<ActionResult, 'level'>>> = {
-  pid: pidAction,
-  systemd: systemdAction,
-  compose: composeAction,
-};
-
-async function pidAction({ ops, service, rs, transport, action, options, report, done, timeout, quick }: ActionContext): Promise<Omit<ActionResult, 'level'>> {
-  const host = ops.host(service)!;
-  if (rs.command === undefined) return done('failed', false, 'no command declared (service.command) to run in PID mode');
-  const state = ops.stateWord(host);
-  if (action !== 'start') {
-    report('stopping');
-    const r = await transport.script(pidStopScript(state, rs, options.graceS), { timeoutMs: quick + options.graceS * 1000 });
-    if (r.unreachable) return done('unreachable', false, r.unreachable);
-    const stop = records(r.stdout).find((x) => x[0] === 'stop');
-    if (!stop) return done('failed', false, failureReason(r));
-    if (action === 'stop') return done(stop[1] === 'stopped' || stop[1] === 'killed' ? 'stopped' : 'not-running', true, stop[1] === 'killed' ? `killed after ${options.graceS}s grace` : stop[1] === 'stale' ? 'removed a stale pid file' : undefined);
-  }
-  report('starting');
-  const r = await transport.script(pidStartScript(state, rs), { timeoutMs: quick });
-  if (r.unreachable) return done('unreachable', false, r.unreachable);
-  const start = records(r.stdout).find((x) => x[0] === 'start');
-  if (!start || start[1] === 'failed') return done('failed', false, start?.[2] ?? failureReason(r));
-  const already = start[1] === 'already';
-  if (!options.wait) return done(already ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `pid ${start[2]}`);
-  report(`waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
-  const g = await transport.script(pidGateScript(state, rs, timeout), { timeoutMs: timeout + quick });
-  if (g.unreachable) return done('unreachable', false, g.unreachable);
-  const gate = parseGate(g.stdout);
-  if (gate.outcome === 'ready') return done(already ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `pid ${start[2]}, ready`);
-  // Only what this start wrote to the log: earlier runs' errors would mislead.
-  const offset = start[1] === 'started' && /^\d+$/.test(start[3] ?? '') ? Number(start[3]) : undefined;
-  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnoseService(ops, service, undefined, offset));
-}
-
-async function systemdAction({ ops, service, rs, transport, action, options, report, done, timeout, quick }: ActionContext): Promise<Omit<ActionResult, 'level'>> {
-  if (rs.unit === undefined) return done('failed', false, 'no systemd unit declared (service.systemd_unit or service.command)');
-  // A swap service: its live instance (stop: every instance), picked on the host (runtime/swap.ts).
-  const label = rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`;
-  if (action === 'stop' || !options.wait) {
-    report(`${GERUND[action]} ${label}`);
-    const script = action === 'stop' && rs.swap !== undefined ? swapStopScript(rs) : forLiveInstance(rs, (i) => actionScript(action, i.unit!));
-    const r = await transport.script(script, { timeoutMs: quick + 90_000 });
-    if (r.unreachable) return done('unreachable', false, r.unreachable);
-    if (r.code !== 0) return done('failed', false, failureReason(r));
-    return done(action === 'stop' ? 'stopped' : action === 'restart' ? 'restarted' : 'started', true);
-  }
-  report(`${GERUND[action]} ${label}, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
-  const g = await transport.script(forLiveInstance(rs, (i) => gateScript(i, timeout, { action })), { timeoutMs: timeout + quick + 90_000 });
-  if (g.unreachable) return done('unreachable', false, g.unreachable);
-  const gate = parseGate(g.stdout);
-  const recs = records(g.stdout);
-  const before = recs.find((x) => x[0] === 'before')?.[1];
-  const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
-  if (gate.outcome === 'ready') return done(action === 'start' && before === 'active' ? 'running' : action === 'restart' ? 'restarted' : 'started', true, 'ready');
-  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout, gate.port), await diagnoseService(ops, service, since));
-}
-
-/** Compose: docker stop/restart of the service's container, or `up -d --no-deps` from the current release; gated like a unit. */
-async function composeAction({ ops, service, rs, transport, action, options, report, done, timeout, quick }: ActionContext): Promise<Omit<ActionResult, 'level'>> {
-  const wait = action !== 'stop' && options.wait;
-  report(`${GERUND[action]} ${rs.compose!.project}/${rs.compose!.service}${wait ? `, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}` : ''}`);
-  const script = composeActionScript(rs, validName('path', service.directory), action, { graceS: options.graceS, ...(wait ? { timeoutMs: timeout } : {}) });
-  const r = await transport.script(script, { timeoutMs: (wait ? timeout : 0) + quick + options.graceS * 1000 + 90_000 });
-  if (r.unreachable) return done('unreachable', false, r.unreachable);
-  const recs = records(r.stdout);
-  const before = recs.find((x) => x[0] === 'before')?.[1];
-  const compose = composeUsed(r.stdout);
-  const via = compose === undefined ? '' : ` (${compose})`;
-  const doneRec = recs.find((x) => x[0] === 'done');
-  if (!wait && doneRec?.[2] === '0') return done(action === 'stop' ? (doneRec[3] === 'no container' || before !== 'running' ? 'not-running' : 'stopped') : action === 'restart' ? 'restarted' : 'started', true, `container${via}`);
-  const gate = parseGate(r.stdout);
-  if (gate.outcome === 'ready') return done(action === 'start' && before === 'running' ? 'running' : action === 'restart' ? 'restarted' : 'started', true, `ready${via}`);
-  const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
-  return done('failed', false, gateDetail(service, gate.outcome, gate.detail, timeout), await diagnoseService(ops, service, since));
+    ...(failed.diagnosis === undefined ? {} : { diagnosis: failed.diagnosis }),
+  };
 }
 
 /** Why a gate failed; `port`: the port it probed, when the host said (a swap service's gated instance). */

@@ -2,12 +2,8 @@
  * `logs <target> [-n N] [-f]`: journalctl for systemd units, the log file in PID mode, docker logs for a compose service.
  * Several services: each block under a header; with -f, every line prefixed by its service.
  */
-import type { Service, Supervisor } from '../fleet/model.js';
-import { composeLogsScript } from '../runtime/compose.js';
-import type { RuntimeService } from '../runtime/types.js';
-import { pidLogsScript } from '../runtime/pid.js';
-import { logsScript } from '../runtime/systemd.js';
-import { forLiveInstance, swapInstance } from '../runtime/swap.js';
+import type { Service } from '../fleet/model.js';
+import { runtimeOf } from '../runtime/registry.js';
 import type { Ops } from './context.js';
 
 export interface LogsResult {
@@ -19,16 +15,8 @@ export interface LogsResult {
   error?: string;
 }
 
-/** Each runtime's log: the journal of a unit, the log file in PID mode, `docker logs` of a container. */
-const LOG_SOURCES: Record<Supervisor, (ops: Ops, service: Service, rs: RuntimeService, lines: number, follow: boolean) => { script: string; source: string } | { error: string }> = {
-  pid: (ops, service, rs, lines, follow) => ({ script: pidLogsScript(ops.stateWord(ops.host(service)!), rs, lines, follow), source: `log file ${rs.key}.log` }),
-  systemd: (_ops, _service, rs, lines, follow) =>
-    rs.unit === undefined ? { error: 'no systemd unit declared' } : { script: forLiveInstance(rs, (i) => logsScript(i.unit!, lines, follow)), source: `journal of ${rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`}` },
-  compose: (_ops, _service, rs, lines, follow) => ({ script: composeLogsScript(rs, lines, follow), source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}` }),
-};
-
 function scriptFor(ops: Ops, service: Service, lines: number, follow: boolean): { script: string; source: string } | { error: string } {
-  return LOG_SOURCES[service.supervisor](ops, service, ops.runtime(service), lines, follow);
+  return runtimeOf(service).logs(ops.runtime(service), lines, follow);
 }
 
 export async function readLogs(ops: Ops, services: readonly Service[], lines: number): Promise<LogsResult[]> {

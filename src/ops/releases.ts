@@ -3,11 +3,12 @@
  * gate outcome, which is live — and its dead-man switch (armed or fired). One script, one
  * round trip per host, hosts in parallel.
  */
-import { ACTIVATIONS } from '../runtime/activation.js';
+import { runtimeOf } from '../runtime/registry.js';
 import pLimit from 'p-limit';
 import type { Service } from '../fleet/model.js';
 import { inspectScript, parseReleaseStates, type Outcome } from '../runtime/release.js';
-import { parseRevertStates, type RevertState } from '../runtime/revert.js';
+import { parseRevertStates } from '../runtime/revert.js';
+import type { RevertState } from '../runtime/types.js';
 import type { Ops } from './context.js';
 
 export interface ReleaseRow {
@@ -41,7 +42,7 @@ export function createdAt(id: string): string | null {
 }
 
 export async function collectReleases(ops: Ops, services: readonly Service[]): Promise<ServiceReleases[]> {
-  const released = services.filter((s) => ACTIVATIONS[s.supervisor] !== undefined);
+  const released = services.filter((s) => runtimeOf(s).releases !== undefined);
   const byHost = new Map<string, Service[]>();
   for (const s of released) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
   const limit = pLimit(ops.settings.concurrency);

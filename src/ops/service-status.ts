@@ -7,8 +7,8 @@
 import pLimit from 'p-limit';
 import type { Host, Service, Supervisor } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/host-status-script.js';
-import type { RevertState } from '../runtime/revert.js';
-import type { ContainerStatus, Health, UnitState } from '../runtime/types.js';
+import { byRuntime, runtimeOf } from '../runtime/registry.js';
+import type { ContainerStatus, Health, RevertState, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';
 import { failureReason, type RunResult } from '../transport/types.js';
 import type { Ops } from './context.js';
@@ -53,7 +53,7 @@ export interface StatusReport {
 }
 
 export function verdictOf(service: Service, state: UnitState | null, health: Health | null): { verdict: Verdict; reason?: string } {
-  if (!state) return { verdict: 'unknown', reason: service.supervisor === 'pid' ? 'no state' : service.unit === undefined ? 'no systemd unit declared' : `systemctl gave no state for ${service.unit} (is systemd running on the host?)` };
+  if (!state) return { verdict: 'unknown', reason: runtimeOf(service).noStateReason(service) };
   if (state.load === 'not-found') return { verdict: 'not-found', reason: service.compose ? `no container of ${service.compose.service} in compose project ${service.compose.project}` : `unit ${service.unit} is not installed` };
   if (state.load === 'no-docker') return { verdict: 'not-found', reason: 'docker is not installed on the host' };
   if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
@@ -80,11 +80,9 @@ function baseRow(service: Service): Omit<ServiceStatus, 'verdict' | 'healthy' | 
   };
 }
 
-export function statusInput(ops: Ops, host: Host, services: readonly Service[]): HostStatusInput {
-  const units = services.filter((s) => s.supervisor === 'systemd' && s.unit !== undefined).map((s) => ops.runtime(s));
-  const pids = services.filter((s) => s.supervisor === 'pid').map((s) => ops.runtime(s));
-  const containers = services.filter((s) => s.supervisor === 'compose').map((s) => ops.runtime(s));
-  return { units, pids, containers, state: ops.stateWord(host) };
+/** The host's services by runtime (registry order). */
+export function statusInput(ops: Ops, services: readonly Service[]): HostStatusInput {
+  return { groups: byRuntime(services).map(({ runtime, items }) => ({ runtime, services: items.map((s) => ops.runtime(s)) })) };
 }
 
 /**
@@ -99,7 +97,7 @@ export interface StatusExtra {
 /** One host's status: one script, one round trip. */
 export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number, extras: readonly StatusExtra[] = []): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
   const transport = ops.transport(host);
-  const input = statusInput(ops, host, services);
+  const input = statusInput(ops, services);
   const pending = ops.pending.get(host.name);
   ops.pending.delete(host.name);
   const script = hostStatusScript(input) + extras.map((e) => e.script).join('');

@@ -24,6 +24,8 @@ import type { Fleet, Host, Service } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import type { PathSegment } from '../source/document.js';
 import { printable } from '../text/control.js';
+import { CommandLineError, splitCommand } from '../text/command-line.js';
+import { RUNTIMES } from '../runtime/registry.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 
 export const RESTART_SEC = '5s';
@@ -50,8 +52,6 @@ export class UnitError extends Error {
 const UNIT_PATH = /^\/[A-Za-z0-9._/@+,:=-]*$/;
 const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.service$/;
 const USER = /^[a-z_][a-z0-9_-]*$/;
-/** Outside quotes, these make the command shell syntax (operators, expansions, globs, comments). */
-const SHELL_CHARS = new Set(['|', '&', ';', '<', '>', '(', ')', '$', '`', '*', '?', '[', ']', '{', '}', '~', '#', '!', '\n', '\r']);
 
 export interface ParsedCommand {
   /** Words after quote removal, when the command runs directly. */
@@ -62,89 +62,16 @@ export interface ParsedCommand {
 
 /** Splits a command like sh would; reports whether it needs a shell. Throws on an unclosed quote. */
 export function parseCommand(command: string): ParsedCommand {
-  const { words, shell } = lex(command);
-  // NAME=value before the program is a shell assignment.
-  return shell || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!) ? { shell: true } : { words, shell };
-}
-
-/**
- * A command that is one simple command, possibly after NAME=value assignments (what sh would
- * run with those variables in its environment): its assignments and argv, quotes removed.
- * Undefined when it needs more of the shell (operators, expansions, globs) or does not parse.
- * PID mode uses it to exec the program itself, so its pid is the one tracked.
- */
-export function simpleCommand(command: string): { assignments: [string, string][]; argv: string[] } | undefined {
   let lexed: { words: string[]; shell: boolean };
   try {
-    lexed = lex(command);
-  } catch {
-    return undefined;
+    lexed = splitCommand(command);
+  } catch (error) {
+    if (error instanceof CommandLineError) throw new UnitError(error.message, ['service', 'command']);
+    throw error;
   }
-  if (lexed.shell) return undefined;
-  const assignments: [string, string][] = [];
-  let i = 0;
-  for (; i < lexed.words.length; i++) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(lexed.words[i]!);
-    if (!m) break;
-    assignments.push([m[1]!, m[2]!]);
-  }
-  const argv = lexed.words.slice(i);
-  return argv.length === 0 ? undefined : { assignments, argv };
-}
-
-function lex(command: string): { words: string[]; shell: boolean } {
-  const words: string[] = [];
-  let word: string | undefined;
-  let shell = false;
-  let i = 0;
-  const push = (s: string) => {
-    word = (word ?? '') + s;
-  };
-  while (i < command.length) {
-    const c = command[i]!;
-    if (c === ' ' || c === '\t') {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-      i++;
-    } else if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      if (end === -1) throw new UnitError('the command has an unclosed single quote', ['service', 'command']);
-      push(command.slice(i + 1, end));
-      i = end + 1;
-    } else if (c === '"') {
-      let j = i + 1;
-      let text = '';
-      for (;;) {
-        if (j >= command.length) throw new UnitError('the command has an unclosed double quote', ['service', 'command']);
-        const d = command[j]!;
-        if (d === '"') break;
-        if (d === '$' || d === '`') shell = true;
-        if (d === '\\' && j + 1 < command.length && '"\\$`\n'.includes(command[j + 1]!)) {
-          text += command[j + 1];
-          j += 2;
-          continue;
-        }
-        text += d;
-        j++;
-      }
-      push(text);
-      i = j + 1;
-    } else if (c === '\\') {
-      if (i + 1 >= command.length) throw new UnitError('the command ends with a lone backslash', ['service', 'command']);
-      if (command[i + 1] === '\n') shell = true;
-      push(command[i + 1]!);
-      i += 2;
-    } else {
-      if (SHELL_CHARS.has(c)) shell = true;
-      push(c);
-      i++;
-    }
-  }
-  if (word !== undefined) words.push(word);
-  if (words.length === 0) throw new UnitError('the command is empty', ['service', 'command']);
-  // A lone ";" is systemd's own command separator: leave such commands to the shell.
-  if (words.some((w) => w === ';')) shell = true;
-  return { words, shell };
+  const { words, shell } = lexed;
+  // NAME=value before the program is a shell assignment.
+  return shell || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!) ? { shell: true } : { words, shell };
 }
 
 /** One word of an Exec line, quoted for systemd (systemd.syntax(7)): specifiers and variables escaped. */
@@ -226,7 +153,8 @@ export function unitName(service: Service): string {
 
 /** Why a service gets no rendered unit, or undefined when it gets one. */
 export function unitSkipReason(service: Service): string | undefined {
-  if (service.supervisor !== 'systemd') return 'PID mode (local or mac): no systemd unit';
+  const noUnit = RUNTIMES[service.supervisor].noSystemdUnit;
+  if (noUnit !== null) return noUnit;
   if (service.command === undefined) {
     if (service.unit === undefined) return 'no command and no unit';
     return service.deployScript !== undefined ? `${service.unit}: managed by its deploy script (no command to render a unit from)` : `${service.unit}: installed outside manage-apps (no command to render a unit from)`;

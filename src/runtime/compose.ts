@@ -15,27 +15,11 @@
  * - Registry credentials are the host's own (`docker login` there, ~/.docker/config.json):
  *   nothing secret travels in a script or argv.
  */
-import { quote, sh } from '../transport/quote.js';
-import { BASE_PRELUDE, PRELUDE, records, sections } from './shell.js';
-import { healthOf, parseProbes } from './systemd.js';
-import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
-import type { ActivationRuntime } from './activation.js';
+import { quote, sh, validName } from '../transport/quote.js';
+import { ACTION_GERUND, type ActivationRuntime, type LifecycleCall, type LifecycleDone, type Runtime } from './runtime.js';
+import { BASE_PRELUDE, healthOf, parseGate, parseProbes, PRELUDE, records, safePath, sections } from './shell.js';
+import type { ComposeTarget, RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
-/** What a compose script needs to know about the service (all validated names). */
-export interface ComposeTarget {
-  /** docker compose -p. */
-  project: string;
-  service: string;
-  /** The compose file inside the release directory. */
-  file: string;
-  /** Container names status looks for: container_name, else <project>_<service>_1 (v1) and <project>-<service>-1 (v2). */
-  names: string[];
-  /** Image repository (no tag): the digest kept is the one of this repository. */
-  image?: string;
-  envFile?: string;
-}
-
-export const COMPOSE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const IMAGE_REF = /^[A-Za-z0-9._/:@-]+$/;
 
 /** The container names compose gives a service (or its container_name). */
@@ -396,16 +380,70 @@ ${diagnosisBody(s, sinceEpoch === undefined ? undefined : String(Math.floor(sinc
 `;
 }
 
-/** Read-only: which compose the host has (for --dry-run). */
-export function composeDetectScript(): string {
-  return `${PRELUDE}${COMPOSE_FUNCTIONS}
-ma_compose_detect || true
-`;
-}
-
 /** "@@compose<TAB>v1<TAB>docker-compose" → "docker-compose (v1)". */
 export function composeUsed(output: string): string | undefined {
   const r = records(output).find((x) => x[0] === 'compose');
   if (r === undefined) return undefined;
   return r[1] === 'none' ? 'none' : `${r[2]} (${r[1]})`;
 }
+
+/** Compose: docker stop/restart of the service's container, or `up -d --no-deps` from the current release; gated like a unit. */
+async function lifecycle({ service, rs, action, wait: waitAsked, graceS, timeoutMs, quickMs, run, report }: LifecycleCall): Promise<LifecycleDone> {
+  const wait = action !== 'stop' && waitAsked;
+  report(`${ACTION_GERUND[action]} ${rs.compose!.project}/${rs.compose!.service}${wait ? `, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}` : ''}`);
+  const script = composeActionScript(rs, validName('path', service.directory), action, { graceS, ...(wait ? { timeoutMs } : {}) });
+  const r = await run(script, (wait ? timeoutMs : 0) + quickMs + graceS * 1000 + 90_000);
+  if (r.unreachable) return { outcome: 'unreachable', ok: false, detail: r.unreachable };
+  const recs = records(r.stdout);
+  const before = recs.find((x) => x[0] === 'before')?.[1];
+  const compose = composeUsed(r.stdout);
+  const via = compose === undefined ? '' : ` (${compose})`;
+  const doneRec = recs.find((x) => x[0] === 'done');
+  if (!wait && doneRec?.[2] === '0') return { outcome: action === 'stop' ? (doneRec[3] === 'no container' || before !== 'running' ? 'not-running' : 'stopped') : action === 'restart' ? 'restarted' : 'started', ok: true, detail: `container${via}` };
+  const gate = parseGate(r.stdout);
+  if (gate.outcome === 'ready') return { outcome: action === 'start' && before === 'running' ? 'running' : action === 'restart' ? 'restarted' : 'started', ok: true, detail: `ready${via}` };
+  const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
+  return { outcome: 'failed', ok: false, gate, diagnose: since === undefined ? {} : { since } };
+}
+
+/** The Docker Compose runtime: the service is one service of a compose project, run by Docker; releases pin its image by digest. */
+export const compose: Runtime<'compose'> = {
+  supervisor: 'compose',
+  ownsProcesses: false,
+  noSystemdUnit: 'Docker Compose: Docker runs its container, no systemd unit',
+
+  view(service, common) {
+    const rs: RuntimeService = { ...common };
+    // Only a safe directory is read (status shows its dead-man switch); deploy refuses an unsafe one itself.
+    const directory = safePath(service.directory);
+    if (directory !== undefined) rs.directory = directory;
+    if (service.compose !== undefined) {
+      const c = service.compose;
+      rs.compose = {
+        project: validName('project', c.project),
+        service: validName('project', c.service),
+        file: validName('project', c.fileInBundle),
+        names: containerNames(c.project, c.service, c.containerName === undefined ? undefined : validName('project', c.containerName)),
+        ...(c.image === undefined ? {} : { image: c.image }),
+        ...(common.envFile === undefined ? {} : { envFile: common.envFile }),
+      };
+    }
+    return rs;
+  },
+
+  statusPart: (services) => containerPart(services),
+  probed: (services) => [...services],
+  parseStatus: (services, output) => (services.length === 0 ? [] : parseComposeStatus(services, output)),
+  noStateReason: (service) => `Docker gave no state for the container of ${service.compose?.service ?? service.id}`,
+  statusLabel: (row) => (row.container ? `container ${row.container.name}${row.container.digest ? ` ${row.container.digest.slice(0, 19)}` : ''}` : 'container (none)'),
+  declaredLabel: (row) => row.unit ?? (row.compose ? `compose ${row.compose.project}/${row.compose.service}` : ''),
+
+  lifecycle,
+  diagnosisScript: (rs, { since }) => composeDiagnosisScript(rs, since),
+  logs: (rs, lines, follow) => ({ script: composeLogsScript(rs, lines, follow), source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}` }),
+
+  releases: {
+    activatable: () => true,
+    activation: (rs, imageRef) => composeActivation(rs, imageRef),
+  },
+};

@@ -9,10 +9,11 @@
  * git-ignored), `$HOME/.local/state/manage-apps` on a remote PID-mode host; MANAGE_APPS_STATE_DIR
  * overrides both. Files: `<key>.pid` (pid, start epoch, ps lstart) and `<key>.log`.
  */
-import { simpleCommand } from '../render/systemd-unit.js';
-import { quote, raw, sh, type Shell } from '../transport/quote.js';
-import { BASE_PRELUDE, PORT_CHECK, PRELUDE, records, sections } from './shell.js';
-import { HOST_LINE, healthOf, parseProbes, probePart } from './systemd.js';
+import { simpleCommand } from '../text/command-line.js';
+import { quote, raw, sh, validName, type Shell } from '../transport/quote.js';
+import { failureReason } from '../transport/types.js';
+import type { LifecycleCall, LifecycleDone, Runtime } from './runtime.js';
+import { healthOf, parseGate, parseProbes, PORT_CHECK, PRELUDE, records, sections } from './shell.js';
 import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
 /** The state directory as a shell word: a quoted absolute path, or $HOME-relative on a remote host. */
@@ -30,21 +31,22 @@ pid=''; since=''; lstart=''
 if [ -f "$pidf" ]; then { read -r pid; read -r since; read -r lstart; } < "$pidf" || true; fi`;
 }
 
-/** "@@pid<TAB>id<TAB>running|stale|none<TAB>pid<TAB>since" for every PID-mode service. */
-export function pidPart(state: Shell, services: readonly RuntimeService[]): string {
+/** The state directory of a service's runtime view (set by the runtime's view). */
+function stateOf(s: RuntimeService): Shell {
+  if (s.state === undefined) throw new Error(`${s.id}: no state directory`);
+  return s.state;
+}
+
+/** "@@pid<TAB>id<TAB>running|stale|none<TAB>pid<TAB>since" for every PID-mode service (each in its view's state directory). */
+export function pidPart(services: readonly RuntimeService[]): string {
   return services
     .map(
-      (s) => `${files(state, s)}
+      (s) => `${files(stateOf(s), s)}
 if [ -z "$pid" ]; then printf '@@pid\\t%s\\tnone\\t\\t\\n' ${quote(s.id)}
 elif ma_alive "$pid" "$lstart"; then printf '@@pid\\t%s\\trunning\\t%s\\t%s\\n' ${quote(s.id)} "$pid" "$since"
 else printf '@@pid\\t%s\\tstale\\t%s\\t%s\\n' ${quote(s.id)} "$pid" "$since"; fi`,
     )
     .join('\n');
-}
-
-/** Status of every PID-mode service of a host in one script. */
-export function pidStatusScript(state: Shell, services: readonly RuntimeService[]): string {
-  return `${[BASE_PRELUDE, HOST_LINE, pidPart(state, services), probePart(services)].filter(Boolean).join('\n')}\n`;
 }
 
 export function parsePidStatus(services: readonly RuntimeService[], output: string): { hostname: string | null; services: ServiceRuntimeStatus[] } {
@@ -233,3 +235,73 @@ ${files(state, service)}
 exec tail -n ${lines} ${follow ? '-F ' : ''}"$logf"
 `;
 }
+
+/** Stop (SIGTERM, grace, SIGKILL), start in its own session, then the gate: three round trips. */
+async function lifecycle({ service, rs, action, wait, graceS, timeoutMs, quickMs, run, report }: LifecycleCall): Promise<LifecycleDone> {
+  if (rs.command === undefined) return { outcome: 'failed', ok: false, detail: 'no command declared (service.command) to run in PID mode' };
+  const state = stateOf(rs);
+  if (action !== 'start') {
+    report('stopping');
+    const r = await run(pidStopScript(state, rs, graceS), quickMs + graceS * 1000);
+    if (r.unreachable) return { outcome: 'unreachable', ok: false, detail: r.unreachable };
+    const stop = records(r.stdout).find((x) => x[0] === 'stop');
+    if (!stop) return { outcome: 'failed', ok: false, detail: failureReason(r) };
+    if (action === 'stop') {
+      const detail = stop[1] === 'killed' ? `killed after ${graceS}s grace` : stop[1] === 'stale' ? 'removed a stale pid file' : undefined;
+      return { outcome: stop[1] === 'stopped' || stop[1] === 'killed' ? 'stopped' : 'not-running', ok: true, ...(detail === undefined ? {} : { detail }) };
+    }
+  }
+  report('starting');
+  const r = await run(pidStartScript(state, rs), quickMs);
+  if (r.unreachable) return { outcome: 'unreachable', ok: false, detail: r.unreachable };
+  const start = records(r.stdout).find((x) => x[0] === 'start');
+  if (!start || start[1] === 'failed') return { outcome: 'failed', ok: false, detail: start?.[2] ?? failureReason(r) };
+  const already = start[1] === 'already';
+  const up = already ? 'running' : action === 'restart' ? 'restarted' : 'started';
+  if (!wait) return { outcome: up, ok: true, detail: `pid ${start[2]}` };
+  report(`waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
+  const g = await run(pidGateScript(state, rs, timeoutMs), timeoutMs + quickMs);
+  if (g.unreachable) return { outcome: 'unreachable', ok: false, detail: g.unreachable };
+  const gate = parseGate(g.stdout);
+  if (gate.outcome === 'ready') return { outcome: up, ok: true, detail: `pid ${start[2]}, ready` };
+  // Only what this start wrote to the log: earlier runs' errors would mislead.
+  const offset = start[1] === 'started' && /^\d+$/.test(start[3] ?? '') ? Number(start[3]) : undefined;
+  return { outcome: 'failed', ok: false, gate, diagnose: offset === undefined ? {} : { logOffset: offset } };
+}
+
+/**
+ * The PID-mode runtime: manage-apps itself starts the process (its own session, a pid file, a
+ * log file) and stops it; nothing on the host supervises it, and there are no releases: it runs
+ * from its working tree here, from `<directory>/current` on a remote host.
+ */
+export const pid: Runtime<'pid'> = {
+  supervisor: 'pid',
+  ownsProcesses: true,
+  noSystemdUnit: 'PID mode (local or mac): no systemd unit',
+  noDeploy: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`',
+
+  view(service, common, place) {
+    const rs: RuntimeService = { ...common };
+    if (service.command !== undefined) rs.command = service.command;
+    rs.workdir = place.remote ? `${validName('path', service.directory)}/current` : validName('path', service.projectDir);
+    rs.env = {
+      MANAGE_APPS_SERVICE: service.id,
+      MANAGE_APPS_PROJECT: service.project,
+      MANAGE_APPS_ENV: service.environment,
+      ...(service.port === undefined ? {} : { PORT: String(service.port) }),
+    };
+    if (place.state !== undefined) rs.state = place.state;
+    return rs;
+  },
+
+  statusPart: (services) => pidPart(services),
+  probed: (services) => [...services],
+  parseStatus: (services, output) => parsePidStatus(services, output).services,
+  noStateReason: () => 'no state',
+  statusLabel: (row) => (row.state?.pid ? `pid ${row.state.pid}` : 'pid mode'),
+  declaredLabel: (row) => row.unit ?? '(pid mode)',
+
+  lifecycle,
+  diagnosisScript: (rs, { logOffset }) => pidDiagnosisScript(stateOf(rs), rs, 20, logOffset),
+  logs: (rs, lines, follow) => ({ script: pidLogsScript(stateOf(rs), rs, lines, follow), source: `log file ${rs.key}.log` }),
+};

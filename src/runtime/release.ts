@@ -19,7 +19,7 @@
  * only validated names and quoted values, and prints "@@" records for the caller.
  */
 import { quote, sh, type Shell } from '../transport/quote.js';
-import type { ActivationRuntime } from './activation.js';
+import type { ActivationRuntime } from './runtime.js';
 import { armFragment, RESOLVE_LEFTOVER, REVERT_STATE_FUNCTION, revertFunctions, revertScript, revertStateCall, type ArmSpec } from './revert.js';
 import { PRELUDE, records } from './shell.js';
 

@@ -26,8 +26,9 @@
  * deploy that armed it still holds it. With no previous release it stops the service.
  */
 import { quote } from '../transport/quote.js';
-import type { ActivationRuntime } from './activation.js';
+import type { ActivationRuntime } from './runtime.js';
 import { PRELUDE, records } from './shell.js';
+import type { RevertState } from './types.js';
 
 /** The transient units of a service's revert: `<name>.timer` fires `<name>.service`. */
 export function revertUnit(key: string): string {
@@ -154,24 +155,6 @@ export const REVERT_STATE_FUNCTION = `ma_revert_state() {
 /** One call of ma_revert_state for a service (tag: how the caller finds it in the output). */
 export function revertStateCall(tag: string, directory: string, key: string): string {
   return `ma_revert_state ${quote(tag)} ${quote(directory)} ${quote(`${revertUnit(key)}.timer`)}`;
-}
-
-export interface RevertState {
-  /**
-   * armed: the timer runs; reverting: the activation is being resolved right now; lost: armed
-   * but the timer is gone (the host rebooted: the next deploy or rollback reverts it first);
-   * fired: the last revert that fired (until the next activation).
-   */
-  state: 'armed' | 'reverting' | 'lost' | 'fired';
-  release: string | null;
-  previous: string | null;
-  by?: string;
-  /** armed: when it fires (ISO). */
-  deadline?: string;
-  /** fired: when, why and what came of it. */
-  at?: string;
-  reason?: string;
-  result?: string;
 }
 
 function keyValues(lines: readonly string[]): Map<string, string> {

@@ -5,7 +5,12 @@
  *
  * Scripts print records as lines "@@kind<TAB>field<TAB>…"; everything else is ignored by the
  * parsers, so a noisy login shell (motd, profile echo) cannot confuse them.
+ *
+ * Also what every runtime's scripts share: the host line and the one loopback probe pass of a
+ * host's status, the "@@gate" verdict and the diagnosis sections a failed start reports.
  */
+import { sh, validName, type Shell } from '../transport/quote.js';
+import { isOk, type Diagnosis, type GateResult, type Health, type RuntimeService } from './types.js';
 
 export const BASE_PRELUDE = String.raw`set -u
 export LC_ALL=C
@@ -161,4 +166,81 @@ export function sections(output: string): Map<string, string> {
 export function httpCode(text: string | undefined): number {
   const n = Number((text ?? '').trim());
   return Number.isInteger(n) ? n : 0;
+}
+
+/** A path that may go into a script (transport/quote.ts validName), else undefined. */
+export function safePath(path: string): string | undefined {
+  try {
+    return validName('path', path);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the host line and the probes of a status ------------------------------------------------
+
+// The kernel's hostname file on Linux (a read, no fork); uname elsewhere (macOS).
+export const HOST_LINE = `if [ -r /proc/sys/kernel/hostname ]; then read -r ma_host </proc/sys/kernel/hostname; else ma_host=$(uname -n); fi
+printf '@@host\\t%s\\n' "$ma_host"`;
+
+/** Seconds each loopback probe may take in a status. */
+export const PROBE_TIMEOUT_S = 2;
+
+/** `ma_probe_all` arguments for every service with a port: PORT PATH pairs (readiness, then liveness). */
+export function probeArgs(services: readonly RuntimeService[]): Shell {
+  const pairs = services.flatMap((s) => (s.port === undefined || s.tls !== undefined ? [] : [s.port, s.readiness, s.port, s.liveness]));
+  return sh`${pairs}`;
+}
+
+/** `ma_probe_tls` lines for the edges that serve HTTPS: one per edge, its paths once each. */
+function tlsProbeLines(services: readonly RuntimeService[]): string[] {
+  return services.flatMap((s) => (s.port === undefined || s.tls === undefined ? [] : [sh`ma_probe_tls ${PROBE_TIMEOUT_S} ${s.port} ${s.tls.name} ${[...new Set([s.readiness, s.liveness])]}`.text]));
+}
+
+/** Every readiness and liveness probe of these services in one pass, between "@@begin probes" and "@@end". */
+export function probePart(services: readonly RuntimeService[]): string {
+  if (!services.some((s) => s.port !== undefined)) return '';
+  const plain = services.some((s) => s.port !== undefined && s.tls === undefined);
+  return [`printf '@@begin\\tprobes\\n'`, ...(plain ? [`ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`] : []), ...tlsProbeLines(services), `printf '@@end\\n'`].join('\n');
+}
+
+/** "http://127.0.0.1:PORT/PATH CODE" (curl) or "PORT PATH CODE" lines → code by "PORT PATH". */
+export function parseProbes(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^(?:http:\/\/127\.0\.0\.1:)?(\d+) ?(\/\S*) (\d{3})$/.exec(line.trim());
+    if (m) out.set(`${m[1]} ${m[2]}`, httpCode(m[3]));
+  }
+  return out;
+}
+
+export function healthOf(service: RuntimeService, probes: Map<string, number>): Health | null {
+  if (service.port === undefined) return null;
+  const probe = (path: string) => {
+    const status = probes.get(`${service.port} ${path}`) ?? 0;
+    // An HTTPS edge is alive when it answers at all: the status is the site's (its app's).
+    return { path, status, ok: service.tls === undefined ? isOk(status) : status > 0 };
+  };
+  return { readiness: probe(service.readiness), liveness: probe(service.liveness) };
+}
+
+// ---- gates and diagnoses ---------------------------------------------------------------------
+
+export function parseGate(output: string): GateResult {
+  const r = records(output).find((rec) => rec[0] === 'gate');
+  const outcome = r?.[1];
+  const elapsed = r?.[3] === undefined || r[3] === '' ? null : Number(r[3]);
+  const gated = Number(records(output).find((rec) => rec[0] === 'gated')?.[1] ?? '');
+  const port = Number.isInteger(gated) && gated > 0 ? { port: gated } : {};
+  if (outcome === 'ready' || outcome === 'crashed' || outcome === 'timeout' || outcome === 'stopped') return { outcome, detail: r?.[2] ?? '', elapsedMs: elapsed, ...port };
+  return { outcome: 'unknown', detail: output.trim().split('\n').slice(-3).join(' | '), elapsedMs: null };
+}
+
+export function parseDiagnosis(output: string): Diagnosis {
+  const s = sections(output);
+  return {
+    status: s.get('status') ?? '',
+    journal: (s.get('journal') ?? '').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('-- ')),
+    readiness: s.has('readiness') ? (s.get('readiness') ?? '') : null,
+  };
 }

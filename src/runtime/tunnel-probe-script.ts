@@ -8,7 +8,7 @@
 import { quote } from '../transport/quote.js';
 import type { ResolvedTunnel } from '../tunnels/resolve.js';
 import { records } from './shell.js';
-import { parseTimestamp } from './systemd.js';
+import { parseTimestamp } from './systemd-units.js';
 
 export interface TunnelProbeInput {
   tunnel: string;

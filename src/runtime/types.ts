@@ -1,6 +1,24 @@
-import type { ComposeTarget } from './compose.js';
+/**
+ * The data every runtime shares: what the runtime layer knows of a service on its host (enough
+ * to build its scripts) and what a host's status says of it. Imports no runtime.
+ */
+import type { Shell } from '../transport/quote.js';
+
+/** What a compose script needs to know about the service (all validated names). */
+export interface ComposeTarget {
+  /** docker compose -p. */
+  project: string;
+  service: string;
+  /** The compose file inside the release directory. */
+  file: string;
+  /** Container names status looks for: container_name, else <project>_<service>_1 (v1) and <project>-<service>-1 (v2). */
+  names: string[];
+  /** Image repository (no tag): the digest kept is the one of this repository. */
+  image?: string;
+  envFile?: string;
+}
+
 /** What the runtime layer knows about one service on one host: enough to build its scripts. */
-import type { RevertState } from './revert.js';
 
 export interface RuntimeService {
   /** Service id (project, or project:env). */
@@ -21,6 +39,8 @@ export interface RuntimeService {
   directory?: string;
   /** PID mode: extra environment (PORT, MANAGE_APPS_*). */
   env?: Record<string, string>;
+  /** PID mode: the state directory (pid and log files) as a shell word. */
+  state?: Shell;
   /** Compose mode: the compose project, service, file and container names. */
   compose?: ComposeTarget;
   /**
@@ -29,8 +49,26 @@ export interface RuntimeService {
    * site's app, which status judges on its own row.
    */
   tls?: { name: string };
-  /** systemd: service.swap.ports — the instance that serves is `<unit stem>@<port>` (runtime/swap.ts). */
+  /** systemd: service.swap.ports — the instance that serves is `<unit stem>@<port>` (runtime/systemd-swap.ts). */
   swap?: readonly [number, number];
+}
+
+export interface RevertState {
+  /**
+   * armed: the timer runs; reverting: the activation is being resolved right now; lost: armed
+   * but the timer is gone (the host rebooted: the next deploy or rollback reverts it first);
+   * fired: the last revert that fired (until the next activation).
+   */
+  state: 'armed' | 'reverting' | 'lost' | 'fired';
+  release: string | null;
+  previous: string | null;
+  by?: string;
+  /** armed: when it fires (ISO). */
+  deadline?: string;
+  /** fired: when, why and what came of it. */
+  at?: string;
+  reason?: string;
+  result?: string;
 }
 
 /** What status knows of a compose service's container (null: none found). */
@@ -87,3 +125,27 @@ export interface ServiceRuntimeStatus {
 }
 
 export const isOk = (status: number): boolean => status >= 200 && status < 300;
+
+export interface HostReport {
+  hostname: string | null;
+  /** The host's clock (epoch seconds) when the script ran. */
+  clock: number | null;
+  services: ServiceRuntimeStatus[];
+}
+
+/** A gate's verdict ("@@gate<TAB>ready|crashed|timeout<TAB>detail<TAB>ms"). */
+export interface GateResult {
+  outcome: 'ready' | 'crashed' | 'timeout' | 'stopped' | 'unknown';
+  detail: string;
+  /** Milliseconds the action and the readiness wait took on the host. */
+  elapsedMs: number | null;
+  /** The port the gate probed (a swap service's new instance listens on the port that is not service.port). */
+  port?: number;
+}
+
+/** What a failed start reports: the supervisor's view, the log since the start, the readiness answer. */
+export interface Diagnosis {
+  status: string;
+  journal: string[];
+  readiness: string | null;
+}

@@ -11,7 +11,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { COMPOSE_COMMANDS, COMPOSE_FUNCTIONS, composeUpArgs, composeUpArgv, composeUsed, type ComposeTarget } from '../../src/runtime/compose.js';
+import { COMPOSE_COMMANDS, COMPOSE_FUNCTIONS, composeUpArgs, composeUpArgv, composeUsed } from '../../src/runtime/compose.js';
+import type { ComposeTarget } from '../../src/runtime/types.js';
 import { quote } from '../../src/transport/quote.js';
 
 const target: ComposeTarget = { project: 'shop', service: 'app', file: 'deploy/compose.yml', names: ['shop_app_1', 'shop-app-1'], envFile: '/srv/shop/.env' };

@@ -1,9 +1,11 @@
 // The parsers of what host scripts print: systemctl show blocks, probes, gates, diagnoses.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { records, sections } from '../../src/runtime/shell.js';
+import { parseDiagnosis, parseGate, parseProbes, records, sections } from '../../src/runtime/shell.js';
 import { hostStatusScript, parseHostStatus } from '../../src/runtime/host-status-script.js';
-import { parseDiagnosis, parseGate, parseProbes, parseShow, parseStatus, parseTimestamp, statusScript } from '../../src/runtime/systemd.js';
+import { pid } from '../../src/runtime/pid.js';
+import { systemd } from '../../src/runtime/systemd.js';
+import { parseShow, parseTimestamp } from '../../src/runtime/systemd-units.js';
 import type { RuntimeService } from '../../src/runtime/types.js';
 import { raw } from '../../src/transport/quote.js';
 
@@ -37,7 +39,7 @@ test('status script output → unit state and health per service, in the order a
     '3000 /livez 503',
     '@@end',
   ].join('\n');
-  const report = parseStatus([api, worker], out);
+  const report = parseHostStatus({ groups: [{ runtime: systemd, services: [api, worker] }] }, out);
   assert.equal(report.hostname, 'h1');
   assert.deepEqual(report.services[0], {
     id: 'api',
@@ -49,12 +51,12 @@ test('status script output → unit state and health per service, in the order a
 });
 
 test('one status script per host: one systemctl show for all units, one probe pass', () => {
-  const script = statusScript([api, worker, { ...api, id: 'b', unit: 'b.service', port: 3001 }]);
+  const script = hostStatusScript({ groups: [{ runtime: systemd, services: [api, worker, { ...api, id: 'b', unit: 'b.service', port: 3001 }] }] });
   assert.equal(script.match(/systemctl show --timestamp=unix/g)?.length, 1);
   assert.match(script, /ma_probe_all 2 3000 \/readyz 3000 \/livez 3001 \/readyz 3001 \/livez/);
-  const both = hostStatusScript({ units: [api], pids: [{ ...api, id: 'dev', key: 'dev', unit: undefined as never }], state: raw('/tmp/x') });
+  const both = hostStatusScript({ groups: [{ runtime: systemd, services: [api] }, { runtime: pid, services: [{ ...api, id: 'dev', key: 'dev', unit: undefined as never, state: raw('/tmp/x') }] }] });
   assert.match(both, /@@pid/);
-  const parsed = parseHostStatus({ units: [api], pids: [{ id: 'dev', key: 'dev', port: 3002, readiness: '/readyz', liveness: '/livez' }] }, '@@host\th\t1\n@@pid\tdev\trunning\t42\t1700000000\n@@begin\tprobes\n3002 /readyz 200\n3002 /livez 200\n@@end\n');
+  const parsed = parseHostStatus({ groups: [{ runtime: systemd, services: [api] }, { runtime: pid, services: [{ id: 'dev', key: 'dev', port: 3002, readiness: '/readyz', liveness: '/livez' }] }] }, '@@host\th\t1\n@@pid\tdev\trunning\t42\t1700000000\n@@begin\tprobes\n3002 /readyz 200\n3002 /livez 200\n@@end\n');
   assert.deepEqual(parsed.services[1]?.state, { load: 'pid-file', active: 'active', sub: 'running', since: '2023-11-14T22:13:20.000Z', restarts: null, pid: 42 });
 });
 

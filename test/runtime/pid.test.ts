@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { packageRoot } from '../../src/package-root.js';
-import { parseDiagnosis, parseGate } from '../../src/runtime/systemd.js';
-import { parsePidStatus, pidDiagnosisScript, pidGateScript, pidStartScript, pidStatusScript, pidStopScript } from '../../src/runtime/pid.js';
-import { records } from '../../src/runtime/shell.js';
+import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../../src/runtime/host-status-script.js';
+import { pid, pidDiagnosisScript, pidGateScript, pidStartScript, pidStopScript } from '../../src/runtime/pid.js';
+import { parseDiagnosis, parseGate, records } from '../../src/runtime/shell.js';
 import type { RuntimeService } from '../../src/runtime/types.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import { sh, type Shell } from '../../src/transport/quote.js';
@@ -44,7 +44,8 @@ async function run(script: string) {
 }
 
 async function status(s: RuntimeService) {
-  return parsePidStatus([s], (await run(pidStatusScript(state, [s]))).stdout).services[0]!;
+  const input: HostStatusInput = { groups: [{ runtime: pid, services: [{ ...s, state }] }] };
+  return parseHostStatus(input, (await run(hostStatusScript(input))).stdout).services[0]!;
 }
 
 before(async () => {

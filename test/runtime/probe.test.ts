@@ -9,8 +9,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { BASE_PRELUDE } from '../../src/runtime/shell.js';
-import { parseProbes, probePart } from '../../src/runtime/systemd.js';
+import { BASE_PRELUDE, parseProbes, probePart } from '../../src/runtime/shell.js';
 import type { RuntimeService } from '../../src/runtime/types.js';
 
 let server: Server;
@@ -126,7 +125,7 @@ test('with no HTTP client at all, every probe reads as no answer rather than fai
 test('an HTTPS edge is probed over TLS with the name it serves; any answer is alive, a refused name or a plain-HTTP probe is not', { skip: which('openssl') === undefined && 'openssl is not installed' }, async () => {
   const { createServer: createHttps } = await import('node:https');
   const { createSecureContext } = await import('node:tls');
-  const { healthOf } = await import('../../src/runtime/systemd.js');
+  const { healthOf } = await import('../../src/runtime/shell.js');
   const dir = join(work, 'tls');
   mkdirSync(dir, { recursive: true });
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=shop.internal', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });

@@ -7,6 +7,7 @@ import type { CommandResult, GlobalOptions } from '../context.js';
 import { closest } from '../../text/suggest.js';
 import { plural, table } from '../style.js';
 import { withProblemNote } from './shared.js';
+import { runtimeOf } from '../../runtime/registry.js';
 
 export async function list(options: GlobalOptions & { env?: string; host?: string }): Promise<CommandResult> {
   const loaded = await loadFleet(options);
@@ -23,7 +24,7 @@ export async function list(options: GlobalOptions & { env?: string; host?: strin
   const services = listServices(loaded.fleet, filter);
   return withProblemNote(loaded, { services }, () => {
     if (services.length === 0) return 'No services found under the root.';
-    const rows = services.map((s) => [s.project, s.environment, s.host ?? '', s.provider, s.port === null ? '' : String(s.port), s.unit ?? (s.compose ? `compose ${s.compose.project}/${s.compose.service}` : s.droplet !== undefined ? `(on droplet ${s.droplet})` : s.supervisor === 'pid' ? '(pid mode)' : ''), s.depends_on.join(', ')]);
+    const rows = services.map((s) => [s.project, s.environment, s.host ?? '', s.provider, s.port === null ? '' : String(s.port), s.droplet !== undefined ? `(on droplet ${s.droplet})` : runtimeOf(s).declaredLabel(s), s.depends_on.join(', ')]);
     return `${table(['PROJECT', 'ENV', 'HOST', 'PROVIDER', 'PORT', 'UNIT', 'DEPENDS ON'], rows)}\n\n${plural(services.length, 'service')}.`;
   });
 }

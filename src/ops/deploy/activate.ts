@@ -10,10 +10,11 @@
  * nothing more is sent to it, so the command ends promptly.
  */
 import type { Service } from '../../fleet/model.js';
-import type { ActivationRuntime } from '../../runtime/activation.js';
+import type { ActivationRuntime } from '../../runtime/runtime.js';
 import { activateScript, confirmScript, fallBackScript } from '../../runtime/release.js';
 import { records } from '../../runtime/shell.js';
-import { parseDiagnosis, parseGate, type Diagnosis, type GateResult } from '../../runtime/systemd.js';
+import { parseDiagnosis, parseGate } from '../../runtime/shell.js';
+import type { Diagnosis, GateResult } from '../../runtime/types.js';
 import { failureReason, type RunResult, type Transport } from '../../transport/types.js';
 import { gateDetail } from '../lifecycle.js';
 import { composeUsed } from '../../runtime/compose.js';

@@ -50,7 +50,7 @@ export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string
  * Makes the edge prefer `to`: every edge routes to both swap ports (`lb_policy first`, as `net
  * caddy` renders it), and the first upstream is the one it uses while it is healthy; the other
  * is where it falls over to. So the switch swaps the two dials (the order of the upstreams), and
- * going back needs nothing from the edge (runtime/activation.ts swapActivation). An edge that
+ * going back needs nothing from the edge (runtime/systemd-swap.ts swapActivation). An edge that
  * routes to one port only is refused: nothing could fall over when the app host goes back.
  * Records: @@edge switched | already | missing | single | error<TAB>detail.
  */

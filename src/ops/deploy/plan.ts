@@ -7,6 +7,7 @@ import { releaseId, resolveArtifact, type Artifact } from '../artifact.js';
 import type { Ops } from '../context.js';
 import { readyTimeout } from '../lifecycle.js';
 import { composeDeploySteps } from '../../runtime/compose.js';
+import { runtimeOf } from '../../runtime/registry.js';
 import { composeImageRef } from '../image.js';
 import type { Selection } from '../plan.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult, DeployTimings, Strategy } from './types.js';
@@ -23,7 +24,8 @@ export function decideStrategy(service: Service, options: Pick<DeployOptions, 'a
     if (options.strategy !== undefined && options.strategy !== 'compose') return { error: `a compose service is deployed with the compose strategy, not ${options.strategy}` };
     return { strategy: 'compose', ...(options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : { artifactPath: service.compose.bundleDir, artifactBase: service.projectDir }) };
   }
-  if (service.supervisor !== 'systemd') return { error: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`' };
+  const { releases, noDeploy } = runtimeOf(service);
+  if (releases === undefined) return { error: noDeploy ?? 'its runtime ships no releases' };
   const artifact = options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : service.artifact !== undefined ? { artifactPath: service.artifact, artifactBase: service.projectDir } : undefined;
   const strategy = options.strategy ?? (artifact ? 'release' : service.deployScript !== undefined ? 'script' : undefined);
   if (strategy === 'script') {
@@ -51,7 +53,7 @@ function unitText(service: Service, host: Host): string | undefined {
     if (service.swapPorts === undefined) return text;
     // A swap runs the release as a templated unit: each instance gets its port from its name and
     // runs the release pinned for that port (.swap/<port>), so a restart by systemd never moves
-    // it onto another release (runtime/activation.ts swapActivation).
+    // it onto another release (runtime/systemd-swap.ts swapActivation).
     return text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n').split(`${service.directory}/current`).join(`${service.directory}/.swap/%i`);
   } catch (error) {
     if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);

@@ -15,7 +15,7 @@ import { readyTimeout } from '../lifecycle.js';
 import type { Selection } from '../plan.js';
 import type { Progress } from '../progress.js';
 import { activateAndSettle } from './activate.js';
-import { ACTIVATIONS } from '../../runtime/activation.js';
+import { runtimeOf } from '../../runtime/registry.js';
 import { swapPlan } from './edge-swap.js';
 import { acquire, forget, hookSignals, unlock } from './lock.js';
 import type { DeployOptions, RollbackResult } from './types.js';
@@ -32,7 +32,8 @@ function chooseTarget(state: ReleaseState, to: string | undefined, host: string)
 export async function rollbackOne(ops: Ops, service: Service, options: RollbackOptions, progress: Progress, key: string): Promise<RollbackResult> {
   const host = ops.host(service)!;
   const base = { id: service.id, host: host.name, from: null, to: null, releases: [] as string[] };
-  if (ACTIVATIONS[service.supervisor] === undefined || (service.supervisor === 'systemd' && service.unit === undefined)) return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd and compose services deployed with releases can be rolled back' };
+  const releases = runtimeOf(service).releases;
+  if (releases === undefined || !releases.activatable(service)) return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd and compose services deployed with releases can be rolled back' };
   const task = progress.task(key);
   const transport = ops.transport(host);
   const runtime = ops.activation(service);

@@ -7,7 +7,9 @@
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lockScript } from '../../runtime/release.js';
-import { diagnosisScript, gateScript, parseDiagnosis, type Diagnosis } from '../../runtime/systemd.js';
+import { parseDiagnosis } from '../../runtime/shell.js';
+import { diagnosisScript, gateScript } from '../../runtime/systemd-units.js';
+import type { Diagnosis } from '../../runtime/types.js';
 import { runProcess } from '../../transport/spawn.js';
 import { sshBaseArgs } from '../../transport/ssh.js';
 import type { Transport } from '../../transport/types.js';

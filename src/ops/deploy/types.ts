@@ -1,5 +1,5 @@
 /** The shapes of deploy and rollback: options, results, the dry-run plan (docs/operations.md). */
-import type { Diagnosis } from '../../runtime/systemd.js';
+import type { Diagnosis } from '../../runtime/types.js';
 
 export type Strategy = 'release' | 'script' | 'compose';
 

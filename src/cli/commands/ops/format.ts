@@ -1,6 +1,6 @@
 /** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
 import type { LoadedFleet } from '../../../fleet/load.js';
-import type { Diagnosis } from '../../../runtime/systemd.js';
+import type { Diagnosis } from '../../../runtime/types.js';
 import { printable } from '../../../text/control.js';
 import { style } from '../../style.js';
 import { writeProblemNote } from '../shared.js';

@@ -10,6 +10,7 @@ import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { plural, style } from '../../style.js';
 import { formatDiagnosis, problemNote } from './format.js';
+import { runtimeOf } from '../../../runtime/registry.js';
 
 export interface LifecycleCliOptions extends OpsCliOptions {
   force?: boolean;
@@ -67,7 +68,11 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
             : `${style.yellow('?')} ${d.id} on ${d.host} depends on ${d.needs.join(', ')}; its host did not answer (${d.reason ?? 'unreachable'})`,
         );
       }
-      const local = report.results.some((r) => r.ok && r.outcome !== 'skipped' && ops.fleet.services.find((s) => s.id === r.id)?.supervisor === 'pid');
+      // Processes manage-apps started itself (PID mode) keep running until stopped: say how.
+      const local = report.results.some((r) => {
+        const service = ops.fleet.services.find((s) => s.id === r.id);
+        return r.ok && r.outcome !== 'skipped' && service !== undefined && runtimeOf(service).ownsProcesses;
+      });
       if (action !== 'stop' && local) out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);
       return out.join('\n');
     },

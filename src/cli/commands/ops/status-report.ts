@@ -4,11 +4,11 @@ import { commandLine, prepare } from '../../../ops/cli.js';
 import type { OpsCliOptions, OpsSettings } from '../../../ops/settings.js';
 import { collectStatus, type ServiceStatus } from '../../../ops/service-status.js';
 import type { PendingScript } from '../../../transport/ssh.js';
-import type { Supervisor } from '../../../fleet/model.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { plural, style, table } from '../../style.js';
 import { describeRevert } from '../../../runtime/revert.js';
+import { runtimeOf } from '../../../runtime/registry.js';
 import { ago, problemNote } from './format.js';
 import { FleetIndex } from '../../../analysis/topology.js';
 import type { LoadedFleet } from '../../../fleet/load.js';
@@ -19,13 +19,6 @@ import { locatorOf } from '../render/shared.js';
 import { backupRunCollector, badRun } from '../../../data/backup-runs.js';
 import { backupRunsTable } from '../backup-runs-text.js';
 import { mergeExtras } from '../../../ops/service-status.js';
-
-/** What runs the service, per runtime: the unit, the pid, the container and the digest it runs. */
-const UNIT_LABEL: Record<Supervisor, (s: ServiceStatus) => string> = {
-  systemd: (s) => s.unit ?? '',
-  pid: (s) => (s.state?.pid ? `pid ${s.state.pid}` : 'pid mode'),
-  compose: (s) => (s.container ? `container ${s.container.name}${s.container.digest ? ` ${s.container.digest.slice(0, 19)}` : ''}` : 'container (none)'),
-};
 
 export async function statusReport(targets: string[], options: OpsCliOptions, defaults: Partial<OpsSettings>, started: Map<string, PendingScript>): Promise<CommandResult> {
   const { loaded, ops, selection } = await prepare(targets, options, defaults, started);
@@ -47,7 +40,8 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
       const rows = report.services.map((s) => [
         s.host,
         s.id,
-        UNIT_LABEL[s.supervisor](s),
+        // What runs it: the unit, the pid, the container and the digest it runs.
+        runtimeOf(s).statusLabel(s),
         s.state ? `${s.state.active} (${s.state.sub})` : '',
         s.state?.since ? ago(s.state.since) : '',
         s.state?.restarts === null || s.state?.restarts === undefined ? '' : String(s.state.restarts),
@@ -67,7 +61,7 @@ export async function statusReport(targets: string[], options: OpsCliOptions, de
         (tunnels.length > 0 ? `${plural(tunnels.length, 'tunnel')}: ${tunnelsUp} up${tunnelsUp < tunnels.length ? `, ${tunnels.length - tunnelsUp} not` : ''}. ` : '') +
         `${plural(services, 'service')}: ${healthy} healthy` + (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') + (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') + '.',
       );
-      const localRunning = report.services.some((s) => s.supervisor === 'pid' && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local');
+      const localRunning = report.services.some((s) => runtimeOf(s).ownsProcesses && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local');
       if (localRunning) out.push(`Stop them with: ${commandLine('stop', targets, options)}`);
       return out.join('\n');
     },

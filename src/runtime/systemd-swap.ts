@@ -1,113 +1,71 @@
 /**
- * How a runtime puts a release into service on its host: the one seam between the deploy path
- * (src/ops/deploy/*) and a supervisor.
- *
- * Every host-side script of a deploy, a rollback and the dead-man switch is built from three
- * parts: the release layout (release.ts: `releases/<id>`, `current`, the history, the lock),
- * the dead-man switch (revert.ts: arm, claim, revert) and the fragments of an
- * `ActivationRuntime` below. The deploy path never says `systemctl`; a runtime never touches
- * `current`, the lock or the history. So a runtime (systemd units today; a Docker Compose
- * project next) plugs in by saying only:
- *
- * Fragments name releases and epochs by shell variable (`install('rel')` works on "$rel").
- *
- *   - `install(release)`: what the release in variable `release` needs besides its files before it can run, with
- *     `current` about to point at it (systemd: the unit rendered for it, `.units/<id>.service`,
- *     installed and daemon-reloaded when it differs). May be empty.
- *   - `restartAndGate(timeoutMs)`: (re)start the service from `<directory>/current` and wait for
- *     readiness on the host; prints `@@since<TAB>epoch` and one `@@gate<TAB>ready|crashed|timeout
- *     <TAB>detail<TAB>ms` record, and ends the (sub)shell it runs in with 0 (ready) or 1.
- *   - `stop()`: stop the service (nothing is left to run).
- *   - `diagnose(since)`: print the `@@begin status` / `journal` / `readiness` sections a failed
- *     gate reports (`since`: a shell word holding the epoch the restart began).
- *   - `key`: a file- and unit-name-safe word naming this service on its host (the revert timer
- *     is `manage-apps-revert-<key>`), and `label`, a few words for messages.
- *
- * Fragments are POSIX sh, run after PRELUDE (so `$SUDO` and the ma_* probe helpers exist) and
- * the release variables (`$d`, `ma_log`); they may be run by the dead-man switch long after the
- * ssh session ended, as root, by systemd: they must not depend on the caller's environment.
- * Every value in them is a validated name or quoted (transport/quote.ts).
+ * A systemd service behind an edge that deploys by swapping (service.swap): the names of its
+ * instances, its activation (swapActivation below), and the scripts of the other verbs (status,
+ * logs, start, stop, restart) for them: the instance that serves is host state
+ * (`<directory>/.swap/live`), so each script picks it on the host, in the same round trip.
  */
 import { quote, sh } from '../transport/quote.js';
-import { SWAP_DRAIN_S, swapInstance } from './swap.js';
-import { diagnosisScript, gateScript } from './systemd.js';
+import type { ActivationRuntime } from './runtime.js';
 import { PRELUDE } from './shell.js';
+import { body, diagnosisScript, gateScript, installUnitFunction } from './systemd-units.js';
 import type { RuntimeService } from './types.js';
-import type { Supervisor } from '../fleet/model.js';
-import { composeActivation } from './compose.js';
 
-export interface ActivationRuntime {
-  readonly key: string;
-  readonly label: string;
-  /** Shell functions the fragments need, defined once per script. */
-  readonly functions: string;
-  install(release: string): string;
-  /**
-   * Run by a deploy or rollback before the revert is armed, so the window does not count it:
-   * what may take long and changes nothing live (compose: pull and pin the image). Fails with
-   * "@@error" (nothing was switched). `install` must still do it when `prepare` did not run.
-   */
-  prepare?(release: string): string;
-  restartAndGate(timeoutMs: number): string;
-  stop(): string;
-  diagnose(since: string): string;
-  /**
-   * Going back to the release `current` was switched back to (a failed gate, the dead-man
-   * switch); default `restartAndGate`. A swap keeps the old instance running, so it only starts it.
-   */
-  restoreAndGate?(timeoutMs: number): string;
-  /** Run by the confirmation once it has claimed the activation (a swap: drain and stop the old instance). */
-  confirmed?(): string;
+/** Seconds the old instance keeps serving after the edges switched away from it. */
+export const SWAP_DRAIN_S = 1;
+
+/** `app.service` + port → `app@8081.service`; with '' the template `app@.service`. */
+export function swapInstance(unit: string, port: number | ''): string {
+  return `${unit.replace(/\.service$/, '')}@${port}.service`;
 }
-
-/** A script's body without the prelude (scripts are composed from fragments that share one). */
-const body = (script: string) => script.replace(PRELUDE, '');
 
 /**
- * ma_install_unit FILE: installs FILE as "$u" when it differs (daemon-reload); `enable`: and
- * enables it once (a swap's template is not enabled: its confirmed instance is).
+ * A swap service's possible instances: the one on each swap port, and the in-place unit (on
+ * service.port: what runs before the first swap). `live`: the value of `.swap/live` that picks it.
  */
-function installUnitFunction(enable: boolean): string {
-  return `ma_install_unit() {
-  if [ -f "$1" ] && ! cmp -s "$1" "$u" 2>/dev/null; then
-    $SUDO cp "$1" "$u.manage-apps.tmp" && $SUDO mv -f "$u.manage-apps.tmp" "$u" || { printf '@@gate\\tcrashed\\tcannot install %s\\n' "$u"; exit 1; }
-    $SUDO systemctl daemon-reload
-    printf '@@unit\\tchanged\\n'
-  else
-    printf '@@unit\\tsame\\n'
-  fi
-${
-    enable
-      ? `  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
-  w="/etc/systemd/system/multi-user.target.wants/$(basename "$u")"
-  [ -e "$w" ] || $SUDO systemctl enable --quiet -- "$(basename "$u")" 2>/dev/null || true
-`
-      : ''
-  }}`;
+export function swapCandidates(rs: RuntimeService): { live: string; rs: RuntimeService }[] {
+  if (rs.swap === undefined || rs.unit === undefined) return [{ live: '', rs }];
+  const unit = rs.unit;
+  return [...rs.swap.map((port) => ({ live: String(port), rs: { ...rs, id: `${rs.id}@${port}`, unit: swapInstance(unit, port), port } })), { live: '', rs }];
 }
 
-/** systemd: the unit installed with each release, `systemctl restart`, the gate of systemd.ts. */
-export function systemdActivation(service: RuntimeService): ActivationRuntime {
-  const unit = service.unit;
-  if (unit === undefined) throw new Error(`${service.id}: no unit`);
-  return {
-    key: service.key,
-    label: unit,
-    functions: `u=${quote(`/etc/systemd/system/${unit}`)}
-${installUnitFunction(true)}`,
-    install: (release) => `if [ -f "$d/.units/$${release}.service" ]; then ma_install_unit "$d/.units/$${release}.service"; fi`,
-    restartAndGate: (timeoutMs) => body(gateScript(service, timeoutMs, { action: 'restart' })),
-    stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>&1`,
-    diagnose: (since) => body(diagnosisScript(service, { shellVar: since })),
-  };
+/** The shell word reading a swap service's live port ('' before the first swap). */
+export function swapLiveWord(rs: RuntimeService): string {
+  return `"$(cat ${quote(`${rs.directory}/.swap/live`)} 2>/dev/null)"`;
 }
 
-/** The activation of each runtime that ships releases (PID mode runs from its working tree: none). `imageRef`: compose, the image a new release pins. */
-export const ACTIVATIONS: Record<Supervisor, ((service: RuntimeService, imageRef?: string) => ActivationRuntime) | undefined> = {
-  systemd: (service) => systemdActivation(service),
-  compose: (service, imageRef) => composeActivation(service, imageRef),
-  pid: undefined,
-};
+/** A swap service's live port in a status: "@@swaplive<TAB>id<TAB>port". */
+export function swapLivePart(units: readonly RuntimeService[]): string {
+  return units
+    .filter((u) => u.swap !== undefined)
+    .map((u) => `printf '@@swaplive\\t%s\\t%s\\n' ${quote(u.id)} ${swapLiveWord(u)}`)
+    .join('\n');
+}
+
+/**
+ * A script for a service's live instance: `make` once per candidate, the one `.swap/live`
+ * names run (in a subshell: the scripts `exit`). A service without swap gets `make(rs)` as is.
+ */
+export function forLiveInstance(rs: RuntimeService, make: (instance: RuntimeService) => string): string {
+  if (rs.swap === undefined) return make(rs);
+  const arms = swapCandidates(rs).map((c) => `${c.live === '' ? '*' : c.live}) (\n${make(c.rs).replace(PRELUDE, '')}\n) ;;`);
+  return `${PRELUDE}\ncase ${swapLiveWord(rs)} in\n${arms.join('\n')}\nesac\n`;
+}
+
+/**
+ * `stop` of a swap service: every instance, and the in-place unit if it is still installed (a
+ * unit that is not loaded is nothing to stop, not a failure). Prints "@@done<TAB>stop<TAB>rc".
+ */
+export function swapStopScript(rs: RuntimeService): string {
+  const [instances, inPlace] = [swapCandidates(rs).filter((c) => c.live !== '').map((c) => c.rs.unit!), rs.unit!];
+  return `${PRELUDE}
+${sh`$SUDO systemctl stop -- ${inPlace}`.text} 2>/dev/null
+${sh`$SUDO systemctl stop -- ${instances}`.text} 2>&1
+rc=$?
+printf '@@done\tstop\t%s\n' "$rc"
+exit "$rc"
+`;
+}
+
 /**
  * A swap behind an edge (service.swap.ports [A, B], docs/operations.md): the release runs as a
  * templated unit `<stem>@<port>.service` (PORT=%i) whose working directory is
