@@ -279,6 +279,7 @@ export const pid: Runtime<'pid'> = {
   ownsProcesses: true,
   noSystemdUnit: 'PID mode (local or mac): no systemd unit',
   noDeploy: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`',
+  noReleases: 'PID mode runs it from its working tree',
 
   view(service, common, place) {
     const rs: RuntimeService = { ...common };

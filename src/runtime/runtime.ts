@@ -116,6 +116,8 @@ export interface Runtime<S extends Supervisor = Supervisor> {
   readonly releases?: ReleaseRuntime;
   /** Why `deploy` has nothing to do for such a service, when the runtime ships no releases. */
   readonly noDeploy?: string;
+  /** Why `releases` shows none for such a service, in a few words, when the runtime ships no releases. */
+  readonly noReleases?: string;
 }
 
 export interface ReleaseRuntime {

@@ -69,8 +69,11 @@ test('every registered runtime has every part of the interface', () => {
       assert.notEqual(value, undefined, `the ${runtime.supervisor} runtime has no ${part}`);
       if (['view', 'statusPart', 'probed', 'parseStatus', 'noStateReason', 'statusLabel', 'declaredLabel', 'lifecycle', 'diagnosisScript', 'logs'].includes(part)) assert.equal(typeof value, 'function', `${runtime.supervisor}.${part}`);
     }
-    // Without releases, deploy must still say why it has nothing to do.
-    if (runtime.releases === undefined) assert.equal(typeof runtime.noDeploy, 'string', `the ${runtime.supervisor} runtime ships no releases and says not why`);
+    // Without releases, deploy and releases must still say why there are none.
+    if (runtime.releases === undefined) {
+      assert.equal(typeof runtime.noDeploy, 'string', `the ${runtime.supervisor} runtime ships no releases and deploy cannot say why`);
+      assert.equal(typeof runtime.noReleases, 'string', `the ${runtime.supervisor} runtime ships no releases and releases cannot say why`);
+    }
     else {
       assert.equal(typeof runtime.releases.activatable, 'function', `${runtime.supervisor}.releases.activatable`);
       assert.equal(typeof runtime.releases.activation, 'function', `${runtime.supervisor}.releases.activation`);

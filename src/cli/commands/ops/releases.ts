@@ -5,6 +5,7 @@ import { collectReleases } from '../../../ops/releases.js';
 import { decideStrategy } from '../../../ops/deploy/plan.js';
 import type { Service } from '../../../fleet/model.js';
 import type { OpsCliOptions } from '../../../ops/settings.js';
+import { runtimeOf } from '../../../runtime/registry.js';
 import { describeRevert } from '../../../runtime/revert.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
@@ -16,7 +17,8 @@ const OUTCOME_STYLE: Record<string, (s: string) => string> = { passed: style.gre
 /** Why a service shows no releases: it does not ship any (say what it is instead), or has not yet. */
 function noReleases(service: Service | undefined): string {
   if (service === undefined) return 'no releases';
-  if (service.supervisor === 'pid') return 'no releases: PID mode runs it from its working tree';
+  const runtime = runtimeOf(service);
+  if (runtime.releases === undefined) return `no releases: ${runtime.noReleases ?? 'its runtime ships none'}`;
   const decided = decideStrategy(service, {});
   if ('error' in decided) return `no releases: it does not ship any (${service.unit ?? 'its unit'} is installed outside manage-apps: no service.artifact, service.command or service.deploy)`;
   if (decided.strategy === 'script') return 'no releases: it is deployed by its own script (service.deploy), which keeps none here';
