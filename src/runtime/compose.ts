@@ -232,7 +232,12 @@ if [ -n "$ma_digest" ]; then
 else
   ma_ref=$(cat "$ma_rd/.manage-apps/ref" 2>/dev/null)
   [ -n "$ma_ref" ] || ma_ref=${quote(imageRef ?? '')}
-  case $ma_ref in ''|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} names no image to run`)} ;; esac
+  case $ma_ref in ''|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} has no image recorded (it was shipped, but its image was never pulled and pinned): switch to a release that passed its gate, or deploy again with --tag`)} ;; esac
+  # The reference is recorded before the pull: a release whose pull never finished (a failed
+  # pull, a CLI killed) can still be rolled back to later, by pulling what it was shipped for.
+  if [ ! -f "$ma_rd/.manage-apps/ref" ]; then
+    $SUDO mkdir -p "$ma_rd/.manage-apps" && printf '%s\n' "$ma_ref" | $SUDO tee "$ma_rd/.manage-apps/ref.tmp" >/dev/null && $SUDO mv -f "$ma_rd/.manage-apps/ref.tmp" "$ma_rd/.manage-apps/ref"
+  fi
   # Pull while the old container keeps serving (the image of this one service: what compose pull
   # would fetch, without starting compose's interpreter): nothing has changed yet if it fails.
   ma_out=$(ma_docker pull "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}

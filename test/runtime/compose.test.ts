@@ -372,4 +372,18 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     process.stdout.write(`# ${survived}/${outcomes.length} fault points survived (compose deploy: CLI killed, network cut)\n`);
     assert.equal(survived, outcomes.length, outcomes.filter((o) => o.includes('✖')).join('\n'));
   });
+
+  test('a release whose pull failed keeps the reference it was shipped for: rollback --to it pulls that, once the registry has it', async () => {
+    const failed = await deploy('shop', '--tag', 'prod-later');
+    assert.equal(failed.status, 1, failed.stdout);
+    const [d] = deploysOf(failed);
+    assert.match(d?.reason ?? '', /pulling \S+shop:prod-later failed/);
+    assert.equal(await served(), 'v2', 'nothing switched');
+    assert.equal(await onWeb(`cat /srv/shop/releases/${d?.release}/.manage-apps/ref`), `${REGISTRY}/shop:prod-later`);
+    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-later && docker push ${REGISTRY}/shop:prod-later`, { timeoutMs: 60_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const back = await cli('rollback', 'shop', '--to', d!.release!, '--json');
+    assert.equal(back.status, 0, back.stdout + back.stderr);
+    assert.equal(await served(), 'v3');
+  });
 });
