@@ -156,6 +156,8 @@ export interface EnvWrite {
   /** The unix user that owns the file (the service's user; root when it declares none). */
   owner: string;
   values: Record<ManagedVar, string>;
+  /** Same values, new owner or mode: keep the file's time, so a running process is not judged older than its credentials. */
+  keepTime?: boolean;
 }
 
 /**
@@ -166,7 +168,7 @@ export interface EnvWrite {
  */
 const WRITE_BODY = `set -u
 umask 077
-f=$1; bak=$2; marker=$3; owner=$4
+f=$1; bak=$2; marker=$3; owner=$4; keep_time=$5
 d=$(dirname -- "$f")
 # A directory it makes is 0755 (the service user must reach its file in it); the files are 0600.
 (umask 022 && mkdir -p -- "$d") 2>/dev/null || { echo "cannot create $d"; exit 1; }
@@ -181,6 +183,8 @@ if [ -f "$f" ]; then
 fi
 cat >> "$tmp" || { echo "cannot write the env file"; exit 1; }
 if [ "$owner" != - ]; then chown -- "$owner:" "$tmp" 2>/dev/null || { echo "user $owner does not exist on this host"; exit 1; }; fi
+# Same values, a new owner or mode: the file keeps its time (a running process is not older than its credentials).
+if [ "$keep_time" = 1 ] && [ -f "$f" ]; then touch -r "$f" -- "$tmp" 2>/dev/null || true; fi
 mv -f -- "$tmp" "$f" || { echo "cannot replace the env file"; exit 1; }
 `;
 
@@ -193,9 +197,9 @@ export function envWriteScript(writes: readonly EnvWrite[]): string {
     const args = `${f} ${quote(`${w.path}.manage-apps.bak`)} ${quote(ENV_MARKER)}`;
     return `write_${i}() {
 case $(ma_env_as ${f} ${owner}) in
-  root) out=$(${heredoc(`$SUDO sh -c ${quote(WRITE_BODY)} sh ${args} ${owner} 2>&1`, managed, 'MA_ENV')}
+  root) out=$(${heredoc(`$SUDO sh -c ${quote(WRITE_BODY)} sh ${args} ${owner} ${w.keepTime ? 1 : 0} 2>&1`, managed, 'MA_ENV')}
 ) ;;
-  user) out=$(${heredoc(`ma_as_user ${owner} sh -c ${quote(WRITE_BODY)} sh ${args} - 2>&1`, managed, 'MA_ENV')}
+  user) out=$(${heredoc(`ma_as_user ${owner} sh -c ${quote(WRITE_BODY)} sh ${args} - ${w.keepTime ? 1 : 0} 2>&1`, managed, 'MA_ENV')}
 ) ;;
   *) printf '@@fail\\t%s\\t%s\\n' ${quote(w.id)} ${quote(`a directory on the path of ${w.path} is writable by an account other than root (or is a link), and the service runs as root: not written (declare service.user, or keep the env file in a directory only root can write)`)}; return 1 ;;
 esac

@@ -22,9 +22,19 @@ export function migrateScript(m: MigrateInput): string {
   const exports = Object.entries(m.env).map(([k, v]) => `${k}=${quote(v)}; export ${k}`).join('; ');
   const inner = `set -a; if [ -n "$1" ] && [ -r "$1" ]; then . "$1"; fi; set +a; ${exports}; eval "$2"`;
   const asUser = m.user !== undefined && m.user !== 'root' ? `$SUDO runuser -u ${quote(validName('user', m.user))} -- ` : '$SUDO ';
+  // An env file that exists but the service's user cannot read would leave the migration without
+  // its database settings (PGUSER unset, libpq falling back to the login name): refused, never silent.
+  const unreadable =
+    m.envFile === undefined
+      ? ''
+      : `if $SUDO test -e ${quote(m.envFile)} && ! ${asUser}test -r ${quote(m.envFile)}; then
+  printf '@@migrate\\t126\\n@@line\\t%s\\n' ${quote(`the env file ${m.envFile} is not readable by ${m.user ?? 'root'}: the migration would run without its database settings (db provision gives the file to service.user)`)}
+  return
+fi
+`;
   return `${PRELUDE}main() {
 cd -- ${quote(validName('path', m.directory))} || { printf '@@migrate\\t127\\n@@line\\trelease directory missing\\n'; return; }
-out=$(mktemp) || return
+${unreadable}out=$(mktemp) || return
 ${asUser}sh -c ${quote(inner)} sh ${quote(m.envFile ?? '')} ${quote(m.command)} </dev/null >"$out" 2>&1
 rc=$?
 printf '@@migrate\\t%s\\n' "$rc"

@@ -198,11 +198,18 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
     password = rotate || existing === undefined || existing === '' ? generatePassword() : existing;
     const values = envValues({ host: d.connectHost!, port: d.cluster.port, database: d.name, user: d.user, password });
     const stale = MANAGED_VARS.some((k) => env.vars[k] !== values[k]);
+    const owner = d.service!.runAs ?? 'root';
     if (rotate || stale || env.state === 'absent') {
-      p.envWrite = { id: d.id, path: d.service!.envFile!, owner: d.service!.runAs ?? 'root', values };
+      p.envWrite = { id: d.id, path: d.service!.envFile!, owner, values };
       result.changes.push(existing === undefined ? `write DATABASE_URL and PG* into ${d.service!.envFile} on ${d.serviceHost!.name}` : rotate ? `write the new password into ${d.service!.envFile} on ${d.serviceHost!.name}` : `update DATABASE_URL and PG* in ${d.service!.envFile} on ${d.serviceHost!.name}`);
       result.credentials = rotate && existing !== undefined ? 'rotated' : existing === undefined ? 'created' : 'repaired';
       p.credentialsChanged = true;
+    } else if (env.owner !== owner || env.mode !== '600') {
+      // The right values, the wrong owner (service.user declared after a first provision) or mode:
+      // the service's own user could not read it (its migrations would run without it). Rewritten
+      // as the service's, 0600; the running process keeps its values (systemd read them as root).
+      p.envWrite = { id: d.id, path: d.service!.envFile!, owner, values, keepTime: true };
+      result.changes.push(`give ${d.service!.envFile} on ${d.serviceHost!.name} to ${owner}, mode 0600 (was ${env.owner ?? '?'}, mode ${env.mode ?? '?'})`);
     }
     p.password = password;
     if (!p.credentialsChanged && env.unitStale && p.unitActive) {

@@ -129,6 +129,28 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     writeFileSync(join(root, 'alpha/app/migrate.sh'), MIGRATE_OK);
   });
 
+  test('an env file the service user cannot read (root:root: service.user added after a first provision) fails the migration with the reason; db provision gives it to the user', async () => {
+    const live = (await onSvc('readlink /srv/alpha/current')).stdout.trim();
+    await onSvc('chown root:root /etc/alpha/env');
+    writeFileSync(join(root, 'alpha/app/VERSION'), 'v3\n');
+    const run = await cli('deploy', 'alpha', '--json');
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    const d = json<{ deploys: { outcome: string; reason: string }[] }>(run).deploys[0]!;
+    assert.match(d.reason, /migration failed \(exit 126\): the env file \/etc\/alpha\/env is not readable by alpha: the migration would run without its database settings/);
+    assert.equal((await onSvc('readlink /srv/alpha/current')).stdout.trim(), live, 'nothing switched');
+    // db provision does not call that "unchanged": it gives the file to service.user, 0600, and restarts nothing.
+    const fixed = await cli('db', 'provision', 'alpha', '--json');
+    assert.equal(fixed.status, 0, fixed.stdout + fixed.stderr);
+    const r = json<Report>(fixed);
+    assert.equal(r.summary.changed, 1);
+    assert.match(r.databases[0]!.changes.join('\n'), /give \/etc\/alpha\/env on svc to alpha, mode 0600 \(was root, mode 600\)/);
+    assert.equal(r.databases[0]!.restart, null);
+    assert.equal((await onSvc('stat -c "%U %a" /etc/alpha/env')).stdout.trim(), 'alpha 600');
+    assert.equal(json<Report>(await cli('db', 'provision', 'alpha', '--json')).summary.changed, 0, 'then unchanged');
+    const again = await cli('deploy', 'alpha', '--json');
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+  });
+
   test('--rotate changes both sides and restarts the service through its readiness gate', async () => {
     const before = (await onSvc('sed -n "s/^PGPASSWORD=//p" /etc/alpha/env')).stdout.trim();
     const sampler = sampleProcesses(fleet, ['db', 'svc']);
