@@ -53,6 +53,7 @@ export const RULES: Record<string, RuleInfo> = {
   unknown_cluster: { id: 'unknown_cluster', severity: 'error', level: 'check', summary: 'database.cluster names a cluster of mesh-hosts.json.' },
   port_clash: { id: 'port_clash', severity: 'error', level: 'check', summary: 'No two services (or clusters) listen on one port of one host.' },
   port_range: { id: 'port_range', severity: 'error', level: 'check', summary: 'Ports are between 1 and 65535.' },
+  cluster_service: { id: 'cluster_service', severity: 'error', level: 'check', summary: 'A service that supervises a cluster (service.cluster) names an inventory cluster, runs on its host, and listens on its port.' },
   swap_ports: { id: 'swap_ports', severity: 'error', level: 'check', summary: 'service.swap.ports are two different ports, service.port is one of them, and the service has a command.' },
   mesh_address: { id: 'mesh_address', severity: 'error', level: 'check', summary: 'Mesh IPs are inside the mesh CIDR and used once.' },
   duplicate_project: { id: 'duplicate_project', severity: 'error', level: 'check', summary: 'A project is declared once per environment.' },

@@ -161,6 +161,8 @@ export function backupReport(index: FleetIndex): BackupReport {
   const services: ServiceBackup[] = [];
   for (const s of fleet.services) {
     if (!s.stateful) continue;
+    // The server of a cluster (service.cluster) keeps the cluster's data: the cluster's policy covers it (listed with the clusters).
+    if (s.cluster !== undefined && fleet.clusters.some((c) => c.name === s.cluster)) continue;
     const production = s.environment === 'prod';
     const policy = json(s.backup);
     const status: BackupStatus = policy ? 'ok' : 'missing';

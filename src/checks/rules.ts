@@ -50,6 +50,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
     checkGpu(ctx, s);
   }
   if (inventoryReady) checkDatabaseClusters(ctx);
+  if (inventoryReady) checkClusterServices(ctx);
   checkOwnDb(ctx);
   checkDatabaseNames(ctx);
   checkCycles(ctx);
@@ -169,6 +170,23 @@ function checkDatabaseClusters(ctx: RuleContext): void {
     if (names.includes(db.cluster) || ctx.inventory.omitted.clusters.has(db.cluster)) continue;
     const guess = closest(db.cluster, names);
     ctx.out.push(problem('unknown_cluster', at(ctx, db.manifest, ['database', 'cluster']), `database cluster "${db.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
+  }
+}
+
+/** service.cluster: the service is that cluster's server, so it runs where the cluster is and on its port. */
+function checkClusterServices(ctx: RuleContext): void {
+  const names = ctx.fleet.clusters.map((c) => c.name);
+  for (const s of ctx.fleet.services) {
+    if (s.cluster === undefined) continue;
+    const c = ctx.fleet.clusters.find((x) => x.name === s.cluster);
+    if (!c) {
+      if (ctx.inventory.omitted.clusters.has(s.cluster)) continue;
+      const guess = closest(s.cluster, names);
+      ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'cluster']), `${s.id} supervises cluster "${s.cluster}", which is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : 'declare it under "clusters" in the inventory (host, port, engine)'));
+      continue;
+    }
+    if (s.host !== undefined && s.host !== c.host) ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'host']), `${s.id} supervises cluster "${c.name}", which the inventory puts on "${c.host}", not "${s.host}"`, `run it on ${c.host} (or move the cluster in the inventory)`));
+    if (s.port !== undefined && s.port !== c.port) ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'port']), `${s.id} supervises cluster "${c.name}" on port ${s.port}, but the cluster listens on ${c.port}`, 'leave service.port out: the cluster\'s port is the one it serves'));
   }
 }
 
@@ -337,7 +355,9 @@ function checkPorts(ctx: RuleContext): void {
   for (const s of ctx.fleet.services) {
     if (s.host === undefined) continue;
     // A compose service also holds every host port its compose file publishes.
-    const claims: { port: number; file: string; path: (string | number)[] }[] = s.port === undefined ? [] : [{ port: s.port, file: s.manifest, path: ['service', 'port'] }];
+    // The server of a cluster (service.cluster) serves the cluster's own port: one listener, not a clash.
+    const servesCluster = s.cluster !== undefined && ctx.fleet.clusters.some((c) => c.name === s.cluster && c.host === s.host && c.port === s.port);
+    const claims: { port: number; file: string; path: (string | number)[] }[] = s.port === undefined || servesCluster ? [] : [{ port: s.port, file: s.manifest, path: ['service', 'port'] }];
     for (const port of s.compose?.published ?? []) if (port !== s.port) claims.push({ port, file: s.manifest, path: ['service', 'compose', 'file'] });
     for (const claim of claims) {
       const key = `${s.host}\u0000${claim.port}`;

@@ -12,12 +12,13 @@ import { ANALYSIS_COMMANDS } from './specs/analysis.js';
 import { DASHBOARD_COMMANDS } from './specs/dashboard.js';
 import { DATA_COMMANDS } from './specs/data.js';
 import { FOUNDATION_COMMANDS } from './specs/foundation.js';
+import { HOSTS_COMMANDS } from './specs/hosts.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
 import { commonOptions, type CommandSpec } from './specs/types.js';
 
-export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS];
+export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS, ...HOSTS_COMMANDS];
 
 function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;

@@ -85,6 +85,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;
+      if (s.cluster !== undefined) service.cluster = s.cluster;
       if (m.owner !== undefined) service.owner = m.owner;
       if (m.database) service.database = { ...m.database };
       services.push(service);

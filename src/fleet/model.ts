@@ -98,6 +98,8 @@ export interface Service {
   gpu?: { mode?: string; droplet?: string };
   dependsOn: string[];
   database?: { cluster: string; name: string; user: string; backup?: BackupPolicy };
+  /** service.cluster: this service supervises the named inventory cluster (it is the database server, not a client of it). */
+  cluster?: string;
   owner?: string;
   supervisor: Supervisor;
   /** Set for a Docker Compose service (supervisor 'compose'). */
@@ -323,7 +325,9 @@ export function listeners(fleet: Fleet): Listener[] {
   const out: Listener[] = [];
   for (const c of fleet.clusters) out.push({ host: c.host, port: c.port, owner: c.name, type: 'cluster', environment: null, source: fleet.inventoryFile, path: ['clusters', c.name, 'port'] });
   for (const s of fleet.services) {
-    if (s.port !== undefined && s.host !== undefined) out.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'port'] });
+    // A cluster's server (service.cluster) listens on the cluster's port: listed once, as the cluster.
+    const servesCluster = s.cluster !== undefined && fleet.clusters.some((c) => c.name === s.cluster && c.host === s.host && c.port === s.port);
+    if (s.port !== undefined && s.host !== undefined && !servesCluster) out.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'port'] });
     // A compose service holds every host port its compose file publishes, not only the one it is probed on.
     if (s.host !== undefined) for (const port of s.compose?.published ?? []) if (port !== s.port) out.push({ host: s.host, port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'compose', 'file'] });
   }

@@ -32,6 +32,8 @@ export interface InventoryCluster {
   host: string;
   port: number;
   engine: 'postgres' | 'timescaledb' | 'mysql' | 'redis' | 'minio' | 'sqlite' | 'other';
+  /** PostgreSQL major version `hosts prepare` installs and creates the cluster with (default: the distribution's). */
+  version?: string;
   owner?: string;
   role?: 'primary' | 'replica' | 'cache';
   backup?: BackupPolicy;

@@ -43,6 +43,8 @@ export interface ManifestService {
   compose?: ManifestCompose;
   /** Zero-downtime swaps behind an edge: the new release starts beside the old one on the other port. */
   swap?: { ports: [number, number] };
+  /** This service is the named inventory cluster's server (its supervisor): port, backups and listening come from the cluster. */
+  cluster?: string;
 }
 
 /** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */
