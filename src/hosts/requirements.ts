@@ -18,8 +18,8 @@ export type Capability = 'caddy' | 'postgresql' | 'docker' | 'compose' | 'restic
 export type Need =
   /** A program, from the platform's packages. `version`: a PostgreSQL major version when declared. */
   | { kind: 'program'; capability: Capability; version?: string }
-  /** A unit enabled and running (unmasked first if a mask hides it). */
-  | { kind: 'unit'; unit: string }
+  /** A unit enabled and running (unmasked first if a mask hides it, with the units it cannot start without). */
+  | { kind: 'unit'; unit: string; requires?: string[] }
   /** A system account without a login shell; `home` root-owned for tunnel accounts (their authorized_keys live there). */
   | { kind: 'account'; user: string; home: string; homeOwner: 'self' | 'root' }
   /** A directory, created root:root 0755 when missing (an existing one is left as it is). */
@@ -119,7 +119,7 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
     if (s.supervisor === 'compose') {
       list.add({ kind: 'program', capability: 'docker' }, why);
       list.add({ kind: 'program', capability: 'compose' }, why);
-      list.add({ kind: 'unit', unit: 'docker.service' }, why);
+      list.add({ kind: 'unit', unit: 'docker.service', requires: ['docker.socket', 'containerd.service'] }, why);
     }
     if (s.runAs !== undefined && s.runAs !== 'root') {
       if (ACCOUNT.test(s.runAs)) list.add({ kind: 'account', user: s.runAs, home: `/var/lib/${s.runAs}`, homeOwner: 'self' }, why);
@@ -169,7 +169,9 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
       notes.push({ host: h.name, message: `${h.name} is this machine (local): prepare it yourself` });
       continue;
     }
-    hosts.push({ host: h, platform: h.provider === 'mac' ? 'mac' : 'apt', requirements: h.local ? [] : requirements });
+    // A Mac has no systemd: Docker Desktop or colima, and launchd, run what units run elsewhere.
+    const mac = h.provider === 'mac';
+    hosts.push({ host: h, platform: mac ? 'mac' : 'apt', requirements: h.local ? [] : mac ? requirements.filter((r) => r.need.kind !== 'unit') : requirements });
   }
   return { hosts, notes };
 }

@@ -216,7 +216,7 @@ export function applySteps(r: Requirement, context: { pgVersion?: string; masked
     case 'directory':
       return [`mkdir -p ${n.path} (root:root 0755)`];
     case 'unit':
-      return [`systemctl unmask ${n.unit} (if masked)`, `systemctl enable --now ${n.unit}`];
+      return [`systemctl unmask ${[n.unit, ...(n.requires ?? [])].join(' ')} (those masked)`, `systemctl enable --now ${n.unit}`];
     case 'cluster': {
       const v = n.version ?? context.pgVersion ?? '<installed version>';
       return [
@@ -322,7 +322,7 @@ function fix(i: number, r: Requirement): string {
       const u = quote(n.unit);
       return [
         `ma_step ${quote(`systemctl enable --now ${n.unit}`)}`,
-        `case $(systemctl is-enabled ${u} 2>/dev/null) in masked*) systemctl unmask ${u} >/dev/null 2>&1 ;; esac`,
+        `for m in ${[n.unit, ...(n.requires ?? [])].map(quote).join(' ')}; do case $(systemctl is-enabled "$m" 2>/dev/null) in masked*) ma_step "systemctl unmask $m"; systemctl unmask "$m" >/dev/null 2>&1 ;; esac; done`,
         `systemctl enable ${u} >/dev/null 2>&1; systemctl start ${u} >/dev/null 2>&1`,
         recheck,
       ].join('\n');

@@ -115,16 +115,20 @@ export interface ShipRequest {
   /** What the release runs with (systemd: its unit file), kept as .units/<id>.service. */
   unitText?: string;
   gzip: boolean;
+  /** service.user: checked before anything is shipped (a missing account would fail the unit with 217/USER, silently). */
+  user?: string;
 }
 
 /**
  * Round trip 1 of a deploy: lockScript, then reserve a release id and extract the tar stream
  * that follows this script on stdin into releases/.incoming-<id> and move it into place. Sent
  * with `scriptThenData`, which reads exactly the script's bytes first: the rest is the tar.
- * Records besides lockScript's: @@release · @@shipped ok|failed.
+ * Records besides lockScript's: @@nouser (service.user is not an account there: nothing shipped) ·
+ * @@release · @@shipped ok|failed.
  */
 export function shipScript(directory: string, key: string, lock: LockRequest, ship: ShipRequest): string {
-  return `${lockScript(directory, key, lock)}for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
+  const user = ship.user === undefined ? '' : `if ! id -u ${quote(ship.user)} >/dev/null 2>&1; then printf '@@nouser\\t%s\\n' ${quote(ship.user)}; printf '@@shipped\\tfailed\\tno account %s\\n' ${quote(ship.user)}; exit 0; fi\n`;
+  return `${lockScript(directory, key, lock)}${user}for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
 id=${quote(ship.base)}; n=1
 while [ -e "$d/releases/$id" ]; do n=$((n + 1)); id=${quote(ship.base)}.$n; done
 inc="$d/releases/.incoming-$id"

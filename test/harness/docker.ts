@@ -44,6 +44,8 @@ export interface DockerHostOptions {
   insecureRegistries?: readonly string[];
   /** Also run docker-registry on this host (port 5000, htpasswd auth). */
   registry?: boolean;
+  /** Write dockerd's test-host settings but leave its units masked, as on a host where nobody set Docker up: `hosts prepare` unmasks and starts them. */
+  leaveMasked?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export function prepareDockerHost(upperDir: string, options: DockerHostOptions =
   writeUpperFile(upperDir, 'etc/systemd/system/var-lib-docker.mount', ['[Unit]', 'Description=Docker data-root (test host tmpfs)', '[Mount]', 'What=tmpfs', 'Where=/var/lib/docker', 'Type=tmpfs', 'Options=mode=0711,size=1g', ''].join('\n'));
   const flags = ['-H fd://', '--containerd=/run/containerd/containerd.sock', '--data-root /var/lib/docker', '--iptables=false', '--ip-masq=false', '--bridge=none', ...(options.insecureRegistries ?? []).map((r) => `--insecure-registry ${r}`)];
   writeUpperFile(upperDir, 'etc/systemd/system/docker.service.d/manage-apps-test.conf', ['[Unit]', 'RequiresMountsFor=/var/lib/docker', '[Service]', 'ExecStart=', `ExecStart=/usr/sbin/dockerd ${flags.join(' ')}`, ''].join('\n'));
-  for (const unit of ['containerd.service', 'docker.socket', 'docker.service']) unmask(upperDir, unit, unit !== 'docker.socket');
+  if (!options.leaveMasked) for (const unit of ['containerd.service', 'docker.socket', 'docker.service']) unmask(upperDir, unit, unit !== 'docker.socket');
   if (options.registry) {
     writeUpperFile(upperDir, 'etc/docker/registry/htpasswd', REGISTRY_HTPASSWD);
     writeUpperFile(

@@ -43,7 +43,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const t0 = Date.now();
   let localError: string | undefined;
   const lock = await acquire({ service, key: runtime.key, transport, owner, options, report: ctx.report, note: ctx.note }, async (request) => {
-    const { command, header } = scriptThenData(shipScript(service.directory, runtime.key, request, { base: planned.entry.release!, gzip: artifact.kind === 'tar.gz', ...(planned.unit === undefined ? {} : { unitText: planned.unit }) }));
+    const { command, header } = scriptThenData(shipScript(service.directory, runtime.key, request, { base: planned.entry.release!, gzip: artifact.kind === 'tar.gz', ...(planned.unit === undefined ? {} : { unitText: planned.unit }), ...(service.runAs === undefined || service.supervisor !== 'systemd' ? {} : { user: service.runAs }) }));
     const art = artifactStream(artifact);
     const stdin = new PassThrough();
     stdin.write(header);
@@ -70,6 +70,8 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   let settled = false;
   let outcome: DeployResult | undefined;
   const settle = async (): Promise<DeployResult> => {
+    const noUser = recs.find((r) => r[0] === 'nouser');
+    if (noUser) return { ...base, outcome: 'failed', ok: false, reason: `service.user ${noUser[1]} does not exist on ${host.name}: nothing was shipped or switched (${base.previous ?? 'no release'} still live); create it with \`manage-apps hosts prepare ${host.name} --apply\`` };
     if (!release || shipped?.[1] !== 'ok' || localError) {
       const why = localError ?? shipped?.[2] ?? recs.find((r) => r[0] === 'error')?.[1] ?? failureReason(lock.result);
       return { ...base, outcome: 'failed', ok: false, reason: `shipping the artifact failed: ${why}` };
