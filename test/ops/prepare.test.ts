@@ -26,7 +26,7 @@ const PG_PORT = 25433;
 interface Item { id: string; state: string; detail: string; steps?: string[] }
 interface Report { ok: boolean; missing: number; changed: number; mode: string; hosts: { host: string; reachable: boolean; error?: string; items: Item[] }[] }
 
-describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgresSkipReason(), timeout: 1_800_000 }, () => {
+describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgresSkipReason(), timeout: 2_700_000 }, () => {
   let fleet: TestFleet;
   let root = '';
   let control = '';
