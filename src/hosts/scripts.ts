@@ -20,6 +20,7 @@
  * the listen file is written to a temporary name and renamed.
  */
 import { quote } from '../transport/quote.js';
+import { TUNNEL_ACCOUNT_FUNCTIONS } from '../tunnels/accounts.js';
 import type { Capability, HostRequirements, Need, Requirement } from './requirements.js';
 
 export const PREPARE_LOCK = '/run/manage-apps-prepare.lock';
@@ -77,6 +78,7 @@ export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH="/usr/local/sbin:/usr/local/
 ma_have() { printf '@@have\t%s\t%s\n' "$1" "$2"; }
 ma_miss() { printf '@@miss\t%s\t%s\n' "$1" "$2"; }
 ma_line() { tr '\n\t' '  ' | cut -c1-300; }
+ma_changed() { :; }
 # ma_unit_state UNIT: "ok", or what is wrong (masked, disabled, inactive) in words.
 ma_unit_state() {
   e=$(systemctl is-enabled "$1" 2>/dev/null); a=$(systemctl is-active "$1" 2>/dev/null)
@@ -97,6 +99,7 @@ ma_dir_safe() {
   set +f
   return 0
 }
+${TUNNEL_ACCOUNT_FUNCTIONS}
 `;
 
 /** A program's presence, judged by what runs (a package half-configured by a killed apt shows in dpkg --audit). */
@@ -122,6 +125,8 @@ const macProgram: Record<Capability, string> = { caddy: 'caddy', restic: 'restic
 
 function accountCheck(id: string, need: Extract<Need, { kind: 'account' }>): string {
   const u = quote(need.user);
+  // A tunnel account counts only as one manage-apps made (tunnels up refuses any other).
+  if (need.homeOwner === 'root') return `if ma_ours ${u} && [ -d ${quote(need.home)} ] && [ ! -L ${quote(need.home)} ]; then ma_have ${quote(id)} "uid $(id -u ${u}), made by manage-apps, home ${need.home}"; elif id -u ${u} >/dev/null 2>&1; then ma_miss ${quote(id)} 'exists, not recorded as made by manage-apps'; else ma_miss ${quote(id)} ${quote(`no account ${need.user}`)}; fi`;
   return `if e=$(getent passwd ${u}); then h=$(printf '%s' "$e" | cut -d: -f6); s=$(printf '%s' "$e" | cut -d: -f7); if [ -d "$h" ]; then ma_have ${quote(id)} "uid $(id -u ${u}), home $h, shell $s"; else ma_miss ${quote(id)} "home $h is missing"; fi; else ma_miss ${quote(id)} ${quote(`no account ${need.user}`)}; fi`;
 }
 
@@ -212,7 +217,7 @@ export function applySteps(r: Requirement, context: { pgVersion?: string; masked
     case 'account':
       return n.homeOwner === 'self'
         ? [`useradd --system --user-group --create-home --home-dir ${n.home} --shell /usr/sbin/nologin ${n.user}`]
-        : [`useradd --system --user-group --no-create-home --home-dir ${n.home} --shell /usr/sbin/nologin -p '*' ${n.user}`, `mkdir -p ${n.home} (root:root 0755)`];
+        : [`record ${n.user} in /etc/manage-apps/accounts; useradd --system --user-group --no-create-home --home-dir ${n.home} --shell /usr/sbin/nologin -p '*' ${n.user}`, `mkdir -m 755 ${n.home} (root-owned: the tunnel account's, as tunnels up makes it)`];
     case 'directory':
       return [`mkdir -p ${n.path} (root:root 0755)`];
     case 'unit':
@@ -294,6 +299,8 @@ function fix(i: number, r: Requirement): string {
     case 'account': {
       const u = quote(n.user);
       const h = quote(n.home);
+      // Tunnel accounts: exactly as `tunnels up` makes them (one function for both).
+      if (n.homeOwner === 'root') return [`ma_step ${quote(`create account ${n.user}`)}`, `ma_account ${u} || ma_fail ${id} "$ma_why"`, recheck].join('\n');
       const create = n.homeOwner === 'self'
         ? `useradd --system --user-group --home-dir ${h} --shell /usr/sbin/nologin ${u}`
         : `useradd --system --user-group --no-create-home --home-dir ${h} --shell /usr/sbin/nologin -p '*' ${u}`;
