@@ -66,6 +66,7 @@ export const RULES: Record<string, RuleInfo> = {
   compose_file: { id: 'compose_file', severity: 'error', level: 'check', summary: "A compose service's compose file exists, parses, defines the service, publishes the manifest's port and names an image; no secret is written into it." },
   safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
   control_character: { id: 'control_character', severity: 'error', level: 'check', summary: "A manifest's path holds no control character (a line break would reach rendered files)." },
+  project_path: { id: 'project_path', severity: 'error', level: 'check', summary: "What a manifest ships stays inside its project (artifact, compose bundle; symbolic links resolved), and no image or service name starts with \"-\" (docker would read it as an option)." },
   file_size: { id: 'file_size', severity: 'error', level: 'check', summary: 'A manifest is at most 1 MiB and the inventory at most 8 MiB.' },
 };
 

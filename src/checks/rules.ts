@@ -17,6 +17,7 @@ import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
 import { tunnelProblems } from '../tunnels/validate.js';
+import { projectPathProblems } from './project-paths.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
@@ -60,6 +61,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
   if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
+  ctx.out.push(...projectPathProblems(fleet, (file, path) => at(ctx, file, path)));
   return ctx.out;
 }
 

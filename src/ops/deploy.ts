@@ -41,7 +41,7 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
   } catch (error) {
     return finish({ ...base, outcome: 'failed', ok: false, reason: error instanceof Error ? error.message : String(error) });
   }
-  if (planned.entry.skipped !== undefined) return finish({ ...base, outcome: 'skipped', ok: false, reason: planned.entry.skipped });
+  if (planned.entry.skipped !== undefined) return finish({ ...base, outcome: planned.refused === true ? 'failed' : 'skipped', ok: false, reason: planned.entry.skipped });
   base.strategy = planned.decided!.strategy;
   const ctx = { ops, service, options, base, timings, report: (m: string) => task.update(m), note: (m: string) => progress.note(m) };
   try {

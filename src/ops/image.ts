@@ -28,6 +28,7 @@ export async function composeImageRef(service: Service, tagOverride?: string): P
   const c = service.compose;
   if (c === undefined) throw new UsageError(`${service.id} is not a compose service`);
   if (c.image === undefined) throw new UsageError(`${service.id}: no image repository to pin`, `set service.compose.image (${service.manifest})`);
+  if (c.image.startsWith('-')) throw new UsageError(`${service.id}: image ${JSON.stringify(c.image)} starts with "-": docker would read it as an option`, `validate says where (${service.manifest})`);
   const fileImage = c.fileImage !== undefined && !c.fileImage.includes('$') ? c.fileImage : undefined;
   let tag: string | undefined;
   if (tagOverride !== undefined) tag = tagOverride;

@@ -20,7 +20,8 @@ import { ACTION_GERUND, type ActivationRuntime, type LifecycleCall, type Lifecyc
 import { BASE_PRELUDE, healthOf, parseGate, parseProbes, PRELUDE, records, safePath, sections } from './shell.js';
 import type { ComposeTarget, RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
-export const IMAGE_REF = /^[A-Za-z0-9._/:@-]+$/;
+/** An image reference deploy may pin: never starting with "-" (docker would read it as an option). */
+export const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 
 /** The container names compose gives a service (or its container_name). */
 export function containerNames(project: string, service: string, containerName?: string): string[] {
@@ -179,7 +180,7 @@ cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
 printf '@@container\\t%s\\n' "$cid"
 while :; do
   [ -n "$cid" ] || cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
-  set -- $(ma_docker inspect --type container --format '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$cid" 2>/dev/null) '' '' '' ''
+  set -- $(ma_docker inspect --type container --format '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' -- "$cid" 2>/dev/null) '' '' '' ''
   S=$1; N=$2; X=$3; H=$4
   [ -z "$base" ] && base=$N
   case $S in
@@ -224,15 +225,15 @@ function imageFragment(rel: string, imageRef: string | undefined, repo: string, 
 ma_digest=$(cat "$ma_rd/.manage-apps/image" 2>/dev/null)
 if [ -n "$ma_digest" ]; then
   # The digest, not the tag: a tag moved in the registry since does not change what comes back.
-  if ! ma_docker image inspect "$ma_digest" >/dev/null 2>&1; then
-    ma_out=$(ma_docker pull -q "$ma_digest" 2>&1) || ${die(`pulling $ma_digest failed: ${tail('ma_out')}`)}
+  if ! ma_docker image inspect -- "$ma_digest" >/dev/null 2>&1; then
+    ma_out=$(ma_docker pull -q -- "$ma_digest" 2>&1) || ${die(`pulling $ma_digest failed: ${tail('ma_out')}`)}
     printf '@@pulled\\t%s\\n' "$ma_digest"
   fi
   [ -f "$ma_rd/.manage-apps/compose.override.yml" ] || ma_override "$ma_rd" "$ma_digest"
 else
   ma_ref=$(cat "$ma_rd/.manage-apps/ref" 2>/dev/null)
   [ -n "$ma_ref" ] || ma_ref=${quote(imageRef ?? '')}
-  case $ma_ref in ''|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} has no image recorded (it was shipped, but its image was never pulled and pinned): switch to a release that passed its gate, or deploy again with --tag`)} ;; esac
+  case $ma_ref in ''|-*|*[!A-Za-z0-9._/:@-]*) ${die(`release $${rel} has no image recorded (it was shipped, but its image was never pulled and pinned): switch to a release that passed its gate, or deploy again with --tag`)} ;; esac
   # The reference is recorded before the pull: a release whose pull never finished (a failed
   # pull, a CLI killed) can still be rolled back to later, by pulling what it was shipped for.
   if [ ! -f "$ma_rd/.manage-apps/ref" ]; then
@@ -240,16 +241,16 @@ else
   fi
   # Pull while the old container keeps serving (the image of this one service: what compose pull
   # would fetch, without starting compose's interpreter): nothing has changed yet if it fails.
-  ma_out=$(ma_docker pull "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}
+  ma_out=$(ma_docker pull -- "$ma_ref" 2>&1) || ${die(`pulling $ma_ref failed: ${tail('ma_out')}`)}
   printf '@@pulled\\t%s\\n' "$ma_ref"
   ma_repo=${quote(repo)}
   [ -n "$ma_repo" ] || ma_repo="\${ma_ref%:*}@sha256:"
   # The registry digest: the pull says it ("Digest: sha256:…"); else the image's RepoDigests.
   ma_digest=$(printf '%s\\n' "$ma_out" | sed -n 's/^Digest: \\(sha256:[0-9a-f]\\{64\\}\\)$/\\1/p' | head -n 1)
   if [ -n "$ma_digest" ]; then ma_digest="$ma_repo\${ma_digest#sha256:}"
-  else ma_digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ma_ref" 2>/dev/null | grep -F "$ma_repo" | head -n 1); fi
+  else ma_digest=$(ma_docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' -- "$ma_ref" 2>/dev/null | grep -F "$ma_repo" | head -n 1); fi
   case $ma_digest in *@sha256:*) ;; *) ${die('no registry digest for $ma_ref after the pull')} ;; esac
-  case $ma_digest in *[!A-Za-z0-9._/:@-]*) ${die('unexpected digest reference')} ;; esac
+  case $ma_digest in -*|*[!A-Za-z0-9._/:@-]*) ${die('unexpected digest reference')} ;; esac
   ma_override "$ma_rd" "$ma_digest"
   printf '%s\\n' "$ma_digest" | $SUDO tee "$ma_rd/.manage-apps/image.tmp" >/dev/null && $SUDO mv -f "$ma_rd/.manage-apps/image.tmp" "$ma_rd/.manage-apps/image"
 fi
@@ -346,7 +347,7 @@ else ma_gate crashed "no container of ${t.service} and no release to create it f
 d=${directory === undefined ? "''" : quote(directory)}
 ${gateHeader()}
 cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
-printf '@@before\\t%s\\n' "$( [ -n "$cid" ] && ma_docker inspect --type container --format '{{.State.Status}}' "$cid" 2>/dev/null)"
+printf '@@before\\t%s\\n' "$( [ -n "$cid" ] && ma_docker inspect --type container --format '{{.State.Status}}' -- "$cid" 2>/dev/null)"
 printf '@@since\\t%s\\n' "$(date +%s)"
 ${act}
 [ "$rc" = 0 ] || { ma_gate crashed "$(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; printf '@@done\\t%s\\t%s\\n' ${quote(action)} "$rc"; exit 1; }
@@ -360,7 +361,7 @@ export function composeLogsScript(s: RuntimeService, lines: number, follow: bool
   return `${BASE_PRELUDE}${COMPOSE_FUNCTIONS}
 cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
 [ -n "$cid" ] || { echo ${quote(`no container of ${t.service} in compose project ${t.project}`)} >&2; exit 1; }
-exec ${'$DK'} docker logs --timestamps --tail ${lines}${follow ? ' -f' : ''} "$cid" 2>&1
+exec ${'$DK'} docker logs --timestamps --tail ${lines}${follow ? ' -f' : ''} -- "$cid" 2>&1
 `;
 }
 
@@ -370,10 +371,10 @@ function diagnosisBody(s: RuntimeService, since: string | undefined, lines = 20)
   const sinceArg = since === undefined ? '' : ` $( [ -n "${since}" ] && printf -- '--since %s' "${since}")`;
   return `cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
 printf '@@begin\\tstatus\\n'
-[ -n "$cid" ] && ma_docker inspect --type container --format 'container {{.Name}} ({{printf "%.12s" .ID}}): {{.State.Status}}, exit status {{.State.ExitCode}}, restarts {{.RestartCount}}, image {{.Config.Image}}{{if .State.Health}}, health {{.State.Health.Status}}{{end}}{{if .State.Error}}, error: {{.State.Error}}{{end}}' "$cid" 2>&1
+[ -n "$cid" ] && ma_docker inspect --type container --format 'container {{.Name}} ({{printf "%.12s" .ID}}): {{.State.Status}}, exit status {{.State.ExitCode}}, restarts {{.RestartCount}}, image {{.Config.Image}}{{if .State.Health}}, health {{.State.Health.Status}}{{end}}{{if .State.Error}}, error: {{.State.Error}}{{end}}' -- "$cid" 2>&1
 [ -z "$cid" ] && echo ${quote(`no container of ${t.service} in compose project ${t.project}`)}
 printf '@@begin\\tjournal\\n'
-[ -n "$cid" ] && ma_docker logs --timestamps --tail ${lines}${sinceArg} "$cid" 2>&1
+[ -n "$cid" ] && ma_docker logs --timestamps --tail ${lines}${sinceArg} -- "$cid" 2>&1
 ${s.port === undefined ? '' : `printf '@@begin\\treadiness\\n'\nma_answer ${s.port} ${quote(s.readiness)}\nprintf '\\n'`}
 printf '@@end\\n'`;
 }

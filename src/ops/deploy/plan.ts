@@ -1,5 +1,6 @@
 /** Which strategy a service deploys with, and the plan `--dry-run` prints. */
 import type { Host, Service } from '../../fleet/model.js';
+import { leavesProject } from '../../checks/project-paths.js';
 import { UsageError } from '../../errors.js';
 import { renderUnit, UnitError } from '../../render/systemd-unit.js';
 import { validName } from '../../transport/quote.js';
@@ -18,15 +19,21 @@ export interface Decided {
   artifactBase?: string;
 }
 
-export function decideStrategy(service: Service, options: Pick<DeployOptions, 'artifact' | 'strategy'>): Decided | { error: string } {
+/** `refused`: the manifest asks for something deploy must not do (a failure, not a skip). */
+export function decideStrategy(service: Service, options: Pick<DeployOptions, 'artifact' | 'strategy'>): Decided | { error: string; refused?: true } {
   // A compose service ships its compose file's directory (or --artifact) and pins an image.
   if (service.compose !== undefined) {
     if (options.strategy !== undefined && options.strategy !== 'compose') return { error: `a compose service is deployed with the compose strategy, not ${options.strategy}` };
+    const outside = options.artifact === undefined ? leavesProject(service.compose.file, service.projectDir) : undefined;
+    if (outside !== undefined) return { error: `service.compose.file ${JSON.stringify(service.compose.file)} ${outside}: its directory is not shipped (validate says where)`, refused: true };
     return { strategy: 'compose', ...(options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : { artifactPath: service.compose.bundleDir, artifactBase: service.projectDir }) };
   }
   const { releases, noDeploy } = runtimeOf(service);
   if (releases === undefined) return { error: noDeploy ?? 'its runtime ships no releases' };
   const artifact = options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : service.artifact !== undefined ? { artifactPath: service.artifact, artifactBase: service.projectDir } : undefined;
+  // The manifest's artifact stays inside the project (links resolved, checked again here: the tree may have changed since validate); --artifact is the operator's.
+  const outside = options.artifact === undefined && service.artifact !== undefined ? leavesProject(service.artifact, service.projectDir) : undefined;
+  if (outside !== undefined) return { error: `service.artifact ${JSON.stringify(service.artifact)} ${outside}: nothing outside the project is shipped (pass --artifact to ship it yourself)`, refused: true };
   const strategy = options.strategy ?? (artifact ? 'release' : service.deployScript !== undefined ? 'script' : undefined);
   if (strategy === 'script') {
     if (service.deployScript === undefined) return { error: 'no service.deploy script to run' };
@@ -85,6 +92,8 @@ export interface Planned {
   unit?: string;
   /** Compose: the image reference the new release pins. */
   imageRef?: string;
+  /** Not deployed because the manifest asks for what deploy refuses: a failure, not a skip. */
+  refused?: boolean;
 }
 
 /** The plan of one service's deploy, for --dry-run and the progress titles. */
@@ -93,7 +102,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   const entry: DeployPlanEntry = { id: service.id, host: host.name, alias: host.alias, strategy: null, steps: [] };
   validName('path', service.directory);
   const decided = decideStrategy(service, options);
-  if ('error' in decided) return { entry: { ...entry, skipped: decided.error } };
+  if ('error' in decided) return { entry: { ...entry, skipped: decided.error }, ...(decided.refused ? { refused: true } : {}) };
   entry.strategy = decided.strategy;
   const rs = ops.runtime(service);
   const timeout = readyTimeout(service, options) / 1000;
