@@ -16,6 +16,8 @@ export interface CommandResult {
   json: unknown;
   /** Human output (stdout). */
   human: () => string;
+  /** The human output is a host's bytes the user asked for as they are (`logs --raw` into a pipe): printed without the terminal gate. */
+  raw?: boolean;
 }
 
 /** Code-frame lines for any file the fleet loaded. */

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, ManageAppsError, UsageError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { forTerminal, inert } from '../text/control.js';
 import type { CommandResult } from './context.js';
+import { styleEnabled } from './style.js';
 import { ANALYSIS_COMMANDS } from './specs/analysis.js';
 import { DASHBOARD_COMMANDS } from './specs/dashboard.js';
 import { DATA_COMMANDS } from './specs/data.js';
@@ -81,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (json) process.stdout.write(`${JSON.stringify(outcome.json, null, 2)}\n`);
     else {
-      const text = outcome.human();
+      // Every human output passes the one terminal gate (src/text/control.ts): text from hosts and apps never drives the terminal.
+      const text = outcome.raw === true ? outcome.human() : forTerminal(outcome.human(), styleEnabled);
       if (text !== '') process.stdout.write(`${text}\n`);
     }
   } catch (err) {
@@ -102,12 +105,12 @@ function handleError(err: unknown, debug: boolean, json: boolean): number {
   }
   if (err instanceof ManageAppsError) {
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } }, null, 2)}\n`);
-    process.stderr.write(`manage-apps: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    process.stderr.write(inert(`manage-apps: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`));
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'E_INTERNAL', message } }, null, 2)}\n`);
-  process.stderr.write(`manage-apps: internal error: ${message}\n`);
+  process.stderr.write(inert(`manage-apps: internal error: ${message}\n`));
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   else process.stderr.write('This is a bug in manage-apps; run again with --debug for details.\n');
   return EXIT_USAGE;

@@ -1,7 +1,7 @@
 /** Terminal styling that switches itself off for pipes, NO_COLOR and --json. */
-const enabled = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
+export const styleEnabled = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
 
-const wrap = (open: number, close: number) => (s: string) => (enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+const wrap = (open: number, close: number) => (s: string) => (styleEnabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
 
 export const style = {
   bold: wrap(1, 22),

@@ -3,6 +3,7 @@
  * lines when stderr is not a terminal, nothing at all with --json (only the final document).
  * Progress always goes to stderr; stdout holds the result.
  */
+import { forTerminal, inert } from '../text/control.js';
 import { Listr, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 
 export interface TaskHandle {
@@ -47,7 +48,7 @@ export class LineProgress implements Progress {
   }
   private line(key: string, message: string): void {
     const t = this.titles.get(key);
-    this.out.write(`${t ? `[${t.host}] ${t.title}` : key}: ${message}\n`);
+    this.out.write(`${inert(`${t ? `[${t.host}] ${t.title}` : key}: ${message}`)}\n`);
   }
   task(key: string): TaskHandle {
     return {
@@ -58,7 +59,7 @@ export class LineProgress implements Progress {
     };
   }
   note(message: string): void {
-    this.out.write(`${message}\n`);
+    this.out.write(`${inert(message)}\n`);
   }
   async close(): Promise<void> {}
 }
@@ -127,19 +128,20 @@ export class TerminalProgress implements Progress {
     const d = this.tasks.get(key);
     if (!d) return NOOP;
     return {
+      // Messages carry hosts' text (errors, states): inert on the terminal (src/text/control.ts).
       update: (m) => {
-        if (d.wrapper) d.wrapper.output = m;
-        else d.pending.push(m);
+        if (d.wrapper) d.wrapper.output = inert(m);
+        else d.pending.push(inert(m));
       },
-      ok: (m) => d.resolve({ kind: 'ok', ...(m === undefined ? {} : { message: m }) }),
-      fail: (m) => d.reject(new Error(`${d.title}: ${m}`)),
-      skip: (m) => d.resolve({ kind: 'skip', message: m }),
+      ok: (m) => d.resolve({ kind: 'ok', ...(m === undefined ? {} : { message: inert(m) }) }),
+      fail: (m) => d.reject(new Error(`${d.title}: ${inert(m)}`)),
+      skip: (m) => d.resolve({ kind: 'skip', message: inert(m) }),
     };
   }
 
   note(message: string): void {
-    if (this.running) this.notes.push(message);
-    else process.stderr.write(`${message}\n`);
+    if (this.running) this.notes.push(forTerminal(message, true));
+    else process.stderr.write(`${forTerminal(message, true)}\n`);
   }
 
   async close(): Promise<void> {

@@ -61,7 +61,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
     name: 'logs',
     summary: 'the last log lines of services: journalctl for units, the log file in PID mode; -f follows',
     args: TARGETS,
-    options: [...opsOptions('per-host timeout (default 20)'), new Option('-n, --lines <n>', 'how many lines (default 50)'), new Option('-f, --follow', 'keep printing new lines until interrupted')],
+    options: [...opsOptions('per-host timeout (default 20)'), new Option('-n, --lines <n>', 'how many lines (default 50)'), new Option('-f, --follow', 'keep printing new lines until interrupted'), new Option('--raw', "the lines' bytes as they are (escape sequences included) when stdout is a pipe or a file; on a terminal they are always shown inert")],
     run: async (args, o) => (await import('../commands/ops/logs.js')).logs(args, o),
   },
   {

@@ -7,6 +7,7 @@ import { DEFAULT_REVERT_MARGIN_MS } from '../../../ops/deploy/types.js';
 import { makeProgress } from '../../../ops/progress.js';
 import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
+import { inert } from '../../../text/control.js';
 import { plural, style } from '../../style.js';
 import { formatDiagnosis, problemNote } from './format.js';
 
@@ -87,7 +88,7 @@ function deployLine(d: DeployResult): string {
   if (d.outcome === 'skipped') return `${style.yellow('-')} ${d.id} on ${d.host}: skipped (${d.reason})`;
   const out = [`${style.red('✖')} ${d.id} on ${d.host}: ${d.outcome}: ${d.reason ?? ''}${time}`];
   if (d.rollback) out.push(`    ${d.rollback.ok ? style.green('rollback:') : style.red('rollback failed:')} ${d.rollback.detail}`);
-  if (d.script && d.script.lastLines.length > 0) out.push(`    ${style.bold('script output (last lines):')}`, ...d.script.lastLines.map((l) => `      ${l}`));
+  if (d.script && d.script.lastLines.length > 0) out.push(`    ${style.bold('script output (last lines):')}`, ...d.script.lastLines.map((l) => `      ${inert(l)}`));
   const diag = formatDiagnosis(d.diagnosis);
   if (diag) out.push(diag);
   return out.join('\n');

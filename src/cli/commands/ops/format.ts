@@ -1,7 +1,7 @@
 /** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
 import type { LoadedFleet } from '../../../fleet/load.js';
 import type { Diagnosis } from '../../../runtime/types.js';
-import { printable } from '../../../text/control.js';
+import { inert, printable } from '../../../text/control.js';
 import { style } from '../../style.js';
 import { writeProblemNote } from '../shared.js';
 
@@ -27,8 +27,9 @@ export function ago(iso: string, now = Date.now()): string {
 export function formatDiagnosis(d: Diagnosis | undefined, indent = '    '): string {
   if (!d) return '';
   const out: string[] = [];
-  if (d.status.trim()) out.push(`${indent}${style.bold('status:')}`, ...d.status.split('\n').map((l) => `${indent}  ${l}`));
-  if (d.journal.length > 0) out.push(`${indent}${style.bold('last log lines:')}`, ...d.journal.map((l) => `${indent}  ${l}`));
-  if (d.readiness !== null) out.push(`${indent}${style.bold('readiness answer:')}`, ...(d.readiness.trim() || '(no answer)').split('\n').map((l) => `${indent}  ${l.replace(/\r$/, '')}`));
+  // All of it is the host's and the application's text: inert (src/text/control.ts).
+  if (d.status.trim()) out.push(`${indent}${style.bold('status:')}`, ...d.status.split('\n').map((l) => `${indent}  ${inert(l)}`));
+  if (d.journal.length > 0) out.push(`${indent}${style.bold('last log lines:')}`, ...d.journal.map((l) => `${indent}  ${inert(l)}`));
+  if (d.readiness !== null) out.push(`${indent}${style.bold('readiness answer:')}`, ...(d.readiness.trim() || '(no answer)').split('\n').map((l) => `${indent}  ${inert(l.replace(/\r$/, ''))}`));
   return out.join('\n');
 }
