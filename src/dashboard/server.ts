@@ -27,8 +27,18 @@ export interface Dashboard {
   url: string;
   port: number;
   token: string;
+  /**
+   * A link for a browser that another program opens (`ui --open`): it carries no token, only a
+   * code that works once, within ONE_TIME_LINK_MS, and answers with a redirect to the token URL.
+   * The opener's argv (xdg-open, open: readable by every local user in /proc) never holds the
+   * token; a link seen there is dead once the browser used it, and unusable after the window.
+   */
+  oneTimeLink(): string;
   close(): Promise<void>;
 }
+
+/** How long a one-time link (`ui --open`) can be redeemed. */
+export const ONE_TIME_LINK_MS = 60_000;
 
 export const ACTION_VERBS = ['restart', 'deploy', 'rollback'] as const;
 type ActionVerb = (typeof ACTION_VERBS)[number];
@@ -89,6 +99,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   let wake: (() => void) | undefined;
   let actionRunning = false;
   let port = 0;
+  /** Unredeemed one-time links: code → expiry. */
+  const links = new Map<string, number>();
 
   const broadcast = (event: string, data: string) => {
     lastStatus = { event, data };
@@ -130,6 +142,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) return refuse(res, 403, 'E_HOST', 'this server answers only to 127.0.0.1 and localhost');
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     const [first, ...rest] = url.pathname.split('/').slice(1);
+    if (first === 'open' && rest.length === 1 && req.method === 'GET') {
+      // A one-time link: redeemed once (the code is forgotten first), then a redirect to the token URL.
+      const code = rest[0]!;
+      const found = [...links.keys()].find((k) => sameSecret(k, code));
+      const expires = found === undefined ? undefined : links.get(found);
+      if (found !== undefined) links.delete(found);
+      if (expires === undefined || expires < Date.now()) return refuse(res, 403, 'E_LINK', 'this one-time link was already used or has expired: open the URL `ui` printed (if you did not use the link, someone else on this machine did: stop the dashboard)');
+      res.writeHead(303, { location: `/${token}/`, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+      res.end();
+      return;
+    }
     if (first === undefined || !sameSecret(first, token)) return refuse(res, 403, 'E_TOKEN', 'the URL needs the token `ui` printed');
     const path = rest.join('/');
     if (req.method === 'GET' && path === '') {
@@ -233,6 +256,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     url: `http://127.0.0.1:${port}/${token}/`,
     port,
     token,
+    oneTimeLink: () => {
+      const now = Date.now();
+      for (const [k, expires] of links) if (expires < now) links.delete(k);
+      const code = randomBytes(24).toString('base64url');
+      links.set(code, now + ONE_TIME_LINK_MS);
+      return `http://127.0.0.1:${port}/open/${code}`;
+    },
     close: async () => {
       closing = true;
       wake?.();

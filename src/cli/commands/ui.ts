@@ -18,7 +18,11 @@ function portNumber(value: string | undefined): number {
   return n;
 }
 
-/** The desktop's opener, with the URL as one argument (no shell). */
+/**
+ * The desktop's opener, with the URL as one argument (no shell). That argv is readable by every
+ * local user (/proc/<pid>/cmdline, ps): it gets a one-time link (src/dashboard/server.ts), never
+ * the token URL.
+ */
 function openInBrowser(url: string): void {
   const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
   const child = spawn(opener, [url], { stdio: 'ignore', detached: true });
@@ -40,7 +44,7 @@ export async function ui(options: UiCliOptions): Promise<CommandResult> {
   const { url } = dashboard;
   if (options.json === true) process.stdout.write(`${JSON.stringify({ event: 'listening', url, port: dashboard.port, allow_actions: options.allowActions === true, interval_s: interval })}\n`);
   else process.stdout.write(`Dashboard: ${url}\n${options.allowActions ? 'Actions (restart, deploy, rollback) are allowed, each after a confirmation.' : 'Read-only (start with --allow-actions for restart, deploy, rollback).'} Stop with Ctrl-C.\n`);
-  if (options.open === true) openInBrowser(url);
+  if (options.open === true) openInBrowser(dashboard.oneTimeLink());
   // Handlers that stay registered until the server is closed: the deploy hook, set by a
   // deploy run from the page, sees them and leaves the stopping to this one.
   let stop = () => {};
