@@ -1,20 +1,23 @@
 /**
  * The fleet as a graph, built once per command: who consumes what (depends_on and
- * database use), where everything runs, and which hosts reach which (mesh + tunnels).
+ * database use), where everything runs, and which hosts reach which (the declared networks + tunnels).
  *
  * Reachability (docs/analysis.md, "When is a dependency served?"):
  * - services on the same host always reach each other;
- * - two hosts that are both on the mesh (both have a mesh_ip) reach each other directly;
+ * - two hosts on one network the inventory declares reach each other directly (fleet/networks.ts:
+ *   the mesh, a provider's private network, a LAN; a host's public address from anywhere), the
+ *   mesh preferred;
  * - a tunnel lets the clients of its `from` host reach its `to` host, while both ends are up;
  * - hops compose: A→W over a tunnel and W→C over another (or over the mesh) lets A reach C
  *   through W (for example railiance01 → workstation → coulombcore);
  * - a dependency is served while its consumer's host reaches the provider's host over hosts
  *   that are all online.
- * One BFS per source host over (hosts + one virtual mesh node), cached: O(H + T) per source,
+ * One BFS per source host over (hosts + one virtual node per network), cached: O(H + N + T) per source,
  * never per service pair.
  */
 import { UsageError } from '../errors.js';
 import type { Cluster, Fleet, Host, Service, Tunnel } from '../fleet/model.js';
+import { directLink, networksOf, type NetworkKind } from '../fleet/networks.js';
 import { closest } from '../text/suggest.js';
 
 /** A node of the dependency graph: a service (by id) or a database cluster (by name). */
@@ -118,10 +121,10 @@ export class FleetIndex {
 }
 
 /** One hop of a route between hosts. */
-export type Hop = { via: 'mesh'; from: string; to: string } | { via: 'tunnel'; from: string; to: string; tunnel: Tunnel };
+export type Hop = { via: NetworkKind; from: string; to: string } | { via: 'tunnel'; from: string; to: string; tunnel: Tunnel };
 
 export interface HopJson {
-  via: 'mesh' | 'tunnel';
+  via: NetworkKind | 'tunnel';
   from: string;
   to: string;
   tunnel?: string;
@@ -131,7 +134,7 @@ export interface HopJson {
 }
 
 export function hopJson(h: Hop): HopJson {
-  if (h.via === 'mesh') return { via: 'mesh', from: h.from, to: h.to };
+  if (h.via !== 'tunnel') return { via: h.via, from: h.from, to: h.to };
   return { via: 'tunnel', from: h.from, to: h.to, tunnel: h.tunnel.name, direction: h.tunnel.direction ?? 'forward', carries: h.tunnel.carries ?? null, critical: h.tunnel.critical === true };
 }
 
@@ -140,8 +143,6 @@ export function routeHosts(hops: readonly Hop[]): string[] {
   if (hops.length === 0) return [];
   return [hops[0]!.from, ...hops.map((h) => h.to)];
 }
-
-const MESH = -1;
 
 interface Arc {
   to: number;
@@ -156,8 +157,12 @@ export class Reachability {
   private readonly names: string[];
   private readonly indexOf = new Map<string, number>();
   private readonly adj: Arc[][];
-  private readonly meshArcs: Arc[] = [];
-  private readonly onMesh: boolean[];
+  /** The networks (by key) and their kind; node H + j is network j. */
+  private readonly networkKinds: NetworkKind[] = [];
+  /** Arcs from network j to its online members. */
+  private readonly networkArcs: Arc[][] = [];
+  /** Networks each host can send into: its own, and the public internet. */
+  private readonly entries: number[][];
   private readonly online: boolean[];
   private readonly parentCache = new Map<string, { parent: Int32Array; arc: (Arc | undefined)[] }>();
 
@@ -171,10 +176,21 @@ export class Reachability {
     this.names.forEach((n, i) => this.indexOf.set(n, i));
     this.adj = this.names.map(() => []);
     this.online = this.names.map((n) => !offline.has(n));
-    this.onMesh = this.names.map((n) => index.hosts.get(n)!.meshIp !== undefined);
-    this.names.forEach((_, i) => {
-      if (this.onMesh[i] && this.online[i]) this.meshArcs.push({ to: i });
-    });
+    const networkIndex = new Map<string, number>();
+    const memberships = this.names.map((n, i) =>
+      networksOf(index.hosts.get(n)!).map((net) => {
+        let j = networkIndex.get(net.key);
+        if (j === undefined) {
+          networkIndex.set(net.key, (j = this.networkKinds.length));
+          this.networkKinds.push(net.kind);
+          this.networkArcs.push([]);
+        }
+        if (this.online[i]) this.networkArcs[j]!.push({ to: i });
+        return j;
+      }),
+    );
+    const publicNet = networkIndex.get('public');
+    this.entries = memberships.map((own) => (publicNet === undefined || own.includes(publicNet) ? own : [...own, publicNet]));
     for (const t of index.fleet.tunnels) {
       const a = this.indexOf.get(t.from);
       const b = this.indexOf.get(t.to);
@@ -197,7 +213,7 @@ export class Reachability {
     const a = this.indexOf.get(from);
     const b = this.indexOf.get(to);
     if (a === undefined || b === undefined) return false;
-    if (this.onMesh[a] && this.onMesh[b]) return true;
+    if (directLink(this.index.hosts.get(from)!, this.index.hosts.get(to)!) !== undefined) return true;
     return this.search(a, undefined).parent[b] !== -2;
   }
 
@@ -212,7 +228,8 @@ export class Reachability {
     const a = this.indexOf.get(from);
     const b = this.indexOf.get(to);
     if (a === undefined || b === undefined) return undefined;
-    if (this.onMesh[a] && this.onMesh[b]) return [{ via: 'mesh', from, to }];
+    const direct = directLink(this.index.hosts.get(from)!, this.index.hosts.get(to)!);
+    if (direct !== undefined) return [{ via: direct.kind, from, to }];
     if (prefer.length > 0) {
       const preferred = this.path(a, b, prefer);
       if (preferred) return preferred;
@@ -226,34 +243,39 @@ export class Reachability {
     const nodes: { node: number; arc: Arc | undefined }[] = [];
     for (let n = b; n !== a; n = parent[n]!) nodes.push({ node: n, arc: arc[n] });
     nodes.reverse();
-    // Collapse host → MESH → host into one mesh hop.
+    // Collapse host → network → host into one hop over that network.
+    const H = this.names.length;
     const hops: Hop[] = [];
     let prev = a;
+    let through: NetworkKind | undefined;
     for (const step of nodes) {
-      if (step.node === this.names.length) continue; // the virtual mesh node
+      if (step.node >= H) {
+        through = this.networkKinds[step.node - H];
+        continue;
+      }
       const fromName = this.names[prev]!;
       const toName = this.names[step.node]!;
       if (step.arc?.tunnel) hops.push({ via: 'tunnel', from: fromName, to: toName, tunnel: step.arc.tunnel });
-      else hops.push({ via: 'mesh', from: fromName, to: toName });
+      else hops.push({ via: through ?? 'mesh', from: fromName, to: toName });
       prev = step.node;
     }
     return hops;
   }
 
-  /** BFS from a; parent[n] = -2 when unreached. The mesh is node H (names.length). */
+  /** BFS from a; parent[n] = -2 when unreached. Network j is node H + j (H = names.length). */
   private search(a: number, prefer: readonly string[] | undefined): { parent: Int32Array; arc: (Arc | undefined)[] } {
     const cacheKey = `${a}\u0000${prefer ? prefer.join('\u0001') : ''}\u0000${prefer ? 'p' : 'g'}`;
     const cached = this.parentCache.get(cacheKey);
     if (cached) return cached;
     const H = this.names.length;
-    const parent = new Int32Array(H + 1).fill(-2);
-    const arc: (Arc | undefined)[] = new Array(H + 1);
+    const parent = new Int32Array(H + this.networkKinds.length).fill(-2);
+    const arc: (Arc | undefined)[] = new Array(H + this.networkKinds.length);
     const allowed = prefer ? new Set(prefer) : undefined;
     parent[a] = -1;
     const queue = [a];
     for (let qi = 0; qi < queue.length; qi++) {
       const n = queue[qi]!;
-      const arcs: Arc[] = n === H ? this.meshArcs : this.adj[n]!;
+      const arcs: Arc[] = n >= H ? this.networkArcs[n - H]! : this.adj[n]!;
       for (const e of arcs) {
         if (allowed && e.tunnel && (e.tunnel.carries === undefined || !allowed.has(e.tunnel.carries))) continue;
         if (parent[e.to] !== -2) continue;
@@ -261,9 +283,12 @@ export class Reachability {
         arc[e.to] = e;
         queue.push(e.to);
       }
-      if (n !== H && this.onMesh[n] && this.online[n] && parent[H] === -2) {
-        parent[H] = n;
-        queue.push(H);
+      if (n < H && this.online[n]) {
+        for (const j of this.entries[n]!) {
+          if (parent[H + j] !== -2) continue;
+          parent[H + j] = n;
+          queue.push(H + j);
+        }
       }
     }
     const result = { parent, arc };

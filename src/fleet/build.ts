@@ -26,6 +26,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (h.proxy_jump !== undefined) host.proxyJump = h.proxy_jump;
       if (h.mesh_ip !== undefined) host.meshIp = h.mesh_ip;
       if (h.public_ip !== undefined) host.publicIp = h.public_ip;
+      if (h.private_ip !== undefined) host.privateIp = h.private_ip;
       if (h.lan !== undefined) host.lan = h.lan;
       if (h.frozen !== undefined) host.frozen = h.frozen;
       if (h.wireguard !== undefined) host.wireguard = h.wireguard;

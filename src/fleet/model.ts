@@ -16,6 +16,8 @@ export interface Host {
   proxyJump?: string;
   meshIp?: string;
   publicIp?: string;
+  /** Address on its provider's private network (inventory private_ip). */
+  privateIp?: string;
   lan?: string;
   provider: Provider;
   role: HostRole;

@@ -173,6 +173,20 @@ function checkInventory(inv: Inventory, source: SourceDocument, omitted: Omitted
       byIp.set(host.mesh_ip, name);
     }
   }
+  // A mesh laid over a network the hosts already use (a LAN or provider network declared as the
+  // mesh): wg-quick would route that range into the tunnel and cut the hosts off it.
+  if (inv.mesh && cidr) {
+    for (const [name, host] of Object.entries(hosts)) {
+      // Not `address`: ssh over the mesh (address = its mesh_ip) is ordinary.
+      for (const field of ['lan', 'private_ip', 'public_ip'] as const) {
+        const value = host[field];
+        const ip = value === undefined ? undefined : ipToNumber(value);
+        if (ip === undefined || !inCidr(ip, cidr)) continue;
+        out.push(problem('mesh_address', source.locate(['hosts', name, field]), `${field} ${value} of "${name}" is inside the mesh ${inv.mesh.cidr}: a WireGuard interface for that range would take the host's own network into the tunnel and cut it off`, 'a LAN or private network is declared as such (lan, private_ip), not as a mesh: drop "mesh" and the mesh_ip entries, or give the mesh a range of its own'));
+        break;
+      }
+    }
+  }
   if (inv.mesh?.hub !== undefined && Object.hasOwn(hosts, inv.mesh.hub) && hosts[inv.mesh.hub]!.mesh_ip === undefined) {
     out.push(problem('inventory', source.locate(['mesh', 'hub']), `mesh hub "${inv.mesh.hub}" has no mesh_ip`, 'the hub must be on the mesh'));
   }

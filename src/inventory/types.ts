@@ -15,6 +15,7 @@ export interface InventoryHost {
   proxy_jump?: string;
   mesh_ip?: string;
   public_ip?: string;
+  private_ip?: string;
   lan?: string;
   provider: Provider;
   role: HostRole;

@@ -1,12 +1,14 @@
 /**
  * A Caddyfile per edge host (a host that runs a service of kind "edge"): each
  * service's `domains` become one site that reverse-proxies to the service's host
- * over the mesh (its mesh_ip), or to 127.0.0.1 when it runs on the edge itself.
+ * over the network they share (fleet/networks.ts: the mesh preferred, then a provider's private
+ * network, the LAN, a public address), or to 127.0.0.1 when it runs on the edge itself.
  * Names no public CA can issue for (`*.lan`, `localhost`, IPs, …) are served with `tls internal`.
  * A service that swaps (service.swap.ports) is routed to both of its ports (swapUpstream).
  * Rendered already formatted: `caddy fmt` leaves it unchanged.
  */
 import { repeatedDomains, routingEdges, type Fleet, type Service } from '../fleet/model.js';
+import { upstreamAddress } from '../fleet/networks.js';
 import type { Problem } from '../problems.js';
 import { printable } from '../text/control.js';
 import { byCodePoint, defaultLocator, renderProblem, type Locator, type RenderOutput, type Skipped } from './common.js';
@@ -87,16 +89,14 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     if (!ok) continue;
     const host = hostByName.get(s.host);
     for (const edge of routingEdges(fleet, s).map((e) => e.host!)) {
-      let address: string | undefined;
-      if (edge === s.host) address = '127.0.0.1';
-      else if (hostByName.get(edge)?.meshIp === undefined) {
-        problems.push(renderProblem(at(['service', 'domains']), `edge host "${edge}" is not on the mesh: it cannot reach "${s.id}" on ${s.host}`, 'give the edge host a mesh_ip, or run the edge where it can reach its services'));
-        continue;
-      } else if (host?.meshIp !== undefined && IPV4.test(host.meshIp)) address = host.meshIp;
-      if (address === undefined) {
-        problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, 'give the host a mesh_ip, or run the service on the edge host'));
+      const up = upstreamAddress(hostByName.get(edge)!, host!);
+      if ('reason' in up) {
+        if (up.reason === 'service-off') problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, `nor on any network the inventory declares for it: give "${s.host}" an address the edge shares (mesh_ip, lan, private_ip or public_ip), or run the service on the edge host`));
+        else if (up.reason === 'edge-off') problems.push(renderProblem(at(['service', 'domains']), `edge host "${edge}" is not on the mesh: it cannot reach "${s.id}" on ${s.host}`, `nor on any network the inventory declares for it: give "${edge}" an address on a network "${s.host}" is on (mesh_ip, lan, private_ip), or run the edge where it can reach its services`));
+        else problems.push(renderProblem(at(['service', 'host']), `edge host "${edge}" shares no network with "${s.host}": it cannot reach "${s.id}"`, 'put both on one network the inventory declares (mesh_ip; lan addresses in one /24; private_ip of one provider; or a public_ip on the service host)'));
         continue;
       }
+      const address = up.address;
       // Public and non-public names of one service are two sites: one `tls internal` must not take the public ones along.
       const publicNames = s.domains.filter((d) => !isNonPublicName(d));
       const internalNames = s.domains.filter(isNonPublicName);

@@ -143,3 +143,15 @@ test('inventory host names follow the one definition of a name (src/names.ts): a
   assert.equal(schema.$defs.name.pattern, PLAIN_NAME.source);
   assert.equal(schema.$defs.name.maxLength, MAX_NAME_LENGTH);
 });
+
+test('a mesh laid over the hosts\' own LAN (a fake mesh) is a located error; a LAN-only inventory with private and public addresses is valid', () => {
+  const text = JSON.stringify({ version: 1, mesh: { cidr: '192.168.1.0/24' }, hosts: { host1: { provider: 'bare-metal', role: 'production', mesh_ip: '192.168.1.10', lan: '192.168.1.10' }, host2: { provider: 'bare-metal', role: 'production', lan: '10.0.0.2' } } }, null, 2);
+  const inv = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', text);
+  const fake = inv.problems.filter((p) => p.rule === 'mesh_address');
+  assert.equal(fake.length, 1, JSON.stringify(inv.problems));
+  assert.equal(fake[0]!.severity, 'error');
+  assert.match(fake[0]!.message, /lan 192\.168\.1\.10 of "host1" is inside the mesh 192\.168\.1\.0\/24: a WireGuard interface for that range would take the host's own network into the tunnel/);
+  assert.equal(fake[0]!.line, text.split('\n').findIndex((l) => l.includes('"lan": "192.168.1.10"')) + 1);
+  const lanOnly = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', JSON.stringify({ version: 1, hosts: { a: { provider: 'digitalocean', role: 'production', private_ip: '10.110.0.2', public_ip: '203.0.113.4' }, b: { provider: 'bare-metal', role: 'production', lan: '192.168.1.2' } } }));
+  assert.deepEqual(lanOnly.problems, []);
+});

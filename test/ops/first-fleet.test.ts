@@ -1,9 +1,11 @@
 // A first fleet as the docs declare it, on real test hosts with a real Caddy: an edge of kind
 // `edge` on port 443 (`caddy.service`) serving a non-public name with Caddy's internal CA, routing
-// to an app. `status` must probe the edge the way it serves (TLS with a name it serves) and exit 0
+// to an app on another host over the LAN they share — no WireGuard mesh, no mesh_ip: the
+// inventory declares each host's `lan` address only. `status` must probe the edge the way it serves (TLS with a name it serves) and exit 0
 // once everything runs; the same probe over plain HTTP (what status did before) gets Caddy's 400.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +14,7 @@ import { eventually, json, runCli } from './helpers.js';
 import { artifactDir, fleetRoot } from './real-fleet.js';
 
 const EDGE = 'e1';
+const APP = 'a1';
 const SITE = 'shop.internal';
 
 describe('a first fleet behind a real Caddy edge on 443', { skip: realHostsSkipReason() ?? (existsSync('/usr/bin/caddy') || process.env.CI === 'true' ? undefined : 'caddy is not installed'), timeout: 300_000 }, () => {
@@ -25,18 +28,22 @@ describe('a first fleet behind a real Caddy edge on 443', { skip: realHostsSkipR
   const inHost = async (h: string, script: string) => (await fleet.exec(h, ['sh', '-c', script])).stdout.trim();
 
   before(async () => {
-    fleet = await TestFleet.up({ names: [EDGE] });
+    fleet = await TestFleet.up({ names: [EDGE, APP] });
     work = mkdtempSync(join(tmpdir(), 'manage-apps-first-'));
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
     root = await fleetRoot(fleet.hosts, {
       // As docs/inventory.md and the example fleet declare an edge.
       'edge/.infra.yaml': `apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: ${EDGE}\n  port: 443\n  kind: edge\n  systemd_unit: caddy.service\n`,
-      'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${EDGE}\n  port: 8081\n  command: node server.mjs\n  domains: [${SITE}]\n  health: { timeout: 5s }\n`,
+      'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${APP}\n  port: 8081\n  command: node server.mjs\n  domains: [${SITE}]\n  health: { timeout: 5s }\n`,
     });
+    // No mesh: each host's LAN address (the test network is one /24).
+    const inventory = { version: 1, hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, provider: 'bare-metal', role: 'production', lan: h.address }])) };
+    writeFileSync(join(root, 'mesh-hosts.json'), JSON.stringify(inventory, null, 2));
     const r = await runCli(['net', 'caddy', '--json', '--root', root]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const file = json<{ files: { path: string; content: string }[] }>(r).files.find((x) => x.path === `${EDGE}.Caddyfile`)!;
     assert.match(file.content, /tls internal/);
+    assert.match(file.content, new RegExp(`reverse_proxy ${fleet.host(APP).address.replace(/\./g, '\\.')}:8081`), 'the edge dials the app over the LAN');
     const text = Buffer.from(file.content).toString('base64');
     const out = await fleet.exec(EDGE, ['sh', '-c', `echo ${text} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`]);
     assert.equal(out.exitCode, 0, out.stderr);
@@ -48,6 +55,27 @@ describe('a first fleet behind a real Caddy edge on 443', { skip: realHostsSkipR
   after(async () => {
     await fleet?.down();
     for (const d of [root, work, controlDir]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('a LAN-only fleet routes through its edge: requests to the site through the edge reach the app on the other host', async () => {
+    const address = fleet.host(EDGE).address;
+    let ok = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = spawnSync('curl', ['-sk', '--max-time', '3', '--resolve', `${SITE}:443:${address}`, `https://${SITE}/`], { encoding: 'utf8' });
+      if (r.status === 0 && r.stdout.trim() === 'v1') ok++;
+    }
+    console.log(`LAN-only fleet: ${ok}/20 requests through the edge answered by the app on ${APP}`);
+    assert.equal(ok, 20);
+    // No mesh declared: net wireguard says so and writes nothing.
+    const wg = await runCli(['net', 'wireguard', '--json', '--root', root]);
+    assert.equal(wg.status, 1, wg.stdout + wg.stderr);
+    const out = json<{ files: unknown[]; problems: { message: string }[] }>(wg);
+    assert.deepEqual(out.files, []);
+    assert.match(out.problems[0]!.message, /no "mesh" section: there is no WireGuard mesh to render/);
+    // impact: no "no route" between hosts that share the LAN; losing the edge darkens the site.
+    const impact = json<{ notes: string[]; domains: { domain: string; reason: string }[] }>(await runCli(['impact', EDGE, '--json', '--root', root]));
+    assert.deepEqual(impact.notes, []);
+    assert.deepEqual(impact.domains.map((d) => [d.domain, d.reason]), [[SITE, 'edge-offline']]);
   });
 
   test('status probes the edge over TLS with the name it serves and exits 0', async () => {

@@ -8,12 +8,12 @@
  */
 import type { Host, Service } from '../../fleet/model.js';
 import { routingEdges } from '../../fleet/model.js';
+import { upstreamAddress } from '../../fleet/networks.js';
 import { quote } from '../../transport/quote.js';
 import { PRELUDE, records } from '../../runtime/shell.js';
 import type { Transport } from '../../transport/types.js';
 import type { Ops } from '../context.js';
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 export const CADDY_ADMIN = 'http://127.0.0.1:2019';
 
 export interface EdgeRoute {
@@ -39,8 +39,10 @@ export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string
   for (const e of edges) {
     const host = ops.host(e) as Host | undefined;
     if (host === undefined) return { error: `edge ${e.id} has no host` };
-    const address = e.host === service.host ? '127.0.0.1' : app?.meshIp;
-    if (address === undefined || !IPV4.test(address)) return { error: `edge ${host.name} cannot reach ${service.id}: its host has no IPv4 mesh_ip` };
+    const up = app === undefined ? undefined : upstreamAddress(host, app);
+    // The edge's config dials what `net caddy` rendered: the same address.
+    if (up === undefined || 'reason' in up) return { error: `edge ${host.name} cannot reach ${service.id}: they share no network the inventory declares` };
+    const address = up.address;
     routes.push({ edge: host.name, transport: ops.transport(host), address });
   }
   return { ports: service.swapPorts, edges: routes };
