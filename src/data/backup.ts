@@ -235,6 +235,8 @@ export interface DrillDatabase {
   bytes: number;
   checksum_ok: boolean;
   tables_ok: boolean;
+  /** What was compared, table by table: the catalog's row count and the restored copy's (null: the table is missing on that side). */
+  tables: { name: string; backed_up: number | null; restored: number | null }[];
   mismatches: string[];
   /** The declared check query's outcome on the restored copy; null when none is declared. */
   check: CheckOutcome | null;
@@ -284,8 +286,21 @@ export interface DrillRecord {
 
 const secondsOf = (objective: string | null): number | undefined => (objective && /^\d+(ms|s|m|h|d)$/.test(objective) ? durationMs(objective, 0) / 1000 : undefined);
 
+/**
+ * A drill that failed proves no objective: each declared one is not met (false), an undeclared
+ * one stays null. Never `true` beside `ok: false`.
+ */
+export function failedObjectives(declared: DrillRecord['declared']): DrillRecord['met'] {
+  return { rpo: declared.rpo === null ? null : false, rto: declared.rto === null ? null : false };
+}
+
 /** Restores the newest cataloged backup into a throw-away cluster on the target and checks it against the catalog. */
 export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () => Date = () => new Date()): Promise<DrillRecord> {
+  const rec = await drillOnce(ops, plan, timeoutMs, now);
+  return rec.ok ? rec : { ...rec, met: failedObjectives(rec.declared) };
+}
+
+async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () => Date): Promise<DrillRecord> {
   const rec: DrillRecord = {
     kind: 'drill',
     time: now().toISOString(),
@@ -343,7 +358,8 @@ export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: 
     const checksumOk = sha === d.sha256;
     const query = plan.checks.get(d.name);
     const check = query === undefined ? null : judgeCheck(query, recs.find((x) => x[0] === 'check' && x[1] === d.name));
-    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, mismatches, check };
+    const compared = [...new Set([...Object.keys(d.tables), ...Object.keys(tables ?? {})])].sort().map((t) => ({ name: t, backed_up: d.tables[t] ?? null, restored: tables?.[t] ?? null }));
+    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, tables: compared, mismatches, check };
     if (!row) db.reason = 'not restored';
     else if (fetchRc !== '0') db.reason = `reading the backup failed: ${err || `exit ${fetchRc}`}`;
     else if (!checksumOk) db.reason = `the stored dump differs from what was backed up (sha256 ${sha ? `${sha.slice(0, 12)}…` : 'none'} ≠ ${d.sha256.slice(0, 12)}…)${restoreRc !== '0' && err ? `; pg_restore: ${err}` : ''}`;

@@ -16,7 +16,7 @@ import { sampleProcesses } from './fixtures.js';
 const skip = realHostsSkipReason() ?? postgresSkipReason() ?? (process.env.CI !== 'true' && !(() => { try { return readFileSync('/usr/bin/restic').length > 0; } catch { return false; } })() ? 'restic not installed (apt-get install restic)' : undefined);
 
 const SHOP_CHECK = 'SELECT count(*) > 0 FROM items WHERE name IS NOT NULL';
-interface Drill { ok: boolean; reason?: string; backup_id: string; databases: { name: string; ok: boolean; checksum_ok: boolean; tables_ok: boolean; reason?: string; check: { query: string; ok: boolean; rows: number; value: string | null; reason?: string } | null }[]; achieved: { rpo_s: number; rto_s: number }; met: { rpo: boolean; rto: boolean } }
+interface Drill { ok: boolean; reason?: string; backup_id: string; databases: { name: string; ok: boolean; checksum_ok: boolean; tables_ok: boolean; tables: { name: string; backed_up: number | null; restored: number | null }[]; reason?: string; check: { query: string; ok: boolean; rows: number; value: string | null; reason?: string } | null }[]; achieved: { rpo_s: number; rto_s: number }; met: { rpo: boolean; rto: boolean } }
 interface Run { ok: boolean; reason?: string; backup: { id: string; databases: { name: string; tables: Record<string, number>; sha256: string; bytes: number }[] } | null }
 
 describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away cluster', { skip, timeout: 600_000 }, () => {
@@ -93,6 +93,8 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
     const d = json<{ drills: Drill[]; evidence_file: string }>(run).drills[0]!;
     assert.equal(d.ok, true, d.reason);
     assert.ok(d.databases.every((x) => x.ok && x.checksum_ok && x.tables_ok));
+    // What was verified is in the record, table by table, so the evidence can be audited without the catalog.
+    assert.deepEqual(d.databases.find((x) => x.name === 'shop_db')!.tables, [{ name: 'public.items', backed_up: 5000, restored: 5000 }, { name: 'public.orders', backed_up: 1234, restored: 1234 }]);
     // The declared check query ran on the restored copy and held.
     assert.deepEqual(d.databases.find((x) => x.name === 'shop_db')!.check, { query: SHOP_CHECK, ok: true, rows: 1, value: 't' });
     assert.equal(d.databases.find((x) => x.name === 'blog_db')!.check, null);
@@ -101,6 +103,12 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
     assert.ok(restic.length > 20 && !samples.includes(restic), 'the restic password appeared in a process list');
     const evidence = readFileSync(join(root, 'backup-evidence.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
     assert.deepEqual(evidence.map((e) => e.kind), ['backup', 'drill']);
+    assert.deepEqual((evidence[1] as unknown as Drill).databases.find((x) => x.name === 'shop_db')!.tables.map((t) => t.restored), [5000, 1234]);
+    // The readable output says what was compared and what the check query answered.
+    const human = await cli('backups', 'drill');
+    assert.equal(human.status, 0, human.stdout + human.stderr);
+    assert.match(human.stdout, /shop_db: \d+ bytes, checksum matches, 2 tables with 6234 rows match the catalog/);
+    assert.match(human.stdout, /check "SELECT count\(\*\) > 0 [^"]*": returned "t" \(1 row\)/);
     const judged = await report();
     assert.equal(judged.status, 0, judged.stdout);
     assert.equal(json<{ drills: { verdict: string }[] }>(judged).drills[0]!.verdict, 'ok');
@@ -161,6 +169,8 @@ describe('backups on real hosts: PostgreSQL to restic, drills into a throw-away 
         assert.equal(run.status, 1, `${query}: ${run.stdout}`);
         const d = json<{ drills: Drill[] }>(run).drills[0]!;
         assert.equal(d.ok, false);
+        // A failed drill proves no objective: declared ones are not met, never `true`.
+        assert.deepEqual(d.met, { rpo: false, rto: false });
         assert.match(d.reason ?? '', reason);
         assert.equal(d.databases.find((x) => x.name === 'shop_db')!.check?.ok, false);
       }

@@ -1,6 +1,6 @@
 /** backups run, backups install, backups drill: the declared backups, executed on the hosts. */
 import pLimit from 'p-limit';
-import { appendEvidence, drill, install, periodSeconds, planBackups, runBackup, type BackupPlan, type DrillRecord, type InstallResult, type RunResult } from '../../data/backup.js';
+import { appendEvidence, drill, failedObjectives, install, periodSeconds, planBackups, runBackup, type BackupPlan, type DrillRecord, type InstallResult, type RunResult } from '../../data/backup.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
 import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
 import { Ops } from '../../ops/context.js';
@@ -8,7 +8,7 @@ import { makeProgress } from '../../ops/progress.js';
 import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
 import { problemJson } from '../report-problems.js';
 import type { CommandResult } from '../context.js';
-import { style } from '../style.js';
+import { plural, style } from '../style.js';
 
 interface BackupsCliOptions extends OpsCliOptions {
   backupTimeout?: string;
@@ -101,7 +101,7 @@ export async function backupsDrill(clusters: string[], options: BackupsCliOption
     plans.map((p) =>
       limit(async () => {
         if (p.problem) {
-          drills.push({ kind: 'drill', time: new Date().toISOString(), cluster: p.cluster.name, host: p.host.name, target: p.target?.name ?? null, backup_id: null, backup_time: null, ok: false, reason: p.problem, databases: [], achieved: { rpo_s: null, rto_s: null }, declared: { rpo: p.policy?.rpo ?? null, rto: p.policy?.rto ?? null, drill: p.policy?.drill ?? null }, met: { rpo: null, rto: null } });
+          drills.push({ kind: 'drill', time: new Date().toISOString(), cluster: p.cluster.name, host: p.host.name, target: p.target?.name ?? null, backup_id: null, backup_time: null, ok: false, reason: p.problem, databases: [], achieved: { rpo_s: null, rto_s: null }, declared: { rpo: p.policy?.rpo ?? null, rto: p.policy?.rto ?? null, drill: p.policy?.drill ?? null }, met: failedObjectives({ rpo: p.policy?.rpo ?? null, rto: p.policy?.rto ?? null, drill: null }) });
           return;
         }
         progress.note(`drilling ${planLine(p)}: restoring into a throw-away cluster on ${p.target!.name}`);
@@ -122,7 +122,12 @@ export async function backupsDrill(clusters: string[], options: BackupsCliOption
       for (const d of drills) {
         if (!d.ok) out.push(`${style.red('✖')} ${d.cluster}: drill FAILED${d.backup_id ? ` on backup ${d.backup_id}` : ''}: ${d.reason}`);
         else out.push(`${good(d) ? style.green('✔') : style.yellow('!')} ${d.cluster}: backup ${d.backup_id} restored and verified on ${d.target}: RPO achieved ${d.achieved.rpo_s}s (declared ${d.declared.rpo ?? '-'}${d.met.rpo === false ? ', MISSED' : ''}), RTO achieved ${d.achieved.rto_s}s (declared ${d.declared.rto ?? '-'}${d.met.rto === false ? ', MISSED' : ''})`);
-        for (const db of d.databases) out.push(`    ${db.ok ? '✔' : '✖'} ${db.name}: ${db.ok ? `${db.bytes} bytes, checksum and row counts match, restored in ${(db.restore_ms / 1000).toFixed(1)}s` : db.reason}`);
+        for (const db of d.databases) {
+          const rows = db.tables.reduce((n, t) => n + (t.restored ?? 0), 0);
+          out.push(`    ${db.ok ? '✔' : '✖'} ${db.name}: ${db.ok ? `${db.bytes} bytes, checksum matches, ${plural(db.tables.length, 'table')} with ${plural(rows, 'row')} match the catalog, restored in ${(db.restore_ms / 1000).toFixed(1)}s` : db.reason}`);
+          // The check query's own answer, so the output shows what was verified, not only that it was.
+          if (db.check) out.push(`      check ${JSON.stringify(db.check.query.length > 80 ? `${db.check.query.slice(0, 77)}…` : db.check.query)}: ${db.check.ok ? 'returned' : 'FAILED,'} ${db.check.value === null ? 'nothing' : JSON.stringify(db.check.value)} (${plural(db.check.rows, 'row')})`);
+        }
       }
       out.push(...notDrivenLines(notDriven));
       if (evidence) out.push(style.dim(`evidence appended to ${evidence}`));
