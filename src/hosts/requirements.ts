@@ -6,6 +6,7 @@
  * `hosts prepare` checks and installs exactly this list: it is not a general configuration
  * manager, so anything the model does not name is never looked at.
  */
+import { runtimeOf } from '../runtime/registry.js';
 import { isIP } from 'node:net';
 import type { Cluster, Fleet, Host } from '../fleet/model.js';
 import { DRIVEN_ENGINES, resolveDatabase, type DeclaredDatabase } from '../data/declared.js';
@@ -108,7 +109,8 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
 
   for (const s of fleet.services) {
     const list = on(s.host);
-    if (!list || s.supervisor === 'pid') continue;
+    // PID mode (manage-apps itself runs the process, on this machine or a mac): nothing here prepares its host.
+    if (!list || runtimeOf(s).ownsProcesses) continue;
     const why = `service ${s.id}`;
     if (s.kind === 'edge') {
       if (isCaddyEdge(s.unit)) {
@@ -116,7 +118,7 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
         list.add({ kind: 'unit', unit: s.unit ?? 'caddy.service' }, why);
       } else notes.push({ host: list.host.name, message: `${s.id} is an edge run by ${s.unit}: only Caddy edges are prepared` });
     }
-    if (s.supervisor === 'compose') {
+    if (s.compose !== undefined) {
       list.add({ kind: 'program', capability: 'docker' }, why);
       list.add({ kind: 'program', capability: 'compose' }, why);
       list.add({ kind: 'unit', unit: 'docker.service', requires: ['docker.socket', 'containerd.service'] }, why);

@@ -43,7 +43,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const t0 = Date.now();
   let localError: string | undefined;
   const lock = await acquire({ service, key: runtime.key, transport, owner, options, report: ctx.report, note: ctx.note }, async (request) => {
-    const { command, header } = scriptThenData(shipScript(service.directory, runtime.key, request, { base: planned.entry.release!, gzip: artifact.kind === 'tar.gz', ...(planned.unit === undefined ? {} : { unitText: planned.unit }), ...(service.runAs === undefined || service.supervisor !== 'systemd' ? {} : { user: service.runAs }) }));
+    const { command, header } = scriptThenData(shipScript(service.directory, runtime.key, request, { base: planned.entry.release!, gzip: artifact.kind === 'tar.gz', ...(planned.unit === undefined ? {} : { unitText: planned.unit }), ...(service.runAs === undefined || service.compose !== undefined ? {} : { user: service.runAs }) /* a unit's User= (systemd); compose runs as the image says */ }));
     const art = artifactStream(artifact);
     const stdin = new PassThrough();
     stdin.write(header);
