@@ -64,6 +64,7 @@ export const RULES: Record<string, RuleInfo> = {
   managed_block: { id: 'managed_block', severity: 'error', level: 'check', summary: "The markers of manage-apps' block in a user's file are broken: nothing is written." },
   tunnel: { id: 'tunnel', severity: 'error', level: 'check', summary: 'A tunnel can be opened: who opens it is clear, its listening port is free on its host, its opener reaches the far end.' },
   compose_file: { id: 'compose_file', severity: 'error', level: 'check', summary: "A compose service's compose file exists, parses, defines the service, publishes the manifest's port and names an image; no secret is written into it." },
+  hardening: { id: 'hardening', severity: 'error', level: 'check', summary: 'service.hardening names directives manage-apps sets, each relaxed once with a one-line reason, and paths a unit can hold outside the releases.' },
   safe_name: { id: 'safe_name', severity: 'error', level: 'check', summary: 'Names used on hosts (project, unit, user) are plain: letters, digits, ".", "_", "-".' },
   control_character: { id: 'control_character', severity: 'error', level: 'check', summary: "A manifest's path holds no control character (a line break would reach rendered files)." },
   project_path: { id: 'project_path', severity: 'error', level: 'check', summary: "What a manifest ships stays inside its project (artifact, compose bundle; symbolic links resolved), and no image or service name starts with \"-\" (docker would read it as an option)." },

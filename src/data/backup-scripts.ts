@@ -17,6 +17,8 @@
  * halfway leaves the previous entry the newest.
  */
 
+import { hardenedLines } from '../render/hardening.js';
+
 export const LIB_DIR = '/usr/local/lib/manage-apps';
 export const BACKUP_BASE = '/var/backups/manage-apps';
 export const CONF_DIR = '/etc/manage-apps/backup';
@@ -269,20 +271,34 @@ done
 printf '@@done\t%s\n' "$(( $(now_ms) - t0 ))"
 `.replace('"$COUNT_SQL"', () => `'${COUNT_SQL.replace(/'/g, `'\\''`)}'`);
 
-/** The unit and timer: a oneshot as postgres; the timer's period is the declared RPO. */
+/**
+ * The unit and timer: a oneshot as postgres; the timer's period is the declared RPO. Hardened as
+ * far as its job allows (docs/render.md#hardening): it reads its config and key, talks to the
+ * cluster over its unix socket and to the target over ssh, writes only its state directory
+ * (the key directory inside it stays read-only) and its private /tmp. PrivateUsers is set: the
+ * cluster authenticates postgres by its peer uid, which the kernel reports as the real one.
+ */
 export function backupUnit(): string {
+  const hardening = hardenedLines({
+    header: '# Hardening (docs/render.md#hardening): psql/pg_dump over the unix socket, ssh to the target; writes only its state.',
+    account: ['User=postgres', 'Group=postgres'],
+    writes: [STATE_DIR],
+    ports: [],
+    paths: [],
+    relax: [],
+  });
   return `[Unit]
 Description=manage-apps PostgreSQL backup of cluster %i
 After=network-online.target
 
 [Service]
 Type=oneshot
-User=postgres
-Group=postgres
 ExecStart=${LIB_DIR}/pg-backup %i
 Nice=10
 IOSchedulingClass=best-effort
 IOSchedulingPriority=7
+${hardening.join('\n')}
+ReadOnlyPaths=${KEY_DIR}
 `;
 }
 

@@ -83,6 +83,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.migrate !== undefined) service.migrate = s.migrate;
       if (s.env_file !== undefined) service.envFile = s.env_file;
       if (s.user !== undefined) service.runAs = s.user;
+      if (s.hardening !== undefined) service.hardening = s.hardening;
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;

@@ -3,6 +3,7 @@
  * Built by fleet/build.ts from the manifests that passed their schema and the inventory.
  */
 import type { BackupPolicy, Provider, ServiceKind } from '../manifest/types.js';
+import type { ManifestHardening } from '../manifest/hardening.js';
 import type { HostRole, InventoryCluster, InventoryHost, InventoryTunnel } from '../inventory/types.js';
 
 export interface Host {
@@ -91,6 +92,8 @@ export interface Service {
   domains: string[];
   envFile?: string;
   runAs?: string;
+  /** service.hardening (infra/v2): what it writes, what it relaxes (render/hardening.ts). */
+  hardening?: ManifestHardening;
   /** Service directory on the host: releases/<id> and current live there. */
   directory: string;
   artifact?: string;

@@ -12,6 +12,7 @@ import { checkSchema } from '../source/schema-check.js';
 import { ManifestCache } from './cache.js';
 import type { DiscoveredManifest } from './discover.js';
 import type { InfraManifest } from './types.js';
+import { hardeningProblems } from './hardening.js';
 
 export const API_VERSIONS = { 'infra/v1': 'infra-v1', 'infra/v2': 'infra-v2' } as const;
 
@@ -133,5 +134,6 @@ function checkHostValues(source: SourceDocument, m: InfraManifest, environment: 
   if (s.health?.readiness !== undefined) check('http path', s.health.readiness, ['service', 'health', 'readiness'], 'readiness path');
   if (s.health?.liveness !== undefined) check('http path', s.health.liveness, ['service', 'health', 'liveness'], 'liveness path');
   s.depends_on?.forEach((dep, i) => check('project', dep, ['service', 'depends_on', i], 'dependency'));
+  out.push(...hardeningProblems(source, s.hardening, { compose: s.compose !== undefined, directory: s.directory ?? `/srv/${m.project}`, ...(s.user === undefined ? {} : { user: s.user }) }));
   return out;
 }

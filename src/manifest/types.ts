@@ -1,4 +1,6 @@
 /** The .infra.yaml contract as TypeScript types (infra/v2 is a superset of infra/v1). */
+import type { ManifestHardening } from './hardening.js';
+
 export type ApiVersion = 'infra/v1' | 'infra/v2';
 export type Provider = 'digitalocean' | 'mac' | 'bare-metal' | 'local' | 'vps';
 export type ServiceKind = 'app' | 'worker' | 'edge';
@@ -45,6 +47,8 @@ export interface ManifestService {
   swap?: { ports: [number, number] };
   /** This service is the named inventory cluster's server (its supervisor): port, backups and listening come from the cluster. */
   cluster?: string;
+  /** What the service writes and the hardening directives it relaxes (docs/manifest.md#hardening). */
+  hardening?: ManifestHardening;
 }
 
 /** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */

@@ -6,8 +6,9 @@
  *   ExecStart        = service.command, as argv; see below
  *   EnvironmentFile  = -<env_file> (optional: a missing file is not fatal)
  *   Environment      = PORT=<port>, so the app knows its port
- *   User             = service.user, when given
  *   Restart          = on-failure, RestartSec = 5s
+ *   then the account and the hardening (render/hardening.ts): User = service.user, else a
+ *   dynamic user; a read-only system, no capabilities, a system-call filter, …
  *
  * ExecStart. The command is split like a POSIX shell would split it. When it
  * needs a shell (pipes, redirections, `&&`, `;`, `$VAR`, globs, `~`, backquotes)
@@ -26,6 +27,8 @@ import type { PathSegment } from '../source/document.js';
 import { printable } from '../text/control.js';
 import { CommandLineError, splitCommand } from '../text/command-line.js';
 import { RUNTIMES } from '../runtime/registry.js';
+import { hardeningLines } from './hardening.js';
+import { RELAX_VALUE, STATE_DIRECTORY, UNIT_DIRECTIVES } from '../manifest/hardening.js';
 import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
 
 export const RESTART_SEC = '5s';
@@ -34,6 +37,8 @@ export const SHELL = '/bin/sh';
 export interface UnitOptions {
   /** The directory the unit runs in; default `<service.directory>/current`. */
   releaseDir?: string;
+  /** `swap`: the template `<stem>@.service` a swap's instances run from (PORT=%i, `.swap/%i`). */
+  template?: 'swap';
 }
 
 /** A service field that cannot be rendered into a unit; `path` locates it in the manifest. */
@@ -124,6 +129,13 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   if (service.envFile !== undefined) checkPath(service.envFile, ['service', 'env_file'], 'env_file');
   if (service.runAs !== undefined && !USER.test(service.runAs)) throw new UnitError(`user ${shown(service.runAs)} is not a plain user name`, ['service', 'user']);
   if (service.port !== undefined && (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535)) throw new UnitError(`port ${service.port} is outside 1-65535`, ['service', 'port']);
+  service.hardening?.read_write_paths?.forEach((p, i) => checkPath(p, ['service', 'hardening', 'read_write_paths', i], 'read_write_paths entry'));
+  const state = service.hardening?.state_directory;
+  if (state !== undefined && (!STATE_DIRECTORY.test(state) || state.split('/').includes('..'))) throw new UnitError(`state_directory ${shown(state)} is not a plain relative path`, ['service', 'hardening', 'state_directory']);
+  service.hardening?.relax?.forEach((r, i) => {
+    if (!(UNIT_DIRECTIVES as readonly string[]).includes(r.directive)) throw new UnitError(`${shown(r.directive)} is not a hardening directive manage-apps sets`, ['service', 'hardening', 'relax', i, 'directive']);
+    if (r.value !== undefined && !RELAX_VALUE.test(r.value)) throw new UnitError(`value ${shown(r.value)} cannot be written into a unit`, ['service', 'hardening', 'relax', i, 'value']);
+  });
   const exec = execStart(service.command, workdir);
   const where = host === undefined ? (service.host === undefined ? '' : ` on ${service.host}`) : ` on ${host.name}`;
   const lines = [
@@ -136,12 +148,25 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
     '[Service]',
     'Type=exec',
   ];
-  if (service.runAs !== undefined) lines.push(`User=${service.runAs}`);
   lines.push(`WorkingDirectory=${workdir}`);
   if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
   if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
-  lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`, '', '[Install]', 'WantedBy=multi-user.target');
-  return `${lines.join('\n')}\n`;
+  lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
+  const ports = service.swapPorts ?? (service.port === undefined ? [] : [service.port]);
+  lines.push(...hardeningLines(service, { unit: options.template === 'swap' ? swapTemplateName(unit) : unit, ports, workdir }));
+  lines.push('', '[Install]', 'WantedBy=multi-user.target');
+  const text = `${lines.join('\n')}\n`;
+  if (options.template !== 'swap') return text;
+  if (service.port === undefined) throw new UnitError(`"${service.id}" has no port: a swap needs one`, ['service', 'port']);
+  // A swap runs the release as a templated unit: each instance gets its port from its name and
+  // runs the release pinned for that port (.swap/<port>), so a restart by systemd never moves
+  // it onto another release (runtime/systemd-swap.ts swapActivation).
+  return text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n').split(`${service.directory}/current`).join(`${service.directory}/.swap/%i`);
+}
+
+/** "api.service" → "api@.service": the template a swap's instances `api@<port>.service` run from. */
+export function swapTemplateName(unit: string): string {
+  return unit.replace(/\.service$/, '@.service');
 }
 
 /** The unit's file name: service.unit (from the manifest or derived by the fleet model). */

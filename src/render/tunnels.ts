@@ -17,6 +17,7 @@ import {
   CLIENT_ALIVE, CONNECT_TIMEOUT_S, INITIATOR_USER, isLoopback, RESTART_SEC, SERVER_ALIVE, SSHD_DROPIN, resolveTunnels,
   type Forward, type ResolvedTunnel,
 } from '../tunnels/resolve.js';
+import { hardenedLines } from './hardening.js';
 import { byCodePoint, defaultLocator, sortedBy, type Locator, type RenderedFile, type RenderOutput } from './common.js';
 
 export const AUTHORIZED_KEYS_START = '# >>> manage-apps tunnels (managed block: do not edit by hand) >>>';
@@ -55,16 +56,34 @@ export function tunnelUnit(t: ResolvedTunnel): string {
     '',
     '[Service]',
     'Type=simple',
-    `User=${INITIATOR_USER}`,
     `ExecStart=/usr/bin/ssh -F ${sshConfigPath(t)} -N tunnel`,
     'Restart=always',
     `RestartSec=${RESTART_SEC}`,
-    'NoNewPrivileges=yes',
+    ...tunnelHardening(t),
     '',
     '[Install]',
     'WantedBy=multi-user.target',
     '',
   ].join('\n');
+}
+
+/**
+ * A tunnel's ssh client needs its network, its key and its config, read-only, and nothing else:
+ * the rights of an application's unit (render/hardening.ts), run as the tunnel account. Two
+ * differences, each for a reason: no PrivateUsers (ssh refuses a config file whose owner is
+ * neither root nor its user, and root is unmapped in a private user namespace), and
+ * CAP_NET_BIND_SERVICE when a forward listens on a port below 1024 on this host.
+ */
+export function tunnelHardening(t: ResolvedTunnel): string[] {
+  return hardenedLines({
+    header: `# Hardening (docs/render.md#hardening): ssh needs its network and reads ${t.dir}; it writes nothing.`,
+    account: [`User=${INITIATOR_USER}`],
+    writes: [],
+    ports: t.direction === 'forward' ? t.forwards.map((f) => f.listen) : [],
+    paths: [],
+    noPrivateUsers: 'ssh refuses a config file owned by root when root is unmapped (a private user namespace)',
+    relax: [],
+  });
 }
 
 export function tunnelSshConfig(t: ResolvedTunnel): string {

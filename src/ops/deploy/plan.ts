@@ -56,12 +56,8 @@ export function emptyTimings(): DeployTimings {
 function unitText(service: Service, host: Host): string | undefined {
   if (service.command === undefined) return undefined;
   try {
-    const text = renderUnit(service, host);
-    if (service.swapPorts === undefined) return text;
-    // A swap runs the release as a templated unit: each instance gets its port from its name and
-    // runs the release pinned for that port (.swap/<port>), so a restart by systemd never moves
-    // it onto another release (runtime/systemd-swap.ts swapActivation).
-    return text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n').split(`${service.directory}/current`).join(`${service.directory}/.swap/%i`);
+    // A swap runs the release as a templated unit <stem>@.service (render/systemd-unit.ts; runtime/systemd-swap.ts runs it).
+    return renderUnit(service, host, service.swapPorts === undefined ? {} : { template: 'swap' });
   } catch (error) {
     if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
     throw error;
