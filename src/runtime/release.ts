@@ -135,6 +135,9 @@ inc="$d/releases/.incoming-$id"
 $SUDO mkdir -p "$inc" || { printf '@@error\\tcannot create %s\\n' "$inc"; exit 1; }
 printf '@@release\\t%s\\n' "$id"
 if $SUDO tar -x ${ship.gzip ? '-z ' : ''}--no-same-owner -f - -C "$inc" 2>"$d/.ship.err.$$"; then
+  # Readable by the unit's account (a dynamic user shares no group with root), writable by root
+  # only, never setuid/setgid: root owns every extracted file (docs/render.md#hardening).
+  $SUDO chmod -R u+rwX,go+rX,go-w,ug-s "$inc"
   ${ship.unitText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.unitText)} | $SUDO tee "$d/.units/$id.service" >/dev/null`}
   $SUDO mv "$inc" "$d/releases/$id" && printf '@@shipped\\tok\\n'
 else
