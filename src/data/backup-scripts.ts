@@ -298,7 +298,7 @@ Nice=10
 IOSchedulingClass=best-effort
 IOSchedulingPriority=7
 ${hardening.join('\n')}
-ReadOnlyPaths=${KEY_DIR}
+ReadOnlyPaths=-${KEY_DIR}
 `;
 }
 
