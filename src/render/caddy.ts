@@ -18,6 +18,16 @@ const DOMAIN = /^((\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}|localhost|\
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /**
+ * Caddy's admin API on a unix socket, never on a TCP port: on 127.0.0.1:2019 (Caddy's default)
+ * any process of the edge host — an application, another local user — could load a config of its
+ * own and route every domain elsewhere (the `origins` check only stops browsers: a local process
+ * sends whatever Host it likes). The socket is made by Caddy as its own user (mode 0755: only
+ * that user and root can connect); it lives in the Debian/Ubuntu caddy package's home, writable
+ * by Caddy under its unit's ProtectSystem=full. `caddy reload` finds it in this file.
+ */
+export const CADDY_ADMIN_SOCKET = '/var/lib/caddy/admin.sock';
+
+/**
  * Names no public CA will ever issue a certificate for: private-use suffixes (`.lan`, `.home.arpa`,
  * `.internal`, `.local`, `.localhost`), `localhost` and bare IP addresses. Their sites get
  * `tls internal` (Caddy's own CA) instead of an ACME order that can only fail.
@@ -108,7 +118,14 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
   if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
   const files = edgeHosts.map((edge) => {
     const list = sites.get(edge)!.sort((a, b) => byCodePoint(a.domains[0]!, b.domains[0]!));
-    const out = [`# Caddyfile of ${printable(edge)}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`];
+    const out = [
+      `# Caddyfile of ${printable(edge)}: rendered by manage-apps from the manifests (${list.length} ${list.length === 1 ? 'site' : 'sites'}); do not edit by hand.`,
+      '',
+      `# The admin API on a unix socket only root and Caddy can use (deploy's swaps go through it).`,
+      '{',
+      `\tadmin unix/${CADDY_ADMIN_SOCKET}`,
+      '}',
+    ];
     for (const site of list) {
       out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ': non-public names, certificate from Caddy\'s internal CA' : ''}`, `${site.domains.join(', ')} {`, ...(site.internal ? ['\ttls internal'] : []), ...site.upstream.map((l) => `\t${l}`), '}');
     }

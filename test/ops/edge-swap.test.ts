@@ -38,10 +38,13 @@ const project = (h: App) => `shop-${h}`;
 const dir = (h: App) => `/srv/${project(h)}`;
 const site = (h: App) => `${project(h)}.example.test`;
 
-/** The rendered Caddyfile as the test's edge runs it: plain HTTP (the sites' routing unchanged). */
+/** The rendered Caddyfile as the test's edge runs it: plain HTTP (the sites' routing and its admin socket unchanged). */
 function plainHttp(caddyfile: string): string {
-  return `{\n\tadmin 127.0.0.1:2019\n\tauto_https off\n}\n\n${caddyfile.replace(/^([a-z0-9.-]+\.example\.test) \{$/gm, 'http://$1 {')}`;
+  assert.match(caddyfile, /^\{\n\tadmin unix\/\/var\/lib\/caddy\/admin\.sock\n\}$/m, 'the rendered global options put the admin API on its socket');
+  return caddyfile.replace(/^(\tadmin unix\/\S+)\n\}$/m, '$1\n\tauto_https off\n}').replace(/^([a-z0-9.-]+\.example\.test) \{$/gm, 'http://$1 {');
 }
+/** Caddy's running config, read as root through its admin socket. */
+const READ_CONFIG = "curl -fsS --max-time 5 --unix-socket /var/lib/caddy/admin.sock -H 'Host: ' http://caddy/config/ || true";
 
 describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipReason() ?? (existsSync('/usr/bin/caddy') || process.env.CI === 'true' ? undefined : 'caddy is not installed'), timeout: 600_000 }, () => {
   let fleet: TestFleet;
@@ -71,7 +74,7 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
   /** What the edge and the app host say about a service. */
   async function facts(h: App) {
     const address = fleet.host(h).address;
-    const cfg = await inHost(EDGE, 'curl -fsS --max-time 5 http://127.0.0.1:2019/config/ || true');
+    const cfg = await inHost(EDGE, READ_CONFIG);
     const dials = [...cfg.matchAll(/"dial":"([0-9.]+):(\d+)"/g)].filter((m) => m[1] === address).map((m) => Number(m[2]));
     const raw = await inHost(
       h,
@@ -154,9 +157,9 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
       hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, provider: 'bare-metal', role: 'production', mesh_ip: h.address }])),
     };
     writeFileSync(join(root, 'mesh-hosts.json'), JSON.stringify(inventory, null, 2));
-    // A real Caddy on the edge host (the Debian package's caddy.service), admin API on its loopback.
+    // A real Caddy on the edge host (the Debian package's caddy.service), admin API on its unix socket.
     await loadRenderedCaddyfile('restart');
-    await eventually('caddy routes the sites', 20_000, async () => (await inHost(EDGE, 'curl -fsS http://127.0.0.1:2019/config/ || true')).includes(`"dial":"${fleet.host('a1').address}:8081"`));
+    await eventually('caddy routes the sites', 20_000, async () => (await inHost(EDGE, READ_CONFIG)).includes(`"dial":"${fleet.host('a1').address}:8081"`));
     const first = await Promise.all(APPS.map((h) => deploy(h, 'v1')));
     first.forEach((r) => assert.equal(r.status, 0, r.stdout + r.stderr));
     for (const h of APPS) await assertConsistent(h, 'v1');
@@ -231,6 +234,29 @@ describe('zero-downtime swaps behind a real Caddy edge', { skip: realHostsSkipRe
       assert.equal(next.status, 0, next.stdout + next.stderr);
     });
     await assertConsistent('a1', 'v1');
+  });
+
+  test("a local process on the edge host (not root, not Caddy) cannot reach Caddy's admin API", async () => {
+    // Another account of the edge host, as an application's service account would be.
+    const asNobody = (cmd: string) => inHost(EDGE, `runuser -u nobody -- sh -c ${JSON.stringify(cmd)} 2>&1; echo "rc=$?"`);
+    const hijack = `{"apps":{"http":{"servers":{"x":{"listen":[":80"],"routes":[{"handle":[{"handler":"static_response","body":"hijacked"}]}]}}}}}`;
+    const attacks: [string, string][] = [
+      ['read the config over TCP (the default 127.0.0.1:2019)', 'curl -fsS --max-time 3 http://127.0.0.1:2019/config/'],
+      ['load a config over TCP', `curl -fsS --max-time 3 -X POST -H 'Content-Type: application/json' -d '${hijack}' http://127.0.0.1:2019/load`],
+      ['load a config over TCP with a spoofed Host', `curl -fsS --max-time 3 -X POST -H 'Host: localhost:2019' -H 'Content-Type: application/json' -d '${hijack}' http://localhost:2019/load`],
+      ['read the config through the admin socket', "curl -fsS --max-time 3 --unix-socket /var/lib/caddy/admin.sock -H 'Host: ' http://caddy/config/"],
+      ['load a config through the admin socket', `curl -fsS --max-time 3 --unix-socket /var/lib/caddy/admin.sock -H 'Host: ' -X POST -H 'Content-Type: application/json' -d '${hijack}' http://caddy/load`],
+    ];
+    let refused = 0;
+    for (const [name, cmd] of attacks) {
+      const out = await asNobody(cmd);
+      if (!out.endsWith('rc=0') && !out.includes('"apps"')) refused++;
+      else console.log(`not refused: ${name}: ${out.slice(0, 300)}`);
+    }
+    console.log(`attacks refused: ${refused}/${attacks.length}`);
+    assert.equal(refused, attacks.length);
+    // Still routing, and still what the rendered file says.
+    assert.match(await inHost(EDGE, READ_CONFIG), new RegExp(`"dial":"${fleet.host('a1').address}:80`));
   });
 
   test('status, logs, restart, stop and start drive the live instance of a swap service', async () => {

@@ -1,8 +1,9 @@
 /**
  * The edge side of a swap (service.swap, docs/operations.md): switching the upstream of every
  * edge that routes a service's domains (`routingEdges`, shared with `net caddy` and `graph`)
- * from one of the service's two ports to the other, through Caddy's admin API on the edge host's
- * loopback (127.0.0.1:2019, Caddy's default). One round trip per edge: read the running config,
+ * from one of the service's two ports to the other, through Caddy's admin API on the unix socket
+ * `net caddy` renders (CADDY_ADMIN_SOCKET, as root: only root and Caddy can connect; never the
+ * TCP port any local process could use). One round trip per edge: read the running config,
  * replace the dial of the service's address on either swap port by the new port, and load it
  * (`POST /load` is graceful: requests in flight finish, new ones go to the new upstream).
  */
@@ -12,9 +13,9 @@ import { upstreamAddress } from '../../fleet/networks.js';
 import { quote } from '../../transport/quote.js';
 import { PRELUDE, records } from '../../runtime/shell.js';
 import type { Transport } from '../../transport/types.js';
+import { CADDY_ADMIN_SOCKET } from '../../render/caddy.js';
 import type { Ops } from '../context.js';
 
-export const CADDY_ADMIN = 'http://127.0.0.1:2019';
 
 export interface EdgeRoute {
   /** The edge host's name. */
@@ -63,9 +64,12 @@ export function switchEdgeScript(address: string, ports: readonly [number, numbe
   const other = to === a ? b : a;
   const hint = `route both swap ports (manage-apps net caddy renders them with lb_policy first and health checks) and reload Caddy`;
   return `${PRELUDE}
-a=${quote(CADDY_ADMIN)}
+sock=${quote(CADDY_ADMIN_SOCKET)}
+# Caddy's admin API on a unix socket accepts only an empty Host.
+admin() { $SUDO curl -fsS --unix-socket "$sock" -H 'Host: ' "$@"; }
 da=${quote(dial(a))}; db=${quote(dial(b))}
-cfg=$(curl -fsS --max-time 5 "$a/config/" 2>&1) || { printf '@@edge\\terror\\tcannot read the Caddy config at %s: %s\\n' "$a" "$(printf '%s' "$cfg" | head -c 200 | tr '\\n\\t' '  ')"; exit 0; }
+[ -S "$sock" ] || $SUDO test -S "$sock" || { printf '@@edge\\terror\\t%s\\n' ${quote(`no Caddy admin socket at ${CADDY_ADMIN_SOCKET}: load the Caddyfile manage-apps net caddy renders (its global options put the admin API there) and reload Caddy`)}; exit 0; }
+cfg=$(admin --max-time 5 "http://caddy/config/" 2>&1) || { printf '@@edge\\terror\\tcannot read the Caddy config at %s: %s\\n' "$sock" "$(printf '%s' "$cfg" | head -c 200 | tr '\\n\\t' '  ')"; exit 0; }
 case $cfg in *"$da"*) ha=1 ;; *) ha=0 ;; esac
 case $cfg in *"$db"*) hb=1 ;; *) hb=0 ;; esac
 case $ha$hb in
@@ -78,7 +82,7 @@ pa=\${cfg%%"$da"*}; pb=\${cfg%%"$db"*}
 if [ \${#pa} -lt \${#pb} ]; then first=${a}; else first=${b}; fi
 [ "$first" = ${to} ] && { printf '@@edge\\talready\\n'; exit 0; }
 new=$(printf '%s' "$cfg" | sed -e ${quote(sub(to, 'MA_SWAP'))} -e ${quote(sub(other, to))} -e ${quote(sub('MA_SWAP', other))})
-out=$(printf '%s' "$new" | curl -fsS --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "$a/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
+out=$(printf '%s' "$new" | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@edge\\tswitched\\n'
 `;
 }
