@@ -95,3 +95,10 @@ export function countBySeverity(problems: readonly Problem[]): { errors: number;
   }
   return { errors, warnings };
 }
+
+/** The JSON shape of a problem (documented in docs/json.md); internal fields stay out. */
+export function problemJson(p: Problem): Record<string, unknown> {
+  const out: Record<string, unknown> = { file: p.file, line: p.line, column: p.column, rule: p.rule, severity: p.severity, message: p.message };
+  if (p.hint !== undefined) out['hint'] = p.hint;
+  return out;
+}

@@ -143,3 +143,49 @@ test('only src/runtime asks which supervisor a service has; nothing keeps a tabl
   }
   assert.deepEqual(found, []);
 });
+
+/** The folder under src a relative import from `file` lands in ('' for a file directly in src). */
+function folderOf(file: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const target = join(file, '..', spec);
+  const rel = target.slice(src.length + 1);
+  return rel.includes('/') ? rel.split('/')[0]! : '';
+}
+
+/**
+ * The layers: the front ends (src/cli prints, src/dashboard serves) call the use cases in
+ * src/app, which call what lies below (ops, data, analysis, render, fleet, …). Neither front
+ * end imports the other (the composition root src/main.ts alone knows both); nothing below the
+ * use cases imports them or a front end.
+ */
+const FRONT_ENDS = ['cli', 'dashboard'];
+const ABOVE_THE_USE_CASES = new Set(['app', ...FRONT_ENDS, 'main.ts']);
+
+test('the front ends never import each other', () => {
+  for (const [from, to] of [['cli', 'dashboard'], ['dashboard', 'cli']] as const) {
+    for (const file of sources(join(src, from))) {
+      for (const spec of imports(file)) assert.notEqual(folderOf(file, spec), to, `${file} imports ${spec}: src/${from} must not import src/${to}`);
+    }
+  }
+});
+
+test('src/app and everything below it never import a front end, and nothing below src/app imports it', () => {
+  for (const file of sources(src)) {
+    const rel = file.slice(src.length + 1);
+    const own = rel.includes('/') ? rel.split('/')[0]! : rel;
+    if (FRONT_ENDS.includes(own) || own === 'main.ts') continue;
+    for (const spec of imports(file)) {
+      const to = folderOf(file, spec);
+      if (to === undefined) continue;
+      assert.ok(!FRONT_ENDS.includes(to), `${file} imports ${spec}: src/${own} must not import a front end`);
+      if (own !== 'app') assert.ok(!ABOVE_THE_USE_CASES.has(to) && to !== 'main.js', `${file} imports ${spec}: src/${own} lies below the use cases (src/app)`);
+    }
+  }
+});
+
+test('the layer checks see the imports they check (a front end that imported the other would be caught)', () => {
+  // The checks above pass as well when `imports` finds nothing: show that it finds these.
+  assert.ok(imports(join(src, 'main.ts')).includes('./dashboard/server.js'));
+  assert.equal(folderOf(join(src, 'cli', 'commands', 'ui.ts'), '../../dashboard/server.js'), 'dashboard');
+  assert.ok(sources(join(src, 'dashboard')).flatMap(imports).some((spec) => spec.includes('/app/')));
+});

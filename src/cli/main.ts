@@ -1,5 +1,5 @@
 /**
- * bin → main → one command module. This file only declares commands and maps
+ * bin → src/main.ts → this → one command module. This file only declares commands and maps
  * errors to exit codes (0 ok, 1 problems found, 2 usage or internal error);
  * command modules are imported on demand so start-up stays fast.
  */
@@ -18,7 +18,7 @@ import { HOSTS_COMMANDS } from './specs/hosts.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
-import { commonOptions, type CommandSpec } from './specs/types.js';
+import { commonOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
 
 export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS, ...HOSTS_COMMANDS];
 
@@ -26,7 +26,7 @@ function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], frontEnds: FrontEnds): Promise<number> {
   const program = new Command('manage-apps')
     .description('Discover .infra.yaml manifests, validate them against mesh-hosts.json, and drive a small fleet over OpenSSH and systemd.')
     .version(version(), '-V, --version')
@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       const command = params[params.length - 1] as Command;
       const options = command.opts();
       const args = params.slice(0, -2).flatMap((p) => (Array.isArray(p) ? p.map(String) : p === undefined ? [] : [String(p)]));
-      result = { spec, outcome: await spec.run(args, options), json: options['json'] === true };
+      result = { spec, outcome: await spec.run(args, options, frontEnds), json: options['json'] === true };
     });
   }
 

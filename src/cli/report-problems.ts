@@ -71,10 +71,3 @@ export function problemSummary(problems: readonly Problem[]): string {
   const parts = [errors > 0 ? style.red(plural(errors, 'error')) : '', warnings > 0 ? style.yellow(plural(warnings, 'warning')) : ''].filter(Boolean);
   return parts.join(', ');
 }
-
-/** The JSON shape of a problem (documented in docs/json.md); internal fields stay out. */
-export function problemJson(p: Problem): Record<string, unknown> {
-  const out: Record<string, unknown> = { file: p.file, line: p.line, column: p.column, rule: p.rule, severity: p.severity, message: p.message };
-  if (p.hint !== undefined) out['hint'] = p.hint;
-  return out;
-}

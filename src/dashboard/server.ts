@@ -2,7 +2,7 @@
  * `ui`: the dashboard's HTTP server. Bound to 127.0.0.1 only; every path sits under an
  * unguessable token (/<token>/…, as Jupyter's ?token=), checked in constant time, and the
  * Host header must name this server (a DNS-rebinding page cannot borrow it). Answers are
- * the --json documents of the CLI verbs, produced by the verbs' own functions: impact,
+ * the --json documents of the CLI verbs, produced by the same use cases (src/app): impact,
  * drain, status (pushed as server-sent events every interval), and, only with
  * --allow-actions, restart / deploy / rollback — POST, same Origin, JSON body, and the
  * page's CSRF token in a header.
@@ -11,31 +11,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ManageAppsError } from '../errors.js';
-import type { GlobalOptions } from '../cli/context.js';
-import type { OpsCliOptions } from '../ops/settings.js';
-import { buildPage } from './page.js';
+import type { DashboardSettings, RunningDashboard } from '../app/dashboard.js';
+import { buildPage } from '../app/page.js';
+import { DEPLOY_DEFAULTS } from '../ops/deploy/types.js';
+import { LIFECYCLE_DEFAULTS } from '../ops/lifecycle.js';
+import { SilentProgress } from '../ops/progress.js';
 import { FleetSnapshots } from './snapshot.js';
-
-export interface DashboardOptions extends OpsCliOptions {
-  port?: number;
-  /** Seconds between status rounds. */
-  interval?: number;
-  allowActions?: boolean;
-}
-
-export interface Dashboard {
-  url: string;
-  port: number;
-  token: string;
-  /**
-   * A link for a browser that another program opens (`ui --open`): it carries no token, only a
-   * code that works once, within ONE_TIME_LINK_MS, and answers with a redirect to the token URL.
-   * The opener's argv (xdg-open, open: readable by every local user in /proc) never holds the
-   * token; a link seen there is dead once the browser used it, and unusable after the window.
-   */
-  oneTimeLink(): string;
-  close(): Promise<void>;
-}
 
 /** How long a one-time link (`ui --open`) can be redeemed. */
 export const ONE_TIME_LINK_MS = 60_000;
@@ -82,12 +63,12 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+export async function startDashboard(options: DashboardSettings): Promise<RunningDashboard> {
   const token = randomBytes(24).toString('base64url');
   const csrf = randomBytes(24).toString('base64url');
-  const intervalS = options.interval ?? 5;
-  const fleetOptions: GlobalOptions = { ...(options.root === undefined ? {} : { root: options.root }), ...(options.inventory === undefined ? {} : { inventory: options.inventory }) };
-  const opsOptions: OpsCliOptions = { ...options, json: true };
+  const intervalS = options.interval;
+  const { source: fleetOptions, given } = options;
+  const everything = { targets: [] };
   const snapshots = new FleetSnapshots(fleetOptions);
   const live = { interval: intervalS, allowActions: options.allowActions === true, csrf };
   const loadPage = () => snapshots.page((answers) => buildPage(answers, fleetOptions, 'live', live, snapshots.layoutFor));
@@ -109,11 +90,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
   /** One `status` round per interval while a page listens; rounds never overlap. */
   const runStatusLoop = async () => {
-    const { status } = await import('../cli/commands/ops/status.js');
+    const { status } = await import('../app/status.js');
     while (clients.size > 0 && !closing) {
       const started = Date.now();
       try {
-        broadcast('status', JSON.stringify((await status([], opsOptions)).json));
+        broadcast('status', JSON.stringify((await status(fleetOptions, everything, given)).document));
       } catch (err) {
         broadcast('status-error', JSON.stringify(errorDoc(err).body));
       }
@@ -129,12 +110,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     statusLoop = undefined;
   };
 
+  /** As `manage-apps restart|deploy|rollback TARGET --json` would run it: every choice at its default. */
   const runAction = async (verb: ActionVerb, target: string) => {
-    const ops = await import('../cli/commands/ops/lifecycle.js');
-    const deploys = await import('../cli/commands/ops/deploy.js');
-    if (verb === 'restart') return ops.lifecycle('restart', [target], opsOptions);
-    if (verb === 'deploy') return deploys.deploy([target], opsOptions);
-    return deploys.rollback([target], opsOptions);
+    const selector = { targets: [target] };
+    const quiet = new SilentProgress();
+    if (verb === 'restart') return (await import('../app/lifecycle.js')).lifecycle('restart', fleetOptions, selector, given, { ...LIFECYCLE_DEFAULTS, deps: true }, quiet);
+    const { deploy, rollback } = await import('../app/deploy.js');
+    if (verb === 'deploy') return deploy(fleetOptions, selector, given, DEPLOY_DEFAULTS, quiet);
+    return rollback(fleetOptions, selector, given, DEPLOY_DEFAULTS, quiet);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -179,8 +162,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return sendJson(res, 200, (await snapshots.answers()).drain(from, to));
     }
     if (req.method === 'GET' && path === 'api/status') {
-      const { status } = await import('../cli/commands/ops/status.js');
-      return sendJson(res, 200, (await status([], opsOptions)).json);
+      const { status } = await import('../app/status.js');
+      return sendJson(res, 200, (await status(fleetOptions, everything, given)).document);
     }
     if (path === 'api/action') {
       const refuseAction = (status: number, code: string, message: string) => {
@@ -214,7 +197,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       process.stderr.write(`manage-apps ui: ${verb} ${target} (confirmed on the page)\n`);
       try {
         const result = await runAction(verb as ActionVerb, target);
-        return sendJson(res, 200, { verb, target, exit_code: result.exitCode, result: result.json });
+        return sendJson(res, 200, { verb, target, exit_code: result.exitCode, result: result.document });
       } finally {
         actionRunning = false;
       }
@@ -246,7 +229,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(options.port, '127.0.0.1', () => resolve());
   });
   port = (server.address() as AddressInfo).port;
   // The page is built in the background from start-up: the first page load finds it ready

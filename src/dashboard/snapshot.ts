@@ -13,11 +13,10 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import type { GlobalOptions } from '../cli/context.js';
-import { resolveRoot } from '../fleet/load.js';
+import { resolveRoot, type FleetOptions } from '../fleet/load.js';
 import { discoverManifests } from '../manifest/discover.js';
-import type { FleetLayout } from './layout.js';
-import { FleetAnswers, layOut } from './page.js';
+import { FleetAnswers, layOut } from '../app/page.js';
+import type { FleetLayout } from '../render/fleet-layout.js';
 
 /** One line per file: what a change to it changes. A missing file is a state too. */
 function signature(paths: readonly string[]): string {
@@ -44,7 +43,7 @@ export class FleetSnapshots {
   private inputs: string[] = [];
   private layout: { key: string; value: FleetLayout } | undefined;
 
-  constructor(private readonly options: GlobalOptions) {}
+  constructor(private readonly options: FleetOptions) {}
 
   /** The fleet as the files are now: the kept one when nothing changed, else loaded again. */
   async snapshot(): Promise<Snapshot> {

@@ -42,6 +42,9 @@ export interface LifecycleOptions {
   readyTimeoutMs?: number;
 }
 
+/** Every choice at its default: a start, stop or restart nobody tuned. */
+export const LIFECYCLE_DEFAULTS: LifecycleOptions = { wait: true, force: false, graceS: 10 };
+
 export interface LifecycleReport {
   action: LifecycleAction;
   levels: string[][];

@@ -1,5 +1,4 @@
-/** Ops command options → settings. Light on purpose: status reads them before the rest of manage-apps is loaded. */
-import { UsageError } from '../errors.js';
+/** How ops commands reach hosts: typed settings (the front ends parse their own flags into these). Light on purpose: status reads them before the rest of manage-apps is loaded. */
 import { DEFAULT_CONNECT_TIMEOUT_S } from '../transport/ssh.js';
 
 export interface OpsSettings {
@@ -22,41 +21,7 @@ export const DEFAULT_SETTINGS: OpsSettings = {
   concurrency: 16,
 };
 
-export interface OpsCliOptions {
-  root?: string;
-  inventory?: string;
-  json?: boolean;
-  env?: string;
-  host?: string;
-  sshConfig?: string;
-  connectTimeout?: string;
-  timeout?: string;
-  concurrency?: string;
-}
-
-export function seconds(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} takes a number of seconds, not ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function count(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number ≥ 1, not ${JSON.stringify(value)}`);
-  return n;
-}
-
-export function settingsFrom(options: OpsCliOptions, defaults: Partial<OpsSettings> = {}): OpsSettings {
-  const settings: OpsSettings = {
-    ...DEFAULT_SETTINGS,
-    ...defaults,
-    connectTimeoutS: Math.ceil(seconds('--connect-timeout', options.connectTimeout, defaults.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)),
-    commandTimeoutMs: seconds('--timeout', options.timeout, (defaults.commandTimeoutMs ?? DEFAULT_SETTINGS.commandTimeoutMs) / 1000) * 1000,
-    concurrency: count('--concurrency', options.concurrency, defaults.concurrency ?? DEFAULT_SETTINGS.concurrency),
-  };
-  const config = options.sshConfig ?? process.env['MANAGE_APPS_SSH_CONFIG'];
-  if (config !== undefined && config !== '') settings.sshConfig = config;
-  return settings;
+/** What the user chose, over a command's own defaults, over everyone's. */
+export function resolveSettings(given: Partial<OpsSettings>, defaults: Partial<OpsSettings> = {}): OpsSettings {
+  return { ...DEFAULT_SETTINGS, ...defaults, ...given };
 }

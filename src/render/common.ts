@@ -28,22 +28,6 @@ export interface RenderOutput {
   skipped: Skipped[];
 }
 
-/**
- * Where a value came from, so renderer problems point into the user's files.
- * Built from a loaded fleet by the CLI; the default points at line 1 of the file.
- */
-export interface Locator {
-  inventory(path: readonly PathSegment[]): Location;
-  manifest(file: string, path: readonly PathSegment[]): Location;
-}
-
-export function defaultLocator(inventoryFile: string): Locator {
-  return {
-    inventory: () => ({ file: inventoryFile, line: 1, column: 1 }),
-    manifest: (file) => ({ file, line: 1, column: 1 }),
-  };
-}
-
 /** Problems found by renderers (values that cannot be rendered, missing keys, unroutable domains). */
 export const RENDER_RULE = 'render';
 
@@ -63,21 +47,4 @@ export function sortedBy<T>(items: readonly T[], key: (item: T) => string): T[] 
 /** Exactly one trailing newline. */
 export function withNewline(text: string): string {
   return `${text.replace(/\n+$/, '')}\n`;
-}
-
-/**
- * A value that is safe as one token in a line-oriented config (ssh_config,
- * wg-quick, Caddyfile, systemd): printable ASCII, no whitespace, no quotes,
- * no backslash, no comment sign, no braces. Anything else could end the line,
- * split the token or open a block, i.e. inject a directive.
- */
-export const PLAIN_TOKEN = /^[!$%&()*+,\-./0-9:;<=>?@A-Z[\]^_`a-z|~]+$/;
-
-export function isPlainToken(value: string): boolean {
-  return PLAIN_TOKEN.test(value);
-}
-
-/** For messages: a value shown with its invisible characters visible. */
-export function shown(value: string): string {
-  return JSON.stringify(value);
 }

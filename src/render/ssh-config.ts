@@ -7,7 +7,9 @@ import type { Fleet, Host } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
 import { printable } from '../text/control.js';
-import { byCodePoint, defaultLocator, isPlainToken, renderProblem, shown, type Locator, type Skipped } from './common.js';
+import { byCodePoint, renderProblem, type Skipped } from './common.js';
+import { defaultLocator, type Locator } from '../fleet/locator.js';
+import { isPlainToken, shown } from '../text/plain.js';
 
 export const BLOCK_START = '# >>> manage-apps (managed block: do not edit by hand) >>>';
 export const BLOCK_END = '# <<< manage-apps <<<';

@@ -9,7 +9,9 @@ import { inCidr, ipToNumber, parseCidr } from '../inventory/load.js';
 import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
 import { printable } from '../text/control.js';
-import { byCodePoint, defaultLocator, renderProblem, shown, type Locator, type RenderOutput, type Skipped } from './common.js';
+import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
+import { defaultLocator, type Locator } from '../fleet/locator.js';
+import { shown } from '../text/plain.js';
 
 export const DEFAULT_PRIVATE_KEY_PATH = '/etc/wireguard/private.key';
 export const KEEPALIVE_SECONDS = 25;

@@ -13,7 +13,8 @@ import { Reachability, type FleetIndex } from '../analysis/topology.js';
 import type { Host, Tunnel } from '../fleet/model.js';
 import { ipToNumber } from '../inventory/load.js';
 import { problem, type Problem } from '../problems.js';
-import { isPlainToken, shown, type Locator } from '../render/common.js';
+import { isPlainToken, shown } from '../text/plain.js';
+import { type Locator } from '../fleet/locator.js';
 
 export const TUNNEL_RULE = 'tunnel';
 /** Runs the units on the opening host (no shell, owns only the tunnel keys). */

@@ -5,8 +5,8 @@ import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { FleetIndex } from '../../src/analysis/topology.js';
 import { buildGraph } from '../../src/analysis/graph.js';
-import { layoutFleet, loadElk } from '../../src/dashboard/layout.js';
-import { pageTitle } from '../../src/dashboard/page.js';
+import { layoutFleet, loadElk } from '../../src/render/fleet-layout.js';
+import { pageTitle } from '../../src/app/page.js';
 import { loadFleet } from '../../src/fleet/load.js';
 import { packageRoot } from '../../src/package-root.js';
 

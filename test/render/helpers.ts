@@ -14,8 +14,8 @@ import { delimiter, dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
 import { packageRoot } from '../../src/package-root.js';
-import { locatorOf } from '../../src/cli/commands/render/shared.js';
-import type { Locator } from '../../src/render/common.js';
+import { locatorOf } from '../../src/fleet/locator.js';
+import { type Locator } from '../../src/fleet/locator.js';
 
 export const FIXTURE = join(packageRoot(), 'test/render/fixtures/fleet');
 export const GOLDEN = join(packageRoot(), 'test/render/golden');

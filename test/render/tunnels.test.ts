@@ -13,7 +13,7 @@ import { loadFleet } from '../../src/fleet/load.js';
 import { packageRoot } from '../../src/package-root.js';
 import { renderTunnels, tunnelSshConfig, tunnelUnit } from '../../src/render/tunnels.js';
 import { resolveTunnels } from '../../src/tunnels/resolve.js';
-import { locatorOf } from '../../src/cli/commands/render/shared.js';
+import { locatorOf } from '../../src/fleet/locator.js';
 import { removeDir, requireTool, run, tempDir } from './helpers.js';
 
 const SEED000 = join(packageRoot(), 'test/fixtures/seed000');

@@ -16,3 +16,9 @@ export function backupRunsTable(runs: readonly BackupRunStatus[]): string {
   const notes = runs.filter((r) => r.verdict !== 'ok').map((r) => `  ${badRun(r) ? style.red('✖') : style.yellow('…')} ${r.cluster}: ${r.message}`);
   return [table(['BACKUP OF', 'ON', 'TIMER', 'LAST RUN', 'LAST GOOD', 'RPO', 'VERDICT'], rows), ...notes].join('\n');
 }
+
+/** backups --live: the runs under their own heading. */
+export function backupRunsSection(runs: readonly BackupRunStatus[]): string {
+  const text = runs.length === 0 ? 'No PostgreSQL cluster with a usable backup plan: no run to read.' : backupRunsTable(runs);
+  return `\n\n${style.bold('Backup runs')}${style.dim('  (read now on the cluster hosts: the timer\'s and `backups run`\'s last run)')}\n${text}`;
+}

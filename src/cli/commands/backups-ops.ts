@@ -5,8 +5,9 @@ import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
 import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
 import { Ops } from '../../ops/context.js';
 import { makeProgress } from '../../ops/progress.js';
-import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
-import { problemJson } from '../report-problems.js';
+import { resolveSettings } from '../../ops/settings.js';
+import { problemJson } from '../../problems.js';
+import { fleetSource, givenSettings, seconds, type OpsCliOptions } from '../ops-options.js';
 import type { CommandResult } from '../context.js';
 import { plural, style } from '../style.js';
 
@@ -16,12 +17,12 @@ interface BackupsCliOptions extends OpsCliOptions {
 }
 
 async function prepare(clusters: string[], options: BackupsCliOptions): Promise<{ loaded: LoadedFleet; ops: Ops; plans: BackupPlan[]; notDriven: { cluster: string; reason: string }[] }> {
-  const loaded = await loadFleet(options);
+  const loaded = await loadFleet(fleetSource(options));
   for (const c of clusters) {
     if (!loaded.fleet.clusters.some((x) => x.name === c)) throw new UsageError(`no cluster ${JSON.stringify(c)} in the inventory`, `clusters: ${loaded.fleet.clusters.map((x) => x.name).join(', ') || '(none)'}`);
   }
   const { plans, notDriven } = planBackups(loaded.fleet, clusters);
-  return { loaded, ops: new Ops(loaded.fleet, settingsFrom(options)), plans, notDriven };
+  return { loaded, ops: new Ops(loaded.fleet, resolveSettings(givenSettings(options))), plans, notDriven };
 }
 
 const notDrivenLines = (n: { cluster: string; reason: string }[]) => n.map((x) => `${style.yellow('-')} ${x.cluster}: not driven: ${x.reason}`);

@@ -1,35 +1,15 @@
-import { backupReport, type BackupReport, type PolicyJson } from '../../analysis/backups.js';
-import { FleetIndex } from '../../analysis/topology.js';
-import { EXIT_PROBLEMS } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
+import type { BackupReport, PolicyJson } from '../../analysis/backups.js';
+import { backups as backupsUseCase } from '../../app/backups.js';
+import { badDrill, type DrillStatus } from '../../data/evidence.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { givenSettings, type OpsCliOptions } from '../ops-options.js';
 import { style, table } from '../style.js';
-import { errorsElsewhere, withProblemNote } from './shared.js';
-import { badDrill, drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
-import type { BackupRunStatus } from '../../data/backup-runs.js';
-import type { Fleet } from '../../fleet/model.js';
-import type { OpsCliOptions } from '../../ops/settings.js';
-
-/** --live (loaded only then): the runs, whether one is bad, and their table. */
-async function observeRuns(fleet: Fleet, options: OpsCliOptions): Promise<{ runs: BackupRunStatus[]; bad: boolean; text: string }> {
-  const [{ observeBackupRuns, badRun }, { backupRunsTable }, { Ops }, { settingsFrom }] = await Promise.all([import('../../data/backup-runs.js'), import('./backup-runs-text.js'), import('../../ops/context.js'), import('../../ops/settings.js')]);
-  const runs = await observeBackupRuns(fleet, new Ops(fleet, settingsFrom(options, { commandTimeoutMs: 15_000, connectTimeoutS: 5 })));
-  const text = runs.length === 0 ? 'No PostgreSQL cluster with a usable backup plan: no run to read.' : backupRunsTable(runs);
-  return { runs, bad: runs.some(badRun), text: `\n\n${style.bold('Backup runs')}${style.dim('  (read now on the cluster hosts: the timer\'s and `backups run`\'s last run)')}\n${text}` };
-}
+import { errorsElsewhere, viewResult } from './shared.js';
 
 export async function backups(options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  // --live: the backup timers' last runs, read on the cluster hosts (docs/data.md).
-  const runs = options.live === true ? await observeRuns(loaded.fleet, options) : undefined;
-  const report = backupReport(new FleetIndex(loaded.fleet));
-  // Declared against achieved: the drills' evidence (docs/data.md).
-  const evidence = readEvidence(loaded.fleet.root);
-  const drills = report.clusters.filter((c) => c.policy !== null || evidence.some((e) => e.cluster === c.name)).map((c) => drillStatus(c.name, c.policy, evidence));
-  const ownProblems = !report.ok || drills.some(badDrill) || runs?.bad === true;
-  const result = withProblemNote(loaded, { ...report, drills, ...(runs ? { backup_runs: runs.runs } : {}) }, () => `${backupsText(report)}${drillsText(drills)}${runs?.text ?? ''}${ownProblems ? '' : errorsElsewhere(loaded)}`);
-  if (ownProblems) result.exitCode = EXIT_PROBLEMS;
-  return result;
+  const answer = await backupsUseCase(options, options.live === true ? { live: givenSettings(options) } : {});
+  const runsText = answer.document.backup_runs === undefined ? '' : (await import('./backup-runs-text.js')).backupRunsSection(answer.document.backup_runs);
+  return viewResult(answer, (doc) => `${backupsText(doc)}${drillsText(doc.drills)}${runsText}${answer.ownProblems ? '' : errorsElsewhere(answer.loaded)}`);
 }
 
 const status = (s: string, production: boolean) => (s === 'ok' ? style.green('ok') : s === 'cache' ? style.dim('cache') : production ? style.red('MISSING') : style.yellow('missing'));

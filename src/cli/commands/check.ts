@@ -1,19 +1,15 @@
-import { checkIndependence as analyze, type HostIndependence } from '../../analysis/independence.js';
+import type { HostIndependence } from '../../analysis/independence.js';
 import { stepText } from '../../analysis/impact.js';
-import { FleetIndex } from '../../analysis/topology.js';
-import { EXIT_PROBLEMS } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
+import { independence } from '../../app/independence.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { givenSettings, type OpsCliOptions } from '../ops-options.js';
 import { style } from '../style.js';
-import { withProblemNote } from './shared.js';
-import type { OpsCliOptions } from '../../ops/settings.js';
+import { viewResult } from './shared.js';
 
 export async function checkIndependence(options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  const index = new FleetIndex(loaded.fleet);
-  const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
-  const report = analyze(index, live?.observedDown);
-  const result = withProblemNote(loaded, { ...report, ...(live ? { live: live.json } : {}) }, () => {
+  const answer = await independence(options, options.live === true ? { live: givenSettings(options) } : {});
+  const { live } = answer;
+  return viewResult(answer, (report) => {
     if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
     const out: string[] = [];
     if (live) {
@@ -52,6 +48,4 @@ export async function checkIndependence(options: GlobalOptions & OpsCliOptions &
     out.push('', report.ok ? `${style.green('✔')} production runs with every workstation and dev host offline.` : `${style.red('✖')} production does not run with every workstation and dev host offline.`);
     return out.join('\n');
   });
-  if (!report.ok) result.exitCode = EXIT_PROBLEMS;
-  return result;
 }

@@ -1,13 +1,10 @@
 /** db provision, db status. */
-import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
-import { Ops } from '../../ops/context.js';
+import { dbProvision as provisionUseCase, dbStatus } from '../../app/db.js';
+import type { DbStatusReport } from '../../data/db-status.js';
+import type { DatabaseResult, ProvisionReport } from '../../data/provision.js';
 import { makeProgress } from '../../ops/progress.js';
-import { seconds, settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
-import { provision, type DatabaseResult, type ProvisionReport } from '../../data/provision.js';
-import { dbStatus, type DbStatusReport } from '../../data/db-status.js';
-import { problemJson } from '../report-problems.js';
 import type { CommandResult } from '../context.js';
+import { fleetSource, givenSettings, seconds, type OpsCliOptions } from '../ops-options.js';
 import { style, table } from '../style.js';
 import { problemNote } from './ops/format.js';
 
@@ -18,23 +15,11 @@ export interface ProvisionCliOptions extends OpsCliOptions {
 }
 
 export async function dbProvision(targets: string[], options: ProvisionCliOptions): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  const ops = new Ops(loaded.fleet, settingsFrom(options));
-  const progress = makeProgress({ json: options.json === true });
-  if (options.json !== true) problemNote(loaded);
   const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
-  const report = await provision(
-    loaded.fleet,
-    ops,
-    { targets, locate: (file, path) => loaded.manifests.find((m) => m.file === file)?.source.locate(path), ...(options.env === undefined ? {} : { env: options.env }), rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) },
-    progress,
-  );
-  await progress.close();
-  return {
-    exitCode: report.summary.failed > 0 || report.clusters.some((c) => !c.ok) ? EXIT_PROBLEMS : EXIT_OK,
-    json: { ...report, problems: loaded.problems.map(problemJson) },
-    human: () => provisionText(report),
-  };
+  const choices = { rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) };
+  const selector = { targets, ...(options.env === undefined ? {} : { env: options.env }) };
+  const answer = await provisionUseCase(fleetSource(options), selector, givenSettings(options), choices, makeProgress({ json: options.json === true }), options.json === true ? undefined : problemNote);
+  return { exitCode: answer.exitCode, json: answer.document, human: () => provisionText(answer.document) };
 }
 
 function dbLine(r: DatabaseResult, dryRun: boolean): string[] {
@@ -63,18 +48,8 @@ export function provisionText(r: ProvisionReport): string {
 }
 
 export async function dbStatusCommand(clusters: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  for (const c of clusters) {
-    if (!loaded.fleet.clusters.some((x) => x.name === c)) throw new UsageError(`no cluster ${JSON.stringify(c)} in the inventory`, `clusters: ${loaded.fleet.clusters.map((x) => x.name).join(', ') || '(none)'}`);
-  }
-  const ops = new Ops(loaded.fleet, settingsFrom(options));
-  const report = await dbStatus(loaded.fleet, ops, clusters);
-  const { missing, violations, unreachable } = report.summary;
-  return {
-    exitCode: missing + violations + unreachable > 0 ? EXIT_PROBLEMS : EXIT_OK,
-    json: { ...report, problems: loaded.problems.map(problemJson) },
-    human: () => dbStatusText(report),
-  };
+  const answer = await dbStatus(fleetSource(options), clusters, givenSettings(options));
+  return { exitCode: answer.exitCode, json: answer.document, human: () => dbStatusText(answer.document) };
 }
 
 const size = (b: number | null) => (b === null ? '' : b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${Math.round(b / 1024)} KiB`);

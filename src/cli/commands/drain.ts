@@ -1,25 +1,11 @@
-import { planDrain, type DrainPlan } from '../../analysis/drain.js';
-import { FleetIndex } from '../../analysis/topology.js';
-import { EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
+import type { DrainPlan } from '../../analysis/drain.js';
+import { drain as drainUseCase } from '../../app/drain.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { plural, style, table } from '../style.js';
-import { withProblemNote } from './shared.js';
+import { viewResult } from './shared.js';
 
 export async function drain(host: string, options: GlobalOptions & { to?: string }): Promise<CommandResult> {
-  if (options.to === undefined) throw new UsageError('drain needs a target host', 'pass --to HOST');
-  const loaded = await loadFleet(options);
-  return drainOf(loaded, new FleetIndex(loaded.fleet), host, options.to);
-}
-
-/** The verb on a fleet already loaded (the dashboard keeps one while its files are unchanged). */
-export function drainOf(loaded: LoadedFleet, index: FleetIndex, host: string, to: string): CommandResult {
-  const [source, target] = index.resolveHosts([host, to]);
-  if (target === undefined || source === target) throw new UsageError(`cannot drain ${host} onto itself`, 'pass --to with another host');
-  const plan = planDrain(index, source!, target);
-  const result = withProblemNote(loaded, { ...plan }, () => drainText(plan));
-  if (!plan.ok) result.exitCode = EXIT_PROBLEMS;
-  return result;
+  return viewResult(await drainUseCase(options, host, options.to), drainText);
 }
 
 export function drainText(p: DrainPlan): string {

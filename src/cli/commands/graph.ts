@@ -24,10 +24,10 @@ export async function graph(options: GlobalOptions & { format?: string }): Promi
   });
 }
 
-/** html and svg: the dashboard's page or picture (src/dashboard), loaded only on this path. */
+/** html and svg: the dashboard's page or picture (src/app/page.ts), loaded only on this path. */
 async function picture(options: GlobalOptions, format: 'html' | 'svg'): Promise<CommandResult> {
-  const page = await import('../../dashboard/page.js');
-  const { svg } = await import('../../dashboard/svg.js').then((m) => ({ svg: m.renderSvg }));
+  const page = await import('../../app/page.js');
+  const { svg } = await import('../../render/fleet-svg.js').then((m) => ({ svg: m.renderSvg }));
   let doc: Awaited<ReturnType<typeof page.laidOutGraph>>['graph'];
   let text: string;
   const answers = await page.FleetAnswers.load(options);

@@ -1,25 +1,20 @@
 /** `hosts prepare [hosts]`: options → settings, the use case, and its report for people. */
-import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
-import { prepareHosts, type PreparedItem, type PrepareReport } from '../../ops/prepare.js';
-import { settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
+import { hostsPrepare as prepareUseCase } from '../../app/hosts-prepare.js';
+import { UsageError } from '../../errors.js';
+import type { PreparedItem, PrepareReport } from '../../ops/prepare.js';
 import type { CommandResult } from '../context.js';
-import { problemJson } from '../report-problems.js';
+import { fleetSource, givenSettings, type OpsCliOptions } from '../ops-options.js';
 import { plural, style } from '../style.js';
 import { writeProblemNote } from './shared.js';
 
 export async function hostsPrepare(hosts: string[], options: OpsCliOptions & { apply?: boolean; dryRun?: boolean }): Promise<CommandResult> {
   if (options.apply && options.dryRun) throw new UsageError('--apply and --dry-run exclude each other', '--dry-run shows what --apply would do');
-  const loaded = await loadFleet(options);
   const json = options.json === true;
-  const report = await prepareHosts(
-    loaded.fleet,
-    { hosts, mode: options.apply ? 'apply' : options.dryRun ? 'dry-run' : 'check', ops: settingsFrom(options, { commandTimeoutMs: 30_000 }) },
-    json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`),
-  );
+  const answer = await prepareUseCase(fleetSource(options), hosts, givenSettings(options), options.apply ? 'apply' : options.dryRun ? 'dry-run' : 'check', json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`));
+  const { loaded, document: report } = answer;
   return {
-    exitCode: report.ok ? EXIT_OK : EXIT_PROBLEMS,
-    json: { ...report, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: report,
     human: () => {
       if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
       return humanReport(report);

@@ -1,30 +1,14 @@
-import { analyzeImpact, stepText, type ImpactReport } from '../../analysis/impact.js';
-import { FleetIndex } from '../../analysis/topology.js';
-import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
+import { stepText, type ImpactReport } from '../../analysis/impact.js';
+import { impact as impactUseCase } from '../../app/impact.js';
+import type { DrillStatus } from '../../data/evidence.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { givenSettings, type OpsCliOptions } from '../ops-options.js';
 import { plural, style, table } from '../style.js';
-import { withProblemNote } from './shared.js';
-import { drillStatus, readEvidence, type DrillStatus } from '../../data/evidence.js';
-import { UsageError } from '../../errors.js';
-import type { OpsCliOptions } from '../../ops/settings.js';
+import { viewResult } from './shared.js';
 
 export async function impact(hosts: string[], options: GlobalOptions & OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
-  if (hosts.length === 0 && options.live !== true) throw new UsageError('impact needs at least one host', 'name the hosts to take offline, or pass --live to see what the tunnels observed down break now');
-  const loaded = await loadFleet(options);
-  return impactOf(loaded, new FleetIndex(loaded.fleet), hosts, options);
-}
-
-/** The verb on a fleet already loaded (the dashboard keeps one while its files are unchanged). */
-export async function impactOf(loaded: LoadedFleet, index: FleetIndex, hosts: string[], options: OpsCliOptions & { live?: boolean }): Promise<CommandResult> {
-  const offline = index.resolveHosts(hosts);
-  const live = options.live === true ? await (await import('./live.js')).observeLive(loaded, index, options) : undefined;
-  const report = analyzeImpact(index, offline, live ? { observedDown: live.observedDown } : {});
-  if (live) report.notes.push(...live.notes);
-  // What the drills proved (backup-evidence.jsonl): declared objectives are a promise until drilled.
-  const evidence = readEvidence(loaded.fleet.root);
-  const proven = new Map(report.data.filter((d) => d.kind === 'cluster').map((d) => [d.name, drillStatus(d.name, null, evidence)]));
-  const data = report.data.map((d) => ({ ...d, drill: proven.get(d.name)?.last_drill ?? null }));
-  return withProblemNote(loaded, { ...report, data, ...(live ? { live: live.json } : {}) }, () => impactText({ ...report, data }));
+  const answer = await impactUseCase(options, hosts, options.live === true ? { live: givenSettings(options) } : {});
+  return viewResult(answer, impactText);
 }
 
 type DrillProven = { drill?: DrillStatus['last_drill'] };

@@ -1,8 +1,9 @@
-import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
+import type { Answer } from '../../app/answer.js';
+import { viewAnswer } from '../../app/answer.js';
 import type { LoadedFleet } from '../../fleet/load.js';
 import { countBySeverity, type Problem } from '../../problems.js';
 import type { CommandResult } from '../context.js';
-import { problemJson, problemSummary } from '../report-problems.js';
+import { problemSummary } from '../report-problems.js';
 import { plural, style } from '../style.js';
 
 /**
@@ -10,13 +11,17 @@ import { plural, style } from '../style.js';
  * (one line, on stderr) and exit 1 so scripts notice; `validate` shows the details.
  */
 export function withProblemNote(loaded: LoadedFleet, data: Record<string, unknown>, human: () => string): CommandResult {
-  const { errors } = countBySeverity(loaded.problems);
+  return viewResult(viewAnswer(loaded, data), human);
+}
+
+/** A use case's answer as the CLI prints it: the document with --json, else the text, and the note on the files' problems on stderr. */
+export function viewResult<D>(answer: Answer<D>, human: (document: D) => string): CommandResult {
   return {
-    exitCode: errors > 0 ? EXIT_PROBLEMS : EXIT_OK,
-    json: { ...data, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: answer.document,
     human: () => {
-      if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
-      return human();
+      if (answer.loaded.problems.length > 0) writeProblemNote(answer.loaded.problems);
+      return human(answer.document);
     },
   };
 }

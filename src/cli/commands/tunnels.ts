@@ -1,32 +1,18 @@
-/** `tunnels up|down [names]`: resolve, select, run (or plan with --dry-run), report. */
-import { FleetIndex } from '../../analysis/topology.js';
-import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
-import { Ops } from '../../ops/context.js';
-import { settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
-import { selectTunnels, TunnelRunner, type TunnelsRun } from '../../ops/tunnels.js';
-import { countBySeverity } from '../../problems.js';
-import { resolveTunnels } from '../../tunnels/resolve.js';
+/** `tunnels up|down [names]`: the use case (src/app/tunnels.ts), its steps on stderr as they happen, the report. */
+import { tunnels as tunnelsUseCase } from '../../app/tunnels.js';
 import type { CommandResult } from '../context.js';
-import { problemJson } from '../report-problems.js';
+import { fleetSource, givenSettings, type OpsCliOptions } from '../ops-options.js';
 import { plural, style } from '../style.js';
-import { locatorOf } from './render/shared.js';
 import { writeProblemNote } from './shared.js';
 
 export async function tunnels(action: 'up' | 'down', names: string[], options: OpsCliOptions & { dryRun?: boolean }): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  const index = new FleetIndex(loaded.fleet);
-  const resolution = resolveTunnels(index, locatorOf(loaded));
-  const selected = selectTunnels(resolution.tunnels, names);
-  const ops = new Ops(loaded.fleet, settingsFrom(options, { commandTimeoutMs: 60_000 }));
   const json = options.json === true;
-  const runner = new TunnelRunner(ops, index, resolution.tunnels, json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`));
-  const run: TunnelsRun = options.dryRun ? runner.plan(action, selected) : action === 'up' ? await runner.up(selected) : await runner.down(selected);
-  // Tunnels that cannot be opened (their problems) are reported; the others still ran.
-  const blocked = names.length === 0 ? countBySeverity(resolution.problems).errors : 0;
+  const answer = await tunnelsUseCase(action, fleetSource(options), names, givenSettings(options), { dryRun: options.dryRun === true }, json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`));
+  const { loaded, document: run } = answer;
+  const { resolution } = answer;
   return {
-    exitCode: run.ok && blocked === 0 ? EXIT_OK : EXIT_PROBLEMS,
-    json: { command: `tunnels ${action}`, ...run, skipped: resolution.skipped, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: run,
     human: () => {
       if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
       const out: string[] = [];

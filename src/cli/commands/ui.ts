@@ -1,8 +1,9 @@
-/** `ui`: the dashboard server until Ctrl-C. The server and page live in src/dashboard. */
+/** `ui`: the dashboard server until Ctrl-C. The server lives in src/dashboard; the composition root (src/main.ts) hands over its start function. */
 import { spawn } from 'node:child_process';
+import type { StartDashboard } from '../../app/dashboard.js';
 import { EXIT_OK, UsageError } from '../../errors.js';
-import { seconds, type OpsCliOptions } from '../../ops/settings.js';
 import type { CommandResult } from '../context.js';
+import { fleetSource, givenSettings, seconds, type OpsCliOptions } from '../ops-options.js';
 
 export interface UiCliOptions extends OpsCliOptions {
   port?: string;
@@ -30,13 +31,12 @@ function openInBrowser(url: string): void {
   child.unref();
 }
 
-export async function ui(options: UiCliOptions): Promise<CommandResult> {
+export async function ui(options: UiCliOptions, startDashboard: StartDashboard): Promise<CommandResult> {
   const port = portNumber(options.port);
   const interval = seconds('--interval', options.interval, 5);
-  const { startDashboard } = await import('../../dashboard/server.js');
   let dashboard;
   try {
-    dashboard = await startDashboard({ ...options, port, interval, allowActions: options.allowActions === true });
+    dashboard = await startDashboard({ source: fleetSource(options), given: givenSettings(options), port, interval, allowActions: options.allowActions === true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is taken`, 'pass --port with another port, or --port 0 for any free one');
     throw err;

@@ -1,9 +1,9 @@
 import { loadFleet } from '../../fleet/load.js';
-import { countBySeverity } from '../../problems.js';
+import { countBySeverity, problemJson } from '../../problems.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { lineSource } from '../context.js';
-import { formatProblems, problemJson, problemSummary } from '../report-problems.js';
+import { formatProblems, problemSummary } from '../report-problems.js';
 import { plural, style } from '../style.js';
 
 export async function validate(options: GlobalOptions & { strict?: boolean }): Promise<CommandResult> {

@@ -15,6 +15,6 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
       // status's own options: the status rounds and the actions run with them.
       ...opsOptions('per-host status answer timeout (default 15)'),
     ],
-    run: async (_args, o) => (await import('../commands/ui.js')).ui(o),
+    run: async (_args, o, frontEnds) => (await import('../commands/ui.js')).ui(o, frontEnds.startDashboard),
   },
 ];

@@ -1,8 +1,14 @@
 /** How a command is declared: main.ts turns these into commander commands. */
 import { Option } from 'commander';
+import type { StartDashboard } from '../../app/dashboard.js';
 import type { CommandResult } from '../context.js';
 
-export type Handler = (args: string[], options: Record<string, unknown>) => Promise<CommandResult>;
+/** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */
+export interface FrontEnds {
+  startDashboard: StartDashboard;
+}
+
+export type Handler = (args: string[], options: Record<string, unknown>, frontEnds: FrontEnds) => Promise<CommandResult>;
 
 export interface CommandSpec {
   /** Name, or "group sub" for a sub-command (e.g. "net ssh-config"). */

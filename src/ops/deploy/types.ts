@@ -26,6 +26,16 @@ export interface DeployOptions {
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;
 
+/** Every choice at its default: a deploy or rollback nobody tuned (the dashboard's). */
+export const DEPLOY_DEFAULTS: DeployOptions = {
+  dryRun: false,
+  wait: false,
+  waitTimeoutMs: 600_000,
+  breakLock: false,
+  scriptTimeoutMs: 1_800_000,
+  revertMarginMs: DEFAULT_REVERT_MARGIN_MS,
+};
+
 export interface DeployTimings {
   totalMs: number;
   lockMs: number;

@@ -1,13 +1,12 @@
 /** deploy and rollback. */
-import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
-import { prepare } from '../../../ops/cli.js';
-import { count, seconds, type OpsCliOptions } from '../../../ops/settings.js';
-import { runDeploy, runRollback, type DeployOptions, type DeployResult, type RollbackResult, type Strategy } from '../../../ops/deploy.js';
-import { DEFAULT_REVERT_MARGIN_MS } from '../../../ops/deploy/types.js';
+import { deploy as deployUseCase, rollback as rollbackUseCase } from '../../../app/deploy.js';
+import { UsageError } from '../../../errors.js';
+import type { DeployOptions, DeployResult, RollbackResult, Strategy } from '../../../ops/deploy.js';
+import { DEPLOY_DEFAULTS } from '../../../ops/deploy/types.js';
 import { makeProgress } from '../../../ops/progress.js';
-import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
 import { inert } from '../../../text/control.js';
+import { count, fleetSource, givenSettings, seconds, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 import { plural, style } from '../../style.js';
 import { formatDiagnosis, problemNote } from './format.js';
 
@@ -28,7 +27,7 @@ export interface DeployCliOptions extends OpsCliOptions {
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
   if (options.strategy !== undefined && options.strategy !== 'release' && options.strategy !== 'script' && options.strategy !== 'compose') throw new UsageError(`--strategy is release, script or compose, not ${JSON.stringify(options.strategy)}`);
-  const waitSeconds = typeof options.wait === 'string' ? seconds('--wait', options.wait, 600) : 600;
+  const waitSeconds = typeof options.wait === 'string' ? seconds('--wait', options.wait, DEPLOY_DEFAULTS.waitTimeoutMs / 1000) : DEPLOY_DEFAULTS.waitTimeoutMs / 1000;
   return {
     ...(options.artifact === undefined ? {} : { artifact: options.artifact }),
     ...(options.strategy === undefined ? {} : { strategy: options.strategy as Strategy }),
@@ -38,8 +37,8 @@ function deployOptions(options: DeployCliOptions): DeployOptions {
     breakLock: options.breakLock === true,
     ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
     ...(options.keep === undefined ? {} : { keep: count('--keep', options.keep, 5) }),
-    scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, 1800) * 1000,
-    revertMarginMs: seconds('--revert-margin', options.revertMargin, DEFAULT_REVERT_MARGIN_MS / 1000) * 1000,
+    scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, DEPLOY_DEFAULTS.scriptTimeoutMs / 1000) * 1000,
+    revertMarginMs: seconds('--revert-margin', options.revertMargin, DEPLOY_DEFAULTS.revertMarginMs / 1000) * 1000,
     ...(options.tag === undefined ? {} : { tag: options.tag }),
   };
 }
@@ -51,14 +50,12 @@ export async function deploy(targets: string[], options: DeployCliOptions): Prom
     throw new UsageError('deploy needs a target, or --all to deploy every service under the root', 'name projects (or project@host), pass --host/--env to deploy a whole host or environment, or --all for everything');
   }
   if (narrowed && options.all === true) throw new UsageError('--all deploys every service under the root: give it without targets, --host or --env');
-  const { loaded, ops, selection } = await prepare(targets, options);
   const opts = deployOptions(options);
-  if (opts.artifact !== undefined && selection.services.length !== 1) throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
-  if (options.json !== true) problemNote(loaded);
-  const report = await runDeploy(ops, selection, opts, makeProgress({ json: options.json === true || opts.dryRun }));
+  const answer = await deployUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options), opts, makeProgress({ json: options.json === true || opts.dryRun }), options.json === true ? undefined : problemNote);
+  const report = answer.document;
   return {
-    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
-    json: { ...report, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: report,
     human: () => {
       if (report.dry_run) {
         const out = [style.bold('Deploy plan (dry run: nothing was touched)'), ...report.levels.map((l, i) => style.dim(`level ${i + 1}: ${l.join(', ')}`))];
@@ -95,13 +92,12 @@ function deployLine(d: DeployResult): string {
 }
 
 export async function rollback(targets: string[], options: DeployCliOptions): Promise<CommandResult> {
-  if (targets.length === 0) throw new UsageError('rollback needs a target', 'name the project (or project@host) to switch back');
-  const { loaded, ops, selection } = await prepare(targets, options);
   const opts = { ...deployOptions(options), ...(options.to === undefined ? {} : { to: options.to }) };
-  const results = await runRollback(ops, selection, opts, makeProgress({ json: options.json === true || opts.dryRun }));
+  const answer = await rollbackUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options), opts, makeProgress({ json: options.json === true || opts.dryRun }));
+  const results = answer.document.rollbacks;
   return {
-    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
-    json: { dry_run: opts.dryRun, rollbacks: results, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: answer.document,
     human: () => results.map(rollbackLine).join('\n'),
   };
 }

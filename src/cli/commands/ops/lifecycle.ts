@@ -1,13 +1,9 @@
 /** start, stop, restart. */
-import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
-import { commandLine, prepare } from '../../../ops/cli.js';
-import { seconds, type OpsCliOptions } from '../../../ops/settings.js';
-import { degradedBy } from '../../../ops/degrade.js';
-import { runLifecycle, type ActionResult, type LifecycleAction } from '../../../ops/lifecycle.js';
-import { withDependencies } from '../../../ops/plan.js';
+import { lifecycle as lifecycleUseCase } from '../../../app/lifecycle.js';
+import { LIFECYCLE_DEFAULTS, type ActionResult, type LifecycleAction } from '../../../ops/lifecycle.js';
 import { makeProgress } from '../../../ops/progress.js';
-import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
+import { commandLine, fleetSource, givenSettings, seconds, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 import { plural, style } from '../../style.js';
 import { formatDiagnosis, problemNote } from './format.js';
 import { runtimeOf } from '../../../runtime/registry.js';
@@ -22,41 +18,25 @@ export interface LifecycleCliOptions extends OpsCliOptions {
 }
 
 export async function lifecycle(action: LifecycleAction, targets: string[], options: LifecycleCliOptions): Promise<CommandResult> {
-  const prepared = await prepare(targets, options);
-  const { loaded, ops } = prepared;
-  // start brings up what the targets depend on first (docker compose up), unless --no-deps.
-  const expanded = action === 'start' && options.deps !== false ? withDependencies(ops.fleet, prepared.selection) : { selection: prepared.selection, added: [] };
-  const selection = expanded.selection;
   const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
+  const choices = {
+    wait: options.wait !== false,
+    force: options.force === true,
+    graceS: seconds('--grace', options.grace, LIFECYCLE_DEFAULTS.graceS),
+    ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }),
+    deps: options.deps !== false,
+  };
   const progress = makeProgress({ json: options.json === true });
-  if (options.json !== true) problemNote(loaded);
-  const report = await runLifecycle(
-    ops,
-    selection,
-    action,
-    {
-      wait: options.wait !== false,
-      force: options.force === true,
-      graceS: seconds('--grace', options.grace, 10),
-      ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }),
-    },
-    progress,
-  );
-  const stopped = action === 'stop' ? report.results.filter((r) => r.ok && (r.outcome === 'stopped' || r.outcome === 'not-running')).map((r) => ops.fleet.services.find((s) => s.id === r.id)!) : [];
-  const degraded = stopped.length > 0 ? await degradedBy(ops, stopped) : [];
+  const answer = await lifecycleUseCase(action, fleetSource(options), selectorOf(targets, options), givenSettings(options), choices, progress, options.json === true ? undefined : problemNote);
+  const { document: report, loaded } = answer;
+  const added = report.dependencies_added ?? [];
+  const degraded = report.degraded ?? [];
   return {
-    // Not summary.failed alone: a service skipped for a failed dependency did not come up either.
-    exitCode: report.results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
-    json: {
-      ...report,
-      skipped_targets: selection.skipped,
-      ...(action === 'start' ? { dependencies_added: expanded.added } : {}),
-      ...(action === 'stop' ? { degraded } : {}),
-      problems: loaded.problems.map(problemJson),
-    },
+    exitCode: answer.exitCode,
+    json: report,
     human: () => {
       const out: string[] = [];
-      for (const a of expanded.added) out.push(style.dim(`+ ${a.id} on ${a.host}: a dependency of ${a.for.join(', ')} (--no-deps leaves it out)`));
+      for (const a of added) out.push(style.dim(`+ ${a.id} on ${a.host}: a dependency of ${a.for.join(', ')} (--no-deps leaves it out)`));
       report.levels.forEach((level, i) => out.push(style.dim(`level ${i + 1}: ${level.join(', ')}`)));
       for (const r of report.results) out.push(line(r));
       const { ok, failed, skipped } = report.summary;
@@ -70,7 +50,7 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
       }
       // Processes manage-apps started itself (PID mode) keep running until stopped: say how.
       const local = report.results.some((r) => {
-        const service = ops.fleet.services.find((s) => s.id === r.id);
+        const service = loaded.fleet.services.find((s) => s.id === r.id);
         return r.ok && r.outcome !== 'skipped' && service !== undefined && runtimeOf(service).ownsProcesses;
       });
       if (action !== 'stop' && local) out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);

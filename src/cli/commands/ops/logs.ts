@@ -1,10 +1,9 @@
 /** logs <target> [-n N] [-f]. */
-import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
-import { prepare } from '../../../ops/cli.js';
-import { count, type OpsCliOptions } from '../../../ops/settings.js';
-import { followLogs, readLogs } from '../../../ops/logs.js';
+import { followedLogs, logs as logsUseCase } from '../../../app/logs.js';
+import { UsageError } from '../../../errors.js';
 import type { CommandResult } from '../../context.js';
 import { inert } from '../../../text/control.js';
+import { count, fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 import { style } from '../../style.js';
 
 export interface LogsCliOptions extends OpsCliOptions {
@@ -15,7 +14,8 @@ export interface LogsCliOptions extends OpsCliOptions {
 
 export async function logs(targets: string[], options: LogsCliOptions): Promise<CommandResult> {
   const lines = count('-n', options.lines, 50);
-  const { ops, selection } = await prepare(targets, options);
+  const source = fleetSource(options);
+  const selector = selectorOf(targets, options);
   // The lines are the application's: inert on a terminal. --raw keeps their bytes only for a pipe or a file.
   const raw = options.raw === true && process.stdout.isTTY !== true;
   if (options.raw === true && !raw) process.stderr.write(`${style.yellow('note:')} --raw keeps the bytes only when stdout is not a terminal: escape sequences are shown, not acted on\n`);
@@ -27,22 +27,25 @@ export async function logs(targets: string[], options: LogsCliOptions): Promise<
     const stop = () => controller.abort();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    const results = await followLogs(ops, selection.services, lines, (t) => process.stdout.write(raw ? t : `${inert(t.slice(0, -1))}\n`), controller.signal);
-    // Ctrl-C reaches ssh too (one process group): its exit can be seen before our own SIGINT is.
-    if (!controller.signal.aborted && results.some((r) => r.error !== undefined)) await new Promise((resolve) => setTimeout(resolve, 200));
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    const failed = controller.signal.aborted ? [] : results.filter((r) => r.error !== undefined);
+    let answer;
+    try {
+      answer = await followedLogs(source, selector, givenSettings(options), lines, (t) => process.stdout.write(raw ? t : `${inert(t.slice(0, -1))}\n`), controller.signal);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    const failed = controller.signal.aborted ? [] : answer.document.results.filter((r) => r.error !== undefined);
     return {
-      exitCode: failed.length === 0 ? EXIT_OK : EXIT_PROBLEMS,
-      json: { results },
+      exitCode: answer.exitCode,
+      json: answer.document,
       human: () => failed.map((f) => `${style.red('✖')} ${f.id}: ${inert(f.error ?? '')}`).join('\n'),
     };
   }
-  const results = await readLogs(ops, selection.services, lines);
+  const answer = await logsUseCase(source, selector, givenSettings(options), lines);
+  const results = answer.document.logs;
   return {
-    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
-    json: { logs: results },
+    exitCode: answer.exitCode,
+    json: answer.document,
     ...(raw ? { raw: true } : {}),
     human: () =>
       results

@@ -1,14 +1,11 @@
 /** releases: what each service has on its host, newest first, with gate outcomes and the switch. */
-import { EXIT_OK, EXIT_PROBLEMS } from '../../../errors.js';
-import { prepare } from '../../../ops/cli.js';
-import { collectReleases } from '../../../ops/releases.js';
+import { releases as releasesUseCase } from '../../../app/releases.js';
 import { decideStrategy } from '../../../ops/deploy/plan.js';
 import type { Service } from '../../../fleet/model.js';
-import type { OpsCliOptions } from '../../../ops/settings.js';
 import { runtimeOf } from '../../../runtime/registry.js';
 import { describeRevert } from '../../../runtime/revert.js';
-import { problemJson } from '../../report-problems.js';
 import type { CommandResult } from '../../context.js';
+import { fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 import { style, table } from '../../style.js';
 import { ago, problemNote } from './format.js';
 
@@ -26,11 +23,13 @@ function noReleases(service: Service | undefined): string {
 }
 
 export async function releases(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const { loaded, ops, selection } = await prepare(targets, options);
-  const services = await collectReleases(ops, selection.services);
+  const answer = await releasesUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
+  const { loaded, document } = answer;
+  const selection = { services: answer.selected };
+  const { services } = document;
   return {
-    exitCode: services.every((s) => s.reachable) ? EXIT_OK : EXIT_PROBLEMS,
-    json: { services, problems: loaded.problems.map(problemJson) },
+    exitCode: answer.exitCode,
+    json: document,
     human: () => {
       problemNote(loaded);
       const out: string[] = [];

@@ -1,23 +1,13 @@
 /**
- * status. This module only opens the ssh connections, then loads the rest (status-report.ts):
- * the handshakes overlap loading the YAML and schema code and validating the manifests, so
- * its imports stay few and light.
+ * status. The use case opens the ssh connections first (src/app/status.ts); the text is
+ * formatted by a module loaded afterwards, so this one's imports stay few and light.
  */
+import { status as statusUseCase } from '../../../app/status.js';
 import type { CommandResult } from '../../context.js';
-import { cancelPending, prewarmStatus } from '../../../ops/prewarm.js';
-import { settingsFrom, type OpsCliOptions } from '../../../ops/settings.js';
-
-const STATUS_DEFAULTS = { commandTimeoutMs: 15_000, connectTimeoutS: 5 };
+import { fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 
 export async function status(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const settings = settingsFrom(options, STATUS_DEFAULTS);
-  const pending = prewarmStatus({ ...options, targets }, settings, settings.commandTimeoutMs);
-  let report: typeof import('./status-report.js');
-  try {
-    report = await import('./status-report.js');
-  } catch (error) {
-    cancelPending({ pending });
-    throw error;
-  }
-  return report.statusReport(targets, options, STATUS_DEFAULTS, pending);
+  const answer = await statusUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
+  const { statusText } = await import('./status-text.js');
+  return { exitCode: answer.exitCode, json: answer.document, human: () => statusText(answer, targets, options) };
 }

@@ -2,7 +2,8 @@
 import { loadFleet } from '../../../fleet/load.js';
 import { renderCaddy } from '../../../render/caddy.js';
 import type { CommandResult } from '../../context.js';
-import { locatorOf, runRenderer, type RenderFlags } from './shared.js';
+import { runRenderer, type RenderFlags } from './shared.js';
+import { locatorOf } from '../../../fleet/locator.js';
 
 export async function netCaddy(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

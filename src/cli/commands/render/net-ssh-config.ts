@@ -12,7 +12,8 @@ import { countBySeverity, sortProblems, type Problem } from '../../../problems.j
 import type { RenderedFile } from '../../../render/common.js';
 import { includeBody, includedFile, includeTarget, managedBlock, renderSshHosts, spliceManagedBlock } from '../../../render/ssh-config.js';
 import type { CommandResult } from '../../context.js';
-import { checkTargets, locatorOf, mergeProblems, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags, type Target } from './shared.js';
+import { checkTargets, mergeProblems, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags, type Target } from './shared.js';
+import { locatorOf } from '../../../fleet/locator.js';
 
 export const INCLUDED_NAME = 'config.d/manage-apps';
 

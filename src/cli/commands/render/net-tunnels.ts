@@ -3,7 +3,8 @@ import { FleetIndex } from '../../../analysis/topology.js';
 import { loadFleet } from '../../../fleet/load.js';
 import { renderTunnels } from '../../../render/tunnels.js';
 import type { CommandResult } from '../../context.js';
-import { locatorOf, runRenderer, type RenderFlags } from './shared.js';
+import { runRenderer, type RenderFlags } from './shared.js';
+import { locatorOf } from '../../../fleet/locator.js';
 
 export async function netTunnels(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

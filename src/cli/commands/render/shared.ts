@@ -8,10 +8,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../../errors.js';
 import { makeDirectory, readIfExists, writeFileSafely } from '../../../files/write.js';
 import type { LoadedFleet } from '../../../fleet/load.js';
-import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
-import { byCodePoint, type Locator, type RenderedFile, type Skipped } from '../../../render/common.js';
+import { countBySeverity, problemJson, sortProblems, type Problem } from '../../../problems.js';
+import { byCodePoint, type RenderedFile, type Skipped } from '../../../render/common.js';
+import { type Locator } from '../../../fleet/locator.js';
 import { lineSource, type CommandResult, type GlobalOptions } from '../../context.js';
-import { formatProblems, problemJson, problemSummary, type LineSource } from '../../report-problems.js';
+import { formatProblems, problemSummary, type LineSource } from '../../report-problems.js';
 import { plural, style } from '../../style.js';
 
 export type Mode = 'print' | 'check' | 'write';
@@ -56,16 +57,6 @@ export function outDir(flags: RenderFlags, mode: Mode, command: string): string 
   if (flags.out !== undefined) return resolve(process.cwd(), flags.out);
   if (mode !== 'print') throw new UsageError(`${command} --${mode} needs --out DIR: the directory that holds the rendered files`);
   return undefined;
-}
-
-/** Renderer problems point into the files the fleet was loaded from. */
-export function locatorOf(loaded: LoadedFleet): Locator {
-  const byFile = new Map(loaded.manifests.map((m) => [m.file, m.source]));
-  const inventoryFile = loaded.inventory.file;
-  return {
-    inventory: (path) => loaded.inventory.source?.locate(path) ?? { file: inventoryFile, line: 1, column: 1 },
-    manifest: (file, path) => byFile.get(file)?.locate(path) ?? { file, line: 1, column: 1 },
-  };
 }
 
 /**

@@ -2,7 +2,8 @@
 import { loadFleet } from '../../../fleet/load.js';
 import { renderUnits } from '../../../render/systemd-unit.js';
 import type { CommandResult } from '../../context.js';
-import { locatorOf, runRenderer, type RenderFlags } from './shared.js';
+import { runRenderer, type RenderFlags } from './shared.js';
+import { locatorOf } from '../../../fleet/locator.js';
 
 export async function units(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

@@ -4,7 +4,7 @@
  * to colour status and highlight what-if answers. Standalone: its own <style>, no external
  * reference, so `graph --format svg` can go straight into docs.
  */
-import { CHAR_W, GUTTER, HEADER_H, ROW_H, type FleetLayout, type LaidEdge, type Point } from './layout.js';
+import { CHAR_W, GUTTER, HEADER_H, ROW_H, type FleetLayout, type LaidEdge, type Point } from './fleet-layout.js';
 
 /** No control character from a file or a value reaches the rendered file; markup is escaped. */
 export function esc(value: string): string {

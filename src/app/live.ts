@@ -1,11 +1,14 @@
-/** --live for the analysis commands: observe every declared tunnel now (loaded only with --live). */
-import type { FleetIndex } from '../../analysis/topology.js';
-import type { LoadedFleet } from '../../fleet/load.js';
-import { Ops } from '../../ops/context.js';
-import { settingsFrom, type OpsCliOptions } from '../../ops/settings.js';
-import { observeTunnels, type TunnelStatus } from '../../ops/tunnel-verdicts.js';
-import { resolveTunnels } from '../../tunnels/resolve.js';
-import { locatorOf } from './render/shared.js';
+/** --live for the analysis use cases: observe every declared tunnel now (loaded only with --live). */
+import type { FleetIndex } from '../analysis/topology.js';
+import type { LoadedFleet } from '../fleet/load.js';
+import { locatorOf } from '../fleet/locator.js';
+import { Ops } from '../ops/context.js';
+import { resolveSettings, type OpsSettings } from '../ops/settings.js';
+import { observeTunnels, type TunnelStatus } from '../ops/tunnel-verdicts.js';
+import { resolveTunnels } from '../tunnels/resolve.js';
+
+/** Observing is a quick question: it gives up on a host sooner than the verbs that change one. */
+export const OBSERVE_DEFAULTS: Partial<OpsSettings> = { commandTimeoutMs: 15_000, connectTimeoutS: 5 };
 
 export interface LiveView {
   observedDown: Map<string, string>;
@@ -14,9 +17,9 @@ export interface LiveView {
   notes: string[];
 }
 
-export async function observeLive(loaded: LoadedFleet, index: FleetIndex, options: OpsCliOptions): Promise<LiveView> {
+export async function observeLive(loaded: LoadedFleet, index: FleetIndex, given: Partial<OpsSettings>): Promise<LiveView> {
   const tunnels = resolveTunnels(index, locatorOf(loaded)).tunnels;
-  const ops = new Ops(loaded.fleet, settingsFrom(options, { commandTimeoutMs: 15_000, connectTimeoutS: 5 }));
+  const ops = new Ops(loaded.fleet, resolveSettings(given, OBSERVE_DEFAULTS));
   const { observedDown, rows, unobserved } = await observeTunnels(index, tunnels, ops);
   const declared = new Set(tunnels.map((t) => t.name));
   const notes = [

@@ -13,14 +13,13 @@ import { backupReport } from '../analysis/backups.js';
 import { buildGraph } from '../analysis/graph.js';
 import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
 import { FleetIndex } from '../analysis/topology.js';
-import { drainOf } from '../cli/commands/drain.js';
-import { impactOf } from '../cli/commands/impact.js';
-import { withProblemNote } from '../cli/commands/shared.js';
-import type { GlobalOptions } from '../cli/context.js';
-import { loadFleet, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
 import { packageRoot } from '../package-root.js';
-import { layoutFleet, loadElk, type FleetLayout } from './layout.js';
-import { esc, renderSvg, ROLE_COLOURS } from './svg.js';
+import { layoutFleet, loadElk, type FleetLayout } from '../render/fleet-layout.js';
+import { esc, renderSvg, ROLE_COLOURS } from '../render/fleet-svg.js';
+import { viewAnswer } from './answer.js';
+import { drainOf } from './drain.js';
+import { impactOf } from './impact.js';
 
 /** A static page holds what-if for each single host up to this many hosts, and a drain plan for every pair up to STATIC_DRAIN_MAX_HOSTS. */
 export const STATIC_IMPACT_MAX_HOSTS = 60;
@@ -60,10 +59,11 @@ export interface PageData {
   live?: LiveSettings;
 }
 
+/** The page's script and style: files of their own (src/dashboard/assets, shipped as they are), inlined into every page. */
 const asset = (name: string) => readFileSync(join(packageRoot(), 'src', 'dashboard', 'assets', name), 'utf8');
 
 /** The fleet by its directory's name (`--root .` names the directory it is, never "."). */
-export const pageTitle = (options: GlobalOptions) => `fleet: ${basename(resolve(options.root ?? '.')) || resolve(options.root ?? '.')}`;
+export const pageTitle = (options: FleetOptions) => `fleet: ${basename(resolve(options.root ?? '.')) || resolve(options.root ?? '.')}`;
 
 /**
  * One load of the files, then the analyses the CLI verbs run on it (graph, impact, drain,
@@ -74,22 +74,22 @@ export class FleetAnswers {
   private constructor(readonly loaded: LoadedFleet) {
     this.index = new FleetIndex(loaded.fleet);
   }
-  static async load(options: GlobalOptions): Promise<FleetAnswers> {
+  static async load(options: FleetOptions): Promise<FleetAnswers> {
     return new FleetAnswers(await loadFleet(options));
   }
-  private doc<T extends object>(report: T): T & { problems: unknown[] } {
-    return withProblemNote(this.loaded, { ...report } as Record<string, unknown>, () => '').json as T & { problems: unknown[] };
+  private doc<T extends object>(report: T) {
+    return viewAnswer(this.loaded, report).document;
   }
   graph() {
     return this.doc(buildGraph(this.index));
   }
   /** `impact HOSTS --json`: the verb's own function, on this load. */
-  async impact(hosts: string[]): Promise<unknown> {
-    return (await impactOf(this.loaded, this.index, hosts, {})).json;
+  async impact(hosts: string[]) {
+    return (await impactOf(this.loaded, this.index, hosts)).document;
   }
   /** `drain HOST --to TO --json`: the verb's own function, on this load. */
-  drain(host: string, to: string): unknown {
-    return drainOf(this.loaded, this.index, host, to).json;
+  drain(host: string, to: string) {
+    return drainOf(this.loaded, this.index, host, to).document;
   }
   independence() {
     return this.doc(checkIndependence(this.index));
@@ -117,7 +117,7 @@ function independenceSummary(r: IndependenceReport): IndependenceSummary {
 }
 
 /** Everything the page shows before any click. */
-export async function pageData(answers: FleetAnswers, options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf: LayoutOf = layOut): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
+export async function pageData(answers: FleetAnswers, options: FleetOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf: LayoutOf = layOut): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
   const { graph, layout } = await laidOutGraph(answers, layoutOf);
   const names = graph.hosts.map((h) => h.name);
   const data: PageData = {
@@ -192,7 +192,7 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
 `;
 }
 
-export async function buildPage(answers: FleetAnswers, options: GlobalOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf?: LayoutOf): Promise<string> {
+export async function buildPage(answers: FleetAnswers, options: FleetOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf?: LayoutOf): Promise<string> {
   const { data, layout } = await pageData(answers, options, mode, live, layoutOf);
   return renderPage(data, layout);
 }

@@ -1,7 +1,7 @@
 // The picture's text: markup escaped, no control character from a name reaches the file.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { esc, renderSvg } from '../../src/dashboard/svg.js';
+import { esc, renderSvg } from '../../src/render/fleet-svg.js';
 
 test('esc escapes markup and drops control characters', () => {
   assert.equal(esc('a<b>&"\'c'), 'a&#60;b&#62;&#38;&#34;&#39;c');

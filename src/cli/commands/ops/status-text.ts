@@ -1,0 +1,72 @@
+/** status as text: a table of the services, the tunnels and the backup runs, and what is wrong. */
+import type { Answer } from '../../../app/answer.js';
+import type { StatusDocument } from '../../../app/status-document.js';
+import type { ServiceStatus } from '../../../ops/service-status.js';
+import type { TunnelStatus } from '../../../ops/tunnel-verdicts.js';
+import { describeRevert } from '../../../runtime/revert.js';
+import { runtimeOf } from '../../../runtime/registry.js';
+import { commandLine, type OpsCliOptions } from '../../ops-options.js';
+import { plural, style, table } from '../../style.js';
+import { backupRunsTable } from '../backup-runs-text.js';
+import { ago, problemNote } from './format.js';
+
+export function statusText({ document, loaded }: Answer<StatusDocument>, targets: readonly string[], options: OpsCliOptions): string {
+  const report = document;
+  const { tunnels, backups } = document;
+  problemNote(loaded);
+  const rows = report.services.map((s) => [
+    s.host,
+    s.id,
+    // What runs it: the unit, the pid, the container and the digest it runs.
+    runtimeOf(s).statusLabel(s),
+    s.state ? `${s.state.active} (${s.state.sub})` : '',
+    s.state?.since ? ago(s.state.since) : '',
+    s.state?.restarts === null || s.state?.restarts === undefined ? '' : String(s.state.restarts),
+    probe(s, 'readiness'),
+    probe(s, 'liveness'),
+    verdict(s),
+  ]);
+  const out = [table(['HOST', 'SERVICE', 'UNIT', 'STATE', 'SINCE', 'RESTARTS', 'READY', 'LIVE', 'VERDICT'], rows)];
+  if (tunnels.length > 0) out.push('', tunnelTable(tunnels));
+  if (backups.length > 0) out.push('', backupRunsTable(backups));
+  for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
+  for (const s of report.services.filter((x) => x.revert)) out.push(`${style.yellow('↺')} ${s.id} on ${s.host}: ${describeRevert(s.revert!)}`);
+  const { services, healthy, unhealthy, unreachable } = report.summary;
+  const tunnelsUp = tunnels.filter((t) => t.verdict === 'up').length;
+  out.push(
+    '',
+    (tunnels.length > 0 ? `${plural(tunnels.length, 'tunnel')}: ${tunnelsUp} up${tunnelsUp < tunnels.length ? `, ${tunnels.length - tunnelsUp} not` : ''}. ` : '') +
+    `${plural(services, 'service')}: ${healthy} healthy` + (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') + (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') + '.',
+  );
+  const localRunning = report.services.some((s) => runtimeOf(s).ownsProcesses && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local');
+  if (localRunning) out.push(`Stop them with: ${commandLine('stop', targets, options)}`);
+  return out.join('\n');
+}
+
+function probe(s: ServiceStatus, which: 'readiness' | 'liveness'): string {
+  const p = s.health?.[which];
+  if (!p) return '';
+  const text = p.status === 0 ? '---' : String(p.status);
+  return p.ok ? style.green(text) : style.red(text);
+}
+
+function verdict(s: ServiceStatus): string {
+  const text = s.reason ? `${s.verdict}: ${s.reason}` : s.verdict;
+  return s.healthy ? style.green(text) : s.verdict === 'unreachable' || s.verdict === 'failed' ? style.red(text) : style.yellow(text);
+}
+
+function tunnelTable(tunnels: readonly TunnelStatus[]): string {
+  return table(
+    ['TUNNEL', 'OPENED BY', 'LISTENS ON', 'UNIT STATE', 'SINCE', 'RESTARTS', 'PROBE', 'VERDICT'],
+    tunnels.map((t) => [
+      t.name,
+      t.initiator,
+      `${t.listen_host}:${t.probes.map((p) => p.port).filter((p, i, a) => a.indexOf(p) === i).join(',') || '?'}`,
+      t.state ? `${t.state.active} (${t.state.sub})` : '',
+      t.state?.since ? ago(t.state.since) : '',
+      t.state?.restarts === null || t.state?.restarts === undefined ? '' : String(t.state.restarts),
+      t.probes.map((p) => (p.ok ? style.green(p.kind) : style.red(p.kind))).join(' '),
+      t.verdict === 'up' ? style.green('up') : style.red(t.reason ? `${t.verdict}: ${t.reason}` : t.verdict),
+    ]),
+  );
+}
