@@ -51,7 +51,7 @@ if (!existsSync(join(dist, 'analysis', 'impact.js'))) {
   process.exit(2);
 }
 const load = async (rel) => import(pathToFileURL(join(dist, rel)).href);
-const { loadFleet } = await load('fleet/load.js');
+const { loadFleet } = await load('load/fleet.js');
 const { FleetIndex, Reachability } = await load('analysis/topology.js');
 const { analyzeImpact } = await load('analysis/impact.js');
 const { buildGraph } = await load('analysis/graph.js');

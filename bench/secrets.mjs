@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 const dist = join(fileURLToPath(new URL('..', import.meta.url)), 'dist');
-const { looksLikeSecret } = await import(join(dist, 'manifest/secrets.js'));
+const { looksLikeSecret } = await import(join(dist, 'text/secrets.js'));
 const { parseManifest } = await import(join(dist, 'manifest/load.js'));
 const { parseInventory } = await import(join(dist, 'inventory/load.js'));
 const { buildFleet } = await import(join(dist, 'fleet/build.js'));

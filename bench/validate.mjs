@@ -79,7 +79,7 @@ const gc = vm.runInNewContext('gc');
 
 const load = (rel) => import(pathToFileURL(join(dist, rel)).href);
 let t0 = performance.now();
-const { loadFleet } = await load('fleet/load.js');
+const { loadFleet } = await load('load/fleet.js');
 const importMs = performance.now() - t0;
 const { discoverManifests } = await load('manifest/discover.js');
 const fdirUrl = import.meta.resolve('fdir');
@@ -130,7 +130,7 @@ async function run() {
     return 1;
   }
   console.log(`loadFleet: ${first.manifests.length} manifests, ${first.fleet.services.length} services, ${first.fleet.hosts.length} hosts, ${first.fleet.clusters.length} clusters, 0 problems ✔`);
-  console.log(`first call in this process (ajv compiles the schemas, JIT cold): ${fmt(firstMs)} ms; importing dist/fleet/load.js: ${fmt(importMs)} ms\n`);
+  console.log(`first call in this process (ajv compiles the schemas, JIT cold): ${fmt(firstMs)} ms; importing dist/load/fleet.js: ${fmt(importMs)} ms\n`);
 
   // ---- in-process: floors, discovery, discovery + validation -------------------------------------------------
   const expectFiles = (n, what) => {
@@ -253,7 +253,7 @@ async function run() {
   console.log(`floor = ${floorLabel} (fastest of the three crawls by median)\n`);
   console.log(markdownTable(['measure', 'median ms', 'min ms', 'CPU ms (median)', 'ratio (median)', 'target'], rows));
   if (phases) {
-    console.log(`\nloadFleet by phase (median of ${REPS}; sequential re-enactment of src/fleet/load.ts with the same dist modules):\n`);
+    console.log(`\nloadFleet by phase (median of ${REPS}; sequential re-enactment of src/load/fleet.ts with the same dist modules):\n`);
     console.log(markdownTable(['phase', 'median ms', 'share'], phases));
   }
   console.log(`\nload average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);

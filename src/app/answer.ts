@@ -4,7 +4,7 @@
  * manifests that took no part). The CLI formats the document as text; the dashboard serves it.
  */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import type { LoadedFleet } from '../fleet/load.js';
+import type { LoadedFleet } from '../load/fleet.js';
 import { countBySeverity, problemJson } from '../problems.js';
 
 export interface Answer<D> {

@@ -3,7 +3,7 @@ import { backupReport, type BackupReport } from '../analysis/backups.js';
 import { FleetIndex } from '../analysis/topology.js';
 import type { BackupRunStatus } from '../data/backup-runs.js';
 import { badDrill, drillStatus, readEvidence, type DrillStatus } from '../data/evidence.js';
-import { loadFleet, type FleetOptions } from '../fleet/load.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import type { Fleet } from '../fleet/model.js';
 import type { OpsSettings } from '../ops/settings.js';
 import { viewAnswer, type Answer, type WithProblems } from './answer.js';

@@ -3,7 +3,7 @@
  * gives back. The server itself is src/dashboard; the composition root (src/main.ts) hands
  * its start function to the CLI, so neither front end imports the other.
  */
-import type { FleetOptions } from '../fleet/load.js';
+import type { FleetOptions } from '../load/fleet.js';
 import type { OpsSettings } from '../ops/settings.js';
 
 export interface DashboardSettings {

@@ -2,7 +2,7 @@
 import { dbStatus as readDbStatus } from '../data/db-status.js';
 import { provision } from '../data/provision.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../errors.js';
-import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../load/fleet.js';
 import { Ops } from '../ops/context.js';
 import type { Progress } from '../ops/progress.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';

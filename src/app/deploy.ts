@@ -1,8 +1,8 @@
 /** deploy and rollback. */
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../errors.js';
-import type { FleetOptions, LoadedFleet } from '../fleet/load.js';
+import type { FleetOptions, LoadedFleet } from '../load/fleet.js';
 import { runDeploy, runRollback, type DeployOptions, type DeployReport, type RollbackResult } from '../ops/deploy.js';
-import type { SelectOptions } from '../ops/plan.js';
+import type { SelectOptions } from '../ops/selection.js';
 import type { Progress } from '../ops/progress.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';

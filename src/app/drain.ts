@@ -2,7 +2,7 @@
 import { planDrain, type DrainPlan } from '../analysis/drain.js';
 import { FleetIndex } from '../analysis/topology.js';
 import { UsageError } from '../errors.js';
-import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../load/fleet.js';
 import { viewAnswer, type Answer, type WithProblems } from './answer.js';
 
 export async function drain(source: FleetOptions, host: string, to: string | undefined): Promise<Answer<WithProblems<DrainPlan>>> {

@@ -1,6 +1,6 @@
 /** hosts prepare: what the declared fleet needs on each host, checked, shown (dry run) or installed. */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import { loadFleet, type FleetOptions } from '../fleet/load.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import { prepareHosts } from '../ops/prepare.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';

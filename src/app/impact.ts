@@ -3,7 +3,7 @@ import { analyzeImpact, type ImpactReport } from '../analysis/impact.js';
 import { FleetIndex } from '../analysis/topology.js';
 import { drillStatus, readEvidence, type DrillStatus } from '../data/evidence.js';
 import { UsageError } from '../errors.js';
-import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../load/fleet.js';
 import type { OpsSettings } from '../ops/settings.js';
 import { viewAnswer, type Answer, type WithProblems } from './answer.js';
 import type { LiveView } from './live.js';

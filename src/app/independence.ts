@@ -1,7 +1,7 @@
 /** check independence: does production run with every workstation and dev host offline (with --live, also with the tunnels observed down now)? */
 import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
 import { FleetIndex } from '../analysis/topology.js';
-import { loadFleet, type FleetOptions } from '../fleet/load.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import type { OpsSettings } from '../ops/settings.js';
 import { viewAnswer, type Answer, type WithProblems } from './answer.js';
 import type { LiveView } from './live.js';

@@ -1,9 +1,9 @@
 /** start, stop, restart: in dependency order; what a stop leaves running without what it needs. */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import type { FleetOptions, LoadedFleet } from '../fleet/load.js';
+import type { FleetOptions, LoadedFleet } from '../load/fleet.js';
 import { degradedBy } from '../ops/degrade.js';
 import { runLifecycle, type LifecycleAction, type LifecycleOptions } from '../ops/lifecycle.js';
-import { withDependencies, type SelectOptions } from '../ops/plan.js';
+import { withDependencies, type SelectOptions } from '../ops/selection.js';
 import type { Progress } from '../ops/progress.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';

@@ -1,7 +1,7 @@
 /** --live for the analysis use cases: observe every declared tunnel now (loaded only with --live). */
 import type { FleetIndex } from '../analysis/topology.js';
-import type { LoadedFleet } from '../fleet/load.js';
-import { locatorOf } from '../fleet/locator.js';
+import type { LoadedFleet } from '../load/fleet.js';
+import { locatorOf } from '../load/locator.js';
 import { Ops } from '../ops/context.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { observeTunnels, type TunnelStatus } from '../ops/tunnel-verdicts.js';

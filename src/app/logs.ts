@@ -1,8 +1,8 @@
 /** logs: the last lines of each service, or followed until the signal aborts. */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import type { FleetOptions } from '../fleet/load.js';
+import type { FleetOptions } from '../load/fleet.js';
 import { followLogs, readLogs, type LogsResult } from '../ops/logs.js';
-import type { SelectOptions } from '../ops/plan.js';
+import type { SelectOptions } from '../ops/selection.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import type { Answer } from './answer.js';
 import { prepare } from './prepare.js';

@@ -13,7 +13,7 @@ import { backupReport } from '../analysis/backups.js';
 import { buildGraph } from '../analysis/graph.js';
 import { checkIndependence, type IndependenceReport } from '../analysis/independence.js';
 import { FleetIndex } from '../analysis/topology.js';
-import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../load/fleet.js';
 import { packageRoot } from '../package-root.js';
 import { layoutFleet, loadElk, type FleetLayout } from '../render/fleet-layout.js';
 import { esc, renderSvg, ROLE_COLOURS } from '../render/fleet-svg.js';

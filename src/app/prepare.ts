@@ -1,8 +1,8 @@
 /** What every use case over selected services does first: the fleet, the selection, the connections. */
 import { UsageError } from '../errors.js';
-import { loadFleet, type FleetOptions, type LoadedFleet } from '../fleet/load.js';
+import { loadFleet, type FleetOptions, type LoadedFleet } from '../load/fleet.js';
 import { Ops } from '../ops/context.js';
-import { selectServices, type Selection, type SelectOptions } from '../ops/plan.js';
+import { selectServices, type Selection, type SelectOptions } from '../ops/selection.js';
 import { cancelPending } from '../ops/prewarm.js';
 import type { OpsSettings } from '../ops/settings.js';
 import { countBySeverity } from '../problems.js';

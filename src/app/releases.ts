@@ -1,8 +1,8 @@
 /** releases: what each service has on its host, newest first, with gate outcomes and the switch. */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
 import type { Service } from '../fleet/model.js';
-import type { FleetOptions } from '../fleet/load.js';
-import type { SelectOptions } from '../ops/plan.js';
+import type { FleetOptions } from '../load/fleet.js';
+import type { SelectOptions } from '../ops/selection.js';
 import { collectReleases, type ServiceReleases } from '../ops/releases.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';

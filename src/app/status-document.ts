@@ -2,10 +2,10 @@
 import { FleetIndex } from '../analysis/topology.js';
 import { backupRunCollector, badRun } from '../data/backup-runs.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import type { FleetOptions, LoadedFleet } from '../fleet/load.js';
-import { locatorOf } from '../fleet/locator.js';
+import type { FleetOptions, LoadedFleet } from '../load/fleet.js';
+import { locatorOf } from '../load/locator.js';
 import type { Service } from '../fleet/model.js';
-import type { SelectOptions } from '../ops/plan.js';
+import type { SelectOptions } from '../ops/selection.js';
 import { collectStatus, mergeExtras } from '../ops/service-status.js';
 import type { OpsSettings } from '../ops/settings.js';
 import { tunnelStatusCollector, type TunnelStatusCollector } from '../ops/tunnel-verdicts.js';

@@ -3,8 +3,8 @@
  * the handshakes overlap loading the YAML and schema code and validating the manifests, so
  * its imports stay few and light.
  */
-import type { FleetOptions } from '../fleet/load.js';
-import type { SelectOptions } from '../ops/plan.js';
+import type { FleetOptions } from '../load/fleet.js';
+import type { SelectOptions } from '../ops/selection.js';
 import { cancelPending, prewarmStatus } from '../ops/prewarm.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import type { Answer } from './answer.js';

@@ -1,8 +1,8 @@
 /** tunnels up|down [names]: resolve, select, run (or plan with dryRun). */
 import { FleetIndex } from '../analysis/topology.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import { loadFleet, type FleetOptions } from '../fleet/load.js';
-import { locatorOf } from '../fleet/locator.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
+import { locatorOf } from '../load/locator.js';
 import { Ops } from '../ops/context.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { selectTunnels, TunnelRunner } from '../ops/tunnels.js';

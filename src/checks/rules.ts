@@ -15,7 +15,7 @@ import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, matchesNaming, repeatedDomains, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from '../manifest/load.js';
 import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
-import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
+import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
 import { tunnelProblems } from '../tunnels/validate.js';
 import { projectPathProblems } from './project-paths.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';

@@ -1,8 +1,8 @@
 /** The flags of commands that reach hosts, as commander hands them over (strings), parsed into typed settings. */
 import { UsageError } from '../errors.js';
 import type { OpsSettings } from '../ops/settings.js';
-import type { SelectOptions } from '../ops/plan.js';
-import type { FleetOptions } from '../fleet/load.js';
+import type { SelectOptions } from '../ops/selection.js';
+import type { FleetOptions } from '../load/fleet.js';
 
 export interface OpsCliOptions {
   root?: string;

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { resolveRoot, type FleetOptions } from '../fleet/load.js';
+import { resolveRoot, type FleetOptions } from '../load/fleet.js';
 import { discoverManifests } from '../manifest/discover.js';
 import { FleetAnswers, layOut } from '../app/page.js';
 import type { FleetLayout } from '../render/fleet-layout.js';

@@ -5,7 +5,7 @@
 import { MAX_INVENTORY_BYTES, readRegularFileSync } from '../files/read.js';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument, type PathSegment } from '../source/document.js';
-import { looksLikeSecret, SECRET_KEY } from '../manifest/secrets.js';
+import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
 import { schemaProblems } from '../source/schema-check.js';
 import { DEFAULT_INVENTORY, type Inventory } from './types.js';
 

@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SourceDocument, type PathSegment } from '../source/document.js';
 import type { Location, Problem } from '../problems.js';
-import { looksLikeSecret, SECRET_KEY } from './secrets.js';
+import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
 
 export interface PublishedPort {
   port: number;

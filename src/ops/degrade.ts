@@ -4,7 +4,7 @@
  */
 import type { Service } from '../fleet/model.js';
 import type { Ops } from './context.js';
-import { dependentsOutside } from './plan.js';
+import { dependentsOutside } from './selection.js';
 import { collectStatus } from './service-status.js';
 
 export interface Degraded {

@@ -18,7 +18,7 @@ import { deployRelease } from './deploy/release-strategy.js';
 import { deployScript } from './deploy/script-strategy.js';
 import { hookSignals } from './deploy/lock.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult } from './deploy/types.js';
-import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
+import { dependencyLevels, selectedDependencies, type Selection } from './selection.js';
 import type { Progress } from './progress.js';
 
 export type { DeployOptions, DeployReport, DeployResult, RollbackResult, Strategy } from './deploy/types.js';

@@ -12,7 +12,7 @@ import type { DiagnosisFrom, LifecycleAction } from '../runtime/runtime.js';
 import { parseDiagnosis } from '../runtime/shell.js';
 import type { Diagnosis } from '../runtime/types.js';
 import type { Ops } from './context.js';
-import { dependencyLevels, selectedDependencies, type Selection } from './plan.js';
+import { dependencyLevels, selectedDependencies, type Selection } from './selection.js';
 import type { Progress } from './progress.js';
 
 export type { LifecycleAction } from '../runtime/runtime.js';

@@ -9,7 +9,7 @@
  *                            verdict ("pending|passed|failed|unconfirmed|reverted <time> [why]";
  *                            the last one counts)
  *   .revert/                 the dead-man switch (revert.ts)
- *   .deploy.lock/owner       the deploy lock (see ops/lock.ts)
+ *   .deploy.lock/owner       the deploy lock (see ops/lock-owner.ts)
  *   deploys.log              one line per lock taken and released, switch, revert: an audit trail
  *
  * A deploy is three round trips: `shipScript` (lock + ship, the artifact on the same stdin),

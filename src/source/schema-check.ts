@@ -10,7 +10,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type * as ajv2020 from 'ajv/dist/2020.js';
 import { packageRoot } from '../package-root.js';
 import { closest } from '../text/suggest.js';
-import { looksLikeSecret } from '../manifest/secrets.js';
+import { looksLikeSecret } from '../text/secrets.js';
 import { problem, type Problem } from '../problems.js';
 import type { PathSegment, SourceDocument } from './document.js';
 

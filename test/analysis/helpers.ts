@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FleetIndex } from '../../src/analysis/topology.js';
-import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../src/load/fleet.js';
 import type { Cluster, Fleet, Host, Service, Tunnel } from '../../src/fleet/model.js';
 import { packageRoot } from '../../src/package-root.js';
 

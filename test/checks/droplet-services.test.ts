@@ -4,7 +4,7 @@
 // located clash.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
 
 const PRODUCER_ROOT = `apiVersion: infra/v2

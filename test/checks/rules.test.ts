@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { looksLikeSecret } from '../../src/manifest/secrets.js';
+import { looksLikeSecret } from '../../src/text/secrets.js';
 import { find, inventory, loadTree, rulesOf } from '../helpers/tree.js';
 
 const api = (extra = '') => `apiVersion: infra/v2

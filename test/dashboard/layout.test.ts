@@ -7,7 +7,7 @@ import { FleetIndex } from '../../src/analysis/topology.js';
 import { buildGraph } from '../../src/analysis/graph.js';
 import { layoutFleet, loadElk } from '../../src/render/fleet-layout.js';
 import { pageTitle } from '../../src/app/page.js';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { packageRoot } from '../../src/package-root.js';
 
 test('a domain is drawn to its edge, and the edge to the app; a domain no edge routes goes to its service', { timeout: 60_000 }, async () => {

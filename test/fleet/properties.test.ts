@@ -14,7 +14,7 @@ import { buildFleet } from '../../src/fleet/build.js';
 import { checkRules } from '../../src/checks/rules.js';
 import type { Problem } from '../../src/problems.js';
 import { MAX_MANIFEST_BYTES } from '../../src/files/read.js';
-import { looksLikeSecret } from '../../src/manifest/secrets.js';
+import { looksLikeSecret } from '../../src/text/secrets.js';
 import { renderUnit } from '../../src/render/systemd-unit.js';
 import { hasControlCharacter } from '../../src/text/control.js';
 import { validName } from '../../src/transport/quote.js';

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../src/load/fleet.js';
 import { packageRoot } from '../../src/package-root.js';
 import type { Problem } from '../../src/problems.js';
 

@@ -9,10 +9,10 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { FleetIndex } from '../../src/analysis/topology.js';
 import { backupReport } from '../../src/analysis/backups.js';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { hostRequirements } from '../../src/hosts/requirements.js';
 import { applyScript, aptPackage, checkScript, macInstruction } from '../../src/hosts/scripts.js';
-import { defaultLocator } from '../../src/fleet/locator.js';
+import { defaultLocator } from '../../src/load/locator.js';
 import { resolveTunnels } from '../../src/tunnels/resolve.js';
 
 async function root(files: Record<string, string>): Promise<string> {

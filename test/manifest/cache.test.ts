@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { inventory, makeTree, removeTree } from '../helpers/tree.js';
 
 async function withCacheDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { UsageError } from '../../src/errors.js';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { isPseudoFilesystem } from '../../src/files/read.js';
 import { discoverManifests, environmentFromFileName } from '../../src/manifest/discover.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { MAX_MANIFEST_BYTES } from '../../src/files/read.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { MAX_NAME_LENGTH } from '../../src/names.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseOwner, staleness } from '../../src/ops/lock.js';
+import { parseOwner, staleness } from '../../src/ops/lock-owner.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { applyFault } from './faults.js';
 import { eventually, json, runCli, sleep, startCli } from './helpers.js';

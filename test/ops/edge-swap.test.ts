@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseOwner, staleness } from '../../src/ops/lock.js';
+import { parseOwner, staleness } from '../../src/ops/lock-owner.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { describeVersions, getThrough, requestLoop, type LoopResult } from './edge-requests.js';
 import { applyFault } from './faults.js';

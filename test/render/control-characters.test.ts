@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import type { Fleet } from '../../src/fleet/model.js';
 import { renderCaddy } from '../../src/render/caddy.js';
 import { renderOpenTofu } from '../../src/render/opentofu.js';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import type { Service } from '../../src/fleet/model.js';
 import { packageRoot } from '../../src/package-root.js';
 import { dynamicUserName, jitRuntime, unitStem } from '../../src/render/hardening.js';

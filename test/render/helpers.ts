@@ -12,10 +12,10 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../src/load/fleet.js';
 import { packageRoot } from '../../src/package-root.js';
-import { locatorOf } from '../../src/fleet/locator.js';
-import { type Locator } from '../../src/fleet/locator.js';
+import { locatorOf } from '../../src/load/locator.js';
+import { type Locator } from '../../src/load/locator.js';
 
 export const FIXTURE = join(packageRoot(), 'test/render/fixtures/fleet');
 export const GOLDEN = join(packageRoot(), 'test/render/golden');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { netReconcile } from '../../src/cli/commands/render/net-reconcile.js';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { SourceDocument } from '../../src/source/document.js';
 import { renderServicesMap, spliceServicesMap, type ServicesMap } from '../../src/render/services-map.js';

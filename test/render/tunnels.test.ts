@@ -9,11 +9,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { netTunnels } from '../../src/cli/commands/render/net-tunnels.js';
 import { FleetIndex } from '../../src/analysis/topology.js';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { packageRoot } from '../../src/package-root.js';
 import { renderTunnels, tunnelSshConfig, tunnelUnit } from '../../src/render/tunnels.js';
 import { resolveTunnels } from '../../src/tunnels/resolve.js';
-import { locatorOf } from '../../src/fleet/locator.js';
+import { locatorOf } from '../../src/load/locator.js';
 import { removeDir, requireTool, run, tempDir } from './helpers.js';
 
 const SEED000 = join(packageRoot(), 'test/fixtures/seed000');

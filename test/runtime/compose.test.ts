@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import { Ops } from '../../src/ops/context.js';
-import { selectServices } from '../../src/ops/plan.js';
+import { selectServices } from '../../src/ops/selection.js';
 import { DEFAULT_SETTINGS } from '../../src/ops/settings.js';
 import { collectStatus } from '../../src/ops/service-status.js';
 import { packageRoot } from '../../src/package-root.js';
@@ -22,7 +22,7 @@ import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTR
 import { cutUntil, killWithChildren } from '../harness/faults.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
 import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
-import { parseOwner, staleness } from '../../src/ops/lock.js';
+import { parseOwner, staleness } from '../../src/ops/lock-owner.js';
 import { fleetRoot, nodeUnit } from '../ops/real-fleet.js';
 
 const REG = 'reg';

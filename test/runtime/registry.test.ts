@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadFleet } from '../../src/fleet/load.js';
+import { loadFleet } from '../../src/load/fleet.js';
 import type { Service } from '../../src/fleet/model.js';
 import { packageRoot } from '../../src/package-root.js';
 import { hostStatusScript, parseHostStatus } from '../../src/runtime/host-status-script.js';

@@ -2,7 +2,7 @@
 import pLimit from 'p-limit';
 import { appendEvidence, drill, failedObjectives, install, periodSeconds, planBackups, runBackup, type BackupPlan, type DrillRecord, type InstallResult, type RunResult } from '../../data/backup.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { loadFleet, type LoadedFleet } from '../../fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../load/fleet.js';
 import { Ops } from '../../ops/context.js';
 import { makeProgress } from '../../ops/progress.js';
 import { resolveSettings } from '../../ops/settings.js';

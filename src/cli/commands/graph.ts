@@ -1,7 +1,7 @@
 import { buildGraph, renderDot, renderMermaid, renderText } from '../../analysis/graph.js';
 import { FleetIndex } from '../../analysis/topology.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet } from '../../load/fleet.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style } from '../style.js';
 import { withProblemNote } from './shared.js';

@@ -1,4 +1,4 @@
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet } from '../../load/fleet.js';
 import { listHosts, unplacedServices } from '../../inspect/hosts.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { outputWidth, plural, style, table, visibleLength } from '../style.js';

@@ -1,8 +1,8 @@
 import { UsageError } from '../../errors.js';
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet } from '../../load/fleet.js';
 import { DROPLET_ENVIRONMENT, listServices } from '../../inspect/services.js';
 import { dropletServices } from '../../fleet/model.js';
-import { requireHost } from '../../ops/plan.js';
+import { requireHost } from '../../ops/selection.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { closest } from '../../text/suggest.js';
 import { plural, table } from '../style.js';

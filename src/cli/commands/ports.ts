@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { EXIT_PROBLEMS, UsageError } from '../../errors.js';
 import { writeFileSafely, readIfExists } from '../../files/write.js';
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet } from '../../load/fleet.js';
 import { envPortsFile, portRegistry, type EnvNameCollision } from '../../inspect/ports.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { style, table } from '../style.js';

@@ -1,6 +1,6 @@
 import type { Answer } from '../../app/answer.js';
 import { viewAnswer } from '../../app/answer.js';
-import type { LoadedFleet } from '../../fleet/load.js';
+import type { LoadedFleet } from '../../load/fleet.js';
 import { countBySeverity, type Problem } from '../../problems.js';
 import type { CommandResult } from '../context.js';
 import { problemSummary } from '../report-problems.js';

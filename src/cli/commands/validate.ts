@@ -1,4 +1,4 @@
-import { loadFleet } from '../../fleet/load.js';
+import { loadFleet } from '../../load/fleet.js';
 import { countBySeverity, problemJson } from '../../problems.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
 import type { CommandResult, GlobalOptions } from '../context.js';

@@ -1,5 +1,5 @@
 /**
- * Taking and releasing a service's deploy lock from the CLI side (the lock itself: ops/lock.ts
+ * Taking and releasing a service's deploy lock from the CLI side (the lock itself: ops/lock-owner.ts
  * and runtime/release.ts). The first round trip of a deploy takes the lock (and ships the
  * artifact on the same connection); this module runs it again while the lock is held by
  * someone else: breaking a provably stale lock, --break-lock, or --wait.
@@ -8,7 +8,7 @@ import type { Service } from '../../fleet/model.js';
 import { records, sections } from '../../runtime/shell.js';
 import { unlockScript, type LockRequest } from '../../runtime/release.js';
 import { failureReason, type RunResult, type Transport } from '../../transport/types.js';
-import { describeOwner, ownerText, parseOwner, staleness, type LockOwner } from '../lock.js';
+import { describeOwner, ownerText, parseOwner, staleness, type LockOwner } from '../lock-owner.js';
 import type { DeployOptions } from './types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

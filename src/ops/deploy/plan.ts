@@ -10,7 +10,7 @@ import { readyTimeout } from '../lifecycle.js';
 import { composeDeploySteps } from '../../runtime/compose.js';
 import { runtimeOf } from '../../runtime/registry.js';
 import { composeImageRef } from '../image.js';
-import type { Selection } from '../plan.js';
+import type { Selection } from '../selection.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult, DeployTimings, Strategy } from './types.js';
 
 export interface Decided {

@@ -10,10 +10,10 @@ import { parseReleaseStates, scriptThenData, shipScript } from '../../runtime/re
 import { failureReason } from '../../transport/types.js';
 import { artifactStream } from '../artifact.js';
 import type { Ops } from '../context.js';
-import { newOwner } from '../lock.js';
+import { newOwner } from '../lock-owner.js';
 import { readyTimeout } from '../lifecycle.js';
 import { activateAndSettle } from './activate.js';
-import { discardReleaseScript, runMigration } from '../../data/migrate.js';
+import { discardReleaseScript, runMigration } from './migrate.js';
 import { swapPlan } from './edge-swap.js';
 import { acquire, forget, unlock } from './lock.js';
 import type { Planned } from './plan.js';

@@ -14,7 +14,7 @@ import { runProcess } from '../../transport/spawn.js';
 import { sshBaseArgs } from '../../transport/ssh.js';
 import type { Transport } from '../../transport/types.js';
 import type { Ops } from '../context.js';
-import { newOwner } from '../lock.js';
+import { newOwner } from '../lock-owner.js';
 import { gateDetail, readyTimeout } from '../lifecycle.js';
 import { gateOf } from './activate.js';
 import { acquire, forget, unlock } from './lock.js';

@@ -1,9 +1,9 @@
 /** `infra render`: OpenTofu/Terraform JSON (main.tf.json) for the droplets and the runner pool. */
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { renderOpenTofu } from '../../../render/opentofu.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './shared.js';
-import { locatorOf } from '../../../fleet/locator.js';
+import { runRenderer, type RenderFlags } from './render-command.js';
+import { locatorOf } from '../../../load/locator.js';
 
 export async function infraRender(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

@@ -1,9 +1,9 @@
 /** `net caddy`: a Caddyfile per edge host (`<host>.Caddyfile`). */
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { renderCaddy } from '../../../render/caddy.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './shared.js';
-import { locatorOf } from '../../../fleet/locator.js';
+import { runRenderer, type RenderFlags } from './render-command.js';
+import { locatorOf } from '../../../load/locator.js';
 
 export async function netCaddy(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

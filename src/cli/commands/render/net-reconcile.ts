@@ -4,13 +4,13 @@
  * valid inventory before anything is written.
  */
 import { readIfExists } from '../../../files/write.js';
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { dropletServices } from '../../../fleet/model.js';
 import { parseInventory } from '../../../inventory/load.js';
 import { sortProblems } from '../../../problems.js';
 import { renderServicesMap, spliceServicesMap } from '../../../render/services-map.js';
 import type { CommandResult } from '../../context.js';
-import { checkTargets, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags } from './shared.js';
+import { checkTargets, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags } from './render-command.js';
 
 export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
   const mode = modeOf(flags);

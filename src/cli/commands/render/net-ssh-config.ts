@@ -7,13 +7,13 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../../errors.js';
 import { makeDirectory, readIfExists } from '../../../files/write.js';
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
 import type { RenderedFile } from '../../../render/common.js';
 import { includeBody, includedFile, includeTarget, managedBlock, renderSshHosts, spliceManagedBlock } from '../../../render/ssh-config.js';
 import type { CommandResult } from '../../context.js';
-import { checkTargets, mergeProblems, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags, type Target } from './shared.js';
-import { locatorOf } from '../../../fleet/locator.js';
+import { checkTargets, mergeProblems, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags, type Target } from './render-command.js';
+import { locatorOf } from '../../../load/locator.js';
 
 export const INCLUDED_NAME = 'config.d/manage-apps';
 

@@ -1,10 +1,10 @@
 /** `net tunnels`: per host, the files that make each declared tunnel real (`<host>/<path on the host>`). */
 import { FleetIndex } from '../../../analysis/topology.js';
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { renderTunnels } from '../../../render/tunnels.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './shared.js';
-import { locatorOf } from '../../../fleet/locator.js';
+import { runRenderer, type RenderFlags } from './render-command.js';
+import { locatorOf } from '../../../load/locator.js';
 
 export async function netTunnels(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

@@ -1,9 +1,9 @@
 /** `net wireguard`: a wg-quick config per mesh host (`<host>.conf`, mode 0600). */
-import { loadFleet } from '../../../fleet/load.js';
+import { loadFleet } from '../../../load/fleet.js';
 import { renderWireguard } from '../../../render/wireguard.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './shared.js';
-import { locatorOf } from '../../../fleet/locator.js';
+import { runRenderer, type RenderFlags } from './render-command.js';
+import { locatorOf } from '../../../load/locator.js';
 
 export async function netWireguard(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);

@@ -4,7 +4,7 @@
  */
 import type { Location } from '../problems.js';
 import type { PathSegment } from '../source/document.js';
-import type { LoadedFleet } from './load.js';
+import type { LoadedFleet } from './fleet.js';
 
 /**
  * Where a value came from, so renderer problems point into the user's files.

@@ -7,7 +7,7 @@ import { checkRules } from '../../src/checks/rules.js';
 import { buildFleet } from '../../src/fleet/build.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { parseManifest } from '../../src/manifest/load.js';
-import { looksLikeSecret } from '../../src/manifest/secrets.js';
+import { looksLikeSecret } from '../../src/text/secrets.js';
 
 const MB = 1_000_000;
 const SHAPES: Record<string, string> = {

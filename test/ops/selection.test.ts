@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { UsageError } from '../../src/errors.js';
-import { loadFleet, type LoadedFleet } from '../../src/fleet/load.js';
+import { loadFleet, type LoadedFleet } from '../../src/load/fleet.js';
 import { decideStrategy, deployable, deploySummary } from '../../src/ops/deploy.js';
 import { edgeFilter } from '../../src/ops/lifecycle.js';
-import { dependencyLevels, selectServices } from '../../src/ops/plan.js';
+import { dependencyLevels, selectServices } from '../../src/ops/selection.js';
 import { makeTree, removeTree } from '../helpers/tree.js';
 
 const inv = JSON.stringify({

@@ -14,8 +14,8 @@ import { loadManifest, type LoadedManifest } from '../manifest/load.js';
 import { checkRules } from '../checks/rules.js';
 import { checkDropletServices } from '../checks/droplet-services.js';
 import { sortProblems, type Problem } from '../problems.js';
-import { buildFleet } from './build.js';
-import type { Fleet } from './model.js';
+import { buildFleet } from '../fleet/build.js';
+import type { Fleet } from '../fleet/model.js';
 
 export interface FleetOptions {
   root?: string;

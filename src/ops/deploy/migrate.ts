@@ -4,10 +4,10 @@
  * (DATABASE_URL and PG* from `db provision`), before `current` switches. Its exit status
  * decides whether the deploy goes on; its last lines are reported either way.
  */
-import type { Service } from '../fleet/model.js';
-import { PRELUDE, records } from '../runtime/shell.js';
-import { failureReason, type Transport } from '../transport/types.js';
-import { quote, validName } from '../transport/quote.js';
+import type { Service } from '../../fleet/model.js';
+import { PRELUDE, records } from '../../runtime/shell.js';
+import { failureReason, type Transport } from '../../transport/types.js';
+import { quote, validName } from '../../transport/quote.js';
 
 export interface MigrateInput {
   /** The shipped release's directory (releases/<id>, not yet `current`). */
