@@ -41,10 +41,6 @@ export function nameIssue(kind: NameKind, value: string): string | undefined {
   }
 }
 
-export function isValidName(kind: NameKind, value: string): boolean {
-  return nameIssue(kind, value) === undefined;
-}
-
 /** The cluster engines whose database and user names are PostgreSQL's (the data commands drive them). */
 export const POSTGRES_ENGINES: ReadonlySet<string> = new Set(['postgres', 'timescaledb']);
 

@@ -96,10 +96,6 @@ export async function perHost<T>(ops: Ops, hosts: readonly Host[], script: (h: H
 
 const uniqueHosts = (hosts: (Host | undefined)[]): Host[] => [...new Map(hosts.filter((h): h is Host => h !== undefined).map((h) => [h.name, h])).values()];
 
-export function clusterRefs(databases: readonly DeclaredDatabase[]): ClusterRef[] {
-  return [...new Map(databases.map((d) => [d.cluster.name, { name: d.cluster.name, port: d.cluster.port }])).values()];
-}
-
 export interface ClusterInspection {
   reachable: boolean;
   reason?: string;

@@ -129,11 +129,6 @@ export function selectedDependencies(fleet: Fleet, service: Service, selected: r
   return service.dependsOn.map((p) => resolveDependency(fleet, service, p)).filter((d): d is Service => d !== undefined && ids.has(d.id) && d.id !== service.id);
 }
 
-/** The selected services that depend on a service (directly). */
-export function selectedDependents(fleet: Fleet, service: Service, selected: readonly Service[]): Service[] {
-  return selected.filter((s) => s.id !== service.id && selectedDependencies(fleet, s, selected).some((d) => d.id === service.id));
-}
-
 /** A service a start added because another one it starts needs it (`for`: those that need it directly). */
 export interface AddedDependency {
   id: string;

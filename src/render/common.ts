@@ -43,8 +43,3 @@ export function byCodePoint(a: string, b: string): number {
 export function sortedBy<T>(items: readonly T[], key: (item: T) => string): T[] {
   return [...items].sort((a, b) => byCodePoint(key(a), key(b)));
 }
-
-/** Exactly one trailing newline. */
-export function withNewline(text: string): string {
-  return `${text.replace(/\n+$/, '')}\n`;
-}
