@@ -18,7 +18,7 @@ import { HOSTS_COMMANDS } from './specs/hosts.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
-import { commonOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
+import { commonOptions, type CliOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
 
 export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS, ...HOSTS_COMMANDS];
 
@@ -64,9 +64,9 @@ export async function main(argv: string[], frontEnds: FrontEnds): Promise<number
     for (const option of [...commonOptions(), ...(spec.options ?? [])]) cmd.addOption(option);
     cmd.action(async (...params: unknown[]) => {
       const command = params[params.length - 1] as Command;
-      const options = command.opts();
+      const options = command.opts<CliOptions>();
       const args = params.slice(0, -2).flatMap((p) => (Array.isArray(p) ? p.map(String) : p === undefined ? [] : [String(p)]));
-      result = { spec, outcome: await spec.run(args, options, frontEnds), json: options['json'] === true };
+      result = { spec, outcome: await spec.run(args, options, frontEnds), json: options.json === true };
     });
   }
 

@@ -1,7 +1,6 @@
 /** Fleet analysis: graph, impact, check independence, drain, backups (issue 5). Implementations load on demand. */
 import { Option } from 'commander';
-import type { GlobalOptions } from '../context.js';
-import { sshOptions } from './ssh-options.js';
+import { liveFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** The ssh options of commands that reach hosts only with --live (read in one round, no batches). */
@@ -12,43 +11,43 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
     name: 'graph',
     summary: 'the fleet as a graph: hosts with their services and database clusters; depends_on, database, tunnel and domain edges',
     options: [new Option('--format <format>', 'text (terminal), mermaid, dot (Graphviz), json, html (the dashboard page as one static file) or svg (the picture)').choices(['text', 'mermaid', 'dot', 'json', 'html', 'svg']).default('text')],
-    run: async (_args, o) => (await import('../commands/graph.js')).graph(o as GlobalOptions & { format?: string }),
+    run: async (_args, o) => (await import('../commands/graph.js')).graph(o),
   },
   {
     name: 'impact',
     summary: 'what happens if these hosts go offline: services down and degraded (with why), data out of reach, tunnels and lanes broken',
     args: '[hosts...]',
     options: liveOptions(),
-    run: async (args, o) => (await import('../commands/impact.js')).impact(args, o as GlobalOptions),
+    run: async (args, o) => (await import('../commands/impact.js')).impact(args, o),
   },
   {
     name: 'check independence',
     summary: 'production must run with every workstation and dev host offline: exit 1 if it would not',
     options: liveOptions(),
-    run: async (_args, o) => (await import('../commands/check.js')).checkIndependence(o as GlobalOptions),
+    run: async (_args, o) => (await import('../commands/check.js')).checkIndependence(o),
   },
   {
     name: 'drain',
     summary: "a host's dependency register and the waves to move it in (identity and secrets last); exit 1 if something cannot move",
     args: '<host>',
     options: [new Option('--to <host>', 'the host to move everything to').makeOptionMandatory()],
-    run: async (args, o) => (await import('../commands/drain.js')).drain(args[0]!, o as GlobalOptions & { to?: string }),
+    run: async (args, o) => (await import('../commands/drain.js')).drain(args[0]!, o),
   },
   {
     name: 'backups',
     summary: 'RPO / RTO / method per database cluster and stateful service, what has none, and what each host takes with it if lost',
     options: [
-      new Option('--live', "also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO"),
+      liveFlag("also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO"),
       ...sshOptions('per-host answer timeout (default 15)', LIVE),
     ],
-    run: async (_args, o) => (await import('../commands/backups.js')).backups(o as GlobalOptions),
+    run: async (_args, o) => (await import('../commands/backups.js')).backups(o),
   },
 ];
 
 /** --live: observe the declared tunnels over ssh (one round trip per host); one seen down counts as broken. */
 function liveOptions(): Option[] {
   return [
-    new Option('--live', 'observe every declared tunnel now (ssh, one round trip per host): one seen down counts as broken, and the report says observed'),
+    liveFlag('observe every declared tunnel now (ssh, one round trip per host): one seen down counts as broken, and the report says observed'),
     ...sshOptions('per-host answer timeout (default 15)', LIVE),
   ];
 }

@@ -1,10 +1,10 @@
 /** The data layer (issue 12): db provision/status, backups run/install/drill. Implementations load on demand. */
 import { Option } from 'commander';
-import { sshOptions } from './ssh-options.js';
+import { backupTimeoutFlag, dryRunFlag, envFlag, readyTimeoutFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** The db commands select databases by environment; the backups commands work on whole clusters. */
-const envOption = (): Option => new Option('--env <env>', 'only databases of this environment');
+const envOption = (): Option => envFlag('databases');
 const hostOptions = (): Option[] => sshOptions('per-host answer timeout (default 20)');
 
 export const DATA_COMMANDS: CommandSpec[] = [
@@ -16,8 +16,8 @@ export const DATA_COMMANDS: CommandSpec[] = [
       envOption(),
       ...hostOptions(),
       new Option('--rotate', 'new passwords: set on both sides, then restart the running services through their readiness gate'),
-      new Option('--dry-run', 'say what would change and touch nothing'),
-      new Option('--ready-timeout <seconds>', "override each restarted service's health.timeout"),
+      dryRunFlag('say what would change and touch nothing'),
+      readyTimeoutFlag("each restarted service's"),
     ],
     run: async (args, o) => (await import('../commands/db.js')).dbProvision(args, o),
   },
@@ -37,21 +37,21 @@ DATA_COMMANDS.push(
     name: 'backups run',
     summary: "run each PostgreSQL cluster's declared backup now, on its host: consistent dumps streamed host to host to the declared target (restic when the method says so), a catalog entry with sizes, checksums and row counts",
     args: clusterArgs,
-    options: [...hostOptions(), new Option('--backup-timeout <seconds>', 'how long one cluster backup may take (default 3600)')],
+    options: [...hostOptions(), backupTimeoutFlag('cluster backup')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsRun(args, o),
   },
   {
     name: 'backups install',
     summary: 'install the backup on the hosts and a systemd timer on each cluster host whose period is the declared RPO, so backups run with the operator offline',
     args: clusterArgs,
-    options: [...hostOptions(), new Option('--dry-run', 'say what would be installed and touch nothing')],
+    options: [...hostOptions(), dryRunFlag('say what would be installed and touch nothing')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsInstall(args, o),
   },
   {
     name: 'backups drill',
     summary: 'restore the newest backup into a throw-away cluster on the target host, check checksums and row counts against the catalog, measure achieved RPO/RTO, and append the evidence to backup-evidence.jsonl',
     args: clusterArgs,
-    options: [...hostOptions(), new Option('--backup-timeout <seconds>', 'how long one drill may take (default 3600)')],
+    options: [...hostOptions(), backupTimeoutFlag('drill')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsDrill(args, o),
   },
 );

@@ -1,12 +1,12 @@
 /** Orchestration: status, start, stop, restart, logs, deploy, rollback (issue 4). Implementations load on demand. */
 import { Option } from 'commander';
-import { sshOptions } from './ssh-options.js';
+import { breakLockFlag, dryRunFlag, envFlag, forceFlag, graceFlag, hostFlag, lockWaitFlag, noWaitFlag, readyTimeoutFlag, revertMarginFlag, sshOptions, strategyFlag } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** Options every ops command takes besides --root/--inventory/--json. */
 export const opsOptions = (timeoutHelp: string): Option[] => [
-  new Option('--env <env>', 'only services of this environment (dev, prod, …)'),
-  new Option('--host <host>', 'only services on this inventory host'),
+  envFlag('services'),
+  hostFlag('only services on this inventory host'),
   ...sshOptions(timeoutHelp),
 ];
 
@@ -27,8 +27,8 @@ export const OPS_COMMANDS: CommandSpec[] = [
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout besides readiness waits (default 20)'),
-      new Option('--no-wait', 'do not wait for readiness'),
-      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+      noWaitFlag(),
+      readyTimeoutFlag(),
       new Option('--no-deps', 'start only the services named, not what they depend on'),
     ],
     run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('start', args, o),
@@ -39,8 +39,8 @@ export const OPS_COMMANDS: CommandSpec[] = [
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout (default 20)'),
-      new Option('--force', 'stop a named edge service'),
-      new Option('--grace <seconds>', 'PID mode: SIGTERM, then SIGKILL after this long (default 10)'),
+      forceFlag('stop'),
+      graceFlag(),
     ],
     run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('stop', args, o),
   },
@@ -50,10 +50,10 @@ export const OPS_COMMANDS: CommandSpec[] = [
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout besides readiness waits (default 20)'),
-      new Option('--force', 'restart a named edge service'),
-      new Option('--no-wait', 'do not wait for readiness'),
-      new Option('--grace <seconds>', 'PID mode: SIGTERM, then SIGKILL after this long (default 10)'),
-      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+      forceFlag('restart'),
+      noWaitFlag(),
+      graceFlag(),
+      readyTimeoutFlag(),
     ],
     run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('restart', args, o),
   },
@@ -71,14 +71,14 @@ export const OPS_COMMANDS: CommandSpec[] = [
     options: [
       ...opsOptions('per-command timeout besides shipping and readiness waits (default 20)'),
       new Option('--artifact <path>', 'the directory or .tar/.tar.gz to ship (default: service.artifact)'),
-      new Option('--strategy <name>', 'release (built-in), script (service.deploy) or compose (a compose service); default: compose for a compose service, else release when there is an artifact'),
-      new Option('--dry-run', 'print the plan (hosts, steps, order) and touch nothing'),
-      new Option('--wait [seconds]', 'wait for a held deploy lock (default up to 600 s) instead of failing'),
-      new Option('--break-lock', 'break a deploy lock even when it cannot be proven stale'),
-      new Option('--ready-timeout <seconds>', "override each service's health.timeout"),
+      strategyFlag(),
+      dryRunFlag('print the plan (hosts, steps, order) and touch nothing'),
+      lockWaitFlag('wait for a held deploy lock (default up to 600 s) instead of failing'),
+      breakLockFlag(),
+      readyTimeoutFlag(),
       new Option('--keep <n>', 'releases to keep (default: service.keep_releases, 5)'),
       new Option('--script-timeout <seconds>', 'how long a deploy script may run (default 1800)'),
-      new Option('--revert-margin <seconds>', "the host reverts an unconfirmed release this long after the readiness timeout (default 20)"),
+      revertMarginFlag("the host reverts an unconfirmed release this long after the readiness timeout (default 20)"),
       new Option('--tag <tag>', 'compose services: the image tag to deploy (default: service.compose.tag, e.g. {env}-{sha})'),
       new Option('--all', 'deploy every service under the root (deploy without a target, --host or --env is refused without it)'),
     ],
@@ -91,11 +91,11 @@ export const OPS_COMMANDS: CommandSpec[] = [
     options: [
       ...opsOptions('per-command timeout besides readiness waits (default 20)'),
       new Option('--to <release>', 'the release id to switch to (default: the newest older release that passed its gate)'),
-      new Option('--dry-run', 'say which release it would switch to and touch nothing'),
-      new Option('--wait [seconds]', 'wait for a held deploy lock instead of failing'),
-      new Option('--break-lock', 'break a deploy lock even when it cannot be proven stale'),
-      new Option('--ready-timeout <seconds>', "override the service's health.timeout"),
-      new Option('--revert-margin <seconds>', "the host switches back by itself this long after the readiness timeout unless confirmed (default 20)"),
+      dryRunFlag('say which release it would switch to and touch nothing'),
+      lockWaitFlag(),
+      breakLockFlag(),
+      readyTimeoutFlag("the service's"),
+      revertMarginFlag("the host switches back by itself this long after the readiness timeout unless confirmed (default 20)"),
     ],
     run: async (args, o) => (await import('../commands/ops/deploy.js')).rollback(args, o),
   },

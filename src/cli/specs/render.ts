@@ -1,11 +1,12 @@
 /** Config renderers: net ssh-config/reconcile/wireguard/caddy, infra render, units (issue 6). Implementations load on demand. */
 import { Option } from 'commander';
+import { hostFlag } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** Every renderer prints by default; --write writes; --check is the drift check for CI (exit 1 on any difference). */
 const modes = (what: string): Option[] => [new Option('--write', `write ${what} (atomically, keeping a .bak of what it replaces)`), new Option('--check', `exit 1 when ${what} on disk differ from the rendering; write nothing`)];
 const out = (what: string) => new Option('--out <dir>', `the directory that holds ${what} (needed by --write and --check)`);
-const host = () => new Option('--host <name>', 'only this host\'s file(s)');
+const host = () => hostFlag('only this host\'s file(s)');
 
 export const RENDER_COMMANDS: CommandSpec[] = [
   {

@@ -1,10 +1,10 @@
 /** Tunnels as supervised units (issue 14): tunnels up / down. Implementations load on demand. */
-import { Option } from 'commander';
-import { sshOptions } from './ssh-options.js';
+import type { Option } from 'commander';
+import { dryRunFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 const options = (): Option[] => [
-  new Option('--dry-run', 'print what each host would be asked to do, round by round, and touch nothing'),
+  dryRunFlag('print what each host would be asked to do, round by round, and touch nothing'),
   ...sshOptions('per-host timeout of each round (default 60)'),
 ];
 

@@ -1,14 +1,67 @@
 /** How a command is declared: main.ts turns these into commander commands. */
 import { Option } from 'commander';
 import type { StartDashboard } from '../../app/dashboard.js';
+import type { Strategy } from '../../ops/deploy.js';
 import type { CommandResult } from '../context.js';
+
+/**
+ * The value of every flag a command declares, as commander hands it over: a string for
+ * `<arg>`, a boolean for a switch (false for `--no-…`), either for `[arg]`. Commands parse the
+ * strings into typed settings (src/cli/ops-options.ts); choices are checked by commander.
+ */
+export interface CliOptions {
+  root?: string;
+  inventory?: string;
+  json?: boolean;
+  debug?: boolean;
+  env?: string;
+  host?: string;
+  sshConfig?: string;
+  connectTimeout?: string;
+  timeout?: string;
+  concurrency?: string;
+  dryRun?: boolean;
+  readyTimeout?: string;
+  /** start/restart --no-wait: false; deploy/rollback --wait [seconds]: true or the seconds. */
+  wait?: boolean | string;
+  breakLock?: boolean;
+  revertMargin?: string;
+  force?: boolean;
+  grace?: string;
+  /** start --no-deps: false. */
+  deps?: boolean;
+  lines?: string;
+  follow?: boolean;
+  artifact?: string;
+  strategy?: Strategy;
+  keep?: string;
+  scriptTimeout?: string;
+  tag?: string;
+  to?: string;
+  all?: boolean;
+  live?: boolean;
+  format?: string;
+  strict?: boolean;
+  writeEnv?: string;
+  check?: boolean;
+  write?: boolean;
+  out?: string;
+  file?: string;
+  include?: boolean;
+  rotate?: boolean;
+  backupTimeout?: string;
+  port?: string;
+  open?: boolean;
+  allowActions?: boolean;
+  interval?: string;
+}
 
 /** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */
 export interface FrontEnds {
   startDashboard: StartDashboard;
 }
 
-export type Handler = (args: string[], options: Record<string, unknown>, frontEnds: FrontEnds) => Promise<CommandResult>;
+export type Handler = (args: string[], options: CliOptions, frontEnds: FrontEnds) => Promise<CommandResult>;
 
 export interface CommandSpec {
   /** Name, or "group sub" for a sub-command (e.g. "net ssh-config"). */

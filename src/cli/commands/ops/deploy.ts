@@ -12,7 +12,8 @@ import { formatDiagnosis, problemNote } from './format.js';
 
 export interface DeployCliOptions extends OpsCliOptions {
   artifact?: string;
-  strategy?: string;
+  /** One of STRATEGIES: commander refuses any other (.choices). */
+  strategy?: Strategy;
   dryRun?: boolean;
   wait?: boolean | string;
   breakLock?: boolean;
@@ -26,11 +27,10 @@ export interface DeployCliOptions extends OpsCliOptions {
 }
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
-  if (options.strategy !== undefined && options.strategy !== 'release' && options.strategy !== 'script' && options.strategy !== 'compose') throw new UsageError(`--strategy is release, script or compose, not ${JSON.stringify(options.strategy)}`);
   const waitSeconds = typeof options.wait === 'string' ? seconds('--wait', options.wait, DEPLOY_DEFAULTS.waitTimeoutMs / 1000) : DEPLOY_DEFAULTS.waitTimeoutMs / 1000;
   return {
     ...(options.artifact === undefined ? {} : { artifact: options.artifact }),
-    ...(options.strategy === undefined ? {} : { strategy: options.strategy as Strategy }),
+    ...(options.strategy === undefined ? {} : { strategy: options.strategy }),
     dryRun: options.dryRun === true,
     wait: options.wait !== undefined && options.wait !== false,
     waitTimeoutMs: waitSeconds * 1000,

@@ -12,7 +12,8 @@ export interface LifecycleCliOptions extends OpsCliOptions {
   force?: boolean;
   /** start: false with --no-deps (do not bring up what the targets depend on). */
   deps?: boolean;
-  wait?: boolean;
+  /** false with --no-wait. */
+  wait?: boolean | string;
   grace?: string;
   readyTimeout?: string;
 }
