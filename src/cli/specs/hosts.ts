@@ -1,6 +1,6 @@
 /** Hosts made ready for what the fleet declares (issue 28): hosts prepare. The implementation loads on demand. */
 import { Option } from 'commander';
-import { sshOptions } from './ssh-options.js';
+import { dryRunFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 export const HOSTS_COMMANDS: CommandSpec[] = [
@@ -10,7 +10,7 @@ export const HOSTS_COMMANDS: CommandSpec[] = [
     args: '[hosts...]',
     options: [
       new Option('--apply', 'install what is missing (apt-get on Debian/Ubuntu; a Mac is told what to install); idempotent'),
-      new Option('--dry-run', 'check, and print the exact steps --apply would run; change nothing'),
+      dryRunFlag('check, and print the exact steps --apply would run; change nothing'),
       ...sshOptions('per-host timeout of the check in seconds (default 30; --apply allows ten times as long, at least 10 minutes)'),
     ],
     run: async (args, o) => (await import('../commands/hosts-prepare.js')).hostsPrepare(args, o),

@@ -49,6 +49,8 @@ export interface CliOptions {
   file?: string;
   include?: boolean;
   rotate?: boolean;
+  apply?: boolean;
+  raw?: boolean;
   backupTimeout?: string;
   port?: string;
   open?: boolean;
