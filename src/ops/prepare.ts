@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import type { Fleet } from '../fleet/model.js';
 import { hostRequirements, type HostRequirements, type Need, type RequirementNote } from '../hosts/requirements.js';
 import { applyScript, applySteps, aptPackage, checkScript, installSteps, macInstruction } from '../hosts/scripts.js';
-import { defaultLocator } from '../load/locator.js';
+import { defaultLocator } from '../source/locator.js';
 import { records } from '../runtime/shell.js';
 import { closest } from '../text/suggest.js';
 import { failureReason } from '../transport/types.js';

@@ -12,7 +12,7 @@ import { upstreamAddress } from '../fleet/networks.js';
 import type { Problem } from '../problems.js';
 import { printable } from '../text/control.js';
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 
 /** The schema's pattern for a domain (optionally one leading wildcard label), `localhost`, or an IPv4 address. */
 const DOMAIN = /^((\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}|localhost|\d{1,3}(\.\d{1,3}){3})$/;

@@ -19,7 +19,7 @@
 import { matchesNaming, type Droplet, type Fleet, type RunnerPool } from '../fleet/model.js';
 import type { Problem } from '../problems.js';
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
 
 export const TOFU_FILE = 'main.tf.json';

@@ -8,7 +8,7 @@ import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
 import { printable } from '../text/control.js';
 import { byCodePoint, renderProblem, type Skipped } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 import { isPlainToken, shown } from '../text/plain.js';
 
 export const BLOCK_START = '# >>> manage-apps (managed block: do not edit by hand) >>>';

@@ -30,7 +30,7 @@ import { RUNTIMES } from '../runtime/registry.js';
 import { hardeningLines } from './hardening.js';
 import { RELAX_VALUE, STATE_DIRECTORY, UNIT_DIRECTIVES } from '../manifest/hardening.js';
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
 
 export const RESTART_SEC = '5s';

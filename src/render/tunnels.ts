@@ -19,7 +19,7 @@ import {
 } from '../tunnels/resolve.js';
 import { hardenedLines } from './hardening.js';
 import { byCodePoint, sortedBy, type RenderedFile, type RenderOutput } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 
 export const AUTHORIZED_KEYS_START = '# >>> manage-apps tunnels (managed block: do not edit by hand) >>>';
 export const AUTHORIZED_KEYS_END = '# <<< manage-apps tunnels <<<';

@@ -10,7 +10,7 @@ import type { Problem } from '../problems.js';
 import { problem } from '../problems.js';
 import { printable } from '../text/control.js';
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
-import { defaultLocator, type Locator } from '../load/locator.js';
+import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
 
 export const DEFAULT_PRIVATE_KEY_PATH = '/etc/wireguard/private.key';

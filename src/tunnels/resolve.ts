@@ -14,7 +14,7 @@ import type { Host, Tunnel } from '../fleet/model.js';
 import { ipToNumber } from '../inventory/load.js';
 import { problem, type Problem } from '../problems.js';
 import { isPlainToken, shown } from '../text/plain.js';
-import { type Locator } from '../load/locator.js';
+import { type Locator } from '../source/locator.js';
 
 export const TUNNEL_RULE = 'tunnel';
 /** Runs the units on the opening host (no shell, owns only the tunnel keys). */

@@ -12,7 +12,7 @@ import { backupReport } from '../../src/analysis/backups.js';
 import { loadFleet } from '../../src/load/fleet.js';
 import { hostRequirements } from '../../src/hosts/requirements.js';
 import { applyScript, aptPackage, checkScript, macInstruction } from '../../src/hosts/scripts.js';
-import { defaultLocator } from '../../src/load/locator.js';
+import { defaultLocator } from '../../src/source/locator.js';
 import { resolveTunnels } from '../../src/tunnels/resolve.js';
 
 async function root(files: Record<string, string>): Promise<string> {

@@ -15,7 +15,7 @@ import type { TestContext } from 'node:test';
 import { loadFleet, type LoadedFleet } from '../../src/load/fleet.js';
 import { packageRoot } from '../../src/package-root.js';
 import { locatorOf } from '../../src/load/locator.js';
-import { type Locator } from '../../src/load/locator.js';
+import { type Locator } from '../../src/source/locator.js';
 
 export const FIXTURE = join(packageRoot(), 'test/render/fixtures/fleet');
 export const GOLDEN = join(packageRoot(), 'test/render/golden');

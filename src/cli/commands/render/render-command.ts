@@ -10,7 +10,7 @@ import { makeDirectory, readIfExists, writeFileSafely } from '../../../files/wri
 import type { LoadedFleet } from '../../../load/fleet.js';
 import { countBySeverity, problemJson, sortProblems, type Problem } from '../../../problems.js';
 import { byCodePoint, type RenderedFile, type Skipped } from '../../../render/common.js';
-import { type Locator } from '../../../load/locator.js';
+import { type Locator } from '../../../source/locator.js';
 import { lineSource, type CommandResult, type GlobalOptions } from '../../context.js';
 import { formatProblems, problemSummary, type LineSource } from '../../report-problems.js';
 import { plural, style } from '../../style.js';
