@@ -181,16 +181,16 @@ function composeService(service: Service, m: ManifestCompose): ComposeService {
     project: m.project ?? (service.environment === 'prod' ? service.project : `${service.project}-${service.environment}`).toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
     ...(m.tag === undefined ? {} : { tag: m.tag }),
   } as ComposeService;
-  let facts: Pick<ComposeService, 'published' | 'networkHost' | 'containerName' | 'fileImage' | 'image'> | undefined;
+  let facts: Pick<ComposeService, 'published' | 'networkHost' | 'containerName' | 'fileImage' | 'image' | 'declares' | 'tmpfs'> | undefined;
   const load = () => {
     if (facts) return facts;
     const read = readCompose(path, composeDisplay(service.manifest, m.file), m.service);
     const f = read.ok ? read.facts : undefined;
     const fileImage = f?.image;
     const fromFile = fileImage !== undefined && !fileImage.includes('$') ? imageRepository(fileImage) : undefined;
-    facts = { published: [...new Set((f?.published ?? []).map((p) => p.port))], networkHost: f?.networkHost ?? false, containerName: f?.containerName, fileImage, image: m.image ?? fromFile };
+    facts = { published: [...new Set((f?.published ?? []).map((p) => p.port))], networkHost: f?.networkHost ?? false, containerName: f?.containerName, fileImage, image: m.image ?? fromFile, declares: f?.declares ?? [], tmpfs: f?.tmpfs ?? [] };
     return facts;
   };
-  for (const key of ['published', 'networkHost', 'containerName', 'fileImage', 'image'] as const) Object.defineProperty(compose, key, { get: () => load()[key], enumerable: true });
+  for (const key of ['published', 'networkHost', 'containerName', 'fileImage', 'image', 'declares', 'tmpfs'] as const) Object.defineProperty(compose, key, { get: () => load()[key], enumerable: true });
   return compose;
 }

@@ -62,6 +62,9 @@ export interface ComposeService {
   published: number[];
   networkHost: boolean;
   containerName?: string | undefined;
+  /** Hardening keys the compose file sets itself (user, read_only), and its tmpfs mounts. */
+  declares: string[];
+  tmpfs: string[];
 }
 
 export interface HealthCheck {

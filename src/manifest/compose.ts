@@ -28,6 +28,10 @@ export interface ComposeFacts {
   containerName?: string;
   /** environment entries that carry a secret in the file itself. */
   secrets: { path: PathSegment[]; key: string }[];
+  /** Hardening keys the compose file sets itself (user, read_only): manage-apps' override leaves them as written. */
+  declares: string[];
+  /** Its tmpfs mounts (the override adds /tmp only when none is there). */
+  tmpfs: string[];
 }
 
 export type ComposeRead =
@@ -82,7 +86,15 @@ export function parseCompose(file: string, text: string, service: string): Compo
     return { ok: false, kind: 'no-service', source, services: names, at };
   }
   const base: PathSegment[] = ['services', service];
-  const facts: ComposeFacts = { published: [], unreadablePorts: [], networkHost: def['network_mode'] === 'host', secrets: [] };
+  const tmpfs = def['tmpfs'];
+  const facts: ComposeFacts = {
+    published: [],
+    unreadablePorts: [],
+    networkHost: def['network_mode'] === 'host',
+    secrets: [],
+    declares: ['user', 'read_only'].filter((k) => def[k] !== undefined && def[k] !== null),
+    tmpfs: (Array.isArray(tmpfs) ? tmpfs : tmpfs === undefined || tmpfs === null ? [] : [tmpfs]).map(String),
+  };
   if (typeof def['image'] === 'string') facts.image = def['image'];
   if (typeof def['container_name'] === 'string') facts.containerName = def['container_name'];
   const ports = Array.isArray(def['ports']) ? def['ports'] : [];

@@ -2,6 +2,7 @@
  * What every ops command shares: the loaded fleet, one transport per host (ssh with the
  * user's config, or this machine for PID mode), and the runtime view of each service.
  */
+import { composeHardening } from '../render/compose-hardening.js';
 import { join } from 'node:path';
 import { edgeProbeName, type Fleet, type Host, type Service } from '../fleet/model.js';
 import { fileSafe, validName } from '../transport/quote.js';
@@ -79,7 +80,10 @@ export class Ops {
     if (tlsName !== undefined) rs.tls = { name: validName('host', tlsName) };
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
     // What else its runtime needs (the directory, the compose names, the command and state directory, …).
-    return runtimeOf(service).view(service, rs, { remote: host !== undefined && !this.isLocal(host), state: host === undefined ? undefined : this.stateWord(host) });
+    const view = runtimeOf(service).view(service, rs, { remote: host !== undefined && !this.isLocal(host), state: host === undefined ? undefined : this.stateWord(host) });
+    // A Compose service's override carries the hardening its release runs with (docs/render.md#hardening).
+    if (view.compose !== undefined) view.compose.hardening = composeHardening(service);
+    return view;
   }
 
   /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */

@@ -276,7 +276,7 @@ printf '@@digest\\t%s\\n' "$ma_digest"`;
 export function composeActivation(s: RuntimeService, imageRef?: string): ActivationRuntime {
   if (imageRef !== undefined && !IMAGE_REF.test(imageRef)) throw new Error(`${s.id}: unsafe image reference ${JSON.stringify(imageRef)}`);
   const t = s.compose!;
-  const envFile = t.envFile === undefined ? '' : `\n    env_file: [${JSON.stringify(t.envFile)}]`;
+  const envFile = `${t.envFile === undefined ? '' : `\n    env_file: [${JSON.stringify(t.envFile)}]`}${(t.hardening ?? []).map((l) => `\n${l}`).join('')}`;
   const repo = t.image === undefined ? '' : `${t.image}@sha256:`;
   return {
     key: s.key,
@@ -310,7 +310,7 @@ export function composeDeploySteps(s: RuntimeService, directory: string, release
   return [
     `detect compose on the host: docker compose version (v2), else docker-compose (v1)`,
     `docker pull ${imageRef}   (the old container keeps running; before the host's revert is armed)`,
-    `the registry digest it prints (else docker image inspect --format '{{range .RepoDigests}}…' ${imageRef})   → pin ${t.image ?? 'the repository'}@sha256:… in ${r}/.manage-apps/compose.override.yml (services.${t.service}.image${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}) and ${r}/.manage-apps/image`,
+    `the registry digest it prints (else docker image inspect --format '{{range .RepoDigests}}…' ${imageRef})   → pin ${t.image ?? 'the repository'}@sha256:… in ${r}/.manage-apps/compose.override.yml (services.${t.service}.image${t.envFile === undefined ? '' : `, env_file = ${t.envFile}`}${t.hardening === undefined ? '' : ', the hardening: read_only, cap_drop ALL, no-new-privileges, a non-root user'}) and ${r}/.manage-apps/image`,
     `arm the host's revert (systemd-run --on-active=<window> … ${directory}/.revert/revert.sh)`,
     `ln -sfn releases/${release} ${directory}/.current.manage-apps && mv -T ${directory}/.current.manage-apps ${directory}/current`,
     `<compose> ${composeUpArgs(t, quote(`${directory}/current`))}   (recreates this service only: the project's other services and other projects are left alone)`,

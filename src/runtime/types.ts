@@ -16,6 +16,8 @@ export interface ComposeTarget {
   /** Image repository (no tag): the digest kept is the one of this repository. */
   image?: string;
   envFile?: string;
+  /** The override's hardening lines for the service (render/compose-hardening.ts; ops adds them). */
+  hardening?: string[];
 }
 
 /** What the runtime layer knows about one service on one host: enough to build its scripts. */

@@ -180,6 +180,8 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(await served(), 'v1');
     assert.equal(await onWeb(`cat /srv/shop/releases/${d?.release}/.manage-apps/image`), `${REGISTRY}/shop@${digests['v1']}`);
     assert.equal(await onWeb(`docker inspect --format '{{.Config.Image}}' shop_app_1`), `${REGISTRY}/shop@${digests['v1']}`);
+    // The hardening of the override (render/compose-hardening.ts) reached the container, and it serves under it.
+    assert.equal(await onWeb(`docker inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.Config.User}} {{.HostConfig.Tmpfs}}' shop_app_1`), 'true [ALL] [no-new-privileges:true] 65534:65534 map[/tmp:]');
 
     const v2 = await deploy('shop', '--tag', 'prod-v2');
     assert.equal(v2.status, 0, v2.stdout + v2.stderr);
