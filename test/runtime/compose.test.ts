@@ -42,7 +42,8 @@ const IMAGES: Record<string, ImageSpec> = {
   // Ready 2 s after it starts: a gate that lasts (the fault test strikes during it).
   slow: {
     www: { readyz: 'ready\n', livez: 'alive\n', version: 'slow\n' },
-    cmd: ['/bin/busybox', 'sh', '-c', 'echo "app slow starting"; /bin/busybox mkdir -p /w; /bin/busybox cp /www/livez /www/version /w/; (/bin/busybox sleep 2; /bin/busybox cp /www/readyz /w/) & exec /bin/busybox httpd -f -v -p 80 -h /w'],
+    // A read-only root (the hardening of every compose service): the image writes its files in its /tmp tmpfs.
+    cmd: ['/bin/busybox', 'sh', '-c', 'echo "app slow starting"; /bin/busybox mkdir -p /tmp/w; /bin/busybox cp /www/livez /www/version /tmp/w/; (/bin/busybox sleep 2; /bin/busybox cp /www/readyz /tmp/w/) & exec /bin/busybox httpd -f -v -p 80 -h /tmp/w'],
   },
   crash: { www: {}, cmd: ['/bin/busybox', 'sh', '-c', 'echo "boom: DATABASE_URL is not set"; exit 3'] },
   edge: app('edge'),
