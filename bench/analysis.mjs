@@ -86,15 +86,24 @@ try {
   const rnd = prng(Number(args.seed));
   const picks = generateFleet(dir, rnd, { hosts: HOSTS, services: SERVICES, clusters: CLUSTERS });
   console.log(`generated ${HOSTS} hosts, ${SERVICES} services, ${CLUSTERS} clusters in ${fmt(now() - t0)} → ${dir}`);
-  console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}; medians of ${REPS} in-process runs, ${CLI_REPS} CLI runs\n`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}; medians of ${REPS} in-process runs, ${CLI_REPS} CLI runs\n`,
+  );
 
   const loaded = await time(REPS, () => loadFleet({ root: dir }));
   const { fleet, problems } = loaded.result;
   if (problems.length > 0) {
-    console.error(`the generated fleet has ${problems.length} problem(s), e.g.: ${problems.slice(0, 3).map((p) => `${p.file}:${p.line} ${p.rule} ${p.message}`).join(' | ')}`);
+    console.error(
+      `the generated fleet has ${problems.length} problem(s), e.g.: ${problems
+        .slice(0, 3)
+        .map((p) => `${p.file}:${p.line} ${p.rule} ${p.message}`)
+        .join(' | ')}`,
+    );
     process.exit(1);
   }
-  console.log(`loaded: ${fleet.hosts.length} hosts, ${fleet.services.length} services, ${fleet.clusters.length} clusters, ${fleet.tunnels.length} tunnels`);
+  console.log(
+    `loaded: ${fleet.hosts.length} hosts, ${fleet.services.length} services, ${fleet.clusters.length} clusters, ${fleet.tunnels.length} tunnels`,
+  );
   row('loadFleet (files → model; not analysis)', loaded);
   const indexed = await time(REPS, () => new FleetIndex(fleet));
   const index = indexed.result;
@@ -120,7 +129,12 @@ try {
     if (ms > worst.ms) worst = { host: h.name, ms };
   }
   const allMs = now() - allStart;
-  rows.push([`impact of every host, one at a time (${fleet.hosts.length})`, fmt(allMs), '', `slowest: ${worst.host} ${fmt(worst.ms)}  ${verdict(worst.ms)}`]);
+  rows.push([
+    `impact of every host, one at a time (${fleet.hosts.length})`,
+    fmt(allMs),
+    '',
+    `slowest: ${worst.host} ${fmt(worst.ms)}  ${verdict(worst.ms)}`,
+  ]);
   const graphJson = await time(REPS, () => JSON.stringify(buildGraph(new FleetIndex(fleet))));
   row('index + graph JSON (build + stringify)', graphJson, true);
   row('check independence (every workstation/dev host)', await time(REPS, () => checkIndependence(index)), true);
@@ -129,7 +143,9 @@ try {
   const r = impactWs.result;
   console.log(`impact ${ws}: ${r.down.length} down, ${r.degraded.length} degraded, ${r.tunnels.length} tunnels, ${r.lanes.length} lanes`);
   const g = JSON.parse(graphJson.result);
-  console.log(`graph: ${g.hosts.length} hosts, ${g.services.length} services, ${g.edges.length} edges, ${(graphJson.result.length / 1024).toFixed(0)} KiB of JSON\n`);
+  console.log(
+    `graph: ${g.hosts.length} hosts, ${g.services.length} services, ${g.edges.length} edges, ${(graphJson.result.length / 1024).toFixed(0)} KiB of JSON\n`,
+  );
 
   // The CLI twice: with the manifest cache off (every manifest parsed), and warm (an unchanged tree, second run).
   const cacheDir = mkdtempSync(join(os.tmpdir(), 'manage-apps-bench-cache-'));
@@ -149,9 +165,17 @@ try {
   rmSync(cacheDir, { recursive: true, force: true });
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[['WHAT', 'MEDIAN', 'MIN', 'AGAINST TARGET'], ...rows].map((x) => x[i].length)));
-  for (const x of [['WHAT', 'MEDIAN', 'MIN', 'AGAINST TARGET'], ...rows]) console.log(x.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  for (const x of [['WHAT', 'MEDIAN', 'MIN', 'AGAINST TARGET'], ...rows])
+    console.log(
+      x
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   console.log('');
-  console.log(`ratios: impact/loadFleet ${(impactWs.median / loaded.median).toFixed(3)}, graph JSON/loadFleet ${(graphJson.median / loaded.median).toFixed(3)}`);
+  console.log(
+    `ratios: impact/loadFleet ${(impactWs.median / loaded.median).toFixed(3)}, graph JSON/loadFleet ${(graphJson.median / loaded.median).toFixed(3)}`,
+  );
 } finally {
   if (args.keep) console.log(`kept ${dir}`);
   else rmSync(dir, { recursive: true, force: true });

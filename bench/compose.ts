@@ -22,7 +22,16 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
-import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../test/harness/docker.js';
+import {
+  buildAndPush,
+  dockerLogin,
+  dockerSkipReason,
+  prepareDockerHost,
+  REGISTRY_PORT,
+  waitForDocker,
+  writeImageContexts,
+  type ImageSpec,
+} from '../test/harness/docker.js';
 import { prerequisites } from '../test/harness/test-fleet.js';
 import { withBenchFleet } from './lib/fleet.js';
 
@@ -32,7 +41,10 @@ const bin = join(packageRoot(), 'bin', 'manage-apps.js');
 const REGISTRY = `reg:${REGISTRY_PORT}`;
 const SERVICES = 5;
 
-const image = (version: string): ImageSpec => ({ www: { readyz: 'ready\n', livez: 'alive\n', version: `${version}\n` }, cmd: ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/www'] });
+const image = (version: string): ImageSpec => ({
+  www: { readyz: 'ready\n', livez: 'alive\n', version: `${version}\n` },
+  cmd: ['/bin/busybox', 'httpd', '-f', '-p', '80', '-h', '/www'],
+});
 
 async function main(): Promise<number> {
   const pre = prerequisites();
@@ -54,11 +66,24 @@ async function main(): Promise<number> {
     for (const t of ['a', 'b']) await buildAndPush(fleet, 'reg', t, `${REGISTRY}/app:${t}`);
     const root = join(work, 'root');
     mkdirSync(root);
-    writeFileSync(join(root, 'mesh-hosts.json'), JSON.stringify({ version: 1, mesh: { cidr: '10.98.0.0/16' }, hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, provider: 'bare-metal', role: 'production' }])) }));
+    writeFileSync(
+      join(root, 'mesh-hosts.json'),
+      JSON.stringify({
+        version: 1,
+        mesh: { cidr: '10.98.0.0/16' },
+        hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, provider: 'bare-metal', role: 'production' }])),
+      }),
+    );
     for (let i = 1; i <= SERVICES; i++) {
       mkdirSync(join(root, `app${i}`));
-      writeFileSync(join(root, `app${i}`, '.infra.yaml'), `apiVersion: infra/v2\nproject: app${i}\nprovider: bare-metal\nservice:\n  host: web\n  port: ${8000 + i}\n  compose: { file: compose.yml, service: app, image: ${REGISTRY}/app }\n`);
-      writeFileSync(join(root, `app${i}`, 'compose.yml'), `services:\n  app:\n    image: ${REGISTRY}/app:a\n    ports: ["${8000 + i}:80"]\n    init: true\n`);
+      writeFileSync(
+        join(root, `app${i}`, '.infra.yaml'),
+        `apiVersion: infra/v2\nproject: app${i}\nprovider: bare-metal\nservice:\n  host: web\n  port: ${8000 + i}\n  compose: { file: compose.yml, service: app, image: ${REGISTRY}/app }\n`,
+      );
+      writeFileSync(
+        join(root, `app${i}`, 'compose.yml'),
+        `services:\n  app:\n    image: ${REGISTRY}/app:a\n    ports: ["${8000 + i}:80"]\n    init: true\n`,
+      );
     }
     // An ssh that logs each invocation, then runs the real one: round trips per command.
     const shim = join(work, 'shim');
@@ -69,16 +94,21 @@ async function main(): Promise<number> {
     const trips = () => readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
     const env = { MANAGE_APPS_CONTROL_DIR: controlDir, NO_COLOR: '1', PATH: `${shim}:${process.env['PATH'] ?? ''}` };
     const cli = (...args: string[]) => run(process.execPath, [bin, ...args, '--root', root, '--ssh-config', fleet.sshConfigPath], env);
-    const ssh = (command: string) => run('ssh', [...sshBaseArgs({ connectTimeoutS: 5, configFile: fleet.sshConfigPath, controlDir }), fleet.host('web').alias, command]);
+    const ssh = (command: string) =>
+      run('ssh', [...sshBaseArgs({ connectTimeoutS: 5, configFile: fleet.sshConfigPath, controlDir }), fleet.host('web').alias, command]);
     console.error('deploying 5 compose services…');
     for (let i = 1; i <= SERVICES; i++) {
       const r = await cli('deploy', `app${i}`, '--tag', 'a', '--json');
       if (r.status !== 0) throw new Error(`deploy app${i}: ${r.stdout}${r.stderr}`);
     }
     // The floor's own compose project: the same image, the same host, no manage-apps.
-    await ssh(`mkdir -p /srv/floor && printf 'services:\\n  app:\\n    image: \${IMG}\\n    ports: ["8100:80"]\\n    init: true\\n' > /srv/floor/compose.yml`);
+    await ssh(
+      `mkdir -p /srv/floor && printf 'services:\\n  app:\\n    image: \${IMG}\\n    ports: ["8100:80"]\\n    init: true\\n' > /srv/floor/compose.yml`,
+    );
     const floorDeploy = (tag: string) =>
-      ssh(`cd /srv/floor && export IMG=${REGISTRY}/app:${tag} && docker-compose -p floor pull -q app && docker-compose -p floor up -d --no-deps app 2>/dev/null && until curl -fs -o /dev/null http://127.0.0.1:8100/readyz; do sleep 0.1; done`);
+      ssh(
+        `cd /srv/floor && export IMG=${REGISTRY}/app:${tag} && docker-compose -p floor pull -q app && docker-compose -p floor up -d --no-deps app 2>/dev/null && until curl -fs -o /dev/null http://127.0.0.1:8100/readyz; do sleep 0.1; done`,
+      );
     await floorDeploy('a');
 
     const deployMs: number[] = [];
@@ -121,17 +151,40 @@ async function main(): Promise<number> {
     const overhead = deploy - floor;
     const ratio = status / inspect;
     const node = median(nodeMs);
-    const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+    const load = loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     console.log(`load average (1/5/15 min) at the end: ${load}`);
-    console.log(`compose deploy, whole CLI (warm connection)          ${fmt(deploy)}   (host side: up and health wait ${fmt(median(hostGateMs))}; ${median(deployTrips)} ssh round trips)`);
+    console.log(
+      `compose deploy, whole CLI (warm connection)          ${fmt(deploy)}   (host side: up and health wait ${fmt(median(hostGateMs))}; ${median(deployTrips)} ssh round trips)`,
+    );
     console.log(`floor: ssh docker-compose pull && up -d + /readyz wait ${fmt(floor)}`);
     console.log(`manage-apps adds                                      ${fmt(overhead)}   target < 0.5 s: ${overhead < 500 ? 'PASS' : 'MISS'}`);
     console.log(`status of a host with ${SERVICES} containers, whole CLI         ${fmt(status)}`);
     console.log(`floor: ssh docker inspect <${SERVICES} containers>               ${fmt(inspect)}`);
-    console.log(`ratio                                                 ${ratio.toFixed(2)}×   target ≤ 1.3×: ${ratio <= 1.3 ? 'PASS' : 'MISS'}   (${median(statusTrips)} ssh round trip)`);
-    console.log(`  node -e 0 alone                                     ${fmt(node)}   (${(node / inspect).toFixed(2)}× the floor before manage-apps runs a line)`);
+    console.log(
+      `ratio                                                 ${ratio.toFixed(2)}×   target ≤ 1.3×: ${ratio <= 1.3 ? 'PASS' : 'MISS'}   (${median(statusTrips)} ssh round trip)`,
+    );
+    console.log(
+      `  node -e 0 alone                                     ${fmt(node)}   (${(node / inspect).toFixed(2)}× the floor before manage-apps runs a line)`,
+    );
     console.log(`  status beyond node's own start                      ${fmt(status - node)}   ${((status - node) / inspect).toFixed(2)}× the floor`);
-    console.log(JSON.stringify({ reps: REPS, loadAverage: loadavg(), deployMs: deploy, floorDeployMs: floor, deployOverheadMs: overhead, hostGateMs: median(hostGateMs), deployRoundTrips: median(deployTrips), statusMs: status, inspectMs: inspect, statusRatio: ratio, statusRoundTrips: median(statusTrips), nodeStartMs: node }));
+    console.log(
+      JSON.stringify({
+        reps: REPS,
+        loadAverage: loadavg(),
+        deployMs: deploy,
+        floorDeployMs: floor,
+        deployOverheadMs: overhead,
+        hostGateMs: median(hostGateMs),
+        deployRoundTrips: median(deployTrips),
+        statusMs: status,
+        inspectMs: inspect,
+        statusRatio: ratio,
+        statusRoundTrips: median(statusTrips),
+        nodeStartMs: node,
+      }),
+    );
     return 0;
   });
 }

@@ -41,7 +41,15 @@ import { prng } from './lib/fleet-tree.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(repo, 'bin', 'manage-apps.js');
-const { values: args } = parseArgs({ options: { hosts: { type: 'string', default: '200' }, services: { type: 'string', default: '5000' }, reps: { type: 'string', default: '3' }, 'start-reps': { type: 'string', default: '11' }, page: { type: 'string', multiple: true } } });
+const { values: args } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '200' },
+    services: { type: 'string', default: '5000' },
+    reps: { type: 'string', default: '3' },
+    'start-reps': { type: 'string', default: '11' },
+    page: { type: 'string', multiple: true },
+  },
+});
 const REPS = Number(args.reps);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -59,7 +67,9 @@ const fleets = [
 
 /** `ui --port 0` on `root`: the first page load after it listens, then a reload (ms). */
 async function uiPageLoads(root) {
-  const child = spawn(process.execPath, [bin, 'ui', '--port', '0', '--json', '--interval', '3600', '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'ui', '--port', '0', '--json', '--interval', '3600', '--root', root], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const url = await new Promise((resolve, reject) => {
       let out = '';
@@ -86,7 +96,16 @@ const profile = mkdtempSync(join(os.tmpdir(), 'manage-apps-bench-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
   viewport: { width: 1600, height: 1000 },
 });
 // Once the page says ready: after the next frame (rAF runs before it, the timer after it), a
@@ -105,7 +124,12 @@ await context.addInitScript(() => {
     // The document, not its <html> element: that does not exist yet when this script runs.
   }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
 });
-console.log(`node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; medians of ${REPS}\n`);
+console.log(
+  `node ${process.version}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; medians of ${REPS}\n`,
+);
 /** One load of a saved page: ready, interactive and busy (ms). */
 async function loadInBrowser(file) {
   const page = await context.newPage();
@@ -113,7 +137,11 @@ async function loadInBrowser(file) {
   await cdp.send('Performance.enable');
   await page.goto(pathToFileURL(file).href, { waitUntil: 'commit' });
   await page.waitForFunction(() => window.hostClickAnsweredAt !== undefined, undefined, { timeout: 120_000 });
-  const [ready, interactive, elements] = await page.evaluate(() => [window.dashboardReadyAt, window.hostClickAnsweredAt, document.getElementsByTagName('*').length]);
+  const [ready, interactive, elements] = await page.evaluate(() => [
+    window.dashboardReadyAt,
+    window.hostClickAnsweredAt,
+    document.getElementsByTagName('*').length,
+  ]);
   if (interactive < 0) throw new Error(`${file}: the page did not answer the click on a host`);
   // The renderer's main-thread busy time (CPU, not waiting for a core on a loaded machine).
   const { metrics } = await cdp.send('Performance.getMetrics');
@@ -136,7 +164,12 @@ if (args.page) {
     const all = (k) => rs.map((r) => fmt(r[k])).join(' / ');
     console.log(`${p}: ${rs[0].elements} elements; ready ${all('ready')}; interactive ${all('interactive')}; busy ${all('busy')}`);
   }
-  console.log(`\nload average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `\nload average after: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   process.exit(0);
 }
 const rows = [['FLEET', 'SERVER: graph --format html (wall, cpu)', 'UI: 1st load, reload', 'PAGE', 'BROWSER: ready', 'interactive (busy)', 'TARGET']];
@@ -148,7 +181,10 @@ try {
     for (let i = 0; i < REPS; i++) {
       const t0 = now();
       // /usr/bin/time -f: the child's user+system CPU seconds on stderr's last line.
-      const res = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, bin, 'graph', '--format', 'html', '--root', f.root], { encoding: 'utf8', maxBuffer: 1 << 30 });
+      const res = spawnSync('/usr/bin/time', ['-f', '%U %S', process.execPath, bin, 'graph', '--format', 'html', '--root', f.root], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 30,
+      });
       server.push(now() - t0);
       const [u, sy] = res.stderr.trim().split('\n').pop().split(' ').map(Number);
       serverCpu.push(1000 * (u + sy));
@@ -184,7 +220,13 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+for (const r of rows)
+  console.log(
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
 
 // Start-up: two copies of the package, one without dist/dashboard (node_modules linked).
 const copy = (name) => {
@@ -199,11 +241,17 @@ rmSync(join(bare, 'dist', 'dashboard'), { recursive: true, force: true });
 const START_REPS = Number(args['start-reps']);
 const startRows = [['START-UP (median of ' + START_REPS + ')', 'as built', 'without dist/dashboard']];
 try {
-  for (const [label, argv] of [['--version', ['--version']], ['validate examples/fleet', ['validate', '--root', join(repo, 'examples/fleet')]]]) {
+  for (const [label, argv] of [
+    ['--version', ['--version']],
+    ['validate examples/fleet', ['validate', '--root', join(repo, 'examples/fleet')]],
+  ]) {
     const times = { built: [], bare: [] };
     for (let i = 0; i < START_REPS; i++) {
       // Alternated, so a change in the machine's load falls on both.
-      for (const [which, b] of [['built', join(built, 'bin', 'manage-apps.js')], ['bare', join(bare, 'bin', 'manage-apps.js')]]) {
+      for (const [which, b] of [
+        ['built', join(built, 'bin', 'manage-apps.js')],
+        ['bare', join(bare, 'bin', 'manage-apps.js')],
+      ]) {
         const t0 = now();
         const res = spawnSync(process.execPath, [b, ...argv], { encoding: 'utf8' });
         times[which].push(now() - t0);
@@ -217,5 +265,16 @@ try {
 }
 const sw = startRows[0].map((_, i) => Math.max(...startRows.map((r) => r[i].length)));
 console.log('');
-for (const r of startRows) console.log(r.map((c, i) => c.padEnd(sw[i])).join('  ').trimEnd());
-console.log(`\nload average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+for (const r of startRows)
+  console.log(
+    r
+      .map((c, i) => c.padEnd(sw[i]))
+      .join('  ')
+      .trimEnd(),
+  );
+console.log(
+  `\nload average after: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

@@ -52,12 +52,21 @@ try {
   };
   await writeFile(join(root, 'mesh-hosts.json'), JSON.stringify(inventory));
   await mkdir(join(root, 'big'));
-  await writeFile(join(root, 'big', '.infra.yaml'), 'apiVersion: infra/v2\nproject: big\nprovider: bare-metal\ndatabase: { cluster: apps, name: big_db, user: big_app }\n');
+  await writeFile(
+    join(root, 'big', '.infra.yaml'),
+    'apiVersion: infra/v2\nproject: big\nprovider: bare-metal\ndatabase: { cluster: apps, name: big_db, user: big_app }\n',
+  );
   const env = { MANAGE_APPS_SSH_CONFIG: fleet.sshConfigPath, MANAGE_APPS_CONTROL_DIR: await mkdtemp(join(tmpdir(), 'manage-apps-cm-')) };
   const prov = await run(process.execPath, [bin, 'db', 'provision', '--root', root], env);
   if (prov.status !== 0) throw new Error(prov.stdout + prov.stderr);
   const t0 = Date.now();
-  await psqlAsAdmin(fleet, pg, `CREATE TABLE events (id bigint PRIMARY KEY, kind int, payload text); INSERT INTO events SELECT g, g % 17, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, ${ROWS}) g; CREATE INDEX ON events (kind); ANALYZE events;`, 'big_db', 30 * 60_000);
+  await psqlAsAdmin(
+    fleet,
+    pg,
+    `CREATE TABLE events (id bigint PRIMARY KEY, kind int, payload text); INSERT INTO events SELECT g, g % 17, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, ${ROWS}) g; CREATE INDEX ON events (kind); ANALYZE events;`,
+    'big_db',
+    30 * 60_000,
+  );
   const size = await psqlAsAdmin(fleet, pg, "SELECT pg_database_size('big_db')");
   console.log(`generated big_db: ${(Number(size) / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
@@ -86,9 +95,23 @@ runuser -u postgres -- "$bin/pg_ctl" -D "$d/data" -m immediate stop >/dev/null; 
   console.log(`floor  pg_dump -Fc | pg_restore (throw-away cluster)   ${(floor.ms / 1000).toFixed(1)} s`);
   console.log(`manage-apps backups run                               ${(backup.ms / 1000).toFixed(1)} s`);
   console.log(`manage-apps backups drill (achieved RTO ${d.achieved.rto_s} s)      ${(drill.ms / 1000).toFixed(1)} s`);
-  console.log(`backup + drill                                        ${(ours / 1000).toFixed(1)} s = ${ratio.toFixed(2)}× the floor (target ≤ 1.25×: ${ratio <= 1.25 ? 'PASS' : 'MISS'})`);
+  console.log(
+    `backup + drill                                        ${(ours / 1000).toFixed(1)} s = ${ratio.toFixed(2)}× the floor (target ≤ 1.25×: ${ratio <= 1.25 ? 'PASS' : 'MISS'})`,
+  );
   console.log(`load average (1 min) before the floor, the backup, after the drill: ${load.map((l) => l.toFixed(2)).join(', ')} (2 CPUs)`);
-  console.log(JSON.stringify({ bench: 'data', load_average: load, db_bytes: Number(size), dump_bytes: bytes, floor_ms: floor.ms, backup_ms: backup.ms, drill_ms: drill.ms, rto_s: d.achieved.rto_s, ratio: Number(ratio.toFixed(3)) }));
+  console.log(
+    JSON.stringify({
+      bench: 'data',
+      load_average: load,
+      db_bytes: Number(size),
+      dump_bytes: bytes,
+      floor_ms: floor.ms,
+      backup_ms: backup.ms,
+      drill_ms: drill.ms,
+      rto_s: d.achieved.rto_s,
+      ratio: Number(ratio.toFixed(3)),
+    }),
+  );
 } finally {
   await fleet.down();
 }

@@ -31,7 +31,6 @@ const REPS = Number(values.reps);
 const repo = packageRoot();
 const bin = join(repo, 'bin', 'manage-apps.js');
 
-
 async function main(): Promise<number> {
   const pre = prerequisites();
   if (!pre.ok) {
@@ -44,8 +43,18 @@ async function main(): Promise<number> {
     await fleet.waitForSystemState(h);
     const root = join(work, 'root');
     mkdirSync(join(root, 'shop'), { recursive: true });
-    writeFileSync(join(root, 'mesh-hosts.json'), JSON.stringify({ version: 1, mesh: { cidr: '10.98.0.0/16' }, hosts: { [h.name]: { alias: h.alias, provider: 'bare-metal', role: 'production' } } }));
-    writeFileSync(join(root, 'shop', '.infra.yaml'), `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${h.name}\n  port: 8080\n  command: node tiny-http.mjs\n  health: { timeout: 20s }\n`);
+    writeFileSync(
+      join(root, 'mesh-hosts.json'),
+      JSON.stringify({
+        version: 1,
+        mesh: { cidr: '10.98.0.0/16' },
+        hosts: { [h.name]: { alias: h.alias, provider: 'bare-metal', role: 'production' } },
+      }),
+    );
+    writeFileSync(
+      join(root, 'shop', '.infra.yaml'),
+      `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${h.name}\n  port: 8080\n  command: node tiny-http.mjs\n  health: { timeout: 20s }\n`,
+    );
     // An ssh that logs each invocation, then runs the real one.
     const shim = join(work, 'shim');
     const log = join(work, 'ssh.log');
@@ -63,19 +72,28 @@ async function main(): Promise<number> {
     // warm connection, with manage-apps' own ssh options: what any 3-round-trip deploy pays.
     const floor: number[] = [];
     const sshArgs = [...sshBaseArgs({ configFile: fleet.sshConfigPath, controlDir: env.MANAGE_APPS_CONTROL_DIR }), '--', h.alias, 'sh -s'];
-    const emptyTrip = () => new Promise<void>((resolve) => {
-      const child = spawn('/usr/bin/ssh', sshArgs, { stdio: ['pipe', 'ignore', 'ignore'] });
-      child.on('close', () => resolve());
-      child.stdin.end('exit 0\n');
-    });
+    const emptyTrip = () =>
+      new Promise<void>((resolve) => {
+        const child = spawn('/usr/bin/ssh', sshArgs, { stdio: ['pipe', 'ignore', 'ignore'] });
+        child.on('close', () => resolve());
+        child.stdin.end('exit 0\n');
+      });
     for (let i = 0; i <= REPS; i++) {
       const dir = join(work, `release-${i}`);
       mkdirSync(dir);
       writeFileSync(join(dir, 'tiny-http.mjs'), `${app}\n// release ${i}\n`);
       writeFileSync(log, '');
-      const r = await run(process.execPath, [bin, 'deploy', 'shop', '--root', root, '--ssh-config', fleet.sshConfigPath, '--artifact', dir, '--json'], env);
+      const r = await run(
+        process.execPath,
+        [bin, 'deploy', 'shop', '--root', root, '--ssh-config', fleet.sshConfigPath, '--artifact', dir, '--json'],
+        env,
+      );
       if (r.status !== 0) throw new Error(`deploy failed: ${r.stdout} ${r.stderr}`);
-      const d = (JSON.parse(r.stdout) as { deploys: { roundTrips: number; timings: { totalMs: number; gateMs: number; overheadMs: number; shipMs: number; activateMs: number } }[] }).deploys[0]!;
+      const d = (
+        JSON.parse(r.stdout) as {
+          deploys: { roundTrips: number; timings: { totalMs: number; gateMs: number; overheadMs: number; shipMs: number; activateMs: number } }[];
+        }
+      ).deploys[0]!;
       if (process.env['BENCH_VERBOSE']) console.error(JSON.stringify(d.timings));
       if (i === 0) continue; // the first one installs the unit and opens the master connection
       overhead.push(d.timings.overheadMs);
@@ -102,7 +120,14 @@ async function main(): Promise<number> {
         `  ssh round trips per deploy             ${t} (counted by an ssh shim; manage-apps reports ${median(reported)})   target ≤ 3: ${t <= 3 ? 'PASS' : 'MISS'}`,
       ].join('\n'),
     );
-    console.log(JSON.stringify({ reps: REPS, medians_ms: { gate: median(gate), overhead: o, floor_3_round_trips: median(floor), deploy: median(total), cli: median(cli) }, load_average: loadavg()[0], round_trips: { counted_max: t, reported: median(reported) } }));
+    console.log(
+      JSON.stringify({
+        reps: REPS,
+        medians_ms: { gate: median(gate), overhead: o, floor_3_round_trips: median(floor), deploy: median(total), cli: median(cli) },
+        load_average: loadavg()[0],
+        round_trips: { counted_max: t, reported: median(reported) },
+      }),
+    );
     return 0;
   });
 }

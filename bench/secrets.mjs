@@ -36,7 +36,11 @@ const shapes = {
   'words and spaces': (n) => 'lorem ipsum '.repeat(Math.floor(n / 12)),
 };
 
-const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', JSON.stringify({ version: 1, hosts: { core: { provider: 'bare-metal', role: 'production' } } }));
+const inventory = parseInventory(
+  '/x/mesh-hosts.json',
+  'mesh-hosts.json',
+  JSON.stringify({ version: 1, hosts: { core: { provider: 'bare-metal', role: 'production' } } }),
+);
 const found = { path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' };
 function validateLine(value) {
   const loaded = parseManifest(found, `apiVersion: infra/v2\nproject: p\nprovider: bare-metal\nowner: "${value}"\n`);
@@ -53,7 +57,9 @@ function median(work) {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
-console.log(`node ${process.version}, ${REPS} reps, medians; line of ${LONG.toLocaleString('en')} characters vs a floor of ${SHORT.toLocaleString('en')}`);
+console.log(
+  `node ${process.version}, ${REPS} reps, medians; line of ${LONG.toLocaleString('en')} characters vs a floor of ${SHORT.toLocaleString('en')}`,
+);
 console.log(['shape'.padEnd(18), 'looksLikeSecret'.padStart(16), 'ratio'.padStart(7), 'validate line'.padStart(14), 'ratio'.padStart(7)].join(' '));
 for (const [name, make] of Object.entries(shapes)) {
   const long = make(LONG);
@@ -62,5 +68,13 @@ for (const [name, make] of Object.entries(shapes)) {
   const detectFloor = median(() => looksLikeSecret(short));
   const validate = median(() => validateLine(long));
   const validateFloor = median(() => validateLine(short));
-  console.log([name.padEnd(18), `${detect.toFixed(1)} ms`.padStart(16), `${Math.round(detect / detectFloor)}×`.padStart(7), `${validate.toFixed(1)} ms`.padStart(14), `${Math.round(validate / validateFloor)}×`.padStart(7)].join(' '));
+  console.log(
+    [
+      name.padEnd(18),
+      `${detect.toFixed(1)} ms`.padStart(16),
+      `${Math.round(detect / detectFloor)}×`.padStart(7),
+      `${validate.toFixed(1)} ms`.padStart(14),
+      `${Math.round(validate / validateFloor)}×`.padStart(7),
+    ].join(' '),
+  );
 }

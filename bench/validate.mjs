@@ -47,7 +47,12 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  console.log(lines.slice(2, lines.indexOf(' */')).map((l) => l.replace(/^ \* ?/, '')).join('\n'));
+  console.log(
+    lines
+      .slice(2, lines.indexOf(' */'))
+      .map((l) => l.replace(/^ \* ?/, ''))
+      .join('\n'),
+  );
   process.exit(0);
 }
 const REPS = Number(args.reps);
@@ -88,7 +93,12 @@ const { fdir } = await import(fdirUrl);
 // ---- the tree -----------------------------------------------------------------------------------------------
 const loadBefore = os.loadavg();
 t0 = performance.now();
-const { files, stats } = planTree({ seed: Number(args.seed), files: Number(args.files), manifests: Number(args.manifests), devVariants: Math.round(Number(args.manifests) * 0.3) });
+const { files, stats } = planTree({
+  seed: Number(args.seed),
+  files: Number(args.files),
+  manifests: Number(args.manifests),
+  devVariants: Math.round(Number(args.manifests) * 0.3),
+});
 const root = mkdtempSync(join(args.dir ?? os.tmpdir(), 'manage-apps-bench-'));
 const cleanup = () => {
   if (!args.keep) rmSync(root, { recursive: true, force: true });
@@ -115,8 +125,12 @@ process.exit(exitCode);
 
 async function run() {
   console.log(`command: node bench/validate.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`);
-  console.log(`manage-apps validate benchmark — node ${process.version}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.platform()} ${os.release()}`);
-  console.log(`tree: ${stats.files} files in ${dirCount} directories (${stats.inSkippedDirs} under node_modules/.git/dist), ${stats.manifests} manifests (${stats.v1} infra/v1, ${stats.devVariants} .infra.dev.yaml, ${stats.producers} producer roots), mesh-hosts.json with ${stats.hosts} hosts and ${stats.clusters} clusters`);
+  console.log(
+    `manage-apps validate benchmark — node ${process.version}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.platform()} ${os.release()}`,
+  );
+  console.log(
+    `tree: ${stats.files} files in ${dirCount} directories (${stats.inSkippedDirs} under node_modules/.git/dist), ${stats.manifests} manifests (${stats.v1} infra/v1, ${stats.devVariants} .infra.dev.yaml, ${stats.producers} producer roots), mesh-hosts.json with ${stats.hosts} hosts and ${stats.clusters} clusters`,
+  );
   console.log(`generated in ${fmt(generateMs)} ms at ${root}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}\n`);
 
   // ---- the fleet must be clean: measure the success path ------------------------------------------------------
@@ -125,29 +139,44 @@ async function run() {
   const first = await loadFleet({ root });
   const firstMs = performance.now() - t0;
   if (first.manifests.length !== stats.manifests || first.problems.length > 0) {
-    console.error(`the generated fleet did not validate cleanly: ${first.manifests.length}/${stats.manifests} manifests, ${first.problems.length} problems`);
+    console.error(
+      `the generated fleet did not validate cleanly: ${first.manifests.length}/${stats.manifests} manifests, ${first.problems.length} problems`,
+    );
     for (const p of first.problems.slice(0, 20)) console.error(`  ${p.file}:${p.line}:${p.column} ${p.rule} ${p.message}`);
     return 1;
   }
-  console.log(`loadFleet: ${first.manifests.length} manifests, ${first.fleet.services.length} services, ${first.fleet.hosts.length} hosts, ${first.fleet.clusters.length} clusters, 0 problems ✔`);
-  console.log(`first call in this process (ajv compiles the schemas, JIT cold): ${fmt(firstMs)} ms; importing dist/load/fleet.js: ${fmt(importMs)} ms\n`);
+  console.log(
+    `loadFleet: ${first.manifests.length} manifests, ${first.fleet.services.length} services, ${first.fleet.hosts.length} hosts, ${first.fleet.clusters.length} clusters, 0 problems ✔`,
+  );
+  console.log(
+    `first call in this process (ajv compiles the schemas, JIT cold): ${fmt(firstMs)} ms; importing dist/load/fleet.js: ${fmt(importMs)} ms\n`,
+  );
 
   // ---- in-process: floors, discovery, discovery + validation -------------------------------------------------
   const expectFiles = (n, what) => {
     if (n !== stats.files) throw new Error(`${what} saw ${n} files, expected ${stats.files}`);
   };
   const cases = [
-    { key: 'fdir', label: 'floor: fdir crawl, no filters (async)', fn: async () => expectFiles((await new fdir().withFullPaths().crawl(root).withPromise()).length, 'fdir') },
+    {
+      key: 'fdir',
+      label: 'floor: fdir crawl, no filters (async)',
+      fn: async () => expectFiles((await new fdir().withFullPaths().crawl(root).withPromise()).length, 'fdir'),
+    },
     { key: 'walk', label: 'floor: fs.promises.readdir walk', fn: async () => expectFiles(await walkAsync(root), 'readdir walk') },
     { key: 'walkSync', label: 'floor: fs.readdirSync walk', fn: async () => expectFiles(walkSync(root), 'readdirSync walk') },
     {
-      key: 'discover', label: 'discoverManifests (skips node_modules, .git, dist…)', fn: async () => {
+      key: 'discover',
+      label: 'discoverManifests (skips node_modules, .git, dist…)',
+      fn: async () => {
         const d = await discoverManifests(root);
-        if (d.manifests.length !== stats.manifests || d.problems.length > 0) throw new Error(`discovery found ${d.manifests.length} manifests, ${d.problems.length} problems`);
+        if (d.manifests.length !== stats.manifests || d.problems.length > 0)
+          throw new Error(`discovery found ${d.manifests.length} manifests, ${d.problems.length} problems`);
       },
     },
     {
-      key: 'loadFleet', label: 'loadFleet: discovery + full validation', fn: async () => {
+      key: 'loadFleet',
+      label: 'loadFleet: discovery + full validation',
+      fn: async () => {
         const l = await loadFleet({ root });
         if (l.problems.length > 0) throw new Error(`loadFleet reported ${l.problems.length} problems`);
       },
@@ -185,7 +214,8 @@ async function run() {
     const a = spawnTimed(cliArgs, (r) => {
       if (r.status !== 0) throw new Error(`CLI validate exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
       const summary = JSON.parse(r.stdout).summary;
-      if (summary.manifests !== stats.manifests || summary.errors !== 0 || summary.warnings !== 0) throw new Error(`CLI validate summary ${JSON.stringify(summary)}`);
+      if (summary.manifests !== stats.manifests || summary.errors !== 0 || summary.warnings !== 0)
+        throw new Error(`CLI validate summary ${JSON.stringify(summary)}`);
     });
     const b = spawnTimed(['--input-type=module', '-e', crawlScript], (r) => {
       if (r.status !== 0) throw new Error(`crawl process exited ${r.status}: ${r.stderr}`);
@@ -201,13 +231,19 @@ async function run() {
   const warmEnv = { ...process.env, MANAGE_APPS_CACHE: '1', MANAGE_APPS_CACHE_DIR: cacheDir };
   const warmCli = [];
   for (let i = 0; i < 1 + CLI_REPS; i++) {
-    const ms = spawnTimed(cliArgs, (r) => {
-      if (r.status !== 0) throw new Error(`CLI validate (warm cache) exited ${r.status}`);
-    }, warmEnv);
+    const ms = spawnTimed(
+      cliArgs,
+      (r) => {
+        if (r.status !== 0) throw new Error(`CLI validate (warm cache) exited ${r.status}`);
+      },
+      warmEnv,
+    );
     if (i > 0) warmCli.push(ms);
   }
   rmSync(cacheDir, { recursive: true, force: true });
-  console.log(`CLI validate with a warm manifest cache (MANAGE_APPS_CACHE on): median ${median(warmCli).toFixed(0)} ms, min ${Math.min(...warmCli).toFixed(0)} ms`);
+  console.log(
+    `CLI validate with a warm manifest cache (MANAGE_APPS_CACHE on): median ${median(warmCli).toFixed(0)} ms, min ${Math.min(...warmCli).toFixed(0)} ms`,
+  );
 
   // ---- cold start: --version against node -e 0, alternating ----------------------------------------------------
   const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
@@ -243,13 +279,29 @@ async function run() {
   const cliMed = median(cli);
   const procMed = median(crawlProc);
   rows.push(['process floor: `node -e` that imports fdir and crawls', fmt(procMed), fmt(Math.min(...crawlProc)), '', '', 'floor for the CLI']);
-  rows.push(['CLI: `manage-apps validate --root T --json`', fmt(cliMed), fmt(Math.min(...cli)), '', `${(cliMed / procMed).toFixed(2)}× process floor`, `${cliMed / procMed < 2 ? 'PASS' : 'MISS'} <2×; ${cliMed < 1000 ? 'PASS' : 'MISS'} <1 s`]);
+  rows.push([
+    'CLI: `manage-apps validate --root T --json`',
+    fmt(cliMed),
+    fmt(Math.min(...cli)),
+    '',
+    `${(cliMed / procMed).toFixed(2)}× process floor`,
+    `${cliMed / procMed < 2 ? 'PASS' : 'MISS'} <2×; ${cliMed < 1000 ? 'PASS' : 'MISS'} <1 s`,
+  ]);
   const startMed = median(start);
   const bareMed = median(bare);
   rows.push(['`node -e 0`', fmt(bareMed), fmt(Math.min(...bare)), '', '', 'floor for cold start']);
-  rows.push(['cold start: `manage-apps --version`', fmt(startMed), fmt(Math.min(...start)), '', `${(startMed / bareMed).toFixed(2)}× node -e 0`, `${startMed / bareMed < 2 ? 'PASS' : 'MISS'} <2×`]);
+  rows.push([
+    'cold start: `manage-apps --version`',
+    fmt(startMed),
+    fmt(Math.min(...start)),
+    '',
+    `${(startMed / bareMed).toFixed(2)}× node -e 0`,
+    `${startMed / bareMed < 2 ? 'PASS' : 'MISS'} <2×`,
+  ]);
 
-  console.log(`in-process: ${WARMUP} warm-up + ${REPS} timed rounds, order rotated each round; CLI: 1 + ${CLI_REPS} runs; cold start: 3 + ${START_REPS} runs each, alternating`);
+  console.log(
+    `in-process: ${WARMUP} warm-up + ${REPS} timed rounds, order rotated each round; CLI: 1 + ${CLI_REPS} runs; cold start: 3 + ${START_REPS} runs each, alternating`,
+  );
   console.log(`floor = ${floorLabel} (fastest of the three crawls by median)\n`);
   console.log(markdownTable(['measure', 'median ms', 'min ms', 'CPU ms (median)', 'ratio (median)', 'target'], rows));
   if (phases) {
@@ -280,7 +332,16 @@ async function phaseBreakdown() {
   const { default: pLimit } = await import(import.meta.resolve('p-limit'));
   // loadManifest (read + parse + schema) is timed as loadFleet runs it; parse and schema are then re-run on the
   // texts in memory to split it, so "read and the rest" is what remains: file I/O, promise and limiter overhead.
-  const names = ['discoverManifests', 'loadInventory (read + JSON + schema + checks)', 'loadManifest × N (limit 64)', '  of which: parse YAML (SourceDocument.parseYaml)', '  of which: JSON Schema (checkSchema, ajv)', '  of which: read and the rest', 'buildFleet', 'checkRules'];
+  const names = [
+    'discoverManifests',
+    'loadInventory (read + JSON + schema + checks)',
+    'loadManifest × N (limit 64)',
+    '  of which: parse YAML (SourceDocument.parseYaml)',
+    '  of which: JSON Schema (checkSchema, ajv)',
+    '  of which: read and the rest',
+    'buildFleet',
+    'checkRules',
+  ];
   const times = names.map(() => []);
   for (let round = 0; round < WARMUP + REPS; round++) {
     const t = [];

@@ -11,14 +11,26 @@ import { chromium } from 'playwright-core';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(os.tmpdir(), 'manage-apps-shots-'));
-const res = spawnSync(process.execPath, [join(repo, 'bin/manage-apps.js'), 'graph', '--format', 'html', '--root', 'test/fixtures/seed000'], { cwd: repo, encoding: 'utf8' });
+const res = spawnSync(process.execPath, [join(repo, 'bin/manage-apps.js'), 'graph', '--format', 'html', '--root', 'test/fixtures/seed000'], {
+  cwd: repo,
+  encoding: 'utf8',
+});
 if (res.status !== 0) throw new Error(res.stderr);
 const file = join(tmp, 'fleet.html');
 writeFileSync(file, res.stdout);
 const context = await chromium.launchPersistentContext(join(tmp, 'profile'), {
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
   viewport: { width: 2400, height: 820 },
 });
 try {

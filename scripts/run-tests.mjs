@@ -59,6 +59,10 @@ const cacheDir = join(outDir, 'cache');
 // their own namespaces, addresses and storage, so files never share state.
 // MANAGE_APPS_TEST_CONCURRENCY=1 runs them one at a time (to bisect a suspected interaction).
 const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 3);
-const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, MANAGE_APPS_CACHE_DIR: cacheDir } });
+const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, MANAGE_APPS_CACHE_DIR: cacheDir },
+});
 rmSync(outDir, { recursive: true, force: true });
 process.exit(run.status ?? 2);

@@ -27,7 +27,9 @@ export function nameIssue(kind: NameKind, value: string): string | undefined {
       if (value.length > MAX_UNIT_LENGTH) return `is ${value.length} characters long (at most ${MAX_UNIT_LENGTH})`;
       return UNIT_NAME.test(value) && !value.includes('..') ? undefined : 'is not a plain systemd unit name (e.g. my-app.service)';
     case 'user':
-      return USER_NAME.test(value) && value.length <= 32 ? undefined : 'is not a plain user name (lower case letters, digits, "_" and "-", at most 32)';
+      return USER_NAME.test(value) && value.length <= 32
+        ? undefined
+        : 'is not a plain user name (lower case letters, digits, "_" and "-", at most 32)';
     case 'path':
       if (!value.startsWith('/')) return 'is not an absolute path';
       if (hasControlCharacter(value)) return 'contains a control character (a line break, tab, escape, …)';
@@ -61,11 +63,13 @@ const RESERVED_ROLES = new Set(['postgres', 'public', 'none', 'current_user', 'c
 
 /** Why `value` cannot be a database (or user) name manage-apps provisions, or undefined when it can. */
 export function pgNameIssue(kind: 'database' | 'user', value: string): string | undefined {
-  if (value.startsWith('+') || value.startsWith('@')) return `starts with "${value[0]}", which pg_hba.conf reads as ${value[0] === '+' ? 'a group' : 'a file to include'}`;
+  if (value.startsWith('+') || value.startsWith('@'))
+    return `starts with "${value[0]}", which pg_hba.conf reads as ${value[0] === '+' ? 'a group' : 'a file to include'}`;
   if (HBA_KEYWORDS.has(value)) return 'is a pg_hba.conf keyword (all, sameuser, samerole, samegroup, replication), not a name';
   if (!PG_NAME.test(value)) return 'is not a plain PostgreSQL name: lower-case letters, digits and _ (at most 63), starting with a letter or _';
   if (kind === 'database' && RESERVED_DATABASES.has(value)) return "is one of the cluster's own databases (postgres, template0, template1)";
-  if (kind === 'user' && RESERVED_ROLES.has(value)) return value === 'postgres' ? "is the cluster's superuser: an app never uses the admin role" : 'is a role name PostgreSQL reserves';
+  if (kind === 'user' && RESERVED_ROLES.has(value))
+    return value === 'postgres' ? "is the cluster's superuser: an app never uses the admin role" : 'is a role name PostgreSQL reserves';
   if (kind === 'user' && value.startsWith('pg_')) return 'starts with pg_, which PostgreSQL reserves for its own roles';
   return undefined;
 }

@@ -32,7 +32,11 @@ test('src/manifest imports nothing from the fleet model, the renderers or the ch
 
 test('every dependency in package.json is imported by src', () => {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  const used = new Set(sources(src).flatMap(imports).map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!)));
+  const used = new Set(
+    sources(src)
+      .flatMap(imports)
+      .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]!)),
+  );
   for (const name of Object.keys(pkg.dependencies)) assert.ok(used.has(name), `${name} is a dependency that nothing in src imports`);
 });
 
@@ -117,14 +121,28 @@ test('the circle finder finds circles, and only circles', () => {
     ['e.ts', ['e.ts']],
     ['f.ts', ['a.ts', 'd.ts']],
   ]);
-  assert.deepEqual(importCircles(graph), [['a.ts', 'b.ts', 'c.ts', 'a.ts'], ['e.ts', 'e.ts']]);
-  assert.deepEqual(importCircles(new Map([['x.ts', ['y.ts']], ['y.ts', []]])), []);
+  assert.deepEqual(importCircles(graph), [
+    ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
+    ['e.ts', 'e.ts'],
+  ]);
+  assert.deepEqual(
+    importCircles(
+      new Map([
+        ['x.ts', ['y.ts']],
+        ['y.ts', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('no import circles anywhere in src', () => {
   const graph = importGraph();
   assert.ok(graph.size > 100, 'the import graph covers src');
-  assert.deepEqual(importCircles(graph).map((path) => path.join(' → ')), []);
+  assert.deepEqual(
+    importCircles(graph).map((path) => path.join(' → ')),
+    [],
+  );
 });
 
 test('only src/runtime asks which supervisor a service has; nothing keeps a table per supervisor', () => {
@@ -162,7 +180,10 @@ const FRONT_ENDS = ['cli', 'dashboard'];
 const ABOVE_THE_USE_CASES = new Set(['app', ...FRONT_ENDS, 'main.ts']);
 
 test('the front ends never import each other', () => {
-  for (const [from, to] of [['cli', 'dashboard'], ['dashboard', 'cli']] as const) {
+  for (const [from, to] of [
+    ['cli', 'dashboard'],
+    ['dashboard', 'cli'],
+  ] as const) {
     for (const file of sources(join(src, from))) {
       for (const spec of imports(file)) assert.notEqual(folderOf(file, spec), to, `${file} imports ${spec}: src/${from} must not import src/${to}`);
     }
@@ -178,7 +199,8 @@ test('src/app and everything below it never import a front end, and nothing belo
       const to = folderOf(file, spec);
       if (to === undefined) continue;
       assert.ok(!FRONT_ENDS.includes(to), `${file} imports ${spec}: src/${own} must not import a front end`);
-      if (own !== 'app') assert.ok(!ABOVE_THE_USE_CASES.has(to) && to !== 'main.js', `${file} imports ${spec}: src/${own} lies below the use cases (src/app)`);
+      if (own !== 'app')
+        assert.ok(!ABOVE_THE_USE_CASES.has(to) && to !== 'main.js', `${file} imports ${spec}: src/${own} lies below the use cases (src/app)`);
     }
   }
 });
@@ -187,5 +209,9 @@ test('the layer checks see the imports they check (a front end that imported the
   // The checks above pass as well when `imports` finds nothing: show that it finds these.
   assert.ok(imports(join(src, 'main.ts')).includes('./dashboard/server.js'));
   assert.equal(folderOf(join(src, 'cli', 'commands', 'ui.ts'), '../../dashboard/server.js'), 'dashboard');
-  assert.ok(sources(join(src, 'dashboard')).flatMap(imports).some((spec) => spec.includes('/app/')));
+  assert.ok(
+    sources(join(src, 'dashboard'))
+      .flatMap(imports)
+      .some((spec) => spec.includes('/app/')),
+  );
 });

@@ -23,7 +23,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 test('no user-facing text (src, docs, README, schemas, the example fleet) speaks of "seeds"', async () => {
   const root = packageRoot();
-  const files = [join(root, 'README.md'), ...(await Promise.all(['src', 'docs', 'schemas', 'examples'].map((d) => filesUnder(join(root, d))))).flat()];
+  const files = [
+    join(root, 'README.md'),
+    ...(await Promise.all(['src', 'docs', 'schemas', 'examples'].map((d) => filesUnder(join(root, d))))).flat(),
+  ];
   const found: string[] = [];
   for (const file of files) {
     const lines = (await readFile(file, 'utf8')).split('\n');
@@ -35,7 +38,7 @@ test('no user-facing text (src, docs, README, schemas, the example fleet) speaks
   assert.deepEqual(found, []);
 });
 
-test('--help of deploy says what the script is: the project\'s own deploy script', () => {
+test("--help of deploy says what the script is: the project's own deploy script", () => {
   const run = spawnSync(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), '--help'], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout.replace(/\s+/g, ' '), /project's own deploy script/);

@@ -24,14 +24,24 @@ export function generateFleet(dir, rnd, { hosts: HOSTS, services: SERVICES, clus
   const workstations = hosts.filter((h) => h.role === 'workstation');
   const inv = { version: 1, mesh: { cidr: '10.9.0.0/16', hub: mesh[0].name, topology: 'full-mesh' }, hosts: {}, clusters: {}, tunnels: [] };
   hosts.forEach((h, i) => {
-    inv.hosts[h.name] = { address: `192.0.2.${(i % 250) + 1}`, provider: 'bare-metal', role: h.role, ...(h.onMesh ? { mesh_ip: `10.9.${Math.floor(i / 250)}.${(i % 250) + 1}` } : {}) };
+    inv.hosts[h.name] = {
+      address: `192.0.2.${(i % 250) + 1}`,
+      provider: 'bare-metal',
+      role: h.role,
+      ...(h.onMesh ? { mesh_ip: `10.9.${Math.floor(i / 250)}.${(i % 250) + 1}` } : {}),
+    };
   });
   const clusters = [];
   for (let i = 0; i < CLUSTERS; i++) {
     const host = mesh[rnd.int(0, mesh.length - 1)].name;
     const name = `pg${pad(i, 3)}`;
     clusters.push(name);
-    inv.clusters[name] = { host, port: 20000 + i, engine: 'postgres', ...(i % 5 === 0 ? {} : { backup: { rpo: `${rnd.int(1, 24)}h`, rto: `${rnd.int(1, 8)}h`, method: 'nightly dump' } }) };
+    inv.clusters[name] = {
+      host,
+      port: 20000 + i,
+      engine: 'postgres',
+      ...(i % 5 === 0 ? {} : { backup: { rpo: `${rnd.int(1, 24)}h`, rto: `${rnd.int(1, 8)}h`, method: 'nightly dump' } }),
+    };
   }
   // Off-mesh production hosts: a chain through a workstation to a mesh host, or a direct tunnel.
   let t = 0;
@@ -48,7 +58,9 @@ export function generateFleet(dir, rnd, { hosts: HOSTS, services: SERVICES, clus
       inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: to, to: h.name, direction: 'reverse', ports: [30000 + t] });
     }
   }
-  for (const w of workstations) for (const h of hosts.filter((x) => x.role === 'dev')) inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: w.name, to: h.name, ports: [30000 + t] });
+  for (const w of workstations)
+    for (const h of hosts.filter((x) => x.role === 'dev'))
+      inv.tunnels.push({ name: `t${pad(t++, 4)}`, from: w.name, to: h.name, ports: [30000 + t] });
   writeFileSync(join(dir, 'mesh-hosts.json'), JSON.stringify(inv, null, 1));
 
   const prod = [];
@@ -63,7 +75,8 @@ export function generateFleet(dir, rnd, { hosts: HOSTS, services: SERVICES, clus
     const lines = [`apiVersion: infra/v2`, `project: ${project}`];
     if (personal) lines.push('environment: dev');
     lines.push('provider: bare-metal', `owner: team-${i % 17}`);
-    if (!personal && rnd.chance(0.4)) lines.push('database:', `  cluster: ${clusters[rnd.int(0, clusters.length - 1)]}`, `  name: db_${i}`, `  user: u_${i}`);
+    if (!personal && rnd.chance(0.4))
+      lines.push('database:', `  cluster: ${clusters[rnd.int(0, clusters.length - 1)]}`, `  name: db_${i}`, `  user: u_${i}`);
     lines.push('service:', `  host: ${h.name}`, `  port: ${10000 + i}`, '  command: bin/serve');
     if (deps.size > 0) lines.push(`  depends_on: [${[...deps].join(', ')}]`);
     if (!personal && rnd.chance(0.1)) lines.push('  stateful: true', '  backup: { rpo: 1h, rto: 2h, method: restic }');

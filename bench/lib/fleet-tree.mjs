@@ -28,10 +28,48 @@ export function prng(seed) {
   };
 }
 
-const WORDS = ['billing', 'search', 'auth', 'mail', 'ledger', 'catalog', 'media', 'notify', 'report', 'gateway', 'profile', 'orders', 'inventory', 'pricing', 'chat', 'feed', 'upload', 'geo', 'metrics', 'scheduler'];
+const WORDS = [
+  'billing',
+  'search',
+  'auth',
+  'mail',
+  'ledger',
+  'catalog',
+  'media',
+  'notify',
+  'report',
+  'gateway',
+  'profile',
+  'orders',
+  'inventory',
+  'pricing',
+  'chat',
+  'feed',
+  'upload',
+  'geo',
+  'metrics',
+  'scheduler',
+];
 const SUFFIXES = ['api', 'web', 'worker', 'sync', 'svc', 'jobs', 'cron', 'hub'];
 const SRC_DIRS = ['lib', 'routes', 'models', 'utils', 'handlers', 'services', 'db', 'config'];
-const NPM_PACKAGES = ['lodash', 'express', 'debug', 'ms', 'chalk', 'semver', 'yaml', 'zod', 'pino', 'undici', 'commander', 'dotenv', 'uuid', 'ws', 'qs', 'mime'];
+const NPM_PACKAGES = [
+  'lodash',
+  'express',
+  'debug',
+  'ms',
+  'chalk',
+  'semver',
+  'yaml',
+  'zod',
+  'pino',
+  'undici',
+  'commander',
+  'dotenv',
+  'uuid',
+  'ws',
+  'qs',
+  'mime',
+];
 const ENGINES = ['postgres', 'postgres', 'postgres', 'timescaledb', 'mysql', 'redis'];
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -88,7 +126,13 @@ export function planTree(options = {}) {
     const onDev = i % 10 === 9;
     const host = onDev ? devHosts[i % devHosts.length] : serverHosts[i % serverHosts.length];
     const engine = ENGINES[i % ENGINES.length];
-    clusters.push({ name: `${engine === 'timescaledb' ? 'ts' : engine === 'redis' ? 'cache' : engine === 'mysql' ? 'my' : 'pg'}-${pad(i, 2)}`, host: host.name, port: 25000 + i, engine, dev: onDev });
+    clusters.push({
+      name: `${engine === 'timescaledb' ? 'ts' : engine === 'redis' ? 'cache' : engine === 'mysql' ? 'my' : 'pg'}-${pad(i, 2)}`,
+      host: host.name,
+      port: 25000 + i,
+      engine,
+      dev: onDev,
+    });
   }
   const prodClusters = clusters.filter((c) => !c.dev && c.engine !== 'redis');
   const devClusters = clusters.filter((c) => c.dev);
@@ -115,10 +159,11 @@ export function planTree(options = {}) {
     const kind = v1 ? 'app' : r.chance(0.15) ? 'worker' : 'app';
     const port = kind === 'worker' ? undefined : host.nextPort++;
     const deps = [];
-    if (p.index > 0) for (let k = r.int(0, 3); k > 0; k--) {
-      const dep = projects[r.int(Math.max(0, p.index - 200), p.index - 1)].name;
-      if (!deps.includes(dep)) deps.push(dep);
-    }
+    if (p.index > 0)
+      for (let k = r.int(0, 3); k > 0; k--) {
+        const dep = projects[r.int(Math.max(0, p.index - 200), p.index - 1)].name;
+        if (!deps.includes(dep)) deps.push(dep);
+      }
     const database = r.chance(0.4) ? { cluster: r.pick(prodClusters).name, name: snake(p.name), user: snake(p.name) } : undefined;
     const m = { project: p.name, provider: host.provider, host: host.name, port, kind, deps, database, owner: `team-${p.team}` };
     p.prod = m;
@@ -138,7 +183,10 @@ export function planTree(options = {}) {
       port: host.nextPort++,
       kind: 'app',
       deps: p.prod.deps,
-      database: p.prod.database && devClusters.length > 0 ? { cluster: devClusters[k % devClusters.length].name, name: `${snake(p.name)}_dev`, user: `${snake(p.name)}_dev` } : undefined,
+      database:
+        p.prod.database && devClusters.length > 0
+          ? { cluster: devClusters[k % devClusters.length].name, name: `${snake(p.name)}_dev`, user: `${snake(p.name)}_dev` }
+          : undefined,
       owner: p.prod.owner,
     };
     const text = v1 ? manifestV1(m, 'dev', !onLaptop) : manifestV2(m, 'dev', r, host);
@@ -210,11 +258,7 @@ export function writeTree(root, files) {
 // ---- manifests -----------------------------------------------------------------------------------------------
 
 function manifestV2(m, env, r, host) {
-  const lines = [
-    '# yaml-language-server: $schema=../../../schemas/infra-v2.schema.json',
-    'apiVersion: infra/v2',
-    `project: ${m.project}`,
-  ];
+  const lines = ['# yaml-language-server: $schema=../../../schemas/infra-v2.schema.json', 'apiVersion: infra/v2', `project: ${m.project}`];
   if (env !== 'prod') lines.push(`environment: ${env}`);
   lines.push(`provider: ${m.provider}`, `owner: ${m.owner}`);
   if (m.database) {
@@ -224,7 +268,9 @@ function manifestV2(m, env, r, host) {
   lines.push('service:', `  host: ${m.host}`);
   if (m.port !== undefined) lines.push(`  port: ${m.port}`);
   if (m.kind !== 'app') lines.push(`  kind: ${m.kind}`);
-  lines.push(`  command: ${m.kind === 'worker' ? 'node dist/worker.js' : r.pick(['node dist/server.js', 'python -m app.serve', './bin/server --listen', 'bun run start'])}`);
+  lines.push(
+    `  command: ${m.kind === 'worker' ? 'node dist/worker.js' : r.pick(['node dist/server.js', 'python -m app.serve', './bin/server --listen', 'bun run start'])}`,
+  );
   if (m.kind === 'app') lines.push(`  health: { readiness: /readyz, liveness: /livez, timeout: ${r.pick(['30s', '60s', '2m', 45])} }`);
   if (m.kind === 'app' && env === 'prod' && r.chance(0.5)) lines.push(`  domains: [${m.project}.example.com, www.${m.project}.example.org]`);
   lines.push(`  env_file: /etc/${m.project}/${env}.env`);
@@ -232,7 +278,15 @@ function manifestV2(m, env, r, host) {
   if (r.chance(0.3)) lines.push(`  directory: /srv/${m.project}${env === 'prod' ? '' : `-${env}`}`);
   if (r.chance(0.3)) lines.push('  artifact: dist', `  keep_releases: ${r.int(2, 10)}`);
   if (host.role === 'production' && r.chance(0.1)) {
-    lines.push('  stateful: true', '  backup:', '    rpo: 15m', '    rto: 1h', '    method: hourly rsync of the data directory', '    target: backup-store', '    drill: 2024-05-01');
+    lines.push(
+      '  stateful: true',
+      '  backup:',
+      '    rpo: 15m',
+      '    rto: 1h',
+      '    method: hourly rsync of the data directory',
+      '    target: backup-store',
+      '    drill: 2024-05-01',
+    );
   }
   if (env === 'prod' && host.provider === 'bare-metal' && r.chance(0.03)) lines.push('  gpu: { mode: on-demand }');
   if (m.deps.length > 0) lines.push(`  depends_on: [${m.deps.join(', ')}]`);
@@ -318,13 +372,25 @@ function inventory(hosts, clusters, r) {
       port: c.port,
       engine: c.engine,
       ...(c.engine === 'redis' ? { role: 'cache' } : {}),
-      backup: c.engine === 'redis' ? { rpo: 'n/a', rto: '15m', method: 'none: cache' } : { rpo: '1h', rto: '1h', method: 'nightly logical dumps → restic', target: 'backup-store' },
+      backup:
+        c.engine === 'redis'
+          ? { rpo: 'n/a', rto: '15m', method: 'none: cache' }
+          : { rpo: '1h', rto: '1h', method: 'nightly logical dumps → restic', target: 'backup-store' },
     };
   }
   for (let k = 0; k < 5; k++) {
     const c = clusters[k * 3];
     const from = hosts.find((h) => h.index >= 12 + k && h.name !== c.host);
-    inv.tunnels.push({ name: `db-tunnel-${k}`, from: from.name, to: c.host, direction: 'forward', ports: [c.port], carries: c.name, critical: k === 0, owner: 'ops' });
+    inv.tunnels.push({
+      name: `db-tunnel-${k}`,
+      from: from.name,
+      to: c.host,
+      direction: 'forward',
+      ports: [c.port],
+      carries: c.name,
+      critical: k === 0,
+      owner: 'ops',
+    });
   }
   return inv;
 }
@@ -374,7 +440,10 @@ function gitDir(dir, r, objects) {
 }
 
 function nodeModules(dir, r, packages) {
-  const out = [[`${dir}/.package-lock.json`, '{}\n'], [`${dir}/.bin/tsc`, '#!/bin/sh\n']];
+  const out = [
+    [`${dir}/.package-lock.json`, '{}\n'],
+    [`${dir}/.bin/tsc`, '#!/bin/sh\n'],
+  ];
   const start = r.int(0, NPM_PACKAGES.length - 1);
   for (let k = 0; k < packages; k++) {
     const pkg = `${dir}/${NPM_PACKAGES[(start + k) % NPM_PACKAGES.length]}`;

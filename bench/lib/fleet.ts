@@ -11,7 +11,12 @@ type Options = Parameters<typeof TestFleet.up>[1];
  * Boots the fleet, makes a work directory (`prefix` + random), runs `body`, then — whatever
  * happened — takes the fleet down and removes the directory.
  */
-export async function withBenchFleet<T>(spec: Spec, options: Options, prefix: string, body: (fleet: TestFleet, work: string) => Promise<T>): Promise<T> {
+export async function withBenchFleet<T>(
+  spec: Spec,
+  options: Options,
+  prefix: string,
+  body: (fleet: TestFleet, work: string) => Promise<T>,
+): Promise<T> {
   const fleet = await TestFleet.up(spec, options);
   const work = mkdtempSync(join(tmpdir(), prefix));
   try {

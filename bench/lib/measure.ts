@@ -1,7 +1,11 @@
 /** What the benchmarks share: a timed child process, medians, seconds for people. */
 import { spawn } from 'node:child_process';
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; status: number | null; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ ms: number; status: number | null; stdout: string; stderr: string }> {
   const t0 = process.hrtime.bigint();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

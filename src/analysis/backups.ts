@@ -98,7 +98,8 @@ export function worst(values: readonly string[]): string | null {
   return best;
 }
 
-const json = (p: BackupPolicy | undefined): PolicyJson | null => (p ? { rpo: p.rpo, rto: p.rto, method: p.method, target: p.target ?? null, drill: p.drill ?? null } : null);
+const json = (p: BackupPolicy | undefined): PolicyJson | null =>
+  p ? { rpo: p.rpo, rto: p.rto, method: p.method, target: p.target ?? null, drill: p.drill ?? null } : null;
 
 export function backupReport(index: FleetIndex): BackupReport {
   const { fleet } = index;
@@ -126,7 +127,14 @@ export function backupReport(index: FleetIndex): BackupReport {
     const databases: DatabaseRow[] = users.map((d) => {
       const own = json(d.backup);
       const id = serviceId(d.project, d.environment);
-      return { project: d.project, environment: d.environment, service: index.services.has(id) ? id : null, name: d.name, policy: own ?? policy, source: own ? 'database.backup' : policy ? 'cluster' : null };
+      return {
+        project: d.project,
+        environment: d.environment,
+        service: index.services.has(id) ? id : null,
+        name: d.name,
+        policy: own ?? policy,
+        source: own ? 'database.backup' : policy ? 'cluster' : null,
+      };
     });
     const cache = c.role === 'cache';
     const uncovered = databases.filter((d) => d.policy === null);
@@ -135,13 +143,29 @@ export function backupReport(index: FleetIndex): BackupReport {
     if (status === 'missing') {
       const severity = production ? 'error' : 'warning';
       if (databases.length === 0 || uncovered.length === databases.length) {
-        missing.push({ kind: 'cluster', name: c.name, host: c.host, production, severity, message: `${production ? 'production ' : ''}database cluster ${c.name} (${c.engine} on ${c.host}) has no backup policy` });
+        missing.push({
+          kind: 'cluster',
+          name: c.name,
+          host: c.host,
+          production,
+          severity,
+          message: `${production ? 'production ' : ''}database cluster ${c.name} (${c.engine} on ${c.host}) has no backup policy`,
+        });
       } else {
-        for (const d of uncovered) missing.push({ kind: 'database', name: `${c.name}/${d.name}`, host: c.host, production: d.environment === 'prod', severity: d.environment === 'prod' ? 'error' : 'warning', message: `database ${d.name} of ${d.service ?? d.project} on cluster ${c.name} has no backup policy (neither database.backup nor the cluster's)` });
+        for (const d of uncovered)
+          missing.push({
+            kind: 'database',
+            name: `${c.name}/${d.name}`,
+            host: c.host,
+            production: d.environment === 'prod',
+            severity: d.environment === 'prod' ? 'error' : 'warning',
+            message: `database ${d.name} of ${d.service ?? d.project} on cluster ${c.name} has no backup policy (neither database.backup nor the cluster's)`,
+          });
       }
     }
     noteTarget(`cluster ${c.name}`, c.host, policy);
-    for (const d of databases) if (d.source === 'database.backup' && d.policy?.target !== policy?.target) noteTarget(`database ${d.name} (${c.name})`, c.host, d.policy);
+    for (const d of databases)
+      if (d.source === 'database.backup' && d.policy?.target !== policy?.target) noteTarget(`database ${d.name} (${c.name})`, c.host, d.policy);
     clusters.push({ name: c.name, host: c.host, engine: c.engine, role: c.role ?? 'primary', production, policy, databases, status });
 
     // A backup kept on the host it protects is lost with that host: it does not count for the host-loss view.
@@ -166,17 +190,41 @@ export function backupReport(index: FleetIndex): BackupReport {
     const production = s.environment === 'prod';
     const policy = json(s.backup);
     const status: BackupStatus = policy ? 'ok' : 'missing';
-    if (!policy) missing.push({ kind: 'service', name: s.id, host: s.host ?? null, production, severity: production ? 'error' : 'warning', message: `${production ? 'production ' : ''}stateful service ${s.id}${s.host ? ` on ${s.host}` : ''} has no backup policy (service.backup)` });
+    if (!policy)
+      missing.push({
+        kind: 'service',
+        name: s.id,
+        host: s.host ?? null,
+        production,
+        severity: production ? 'error' : 'warning',
+        message: `${production ? 'production ' : ''}stateful service ${s.id}${s.host ? ` on ${s.host}` : ''} has no backup policy (service.backup)`,
+      });
     noteTarget(`service ${s.id}`, s.host ?? null, policy);
     services.push({ id: s.id, project: s.project, environment: s.environment, host: s.host ?? null, production, policy, status });
     const lostWithHost = s.host !== undefined && policy?.target === s.host;
     if (lostWithHost) sameHost.set(s.host!, [...(sameHost.get(s.host!) ?? []), s.id]);
-    if (s.host !== undefined) addData(s.host, { kind: 'service', name: s.id, rpo: lostWithHost ? NONE : (policy?.rpo ?? NONE), rto: lostWithHost ? NONE : (policy?.rto ?? NONE), method: policy?.method ?? null });
+    if (s.host !== undefined)
+      addData(s.host, {
+        kind: 'service',
+        name: s.id,
+        rpo: lostWithHost ? NONE : (policy?.rpo ?? NONE),
+        rto: lostWithHost ? NONE : (policy?.rto ?? NONE),
+        method: policy?.method ?? null,
+      });
   }
 
   const host_loss: HostLossRow[] = fleet.hosts.map((h) => {
     const data = hostData.get(h.name) ?? [];
-    return { host: h.name, role: h.role, data, worst_rpo: worst(data.map((d) => d.rpo)), worst_rto: worst(data.map((d) => d.rto)), undeclared: data.filter((d) => d.rpo === NONE && !(sameHost.get(h.name) ?? []).includes(d.name)).map((d) => d.name), backup_on_same_host: sameHost.get(h.name) ?? [], holds_backups_of: [...new Set(holds.get(h.name) ?? [])] };
+    return {
+      host: h.name,
+      role: h.role,
+      data,
+      worst_rpo: worst(data.map((d) => d.rpo)),
+      worst_rto: worst(data.map((d) => d.rto)),
+      undeclared: data.filter((d) => d.rpo === NONE && !(sameHost.get(h.name) ?? []).includes(d.name)).map((d) => d.name),
+      backup_on_same_host: sameHost.get(h.name) ?? [],
+      holds_backups_of: [...new Set(holds.get(h.name) ?? [])],
+    };
   });
   return { clusters, services, missing, warnings, host_loss, ok: !missing.some((m) => m.severity === 'error') };
 }

@@ -8,7 +8,27 @@
  */
 import { clusterKey, serviceKey, type FleetIndex, type NodeKey } from './topology.js';
 
-export const IDENTITY_WORDS: readonly string[] = ['identity', 'idp', 'sso', 'auth', 'authn', 'authz', 'oauth', 'oidc', 'iam', 'keycloak', 'keycape', 'authelia', 'authentik', 'lldap', 'ldap', 'privacyidea', 'dex', 'zitadel', 'kanidm'];
+export const IDENTITY_WORDS: readonly string[] = [
+  'identity',
+  'idp',
+  'sso',
+  'auth',
+  'authn',
+  'authz',
+  'oauth',
+  'oidc',
+  'iam',
+  'keycloak',
+  'keycape',
+  'authelia',
+  'authentik',
+  'lldap',
+  'ldap',
+  'privacyidea',
+  'dex',
+  'zitadel',
+  'kanidm',
+];
 export const SECRET_WORDS: readonly string[] = ['openbao', 'bao', 'vault', 'secret', 'secrets', 'kms'];
 export const SHARED_CLUSTER_USERS = 3;
 export const MANY_DEPENDANTS = 5;
@@ -20,7 +40,11 @@ export interface CoreVerdict {
   detail: string;
 }
 
-const words = (name: string | undefined): string[] => (name ?? '').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+const words = (name: string | undefined): string[] =>
+  (name ?? '')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 
 /** identity or secrets, judged from names alone (the project or cluster, and its owner). */
 export function nameKind(name: string, owner?: string): 'identity' | 'secrets' | undefined {

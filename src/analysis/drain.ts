@@ -79,7 +79,11 @@ interface Item {
   with?: Item;
 }
 
-const TIER_LABEL = ['', 'what many rely on (shared databases, widely used services)', 'identity and secrets: last, everything authenticates through them'];
+const TIER_LABEL = [
+  '',
+  'what many rely on (shared databases, widely used services)',
+  'identity and secrets: last, everything authenticates through them',
+];
 
 export function planDrain(index: FleetIndex, source: string, target: string, options: { baseline?: Reachability } = {}): DrainPlan {
   const reach = options.baseline ?? new Reachability(index);
@@ -90,7 +94,16 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     const consumers = (index.consumersOf.get(key) ?? []).map((e) => e.from.id);
     items.set(key, {
       key,
-      row: { ...row, current: source, target, consumers, dependants: deps.size, core: coreVerdict(index, key, deps.size) ?? null, wave: 0, blocked: [] },
+      row: {
+        ...row,
+        current: source,
+        target,
+        consumers,
+        dependants: deps.size,
+        core: coreVerdict(index, key, deps.size) ?? null,
+        wave: 0,
+        blocked: [],
+      },
       providers: [],
       consumersOnHost: [],
       tier: 0,
@@ -98,7 +111,15 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     });
   };
   for (const s of index.servicesOnHost.get(source) ?? []) {
-    add(serviceKey(s.id), { kind: 'service', name: s.id, project: s.project, environment: s.environment, port: s.port ?? null, owner: s.owner ?? null, production: s.environment === 'prod' });
+    add(serviceKey(s.id), {
+      kind: 'service',
+      name: s.id,
+      project: s.project,
+      environment: s.environment,
+      port: s.port ?? null,
+      owner: s.owner ?? null,
+      production: s.environment === 'prod',
+    });
   }
   for (const c of index.clustersOnHost.get(source) ?? []) {
     const consumers = index.consumersOf.get(clusterKey(c.name)) ?? [];
@@ -133,7 +154,12 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     const consumers = index.consumersOf.get(c.key) ?? [];
     const projects = new Set(consumers.map((e) => e.from.project));
     const first = c.consumersOnHost[0]!;
-    if (projects.size === 1 && consumers.length === c.consumersOnHost.length && c.consumersOnHost.every((i) => i.scc === first.scc && i.tier === c.tier)) c.with = first;
+    if (
+      projects.size === 1 &&
+      consumers.length === c.consumersOnHost.length &&
+      c.consumersOnHost.every((i) => i.scc === first.scc && i.tier === c.tier)
+    )
+      c.with = first;
   }
   // Waves: providers first within a tier; each tier after the ones before; tier 2 is one wave.
   let start = 1;
@@ -142,7 +168,8 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
     for (const scc of sccs) {
       if (scc[0]!.tier !== tier || scc.every((i) => i.with)) continue;
       let wave = start;
-      if (tier < 2) for (const i of scc) for (const p of i.providers) if (p.scc !== i.scc && p.tier === tier && !p.with) wave = Math.max(wave, p.row.wave + 1);
+      if (tier < 2)
+        for (const i of scc) for (const p of i.providers) if (p.scc !== i.scc && p.tier === tier && !p.with) wave = Math.max(wave, p.row.wave + 1);
       for (const i of scc) i.row.wave = wave;
       max = Math.max(max, wave);
     }
@@ -151,13 +178,20 @@ export function planDrain(index: FleetIndex, source: string, target: string, opt
   for (const c of items.values()) if (c.with) c.row.wave = c.with.row.wave;
 
   // Order within a wave: what is relied on most first (a cluster before the project it moves with), then by name.
-  const ordered = [...items.values()].sort((a, b) => a.row.wave - b.row.wave || b.row.dependants - a.row.dependants || a.row.name.localeCompare(b.row.name));
+  const ordered = [...items.values()].sort(
+    (a, b) => a.row.wave - b.row.wave || b.row.dependants - a.row.dependants || a.row.name.localeCompare(b.row.name),
+  );
 
   const warnings: DrainWarning[] = [];
   blockers(index, reach, source, targetHost, ordered, sccs, warnings);
   duringDrain(index, reach, source, target, ordered, warnings);
   const unowned = ordered.filter((i) => i.row.owner === null).map((i) => i.row.name);
-  if (unowned.length > 0) warnings.push({ kind: 'no_owner', message: `no owner declared for ${unowned.join(', ')}: every row of the register needs a migration owner`, items: unowned });
+  if (unowned.length > 0)
+    warnings.push({
+      kind: 'no_owner',
+      message: `no owner declared for ${unowned.join(', ')}: every row of the register needs a migration owner`,
+      items: unowned,
+    });
 
   const waves: Wave[] = [];
   for (const i of ordered) {
@@ -192,16 +226,36 @@ function isProductionRole(host: Host | undefined): boolean {
   return host !== undefined && (host.role === 'production' || host.role === 'legacy');
 }
 
-function blockers(index: FleetIndex, reach: Reachability, source: string, target: Host, ordered: Item[], sccs: Item[][], warnings: DrainWarning[]): void {
+function blockers(
+  index: FleetIndex,
+  reach: Reachability,
+  source: string,
+  target: Host,
+  ordered: Item[],
+  sccs: Item[][],
+  warnings: DrainWarning[],
+): void {
   for (const scc of sccs) {
     if (scc.length < 2) continue;
     const names = scc.map((i) => i.row.name).sort();
-    for (const i of scc) i.row.blocked.push({ reason: 'cycle', message: `${names.join(', ')} rely on each other (a cycle): they cannot move one at a time; break the cycle or move them together in one window` });
+    for (const i of scc)
+      i.row.blocked.push({
+        reason: 'cycle',
+        message: `${names.join(', ')} rely on each other (a cycle): they cannot move one at a time; break the cycle or move them together in one window`,
+      });
   }
   for (const i of ordered) {
     if (!i.row.production) continue;
-    if (target.frozen) i.row.blocked.push({ reason: 'target_frozen', message: `${target.name} is frozen${target.frozen.reason ? ` (${target.frozen.reason})` : ''}: it takes no new production` });
-    else if (target.role !== 'production') i.row.blocked.push({ reason: 'target_not_production', message: `${target.name} is a ${target.role} host: production moves to a production host` });
+    if (target.frozen)
+      i.row.blocked.push({
+        reason: 'target_frozen',
+        message: `${target.name} is frozen${target.frozen.reason ? ` (${target.frozen.reason})` : ''}: it takes no new production`,
+      });
+    else if (target.role !== 'production')
+      i.row.blocked.push({
+        reason: 'target_not_production',
+        message: `${target.name} is a ${target.role} host: production moves to a production host`,
+      });
   }
   // One listener per port on the target: what is there already, then what moved before.
   const taken = new Map<number, string>();
@@ -223,18 +277,27 @@ function blockers(index: FleetIndex, reach: Reachability, source: string, target
     for (const e of index.consumersOf.get(i.key) ?? []) {
       const h = e.from.host;
       if (h === undefined || h === source || h === target.name || !index.hosts.has(h)) continue;
-      if (!gone.reaches(h, target.name)) problems.push({ message: `its consumer ${e.from.id} on ${h} cannot reach ${target.name}${reach.reaches(h, target.name) ? ` once ${source} is gone` : ''}`, production: e.from.environment === 'prod' });
+      if (!gone.reaches(h, target.name))
+        problems.push({
+          message: `its consumer ${e.from.id} on ${h} cannot reach ${target.name}${reach.reaches(h, target.name) ? ` once ${source} is gone` : ''}`,
+          production: e.from.environment === 'prod',
+        });
     }
     if (i.key.startsWith('s:')) {
       const s = index.services.get(i.key.slice(2))!;
       for (const e of index.edgesFrom.get(s.id) ?? []) {
         const h = e.toHost;
         if (h === undefined || h === source || h === target.name || !index.hosts.has(h)) continue;
-        if (!gone.reaches(target.name, h)) problems.push({ message: `${target.name} cannot reach ${e.toName} on ${h}, which it relies on${reach.reaches(target.name, h) ? ` once ${source} is gone` : ''}`, production: s.environment === 'prod' });
+        if (!gone.reaches(target.name, h))
+          problems.push({
+            message: `${target.name} cannot reach ${e.toName} on ${h}, which it relies on${reach.reaches(target.name, h) ? ` once ${source} is gone` : ''}`,
+            production: s.environment === 'prod',
+          });
       }
     }
     for (const p of problems) {
-      if (p.production && i.row.production) i.row.blocked.push({ reason: 'unreachable', message: `${p.message}: add a route (mesh or tunnel) first` });
+      if (p.production && i.row.production)
+        i.row.blocked.push({ reason: 'unreachable', message: `${p.message}: add a route (mesh or tunnel) first` });
       else soft.set(i.row.name, [...(soft.get(i.row.name) ?? []), p.message]);
     }
   }
@@ -258,21 +321,45 @@ function duringDrain(index: FleetIndex, reach: Reachability, source: string, tar
   crossingRoute(index, reach, target, source, movedAhead, 'what has moved reaches what is left behind', warnings);
 }
 
-function crossingRoute(index: FleetIndex, reach: Reachability, from: string, to: string, crossing: string[], what: string, warnings: DrainWarning[]): void {
+function crossingRoute(
+  index: FleetIndex,
+  reach: Reachability,
+  from: string,
+  to: string,
+  crossing: string[],
+  what: string,
+  warnings: DrainWarning[],
+): void {
   if (crossing.length === 0) return;
   const route = reach.route(from, to);
   if (!route) {
-    warnings.push({ kind: 'during_drain', message: `${from} cannot reach ${to}: while the drain runs, ${what} (${crossing.join(', ')}); add a route from ${from} to ${to} first`, items: crossing });
+    warnings.push({
+      kind: 'during_drain',
+      message: `${from} cannot reach ${to}: while the drain runs, ${what} (${crossing.join(', ')}); add a route from ${from} to ${to} first`,
+      items: crossing,
+    });
     return;
   }
   // Only when every route needs a personal host: with them all offline, is there still one?
-  const personal = [...index.hosts.values()].filter((h) => (h.role === 'workstation' || h.role === 'dev') && h.name !== from && h.name !== to).map((h) => h.name);
+  const personal = [...index.hosts.values()]
+    .filter((h) => (h.role === 'workstation' || h.role === 'dev') && h.name !== from && h.name !== to)
+    .map((h) => h.name);
   if (personal.length === 0 || new Reachability(index, new Set(personal)).route(from, to)) return;
   // The personal hosts that offer a route: with only that one of them on, it gets through.
   const needed = personal.filter((p) => new Reachability(index, new Set(personal.filter((o) => o !== p))).route(from, to));
-  if (needed.length === 0) needed.push(...routeHosts(route).slice(1, -1).filter((h) => personal.includes(h)));
-  const which = needed.length === 1 ? `${needed[0]} (${index.hosts.get(needed[0]!)!.role})` : `one of ${needed.join(', ')} (workstation or dev hosts)`;
-  warnings.push({ kind: 'through_workstation', message: `${from} reaches ${to} only through ${which}: while the drain runs, ${what} (${crossing.join(', ')}) over it; keep it on, or add a direct route`, items: crossing });
+  if (needed.length === 0)
+    needed.push(
+      ...routeHosts(route)
+        .slice(1, -1)
+        .filter((h) => personal.includes(h)),
+    );
+  const which =
+    needed.length === 1 ? `${needed[0]} (${index.hosts.get(needed[0]!)!.role})` : `one of ${needed.join(', ')} (workstation or dev hosts)`;
+  warnings.push({
+    kind: 'through_workstation',
+    message: `${from} reaches ${to} only through ${which}: while the drain runs, ${what} (${crossing.join(', ')}) over it; keep it on, or add a direct route`,
+    items: crossing,
+  });
 }
 
 /** Iterative Tarjan: components in reverse topological order (providers before consumers). */

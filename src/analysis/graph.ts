@@ -9,14 +9,33 @@ import { push, type FleetIndex, type Unresolved } from './topology.js';
 export type GraphEdge =
   | { kind: 'depends_on'; from: string; to: string }
   | { kind: 'database'; from: string; to: string }
-  | { kind: 'tunnel'; name: string; from: string; to: string; direction: 'forward' | 'reverse'; carries: string | null; critical: boolean; ports: number[] }
+  | {
+      kind: 'tunnel';
+      name: string;
+      from: string;
+      to: string;
+      direction: 'forward' | 'reverse';
+      carries: string | null;
+      critical: boolean;
+      ports: number[];
+    }
   /** `edge`: the first of `edges` (kept for readers of the first shape); `edges`: every edge that routes it. */
   | { kind: 'route'; from: string; to: string; edge: string | null; edges: string[] };
 
 export interface FleetGraph {
   hosts: { name: string; role: string; provider: string; mesh_ip: string | null; frozen: boolean; services: string[]; clusters: string[] }[];
   /** `droplet`: the droplet a producer-root manifest lists the service under (null for a manifest's own service). */
-  services: { id: string; project: string; environment: string; host: string | null; kind: string; port: number | null; domains: string[]; stateful: boolean; droplet: string | null }[];
+  services: {
+    id: string;
+    project: string;
+    environment: string;
+    host: string | null;
+    kind: string;
+    port: number | null;
+    domains: string[];
+    stateful: boolean;
+    droplet: string | null;
+  }[];
   clusters: { name: string; host: string; engine: string; port: number; role: string }[];
   edges: GraphEdge[];
   unresolved: Unresolved[];
@@ -27,7 +46,16 @@ export function buildGraph(index: FleetIndex): FleetGraph {
   const edges: GraphEdge[] = [];
   for (const e of index.edges) edges.push({ kind: e.kind, from: e.from.id, to: e.toName });
   for (const t of fleet.tunnels) {
-    edges.push({ kind: 'tunnel', name: t.name, from: t.from, to: t.to, direction: t.direction ?? 'forward', carries: t.carries ?? null, critical: t.critical === true, ports: t.ports ?? [] });
+    edges.push({
+      kind: 'tunnel',
+      name: t.name,
+      from: t.from,
+      to: t.to,
+      direction: t.direction ?? 'forward',
+      carries: t.carries ?? null,
+      critical: t.critical === true,
+      ports: t.ports ?? [],
+    });
   }
   // A domain reaches its service through the edges that route it, as `net caddy` renders them.
   for (const s of fleet.services) {
@@ -49,8 +77,28 @@ export function buildGraph(index: FleetIndex): FleetGraph {
       clusters: (index.clustersOnHost.get(h.name) ?? []).map((c) => c.name),
     })),
     services: [
-      ...fleet.services.map((s) => ({ id: s.id, project: s.project, environment: s.environment, host: s.host ?? null, kind: s.kind, port: s.port ?? null, domains: s.domains, stateful: s.stateful, droplet: null })),
-      ...onDroplets.map((d) => ({ id: d.id, project: d.name, environment: 'prod', host: d.host ?? null, kind: d.kind, port: d.port ?? null, domains: d.domain === undefined ? [] : [d.domain], stateful: false, droplet: d.droplet })),
+      ...fleet.services.map((s) => ({
+        id: s.id,
+        project: s.project,
+        environment: s.environment,
+        host: s.host ?? null,
+        kind: s.kind,
+        port: s.port ?? null,
+        domains: s.domains,
+        stateful: s.stateful,
+        droplet: null,
+      })),
+      ...onDroplets.map((d) => ({
+        id: d.id,
+        project: d.name,
+        environment: 'prod',
+        host: d.host ?? null,
+        kind: d.kind,
+        port: d.port ?? null,
+        domains: d.domain === undefined ? [] : [d.domain],
+        stateful: false,
+        droplet: d.droplet,
+      })),
     ],
     clusters: fleet.clusters.map((c) => ({ name: c.name, host: c.host, engine: c.engine, port: c.port, role: c.role ?? 'primary' })),
     edges,
@@ -108,7 +156,11 @@ export function renderText(g: FleetGraph, st: TextStyle = plainStyle): string {
         h.clusters.map((name) => {
           const c = clusterByName.get(name)!;
           const users = into.get(name);
-          return [name, `${c.engine} :${c.port}${c.role === 'primary' ? '' : ` [${c.role}]`}`, users ? `← ${users.join(', ')}` : st.dim('(no consumers)')];
+          return [
+            name,
+            `${c.engine} :${c.port}${c.role === 'primary' ? '' : ` [${c.role}]`}`,
+            users ? `← ${users.join(', ')}` : st.dim('(no consumers)'),
+          ];
         }),
       );
     }
@@ -124,13 +176,23 @@ export function renderText(g: FleetGraph, st: TextStyle = plainStyle): string {
   const tunnels = g.edges.filter((e): e is Extract<GraphEdge, { kind: 'tunnel' }> => e.kind === 'tunnel');
   if (tunnels.length > 0) {
     lines.push(st.bold('tunnels') + st.dim('  (from: whose clients use it → to: whose port it reaches)'));
-    block(tunnels.map((t) => [t.name, `${t.from} → ${t.to}`, t.direction, t.carries ? `carries ${t.carries}` : '', t.critical ? st.yellow('critical') : '']));
+    block(
+      tunnels.map((t) => [
+        t.name,
+        `${t.from} → ${t.to}`,
+        t.direction,
+        t.carries ? `carries ${t.carries}` : '',
+        t.critical ? st.yellow('critical') : '',
+      ]),
+    );
     lines.push('');
   }
   const routes = g.edges.filter((e): e is Extract<GraphEdge, { kind: 'route' }> => e.kind === 'route');
   if (routes.length > 0) {
     lines.push(st.bold('routes') + st.dim('  (domain → service)'));
-    block(routes.map((r) => [r.from, `→ ${r.to} (${hostOfService.get(r.to) ?? '?'})`, r.edges.length > 0 ? st.dim(`via ${r.edges.join(', ')}`) : '']));
+    block(
+      routes.map((r) => [r.from, `→ ${r.to} (${hostOfService.get(r.to) ?? '?'})`, r.edges.length > 0 ? st.dim(`via ${r.edges.join(', ')}`) : '']),
+    );
     lines.push('');
   }
   if (g.unresolved.length > 0) {
@@ -150,7 +212,13 @@ function align(rows: string[][], indent: string): string[] {
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, width(c))));
   return rows.map((r) => {
     const last = r.reduce((n, c, i) => (c === '' ? n : i), -1);
-    return indent + r.slice(0, last + 1).map((c, i) => (i === last ? c : c + ' '.repeat(widths[i]! - width(c)))).join('  ');
+    return (
+      indent +
+      r
+        .slice(0, last + 1)
+        .map((c, i) => (i === last ? c : c + ' '.repeat(widths[i]! - width(c))))
+        .join('  ')
+    );
   });
 }
 
@@ -186,7 +254,10 @@ export function renderMermaid(g: FleetGraph): string {
   for (const e of g.edges) {
     if (e.kind === 'depends_on') lines.push(`  ${svcId(e.from)} --> ${svcId(e.to)}`);
     else if (e.kind === 'database') lines.push(`  ${svcId(e.from)} -.->|${q('db')}| ${dbId(e.to)}`);
-    else if (e.kind === 'tunnel') lines.push(`  ${hostId(e.from)} ==>|${q(`tunnel ${e.name}${e.direction === 'reverse' ? ' (reverse)' : ''}${e.carries ? `: ${e.carries}` : ''}`)}| ${hostId(e.to)}`);
+    else if (e.kind === 'tunnel')
+      lines.push(
+        `  ${hostId(e.from)} ==>|${q(`tunnel ${e.name}${e.direction === 'reverse' ? ' (reverse)' : ''}${e.carries ? `: ${e.carries}` : ''}`)}| ${hostId(e.to)}`,
+      );
     else {
       lines.push(`  ${domId(e.from)}([${q(e.from)}])`);
       lines.push(`  ${domId(e.from)} --> ${svcId(e.to)}`);
@@ -221,7 +292,12 @@ function idMaker(sanitize: (s: string) => string): (base: string, key: string) =
 export function renderDot(g: FleetGraph): string {
   const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
   const anchor = (h: string) => q(`h:${h}`);
-  const lines = ['digraph fleet {', '  graph [rankdir=LR, compound=true, fontname="Helvetica"];', '  node [shape=box, fontname="Helvetica"];', '  edge [fontname="Helvetica", fontsize=10];'];
+  const lines = [
+    'digraph fleet {',
+    '  graph [rankdir=LR, compound=true, fontname="Helvetica"];',
+    '  node [shape=box, fontname="Helvetica"];',
+    '  edge [fontname="Helvetica", fontsize=10];',
+  ];
   const serviceById = new Map(g.services.map((s) => [s.id, s]));
   const clusterByName = new Map(g.clusters.map((c) => [c.name, c]));
   const hostNames = new Set(g.hosts.map((h) => h.name));
@@ -232,7 +308,9 @@ export function renderDot(g: FleetGraph): string {
     lines.push(`    ${anchor(h.name)} [shape=point, style=invis, width=0];`);
     for (const id of h.services) {
       const s = serviceById.get(id)!;
-      lines.push(`    ${q(`s:${id}`)} [label=${q(serviceLabel(s))}${s.kind === 'edge' ? ', shape=hexagon' : s.kind === 'worker' ? ', shape=component' : ''}];`);
+      lines.push(
+        `    ${q(`s:${id}`)} [label=${q(serviceLabel(s))}${s.kind === 'edge' ? ', shape=hexagon' : s.kind === 'worker' ? ', shape=component' : ''}];`,
+      );
     }
     for (const name of h.clusters) {
       const c = clusterByName.get(name)!;
@@ -240,12 +318,15 @@ export function renderDot(g: FleetGraph): string {
     }
     lines.push('  }');
   }
-  for (const s of g.services) if (s.host === null || !hostNames.has(s.host)) lines.push(`  ${q(`s:${s.id}`)} [label=${q(serviceLabel(s))}, color=red];`);
+  for (const s of g.services)
+    if (s.host === null || !hostNames.has(s.host)) lines.push(`  ${q(`s:${s.id}`)} [label=${q(serviceLabel(s))}, color=red];`);
   for (const e of g.edges) {
     if (e.kind === 'depends_on') lines.push(`  ${q(`s:${e.from}`)} -> ${q(`s:${e.to}`)};`);
     else if (e.kind === 'database') lines.push(`  ${q(`s:${e.from}`)} -> ${q(`c:${e.to}`)} [style=dashed, label="db"];`);
     else if (e.kind === 'tunnel') {
-      lines.push(`  ${anchor(e.from)} -> ${anchor(e.to)} [ltail=${q(`cluster_h:${e.from}`)}, lhead=${q(`cluster_h:${e.to}`)}, penwidth=${e.critical ? 2.5 : 1}, color=${e.critical ? 'firebrick' : 'gray40'}, label=${q(`${e.name}${e.direction === 'reverse' ? ' (reverse)' : ''}`)}];`);
+      lines.push(
+        `  ${anchor(e.from)} -> ${anchor(e.to)} [ltail=${q(`cluster_h:${e.from}`)}, lhead=${q(`cluster_h:${e.to}`)}, penwidth=${e.critical ? 2.5 : 1}, color=${e.critical ? 'firebrick' : 'gray40'}, label=${q(`${e.name}${e.direction === 'reverse' ? ' (reverse)' : ''}`)}];`,
+      );
     } else {
       lines.push(`  ${q(`d:${e.from}`)} [label=${q(e.from)}, shape=ellipse];`);
       lines.push(`  ${q(`d:${e.from}`)} -> ${q(`s:${e.to}`)};`);

@@ -7,7 +7,19 @@
  */
 import { routingEdges, type Tunnel } from '../fleet/model.js';
 import { backupReport, type BackupReport } from './backups.js';
-import { clusterKey, hopJson, lanesThrough, Reachability, routeHosts, serviceKey, type DepEdge, type FleetIndex, type Hop, type HopJson, type NodeKey } from './topology.js';
+import {
+  clusterKey,
+  hopJson,
+  lanesThrough,
+  Reachability,
+  routeHosts,
+  serviceKey,
+  type DepEdge,
+  type FleetIndex,
+  type Hop,
+  type HopJson,
+  type NodeKey,
+} from './topology.js';
 
 export type StepState = 'down' | 'degraded' | 'unreachable';
 
@@ -227,7 +239,9 @@ export function analyzeImpact(index: FleetIndex, offlineHosts: readonly string[]
     backups: lostBackups(index, offline),
     data: dataLoss(index, offline, broken),
     tunnels: brokenTunnels(index.fleet.tunnels, offline, options.observedDown),
-    lanes: [...offline].flatMap((h) => lanesThrough(index.fleet, h)).map((l) => ({ carries: l.carries, from: l.from, through: l.through, to: l.to, tunnels: l.tunnels.map((t) => t.name), critical: l.critical })),
+    lanes: [...offline]
+      .flatMap((h) => lanesThrough(index.fleet, h))
+      .map((l) => ({ carries: l.carries, from: l.from, through: l.through, to: l.to, tunnels: l.tunnels.map((t) => t.name), critical: l.critical })),
     notes: [...meshHubNotes(index, offline), ...notes],
   };
 }
@@ -251,7 +265,9 @@ function darkDomains(index: FleetIndex, offline: ReadonlySet<string>, after: Rea
 
 function lostBackups(index: FleetIndex, offline: ReadonlySet<string>): LostBackup[] {
   if (offline.size === 0) return [];
-  return backupReport(index).host_loss.filter((h) => offline.has(h.host)).flatMap((h) => h.holds_backups_of.map((of) => ({ host: h.host, of })));
+  return backupReport(index)
+    .host_loss.filter((h) => offline.has(h.host))
+    .flatMap((h) => h.holds_backups_of.map((of) => ({ host: h.host, of })));
 }
 
 function describeRoute(hops: Hop[], offline: ReadonlySet<string>, observed: ReadonlyMap<string, string>): NonNullable<Step['route']> {
@@ -259,7 +275,9 @@ function describeRoute(hops: Hop[], offline: ReadonlySet<string>, observed: Read
   const route: NonNullable<Step['route']> = {
     hops: hops.map(hopJson),
     offline: hosts.filter((h) => offline.has(h)),
-    tunnels: hops.flatMap((h) => (h.via === 'tunnel' && (offline.has(h.from) || offline.has(h.to) || observed.has(h.tunnel.name)) ? [h.tunnel.name] : [])),
+    tunnels: hops.flatMap((h) =>
+      h.via === 'tunnel' && (offline.has(h.from) || offline.has(h.to) || observed.has(h.tunnel.name)) ? [h.tunnel.name] : [],
+    ),
   };
   const down = hops.flatMap((h) => (h.via === 'tunnel' && observed.has(h.tunnel.name) ? [h.tunnel.name] : []));
   if (down.length > 0) route.observed_down = down;
@@ -283,7 +301,14 @@ function explain(index: FleetIndex, marks: Map<NodeKey, Mark>, start: NodeKey): 
 }
 
 function stepOf(index: FleetIndex, e: DepEdge, state: StepState): Step {
-  return { from: e.from.id, kind: e.kind, to: e.toName, to_kind: e.to.startsWith('s:') ? 'service' : 'cluster', to_host: index.hostOf(e.to) ?? null, state };
+  return {
+    from: e.from.id,
+    kind: e.kind,
+    to: e.toName,
+    to_kind: e.to.startsWith('s:') ? 'service' : 'cluster',
+    to_host: index.hostOf(e.to) ?? null,
+    state,
+  };
 }
 
 function dataLoss(index: FleetIndex, offline: ReadonlySet<string>, broken: { edge: DepEdge }[]): DataLoss[] {
@@ -302,11 +327,26 @@ function dataLoss(index: FleetIndex, offline: ReadonlySet<string>, broken: { edg
   };
   for (const c of index.fleet.clusters) {
     if (!offline.has(c.host)) continue;
-    out.push({ kind: 'cluster', name: c.name, host: c.host, engine: c.engine, reason: 'host-offline', consumers: consumers(clusterKey(c.name)), ...protection('cluster', c.name, c.host) });
+    out.push({
+      kind: 'cluster',
+      name: c.name,
+      host: c.host,
+      engine: c.engine,
+      reason: 'host-offline',
+      consumers: consumers(clusterKey(c.name)),
+      ...protection('cluster', c.name, c.host),
+    });
   }
   for (const s of index.fleet.services) {
     if (!s.stateful || s.host === undefined || !offline.has(s.host)) continue;
-    out.push({ kind: 'service', name: s.id, host: s.host, reason: 'host-offline', consumers: consumers(serviceKey(s.id)), ...protection('service', s.id, s.host) });
+    out.push({
+      kind: 'service',
+      name: s.id,
+      host: s.host,
+      reason: 'host-offline',
+      consumers: consumers(serviceKey(s.id)),
+      ...protection('service', s.id, s.host),
+    });
   }
   const noRoute = new Map<string, Set<string>>();
   for (const b of broken) {
@@ -317,7 +357,16 @@ function dataLoss(index: FleetIndex, offline: ReadonlySet<string>, broken: { edg
   }
   for (const [name, hosts] of noRoute) {
     const c = index.clusters.get(name)!;
-    out.push({ kind: 'cluster', name, host: c.host, engine: c.engine, reason: 'no-route', consumers: consumers(clusterKey(name)), unreachable_from: [...hosts].sort(), ...protection('cluster', name, c.host) });
+    out.push({
+      kind: 'cluster',
+      name,
+      host: c.host,
+      engine: c.engine,
+      reason: 'no-route',
+      consumers: consumers(clusterKey(name)),
+      unreachable_from: [...hosts].sort(),
+      ...protection('cluster', name, c.host),
+    });
   }
   return out;
 }
@@ -343,7 +392,9 @@ function brokenTunnels(tunnels: readonly Tunnel[], offline: ReadonlySet<string>,
 function meshHubNotes(index: FleetIndex, offline: ReadonlySet<string>): string[] {
   const mesh = index.fleet.mesh;
   if (!mesh?.hub || mesh.topology !== 'hub-and-spoke' || !offline.has(mesh.hub)) return [];
-  return [`${mesh.hub} is the mesh hub (hub-and-spoke): this analysis treats mesh members as reaching each other directly; if spokes route to each other through the hub, they lose the mesh too`];
+  return [
+    `${mesh.hub} is the mesh hub (hub-and-spoke): this analysis treats mesh members as reaching each other directly; if spokes route to each other through the hub, they lose the mesh too`,
+  ];
 }
 
 /** One line per step, for terminals: "a → b (host): state …". */
@@ -354,7 +405,11 @@ export function stepText(step: Step): string {
   const r = step.route!;
   const path = r.hops.length > 0 ? [r.hops[0]!.from, ...r.hops.map((h) => h.to)].join(' ⇢ ') : '';
   const tunnels = r.hops.filter((h) => h.tunnel).map((h) => `${h.tunnel}${h.direction === 'reverse' ? ' [reverse]' : ''}`);
-  const why = [r.offline.length > 0 ? `passes through ${r.offline.join(', ')}, offline` : '', r.observed_down && r.observed_down.length > 0 ? `uses ${r.observed_down.join(', ')}, observed down` : ''].filter(Boolean).join(' and ');
+  const why = [
+    r.offline.length > 0 ? `passes through ${r.offline.join(', ')}, offline` : '',
+    r.observed_down && r.observed_down.length > 0 ? `uses ${r.observed_down.join(', ')}, observed down` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   return `${step.from} → ${target}: unreachable: its route ${path}${tunnels.length > 0 ? ` (${tunnels.length === 1 ? 'tunnel' : 'tunnels'} ${tunnels.join(', ')})` : ''} ${why}`;
 }
-

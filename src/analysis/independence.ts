@@ -35,12 +35,28 @@ export function checkIndependence(index: FleetIndex, observedDown: ReadonlyMap<s
     if (!PERSONAL_ROLES.includes(h.role)) continue;
     hosts.push({ host: h.name, role: h.role, ...verdict(index, [h.name], baseline, observedDown) });
   }
-  const together = hosts.length >= 2 ? { hosts: hosts.map((h) => h.host), ...verdict(index, hosts.map((h) => h.host), baseline, observedDown) } : null;
+  const together =
+    hosts.length >= 2
+      ? {
+          hosts: hosts.map((h) => h.host),
+          ...verdict(
+            index,
+            hosts.map((h) => h.host),
+            baseline,
+            observedDown,
+          ),
+        }
+      : null;
   return { hosts, together, ok: hosts.every((h) => h.ok) && (together?.ok ?? true) };
 }
 
 /** Production services down or degraded, and critical tunnels broken, when these hosts are offline. */
-function verdict(index: FleetIndex, offline: string[], baseline: Reachability, observedDown: ReadonlyMap<string, string>): Omit<HostIndependence, 'host' | 'role'> {
+function verdict(
+  index: FleetIndex,
+  offline: string[],
+  baseline: Reachability,
+  observedDown: ReadonlyMap<string, string>,
+): Omit<HostIndependence, 'host' | 'role'> {
   const r = analyzeImpact(index, offline, { baseline, observedDown });
   const down = r.down.filter((s) => s.environment === 'prod');
   const degraded = r.degraded.filter((s) => s.environment === 'prod');

@@ -114,7 +114,10 @@ export class FleetIndex {
     for (const name of names) {
       if (this.hosts.has(name)) continue;
       const guess = closest(name, known);
-      throw new UsageError(`unknown host "${name}"`, `${guess ? `did you mean "${guess}"? ` : ''}known hosts: ${known.join(', ') || '(none: the inventory lists no hosts)'}`);
+      throw new UsageError(
+        `unknown host "${name}"`,
+        `${guess ? `did you mean "${guess}"? ` : ''}known hosts: ${known.join(', ') || '(none: the inventory lists no hosts)'}`,
+      );
     }
     return uniq([...names]);
   }
@@ -135,7 +138,15 @@ export interface HopJson {
 
 export function hopJson(h: Hop): HopJson {
   if (h.via !== 'tunnel') return { via: h.via, from: h.from, to: h.to };
-  return { via: 'tunnel', from: h.from, to: h.to, tunnel: h.tunnel.name, direction: h.tunnel.direction ?? 'forward', carries: h.tunnel.carries ?? null, critical: h.tunnel.critical === true };
+  return {
+    via: 'tunnel',
+    from: h.from,
+    to: h.to,
+    tunnel: h.tunnel.name,
+    direction: h.tunnel.direction ?? 'forward',
+    carries: h.tunnel.carries ?? null,
+    critical: h.tunnel.critical === true,
+  };
 }
 
 /** Hosts a route passes through, in order, ends included. */
@@ -315,7 +326,14 @@ export function lanesThrough(fleet: Fleet, host: string): Lane[] {
     for (const b of leaving) {
       if (a.carries !== b.carries || a.from === b.to) continue;
       // A production lane is critical end to end: one critical leg and one legacy or dev leg is not one.
-      lanes.push({ carries: a.carries!, from: a.from, through: host, to: b.to, tunnels: [a, b], critical: a.critical === true && b.critical === true });
+      lanes.push({
+        carries: a.carries!,
+        from: a.from,
+        through: host,
+        to: b.to,
+        tunnels: [a, b],
+        critical: a.critical === true && b.critical === true,
+      });
     }
   }
   return lanes;

@@ -15,11 +15,19 @@ export interface ProvisionChoices {
 }
 
 /** `onLoaded`: called once the fleet is loaded, before any host is touched. */
-export async function dbProvision(source: FleetOptions, selector: { targets: string[]; env?: string }, given: Partial<OpsSettings>, choices: ProvisionChoices, progress: Progress, onLoaded: (loaded: LoadedFleet) => void = () => {}) {
+export async function dbProvision(
+  source: FleetOptions,
+  selector: { targets: string[]; env?: string },
+  given: Partial<OpsSettings>,
+  choices: ProvisionChoices,
+  progress: Progress,
+  onLoaded: (loaded: LoadedFleet) => void = () => {},
+) {
   const loaded = await loadFleet(source);
   const ops = new Ops(loaded.fleet, resolveSettings(given));
   onLoaded(loaded);
-  const locate = (file: string, path: Parameters<LoadedFleet['manifests'][number]['source']['locate']>[0]) => loaded.manifests.find((m) => m.file === file)?.source.locate(path);
+  const locate = (file: string, path: Parameters<LoadedFleet['manifests'][number]['source']['locate']>[0]) =>
+    loaded.manifests.find((m) => m.file === file)?.source.locate(path);
   const report = await provision(loaded.fleet, ops, { ...selector, locate, ...choices }, progress);
   await progress.close();
   return {
@@ -34,12 +42,20 @@ export async function dbStatus(source: FleetOptions, clusters: string[], given: 
   requireClusters(loaded, clusters);
   const report = await readDbStatus(loaded.fleet, new Ops(loaded.fleet, resolveSettings(given)), clusters);
   const { missing, violations, unreachable } = report.summary;
-  return { exitCode: missing + violations + unreachable > 0 ? EXIT_PROBLEMS : EXIT_OK, document: { ...report, problems: loaded.problems.map(problemJson) }, loaded };
+  return {
+    exitCode: missing + violations + unreachable > 0 ? EXIT_PROBLEMS : EXIT_OK,
+    document: { ...report, problems: loaded.problems.map(problemJson) },
+    loaded,
+  };
 }
 
 /** Every cluster named is one the inventory declares. */
 export function requireClusters(loaded: LoadedFleet, clusters: readonly string[]): void {
   for (const c of clusters) {
-    if (!loaded.fleet.clusters.some((x) => x.name === c)) throw new UsageError(`no cluster ${JSON.stringify(c)} in the inventory`, `clusters: ${loaded.fleet.clusters.map((x) => x.name).join(', ') || '(none)'}`);
+    if (!loaded.fleet.clusters.some((x) => x.name === c))
+      throw new UsageError(
+        `no cluster ${JSON.stringify(c)} in the inventory`,
+        `clusters: ${loaded.fleet.clusters.map((x) => x.name).join(', ') || '(none)'}`,
+      );
   }
 }

@@ -17,17 +17,39 @@ export type RollbackDocument = WithProblems<{ dry_run: boolean; rollbacks: Rollb
  * user asked for that (the CLI wants --all). `onLoaded`: called once the fleet is loaded and the
  * selection checked, before any host is touched.
  */
-export async function deploy(source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>, options: DeployOptions, progress: Progress, onLoaded: (loaded: LoadedFleet) => void = () => {}): Promise<Answer<DeployDocument>> {
+export async function deploy(
+  source: FleetOptions,
+  selector: SelectOptions,
+  given: Partial<OpsSettings>,
+  options: DeployOptions,
+  progress: Progress,
+  onLoaded: (loaded: LoadedFleet) => void = () => {},
+): Promise<Answer<DeployDocument>> {
   const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
-  if (options.artifact !== undefined && selection.services.length !== 1) throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
+  if (options.artifact !== undefined && selection.services.length !== 1)
+    throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
   onLoaded(loaded);
   const report = await runDeploy(ops, selection, options, progress);
-  return { exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS, document: { ...report, problems: loaded.problems.map(problemJson) }, loaded };
+  return {
+    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
+    document: { ...report, problems: loaded.problems.map(problemJson) },
+    loaded,
+  };
 }
 
-export async function rollback(source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>, options: DeployOptions & { to?: string }, progress: Progress): Promise<Answer<RollbackDocument>> {
+export async function rollback(
+  source: FleetOptions,
+  selector: SelectOptions,
+  given: Partial<OpsSettings>,
+  options: DeployOptions & { to?: string },
+  progress: Progress,
+): Promise<Answer<RollbackDocument>> {
   if (selector.targets.length === 0) throw new UsageError('rollback needs a target', 'name the project (or project@host) to switch back');
   const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
   const results = await runRollback(ops, selection, options, progress);
-  return { exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS, document: { dry_run: options.dryRun, rollbacks: results, problems: loaded.problems.map(problemJson) }, loaded };
+  return {
+    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
+    document: { dry_run: options.dryRun, rollbacks: results, problems: loaded.problems.map(problemJson) },
+    loaded,
+  };
 }

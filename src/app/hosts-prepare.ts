@@ -6,7 +6,13 @@ import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';
 
 /** `onStep`: a line per step as it happens (the CLI's progress). */
-export async function hostsPrepare(source: FleetOptions, hosts: string[], given: Partial<OpsSettings>, mode: 'check' | 'dry-run' | 'apply', onStep: (line: string) => void = () => {}) {
+export async function hostsPrepare(
+  source: FleetOptions,
+  hosts: string[],
+  given: Partial<OpsSettings>,
+  mode: 'check' | 'dry-run' | 'apply',
+  onStep: (line: string) => void = () => {},
+) {
   const loaded = await loadFleet(source);
   // Installing packages takes longer than a quick question.
   const report = await prepareHosts(loaded.fleet, { hosts, mode, ops: resolveSettings(given, { commandTimeoutMs: 30_000 }) }, onStep);

@@ -17,13 +17,22 @@ export interface ImpactChoices {
 }
 
 export async function impact(source: FleetOptions, hosts: string[], choices: ImpactChoices = {}): Promise<Answer<ImpactDocument>> {
-  if (hosts.length === 0 && choices.live === undefined) throw new UsageError('impact needs at least one host', 'name the hosts to take offline, or pass --live to see what the tunnels observed down break now');
+  if (hosts.length === 0 && choices.live === undefined)
+    throw new UsageError(
+      'impact needs at least one host',
+      'name the hosts to take offline, or pass --live to see what the tunnels observed down break now',
+    );
   const loaded = await loadFleet(source);
   return impactOf(loaded, new FleetIndex(loaded.fleet), hosts, choices);
 }
 
 /** On a fleet already loaded (the dashboard keeps one while its files are unchanged). */
-export async function impactOf(loaded: LoadedFleet, index: FleetIndex, hosts: string[], choices: ImpactChoices = {}): Promise<Answer<ImpactDocument>> {
+export async function impactOf(
+  loaded: LoadedFleet,
+  index: FleetIndex,
+  hosts: string[],
+  choices: ImpactChoices = {},
+): Promise<Answer<ImpactDocument>> {
   const offline = index.resolveHosts(hosts);
   const live = choices.live === undefined ? undefined : await (await import('./live.js')).observeLive(loaded, index, choices.live);
   const report = analyzeImpact(index, offline, live ? { observedDown: live.observedDown } : {});

@@ -9,7 +9,10 @@ import type { LiveView } from './live.js';
 export type IndependenceDocument = WithProblems<IndependenceReport & { live?: LiveView['json'] }>;
 
 /** `live`: observe the tunnels now, with these settings (the user's). */
-export async function independence(source: FleetOptions, choices: { live?: Partial<OpsSettings> } = {}): Promise<Answer<IndependenceDocument> & { live?: LiveView }> {
+export async function independence(
+  source: FleetOptions,
+  choices: { live?: Partial<OpsSettings> } = {},
+): Promise<Answer<IndependenceDocument> & { live?: LiveView }> {
   const loaded = await loadFleet(source);
   const index = new FleetIndex(loaded.fleet);
   const live = choices.live === undefined ? undefined : await (await import('./live.js')).observeLive(loaded, index, choices.live);

@@ -15,16 +15,30 @@ export interface LifecycleChoices extends LifecycleOptions {
   deps: boolean;
 }
 
-async function run(action: LifecycleAction, source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>, choices: LifecycleChoices, progress: Progress, onLoaded: (loaded: LoadedFleet) => void) {
+async function run(
+  action: LifecycleAction,
+  source: FleetOptions,
+  selector: SelectOptions,
+  given: Partial<OpsSettings>,
+  choices: LifecycleChoices,
+  progress: Progress,
+  onLoaded: (loaded: LoadedFleet) => void,
+) {
   const prepared = await prepare(source, selector, resolveSettings(given));
   const { loaded, ops } = prepared;
   onLoaded(loaded);
   // start brings up what the targets depend on first (docker compose up), unless --no-deps.
-  const expanded = action === 'start' && choices.deps ? withDependencies(ops.fleet, prepared.selection) : { selection: prepared.selection, added: [] };
+  const expanded =
+    action === 'start' && choices.deps ? withDependencies(ops.fleet, prepared.selection) : { selection: prepared.selection, added: [] };
   const selection = expanded.selection;
   const { deps: _deps, ...options } = choices;
   const report = await runLifecycle(ops, selection, action, options, progress);
-  const stopped = action === 'stop' ? report.results.filter((r) => r.ok && (r.outcome === 'stopped' || r.outcome === 'not-running')).map((r) => ops.fleet.services.find((s) => s.id === r.id)!) : [];
+  const stopped =
+    action === 'stop'
+      ? report.results
+          .filter((r) => r.ok && (r.outcome === 'stopped' || r.outcome === 'not-running'))
+          .map((r) => ops.fleet.services.find((s) => s.id === r.id)!)
+      : [];
   const degraded = stopped.length > 0 ? await degradedBy(ops, stopped) : [];
   return {
     loaded,
@@ -42,7 +56,15 @@ async function run(action: LifecycleAction, source: FleetOptions, selector: Sele
 export type LifecycleDocument = Awaited<ReturnType<typeof run>>['document'];
 
 /** `onLoaded`: called once the fleet is loaded, before any host is touched (the CLI notes the files' problems there, ahead of the progress). */
-export async function lifecycle(action: LifecycleAction, source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>, choices: LifecycleChoices, progress: Progress, onLoaded: (loaded: LoadedFleet) => void = () => {}): Promise<Answer<LifecycleDocument>> {
+export async function lifecycle(
+  action: LifecycleAction,
+  source: FleetOptions,
+  selector: SelectOptions,
+  given: Partial<OpsSettings>,
+  choices: LifecycleChoices,
+  progress: Progress,
+  onLoaded: (loaded: LoadedFleet) => void = () => {},
+): Promise<Answer<LifecycleDocument>> {
   const { loaded, report, document } = await run(action, source, selector, given, choices, progress, onLoaded);
   // Not summary.failed alone: a service skipped for a failed dependency did not come up either.
   return { exitCode: report.results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS, document, loaded };

@@ -24,7 +24,9 @@ export async function observeLive(loaded: LoadedFleet, index: FleetIndex, given:
   const declared = new Set(tunnels.map((t) => t.name));
   const notes = [
     ...unobserved.map((r: TunnelStatus) => `could not observe tunnel ${r.name} (${r.reason ?? 'unreachable'}): assumed as declared`),
-    ...loaded.fleet.tunnels.filter((t) => !declared.has(t.name)).map((t) => `tunnel ${t.name} cannot be opened as declared (see validate): not observed`),
+    ...loaded.fleet.tunnels
+      .filter((t) => !declared.has(t.name))
+      .map((t) => `tunnel ${t.name} cannot be opened as declared (see validate): not observed`),
   ];
   return {
     observedDown,

@@ -103,7 +103,10 @@ export type LayoutOf = (graph: ReturnType<FleetAnswers['graph']>) => Promise<Fle
 export const layOut: LayoutOf = async (graph) => layoutFleet(await loadElk(), graph);
 
 /** graph --json and its layout. */
-export async function laidOutGraph(answers: FleetAnswers, layoutOf: LayoutOf = layOut): Promise<{ graph: ReturnType<FleetAnswers['graph']>; layout: FleetLayout }> {
+export async function laidOutGraph(
+  answers: FleetAnswers,
+  layoutOf: LayoutOf = layOut,
+): Promise<{ graph: ReturnType<FleetAnswers['graph']>; layout: FleetLayout }> {
   const graph = answers.graph();
   return { graph, layout: await layoutOf(graph) };
 }
@@ -111,13 +114,26 @@ export async function laidOutGraph(answers: FleetAnswers, layoutOf: LayoutOf = l
 function independenceSummary(r: IndependenceReport): IndependenceSummary {
   return {
     ok: r.ok,
-    hosts: r.hosts.map((h) => ({ host: h.host, role: h.role, ok: h.ok, down: h.down.length, degraded: h.degraded.length, critical_tunnels: h.critical_tunnels.length })),
+    hosts: r.hosts.map((h) => ({
+      host: h.host,
+      role: h.role,
+      ok: h.ok,
+      down: h.down.length,
+      degraded: h.degraded.length,
+      critical_tunnels: h.critical_tunnels.length,
+    })),
     together: r.together ? { hosts: r.together.hosts, ok: r.together.ok } : null,
   };
 }
 
 /** Everything the page shows before any click. */
-export async function pageData(answers: FleetAnswers, options: FleetOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf: LayoutOf = layOut): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
+export async function pageData(
+  answers: FleetAnswers,
+  options: FleetOptions,
+  mode: 'static' | 'live',
+  live?: LiveSettings,
+  layoutOf: LayoutOf = layOut,
+): Promise<{ data: PageData; layout: FleetLayout; graph: ReturnType<FleetAnswers['graph']> }> {
   const { graph, layout } = await laidOutGraph(answers, layoutOf);
   const names = graph.hosts.map((h) => h.name);
   const data: PageData = {
@@ -128,18 +144,31 @@ export async function pageData(answers: FleetAnswers, options: FleetOptions, mod
     independence: independenceSummary(answers.independence()),
     backups: answers.backups(),
     problems: graph.problems,
-    ...(layout.routed ? {} : { edges: layout.edges.map((e) => [e.kind, e.from, e.to, ...e.points[0]!, ...e.points[e.points.length - 1]!] as [string, string, string, number, number, number, number]) }),
+    ...(layout.routed
+      ? {}
+      : {
+          edges: layout.edges.map(
+            (e) =>
+              [e.kind, e.from, e.to, ...e.points[0]!, ...e.points[e.points.length - 1]!] as [string, string, string, number, number, number, number],
+          ),
+        }),
     ...(live ? { live } : {}),
   };
   if (mode === 'static') {
-    if (names.length <= STATIC_IMPACT_MAX_HOSTS) data.impacts = Object.fromEntries(await Promise.all(names.map(async (h) => [h, await answers.impact([h])] as const)));
-    if (names.length <= STATIC_DRAIN_MAX_HOSTS) data.drains = Object.fromEntries(names.flatMap((a) => names.filter((b) => b !== a).map((b) => [`${a}>${b}`, answers.drain(a, b)])));
+    if (names.length <= STATIC_IMPACT_MAX_HOSTS)
+      data.impacts = Object.fromEntries(await Promise.all(names.map(async (h) => [h, await answers.impact([h])] as const)));
+    if (names.length <= STATIC_DRAIN_MAX_HOSTS)
+      data.drains = Object.fromEntries(names.flatMap((a) => names.filter((b) => b !== a).map((b) => [`${a}>${b}`, answers.drain(a, b)])));
   }
   return { data, layout, graph };
 }
 
 /** JSON inside <script>: nothing in it can close the element or start a comment. */
-const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const scriptJson = (value: unknown) =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 export function renderPage(data: PageData, layout: FleetLayout): string {
   // Static: no request of any kind. Live: only this server (fetch, server-sent events).
@@ -192,7 +221,13 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
 `;
 }
 
-export async function buildPage(answers: FleetAnswers, options: FleetOptions, mode: 'static' | 'live', live?: LiveSettings, layoutOf?: LayoutOf): Promise<string> {
+export async function buildPage(
+  answers: FleetAnswers,
+  options: FleetOptions,
+  mode: 'static' | 'live',
+  live?: LiveSettings,
+  layoutOf?: LayoutOf,
+): Promise<string> {
   const { data, layout } = await pageData(answers, options, mode, live, layoutOf);
   return renderPage(data, layout);
 }

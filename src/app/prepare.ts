@@ -18,7 +18,12 @@ export interface Prepared {
  * Loads the fleet and selects the services. `started`: ssh connections opened before the
  * fleet was known (status); they are handed to the Ops, or cancelled on an error.
  */
-export async function prepare(source: FleetOptions, selector: SelectOptions, settings: OpsSettings, started: Map<string, PendingScript> = new Map()): Promise<Prepared> {
+export async function prepare(
+  source: FleetOptions,
+  selector: SelectOptions,
+  settings: OpsSettings,
+  started: Map<string, PendingScript> = new Map(),
+): Promise<Prepared> {
   try {
     const prepared = await load(source, selector, settings);
     for (const [host, script] of started) prepared.ops.pending.set(host, script);

@@ -10,8 +10,17 @@ import type { Answer, WithProblems } from './answer.js';
 import { prepare } from './prepare.js';
 
 /** `selected`: every service selected, with those that keep no releases on a host (PID mode), so a front end can name them. */
-export async function releases(source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>): Promise<Answer<WithProblems<{ services: ServiceReleases[] }>> & { selected: Service[] }> {
+export async function releases(
+  source: FleetOptions,
+  selector: SelectOptions,
+  given: Partial<OpsSettings>,
+): Promise<Answer<WithProblems<{ services: ServiceReleases[] }>> & { selected: Service[] }> {
   const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
   const services = await collectReleases(ops, selection.services);
-  return { exitCode: services.every((s) => s.reachable) ? EXIT_OK : EXIT_PROBLEMS, document: { services, problems: loaded.problems.map(problemJson) }, loaded, selected: selection.services };
+  return {
+    exitCode: services.every((s) => s.reachable) ? EXIT_OK : EXIT_PROBLEMS,
+    document: { services, problems: loaded.problems.map(problemJson) },
+    loaded,
+    selected: selection.services,
+  };
 }

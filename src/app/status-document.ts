@@ -20,7 +20,10 @@ async function collect(source: FleetOptions, selector: SelectOptions, settings: 
   const narrowed = selector.targets.length > 0 || selector.env !== undefined || selector.host !== undefined;
   const tunnelCollector = tunnelsForStatus(loaded, selection.services, narrowed);
   // The installed backup timers' last runs, read in the cluster hosts' same round trip (docs/data.md).
-  const backupCollector = backupRunCollector(loaded.fleet, { onlyInstalled: true, ...(narrowed ? { hosts: new Set(selection.services.map((s) => s.host!)) } : {}) });
+  const backupCollector = backupRunCollector(loaded.fleet, {
+    onlyInstalled: true,
+    ...(narrowed ? { hosts: new Set(selection.services.map((s) => s.host!)) } : {}),
+  });
   const report = await collectStatus(ops, selection.services, undefined, mergeExtras(tunnelCollector.extras, backupCollector.extras));
   const tunnels = tunnelCollector.report();
   const backups = backupCollector.report();
@@ -29,9 +32,15 @@ async function collect(source: FleetOptions, selector: SelectOptions, settings: 
 
 export type StatusDocument = Awaited<ReturnType<typeof collect>>['document'];
 
-export async function statusDocument(source: FleetOptions, selector: SelectOptions, settings: OpsSettings, started: Map<string, PendingScript>): Promise<Answer<StatusDocument>> {
+export async function statusDocument(
+  source: FleetOptions,
+  selector: SelectOptions,
+  settings: OpsSettings,
+  started: Map<string, PendingScript>,
+): Promise<Answer<StatusDocument>> {
   const { loaded, document } = await collect(source, selector, settings, started);
-  const allHealthy = document.summary.healthy === document.summary.services && document.tunnels.every((t) => t.verdict === 'up') && !document.backups.some(badRun);
+  const allHealthy =
+    document.summary.healthy === document.summary.services && document.tunnels.every((t) => t.verdict === 'up') && !document.backups.some(badRun);
   // A manifest that failed to load was skipped: the others' status is shown, and the exit code says something is wrong.
   const loadErrors = loaded.problems.some((p) => p.severity === 'error');
   return { exitCode: allHealthy && !loadErrors ? EXIT_OK : EXIT_PROBLEMS, document, loaded };

@@ -11,7 +11,14 @@ import { resolveTunnels } from '../tunnels/resolve.js';
 import type { Answer } from './answer.js';
 
 /** `onStep`: a line per step as it happens (the CLI's progress). */
-export async function tunnels(action: 'up' | 'down', source: FleetOptions, names: string[], given: Partial<OpsSettings>, choices: { dryRun: boolean }, onStep: (line: string) => void = () => {}) {
+export async function tunnels(
+  action: 'up' | 'down',
+  source: FleetOptions,
+  names: string[],
+  given: Partial<OpsSettings>,
+  choices: { dryRun: boolean },
+  onStep: (line: string) => void = () => {},
+) {
   const loaded = await loadFleet(source);
   const index = new FleetIndex(loaded.fleet);
   const resolution = resolveTunnels(index, locatorOf(loaded));
@@ -24,6 +31,11 @@ export async function tunnels(action: 'up' | 'down', source: FleetOptions, names
   const blocked = names.length === 0 ? countBySeverity(resolution.problems).errors : 0;
   const document = { command: `tunnels ${action}`, ...run, skipped: resolution.skipped, problems: loaded.problems.map(problemJson) };
   // `resolution`: what resolving the tunnels found (a published port's warning is said on every run).
-  const answer: Answer<typeof document> & { resolution: typeof resolution } = { exitCode: run.ok && blocked === 0 ? EXIT_OK : EXIT_PROBLEMS, document, loaded, resolution };
+  const answer: Answer<typeof document> & { resolution: typeof resolution } = {
+    exitCode: run.ok && blocked === 0 ? EXIT_OK : EXIT_PROBLEMS,
+    document,
+    loaded,
+    resolution,
+  };
   return answer;
 }

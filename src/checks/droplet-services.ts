@@ -30,20 +30,44 @@ export function checkDropletServices(fleet: Fleet, manifests: readonly LoadedMan
     // Two droplet services of one droplet on two of its names are one listener, not a clash.
     if (first.owner === l.owner) continue;
     if (first.type !== 'droplet' && l.type !== 'droplet') continue;
-    const label = first.type === 'droplet' ? `droplet service "${first.owner}"` : first.type === 'cluster' ? `cluster "${first.owner}"` : `"${first.owner}"`;
-    out.push(problem('port_clash', locate(l.source, l.path), `port ${l.port} on host "${l.host}" is already taken by ${label} (${first.source})`, 'pick a free port (see `manage-apps ports`)'));
+    const label =
+      first.type === 'droplet' ? `droplet service "${first.owner}"` : first.type === 'cluster' ? `cluster "${first.owner}"` : `"${first.owner}"`;
+    out.push(
+      problem(
+        'port_clash',
+        locate(l.source, l.path),
+        `port ${l.port} on host "${l.host}" is already taken by ${label} (${first.source})`,
+        'pick a free port (see `manage-apps ports`)',
+      ),
+    );
   }
   const domains = new Map<string, { owner: string; file: string }>();
   for (const d of dropletServices(fleet)) {
     if (d.domain === undefined) continue;
     const first = domains.get(d.domain);
-    if (first) out.push(problem('domain_unique', locate(d.manifest, [...d.path, 'domain']), `domain "${d.domain}" is already served by droplet service "${first.owner}" (${first.file})`, 'a domain goes to one service: drop it here or there'));
+    if (first)
+      out.push(
+        problem(
+          'domain_unique',
+          locate(d.manifest, [...d.path, 'domain']),
+          `domain "${d.domain}" is already served by droplet service "${first.owner}" (${first.file})`,
+          'a domain goes to one service: drop it here or there',
+        ),
+      );
     else domains.set(d.domain, { owner: d.id, file: d.manifest });
   }
   for (const s of fleet.services) {
     s.domains.forEach((domain, i) => {
       const first = domains.get(domain);
-      if (first) out.push(problem('domain_unique', locate(s.manifest, ['service', 'domains', i]), `domain "${domain}" is already served by droplet service "${first.owner}" (${first.file})`, 'a domain goes to one service: drop it here or there'));
+      if (first)
+        out.push(
+          problem(
+            'domain_unique',
+            locate(s.manifest, ['service', 'domains', i]),
+            `domain "${domain}" is already served by droplet service "${first.owner}" (${first.file})`,
+            'a domain goes to one service: drop it here or there',
+          ),
+        );
     });
   }
   return out;

@@ -59,7 +59,15 @@ export function projectPathProblems(fleet: Fleet, locate: ManifestLocator): Prob
   for (const s of fleet.services) {
     if (s.artifact !== undefined) {
       const why = leavesProject(s.artifact, s.projectDir);
-      if (why !== undefined) out.push(problem(rule, locate(s.manifest, ['service', 'artifact']), `${s.id}: service.artifact ${JSON.stringify(s.artifact)} ${why}: deploy would ship a file from outside the project`, 'name a directory or archive inside the project (relative to the directory of this manifest); the operator can ship anything else with `deploy --artifact`'));
+      if (why !== undefined)
+        out.push(
+          problem(
+            rule,
+            locate(s.manifest, ['service', 'artifact']),
+            `${s.id}: service.artifact ${JSON.stringify(s.artifact)} ${why}: deploy would ship a file from outside the project`,
+            'name a directory or archive inside the project (relative to the directory of this manifest); the operator can ship anything else with `deploy --artifact`',
+          ),
+        );
     }
     if (s.compose !== undefined) composeProblems(s, locate, out);
   }
@@ -69,8 +77,24 @@ export function projectPathProblems(fleet: Fleet, locate: ManifestLocator): Prob
 function composeProblems(s: Service, locate: ManifestLocator, out: Problem[]): void {
   const c = s.compose!;
   const why = leavesProject(c.file, s.projectDir);
-  if (why !== undefined) out.push(problem('project_path', locate(s.manifest, ['service', 'compose', 'file']), `${s.id}: service.compose.file ${JSON.stringify(c.file)} ${why}: its directory is shipped with each release`, 'keep the compose file inside the project'));
-  if (startsLikeOption(c.service)) out.push(problem('project_path', locate(s.manifest, ['service', 'compose', 'service']), `${s.id}: compose service ${JSON.stringify(c.service)} starts with "-": docker would read it as an option`, 'rename the service'));
+  if (why !== undefined)
+    out.push(
+      problem(
+        'project_path',
+        locate(s.manifest, ['service', 'compose', 'file']),
+        `${s.id}: service.compose.file ${JSON.stringify(c.file)} ${why}: its directory is shipped with each release`,
+        'keep the compose file inside the project',
+      ),
+    );
+  if (startsLikeOption(c.service))
+    out.push(
+      problem(
+        'project_path',
+        locate(s.manifest, ['service', 'compose', 'service']),
+        `${s.id}: compose service ${JSON.stringify(c.service)} starts with "-": docker would read it as an option`,
+        'rename the service',
+      ),
+    );
   // The repository: the manifest's, else the compose file's (read lazily; a broken file is reported elsewhere).
   let image: string | undefined;
   try {
@@ -78,12 +102,28 @@ function composeProblems(s: Service, locate: ManifestLocator, out: Problem[]): v
   } catch {
     image = undefined;
   }
-  if (image !== undefined && startsLikeOption(image)) out.push(problem('project_path', locate(s.manifest, ['service', 'compose', 'image']), `${s.id}: image ${JSON.stringify(image)} starts with "-": docker would read it as an option`, 'an image reference starts with a letter or digit (registry/repository)'));
+  if (image !== undefined && startsLikeOption(image))
+    out.push(
+      problem(
+        'project_path',
+        locate(s.manifest, ['service', 'compose', 'image']),
+        `${s.id}: image ${JSON.stringify(image)} starts with "-": docker would read it as an option`,
+        'an image reference starts with a letter or digit (registry/repository)',
+      ),
+    );
   let fileImage: string | undefined;
   try {
     fileImage = c.fileImage;
   } catch {
     fileImage = undefined;
   }
-  if (fileImage !== undefined && startsLikeOption(fileImage) && fileImage !== image) out.push(problem('project_path', locate(s.manifest, ['service', 'compose', 'file']), `${s.id}: the image of ${c.service} in ${c.file} (${JSON.stringify(fileImage)}) starts with "-": docker would read it as an option`, 'an image reference starts with a letter or digit (registry/repository)'));
+  if (fileImage !== undefined && startsLikeOption(fileImage) && fileImage !== image)
+    out.push(
+      problem(
+        'project_path',
+        locate(s.manifest, ['service', 'compose', 'file']),
+        `${s.id}: the image of ${c.service} in ${c.file} (${JSON.stringify(fileImage)}) starts with "-": docker would read it as an option`,
+        'an image reference starts with a letter or digit (registry/repository)',
+      ),
+    );
 }

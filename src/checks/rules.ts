@@ -38,7 +38,9 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
     manifests,
     inventory,
     byFile: new Map(manifests.map((m) => [m.file, m])),
-    knownProjects: new Set(manifests.map((m) => (m.source.value as { project?: unknown } | undefined)?.project).filter((p): p is string => typeof p === 'string')),
+    knownProjects: new Set(
+      manifests.map((m) => (m.source.value as { project?: unknown } | undefined)?.project).filter((p): p is string => typeof p === 'string'),
+    ),
     out: [],
   };
   for (const m of manifests) checkSecrets(ctx, m);
@@ -88,13 +90,23 @@ function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
       for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
         const hasValue = child !== null && child !== undefined && String(child).trim() !== '';
         if (SECRET_KEY.test(key) && hasValue) {
-          flag([...path, key], true, `"${key}" looks like a secret written into the manifest`, 'remove it from the file (and from git history), rotate it, and put it in the service env_file on the host');
+          flag(
+            [...path, key],
+            true,
+            `"${key}" looks like a secret written into the manifest`,
+            'remove it from the file (and from git history), rotate it, and put it in the service env_file on the host',
+          );
           continue;
         }
         visit(child, [...path, key]);
       }
     } else if (typeof value === 'string' && looksLikeSecret(value)) {
-      flag(path, false, `the value of ${path.join('.') || 'the document'} looks like a credential`, 'never write keys or tokens into a manifest: rotate it and move it to the service env_file on the host');
+      flag(
+        path,
+        false,
+        `the value of ${path.join('.') || 'the document'} looks like a credential`,
+        'never write keys or tokens into a manifest: rotate it and move it to the service env_file on the host',
+      );
     }
   };
   visit(m.source.value, []);
@@ -107,7 +119,14 @@ function checkDuplicates(ctx: RuleContext): void {
     const key = `${m.manifest.project}\u0000${m.environment}`;
     const first = seen.get(key);
     if (first) {
-      ctx.out.push(problem('duplicate_project', at(ctx, m.file, ['project']), `project "${m.manifest.project}" (${m.environment}) is already declared in ${first.file}`, 'a project has one manifest per environment; rename one of them'));
+      ctx.out.push(
+        problem(
+          'duplicate_project',
+          at(ctx, m.file, ['project']),
+          `project "${m.manifest.project}" (${m.environment}) is already declared in ${first.file}`,
+          'a project has one manifest per environment; rename one of them',
+        ),
+      );
     } else {
       seen.set(key, m);
     }
@@ -126,7 +145,14 @@ function checkVariantsAgree(ctx: RuleContext): void {
     const prod = group.find((m) => m.environment === 'prod') ?? group[0]!;
     for (const m of group) {
       if (m !== prod && m.manifest!.project !== prod.manifest!.project) {
-        ctx.out.push(problem('env_variants', at(ctx, m.file, ['project']), `this variant names project "${m.manifest!.project}" but ${prod.file} beside it names "${prod.manifest!.project}"`, 'variants of one project share its name; a different project belongs in its own directory'));
+        ctx.out.push(
+          problem(
+            'env_variants',
+            at(ctx, m.file, ['project']),
+            `this variant names project "${m.manifest!.project}" but ${prod.file} beside it names "${prod.manifest!.project}"`,
+            'variants of one project share its name; a different project belongs in its own directory',
+          ),
+        );
       }
     }
   }
@@ -136,7 +162,14 @@ function checkHost(ctx: RuleContext, s: Service): void {
   const hosts = ctx.fleet.hosts;
   if (s.host === undefined) {
     if (s.provider !== 'local') {
-      ctx.out.push(problem('host_in_mesh', at(ctx, s.manifest, ['service'], true), `service of "${s.project}" has no host`, `add "host:" with one of: ${hosts.map((h) => h.name).join(', ')}`));
+      ctx.out.push(
+        problem(
+          'host_in_mesh',
+          at(ctx, s.manifest, ['service'], true),
+          `service of "${s.project}" has no host`,
+          `add "host:" with one of: ${hosts.map((h) => h.name).join(', ')}`,
+        ),
+      );
     }
     return;
   }
@@ -144,24 +177,64 @@ function checkHost(ctx: RuleContext, s: Service): void {
   // A host left out of the inventory for its own schema problem: that problem is the one to fix.
   if (!host && ctx.inventory.omitted.hosts.has(s.host)) return;
   if (!host) {
-    const guess = closest(s.host, hosts.map((h) => h.name));
-    ctx.out.push(problem('host_in_mesh', at(ctx, s.manifest, ['service', 'host']), `host "${s.host}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"? known hosts: ${hosts.map((h) => h.name).join(', ')}` : `known hosts: ${hosts.map((h) => h.name).join(', ')}`));
+    const guess = closest(
+      s.host,
+      hosts.map((h) => h.name),
+    );
+    ctx.out.push(
+      problem(
+        'host_in_mesh',
+        at(ctx, s.manifest, ['service', 'host']),
+        `host "${s.host}" is not in ${ctx.inventory.file}`,
+        guess
+          ? `did you mean "${guess}"? known hosts: ${hosts.map((h) => h.name).join(', ')}`
+          : `known hosts: ${hosts.map((h) => h.name).join(', ')}`,
+      ),
+    );
     return;
   }
   const providerMatches = s.provider === host.provider || (s.provider === 'local' && host.local);
   if (!providerMatches) {
-    ctx.out.push(problem('cloud_provider', at(ctx, s.manifest, ['provider']), `provider is "${s.provider}" but host "${host.name}" is "${host.provider}" in the inventory`, `set "provider: ${host.provider}", or move the service to a ${s.provider} host`));
+    ctx.out.push(
+      problem(
+        'cloud_provider',
+        at(ctx, s.manifest, ['provider']),
+        `provider is "${s.provider}" but host "${host.name}" is "${host.provider}" in the inventory`,
+        `set "provider: ${host.provider}", or move the service to a ${s.provider} host`,
+      ),
+    );
   }
   const standing = s.kind !== 'worker' || s.port !== undefined || s.command !== undefined || s.unit !== undefined;
   if (CLOUD_OR_METAL.has(host.provider) && !host.local && s.unit === undefined && standing && s.compose === undefined) {
-    ctx.out.push(problem('systemd_supervision', at(ctx, s.manifest, ['service'], true), `"${s.project}" runs on ${host.provider} host "${host.name}" but declares no systemd unit`, 'add service.systemd_unit (infra/v1) or service.command (infra/v2 renders the unit); PID mode is for local and mac only'));
+    ctx.out.push(
+      problem(
+        'systemd_supervision',
+        at(ctx, s.manifest, ['service'], true),
+        `"${s.project}" runs on ${host.provider} host "${host.name}" but declares no systemd unit`,
+        'add service.systemd_unit (infra/v1) or service.command (infra/v2 renders the unit); PID mode is for local and mac only',
+      ),
+    );
   }
   if (s.environment === 'prod') {
     if (host.role === 'workstation' || host.role === 'dev') {
-      ctx.out.push(problem('placement', at(ctx, s.manifest, ['service', 'host']), `production service "${s.project}" is placed on ${host.role} host "${host.name}"`, 'production must keep running with workstations and dev boxes offline; place it on a production host'));
+      ctx.out.push(
+        problem(
+          'placement',
+          at(ctx, s.manifest, ['service', 'host']),
+          `production service "${s.project}" is placed on ${host.role} host "${host.name}"`,
+          'production must keep running with workstations and dev boxes offline; place it on a production host',
+        ),
+      );
     }
     if (host.frozen && !host.frozen.carries.includes(s.project)) {
-      ctx.out.push(problem('placement', at(ctx, s.manifest, ['service', 'host']), `host "${host.name}" is frozen: it takes no new production ("${s.project}" is not among what it still carries)`, host.frozen.reason ? `frozen: ${host.frozen.reason}` : 'place it on a production host, or list it under frozen.carries while it drains'));
+      ctx.out.push(
+        problem(
+          'placement',
+          at(ctx, s.manifest, ['service', 'host']),
+          `host "${host.name}" is frozen: it takes no new production ("${s.project}" is not among what it still carries)`,
+          host.frozen.reason ? `frozen: ${host.frozen.reason}` : 'place it on a production host, or list it under frozen.carries while it drains',
+        ),
+      );
     }
   }
 }
@@ -171,7 +244,18 @@ function checkDatabaseClusters(ctx: RuleContext): void {
   for (const db of ctx.fleet.databases) {
     if (names.includes(db.cluster) || ctx.inventory.omitted.clusters.has(db.cluster)) continue;
     const guess = closest(db.cluster, names);
-    ctx.out.push(problem('unknown_cluster', at(ctx, db.manifest, ['database', 'cluster']), `database cluster "${db.cluster}" is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : names.length > 0 ? `known clusters: ${names.join(', ')}` : 'declare it under "clusters" in the inventory'));
+    ctx.out.push(
+      problem(
+        'unknown_cluster',
+        at(ctx, db.manifest, ['database', 'cluster']),
+        `database cluster "${db.cluster}" is not in ${ctx.inventory.file}`,
+        guess
+          ? `did you mean "${guess}"?`
+          : names.length > 0
+            ? `known clusters: ${names.join(', ')}`
+            : 'declare it under "clusters" in the inventory',
+      ),
+    );
   }
 }
 
@@ -184,11 +268,34 @@ function checkClusterServices(ctx: RuleContext): void {
     if (!c) {
       if (ctx.inventory.omitted.clusters.has(s.cluster)) continue;
       const guess = closest(s.cluster, names);
-      ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'cluster']), `${s.id} supervises cluster "${s.cluster}", which is not in ${ctx.inventory.file}`, guess ? `did you mean "${guess}"?` : 'declare it under "clusters" in the inventory (host, port, engine)'));
+      ctx.out.push(
+        problem(
+          'cluster_service',
+          at(ctx, s.manifest, ['service', 'cluster']),
+          `${s.id} supervises cluster "${s.cluster}", which is not in ${ctx.inventory.file}`,
+          guess ? `did you mean "${guess}"?` : 'declare it under "clusters" in the inventory (host, port, engine)',
+        ),
+      );
       continue;
     }
-    if (s.host !== undefined && s.host !== c.host) ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'host']), `${s.id} supervises cluster "${c.name}", which the inventory puts on "${c.host}", not "${s.host}"`, `run it on ${c.host} (or move the cluster in the inventory)`));
-    if (s.port !== undefined && s.port !== c.port) ctx.out.push(problem('cluster_service', at(ctx, s.manifest, ['service', 'port']), `${s.id} supervises cluster "${c.name}" on port ${s.port}, but the cluster listens on ${c.port}`, 'leave service.port out: the cluster\'s port is the one it serves'));
+    if (s.host !== undefined && s.host !== c.host)
+      ctx.out.push(
+        problem(
+          'cluster_service',
+          at(ctx, s.manifest, ['service', 'host']),
+          `${s.id} supervises cluster "${c.name}", which the inventory puts on "${c.host}", not "${s.host}"`,
+          `run it on ${c.host} (or move the cluster in the inventory)`,
+        ),
+      );
+    if (s.port !== undefined && s.port !== c.port)
+      ctx.out.push(
+        problem(
+          'cluster_service',
+          at(ctx, s.manifest, ['service', 'port']),
+          `${s.id} supervises cluster "${c.name}" on port ${s.port}, but the cluster listens on ${c.port}`,
+          "leave service.port out: the cluster's port is the one it serves",
+        ),
+      );
   }
 }
 
@@ -198,17 +305,37 @@ function checkDependencies(ctx: RuleContext, s: Service): void {
       ctx.out.push(problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `"${s.project}" depends on itself`));
     } else if (!ctx.knownProjects.has(dep)) {
       const guess = closest(dep, [...ctx.knownProjects]);
-      ctx.out.push(problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `depends_on names unknown project "${dep}"`, guess ? `did you mean "${guess}"?` : 'every dependency is a project with its own .infra.yaml'));
+      ctx.out.push(
+        problem(
+          'http_coupling',
+          at(ctx, s.manifest, ['service', 'depends_on', i]),
+          `depends_on names unknown project "${dep}"`,
+          guess ? `did you mean "${guess}"?` : 'every dependency is a project with its own .infra.yaml',
+        ),
+      );
     } else if (resolveDependency(ctx.fleet, s, dep) === undefined) {
       // A dependency resolves in the service's own environment, else in prod. One that exists
       // only elsewhere (a dev-only tool) leaves this service without it when it runs.
       const usable = new Set([s.environment, 'prod']);
       // Its own errors are reported there; and a file that did not parse may be its manifest.
-      if (ctx.manifests.some((m) => usable.has(m.environment) && ((m.source.value as { project?: unknown } | undefined)?.project === dep || m.source.value === undefined))) return;
-      const elsewhere = [...new Set(ctx.manifests.filter((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep).map((m) => m.environment))].sort();
+      if (
+        ctx.manifests.some(
+          (m) =>
+            usable.has(m.environment) && ((m.source.value as { project?: unknown } | undefined)?.project === dep || m.source.value === undefined),
+        )
+      )
+        return;
+      const elsewhere = [
+        ...new Set(ctx.manifests.filter((m) => (m.source.value as { project?: unknown } | undefined)?.project === dep).map((m) => m.environment)),
+      ].sort();
       const wanted = s.environment === 'prod' ? 'prod' : `${s.environment} or prod`;
       ctx.out.push(
-        problem('http_coupling', at(ctx, s.manifest, ['service', 'depends_on', i]), `"${s.id}" depends on "${dep}", which has no ${wanted} manifest (only ${elsewhere.join(', ')})`, `give ${dep} a ${s.environment === 'prod' ? '.infra.yaml' : `.infra.${s.environment}.yaml or .infra.yaml`}, or drop the dependency`),
+        problem(
+          'http_coupling',
+          at(ctx, s.manifest, ['service', 'depends_on', i]),
+          `"${s.id}" depends on "${dep}", which has no ${wanted} manifest (only ${elsewhere.join(', ')})`,
+          `give ${dep} a ${s.environment === 'prod' ? '.infra.yaml' : `.infra.${s.environment}.yaml or .infra.yaml`}, or drop the dependency`,
+        ),
       );
     }
   });
@@ -217,10 +344,27 @@ function checkDependencies(ctx: RuleContext, s: Service): void {
 function checkGpu(ctx: RuleContext, s: Service): void {
   if (!s.gpu) return;
   if (s.gpu.mode !== 'on-demand') {
-    ctx.out.push(problem('gpu_ondemand', at(ctx, s.manifest, ['service', 'gpu', ...(s.gpu.mode === undefined ? [] : ['mode'])], s.gpu.mode === undefined), `GPU workload "${s.project}" is not on-demand`, 'set gpu.mode: on-demand: provision, keep warm while the queue is deep, release on idle'));
+    ctx.out.push(
+      problem(
+        'gpu_ondemand',
+        at(ctx, s.manifest, ['service', 'gpu', ...(s.gpu.mode === undefined ? [] : ['mode'])], s.gpu.mode === undefined),
+        `GPU workload "${s.project}" is not on-demand`,
+        'set gpu.mode: on-demand: provision, keep warm while the queue is deep, release on idle',
+      ),
+    );
   }
-  if (s.gpu.droplet !== undefined && !ctx.fleet.droplets.some((d) => d.name === s.gpu!.droplet) && !ctx.fleet.hosts.some((h) => h.name === s.gpu!.droplet)) {
-    ctx.out.push(problem('gpu_ondemand', at(ctx, s.manifest, ['service', 'gpu', 'droplet']), `GPU droplet "${s.gpu.droplet}" is declared by no producer manifest and no host`));
+  if (
+    s.gpu.droplet !== undefined &&
+    !ctx.fleet.droplets.some((d) => d.name === s.gpu!.droplet) &&
+    !ctx.fleet.hosts.some((h) => h.name === s.gpu!.droplet)
+  ) {
+    ctx.out.push(
+      problem(
+        'gpu_ondemand',
+        at(ctx, s.manifest, ['service', 'gpu', 'droplet']),
+        `GPU droplet "${s.gpu.droplet}" is declared by no producer manifest and no host`,
+      ),
+    );
   }
 }
 
@@ -231,7 +375,16 @@ function checkOwnDb(ctx: RuleContext): void {
     for (const db of declarations.slice(1)) {
       if (db.project === first.project) continue;
       const what = field === 'name' ? 'database' : 'database user';
-      ctx.out.push(problem('own_db', at(ctx, db.manifest, ['database', field]), `${what} "${value}" on cluster "${cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`, field === 'name' ? 'give each project its own logical database; share data over HTTP (depends_on)' : "give each project its own database user; never reuse another service's credentials"));
+      ctx.out.push(
+        problem(
+          'own_db',
+          at(ctx, db.manifest, ['database', field]),
+          `${what} "${value}" on cluster "${cluster}" is already ${field === 'name' ? 'owned' : 'used'} by "${first.project}" (${first.manifest})`,
+          field === 'name'
+            ? 'give each project its own logical database; share data over HTTP (depends_on)'
+            : "give each project its own database user; never reuse another service's credentials",
+        ),
+      );
     }
   }
 }
@@ -243,7 +396,21 @@ function checkDatabaseNames(ctx: RuleContext): void {
     if (cluster && !POSTGRES_ENGINES.has(cluster.engine)) continue;
     for (const field of ['name', 'user'] as const) {
       const issue = pgNameIssue(field === 'name' ? 'database' : 'user', db[field]);
-      if (issue !== undefined) ctx.out.push(problem('db_name', at(ctx, db.manifest, ['database', field]), `database ${field === 'name' ? 'name' : 'user'} ${JSON.stringify(abbreviated(db[field], 80))} ${issue}`, `name it after the project, e.g. ${JSON.stringify(`${db.project.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^([0-9])/, '_$1').slice(0, 50)}_${field === 'name' ? 'db' : 'app'}`)}`));
+      if (issue !== undefined)
+        ctx.out.push(
+          problem(
+            'db_name',
+            at(ctx, db.manifest, ['database', field]),
+            `database ${field === 'name' ? 'name' : 'user'} ${JSON.stringify(abbreviated(db[field], 80))} ${issue}`,
+            `name it after the project, e.g. ${JSON.stringify(
+              `${db.project
+                .toLowerCase()
+                .replace(/[^a-z0-9_]/g, '_')
+                .replace(/^([0-9])/, '_$1')
+                .slice(0, 50)}_${field === 'name' ? 'db' : 'app'}`,
+            )}`,
+          ),
+        );
     }
   }
 }
@@ -262,14 +429,24 @@ function checkCycles(ctx: RuleContext): void {
       const st = state.get(target.id);
       if (st === 'visiting') {
         const cycle = stack.slice(stack.indexOf(target));
-        const key = cycle.map((c) => c.id).sort().join(',');
+        const key = cycle
+          .map((c) => c.id)
+          .sort()
+          .join(',');
         if (reported.has(key)) return;
         reported.add(key);
         const names = [...cycle.map((c) => c.project), target.project].join(' → ');
         for (const member of cycle) {
           const next = cycle[(cycle.indexOf(member) + 1) % cycle.length]!;
           const i = member.dependsOn.indexOf(next.project);
-          ctx.out.push(problem('dependency_cycle', at(ctx, member.manifest, ['service', 'depends_on', ...(i >= 0 ? [i] : [])]), `dependency cycle: ${names}`, 'start order needs an acyclic graph: one of these must stop depending on the other'));
+          ctx.out.push(
+            problem(
+              'dependency_cycle',
+              at(ctx, member.manifest, ['service', 'depends_on', ...(i >= 0 ? [i] : [])]),
+              `dependency cycle: ${names}`,
+              'start order needs an acyclic graph: one of these must stop depending on the other',
+            ),
+          );
         }
       } else if (st === undefined) {
         visit(target);
@@ -306,33 +483,88 @@ function checkCompose(ctx: RuleContext): void {
     const field = (...path: string[]) => at(ctx, s.manifest, ['service', 'compose', ...path]);
     for (const key of ['command', 'systemd_unit', 'deploy', 'artifact'] as const) {
       const raw = (ctx.byFile.get(s.manifest)?.manifest?.service ?? {}) as Record<string, unknown>;
-      if (raw[key] !== undefined) ctx.out.push(problem('compose_file', at(ctx, s.manifest, ['service', key], true), `a compose service has no ${key}: Docker runs ${c.service} from ${c.file}`, `remove service.${key}, or remove service.compose to run it as a systemd unit`));
+      if (raw[key] !== undefined)
+        ctx.out.push(
+          problem(
+            'compose_file',
+            at(ctx, s.manifest, ['service', key], true),
+            `a compose service has no ${key}: Docker runs ${c.service} from ${c.file}`,
+            `remove service.${key}, or remove service.compose to run it as a systemd unit`,
+          ),
+        );
     }
     const read = readCompose(c.path, composeDisplay(s.manifest, c.file), c.service);
     if (!read.ok) {
-      if (read.kind === 'missing' || read.kind === 'unreadable') ctx.out.push(problem('compose_file', field('file'), read.reason, read.kind === 'missing' ? 'the path is relative to the directory of this manifest' : undefined));
-      else if (read.kind === 'syntax') ctx.out.push(...read.problems.map((p) => ({ ...p, rule: 'compose_file', message: `${p.message} (compose file)` })));
+      if (read.kind === 'missing' || read.kind === 'unreadable')
+        ctx.out.push(
+          problem(
+            'compose_file',
+            field('file'),
+            read.reason,
+            read.kind === 'missing' ? 'the path is relative to the directory of this manifest' : undefined,
+          ),
+        );
+      else if (read.kind === 'syntax')
+        ctx.out.push(...read.problems.map((p) => ({ ...p, rule: 'compose_file', message: `${p.message} (compose file)` })));
       else if (read.kind === 'no-service') {
         const guess = closest(c.service, read.services);
-        ctx.out.push(problem('compose_file', field('service'), `${c.file} defines no service "${c.service}"`, guess ? `did you mean "${guess}"? services: ${read.services.join(', ')}` : read.services.length > 0 ? `services: ${read.services.join(', ')}` : 'the file has no services: section'));
+        ctx.out.push(
+          problem(
+            'compose_file',
+            field('service'),
+            `${c.file} defines no service "${c.service}"`,
+            guess
+              ? `did you mean "${guess}"? services: ${read.services.join(', ')}`
+              : read.services.length > 0
+                ? `services: ${read.services.join(', ')}`
+                : 'the file has no services: section',
+          ),
+        );
       }
       continue;
     }
     const facts = read.facts;
     for (const secret of facts.secrets) {
-      const p = problem('secret_in_manifest', read.source.locate(secret.path), `${c.file}: environment ${secret.key} holds a secret written into the compose file`, `put it in the env file on the host (service.env_file) and write \${${secret.key}} or nothing here`);
+      const p = problem(
+        'secret_in_manifest',
+        read.source.locate(secret.path),
+        `${c.file}: environment ${secret.key} holds a secret written into the compose file`,
+        `put it in the env file on the host (service.env_file) and write \${${secret.key}} or nothing here`,
+      );
       p.redact = true;
       ctx.out.push(p);
     }
     if (s.port !== undefined && !facts.networkHost && !c.published.includes(s.port)) {
       const published = c.published.length > 0 ? `it publishes ${c.published.join(', ')}` : 'it publishes no host port';
-      ctx.out.push(problem('compose_file', at(ctx, s.manifest, ['service', 'port']), `port ${s.port} is not published by service "${c.service}" in ${c.file} (${published})`, `publish it there ("${s.port}:<container port>") or set service.port to the published port; readiness is probed on the host's loopback at this port`));
+      ctx.out.push(
+        problem(
+          'compose_file',
+          at(ctx, s.manifest, ['service', 'port']),
+          `port ${s.port} is not published by service "${c.service}" in ${c.file} (${published})`,
+          `publish it there ("${s.port}:<container port>") or set service.port to the published port; readiness is probed on the host's loopback at this port`,
+        ),
+      );
     }
     for (const unreadable of facts.unreadablePorts) {
-      ctx.out.push(problem('compose_file', read.source.locate(unreadable.path), `${c.file}: the host port of ${JSON.stringify(unreadable.text)} cannot be known before the host fills it in`, 'write the host port as a number so the port registry and port_clash can see it', 'warning'));
+      ctx.out.push(
+        problem(
+          'compose_file',
+          read.source.locate(unreadable.path),
+          `${c.file}: the host port of ${JSON.stringify(unreadable.text)} cannot be known before the host fills it in`,
+          'write the host port as a number so the port registry and port_clash can see it',
+          'warning',
+        ),
+      );
     }
     if (c.image === undefined) {
-      ctx.out.push(problem('compose_file', field(), `no image to pin: "${c.service}" in ${c.file} has ${facts.image === undefined ? 'no image' : `image ${JSON.stringify(facts.image)}`}`, 'set service.compose.image to the repository (e.g. ghcr.io/acme/app)'));
+      ctx.out.push(
+        problem(
+          'compose_file',
+          field(),
+          `no image to pin: "${c.service}" in ${c.file} has ${facts.image === undefined ? 'no image' : `image ${JSON.stringify(facts.image)}`}`,
+          'set service.compose.image to the repository (e.g. ghcr.io/acme/app)',
+        ),
+      );
     }
   }
 }
@@ -340,7 +572,14 @@ function checkCompose(ctx: RuleContext): void {
 /** A public domain routes to one service: the edges (net caddy) cannot send it to two. */
 function checkDomains(ctx: RuleContext): void {
   for (const r of repeatedDomains(ctx.fleet)) {
-    ctx.out.push(problem('domain_unique', at(ctx, r.service.manifest, ['service', 'domains', r.index]), `domain "${r.domain}" is already routed to "${r.first.id}" (${r.first.manifest})`, 'a domain goes to one service: drop it here or there'));
+    ctx.out.push(
+      problem(
+        'domain_unique',
+        at(ctx, r.service.manifest, ['service', 'domains', r.index]),
+        `domain "${r.domain}" is already routed to "${r.first.id}" (${r.first.manifest})`,
+        'a domain goes to one service: drop it here or there',
+      ),
+    );
   }
 }
 
@@ -351,7 +590,10 @@ function checkPorts(ctx: RuleContext): void {
   for (const c of ctx.fleet.clusters) {
     const key = `${c.host}\u0000${c.port}`;
     const first = taken.get(key);
-    if (first && invSource) ctx.out.push(problem('port_clash', invSource.locate(['clusters', c.name, 'port']), `port ${c.port} on "${c.host}" is already taken by ${first.label}`));
+    if (first && invSource)
+      ctx.out.push(
+        problem('port_clash', invSource.locate(['clusters', c.name, 'port']), `port ${c.port} on "${c.host}" is already taken by ${first.label}`),
+      );
     else taken.set(key, { label: `cluster "${c.name}"`, file: ctx.inventory.file, path: ['clusters', c.name, 'port'], inventory: true });
   }
   for (const s of ctx.fleet.services) {
@@ -359,13 +601,21 @@ function checkPorts(ctx: RuleContext): void {
     // A compose service also holds every host port its compose file publishes.
     // The server of a cluster (service.cluster) serves the cluster's own port: one listener, not a clash.
     const servesCluster = s.cluster !== undefined && ctx.fleet.clusters.some((c) => c.name === s.cluster && c.host === s.host && c.port === s.port);
-    const claims: { port: number; file: string; path: (string | number)[] }[] = s.port === undefined || servesCluster ? [] : [{ port: s.port, file: s.manifest, path: ['service', 'port'] }];
+    const claims: { port: number; file: string; path: (string | number)[] }[] =
+      s.port === undefined || servesCluster ? [] : [{ port: s.port, file: s.manifest, path: ['service', 'port'] }];
     for (const port of s.compose?.published ?? []) if (port !== s.port) claims.push({ port, file: s.manifest, path: ['service', 'compose', 'file'] });
     for (const claim of claims) {
       const key = `${s.host}\u0000${claim.port}`;
       const first = taken.get(key);
       if (first) {
-        ctx.out.push(problem('port_clash', at(ctx, claim.file, claim.path), `port ${claim.port} on host "${s.host}" is already taken by ${first.label} (${first.file})${claim.path[1] === 'compose' ? ` (${s.compose!.file} publishes it)` : ''}`, 'pick a free port (see `manage-apps ports`)'));
+        ctx.out.push(
+          problem(
+            'port_clash',
+            at(ctx, claim.file, claim.path),
+            `port ${claim.port} on host "${s.host}" is already taken by ${first.label} (${first.file})${claim.path[1] === 'compose' ? ` (${s.compose!.file} publishes it)` : ''}`,
+            'pick a free port (see `manage-apps ports`)',
+          ),
+        );
       } else {
         taken.set(key, { label: `"${s.id}"`, file: s.manifest, path: claim.path, inventory: false });
       }
@@ -378,7 +628,15 @@ function checkPorts(ctx: RuleContext): void {
       if (port === s.port) return;
       const key = `${s.host}\u0000${port}`;
       const first = taken.get(key);
-      if (first) ctx.out.push(problem('port_clash', at(ctx, s.manifest, ['service', 'swap', 'ports', i]), `swap port ${port} on host "${s.host}" is already taken by ${first.label} (${first.file})`, 'pick a free port (see `manage-apps ports`)'));
+      if (first)
+        ctx.out.push(
+          problem(
+            'port_clash',
+            at(ctx, s.manifest, ['service', 'swap', 'ports', i]),
+            `swap port ${port} on host "${s.host}" is already taken by ${first.label} (${first.file})`,
+            'pick a free port (see `manage-apps ports`)',
+          ),
+        );
       else taken.set(key, { label: `"${s.id}" (swap)`, file: s.manifest, path: ['service', 'swap', 'ports', i], inventory: false });
     });
   }
@@ -392,22 +650,52 @@ function checkDroplets(ctx: RuleContext, inventoryReady: boolean): void {
     const i = index.get(d.manifest) ?? 0;
     index.set(d.manifest, i + 1);
     const first = seen.get(d.name);
-    if (first) ctx.out.push(problem('droplet_naming', at(ctx, d.manifest, ['droplets', i, 'name']), `droplet "${d.name}" is already declared in ${first}`, 'each droplet is declared once, at its producer root'));
+    if (first)
+      ctx.out.push(
+        problem(
+          'droplet_naming',
+          at(ctx, d.manifest, ['droplets', i, 'name']),
+          `droplet "${d.name}" is already declared in ${first}`,
+          'each droplet is declared once, at its producer root',
+        ),
+      );
     else seen.set(d.name, d.manifest);
     if (naming && !matchesNaming(d.name, naming.prefix, naming.producers)) {
-      const form = naming.producers?.length ? `${naming.prefix}.<role> or ${naming.prefix}.<producer>.<role> with <producer> one of ${naming.producers.join(', ')}` : `${naming.prefix}.<role>`;
-      ctx.out.push(problem('droplet_naming', at(ctx, d.manifest, ['droplets', i, 'name']), `droplet name "${d.name}" does not follow the fleet's naming`, `expected ${form}`));
+      const form = naming.producers?.length
+        ? `${naming.prefix}.<role> or ${naming.prefix}.<producer>.<role> with <producer> one of ${naming.producers.join(', ')}`
+        : `${naming.prefix}.<role>`;
+      ctx.out.push(
+        problem(
+          'droplet_naming',
+          at(ctx, d.manifest, ['droplets', i, 'name']),
+          `droplet name "${d.name}" does not follow the fleet's naming`,
+          `expected ${form}`,
+        ),
+      );
     }
     if (d.provider !== 'digitalocean') {
-      ctx.out.push(problem('cloud_provider', at(ctx, d.manifest, ['droplets', i, 'provider']), `droplet "${d.name}" has provider "${d.provider}"`, 'standing cloud hosts run on DigitalOcean'));
+      ctx.out.push(
+        problem(
+          'cloud_provider',
+          at(ctx, d.manifest, ['droplets', i, 'provider']),
+          `droplet "${d.name}" has provider "${d.provider}"`,
+          'standing cloud hosts run on DigitalOcean',
+        ),
+      );
     }
     if (inventoryReady) {
       d.hosts.forEach((h, j) => {
         if (!ctx.fleet.hosts.some((x) => x.name === h) && !ctx.inventory.omitted.hosts.has(h)) {
-          ctx.out.push(problem('shared_infra_topology', at(ctx, d.manifest, ['droplets', i, 'hosts', j]), `droplet "${d.name}" registers host "${h}" which is not in ${ctx.inventory.file} yet`, 'register the host in the inventory once it is provisioned'));
+          ctx.out.push(
+            problem(
+              'shared_infra_topology',
+              at(ctx, d.manifest, ['droplets', i, 'hosts', j]),
+              `droplet "${d.name}" registers host "${h}" which is not in ${ctx.inventory.file} yet`,
+              'register the host in the inventory once it is provisioned',
+            ),
+          );
         }
       });
     }
   }
 }
-

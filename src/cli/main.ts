@@ -20,7 +20,16 @@ import { RENDER_COMMANDS } from './specs/render.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
 import { commonOptions, type CliOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
 
-export const COMMANDS: CommandSpec[] = [...FOUNDATION_COMMANDS, ...OPS_COMMANDS, ...ANALYSIS_COMMANDS, ...RENDER_COMMANDS, ...DASHBOARD_COMMANDS, ...DATA_COMMANDS, ...TUNNEL_COMMANDS, ...HOSTS_COMMANDS];
+export const COMMANDS: CommandSpec[] = [
+  ...FOUNDATION_COMMANDS,
+  ...OPS_COMMANDS,
+  ...ANALYSIS_COMMANDS,
+  ...RENDER_COMMANDS,
+  ...DASHBOARD_COMMANDS,
+  ...DATA_COMMANDS,
+  ...TUNNEL_COMMANDS,
+  ...HOSTS_COMMANDS,
+];
 
 function version(): string {
   return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
@@ -60,7 +69,10 @@ export async function main(argv: string[], frontEnds: FrontEnds): Promise<number
       }
       parent = group;
     }
-    const cmd = parent.command((sub ?? first) + (spec.args ? ` ${spec.args}` : '')).description(spec.summary).exitOverride();
+    const cmd = parent
+      .command((sub ?? first) + (spec.args ? ` ${spec.args}` : ''))
+      .description(spec.summary)
+      .exitOverride();
     for (const option of [...commonOptions(), ...(spec.options ?? [])]) cmd.addOption(option);
     cmd.action(async (...params: unknown[]) => {
       const command = params[params.length - 1] as Command;
@@ -89,7 +101,12 @@ export async function main(argv: string[], frontEnds: FrontEnds): Promise<number
     }
   } catch (err) {
     // Output beyond what one string can hold (V8's limit is ~512 MB): say so instead of crashing.
-    if (err instanceof RangeError) return handleError(new UsageError(`the output is too large to print (${err.message})`, 'narrow it down: --host, --env, or a smaller --root'), false, false);
+    if (err instanceof RangeError)
+      return handleError(
+        new UsageError(`the output is too large to print (${err.message})`, 'narrow it down: --host, --env, or a smaller --root'),
+        false,
+        false,
+      );
     throw err;
   }
   return outcome.exitCode;
@@ -104,7 +121,10 @@ function handleError(err: unknown, debug: boolean, json: boolean): number {
     return EXIT_USAGE;
   }
   if (err instanceof ManageAppsError) {
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } }, null, 2)}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } }, null, 2)}\n`,
+      );
     process.stderr.write(inert(`manage-apps: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`));
     return err.exitCode;
   }

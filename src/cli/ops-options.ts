@@ -42,7 +42,10 @@ export function givenSettings(options: OpsCliOptions): Partial<OpsSettings> {
 }
 
 /** Where the fleet's files are. */
-export const fleetSource = (options: FleetOptions): FleetOptions => ({ ...(options.root === undefined ? {} : { root: options.root }), ...(options.inventory === undefined ? {} : { inventory: options.inventory }) });
+export const fleetSource = (options: FleetOptions): FleetOptions => ({
+  ...(options.root === undefined ? {} : { root: options.root }),
+  ...(options.inventory === undefined ? {} : { inventory: options.inventory }),
+});
 
 /** Which services: the targets named and --env/--host. */
 export const selectorOf = (targets: readonly string[], options: { env?: string; host?: string }): SelectOptions => ({

@@ -48,7 +48,8 @@ const sendJson = (res: ServerResponse, status: number, value: unknown) => send(r
 const refuse = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
 
 function errorDoc(err: unknown): { status: number; body: unknown } {
-  if (err instanceof ManageAppsError) return { status: 400, body: { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } } };
+  if (err instanceof ManageAppsError)
+    return { status: 400, body: { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } } };
   return { status: 500, body: { error: { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) } } };
 }
 
@@ -114,7 +115,8 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
   const runAction = async (verb: ActionVerb, target: string) => {
     const selector = { targets: [target] };
     const quiet = new SilentProgress();
-    if (verb === 'restart') return (await import('../app/lifecycle.js')).lifecycle('restart', fleetOptions, selector, given, { ...LIFECYCLE_DEFAULTS, deps: true }, quiet);
+    if (verb === 'restart')
+      return (await import('../app/lifecycle.js')).lifecycle('restart', fleetOptions, selector, given, { ...LIFECYCLE_DEFAULTS, deps: true }, quiet);
     const { deploy, rollback } = await import('../app/deploy.js');
     if (verb === 'deploy') return deploy(fleetOptions, selector, given, DEPLOY_DEFAULTS, quiet);
     return rollback(fleetOptions, selector, given, DEPLOY_DEFAULTS, quiet);
@@ -122,7 +124,8 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const host = req.headers.host ?? '';
-    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) return refuse(res, 403, 'E_HOST', 'this server answers only to 127.0.0.1 and localhost');
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)
+      return refuse(res, 403, 'E_HOST', 'this server answers only to 127.0.0.1 and localhost');
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     const [first, ...rest] = url.pathname.split('/').slice(1);
     if (first === 'open' && rest.length === 1 && req.method === 'GET') {
@@ -131,7 +134,13 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
       const found = [...links.keys()].find((k) => sameSecret(k, code));
       const expires = found === undefined ? undefined : links.get(found);
       if (found !== undefined) links.delete(found);
-      if (expires === undefined || expires < Date.now()) return refuse(res, 403, 'E_LINK', 'this one-time link was already used or has expired: open the URL `ui` printed (if you did not use the link, someone else on this machine did: stop the dashboard)');
+      if (expires === undefined || expires < Date.now())
+        return refuse(
+          res,
+          403,
+          'E_LINK',
+          'this one-time link was already used or has expired: open the URL `ui` printed (if you did not use the link, someone else on this machine did: stop the dashboard)',
+        );
       res.writeHead(303, { location: `/${token}/`, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
       res.end();
       return;
@@ -142,7 +151,12 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
       return send(res, 200, 'text/html; charset=utf-8', await loadPage());
     }
     if (req.method === 'GET' && path === 'events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-content-type-options': 'nosniff',
+      });
       res.write(`retry: 2000\n\n`);
       if (lastStatus) res.write(`event: ${lastStatus.event}\ndata: ${lastStatus.data}\n\n`);
       clients.add(res);
@@ -172,27 +186,38 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
         refuse(res, status, code, message);
       };
       if (req.method !== 'POST') return refuseAction(405, 'E_METHOD', 'actions are POST requests');
-      if (options.allowActions !== true) return refuseAction( 403, 'E_READ_ONLY', 'the dashboard is read-only: start `manage-apps ui --allow-actions` to restart, deploy or roll back from it');
+      if (options.allowActions !== true)
+        return refuseAction(
+          403,
+          'E_READ_ONLY',
+          'the dashboard is read-only: start `manage-apps ui --allow-actions` to restart, deploy or roll back from it',
+        );
       const origin = req.headers.origin;
-      if (origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`) return refuseAction( 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      if (origin !== `http://127.0.0.1:${port}` && origin !== `http://localhost:${port}`)
+        return refuseAction(403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
       const site = req.headers['sec-fetch-site'];
-      if (site !== undefined && site !== 'same-origin') return refuseAction( 403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
-      if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return refuseAction( 415, 'E_TYPE', 'send the action as application/json');
+      if (site !== undefined && site !== 'same-origin')
+        return refuseAction(403, 'E_ORIGIN', 'actions are accepted only from the dashboard page itself');
+      if (!(req.headers['content-type'] ?? '').startsWith('application/json'))
+        return refuseAction(415, 'E_TYPE', 'send the action as application/json');
       const csrfHeader = req.headers['x-csrf-token'];
-      if (typeof csrfHeader !== 'string' || !sameSecret(csrfHeader, csrf)) return refuseAction( 403, 'E_CSRF', 'the action lacks the page\'s CSRF token');
+      if (typeof csrfHeader !== 'string' || !sameSecret(csrfHeader, csrf))
+        return refuseAction(403, 'E_CSRF', "the action lacks the page's CSRF token");
       const text = await readBody(req);
-      if (text === undefined) return refuseAction( 413, 'E_SIZE', 'the request is too large');
+      if (text === undefined) return refuseAction(413, 'E_SIZE', 'the request is too large');
       let body: { verb?: unknown; target?: unknown };
       try {
         body = JSON.parse(text) as typeof body;
       } catch {
-        return refuseAction( 400, 'E_USAGE', 'the body is not JSON');
+        return refuseAction(400, 'E_USAGE', 'the body is not JSON');
       }
       const verb = body.verb;
       const target = body.target;
-      if (typeof verb !== 'string' || !(ACTION_VERBS as readonly string[]).includes(verb)) return refuseAction( 400, 'E_USAGE', `verb must be one of ${ACTION_VERBS.join(', ')}`);
-      if (typeof target !== 'string' || !TARGET.test(target)) return refuseAction( 400, 'E_USAGE', 'target must be a project, project:env, project@host or host name');
-      if (actionRunning) return refuseAction( 409, 'E_BUSY', 'another action is running; wait for it');
+      if (typeof verb !== 'string' || !(ACTION_VERBS as readonly string[]).includes(verb))
+        return refuseAction(400, 'E_USAGE', `verb must be one of ${ACTION_VERBS.join(', ')}`);
+      if (typeof target !== 'string' || !TARGET.test(target))
+        return refuseAction(400, 'E_USAGE', 'target must be a project, project:env, project@host or host name');
+      if (actionRunning) return refuseAction(409, 'E_BUSY', 'another action is running; wait for it');
       actionRunning = true;
       process.stderr.write(`manage-apps ui: ${verb} ${target} (confirmed on the page)\n`);
       try {

@@ -25,7 +25,16 @@ export interface BackupRunStatus {
   target: string | null;
   timer: { unit: string; installed: boolean; active: boolean; period_s: number | null; next: string | null };
   /** The newest run, whatever its outcome; null when none ever ran. */
-  last_run: { id: string | null; time: string | null; finished: string | null; outcome: 'ok' | 'failed' | 'running'; reason?: string; bytes: number | null; databases: number | null; duration_ms: number | null } | null;
+  last_run: {
+    id: string | null;
+    time: string | null;
+    finished: string | null;
+    outcome: 'ok' | 'failed' | 'running';
+    reason?: string;
+    bytes: number | null;
+    databases: number | null;
+    duration_ms: number | null;
+  } | null;
   /** The newest good backup and its age. */
   last_ok: { id: string; time: string; age_s: number; bytes: number } | null;
   declared_rpo: string | null;
@@ -36,7 +45,8 @@ export interface BackupRunStatus {
 }
 
 /** Verdicts that make `status` and `backups --live` exit 1. */
-export const badRun = (r: BackupRunStatus): boolean => r.verdict === 'failed' || r.verdict === 'overdue' || r.verdict === 'never' || r.verdict === 'unreachable';
+export const badRun = (r: BackupRunStatus): boolean =>
+  r.verdict === 'failed' || r.verdict === 'overdue' || r.verdict === 'never' || r.verdict === 'unreachable';
 
 const SERVICE_PROPS = ['ActiveState', 'Result', 'ExecMainStartTimestamp', 'ExecMainExitTimestamp', 'ExecMainStatus'];
 const TIMER_PROPS = ['LoadState', 'ActiveState', 'NextElapseUSecRealtime'];
@@ -48,7 +58,10 @@ export function backupRunsPart(clusters: readonly string[]): string {
   const lines = clusters.flatMap((c) => [
     show(`manage-apps-backup@${c}.timer`, TIMER_PROPS, 'bkt'),
     show(`manage-apps-backup@${c}.service`, SERVICE_PROPS, 'bks'),
-    ...['running', 'last', 'last-ok'].map((f) => `f=${quote(`${STATE_DIR}/${c}/${f}.json`)}; if ma_bk_pg test -f "$f"; then printf '@@bkf\\t%s\\t%s\\t%s\\n' ${quote(c)} ${f} "$(ma_bk_pg head -c 65536 "$f" | tr -d '\\t\\r\\n')"; fi`),
+    ...['running', 'last', 'last-ok'].map(
+      (f) =>
+        `f=${quote(`${STATE_DIR}/${c}/${f}.json`)}; if ma_bk_pg test -f "$f"; then printf '@@bkf\\t%s\\t%s\\t%s\\n' ${quote(c)} ${f} "$(ma_bk_pg head -c 65536 "$f" | tr -d '\\t\\r\\n')"; fi`,
+    ),
   ]);
   // The state files are the postgres account's (0700), in its directory: read as postgres (runuser as
   // root, sudo -n -u postgres for a non-root ssh user), so a link postgres put there reads nothing of root's.
@@ -125,20 +138,61 @@ export function judgeRuns(plan: BackupPlan, state: HostRunState | undefined, unr
   // The unit's last start left no record of its own (it failed before the program wrote running.json).
   const unitStart = unixTime(service.get('ExecMainStartTimestamp'));
   const recordTime = Date.parse(running?.time ?? last?.time ?? '');
-  const unrecorded = result !== undefined && result !== 'success' && unitStart !== undefined && (Number.isNaN(recordTime) || unitStart > recordTime + 10_000);
+  const unrecorded =
+    result !== undefined && result !== 'success' && unitStart !== undefined && (Number.isNaN(recordTime) || unitStart > recordTime + 10_000);
   if (active === 'active' || active === 'activating' || active === 'deactivating') {
-    row.last_run = { id: running?.id ?? null, time: running?.time ?? iso(unixTime(service.get('ExecMainStartTimestamp'))), finished: null, outcome: 'running', bytes: null, databases: null, duration_ms: null };
+    row.last_run = {
+      id: running?.id ?? null,
+      time: running?.time ?? iso(unixTime(service.get('ExecMainStartTimestamp'))),
+      finished: null,
+      outcome: 'running',
+      bytes: null,
+      databases: null,
+      duration_ms: null,
+    };
   } else if (unrecorded) {
     // The unit ran and failed before the program could write anything (not installed right, no config).
-    row.last_run = { id: null, time: iso(unitStart), finished: iso(unixTime(service.get('ExecMainExitTimestamp'))), outcome: 'failed', reason: `the unit failed (systemd: ${result}) before the backup started; journalctl -u manage-apps-backup@${c}.service`, bytes: null, databases: null, duration_ms: null };
+    row.last_run = {
+      id: null,
+      time: iso(unitStart),
+      finished: iso(unixTime(service.get('ExecMainExitTimestamp'))),
+      outcome: 'failed',
+      reason: `the unit failed (systemd: ${result}) before the backup started; journalctl -u manage-apps-backup@${c}.service`,
+      bytes: null,
+      databases: null,
+      duration_ms: null,
+    };
   } else if (running && running.id !== last?.id) {
     // It started and never wrote its end: killed, or the host went down under it.
-    row.last_run = { id: running.id, time: running.time, finished: iso(unixTime(service.get('ExecMainExitTimestamp'))), outcome: 'failed', reason: `the run stopped before it finished (systemd: ${result ?? 'no result'}${service.get('ExecMainStatus') && service.get('ExecMainStatus') !== '0' ? `, status ${service.get('ExecMainStatus')}` : ''}); nothing was cataloged`, bytes: null, databases: null, duration_ms: null };
+    row.last_run = {
+      id: running.id,
+      time: running.time,
+      finished: iso(unixTime(service.get('ExecMainExitTimestamp'))),
+      outcome: 'failed',
+      reason: `the run stopped before it finished (systemd: ${result ?? 'no result'}${service.get('ExecMainStatus') && service.get('ExecMainStatus') !== '0' ? `, status ${service.get('ExecMainStatus')}` : ''}); nothing was cataloged`,
+      bytes: null,
+      databases: null,
+      duration_ms: null,
+    };
   } else if (last) {
-    row.last_run = { id: last.id, time: last.time, finished: last.finished ?? null, outcome: last.ok ? 'ok' : 'failed', ...(last.ok ? {} : { reason: last.error ?? 'failed' }), bytes: bytesOf(last), databases: last.databases?.length ?? null, duration_ms: last.duration_ms ?? null };
+    row.last_run = {
+      id: last.id,
+      time: last.time,
+      finished: last.finished ?? null,
+      outcome: last.ok ? 'ok' : 'failed',
+      ...(last.ok ? {} : { reason: last.error ?? 'failed' }),
+      bytes: bytesOf(last),
+      databases: last.databases?.length ?? null,
+      duration_ms: last.duration_ms ?? null,
+    };
   }
   if (lastOk?.ok && lastOk.time) {
-    row.last_ok = { id: lastOk.id, time: lastOk.time, age_s: Math.max(0, Math.round((now - Date.parse(lastOk.time)) / 1000)), bytes: bytesOf(lastOk) ?? 0 };
+    row.last_ok = {
+      id: lastOk.id,
+      time: lastOk.time,
+      age_s: Math.max(0, Math.round((now - Date.parse(lastOk.time)) / 1000)),
+      bytes: bytesOf(lastOk) ?? 0,
+    };
   }
   // The timer starts a run every RPO; a backup may be that old plus the time a run takes plus the timer's slack.
   const rpoS = period;
@@ -147,10 +201,22 @@ export function judgeRuns(plan: BackupPlan, state: HostRunState | undefined, unr
     row.overdue = row.last_ok.age_s > rpoS + grace;
   }
   const lr = row.last_run;
-  if (lr?.outcome === 'failed') [row.verdict, row.message] = ['failed', `the last run${lr.time ? ` (${lr.time})` : ''} failed: ${lr.reason}${row.last_ok ? `; the newest good backup is ${row.last_ok.id} (${ago(row.last_ok.age_s)} old)` : ''}`];
-  else if (row.overdue) [row.verdict, row.message] = ['overdue', `the newest good backup (${row.last_ok!.time}) is ${ago(row.last_ok!.age_s)} old, older than the declared RPO (${row.declared_rpo})${row.timer.installed ? '' : `: no timer installed (manage-apps backups install ${c})`}`];
+  if (lr?.outcome === 'failed')
+    [row.verdict, row.message] = [
+      'failed',
+      `the last run${lr.time ? ` (${lr.time})` : ''} failed: ${lr.reason}${row.last_ok ? `; the newest good backup is ${row.last_ok.id} (${ago(row.last_ok.age_s)} old)` : ''}`,
+    ];
+  else if (row.overdue)
+    [row.verdict, row.message] = [
+      'overdue',
+      `the newest good backup (${row.last_ok!.time}) is ${ago(row.last_ok!.age_s)} old, older than the declared RPO (${row.declared_rpo})${row.timer.installed ? '' : `: no timer installed (manage-apps backups install ${c})`}`,
+    ];
   else if (lr?.outcome === 'running') [row.verdict, row.message] = ['running', `a run is under way (started ${lr.time ?? '?'})`];
-  else if (!row.last_ok) [row.verdict, row.message] = ['never', `no backup of ${c} has run on ${plan.host.name} yet${row.timer.installed ? '' : ` and no timer is installed (manage-apps backups install ${c})`}`];
+  else if (!row.last_ok)
+    [row.verdict, row.message] = [
+      'never',
+      `no backup of ${c} has run on ${plan.host.name} yet${row.timer.installed ? '' : ` and no timer is installed (manage-apps backups install ${c})`}`,
+    ];
   else [row.verdict, row.message] = ['ok', `backed up ${row.last_ok.time} (${ago(row.last_ok.age_s)} ago), ${row.last_ok.bytes} bytes`];
   return row;
 }
@@ -171,8 +237,13 @@ export interface BackupRunCollector {
  * The clusters to read (driven engines, a usable backup plan), as status extras per cluster
  * host. `onlyInstalled`: report only clusters whose timer is installed (status).
  */
-export function backupRunCollector(fleet: Fleet, options: { hosts?: ReadonlySet<string>; onlyInstalled?: boolean; now?: () => number } = {}): BackupRunCollector {
-  const plans = planBackups(fleet, []).plans.filter((p) => p.problem === undefined && (options.hosts === undefined || options.hosts.has(p.host.name)));
+export function backupRunCollector(
+  fleet: Fleet,
+  options: { hosts?: ReadonlySet<string>; onlyInstalled?: boolean; now?: () => number } = {},
+): BackupRunCollector {
+  const plans = planBackups(fleet, []).plans.filter(
+    (p) => p.problem === undefined && (options.hosts === undefined || options.hosts.has(p.host.name)),
+  );
   const byHost = new Map<string, BackupPlan[]>();
   for (const p of plans) byHost.set(p.host.name, [...(byHost.get(p.host.name) ?? []), p]);
   const results = new Map<string, { unreachable?: string; states: Map<string, HostRunState> }>();
@@ -181,7 +252,8 @@ export function backupRunCollector(fleet: Fleet, options: { hosts?: ReadonlySet<
     extras.set(host, [
       {
         script: backupRunsPart(list.map((p) => p.cluster.name)),
-        onResult: (r: RunResult) => results.set(host, r.unreachable !== undefined ? { unreachable: r.unreachable, states: new Map() } : { states: parseBackupRuns(r.stdout) }),
+        onResult: (r: RunResult) =>
+          results.set(host, r.unreachable !== undefined ? { unreachable: r.unreachable, states: new Map() } : { states: parseBackupRuns(r.stdout) }),
       },
     ]);
   }

@@ -14,11 +14,21 @@ import type { Ops } from '../ops/context.js';
 import { PRELUDE, records } from '../runtime/shell.js';
 import { quote } from '../transport/quote.js';
 import { failureReason } from '../transport/types.js';
-import { BACKUP_BASE, BACKUP_SCRIPT, backupTimer, backupUnit, CONF_DIR, DRILL_SCRIPT, KEY_DIR, LIB_DIR, RECEIVE_SCRIPT, STATE_DIR } from './backup-scripts.js';
+import {
+  BACKUP_BASE,
+  BACKUP_SCRIPT,
+  backupTimer,
+  backupUnit,
+  CONF_DIR,
+  DRILL_SCRIPT,
+  KEY_DIR,
+  LIB_DIR,
+  RECEIVE_SCRIPT,
+  STATE_DIR,
+} from './backup-scripts.js';
 import { DRIVEN_ENGINES, notDrivenReason, pgName, resolveDatabase, type DeclaredDatabase } from './declared.js';
 import { EVIDENCE_FILE } from './evidence.js';
 import { heredoc, PG_PRELUDE } from './postgres.js';
-
 
 export interface BackupPlan {
   cluster: Cluster;
@@ -46,9 +56,17 @@ export function planBackups(fleet: Fleet, names: readonly string[]): { plans: Ba
     }
     const host = fleet.hosts.find((h) => h.name === c.host);
     if (!host) continue;
-    const dbs = fleet.databases.map((d) => resolveDatabase(fleet, d)).filter((d): d is DeclaredDatabase => 'clusterHost' in d && d.cluster.name === c.name);
+    const dbs = fleet.databases
+      .map((d) => resolveDatabase(fleet, d))
+      .filter((d): d is DeclaredDatabase => 'clusterHost' in d && d.cluster.name === c.name);
     const policy = c.backup ?? dbs.find((d) => d.backup)?.backup;
-    const plan: BackupPlan = { cluster: c, host, method: policy && /restic/i.test(policy.method) ? 'restic' : 'files', databases: dbs.map((d) => d.name), checks: new Map(dbs.flatMap((d) => (d.check === undefined ? [] : [[d.name, d.check] as [string, string]]))) };
+    const plan: BackupPlan = {
+      cluster: c,
+      host,
+      method: policy && /restic/i.test(policy.method) ? 'restic' : 'files',
+      databases: dbs.map((d) => d.name),
+      checks: new Map(dbs.flatMap((d) => (d.check === undefined ? [] : [[d.name, d.check] as [string, string]]))),
+    };
     if (policy) plan.policy = policy;
     const target = policy?.target === undefined ? undefined : fleet.hosts.find((h) => h.name === policy.target);
     if (target) plan.target = target;
@@ -58,9 +76,11 @@ export function planBackups(fleet: Fleet, names: readonly string[]): { plans: Ba
       plan.problem = (e as Error).message;
     }
     if (!policy) plan.problem = `cluster ${c.name} declares no backup policy (clusters.${c.name}.backup or database.backup)`;
-    else if (policy.target === undefined) plan.problem = `the backup of ${c.name} names no target host: a backup kept only on ${c.host}, the host it protects, is not a backup`;
+    else if (policy.target === undefined)
+      plan.problem = `the backup of ${c.name} names no target host: a backup kept only on ${c.host}, the host it protects, is not a backup`;
     else if (!target) plan.problem = `backup target ${policy.target} is not in the inventory`;
-    else if (target.name === host.name) plan.problem = `the backup of ${c.name} targets ${c.host}, the host it protects: losing ${c.host} would lose both`;
+    else if (target.name === host.name)
+      plan.problem = `the backup of ${c.name} targets ${c.host}, the host it protects: losing ${c.host} would lose both`;
     else if (ipOf(target) === undefined) plan.problem = `target host ${target.name} has no mesh_ip or address for ${c.host} to reach it`;
     else if (plan.databases.length === 0) plan.problem = `no manifest declares a database on ${c.name}: nothing to back up`;
     plans.push(plan);
@@ -90,7 +110,13 @@ const confText = (p: BackupPlan) =>
     '',
   ].join('\n');
 
-const writeFile = (path: string, text: string, mode: string, owner = 'root:root', after = '') => heredoc(`$SUDO sh -c 'cat > "$1.tmp" && chmod ${mode} "$1.tmp" && chown ${owner} "$1.tmp" && mv -f "$1.tmp" "$1"' sh ${quote(path)}`, text, 'MA_FILE', after);
+const writeFile = (path: string, text: string, mode: string, owner = 'root:root', after = '') =>
+  heredoc(
+    `$SUDO sh -c 'cat > "$1.tmp" && chmod ${mode} "$1.tmp" && chown ${owner} "$1.tmp" && mv -f "$1.tmp" "$1"' sh ${quote(path)}`,
+    text,
+    'MA_FILE',
+    after,
+  );
 
 export interface InstallResult {
   cluster: string;
@@ -159,12 +185,20 @@ main
     { timeoutMs: ops.settings.commandTimeoutMs },
   );
   const failB = records(b.stdout).find((r) => r[0] === 'fail')?.[1];
-  const hostKeys = records(b.stdout).filter((r) => r[0] === 'hostkey' && /^[\w-]+ [A-Za-z0-9+/=]+$/.test(r[1] ?? '')).map((r) => r[1]!);
-  if (failB || hostKeys.length === 0) return { ...res, reason: `on ${plan.target!.name}: ${failB ?? (b.code === 0 ? 'no sshd host key found' : failureReason(b))}` };
+  const hostKeys = records(b.stdout)
+    .filter((r) => r[0] === 'hostkey' && /^[\w-]+ [A-Za-z0-9+/=]+$/.test(r[1] ?? ''))
+    .map((r) => r[1]!);
+  if (failB || hostKeys.length === 0)
+    return { ...res, reason: `on ${plan.target!.name}: ${failB ?? (b.code === 0 ? 'no sshd host key found' : failureReason(b))}` };
   const addr = ipOf(plan.target!)!;
   const port = plan.target!.port ?? 22;
   const known = hostKeys.map((k) => `${port === 22 ? addr : `[${addr}]:${port}`} ${k}`).join('\n') + '\n';
-  const cr = await ops.transport(plan.host).script(`${PRELUDE}${PG_PRELUDE}main() {\n${heredoc(`ma_as_pg sh -c 'umask 022; t=$(mktemp "$1.XXXXXX") && cat > "$t" && chmod 644 "$t" && mv -f "$t" "$1"' sh ${quote(`${KEY_DIR}/${c}.known_hosts`)}`, known, 'MA_FILE', ` && printf '@@ok\\n'`)}\n}\nmain\n`, { timeoutMs: ops.settings.commandTimeoutMs });
+  const cr = await ops
+    .transport(plan.host)
+    .script(
+      `${PRELUDE}${PG_PRELUDE}main() {\n${heredoc(`ma_as_pg sh -c 'umask 022; t=$(mktemp "$1.XXXXXX") && cat > "$t" && chmod 644 "$t" && mv -f "$t" "$1"' sh ${quote(`${KEY_DIR}/${c}.known_hosts`)}`, known, 'MA_FILE', ` && printf '@@ok\\n'`)}\n}\nmain\n`,
+      { timeoutMs: ops.settings.commandTimeoutMs },
+    );
   if (!records(cr.stdout).some((r) => r[0] === 'ok')) return { ...res, reason: `on ${plan.host.name}: ${failureReason(cr)}` };
   return { cluster: c, ok: true, timer: timer && period !== undefined ? { unit: timerUnit, period_s: period } : null };
 }
@@ -224,7 +258,10 @@ main
   }
   const rc = records(r.stdout).find((x) => x[0] === 'rc')?.[1];
   if (rc === '0' && entry?.ok) return { ...base, ok: true, backup: entry };
-  const log = records(r.stdout).filter((x) => x[0] === 'log').map((x) => x[1]).join(' | ');
+  const log = records(r.stdout)
+    .filter((x) => x[0] === 'log')
+    .map((x) => x[1])
+    .join(' | ');
   return { ...base, backup: entry, reason: entry?.error ?? (log || failureReason(r)) };
 }
 
@@ -262,7 +299,8 @@ export function judgeCheck(query: string, rec: readonly string[] | undefined): C
   const out: CheckOutcome = { query, ok: false, rows: Number(rows ?? 0), value: value ?? null };
   if (rc !== '0') out.reason = `the check query failed: ${err?.trim() || `psql exit ${rc}`}`;
   else if (out.rows === 0) out.reason = 'the check query returned no rows';
-  else if (['f', 'false', '0', ''].includes((value ?? '').trim().toLowerCase())) out.reason = `the check query returned ${value?.trim() ? JSON.stringify(value.trim()) : 'NULL or empty'}`;
+  else if (['f', 'false', '0', ''].includes((value ?? '').trim().toLowerCase()))
+    out.reason = `the check query returned ${value?.trim() ? JSON.stringify(value.trim()) : 'NULL or empty'}`;
   else out.ok = true;
   return out;
 }
@@ -284,7 +322,8 @@ export interface DrillRecord {
   met: { rpo: boolean | null; rto: boolean | null };
 }
 
-const secondsOf = (objective: string | null): number | undefined => (objective && /^\d+(ms|s|m|h|d)$/.test(objective) ? durationMs(objective, 0) / 1000 : undefined);
+const secondsOf = (objective: string | null): number | undefined =>
+  objective && /^\d+(ms|s|m|h|d)$/.test(objective) ? durationMs(objective, 0) / 1000 : undefined;
 
 /**
  * A drill that failed proves no objective: each declared one is not met (false), an undeclared
@@ -316,7 +355,10 @@ async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () 
     met: { rpo: null, rto: null },
   };
   const target = ops.transport(plan.target!);
-  const cat = await target.script(`${PRELUDE}$SUDO cat ${BACKUP_BASE}/${plan.cluster.name}/catalog.jsonl 2>/dev/null | while IFS= read -r l; do printf '@@entry\\t%s\\n' "$l"; done\n`, { timeoutMs: ops.settings.commandTimeoutMs });
+  const cat = await target.script(
+    `${PRELUDE}$SUDO cat ${BACKUP_BASE}/${plan.cluster.name}/catalog.jsonl 2>/dev/null | while IFS= read -r l; do printf '@@entry\\t%s\\n' "$l"; done\n`,
+    { timeoutMs: ops.settings.commandTimeoutMs },
+  );
   if (cat.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${cat.unreachable}` };
   const entries = records(cat.stdout)
     .filter((r) => r[0] === 'entry')
@@ -329,13 +371,23 @@ async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () 
     })
     .filter((e) => e.ok && Array.isArray(e.databases));
   const entry = entries[entries.length - 1];
-  if (!entry) return { ...rec, reason: `no backup of ${plan.cluster.name} in the catalog on ${plan.target!.name}: run \`manage-apps backups run ${plan.cluster.name}\`` };
+  if (!entry)
+    return {
+      ...rec,
+      reason: `no backup of ${plan.cluster.name} in the catalog on ${plan.target!.name}: run \`manage-apps backups run ${plan.cluster.name}\``,
+    };
   rec.backup_id = entry.id;
   rec.backup_time = entry.time;
   const pairs = entry.databases!.map((d) => `${d.name}:${d.restic_snapshot}`);
   // The check queries travel on pg-drill's stdin (a here-document, base64: no quoting, no control characters), never argv.
-  const checkLines = [...plan.checks].filter(([db]) => entry.databases!.some((d) => d.name === db)).map(([db, sql]) => `${db}\t${Buffer.from(sql).toString('base64')}`).join('\n');
-  const r = await target.script(`${PRELUDE}main() {\n${heredoc(`$SUDO ${LIB_DIR}/pg-drill ${quote(plan.cluster.name)} ${quote(entry.id)} ${pairs.map(quote).join(' ')}`, checkLines, 'MA_CHECKS')}\n}\nmain\n`, { timeoutMs });
+  const checkLines = [...plan.checks]
+    .filter(([db]) => entry.databases!.some((d) => d.name === db))
+    .map(([db, sql]) => `${db}\t${Buffer.from(sql).toString('base64')}`)
+    .join('\n');
+  const r = await target.script(
+    `${PRELUDE}main() {\n${heredoc(`$SUDO ${LIB_DIR}/pg-drill ${quote(plan.cluster.name)} ${quote(entry.id)} ${pairs.map(quote).join(' ')}`, checkLines, 'MA_CHECKS')}\n}\nmain\n`,
+    { timeoutMs },
+  );
   if (r.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${r.unreachable}` };
   const recs = records(r.stdout);
   const error = recs.find((x) => x[0] === 'error')?.[1];
@@ -353,16 +405,36 @@ async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () 
     }
     const [, , fetchRc, restoreRc, sha, ms, err] = row ?? [];
     const mismatches: string[] = [];
-    for (const [t, n] of Object.entries(d.tables)) if (tables?.[t] !== n) mismatches.push(`${t}: ${n} rows backed up, ${tables?.[t] ?? 'no table'} restored`);
+    for (const [t, n] of Object.entries(d.tables))
+      if (tables?.[t] !== n) mismatches.push(`${t}: ${n} rows backed up, ${tables?.[t] ?? 'no table'} restored`);
     for (const t of Object.keys(tables ?? {})) if (!(t in d.tables)) mismatches.push(`${t}: restored but not in the catalog`);
     const checksumOk = sha === d.sha256;
     const query = plan.checks.get(d.name);
-    const check = query === undefined ? null : judgeCheck(query, recs.find((x) => x[0] === 'check' && x[1] === d.name));
-    const compared = [...new Set([...Object.keys(d.tables), ...Object.keys(tables ?? {})])].sort().map((t) => ({ name: t, backed_up: d.tables[t] ?? null, restored: tables?.[t] ?? null }));
-    const db: DrillDatabase = { name: d.name, ok: false, restore_ms: Number(ms ?? 0), bytes: d.bytes, checksum_ok: checksumOk, tables_ok: tables !== null && mismatches.length === 0, tables: compared, mismatches, check };
+    const check =
+      query === undefined
+        ? null
+        : judgeCheck(
+            query,
+            recs.find((x) => x[0] === 'check' && x[1] === d.name),
+          );
+    const compared = [...new Set([...Object.keys(d.tables), ...Object.keys(tables ?? {})])]
+      .sort()
+      .map((t) => ({ name: t, backed_up: d.tables[t] ?? null, restored: tables?.[t] ?? null }));
+    const db: DrillDatabase = {
+      name: d.name,
+      ok: false,
+      restore_ms: Number(ms ?? 0),
+      bytes: d.bytes,
+      checksum_ok: checksumOk,
+      tables_ok: tables !== null && mismatches.length === 0,
+      tables: compared,
+      mismatches,
+      check,
+    };
     if (!row) db.reason = 'not restored';
     else if (fetchRc !== '0') db.reason = `reading the backup failed: ${err || `exit ${fetchRc}`}`;
-    else if (!checksumOk) db.reason = `the stored dump differs from what was backed up (sha256 ${sha ? `${sha.slice(0, 12)}…` : 'none'} ≠ ${d.sha256.slice(0, 12)}…)${restoreRc !== '0' && err ? `; pg_restore: ${err}` : ''}`;
+    else if (!checksumOk)
+      db.reason = `the stored dump differs from what was backed up (sha256 ${sha ? `${sha.slice(0, 12)}…` : 'none'} ≠ ${d.sha256.slice(0, 12)}…)${restoreRc !== '0' && err ? `; pg_restore: ${err}` : ''}`;
     else if (restoreRc !== '0') db.reason = `pg_restore failed: ${err || `exit ${restoreRc}`}`;
     else if (!db.tables_ok) db.reason = `row counts differ from the catalog: ${mismatches.slice(0, 3).join('; ')}`;
     else if (check && !check.ok) db.reason = check.reason;

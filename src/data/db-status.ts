@@ -59,7 +59,8 @@ export async function dbStatus(fleet: Fleet, ops: Ops, clusterNames: readonly st
   const clusters = fleet.clusters.filter(wanted);
   const report: DbStatusReport = { clusters: [], not_driven: [], summary: { declared: 0, missing: 0, drift: 0, violations: 0, unreachable: 0 } };
   const driven = clusters.filter((c) => DRIVEN_ENGINES.has(c.engine));
-  for (const c of clusters) if (!DRIVEN_ENGINES.has(c.engine)) report.not_driven.push({ cluster: c.name, engine: c.engine, reason: notDrivenReason(c) });
+  for (const c of clusters)
+    if (!DRIVEN_ENGINES.has(c.engine)) report.not_driven.push({ cluster: c.name, engine: c.engine, reason: notDrivenReason(c) });
   const declared = fleet.databases.map((d) => resolveDatabase(fleet, d)).filter((d): d is DeclaredDatabase => 'clusterHost' in d);
   const hostOf = (c: Cluster) => fleet.hosts.find((h) => h.name === c.host);
   const extra = driven.flatMap((c) => (hostOf(c) ? [{ host: hostOf(c) as Host, ref: { name: c.name, port: c.port } }] : []));
@@ -68,7 +69,17 @@ export async function dbStatus(fleet: Fleet, ops: Ops, clusterNames: readonly st
     const mine = declared.filter((d) => d.cluster.name === c.name);
     const byUser = new Map(mine.map((d) => [d.user, d]));
     const byDb = new Map(mine.map((d) => [d.name, d]));
-    const row: ClusterStatus = { name: c.name, host: c.host, engine: c.engine, port: c.port, reachable: false, version: null, declared: [], drift: { databases: [], roles: [] }, violations: [] };
+    const row: ClusterStatus = {
+      name: c.name,
+      host: c.host,
+      engine: c.engine,
+      port: c.port,
+      reachable: false,
+      version: null,
+      declared: [],
+      drift: { databases: [], roles: [] },
+      violations: [],
+    };
     report.clusters.push(row);
     const host = inspected.get(c.host);
     const state = host?.clusters.get(c.name);
@@ -77,7 +88,19 @@ export async function dbStatus(fleet: Fleet, ops: Ops, clusterNames: readonly st
     else if (!state?.ok) row.reason = state?.error ?? 'no answer';
     if (row.reason !== undefined || !state) {
       report.summary.unreachable++;
-      row.declared = mine.map((d) => ({ id: d.id, database: d.name, user: d.user, exists: false, user_exists: false, owner: null, owner_ok: false, user_limited: false, public_connect: false, bytes: null, connections: null }));
+      row.declared = mine.map((d) => ({
+        id: d.id,
+        database: d.name,
+        user: d.user,
+        exists: false,
+        user_exists: false,
+        owner: null,
+        owner_ok: false,
+        user_limited: false,
+        public_connect: false,
+        bytes: null,
+        connections: null,
+      }));
       report.summary.declared += mine.length;
       continue;
     }
@@ -111,7 +134,13 @@ export async function dbStatus(fleet: Fleet, ops: Ops, clusterNames: readonly st
         const owner = byDb.get(database);
         if (!owner || owner.user === role) continue;
         const roleProject = byUser.get(role)?.id ?? null;
-        row.violations.push({ role, role_project: roleProject, database, database_project: owner.id, message: `role ${role}${roleProject ? ` (${roleProject})` : ''} can connect to ${database}, the database of ${owner.id} (own_db)` });
+        row.violations.push({
+          role,
+          role_project: roleProject,
+          database,
+          database_project: owner.id,
+          message: `role ${role}${roleProject ? ` (${roleProject})` : ''} can connect to ${database}, the database of ${owner.id} (own_db)`,
+        });
       }
     }
     report.summary.violations += row.violations.length;

@@ -12,12 +12,17 @@ import { pgNameIssue, POSTGRES_ENGINES } from '../names.js';
 /** Engines the data commands drive (PostgreSQL and its extensions' clusters); others are reported, never skipped silently. */
 export const DRIVEN_ENGINES: ReadonlySet<string> = POSTGRES_ENGINES;
 
-export const notDrivenReason = (c: Cluster): string => `${c.engine} clusters are not driven by manage-apps (PostgreSQL only): nothing was done for ${c.name}`;
+export const notDrivenReason = (c: Cluster): string =>
+  `${c.engine} clusters are not driven by manage-apps (PostgreSQL only): nothing was done for ${c.name}`;
 
 /** A name manage-apps provisions (the same test as validate's rule db_name). */
 export function pgName(kind: 'database' | 'user', value: string): string {
   const issue = pgNameIssue(kind, value);
-  if (issue !== undefined) throw new UsageError(`unsafe ${kind} name ${JSON.stringify(value)}: it ${issue}`, 'manage-apps validate reports where it is declared (rule db_name)');
+  if (issue !== undefined)
+    throw new UsageError(
+      `unsafe ${kind} name ${JSON.stringify(value)}: it ${issue}`,
+      'manage-apps validate reports where it is declared (rule db_name)',
+    );
   return value;
 }
 
@@ -74,7 +79,23 @@ export function resolveDatabase(fleet: Fleet, d: ProjectDatabase): DeclaredDatab
       connectHost = server;
     }
   }
-  return { id, project: d.project, environment: d.environment, name: d.name, user: d.user, cluster, clusterHost, service, serviceHost, connectHost, clientCidr, undeliverable, backup: d.backup, check: d.check, manifest: d.manifest };
+  return {
+    id,
+    project: d.project,
+    environment: d.environment,
+    name: d.name,
+    user: d.user,
+    cluster,
+    clusterHost,
+    service,
+    serviceHost,
+    connectHost,
+    clientCidr,
+    undeliverable,
+    backup: d.backup,
+    check: d.check,
+    manifest: d.manifest,
+  };
 }
 
 export interface DatabaseSelection {
@@ -89,9 +110,19 @@ export interface DatabaseSelection {
  */
 export function selectDatabases(fleet: Fleet, targets: readonly string[], env?: string): DatabaseSelection {
   const all = fleet.databases.map((d) => resolveDatabase(fleet, d));
-  const known = new Set([...fleet.databases.map((d) => d.project), ...fleet.databases.map((d) => serviceId(d.project, d.environment)), ...fleet.clusters.map((c) => c.name)]);
+  const known = new Set([
+    ...fleet.databases.map((d) => d.project),
+    ...fleet.databases.map((d) => serviceId(d.project, d.environment)),
+    ...fleet.clusters.map((c) => c.name),
+  ]);
   for (const t of targets) {
-    if (!known.has(t)) throw new UsageError(`unknown target ${JSON.stringify(t)}: not a project with a database, nor a cluster`, closest(t, [...known]) ? `did you mean ${JSON.stringify(closest(t, [...known]))}?` : 'see `manage-apps backups` for the clusters and their databases');
+    if (!known.has(t))
+      throw new UsageError(
+        `unknown target ${JSON.stringify(t)}: not a project with a database, nor a cluster`,
+        closest(t, [...known])
+          ? `did you mean ${JSON.stringify(closest(t, [...known]))}?`
+          : 'see `manage-apps backups` for the clusters and their databases',
+      );
   }
   const wanted = (r: { id: string; cluster: string | Cluster; project?: string; environment?: string }) => {
     const clusterName = typeof r.cluster === 'string' ? r.cluster : r.cluster.name;

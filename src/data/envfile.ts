@@ -123,7 +123,8 @@ ${t.unit === undefined ? '' : unitPart(t.id, t.path, t.unit)}`;
   return `${PRELUDE}${ENV_PRELUDE}main() {\n${parts.join('\n')}\n}\nmain\n`;
 }
 
-const unquote = (v: string) => (v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) ? v.slice(1, -1) : v);
+const unquote = (v: string) =>
+  v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) ? v.slice(1, -1) : v;
 
 export function parseEnvInspect(output: string): Map<string, EnvFileState> {
   const out = new Map<string, EnvFileState>();

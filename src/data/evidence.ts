@@ -56,14 +56,27 @@ export type DrillVerdict = 'ok' | 'stale' | 'failed' | 'missed' | 'never' | 'not
 export interface DrillStatus {
   cluster: string;
   verdict: DrillVerdict;
-  last_drill: { time: string; ok: boolean; backup_id: string | null; achieved_rpo_s: number | null; achieved_rto_s: number | null; met: { rpo: boolean | null; rto: boolean | null }; reason?: string } | null;
+  last_drill: {
+    time: string;
+    ok: boolean;
+    backup_id: string | null;
+    achieved_rpo_s: number | null;
+    achieved_rto_s: number | null;
+    met: { rpo: boolean | null; rto: boolean | null };
+    reason?: string;
+  } | null;
   last_run: { time: string; ok: boolean; backup_id: string | null; reason?: string } | null;
   declared: { rpo: string | null; rto: string | null; drill: string | null };
   message: string;
 }
 
 /** A cluster's drill verdict against its policy; `bad` verdicts make `backups` exit 1. */
-export function drillStatus(cluster: string, policy: { rpo: string; rto: string; drill: string | null } | null, evidence: readonly EvidenceRecord[], now = Date.now()): DrillStatus {
+export function drillStatus(
+  cluster: string,
+  policy: { rpo: string; rto: string; drill: string | null } | null,
+  evidence: readonly EvidenceRecord[],
+  now = Date.now(),
+): DrillStatus {
   const mine = evidence.filter((r) => r.cluster === cluster);
   const drill = mine.filter((r) => r.kind === 'drill').pop();
   const run = mine.filter((r) => r.kind === 'backup').pop();
@@ -71,18 +84,36 @@ export function drillStatus(cluster: string, policy: { rpo: string; rto: string;
   const status: DrillStatus = {
     cluster,
     verdict: 'not-declared',
-    last_drill: drill ? { time: drill.time, ok: drill.ok, backup_id: drill.backup_id ?? null, achieved_rpo_s: drill.achieved?.rpo_s ?? null, achieved_rto_s: drill.achieved?.rto_s ?? null, met: drill.met ?? { rpo: null, rto: null }, ...(drill.reason ? { reason: drill.reason } : {}) } : null,
+    last_drill: drill
+      ? {
+          time: drill.time,
+          ok: drill.ok,
+          backup_id: drill.backup_id ?? null,
+          achieved_rpo_s: drill.achieved?.rpo_s ?? null,
+          achieved_rto_s: drill.achieved?.rto_s ?? null,
+          met: drill.met ?? { rpo: null, rto: null },
+          ...(drill.reason ? { reason: drill.reason } : {}),
+        }
+      : null,
     last_run: run ? { time: run.time, ok: run.ok, backup_id: run.backup_id ?? null, ...(run.reason ? { reason: run.reason } : {}) } : null,
     declared: { rpo: policy?.rpo ?? null, rto: policy?.rto ?? null, drill: policy?.drill ?? null },
     message: '',
   };
-  if (drill && !drill.ok) [status.verdict, status.message] = ['failed', `the last drill (${drill.time}) failed: ${drill.reason ?? 'see the evidence'}`];
-  else if (drill && (drill.met?.rpo === false || drill.met?.rto === false)) [status.verdict, status.message] = ['missed', `the last drill missed its targets: RPO ${drill.achieved?.rpo_s}s vs ${policy?.rpo}, RTO ${drill.achieved?.rto_s}s vs ${policy?.rto}`];
-  else if (interval !== undefined && !drill) [status.verdict, status.message] = ['never', `no drill yet; the policy asks for one every ${policy?.drill}`];
-  else if (interval !== undefined && drill && now - Date.parse(drill.time) > interval) [status.verdict, status.message] = ['stale', `the last drill (${drill.time}) is older than the declared interval (${policy?.drill})`];
+  if (drill && !drill.ok)
+    [status.verdict, status.message] = ['failed', `the last drill (${drill.time}) failed: ${drill.reason ?? 'see the evidence'}`];
+  else if (drill && (drill.met?.rpo === false || drill.met?.rto === false))
+    [status.verdict, status.message] = [
+      'missed',
+      `the last drill missed its targets: RPO ${drill.achieved?.rpo_s}s vs ${policy?.rpo}, RTO ${drill.achieved?.rto_s}s vs ${policy?.rto}`,
+    ];
+  else if (interval !== undefined && !drill)
+    [status.verdict, status.message] = ['never', `no drill yet; the policy asks for one every ${policy?.drill}`];
+  else if (interval !== undefined && drill && now - Date.parse(drill.time) > interval)
+    [status.verdict, status.message] = ['stale', `the last drill (${drill.time}) is older than the declared interval (${policy?.drill})`];
   else if (drill) [status.verdict, status.message] = ['ok', `drilled ${drill.time}: RPO ${drill.achieved?.rpo_s}s, RTO ${drill.achieved?.rto_s}s`];
   else status.message = 'never drilled (no drill interval declared)';
   return status;
 }
 
-export const badDrill = (s: DrillStatus): boolean => s.verdict === 'failed' || s.verdict === 'missed' || s.verdict === 'stale' || s.verdict === 'never';
+export const badDrill = (s: DrillStatus): boolean =>
+  s.verdict === 'failed' || s.verdict === 'missed' || s.verdict === 'stale' || s.verdict === 'never';

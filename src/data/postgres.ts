@@ -89,7 +89,8 @@ export interface ClusterState {
  * never a superuser's: nothing else's leaves the cluster host.
  */
 function inspectSql(verifiersFor: readonly string[]): string {
-  const wanted = verifiersFor.length === 0 ? 'false' : `r.rolname OPERATOR(pg_catalog.=) ANY (ARRAY[${verifiersFor.map(literal).join(', ')}]::pg_catalog.name[])`;
+  const wanted =
+    verifiersFor.length === 0 ? 'false' : `r.rolname OPERATOR(pg_catalog.=) ANY (ARRAY[${verifiersFor.map(literal).join(', ')}]::pg_catalog.name[])`;
   return `SET search_path = pg_catalog, pg_temp;
 SELECT '@@server', pg_catalog.current_setting('server_version'), pg_catalog.current_setting('hba_file');
 SELECT '@@role', r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin, r.rolreplication, r.rolbypassrls, CASE WHEN ${wanted} AND NOT r.rolsuper THEN coalesce(r.rolpassword, ''::pg_catalog.text) ELSE ''::pg_catalog.text END FROM pg_catalog.pg_authid r WHERE r.rolname::pg_catalog.text OPERATOR(pg_catalog.!~) '^pg_'::pg_catalog.text ORDER BY r.rolname;
@@ -150,11 +151,27 @@ export function parseInspect(output: string): Map<string, ClusterState> {
       current.hbaFile = f[1];
     } else if (kind === 'hbasha') current.hbaSha = f[0];
     else if (kind === 'role' && f[0]) {
-      current.roles.set(f[0], { name: f[0], superuser: bool(f[1]), createdb: bool(f[2]), createrole: bool(f[3]), login: bool(f[4]), replication: bool(f[5]), bypassrls: bool(f[6]), verifier: f[7] ?? '', memberOf: [] });
+      current.roles.set(f[0], {
+        name: f[0],
+        superuser: bool(f[1]),
+        createdb: bool(f[2]),
+        createrole: bool(f[3]),
+        login: bool(f[4]),
+        replication: bool(f[5]),
+        bypassrls: bool(f[6]),
+        verifier: f[7] ?? '',
+        memberOf: [],
+      });
     } else if (kind === 'member' && f[0] && f[1]) {
       current.roles.get(f[0])?.memberOf.push(f[1]);
     } else if (kind === 'db' && f[0]) {
-      current.databases.set(f[0], { name: f[0], owner: f[1] ?? '', bytes: Number(f[2] ?? 0), connections: Number(f[3] ?? 0), publicConnect: bool(f[4]) });
+      current.databases.set(f[0], {
+        name: f[0],
+        owner: f[1] ?? '',
+        bytes: Number(f[2] ?? 0),
+        connections: Number(f[3] ?? 0),
+        publicConnect: bool(f[4]),
+      });
     } else if (kind === 'access' && f[0] && f[1]) {
       current.access.set(f[0], [...(current.access.get(f[0]) ?? []), f[1]]);
     }
@@ -180,7 +197,10 @@ export function applyScript(changes: readonly ClusterChange[]): string {
   const parts = changes.map((c) => {
     const lines = [`printf '@@cluster\\t%s\\n' ${quote(c.cluster.name)}`];
     if (c.sql.length > 0) {
-      lines.push(`if ! err=$(${heredoc(`ma_psql ${c.cluster.port} postgres 2>&1`, `${c.sql.join('\n')}\n`, 'MA_SQL')}\n); then printf '@@fail\\tsql\\t%s\\n' "$(printf '%s' "$err" | tr '\\n\\t' '  ' | cut -c1-400)"; return 1; fi`, `printf '@@sql\\tok\\n'`);
+      lines.push(
+        `if ! err=$(${heredoc(`ma_psql ${c.cluster.port} postgres 2>&1`, `${c.sql.join('\n')}\n`, 'MA_SQL')}\n); then printf '@@fail\\tsql\\t%s\\n' "$(printf '%s' "$err" | tr '\\n\\t' '  ' | cut -c1-400)"; return 1; fi`,
+        `printf '@@sql\\tok\\n'`,
+      );
     }
     if (c.hba) {
       const f = quote(c.hba.file);
@@ -190,7 +210,12 @@ export function applyScript(changes: readonly ClusterChange[]): string {
         `ma_as_pg cp -p -- ${f} ${quote(`${c.hba.file}.manage-apps.bak`)} || { printf '@@fail\\thba\\tcannot back up %s\\n' ${f}; return 1; }`,
         `tmp=${quote(`${c.hba.file}.manage-apps.tmp`)}`,
         `ma_as_pg cp -p -- ${f} "$tmp" || { printf '@@fail\\thba\\tcannot write next to %s\\n' ${f}; return 1; }`,
-        heredoc(`ma_as_pg sh -c 'cat > "$1"' sh "$tmp"`, c.hba.content, 'MA_HBA', ` || { printf '@@fail\\thba\\tcannot write %s\\n' "$tmp"; return 1; }`),
+        heredoc(
+          `ma_as_pg sh -c 'cat > "$1"' sh "$tmp"`,
+          c.hba.content,
+          'MA_HBA',
+          ` || { printf '@@fail\\thba\\tcannot write %s\\n' "$tmp"; return 1; }`,
+        ),
         // Parse the candidate: pg_hba_file_rules reads the live file, so swap, check, and swap back on an error.
         `ma_as_pg mv -f -- "$tmp" ${f}`,
         `bad=$(ma_psql ${c.cluster.port} postgres -c "SELECT pg_catalog.concat(line_number, ': ', error) FROM pg_catalog.pg_hba_file_rules WHERE error IS NOT NULL" 2>&1)`,

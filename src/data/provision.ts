@@ -19,9 +19,28 @@ import { failureReason, type RunResult } from '../transport/types.js';
 import { databaseConflicts } from '../fleet/databases.js';
 import { pgNameIssue } from '../names.js';
 import { byClusterHost, DRIVEN_ENGINES, selectDatabases, type DeclaredDatabase } from './declared.js';
-import { envInspectScript, envValues, envWriteScript, MANAGED_VARS, parseEnvInspect, parseEnvWrite, type EnvFileState, type EnvWrite } from './envfile.js';
+import {
+  envInspectScript,
+  envValues,
+  envWriteScript,
+  MANAGED_VARS,
+  parseEnvInspect,
+  parseEnvWrite,
+  type EnvFileState,
+  type EnvWrite,
+} from './envfile.js';
 import { HBA_BEGIN, HBA_END, hbaUnquote, withManagedBlock, type HbaEntry } from './hba.js';
-import { applyScript, ident, inspectScript, literal, parseApply, parseInspect, type ClusterChange, type ClusterRef, type ClusterState } from './postgres.js';
+import {
+  applyScript,
+  ident,
+  inspectScript,
+  literal,
+  parseApply,
+  parseInspect,
+  type ClusterChange,
+  type ClusterRef,
+  type ClusterState,
+} from './postgres.js';
 import { generatePassword, scramVerifier, verifierMatches } from './scram.js';
 
 export interface ProvisionOptions {
@@ -87,14 +106,22 @@ interface Planned {
 const ROLE_RIGHTS = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
 
 /** Runs one script per host in parallel; unreachable hosts come back as results too. */
-export async function perHost<T>(ops: Ops, hosts: readonly Host[], script: (h: Host) => string, timeoutMs: number, parse: (h: Host, r: RunResult) => T): Promise<Map<string, T>> {
+export async function perHost<T>(
+  ops: Ops,
+  hosts: readonly Host[],
+  script: (h: Host) => string,
+  timeoutMs: number,
+  parse: (h: Host, r: RunResult) => T,
+): Promise<Map<string, T>> {
   const limit = pLimit(ops.settings.concurrency);
   const out = new Map<string, T>();
   await Promise.all(hosts.map((h) => limit(async () => out.set(h.name, parse(h, await ops.transport(h).script(script(h), { timeoutMs }))))));
   return out;
 }
 
-const uniqueHosts = (hosts: (Host | undefined)[]): Host[] => [...new Map(hosts.filter((h): h is Host => h !== undefined).map((h) => [h.name, h])).values()];
+const uniqueHosts = (hosts: (Host | undefined)[]): Host[] => [
+  ...new Map(hosts.filter((h): h is Host => h !== undefined).map((h) => [h.name, h])).values(),
+];
 
 export interface ClusterInspection {
   reachable: boolean;
@@ -103,7 +130,11 @@ export interface ClusterInspection {
 }
 
 /** Inspects every cluster host of these databases: one round trip per host. */
-export async function inspectClusters(ops: Ops, databases: readonly DeclaredDatabase[], extra: readonly { host: Host; ref: ClusterRef }[] = []): Promise<Map<string, ClusterInspection>> {
+export async function inspectClusters(
+  ops: Ops,
+  databases: readonly DeclaredDatabase[],
+  extra: readonly { host: Host; ref: ClusterRef }[] = [],
+): Promise<Map<string, ClusterInspection>> {
   const refs = new Map<string, ClusterRef[]>();
   const hosts = new Map<string, Host>();
   for (const d of databases) {
@@ -121,14 +152,27 @@ export async function inspectClusters(ops: Ops, databases: readonly DeclaredData
     if (!list.some((r) => r.name === e.ref.name)) list.push(e.ref);
     refs.set(e.host.name, list);
   }
-  return perHost(ops, [...hosts.values()], (h) => inspectScript(refs.get(h.name)!), ops.settings.commandTimeoutMs, (_h, r) => {
-    if (r.unreachable || r.code !== 0) return { reachable: false, reason: failureReason(r), clusters: new Map() };
-    return { reachable: true, clusters: parseInspect(r.stdout) };
-  });
+  return perHost(
+    ops,
+    [...hosts.values()],
+    (h) => inspectScript(refs.get(h.name)!),
+    ops.settings.commandTimeoutMs,
+    (_h, r) => {
+      if (r.unreachable || r.code !== 0) return { reachable: false, reason: failureReason(r), clusters: new Map() };
+      return { reachable: true, clusters: parseInspect(r.stdout) };
+    },
+  );
 }
 
 function envTargets(planned: readonly DeclaredDatabase[], host: Host) {
-  return planned.filter((d) => d.undeliverable === undefined && d.serviceHost?.name === host.name).map((d) => ({ id: d.id, path: d.service!.envFile!, owner: d.service!.runAs ?? 'root', ...(d.service!.unit === undefined ? {} : { unit: d.service!.unit }) }));
+  return planned
+    .filter((d) => d.undeliverable === undefined && d.serviceHost?.name === host.name)
+    .map((d) => ({
+      id: d.id,
+      path: d.service!.envFile!,
+      owner: d.service!.runAs ?? 'root',
+      ...(d.service!.unit === undefined ? {} : { unit: d.service!.unit }),
+    }));
 }
 
 /** Entries the previous block had for databases not in this run, kept; this run's, set. */
@@ -140,9 +184,13 @@ function hbaEntries(previous: string[], planned: readonly Planned[]): HbaEntry[]
     if (f[0] !== 'host' || f.length < 5) continue;
     const [database, user] = [hbaUnquote(f[1]!), hbaUnquote(f[2]!)];
     // An entry of an earlier run is kept only when its names are still names (never a keyword).
-    if (!mine.has(`${database} ${user}`) && pgNameIssue('database', database) === undefined && pgNameIssue('user', user) === undefined) kept.push({ database, user, address: f[3]! });
+    if (!mine.has(`${database} ${user}`) && pgNameIssue('database', database) === undefined && pgNameIssue('user', user) === undefined)
+      kept.push({ database, user, address: f[3]! });
   }
-  return [...kept, ...planned.filter((p) => p.d.clientCidr !== undefined).map((p) => ({ database: p.d.name, user: p.d.user, address: p.d.clientCidr! }))];
+  return [
+    ...kept,
+    ...planned.filter((p) => p.d.clientCidr !== undefined).map((p) => ({ database: p.d.name, user: p.d.user, address: p.d.clientCidr! })),
+  ];
 }
 
 function currentBlock(hba: string): string[] {
@@ -180,16 +228,26 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
   // can create roles, replicate, bypass row security or holds another role's rights (pg_read_all_data,
   // another app's role) is refused, and nothing is changed for this project.
   if (role) {
-    const rights = [...(['createrole', 'replication', 'bypassrls'] as const).filter((k) => role[k]).map((k) => k.toUpperCase()), ...role.memberOf.map((g) => `member of ${g}`)];
-    if (rights.length > 0) return fail(`role ${d.user} already exists on ${d.cluster.name} with rights an app's role must not have (${rights.join(', ')}): not adopted, nothing changed; revoke them by hand or declare a user of its own`);
+    const rights = [
+      ...(['createrole', 'replication', 'bypassrls'] as const).filter((k) => role[k]).map((k) => k.toUpperCase()),
+      ...role.memberOf.map((g) => `member of ${g}`),
+    ];
+    if (rights.length > 0)
+      return fail(
+        `role ${d.user} already exists on ${d.cluster.name} with rights an app's role must not have (${rights.join(', ')}): not adopted, nothing changed; revoke them by hand or declare a user of its own`,
+      );
   }
 
   // The password: the env file's when it has one for this user (kept), a new one otherwise.
   let password: string | undefined;
   if (d.undeliverable === undefined) {
     if (!env) return fail(`cannot read ${d.service!.envFile} on ${d.serviceHost!.name}`);
-    if (env.state === 'symlink' || env.state === 'other') return fail(`${d.service!.envFile} on ${d.serviceHost!.name} is ${env.state === 'symlink' ? 'a symlink' : 'not a regular file'}: not written`);
-    if (env.state === 'unsafe') return fail(`a directory on the path of ${d.service!.envFile} on ${d.serviceHost!.name} is writable by an account other than root (or is a link), and ${d.id} runs as root: neither read nor written (declare service.user, or keep the env file in a directory only root can write)`);
+    if (env.state === 'symlink' || env.state === 'other')
+      return fail(`${d.service!.envFile} on ${d.serviceHost!.name} is ${env.state === 'symlink' ? 'a symlink' : 'not a regular file'}: not written`);
+    if (env.state === 'unsafe')
+      return fail(
+        `a directory on the path of ${d.service!.envFile} on ${d.serviceHost!.name} is writable by an account other than root (or is a link), and ${d.id} runs as root: neither read nor written (declare service.user, or keep the env file in a directory only root can write)`,
+      );
     const existing = env.vars.PGUSER === d.user ? env.vars.PGPASSWORD : undefined;
     password = rotate || existing === undefined || existing === '' ? generatePassword() : existing;
     const values = envValues({ host: d.connectHost!, port: d.cluster.port, database: d.name, user: d.user, password });
@@ -197,7 +255,13 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
     const owner = d.service!.runAs ?? 'root';
     if (rotate || stale || env.state === 'absent') {
       p.envWrite = { id: d.id, path: d.service!.envFile!, owner, values };
-      result.changes.push(existing === undefined ? `write DATABASE_URL and PG* into ${d.service!.envFile} on ${d.serviceHost!.name}` : rotate ? `write the new password into ${d.service!.envFile} on ${d.serviceHost!.name}` : `update DATABASE_URL and PG* in ${d.service!.envFile} on ${d.serviceHost!.name}`);
+      result.changes.push(
+        existing === undefined
+          ? `write DATABASE_URL and PG* into ${d.service!.envFile} on ${d.serviceHost!.name}`
+          : rotate
+            ? `write the new password into ${d.service!.envFile} on ${d.serviceHost!.name}`
+            : `update DATABASE_URL and PG* in ${d.service!.envFile} on ${d.serviceHost!.name}`,
+      );
       result.credentials = rotate && existing !== undefined ? 'rotated' : existing === undefined ? 'created' : 'repaired';
       p.credentialsChanged = true;
     } else if (env.owner !== owner || env.mode !== '600') {
@@ -205,7 +269,9 @@ function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileStat
       // the service's own user could not read it (its migrations would run without it). Rewritten
       // as the service's, 0600; the running process keeps its values (systemd read them as root).
       p.envWrite = { id: d.id, path: d.service!.envFile!, owner, values, keepTime: true };
-      result.changes.push(`give ${d.service!.envFile} on ${d.serviceHost!.name} to ${owner}, mode 0600 (was ${env.owner ?? '?'}, mode ${env.mode ?? '?'})`);
+      result.changes.push(
+        `give ${d.service!.envFile} on ${d.serviceHost!.name} to ${owner}, mode 0600 (was ${env.owner ?? '?'}, mode ${env.mode ?? '?'})`,
+      );
     }
     p.password = password;
     if (!p.credentialsChanged && env.unitStale && p.unitActive) {
@@ -275,7 +341,10 @@ function refusals(fleet: Fleet, locate: ProvisionOptions['locate']): Map<string,
   for (const c of databaseConflicts(fleet.databases)) {
     for (const d of c.declarations) {
       const others = c.declarations.filter((o) => o.project !== d.project).map((o) => `${o.project} (${where(o.manifest, c.field)})`);
-      add(serviceId(d.project, d.environment), `${where(d.manifest, c.field)}: ${c.field === 'name' ? 'database' : 'database user'} "${c.value}" on cluster "${c.cluster}" is also declared by ${others.join(', ')} (own_db): nothing done for any of them until one is renamed`);
+      add(
+        serviceId(d.project, d.environment),
+        `${where(d.manifest, c.field)}: ${c.field === 'name' ? 'database' : 'database user'} "${c.value}" on cluster "${c.cluster}" is also declared by ${others.join(', ')} (own_db): nothing done for any of them until one is renamed`,
+      );
     }
   }
   return out;
@@ -283,14 +352,26 @@ function refusals(fleet: Fleet, locate: ProvisionOptions['locate']): Map<string,
 
 export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOptions, progress: Progress): Promise<ProvisionReport> {
   const selection = selectDatabases(fleet, options.targets, options.env);
-  const report: ProvisionReport = { dry_run: options.dryRun, databases: [], clusters: [], not_driven: selection.notDriven, summary: { changed: 0, unchanged: 0, failed: 0, clusters_changed: 0 } };
+  const report: ProvisionReport = {
+    dry_run: options.dryRun,
+    databases: [],
+    clusters: [],
+    not_driven: selection.notDriven,
+    summary: { changed: 0, unchanged: 0, failed: 0, clusters_changed: 0 },
+  };
   const dbs = selection.databases;
   const serviceHosts = uniqueHosts(dbs.filter((d) => d.undeliverable === undefined).map((d) => d.serviceHost));
 
   progress.note(`step 1/4: reading ${byClusterHost(dbs).size} cluster host(s) and ${serviceHosts.length} service host(s)`);
   const [clusters, envs] = await Promise.all([
     inspectClusters(ops, dbs),
-    perHost(ops, serviceHosts, (h) => envInspectScript(envTargets(dbs, h)), ops.settings.commandTimeoutMs, (_h, r) => (r.unreachable || r.code !== 0 ? { error: failureReason(r) } : { states: parseEnvInspect(r.stdout) })),
+    perHost(
+      ops,
+      serviceHosts,
+      (h) => envInspectScript(envTargets(dbs, h)),
+      ops.settings.commandTimeoutMs,
+      (_h, r) => (r.unreachable || r.code !== 0 ? { error: failureReason(r) } : { states: parseEnvInspect(r.stdout) }),
+    ),
   ]);
 
   // Plan every database against what its cluster and its service host said.
@@ -349,7 +430,13 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
     const writes = planned.filter((p) => p.result.ok && p.envWrite);
     const writeHosts = uniqueHosts(writes.map((p) => p.d.serviceHost));
     if (writeHosts.length > 0) progress.note(`step 2/4: writing credentials on ${writeHosts.map((h) => h.name).join(', ')}`);
-    const written = await perHost(ops, writeHosts, (h) => envWriteScript(writes.filter((p) => p.d.serviceHost!.name === h.name).map((p) => p.envWrite!)), ops.settings.commandTimeoutMs, (_h, r) => ({ r, outcomes: parseEnvWrite(r.stdout) }));
+    const written = await perHost(
+      ops,
+      writeHosts,
+      (h) => envWriteScript(writes.filter((p) => p.d.serviceHost!.name === h.name).map((p) => p.envWrite!)),
+      ops.settings.commandTimeoutMs,
+      (_h, r) => ({ r, outcomes: parseEnvWrite(r.stdout) }),
+    );
     for (const p of writes) {
       const w = written.get(p.d.serviceHost!.name)!;
       const o = w.outcomes.get(p.d.id);
@@ -361,7 +448,13 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
     const toApply = [...changes.values()].filter((c) => c.sql.length > 0 || c.hba);
     const applyHosts = uniqueHosts(toApply.map((c) => dbs.find((d) => d.cluster.name === c.cluster.name)!.clusterHost));
     if (applyHosts.length > 0) progress.note(`step 3/4: applying on ${applyHosts.map((h) => h.name).join(', ')}`);
-    const applied = await perHost(ops, applyHosts, (h) => applyScript(toApply.filter((c) => dbs.find((d) => d.cluster.name === c.cluster.name)!.clusterHost.name === h.name)), ops.settings.commandTimeoutMs * 2, (_h, r) => ({ r, outcomes: parseApply(r.stdout) }));
+    const applied = await perHost(
+      ops,
+      applyHosts,
+      (h) => applyScript(toApply.filter((c) => dbs.find((d) => d.cluster.name === c.cluster.name)!.clusterHost.name === h.name)),
+      ops.settings.commandTimeoutMs * 2,
+      (_h, r) => ({ r, outcomes: parseApply(r.stdout) }),
+    );
     for (const c of toApply) {
       const host = dbs.find((d) => d.cluster.name === c.cluster.name)!.clusterHost.name;
       const a = applied.get(host)!;
@@ -372,7 +465,9 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
         cr.ok = false;
         if (c.hba) cr.hba = 'not-applied';
         cr.reason = reason;
-        for (const p of planned) if (p.result.ok && p.d.cluster.name === c.cluster.name && (p.sql.length > 0 || c.hba)) markFailed(p, `cluster ${c.cluster.name}: ${reason}`);
+        for (const p of planned)
+          if (p.result.ok && p.d.cluster.name === c.cluster.name && (p.sql.length > 0 || c.hba))
+            markFailed(p, `cluster ${c.cluster.name}: ${reason}`);
       }
     }
 
@@ -381,7 +476,12 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
     if (restarts.length > 0) progress.note(`step 4/4: restarting ${restarts.map((p) => p.d.id).join(', ')}`);
     await Promise.all(
       restarts.map(async (p) => {
-        const r = await runAction(ops, p.d.service as Service, 'restart', { wait: true, force: true, graceS: 10, ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }) });
+        const r = await runAction(ops, p.d.service as Service, 'restart', {
+          wait: true,
+          force: true,
+          graceS: 10,
+          ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+        });
         p.result.restart = { outcome: r.outcome, ok: r.ok, ...(r.detail === undefined ? {} : { detail: r.detail }) };
         p.result.changes.push(`restart ${p.d.id} (${r.outcome})`);
         if (!r.ok) markFailed(p, `restart after the credential change: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`);
@@ -405,7 +505,22 @@ function failed(d: DeclaredDatabase, reason: string): Planned {
     sql: [],
     credentialsChanged: false,
     unitActive: false,
-    result: { id: d.id, project: d.project, environment: d.environment, cluster: d.cluster.name, host: d.clusterHost.name, database: d.name, user: d.user, service_host: d.serviceHost?.name ?? null, env_file: d.service?.envFile ?? null, changes: [], credentials: d.undeliverable === undefined ? 'kept' : 'not-delivered', restart: null, ok: false, reason },
+    result: {
+      id: d.id,
+      project: d.project,
+      environment: d.environment,
+      cluster: d.cluster.name,
+      host: d.clusterHost.name,
+      database: d.name,
+      user: d.user,
+      service_host: d.serviceHost?.name ?? null,
+      env_file: d.service?.envFile ?? null,
+      changes: [],
+      credentials: d.undeliverable === undefined ? 'kept' : 'not-delivered',
+      restart: null,
+      ok: false,
+      reason,
+    },
   };
 }
 

@@ -33,7 +33,12 @@ export function verifierMatches(verifier: string, password: string): boolean {
   const { stored, server } = keys(password, Buffer.from(m[2]!, 'base64'), iterations);
   const wantStored = Buffer.from(m[3]!, 'base64');
   const wantServer = Buffer.from(m[4]!, 'base64');
-  return wantStored.length === stored.length && wantServer.length === server.length && timingSafeEqual(stored, wantStored) && timingSafeEqual(server, wantServer);
+  return (
+    wantStored.length === stored.length &&
+    wantServer.length === server.length &&
+    timingSafeEqual(stored, wantStored) &&
+    timingSafeEqual(server, wantServer)
+  );
 }
 
 /** A new app password: 32 letters and digits (~190 bits), safe in a URL and an env file unquoted. */

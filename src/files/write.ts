@@ -58,7 +58,10 @@ const REASONS: Record<string, string> = {
 };
 
 function cannot(action: string, path: string, reasonOrError: unknown): UsageError {
-  const reason = typeof reasonOrError === 'string' ? reasonOrError : REASONS[(reasonOrError as NodeJS.ErrnoException).code ?? ''] ?? (reasonOrError as Error).message;
+  const reason =
+    typeof reasonOrError === 'string'
+      ? reasonOrError
+      : (REASONS[(reasonOrError as NodeJS.ErrnoException).code ?? ''] ?? (reasonOrError as Error).message);
   return new UsageError(`cannot ${action} ${path}: ${reason}`, 'give a regular file in a directory this user may write');
 }
 
@@ -77,7 +80,11 @@ export async function readIfExists(path: string): Promise<string | undefined> {
   const read = readRegularFileSync(path, MAX_EXISTING_BYTES);
   if ('text' in read) return read.text;
   if (read.code === 'ENOENT') return undefined;
-  throw cannot('read', path, read.code === 'ENOTREG' || read.code === 'EFBIG' ? read.error : Object.assign(new Error(read.code), { code: read.code }));
+  throw cannot(
+    'read',
+    path,
+    read.code === 'ENOTREG' || read.code === 'EFBIG' ? read.error : Object.assign(new Error(read.code), { code: read.code }),
+  );
 }
 
 async function lstatOrUndefined(path: string) {
@@ -99,7 +106,11 @@ async function checkInside(dir: string, within: string, target: string): Promise
   let existing = dir;
   while (!(await lstatOrUndefined(existing))) existing = dirname(existing);
   const real = await realpath(existing);
-  if (!inside(real, root)) throw new UsageError(`refusing to write ${target}: ${existing} leads to ${real}, outside ${within}`, `a link inside ${within} must not send rendered files elsewhere: remove it`);
+  if (!inside(real, root))
+    throw new UsageError(
+      `refusing to write ${target}: ${existing} leads to ${real}, outside ${within}`,
+      `a link inside ${within} must not send rendered files elsewhere: remove it`,
+    );
 }
 
 /**
@@ -122,7 +133,12 @@ async function createMissing(dir: string, mode: number): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const info = await lstat(component);
-      if (!info.isDirectory()) throw cannot('create the directory', component, info.isSymbolicLink() ? 'a link appeared there while it was being created' : `it is ${kindOf(info)}`);
+      if (!info.isDirectory())
+        throw cannot(
+          'create the directory',
+          component,
+          info.isSymbolicLink() ? 'a link appeared there while it was being created' : `it is ${kindOf(info)}`,
+        );
     }
   }
 }
@@ -172,7 +188,12 @@ async function removeStaleTemps(dir: string, name: string): Promise<void> {
  * Writes `content` to a fresh temp file beside `path` and renames it over `path`: readers see
  * the old file or the new one, never a part; a link at `path` is replaced, never followed.
  */
-async function replaceAtomically(path: string, content: string | { link: string }, mode: number | undefined, owner?: { uid: number; gid: number }): Promise<void> {
+async function replaceAtomically(
+  path: string,
+  content: string | { link: string },
+  mode: number | undefined,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
   const dir = dirname(path);
   const name = basename(path);
   await removeStaleTemps(dir, name);
@@ -235,10 +256,20 @@ export async function writeFileSafely(path: string, content: string, options: Wr
       backup = `${path}.bak`;
       await naming('write the backup', backup, async () => {
         if ((await lstatOrUndefined(backup!))?.isDirectory()) throw cannot('write the backup', backup!, 'it is a directory');
-        await replaceAtomically(backup!, existing.kind === 'file' ? existing.text : { link: existing.target }, existing.kind === 'file' ? existing.mode : undefined, existing.kind === 'file' ? existing : undefined);
+        await replaceAtomically(
+          backup!,
+          existing.kind === 'file' ? existing.text : { link: existing.target },
+          existing.kind === 'file' ? existing.mode : undefined,
+          existing.kind === 'file' ? existing : undefined,
+        );
       });
     }
-    await replaceAtomically(target, content, options.mode ?? (existing.kind === 'file' ? existing.mode : undefined), existing.kind === 'file' ? existing : undefined);
+    await replaceAtomically(
+      target,
+      content,
+      options.mode ?? (existing.kind === 'file' ? existing.mode : undefined),
+      existing.kind === 'file' ? existing : undefined,
+    );
     return backup === undefined ? { path, outcome: 'created' } : { path, outcome: 'updated', backup };
   });
 }

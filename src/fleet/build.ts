@@ -5,7 +5,18 @@ import type { ManifestCompose, ManifestService } from '../manifest/types.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import { durationMs, serviceId, type ComposeService, type Droplet, type Fleet, type Host, type ProjectDatabase, type RunnerPool, type Service, type Supervisor } from './model.js';
+import {
+  durationMs,
+  serviceId,
+  type ComposeService,
+  type Droplet,
+  type Fleet,
+  type Host,
+  type ProjectDatabase,
+  type RunnerPool,
+  type Service,
+  type Supervisor,
+} from './model.js';
 
 export const DEFAULT_READINESS = '/readyz';
 export const DEFAULT_LIVENESS = '/livez';
@@ -18,7 +29,15 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
   const inv: Inventory | undefined = inventory.inventory;
   const hosts = Object.entries(inv?.hosts ?? {})
     .map(([name, h]): Host => {
-      const host: Host = { name, alias: h.alias ?? name, provider: h.provider, role: h.role, local: h.local === true || h.provider === 'local', ephemeral: h.ephemeral === true, gpus: h.gpus ?? 0 };
+      const host: Host = {
+        name,
+        alias: h.alias ?? name,
+        provider: h.provider,
+        role: h.role,
+        local: h.local === true || h.provider === 'local',
+        ephemeral: h.ephemeral === true,
+        gpus: h.gpus ?? 0,
+      };
       if (h.address !== undefined) host.address = h.address;
       if (h.user !== undefined) host.user = h.user;
       if (h.port !== undefined) host.port = h.port;
@@ -50,7 +69,11 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
       const host = hostName === undefined ? undefined : hostByName.get(hostName);
       const onLocalMachine = m.provider === 'local' || host?.local === true || host?.provider === 'local';
-      const supervised = supervision(s, onLocalMachine || m.provider === 'mac', `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`);
+      const supervised = supervision(
+        s,
+        onLocalMachine || m.provider === 'mac',
+        `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`,
+      );
       const service: Service = {
         id: serviceId(m.project, loaded.environment),
         project: m.project,
@@ -127,7 +150,9 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
     root,
     inventoryFile: inventory.file,
     hosts,
-    clusters: Object.entries(inv?.clusters ?? {}).map(([name, c]) => ({ name, ...c })).sort((a, b) => a.name.localeCompare(b.name)),
+    clusters: Object.entries(inv?.clusters ?? {})
+      .map(([name, c]) => ({ name, ...c }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
     tunnels: [...(inv?.tunnels ?? [])],
     services,
     databases,
@@ -178,7 +203,9 @@ function composeService(service: Service, m: ManifestCompose): ComposeService {
     bundleDir: join(service.projectDir, posix.dirname(m.file)),
     fileInBundle: posix.basename(m.file),
     service: m.service,
-    project: m.project ?? (service.environment === 'prod' ? service.project : `${service.project}-${service.environment}`).toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
+    project:
+      m.project ??
+      (service.environment === 'prod' ? service.project : `${service.project}-${service.environment}`).toLowerCase().replace(/[^a-z0-9_-]/g, '-'),
     ...(m.tag === undefined ? {} : { tag: m.tag }),
   } as ComposeService;
   let facts: Pick<ComposeService, 'published' | 'networkHost' | 'containerName' | 'fileImage' | 'image' | 'declares' | 'tmpfs'> | undefined;
@@ -188,9 +215,18 @@ function composeService(service: Service, m: ManifestCompose): ComposeService {
     const f = read.ok ? read.facts : undefined;
     const fileImage = f?.image;
     const fromFile = fileImage !== undefined && !fileImage.includes('$') ? imageRepository(fileImage) : undefined;
-    facts = { published: [...new Set((f?.published ?? []).map((p) => p.port))], networkHost: f?.networkHost ?? false, containerName: f?.containerName, fileImage, image: m.image ?? fromFile, declares: f?.declares ?? [], tmpfs: f?.tmpfs ?? [] };
+    facts = {
+      published: [...new Set((f?.published ?? []).map((p) => p.port))],
+      networkHost: f?.networkHost ?? false,
+      containerName: f?.containerName,
+      fileImage,
+      image: m.image ?? fromFile,
+      declares: f?.declares ?? [],
+      tmpfs: f?.tmpfs ?? [],
+    };
     return facts;
   };
-  for (const key of ['published', 'networkHost', 'containerName', 'fileImage', 'image', 'declares', 'tmpfs'] as const) Object.defineProperty(compose, key, { get: () => load()[key], enumerable: true });
+  for (const key of ['published', 'networkHost', 'containerName', 'fileImage', 'image', 'declares', 'tmpfs'] as const)
+    Object.defineProperty(compose, key, { get: () => load()[key], enumerable: true });
   return compose;
 }

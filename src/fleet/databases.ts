@@ -22,7 +22,8 @@ export function databaseConflicts(databases: readonly ProjectDatabase[]): Databa
       groups.set(key, [...(groups.get(key) ?? []), db]);
     }
     for (const declarations of groups.values()) {
-      if (new Set(declarations.map((d) => d.project)).size > 1) out.push({ field, cluster: declarations[0]!.cluster, value: declarations[0]![field], declarations });
+      if (new Set(declarations.map((d) => d.project)).size > 1)
+        out.push({ field, cluster: declarations[0]!.cluster, value: declarations[0]![field], declarations });
     }
   }
   return out;

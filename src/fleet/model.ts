@@ -209,7 +209,10 @@ export function resolveDependency(fleet: Fleet, from: Service, project: string):
 }
 
 /** Domains a later service claims again: where (its service and index) and who claimed it first. */
-export function repeatedDomains(fleet: Fleet, services: readonly Service[] = fleet.services): { service: Service; index: number; domain: string; first: Service }[] {
+export function repeatedDomains(
+  fleet: Fleet,
+  services: readonly Service[] = fleet.services,
+): { service: Service; index: number; domain: string; first: Service }[] {
   const owner = new Map<string, Service>();
   const out: { service: Service; index: number; domain: string; first: Service }[] = [];
   for (const service of services) {
@@ -237,7 +240,10 @@ export function routingEdges(fleet: Fleet, service: Service): Service[] {
   for (const s of usable) if (!byHost.has(s.host!)) byHost.set(s.host!, s);
   const own = service.host === undefined ? undefined : byHost.get(service.host);
   if (own) return own === service ? [] : [own];
-  return [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((h) => byHost.get(h)!).filter((e) => e !== service);
+  return [...byHost.keys()]
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((h) => byHost.get(h)!)
+    .filter((e) => e !== service);
 }
 
 /** The port on which an edge serves HTTPS: Caddy's default https_port (an edge elsewhere, e.g. 8443 behind a load balancer, may well speak plain HTTP). */
@@ -331,17 +337,47 @@ export interface Listener {
 
 export function listeners(fleet: Fleet): Listener[] {
   const out: Listener[] = [];
-  for (const c of fleet.clusters) out.push({ host: c.host, port: c.port, owner: c.name, type: 'cluster', environment: null, source: fleet.inventoryFile, path: ['clusters', c.name, 'port'] });
+  for (const c of fleet.clusters)
+    out.push({
+      host: c.host,
+      port: c.port,
+      owner: c.name,
+      type: 'cluster',
+      environment: null,
+      source: fleet.inventoryFile,
+      path: ['clusters', c.name, 'port'],
+    });
   for (const s of fleet.services) {
     // A cluster's server (service.cluster) listens on the cluster's port: listed once, as the cluster.
     const servesCluster = s.cluster !== undefined && fleet.clusters.some((c) => c.name === s.cluster && c.host === s.host && c.port === s.port);
-    if (s.port !== undefined && s.host !== undefined && !servesCluster) out.push({ host: s.host, port: s.port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'port'] });
+    if (s.port !== undefined && s.host !== undefined && !servesCluster)
+      out.push({
+        host: s.host,
+        port: s.port,
+        owner: s.id,
+        type: 'service',
+        environment: s.environment,
+        source: s.manifest,
+        path: ['service', 'port'],
+      });
     // A compose service holds every host port its compose file publishes, not only the one it is probed on.
-    if (s.host !== undefined) for (const port of s.compose?.published ?? []) if (port !== s.port) out.push({ host: s.host, port, owner: s.id, type: 'service', environment: s.environment, source: s.manifest, path: ['service', 'compose', 'file'] });
+    if (s.host !== undefined)
+      for (const port of s.compose?.published ?? [])
+        if (port !== s.port)
+          out.push({
+            host: s.host,
+            port,
+            owner: s.id,
+            type: 'service',
+            environment: s.environment,
+            source: s.manifest,
+            path: ['service', 'compose', 'file'],
+          });
   }
   for (const d of dropletServices(fleet)) {
     if (d.port === undefined) continue;
-    for (const host of new Set(d.hosts)) out.push({ host, port: d.port, owner: d.id, type: 'droplet', environment: 'prod', source: d.manifest, path: [...d.path, 'port'] });
+    for (const host of new Set(d.hosts))
+      out.push({ host, port: d.port, owner: d.id, type: 'droplet', environment: 'prod', source: d.manifest, path: [...d.path, 'port'] });
   }
   return out;
 }

@@ -69,7 +69,10 @@ const DIALABLE = /^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?
  * service host's address on the network they share, preferred first (`net caddy` renders it,
  * a swap's deploy switches it). A reason when there is none.
  */
-export function upstreamAddress(edge: Host, service: Host): { address: string; kind: NetworkKind | 'loopback' } | { reason: 'edge-off' | 'service-off' | 'no-shared' } {
+export function upstreamAddress(
+  edge: Host,
+  service: Host,
+): { address: string; kind: NetworkKind | 'loopback' } | { reason: 'edge-off' | 'service-off' | 'no-shared' } {
   if (edge.name === service.name) return { address: '127.0.0.1', kind: 'loopback' };
   const link = directLink(edge, service);
   if (link !== undefined && DIALABLE.test(link.address)) return link;

@@ -66,7 +66,9 @@ class HostList {
   }
   list(): Requirement[] {
     const order: Need['kind'][] = ['program', 'account', 'directory', 'cluster', 'unit'];
-    return [...this.byId.values()].sort((a, b) => order.indexOf(a.need.kind) - order.indexOf(b.need.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.byId.values()].sort(
+      (a, b) => order.indexOf(a.need.kind) - order.indexOf(b.need.kind) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
   }
 }
 
@@ -139,12 +141,18 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
       continue;
     }
     if (!PG_CLUSTER_NAME.test(c.name)) {
-      notes.push({ host: c.host, message: `cluster ${c.name}: pg_createcluster takes lower-case letters, digits, ".", "_" and "-" only: not created` });
+      notes.push({
+        host: c.host,
+        message: `cluster ${c.name}: pg_createcluster takes lower-case letters, digits, ".", "_" and "-" only: not created`,
+      });
       continue;
     }
     const why = `cluster ${c.name}`;
     list.add({ kind: 'program', capability: 'postgresql', ...(c.version === undefined ? {} : { version: c.version }) }, why);
-    list.add({ kind: 'cluster', cluster: c.name, ...(c.version === undefined ? {} : { version: c.version }), port: c.port, listen: clusterListen(fleet, c) }, why);
+    list.add(
+      { kind: 'cluster', cluster: c.name, ...(c.version === undefined ? {} : { version: c.version }), port: c.port, listen: clusterListen(fleet, c) },
+      why,
+    );
   }
 
   // Backups: the target keeps the restic repository, and restore drills run a throw-away cluster there.
@@ -154,7 +162,10 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
     if (!list) continue;
     const why = `backups of cluster ${plan.cluster.name}`;
     if (plan.method === 'restic') list.add({ kind: 'program', capability: 'restic' }, why);
-    list.add({ kind: 'program', capability: 'postgresql', ...(plan.cluster.version === undefined ? {} : { version: plan.cluster.version }) }, `restore drills of cluster ${plan.cluster.name}`);
+    list.add(
+      { kind: 'program', capability: 'postgresql', ...(plan.cluster.version === undefined ? {} : { version: plan.cluster.version }) },
+      `restore drills of cluster ${plan.cluster.name}`,
+    );
   }
 
   for (const t of tunnels) {
@@ -173,7 +184,11 @@ export function hostRequirements(fleet: Fleet, tunnels: readonly ResolvedTunnel[
     }
     // A Mac has no systemd: Docker Desktop or colima, and launchd, run what units run elsewhere.
     const mac = h.provider === 'mac';
-    hosts.push({ host: h, platform: mac ? 'mac' : 'apt', requirements: h.local ? [] : mac ? requirements.filter((r) => r.need.kind !== 'unit') : requirements });
+    hosts.push({
+      host: h,
+      platform: mac ? 'mac' : 'apt',
+      requirements: h.local ? [] : mac ? requirements.filter((r) => r.need.kind !== 'unit') : requirements,
+    });
   }
   return { hosts, notes };
 }

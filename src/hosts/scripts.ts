@@ -121,12 +121,19 @@ function programCheck(id: string, capability: Capability, version: string | unde
   }
 }
 
-const macProgram: Record<Capability, string> = { caddy: 'caddy', restic: 'restic', docker: 'docker', compose: 'docker-compose', postgresql: 'postgres' };
+const macProgram: Record<Capability, string> = {
+  caddy: 'caddy',
+  restic: 'restic',
+  docker: 'docker',
+  compose: 'docker-compose',
+  postgresql: 'postgres',
+};
 
 function accountCheck(id: string, need: Extract<Need, { kind: 'account' }>): string {
   const u = quote(need.user);
   // A tunnel account counts only as one manage-apps made (tunnels up refuses any other).
-  if (need.homeOwner === 'root') return `if ma_ours ${u} && [ -d ${quote(need.home)} ] && [ ! -L ${quote(need.home)} ]; then ma_have ${quote(id)} "uid $(id -u ${u}), made by manage-apps, home ${need.home}"; elif id -u ${u} >/dev/null 2>&1; then ma_miss ${quote(id)} 'exists, not recorded as made by manage-apps'; else ma_miss ${quote(id)} ${quote(`no account ${need.user}`)}; fi`;
+  if (need.homeOwner === 'root')
+    return `if ma_ours ${u} && [ -d ${quote(need.home)} ] && [ ! -L ${quote(need.home)} ]; then ma_have ${quote(id)} "uid $(id -u ${u}), made by manage-apps, home ${need.home}"; elif id -u ${u} >/dev/null 2>&1; then ma_miss ${quote(id)} 'exists, not recorded as made by manage-apps'; else ma_miss ${quote(id)} ${quote(`no account ${need.user}`)}; fi`;
   return `if e=$(getent passwd ${u}); then h=$(printf '%s' "$e" | cut -d: -f6); s=$(printf '%s' "$e" | cut -d: -f7); if [ -d "$h" ]; then ma_have ${quote(id)} "uid $(id -u ${u}), home $h, shell $s"; else ma_miss ${quote(id)} "home $h is missing"; fi; else ma_miss ${quote(id)} ${quote(`no account ${need.user}`)}; fi`;
 }
 
@@ -171,13 +178,15 @@ function check(i: number, r: Requirement, platform: 'apt' | 'mac'): string {
   const n = r.need;
   switch (n.kind) {
     case 'program':
-      if (platform === 'mac') return `if command -v ${macProgram[n.capability]} >/dev/null 2>&1; then ma_have ${quote(r.id)} 'installed'; else ma_miss ${quote(r.id)} ${quote(`${macProgram[n.capability]} is not installed`)}; fi`;
+      if (platform === 'mac')
+        return `if command -v ${macProgram[n.capability]} >/dev/null 2>&1; then ma_have ${quote(r.id)} 'installed'; else ma_miss ${quote(r.id)} ${quote(`${macProgram[n.capability]} is not installed`)}; fi`;
       return programCheck(r.id, n.capability, n.version);
     case 'unit':
       if (platform === 'mac') return `ma_miss ${quote(r.id)} 'not checked on a Mac'`;
       return `s=$(ma_unit_state ${quote(n.unit)}); if [ "$s" = ok ]; then ma_have ${quote(r.id)} 'enabled, running'; else ma_miss ${quote(r.id)} "$s"; fi`;
     case 'account':
-      if (platform === 'mac') return `if id -u ${quote(n.user)} >/dev/null 2>&1; then ma_have ${quote(r.id)} 'exists'; else ma_miss ${quote(r.id)} ${quote(`no account ${n.user}`)}; fi`;
+      if (platform === 'mac')
+        return `if id -u ${quote(n.user)} >/dev/null 2>&1; then ma_have ${quote(r.id)} 'exists'; else ma_miss ${quote(r.id)} ${quote(`no account ${n.user}`)}; fi`;
       return accountCheck(r.id, n);
     case 'directory':
       return directoryCheck(r.id, n.path);
@@ -196,7 +205,9 @@ export function checkScript(h: HostRequirements): string {
       `a=$(dpkg --audit 2>/dev/null | head -n 3 | ma_line); [ -z "$a" ] || ma_miss dpkg "packages left half-installed: $a"`,
     );
     if (h.requirements.some((r) => r.need.kind === 'program' && r.need.capability === 'compose')) {
-      lines.push(`if apt-cache show --no-all-versions docker-compose-v2 >/dev/null 2>&1; then printf '@@pkg\\tcompose\\tdocker-compose-v2\\n'; else printf '@@pkg\\tcompose\\tdocker-compose\\n'; fi`);
+      lines.push(
+        `if apt-cache show --no-all-versions docker-compose-v2 >/dev/null 2>&1; then printf '@@pkg\\tcompose\\tdocker-compose-v2\\n'; else printf '@@pkg\\tcompose\\tdocker-compose\\n'; fi`,
+      );
     }
   }
   h.requirements.forEach((r, i) => lines.push(check(i, r, h.platform)));
@@ -217,7 +228,10 @@ export function applySteps(r: Requirement, context: { pgVersion?: string; masked
     case 'account':
       return n.homeOwner === 'self'
         ? [`useradd --system --user-group --create-home --home-dir ${n.home} --shell /usr/sbin/nologin ${n.user}`]
-        : [`record ${n.user} in /etc/manage-apps/accounts; useradd --system --user-group --no-create-home --home-dir ${n.home} --shell /usr/sbin/nologin -p '*' ${n.user}`, `mkdir -m 755 ${n.home} (root-owned: the tunnel account's, as tunnels up makes it)`];
+        : [
+            `record ${n.user} in /etc/manage-apps/accounts; useradd --system --user-group --no-create-home --home-dir ${n.home} --shell /usr/sbin/nologin -p '*' ${n.user}`,
+            `mkdir -m 755 ${n.home} (root-owned: the tunnel account's, as tunnels up makes it)`,
+          ];
     case 'directory':
       return [`mkdir -p ${n.path} (root:root 0755)`];
     case 'unit':
@@ -234,7 +248,8 @@ export function applySteps(r: Requirement, context: { pgVersion?: string; masked
   }
 }
 
-export const APT_INSTALL = 'apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -o DPkg::Lock::Timeout=300';
+export const APT_INSTALL =
+  'apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -o DPkg::Lock::Timeout=300';
 
 export function installSteps(packages: readonly string[], dpkgInterrupted: boolean): string[] {
   const steps: string[] = [];
@@ -262,13 +277,16 @@ export function applyScript(h: HostRequirements, packages: ReadonlyMap<string, s
   ];
   // Programs: which are missing, then one apt-get for all of them.
   const programs = h.requirements.map((r, i) => ({ r, i })).filter(({ r }) => r.need.kind === 'program');
-  lines.push('pkgs=\'\'', 'compose_pkg=docker-compose');
+  lines.push("pkgs=''", 'compose_pkg=docker-compose');
   for (const { r } of programs) {
     const pkg = packages.get(r.id);
     if (pkg === undefined) continue;
     const n = r.need as Extract<Need, { kind: 'program' }>;
     // docker-compose-v2 where the release has it (Ubuntu, Debian 13), else the v1 docker-compose: asked only when compose is missing.
-    const pick = n.capability === 'compose' ? 'if apt-cache show --no-all-versions docker-compose-v2 >/dev/null 2>&1; then compose_pkg=docker-compose-v2; fi; ' : '';
+    const pick =
+      n.capability === 'compose'
+        ? 'if apt-cache show --no-all-versions docker-compose-v2 >/dev/null 2>&1; then compose_pkg=docker-compose-v2; fi; '
+        : '';
     lines.push(`if ! ( ${check(0, r, 'apt')} ) | grep -q '^@@have'; then ${pick}pkgs="$pkgs ${pkg}"; fi`);
   }
   lines.push(
@@ -280,7 +298,9 @@ export function applyScript(h: HostRequirements, packages: ReadonlyMap<string, s
     'fi',
   );
   for (const { r } of programs) {
-    lines.push(`o=$( ${check(0, r, 'apt')} ); case $o in @@have*) if printf '%s' "$pkgs" | grep -q . ; then printf '%s\\n' "$o" | sed 's/^@@have/@@done/'; else printf '%s\\n' "$o"; fi ;; *) ma_fail ${quote(r.id)} "not installed: ${'$'}{apt_err:-apt-get install failed}" ;; esac`);
+    lines.push(
+      `o=$( ${check(0, r, 'apt')} ); case $o in @@have*) if printf '%s' "$pkgs" | grep -q . ; then printf '%s\\n' "$o" | sed 's/^@@have/@@done/'; else printf '%s\\n' "$o"; fi ;; *) ma_fail ${quote(r.id)} "not installed: ${'$'}{apt_err:-apt-get install failed}" ;; esac`,
+    );
   }
   h.requirements.forEach((r, i) => {
     const n = r.need;
@@ -300,14 +320,17 @@ function fix(i: number, r: Requirement): string {
       const u = quote(n.user);
       const h = quote(n.home);
       // Tunnel accounts: exactly as `tunnels up` makes them (one function for both).
-      if (n.homeOwner === 'root') return [`ma_step ${quote(`create account ${n.user}`)}`, `ma_account ${u} || ma_fail ${id} "$ma_why"`, recheck].join('\n');
-      const create = n.homeOwner === 'self'
-        ? `useradd --system --user-group --home-dir ${h} --shell /usr/sbin/nologin ${u}`
-        : `useradd --system --user-group --no-create-home --home-dir ${h} --shell /usr/sbin/nologin -p '*' ${u}`;
+      if (n.homeOwner === 'root')
+        return [`ma_step ${quote(`create account ${n.user}`)}`, `ma_account ${u} || ma_fail ${id} "$ma_why"`, recheck].join('\n');
+      const create =
+        n.homeOwner === 'self'
+          ? `useradd --system --user-group --home-dir ${h} --shell /usr/sbin/nologin ${u}`
+          : `useradd --system --user-group --no-create-home --home-dir ${h} --shell /usr/sbin/nologin -p '*' ${u}`;
       // The home is made by hand (not useradd -m): an existing path that is a link or not a directory is refused, never followed.
-      const home = n.homeOwner === 'self'
-        ? `if [ ! -e ${h} ] && [ ! -L ${h} ]; then mkdir -m 750 ${h} && chown ${u}:${u} ${h}; fi`
-        : `if [ ! -e ${h} ] && [ ! -L ${h} ]; then mkdir -m 755 ${h}; fi`;
+      const home =
+        n.homeOwner === 'self'
+          ? `if [ ! -e ${h} ] && [ ! -L ${h} ]; then mkdir -m 750 ${h} && chown ${u}:${u} ${h}; fi`
+          : `if [ ! -e ${h} ] && [ ! -L ${h} ]; then mkdir -m 755 ${h}; fi`;
       return [
         `ma_step ${quote(`create account ${n.user}`)}`,
         `if ! ma_dir_safe "$(dirname ${h})"; then ma_fail ${id} ${quote(`a component of ${n.home} is a link or not a directory`)}; else`,
@@ -319,11 +342,7 @@ function fix(i: number, r: Requirement): string {
     }
     case 'directory': {
       const p = quote(n.path);
-      return [
-        `ma_step ${quote(`mkdir -p ${n.path}`)}`,
-        `if ma_dir_safe ${p}; then mkdir -p ${p} 2>/dev/null; fi`,
-        recheck,
-      ].join('\n');
+      return [`ma_step ${quote(`mkdir -p ${n.path}`)}`, `if ma_dir_safe ${p}; then mkdir -p ${p} 2>/dev/null; fi`, recheck].join('\n');
     }
     case 'unit': {
       const u = quote(n.unit);

@@ -31,11 +31,17 @@ export function listHosts(fleet: Fleet): HostRow[] {
     local: h.local,
     frozen: h.frozen ? { carries: h.frozen.carries, reason: h.frozen.reason ?? null } : null,
     services: [
-      ...fleet.services.filter((s) => s.host === h.name).map((s) => ({ project: s.project, environment: s.environment, port: s.port ?? null, kind: s.kind, droplet: null })),
-      ...onDroplets.filter((d) => d.hosts.includes(h.name)).map((d) => ({ project: d.name, environment: 'prod', port: d.port ?? null, kind: d.kind, droplet: d.droplet })),
+      ...fleet.services
+        .filter((s) => s.host === h.name)
+        .map((s) => ({ project: s.project, environment: s.environment, port: s.port ?? null, kind: s.kind, droplet: null })),
+      ...onDroplets
+        .filter((d) => d.hosts.includes(h.name))
+        .map((d) => ({ project: d.name, environment: 'prod', port: d.port ?? null, kind: d.kind, droplet: d.droplet })),
     ],
     clusters: fleet.clusters.filter((c) => c.host === h.name).map((c) => ({ name: c.name, engine: c.engine, port: c.port })),
-    tunnels: fleet.tunnels.filter((t) => t.from === h.name || t.to === h.name).map((t) => ({ name: t.name, from: t.from, to: t.to, critical: t.critical === true })),
+    tunnels: fleet.tunnels
+      .filter((t) => t.from === h.name || t.to === h.name)
+      .map((t) => ({ name: t.name, from: t.from, to: t.to, critical: t.critical === true })),
     description: h.description ?? null,
   }));
 }
@@ -44,5 +50,10 @@ export function listHosts(fleet: Fleet): HostRow[] {
 export function unplacedServices(fleet: Fleet): string[] {
   const names = new Set(fleet.hosts.map((h) => h.name));
   const services = fleet.services.filter((s) => s.host === undefined || !names.has(s.host)).map((s) => s.id);
-  return [...services, ...dropletServices(fleet).filter((d) => !d.hosts.some((h) => names.has(h))).map((d) => d.id)];
+  return [
+    ...services,
+    ...dropletServices(fleet)
+      .filter((d) => !d.hosts.some((h) => names.has(h)))
+      .map((d) => d.id),
+  ];
 }

@@ -33,7 +33,9 @@ export interface DropletServiceRow extends RowFields {
 
 export function listServices(fleet: Fleet, filter: { environment?: string; host?: string } = {}): ServiceRow[] {
   const own: OwnServiceRow[] = fleet.services
-    .filter((s) => (filter.environment === undefined || s.environment === filter.environment) && (filter.host === undefined || s.host === filter.host))
+    .filter(
+      (s) => (filter.environment === undefined || s.environment === filter.environment) && (filter.host === undefined || s.host === filter.host),
+    )
     .map((s) => ({
       project: s.project,
       environment: s.environment,
@@ -45,16 +47,29 @@ export function listServices(fleet: Fleet, filter: { environment?: string; host?
       kind: s.kind,
       supervisor: s.supervisor,
       manifest: s.manifest,
-      ...(s.compose === undefined ? {} : { compose: { project: s.compose.project, service: s.compose.service, file: composeDisplay(s.manifest, s.compose.file), image: s.compose.image ?? null } }),
+      ...(s.compose === undefined
+        ? {}
+        : {
+            compose: {
+              project: s.compose.project,
+              service: s.compose.service,
+              file: composeDisplay(s.manifest, s.compose.file),
+              image: s.compose.image ?? null,
+            },
+          }),
     }));
   // The services droplets run are part of the fleet as `hosts`, `ports` and `graph` show it: listed too.
   const providerOf = new Map(fleet.droplets.map((d) => [d.name, d.provider]));
   const onDroplets: DropletServiceRow[] = dropletServices(fleet)
-    .filter((d) => (filter.environment === undefined || filter.environment === DROPLET_ENVIRONMENT) && (filter.host === undefined || d.hosts.includes(filter.host)))
+    .filter(
+      (d) =>
+        (filter.environment === undefined || filter.environment === DROPLET_ENVIRONMENT) &&
+        (filter.host === undefined || d.hosts.includes(filter.host)),
+    )
     .map((d) => ({
       project: d.name,
       environment: DROPLET_ENVIRONMENT,
-      host: (filter.host ?? d.host) ?? null,
+      host: filter.host ?? d.host ?? null,
       provider: providerOf.get(d.droplet) ?? 'digitalocean',
       port: d.port ?? null,
       unit: null,

@@ -45,10 +45,20 @@ export async function loadInventory(path: string, file: string, options: { expli
     const at = { file, line: 1, column: 1 };
     const found =
       code === 'EFBIG'
-        ? problem('file_size', at, `the host inventory is too large: ${error}`, 'an inventory of thousands of hosts is well under the limit (docs/inventory.md, "Limits"): is this the right file?')
+        ? problem(
+            'file_size',
+            at,
+            `the host inventory is too large: ${error}`,
+            'an inventory of thousands of hosts is well under the limit (docs/inventory.md, "Limits"): is this the right file?',
+          )
         : code === 'ENOTREG'
           ? problem('inventory', at, `cannot read the host inventory: ${error}`, 'give the inventory file itself (a regular JSON file)')
-          : problem('inventory', at, code === 'ENOENT' ? 'host inventory not found' : `cannot read the host inventory (${code})`, inventoryReadHint(code, options.explicit === true));
+          : problem(
+              'inventory',
+              at,
+              code === 'ENOENT' ? 'host inventory not found' : `cannot read the host inventory (${code})`,
+              inventoryReadHint(code, options.explicit === true),
+            );
     return { path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [found] };
   }
   return parseInventory(path, file, read.text);
@@ -56,7 +66,10 @@ export async function loadInventory(path: string, file: string, options: { expli
 
 /** Only a missing default inventory is fixed by creating one at the root. */
 export function inventoryReadHint(code: string, explicit: boolean): string {
-  if (code === 'ENOENT') return explicit ? 'check the path given to --inventory' : `create ${DEFAULT_INVENTORY} at the root (see docs/inventory.md), or pass --inventory FILE`;
+  if (code === 'ENOENT')
+    return explicit
+      ? 'check the path given to --inventory'
+      : `create ${DEFAULT_INVENTORY} at the root (see docs/inventory.md), or pass --inventory FILE`;
   if (code === 'EACCES' || code === 'EPERM') return 'the file exists but this user may not read it: check its permissions (ls -l)';
   if (code === 'EISDIR') return 'that path is a directory: give the inventory file itself';
   return 'check that the file exists and is readable';
@@ -64,18 +77,46 @@ export function inventoryReadHint(code: string, explicit: boolean): string {
 
 export function parseInventory(path: string, file: string, text: string): LoadedInventory {
   if (text.length > MAX_INVENTORY_BYTES) {
-    return { path, file, source: undefined, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [problem('file_size', { file, line: 1, column: 1 }, `the host inventory is too large: it is larger than the limit of ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB`)] };
+    return {
+      path,
+      file,
+      source: undefined,
+      inventory: undefined,
+      valid: false,
+      omitted: NOTHING_OMITTED,
+      problems: [
+        problem(
+          'file_size',
+          { file, line: 1, column: 1 },
+          `the host inventory is too large: it is larger than the limit of ${MAX_INVENTORY_BYTES / 1024 / 1024} MiB`,
+        ),
+      ],
+    };
   }
   const source = SourceDocument.parseJson(file, text);
-  if (source.syntaxProblems.length > 0) return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: source.syntaxProblems };
+  if (source.syntaxProblems.length > 0)
+    return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: source.syntaxProblems };
   const value = source.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { path, file, source, inventory: undefined, valid: false, omitted: NOTHING_OMITTED, problems: [problem('schema', source.locate([]), 'the inventory must be a JSON object with a "hosts" key')] };
+    return {
+      path,
+      file,
+      source,
+      inventory: undefined,
+      valid: false,
+      omitted: NOTHING_OMITTED,
+      problems: [problem('schema', source.locate([]), 'the inventory must be a JSON object with a "hosts" key')],
+    };
   }
   const findings = schemaProblems('mesh-hosts', source, value);
   const problems = findings.map((f) => f.problem);
   const valid = findings.length === 0;
-  const { inventory, omitted } = valid ? { inventory: value as Inventory, omitted: NOTHING_OMITTED } : usablePart(value as Record<string, unknown>, findings.map((f) => f.path));
+  const { inventory, omitted } = valid
+    ? { inventory: value as Inventory, omitted: NOTHING_OMITTED }
+    : usablePart(
+        value as Record<string, unknown>,
+        findings.map((f) => f.path),
+      );
   problems.push(...checkInventory(inventory, source, omitted));
   return { path, file, source, inventory, valid, omitted, problems };
 }
@@ -88,7 +129,13 @@ const MAPS = new Set(['hosts', 'clusters', 'services']);
  * malformed mesh, an unknown key). One bad host must not hide the rest of the fleet.
  */
 function usablePart(value: Record<string, unknown>, paths: readonly PathSegment[][]): { inventory: Inventory; omitted: Omitted } {
-  const omitted = { hosts: new Set<string>(), clusters: new Set<string>(), tunnels: new Set<string>(), services: new Set<string>(), sections: new Set<string>() };
+  const omitted = {
+    hosts: new Set<string>(),
+    clusters: new Set<string>(),
+    tunnels: new Set<string>(),
+    services: new Set<string>(),
+    sections: new Set<string>(),
+  };
   const badTunnels = new Set<number>();
   for (const path of paths) {
     const [section, entry] = path;
@@ -153,22 +200,56 @@ function checkInventory(inv: Inventory, source: SourceDocument, omitted: Omitted
     out.push(problem('inventory', source.locate(['mesh', 'hub']), `mesh hub "${inv.mesh.hub}" is not a host of the inventory`, hint));
   }
   const cidr = inv.mesh ? parseCidr(inv.mesh.cidr) : undefined;
-  if (inv.mesh && !cidr) out.push(problem('mesh_address', source.locate(['mesh', 'cidr']), `mesh CIDR "${inv.mesh.cidr}" is not a valid IPv4 range`, 'write it as a.b.c.d/nn, e.g. 10.9.0.0/24'));
+  if (inv.mesh && !cidr)
+    out.push(
+      problem(
+        'mesh_address',
+        source.locate(['mesh', 'cidr']),
+        `mesh CIDR "${inv.mesh.cidr}" is not a valid IPv4 range`,
+        'write it as a.b.c.d/nn, e.g. 10.9.0.0/24',
+      ),
+    );
   const byIp = new Map<string, string>();
   for (const [name, host] of Object.entries(hosts)) {
     if (host.mesh_ip === undefined) continue;
     const ip = ipToNumber(host.mesh_ip);
     if (!inv.mesh) {
       if (omitted.sections.has('mesh')) continue; // the mesh section's own problem says it
-      out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `host "${name}" has a mesh IP but the inventory has no mesh section`, 'add "mesh": {"cidr": "10.9.0.0/24", "hub": "<host>"}'));
+      out.push(
+        problem(
+          'mesh_address',
+          source.locate(['hosts', name, 'mesh_ip']),
+          `host "${name}" has a mesh IP but the inventory has no mesh section`,
+          'add "mesh": {"cidr": "10.9.0.0/24", "hub": "<host>"}',
+        ),
+      );
     } else if (cidr && ip !== undefined && !inCidr(ip, cidr)) {
-      out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `mesh IP ${host.mesh_ip} of "${name}" is outside the mesh ${inv.mesh.cidr}`));
+      out.push(
+        problem(
+          'mesh_address',
+          source.locate(['hosts', name, 'mesh_ip']),
+          `mesh IP ${host.mesh_ip} of "${name}" is outside the mesh ${inv.mesh.cidr}`,
+        ),
+      );
     } else if (cidr && ip !== undefined && (ip === cidr.network || ip === cidr.broadcast) && cidr.bits < 31) {
-      out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `mesh IP ${host.mesh_ip} of "${name}" is the ${ip === cidr.network ? 'network' : 'broadcast'} address of ${inv.mesh.cidr}`));
+      out.push(
+        problem(
+          'mesh_address',
+          source.locate(['hosts', name, 'mesh_ip']),
+          `mesh IP ${host.mesh_ip} of "${name}" is the ${ip === cidr.network ? 'network' : 'broadcast'} address of ${inv.mesh.cidr}`,
+        ),
+      );
     }
     const other = byIp.get(host.mesh_ip);
     if (other !== undefined) {
-      out.push(problem('mesh_address', source.locate(['hosts', name, 'mesh_ip']), `mesh IP ${host.mesh_ip} of "${name}" is already used by "${other}"`, 'each host needs its own mesh address'));
+      out.push(
+        problem(
+          'mesh_address',
+          source.locate(['hosts', name, 'mesh_ip']),
+          `mesh IP ${host.mesh_ip} of "${name}" is already used by "${other}"`,
+          'each host needs its own mesh address',
+        ),
+      );
     } else {
       byIp.set(host.mesh_ip, name);
     }
@@ -182,7 +263,14 @@ function checkInventory(inv: Inventory, source: SourceDocument, omitted: Omitted
         const value = host[field];
         const ip = value === undefined ? undefined : ipToNumber(value);
         if (ip === undefined || !inCidr(ip, cidr)) continue;
-        out.push(problem('mesh_address', source.locate(['hosts', name, field]), `${field} ${value} of "${name}" is inside the mesh ${inv.mesh.cidr}: a WireGuard interface for that range would take the host's own network into the tunnel and cut it off`, 'a LAN or private network is declared as such (lan, private_ip), not as a mesh: drop "mesh" and the mesh_ip entries, or give the mesh a range of its own'));
+        out.push(
+          problem(
+            'mesh_address',
+            source.locate(['hosts', name, field]),
+            `${field} ${value} of "${name}" is inside the mesh ${inv.mesh.cidr}: a WireGuard interface for that range would take the host's own network into the tunnel and cut it off`,
+            'a LAN or private network is declared as such (lan, private_ip), not as a mesh: drop "mesh" and the mesh_ip entries, or give the mesh a range of its own',
+          ),
+        );
         break;
       }
     }
@@ -191,15 +279,19 @@ function checkInventory(inv: Inventory, source: SourceDocument, omitted: Omitted
     out.push(problem('inventory', source.locate(['mesh', 'hub']), `mesh hub "${inv.mesh.hub}" has no mesh_ip`, 'the hub must be on the mesh'));
   }
   for (const [name, cluster] of Object.entries(inv.clusters ?? {})) {
-    if (!known(cluster.host)) out.push(problem('inventory', source.locate(['clusters', name, 'host']), `cluster "${name}" is on unknown host "${cluster.host}"`, hint));
+    if (!known(cluster.host))
+      out.push(problem('inventory', source.locate(['clusters', name, 'host']), `cluster "${name}" is on unknown host "${cluster.host}"`, hint));
   }
   const tunnelNames = new Set<string>();
   (inv.tunnels ?? []).forEach((tunnel, i) => {
     for (const end of ['from', 'to'] as const) {
-      if (!known(tunnel[end])) out.push(problem('inventory', source.locate(['tunnels', i, end]), `tunnel "${tunnel.name}" ${end} unknown host "${tunnel[end]}"`, hint));
+      if (!known(tunnel[end]))
+        out.push(problem('inventory', source.locate(['tunnels', i, end]), `tunnel "${tunnel.name}" ${end} unknown host "${tunnel[end]}"`, hint));
     }
-    if (tunnel.from === tunnel.to) out.push(problem('inventory', source.locate(['tunnels', i, 'to']), `tunnel "${tunnel.name}" goes from "${tunnel.from}" to itself`));
-    if (tunnelNames.has(tunnel.name)) out.push(problem('inventory', source.locate(['tunnels', i, 'name']), `tunnel name "${tunnel.name}" is used twice`));
+    if (tunnel.from === tunnel.to)
+      out.push(problem('inventory', source.locate(['tunnels', i, 'to']), `tunnel "${tunnel.name}" goes from "${tunnel.from}" to itself`));
+    if (tunnelNames.has(tunnel.name))
+      out.push(problem('inventory', source.locate(['tunnels', i, 'name']), `tunnel name "${tunnel.name}" is used twice`));
     tunnelNames.add(tunnel.name);
   });
   return out;

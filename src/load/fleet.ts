@@ -29,7 +29,6 @@ export interface LoadedFleet {
   problems: Problem[];
 }
 
-
 export async function resolveRoot(rootOption: string | undefined): Promise<string> {
   const root = resolve(rootOption ?? process.cwd());
   let info;
@@ -39,18 +38,36 @@ export async function resolveRoot(rootOption: string | undefined): Promise<strin
     throw new UsageError(`root directory not found: ${root}`, 'pass --root DIR with the tree that holds your projects');
   }
   if (!info.isDirectory()) throw new UsageError(`--root is not a directory: ${root}`);
-  if (isPseudoFilesystem(root)) throw new UsageError(`--root ${root} is a kernel pseudo-filesystem, not a tree of projects`, 'pass --root DIR with the tree that holds your projects');
+  if (isPseudoFilesystem(root))
+    throw new UsageError(
+      `--root ${root} is a kernel pseudo-filesystem, not a tree of projects`,
+      'pass --root DIR with the tree that holds your projects',
+    );
   return root;
 }
 
 export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet> {
   const root = await resolveRoot(options.root);
-  const inventoryPath = options.inventory === undefined ? resolve(root, DEFAULT_INVENTORY) : isAbsolute(options.inventory) ? options.inventory : resolve(process.cwd(), options.inventory);
-  const [discovery, inventory] = await Promise.all([discoverManifests(root), loadInventory(inventoryPath, toRelative(root, inventoryPath), { explicit: options.inventory !== undefined })]);
+  const inventoryPath =
+    options.inventory === undefined
+      ? resolve(root, DEFAULT_INVENTORY)
+      : isAbsolute(options.inventory)
+        ? options.inventory
+        : resolve(process.cwd(), options.inventory);
+  const [discovery, inventory] = await Promise.all([
+    discoverManifests(root),
+    loadInventory(inventoryPath, toRelative(root, inventoryPath), { explicit: options.inventory !== undefined }),
+  ]);
   const cache = ManifestCache.open(root);
   const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
   cache?.save();
   const fleet = buildFleet(root, manifests, inventory);
-  const problems = [...discovery.problems, ...inventory.problems, ...manifests.flatMap((m) => m.problems), ...checkRules(fleet, manifests, inventory), ...checkDropletServices(fleet, manifests, inventory)];
+  const problems = [
+    ...discovery.problems,
+    ...inventory.problems,
+    ...manifests.flatMap((m) => m.problems),
+    ...checkRules(fleet, manifests, inventory),
+    ...checkDropletServices(fleet, manifests, inventory),
+  ];
   return { fleet, manifests, inventory, problems: sortProblems(problems) };
 }

@@ -41,7 +41,8 @@ export type ComposeRead =
   | { ok: false; kind: 'no-service'; source: SourceDocument; services: string[]; at: Location };
 
 /** The compose file as problems show it: beside the manifest (both relative to the root). */
-export const composeDisplay = (manifest: string, file: string): string => (manifest.includes('/') ? `${manifest.slice(0, manifest.lastIndexOf('/'))}/${file}` : file);
+export const composeDisplay = (manifest: string, file: string): string =>
+  manifest.includes('/') ? `${manifest.slice(0, manifest.lastIndexOf('/'))}/${file}` : file;
 
 /** Compose files are a few KB; a larger one is refused rather than parsed (1 MiB). */
 const MAX_BYTES = 1 << 20;

@@ -11,8 +11,28 @@ import { problem, type Problem } from '../problems.js';
 
 /** Dependency, build and VCS folders: never hold a project's own manifest. */
 export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
-  'node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'out', 'target', 'vendor', '.venv', 'venv', '__pycache__',
-  '.next', '.nuxt', '.turbo', '.cache', '.terraform', '.direnv', 'coverage', '.build-test', '.pnpm-store', 'bower_components',
+  'node_modules',
+  '.git',
+  '.hg',
+  '.svn',
+  'dist',
+  'build',
+  'out',
+  'target',
+  'vendor',
+  '.venv',
+  'venv',
+  '__pycache__',
+  '.next',
+  '.nuxt',
+  '.turbo',
+  '.cache',
+  '.terraform',
+  '.direnv',
+  'coverage',
+  '.build-test',
+  '.pnpm-store',
+  'bower_components',
 ]);
 
 const MANIFEST_NAME = /^\.infra(?:\.([a-z][a-z0-9-]*))?\.ya?ml$/;
@@ -54,7 +74,9 @@ export async function discoverManifests(root: string): Promise<Discovery> {
           return;
         }
         // fdir passes over what is neither a file, a directory nor a link: a FIFO or socket named like a manifest is reported, never opened.
-        for (const e of entries) if (MANIFEST_NAME.test(e.name) && !e.isFile() && !e.isDirectory() && !e.isSymbolicLink()) notRegular.push(`${String(path).replace(/\/+$/, '')}/${e.name}`);
+        for (const e of entries)
+          if (MANIFEST_NAME.test(e.name) && !e.isFile() && !e.isDirectory() && !e.isSymbolicLink())
+            notRegular.push(`${String(path).replace(/\/+$/, '')}/${e.name}`);
         callback(null, entries);
       });
     }) as typeof fs.readdir,
@@ -84,9 +106,21 @@ export async function discoverManifests(root: string): Promise<Discovery> {
     .sort((a, b) => a.file.localeCompare(b.file));
   const problems = [
     ...unreadable.map(({ path, code }) =>
-      problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, `cannot read directory (${code}); manifests below it were not checked`, 'fix its permissions, or move it out of the tree'),
+      problem(
+        'discovery',
+        { file: toRelative(root, path), line: 1, column: 1 },
+        `cannot read directory (${code}); manifests below it were not checked`,
+        'fix its permissions, or move it out of the tree',
+      ),
     ),
-    ...notRegular.map((path) => problem('discovery', { file: toRelative(root, path), line: 1, column: 1 }, 'cannot read the manifest: it is a FIFO, socket or device, not a regular file', 'a manifest is a regular file: remove or rename this one')),
+    ...notRegular.map((path) =>
+      problem(
+        'discovery',
+        { file: toRelative(root, path), line: 1, column: 1 },
+        'cannot read the manifest: it is a FIFO, socket or device, not a regular file',
+        'a manifest is a regular file: remove or rename this one',
+      ),
+    ),
   ];
   return { manifests, problems, directories };
 }

@@ -32,7 +32,14 @@ export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): 
   const read = readRegularFileSync(found.path, MAX_MANIFEST_BYTES);
   if (!('text' in read)) {
     const source = SourceDocument.parseYaml(found.file, '');
-    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [unreadable(found.file, read.code, read.error)] };
+    return {
+      ...found,
+      source,
+      manifest: undefined,
+      environment: found.fileEnvironment,
+      valid: false,
+      problems: [unreadable(found.file, read.code, read.error)],
+    };
   }
   const text = read.text;
   if (!cache) return parseManifest(found, text);
@@ -50,15 +57,29 @@ export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): 
 
 function unreadable(file: string, code: string, error: string): Problem {
   const at = { file, line: 1, column: 1 };
-  if (code === 'EFBIG') return problem('file_size', at, `the manifest is too large: ${error}`, 'a manifest describes one project in a few kilobytes (docs/manifest.md, "Limits"): is this the right file?');
-  if (code === 'ENOTREG') return problem('discovery', at, `cannot read the manifest: ${error}`, 'a manifest is a regular file: remove or rename this one');
+  if (code === 'EFBIG')
+    return problem(
+      'file_size',
+      at,
+      `the manifest is too large: ${error}`,
+      'a manifest describes one project in a few kilobytes (docs/manifest.md, "Limits"): is this the right file?',
+    );
+  if (code === 'ENOTREG')
+    return problem('discovery', at, `cannot read the manifest: ${error}`, 'a manifest is a regular file: remove or rename this one');
   return problem('discovery', at, `cannot read manifest (${code})`);
 }
 
 export function parseManifest(found: DiscoveredManifest, text: string): LoadedManifest {
   if (text.length > MAX_MANIFEST_BYTES) {
     const source = SourceDocument.parseYaml(found.file, '');
-    return { ...found, source, manifest: undefined, environment: found.fileEnvironment, valid: false, problems: [unreadable(found.file, 'EFBIG', `it is larger than the limit of ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB`)] };
+    return {
+      ...found,
+      source,
+      manifest: undefined,
+      environment: found.fileEnvironment,
+      valid: false,
+      problems: [unreadable(found.file, 'EFBIG', `it is larger than the limit of ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB`)],
+    };
   }
   const source = SourceDocument.parseYaml(found.file, text);
   const base = { ...found, source, environment: found.fileEnvironment };
@@ -66,25 +87,62 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
 
   const value = source.value;
   if (value === null || value === undefined) {
-    return { ...base, manifest: undefined, valid: false, problems: [problem('schema', { file: found.file, line: 1, column: 1 }, 'the manifest is empty', 'a manifest needs at least apiVersion, project and provider.')] };
+    return {
+      ...base,
+      manifest: undefined,
+      valid: false,
+      problems: [
+        problem(
+          'schema',
+          { file: found.file, line: 1, column: 1 },
+          'the manifest is empty',
+          'a manifest needs at least apiVersion, project and provider.',
+        ),
+      ],
+    };
   }
   if (typeof value !== 'object' || Array.isArray(value)) {
-    return { ...base, manifest: undefined, valid: false, problems: [problem('schema', source.locate([]), 'a manifest must be a mapping of keys (apiVersion, project, provider, …)')] };
+    return {
+      ...base,
+      manifest: undefined,
+      valid: false,
+      problems: [problem('schema', source.locate([]), 'a manifest must be a mapping of keys (apiVersion, project, provider, …)')],
+    };
   }
   const record = value as Record<string, unknown>;
   const apiVersion = record['apiVersion'];
   // Own keys only: a YAML string such as "valueOf" must not reach Object.prototype.
-  const schema = typeof apiVersion === 'string' && Object.hasOwn(API_VERSIONS, apiVersion) ? API_VERSIONS[apiVersion as keyof typeof API_VERSIONS] : undefined;
+  const schema =
+    typeof apiVersion === 'string' && Object.hasOwn(API_VERSIONS, apiVersion) ? API_VERSIONS[apiVersion as keyof typeof API_VERSIONS] : undefined;
   if (!schema) {
     const at = apiVersion === undefined ? { file: found.file, line: 1, column: 1 } : source.locate(['apiVersion']);
     const message = apiVersion === undefined ? 'apiVersion is missing' : `unknown apiVersion ${JSON.stringify(apiVersion)}`;
-    return { ...base, manifest: undefined, valid: false, problems: [problem('api_version', at, message, 'use "infra/v1" (the infra/v1 convention: project, service, database, droplets) or "infra/v2" (adds command, health, kind, domains, env_file, backup).')] };
+    return {
+      ...base,
+      manifest: undefined,
+      valid: false,
+      problems: [
+        problem(
+          'api_version',
+          at,
+          message,
+          'use "infra/v1" (the infra/v1 convention: project, service, database, droplets) or "infra/v2" (adds command, health, kind, domains, env_file, backup).',
+        ),
+      ],
+    };
   }
   const problems = checkSchema(schema, source, value);
   // Names and paths are checked once the types are right; like a schema problem, a bad one keeps the manifest out of the fleet.
   if (problems.length === 0) problems.push(...checkHostValues(source, value as unknown as InfraManifest, found.fileEnvironment));
   if (hasControlCharacter(found.file)) {
-    problems.push(problem('control_character', { file: found.file, line: 1, column: 1 }, `the path of this manifest contains a control character: ${printable(JSON.stringify(found.file))}`, 'rename the directory or file: a line break in a path would reach the comments of rendered units and Caddyfiles'));
+    problems.push(
+      problem(
+        'control_character',
+        { file: found.file, line: 1, column: 1 },
+        `the path of this manifest contains a control character: ${printable(JSON.stringify(found.file))}`,
+        'rename the directory or file: a line break in a path would reach the comments of rendered units and Caddyfiles',
+      ),
+    );
   }
   const valid = problems.length === 0;
   const manifest = value as unknown as InfraManifest;
@@ -96,8 +154,14 @@ export function parseManifest(found: DiscoveredManifest, text: string): LoadedMa
     const at = record['environment'] === undefined ? source.locate(['project'], { key: true }) : source.locate(['environment']);
     const expectedName = declared === 'prod' ? '.infra.yaml' : `.infra.${declared}.yaml`;
     problems.push(
-      problem('env_variants', at, `environment is "${declared}" but the file name says "${found.fileEnvironment}"`,
-        record['environment'] === undefined ? `add "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}` : `set "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}`),
+      problem(
+        'env_variants',
+        at,
+        `environment is "${declared}" but the file name says "${found.fileEnvironment}"`,
+        record['environment'] === undefined
+          ? `add "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}`
+          : `set "environment: ${found.fileEnvironment}", or rename the file to ${expectedName}`,
+      ),
     );
   }
   return { ...base, manifest, environment: found.fileEnvironment, valid, problems };
@@ -111,21 +175,62 @@ function checkHostValues(source: SourceDocument, m: InfraManifest, environment: 
   const out: Problem[] = [];
   const check = (kind: NameKind, value: string, path: PathSegment[], what: string, at?: Location): void => {
     const issue = nameIssue(kind, value);
-    if (issue !== undefined) out.push(problem('safe_name', at ?? source.locate(path), `${what} ${JSON.stringify(abbreviated(value, 80))} ${issue}`, kind === 'path' ? 'use an absolute path without ".." or control characters' : 'use letters, digits, ".", "_" and "-", starting with a letter or digit'));
+    if (issue !== undefined)
+      out.push(
+        problem(
+          'safe_name',
+          at ?? source.locate(path),
+          `${what} ${JSON.stringify(abbreviated(value, 80))} ${issue}`,
+          kind === 'path'
+            ? 'use an absolute path without ".." or control characters'
+            : 'use letters, digits, ".", "_" and "-", starting with a letter or digit',
+        ),
+      );
   };
   check('project', m.project, ['project'], 'project name');
-  check('environment', environment, ['environment'], 'environment', m.environment === undefined ? source.locate(['project'], { key: true }) : undefined);
+  check(
+    'environment',
+    environment,
+    ['environment'],
+    'environment',
+    m.environment === undefined ? source.locate(['project'], { key: true }) : undefined,
+  );
   const s = m.service;
   if (!s) return out;
-  if (s.port !== undefined && (s.port < 1 || s.port > 65535)) out.push(problem('port_range', source.locate(['service', 'port']), `port ${s.port} is outside 1-65535`));
+  if (s.port !== undefined && (s.port < 1 || s.port > 65535))
+    out.push(problem('port_range', source.locate(['service', 'port']), `port ${s.port} is outside 1-65535`));
   s.swap?.ports.forEach((port, i) => {
     if (port < 1 || port > 65535) out.push(problem('port_range', source.locate(['service', 'swap', 'ports', i]), `port ${port} is outside 1-65535`));
   });
   if (s.swap !== undefined) {
     const [a, b] = s.swap.ports;
-    if (a === b) out.push(problem('swap_ports', source.locate(['service', 'swap', 'ports', 1]), `swap.ports are both ${a}`, 'two different ports: the new release starts on the one the old does not use'));
-    else if (s.port !== a && s.port !== b) out.push(problem('swap_ports', source.locate(['service', s.port === undefined ? 'swap' : 'port']), `port ${s.port ?? '(none)'} is not one of swap.ports [${a}, ${b}]`, 'set service.port to one of them: the port the edge routes to before the first swap'));
-    if (s.command === undefined) out.push(problem('swap_ports', source.locate(['service', 'swap']), 'swap needs service.command: manage-apps runs the two instances from a unit it renders', 'add service.command, or drop swap'));
+    if (a === b)
+      out.push(
+        problem(
+          'swap_ports',
+          source.locate(['service', 'swap', 'ports', 1]),
+          `swap.ports are both ${a}`,
+          'two different ports: the new release starts on the one the old does not use',
+        ),
+      );
+    else if (s.port !== a && s.port !== b)
+      out.push(
+        problem(
+          'swap_ports',
+          source.locate(['service', s.port === undefined ? 'swap' : 'port']),
+          `port ${s.port ?? '(none)'} is not one of swap.ports [${a}, ${b}]`,
+          'set service.port to one of them: the port the edge routes to before the first swap',
+        ),
+      );
+    if (s.command === undefined)
+      out.push(
+        problem(
+          'swap_ports',
+          source.locate(['service', 'swap']),
+          'swap needs service.command: manage-apps runs the two instances from a unit it renders',
+          'add service.command, or drop swap',
+        ),
+      );
   }
   if (s.systemd_unit !== undefined) check('unit', s.systemd_unit, ['service', 'systemd_unit'], 'unit name');
   if (s.user !== undefined) check('user', s.user, ['service', 'user'], 'user');
@@ -134,6 +239,12 @@ function checkHostValues(source: SourceDocument, m: InfraManifest, environment: 
   if (s.health?.readiness !== undefined) check('http path', s.health.readiness, ['service', 'health', 'readiness'], 'readiness path');
   if (s.health?.liveness !== undefined) check('http path', s.health.liveness, ['service', 'health', 'liveness'], 'liveness path');
   s.depends_on?.forEach((dep, i) => check('project', dep, ['service', 'depends_on', i], 'dependency'));
-  out.push(...hardeningProblems(source, s.hardening, { compose: s.compose !== undefined, directory: s.directory ?? `/srv/${m.project}`, ...(s.user === undefined ? {} : { user: s.user }) }));
+  out.push(
+    ...hardeningProblems(source, s.hardening, {
+      compose: s.compose !== undefined,
+      directory: s.directory ?? `/srv/${m.project}`,
+      ...(s.user === undefined ? {} : { user: s.user }),
+    }),
+  );
   return out;
 }

@@ -71,7 +71,10 @@ export function artifactStream(artifact: Artifact): { stream: Readable; done: Pr
     return { stream, done: new Promise((res) => stream.on('close', () => res(undefined)).on('error', (e) => res(e.message))) };
   }
   // COPYFILE_DISABLE: macOS tar would add ._ files otherwise.
-  const tar = spawn('tar', ['-c', '-f', '-', '-C', artifact.path, '.'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COPYFILE_DISABLE: '1' } });
+  const tar = spawn('tar', ['-c', '-f', '-', '-C', artifact.path, '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, COPYFILE_DISABLE: '1' },
+  });
   let err = '';
   tar.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const done = new Promise<string | undefined>((res) => {

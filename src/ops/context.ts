@@ -80,7 +80,10 @@ export class Ops {
     if (tlsName !== undefined) rs.tls = { name: validName('host', tlsName) };
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
     // What else its runtime needs (the directory, the compose names, the command and state directory, …).
-    const view = runtimeOf(service).view(service, rs, { remote: host !== undefined && !this.isLocal(host), state: host === undefined ? undefined : this.stateWord(host) });
+    const view = runtimeOf(service).view(service, rs, {
+      remote: host !== undefined && !this.isLocal(host),
+      state: host === undefined ? undefined : this.stateWord(host),
+    });
     // A Compose service's override carries the hardening its release runs with (docs/render.md#hardening).
     if (view.compose !== undefined) view.compose.hardening = composeHardening(service);
     return view;

@@ -22,12 +22,16 @@ const RUNNING = new Set(['active', 'activating', 'reloading']);
 export async function degradedBy(ops: Ops, stopped: readonly Service[]): Promise<Degraded[]> {
   const outside = dependentsOutside(ops.fleet, stopped);
   if (outside.length === 0) return [];
-  const report = await collectStatus(ops, outside.map((d) => d.service));
+  const report = await collectStatus(
+    ops,
+    outside.map((d) => d.service),
+  );
   const rows = new Map(report.services.map((r) => [r.id, r]));
   const out: Degraded[] = [];
   for (const { service, via } of outside) {
     const row = rows.get(service.id);
-    if (row?.verdict === 'unreachable') out.push({ id: service.id, host: service.host!, needs: via, state: 'unknown', ...(row.reason === undefined ? {} : { reason: row.reason }) });
+    if (row?.verdict === 'unreachable')
+      out.push({ id: service.id, host: service.host!, needs: via, state: 'unknown', ...(row.reason === undefined ? {} : { reason: row.reason }) });
     else if (row?.state && RUNNING.has(row.state.active)) out.push({ id: service.id, host: service.host!, needs: via, state: 'running' });
   }
   return out;

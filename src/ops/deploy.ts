@@ -29,7 +29,16 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
   const host = ops.host(service)!;
   const task = progress.task(key);
   const timings = emptyTimings();
-  const base: Omit<DeployResult, 'outcome' | 'ok'> = { id: service.id, host: host.name, strategy: null, release: null, previous: null, pruned: [], roundTrips: 0, timings };
+  const base: Omit<DeployResult, 'outcome' | 'ok'> = {
+    id: service.id,
+    host: host.name,
+    strategy: null,
+    release: null,
+    previous: null,
+    pruned: [],
+    roundTrips: 0,
+    timings,
+  };
   const finish = (r: DeployResult): DeployResult => {
     timings.totalMs = Date.now() - started;
     timings.overheadMs = timings.gateMs === null ? null : Math.max(0, timings.totalMs - timings.gateMs);
@@ -41,7 +50,8 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
   } catch (error) {
     return finish({ ...base, outcome: 'failed', ok: false, reason: error instanceof Error ? error.message : String(error) });
   }
-  if (planned.entry.skipped !== undefined) return finish({ ...base, outcome: planned.refused === true ? 'failed' : 'skipped', ok: false, reason: planned.entry.skipped });
+  if (planned.entry.skipped !== undefined)
+    return finish({ ...base, outcome: planned.refused === true ? 'failed' : 'skipped', ok: false, reason: planned.entry.skipped });
   base.strategy = planned.decided!.strategy;
   const ctx = { ops, service, options, base, timings, report: (m: string) => task.update(m), note: (m: string) => progress.note(m) };
   try {
@@ -55,12 +65,30 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
 export async function runDeploy(ops: Ops, selection: Selection, options: DeployOptions, progress: Progress): Promise<DeployReport> {
   const { services, skipped: edges } = deployable(selection);
   const levels = dependencyLevels(ops.fleet, services);
-  const skippedResult = (s: Service, reason: string, ok: boolean): DeployResult => ({ id: s.id, host: s.host!, strategy: null, release: null, previous: null, outcome: 'skipped', ok, reason, pruned: [], roundTrips: 0, timings: emptyTimings() });
+  const skippedResult = (s: Service, reason: string, ok: boolean): DeployResult => ({
+    id: s.id,
+    host: s.host!,
+    strategy: null,
+    release: null,
+    previous: null,
+    outcome: 'skipped',
+    ok,
+    reason,
+    pruned: [],
+    roundTrips: 0,
+    timings: emptyTimings(),
+  });
   const edgeResults = edges.map((s) => skippedResult(s, 'edge: only deployed when named', true));
   if (options.dryRun) {
     const plan: DeployPlanEntry[] = [];
     for (const s of levels.flat()) plan.push((await planDeploy(ops, s, options)).entry);
-    return { dry_run: true, levels: levels.map((l) => l.map((s) => s.id)), plan, deploys: edgeResults, summary: { deployed: 0, failed: 0, skipped: edgeResults.length + plan.filter((p) => p.skipped).length } };
+    return {
+      dry_run: true,
+      levels: levels.map((l) => l.map((s) => s.id)),
+      plan,
+      deploys: edgeResults,
+      summary: { deployed: 0, failed: 0, skipped: edgeResults.length + plan.filter((p) => p.skipped).length },
+    };
   }
   hookSignals();
   const key = (s: Service) => `deploy:${s.id}`;

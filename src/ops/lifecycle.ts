@@ -55,16 +55,27 @@ export interface LifecycleReport {
 const STOPPING: ReadonlySet<LifecycleAction> = new Set(['stop', 'restart']);
 
 /** Which edges take part: named + --force only. A named edge without --force is a usage error. */
-export function edgeFilter(selection: Selection, action: LifecycleAction, force: boolean): { services: Service[]; skipped: { id: string; host: string; reason: string }[] } {
+export function edgeFilter(
+  selection: Selection,
+  action: LifecycleAction,
+  force: boolean,
+): { services: Service[]; skipped: { id: string; host: string; reason: string }[] } {
   if (!STOPPING.has(action)) return { services: selection.services, skipped: [] };
   const skipped: { id: string; host: string; reason: string }[] = [];
   const services = selection.services.filter((s) => {
     if (s.kind !== 'edge') return true;
     if (selection.named.has(s.id)) {
       if (force) return true;
-      throw new UsageError(`${s.id} is an edge: ${action === 'stop' ? 'stopping' : 'restarting'} it drops every connection it fronts`, `name it and pass --force to ${action} it anyway`);
+      throw new UsageError(
+        `${s.id} is an edge: ${action === 'stop' ? 'stopping' : 'restarting'} it drops every connection it fronts`,
+        `name it and pass --force to ${action} it anyway`,
+      );
     }
-    skipped.push({ id: s.id, host: s.host!, reason: `edge: never ${action === 'stop' ? 'stopped' : 'restarted'} by a bulk ${action} (name it and pass --force)` });
+    skipped.push({
+      id: s.id,
+      host: s.host!,
+      reason: `edge: never ${action === 'stop' ? 'stopped' : 'restarted'} by a bulk ${action} (name it and pass --force)`,
+    });
     return false;
   });
   return { services, skipped };
@@ -85,7 +96,13 @@ export function readyTimeout(service: Service, options: { readyTimeoutMs?: numbe
 }
 
 /** Runs one action on one service (its runtime's lifecycle); never throws for the host's answers (they become the result). */
-export async function runAction(ops: Ops, service: Service, action: LifecycleAction, options: LifecycleOptions, report: (m: string) => void = () => {}): Promise<Omit<ActionResult, 'level'>> {
+export async function runAction(
+  ops: Ops,
+  service: Service,
+  action: LifecycleAction,
+  options: LifecycleOptions,
+  report: (m: string) => void = () => {},
+): Promise<Omit<ActionResult, 'level'>> {
   const started = Date.now();
   const host = ops.host(service)!;
   const transport = ops.transport(host);
@@ -102,7 +119,13 @@ export async function runAction(ops: Ops, service: Service, action: LifecycleAct
     report,
   });
   // A start that failed its gate: what the host says of it.
-  const failed = 'gate' in done ? { detail: gateDetail(service, done.gate.outcome, done.gate.detail, timeout, done.gate.port), diagnosis: await diagnoseService(ops, service, done.diagnose) } : { detail: done.detail, diagnosis: undefined };
+  const failed =
+    'gate' in done
+      ? {
+          detail: gateDetail(service, done.gate.outcome, done.gate.detail, timeout, done.gate.port),
+          diagnosis: await diagnoseService(ops, service, done.diagnose),
+        }
+      : { detail: done.detail, diagnosis: undefined };
   return {
     id: service.id,
     host: host.name,
@@ -121,12 +144,20 @@ export function gateDetail(service: Service, outcome: string, detail: string, ti
   if (outcome === 'timeout') {
     const code = Number(detail);
     const answer = code === 0 ? 'no answer' : `HTTP ${code}`;
-    return service.port === undefined ? `not running steadily after ${timeoutMs / 1000}s` : `not ready: ${service.health.readiness} on port ${port} gave ${answer} for ${timeoutMs / 1000}s`;
+    return service.port === undefined
+      ? `not running steadily after ${timeoutMs / 1000}s`
+      : `not ready: ${service.health.readiness} on port ${port} gave ${answer} for ${timeoutMs / 1000}s`;
   }
   return `no verdict from the host: ${detail}`;
 }
 
-export async function runLifecycle(ops: Ops, selection: Selection, action: LifecycleAction, options: LifecycleOptions, progress: Progress): Promise<LifecycleReport> {
+export async function runLifecycle(
+  ops: Ops,
+  selection: Selection,
+  action: LifecycleAction,
+  options: LifecycleOptions,
+  progress: Progress,
+): Promise<LifecycleReport> {
   const { services, skipped: edgeSkips } = edgeFilter(selection, action, options.force);
   let levels = dependencyLevels(ops.fleet, services);
   if (action === 'stop') levels = [...levels].reverse();
@@ -137,10 +168,26 @@ export async function runLifecycle(ops: Ops, selection: Selection, action: Lifec
   ]);
   if (action !== 'stop') {
     for (const level of levels.slice(1)) {
-      for (const s of level) progress.task(key(s)).update(`waits for ${selectedDependencies(ops.fleet, s, services).map((d) => d.id).join(', ') || 'the level before'}`);
+      for (const s of level)
+        progress.task(key(s)).update(
+          `waits for ${
+            selectedDependencies(ops.fleet, s, services)
+              .map((d) => d.id)
+              .join(', ') || 'the level before'
+          }`,
+        );
     }
   }
-  const results: ActionResult[] = edgeSkips.map((s) => ({ id: s.id, host: s.host, action, outcome: 'skipped', ok: true, detail: s.reason, level: -1, durationMs: 0 }));
+  const results: ActionResult[] = edgeSkips.map((s) => ({
+    id: s.id,
+    host: s.host,
+    action,
+    outcome: 'skipped',
+    ok: true,
+    detail: s.reason,
+    level: -1,
+    durationMs: 0,
+  }));
   for (const s of edgeSkips) progress.task(key(s)).skip(s.reason);
   const failed = new Set<string>();
   const limit = pLimit(ops.settings.concurrency);
@@ -162,7 +209,15 @@ export async function runLifecycle(ops: Ops, selection: Selection, action: Lifec
           try {
             result = await runAction(ops, service, action, options, (m) => task.update(m));
           } catch (error) {
-            result = { id: service.id, host: service.host!, action, outcome: 'failed', ok: false, detail: error instanceof Error ? error.message : String(error), durationMs: 0 };
+            result = {
+              id: service.id,
+              host: service.host!,
+              action,
+              outcome: 'failed',
+              ok: false,
+              detail: error instanceof Error ? error.message : String(error),
+              durationMs: 0,
+            };
           }
           results.push({ ...result, level: index });
           if (result.ok) task.ok(`${result.outcome}${result.detail ? ` (${result.detail})` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`);

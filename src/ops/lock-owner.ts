@@ -40,7 +40,15 @@ export function newOwner(command: string): LockOwner {
   } catch {
     // no passwd entry
   }
-  return { token: randomBytes(8).toString('hex'), owner: `${user}@${hostname()}`, machine: hostname(), boot: bootId(), pid: process.pid, time: new Date().toISOString(), command };
+  return {
+    token: randomBytes(8).toString('hex'),
+    owner: `${user}@${hostname()}`,
+    machine: hostname(),
+    boot: bootId(),
+    pid: process.pid,
+    time: new Date().toISOString(),
+    command,
+  };
 }
 
 /** key=value lines: no secrets, no newline (nor any control character) inside values. */
@@ -66,7 +74,8 @@ export type Staleness = { stale: true; why: string } | { stale: false; why: stri
 /** Decides whether a held lock is provably stale, from this machine's point of view. */
 export function staleness(owner: Partial<LockOwner>, now = Date.now()): Staleness {
   if (owner.token === undefined) return { stale: false, why: 'the lock has no owner record (being taken right now, or written by something else)' };
-  if (owner.machine !== hostname()) return { stale: false, why: `taken on another machine (${owner.machine ?? 'unknown'}): manage-apps cannot tell whether that deploy still runs` };
+  if (owner.machine !== hostname())
+    return { stale: false, why: `taken on another machine (${owner.machine ?? 'unknown'}): manage-apps cannot tell whether that deploy still runs` };
   if (owner.boot !== bootId()) return { stale: true, why: `taken before this machine last booted (${owner.time ?? 'unknown time'})` };
   if (owner.pid === undefined || !Number.isInteger(owner.pid) || owner.pid <= 0) return { stale: false, why: 'the lock names no process' };
   if (owner.pid === process.pid) return { stale: false, why: 'held by this very process' };

@@ -26,7 +26,13 @@ export async function readLogs(ops: Ops, services: readonly Service[], lines: nu
       if ('error' in made) return { id: service.id, host: service.host!, source: '', lines: [], ok: false, error: made.error };
       const r = await ops.transport(ops.host(service)!).script(made.script, { timeoutMs: ops.settings.commandTimeoutMs });
       const ok = r.unreachable === undefined && r.code === 0;
-      const out: LogsResult = { id: service.id, host: service.host!, source: made.source, lines: r.stdout.split('\n').filter((l, i, all) => !(l === '' && i === all.length - 1)), ok };
+      const out: LogsResult = {
+        id: service.id,
+        host: service.host!,
+        source: made.source,
+        lines: r.stdout.split('\n').filter((l, i, all) => !(l === '' && i === all.length - 1)),
+        ok,
+      };
       if (!ok) out.error = r.unreachable ?? (r.stderr.trim() || `exit ${r.code}`);
       return out;
     }),
@@ -34,7 +40,13 @@ export async function readLogs(ops: Ops, services: readonly Service[], lines: nu
 }
 
 /** Follows every service's log until interrupted; lines go to `write` as they come. */
-export async function followLogs(ops: Ops, services: readonly Service[], lines: number, write: (text: string) => void, signal?: AbortSignal): Promise<{ id: string; error?: string }[]> {
+export async function followLogs(
+  ops: Ops,
+  services: readonly Service[],
+  lines: number,
+  write: (text: string) => void,
+  signal?: AbortSignal,
+): Promise<{ id: string; error?: string }[]> {
   const prefix = services.length > 1;
   return Promise.all(
     services.map(async (service) => {
@@ -50,7 +62,7 @@ export async function followLogs(ops: Ops, services: readonly Service[], lines: 
       const r = await ops.transport(ops.host(service)!).script(made.script, { onStdout: emit, ...(signal === undefined ? {} : { signal }) });
       if (partial) write(prefix ? `[${service.id}] ${partial}\n` : `${partial}\n`);
       // Stopped by the user (Ctrl-C): ssh ends with 255 then, which is no lost connection.
-      const failed = signal?.aborted ? undefined : r.unreachable ?? (r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : undefined);
+      const failed = signal?.aborted ? undefined : (r.unreachable ?? (r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : undefined));
       return failed === undefined ? { id: service.id } : { id: service.id, error: failed };
     }),
   );

@@ -77,7 +77,10 @@ export async function prepareHosts(fleet: Fleet, settings: PrepareSettings, prog
   const known = derived.hosts.map((h) => h.host.name);
   for (const name of settings.hosts) {
     if (!fleet.hosts.some((h) => h.name === name)) {
-      const guess = closest(name, fleet.hosts.map((h) => h.name));
+      const guess = closest(
+        name,
+        fleet.hosts.map((h) => h.name),
+      );
       throw new UsageError(`no host "${name}" in the inventory`, guess ? `did you mean "${guess}"?` : `hosts: ${known.join(', ') || '(none)'}`);
     }
   }
@@ -85,7 +88,10 @@ export async function prepareHosts(fleet: Fleet, settings: PrepareSettings, prog
   const ops = new Ops(fleet, settings.ops);
   const limit = pLimit(settings.ops.concurrency);
   const hosts = await Promise.all(selected.map((h) => limit(() => prepareHost(ops, h, settings.mode, progress))));
-  const missing = hosts.reduce((n, h) => n + (h.reachable ? h.items.filter((i) => i.state === 'missing' || i.state === 'failed').length : Math.max(1, h.items.length)), 0);
+  const missing = hosts.reduce(
+    (n, h) => n + (h.reachable ? h.items.filter((i) => i.state === 'missing' || i.state === 'failed').length : Math.max(1, h.items.length)),
+    0,
+  );
   const changed = hosts.reduce((n, h) => n + h.changed, 0);
   const notes = derived.notes.filter((n) => n.host === null || settings.hosts.length === 0 || settings.hosts.includes(n.host));
   return { command: 'hosts prepare', mode: settings.mode, hosts, notes, missing, changed, ok: missing === 0 };
@@ -112,11 +118,18 @@ async function prepareHost(ops: Ops, h: HostRequirements, mode: PrepareMode, pro
   base.seconds = Math.round((Date.now() - started) / 100) / 10;
   const recs = records(result.stdout);
   if (result.unreachable || (recs.length === 0 && result.code !== 0)) {
-    const error = result.unreachable ?? (/sudo/.test(result.stderr) ? `cannot run as root (sudo -n): ${failureReason(result)}` : failureReason(result));
+    const error =
+      result.unreachable ?? (/sudo/.test(result.stderr) ? `cannot run as root (sudo -n): ${failureReason(result)}` : failureReason(result));
     progress(`${name}: ${error}`);
-    return { ...base, reachable: result.unreachable === undefined, error, items: h.requirements.map((r) => ({ id: r.id, kind: r.need.kind, why: r.why, state: 'missing', detail: 'not checked' })) };
+    return {
+      ...base,
+      reachable: result.unreachable === undefined,
+      error,
+      items: h.requirements.map((r) => ({ id: r.id, kind: r.need.kind, why: r.why, state: 'missing', detail: 'not checked' })),
+    };
   }
-  if (recs.some((r) => r[0] === 'noapt')) base.error = 'no apt-get on this host: install the missing items by hand (Debian or Ubuntu hosts are prepared with apt)';
+  if (recs.some((r) => r[0] === 'noapt'))
+    base.error = 'no apt-get on this host: install the missing items by hand (Debian or Ubuntu hosts are prepared with apt)';
   const compose = recs.find((r) => r[0] === 'pkg' && r[1] === 'compose')?.[2] ?? 'docker-compose';
   const pgVersion = new Map(recs.filter((r) => r[0] === 'pgversion').map((r) => [r[1]!, r[2]!]));
   const state = new Map<string, { state: ItemState; detail: string }>();
@@ -127,7 +140,7 @@ async function prepareHost(ops: Ops, h: HostRequirements, mode: PrepareMode, pro
     const id = r[1] ?? '';
     const s: ItemState = kind === 'have' ? 'present' : kind === 'miss' ? 'missing' : kind === 'done' ? 'installed' : 'failed';
     if (id === 'dpkg' || id === '-') {
-      extra.push({ id: id === '-' ? 'host' : 'dpkg', kind: 'program', why: ['the host\'s package database'], state: s, detail: r[2] ?? '' });
+      extra.push({ id: id === '-' ? 'host' : 'dpkg', kind: 'program', why: ["the host's package database"], state: s, detail: r[2] ?? '' });
       continue;
     }
     // The last word about an item wins (apply: a failed fix after its first check).
@@ -137,10 +150,18 @@ async function prepareHost(ops: Ops, h: HostRequirements, mode: PrepareMode, pro
   }
   const packages = packagesFor(h, compose);
   const items: PreparedItem[] = h.requirements.map((r) => {
-    const found = state.get(r.id) ?? { state: 'failed' as const, detail: apply ? 'the host did not report it (the script was cut short)' : 'not reported' };
+    const found = state.get(r.id) ?? {
+      state: 'failed' as const,
+      detail: apply ? 'the host did not report it (the script was cut short)' : 'not reported',
+    };
     const item: PreparedItem = { id: r.id, kind: r.need.kind, why: r.why, ...found };
     if (found.state === 'missing' && (mode === 'dry-run' || h.platform === 'mac')) {
-      item.steps = h.platform === 'mac' ? [macInstruction(r.need)] : r.need.kind === 'program' ? [`apt-get install ${packages.get(r.id)}`] : applySteps(r, { ...(pgVersion.get(r.id) === undefined ? {} : { pgVersion: pgVersion.get(r.id)! }) });
+      item.steps =
+        h.platform === 'mac'
+          ? [macInstruction(r.need)]
+          : r.need.kind === 'program'
+            ? [`apt-get install ${packages.get(r.id)}`]
+            : applySteps(r, { ...(pgVersion.get(r.id) === undefined ? {} : { pgVersion: pgVersion.get(r.id)! }) });
     }
     return item;
   });
@@ -148,10 +169,15 @@ async function prepareHost(ops: Ops, h: HostRequirements, mode: PrepareMode, pro
   base.changed = base.items.filter((i) => i.state === 'installed').length;
   if (mode === 'dry-run' && h.platform === 'apt') {
     const wanted = items.filter((i) => i.kind === 'program' && i.state === 'missing').map((i) => packages.get(i.id)!);
-    base.install = installSteps([...new Set(wanted)], extra.some((e) => e.id === 'dpkg' && e.state === 'missing'));
+    base.install = installSteps(
+      [...new Set(wanted)],
+      extra.some((e) => e.id === 'dpkg' && e.state === 'missing'),
+    );
   }
   const missing = base.items.filter((i) => i.state === 'missing' || i.state === 'failed').length;
-  progress(`${name}: ${missing === 0 ? (base.changed > 0 ? `ready (${base.changed} installed)` : 'ready') : `${missing} missing`} in ${base.seconds.toFixed(1)}s`);
+  progress(
+    `${name}: ${missing === 0 ? (base.changed > 0 ? `ready (${base.changed} installed)` : 'ready') : `${missing} missing`} in ${base.seconds.toFixed(1)}s`,
+  );
   return base;
 }
 

@@ -17,7 +17,11 @@ import { isThisMachine } from './this-machine.js';
  * status over whole hosts (no project targets; no --env other than prod, whose services tend
  * to live on this machine); any host the status turns out not to need is cancelled.
  */
-export function prewarmStatus(options: { root?: string; inventory?: string; host?: string; env?: string; targets: readonly string[] }, settings: OpsSettings, timeoutMs: number): Map<string, PendingScript> {
+export function prewarmStatus(
+  options: { root?: string; inventory?: string; host?: string; env?: string; targets: readonly string[] },
+  settings: OpsSettings,
+  timeoutMs: number,
+): Map<string, PendingScript> {
   const pending = new Map<string, PendingScript>();
   if (options.env !== undefined && options.env !== 'prod') return pending;
   let inventory: { hosts?: Record<string, { alias?: string; address?: string; provider?: string; local?: boolean }> };
@@ -40,7 +44,13 @@ export function prewarmStatus(options: { root?: string; inventory?: string; host
     if (options.host !== undefined && name !== options.host) continue;
     if (wanted.size > 0 && !wanted.has(name)) continue;
     const alias = h.alias ?? name;
-    const host = { name, alias, local: h.local === true, provider: h.provider ?? '', ...(h.address === undefined ? {} : { address: h.address }) } as Host;
+    const host = {
+      name,
+      alias,
+      local: h.local === true,
+      provider: h.provider ?? '',
+      ...(h.address === undefined ? {} : { address: h.address }),
+    } as Host;
     if (isThisMachine(host)) continue;
     try {
       const transport = new SshTransport(name, alias, {

@@ -63,7 +63,16 @@ export async function collectReleases(ops: Ops, services: readonly Service[]): P
             reachable: r.unreachable === undefined,
             ...(r.unreachable === undefined ? {} : { reason: r.unreachable }),
             current: state.current,
-            releases: [...state.releases].reverse().map((x) => ({ id: x.id, created: createdAt(x.id), activated: x.activated, by: x.by, outcome: x.outcome, outcome_at: x.outcomeAt, why: x.why, current: x.id === state.current })),
+            releases: [...state.releases].reverse().map((x) => ({
+              id: x.id,
+              created: createdAt(x.id),
+              activated: x.activated,
+              by: x.by,
+              outcome: x.outcome,
+              outcome_at: x.outcomeAt,
+              why: x.why,
+              current: x.id === state.current,
+            })),
             revert: reverts.get(tag) ?? null,
           };
         });

@@ -45,8 +45,10 @@ export function selectServices(fleet: Fleet, options: SelectOptions): Selection 
     if (at > 0) {
       const project = target.slice(0, at);
       const host = target.slice(at + 1);
-      if (!hostNames.has(host)) throw new UsageError(`no host ${JSON.stringify(host)} in the inventory (target ${target})`, hint(host, [...hostNames]));
-      if (!projects.has(project)) throw new UsageError(`no project ${JSON.stringify(project)} under the root (target ${target})`, hint(project, [...projects]));
+      if (!hostNames.has(host))
+        throw new UsageError(`no host ${JSON.stringify(host)} in the inventory (target ${target})`, hint(host, [...hostNames]));
+      if (!projects.has(project))
+        throw new UsageError(`no project ${JSON.stringify(project)} under the root (target ${target})`, hint(project, [...projects]));
       wanted.push((s) => s.project === project && s.host === host);
     } else if (target.includes(':') && fleet.services.some((s) => `${s.project}:${s.environment}` === target)) {
       wanted.push((s) => `${s.project}:${s.environment}` === target);
@@ -126,7 +128,9 @@ export function dependencyLevels(fleet: Fleet, services: readonly Service[]): Se
 /** The selected services a service depends on (directly). */
 export function selectedDependencies(fleet: Fleet, service: Service, selected: readonly Service[]): Service[] {
   const ids = new Set(selected.map((s) => s.id));
-  return service.dependsOn.map((p) => resolveDependency(fleet, service, p)).filter((d): d is Service => d !== undefined && ids.has(d.id) && d.id !== service.id);
+  return service.dependsOn
+    .map((p) => resolveDependency(fleet, service, p))
+    .filter((d): d is Service => d !== undefined && ids.has(d.id) && d.id !== service.id);
 }
 
 /** A service a start added because another one it starts needs it (`for`: those that need it directly). */
@@ -164,7 +168,9 @@ export function withDependencies(fleet: Fleet, selection: Selection): { selectio
     }
   }
   const services = fleet.services.filter((s) => chosen.has(s.id));
-  const added = services.filter((s) => !selection.services.includes(s)).map((s) => ({ id: s.id, host: s.host!, for: [...(neededBy.get(s.id) ?? [])].sort() }));
+  const added = services
+    .filter((s) => !selection.services.includes(s))
+    .map((s) => ({ id: s.id, host: s.host!, for: [...(neededBy.get(s.id) ?? [])].sort() }));
   return { selection: { services, named: selection.named, skipped }, added };
 }
 

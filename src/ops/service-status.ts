@@ -54,12 +54,21 @@ export interface StatusReport {
 
 export function verdictOf(service: Service, state: UnitState | null, health: Health | null): { verdict: Verdict; reason?: string } {
   if (!state) return { verdict: 'unknown', reason: runtimeOf(service).noStateReason(service) };
-  if (state.load === 'not-found') return { verdict: 'not-found', reason: service.compose ? `no container of ${service.compose.service} in compose project ${service.compose.project}` : `unit ${service.unit} is not installed` };
+  if (state.load === 'not-found')
+    return {
+      verdict: 'not-found',
+      reason: service.compose
+        ? `no container of ${service.compose.service} in compose project ${service.compose.project}`
+        : `unit ${service.unit} is not installed`,
+    };
   if (state.load === 'no-docker') return { verdict: 'not-found', reason: 'docker is not installed on the host' };
   if (state.sub === 'stale-pid-file') return { verdict: 'stale', reason: 'the pid file names a process that is gone' };
   if (state.active === 'failed') return { verdict: 'failed', reason: `unit failed (${state.sub})` };
   if (state.active === 'activating' || state.active === 'reloading') return { verdict: 'starting', reason: `${state.active} (${state.sub})` };
-  if (state.active !== 'active') return state.active === 'inactive' && state.sub === 'dead' ? { verdict: 'stopped' } : { verdict: 'stopped', reason: `${state.active} (${state.sub})` };
+  if (state.active !== 'active')
+    return state.active === 'inactive' && state.sub === 'dead'
+      ? { verdict: 'stopped' }
+      : { verdict: 'stopped', reason: `${state.active} (${state.sub})` };
   if (health && !(health.readiness.ok && health.liveness.ok)) {
     const bad = [health.readiness, health.liveness].filter((p) => !p.ok).map((p) => `${p.path} ${p.status === 0 ? 'no answer' : p.status}`);
     return { verdict: 'unhealthy', reason: [...new Set(bad)].join(', ') };
@@ -95,7 +104,13 @@ export interface StatusExtra {
 }
 
 /** One host's status: one script, one round trip. */
-export async function hostStatus(ops: Ops, host: Host, services: readonly Service[], timeoutMs: number, extras: readonly StatusExtra[] = []): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
+export async function hostStatus(
+  ops: Ops,
+  host: Host,
+  services: readonly Service[],
+  timeoutMs: number,
+  extras: readonly StatusExtra[] = [],
+): Promise<{ host: HostStatus; services: ServiceStatus[] }> {
   const transport = ops.transport(host);
   const input = statusInput(ops, services);
   const pending = ops.pending.get(host.name);
@@ -103,12 +118,27 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
   const script = hostStatusScript(input) + extras.map((e) => e.script).join('');
   const result = pending ? await pending.run(script) : await transport.script(script, { timeoutMs });
   for (const e of extras) e.onResult(result);
-  const hostRow: HostStatus = { host: host.name, transport: transport.kind, reachable: result.unreachable === undefined, durationMs: result.durationMs };
+  const hostRow: HostStatus = {
+    host: host.name,
+    transport: transport.kind,
+    reachable: result.unreachable === undefined,
+    durationMs: result.durationMs,
+  };
   if (result.unreachable !== undefined) {
     hostRow.reason = result.unreachable;
     // A master connection that stopped answering is dropped, so the next command starts afresh.
     if (result.timedOut && transport instanceof SshTransport) await transport.dropMaster();
-    return { host: hostRow, services: services.map((s) => ({ ...baseRow(s), verdict: 'unreachable', healthy: false, state: null, health: null, reason: result.unreachable! })) };
+    return {
+      host: hostRow,
+      services: services.map((s) => ({
+        ...baseRow(s),
+        verdict: 'unreachable',
+        healthy: false,
+        state: null,
+        health: null,
+        reason: result.unreachable!,
+      })),
+    };
   }
   const report = parseHostStatus(input, result.stdout);
   if (report.hostname) hostRow.hostname = report.hostname;
@@ -122,13 +152,29 @@ export async function hostStatus(ops: Ops, host: Host, services: readonly Servic
       const r = byId.get(s.id);
       let { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
       // Docker's own healthcheck counts too: a container it calls unhealthy is not healthy, whatever the probe said.
-      if (verdict === 'healthy' && r?.container?.health === 'unhealthy') ({ verdict, reason } = { verdict: 'unhealthy', reason: "Docker's healthcheck reports it unhealthy" });
-      return { ...baseRow(s), ...(r?.instance === undefined ? {} : { unit: r.instance.unit, port: r.instance.port }), verdict, healthy: verdict === 'healthy', state: r?.state ?? null, health: r?.health ?? null, ...(r?.container === undefined ? {} : { container: r.container }), ...(reason === undefined ? {} : { reason }), ...(r?.revert === undefined ? {} : { revert: r.revert }) };
+      if (verdict === 'healthy' && r?.container?.health === 'unhealthy')
+        ({ verdict, reason } = { verdict: 'unhealthy', reason: "Docker's healthcheck reports it unhealthy" });
+      return {
+        ...baseRow(s),
+        ...(r?.instance === undefined ? {} : { unit: r.instance.unit, port: r.instance.port }),
+        verdict,
+        healthy: verdict === 'healthy',
+        state: r?.state ?? null,
+        health: r?.health ?? null,
+        ...(r?.container === undefined ? {} : { container: r.container }),
+        ...(reason === undefined ? {} : { reason }),
+        ...(r?.revert === undefined ? {} : { revert: r.revert }),
+      };
     }),
   };
 }
 
-export async function collectStatus(ops: Ops, services: readonly Service[], timeoutMs = ops.settings.commandTimeoutMs, extras: ReadonlyMap<string, readonly StatusExtra[]> = new Map()): Promise<StatusReport> {
+export async function collectStatus(
+  ops: Ops,
+  services: readonly Service[],
+  timeoutMs = ops.settings.commandTimeoutMs,
+  extras: ReadonlyMap<string, readonly StatusExtra[]> = new Map(),
+): Promise<StatusReport> {
   const byHost = new Map<string, Service[]>();
   for (const s of services) byHost.set(s.host!, [...(byHost.get(s.host!) ?? []), s]);
   for (const name of extras.keys()) if (!byHost.has(name)) byHost.set(name, []);

@@ -4,7 +4,14 @@
  * that host's one status round trip (StatusExtra).
  */
 import type { FleetIndex } from '../analysis/topology.js';
-import { parseTunnelStatus, tunnelStatusPart, type TunnelHostInput, type TunnelProbe, type TunnelProbeInput, type TunnelUnitState } from '../runtime/tunnel-probe-script.js';
+import {
+  parseTunnelStatus,
+  tunnelStatusPart,
+  type TunnelHostInput,
+  type TunnelProbe,
+  type TunnelProbeInput,
+  type TunnelUnitState,
+} from '../runtime/tunnel-probe-script.js';
 import type { RunResult } from '../transport/types.js';
 import type { ResolvedTunnel } from '../tunnels/resolve.js';
 import type { Ops } from './context.js';
@@ -72,16 +79,30 @@ export function tunnelStatusCollector(index: FleetIndex, tunnels: readonly Resol
           const state = opener?.units.get(t.name) ?? null;
           const probes = user?.probes.get(t.name) ?? [];
           const row: TunnelStatus = {
-            name: t.name, direction: t.direction, initiator: t.initiator, far: t.far, listen_host: t.listenHost,
-            carries: t.carries, critical: t.critical, unit: t.unit, state, probes, verdict: 'up',
+            name: t.name,
+            direction: t.direction,
+            initiator: t.initiator,
+            far: t.far,
+            listen_host: t.listenHost,
+            carries: t.carries,
+            critical: t.critical,
+            unit: t.unit,
+            state,
+            probes,
+            verdict: 'up',
           };
-          const lost = [opener?.unreachable === undefined ? undefined : `${t.initiator}: ${opener.unreachable}`, user?.unreachable === undefined ? undefined : `${t.listenHost}: ${user.unreachable}`].filter((x): x is string => x !== undefined);
+          const lost = [
+            opener?.unreachable === undefined ? undefined : `${t.initiator}: ${opener.unreachable}`,
+            user?.unreachable === undefined ? undefined : `${t.listenHost}: ${user.unreachable}`,
+          ].filter((x): x is string => x !== undefined);
           if (lost.length > 0 || !opener || !user) return { ...row, verdict: 'unreachable', reason: lost.join('; ') || 'not asked' };
-          if (!state || state.load === 'not-found') return { ...row, verdict: 'not-installed', reason: `${t.unit} is not installed on ${t.initiator} (manage-apps tunnels up ${t.name})` };
+          if (!state || state.load === 'not-found')
+            return { ...row, verdict: 'not-installed', reason: `${t.unit} is not installed on ${t.initiator} (manage-apps tunnels up ${t.name})` };
           if (state.active !== 'active') return { ...row, verdict: 'down', reason: `unit ${state.active} (${state.sub})` };
           const bad = probes.filter((p) => !p.ok);
           if (probes.length === 0) return { ...row, verdict: 'down', reason: `no probe answer from ${t.listenHost}` };
-          if (bad.length > 0) return { ...row, verdict: 'down', reason: bad.map((p) => `${p.kind} ${t.listenHost}:${p.port}: ${p.detail}`).join('; ') };
+          if (bad.length > 0)
+            return { ...row, verdict: 'down', reason: bad.map((p) => `${p.kind} ${t.listenHost}:${p.port}: ${p.detail}`).join('; ') };
           return row;
         }),
   };
@@ -92,7 +113,11 @@ export function tunnelStatusCollector(index: FleetIndex, tunnels: readonly Resol
  * trip per host involved). A tunnel seen down or not installed counts as broken; one whose
  * host could not be asked is not judged (listed as unobserved).
  */
-export async function observeTunnels(index: FleetIndex, tunnels: readonly ResolvedTunnel[], ops: Ops): Promise<{ observedDown: Map<string, string>; rows: TunnelStatus[]; unobserved: TunnelStatus[] }> {
+export async function observeTunnels(
+  index: FleetIndex,
+  tunnels: readonly ResolvedTunnel[],
+  ops: Ops,
+): Promise<{ observedDown: Map<string, string>; rows: TunnelStatus[]; unobserved: TunnelStatus[] }> {
   const collector = tunnelStatusCollector(index, tunnels);
   await collectStatus(ops, [], ops.settings.commandTimeoutMs, collector.extras);
   const rows = collector.report();

@@ -21,8 +21,21 @@ import type { FleetIndex } from '../analysis/topology.js';
 import { UsageError } from '../errors.js';
 import type { Host } from '../fleet/model.js';
 import {
-  AUTHORIZED_KEYS_END, AUTHORIZED_KEYS_START, authorizedKeyLine, authorizedKeysBlock, authorizedKeysPath, farHome, keyComment, keyPath,
-  knownHostsFile, knownHostsPath, sshConfigPath, sshdDropIn, tunnelSshConfig, tunnelUnit, unitPath,
+  AUTHORIZED_KEYS_END,
+  AUTHORIZED_KEYS_START,
+  authorizedKeyLine,
+  authorizedKeysBlock,
+  authorizedKeysPath,
+  farHome,
+  keyComment,
+  keyPath,
+  knownHostsFile,
+  knownHostsPath,
+  sshConfigPath,
+  sshdDropIn,
+  tunnelSshConfig,
+  tunnelUnit,
+  unitPath,
 } from '../render/tunnels.js';
 import { records } from '../runtime/shell.js';
 import { closest } from '../text/suggest.js';
@@ -75,7 +88,10 @@ export function selectTunnels(all: readonly ResolvedTunnel[], names: readonly st
     const t = all.find((x) => x.name === name);
     if (!t) {
       const guess = closest(name, known);
-      throw new UsageError(`no tunnel "${name}" can be opened`, `${guess ? `did you mean "${guess}"? ` : ''}tunnels: ${known.join(', ') || '(none)'}; \`manage-apps validate\` says why a declared one cannot`);
+      throw new UsageError(
+        `no tunnel "${name}" can be opened`,
+        `${guess ? `did you mean "${guess}"? ` : ''}tunnels: ${known.join(', ') || '(none)'}; \`manage-apps validate\` says why a declared one cannot`,
+      );
     }
     return t;
   });
@@ -124,7 +140,8 @@ function accountsScript(host: string, far: readonly ResolvedTunnel[], initiated:
     );
   }
   // The accounts of this host's other tunnels (not selected): the Match block covers them only if they are ours.
-  for (const user of others.filter((u) => !farUsers.includes(u))) lines.push(`if ma_ours ${quote(user)}; then printf '@@account\\t%s\\tours\\n' ${quote(user)}; fi`);
+  for (const user of others.filter((u) => !farUsers.includes(u)))
+    lines.push(`if ma_ours ${quote(user)}; then printf '@@account\\t%s\\tours\\n' ${quote(user)}; fi`);
   if (far.length > 0) {
     lines.push(
       `keys=$(sshd -T 2>/dev/null | awk '$1=="hostkey"{print $2}')`,
@@ -290,7 +307,11 @@ export class TunnelRunner {
 
   private outcome(t: ResolvedTunnel): TunnelOutcome {
     let o = this.outcomes.get(t.name);
-    if (!o) this.outcomes.set(t.name, (o = { name: t.name, direction: t.direction, initiator: t.initiator, far: t.far, unit: t.unit, changes: [], state: null }));
+    if (!o)
+      this.outcomes.set(
+        t.name,
+        (o = { name: t.name, direction: t.direction, initiator: t.initiator, far: t.far, unit: t.unit, changes: [], state: null }),
+      );
     return o;
   }
 
@@ -354,8 +375,12 @@ export class TunnelRunner {
 
     // Round 1: accounts, keys (generated on the initiator), host keys, current authorized_keys.
     this.progress(`[1/3] accounts, keys and host keys on ${hosts.join(', ')}`);
-    const otherAccounts = (host: string) => [...new Set(this.all.filter((t) => t.far === host && !selected.includes(t)).map((t) => t.farUser))].sort();
-    const r1 = await this.round(new Map(hosts.map((h) => [h, accountsScript(h, fars.get(h) ?? [], initiators.get(h) ?? [], otherAccounts(h))])), involved);
+    const otherAccounts = (host: string) =>
+      [...new Set(this.all.filter((t) => t.far === host && !selected.includes(t)).map((t) => t.farUser))].sort();
+    const r1 = await this.round(
+      new Map(hosts.map((h) => [h, accountsScript(h, fars.get(h) ?? [], initiators.get(h) ?? [], otherAccounts(h))])),
+      involved,
+    );
     const publicKeys = new Map<string, string>();
     const keyGenerated = new Set<string>();
     const hostKeys = new Map<string, string[]>();
@@ -400,30 +425,61 @@ export class TunnelRunner {
           }
           lines.push(line);
         }
-        return { user, expected, content: spliceBlock(content, authorizedKeysBlock(lines)), tunnels: names.length > 0 ? names : list.map((t) => t.name) };
+        return {
+          user,
+          expected,
+          content: spliceBlock(content, authorizedKeysBlock(lines)),
+          tunnels: names.length > 0 ? names : list.map((t) => t.name),
+        };
       });
-      farScripts.set(far, farScript(far, sshdDropIn(this.all.filter((t) => t.far === far && ours.get(far)?.has(t.farUser) === true)), keys.filter((k) => ours.get(far)?.has(k.user) === true)));
+      farScripts.set(
+        far,
+        farScript(
+          far,
+          sshdDropIn(this.all.filter((t) => t.far === far && ours.get(far)?.has(t.farUser) === true)),
+          keys.filter((k) => ours.get(far)?.has(k.user) === true),
+        ),
+      );
     }
     this.progress(`[2/3] sshd Match block and restricted keys on ${[...farScripts.keys()].join(', ') || '(none)'}`);
-    await this.round(farScripts, (h) => (fars.get(h) ?? []));
+    await this.round(farScripts, (h) => fars.get(h) ?? []);
 
     // Round 3: on each initiator, pinned host key, ssh_config, unit; started when needed.
     const initScripts = new Map<string, string>();
     for (const [host, list] of initiators) {
       const ready = list.filter((t) => this.outcome(t).error === undefined);
       if (ready.length === 0) continue;
-      initScripts.set(host, initiatorScript(ready.map((t) => ({ t, knownHosts: knownHostsFile(t, hostKeys.get(t.far) ?? []), restart: keyGenerated.has(t.name) || lineChanged.has(t.name) }))));
+      initScripts.set(
+        host,
+        initiatorScript(
+          ready.map((t) => ({
+            t,
+            knownHosts: knownHostsFile(t, hostKeys.get(t.far) ?? []),
+            restart: keyGenerated.has(t.name) || lineChanged.has(t.name),
+          })),
+        ),
+      );
     }
     this.progress(`[3/3] units on ${[...initScripts.keys()].join(', ') || '(none)'}`);
     const r3 = await this.round(initScripts, (h) => (initiators.get(h) ?? []).filter((t) => this.outcome(t).error === undefined));
-    for (const r of r3.values()) for (const [kind, name, state] of r.records) if (kind === 'state' && name) this.outcomes.get(name)!.state = state ?? null;
+    for (const r of r3.values())
+      for (const [kind, name, state] of r.records) if (kind === 'state' && name) this.outcomes.get(name)!.state = state ?? null;
     return this.finish('up', selected);
   }
 
   async down(selected: readonly ResolvedTunnel[]): Promise<TunnelsRun> {
     const hosts = [...new Set(selected.flatMap((t) => [t.initiator, t.far]))].sort();
     this.progress(`[1/1] stopping units and removing keys on ${hosts.join(', ')}`);
-    const scripts = new Map(hosts.map((h) => [h, downScript(h, selected.filter((t) => t.initiator === h), selected.filter((t) => t.far === h))]));
+    const scripts = new Map(
+      hosts.map((h) => [
+        h,
+        downScript(
+          h,
+          selected.filter((t) => t.initiator === h),
+          selected.filter((t) => t.far === h),
+        ),
+      ]),
+    );
     const r = await this.round(scripts, (h) => selected.filter((t) => t.initiator === h || t.far === h));
     for (const t of selected) this.outcome(t);
     for (const x of r.values()) {
@@ -452,13 +508,30 @@ export class TunnelRunner {
       add(1, t.far, `ensure account ${t.farUser}; read sshd's host keys and ${authorizedKeysPath(t.farUser)}`);
       add(1, t.initiator, `ensure account ${INITIATOR_USER}; generate ${keyPath(t)} unless it exists`);
       add(2, t.far, `install ${SSHD_DROPIN} (sshd -t, reload if changed); the restricted key of ${t.name} in ${authorizedKeysPath(t.farUser)}`);
-      add(3, t.initiator, `pin ${t.far}'s host key in ${knownHostsPath(t)}; install ${sshConfigPath(t)} and ${unitPath(t)}; enable, start if changed or not running`);
+      add(
+        3,
+        t.initiator,
+        `pin ${t.far}'s host key in ${knownHostsPath(t)}; install ${sshConfigPath(t)} and ${unitPath(t)}; enable, start if changed or not running`,
+      );
     }
     for (const s of steps) s.steps = [...new Set(s.steps)];
     steps.sort((a, b) => a.round - b.round || a.host.localeCompare(b.host));
     return {
-      action, dry_run: true, changed: 0, ok: true, plan: steps, hosts: [],
-      tunnels: selected.map((t) => ({ name: t.name, direction: t.direction, initiator: t.initiator, far: t.far, unit: t.unit, changes: [], state: null })),
+      action,
+      dry_run: true,
+      changed: 0,
+      ok: true,
+      plan: steps,
+      hosts: [],
+      tunnels: selected.map((t) => ({
+        name: t.name,
+        direction: t.direction,
+        initiator: t.initiator,
+        far: t.far,
+        unit: t.unit,
+        changes: [],
+        state: null,
+      })),
     };
   }
 }

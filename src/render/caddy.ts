@@ -58,7 +58,17 @@ interface Site {
  */
 export function swapUpstream(address: string, port: number, ports: readonly [number, number], readiness: string): string[] {
   const other = ports[0] === port ? ports[1] : ports[0];
-  return [`reverse_proxy ${address}:${port} ${address}:${other} {`, '\tlb_policy first', '\tlb_try_duration 5s', '\tlb_try_interval 100ms', '\tfail_duration 2s', `\thealth_uri ${readiness}`, '\thealth_interval 1s', '\thealth_timeout 2s', '}'];
+  return [
+    `reverse_proxy ${address}:${port} ${address}:${other} {`,
+    '\tlb_policy first',
+    '\tlb_try_duration 5s',
+    '\tlb_try_interval 100ms',
+    '\tfail_duration 2s',
+    `\thealth_uri ${readiness}`,
+    '\thealth_interval 1s',
+    '\thealth_timeout 2s',
+    '}',
+  ];
 }
 
 /** Which edges route a service: `routingEdges` (shared with `graph`). */
@@ -75,13 +85,25 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     let ok = true;
     s.domains.forEach((domain, i) => {
       if (!DOMAIN.test(domain)) {
-        problems.push(renderProblem(at(['service', 'domains', i]), `domain ${JSON.stringify(domain)} of "${s.id}" is not a plain host name`, 'e.g. api.example.com or *.example.com'));
+        problems.push(
+          renderProblem(
+            at(['service', 'domains', i]),
+            `domain ${JSON.stringify(domain)} of "${s.id}" is not a plain host name`,
+            'e.g. api.example.com or *.example.com',
+          ),
+        );
         ok = false;
         return;
       }
       const first = repeated.get(`${s.id}\u0000${i}`);
       if (first) {
-        problems.push(renderProblem(at(['service', 'domains', i]), `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`, 'a domain goes to one service'));
+        problems.push(
+          renderProblem(
+            at(['service', 'domains', i]),
+            `domain "${domain}" is already routed to "${first.id}" (${first.manifest})`,
+            'a domain goes to one service',
+          ),
+        );
         ok = false;
       }
     });
@@ -102,17 +124,48 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     for (const edge of routingEdges(fleet, s).map((e) => e.host!)) {
       const up = upstreamAddress(hostByName.get(edge)!, host!);
       if ('reason' in up) {
-        if (up.reason === 'service-off') problems.push(renderProblem(at(['service', 'host']), `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`, `nor on any network the inventory declares for it: give "${s.host}" an address the edge shares (mesh_ip, lan, private_ip or public_ip), or run the service on the edge host`));
-        else if (up.reason === 'edge-off') problems.push(renderProblem(at(['service', 'domains']), `edge host "${edge}" is not on the mesh: it cannot reach "${s.id}" on ${s.host}`, `nor on any network the inventory declares for it: give "${edge}" an address on a network "${s.host}" is on (mesh_ip, lan, private_ip), or run the edge where it can reach its services`));
-        else problems.push(renderProblem(at(['service', 'host']), `edge host "${edge}" shares no network with "${s.host}": it cannot reach "${s.id}"`, 'put both on one network the inventory declares (mesh_ip; lan addresses in one /24; private_ip of one provider; or a public_ip on the service host)'));
+        if (up.reason === 'service-off')
+          problems.push(
+            renderProblem(
+              at(['service', 'host']),
+              `"${s.id}" has domains but its host "${s.host}" is not on the mesh: edge "${edge}" cannot reach it`,
+              `nor on any network the inventory declares for it: give "${s.host}" an address the edge shares (mesh_ip, lan, private_ip or public_ip), or run the service on the edge host`,
+            ),
+          );
+        else if (up.reason === 'edge-off')
+          problems.push(
+            renderProblem(
+              at(['service', 'domains']),
+              `edge host "${edge}" is not on the mesh: it cannot reach "${s.id}" on ${s.host}`,
+              `nor on any network the inventory declares for it: give "${edge}" an address on a network "${s.host}" is on (mesh_ip, lan, private_ip), or run the edge where it can reach its services`,
+            ),
+          );
+        else
+          problems.push(
+            renderProblem(
+              at(['service', 'host']),
+              `edge host "${edge}" shares no network with "${s.host}": it cannot reach "${s.id}"`,
+              'put both on one network the inventory declares (mesh_ip; lan addresses in one /24; private_ip of one provider; or a public_ip on the service host)',
+            ),
+          );
         continue;
       }
       const address = up.address;
       // Public and non-public names of one service are two sites: one `tls internal` must not take the public ones along.
       const publicNames = s.domains.filter((d) => !isNonPublicName(d));
       const internalNames = s.domains.filter(isNonPublicName);
-      for (const [domains, internal] of [[publicNames, false], [internalNames, true]] as const) {
-        if (domains.length > 0) sites.get(edge)!.push({ domains: [...domains], upstream: s.swapPorts === undefined ? [`reverse_proxy ${address}:${s.port}`] : swapUpstream(address, s.port!, s.swapPorts, s.health.readiness), service: s, internal });
+      for (const [domains, internal] of [
+        [publicNames, false],
+        [internalNames, true],
+      ] as const) {
+        if (domains.length > 0)
+          sites.get(edge)!.push({
+            domains: [...domains],
+            upstream:
+              s.swapPorts === undefined ? [`reverse_proxy ${address}:${s.port}`] : swapUpstream(address, s.port!, s.swapPorts, s.health.readiness),
+            service: s,
+            internal,
+          });
       }
     }
   }
@@ -128,7 +181,14 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
       '}',
     ];
     for (const site of list) {
-      out.push('', `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ': non-public names, certificate from Caddy\'s internal CA' : ''}`, `${site.domains.join(', ')} {`, ...(site.internal ? ['\ttls internal'] : []), ...site.upstream.map((l) => `\t${l}`), '}');
+      out.push(
+        '',
+        `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ": non-public names, certificate from Caddy's internal CA" : ''}`,
+        `${site.domains.join(', ')} {`,
+        ...(site.internal ? ['\ttls internal'] : []),
+        ...site.upstream.map((l) => `\t${l}`),
+        '}',
+      );
     }
     return { path: `${edge}.Caddyfile`, content: `${out.join('\n')}\n` };
   });

@@ -107,7 +107,16 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
   const hostNames = new Set(g.hosts.map((h) => h.name));
   const hosts = g.hosts.map((h) => ({ ...h }));
   const orphans = g.services.filter((s) => s.host === null || !hostNames.has(s.host));
-  if (orphans.length > 0) hosts.push({ name: UNPLACED, role: 'unknown', provider: 'unknown', mesh_ip: null, frozen: false, services: orphans.map((s) => s.id), clusters: [] });
+  if (orphans.length > 0)
+    hosts.push({
+      name: UNPLACED,
+      role: 'unknown',
+      provider: 'unknown',
+      mesh_ip: null,
+      frozen: false,
+      services: orphans.map((s) => s.id),
+      clusters: [],
+    });
 
   // Which card each row sits in, and its index there.
   const rowOf = new Map<string, { host: string; index: number }>();
@@ -117,7 +126,14 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
     for (const id of h.services) {
       const s = serviceById.get(id);
       if (!s) continue;
-      const detail = [s.port === null ? '' : `:${s.port}`, s.kind === 'app' ? '' : s.kind, s.environment === 'prod' ? '' : s.environment, s.stateful ? 'stateful' : ''].filter(Boolean).join(' ');
+      const detail = [
+        s.port === null ? '' : `:${s.port}`,
+        s.kind === 'app' ? '' : s.kind,
+        s.environment === 'prod' ? '' : s.environment,
+        s.stateful ? 'stateful' : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
       rows.push({ kind: 'service', id, label: id, detail });
     }
     for (const name of h.clusters) {
@@ -160,13 +176,20 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
     if (e.kind === 'depends_on') rowEdge(e, `service:${e.from}`, `service:${e.to}`, n);
     else if (e.kind === 'database') rowEdge(e, `service:${e.from}`, `cluster:${e.to}`, n);
     else if (e.kind === 'tunnel') {
-      if (cards.has(e.from) && cards.has(e.to) && e.from !== e.to) edges.push({ id: `e${n}`, sources: [`host|${e.from}`], targets: [`host|${e.to}`], graph: e, within: null });
+      if (cards.has(e.from) && cards.has(e.to) && e.from !== e.to)
+        edges.push({ id: `e${n}`, sources: [`host|${e.from}`], targets: [`host|${e.to}`], graph: e, within: null });
     } else if (rowOf.has(`service:${e.to}`)) {
       domains.add(e.from);
       const via = e.edge !== null && rowOf.has(`service:${e.edge}`) ? e.edge : undefined;
       const first = via ?? e.to;
       usedPorts.add(portId('in', `service:${first}`));
-      edges.push({ id: `e${n}`, sources: [`domain|${e.from}`], targets: [portId('in', `service:${first}`)], graph: via === undefined ? e : { ...e, to: via }, within: null });
+      edges.push({
+        id: `e${n}`,
+        sources: [`domain|${e.from}`],
+        targets: [portId('in', `service:${first}`)],
+        graph: via === undefined ? e : { ...e, to: via },
+        within: null,
+      });
       if (via !== undefined && via !== e.to && !edgeToApp.has(`${via}\u0000${e.to}`)) {
         edgeToApp.add(`${via}\u0000${e.to}`);
         rowEdge({ kind: 'route', from: via, to: e.to, edge: via, edges: [via] }, `service:${via}`, `service:${e.to}`, `${n}r`);
@@ -192,13 +215,25 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
       for (const side of ['in', 'out'] as const) {
         const id = portId(side, key);
         if (!usedPorts.has(id)) continue;
-        ports.push({ id, width: 1, height: 1, x: side === 'in' ? -1 : card.w, y, layoutOptions: { 'elk.port.side': side === 'in' ? 'WEST' : 'EAST' } });
+        ports.push({
+          id,
+          width: 1,
+          height: 1,
+          x: side === 'in' ? -1 : card.w,
+          y,
+          layoutOptions: { 'elk.port.side': side === 'in' ? 'WEST' : 'EAST' },
+        });
       }
     });
     return { id: `host|${name}`, width: card.w, height: card.h, ports, layoutOptions: { 'elk.portConstraints': 'FIXED_POS' } };
   };
   const packed: Record<string, string> = routed ? {} : { 'elk.algorithm': 'box', 'elk.aspectRatio': '1.6' };
-  const spacing: Record<string, string> = { 'elk.spacing.nodeNode': '24', 'elk.layered.spacing.nodeNodeBetweenLayers': '48', 'elk.spacing.edgeNode': '12', 'elk.spacing.edgeEdge': '6' };
+  const spacing: Record<string, string> = {
+    'elk.spacing.nodeNode': '24',
+    'elk.layered.spacing.nodeNodeBetweenLayers': '48',
+    'elk.spacing.edgeNode': '12',
+    'elk.spacing.edgeEdge': '6',
+  };
   const children: ElkShape[] = [...groups].map(([id, group]) => ({
     id: `group|${id}`,
     labels: [{ text: id, width: id.length * CHAR_W, height: 16 }],
@@ -246,7 +281,15 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
   const laidHosts: LaidHost[] = hosts.map((h) => {
     const box = abs.get(`host|${h.name}`)!;
     const card = cards.get(h.name)!;
-    return { name: h.name, role: h.role, provider: h.provider, mesh_ip: h.mesh_ip, frozen: h.frozen, box, rows: card.rows.map((r, i) => ({ ...r, y: box.y + rowY(h.name, i) })) };
+    return {
+      name: h.name,
+      role: h.role,
+      provider: h.provider,
+      mesh_ip: h.mesh_ip,
+      frozen: h.frozen,
+      box,
+      rows: card.rows.map((r, i) => ({ ...r, y: box.y + rowY(h.name, i) })),
+    };
   });
   const hostBox = new Map(laidHosts.map((h) => [h.name, h]));
   /** Unrouted: from the right end of the using row (or card) to the left end of the used one. */
@@ -277,7 +320,15 @@ export async function layoutFleet(elk: Elk, g: FleetGraph): Promise<FleetLayout>
       const y1 = host.box.y + rowY(e.within, rowOf.get(fromKey)!.index);
       const y2 = host.box.y + rowY(e.within, rowOf.get(toKey)!.index);
       const x = host.box.x + GUTTER;
-      return { ...base, points: [[x, y1], [x - 9, y1], [x - 9, y2], [x, y2]] };
+      return {
+        ...base,
+        points: [
+          [x, y1],
+          [x - 9, y1],
+          [x - 9, y2],
+          [x, y2],
+        ],
+      };
     }
     if (!routed) return { ...base, points: straight(e.sources[0]!, e.targets[0]!) };
     const points: Point[] = [];

@@ -12,7 +12,13 @@ export function esc(value: string): string {
 }
 
 /** Role colours (the legend repeats them). Any other role is grey. */
-export const ROLE_COLOURS: Record<string, string> = { production: '#2563eb', workstation: '#d97706', dev: '#7c3aed', staging: '#0d9488', unknown: '#6b7280' };
+export const ROLE_COLOURS: Record<string, string> = {
+  production: '#2563eb',
+  workstation: '#d97706',
+  dev: '#7c3aed',
+  staging: '#0d9488',
+  unknown: '#6b7280',
+};
 export const roleColour = (role: string) => ROLE_COLOURS[role] ?? '#6b7280';
 const cls = (value: string) => value.replace(/[^A-Za-z0-9_-]/g, '_');
 const n = (v: number) => (Math.round(v * 10) / 10).toString();
@@ -73,11 +79,15 @@ export function edgeSvg(e: LaidEdge): string {
       ? // An arc in the card's gutter: from the using row to the used one.
         `M${n(e.points[0]![0])} ${n(e.points[0]![1])} C${n(e.points[1]![0])} ${n(e.points[1]![1])} ${n(e.points[2]![0])} ${n(e.points[2]![1])} ${n(e.points[3]![0])} ${n(e.points[3]![1])}`
       : pathOf(e.points);
-  const out = [`<path class="edge edge-${e.kind}${e.critical ? ' critical' : ''}" ${attrs} d="${d}" marker-end="url(#arrow-${e.kind})"><title>${esc(edgeTitle(e))}</title></path>`];
+  const out = [
+    `<path class="edge edge-${e.kind}${e.critical ? ' critical' : ''}" ${attrs} d="${d}" marker-end="url(#arrow-${e.kind})"><title>${esc(edgeTitle(e))}</title></path>`,
+  ];
   if (e.kind === 'tunnel' && e.label) {
     const mid = e.points[Math.floor((e.points.length - 1) / 2)]!;
     const next = e.points[Math.floor((e.points.length - 1) / 2) + 1] ?? mid;
-    out.push(`<text class="edge-label" data-from="${esc(e.from)}" data-to="${esc(e.to)}" x="${n((mid[0] + next[0]) / 2 + 4)}" y="${n((mid[1] + next[1]) / 2 - 4)}">${esc(e.label)}${e.critical ? ' (critical)' : ''}</text>`);
+    out.push(
+      `<text class="edge-label" data-from="${esc(e.from)}" data-to="${esc(e.to)}" x="${n((mid[0] + next[0]) / 2 + 4)}" y="${n((mid[1] + next[1]) / 2 - 4)}">${esc(e.label)}${e.critical ? ' (critical)' : ''}</text>`,
+    );
   }
   return out.join('');
 }
@@ -97,7 +107,10 @@ export function renderSvg(layout: FleetLayout, options: { id?: string; title?: s
     `<title>${esc(options.title ?? 'fleet topology')}</title>`,
     `<style>${SVG_STYLE}</style>`,
     '<defs>',
-    ...ARROWS.map(([kind, colour]) => `<marker id="arrow-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="${colour}"/></marker>`),
+    ...ARROWS.map(
+      ([kind, colour]) =>
+        `<marker id="arrow-${kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="${colour}"/></marker>`,
+    ),
     '</defs>',
     `<rect width="${layout.width}" height="${layout.height}" fill="#fff"/>`,
   );
@@ -108,12 +121,17 @@ export function renderSvg(layout: FleetLayout, options: { id?: string; title?: s
       `<g class="group role-${cls(g.role)}" data-group="${esc(g.id)}"><rect class="group-box" x="${n(b.x)}" y="${n(b.y)}" width="${n(b.w)}" height="${n(b.h)}" rx="8"/><text class="group-label" x="${n(b.x + 12)}" y="${n(b.y + 19)}" fill="${roleColour(g.role)}">${esc(g.id)}</text></g>`,
     );
   }
-  const domainGroup = layout.domains.length > 0 ? layout.domains.reduce((acc, d) => ({ x: Math.min(acc.x, d.box.x), y: Math.min(acc.y, d.box.y) }), { x: Infinity, y: Infinity }) : null;
+  const domainGroup =
+    layout.domains.length > 0
+      ? layout.domains.reduce((acc, d) => ({ x: Math.min(acc.x, d.box.x), y: Math.min(acc.y, d.box.y) }), { x: Infinity, y: Infinity })
+      : null;
   if (domainGroup) out.push(`<text class="group-label" x="${n(domainGroup.x)}" y="${n(domainGroup.y - 10)}" fill="#047857">domains</text>`);
   out.push('</g><g class="domains">');
   for (const d of layout.domains) {
     const b = d.box;
-    out.push(`<g class="domain" data-domain="${esc(d.name)}"><rect x="${n(b.x)}" y="${n(b.y)}" width="${n(b.w)}" height="${n(b.h)}" rx="11"/><text x="${n(b.x + 10)}" y="${n(b.y + 15)}">${esc(d.name)}</text></g>`);
+    out.push(
+      `<g class="domain" data-domain="${esc(d.name)}"><rect x="${n(b.x)}" y="${n(b.y)}" width="${n(b.w)}" height="${n(b.h)}" rx="11"/><text x="${n(b.x + 10)}" y="${n(b.y + 15)}">${esc(d.name)}</text></g>`,
+    );
   }
   out.push('</g><g class="hosts">');
   for (const h of layout.hosts) {
@@ -125,7 +143,9 @@ export function renderSvg(layout: FleetLayout, options: { id?: string; title?: s
       `<title>${esc(`${h.name}: ${sub}`)}</title>`,
       `<rect class="card" x="${n(b.x)}" y="${n(b.y)}" width="${n(b.w)}" height="${n(b.h)}" rx="6" stroke="${colour}"/>`,
       `<rect class="header" x="${n(b.x + 1)}" y="${n(b.y + 1)}" width="${n(b.w - 2)}" height="${HEADER_H - 6}" rx="5" fill="${colour}" fill-opacity="0.1"/>`,
-      h.mesh_ip ? `<rect class="mesh-band" x="${n(b.x + b.w - 6)}" y="${n(b.y + 6)}" width="3" height="${HEADER_H - 16}"><title>on the WireGuard mesh (${esc(h.mesh_ip)})</title></rect>` : '',
+      h.mesh_ip
+        ? `<rect class="mesh-band" x="${n(b.x + b.w - 6)}" y="${n(b.y + 6)}" width="3" height="${HEADER_H - 16}"><title>on the WireGuard mesh (${esc(h.mesh_ip)})</title></rect>`
+        : '',
       `<text class="host-name" x="${n(b.x + GUTTER)}" y="${n(b.y + 16)}">${esc(h.name)}</text>`,
       `<text class="host-sub" x="${n(b.x + GUTTER)}" y="${n(b.y + 30)}">${esc(sub)}</text>`,
     );
@@ -138,13 +158,17 @@ export function renderSvg(layout: FleetLayout, options: { id?: string; title?: s
       }
       const attr = r.kind === 'service' ? `data-service="${esc(r.id)}"` : `data-cluster="${esc(r.id)}"`;
       if (compact) {
-        out.push(`<tspan class="row ${r.kind}" ${attr} data-host="${esc(h.name)}" x="${n(b.x + GUTTER + 4)}" y="${n(r.y + 4)}">${esc(r.label)}${r.detail ? ` ${esc(r.detail)}` : ''}</tspan>`);
+        out.push(
+          `<tspan class="row ${r.kind}" ${attr} data-host="${esc(h.name)}" x="${n(b.x + GUTTER + 4)}" y="${n(r.y + 4)}">${esc(r.label)}${r.detail ? ` ${esc(r.detail)}` : ''}</tspan>`,
+        );
         continue;
       }
       out.push(
         `<g class="row ${r.kind}" ${attr} data-host="${esc(h.name)}">`,
         `<rect class="row-bg" x="${n(b.x + GUTTER - 2)}" y="${n(r.y - ROW_H / 2)}" width="${n(b.w - GUTTER - 4)}" height="${ROW_H}" rx="3"/>`,
-        r.kind === 'service' ? `<circle class="dot" cx="${n(b.x + GUTTER + 6)}" cy="${n(r.y)}" r="4"/>` : `<rect class="dot" x="${n(b.x + GUTTER + 2)}" y="${n(r.y - 4)}" width="8" height="8" rx="1"/>`,
+        r.kind === 'service'
+          ? `<circle class="dot" cx="${n(b.x + GUTTER + 6)}" cy="${n(r.y)}" r="4"/>`
+          : `<rect class="dot" x="${n(b.x + GUTTER + 2)}" y="${n(r.y - 4)}" width="8" height="8" rx="1"/>`,
         `<text x="${n(b.x + GUTTER + 16)}" y="${n(r.y + 4)}"><tspan class="row-label">${esc(r.label)}</tspan>${r.detail ? `<tspan class="detail" x="${n(b.x + GUTTER + 16 + (r.label.length + 1) * CHAR_W)}">${esc(r.detail)}</tspan>` : ''}</text>`,
         '</g>',
       );

@@ -27,7 +27,10 @@ import type { Relaxation, UnitDirective } from '../manifest/hardening.js';
 import { printable } from '../text/control.js';
 
 /** The default value of each directive (SystemCallFilter is two lines: the allow list, then what it still takes away). */
-const DEFAULTS: Record<Exclude<UnitDirective, 'DynamicUser' | 'MemoryDenyWriteExecute' | 'PrivateUsers' | 'ProtectHome' | 'CapabilityBoundingSet'>, string[]> = {
+const DEFAULTS: Record<
+  Exclude<UnitDirective, 'DynamicUser' | 'MemoryDenyWriteExecute' | 'PrivateUsers' | 'ProtectHome' | 'CapabilityBoundingSet'>,
+  string[]
+> = {
   NoNewPrivileges: ['yes'],
   ProtectSystem: ['strict'],
   PrivateTmp: ['yes'],
@@ -53,7 +56,8 @@ const DEFAULTS: Record<Exclude<UnitDirective, 'DynamicUser' | 'MemoryDenyWriteEx
 };
 
 /** Programs that compile code at run time into writable, executable memory (MemoryDenyWriteExecute=yes kills them). */
-const JIT_PROGRAM = /^(node(js)?\d*|npm|npx|pnpm|yarn|corepack|pm2|deno|bun|java|dotnet|pypy\d*(\.\d+)?|luajit|erl|elixir|iex|mix|beam\.smp|gunicorn-pypy)$/;
+const JIT_PROGRAM =
+  /^(node(js)?\d*|npm|npx|pnpm|yarn|corepack|pm2|deno|bun|java|dotnet|pypy\d*(\.\d+)?|luajit|erl|elixir|iex|mix|beam\.smp|gunicorn-pypy)$/;
 
 /** Home directories: ProtectHome=yes hides them, so a service living there gets them read-only. */
 const HOME = /^\/(home|root|run\/user)(\/|$)/;
@@ -72,7 +76,10 @@ export function dynamicUserName(unit: string): string {
   const plain = `app-${stem}`;
   if (/^[a-z_][a-z0-9_-]*$/.test(plain) && plain.length <= 31) return plain;
   const hash = createHash('sha256').update(stem).digest('hex').slice(0, 8);
-  return `app-${stem.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 18)}-${hash}`;
+  return `app-${stem
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .slice(0, 18)}-${hash}`;
 }
 
 /** The state directory the unit gets: hardening.state_directory, else the unit's stem when stateful. */
@@ -107,7 +114,11 @@ export interface HardeningInput {
 export function hardeningLines(service: Service, input: HardeningInput): string[] {
   const relax = service.hardening?.relax ?? [];
   const account =
-    service.runAs !== undefined ? [`User=${service.runAs}`] : relax.some((r) => r.directive === 'DynamicUser') ? [] : ['DynamicUser=yes', `User=${dynamicUserName(input.unit)}`];
+    service.runAs !== undefined
+      ? [`User=${service.runAs}`]
+      : relax.some((r) => r.directive === 'DynamicUser')
+        ? []
+        : ['DynamicUser=yes', `User=${dynamicUserName(input.unit)}`];
   const state = stateDirectory(service, input.unit);
   const jit = service.command === undefined ? undefined : jitRuntime(service.command);
   return hardenedLines({
@@ -165,14 +176,16 @@ export function hardenedLines(spec: HardeningSpec): string[] {
   directive('NoNewPrivileges', DEFAULTS.NoNewPrivileges);
   directive('ProtectSystem', DEFAULTS.ProtectSystem);
   const inHome = [...spec.paths, ...spec.writes.map((w) => w.replace(/^-/, ''))].filter((p) => HOME.test(p));
-  if (inHome.length > 0 && !relaxed.has('ProtectHome')) out.push(`# ${inHome[0]} is under a home directory: ProtectHome=read-only rather than yes.`, 'ProtectHome=read-only');
+  if (inHome.length > 0 && !relaxed.has('ProtectHome'))
+    out.push(`# ${inHome[0]} is under a home directory: ProtectHome=read-only rather than yes.`, 'ProtectHome=read-only');
   else directive('ProtectHome', ['yes']);
   directive('PrivateTmp', DEFAULTS.PrivateTmp);
   directive('PrivateDevices', DEFAULTS.PrivateDevices);
   const lowPort = spec.ports.find((p) => p < 1024);
   // A capability held inside a user namespace does not reach the host's network namespace:
   // binding a port below 1024 needs the service in the host's user namespace.
-  const noPrivateUsers = spec.noPrivateUsers ?? (lowPort === undefined ? undefined : `binding port ${lowPort} needs CAP_NET_BIND_SERVICE in the host's user namespace`);
+  const noPrivateUsers =
+    spec.noPrivateUsers ?? (lowPort === undefined ? undefined : `binding port ${lowPort} needs CAP_NET_BIND_SERVICE in the host's user namespace`);
   if (noPrivateUsers !== undefined && !relaxed.has('PrivateUsers')) out.push(`# PrivateUsers= is not set: ${noPrivateUsers}.`);
   else directive('PrivateUsers', ['yes']);
   directive('PrivateMounts', DEFAULTS.PrivateMounts);
@@ -182,9 +195,25 @@ export function hardenedLines(spec: HardeningSpec): string[] {
   directive('SystemCallFilter', DEFAULTS.SystemCallFilter);
   if (!relaxed.has('SystemCallFilter') || relaxed.get('SystemCallFilter')!.value !== undefined) out.push('SystemCallErrorNumber=EPERM');
   directive('SystemCallArchitectures', DEFAULTS.SystemCallArchitectures);
-  if (spec.jit !== undefined && !relaxed.has('MemoryDenyWriteExecute')) out.push(`# MemoryDenyWriteExecute= is not set: ${spec.jit} compiles code at run time (its JIT needs writable, executable memory).`);
+  if (spec.jit !== undefined && !relaxed.has('MemoryDenyWriteExecute'))
+    out.push(`# MemoryDenyWriteExecute= is not set: ${spec.jit} compiles code at run time (its JIT needs writable, executable memory).`);
   else directive('MemoryDenyWriteExecute', ['yes']);
-  for (const name of ['LockPersonality', 'RestrictRealtime', 'RestrictSUIDSGID', 'RestrictNamespaces', 'ProtectClock', 'ProtectHostname', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectProc', 'ProcSubset', 'RemoveIPC', 'UMask'] as const) {
+  for (const name of [
+    'LockPersonality',
+    'RestrictRealtime',
+    'RestrictSUIDSGID',
+    'RestrictNamespaces',
+    'ProtectClock',
+    'ProtectHostname',
+    'ProtectKernelTunables',
+    'ProtectKernelModules',
+    'ProtectKernelLogs',
+    'ProtectControlGroups',
+    'ProtectProc',
+    'ProcSubset',
+    'RemoveIPC',
+    'UMask',
+  ] as const) {
     directive(name, DEFAULTS[name]);
   }
   return out;

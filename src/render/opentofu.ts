@@ -96,7 +96,13 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
       continue;
     }
     if (!DROPLET_NAME.test(d.name)) {
-      problems.push(renderProblem(locator.manifest(d.manifest, ['droplets', index, 'name']), `droplet name ${shown(d.name)} is not a valid DigitalOcean droplet name`, 'letters, digits, "." and "-"'));
+      problems.push(
+        renderProblem(
+          locator.manifest(d.manifest, ['droplets', index, 'name']),
+          `droplet name ${shown(d.name)} is not a valid DigitalOcean droplet name`,
+          'letters, digits, "." and "-"',
+        ),
+      );
       continue;
     }
     droplets.push({ droplet: d, index, key: dropletKey(d.name) });
@@ -107,7 +113,14 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
   const keyOwner = new Map<string, string>();
   for (const { droplet, index, key } of droplets) {
     const first = keyOwner.get(key);
-    if (first !== undefined) problems.push(renderProblem(locator.manifest(droplet.manifest, ['droplets', index, 'name']), `droplet "${droplet.name}" has the same key "${key}" as "${first}"`, 'each droplet is declared once'));
+    if (first !== undefined)
+      problems.push(
+        renderProblem(
+          locator.manifest(droplet.manifest, ['droplets', index, 'name']),
+          `droplet "${droplet.name}" has the same key "${key}" as "${first}"`,
+          'each droplet is declared once',
+        ),
+      );
     else keyOwner.set(key, droplet.name);
   }
   const moved: { from: string; to: string }[] = [];
@@ -123,12 +136,19 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
       if (oldKey === key) return;
       const current = keyOwner.get(oldKey);
       if (current !== undefined) {
-        problems.push(renderProblem(at, `previous name "${old}" of "${droplet.name}" is the current name of droplet "${current}"`, 'a name moves to one droplet only: remove it from previous_names'));
+        problems.push(
+          renderProblem(
+            at,
+            `previous name "${old}" of "${droplet.name}" is the current name of droplet "${current}"`,
+            'a name moves to one droplet only: remove it from previous_names',
+          ),
+        );
         return;
       }
       const other = movedFrom.get(oldKey);
       if (other !== undefined) {
-        if (other !== droplet.name) problems.push(renderProblem(at, `previous name "${old}" is also listed by droplet "${other}"`, 'a name moves to one droplet only'));
+        if (other !== droplet.name)
+          problems.push(renderProblem(at, `previous name "${old}" is also listed by droplet "${other}"`, 'a name moves to one droplet only'));
         return;
       }
       movedFrom.set(oldKey, droplet.name);
@@ -140,21 +160,46 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
   const pools = [...fleet.runnerPools].sort((a, b) => byCodePoint(a.manifest, b.manifest));
   const pool: RunnerPool | undefined = pools[0];
   for (const extra of pools.slice(1)) {
-    problems.push(renderProblem(locator.manifest(extra.manifest, ['runner_pool']), `a second runner pool "${extra.name}" (the first is "${pool!.name}" in ${pool!.manifest})`, 'the fleet has one ephemeral runner pool, sized by var.runners'));
+    problems.push(
+      renderProblem(
+        locator.manifest(extra.manifest, ['runner_pool']),
+        `a second runner pool "${extra.name}" (the first is "${pool!.name}" in ${pool!.manifest})`,
+        'the fleet has one ephemeral runner pool, sized by var.runners',
+      ),
+    );
   }
   const naming = fleet.conventions?.droplet_naming;
   const runnerName = pool ? runnerBaseName(pool, naming) : undefined;
   if (pool && runnerName && naming) {
     if (pool.producer !== undefined && naming.producers !== undefined && !naming.producers.includes(pool.producer)) {
-      problems.push(renderProblem(locator.manifest(pool.manifest, ['runner_pool', 'producer']), `runner pool producer "${pool.producer}" is not one of the fleet's producers (${naming.producers.join(', ')})`, `the inventory's conventions.droplet_naming lists the producers`));
+      problems.push(
+        renderProblem(
+          locator.manifest(pool.manifest, ['runner_pool', 'producer']),
+          `runner pool producer "${pool.producer}" is not one of the fleet's producers (${naming.producers.join(', ')})`,
+          `the inventory's conventions.droplet_naming lists the producers`,
+        ),
+      );
     } else if (!matchesNaming(`${runnerName.base}-0`, naming.prefix, naming.producers)) {
-      problems.push(renderProblem(locator.manifest(pool.manifest, ['runner_pool', 'name']), `runners of pool "${pool.name}" would be named "${runnerName.base}-<n>", which does not follow the fleet's naming`, `name the pool <role> (letters, digits, "-") and give it a producer from ${naming.producers?.join(', ') ?? 'the convention'}`));
+      problems.push(
+        renderProblem(
+          locator.manifest(pool.manifest, ['runner_pool', 'name']),
+          `runners of pool "${pool.name}" would be named "${runnerName.base}-<n>", which does not follow the fleet's naming`,
+          `name the pool <role> (letters, digits, "-") and give it a producer from ${naming.producers?.join(', ') ?? 'the convention'}`,
+        ),
+      );
     }
   }
   // One key for the fleet: the inventory's, else the one the pool names.
   const fleetKey = fleet.conventions?.ssh_key ?? pool?.sshKey;
   if (fleetKey === undefined && droplets.length > 0) {
-    problems.push(renderProblem(locator.inventory(['conventions']), 'the droplets get no ssh key: nobody could log in to them', 'name the key the fleet registers at DigitalOcean in conventions.ssh_key of the inventory', 'warning'));
+    problems.push(
+      renderProblem(
+        locator.inventory(['conventions']),
+        'the droplets get no ssh key: nobody could log in to them',
+        'name the key the fleet registers at DigitalOcean in conventions.ssh_key of the inventory',
+        'warning',
+      ),
+    );
   }
   if (problems.some((p) => p.severity === 'error')) return { files: [], problems, skipped };
 
@@ -185,7 +230,12 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
         region: literal(d.region),
         size: literal(d.size),
         image: literal(d.image),
-        tags: tags(['manage-apps', `project:${d.project}`, ...(d.role === undefined ? [] : [`role:${d.role}`]), ...producers.map((p) => `producer:${p}`)]),
+        tags: tags([
+          'manage-apps',
+          `project:${d.project}`,
+          ...(d.role === undefined ? [] : [`role:${d.role}`]),
+          ...producers.map((p) => `producer:${p}`),
+        ]),
       };
     }
     locals['droplets'] = map;
@@ -197,16 +247,26 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
       image: '${each.value.image}',
       tags: '${each.value.tags}',
       // ssh_keys is ForceNew like the name: a key added later must not replace a standing droplet.
-      ...(fleetKey === undefined ? { lifecycle: { ignore_changes: ['name'] } } : { ssh_keys: [keyData(fleetKey, FLEET_KEY)], lifecycle: { ignore_changes: ['name', 'ssh_keys'] } }),
+      ...(fleetKey === undefined
+        ? { lifecycle: { ignore_changes: ['name'] } }
+        : { ssh_keys: [keyData(fleetKey, FLEET_KEY)], lifecycle: { ignore_changes: ['name', 'ssh_keys'] } }),
     };
-    output['droplet_ipv4'] = { description: 'Public IPv4 of each droplet, by key.', value: `\${{ for key, droplet in digitalocean_droplet.${DROPLET_RESOURCE} : key => droplet.ipv4_address }}` };
+    output['droplet_ipv4'] = {
+      description: 'Public IPv4 of each droplet, by key.',
+      value: `\${{ for key, droplet in digitalocean_droplet.${DROPLET_RESOURCE} : key => droplet.ipv4_address }}`,
+    };
   }
   if (pool) {
     variable[RUNNERS_VARIABLE] = {
       type: 'number',
       default: 0,
       description: `How many ephemeral "${pool.name}" workers run (0 = none, zero cost).`,
-      validation: [{ condition: `\${var.${RUNNERS_VARIABLE} >= 0 && var.${RUNNERS_VARIABLE} == floor(var.${RUNNERS_VARIABLE})}`, error_message: 'runners is a whole number, 0 or more.' }],
+      validation: [
+        {
+          condition: `\${var.${RUNNERS_VARIABLE} >= 0 && var.${RUNNERS_VARIABLE} == floor(var.${RUNNERS_VARIABLE})}`,
+          error_message: 'runners is a whole number, 0 or more.',
+        },
+      ],
     };
     const runner: Record<string, unknown> = {
       count: `\${var.${RUNNERS_VARIABLE}}`,
@@ -214,12 +274,21 @@ export function renderOpenTofu(fleet: Fleet, locator: Locator = defaultLocator(f
       region: literal(pool.region),
       size: literal(pool.size),
       image: literal(pool.image ?? 'ubuntu-24-04-x64'),
-      tags: tags(['manage-apps', 'ephemeral', `pool:${pool.name}`, `project:${pool.project}`, ...(runnerName!.producer === undefined ? [] : [`producer:${runnerName!.producer}`])]),
+      tags: tags([
+        'manage-apps',
+        'ephemeral',
+        `pool:${pool.name}`,
+        `project:${pool.project}`,
+        ...(runnerName!.producer === undefined ? [] : [`producer:${runnerName!.producer}`]),
+      ]),
     };
     const runnerKey = pool.sshKey ?? fleetKey;
     if (runnerKey !== undefined) runner['ssh_keys'] = [keyData(runnerKey, runnerKey === fleetKey ? FLEET_KEY : RUNNER_KEY)];
     resource[RUNNER_RESOURCE] = runner;
-    output['runner_ipv4'] = { description: `Public IPv4 of each "${pool.name}" worker.`, value: `\${digitalocean_droplet.${RUNNER_RESOURCE}[*].ipv4_address}` };
+    output['runner_ipv4'] = {
+      description: `Public IPv4 of each "${pool.name}" worker.`,
+      value: `\${digitalocean_droplet.${RUNNER_RESOURCE}[*].ipv4_address}`,
+    };
   }
   if (Object.keys(variable).length > 0) doc['variable'] = variable;
   if (Object.keys(locals).length > 0) doc['locals'] = locals;

@@ -55,12 +55,24 @@ export function renderSshHosts(fleet: Fleet, locator: Locator = defaultLocator(f
     let ok = true;
     for (const [i, name] of names.entries()) {
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-        problems.push(renderProblem(locator.inventory(i === 0 && host.alias !== host.name ? ['hosts', host.name, 'alias'] : ['hosts', host.name]), `ssh alias ${shown(name)} of "${host.name}" is not a plain host name`, 'use letters, digits, ".", "_" and "-" (no patterns, no spaces)'));
+        problems.push(
+          renderProblem(
+            locator.inventory(i === 0 && host.alias !== host.name ? ['hosts', host.name, 'alias'] : ['hosts', host.name]),
+            `ssh alias ${shown(name)} of "${host.name}" is not a plain host name`,
+            'use letters, digits, ".", "_" and "-" (no patterns, no spaces)',
+          ),
+        );
         ok = false;
       }
       const owner = patterns.get(name);
       if (owner !== undefined) {
-        problems.push(renderProblem(locator.inventory(['hosts', host.name, ...(host.alias !== host.name ? ['alias'] : [])]), `ssh name "${name}" of "${host.name}" is already used by host "${owner}"`, 'each host needs its own alias'));
+        problems.push(
+          renderProblem(
+            locator.inventory(['hosts', host.name, ...(host.alias !== host.name ? ['alias'] : [])]),
+            `ssh name "${name}" of "${host.name}" is already used by host "${owner}"`,
+            'each host needs its own alias',
+          ),
+        );
         ok = false;
       }
     }
@@ -70,7 +82,13 @@ export function renderSshHosts(fleet: Fleet, locator: Locator = defaultLocator(f
       if (value === undefined) continue;
       const text = String(value);
       if (!isPlainToken(text) || text.startsWith('-')) {
-        problems.push(renderProblem(locator.inventory(['hosts', host.name, field.path]), `${field.path} of "${host.name}" cannot be written into ssh_config: ${shown(text)}`, 'a value must be one plain token: no spaces, quotes, "#", backslashes or line breaks'));
+        problems.push(
+          renderProblem(
+            locator.inventory(['hosts', host.name, field.path]),
+            `${field.path} of "${host.name}" cannot be written into ssh_config: ${shown(text)}`,
+            'a value must be one plain token: no spaces, quotes, "#", backslashes or line breaks',
+          ),
+        );
         ok = false;
         continue;
       }
@@ -151,12 +169,18 @@ export function findManagedBlock(text: string, file: string): FoundBlock {
   const at = (l: Line) => ({ file, line: l.number, column: 1, length: Math.max(1, l.text.length) });
   const hint = `keep exactly one "${BLOCK_START}" line and one "${BLOCK_END}" line after it (or remove both), then run again`;
   const problems: Problem[] = [];
-  if (starts.length > 1) problems.push(problem(MANAGED_BLOCK_RULE, at(starts[1]!), `a second manage-apps start marker (the first is on line ${starts[0]!.number})`, hint));
-  if (ends.length > 1) problems.push(problem(MANAGED_BLOCK_RULE, at(ends[1]!), `a second manage-apps end marker (the first is on line ${ends[0]!.number})`, hint));
-  if (starts.length === 1 && ends.length === 0) problems.push(problem(MANAGED_BLOCK_RULE, at(starts[0]!), 'the manage-apps block starts here but never ends', hint));
-  if (starts.length === 0 && ends.length === 1) problems.push(problem(MANAGED_BLOCK_RULE, at(ends[0]!), 'a manage-apps end marker without a start marker', hint));
+  if (starts.length > 1)
+    problems.push(problem(MANAGED_BLOCK_RULE, at(starts[1]!), `a second manage-apps start marker (the first is on line ${starts[0]!.number})`, hint));
+  if (ends.length > 1)
+    problems.push(problem(MANAGED_BLOCK_RULE, at(ends[1]!), `a second manage-apps end marker (the first is on line ${ends[0]!.number})`, hint));
+  if (starts.length === 1 && ends.length === 0)
+    problems.push(problem(MANAGED_BLOCK_RULE, at(starts[0]!), 'the manage-apps block starts here but never ends', hint));
+  if (starts.length === 0 && ends.length === 1)
+    problems.push(problem(MANAGED_BLOCK_RULE, at(ends[0]!), 'a manage-apps end marker without a start marker', hint));
   if (starts.length === 1 && ends.length === 1 && ends[0]!.number < starts[0]!.number) {
-    problems.push(problem(MANAGED_BLOCK_RULE, at(ends[0]!), `the manage-apps end marker comes before its start marker (line ${starts[0]!.number})`, hint));
+    problems.push(
+      problem(MANAGED_BLOCK_RULE, at(ends[0]!), `the manage-apps end marker comes before its start marker (line ${starts[0]!.number})`, hint),
+    );
   }
   if (problems.length > 0) return { block: undefined, problems };
   if (starts.length === 0) return { block: undefined, problems: [] };

@@ -108,13 +108,22 @@ export function execStart(command: string, workdir: string): string {
   if (resolved.includes('/')) {
     if (!resolved.startsWith('/')) resolved = posix.join(workdir, resolved);
   } else if (/^[-@:+!]/.test(resolved)) {
-    throw new UnitError(`program ${shown(resolved)} starts with a character systemd reads as an ExecStart prefix`, ['service', 'command'], 'name the program by its path, e.g. ./bin/app');
+    throw new UnitError(
+      `program ${shown(resolved)} starts with a character systemd reads as an ExecStart prefix`,
+      ['service', 'command'],
+      'name the program by its path, e.g. ./bin/app',
+    );
   }
   return [resolved, ...args].map(quoteExecWord).join(' ');
 }
 
 function checkPath(value: string, path: PathSegment[], what: string): void {
-  if (!UNIT_PATH.test(value)) throw new UnitError(`${what} ${shown(value)} cannot be written into a unit`, path, 'use an absolute path of letters, digits and . _ / @ + , : = -');
+  if (!UNIT_PATH.test(value))
+    throw new UnitError(
+      `${what} ${shown(value)} cannot be written into a unit`,
+      path,
+      'use an absolute path of letters, digits and . _ / @ + , : = -',
+    );
 }
 
 /**
@@ -123,20 +132,30 @@ function checkPath(value: string, path: PathSegment[], what: string): void {
  * Throws UnitError (with the manifest path of the field) when a value cannot be rendered.
  */
 export function renderUnit(service: Service, host: Host | undefined, options: UnitOptions = {}): string {
-  if (service.command === undefined) throw new UnitError(`"${service.id}" has no command: there is no unit to render`, ['service'], 'infra/v2: add service.command; an infra/v1 systemd_unit is installed by its deploy script');
+  if (service.command === undefined)
+    throw new UnitError(
+      `"${service.id}" has no command: there is no unit to render`,
+      ['service'],
+      'infra/v2: add service.command; an infra/v1 systemd_unit is installed by its deploy script',
+    );
   const unit = unitName(service);
   checkPath(service.directory, ['service', 'directory'], 'directory');
   const workdir = options.releaseDir ?? posix.join(service.directory, 'current');
   checkPath(workdir, ['service', 'directory'], 'release directory');
   if (service.envFile !== undefined) checkPath(service.envFile, ['service', 'env_file'], 'env_file');
-  if (service.runAs !== undefined && !USER.test(service.runAs)) throw new UnitError(`user ${shown(service.runAs)} is not a plain user name`, ['service', 'user']);
-  if (service.port !== undefined && (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535)) throw new UnitError(`port ${service.port} is outside 1-65535`, ['service', 'port']);
+  if (service.runAs !== undefined && !USER.test(service.runAs))
+    throw new UnitError(`user ${shown(service.runAs)} is not a plain user name`, ['service', 'user']);
+  if (service.port !== undefined && (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535))
+    throw new UnitError(`port ${service.port} is outside 1-65535`, ['service', 'port']);
   service.hardening?.read_write_paths?.forEach((p, i) => checkPath(p, ['service', 'hardening', 'read_write_paths', i], 'read_write_paths entry'));
   const state = service.hardening?.state_directory;
-  if (state !== undefined && (!STATE_DIRECTORY.test(state) || state.split('/').includes('..'))) throw new UnitError(`state_directory ${shown(state)} is not a plain relative path`, ['service', 'hardening', 'state_directory']);
+  if (state !== undefined && (!STATE_DIRECTORY.test(state) || state.split('/').includes('..')))
+    throw new UnitError(`state_directory ${shown(state)} is not a plain relative path`, ['service', 'hardening', 'state_directory']);
   service.hardening?.relax?.forEach((r, i) => {
-    if (!(UNIT_DIRECTIVES as readonly string[]).includes(r.directive)) throw new UnitError(`${shown(r.directive)} is not a hardening directive manage-apps sets`, ['service', 'hardening', 'relax', i, 'directive']);
-    if (r.value !== undefined && !RELAX_VALUE.test(r.value)) throw new UnitError(`value ${shown(r.value)} cannot be written into a unit`, ['service', 'hardening', 'relax', i, 'value']);
+    if (!(UNIT_DIRECTIVES as readonly string[]).includes(r.directive))
+      throw new UnitError(`${shown(r.directive)} is not a hardening directive manage-apps sets`, ['service', 'hardening', 'relax', i, 'directive']);
+    if (r.value !== undefined && !RELAX_VALUE.test(r.value))
+      throw new UnitError(`value ${shown(r.value)} cannot be written into a unit`, ['service', 'hardening', 'relax', i, 'value']);
   });
   const exec = execStart(service.command, workdir);
   const where = host === undefined ? (service.host === undefined ? '' : ` on ${service.host}`) : ` on ${host.name}`;
@@ -163,7 +182,10 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   // A swap runs the release as a templated unit: each instance gets its port from its name and
   // runs the release pinned for that port (.swap/<port>), so a restart by systemd never moves
   // it onto another release (runtime/systemd-swap.ts swapActivation).
-  return text.replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n').split(`${service.directory}/current`).join(`${service.directory}/.swap/%i`);
+  return text
+    .replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n')
+    .split(`${service.directory}/current`)
+    .join(`${service.directory}/.swap/%i`);
 }
 
 /** "api.service" → "api@.service": the template a swap's instances `api@<port>.service` run from. */
@@ -174,7 +196,8 @@ export function swapTemplateName(unit: string): string {
 /** The unit's file name: service.unit (from the manifest or derived by the fleet model). */
 export function unitName(service: Service): string {
   const unit = service.unit ?? `${service.project}${service.environment === 'prod' ? '' : `-${service.environment}`}.service`;
-  if (!UNIT_NAME.test(unit)) throw new UnitError(`unit name ${shown(unit)} is not a plain .service name`, ['service', 'systemd_unit'], 'e.g. my-app.service');
+  if (!UNIT_NAME.test(unit))
+    throw new UnitError(`unit name ${shown(unit)} is not a plain .service name`, ['service', 'systemd_unit'], 'e.g. my-app.service');
   return unit;
 }
 
@@ -184,7 +207,9 @@ export function unitSkipReason(service: Service): string | undefined {
   if (noUnit !== null) return noUnit;
   if (service.command === undefined) {
     if (service.unit === undefined) return 'no command and no unit';
-    return service.deployScript !== undefined ? `${service.unit}: managed by its deploy script (no command to render a unit from)` : `${service.unit}: installed outside manage-apps (no command to render a unit from)`;
+    return service.deployScript !== undefined
+      ? `${service.unit}: managed by its deploy script (no command to render a unit from)`
+      : `${service.unit}: installed outside manage-apps (no command to render a unit from)`;
   }
   if (service.host === undefined) return 'no host';
   return undefined;
@@ -207,7 +232,13 @@ export function renderUnits(fleet: Fleet, locator: Locator = defaultLocator(flee
       const path = `${service.host}/${unitName(service)}`;
       const first = taken.get(path);
       if (first !== undefined) {
-        problems.push(renderProblem(locator.manifest(service.manifest, ['service']), `"${service.id}" and "${first}" would both install ${path}`, 'give one of them another systemd_unit name'));
+        problems.push(
+          renderProblem(
+            locator.manifest(service.manifest, ['service']),
+            `"${service.id}" and "${first}" would both install ${path}`,
+            'give one of them another systemd_unit name',
+          ),
+        );
         continue;
       }
       taken.set(path, service.id);

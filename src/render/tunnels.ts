@@ -14,8 +14,16 @@
  */
 import type { FleetIndex } from '../analysis/topology.js';
 import {
-  CLIENT_ALIVE, CONNECT_TIMEOUT_S, INITIATOR_USER, isLoopback, RESTART_SEC, SERVER_ALIVE, SSHD_DROPIN, resolveTunnels,
-  type Forward, type ResolvedTunnel,
+  CLIENT_ALIVE,
+  CONNECT_TIMEOUT_S,
+  INITIATOR_USER,
+  isLoopback,
+  RESTART_SEC,
+  SERVER_ALIVE,
+  SSHD_DROPIN,
+  resolveTunnels,
+  type Forward,
+  type ResolvedTunnel,
 } from '../tunnels/resolve.js';
 import { hardenedLines } from './hardening.js';
 import { byCodePoint, sortedBy, type RenderedFile, type RenderOutput } from './common.js';
@@ -89,7 +97,9 @@ export function tunnelHardening(t: ResolvedTunnel): string[] {
 
 export function tunnelSshConfig(t: ResolvedTunnel): string {
   const forwards = t.forwards.map((f) =>
-    t.direction === 'forward' ? `\tLocalForward ${endpoint(f.bind, f.listen)} ${endpoint(f.targetHost, f.targetPort)}` : `\tRemoteForward ${endpoint(f.bind, f.listen)} ${endpoint(f.targetHost, f.targetPort)}`,
+    t.direction === 'forward'
+      ? `\tLocalForward ${endpoint(f.bind, f.listen)} ${endpoint(f.targetHost, f.targetPort)}`
+      : `\tRemoteForward ${endpoint(f.bind, f.listen)} ${endpoint(f.targetHost, f.targetPort)}`,
   );
   return [
     `${HEADER}: tunnel ${t.name}, ${t.initiator} → ${t.far} (do not edit; \`manage-apps tunnels up\` installs it).`,
@@ -125,14 +135,17 @@ export function tunnelSshConfig(t: ResolvedTunnel): string {
 
 /** The options of a tunnel's authorized_keys line: exactly its forwarding, nothing else. */
 export function keyOptions(t: ResolvedTunnel): string {
-  const permits = t.forwards.map((f) => (t.direction === 'reverse' ? `permitlisten="${endpoint(f.bind, f.listen)}"` : `permitopen="${endpoint(f.targetHost, f.targetPort)}"`));
+  const permits = t.forwards.map((f) =>
+    t.direction === 'reverse' ? `permitlisten="${endpoint(f.bind, f.listen)}"` : `permitopen="${endpoint(f.targetHost, f.targetPort)}"`,
+  );
   return ['restrict', 'port-forwarding', ...permits, 'command="/bin/false"'].join(',');
 }
 
 export const keyComment = (t: ResolvedTunnel) => `manage-apps-tunnel:${t.name}@${t.initiator}`;
 
 export function authorizedKeyLine(t: ResolvedTunnel, publicKey: string | undefined): string {
-  if (publicKey === undefined) return `# ${t.name}: ${keyOptions(t)} <the key generated on ${t.initiator} by \`manage-apps tunnels up\`> ${keyComment(t)}`;
+  if (publicKey === undefined)
+    return `# ${t.name}: ${keyOptions(t)} <the key generated on ${t.initiator} by \`manage-apps tunnels up\`> ${keyComment(t)}`;
   return `${keyOptions(t)} ${publicKey} ${keyComment(t)}`;
 }
 
@@ -147,8 +160,12 @@ export function sshdDropIn(tunnels: readonly ResolvedTunnel[]): string {
   const out = [`${HEADER}: the accounts tunnels log in as on this host (do not edit; \`manage-apps tunnels up\` installs it).`];
   for (const user of [...byUser.keys()].sort(byCodePoint)) {
     const list = byUser.get(user)!;
-    const listens = [...new Set(list.filter((t) => t.direction === 'reverse').flatMap((t) => t.forwards.map((f) => endpoint(f.bind, f.listen))))].sort(byCodePoint);
-    const opens = [...new Set(list.filter((t) => t.direction === 'forward').flatMap((t) => t.forwards.map((f) => endpoint(f.targetHost, f.targetPort))))].sort(byCodePoint);
+    const listens = [
+      ...new Set(list.filter((t) => t.direction === 'reverse').flatMap((t) => t.forwards.map((f) => endpoint(f.bind, f.listen)))),
+    ].sort(byCodePoint);
+    const opens = [
+      ...new Set(list.filter((t) => t.direction === 'forward').flatMap((t) => t.forwards.map((f) => endpoint(f.targetHost, f.targetPort)))),
+    ].sort(byCodePoint);
     const allow = listens.length > 0 && opens.length > 0 ? 'yes' : listens.length > 0 ? 'remote' : 'local';
     const exposed = list.some((t) => t.direction === 'reverse' && t.forwards.some((f) => !isLoopback(f.bind)));
     out.push(

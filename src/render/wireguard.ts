@@ -40,12 +40,25 @@ export function renderWireguard(fleet: Fleet, locator: Locator = defaultLocator(
   const skipped: Skipped[] = [];
   const mesh = fleet.mesh;
   if (!mesh) {
-    problems.push(renderProblem(locator.inventory([]), 'the inventory has no "mesh" section: there is no WireGuard mesh to render', 'add "mesh": {"cidr": "10.9.0.0/24", "hub": "<host>"}'));
+    problems.push(
+      renderProblem(
+        locator.inventory([]),
+        'the inventory has no "mesh" section: there is no WireGuard mesh to render',
+        'add "mesh": {"cidr": "10.9.0.0/24", "hub": "<host>"}',
+      ),
+    );
     return { files: [], problems, skipped };
   }
   const cidr = parseCidr(mesh.cidr);
   if (!cidr) {
-    problems.push(problem('mesh_address', locator.inventory(['mesh', 'cidr']), `mesh CIDR "${mesh.cidr}" is not a valid IPv4 range`, 'write it as a.b.c.d/nn, e.g. 10.9.0.0/24'));
+    problems.push(
+      problem(
+        'mesh_address',
+        locator.inventory(['mesh', 'cidr']),
+        `mesh CIDR "${mesh.cidr}" is not a valid IPv4 range`,
+        'write it as a.b.c.d/nn, e.g. 10.9.0.0/24',
+      ),
+    );
     return { files: [], problems, skipped };
   }
   const network = `${numberToIp(cidr.network)}/${cidr.bits}`;
@@ -65,12 +78,20 @@ export function renderWireguard(fleet: Fleet, locator: Locator = defaultLocator(
       continue;
     }
     if ((ip === cidr.network || ip === cidr.broadcast) && cidr.bits < 31) {
-      problems.push(problem('mesh_address', at, `mesh IP ${host.meshIp} of "${host.name}" is the ${ip === cidr.network ? 'network' : 'broadcast'} address of ${mesh.cidr}`));
+      problems.push(
+        problem(
+          'mesh_address',
+          at,
+          `mesh IP ${host.meshIp} of "${host.name}" is the ${ip === cidr.network ? 'network' : 'broadcast'} address of ${mesh.cidr}`,
+        ),
+      );
       continue;
     }
     const other = byIp.get(host.meshIp);
     if (other !== undefined) {
-      problems.push(problem('mesh_address', at, `mesh IP ${host.meshIp} of "${host.name}" is already used by "${other}"`, 'each host needs its own mesh address'));
+      problems.push(
+        problem('mesh_address', at, `mesh IP ${host.meshIp} of "${host.name}" is already used by "${other}"`, 'each host needs its own mesh address'),
+      );
       continue;
     }
     byIp.set(host.meshIp, host.name);
@@ -78,32 +99,70 @@ export function renderWireguard(fleet: Fleet, locator: Locator = defaultLocator(
   }
 
   // Keys, endpoints and key paths: checked once per host, before anything is rendered.
-  const wgAt = (h: Host, field?: string) => locator.inventory(['hosts', h.name, ...(h.wireguard ? ['wireguard', ...(field === undefined ? [] : [field])] : [])]);
+  const wgAt = (h: Host, field?: string) =>
+    locator.inventory(['hosts', h.name, ...(h.wireguard ? ['wireguard', ...(field === undefined ? [] : [field])] : [])]);
   for (const host of members) {
     const wg = host.wireguard;
     if (wg?.public_key === undefined) {
-      problems.push(renderProblem(wgAt(host), `host "${host.name}" is on the mesh but has no WireGuard public key`, `add "wireguard": {"public_key": "…"} (on the host: wg pubkey < ${wg?.private_key_path ?? DEFAULT_PRIVATE_KEY_PATH})`));
+      problems.push(
+        renderProblem(
+          wgAt(host),
+          `host "${host.name}" is on the mesh but has no WireGuard public key`,
+          `add "wireguard": {"public_key": "…"} (on the host: wg pubkey < ${wg?.private_key_path ?? DEFAULT_PRIVATE_KEY_PATH})`,
+        ),
+      );
     } else if (!PUBLIC_KEY.test(wg.public_key)) {
-      problems.push(renderProblem(wgAt(host, 'public_key'), `the WireGuard public key of "${host.name}" is not a base64 Curve25519 key`, 'paste the output of `wg pubkey`: 44 characters ending in "="'));
+      problems.push(
+        renderProblem(
+          wgAt(host, 'public_key'),
+          `the WireGuard public key of "${host.name}" is not a base64 Curve25519 key`,
+          'paste the output of `wg pubkey`: 44 characters ending in "="',
+        ),
+      );
     }
     if (wg?.endpoint !== undefined && !ENDPOINT.test(wg.endpoint)) {
       problems.push(renderProblem(wgAt(host, 'endpoint'), `the WireGuard endpoint of "${host.name}" is not host:port: ${shown(wg.endpoint)}`));
     }
     if (wg?.private_key_path !== undefined && !KEY_PATH.test(wg.private_key_path)) {
-      problems.push(renderProblem(wgAt(host, 'private_key_path'), `private_key_path of "${host.name}" cannot be written into a PostUp command: ${shown(wg.private_key_path)}`, 'use an absolute path of letters, digits, ".", "_", "-", "@", "+" and "/"'));
+      problems.push(
+        renderProblem(
+          wgAt(host, 'private_key_path'),
+          `private_key_path of "${host.name}" cannot be written into a PostUp command: ${shown(wg.private_key_path)}`,
+          'use an absolute path of letters, digits, ".", "_", "-", "@", "+" and "/"',
+        ),
+      );
     }
   }
 
   let hub: Host | undefined;
   if (mesh.topology === 'hub-and-spoke') {
     if (mesh.hub === undefined) {
-      if (members.length > 1) problems.push(renderProblem(locator.inventory(['mesh']), 'a hub-and-spoke mesh needs a hub', 'add "hub": "<host>" to "mesh", or set "topology": "full-mesh"'));
+      if (members.length > 1)
+        problems.push(
+          renderProblem(
+            locator.inventory(['mesh']),
+            'a hub-and-spoke mesh needs a hub',
+            'add "hub": "<host>" to "mesh", or set "topology": "full-mesh"',
+          ),
+        );
     } else {
       hub = members.find((h) => h.name === mesh.hub);
       if (!hub) {
-        problems.push(renderProblem(locator.inventory(['mesh', 'hub']), `mesh hub "${mesh.hub}" is not a host on the mesh`, 'the hub must be an inventory host with a mesh_ip'));
+        problems.push(
+          renderProblem(
+            locator.inventory(['mesh', 'hub']),
+            `mesh hub "${mesh.hub}" is not a host on the mesh`,
+            'the hub must be an inventory host with a mesh_ip',
+          ),
+        );
       } else if (hub.wireguard?.endpoint === undefined && members.length > 1) {
-        problems.push(renderProblem(wgAt(hub), `mesh hub "${hub.name}" has no WireGuard endpoint: spokes cannot reach it`, 'add "endpoint": "<public address>:<port>" under the hub\'s "wireguard"'));
+        problems.push(
+          renderProblem(
+            wgAt(hub),
+            `mesh hub "${hub.name}" has no WireGuard endpoint: spokes cannot reach it`,
+            'add "endpoint": "<public address>:<port>" under the hub\'s "wireguard"',
+          ),
+        );
       }
     }
   } else {
@@ -111,7 +170,14 @@ export function renderWireguard(fleet: Fleet, locator: Locator = defaultLocator(
     const blind = members.filter((h) => h.wireguard?.endpoint === undefined);
     for (let i = 0; i < blind.length; i++) {
       for (let j = i + 1; j < blind.length; j++) {
-        problems.push(renderProblem(wgAt(blind[j]!), `"${blind[i]!.name}" and "${blind[j]!.name}" have no endpoint: in a full mesh they cannot reach each other directly`, 'give one of them an endpoint, or use topology "hub-and-spoke"', 'warning'));
+        problems.push(
+          renderProblem(
+            wgAt(blind[j]!),
+            `"${blind[i]!.name}" and "${blind[j]!.name}" have no endpoint: in a full mesh they cannot reach each other directly`,
+            'give one of them an endpoint, or use topology "hub-and-spoke"',
+            'warning',
+          ),
+        );
       }
     }
   }
@@ -122,10 +188,14 @@ export function renderWireguard(fleet: Fleet, locator: Locator = defaultLocator(
     let role: string;
     if (mesh.topology === 'full-mesh') {
       role = 'full mesh';
-      peers = members.filter((p) => p !== host).map((p) => ({ host: p, role: 'peer', allowedIps: `${p.meshIp}/32`, endpoint: p.wireguard?.endpoint }));
+      peers = members
+        .filter((p) => p !== host)
+        .map((p) => ({ host: p, role: 'peer', allowedIps: `${p.meshIp}/32`, endpoint: p.wireguard?.endpoint }));
     } else if (host === hub) {
       role = 'hub';
-      peers = members.filter((p) => p !== host).map((p) => ({ host: p, role: 'spoke', allowedIps: `${p.meshIp}/32`, endpoint: p.wireguard?.endpoint }));
+      peers = members
+        .filter((p) => p !== host)
+        .map((p) => ({ host: p, role: 'spoke', allowedIps: `${p.meshIp}/32`, endpoint: p.wireguard?.endpoint }));
     } else {
       role = hub ? `spoke of ${hub.name}` : 'alone on the mesh';
       peers = hub ? [{ host: hub, role: 'hub', allowedIps: network, endpoint: hub.wireguard?.endpoint }] : [];
@@ -147,7 +217,13 @@ function renderConfig(fleet: Fleet, host: Host, role: string, peers: Peer[], bit
     `PostUp = wg set %i private-key ${keyPath}`,
   ];
   for (const peer of peers) {
-    out.push('', `# ${peer.host.name} (${peer.role})`, '[Peer]', `PublicKey = ${peer.host.wireguard!.public_key!}`, `AllowedIPs = ${peer.allowedIps}`);
+    out.push(
+      '',
+      `# ${peer.host.name} (${peer.role})`,
+      '[Peer]',
+      `PublicKey = ${peer.host.wireguard!.public_key!}`,
+      `AllowedIPs = ${peer.allowedIps}`,
+    );
     if (peer.endpoint !== undefined) out.push(`Endpoint = ${peer.endpoint}`);
     if (natted) out.push(`PersistentKeepalive = ${KEEPALIVE_SECONDS}`);
   }

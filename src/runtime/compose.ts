@@ -63,7 +63,8 @@ ma_cid() { ma_docker ps -aq --no-trunc --filter "label=com.docker.compose.projec
 
 // Field names of the CLI's typed container view (.ID, not the JSON's "Id"): on a template error
 // the CLI retries on the raw JSON, where a missing .State.Health is an error of its own.
-const INSPECT_FORMAT = '{{.Name}}\t{{index .Config.Labels "com.docker.compose.project"}}\t{{index .Config.Labels "com.docker.compose.service"}}\t{{.ID}}\t{{.State.Status}}\t{{.State.StartedAt}}\t{{.RestartCount}}\t{{.State.Pid}}\t{{.State.ExitCode}}\t{{if .State.Health}}{{.State.Health.Status}}{{end}}\t{{.Config.Image}}\t{{.Image}}';
+const INSPECT_FORMAT =
+  '{{.Name}}\t{{index .Config.Labels "com.docker.compose.project"}}\t{{index .Config.Labels "com.docker.compose.service"}}\t{{.ID}}\t{{.State.Status}}\t{{.State.StartedAt}}\t{{.RestartCount}}\t{{.State.Pid}}\t{{.State.ExitCode}}\t{{if .State.Health}}{{.State.Health.Status}}{{end}}\t{{.Config.Image}}\t{{.Image}}';
 
 /** Status of every compose service of a host: ONE `docker inspect` of their containers, between "@@begin containers" and "@@end". */
 export function containerPart(services: readonly RuntimeService[]): string {
@@ -94,7 +95,10 @@ export interface ContainerInfo {
 }
 
 /** The containers section → container by name ("/shop_app_1" → "shop_app_1"). */
-export function parseContainers(text: string | undefined): { byName: Map<string, ContainerInfo & { project: string; service: string; startedAt: string; pid: number }>; noDocker: boolean } {
+export function parseContainers(text: string | undefined): {
+  byName: Map<string, ContainerInfo & { project: string; service: string; startedAt: string; pid: number }>;
+  noDocker: boolean;
+} {
   const byName = new Map<string, ContainerInfo & { project: string; service: string; startedAt: string; pid: number }>();
   let noDocker = false;
   for (const line of (text ?? '').split('\n')) {
@@ -125,9 +129,23 @@ export function parseContainers(text: string | undefined): { byName: Map<string,
 /** A container's state in the unit-state shape status reports for every service. */
 export function containerState(c: (ContainerInfo & { startedAt: string; pid: number }) | undefined, noDocker: boolean): UnitState {
   if (c === undefined) return { load: noDocker ? 'no-docker' : 'not-found', active: 'inactive', sub: 'dead', since: null, restarts: null, pid: null };
-  const active = c.status === 'running' ? 'active' : c.status === 'restarting' ? 'activating' : (c.status === 'exited' || c.status === 'dead') && c.exitCode !== 0 ? 'failed' : 'inactive';
+  const active =
+    c.status === 'running'
+      ? 'active'
+      : c.status === 'restarting'
+        ? 'activating'
+        : (c.status === 'exited' || c.status === 'dead') && c.exitCode !== 0
+          ? 'failed'
+          : 'inactive';
   const since = c.status === 'running' && !c.startedAt.startsWith('0001-') ? new Date(Date.parse(c.startedAt)).toISOString() : null;
-  return { load: 'container', active, sub: c.health === null ? c.status : `${c.status}, ${c.health}`, since, restarts: c.restarts, pid: c.pid > 0 ? c.pid : null };
+  return {
+    load: 'container',
+    active,
+    sub: c.health === null ? c.status : `${c.status}, ${c.health}`,
+    since,
+    restarts: c.restarts,
+    pid: c.pid > 0 ? c.pid : null,
+  };
 }
 
 /** Parses the compose part of a host's status. */
@@ -136,8 +154,22 @@ export function parseComposeStatus(services: readonly RuntimeService[], output: 
   const { byName, noDocker } = parseContainers(parts.get('containers'));
   const probes = parseProbes(parts.get('probes'));
   return services.map((s) => {
-    const c = (s.compose?.names ?? []).map((n) => byName.get(n)).find((x) => x !== undefined && x.project === s.compose!.project && x.service === s.compose!.service);
-    const container = c === undefined ? null : { id: c.id.slice(0, 12), name: c.name, status: c.status, health: c.health, restarts: c.restarts, image: c.image, digest: c.digest, image_id: c.imageId };
+    const c = (s.compose?.names ?? [])
+      .map((n) => byName.get(n))
+      .find((x) => x !== undefined && x.project === s.compose!.project && x.service === s.compose!.service);
+    const container =
+      c === undefined
+        ? null
+        : {
+            id: c.id.slice(0, 12),
+            name: c.name,
+            status: c.status,
+            health: c.health,
+            restarts: c.restarts,
+            image: c.image,
+            digest: c.digest,
+            image_id: c.imageId,
+          };
     return { id: s.id, state: containerState(c, noDocker), health: healthOf(s, probes), container };
   });
 }
@@ -157,7 +189,23 @@ export function composeUpArgs(t: ComposeTarget, releaseDir: string): string {
 
 /** The argv a host runs for `up` with compose `version` from release directory `releaseDir` (what the scripts' ma_compose builds). */
 export function composeUpArgv(version: ComposeVersion, t: ComposeTarget, releaseDir: string): string[] {
-  return [...COMPOSE_COMMANDS[version], '-p', t.project, '--project-directory', releaseDir, '-f', `${releaseDir}/${t.file}`, '-f', `${releaseDir}/.manage-apps/compose.override.yml`, ...(t.envFile === undefined ? [] : ['--env-file', t.envFile]), 'up', '-d', '--no-deps', '--no-build', t.service];
+  return [
+    ...COMPOSE_COMMANDS[version],
+    '-p',
+    t.project,
+    '--project-directory',
+    releaseDir,
+    '-f',
+    `${releaseDir}/${t.file}`,
+    '-f',
+    `${releaseDir}/.manage-apps/compose.override.yml`,
+    ...(t.envFile === undefined ? [] : ['--env-file', t.envFile]),
+    'up',
+    '-d',
+    '--no-deps',
+    '--no-build',
+    t.service,
+  ];
 }
 
 /**
@@ -327,7 +375,12 @@ export type ComposeAction = 'start' | 'stop' | 'restart';
  * `docker restart -t GRACE`. Then (start, restart, unless noWait) the gate. Prints
  * "@@before<TAB>status" and "@@done<TAB>action<TAB>rc" or a gate.
  */
-export function composeActionScript(s: RuntimeService, directory: string | undefined, action: ComposeAction, options: { graceS: number; timeoutMs?: number }): string {
+export function composeActionScript(
+  s: RuntimeService,
+  directory: string | undefined,
+  action: ComposeAction,
+  options: { graceS: number; timeoutMs?: number },
+): string {
   const t = s.compose!;
   const r = `"$d/current"`;
   const act =
@@ -396,7 +449,9 @@ export function composeUsed(output: string): string | undefined {
 /** Compose: docker stop/restart of the service's container, or `up -d --no-deps` from the current release; gated like a unit. */
 async function lifecycle({ service, rs, action, wait: waitAsked, graceS, timeoutMs, quickMs, run, report }: LifecycleCall): Promise<LifecycleDone> {
   const wait = action !== 'stop' && waitAsked;
-  report(`${ACTION_GERUND[action]} ${rs.compose!.project}/${rs.compose!.service}${wait ? `, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}` : ''}`);
+  report(
+    `${ACTION_GERUND[action]} ${rs.compose!.project}/${rs.compose!.service}${wait ? `, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}` : ''}`,
+  );
   const script = composeActionScript(rs, validName('path', service.directory), action, { graceS, ...(wait ? { timeoutMs } : {}) });
   const r = await run(script, (wait ? timeoutMs : 0) + quickMs + graceS * 1000 + 90_000);
   if (r.unreachable) return { outcome: 'unreachable', ok: false, detail: r.unreachable };
@@ -405,9 +460,26 @@ async function lifecycle({ service, rs, action, wait: waitAsked, graceS, timeout
   const compose = composeUsed(r.stdout);
   const via = compose === undefined ? '' : ` (${compose})`;
   const doneRec = recs.find((x) => x[0] === 'done');
-  if (!wait && doneRec?.[2] === '0') return { outcome: action === 'stop' ? (doneRec[3] === 'no container' || before !== 'running' ? 'not-running' : 'stopped') : action === 'restart' ? 'restarted' : 'started', ok: true, detail: `container${via}` };
+  if (!wait && doneRec?.[2] === '0')
+    return {
+      outcome:
+        action === 'stop'
+          ? doneRec[3] === 'no container' || before !== 'running'
+            ? 'not-running'
+            : 'stopped'
+          : action === 'restart'
+            ? 'restarted'
+            : 'started',
+      ok: true,
+      detail: `container${via}`,
+    };
   const gate = parseGate(r.stdout);
-  if (gate.outcome === 'ready') return { outcome: action === 'start' && before === 'running' ? 'running' : action === 'restart' ? 'restarted' : 'started', ok: true, detail: `ready${via}` };
+  if (gate.outcome === 'ready')
+    return {
+      outcome: action === 'start' && before === 'running' ? 'running' : action === 'restart' ? 'restarted' : 'started',
+      ok: true,
+      detail: `ready${via}`,
+    };
   const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
   return { outcome: 'failed', ok: false, gate, diagnose: since === undefined ? {} : { since } };
 }
@@ -441,12 +513,16 @@ export const compose: Runtime<'compose'> = {
   probed: (services) => [...services],
   parseStatus: (services, output) => (services.length === 0 ? [] : parseComposeStatus(services, output)),
   noStateReason: (service) => `Docker gave no state for the container of ${service.compose?.service ?? service.id}`,
-  statusLabel: (row) => (row.container ? `container ${row.container.name}${row.container.digest ? ` ${row.container.digest.slice(0, 19)}` : ''}` : 'container (none)'),
+  statusLabel: (row) =>
+    row.container ? `container ${row.container.name}${row.container.digest ? ` ${row.container.digest.slice(0, 19)}` : ''}` : 'container (none)',
   declaredLabel: (row) => row.unit ?? (row.compose ? `compose ${row.compose.project}/${row.compose.service}` : ''),
 
   lifecycle,
   diagnosisScript: (rs, { since }) => composeDiagnosisScript(rs, since),
-  logs: (rs, lines, follow) => ({ script: composeLogsScript(rs, lines, follow), source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}` }),
+  logs: (rs, lines, follow) => ({
+    script: composeLogsScript(rs, lines, follow),
+    source: `docker logs of ${rs.compose!.project}/${rs.compose!.service}`,
+  }),
 
   releases: {
     activatable: () => true,

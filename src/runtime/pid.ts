@@ -102,7 +102,9 @@ export function pidCommand(command: string): string {
 export function pidStartScript(state: Shell, service: RuntimeService): string {
   if (service.command === undefined) throw new Error(`${service.id}: no command to run`);
   if (service.workdir === undefined) throw new Error(`${service.id}: no working directory`);
-  const env = Object.entries(service.env ?? {}).map(exportVar).join('\n');
+  const env = Object.entries(service.env ?? {})
+    .map(exportVar)
+    .join('\n');
   const envFile = service.envFile === undefined ? '' : `if [ -r ${quote(service.envFile)} ]; then set -a; . ${quote(service.envFile)}; set +a; fi`;
   const inner = pidCommand(service.command);
   const port =
@@ -248,7 +250,11 @@ async function lifecycle({ service, rs, action, wait, graceS, timeoutMs, quickMs
     if (!stop) return { outcome: 'failed', ok: false, detail: failureReason(r) };
     if (action === 'stop') {
       const detail = stop[1] === 'killed' ? `killed after ${graceS}s grace` : stop[1] === 'stale' ? 'removed a stale pid file' : undefined;
-      return { outcome: stop[1] === 'stopped' || stop[1] === 'killed' ? 'stopped' : 'not-running', ok: true, ...(detail === undefined ? {} : { detail }) };
+      return {
+        outcome: stop[1] === 'stopped' || stop[1] === 'killed' ? 'stopped' : 'not-running',
+        ok: true,
+        ...(detail === undefined ? {} : { detail }),
+      };
     }
   }
   report('starting');

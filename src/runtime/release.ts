@@ -127,7 +127,10 @@ export interface ShipRequest {
  * @@release · @@shipped ok|failed.
  */
 export function shipScript(directory: string, key: string, lock: LockRequest, ship: ShipRequest): string {
-  const user = ship.user === undefined ? '' : `if ! id -u ${quote(ship.user)} >/dev/null 2>&1; then printf '@@nouser\\t%s\\n' ${quote(ship.user)}; printf '@@shipped\\tfailed\\tno account %s\\n' ${quote(ship.user)}; exit 0; fi\n`;
+  const user =
+    ship.user === undefined
+      ? ''
+      : `if ! id -u ${quote(ship.user)} >/dev/null 2>&1; then printf '@@nouser\\t%s\\n' ${quote(ship.user)}; printf '@@shipped\\tfailed\\tno account %s\\n' ${quote(ship.user)}; exit 0; fi\n`;
   return `${lockScript(directory, key, lock)}${user}for x in "$d"/releases/.incoming-*; do [ -e "$x" ] && $SUDO rm -rf "$x"; done
 id=${quote(ship.base)}; n=1
 while [ -e "$d/releases/$id" ]; do n=$((n + 1)); id=${quote(ship.base)}.$n; done

@@ -180,7 +180,21 @@ export interface ActivationRuntime {
 }
 
 /** Every part a runtime must have: test/runtime/registry.test.ts holds each registered runtime to it. */
-export const RUNTIME_PARTS = ['supervisor', 'ownsProcesses', 'noSystemdUnit', 'view', 'statusPart', 'probed', 'parseStatus', 'noStateReason', 'statusLabel', 'declaredLabel', 'lifecycle', 'diagnosisScript', 'logs'] as const satisfies readonly (keyof Runtime)[];
+export const RUNTIME_PARTS = [
+  'supervisor',
+  'ownsProcesses',
+  'noSystemdUnit',
+  'view',
+  'statusPart',
+  'probed',
+  'parseStatus',
+  'noStateReason',
+  'statusLabel',
+  'declaredLabel',
+  'lifecycle',
+  'diagnosisScript',
+  'logs',
+] as const satisfies readonly (keyof Runtime)[];
 
 // The list above names every required part of the interface: a part added to Runtime and not to
 // the list fails to compile here.

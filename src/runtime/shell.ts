@@ -194,14 +194,23 @@ export function probeArgs(services: readonly RuntimeService[]): Shell {
 
 /** `ma_probe_tls` lines for the edges that serve HTTPS: one per edge, its paths once each. */
 function tlsProbeLines(services: readonly RuntimeService[]): string[] {
-  return services.flatMap((s) => (s.port === undefined || s.tls === undefined ? [] : [sh`ma_probe_tls ${PROBE_TIMEOUT_S} ${s.port} ${s.tls.name} ${[...new Set([s.readiness, s.liveness])]}`.text]));
+  return services.flatMap((s) =>
+    s.port === undefined || s.tls === undefined
+      ? []
+      : [sh`ma_probe_tls ${PROBE_TIMEOUT_S} ${s.port} ${s.tls.name} ${[...new Set([s.readiness, s.liveness])]}`.text],
+  );
 }
 
 /** Every readiness and liveness probe of these services in one pass, between "@@begin probes" and "@@end". */
 export function probePart(services: readonly RuntimeService[]): string {
   if (!services.some((s) => s.port !== undefined)) return '';
   const plain = services.some((s) => s.port !== undefined && s.tls === undefined);
-  return [`printf '@@begin\\tprobes\\n'`, ...(plain ? [`ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`] : []), ...tlsProbeLines(services), `printf '@@end\\n'`].join('\n');
+  return [
+    `printf '@@begin\\tprobes\\n'`,
+    ...(plain ? [`ma_probe_all ${PROBE_TIMEOUT_S} ${probeArgs(services).text}`] : []),
+    ...tlsProbeLines(services),
+    `printf '@@end\\n'`,
+  ].join('\n');
 }
 
 /** "http://127.0.0.1:PORT/PATH CODE" (curl) or "PORT PATH CODE" lines → code by "PORT PATH". */
@@ -232,7 +241,8 @@ export function parseGate(output: string): GateResult {
   const elapsed = r?.[3] === undefined || r[3] === '' ? null : Number(r[3]);
   const gated = Number(records(output).find((rec) => rec[0] === 'gated')?.[1] ?? '');
   const port = Number.isInteger(gated) && gated > 0 ? { port: gated } : {};
-  if (outcome === 'ready' || outcome === 'crashed' || outcome === 'timeout' || outcome === 'stopped') return { outcome, detail: r?.[2] ?? '', elapsedMs: elapsed, ...port };
+  if (outcome === 'ready' || outcome === 'crashed' || outcome === 'timeout' || outcome === 'stopped')
+    return { outcome, detail: r?.[2] ?? '', elapsedMs: elapsed, ...port };
   return { outcome: 'unknown', detail: output.trim().split('\n').slice(-3).join(' | '), elapsedMs: null };
 }
 

@@ -25,7 +25,10 @@ export function swapInstance(unit: string, port: number | ''): string {
 export function swapCandidates(rs: RuntimeService): { live: string; rs: RuntimeService }[] {
   if (rs.swap === undefined || rs.unit === undefined) return [{ live: '', rs }];
   const unit = rs.unit;
-  return [...rs.swap.map((port) => ({ live: String(port), rs: { ...rs, id: `${rs.id}@${port}`, unit: swapInstance(unit, port), port } })), { live: '', rs }];
+  return [
+    ...rs.swap.map((port) => ({ live: String(port), rs: { ...rs, id: `${rs.id}@${port}`, unit: swapInstance(unit, port), port } })),
+    { live: '', rs },
+  ];
 }
 
 /** The shell word reading a swap service's live port ('' before the first swap). */
@@ -56,7 +59,12 @@ export function forLiveInstance(rs: RuntimeService, make: (instance: RuntimeServ
  * unit that is not loaded is nothing to stop, not a failure). Prints "@@done<TAB>stop<TAB>rc".
  */
 export function swapStopScript(rs: RuntimeService): string {
-  const [instances, inPlace] = [swapCandidates(rs).filter((c) => c.live !== '').map((c) => c.rs.unit!), rs.unit!];
+  const [instances, inPlace] = [
+    swapCandidates(rs)
+      .filter((c) => c.live !== '')
+      .map((c) => c.rs.unit!),
+    rs.unit!,
+  ];
   return `${PRELUDE}
 ${sh`$SUDO systemctl stop -- ${inPlace}`.text} 2>/dev/null
 ${sh`$SUDO systemctl stop -- ${instances}`.text} 2>&1
@@ -149,7 +157,8 @@ if [ -n "$ma_new" ] && [ "$ma_rc" = 0 ]; then
 fi
 exit "$ma_rc"`,
     // The in-place unit may be gone (not loaded): that must not keep the instances running.
-    stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>/dev/null; ${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)}`.text} 2>&1`,
+    stop: () =>
+      `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>/dev/null; ${sh`$SUDO systemctl stop -- ${swapInstance(unit, a)} ${swapInstance(unit, b)}`.text} 2>&1`,
     diagnose: (since) => `ma_new=$(cat "$sw/next" 2>/dev/null)
 ${byPort('ma_new', (p) => body(diagnosisScript(at(p), { shellVar: since })))}`,
     confirmed: () => `ma_old=$(ma_swap_live); ma_new=$(cat "$sw/next" 2>/dev/null)
@@ -166,4 +175,3 @@ if [ -n "$ma_new" ]; then
 fi`,
   };
 }
-

@@ -9,7 +9,17 @@ import { quote, sh } from '../transport/quote.js';
 import { PRELUDE, records, sections } from './shell.js';
 import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
-export const SHOW_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NRestarts', 'MainPID', 'Result', 'ExecMainStatus'] as const;
+export const SHOW_PROPERTIES = [
+  'Id',
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'ActiveEnterTimestamp',
+  'NRestarts',
+  'MainPID',
+  'Result',
+  'ExecMainStatus',
+] as const;
 const PROPS = SHOW_PROPERTIES.join(',');
 
 function uniqueUnits(services: readonly RuntimeService[]): string[] {
@@ -156,7 +166,12 @@ done
 export function diagnosisScript(service: RuntimeService, sinceEpoch: number | { shellVar: string } | undefined, lines = 20): string {
   if (service.unit === undefined) throw new Error(`${service.id}: no unit`);
   // A number, or the name of a shell variable holding one (a fragment run inside a deploy script).
-  const since = sinceEpoch === undefined ? '' : typeof sinceEpoch === 'number' ? sh` --since ${`@${sinceEpoch}`}`.text : ` \${${sinceEpoch.shellVar}:+--since @\$${sinceEpoch.shellVar}}`;
+  const since =
+    sinceEpoch === undefined
+      ? ''
+      : typeof sinceEpoch === 'number'
+        ? sh` --since ${`@${sinceEpoch}`}`.text
+        : ` \${${sinceEpoch.shellVar}:+--since @\$${sinceEpoch.shellVar}}`;
   return `${PRELUDE}
 printf '@@begin\\tstatus\\n'
 ${sh`$SUDO systemctl status --no-pager --lines=0 -- ${service.unit}`.text} 2>&1 | head -n 15
@@ -188,13 +203,13 @@ export function installUnitFunction(enable: boolean): string {
     printf '@@unit\\tsame\\n'
   fi
 ${
-    enable
-      ? `  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
+  enable
+    ? `  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.
   w="/etc/systemd/system/multi-user.target.wants/$(basename "$u")"
   [ -e "$w" ] || $SUDO systemctl enable --quiet -- "$(basename "$u")" 2>/dev/null || true
 `
-      : ''
-  }}`;
+    : ''
+}}`;
 }
 
 /** A script's body without the prelude (scripts are composed from fragments that share one). */

@@ -47,13 +47,21 @@ async function lifecycle({ service, rs, action, wait, timeoutMs, quickMs, run, r
     return { outcome: action === 'stop' ? 'stopped' : action === 'restart' ? 'restarted' : 'started', ok: true };
   }
   report(`${ACTION_GERUND[action]} ${label}, waiting for ${service.port === undefined ? 'it to keep running' : service.health.readiness}`);
-  const g = await run(forLiveInstance(rs, (i) => gateScript(i, timeoutMs, { action })), timeoutMs + quickMs + 90_000);
+  const g = await run(
+    forLiveInstance(rs, (i) => gateScript(i, timeoutMs, { action })),
+    timeoutMs + quickMs + 90_000,
+  );
   if (g.unreachable) return { outcome: 'unreachable', ok: false, detail: g.unreachable };
   const gate = parseGate(g.stdout);
   const recs = records(g.stdout);
   const before = recs.find((x) => x[0] === 'before')?.[1];
   const since = Number(recs.find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
-  if (gate.outcome === 'ready') return { outcome: action === 'start' && before === 'active' ? 'running' : action === 'restart' ? 'restarted' : 'started', ok: true, detail: 'ready' };
+  if (gate.outcome === 'ready')
+    return {
+      outcome: action === 'start' && before === 'active' ? 'running' : action === 'restart' ? 'restarted' : 'started',
+      ok: true,
+      detail: 'ready',
+    };
   return { outcome: 'failed', ok: false, gate, diagnose: since === undefined ? {} : { since } };
 }
 
@@ -79,21 +87,31 @@ export const systemd: Runtime<'systemd'> = {
     const probes = parseProbes(sections(output).get('probes'));
     const byId = new Map(parseUnitStates(instances(units), output).map((s) => [s.id, s]));
     // A swap service is reported as its live instance.
-    const live = new Map(records(output).filter((r) => r[0] === 'swaplive').map((r) => [r[1] ?? '', r[2] ?? '']));
+    const live = new Map(
+      records(output)
+        .filter((r) => r[0] === 'swaplive')
+        .map((r) => [r[1] ?? '', r[2] ?? '']),
+    );
     return units.map((u): ServiceRuntimeStatus => {
       const chosen = swapCandidates(u).find((c) => c.live === (live.get(u.id) ?? ''))!;
       const row = { ...byId.get(chosen.rs.id)!, health: healthOf(chosen.rs, probes) };
       return chosen.rs === u ? row : { ...row, id: u.id, instance: { unit: chosen.rs.unit!, port: chosen.rs.port ?? null } };
     });
   },
-  noStateReason: (service) => (service.unit === undefined ? 'no systemd unit declared' : `systemctl gave no state for ${service.unit} (is systemd running on the host?)`),
+  noStateReason: (service) =>
+    service.unit === undefined ? 'no systemd unit declared' : `systemctl gave no state for ${service.unit} (is systemd running on the host?)`,
   statusLabel: (row) => row.unit ?? '',
   declaredLabel: (row) => row.unit ?? '',
 
   lifecycle,
   diagnosisScript: (rs, { since }) => (rs.unit === undefined ? undefined : forLiveInstance(rs, (i) => diagnosisScript(i, since))),
   logs: (rs, lines, follow) =>
-    rs.unit === undefined ? { error: 'no systemd unit declared' } : { script: forLiveInstance(rs, (i) => logsScript(i.unit!, lines, follow)), source: `journal of ${rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`}` },
+    rs.unit === undefined
+      ? { error: 'no systemd unit declared' }
+      : {
+          script: forLiveInstance(rs, (i) => logsScript(i.unit!, lines, follow)),
+          source: `journal of ${rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`}`,
+        },
 
   releases: {
     activatable: (service) => service.unit !== undefined,

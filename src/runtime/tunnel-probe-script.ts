@@ -49,7 +49,9 @@ export function tunnelStatusPart(input: TunnelHostInput): string {
   if (input.units.length === 0 && input.probes.length === 0) return '';
   const lines = [PROBE_FN];
   for (const t of input.units) {
-    lines.push(`printf '@@tunnel-unit\\t%s\\t%s\\n' ${quote(t.name)} "$(systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -p ActiveEnterTimestamp -- ${quote(t.unit)} 2>/dev/null | tr '\\n' '\\t')"`);
+    lines.push(
+      `printf '@@tunnel-unit\\t%s\\t%s\\n' ${quote(t.name)} "$(systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -p ActiveEnterTimestamp -- ${quote(t.unit)} 2>/dev/null | tr '\\n' '\\t')"`,
+    );
   }
   for (const p of input.probes) {
     const host = p.host === '0.0.0.0' || p.host === '::' ? '127.0.0.1' : p.host;
@@ -77,7 +79,12 @@ export function parseTunnelStatus(input: TunnelHostInput, output: string): Tunne
     const [kind, name] = r;
     if (name === undefined) continue;
     if (kind === 'tunnel-unit') {
-      const props = new Map(r.slice(2).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const props = new Map(
+        r
+          .slice(2)
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
       const restarts = Number(props.get('NRestarts'));
       units.set(name, {
         load: props.get('LoadState') ?? 'unknown',
@@ -89,7 +96,18 @@ export function parseTunnelStatus(input: TunnelHostInput, output: string): Tunne
     } else if (kind === 'tunnel-tcp') {
       const port = Number(r[2]);
       const answer = r[3] ?? '';
-      add(name, { host: hostOf.get(`${name}\u0000${port}`) ?? '', port, kind: 'tcp', ok: answer === 'open', detail: answer === 'open' ? 'connection stays open' : answer === 'closed' ? 'accepted, then closed: the far end cannot reach the target' : answer || 'no answer' });
+      add(name, {
+        host: hostOf.get(`${name}\u0000${port}`) ?? '',
+        port,
+        kind: 'tcp',
+        ok: answer === 'open',
+        detail:
+          answer === 'open'
+            ? 'connection stays open'
+            : answer === 'closed'
+              ? 'accepted, then closed: the far end cannot reach the target'
+              : answer || 'no answer',
+      });
     } else if (kind === 'tunnel-pg') {
       const port = Number(r[2]);
       add(name, { host: hostOf.get(`${name}\u0000${port}`) ?? '', port, kind: 'pg_isready', ok: r[3] === '0', detail: (r[4] ?? '').trim() });

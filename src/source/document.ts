@@ -25,7 +25,10 @@ interface Positioned {
 function parseWithPositions(text: string, options: { strict: boolean }): { doc: Document.Parsed; counter: LineCounter } {
   const { LineCounter, parseDocument } = yaml();
   const counter = new LineCounter();
-  const doc = parseDocument(text, options.strict ? { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true } : { lineCounter: counter, prettyErrors: false });
+  const doc = parseDocument(
+    text,
+    options.strict ? { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true } : { lineCounter: counter, prettyErrors: false },
+  );
   return { doc, counter };
 }
 
@@ -63,13 +66,22 @@ export class SourceDocument {
       const pos = counter.linePos(err.pos[0]);
       // yaml's own wording for this one names its API ("use YAML.parseAllDocuments()").
       const message = err.code === 'MULTIPLE_DOCS' ? 'a second YAML document starts here; a manifest holds one document' : firstLine(err.message);
-      problems.push(problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, err.pos[1] - err.pos[0]) }, message, yamlHint(err.code)));
+      problems.push(
+        problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, err.pos[1] - err.pos[0]) }, message, yamlHint(err.code)),
+      );
     }
     if (problems.length === 0 && text.includes('*')) {
       const cycle = selfContainingAlias(doc);
       if (cycle) {
         const pos = counter.linePos(cycle.range![0]);
-        problems.push(problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: Math.max(1, cycle.range![1] - cycle.range![0]) }, `an alias refers to a node that contains it (*${cycle.source})`, 'an alias may only repeat a node defined before it and outside it; a value cannot contain itself.'));
+        problems.push(
+          problem(
+            'yaml_syntax',
+            { file, line: pos.line, column: pos.col, length: Math.max(1, cycle.range![1] - cycle.range![0]) },
+            `an alias refers to a node that contains it (*${cycle.source})`,
+            'an alias may only repeat a node defined before it and outside it; a value cannot contain itself.',
+          ),
+        );
       }
     }
     let value: unknown;
@@ -108,8 +120,16 @@ export class SourceDocument {
       const offset = jsonErrorOffset(message, text);
       const pos = counter.linePos(offset);
       // Node quotes a snippet of the text ("… is not valid JSON"): it may hold a secret, and the code frame shows the spot.
-      const clean = message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '').replace(/, \.*".*is not valid JSON$/s, '');
-      const p = problem('yaml_syntax', { file, line: pos.line, column: pos.col }, `invalid JSON: ${firstLine(clean)}`, 'JSON allows no comments, no trailing commas and only double-quoted strings.');
+      const clean = message
+        .replace(/ in JSON at position \d+.*$/, '')
+        .replace(/^JSON\.parse: /, '')
+        .replace(/, \.*".*is not valid JSON$/s, '');
+      const p = problem(
+        'yaml_syntax',
+        { file, line: pos.line, column: pos.col },
+        `invalid JSON: ${firstLine(clean)}`,
+        'JSON allows no comments, no trailing commas and only double-quoted strings.',
+      );
       return new SourceDocument(file, text, { doc: undefined, counter }, undefined, [p]);
     }
     const duplicates = duplicateJsonKeys(text);
@@ -117,7 +137,12 @@ export class SourceDocument {
       const { counter } = parseWithPositions(text, { strict: false });
       const problems = duplicates.map((d) => {
         const pos = counter.linePos(d.offset);
-        return problem('yaml_syntax', { file, line: pos.line, column: pos.col, length: d.length }, `duplicate key ${JSON.stringify(d.key)} in ${d.where}`, 'each key may appear once in an object; remove or merge the repeated one.');
+        return problem(
+          'yaml_syntax',
+          { file, line: pos.line, column: pos.col, length: d.length },
+          `duplicate key ${JSON.stringify(d.key)} in ${d.where}`,
+          'each key may appear once in an object; remove or merge the repeated one.',
+        );
       });
       return new SourceDocument(file, text, { doc: undefined, counter }, undefined, problems);
     }
@@ -203,7 +228,10 @@ function keyText(key: unknown): string {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .trim();
 }
 
 interface DuplicateKey {

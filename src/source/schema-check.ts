@@ -64,7 +64,8 @@ export function schemaProblems(name: SchemaName, source: SourceDocument, value: 
   for (const err of errors) {
     if (err.keyword !== 'oneOf' && oneOfPaths.has(err.instancePath) && err.schemaPath.includes('/oneOf/')) continue;
     if (err.keyword === 'if') continue;
-    if (err.keyword === 'propertyNames' && badNames.has(`${err.instancePath}\u0000${(err.params as { propertyName?: string }).propertyName}`)) continue;
+    if (err.keyword === 'propertyNames' && badNames.has(`${err.instancePath}\u0000${(err.params as { propertyName?: string }).propertyName}`))
+      continue;
     const p = toProblem(name, source, err);
     const key = `${p.line}:${p.column}:${p.message}`;
     if (seen.has(key)) continue;
@@ -77,7 +78,15 @@ export function schemaProblems(name: SchemaName, source: SourceDocument, value: 
 function findingPath(err: ErrorObject): PathSegment[] {
   const path = pointerToPath(err.instancePath);
   const params = err.params as { additionalProperty?: string; missingProperty?: string; propertyName?: string };
-  const key = err.propertyName ?? (err.keyword === 'additionalProperties' ? params.additionalProperty : err.keyword === 'required' ? params.missingProperty : err.keyword === 'propertyNames' ? params.propertyName : undefined);
+  const key =
+    err.propertyName ??
+    (err.keyword === 'additionalProperties'
+      ? params.additionalProperty
+      : err.keyword === 'required'
+        ? params.missingProperty
+        : err.keyword === 'propertyNames'
+          ? params.propertyName
+          : undefined);
   return key === undefined ? path : [...path, String(key)];
 }
 
@@ -104,7 +113,8 @@ function toProblem(name: SchemaName, source: SourceDocument, err: ErrorObject): 
   const badName = err.propertyName ?? (err.keyword === 'propertyNames' ? (err.params as { propertyName?: string }).propertyName : undefined);
   if (badName !== undefined) {
     // About a key, not its value: point at the key rather than at (and dumping) the whole object.
-    const rule = err.keyword === 'pattern' ? (parent?.description ?? `expected to match ${(err.params as { pattern: string }).pattern}`) : parent?.description;
+    const rule =
+      err.keyword === 'pattern' ? (parent?.description ?? `expected to match ${(err.params as { pattern: string }).pattern}`) : parent?.description;
     return problem('schema', source.locateKey(path, badName), `the name ${show(badName)} in ${where} is not a valid name`, rule);
   }
   switch (err.keyword) {
@@ -124,7 +134,12 @@ function toProblem(name: SchemaName, source: SourceDocument, err: ErrorObject): 
       const allowed = ((err.params as { allowedValues: unknown[] }).allowedValues ?? []).map(String);
       const got = valueAt(source.value, path);
       const guess = typeof got === 'string' ? closest(got, allowed) : undefined;
-      return problem('schema', source.locate(path), `${where} must be one of ${allowed.join(', ')} (got ${show(got)})`, guess ? `did you mean "${guess}"?` : undefined);
+      return problem(
+        'schema',
+        source.locate(path),
+        `${where} must be one of ${allowed.join(', ')} (got ${show(got)})`,
+        guess ? `did you mean "${guess}"?` : undefined,
+      );
     }
     case 'const': {
       const allowed = (err.params as { allowedValue: unknown }).allowedValue;
@@ -138,9 +153,19 @@ function toProblem(name: SchemaName, source: SourceDocument, err: ErrorObject): 
       const got = valueAt(source.value, path);
       const isDroplet = path[0] === 'droplets' && path[path.length - 1] === 'name' && path.length === 3;
       if (isDroplet) {
-        return problem('droplet_naming', source.locate(path), `droplet name ${show(got)} is not reverse-DNS as the convention requires`, parent?.description ?? 'use <prefix>.<role> or <prefix>.<producer>.<role>, lower case.');
+        return problem(
+          'droplet_naming',
+          source.locate(path),
+          `droplet name ${show(got)} is not reverse-DNS as the convention requires`,
+          parent?.description ?? 'use <prefix>.<role> or <prefix>.<producer>.<role>, lower case.',
+        );
       }
-      return problem('schema', source.locate(path), `${where} ${show(got)} does not have the expected form`, parent?.description ?? `expected to match ${(err.params as { pattern: string }).pattern}`);
+      return problem(
+        'schema',
+        source.locate(path),
+        `${where} ${show(got)} does not have the expected form`,
+        parent?.description ?? `expected to match ${(err.params as { pattern: string }).pattern}`,
+      );
     }
     case 'oneOf':
     case 'anyOf':
@@ -152,7 +177,12 @@ function toProblem(name: SchemaName, source: SourceDocument, err: ErrorObject): 
     case 'uniqueItems':
     case 'propertyNames':
     default:
-      return problem('schema', source.locate(path), `${where} ${err.message ?? 'is invalid'}${err.keyword === 'propertyNames' ? ` (${show((err.params as { propertyName?: string }).propertyName)})` : ''}`, parent?.description);
+      return problem(
+        'schema',
+        source.locate(path),
+        `${where} ${err.message ?? 'is invalid'}${err.keyword === 'propertyNames' ? ` (${show((err.params as { propertyName?: string }).propertyName)})` : ''}`,
+        parent?.description,
+      );
   }
 }
 

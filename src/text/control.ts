@@ -16,7 +16,12 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 /** The text with every control character written as an escape (\n, \t, \x1b, \u2028): one line, nothing invisible. */
 export function printable(text: string): string {
   if (!CONTROL_CHARACTER.test(text)) return text;
-  return text.replace(CONTROL_CHARACTERS, (ch) => NAMED[ch] ?? (ch.charCodeAt(0) <= 0xff ? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return text.replace(
+    CONTROL_CHARACTERS,
+    (ch) =>
+      NAMED[ch] ??
+      (ch.charCodeAt(0) <= 0xff ? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
 }
 
 /** A value for a message: at most `max` characters (the middle elided), so a megabyte value cannot flood a terminal. */
@@ -38,7 +43,10 @@ const TERMINAL_ACTIVE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
 const TERMINAL_ACTIVE_ALL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 function escapeOne(ch: string): string {
-  return NAMED[ch] ?? (ch.charCodeAt(0) <= 0xff ? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (
+    NAMED[ch] ??
+    (ch.charCodeAt(0) <= 0xff ? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  );
 }
 
 export function inert(text: string): string {

@@ -4,7 +4,8 @@
  */
 
 /** Keys whose value is a secret (normalised: lower case, no - or _). env_file is a path, not a secret. */
-export const SECRET_KEY = /^(?!env_?file$).*(pass(word|wd|code|phrase)?|secret|token|api_?key|private_?key|credentials?|access_?key|auth_?key|client_?secret|pwd)$/i;
+export const SECRET_KEY =
+  /^(?!env_?file$).*(pass(word|wd|code|phrase)?|secret|token|api_?key|private_?key|credentials?|access_?key|auth_?key|client_?secret|pwd)$/i;
 
 const KNOWN_FORMATS: RegExp[] = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
@@ -71,7 +72,15 @@ export function looksLikeSecret(value: string): boolean {
   for (const token of value.split(/[\s"'=,;]+/)) {
     // A hex key or digest; a run like "aaaa…" or "abab…" is filler, not a key.
     if (token.length >= 48 && /^[a-f0-9]+$/i.test(token) && entropy(token) >= 3) return true;
-    if (token.length >= 32 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(token) && !token.includes('/') && /[0-9]/.test(token) && /[A-Za-z]/.test(token) && entropy(token) >= 4) return true;
+    if (
+      token.length >= 32 &&
+      /^[A-Za-z0-9+/_-]+={0,2}$/.test(token) &&
+      !token.includes('/') &&
+      /[0-9]/.test(token) &&
+      /[A-Za-z]/.test(token) &&
+      entropy(token) >= 4
+    )
+      return true;
   }
   return false;
 }

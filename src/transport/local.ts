@@ -18,12 +18,26 @@ export class LocalTransport implements Transport {
 
   async script(script: string, options: Omit<RunOptions, 'stdin'> = {}): Promise<RunResult> {
     const r = await runProcess('sh', ['-s'], { ...options, stdin: script, ...(this.cwd === undefined ? {} : { cwd: this.cwd }) });
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, durationMs: r.durationMs, unreachable: r.spawnError === undefined ? undefined : `cannot run sh: ${r.spawnError}` };
+    return {
+      code: r.code,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      timedOut: r.timedOut,
+      durationMs: r.durationMs,
+      unreachable: r.spawnError === undefined ? undefined : `cannot run sh: ${r.spawnError}`,
+    };
   }
 
   async command(command: Shell, options: RunOptions = {}): Promise<RunResult> {
     const r = await runProcess('sh', ['-c', command.text], { ...options, ...(this.cwd === undefined ? {} : { cwd: this.cwd }) });
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, durationMs: r.durationMs, unreachable: r.spawnError === undefined ? undefined : `cannot run sh: ${r.spawnError}` };
+    return {
+      code: r.code,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      timedOut: r.timedOut,
+      durationMs: r.durationMs,
+      unreachable: r.spawnError === undefined ? undefined : `cannot run sh: ${r.spawnError}`,
+    };
   }
 
   async close(): Promise<void> {}

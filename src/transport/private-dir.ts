@@ -76,7 +76,8 @@ function checkDirectory(dir: string, path: string, st: Stats, uid: number): void
   if (st.uid !== 0 && st.uid !== uid) throw new UnsafePath(dir, path, `is owned by ${owner(st.uid)}, not by root or you`);
   const writableByOthers = (st.mode & 0o022) !== 0;
   const rootSticky = st.uid === 0 && (st.mode & 0o1000) !== 0;
-  if (writableByOthers && !rootSticky) throw new UnsafePath(dir, path, `is writable by ${(st.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)})`);
+  if (writableByOthers && !rootSticky)
+    throw new UnsafePath(dir, path, `is writable by ${(st.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)})`);
 }
 
 /** A directory this CLI made or will make: this user's own, a real directory, nobody else's bits. */
@@ -84,7 +85,8 @@ function checkOwn(dir: string, path: string, st: Stats, uid: number): void {
   if (st.isSymbolicLink()) throw new UnsafePath(dir, path, `is a symbolic link (owned by ${owner(st.uid)})`);
   if (!st.isDirectory()) throw new UnsafePath(dir, path, 'is not a directory');
   if (st.uid !== uid) throw new UnsafePath(dir, path, `is owned by ${owner(st.uid)}, not by you`);
-  if ((st.mode & 0o022) !== 0) throw new UnsafePath(dir, path, `is writable by ${(st.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)})`);
+  if ((st.mode & 0o022) !== 0)
+    throw new UnsafePath(dir, path, `is writable by ${(st.mode & 0o020) !== 0 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8)})`);
 }
 
 /**
@@ -103,7 +105,13 @@ export function privateDirectory(dir: string, base: string): string {
   }
   if (absolute !== root && !absolute.startsWith(root + sep)) throw new Error(`${absolute} is not under ${root}`);
   let current = checkedRealPath(absolute, root, uid);
-  const below = absolute === root ? [] : absolute.slice(root.length + 1).split(sep).filter(Boolean);
+  const below =
+    absolute === root
+      ? []
+      : absolute
+          .slice(root.length + 1)
+          .split(sep)
+          .filter(Boolean);
   for (const part of below) {
     const next = join(current, part);
     try {

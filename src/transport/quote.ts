@@ -57,7 +57,11 @@ function render(value: unknown): string {
 /** Throws unless `value` is a safe name of its kind (the definition validate uses: src/names.ts); returns it for chaining. */
 export function validName(kind: NameKind, value: string): string {
   const issue = nameIssue(kind, value);
-  if (issue !== undefined) throw new UsageError(`unsafe ${kind} name ${JSON.stringify(abbreviated(value, 80))}: it ${issue}`, 'manage-apps validate reports where it is declared (rule safe_name)');
+  if (issue !== undefined)
+    throw new UsageError(
+      `unsafe ${kind} name ${JSON.stringify(abbreviated(value, 80))}: it ${issue}`,
+      'manage-apps validate reports where it is declared (rule safe_name)',
+    );
   return value;
 }
 

@@ -23,7 +23,11 @@ function hookExit(): void {
   });
 }
 
-export function runProcess(file: string, args: readonly string[], options: RunOptions & { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<SpawnResult> {
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  options: RunOptions & { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<SpawnResult> {
   hookExit();
   const started = Date.now();
   return new Promise((resolve) => {
@@ -48,10 +52,13 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     };
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            kill();
+          }, options.timeoutMs);
     const onAbort = () => kill();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (code: number | null) => {
@@ -60,7 +67,14 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       running.delete(child);
-      resolve({ code: timedOut ? null : code, stdout, stderr, timedOut, durationMs: Date.now() - started, ...(spawnError === undefined ? {} : { spawnError }) });
+      resolve({
+        code: timedOut ? null : code,
+        stdout,
+        stderr,
+        timedOut,
+        durationMs: Date.now() - started,
+        ...(spawnError === undefined ? {} : { spawnError }),
+      });
     };
     child.on('error', (error) => {
       spawnError = error.message;
@@ -71,12 +85,15 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
     // socket): a killed client's pipes can stay open until the master gives up. Once the process
     // itself has exited, its output is complete after a moment; do not wait for the pipes longer.
     child.on('exit', (code) => {
-      setTimeout(() => {
-        if (settled) return;
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish(code);
-      }, timedOut ? 100 : 1000).unref();
+      setTimeout(
+        () => {
+          if (settled) return;
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(code);
+        },
+        timedOut ? 100 : 1000,
+      ).unref();
     });
     const input = options.stdin;
     if (input === undefined) child.stdin.end();

@@ -63,13 +63,18 @@ export function sshBaseArgs(options: SshOptions = {}): string[] {
   if (config !== undefined && config !== '') args.push('-F', config);
   args.push(
     '-T',
-    '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ConnectTimeout=${options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`,
     // A host that stops answering mid-command is judged gone after 3 missed keepalives: every 5 s,
     // or as often as the connect timeout when that is shorter (--connect-timeout 2: within ~6 s).
-    '-o', `ServerAliveInterval=${Math.max(1, Math.min(5, Math.ceil(options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)))}`,
-    '-o', 'ServerAliveCountMax=3',
-    '-o', 'LogLevel=ERROR',
+    '-o',
+    `ServerAliveInterval=${Math.max(1, Math.min(5, Math.ceil(options.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S)))}`,
+    '-o',
+    'ServerAliveCountMax=3',
+    '-o',
+    'LogLevel=ERROR',
   );
   if (options.multiplex !== false) {
     const dir = controlDir(options.controlDir);
@@ -79,7 +84,8 @@ export function sshBaseArgs(options: SshOptions = {}): string[] {
 }
 
 /** ssh's own messages when it could not reach or log in to the host (exit status 255). */
-const CONNECTION_ERROR = /(ssh: |connect to host|Connection (timed out|refused|closed|reset)|No route to host|Network is unreachable|Could not resolve hostname|Host key verification failed|Permission denied|kex_exchange_identification|banner exchange|Connection to .* (closed|timed out)|Broken pipe|mux_client|Control socket|Timeout, server .* not responding|port \d+: )/i;
+const CONNECTION_ERROR =
+  /(ssh: |connect to host|Connection (timed out|refused|closed|reset)|No route to host|Network is unreachable|Could not resolve hostname|Host key verification failed|Permission denied|kex_exchange_identification|banner exchange|Connection to .* (closed|timed out)|Broken pipe|mux_client|Control socket|Timeout, server .* not responding|port \d+: )/i;
 
 export function classify(result: SpawnResult, target: string): RunResult {
   let unreachable: string | undefined;
@@ -87,7 +93,10 @@ export function classify(result: SpawnResult, target: string): RunResult {
   else if (result.timedOut) unreachable = `no answer from ${target} within ${(result.durationMs / 1000).toFixed(1)}s`;
   else if (result.code === 255) {
     // 255 is ssh's own failure (our scripts never exit 255): no connection, or it was lost.
-    const lines = result.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = result.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const line = lines.filter((l) => CONNECTION_ERROR.test(l)).pop() ?? lines.pop();
     unreachable = line === undefined ? `lost the connection to ${target}` : line.replace(/^ssh: /, '');
   }

@@ -114,7 +114,13 @@ export function isLoopback(bind: string): boolean {
  */
 export function forwardsOf(t: Tunnel): Forward[] {
   if (t.forwards !== undefined) {
-    return t.forwards.map((f) => ({ bind: f.bind ?? '127.0.0.1', listen: f.listen, targetHost: f.target_host ?? 'localhost', targetPort: f.target_port ?? f.listen, ...(f.publish === undefined ? {} : { publish: f.publish }) }));
+    return t.forwards.map((f) => ({
+      bind: f.bind ?? '127.0.0.1',
+      listen: f.listen,
+      targetHost: f.target_host ?? 'localhost',
+      targetPort: f.target_port ?? f.listen,
+      ...(f.publish === undefined ? {} : { publish: f.publish }),
+    }));
   }
   return (t.ports ?? []).map((p) => ({ bind: '127.0.0.1', listen: p, targetHost: 'localhost', targetPort: p }));
 }
@@ -130,7 +136,8 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
   const tunnels: ResolvedTunnel[] = [];
   const inventoryTunnels = fleet.tunnels;
   const at = (i: number, ...path: (string | number)[]) => locator.inventory(['tunnels', i, ...path]);
-  const err = (i: number, path: (string | number)[], message: string, hint?: string) => problems.push(problem(TUNNEL_RULE, at(i, ...path), message, hint));
+  const err = (i: number, path: (string | number)[], message: string, hint?: string) =>
+    problems.push(problem(TUNNEL_RULE, at(i, ...path), message, hint));
 
   // Listening ports already taken on each host: services, clusters, then tunnels in order.
   const taken = new Map<string, Map<number, string>>();
@@ -157,7 +164,14 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
     const initiator = initiatorOf(t);
     const far = initiator === t.from ? t.to : t.from;
     if (t.initiator !== undefined && t.initiator !== initiator) {
-      err(i, ['initiator'], `tunnel "${t.name}" is ${direction}: ${initiator} opens it, not ${t.initiator}`, direction === 'reverse' ? `a reverse tunnel is opened by "to" (${t.to}); for ${t.initiator} to open it, make it "forward"` : `a forward tunnel is opened by "from" (${t.from}); for ${t.initiator} to open it, make it "reverse"`);
+      err(
+        i,
+        ['initiator'],
+        `tunnel "${t.name}" is ${direction}: ${initiator} opens it, not ${t.initiator}`,
+        direction === 'reverse'
+          ? `a reverse tunnel is opened by "to" (${t.to}); for ${t.initiator} to open it, make it "forward"`
+          : `a forward tunnel is opened by "from" (${t.from}); for ${t.initiator} to open it, make it "reverse"`,
+      );
       return;
     }
     const forwards = forwardsOf(t);
@@ -178,11 +192,24 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
       }
       if (HOST_TOKEN.test(f.bind) && !isLoopback(f.bind) && (f.publish === undefined || f.publish.trim() === '')) {
         // Not an error: some tunnels exist to publish a port. Said, located, until acknowledged.
-        problems.push(problem(TUNNEL_RULE, at(i, ...path, 'bind'), `tunnel "${t.name}" publishes port ${f.listen} on ${t.from} at ${f.bind}: every host that reaches ${t.from} there can connect to ${t.to}:${f.targetPort}`, `bind it to 127.0.0.1, or say why it must be reachable with "publish": "<why>" on this forward`, 'warning'));
+        problems.push(
+          problem(
+            TUNNEL_RULE,
+            at(i, ...path, 'bind'),
+            `tunnel "${t.name}" publishes port ${f.listen} on ${t.from} at ${f.bind}: every host that reaches ${t.from} there can connect to ${t.to}:${f.targetPort}`,
+            `bind it to 127.0.0.1, or say why it must be reachable with "publish": "<why>" on this forward`,
+            'warning',
+          ),
+        );
       }
       const owner = claim(t.from, f.listen, `tunnel ${t.name}`);
       if (owner !== undefined && owner !== `tunnel ${t.name}`) {
-        err(i, path, `tunnel "${t.name}" listens on ${t.from}:${f.listen}, which ${owner} already uses`, `pick another port for the listening end (set "forwards": [{"listen": <free port>, "target_port": ${f.targetPort}}])`);
+        err(
+          i,
+          path,
+          `tunnel "${t.name}" listens on ${t.from}:${f.listen}, which ${owner} already uses`,
+          `pick another port for the listening end (set "forwards": [{"listen": <free port>, "target_port": ${f.targetPort}}])`,
+        );
         bad = true;
       }
     });
@@ -192,15 +219,30 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
       err(i, ['ssh_user'], `tunnel "${t.name}": ${shown(farUser)} is not a user name`);
       bad = true;
     } else if (!farUser.startsWith(FAR_USER_PREFIX) || farUser.length === FAR_USER_PREFIX.length) {
-      err(i, ['ssh_user'], `tunnel "${t.name}": ssh_user ${shown(farUser)} is not an account manage-apps makes: ${far} would lock it to forwarding only (no shell, no commands)`, `name an account of its own starting with "${FAR_USER_PREFIX}" (e.g. "${FAR_USER_PREFIX}${t.name.toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 32 - FAR_USER_PREFIX.length)}"), or leave ssh_user out (${FAR_USER[direction]})`);
+      err(
+        i,
+        ['ssh_user'],
+        `tunnel "${t.name}": ssh_user ${shown(farUser)} is not an account manage-apps makes: ${far} would lock it to forwarding only (no shell, no commands)`,
+        `name an account of its own starting with "${FAR_USER_PREFIX}" (e.g. "${FAR_USER_PREFIX}${t.name
+          .toLowerCase()
+          .replace(/[^a-z0-9_-]/g, '-')
+          .slice(0, 32 - FAR_USER_PREFIX.length)}"), or leave ssh_user out (${FAR_USER[direction]})`,
+      );
       bad = true;
     }
     const connect = dialAddress(index, t, index.hosts.get(initiator)!, farHost);
     if (typeof connect === 'string') {
-      err(i, t.connect !== undefined ? ['connect'] : [], connect, `say how ${initiator} dials ${far}: put both on the mesh (mesh_ip), give ${far} a public_ip, or set "connect" on the tunnel`);
+      err(
+        i,
+        t.connect !== undefined ? ['connect'] : [],
+        connect,
+        `say how ${initiator} dials ${far}: put both on the mesh (mesh_ip), give ${far} a public_ip, or set "connect" on the tunnel`,
+      );
       bad = true;
     } else if (connect.warning !== undefined) {
-      problems.push(problem(TUNNEL_RULE, at(i), connect.warning, `set "connect" on the tunnel to the address ${initiator} uses for ${far}`, 'warning'));
+      problems.push(
+        problem(TUNNEL_RULE, at(i), connect.warning, `set "connect" on the tunnel to the address ${initiator} uses for ${far}`, 'warning'),
+      );
     }
     if (bad || typeof connect === 'string') return;
     tunnels.push({
@@ -229,17 +271,24 @@ export function resolveTunnels(index: FleetIndex, locator: Locator): TunnelResol
  * initiator reaches it); its public address; else its `address` (a LAN the inventory does not
  * model). An error (string) when there is nothing to dial.
  */
-function dialAddress(index: FleetIndex, t: Tunnel, initiator: Host, far: Host): { address: string; via: ResolvedTunnel['connect']['via']; warning?: string } | string {
+function dialAddress(
+  index: FleetIndex,
+  t: Tunnel,
+  initiator: Host,
+  far: Host,
+): { address: string; via: ResolvedTunnel['connect']['via']; warning?: string } | string {
   if (t.connect !== undefined) {
     if (!HOST_TOKEN.test(t.connect)) return `tunnel "${t.name}": connect ${shown(t.connect)} is not a plain host name or address`;
     return { address: t.connect, via: 'connect' };
   }
   const reach = new Reachability(index, new Set(), new Set([t.name]));
-  if (initiator.meshIp !== undefined && far.meshIp !== undefined && reach.reaches(initiator.name, far.name)) return { address: far.meshIp, via: 'mesh' };
+  if (initiator.meshIp !== undefined && far.meshIp !== undefined && reach.reaches(initiator.name, far.name))
+    return { address: far.meshIp, via: 'mesh' };
   const pub = far.publicIp ?? (far.address !== undefined && isPublicIpv4(far.address) ? far.address : undefined);
   if (pub !== undefined) return { address: pub, via: 'public' };
   const address = far.address ?? far.lan;
-  if (address === undefined) return `tunnel "${t.name}": ${initiator.name} has no way to reach ${far.name} (not both on the mesh, and ${far.name} has no address)`;
+  if (address === undefined)
+    return `tunnel "${t.name}": ${initiator.name} has no way to reach ${far.name} (not both on the mesh, and ${far.name} has no address)`;
   if (!HOST_TOKEN.test(address)) return `tunnel "${t.name}": address ${shown(address)} of ${far.name} is not a plain host name or address`;
   // A LAN address: the inventory does not model LANs, and the operator dials it today.
   return { address, via: 'address' };

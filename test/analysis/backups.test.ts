@@ -8,12 +8,28 @@ test('seed 000: the production database with no backup policy (mac-sync mirror) 
   const { index } = await loadFixture('seed000');
   const r = backupReport(index);
   assert.equal(r.ok, false);
-  assert.deepEqual(r.missing.map((m) => [m.kind, m.name, m.severity]), [['cluster', 'mac-sync-mirror', 'error']]);
+  assert.deepEqual(
+    r.missing.map((m) => [m.kind, m.name, m.severity]),
+    [['cluster', 'mac-sync-mirror', 'error']],
+  );
   assert.equal(r.clusters.find((c) => c.name === 'cache-redis')?.status, 'cache');
-  assert.deepEqual(r.clusters.find((c) => c.name === 'platform-pg')?.policy, { rpo: '15m', rto: '1h', method: 'WAL streaming to apricot + nightly logical dumps', target: 'apricot', drill: null });
+  assert.deepEqual(r.clusters.find((c) => c.name === 'platform-pg')?.policy, {
+    rpo: '15m',
+    rto: '1h',
+    method: 'WAL streaming to apricot + nightly logical dumps',
+    target: 'apricot',
+    drill: null,
+  });
   const beacon = r.clusters.find((c) => c.name === 'analytics-ts')!.databases[0]!;
   assert.deepEqual([beacon.service, beacon.source, beacon.policy?.rpo], ['beacon', 'database.backup', '1d']);
-  assert.deepEqual(r.services.map((s) => [s.id, s.status]), [['forgejo', 'ok'], ['mac-sync', 'ok'], ['mail-sync', 'ok']]);
+  assert.deepEqual(
+    r.services.map((s) => [s.id, s.status]),
+    [
+      ['forgejo', 'ok'],
+      ['mac-sync', 'ok'],
+      ['mail-sync', 'ok'],
+    ],
+  );
   // Host loss, like seed 000 §8.
   const loss = Object.fromEntries(r.host_loss.map((h) => [h.host, h]));
   assert.deepEqual([loss['black']!.worst_rpo, loss['black']!.undeclared], ['none', ['mac-sync-mirror']]);
@@ -40,7 +56,10 @@ test('backups: declared everywhere is ok (exit 0); a dev stateful service withou
     }),
   );
   assert.equal(r.ok, true);
-  assert.deepEqual(r.missing.map((m) => [m.name, m.severity]), [['scratch:dev', 'warning']]);
+  assert.deepEqual(
+    r.missing.map((m) => [m.name, m.severity]),
+    [['scratch:dev', 'warning']],
+  );
   assert.equal(r.clusters[0]?.status, 'ok');
   assert.ok(r.warnings.some((w) => /kept on h, the host it protects/.test(w)));
   // q's backup lives on h itself: losing h loses q for good.
@@ -60,7 +79,10 @@ test('backups: a cluster partly covered by database.backup reports each uncovere
       ],
     }),
   );
-  assert.deepEqual(r.missing.map((m) => [m.kind, m.name, m.severity]), [['database', 'pg/b', 'error']]);
+  assert.deepEqual(
+    r.missing.map((m) => [m.kind, m.name, m.severity]),
+    [['database', 'pg/b', 'error']],
+  );
 });
 
 test('objectives: n/a < continuous < durations (by length) < none', () => {
@@ -76,5 +98,14 @@ test('CLI: backups --json shape', () => {
   const { status, json } = cliJson<BackupReport & { problems: unknown[] }>(['backups', '--root', 'test/fixtures/seed003']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['clusters', 'services', 'missing', 'warnings', 'host_loss', 'ok', 'drills', 'problems']);
-  assert.deepEqual(Object.keys(json.host_loss[0]!), ['host', 'role', 'data', 'worst_rpo', 'worst_rto', 'undeclared', 'backup_on_same_host', 'holds_backups_of']);
+  assert.deepEqual(Object.keys(json.host_loss[0]!), [
+    'host',
+    'role',
+    'data',
+    'worst_rpo',
+    'worst_rto',
+    'undeclared',
+    'backup_on_same_host',
+    'holds_backups_of',
+  ]);
 });

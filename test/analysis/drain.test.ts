@@ -19,7 +19,8 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
   for (const row of plan.register) {
     for (const consumer of row.consumers) {
       const c = plan.register.find((r) => r.name === consumer);
-      if (c && row.core === null && c.core === null && row.kind === 'service') assert.ok(c.wave > row.wave, `${row.name} (wave ${row.wave}) before its consumer ${consumer} (wave ${c.wave})`);
+      if (c && row.core === null && c.core === null && row.kind === 'service')
+        assert.ok(c.wave > row.wave, `${row.name} (wave ${row.wave}) before its consumer ${consumer} (wave ${c.wave})`);
     }
   }
   assert.ok(waveOf(plan, 'eso-argocd')! > waveOf(plan, 'gitea')!);
@@ -31,7 +32,10 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
   assert.ok(waveOf(plan, 'coulombcore-pg')! < last.wave);
   // The register: current, target, owner for every row; a missing owner is a warning.
   const sh = plan.register.find((r) => r.name === 'state-hub')!;
-  assert.deepEqual([sh.kind, sh.current, sh.target, sh.owner, sh.consumers], ['service', 'coulombcore', 'railiance01', 'custodian', ['activity-core']]);
+  assert.deepEqual(
+    [sh.kind, sh.current, sh.target, sh.owner, sh.consumers],
+    ['service', 'coulombcore', 'railiance01', 'custodian', ['activity-core']],
+  );
   assert.ok(plan.warnings.some((w) => w.kind === 'no_owner' && w.items?.includes('inter-hub')));
   // railiance01 reaches coulombcore only through the workstation: said, as the drain relies on it.
   assert.ok(plan.warnings.some((w) => w.kind === 'through_workstation' && /through workstation/.test(w.message)));
@@ -41,10 +45,19 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
 test('seed 003 re-homed: the drain needs no workstation', async () => {
   const { index } = await loadFixture('seed003-rehomed');
   const plan = planDrain(index, 'coulombcore', 'railiance01');
-  assert.equal(plan.warnings.some((w) => w.kind === 'through_workstation'), false);
+  assert.equal(
+    plan.warnings.some((w) => w.kind === 'through_workstation'),
+    false,
+  );
   // Its tunnels run railiance01 → coulombcore only: what stays behind cannot call what moved
   // ahead of it (eso-argocd → gitea), which the plan says rather than hides.
-  assert.ok(plan.warnings.some((w) => w.kind === 'during_drain' && /coulombcore cannot reach railiance01: while the drain runs, what is left behind reaches what has moved \(eso-argocd → gitea/.test(w.message)));
+  assert.ok(
+    plan.warnings.some(
+      (w) =>
+        w.kind === 'during_drain' &&
+        /coulombcore cannot reach railiance01: while the drain runs, what is left behind reaches what has moved \(eso-argocd → gitea/.test(w.message),
+    ),
+  );
 });
 
 test('drain: a frozen target, a non-production target, a taken port and a cycle cannot move (exit 1)', async () => {
@@ -52,7 +65,15 @@ test('drain: a frozen target, a non-production target, a taken port and a cycle 
   const back = planDrain(index, 'railiance01', 'coulombcore');
   assert.equal(back.ok, false);
   assert.ok(back.blocked.some((b) => b.name === 'activity-core' && b.reason === 'target_frozen'));
-  assert.ok(back.warnings.some((w) => w.kind === 'through_workstation' && /railiance01 reaches coulombcore only through workstation \(workstation\): while the drain runs, what is left behind reaches what has moved \(activity-core → temporal/.test(w.message)));
+  assert.ok(
+    back.warnings.some(
+      (w) =>
+        w.kind === 'through_workstation' &&
+        /railiance01 reaches coulombcore only through workstation \(workstation\): while the drain runs, what is left behind reaches what has moved \(activity-core → temporal/.test(
+          w.message,
+        ),
+    ),
+  );
 
   const fleet = indexOf({
     hosts: ['old', 'new', { name: 'box', role: 'dev' }],
@@ -74,7 +95,10 @@ test('drain: a frozen target, a non-production target, a taken port and a cycle 
   assert.match(plan.register.find((r) => r.name === 'c')!.blocked[0]!.message, /already taken by cluster "pg"/);
   assert.deepEqual(reasons('d:dev'), []);
   const toDev = planDrain(fleet, 'old', 'box');
-  assert.deepEqual(toDev.register.find((r) => r.name === 'c')?.blocked.map((b) => b.reason), ['target_not_production']);
+  assert.deepEqual(
+    toDev.register.find((r) => r.name === 'c')?.blocked.map((b) => b.reason),
+    ['target_not_production'],
+  );
   assert.deepEqual(toDev.register.find((r) => r.name === 'd:dev')?.blocked, []);
 });
 
@@ -90,9 +114,15 @@ test('drain: production consumers elsewhere must reach the target, and the targe
   });
   const plan = planDrain(index, 'old', 'new');
   const messages = plan.register.find((r) => r.name === 'api')!.blocked.map((b) => `${b.reason}: ${b.message}`);
-  assert.ok(messages.some((m) => /^unreachable: its consumer web on edge cannot reach new/.test(m)), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => /^unreachable: its consumer web on edge cannot reach new/.test(m)),
+    messages.join('\n'),
+  );
   // new reaches data only through old: that route ends with the drain.
-  assert.ok(messages.some((m) => /^unreachable: new cannot reach store on data, which it relies on once old is gone/.test(m)), messages.join('\n'));
+  assert.ok(
+    messages.some((m) => /^unreachable: new cannot reach store on data, which it relies on once old is gone/.test(m)),
+    messages.join('\n'),
+  );
   const fixed = indexOf({
     hosts: ['old', 'new', 'edge', 'data'],
     services: [
@@ -118,7 +148,10 @@ test('drain: providers first, most relied on first within a wave; many dependant
     mesh: { cidr: '10.9.0.0/24', topology: 'full-mesh', listenPort: 51820, interface: 'wg0' },
   });
   const plan = planDrain(index, 'old', 'new');
-  assert.deepEqual(plan.waves.map((w) => w.items.map((i) => i.name)), [['base'], ['mid'], ['leaf'], ['popular']]);
+  assert.deepEqual(
+    plan.waves.map((w) => w.items.map((i) => i.name)),
+    [['base'], ['mid'], ['leaf'], ['popular']],
+  );
   assert.equal(plan.register.find((r) => r.name === 'popular')?.core?.reason, 'many-dependants');
 });
 
@@ -129,7 +162,10 @@ test('core heuristic: identity and secrets by name or owner, shared databases, m
   assert.equal(nameKind('login-api', 'identity-team'), 'identity');
   const index = indexOf({
     hosts: ['h'],
-    clusters: [{ name: 'pg', host: 'h' }, { name: 'small', host: 'h', port: 5433 }],
+    clusters: [
+      { name: 'pg', host: 'h' },
+      { name: 'small', host: 'h', port: 5433 },
+    ],
     services: [
       { project: 'a', host: 'h', database: 'pg' },
       { project: 'b', host: 'h', database: 'pg' },
@@ -147,7 +183,22 @@ test('CLI: drain --json shape; --to is required; unknown or identical hosts are 
   const { status, json } = cliJson<DrainPlan>(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/seed003']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['host', 'to', 'register', 'waves', 'tunnels', 'warnings', 'blocked', 'ok', 'problems']);
-  assert.deepEqual(Object.keys(json.register[0]!), ['kind', 'name', 'project', 'environment', 'port', 'owner', 'production', 'current', 'target', 'consumers', 'dependants', 'core', 'wave', 'blocked']);
+  assert.deepEqual(Object.keys(json.register[0]!), [
+    'kind',
+    'name',
+    'project',
+    'environment',
+    'port',
+    'owner',
+    'production',
+    'current',
+    'target',
+    'consumers',
+    'dependants',
+    'core',
+    'wave',
+    'blocked',
+  ]);
   const human = cli(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/seed003']);
   assert.match(human.stdout, /Dependency register/);
   assert.match(human.stdout, /identity-pg \(db\), openbao, identity {2}← identity and secrets/);
@@ -162,7 +213,12 @@ test('CLI: drain --json shape; --to is required; unknown or identical hosts are 
 test('"only through a workstation" is said only when every route needs one, naming each that offers one', () => {
   // api depends on auth, both on old: the drain moves api first, and it must reach auth on old meanwhile.
   const spec = {
-    hosts: [{ name: 'prod1', meshIp: '10.9.0.2' }, { name: 'old' }, { name: 'ws', role: 'workstation' as const }, { name: 'devbox', role: 'dev' as const }],
+    hosts: [
+      { name: 'prod1', meshIp: '10.9.0.2' },
+      { name: 'old' },
+      { name: 'ws', role: 'workstation' as const },
+      { name: 'devbox', role: 'dev' as const },
+    ],
     services: [
       { project: 'auth', host: 'old', port: 3001 },
       { project: 'api', host: 'old', port: 3000, dependsOn: ['auth'] },
@@ -174,6 +230,10 @@ test('"only through a workstation" is said only when every route needs one, nami
   assert.equal(both.length, 1);
   assert.match(both[0]!.message, /prod1 reaches old only through one of ws, devbox \(workstation or dev hosts\)/);
   // A production relay as well: a route needs no personal host, so no warning.
-  const relayed = { ...spec, hosts: [...spec.hosts, { name: 'relay' }], tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')] };
+  const relayed = {
+    ...spec,
+    hosts: [...spec.hosts, { name: 'relay' }],
+    tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')],
+  };
   assert.deepEqual(through(relayed), []);
 });

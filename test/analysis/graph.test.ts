@@ -30,14 +30,27 @@ test('graph JSON: hosts contain services and clusters; edges for depends_on, dat
   assert.ok(g.edges.some((e) => e.kind === 'depends_on' && e.from === 'activity-core' && e.to === 'state-hub'));
   assert.ok(g.edges.some((e) => e.kind === 'route' && e.from === 'hub.coulomb.social' && e.to === 'core-hub'));
   const t = g.edges.find((e) => e.kind === 'tunnel' && e.name === 'state-hub-railiance01');
-  assert.deepEqual(t, { kind: 'tunnel', name: 'state-hub-railiance01', from: 'railiance01', to: 'workstation', direction: 'reverse', carries: 'state-hub', critical: true, ports: [18000] });
+  assert.deepEqual(t, {
+    kind: 'tunnel',
+    name: 'state-hub-railiance01',
+    from: 'railiance01',
+    to: 'workstation',
+    direction: 'reverse',
+    carries: 'state-hub',
+    critical: true,
+    ports: [18000],
+  });
   const routed = buildGraph(awkward()).edges.find((e) => e.kind === 'route');
   assert.deepEqual(routed, { kind: 'route', from: 'ai.cocotte.maison', to: 'web.fe', edge: 'edge', edges: ['edge'] });
 });
 
 test('graph draws the routes net caddy renders: a service on a host without an edge goes through every edge', () => {
   const fleet = fleetOf({
-    hosts: [{ name: 'vps-0', meshIp: '10.9.0.1' }, { name: 'vps-1', meshIp: '10.9.0.2' }, { name: 'black', meshIp: '10.9.0.11' }],
+    hosts: [
+      { name: 'vps-0', meshIp: '10.9.0.1' },
+      { name: 'vps-1', meshIp: '10.9.0.2' },
+      { name: 'black', meshIp: '10.9.0.11' },
+    ],
     services: [
       { project: 'sso', host: 'black', port: 3050, domains: ['sso.example.com'] },
       { project: 'beacon', host: 'vps-1', port: 3060, domains: ['beacon.example.com'] },
@@ -46,7 +59,13 @@ test('graph draws the routes net caddy renders: a service on a host without an e
     ],
   });
   const routes = buildGraph(new FleetIndex(fleet)).edges.filter((e) => e.kind === 'route');
-  assert.deepEqual(routes.map((r) => [r.from, r.edges]), [['sso.example.com', ['edge', 'edge-1']], ['beacon.example.com', ['edge-1']]]);
+  assert.deepEqual(
+    routes.map((r) => [r.from, r.edges]),
+    [
+      ['sso.example.com', ['edge', 'edge-1']],
+      ['beacon.example.com', ['edge-1']],
+    ],
+  );
   const caddy = renderCaddy(fleet);
   assert.deepEqual(caddy.problems, []);
   for (const r of routes) {
@@ -112,27 +131,32 @@ async function mermaidParser(): Promise<((text: string) => Promise<unknown>) | u
   }
 }
 
-test('graph mermaid: Mermaid\'s own parser accepts it', async (t) => {
+test("graph mermaid: Mermaid's own parser accepts it", async (t) => {
   const parse = await mermaidParser();
   if (!parse) {
     t.skip('mermaid + jsdom are not installed (npm i -D mermaid jsdom): Mermaid syntax checked structurally only');
     return;
   }
   await assert.rejects(parse('flowchart LR\n  a[unclosed --> b'), 'the parser is live');
-  for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index]) await parse(renderMermaid(buildGraph(index)));
+  for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index])
+    await parse(renderMermaid(buildGraph(index)));
 });
 
 const hasDot = spawnSync('dot', ['-V']).status === 0;
 
-test('graph dot: Graphviz accepts it (dot -Tsvg)', { skip: hasDot ? false : 'graphviz `dot` is not installed (apt-get install -y graphviz): DOT syntax not checked' }, async () => {
-  for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index]) {
-    const dot = renderDot(buildGraph(index));
-    const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, '', r.stderr);
-    assert.match(r.stdout, /<svg/);
-  }
-});
+test(
+  'graph dot: Graphviz accepts it (dot -Tsvg)',
+  { skip: hasDot ? false : 'graphviz `dot` is not installed (apt-get install -y graphviz): DOT syntax not checked' },
+  async () => {
+    for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index]) {
+      const dot = renderDot(buildGraph(index));
+      const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '', r.stderr);
+      assert.match(r.stdout, /<svg/);
+    }
+  },
+);
 
 test('CLI: graph --format json|mermaid|dot|text and --json; a bad format is a usage error', () => {
   const root = ['--root', 'test/fixtures/seed003'];
@@ -152,7 +176,11 @@ test('CLI: graph --format json|mermaid|dot|text and --json; a bad format is a us
 
 test('a dev edge never routes production; a dev service goes through the dev edge, which must reach it over the mesh', () => {
   const fleet = fleetOf({
-    hosts: [{ name: 'vps-0', meshIp: '10.9.0.1' }, { name: 'black', meshIp: '10.9.0.11' }, { name: 'lap', role: 'workstation' }],
+    hosts: [
+      { name: 'vps-0', meshIp: '10.9.0.1' },
+      { name: 'black', meshIp: '10.9.0.11' },
+      { name: 'lap', role: 'workstation' },
+    ],
     services: [
       { project: 'sso', host: 'black', port: 3050, domains: ['sso.example.com'] },
       { project: 'sso', host: 'black', port: 13050, domains: ['sso.dev.example.com'], environment: 'dev' },
@@ -161,7 +189,16 @@ test('a dev edge never routes production; a dev service goes through the dev edg
     ],
   });
   const routes = buildGraph(new FleetIndex(fleet)).edges.filter((e) => e.kind === 'route');
-  assert.deepEqual(routes.map((r) => [r.from, r.edges]), [['sso.example.com', ['edge']], ['sso.dev.example.com', ['edge:dev']]]);
+  assert.deepEqual(
+    routes.map((r) => [r.from, r.edges]),
+    [
+      ['sso.example.com', ['edge']],
+      ['sso.dev.example.com', ['edge:dev']],
+    ],
+  );
   const caddy = renderCaddy(fleet);
-  assert.deepEqual(caddy.problems.map((p) => p.message), ['edge host "lap" is not on the mesh: it cannot reach "sso:dev" on black']);
+  assert.deepEqual(
+    caddy.problems.map((p) => p.message),
+    ['edge host "lap" is not on the mesh: it cannot reach "sso:dev" on black'],
+  );
 });

@@ -14,7 +14,11 @@ export async function loadFixture(name: string): Promise<{ loaded: LoadedFleet; 
 }
 
 export function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(packageRoot(), 'bin', 'manage-apps.js'), ...args], { cwd: packageRoot(), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [join(packageRoot(), 'bin', 'manage-apps.js'), ...args], {
+    cwd: packageRoot(),
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -30,10 +34,29 @@ export function cliJson<T>(args: string[]): { status: number | null; json: T; st
 }
 
 type HostSpec = Partial<Host> & { name: string };
-type ServiceSpec = { project: string; host: string; environment?: string; dependsOn?: string[]; port?: number; database?: string; databaseBackup?: Service['backup']; stateful?: boolean; owner?: string; kind?: Service['kind']; domains?: string[]; backup?: Service['backup'] };
+type ServiceSpec = {
+  project: string;
+  host: string;
+  environment?: string;
+  dependsOn?: string[];
+  port?: number;
+  database?: string;
+  databaseBackup?: Service['backup'];
+  stateful?: boolean;
+  owner?: string;
+  kind?: Service['kind'];
+  domains?: string[];
+  backup?: Service['backup'];
+};
 
 /** A fleet built directly (no files): hosts, services, clusters and tunnels with sensible defaults. */
-export function fleetOf(spec: { hosts: (HostSpec | string)[]; services?: ServiceSpec[]; clusters?: (Partial<Cluster> & { name: string; host: string })[]; tunnels?: Tunnel[]; mesh?: Fleet['mesh'] }): Fleet {
+export function fleetOf(spec: {
+  hosts: (HostSpec | string)[];
+  services?: ServiceSpec[];
+  clusters?: (Partial<Cluster> & { name: string; host: string })[];
+  tunnels?: Tunnel[];
+  mesh?: Fleet['mesh'];
+}): Fleet {
   const hosts: Host[] = spec.hosts.map((h) => {
     const s = typeof h === 'string' ? { name: h } : h;
     return { alias: s.name, provider: 'bare-metal', role: 'production', local: false, ephemeral: false, gpus: 0, ...s };
@@ -68,8 +91,21 @@ export function fleetOf(spec: { hosts: (HostSpec | string)[]; services?: Service
     return svc;
   });
   const clusters: Cluster[] = (spec.clusters ?? []).map((c) => ({ port: 5432, engine: 'postgres', ...c }));
-  const databases = services.flatMap((s) => (s.database ? [{ project: s.project, environment: s.environment, ...s.database, manifest: s.manifest }] : []));
-  const fleet: Fleet = { root: '/tmp/fleet', inventoryFile: 'mesh-hosts.json', hosts, clusters, tunnels: spec.tunnels ?? [], services, databases, droplets: [], runnerPools: [], manifests: [] };
+  const databases = services.flatMap((s) =>
+    s.database ? [{ project: s.project, environment: s.environment, ...s.database, manifest: s.manifest }] : [],
+  );
+  const fleet: Fleet = {
+    root: '/tmp/fleet',
+    inventoryFile: 'mesh-hosts.json',
+    hosts,
+    clusters,
+    tunnels: spec.tunnels ?? [],
+    services,
+    databases,
+    droplets: [],
+    runnerPools: [],
+    manifests: [],
+  };
   if (spec.mesh) fleet.mesh = spec.mesh;
   return fleet;
 }

@@ -20,13 +20,22 @@ test('seed 003: losing the workstation degrades activity-core, and the explanati
   assert.equal(step.state, 'unreachable');
   assert.equal(step.to_host, 'coulombcore');
   assert.deepEqual(step.route?.offline, ['workstation']);
-  assert.deepEqual(step.route?.hops.map((h) => h.tunnel), ['state-hub-railiance01', 'state-hub-primary']);
+  assert.deepEqual(
+    step.route?.hops.map((h) => h.tunnel),
+    ['state-hub-railiance01', 'state-hub-primary'],
+  );
   assert.match(stepText(step), /state-hub-railiance01 \[reverse\], state-hub-primary\) passes through workstation/);
   // Both production lanes are named: State Hub and issue-core.
   const lanes = Object.fromEntries(ac.failing.map((f) => [f.to, f.route?.tunnels]));
-  assert.deepEqual(lanes, { 'state-hub': ['state-hub-railiance01', 'state-hub-primary'], 'issue-core': ['issue-core-railiance01', 'issue-core-coulombcore'] });
+  assert.deepEqual(lanes, {
+    'state-hub': ['state-hub-railiance01', 'state-hub-primary'],
+    'issue-core': ['issue-core-railiance01', 'issue-core-coulombcore'],
+  });
   // nix-builder:dev relies on the workstation's dev hub, which runs there.
-  assert.deepEqual(r.degraded.find((s) => s.id === 'nix-builder:dev')?.via.map((s) => [s.to, s.state]), [['state-hub:dev', 'down']]);
+  assert.deepEqual(
+    r.degraded.find((s) => s.id === 'nix-builder:dev')?.via.map((s) => [s.to, s.state]),
+    [['state-hub:dev', 'down']],
+  );
   // Every tunnel with an end on the workstation breaks; the critical lanes through it are listed.
   assert.equal(r.tunnels.length, 16);
   assert.ok(r.tunnels.every((t) => t.offline_ends.includes('workstation')));
@@ -34,15 +43,27 @@ test('seed 003: losing the workstation degrades activity-core, and the explanati
   assert.ok(critical.includes('state-hub:state-hub-railiance01+state-hub-primary'));
   assert.ok(critical.includes('issue-core:issue-core-railiance01+issue-core-coulombcore'));
   // Exactly seed 003's two production lanes: a lane with one legacy or experimental leg is not one.
-  assert.deepEqual(r.lanes.filter((l) => l.critical).map((l) => l.tunnels.join('+')).sort(), ['issue-core-railiance01+issue-core-coulombcore', 'state-hub-railiance01+state-hub-primary']);
+  assert.deepEqual(
+    r.lanes
+      .filter((l) => l.critical)
+      .map((l) => l.tunnels.join('+'))
+      .sort(),
+    ['issue-core-railiance01+issue-core-coulombcore', 'state-hub-railiance01+state-hub-primary'],
+  );
   assert.deepEqual(r.data, []);
 });
 
 test('seed 003 re-homed: losing the workstation touches no production service', async () => {
   const { index } = await loadFixture('seed003-rehomed');
   const r = analyzeImpact(index, ['workstation']);
-  assert.deepEqual([...r.down, ...r.degraded].filter((s) => s.environment === 'prod'), []);
-  assert.equal(r.tunnels.some((t) => t.critical), false);
+  assert.deepEqual(
+    [...r.down, ...r.degraded].filter((s) => s.environment === 'prod'),
+    [],
+  );
+  assert.equal(
+    r.tunnels.some((t) => t.critical),
+    false,
+  );
 });
 
 test('seed 000: losing black takes the API plane and every authoritative database; the web tier degrades', async () => {
@@ -56,8 +77,15 @@ test('seed 000: losing black takes the API plane and every authoritative databas
   assert.equal(ids(r.degraded).includes('beacon'), false);
   assert.deepEqual(r.data.map((d) => d.name).sort(), ['mac-sync-mirror', 'messenger-pg', 'minio-cold', 'platform-pg', 'quinn-pg']);
   assert.equal(r.data.find((d) => d.name === 'mac-sync-mirror')?.backup, null);
-  assert.deepEqual(r.data.find((d) => d.name === 'platform-pg')?.backup, { rpo: '15m', rto: '1h', method: 'WAL streaming to apricot + nightly logical dumps' });
-  assert.deepEqual(r.tunnels.map((t) => t.name), ['quinn-db-reverse']);
+  assert.deepEqual(r.data.find((d) => d.name === 'platform-pg')?.backup, {
+    rpo: '15m',
+    rto: '1h',
+    method: 'WAL streaming to apricot + nightly logical dumps',
+  });
+  assert.deepEqual(
+    r.tunnels.map((t) => t.name),
+    ['quinn-db-reverse'],
+  );
   // web-fe → sso → platform-pg: the transitive path names the database.
   const web = r.degraded.find((s) => s.id === 'web-fe')!;
   assert.ok(web.failing.some((f) => f.to === 'sso' && f.state === 'degraded'));
@@ -92,12 +120,18 @@ test('impact: transitive degradation through depends_on and a database cluster, 
   assert.deepEqual(r.down, []);
   assert.deepEqual(ids(r.degraded), ['api', 'cron', 'web']);
   const cron = r.degraded.find((s) => s.id === 'cron')!;
-  assert.deepEqual(cron.via.map((s) => [s.from, s.kind, s.to, s.state]), [
-    ['cron', 'depends_on', 'web', 'degraded'],
-    ['web', 'depends_on', 'api', 'degraded'],
-    ['api', 'database', 'pg', 'down'],
-  ]);
-  assert.deepEqual(r.data.map((d) => [d.name, d.reason, d.consumers]), [['pg', 'host-offline', ['api']]]);
+  assert.deepEqual(
+    cron.via.map((s) => [s.from, s.kind, s.to, s.state]),
+    [
+      ['cron', 'depends_on', 'web', 'degraded'],
+      ['web', 'depends_on', 'api', 'degraded'],
+      ['api', 'database', 'pg', 'down'],
+    ],
+  );
+  assert.deepEqual(
+    r.data.map((d) => [d.name, d.reason, d.consumers]),
+    [['pg', 'host-offline', ['api']]],
+  );
 });
 
 test('impact: a route around the lost host keeps the dependency served; no route at all is a note, not a loss', () => {
@@ -127,7 +161,19 @@ test('impact: a database cluster that is up but out of reach is data out of reac
     tunnels: [tunnel('app-w', 'app', 'w'), tunnel('w-db', 'w', 'db', { carries: 'pg' })],
   });
   const r = analyzeImpact(index, ['w']);
-  assert.deepEqual(r.data, [{ kind: 'cluster', name: 'pg', host: 'db', engine: 'postgres', reason: 'no-route', consumers: ['api'], unreachable_from: ['app'], backup: null, backup_status: 'missing' }]);
+  assert.deepEqual(r.data, [
+    {
+      kind: 'cluster',
+      name: 'pg',
+      host: 'db',
+      engine: 'postgres',
+      reason: 'no-route',
+      consumers: ['api'],
+      unreachable_from: ['app'],
+      backup: null,
+      backup_status: 'missing',
+    },
+  ]);
 });
 
 test('CLI: impact workstation --json has the documented shape and exits 0', () => {
@@ -159,7 +205,10 @@ test('impact and backups judge data the same way: a cache has nothing to lose, p
   const r = analyzeImpact(
     indexOf({
       hosts: ['h', 'app'],
-      clusters: [{ name: 'cache', host: 'h', engine: 'redis', role: 'cache' }, { name: 'pg', host: 'h' }],
+      clusters: [
+        { name: 'cache', host: 'h', engine: 'redis', role: 'cache' },
+        { name: 'pg', host: 'h' },
+      ],
       services: [
         { project: 'a', host: 'app', database: 'pg', databaseBackup: { rpo: '1h', rto: '2h', method: 'dump' } },
         { project: 'q', host: 'h', stateful: true, backup: { rpo: '15m', rto: '1h', method: 'restic', target: 'h' } },
@@ -175,7 +224,11 @@ test('losing the only edge darkens its domains; losing the host that keeps a clu
   const { fleetOf } = await import('./helpers.js');
   const { FleetIndex } = await import('../../src/analysis/topology.js');
   const fleet = fleetOf({
-    hosts: [{ name: 'web', meshIp: '10.9.0.1' }, { name: 'app', meshIp: '10.9.0.2' }, { name: 'vault', meshIp: '10.9.0.3' }],
+    hosts: [
+      { name: 'web', meshIp: '10.9.0.1' },
+      { name: 'app', meshIp: '10.9.0.2' },
+      { name: 'vault', meshIp: '10.9.0.3' },
+    ],
     services: [
       { project: 'edge', host: 'web', kind: 'edge', port: 443 },
       { project: 'shop', host: 'app', port: 8080, domains: ['shop.example.com'], database: 'main-pg' },
@@ -200,7 +253,10 @@ test('losing the only edge darkens its domains; losing the host that keeps a clu
   assert.match(impactText(vault), /cluster main-pg: its backups on vault are gone until re-made/);
 
   // The app's own host: its domains go dark because it is down.
-  assert.deepEqual(analyzeImpact(index, ['app']).domains.map((d) => d.reason), ['service-down']);
+  assert.deepEqual(
+    analyzeImpact(index, ['app']).domains.map((d) => d.reason),
+    ['service-down'],
+  );
   // A host that matters to nothing still says so.
   const idle = fleetOf({ hosts: ['a', 'b'], services: [{ project: 'x', host: 'a' }] });
   assert.match(impactText(analyzeImpact(new FleetIndex(idle), ['b'])), /nothing else is affected/);

@@ -13,8 +13,16 @@ test('seed 003: production depends on the workstation (activity-core, four criti
   const ws = r.hosts.find((h) => h.host === 'workstation')!;
   assert.equal(ws.ok, false);
   assert.deepEqual(ws.down, []); // only state-hub:dev runs there, and it is not production
-  assert.deepEqual(ws.degraded.map((s) => s.id), ['activity-core']);
-  assert.deepEqual(ws.critical_tunnels.map((t) => t.name).sort(), ['issue-core-coulombcore', 'issue-core-railiance01', 'state-hub-primary', 'state-hub-railiance01']);
+  assert.deepEqual(
+    ws.degraded.map((s) => s.id),
+    ['activity-core'],
+  );
+  assert.deepEqual(ws.critical_tunnels.map((t) => t.name).sort(), [
+    'issue-core-coulombcore',
+    'issue-core-railiance01',
+    'state-hub-primary',
+    'state-hub-railiance01',
+  ]);
   assert.equal(r.hosts.find((h) => h.host === 'haskelseed')?.ok, true);
 
   const cmd = cli(['check', 'independence', '--root', 'test/fixtures/seed003']);
@@ -29,7 +37,13 @@ test('seed 003 re-homed onto railiance01 → coulombcore: the independence check
   assert.equal(checkIndependence(index).ok, true);
   const { status, json } = cliJson<IndependenceReport>(['check', 'independence', '--root', 'test/fixtures/seed003-rehomed']);
   assert.equal(status, 0);
-  assert.deepEqual(json.hosts.map((h) => [h.host, h.role, h.ok]), [['haskelseed', 'dev', true], ['workstation', 'workstation', true]]);
+  assert.deepEqual(
+    json.hosts.map((h) => [h.host, h.role, h.ok]),
+    [
+      ['haskelseed', 'dev', true],
+      ['workstation', 'workstation', true],
+    ],
+  );
 });
 
 test('the two seed 003 fixtures differ only in the inventory', async () => {
@@ -47,17 +61,33 @@ test('the two seed 003 fixtures differ only in the inventory', async () => {
   };
   const a = await list(fixture('seed003'));
   assert.deepEqual(await list(fixture('seed003-rehomed')), a);
-  for (const f of a) assert.equal(await readFile(join(fixture('seed003-rehomed'), f), 'utf8'), await readFile(join(fixture('seed003'), f), 'utf8'), f);
+  for (const f of a)
+    assert.equal(await readFile(join(fixture('seed003-rehomed'), f), 'utf8'), await readFile(join(fixture('seed003'), f), 'utf8'), f);
 });
 
 test('independence: a production service on a dev host, and a critical tunnel alone, both fail it', () => {
-  const onDev = indexOf({ hosts: ['prod', { name: 'box', role: 'dev' }], services: [{ project: 'api', host: 'box' }, { project: 'api', host: 'box', environment: 'dev' }] });
+  const onDev = indexOf({
+    hosts: ['prod', { name: 'box', role: 'dev' }],
+    services: [
+      { project: 'api', host: 'box' },
+      { project: 'api', host: 'box', environment: 'dev' },
+    ],
+  });
   const r1 = checkIndependence(onDev);
-  assert.deepEqual(r1.hosts[0]?.down.map((s) => s.id), ['api']);
+  assert.deepEqual(
+    r1.hosts[0]?.down.map((s) => s.id),
+    ['api'],
+  );
   assert.equal(r1.ok, false);
-  const lane = indexOf({ hosts: ['p1', 'p2', { name: 'laptop', role: 'workstation' }], tunnels: [tunnel('t', 'p1', 'laptop', { critical: true }), tunnel('dev', 'laptop', 'p2')] });
+  const lane = indexOf({
+    hosts: ['p1', 'p2', { name: 'laptop', role: 'workstation' }],
+    tunnels: [tunnel('t', 'p1', 'laptop', { critical: true }), tunnel('dev', 'laptop', 'p2')],
+  });
   const r2 = checkIndependence(lane);
-  assert.deepEqual(r2.hosts[0]?.critical_tunnels.map((t) => t.name), ['t']);
+  assert.deepEqual(
+    r2.hosts[0]?.critical_tunnels.map((t) => t.name),
+    ['t'],
+  );
   assert.equal(r2.ok, false);
   assert.deepEqual(checkIndependence(indexOf({ hosts: ['p1'] })), { hosts: [], together: null, ok: true });
 });
@@ -65,7 +95,12 @@ test('independence: a production service on a dev host, and a critical tunnel al
 test('each personal host may be spared alone while production needs one of them: the check takes them all offline together too', () => {
   // worker (prod1) reaches api (old, not on the mesh) by two tunnel chains: one through ws, one through devbox.
   const spec = {
-    hosts: [{ name: 'prod1', meshIp: '10.9.0.2' }, { name: 'old' }, { name: 'ws', role: 'workstation' as const }, { name: 'devbox', role: 'dev' as const }],
+    hosts: [
+      { name: 'prod1', meshIp: '10.9.0.2' },
+      { name: 'old' },
+      { name: 'ws', role: 'workstation' as const },
+      { name: 'devbox', role: 'dev' as const },
+    ],
     services: [
       { project: 'api', host: 'old', port: 3000 },
       { project: 'worker', host: 'prod1', dependsOn: ['api'] },
@@ -73,13 +108,26 @@ test('each personal host may be spared alone while production needs one of them:
     tunnels: [tunnel('p1-ws', 'prod1', 'ws'), tunnel('ws-old', 'ws', 'old'), tunnel('p1-dev', 'prod1', 'devbox'), tunnel('dev-old', 'devbox', 'old')],
   };
   const r = checkIndependence(indexOf(spec));
-  assert.deepEqual(r.hosts.map((h) => [h.host, h.ok]), [['ws', true], ['devbox', true]]);
+  assert.deepEqual(
+    r.hosts.map((h) => [h.host, h.ok]),
+    [
+      ['ws', true],
+      ['devbox', true],
+    ],
+  );
   assert.equal(r.together?.ok, false);
   assert.deepEqual(r.together?.hosts, ['ws', 'devbox']);
-  assert.deepEqual(r.together?.degraded.map((s) => s.id), ['worker']);
+  assert.deepEqual(
+    r.together?.degraded.map((s) => s.id),
+    ['worker'],
+  );
   assert.equal(r.ok, false);
   // One chain through a production relay instead: nothing depends on the personal hosts.
-  const relayed = { ...spec, hosts: [...spec.hosts, { name: 'relay' }], tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')] };
+  const relayed = {
+    ...spec,
+    hosts: [...spec.hosts, { name: 'relay' }],
+    tunnels: [...spec.tunnels, tunnel('p1-relay', 'prod1', 'relay'), tunnel('relay-old', 'relay', 'old')],
+  };
   assert.equal(checkIndependence(indexOf(relayed)).ok, true);
 });
 
@@ -89,8 +137,14 @@ test('--live: a critical tunnel observed down counts as broken, said to be obser
   const r = checkIndependence(index, observed);
   assert.equal(r.ok, false);
   const ws = r.hosts.find((h) => h.host === 'workstation')!;
-  assert.deepEqual(ws.critical_tunnels.map((t) => [t.name, t.basis, t.observed]), [['state-hub-railiance01', 'observed', 'down: unit failed (failed)']]);
-  assert.ok(r.hosts.every((h) => h.critical_tunnels.some((t) => t.basis === 'observed')), 'whichever host is offline, the tunnel is down now');
+  assert.deepEqual(
+    ws.critical_tunnels.map((t) => [t.name, t.basis, t.observed]),
+    [['state-hub-railiance01', 'observed', 'down: unit failed (failed)']],
+  );
+  assert.ok(
+    r.hosts.every((h) => h.critical_tunnels.some((t) => t.basis === 'observed')),
+    'whichever host is offline, the tunnel is down now',
+  );
   // Nothing observed down: the same verdict as without --live.
   assert.equal(checkIndependence(index, new Map()).ok, true);
 });

@@ -20,7 +20,9 @@ const lanOnly = () =>
       { project: 'worker', host: 'host1', dependsOn: ['search'] },
       { project: 'search', host: 'host2', port: 9200 },
     ],
-    clusters: [{ name: 'main-pg', host: 'host2', port: 5432, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'restic', target: 'host1' } }],
+    clusters: [
+      { name: 'main-pg', host: 'host2', port: 5432, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'restic', target: 'host1' } },
+    ],
   });
 
 test('a LAN-only fleet: hosts on one LAN reach each other (the route is one hop over the LAN); impact finds no "no route"', () => {
@@ -34,12 +36,15 @@ test('a LAN-only fleet: hosts on one LAN reach each other (the route is one hop 
   assert.deepEqual(ws.degraded, []);
   // Losing host2 degrades api (its database) and worker (search) as down, not unreachable.
   const h2 = analyzeImpact(index, ['host2']);
-  assert.deepEqual(h2.degraded.map((s) => [s.id, s.via[0]?.state]).sort(), [['api', 'down'], ['worker', 'down']]);
+  assert.deepEqual(h2.degraded.map((s) => [s.id, s.via[0]?.state]).sort(), [
+    ['api', 'down'],
+    ['worker', 'down'],
+  ]);
   assert.deepEqual(h2.notes, []);
   assert.equal(checkIndependence(index).ok, true);
 });
 
-test('LANs are told apart by their /24, a provider\'s private network by provider; a public address is reachable from anywhere; the mesh is preferred', () => {
+test("LANs are told apart by their /24, a provider's private network by provider; a public address is reachable from anywhere; the mesh is preferred", () => {
   const index = indexOf({
     hosts: [
       { name: 'home', lan: '192.168.1.10' },
@@ -58,25 +63,45 @@ test('LANs are told apart by their /24, a provider\'s private network by provide
   assert.equal(reach.reaches('do2', 'home'), false, 'a host with no public address is not reachable from the internet');
   assert.deepEqual(directLink(index.hosts.get('home')!, index.hosts.get('m1')!), { kind: 'lan', address: '192.168.1.20' });
   // Two networks shared: the mesh wins.
-  const both = indexOf({ hosts: [{ name: 'a', meshIp: '10.9.0.1', lan: '10.0.0.1' }, { name: 'b', meshIp: '10.9.0.2', lan: '10.0.0.2' }] });
+  const both = indexOf({
+    hosts: [
+      { name: 'a', meshIp: '10.9.0.1', lan: '10.0.0.1' },
+      { name: 'b', meshIp: '10.9.0.2', lan: '10.0.0.2' },
+    ],
+  });
   assert.deepEqual(new Reachability(both).route('a', 'b'), [{ via: 'mesh', from: 'a', to: 'b' }]);
   // Hops compose: a tunnel into the LAN, then the LAN.
-  const chained = indexOf({ hosts: [{ name: 'vps' }, { name: 'gw', lan: '192.168.1.1' }, { name: 'db', lan: '192.168.1.2' }], tunnels: [tunnel('in', 'vps', 'gw')] });
-  assert.deepEqual(new Reachability(chained).route('vps', 'db')?.map((h) => h.via), ['tunnel', 'lan']);
+  const chained = indexOf({
+    hosts: [{ name: 'vps' }, { name: 'gw', lan: '192.168.1.1' }, { name: 'db', lan: '192.168.1.2' }],
+    tunnels: [tunnel('in', 'vps', 'gw')],
+  });
+  assert.deepEqual(
+    new Reachability(chained).route('vps', 'db')?.map((h) => h.via),
+    ['tunnel', 'lan'],
+  );
   // ...and the LAN is gone with the gateway offline.
   assert.equal(new Reachability(chained, new Set(['gw'])).reaches('vps', 'db'), false);
 });
 
 test('impact on a LAN-only fleet: the edge that reaches its apps over the LAN; its loss darkens their domains', () => {
   const index = indexOf({
-    hosts: [{ name: 'edge1', lan: '192.168.1.2' }, { name: 'app1', lan: '192.168.1.3' }],
+    hosts: [
+      { name: 'edge1', lan: '192.168.1.2' },
+      { name: 'app1', lan: '192.168.1.3' },
+    ],
     services: [
       { project: 'edge', host: 'edge1', kind: 'edge', port: 443 },
       { project: 'shop', host: 'app1', port: 8080, domains: ['shop.internal'] },
     ],
   });
-  assert.deepEqual(analyzeImpact(index, ['app1']).domains.map((d) => d.reason), ['service-down']);
-  assert.deepEqual(analyzeImpact(index, ['edge1']).domains.map((d) => d.reason), ['edge-offline']);
+  assert.deepEqual(
+    analyzeImpact(index, ['app1']).domains.map((d) => d.reason),
+    ['service-down'],
+  );
+  assert.deepEqual(
+    analyzeImpact(index, ['edge1']).domains.map((d) => d.reason),
+    ['edge-offline'],
+  );
   // On two LANs the edge cannot reach the app: its domains are dark (reported by any what-if).
   const apart = indexOf({
     hosts: [{ name: 'edge1', lan: '192.168.1.2' }, { name: 'app1', lan: '192.168.9.3' }, { name: 'x' }],
@@ -85,5 +110,8 @@ test('impact on a LAN-only fleet: the edge that reaches its apps over the LAN; i
       { project: 'shop', host: 'app1', port: 8080, domains: ['shop.internal'] },
     ],
   });
-  assert.deepEqual(analyzeImpact(apart, ['x']).domains.map((d) => d.reason), ['no-route']);
+  assert.deepEqual(
+    analyzeImpact(apart, ['x']).domains.map((d) => d.reason),
+    ['no-route'],
+  );
 });

@@ -16,10 +16,13 @@ test('reachability: same host always; two mesh hosts directly; an off-mesh host 
   assert.equal(r.reaches('c', 'a'), false);
   // a tunnel into a mesh host continues over the mesh (the far end forwards)
   assert.equal(r.reaches('a', 'm2'), true);
-  assert.deepEqual(r.route('a', 'm2')?.map((h) => h.via), ['tunnel', 'mesh']);
+  assert.deepEqual(
+    r.route('a', 'm2')?.map((h) => h.via),
+    ['tunnel', 'mesh'],
+  );
 });
 
-test('reachability: a tunnel serves its from host\'s clients only (from → to), whatever end runs ssh', () => {
+test("reachability: a tunnel serves its from host's clients only (from → to), whatever end runs ssh", () => {
   const index = indexOf({ hosts, tunnels: [tunnel('rev', 'a', 'w', { direction: 'reverse' })] });
   const r = new Reachability(index);
   assert.equal(r.reaches('a', 'w'), true);
@@ -30,7 +33,10 @@ test('reachability: tunnels chain through a host and break when it (or either en
   const index = indexOf({ hosts, tunnels: [tunnel('a-w', 'a', 'w', { direction: 'reverse' }), tunnel('w-c', 'w', 'c')] });
   const up = new Reachability(index);
   assert.equal(up.reaches('a', 'c'), true);
-  assert.deepEqual(up.route('a', 'c')?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : 'mesh')), ['a-w', 'w-c']);
+  assert.deepEqual(
+    up.route('a', 'c')?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : 'mesh')),
+    ['a-w', 'w-c'],
+  );
   const noW = new Reachability(index, new Set(['w']));
   assert.equal(noW.reaches('a', 'c'), false);
   assert.equal(noW.route('a', 'c'), undefined);
@@ -44,9 +50,18 @@ test('reachability: a tunnel that carries the dependency explains it, even over 
     tunnels: [tunnel('generic', 'a', 'c'), tunnel('hub-in', 'a', 'w', { carries: 'hub' }), tunnel('hub-out', 'w', 'c', { carries: 'hub' })],
   });
   const r = new Reachability(index);
-  assert.deepEqual(r.route('a', 'c')?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')), ['generic']);
-  assert.deepEqual(r.route('a', 'c', ['hub'])?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')), ['hub-in', 'hub-out']);
-  assert.deepEqual(r.route('a', 'c', ['other'])?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')), ['generic']);
+  assert.deepEqual(
+    r.route('a', 'c')?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')),
+    ['generic'],
+  );
+  assert.deepEqual(
+    r.route('a', 'c', ['hub'])?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')),
+    ['hub-in', 'hub-out'],
+  );
+  assert.deepEqual(
+    r.route('a', 'c', ['other'])?.map((h) => (h.via === 'tunnel' ? h.tunnel.name : '')),
+    ['generic'],
+  );
 });
 
 test('resolveHosts: an unknown host is a usage error with a did-you-mean hint', () => {
@@ -54,7 +69,11 @@ test('resolveHosts: an unknown host is a usage error with a did-you-mean hint', 
   assert.deepEqual(index.resolveHosts(['workstation', 'workstation']), ['workstation']);
   assert.throws(
     () => index.resolveHosts(['workstaton']),
-    (err: unknown) => err instanceof UsageError && err.exitCode === 2 && /unknown host "workstaton"/.test(err.message) && /did you mean "workstation"/.test(err.hint ?? ''),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      err.exitCode === 2 &&
+      /unknown host "workstaton"/.test(err.message) &&
+      /did you mean "workstation"/.test(err.hint ?? ''),
   );
 });
 
@@ -68,7 +87,13 @@ test('dependencies resolve to the same environment, else prod; unknown names are
       { project: 'web', host: 'a', environment: 'dev', dependsOn: ['db-api', 'api'] },
     ],
   });
-  assert.deepEqual(index.edgesFrom.get('api')?.map((e) => e.toName), ['db-api']);
-  assert.deepEqual(index.edgesFrom.get('web:dev')?.map((e) => e.toName), ['db-api:dev', 'api']);
+  assert.deepEqual(
+    index.edgesFrom.get('api')?.map((e) => e.toName),
+    ['db-api'],
+  );
+  assert.deepEqual(
+    index.edgesFrom.get('web:dev')?.map((e) => e.toName),
+    ['db-api:dev', 'api'],
+  );
   assert.deepEqual(index.unresolved, [{ from: 'api', kind: 'depends_on', name: 'ghost' }]);
 });

@@ -14,7 +14,12 @@ import { fleetRoot } from '../ops/real-fleet.js';
 
 const HOST = 'alpha';
 
-interface Prob { file: string; line: number; rule: string; message: string }
+interface Prob {
+  file: string;
+  line: number;
+  rule: string;
+  message: string;
+}
 
 describe('a manifest ships nothing from outside its project', { skip: realHostsSkipReason(), timeout: 300_000 }, () => {
   let fleet: TestFleet;
@@ -22,8 +27,10 @@ describe('a manifest ships nothing from outside its project', { skip: realHostsS
   let secrets = '';
   let control = '';
   let port = 8200;
-  const app = (project: string, service: string) => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: ${port++}\n  command: node server.mjs\n${service}`;
-  const compose = (project: string, published: number, service: string) => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: ${published}\n${service}`;
+  const app = (project: string, service: string) =>
+    `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: ${port++}\n  command: node server.mjs\n${service}`;
+  const compose = (project: string, published: number, service: string) =>
+    `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: ${published}\n${service}`;
 
   before(async () => {
     fleet = await TestFleet.up({ names: [HOST] });
@@ -38,8 +45,16 @@ describe('a manifest ships nothing from outside its project', { skip: realHostsS
       'via-parent/.infra.yaml': app('via-parent', '  artifact: build/out\n'),
       'fine/.infra.yaml': app('fine', '  artifact: dist\n'),
       'fine/dist/server.mjs': 'console.log(1)\n',
-      'bundle-link/.infra.yaml': compose('bundle-link', 8300, '  compose:\n    file: deploy/compose.yml\n    service: web\n    image: ghcr.io/acme/web\n    tag: v1\n'),
-      'dash-image/.infra.yaml': compose('dash-image', 8301, '  compose:\n    file: compose.yml\n    service: web\n    image: --privileged/web\n    tag: v1\n'),
+      'bundle-link/.infra.yaml': compose(
+        'bundle-link',
+        8300,
+        '  compose:\n    file: deploy/compose.yml\n    service: web\n    image: ghcr.io/acme/web\n    tag: v1\n',
+      ),
+      'dash-image/.infra.yaml': compose(
+        'dash-image',
+        8301,
+        '  compose:\n    file: compose.yml\n    service: web\n    image: --privileged/web\n    tag: v1\n',
+      ),
       'dash-image/compose.yml': 'services:\n  web:\n    image: ghcr.io/acme/web:v1\n    ports: ["8301:80"]\n',
       'dash-file-image/.infra.yaml': compose('dash-file-image', 8302, '  compose:\n    file: compose.yml\n    service: web\n    tag: v1\n'),
       'dash-file-image/compose.yml': 'services:\n  web:\n    image: "--add-host=x:1/web:v1"\n    ports: ["8302:80"]\n',
@@ -75,21 +90,36 @@ describe('a manifest ships nothing from outside its project', { skip: realHostsS
       const p = found(a.project);
       const manifest = `${a.project}/.infra.yaml`;
       const { readFileSync } = await import('node:fs');
-      const line = readFileSync(join(root, manifest), 'utf8').split('\n').findIndex((l) => l.trimStart().startsWith(`${a.field}:`)) + 1;
+      const line =
+        readFileSync(join(root, manifest), 'utf8')
+          .split('\n')
+          .findIndex((l) => l.trimStart().startsWith(`${a.field}:`)) + 1;
       const located = p !== undefined && p.file === manifest && p.line === line && a.why.test(p.message);
-      const run = await runCli(['deploy', a.project, '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], { MANAGE_APPS_CONTROL_DIR: control });
-      const onHost = (await fleet.ssh(HOST, `test -e /srv/${a.project} && echo shipped; grep -rl 'OPERATOR PRIVATE KEY' /srv 2>/dev/null; true`)).stdout.trim();
+      const run = await runCli(['deploy', a.project, '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], {
+        MANAGE_APPS_CONTROL_DIR: control,
+      });
+      const onHost = (
+        await fleet.ssh(HOST, `test -e /srv/${a.project} && echo shipped; grep -rl 'OPERATOR PRIVATE KEY' /srv 2>/dev/null; true`)
+      ).stdout.trim();
       const ok = located && run.status !== 0 && run.status !== null && onHost === '' && !run.stderr.includes('    at ');
       if (ok) refused++;
-      else console.log(`not refused: ${a.project}: ${JSON.stringify(p)} (line ${line}); deploy exit ${run.status} ${run.stdout.slice(0, 600)} ${run.stderr.slice(0, 300)}; on the host: ${onHost}`);
+      else
+        console.log(
+          `not refused: ${a.project}: ${JSON.stringify(p)} (line ${line}); deploy exit ${run.status} ${run.stdout.slice(0, 600)} ${run.stderr.slice(0, 300)}; on the host: ${onHost}`,
+        );
     }
     console.log(`attacks refused: ${refused}/${attacks.length}`);
     assert.equal(refused, attacks.length);
     assert.equal(found('fine'), undefined);
-    const fine = await runCli(['deploy', 'fine', '--dry-run', '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], { MANAGE_APPS_CONTROL_DIR: control });
+    const fine = await runCli(['deploy', 'fine', '--dry-run', '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], {
+      MANAGE_APPS_CONTROL_DIR: control,
+    });
     assert.match(fine.stdout, /"strategy": "release"/, fine.stdout + fine.stderr);
     // The operator may still ship anything on purpose.
-    const chosen = await runCli(['deploy', 'dotdot', '--dry-run', '--artifact', join(root, 'fine', 'dist'), '--json', '--root', root, '--ssh-config', fleet.sshConfigPath], { MANAGE_APPS_CONTROL_DIR: control });
+    const chosen = await runCli(
+      ['deploy', 'dotdot', '--dry-run', '--artifact', join(root, 'fine', 'dist'), '--json', '--root', root, '--ssh-config', fleet.sshConfigPath],
+      { MANAGE_APPS_CONTROL_DIR: control },
+    );
     assert.match(chosen.stdout, /"strategy": "release"/, chosen.stdout + chosen.stderr);
   });
 });

@@ -37,7 +37,9 @@ test('host_in_mesh: an unknown host is located at service.host with a suggestion
 });
 
 test('host_in_mesh: a non-local service without a host is reported', async () => {
-  const problems = await problemsFor({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  port: 3030\n  command: x\n' });
+  const problems = await problemsFor({
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  port: 3030\n  command: x\n',
+  });
   assert.ok(find(problems, 'host_in_mesh'));
 });
 
@@ -59,7 +61,10 @@ database: { cluster: core-pg, name: ${name}, user: ${user} }
 });
 
 test('http_coupling: depends_on must name a known project', async () => {
-  const problems = await problemsFor({ 'api/.infra.yaml': api('  depends_on: [sso, ap]\n'), 'sso/.infra.yaml': 'apiVersion: infra/v2\nproject: sso\nprovider: bare-metal\nservice: { host: core, port: 3050, command: x }\n' });
+  const problems = await problemsFor({
+    'api/.infra.yaml': api('  depends_on: [sso, ap]\n'),
+    'sso/.infra.yaml': 'apiVersion: infra/v2\nproject: sso\nprovider: bare-metal\nservice: { host: core, port: 3050, command: x }\n',
+  });
   const p = problems.filter((x) => x.rule === 'http_coupling');
   assert.equal(p.length, 1);
   assert.match(p[0]!.message, /unknown project "ap"/);
@@ -67,7 +72,7 @@ test('http_coupling: depends_on must name a known project', async () => {
   assert.equal(p[0]!.line, 8);
 });
 
-test('http_coupling: a dependency must exist in the service\'s environment or in prod, not only elsewhere', async () => {
+test("http_coupling: a dependency must exist in the service's environment or in prod, not only elsewhere", async () => {
   const devOnly = 'apiVersion: infra/v2\nproject: devtool\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 4999, command: x }\n';
   const problems = await problemsFor({ 'api/.infra.yaml': api('  depends_on: [devtool]\n'), 'devtool/.infra.dev.yaml': devOnly });
   const p = problems.filter((x) => x.rule === 'http_coupling');
@@ -75,13 +80,20 @@ test('http_coupling: a dependency must exist in the service\'s environment or in
   assert.match(p[0]!.message, /"api" depends on "devtool", which has no prod manifest \(only dev\)/);
   assert.deepEqual([p[0]!.file, p[0]!.line, p[0]!.column, p[0]!.severity], ['api/.infra.yaml', 8, 16, 'error']);
   // A dev service may use a prod dependency, and a dev one: both resolve.
-  const dev = 'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 5000, command: x, depends_on: [devtool, api] }\n';
+  const dev =
+    'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 5000, command: x, depends_on: [devtool, api] }\n';
   const fine = await problemsFor({ 'api/.infra.yaml': api(), 'devtool/.infra.dev.yaml': devOnly, 'web/.infra.dev.yaml': dev });
-  assert.deepEqual(fine.filter((x) => x.rule === 'http_coupling'), []);
+  assert.deepEqual(
+    fine.filter((x) => x.rule === 'http_coupling'),
+    [],
+  );
 });
 
 test('unit_render: a command units and deploy could not render is caught by validate, located at the command', async () => {
-  for (const [command, message] of [["\"node 'x\"", /unclosed single quote/], ['"-rm x"', /ExecStart prefix/]] as const) {
+  for (const [command, message] of [
+    ['"node \'x"', /unclosed single quote/],
+    ['"-rm x"', /ExecStart prefix/],
+  ] as const) {
     const problems = await problemsFor({ 'api/.infra.yaml': api().replace('command: node server.js', `command: ${command}`) });
     const p = find(problems, 'unit_render');
     assert.ok(p, `${command}: ${JSON.stringify(problems)}`);
@@ -94,7 +106,8 @@ test('unit_render: a command units and deploy could not render is caught by vali
 });
 
 test('domain_unique: one domain routes to one service', async () => {
-  const sso = 'apiVersion: infra/v2\nproject: sso\nprovider: bare-metal\nservice: { host: core, port: 3050, command: x, domains: [id.example.com, api.example.com] }\n';
+  const sso =
+    'apiVersion: infra/v2\nproject: sso\nprovider: bare-metal\nservice: { host: core, port: 3050, command: x, domains: [id.example.com, api.example.com] }\n';
   const problems = await problemsFor({ 'api/.infra.yaml': api('  domains: [api.example.com]\n'), 'sso/.infra.yaml': sso });
   const p = problems.filter((x) => x.rule === 'domain_unique');
   assert.equal(p.length, 1, JSON.stringify(problems));
@@ -118,7 +131,8 @@ droplets:
   assert.equal(p.line, 7);
   const conv = await loadTree({
     'mesh-hosts.json': inventory({ conventions: { droplet_naming: { prefix: 'com.example', producers: ['ct'] } } }),
-    '.infra.yaml': 'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.example.ct.forge, services: [] }\n  - { name: com.example.zz.forge, services: [] }\n  - { name: com.example.ct.forge, services: [] }\n',
+    '.infra.yaml':
+      'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.example.ct.forge, services: [] }\n  - { name: com.example.zz.forge, services: [] }\n  - { name: com.example.ct.forge, services: [] }\n',
   });
   const naming = conv.problems.filter((x) => x.rule === 'droplet_naming');
   assert.equal(naming.length, 2, JSON.stringify(naming));
@@ -135,11 +149,16 @@ test('gpu_ondemand: a standing GPU is a warning, on-demand passes', async () => 
 });
 
 test('systemd_supervision: a bare-metal service without a unit; PID mode on mac passes', async () => {
-  const noUnit = await problemsFor({ 'api/.infra.yaml': 'apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n' });
+  const noUnit = await problemsFor({
+    'api/.infra.yaml': 'apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n',
+  });
   const p = find(noUnit, 'systemd_supervision');
   assert.ok(p);
   assert.equal(p.line, 4);
-  const v1Unit = await problemsFor({ 'api/.infra.yaml': 'apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  systemd_unit: api.service\n' });
+  const v1Unit = await problemsFor({
+    'api/.infra.yaml':
+      'apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  systemd_unit: api.service\n',
+  });
   assert.deepEqual(rulesOf(v1Unit), []);
   const mac = await problemsFor({ 'm/.infra.yaml': 'apiVersion: infra/v1\nproject: m\nprovider: mac\nservice:\n  host: mini\n  port: 4444\n' });
   assert.deepEqual(rulesOf(mac), []);
@@ -151,25 +170,41 @@ test('cloud_provider: the manifest provider must match its host', async () => {
   assert.ok(p);
   assert.equal(p.line, 3);
   assert.match(p.hint ?? '', /provider: bare-metal/);
-  const droplet = await problemsFor({ '.infra.yaml': 'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.uvlava.forge, provider: bare-metal, services: [] }\n' });
+  const droplet = await problemsFor({
+    '.infra.yaml':
+      'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.uvlava.forge, provider: bare-metal, services: [] }\n',
+  });
   assert.ok(find(droplet, 'cloud_provider'));
 });
 
 test('env_variants: the environment field agrees with the file name', async () => {
-  const mismatch = await problemsFor({ 'api/.infra.dev.yaml': api().replace('provider: bare-metal', 'environment: prod\nprovider: bare-metal').replace('host: core', 'host: devbox') });
+  const mismatch = await problemsFor({
+    'api/.infra.dev.yaml': api().replace('provider: bare-metal', 'environment: prod\nprovider: bare-metal').replace('host: core', 'host: devbox'),
+  });
   const p = find(mismatch, 'env_variants');
   assert.ok(p);
   assert.equal(p.line, 3);
   const missing = await problemsFor({ 'api/.infra.dev.yaml': api().replace('host: core', 'host: devbox') });
   assert.match(find(missing, 'env_variants')?.hint ?? '', /environment: dev/);
-  const good = await problemsFor({ 'api/.infra.yaml': api(), 'api/.infra.dev.yaml': api().replace('provider: bare-metal', 'environment: dev\nprovider: bare-metal').replace('host: core', 'host: devbox').replace('3030', '13030') });
+  const good = await problemsFor({
+    'api/.infra.yaml': api(),
+    'api/.infra.dev.yaml': api()
+      .replace('provider: bare-metal', 'environment: dev\nprovider: bare-metal')
+      .replace('host: core', 'host: devbox')
+      .replace('3030', '13030'),
+  });
   assert.deepEqual(rulesOf(good), []);
-  const otherProject = await problemsFor({ 'api/.infra.yaml': api(), 'api/.infra.dev.yaml': api().replace('project: api', 'project: apx\nenvironment: dev').replace('host: core', 'host: devbox') });
+  const otherProject = await problemsFor({
+    'api/.infra.yaml': api(),
+    'api/.infra.dev.yaml': api().replace('project: api', 'project: apx\nenvironment: dev').replace('host: core', 'host: devbox'),
+  });
   assert.match(find(otherProject, 'env_variants')?.message ?? '', /names project "apx"/);
 });
 
 test('unknown_cluster: database.cluster must be in the inventory', async () => {
-  const problems = await problemsFor({ 'api/.infra.yaml': api().replace('service:', 'database: { cluster: core-gp, name: api, user: api }\nservice:') });
+  const problems = await problemsFor({
+    'api/.infra.yaml': api().replace('service:', 'database: { cluster: core-gp, name: api, user: api }\nservice:'),
+  });
   const p = find(problems, 'unknown_cluster');
   assert.ok(p);
   assert.equal(p.line, 4);
@@ -184,7 +219,10 @@ test('port_clash: two services, or a service and a cluster, on one port of one h
   assert.equal(p.line, 6);
   const withCluster = await problemsFor({ 'api/.infra.yaml': api().replace('3030', '25435') });
   assert.match(find(withCluster, 'port_clash')?.message ?? '', /cluster "core-pg"/);
-  const otherHost = await problemsFor({ 'api/.infra.yaml': api(), 'web/.infra.yaml': api().replace('project: api', 'project: web').replace('host: core', 'host: hub').replace('bare-metal', 'digitalocean') });
+  const otherHost = await problemsFor({
+    'api/.infra.yaml': api(),
+    'web/.infra.yaml': api().replace('project: api', 'project: web').replace('host: core', 'host: hub').replace('bare-metal', 'digitalocean'),
+  });
   assert.deepEqual(rulesOf(otherHost), []);
 });
 
@@ -211,7 +249,8 @@ test('duplicate_project: one project declared twice for one environment', async 
 });
 
 test('dependency_cycle: reported on each member, pointing at the depends_on entry', async () => {
-  const svc = (project: string, port: number, deps: string) => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: core\n  port: ${port}\n  command: x\n  depends_on: [${deps}]\n`;
+  const svc = (project: string, port: number, deps: string) =>
+    `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: core\n  port: ${port}\n  command: x\n  depends_on: [${deps}]\n`;
   const problems = await problemsFor({ 'a/.infra.yaml': svc('a', 1, 'b'), 'b/.infra.yaml': svc('b', 2, 'c'), 'c/.infra.yaml': svc('c', 3, 'a') });
   const cycle = problems.filter((p) => p.rule === 'dependency_cycle');
   assert.equal(cycle.length, 3);
@@ -223,20 +262,28 @@ test('dependency_cycle: reported on each member, pointing at the depends_on entr
 test('placement: production on a workstation or dev host, new production on a frozen host', async () => {
   const dev = await problemsFor({ 'api/.infra.yaml': api().replace('host: core', 'host: devbox') });
   assert.match(find(dev, 'placement')?.message ?? '', /dev host "devbox"/);
-  const ws = await problemsFor({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: local\nservice: { host: laptop, port: 3030, command: x }\n' });
+  const ws = await problemsFor({
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: local\nservice: { host: laptop, port: 3030, command: x }\n',
+  });
   assert.match(find(ws, 'placement')?.message ?? '', /workstation host "laptop"/);
   const frozen = await problemsFor({ 'api/.infra.yaml': api().replace('host: core', 'host: legacy') });
   assert.match(find(frozen, 'placement')?.message ?? '', /frozen/);
-  const carried = await problemsFor({ 'identity/.infra.yaml': api().replace('host: core', 'host: legacy').replace('project: api', 'project: identity') });
+  const carried = await problemsFor({
+    'identity/.infra.yaml': api().replace('host: core', 'host: legacy').replace('project: api', 'project: identity'),
+  });
   assert.deepEqual(rulesOf(carried), []);
-  const devOnDevbox = await problemsFor({ 'api/.infra.dev.yaml': api().replace('provider: bare-metal', 'environment: dev\nprovider: bare-metal').replace('host: core', 'host: devbox') });
+  const devOnDevbox = await problemsFor({
+    'api/.infra.dev.yaml': api().replace('provider: bare-metal', 'environment: dev\nprovider: bare-metal').replace('host: core', 'host: devbox'),
+  });
   assert.deepEqual(rulesOf(devOnDevbox), []);
 });
 
 test('secret_in_manifest: secret-named keys and credential-shaped values, never echoed', async () => {
   const token = 'dop_v1_' + 'a1b2c3d4'.repeat(8);
   const problems = await problemsFor({
-    'api/.infra.yaml': api(`  env_file: /etc/api/env\n`).replace('service:', `passcode: hunter2hunter2\nservice:`).replace('command: node server.js', `command: node server.js --token ${token}`),
+    'api/.infra.yaml': api(`  env_file: /etc/api/env\n`)
+      .replace('service:', `passcode: hunter2hunter2\nservice:`)
+      .replace('command: node server.js', `command: node server.js --token ${token}`),
   });
   const secrets = problems.filter((p) => p.rule === 'secret_in_manifest');
   assert.equal(secrets.length, 2, JSON.stringify(problems));
@@ -254,14 +301,20 @@ test('secret_in_manifest: a hex digest is flagged, a long filler run ("aaaa…")
 });
 
 test('safe_name and port_range: names that reach remote commands stay plain', async () => {
-  const problems = await problemsFor({ 'api/.infra.yaml': 'apiVersion: infra/v1\nproject: "api; rm -rf /"\nprovider: bare-metal\nservice:\n  host: core\n  port: 70000\n  systemd_unit: "$(reboot).service"\n' });
+  const problems = await problemsFor({
+    'api/.infra.yaml':
+      'apiVersion: infra/v1\nproject: "api; rm -rf /"\nprovider: bare-metal\nservice:\n  host: core\n  port: 70000\n  systemd_unit: "$(reboot).service"\n',
+  });
   const rules = rulesOf(problems);
   assert.equal(rules.filter((r) => r === 'safe_name').length, 2);
   assert.ok(rules.includes('port_range'));
 });
 
 test('shared_infra_topology: droplet hosts not yet in the inventory are a warning', async () => {
-  const problems = await problemsFor({ '.infra.yaml': 'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.uvlava.forge, hosts: [forge], services: [] }\n' });
+  const problems = await problemsFor({
+    '.infra.yaml':
+      'apiVersion: infra/v2\nproject: infra\nprovider: digitalocean\ndroplets:\n  - { name: com.uvlava.forge, hosts: [forge], services: [] }\n',
+  });
   const p = find(problems, 'shared_infra_topology');
   assert.equal(p?.severity, 'warning');
 });

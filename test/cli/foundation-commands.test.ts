@@ -12,7 +12,11 @@ test('validate: the example fleet is clean (exit 0) and the JSON shape is docume
   assert.equal(r.status, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout) as { manifests: { file: string; project: string; environment: string }[]; problems: unknown[] };
   assert.ok(out.manifests.length >= 12);
-  assert.ok(out.manifests.every((m) => typeof m.file === 'string' && !m.file.startsWith('/') && typeof m.project === 'string' && typeof m.environment === 'string'));
+  assert.ok(
+    out.manifests.every(
+      (m) => typeof m.file === 'string' && !m.file.startsWith('/') && typeof m.project === 'string' && typeof m.environment === 'string',
+    ),
+  );
   assert.deepEqual(out.problems, []);
   const human = cli(['validate', ...example]);
   assert.equal(human.status, 0);
@@ -32,14 +36,21 @@ test('validate: problems print as file:line:column with a code frame and hint; e
     assert.match(r.stdout, /\^\^\^\^/);
     assert.match(r.stdout, /hint: did you mean "port"/);
     const json = JSON.parse(cli(['validate', '--root', root, '--json']).stdout) as { problems: Record<string, unknown>[] };
-    for (const p of json.problems) assert.deepEqual(Object.keys(p).filter((k) => k !== 'hint'), ['file', 'line', 'column', 'rule', 'severity', 'message']);
+    for (const p of json.problems)
+      assert.deepEqual(
+        Object.keys(p).filter((k) => k !== 'hint'),
+        ['file', 'line', 'column', 'rule', 'severity', 'message'],
+      );
   } finally {
     await removeTree(root);
   }
 });
 
 test('validate: a secret never reaches the output, even in the code frame', async () => {
-  const root = await makeTree({ 'mesh-hosts.json': inventory(), 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\npassword: Sup3rS3cretValue\n' });
+  const root = await makeTree({
+    'mesh-hosts.json': inventory(),
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\npassword: Sup3rS3cretValue\n',
+  });
   try {
     const r = cli(['validate', '--root', root]);
     assert.equal(r.status, 1);
@@ -77,7 +88,10 @@ test('validate: a self-containing YAML alias is located; the other manifests sti
     const r = cli(['validate', '--root', root, '--json']);
     assert.equal(r.status, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { problems: { file: string; line: number; rule: string; message: string }[] };
-    assert.deepEqual(out.problems.map((p) => `${p.rule}@${p.file}:${p.line}`), ['yaml_syntax@api/.infra.yaml:4', 'host_in_mesh@web/.infra.yaml:5']);
+    assert.deepEqual(
+      out.problems.map((p) => `${p.rule}@${p.file}:${p.line}`),
+      ['yaml_syntax@api/.infra.yaml:4', 'host_in_mesh@web/.infra.yaml:5'],
+    );
     assert.match(out.problems[0]!.message, /an alias refers to a node that contains it/);
     assert.notEqual(cli(['list', '--root', root]).status, 2); // no internal error in other commands either
   } finally {
@@ -148,7 +162,10 @@ test('list shows the droplet services that hosts, ports and graph show (issue 21
   assert.ok(onDroplets.length > 0, 'the example fleet has droplet services');
   for (const p of onDroplets) {
     const [name, droplet] = p.owner.split('@');
-    assert.ok(all.services.some((s) => s.project === name && s.droplet === droplet && s.port === p.port && s.supervisor === 'none'), `list shows ${p.owner}`);
+    assert.ok(
+      all.services.some((s) => s.project === name && s.droplet === droplet && s.port === p.port && s.supervisor === 'none'),
+      `list shows ${p.owner}`,
+    );
   }
   const forge = JSON.parse(cli(['list', ...example, '--host', 'ct-forge', '--json']).stdout) as { services: Row[] };
   assert.ok(forge.services.some((s) => s.droplet !== undefined && s.host === 'ct-forge'));
@@ -157,13 +174,24 @@ test('list shows the droplet services that hosts, ports and graph show (issue 21
 
 test('ports lists the ports tunnels listen on (the ones validate checks), and a clash with one', async () => {
   const root = await makeTree({
-    'mesh-hosts.json': inventory({ tunnels: [{ name: 'pg-replica', from: 'core', to: 'hub', direction: 'reverse', ports: [25436] }, { name: 'api-back', from: 'core', to: 'hub', forwards: [{ listen: 3030, target_port: 8080 }] }] }),
+    'mesh-hosts.json': inventory({
+      tunnels: [
+        { name: 'pg-replica', from: 'core', to: 'hub', direction: 'reverse', ports: [25436] },
+        { name: 'api-back', from: 'core', to: 'hub', forwards: [{ listen: 3030, target_port: 8080 }] },
+      ],
+    }),
     'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n',
   });
   try {
     const run = cli(['ports', '--root', root, '--json']);
-    const doc = JSON.parse(run.stdout) as { ports: { host: string; port: number; owner: string; type: string }[]; clashes: { host: string; port: number; owners: string[] }[] };
-    assert.ok(doc.ports.some((p) => p.host === 'core' && p.port === 25436 && p.owner === 'tunnel pg-replica' && p.type === 'tunnel'), run.stdout);
+    const doc = JSON.parse(run.stdout) as {
+      ports: { host: string; port: number; owner: string; type: string }[];
+      clashes: { host: string; port: number; owners: string[] }[];
+    };
+    assert.ok(
+      doc.ports.some((p) => p.host === 'core' && p.port === 25436 && p.owner === 'tunnel pg-replica' && p.type === 'tunnel'),
+      run.stdout,
+    );
     assert.deepEqual(doc.clashes, [{ host: 'core', port: 3030, owners: ['api', 'tunnel api-back'] }]);
     assert.equal(run.status, 1);
     assert.match(cli(['validate', '--root', root]).stdout, /tunnel "api-back" listens on core:3030, which service api already uses/);
@@ -173,7 +201,9 @@ test('ports lists the ports tunnels listen on (the ones validate checks), and a 
 });
 
 test('hosts: role, provider, addresses, services and clusters per host', () => {
-  const out = JSON.parse(cli(['hosts', ...example, '--json']).stdout) as { hosts: { name: string; role: string; services: { project: string }[]; clusters: { name: string }[] }[] };
+  const out = JSON.parse(cli(['hosts', ...example, '--json']).stdout) as {
+    hosts: { name: string; role: string; services: { project: string }[]; clusters: { name: string }[] }[];
+  };
   const black = out.hosts.find((h) => h.name === 'black');
   assert.ok(black);
   assert.equal(black.role, 'production');
@@ -203,24 +233,40 @@ test('ports: registry, clashes (exit 1) and a .env.ports that stays in sync', as
     assert.equal(cli(['ports', '--root', root, '--write-env', env, '--check']).status, 0);
     await writeFile(env, 'USER_EDIT=1\n');
     assert.equal(cli(['ports', '--root', root, '--write-env', env, '--check']).status, 1);
-    const third = JSON.parse(cli(['ports', '--root', root, '--write-env', env, '--json']).stdout) as { env_file: { outcome: string; backup: string } };
+    const third = JSON.parse(cli(['ports', '--root', root, '--write-env', env, '--json']).stdout) as {
+      env_file: { outcome: string; backup: string };
+    };
     assert.equal(third.env_file.outcome, 'updated');
     assert.equal(await readFile(third.env_file.backup, 'utf8'), 'USER_EDIT=1\n');
-    await writeFile(join(root, 'web/.infra.yaml'), 'apiVersion: infra/v2\nproject: web\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n');
+    await writeFile(
+      join(root, 'web/.infra.yaml'),
+      'apiVersion: infra/v2\nproject: web\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n',
+    );
     const clash = cli(['ports', '--root', root, '--json']);
     assert.equal(clash.status, 1);
     assert.deepEqual((JSON.parse(clash.stdout) as { clashes: unknown[] }).clashes, [{ host: 'core', port: 3030, owners: ['api', 'web'] }]);
     assert.equal(cli(['ports', '--root', root, '--check']).status, 2, '--check needs --write-env');
 
     // web-dev (prod) and web:dev would both be WEB_DEV_PORT: reported, and the file is left as it was.
-    await writeFile(join(root, 'web/.infra.yaml'), 'apiVersion: infra/v2\nproject: web-dev\nprovider: bare-metal\nservice: { host: core, port: 3040, command: x }\n');
-    await writeFile(join(root, 'web/.infra.dev.yaml'), 'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 4040, command: x }\n');
+    await writeFile(
+      join(root, 'web/.infra.yaml'),
+      'apiVersion: infra/v2\nproject: web-dev\nprovider: bare-metal\nservice: { host: core, port: 3040, command: x }\n',
+    );
+    await writeFile(
+      join(root, 'web/.infra.dev.yaml'),
+      'apiVersion: infra/v2\nproject: web\nenvironment: dev\nprovider: local\nservice: { host: laptop, port: 4040, command: x }\n',
+    );
     const before = await readFile(env, 'utf8');
     const collision = cli(['ports', '--root', root, '--write-env', env, '--json']);
     assert.equal(collision.status, 1, collision.stdout);
-    const doc = JSON.parse(collision.stdout) as { env_file: { outcome: string; collisions: { name: string; owners: { owner: string; port: number }[] }[] } };
+    const doc = JSON.parse(collision.stdout) as {
+      env_file: { outcome: string; collisions: { name: string; owners: { owner: string; port: number }[] }[] };
+    };
     assert.equal(doc.env_file.outcome, 'not-written');
-    assert.deepEqual(doc.env_file.collisions.map((c) => [c.name, c.owners.map((o) => `${o.owner}=${o.port}`).sort()]), [['WEB_DEV_PORT', ['web-dev=3040', 'web:dev=4040']]]);
+    assert.deepEqual(
+      doc.env_file.collisions.map((c) => [c.name, c.owners.map((o) => `${o.owner}=${o.port}`).sort()]),
+      [['WEB_DEV_PORT', ['web-dev=3040', 'web:dev=4040']]],
+    );
     assert.equal(await readFile(env, 'utf8'), before);
   } finally {
     await removeTree(root);

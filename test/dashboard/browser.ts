@@ -29,7 +29,16 @@ export async function launchBrowser(): Promise<Browser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1600, height: 1000 },
   });
   return {
@@ -52,7 +61,10 @@ export interface UiProcess {
 
 /** `manage-apps ui --port 0 --json ARGS`: waits for its "listening" line. */
 export async function startUi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<UiProcess> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), 'ui', '--port', '0', '--json', ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), 'ui', '--port', '0', '--json', ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));

@@ -49,9 +49,12 @@ const cliImpact = (r: ImpactDoc) => ({
 });
 
 async function assertEverythingDrawn(page: Page, g: GraphDoc) {
-  for (const h of g.hosts) assert.equal(await page.locator(`svg#fleet g.host[data-host="${h.name}"] text.host-name`).textContent(), h.name, `host ${h.name} drawn`);
-  for (const s of g.services) assert.equal(await page.locator(`svg#fleet g.row[data-service="${s.id}"] tspan.row-label`).textContent(), s.id, `service ${s.id} drawn`);
-  for (const c of g.clusters) assert.equal(await page.locator(`svg#fleet g.row[data-cluster="${c.name}"] tspan.row-label`).textContent(), c.name, `cluster ${c.name} drawn`);
+  for (const h of g.hosts)
+    assert.equal(await page.locator(`svg#fleet g.host[data-host="${h.name}"] text.host-name`).textContent(), h.name, `host ${h.name} drawn`);
+  for (const s of g.services)
+    assert.equal(await page.locator(`svg#fleet g.row[data-service="${s.id}"] tspan.row-label`).textContent(), s.id, `service ${s.id} drawn`);
+  for (const c of g.clusters)
+    assert.equal(await page.locator(`svg#fleet g.row[data-cluster="${c.name}"] tspan.row-label`).textContent(), c.name, `cluster ${c.name} drawn`);
 }
 
 /** A raw request, headers as given (a browser on another site sends these). */
@@ -109,8 +112,14 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     await page.click('#drain-go');
     await page.waitForSelector('#drain-waves');
     const plan = await cliJson<{ waves: { items: { name: string }[] }[] }>('drain', 'black', '--to', 'apricot');
-    assert.deepEqual(await page.$$eval('#drain-waves li', (els) => els.map((e) => e.firstChild!.textContent)), plan.waves.map((w) => w.items.map((i) => i.name + ('kind' in i && i.kind === 'cluster' ? ' (db)' : '')).join(', ')));
-    assert.equal(await page.locator('svg#fleet text.wave-badge').count(), plan.waves.reduce((n, w) => n + w.items.length, 0));
+    assert.deepEqual(
+      await page.$$eval('#drain-waves li', (els) => els.map((e) => e.firstChild!.textContent)),
+      plan.waves.map((w) => w.items.map((i) => i.name + ('kind' in i && i.kind === 'cluster' ? ' (db)' : '')).join(', ')),
+    );
+    assert.equal(
+      await page.locator('svg#fleet text.wave-badge').count(),
+      plan.waves.reduce((n, w) => n + w.items.length, 0),
+    );
     assert.deepEqual(requests, [pathToFileURL(file).href], 'the static page made no request of its own');
     await page.close();
   });
@@ -123,9 +132,11 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     for (const s of graph.services) assert.ok(run.stdout.includes(`<tspan class="row-label">${s.id}</tspan>`), s.id);
   });
 
-  test('a big fleet\'s compact picture: every service a <tspan> of real text, a click on a host answers as `impact`', async () => {
+  test("a big fleet's compact picture: every service a <tspan> of real text, a click on a host answers as `impact`", async () => {
     // Over COMPACT_ROW_LIMIT rows: the generated fleet of bench/dashboard.mjs, smaller.
-    const { generateFleet } = (await import(pathToFileURL(join(packageRoot(), 'bench/lib/analysis-fleet.mjs')).href)) as { generateFleet: (dir: string, rnd: () => number, o: { hosts: number; services: number; clusters: number }) => void };
+    const { generateFleet } = (await import(pathToFileURL(join(packageRoot(), 'bench/lib/analysis-fleet.mjs')).href)) as {
+      generateFleet: (dir: string, rnd: () => number, o: { hosts: number; services: number; clusters: number }) => void;
+    };
     const { prng } = (await import(pathToFileURL(join(packageRoot(), 'bench/lib/fleet-tree.mjs')).href)) as { prng: (seed: number) => () => number };
     const root = join(dir, 'big');
     mkdirSync(root);
@@ -139,7 +150,9 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     await page.goto(pathToFileURL(file).href);
     await page.waitForSelector('html[data-ready="1"]');
     assert.equal(await page.locator('svg#fleet.compact').count(), 1);
-    const drawn = await page.$$eval('svg#fleet tspan.row.service', (els) => els.map((e) => `${e.getAttribute('data-service')} ${e.textContent!.split(' ')[0]}`));
+    const drawn = await page.$$eval('svg#fleet tspan.row.service', (els) =>
+      els.map((e) => `${e.getAttribute('data-service')} ${e.textContent!.split(' ')[0]}`),
+    );
     assert.deepEqual(drawn.sort(), big.services.map((s) => `${s.id} ${s.id}`).sort());
     assert.equal(await page.locator('svg#fleet g.row').count(), 0, 'no per-row group');
     // The search box marks the row; a click on a host answers as `impact <host> --json`.
@@ -195,7 +208,11 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
       const answer = (await page.evaluate(async () => {
         const w = globalThis as any;
         const data = JSON.parse(w.document.getElementById('fleet-data').textContent);
-        const res = await w.fetch('api/action', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': data.live.csrf }, body: JSON.stringify({ verb: 'restart', target: 'beacon' }) });
+        const res = await w.fetch('api/action', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': data.live.csrf },
+          body: JSON.stringify({ verb: 'restart', target: 'beacon' }),
+        });
         return { status: res.status, body: await res.json() };
       })) as { status: number; body: { error: { code: string } } };
       assert.equal(answer.status, 403);
@@ -214,7 +231,9 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
       attacker = createServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html' });
         // A site that knows the whole dashboard URL and tries a simple (no-preflight) POST.
-        res.end(`<!doctype html><script>fetch(${JSON.stringify(`${ui.url}api/action`)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"verb":"restart","target":"beacon"}' }).finally(() => { document.title = 'sent'; });</script>`);
+        res.end(
+          `<!doctype html><script>fetch(${JSON.stringify(`${ui.url}api/action`)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"verb":"restart","target":"beacon"}' }).finally(() => { document.title = 'sent'; });</script>`,
+        );
       });
       await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
       attackerPort = (attacker.address() as { port: number }).port;
@@ -230,7 +249,9 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
       const failed = page.waitForEvent('requestfailed', (r) => r.url() === `${ui.url}api/action`);
       await page.goto(`http://localhost:${attackerPort}/`);
       await failed;
-      await eventually('the refusal in the log', 5000, async () => ui.stderr().includes(`action refused (E_ORIGIN) from origin "http://localhost:${attackerPort}"`));
+      await eventually('the refusal in the log', 5000, async () =>
+        ui.stderr().includes(`action refused (E_ORIGIN) from origin "http://localhost:${attackerPort}"`),
+      );
       assert.doesNotMatch(ui.stderr(), /restart beacon/);
       await page.close();
 
@@ -238,10 +259,14 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
       const body = JSON.stringify({ verb: 'restart', target: 'beacon' });
       const own = `http://127.0.0.1:${ui.port}`;
       const csrf = /"csrf":"([^"]+)"/.exec((await raw(ui.url, {})).body)![1]!;
-      const post = (headers: Record<string, string>) => raw(url, { method: 'POST', headers, body }).then((r) => `${r.status} ${(JSON.parse(r.body) as { error?: { code: string } }).error?.code}`);
+      const post = (headers: Record<string, string>) =>
+        raw(url, { method: 'POST', headers, body }).then((r) => `${r.status} ${(JSON.parse(r.body) as { error?: { code: string } }).error?.code}`);
       assert.equal(await post({ origin: 'https://evil.example', 'content-type': 'application/json', 'x-csrf-token': csrf }), '403 E_ORIGIN');
       assert.equal(await post({ 'content-type': 'application/json', 'x-csrf-token': csrf }), '403 E_ORIGIN', 'no Origin at all');
-      assert.equal(await post({ origin: own, 'sec-fetch-site': 'cross-site', 'content-type': 'application/json', 'x-csrf-token': csrf }), '403 E_ORIGIN');
+      assert.equal(
+        await post({ origin: own, 'sec-fetch-site': 'cross-site', 'content-type': 'application/json', 'x-csrf-token': csrf }),
+        '403 E_ORIGIN',
+      );
       assert.equal(await post({ origin: own, 'content-type': 'text/plain', 'x-csrf-token': csrf }), '415 E_TYPE');
       assert.equal(await post({ origin: own, 'content-type': 'application/json' }), '403 E_CSRF');
       assert.equal(await post({ origin: own, 'content-type': 'application/json', 'x-csrf-token': 'guess' }), '403 E_CSRF');

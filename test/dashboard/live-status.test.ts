@@ -15,7 +15,8 @@ import { appSource, fleetRoot, nodeUnit } from '../ops/real-fleet.js';
 import { browserSkipReason, launchBrowser, startUi, type Browser, type UiProcess } from './browser.js';
 
 const APP = '/opt/apps/tiny-http.mjs';
-const manifest = (project: string, port: number) => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: alpha\n  systemd_unit: ${project}.service\n  port: ${port}\n  health: { timeout: 10s }\n`;
+const manifest = (project: string, port: number) =>
+  `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: alpha\n  systemd_unit: ${project}.service\n  port: ${port}\n  health: { timeout: 10s }\n`;
 /** Deployed from the page: releases of its dist/ directory (the manifest's artifact). */
 const SHOP_PORT = 7203;
 const shopManifest = `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: alpha\n  port: ${SHOP_PORT}\n  command: node server.mjs\n  artifact: dist\n  health: { timeout: 10s }\n`;
@@ -23,7 +24,10 @@ const shopManifest = `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\
 function prepare({ upperDir }: HostPreparation): void {
   writeUpperFile(upperDir, APP.slice(1), readFileSync(join(packageRoot(), 'examples/fleet/apps/tiny-http.mjs'), 'utf8'));
   const wants = ensureUpperDir(upperDir, 'etc/systemd/system/multi-user.target.wants');
-  for (const [name, port] of [['web', 7201], ['api', 7202]] as const) {
+  for (const [name, port] of [
+    ['web', 7201],
+    ['api', 7202],
+  ] as const) {
     writeUpperFile(upperDir, `etc/systemd/system/${name}.service`, nodeUnit(APP, { PORT: String(port), NAME: name }, { restart: false }));
     symlinkSync(`/etc/systemd/system/${name}.service`, `${wants}/${name}.service`);
   }
@@ -43,8 +47,15 @@ describe('live dashboard on a real host', { skip, timeout: 300_000 }, () => {
 
   before(async () => {
     fleet = await TestFleet.up({ names: ['alpha'] }, { prepareHost: prepare });
-    root = await fleetRoot(fleet.hosts, { 'web/.infra.yaml': manifest('web', 7201), 'api/.infra.yaml': manifest('api', 7202), 'shop/.infra.yaml': shopManifest, 'shop/dist/server.mjs': appSource({ version: 'v1' }) });
-    ui = await startUi(['--root', root, '--ssh-config', fleet.sshConfigPath, '--interval', '2', '--allow-actions'], { MANAGE_APPS_CONTROL_DIR: controlDir });
+    root = await fleetRoot(fleet.hosts, {
+      'web/.infra.yaml': manifest('web', 7201),
+      'api/.infra.yaml': manifest('api', 7202),
+      'shop/.infra.yaml': shopManifest,
+      'shop/dist/server.mjs': appSource({ version: 'v1' }),
+    });
+    ui = await startUi(['--root', root, '--ssh-config', fleet.sshConfigPath, '--interval', '2', '--allow-actions'], {
+      MANAGE_APPS_CONTROL_DIR: controlDir,
+    });
     browser = await launchBrowser();
     page = await browser.context.newPage();
     await page.goto(ui.url);
@@ -82,7 +93,11 @@ describe('live dashboard on a real host', { skip, timeout: 300_000 }, () => {
     await page.click('nav [data-tab="status"]');
     page.once('dialog', (d) => void d.accept());
     await page.click('#status-table tr[data-service="web"] button[data-verb="restart"]');
-    await page.waitForFunction(() => ((globalThis as any).document.querySelector('#action-result h2')?.textContent ?? '').includes('exit 0'), undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => ((globalThis as any).document.querySelector('#action-result h2')?.textContent ?? '').includes('exit 0'),
+      undefined,
+      { timeout: 60_000 },
+    );
     assert.equal((await fleet.ssh('alpha', 'systemctl is-active web.service')).stdout.trim(), 'active');
     await page.waitForSelector('svg#fleet g.row[data-service="web"].st-ok', { timeout: 60_000 });
     assert.match(ui.stderr(), /restart web \(confirmed on the page\)/);
@@ -98,14 +113,23 @@ describe('live dashboard on a real host', { skip, timeout: 300_000 }, () => {
     });
     const answer = page.waitForResponse((r) => r.url().endsWith('/api/action'), { timeout: 120_000 });
     await page.click(`#status-table tr[data-service="shop"] button[data-verb="${verb}"]`);
-    const body = (await (await answer).json()) as { verb: string; target: string; exit_code: number; result: { deploys?: { id: string; ok: boolean; release: string | null }[] } };
+    const body = (await (await answer).json()) as {
+      verb: string;
+      target: string;
+      exit_code: number;
+      result: { deploys?: { id: string; ok: boolean; release: string | null }[] };
+    };
     assert.match(asked, new RegExp(`^${verb} shop\\?`), 'the page asked first');
-    await page.waitForFunction((v) => ((globalThis as any).document.querySelector('#action-result h2')?.textContent ?? '').startsWith(`${v} shop: exit`), verb);
+    await page.waitForFunction(
+      (v) => ((globalThis as any).document.querySelector('#action-result h2')?.textContent ?? '').startsWith(`${v} shop: exit`),
+      verb,
+    );
     assert.equal(await page.locator('#action-result h2').textContent(), `${verb} shop: exit ${body.exit_code}`);
     assert.match(ui.stderr(), new RegExp(`${verb} shop \\(confirmed on the page\\)`));
     return body;
   };
-  const served = async () => (await fetch(`http://${fleet.host('alpha').address}:${SHOP_PORT}/`, { signal: AbortSignal.timeout(5000) })).text().then((t) => t.trim());
+  const served = async () =>
+    (await fetch(`http://${fleet.host('alpha').address}:${SHOP_PORT}/`, { signal: AbortSignal.timeout(5000) })).text().then((t) => t.trim());
   let firstRelease: string | null = null;
 
   test('deploy from the page (confirmed) ships a release that the host serves, and the row turns green', async () => {

@@ -21,7 +21,10 @@ describe('ui --open: the opener never gets the token', { skip: browserSkipReason
   before(async () => {
     bin = mkdtempSync(join(tmpdir(), 'manage-apps-opener-'));
     for (const opener of ['xdg-open', 'open']) {
-      writeFileSync(join(bin, opener), `#!/bin/sh\nprintf '%s\\n' "$0" "$@" > ${JSON.stringify(argvFile())}.tmp && mv ${JSON.stringify(argvFile())}.tmp ${JSON.stringify(argvFile())}\n`);
+      writeFileSync(
+        join(bin, opener),
+        `#!/bin/sh\nprintf '%s\\n' "$0" "$@" > ${JSON.stringify(argvFile())}.tmp && mv ${JSON.stringify(argvFile())}.tmp ${JSON.stringify(argvFile())}\n`,
+      );
       chmodSync(join(bin, opener), 0o755);
     }
     ui = await startUi(['--open', '--root', ROOT, '--interval', '30'], { PATH: `${bin}:${process.env['PATH']}` });

@@ -46,7 +46,10 @@ describe('FleetSnapshots', () => {
 
   test('a manifest added in a new project directory, then removed, is seen each time', async () => {
     mkdirSync(join(root, 'projects/newbie'));
-    writeFileSync(join(root, 'projects/newbie/.infra.yaml'), 'apiVersion: infra/v2\nproject: newbie\nprovider: vps\nservice:\n  host: vps-0\n  port: 3999\n  command: ./run\n');
+    writeFileSync(
+      join(root, 'projects/newbie/.infra.yaml'),
+      'apiVersion: infra/v2\nproject: newbie\nprovider: vps\nservice:\n  host: vps-0\n  port: 3999\n  command: ./run\n',
+    );
     assert.ok((await serviceIds()).includes('newbie'));
     rmSync(join(root, 'projects/newbie/.infra.yaml'));
     assert.ok(!(await serviceIds()).includes('newbie'));

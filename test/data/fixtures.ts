@@ -35,7 +35,12 @@ createServer(async (req, res) => {
 }).listen(Number(process.env.PORT));
 `;
 
-export async function dataRoot(fleet: TestFleet, clusters: Record<string, { host: string; port: number; engine?: string; backup?: unknown }>, projects: readonly ProjectSpec[], files: Record<string, string> = {}): Promise<string> {
+export async function dataRoot(
+  fleet: TestFleet,
+  clusters: Record<string, { host: string; port: number; engine?: string; backup?: unknown }>,
+  projects: readonly ProjectSpec[],
+  files: Record<string, string> = {},
+): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'manage-apps-data-'));
   const inventory = {
     version: 1,
@@ -62,7 +67,9 @@ export async function dataRoot(fleet: TestFleet, clusters: Record<string, { host
 /** `ps -eo args` sampled every ~20 ms on hosts and on this machine until stop() is called. */
 export function sampleProcesses(fleet: TestFleet, hosts: readonly string[]): { stop: () => Promise<string> } {
   const marker = `/tmp/ma-stop-sampling-${process.pid}-${Date.now()}`;
-  const remote = hosts.map((h) => fleet.ssh(h, `rm -f ${marker}; while [ ! -e ${marker} ]; do ps -eo args; sleep 0.02; done; rm -f ${marker}`, { timeoutMs: 300_000 }));
+  const remote = hosts.map((h) =>
+    fleet.ssh(h, `rm -f ${marker}; while [ ! -e ${marker} ]; do ps -eo args; sleep 0.02; done; rm -f ${marker}`, { timeoutMs: 300_000 }),
+  );
   const local: string[] = [];
   let running = true;
   const loop = (async () => {
@@ -85,7 +92,10 @@ export function sampleProcesses(fleet: TestFleet, hosts: readonly string[]): { s
 /** The CLI, with each stderr line handed to `onLine` as it comes (the test may kill it there). */
 export function cliWatched(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string, pid: number) => void): Promise<CliRun> {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let partial = '';
@@ -99,4 +109,3 @@ export function cliWatched(args: string[], env: NodeJS.ProcessEnv, onLine: (line
   });
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - t0 })));
 }
-

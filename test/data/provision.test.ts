@@ -13,8 +13,20 @@ import { json, runCli, type CliRun } from '../ops/helpers.js';
 import { cliWatched, dataRoot, sampleProcesses } from './fixtures.js';
 import { killWithChildren } from '../harness/faults.js';
 
-interface DbResult { id: string; ok: boolean; changes: string[]; credentials: string; restart: { ok: boolean; outcome: string } | null; reason?: string }
-interface Report { databases: DbResult[]; clusters: { name: string; hba: string; ok: boolean }[]; summary: { changed: number; unchanged: number; failed: number; clusters_changed: number }; not_driven: { id: string; reason: string }[] }
+interface DbResult {
+  id: string;
+  ok: boolean;
+  changes: string[];
+  credentials: string;
+  restart: { ok: boolean; outcome: string } | null;
+  reason?: string;
+}
+interface Report {
+  databases: DbResult[];
+  clusters: { name: string; hba: string; ok: boolean }[];
+  summary: { changed: number; unchanged: number; failed: number; clusters_changed: number };
+  not_driven: { id: string; reason: string }[];
+}
 
 const skip = realHostsSkipReason() ?? postgresSkipReason();
 const MIGRATE_OK = 'psql -XAt -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS items (id int primary key, name text)"\n';
@@ -31,7 +43,8 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
   const cli = (...a: string[]) => runCli(args(...a), env());
   const onSvc = async (cmd: string) => fleet.ssh('svc', cmd);
   /** Runs psql on svc with a project's env file (what its app sees). */
-  const asApp = (project: string, sql: string, extra = '') => onSvc(`set -a; . /etc/${project}/env; set +a; ${extra} psql -XAt -c ${JSON.stringify(sql)} 2>&1`);
+  const asApp = (project: string, sql: string, extra = '') =>
+    onSvc(`set -a; . /etc/${project}/env; set +a; ${extra} psql -XAt -c ${JSON.stringify(sql)} 2>&1`);
   const readPasswords = async () => {
     for (const p of ['alpha', 'beta']) {
       const r = await onSvc(`cat /etc/${p}/env /etc/${p}/env.manage-apps.bak 2>/dev/null | sed -n 's/^PGPASSWORD=//p'`);
@@ -48,10 +61,15 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
     const [cluster] = await Promise.all([startPostgres(fleet, 'db', { name: 'apps', port: 5433 }), onSvc('useradd -r alpha && useradd -r beta')]);
     pg = cluster;
-    root = await dataRoot(fleet, { apps: { host: 'db', port: 5433 }, cache: { host: 'db', port: 6379, engine: 'redis' } }, [
-      { name: 'alpha', host: 'svc', port: 8081, cluster: 'apps', service: '  migrate: sh migrate.sh\n' },
-      { name: 'beta', host: 'svc', port: 8082, cluster: 'apps' },
-    ], { 'alpha/app/migrate.sh': MIGRATE_OK });
+    root = await dataRoot(
+      fleet,
+      { apps: { host: 'db', port: 5433 }, cache: { host: 'db', port: 6379, engine: 'redis' } },
+      [
+        { name: 'alpha', host: 'svc', port: 8081, cluster: 'apps', service: '  migrate: sh migrate.sh\n' },
+        { name: 'beta', host: 'svc', port: 8082, cluster: 'apps' },
+      ],
+      { 'alpha/app/migrate.sh': MIGRATE_OK },
+    );
   });
   after(() => fleet?.down());
 
@@ -79,24 +97,58 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     noSecretIn(samples, 'a process list during provision');
     noSecretIn(run.stdout + run.stderr, 'the output');
     assert.equal((await onSvc('stat -c "%a %U" /etc/alpha/env /etc/beta/env')).stdout, '600 alpha\n600 beta\n');
-    const roles = await psqlAsAdmin(fleet, pg, "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname LIKE '%_app' ORDER BY 1");
+    const roles = await psqlAsAdmin(
+      fleet,
+      pg,
+      "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname LIKE '%_app' ORDER BY 1",
+    );
     assert.equal(roles, 'alpha_app|f|f|f|t\nbeta_app|f|f|f|t');
-    assert.equal(await psqlAsAdmin(fleet, pg, "SELECT datname, pg_get_userbyid(datdba), has_database_privilege('public', datname, 'CONNECT') FROM pg_database WHERE datname LIKE '%_db' ORDER BY 1"), 'alpha_db|alpha_app|f\nbeta_db|beta_app|f');
+    assert.equal(
+      await psqlAsAdmin(
+        fleet,
+        pg,
+        "SELECT datname, pg_get_userbyid(datdba), has_database_privilege('public', datname, 'CONNECT') FROM pg_database WHERE datname LIKE '%_db' ORDER BY 1",
+      ),
+      'alpha_db|alpha_app|f\nbeta_db|beta_app|f',
+    );
     const hba = (await fleet.ssh('db', 'cat /etc/postgresql/15/apps/pg_hba.conf')).stdout;
     const svc = fleet.host('svc').address;
-    assert.match(hba, new RegExp(`# BEGIN manage-apps[^\\n]*\\nhost +"alpha_db" "alpha_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\nhost +"beta_db" "beta_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\n# END manage-apps`));
-    assert.equal((await fleet.ssh('db', 'diff <(grep -v manage-apps /etc/postgresql/15/apps/pg_hba.conf.manage-apps.bak) <(sed "/# BEGIN manage-apps/,/# END manage-apps/d" /etc/postgresql/15/apps/pg_hba.conf) && echo same', {})).stdout.trim(), 'same');
+    assert.match(
+      hba,
+      new RegExp(
+        `# BEGIN manage-apps[^\\n]*\\nhost +"alpha_db" "alpha_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\nhost +"beta_db" "beta_app" ${svc.replace(/\./g, '\\.')}/32 scram-sha-256\\n# END manage-apps`,
+      ),
+    );
+    assert.equal(
+      (
+        await fleet.ssh(
+          'db',
+          'diff <(grep -v manage-apps /etc/postgresql/15/apps/pg_hba.conf.manage-apps.bak) <(sed "/# BEGIN manage-apps/,/# END manage-apps/d" /etc/postgresql/15/apps/pg_hba.conf) && echo same',
+          {},
+        )
+      ).stdout.trim(),
+      'same',
+    );
   });
 
   test('each app connects with its own credentials, and to nothing else', async () => {
     assert.equal((await asApp('alpha', 'SELECT current_user, current_database()')).stdout.trim(), 'alpha_app|alpha_db');
     assert.equal((await asApp('beta', 'SELECT current_user, current_database()')).stdout.trim(), 'beta_app|beta_db');
-    assert.match((await asApp('alpha', 'SELECT 1', 'PGDATABASE=beta_db')).stdout, /no pg_hba\.conf entry for host .* user "alpha_app", database "beta_db"/);
+    assert.match(
+      (await asApp('alpha', 'SELECT 1', 'PGDATABASE=beta_db')).stdout,
+      /no pg_hba\.conf entry for host .* user "alpha_app", database "beta_db"/,
+    );
     assert.match((await asApp('alpha', 'CREATE DATABASE sneaky')).stdout, /permission denied to create database/);
     assert.match((await asApp('alpha', 'CREATE ROLE sneaky')).stdout, /permission denied to create role/);
     // The admin is the cluster host's own postgres account: nothing on the service host can act as it.
-    assert.match((await asApp('alpha', 'SELECT 1', 'PGUSER=postgres PGDATABASE=postgres')).stdout, /no pg_hba\.conf entry for host .* user "postgres"/);
-    assert.equal((await onSvc('grep -rl "^PGUSER=postgres" /etc 2>/dev/null; ls /var/lib/postgresql/15 2>/dev/null | grep -v main; true')).stdout.trim(), '');
+    assert.match(
+      (await asApp('alpha', 'SELECT 1', 'PGUSER=postgres PGDATABASE=postgres')).stdout,
+      /no pg_hba\.conf entry for host .* user "postgres"/,
+    );
+    assert.equal(
+      (await onSvc('grep -rl "^PGUSER=postgres" /etc 2>/dev/null; ls /var/lib/postgresql/15 2>/dev/null | grep -v main; true')).stdout.trim(),
+      '',
+    );
   });
 
   test('the apps deploy and are ready with their database; a second provision changes nothing', async () => {
@@ -136,7 +188,10 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     const run = await cli('deploy', 'alpha', '--json');
     assert.equal(run.status, 1, run.stdout + run.stderr);
     const d = json<{ deploys: { outcome: string; reason: string }[] }>(run).deploys[0]!;
-    assert.match(d.reason, /migration failed \(exit 126\): the env file \/etc\/alpha\/env is not readable by alpha: the migration would run without its database settings/);
+    assert.match(
+      d.reason,
+      /migration failed \(exit 126\): the env file \/etc\/alpha\/env is not readable by alpha: the migration would run without its database settings/,
+    );
     assert.equal((await onSvc('readlink /srv/alpha/current')).stdout.trim(), live, 'nothing switched');
     // db provision does not call that "unchanged": it gives the file to service.user, 0600, and restarts nothing.
     const fixed = await cli('db', 'provision', 'alpha', '--json');
@@ -174,7 +229,10 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
   test('db status: declared databases, drift, and a live own_db violation', async () => {
     const clean = await cli('db', 'status', '--json');
     assert.equal(clean.status, 0, clean.stdout + clean.stderr);
-    const c = json<{ clusters: { declared: { id: string; exists: boolean; owner_ok: boolean; user_limited: boolean }[]; violations: unknown[] }[]; not_driven: unknown[] }>(clean);
+    const c = json<{
+      clusters: { declared: { id: string; exists: boolean; owner_ok: boolean; user_limited: boolean }[]; violations: unknown[] }[];
+      not_driven: unknown[];
+    }>(clean);
     assert.equal(c.clusters.length, 1);
     assert.ok(c.clusters[0]!.declared.every((d) => d.exists && d.owner_ok && d.user_limited));
     assert.equal(c.not_driven.length, 1);
@@ -199,22 +257,39 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
         controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
         let fired = false;
         const cut: Promise<void>[] = [];
-        const run: CliRun = await cliWatched(args('db', 'provision', 'alpha', '--rotate', '--timeout', '4', '--connect-timeout', '2'), env(), (line, pid) => {
-          if (fired || !line.startsWith(step)) return;
-          fired = true;
-          if (fault === 'kill') killWithChildren(pid);
-          else cut.push(fleet.cutNetwork(hostOfStep[i]!));
-        });
+        const run: CliRun = await cliWatched(
+          args('db', 'provision', 'alpha', '--rotate', '--timeout', '4', '--connect-timeout', '2'),
+          env(),
+          (line, pid) => {
+            if (fired || !line.startsWith(step)) return;
+            fired = true;
+            if (fault === 'kill') killWithChildren(pid);
+            else cut.push(fleet.cutNetwork(hostOfStep[i]!));
+          },
+        );
         await Promise.all(cut);
         if (fault === 'cut') await fleet.healNetwork(hostOfStep[i]!);
         controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
         const rerun = await cli('db', 'provision', '--json');
         const settled = await cli('db', 'provision', '--json');
-        const ready = await fetch(`http://${fleet.host('svc').address}:8081/readyz`).then((res) => res.status, () => 0);
+        const ready = await fetch(`http://${fleet.host('svc').address}:8081/readyz`).then(
+          (res) => res.status,
+          () => 0,
+        );
         const connects = (await asApp('alpha', 'SELECT current_user')).stdout.trim();
-        const ok = fired && rerun.status === 0 && settled.status === 0 && json<Report>(settled).summary.changed === 0 && json<Report>(settled).summary.clusters_changed === 0 && ready === 200 && connects === 'alpha_app';
+        const ok =
+          fired &&
+          rerun.status === 0 &&
+          settled.status === 0 &&
+          json<Report>(settled).summary.changed === 0 &&
+          json<Report>(settled).summary.clusters_changed === 0 &&
+          ready === 200 &&
+          connects === 'alpha_app';
         if (ok) survived++;
-        else console.log(`fault ${fault} at ${step}: fired=${fired} first=${run.status} rerun=${rerun.status} ${rerun.stdout.slice(0, 600)} settled=${settled.stdout.slice(0, 400)} ready=${ready} connects=${connects}`);
+        else
+          console.log(
+            `fault ${fault} at ${step}: fired=${fired} first=${run.status} rerun=${rerun.status} ${rerun.stdout.slice(0, 600)} settled=${settled.stdout.slice(0, 400)} ready=${ready} connects=${connects}`,
+          );
       }
     }
     console.log(`db provision: ${survived}/${total} fault points survived`);

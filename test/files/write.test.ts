@@ -11,7 +11,7 @@ import { makeDirectory, readIfExists, writeFileSafely } from '../../src/files/wr
 import { packageRoot } from '../../src/package-root.js';
 import { cli, inventory, makeTree, removeTree } from '../helpers/tree.js';
 
-const SECRET = '# the user\'s own file\nexport PATH=/usr/bin\n';
+const SECRET = "# the user's own file\nexport PATH=/usr/bin\n";
 
 async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await makeTree({});
@@ -66,7 +66,10 @@ test('under --out DIR: a link at a rendered file is replaced (kept as the .bak);
     assert.equal(await readlink(join(out, 'core', 'api.service.bak')), join(dir, 'passwd'));
 
     await symlink(outside, join(out, 'edge'));
-    await assert.rejects(writeFileSafely(join(out, 'edge', 'web.service'), '[Unit]\n', { within: out }), (err: unknown) => err instanceof UsageError && /refusing to write .*edge\/web\.service: .*outside/.test(err.message));
+    await assert.rejects(
+      writeFileSafely(join(out, 'edge', 'web.service'), '[Unit]\n', { within: out }),
+      (err: unknown) => err instanceof UsageError && /refusing to write .*edge\/web\.service: .*outside/.test(err.message),
+    );
     assert.deepEqual(await readdir(outside), [], 'nothing was written outside --out');
     // A link that stays inside DIR is fine.
     await mkdir(join(out, 'real'));
@@ -77,13 +80,22 @@ test('under --out DIR: a link at a rendered file is replaced (kept as the .bak);
 
 test('bad write targets are usage errors naming the path: a directory, a FIFO, /proc', { timeout: 30_000 }, async () => {
   await withDir(async (dir) => {
-    await assert.rejects(writeFileSafely(dir, 'x'), (err: unknown) => err instanceof UsageError && err.message.includes(dir) && /directory/.test(err.message));
+    await assert.rejects(
+      writeFileSafely(dir, 'x'),
+      (err: unknown) => err instanceof UsageError && err.message.includes(dir) && /directory/.test(err.message),
+    );
     const fifo = join(dir, 'fifo');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-    await assert.rejects(writeFileSafely(fifo, 'x'), (err: unknown) => err instanceof UsageError && err.message.includes(fifo) && /FIFO/.test(err.message));
+    await assert.rejects(
+      writeFileSafely(fifo, 'x'),
+      (err: unknown) => err instanceof UsageError && err.message.includes(fifo) && /FIFO/.test(err.message),
+    );
     await assert.rejects(readIfExists(fifo), /FIFO/);
     await assert.rejects(writeFileSafely('/proc/version', 'x'), (err: unknown) => err instanceof UsageError && /\/proc\/version/.test(err.message));
-    await assert.rejects(writeFileSafely(join(dir, 'missing', 'dir', 'f'), 'x'), (err: unknown) => err instanceof UsageError && /does not exist/.test(err.message));
+    await assert.rejects(
+      writeFileSafely(join(dir, 'missing', 'dir', 'f'), 'x'),
+      (err: unknown) => err instanceof UsageError && /does not exist/.test(err.message),
+    );
   });
 });
 
@@ -91,7 +103,7 @@ test('CLI: bad write targets exit 2 with the path named, never "internal error";
   const root = await makeTree({
     'mesh-hosts.json': inventory(),
     'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n',
-    'bashrc': SECRET,
+    bashrc: SECRET,
     'a-file': 'x\n',
     '.env.ports': 'OLD=1\n',
   });
@@ -108,7 +120,11 @@ test('CLI: bad write targets exit 2 with the path named, never "internal error";
       [['net', 'ssh-config', '--write', '--file', fifo], fifo],
     ];
     for (const [args, path] of cases) {
-      const run = spawnSync(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args, '--root', root], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env, NO_COLOR: '1' } });
+      const run = spawnSync(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args, '--root', root], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, ...env, NO_COLOR: '1' },
+      });
       assert.equal(run.status, 2, `${args.join(' ')}: exit ${run.status} (signal ${run.signal})\n${run.stdout}${run.stderr}`);
       assert.ok(run.stderr.includes(path), `${args.join(' ')} names ${path}: ${run.stderr}`);
       assert.doesNotMatch(run.stderr, /internal error|This is a bug/);
@@ -131,7 +147,7 @@ test('CLI: bad write targets exit 2 with the path named, never "internal error";
   }
 });
 
-test('an --out DIR that does not exist yet is created (0755, or 0700 for private files), through the user\'s own link but never a planted one', async () => {
+test("an --out DIR that does not exist yet is created (0755, or 0700 for private files), through the user's own link but never a planted one", async () => {
   await withDir(async (dir) => {
     const out = join(dir, 'fresh', 'render');
     await makeDirectory(join(out, 'core'), { within: out });
@@ -147,19 +163,40 @@ test('an --out DIR that does not exist yet is created (0755, or 0700 for private
     // Below DIR, a link that leads out stays refused even when the directory under it is missing.
     await mkdir(join(dir, 'elsewhere'));
     await symlink(join(dir, 'elsewhere'), join(out, 'edge'));
-    await assert.rejects(makeDirectory(join(out, 'edge', 'deep'), { within: out }), (err: unknown) => err instanceof UsageError && /outside/.test(err.message));
+    await assert.rejects(
+      makeDirectory(join(out, 'edge', 'deep'), { within: out }),
+      (err: unknown) => err instanceof UsageError && /outside/.test(err.message),
+    );
     assert.deepEqual(await readdir(join(dir, 'elsewhere')), []);
   });
 });
 
 test('CLI: units, net caddy, net wireguard and infra render --write into a directory that does not exist yet', { timeout: 120_000 }, async () => {
   const root = await makeTree({
-    'mesh-hosts.json': inventory({ hosts: {
-      hub: { provider: 'digitalocean', role: 'production', mesh_ip: '10.9.0.1', public_ip: '203.0.113.1', wireguard: { public_key: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=', endpoint: '203.0.113.1:51820' } },
-      core: { provider: 'bare-metal', role: 'production', mesh_ip: '10.9.0.11', address: '10.0.0.11', user: 'ops', wireguard: { public_key: 'AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=' } },
-    }, clusters: {} }),
-    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n  domains: [api.example.com]\n',
-    'edge/.infra.yaml': 'apiVersion: infra/v2\nproject: edge\nprovider: digitalocean\nservice:\n  host: hub\n  kind: edge\n  systemd_unit: caddy.service\n',
+    'mesh-hosts.json': inventory({
+      hosts: {
+        hub: {
+          provider: 'digitalocean',
+          role: 'production',
+          mesh_ip: '10.9.0.1',
+          public_ip: '203.0.113.1',
+          wireguard: { public_key: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=', endpoint: '203.0.113.1:51820' },
+        },
+        core: {
+          provider: 'bare-metal',
+          role: 'production',
+          mesh_ip: '10.9.0.11',
+          address: '10.0.0.11',
+          user: 'ops',
+          wireguard: { public_key: 'AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=' },
+        },
+      },
+      clusters: {},
+    }),
+    'api/.infra.yaml':
+      'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n  domains: [api.example.com]\n',
+    'edge/.infra.yaml':
+      'apiVersion: infra/v2\nproject: edge\nprovider: digitalocean\nservice:\n  host: hub\n  kind: edge\n  systemd_unit: caddy.service\n',
   });
   try {
     const env = { MANAGE_APPS_CACHE: '0' };
@@ -170,44 +207,54 @@ test('CLI: units, net caddy, net wireguard and infra render --write into a direc
       assert.equal(run.status, 0, `${command.join(' ')}: exit ${run.status}\n${run.stdout}${run.stderr}`);
       assert.ok((await lstat(out)).isDirectory(), `${command.join(' ')} created ${out}`);
     }
-    assert.equal((await stat(join(root, 'not', 'yet', 'net-wireguard'))).mode & 0o777, 0o700, 'the directory of the private wg-quick configs is private');
+    assert.equal(
+      (await stat(join(root, 'not', 'yet', 'net-wireguard'))).mode & 0o777,
+      0o700,
+      'the directory of the private wg-quick configs is private',
+    );
   } finally {
     await removeTree(root);
   }
 });
 
-test('kill -9 during writes: the file is always the old or the new content, the backup whole, and the next write removes the temp files left', { timeout: 180_000 }, async () => {
-  await withDir(async (dir) => {
-    const target = join(dir, 'rendered.conf');
-    const a = `${'A'.repeat(2_000_000)}\n`;
-    const b = `${'B'.repeat(2_000_000)}\n`;
-    await writeFile(target, a);
-    const writer = `import { writeFileSafely } from ${JSON.stringify(join(packageRoot(), 'dist/files/write.js'))};
+test(
+  'kill -9 during writes: the file is always the old or the new content, the backup whole, and the next write removes the temp files left',
+  { timeout: 180_000 },
+  async () => {
+    await withDir(async (dir) => {
+      const target = join(dir, 'rendered.conf');
+      const a = `${'A'.repeat(2_000_000)}\n`;
+      const b = `${'B'.repeat(2_000_000)}\n`;
+      await writeFile(target, a);
+      const writer = `import { writeFileSafely } from ${JSON.stringify(join(packageRoot(), 'dist/files/write.js'))};
       const [a, b] = ['A', 'B'].map((c) => c.repeat(2_000_000) + '\\n');
       for (let i = 0; ; i++) {
         await writeFileSafely(${JSON.stringify(target)}, i % 2 ? a : b);
         process.stdout.write('.');
       }`;
-    const points = 25;
-    let survived = 0;
-    let tempsLeft = 0;
-    for (let i = 0; i < points; i++) {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', writer], { stdio: ['ignore', 'pipe', 'ignore'] });
-      // Writing for real by then: the kill lands at a different point of a write each time.
-      await new Promise((r) => child.stdout.once('data', r));
-      await new Promise((r) => setTimeout(r, (i * 7) % 40));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
-      tempsLeft += (await readdir(dir)).filter((f) => f.endsWith('.manage-apps-tmp')).length;
-      const now = await readFile(target, 'utf8');
-      const backup = await readIfExists(`${target}.bak`);
-      if ((now === a || now === b) && (backup === undefined || backup === a || backup === b)) survived++;
-    }
-    console.log(`${survived}/${points} fault points survived (kill -9 while writing a 2 MB file and its backup; ${tempsLeft} temp files found after kills, removed by the next write)`);
-    assert.equal(survived, points);
-    await writeFileSafely(target, 'final\n');
-    const left = (await readdir(dir)).filter((f) => f.endsWith('.manage-apps-tmp'));
-    assert.deepEqual(left, [], 'temp files of the killed writes are gone');
-    assert.deepEqual((await readdir(dir)).sort(), ['rendered.conf', 'rendered.conf.bak']);
-  });
-});
+      const points = 25;
+      let survived = 0;
+      let tempsLeft = 0;
+      for (let i = 0; i < points; i++) {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', writer], { stdio: ['ignore', 'pipe', 'ignore'] });
+        // Writing for real by then: the kill lands at a different point of a write each time.
+        await new Promise((r) => child.stdout.once('data', r));
+        await new Promise((r) => setTimeout(r, (i * 7) % 40));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.on('close', r));
+        tempsLeft += (await readdir(dir)).filter((f) => f.endsWith('.manage-apps-tmp')).length;
+        const now = await readFile(target, 'utf8');
+        const backup = await readIfExists(`${target}.bak`);
+        if ((now === a || now === b) && (backup === undefined || backup === a || backup === b)) survived++;
+      }
+      console.log(
+        `${survived}/${points} fault points survived (kill -9 while writing a 2 MB file and its backup; ${tempsLeft} temp files found after kills, removed by the next write)`,
+      );
+      assert.equal(survived, points);
+      await writeFileSafely(target, 'final\n');
+      const left = (await readdir(dir)).filter((f) => f.endsWith('.manage-apps-tmp'));
+      assert.deepEqual(left, [], 'temp files of the killed writes are gone');
+      assert.deepEqual((await readdir(dir)).sort(), ['rendered.conf', 'rendered.conf.bak']);
+    });
+  },
+);

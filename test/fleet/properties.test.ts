@@ -28,7 +28,14 @@ const seedInventory = readFileSync(join(root, 'examples/fleet/mesh-hosts.json'),
 const mutation = (text: string) =>
   fc.oneof(
     fc.record({ kind: fc.constant('delete' as const), at: fc.nat(text.length), len: fc.nat(20) }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(text.length), junk: fc.oneof(fc.string(), fc.constantFrom(':', '- ', '\t', '{', '[', '"', "'", '&a', '*a', '!!binary ', '\n  ', '\n', '#', '---\n', ': :', 'null', '~', '1e999')) }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(text.length),
+      junk: fc.oneof(
+        fc.string(),
+        fc.constantFrom(':', '- ', '\t', '{', '[', '"', "'", '&a', '*a', '!!binary ', '\n  ', '\n', '#', '---\n', ': :', 'null', '~', '1e999'),
+      ),
+    }),
     fc.record({ kind: fc.constant('swap' as const), a: fc.nat(40), b: fc.nat(40) }),
     fc.record({ kind: fc.constant('dupline' as const), a: fc.nat(40) }),
   );
@@ -94,13 +101,40 @@ test('mutated inventories: validation never throws and always locates what it re
 
 test('structured mutations: any JSON value in any manifest field is reported, not thrown', () => {
   // Object.prototype member names are picked on purpose: a lookup in a plain object must not find them.
-  const value = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'valueOf', 'toString', 'hasOwnProperty'), fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }));
+  const value = fc.oneof(
+    fc.constantFrom('__proto__', 'constructor', 'valueOf', 'toString', 'hasOwnProperty'),
+    fc.string(),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string(), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.string(), { maxKeys: 3 }),
+  );
   const key = fc.constantFrom('apiVersion', 'project', 'environment', 'provider', 'database', 'service', 'droplets', 'owner', 'runner_pool');
-  const serviceKey = fc.constantFrom('host', 'port', 'command', 'kind', 'health', 'domains', 'env_file', 'depends_on', 'gpu', 'systemd_unit', 'backup', 'stateful');
+  const serviceKey = fc.constantFrom(
+    'host',
+    'port',
+    'command',
+    'kind',
+    'health',
+    'domains',
+    'env_file',
+    'depends_on',
+    'gpu',
+    'systemd_unit',
+    'backup',
+    'stateful',
+  );
   const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', seedInventory);
   fc.assert(
     fc.property(key, serviceKey, value, fc.boolean(), (k, sk, v, inService) => {
-      const doc = { apiVersion: 'infra/v2', project: 'p', provider: 'bare-metal', service: { host: 'black', port: 1, command: 'x' } as Record<string, unknown> } as Record<string, unknown>;
+      const doc = {
+        apiVersion: 'infra/v2',
+        project: 'p',
+        provider: 'bare-metal',
+        service: { host: 'black', port: 1, command: 'x' } as Record<string, unknown>,
+      } as Record<string, unknown>;
       if (inService) (doc['service'] as Record<string, unknown>)[sk] = v;
       else doc[k] = v;
       const text = JSON.stringify(doc, null, 2); // JSON is YAML
@@ -118,7 +152,10 @@ test('structured mutations: any JSON value in any manifest field is reported, no
 /** Strings that probe the limits: control characters, separators, long runs. */
 const hostileText = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.string({ unit: fc.constantFrom('a', '.', '-', '_', '/', '\n', '\r', '\t', '\u0000', '\u001b', '\u0085', '\u2028', ' ', '$', '#'), maxLength: 40 }),
+  fc.string({
+    unit: fc.constantFrom('a', '.', '-', '_', '/', '\n', '\r', '\t', '\u0000', '\u001b', '\u0085', '\u2028', ' ', '$', '#'),
+    maxLength: 40,
+  }),
   fc.nat(400).map((n) => 'n'.repeat(n)),
 );
 
@@ -126,11 +163,21 @@ test('one definition of a name: a manifest validate accepts never names anything
   const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', seedInventory);
   fc.assert(
     fc.property(hostileText, hostileText, hostileText, fc.array(hostileText, { maxLength: 2 }), (project, directory, envFile, dependsOn) => {
-      const doc = { apiVersion: 'infra/v2', project, provider: 'bare-metal', service: { host: 'black', port: 1, command: 'x', directory: `/${directory}`, env_file: `/${envFile}`, depends_on: dependsOn } };
+      const doc = {
+        apiVersion: 'infra/v2',
+        project,
+        provider: 'bare-metal',
+        service: { host: 'black', port: 1, command: 'x', directory: `/${directory}`, env_file: `/${envFile}`, depends_on: dependsOn },
+      };
       const text = JSON.stringify(doc, null, 2);
       const loaded = parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, text);
       assertLocated(loaded.problems, 'p/.infra.yaml', text);
-      const operationsAccept = [() => validName('project', project), () => validName('path', `/${directory}`), () => validName('path', `/${envFile}`), ...dependsOn.map((d) => () => validName('project', d))].every((check) => {
+      const operationsAccept = [
+        () => validName('project', project),
+        () => validName('path', `/${directory}`),
+        () => validName('path', `/${envFile}`),
+        ...dependsOn.map((d) => () => validName('project', d)),
+      ].every((check) => {
         try {
           check();
           return true;
@@ -158,7 +205,11 @@ test('a manifest path with a control character is reported (control_character) a
       assert.equal(flagged, hasControlCharacter(file), JSON.stringify(file));
       if (flagged) assert.equal(buildFleet('/x', [loaded], inventory).services.length, 0);
       // Defence in depth: whatever the path, the unit has exactly the lines of a plain one.
-      const clean = buildFleet('/x', [parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, seedManifest)], inventory).services[0]!;
+      const clean = buildFleet(
+        '/x',
+        [parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, seedManifest)],
+        inventory,
+      ).services[0]!;
       const unit = renderUnit({ ...clean, manifest: file }, undefined);
       assert.equal(unit.split('\n').length, renderUnit(clean, undefined).split('\n').length, unit);
     }),
@@ -171,7 +222,10 @@ test('size limit: any text over 1 MiB is one file_size problem at 1:1, never par
     fc.property(fc.nat(4096), fc.constantFrom('a', '\n', 'key: value\n', '- [\n'), (extra, unit) => {
       const text = unit.repeat(Math.ceil((MAX_MANIFEST_BYTES + 1 + extra) / unit.length));
       const loaded = parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, text);
-      assert.deepEqual(loaded.problems.map((p) => [p.rule, p.line, p.column]), [['file_size', 1, 1]]);
+      assert.deepEqual(
+        loaded.problems.map((p) => [p.rule, p.line, p.column]),
+        [['file_size', 1, 1]],
+      );
     }),
     { numRuns: 8 },
   );

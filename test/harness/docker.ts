@@ -55,16 +55,56 @@ export interface DockerHostOptions {
  * the harness made it; Compose's own networks and published ports (docker-proxy) still work.
  */
 export function prepareDockerHost(upperDir: string, options: DockerHostOptions = {}): void {
-  writeUpperFile(upperDir, 'etc/systemd/system/var-lib-docker.mount', ['[Unit]', 'Description=Docker data-root (test host tmpfs)', '[Mount]', 'What=tmpfs', 'Where=/var/lib/docker', 'Type=tmpfs', 'Options=mode=0711,size=1g', ''].join('\n'));
-  const flags = ['-H fd://', '--containerd=/run/containerd/containerd.sock', '--data-root /var/lib/docker', '--iptables=false', '--ip-masq=false', '--bridge=none', ...(options.insecureRegistries ?? []).map((r) => `--insecure-registry ${r}`)];
-  writeUpperFile(upperDir, 'etc/systemd/system/docker.service.d/manage-apps-test.conf', ['[Unit]', 'RequiresMountsFor=/var/lib/docker', '[Service]', 'ExecStart=', `ExecStart=/usr/sbin/dockerd ${flags.join(' ')}`, ''].join('\n'));
-  if (!options.leaveMasked) for (const unit of ['containerd.service', 'docker.socket', 'docker.service']) unmask(upperDir, unit, unit !== 'docker.socket');
+  writeUpperFile(
+    upperDir,
+    'etc/systemd/system/var-lib-docker.mount',
+    [
+      '[Unit]',
+      'Description=Docker data-root (test host tmpfs)',
+      '[Mount]',
+      'What=tmpfs',
+      'Where=/var/lib/docker',
+      'Type=tmpfs',
+      'Options=mode=0711,size=1g',
+      '',
+    ].join('\n'),
+  );
+  const flags = [
+    '-H fd://',
+    '--containerd=/run/containerd/containerd.sock',
+    '--data-root /var/lib/docker',
+    '--iptables=false',
+    '--ip-masq=false',
+    '--bridge=none',
+    ...(options.insecureRegistries ?? []).map((r) => `--insecure-registry ${r}`),
+  ];
+  writeUpperFile(
+    upperDir,
+    'etc/systemd/system/docker.service.d/manage-apps-test.conf',
+    ['[Unit]', 'RequiresMountsFor=/var/lib/docker', '[Service]', 'ExecStart=', `ExecStart=/usr/sbin/dockerd ${flags.join(' ')}`, ''].join('\n'),
+  );
+  if (!options.leaveMasked)
+    for (const unit of ['containerd.service', 'docker.socket', 'docker.service']) unmask(upperDir, unit, unit !== 'docker.socket');
   if (options.registry) {
     writeUpperFile(upperDir, 'etc/docker/registry/htpasswd', REGISTRY_HTPASSWD);
     writeUpperFile(
       upperDir,
       'etc/docker/registry/config.yml',
-      ['version: 0.1', 'storage:', '  filesystem:', '    rootdirectory: /var/lib/docker-registry', '  delete:', '    enabled: true', 'http:', `  addr: :${REGISTRY_PORT}`, 'auth:', '  htpasswd:', '    realm: manage-apps-test', '    path: /etc/docker/registry/htpasswd', ''].join('\n'),
+      [
+        'version: 0.1',
+        'storage:',
+        '  filesystem:',
+        '    rootdirectory: /var/lib/docker-registry',
+        '  delete:',
+        '    enabled: true',
+        'http:',
+        `  addr: :${REGISTRY_PORT}`,
+        'auth:',
+        '  htpasswd:',
+        '    realm: manage-apps-test',
+        '    path: /etc/docker/registry/htpasswd',
+        '',
+      ].join('\n'),
     );
     unmask(upperDir, 'docker-registry.service', true);
   }

@@ -7,7 +7,8 @@ import type { TestFleet } from './test-fleet.js';
 export function killWithChildren(pid: number): void {
   let children: number[] = [];
   try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) children.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    for (const task of readdirSync(`/proc/${pid}/task`))
+      children.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
   } catch {
     children = [];
   }

@@ -60,15 +60,21 @@ async function status(fleetName: string | undefined): Promise<void> {
     return;
   }
   for (const fleet of fleets) {
-    console.log(`fleet "${fleet.name}" (${fleet.persistent ? 'left running by npm run fleet' : 'owned by a test process'}), ${fleet.subnet ?? 'no subnet yet'}`);
+    console.log(
+      `fleet "${fleet.name}" (${fleet.persistent ? 'left running by npm run fleet' : 'owned by a test process'}), ${fleet.subnet ?? 'no subnet yet'}`,
+    );
     console.log(`  ssh -F ${fleet.sshConfigPath} <alias>`);
     const hosts = fleet.status();
-    const answers = await Promise.all(hosts.map((host) => (host.running ? fleet.ssh(host, 'systemctl is-system-running', { timeoutMs: 15_000 }) : undefined)));
+    const answers = await Promise.all(
+      hosts.map((host) => (host.running ? fleet.ssh(host, 'systemctl is-system-running', { timeoutMs: 15_000 }) : undefined)),
+    );
     hosts.forEach((host, index) => {
       const answer = answers[index];
       const system = answer === undefined ? '-' : answer.exitCode === 255 ? 'no ssh' : answer.stdout.trim() || 'no answer';
       const state = host.running ? `running (PID 1 = ${host.pid1})` : 'stopped';
-      console.log(`  ${host.alias.padEnd(16)} ${host.address.padEnd(13)} ${state.padEnd(24)} network ${host.networkUp ? 'up' : 'CUT'}   systemd: ${system}`);
+      console.log(
+        `  ${host.alias.padEnd(16)} ${host.address.padEnd(13)} ${state.padEnd(24)} network ${host.networkUp ? 'up' : 'CUT'}   systemd: ${system}`,
+      );
     });
   }
 }

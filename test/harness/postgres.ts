@@ -13,7 +13,8 @@ const PG_BIN = `/usr/lib/postgresql/${PG_VERSION}/bin`;
 /** Why PostgreSQL tests cannot run here (undefined: they can, or CI=true, where they must). */
 export function postgresSkipReason(): string | undefined {
   if (process.env.CI === 'true') return undefined;
-  if (!existsSync(`${PG_BIN}/postgres`) || !existsSync('/usr/bin/pg_createcluster')) return `PostgreSQL ${PG_VERSION} not installed (apt-get install postgresql)`;
+  if (!existsSync(`${PG_BIN}/postgres`) || !existsSync('/usr/bin/pg_createcluster'))
+    return `PostgreSQL ${PG_VERSION} not installed (apt-get install postgresql)`;
   return undefined;
 }
 
@@ -30,7 +31,11 @@ export interface PostgresCluster {
  * default, as pg_hba.conf decides; `trust` for tests that only carry traffic), starts it and
  * waits until it accepts connections.
  */
-export async function startPostgres(fleet: TestFleet, host: string, options: { name?: string; port?: number; listen?: string; hostAuth?: 'scram-sha-256' | 'trust' } = {}): Promise<PostgresCluster> {
+export async function startPostgres(
+  fleet: TestFleet,
+  host: string,
+  options: { name?: string; port?: number; listen?: string; hostAuth?: 'scram-sha-256' | 'trust' } = {},
+): Promise<PostgresCluster> {
   const name = options.name ?? 'apps';
   const port = options.port ?? 5433;
   const listen = options.listen ?? '*';
@@ -50,8 +55,18 @@ export async function startPostgres(fleet: TestFleet, host: string, options: { n
 }
 
 /** psql as the host's postgres account (peer authentication), tab-separated, unaligned. */
-export async function psqlAsAdmin(fleet: TestFleet, cluster: PostgresCluster, sql: string, database = 'postgres', timeoutMs = 120_000): Promise<string> {
-  const r = await fleet.ssh(cluster.host, `cd / && runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -p ${cluster.port} -d ${database} <<'MA_TEST_SQL'\n${sql}\nMA_TEST_SQL`, { timeoutMs });
+export async function psqlAsAdmin(
+  fleet: TestFleet,
+  cluster: PostgresCluster,
+  sql: string,
+  database = 'postgres',
+  timeoutMs = 120_000,
+): Promise<string> {
+  const r = await fleet.ssh(
+    cluster.host,
+    `cd / && runuser -u postgres -- psql -X -q -A -t -v ON_ERROR_STOP=1 -p ${cluster.port} -d ${database} <<'MA_TEST_SQL'\n${sql}\nMA_TEST_SQL`,
+    { timeoutMs },
+  );
   if (r.exitCode !== 0) throw new Error(`psql on ${cluster.host} failed${r.timedOut ? ` (no answer within ${timeoutMs / 1000}s)` : ''}: ${r.stderr}`);
   return r.stdout.trim();
 }

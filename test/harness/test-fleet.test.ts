@@ -77,7 +77,9 @@ function memAvailableKiB(): number {
 
 /** Proportional set size of every process in the fleet's cgroup, in KiB. */
 function fleetPssKiB(cgroupDir: string): number {
-  const pids = spawnSync('find', [cgroupDir, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const pids = spawnSync('find', [cgroupDir, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean);
   let total = 0;
   for (const pid of pids) {
     try {
@@ -177,7 +179,10 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
   it('prepareHost adds files and units to a host before boot, keeping directory modes', async () => {
     const current = up();
     for (const host of current.hosts) {
-      const seen = await current.ssh(host, 'cat /etc/fleet-test/prepared-for; systemctl is-active fleet-marker.service; stat -c %a /root /etc/systemd/system');
+      const seen = await current.ssh(
+        host,
+        'cat /etc/fleet-test/prepared-for; systemctl is-active fleet-marker.service; stat -c %a /root /etc/systemd/system',
+      );
       assert.equal(seen.stdout, `${host.name}\nactive\n700\n755\n`, seen.stderr);
     }
   });
@@ -210,7 +215,10 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
     );
     assert.ok(where);
     for (const kind of ['mount', 'netns', 'link', 'cgroup', 'directory']) {
-      assert.ok(presentWhenFailing.some((entry) => entry.startsWith(`${kind} `)), `a ${kind} existed before the failure: ${presentWhenFailing.join(', ')}`);
+      assert.ok(
+        presentWhenFailing.some((entry) => entry.startsWith(`${kind} `)),
+        `a ${kind} existed before the failure: ${presentWhenFailing.join(', ')}`,
+      );
     }
     await assertNothingLeft(where);
   });
@@ -223,10 +231,14 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
     assert.equal(plain.status, 0, plain.stderr);
     assert.equal(plain.stdout.trim(), first.name);
     // Reaching the second host under the first one's name must fail: each host has its own key.
-    const impostor = spawnSync('ssh', ['-F', current.sshConfigPath, '-o', `HostName=${second.address}`, '-o', `HostKeyAlias=${first.alias}`, first.alias, 'true'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const impostor = spawnSync(
+      'ssh',
+      ['-F', current.sshConfigPath, '-o', `HostName=${second.address}`, '-o', `HostKeyAlias=${first.alias}`, first.alias, 'true'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     assert.equal(impostor.status, 255);
     assert.match(impostor.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
     const config = readFileSync(current.sshConfigPath, 'utf8');
@@ -256,7 +268,11 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
     } finally {
       await current.healNetwork(cut);
     }
-    await eventually(`${cut.name} answers again after healing`, 15_000, async () => (await current.ssh(cut, 'true', { timeoutMs: 10_000 })).exitCode === 0);
+    await eventually(
+      `${cut.name} answers again after healing`,
+      15_000,
+      async () => (await current.ssh(cut, 'true', { timeoutMs: 10_000 })).exitCode === 0,
+    );
   });
 
   it('killUnit SIGKILLs a unit inside the host', async () => {
@@ -304,7 +320,10 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
 const FIXTURE = fileURLToPath(new URL('./fixtures/interrupted-fleet.js', import.meta.url));
 
 /** Runs the fixture, waits for its fleet to be up, interrupts it (or lets it throw), and returns how it ended. */
-async function runInterruptedFleet(mode: 'wait' | 'throw', signal?: NodeJS.Signals): Promise<{ fleet: FleetFootprint; code: number | null; stderr: string }> {
+async function runInterruptedFleet(
+  mode: 'wait' | 'throw',
+  signal?: NodeJS.Signals,
+): Promise<{ fleet: FleetFootprint; code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [FIXTURE, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

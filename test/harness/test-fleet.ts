@@ -218,7 +218,8 @@ export class TestFleet {
     } catch (error) {
       keepAfterExit(fleet);
       const problems = fleet.tearDownNow();
-      if (problems.length > 0) throw new AggregateError([error], `test fleet ${name} failed to come up, and clean-up left:\n  ${problems.join('\n  ')}`);
+      if (problems.length > 0)
+        throw new AggregateError([error], `test fleet ${name} failed to come up, and clean-up left:\n  ${problems.join('\n  ')}`);
       throw error;
     }
     if (fleet.state.persistent) keepAfterExit(fleet);
@@ -305,7 +306,9 @@ export class TestFleet {
       const state = result.stdout.trim();
       if (result.exitCode !== 255 && state !== '' && state !== 'initializing' && state !== 'starting') return state;
       if (Date.now() > deadline) {
-        throw new Error(`host ${this.hostState(ref).name} still ${JSON.stringify(state || result.stderr.trim())} after ${options.timeoutMs ?? 60_000} ms`);
+        throw new Error(
+          `host ${this.hostState(ref).name} still ${JSON.stringify(state || result.stderr.trim())} after ${options.timeoutMs ?? 60_000} ms`,
+        );
       }
       await sleep(200);
     }
@@ -502,7 +505,9 @@ export class TestFleet {
         throw new Error(`ssh to ${host.name} rejected the fleet's keys: ${probe.stderr.trim()}`);
       }
       if (Date.now() > deadline) {
-        throw new Error(`host ${host.name} did not answer ssh in time (last: ${probe.stderr.trim()}); end of ${host.consoleLog}:\n${tail(host.consoleLog)}`);
+        throw new Error(
+          `host ${host.name} did not answer ssh in time (last: ${probe.stderr.trim()}); end of ${host.consoleLog}:\n${tail(host.consoleLog)}`,
+        );
       }
       await sleep(100);
     }

@@ -40,16 +40,26 @@ const inventory = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-const manifest = (project: string, service: string, database = '') => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n${service}${database}`;
+const manifest = (project: string, service: string, database = '') =>
+  `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n${service}${database}`;
 
 const BASE = {
   'mesh-hosts.json': inventory(),
   'caddy/.infra.yaml': manifest('caddy', '  host: edge\n  kind: edge\n  port: 443\n  systemd_unit: caddy.service\n'),
-  'api/.infra.yaml': manifest('api', '  host: app\n  port: 7300\n  command: node server.js\n  user: api\n  env_file: /etc/api/env\n', 'database:\n  cluster: main\n  name: api\n  user: api\n'),
-  'local/.infra.yaml': manifest('local', '  host: db\n  port: 7301\n  command: node w.js\n  directory: /opt/local\n  env_file: /etc/local/env\n', 'database:\n  cluster: main\n  name: local\n  user: local\n'),
+  'api/.infra.yaml': manifest(
+    'api',
+    '  host: app\n  port: 7300\n  command: node server.js\n  user: api\n  env_file: /etc/api/env\n',
+    'database:\n  cluster: main\n  name: api\n  user: api\n',
+  ),
+  'local/.infra.yaml': manifest(
+    'local',
+    '  host: db\n  port: 7301\n  command: node w.js\n  directory: /opt/local\n  env_file: /etc/local/env\n',
+    'database:\n  cluster: main\n  name: local\n  user: local\n',
+  ),
   'shop/.infra.yaml': manifest('shop', '  host: app\n  port: 7400\n  compose:\n    file: compose.yaml\n    service: web\n'),
   'shop/compose.yaml': 'services:\n  web:\n    image: shop:1\n    ports: ["7400:80"]\n',
-  'notes/.infra.dev.yaml': 'apiVersion: infra/v2\nproject: notes\nenvironment: dev\nprovider: mac\nservice:\n  host: laptop\n  port: 7500\n  compose:\n    file: compose.yaml\n    service: notes\n',
+  'notes/.infra.dev.yaml':
+    'apiVersion: infra/v2\nproject: notes\nenvironment: dev\nprovider: mac\nservice:\n  host: laptop\n  port: 7500\n  compose:\n    file: compose.yaml\n    service: notes\n',
   'notes/compose.yaml': 'services:\n  notes:\n    image: notes:1\n    ports: ["7500:80"]\n',
 };
 
@@ -61,12 +71,27 @@ async function derive(files: Record<string, string>) {
 
 test('each host gets what the model declares for it, and nothing else', async () => {
   const { loaded, hosts, notes } = await derive(BASE);
-  assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error'), []);
+  assert.deepEqual(
+    loaded.problems.filter((p) => p.severity === 'error'),
+    [],
+  );
   const ids = (name: string) => hosts.find((h) => h.host.name === name)!.requirements.map((r) => r.id);
   assert.deepEqual(ids('edge'), ['program:caddy', 'account:ma-tunnel', 'unit:caddy.service']);
   assert.deepEqual(ids('db'), ['program:postgresql', 'account:ma-tunnel-open', 'directory:/opt/local', 'cluster:main']);
-  assert.deepEqual(ids('app'), ['program:compose', 'program:docker', 'program:postgresql', 'program:restic', 'account:api', 'directory:/srv/api', 'directory:/srv/shop', 'unit:docker.service']);
-  assert.deepEqual(notes.map((n) => n.message), ['cluster cache is redis: only PostgreSQL clusters are prepared']);
+  assert.deepEqual(ids('app'), [
+    'program:compose',
+    'program:docker',
+    'program:postgresql',
+    'program:restic',
+    'account:api',
+    'directory:/srv/api',
+    'directory:/srv/shop',
+    'unit:docker.service',
+  ]);
+  assert.deepEqual(
+    notes.map((n) => n.message),
+    ['cluster cache is redis: only PostgreSQL clusters are prepared'],
+  );
   // The cluster listens on loopback and on the address the API on another host dials; the co-located service adds nothing.
   const cluster = hosts.find((h) => h.host.name === 'db')!.requirements.find((r) => r.id === 'cluster:main')!;
   assert.deepEqual(cluster.need, { kind: 'cluster', cluster: 'main', version: '15', port: 5432, listen: ['localhost', '10.0.0.2'] });
@@ -78,7 +103,10 @@ test('each host gets what the model declares for it, and nothing else', async ()
   // A Mac is told, never installed; it has no systemd units to check.
   const mac = hosts.find((h) => h.host.name === 'laptop')!;
   assert.equal(mac.platform, 'mac');
-  assert.deepEqual(mac.requirements.map((r) => r.id), ['program:compose', 'program:docker', 'directory:/srv/notes']);
+  assert.deepEqual(
+    mac.requirements.map((r) => r.id),
+    ['program:compose', 'program:docker', 'directory:/srv/notes'],
+  );
   assert.match(macInstruction(mac.requirements[1]!.need), /Docker Desktop/);
   assert.match(macInstruction({ kind: 'account', user: 'notes', home: '/var/lib/notes', homeOwner: 'self' }), /sysadminctl -addUser notes/);
   assert.match(macInstruction({ kind: 'program', capability: 'postgresql', version: '15' }), /^brew install postgresql@15$/);
@@ -93,7 +121,16 @@ test('a cluster only its own host uses listens on loopback alone', async () => {
 test('the check and apply scripts are POSIX sh (dash parses them) and quote what the model names', async () => {
   const { hosts } = await derive(BASE);
   for (const h of hosts) {
-    for (const script of [checkScript(h), applyScript(h, new Map([['program:postgresql', 'postgresql-15'], ['program:restic', 'restic']]))]) {
+    for (const script of [
+      checkScript(h),
+      applyScript(
+        h,
+        new Map([
+          ['program:postgresql', 'postgresql-15'],
+          ['program:restic', 'restic'],
+        ]),
+      ),
+    ]) {
       const r = spawnSync('dash', ['-n'], { input: script, encoding: 'utf8' });
       assert.equal(r.status, 0, `${h.host.name}: ${r.stderr}`);
     }
@@ -104,11 +141,20 @@ test('the check and apply scripts are POSIX sh (dash parses them) and quote what
 });
 
 test("a cluster's own server declared as a project is valid: no port clash, its backups are the cluster's", async () => {
-  const files = { ...BASE, 'pg/.infra.yaml': manifest('pg', '  host: db\n  cluster: main\n  port: 5432\n  systemd_unit: postgresql@15-main.service\n  stateful: true\n') };
+  const files = {
+    ...BASE,
+    'pg/.infra.yaml': manifest('pg', '  host: db\n  cluster: main\n  port: 5432\n  systemd_unit: postgresql@15-main.service\n  stateful: true\n'),
+  };
   const { loaded, hosts } = await derive(files);
-  assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error').map((p) => `${p.rule}: ${p.message}`), []);
+  assert.deepEqual(
+    loaded.problems.filter((p) => p.severity === 'error').map((p) => `${p.rule}: ${p.message}`),
+    [],
+  );
   const report = backupReport(new FleetIndex(loaded.fleet));
-  assert.deepEqual(report.missing.filter((m) => m.name === 'pg'), []);
+  assert.deepEqual(
+    report.missing.filter((m) => m.name === 'pg'),
+    [],
+  );
   // No release directory for it: the cluster's directories are PostgreSQL's.
   assert.ok(!hosts.find((h) => h.host.name === 'db')!.requirements.some((r) => r.id === 'directory:/srv/pg'));
 });
@@ -119,6 +165,10 @@ test('service.cluster naming no cluster, another host or another port is a locat
     return loaded.problems.filter((p) => p.rule === 'cluster_service').map((p) => `${p.file}:${p.line} ${p.message}`);
   };
   assert.deepEqual(await bad('  host: db\n  cluster: mian\n'), ['pg/.infra.yaml:6 pg supervises cluster "mian", which is not in mesh-hosts.json']);
-  assert.deepEqual(await bad('  host: app\n  cluster: main\n'), ['pg/.infra.yaml:5 pg supervises cluster "main", which the inventory puts on "db", not "app"']);
-  assert.deepEqual(await bad('  host: db\n  cluster: main\n  port: 5433\n'), ['pg/.infra.yaml:7 pg supervises cluster "main" on port 5433, but the cluster listens on 5432']);
+  assert.deepEqual(await bad('  host: app\n  cluster: main\n'), [
+    'pg/.infra.yaml:5 pg supervises cluster "main", which the inventory puts on "db", not "app"',
+  ]);
+  assert.deepEqual(await bad('  host: db\n  cluster: main\n  port: 5433\n'), [
+    'pg/.infra.yaml:7 pg supervises cluster "main" on port 5433, but the cluster listens on 5432',
+  ]);
 });

@@ -15,15 +15,27 @@ const parse = (overrides: Record<string, unknown>) => parseInventory('/x/mesh-ho
 const base = JSON.parse(inventory()) as { hosts: Record<string, Record<string, unknown>>; clusters: Record<string, unknown> };
 
 test('a host that fails the schema is left out alone, with its problem; the rest stays usable', () => {
-  const inv = parse({ hosts: { ...base.hosts, laptop: { provider: 'local', role: 'laptop', local: true } }, tunnels: [{ name: 't', from: 'core', to: 'hub' }, { name: 'bad', from: 'core' }] });
+  const inv = parse({
+    hosts: { ...base.hosts, laptop: { provider: 'local', role: 'laptop', local: true } },
+    tunnels: [
+      { name: 't', from: 'core', to: 'hub' },
+      { name: 'bad', from: 'core' },
+    ],
+  });
   assert.equal(inv.valid, false);
   assert.deepEqual(Object.keys(inv.inventory!.hosts).sort(), ['core', 'devbox', 'hub', 'legacy', 'mini']);
   assert.deepEqual(Object.keys(inv.inventory!.clusters!), ['core-pg']);
-  assert.deepEqual(inv.inventory!.tunnels!.map((t) => t.name), ['t']);
+  assert.deepEqual(
+    inv.inventory!.tunnels!.map((t) => t.name),
+    ['t'],
+  );
   assert.deepEqual([...inv.omitted.hosts], ['laptop']);
   assert.deepEqual([...inv.omitted.tunnels], ['bad']);
   assert.equal(inv.inventory!.mesh?.hub, 'hub');
-  assert.deepEqual(inv.problems.map((p) => p.rule), ['schema', 'schema']);
+  assert.deepEqual(
+    inv.problems.map((p) => p.rule),
+    ['schema', 'schema'],
+  );
   assert.match(inv.problems[0]!.message, /hosts\.laptop\.role must be one of/);
 });
 
@@ -74,18 +86,27 @@ test('the fleet keeps every valid host when one host fails the schema', async ()
     'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node api.js\n',
     'web/.infra.yaml': 'apiVersion: infra/v2\nproject: web\nprovider: local\nservice:\n  host: laptop\n  port: 3000\n',
   });
-  assert.deepEqual(loaded.fleet.hosts.map((h) => h.name), ['core', 'devbox', 'hub', 'legacy', 'mini']);
+  assert.deepEqual(
+    loaded.fleet.hosts.map((h) => h.name),
+    ['core', 'devbox', 'hub', 'legacy', 'mini'],
+  );
   assert.equal(loaded.fleet.clusters.length, 1);
   assert.ok(loaded.fleet.mesh);
   // One problem, the schema one: "web" on the left-out host is not a second host_in_mesh error.
-  assert.deepEqual(loaded.problems.map((p) => `${p.rule}@${p.file}`), ['schema@mesh-hosts.json']);
+  assert.deepEqual(
+    loaded.problems.map((p) => `${p.rule}@${p.file}`),
+    ['schema@mesh-hosts.json'],
+  );
 });
 
 test('a duplicate host makes the inventory invalid, as a duplicate key does in YAML', async () => {
   const text = inventory().replace('"hosts": {', '"hosts": {\n    "core": { "provider": "bare-metal", "role": "dev" },');
   const inv = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', text);
   assert.equal(inv.inventory, undefined);
-  assert.deepEqual(inv.problems.map((p) => [p.rule, p.message]), [['yaml_syntax', 'duplicate key "core" in hosts']]);
+  assert.deepEqual(
+    inv.problems.map((p) => [p.rule, p.message]),
+    [['yaml_syntax', 'duplicate key "core" in hosts']],
+  );
 });
 
 test('read errors: the hint fits the cause (missing default, --inventory, permissions)', async () => {
@@ -114,23 +135,30 @@ test('read errors: the hint fits the cause (missing default, --inventory, permis
   }
 });
 
-test('--inventory that is a FIFO is a readable problem, never a hang; one over 8 MiB is a located file_size problem', { timeout: 60_000 }, async () => {
-  const root = await makeTree({ 'mesh-hosts.json': inventory() });
-  try {
-    const fifo = join(root, 'fifo.json');
-    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-    const fromFifo = await loadInventory(fifo, 'fifo.json', { explicit: true });
-    assert.equal(fromFifo.problems[0]?.rule, 'inventory');
-    assert.match(fromFifo.problems[0]!.message, /FIFO \(named pipe\), not a regular file/);
-    const big = join(root, 'big.json');
-    await writeFile(big, `{"version": 1, "hosts": {}, "x": "${'a'.repeat(MAX_INVENTORY_BYTES)}"}`);
-    const fromBig = await loadInventory(big, 'big.json');
-    assert.deepEqual(fromBig.problems.map((p) => [p.rule, p.file, p.line, p.column]), [['file_size', 'big.json', 1, 1]]);
-    assert.match(fromBig.problems[0]!.message, /larger than the limit of 8 MiB/);
-  } finally {
-    await removeTree(root);
-  }
-});
+test(
+  '--inventory that is a FIFO is a readable problem, never a hang; one over 8 MiB is a located file_size problem',
+  { timeout: 60_000 },
+  async () => {
+    const root = await makeTree({ 'mesh-hosts.json': inventory() });
+    try {
+      const fifo = join(root, 'fifo.json');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const fromFifo = await loadInventory(fifo, 'fifo.json', { explicit: true });
+      assert.equal(fromFifo.problems[0]?.rule, 'inventory');
+      assert.match(fromFifo.problems[0]!.message, /FIFO \(named pipe\), not a regular file/);
+      const big = join(root, 'big.json');
+      await writeFile(big, `{"version": 1, "hosts": {}, "x": "${'a'.repeat(MAX_INVENTORY_BYTES)}"}`);
+      const fromBig = await loadInventory(big, 'big.json');
+      assert.deepEqual(
+        fromBig.problems.map((p) => [p.rule, p.file, p.line, p.column]),
+        [['file_size', 'big.json', 1, 1]],
+      );
+      assert.match(fromBig.problems[0]!.message, /larger than the limit of 8 MiB/);
+    } finally {
+      await removeTree(root);
+    }
+  },
+);
 
 test('inventory host names follow the one definition of a name (src/names.ts): a 3,000-character host is left out, the rest stays', () => {
   const long = 'h'.repeat(3000);
@@ -139,19 +167,45 @@ test('inventory host names follow the one definition of a name (src/names.ts): a
   assert.ok(Object.keys(inv.inventory!.hosts).includes('core'));
   assert.ok(inv.problems.some((p) => p.rule === 'schema'));
   // The schema's name is the code's name: same pattern, same length limit.
-  const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas/mesh-hosts.schema.json'), 'utf8')) as { $defs: { name: { pattern: string; maxLength: number } } };
+  const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas/mesh-hosts.schema.json'), 'utf8')) as {
+    $defs: { name: { pattern: string; maxLength: number } };
+  };
   assert.equal(schema.$defs.name.pattern, PLAIN_NAME.source);
   assert.equal(schema.$defs.name.maxLength, MAX_NAME_LENGTH);
 });
 
-test('a mesh laid over the hosts\' own LAN (a fake mesh) is a located error; a LAN-only inventory with private and public addresses is valid', () => {
-  const text = JSON.stringify({ version: 1, mesh: { cidr: '192.168.1.0/24' }, hosts: { host1: { provider: 'bare-metal', role: 'production', mesh_ip: '192.168.1.10', lan: '192.168.1.10' }, host2: { provider: 'bare-metal', role: 'production', lan: '10.0.0.2' } } }, null, 2);
+test("a mesh laid over the hosts' own LAN (a fake mesh) is a located error; a LAN-only inventory with private and public addresses is valid", () => {
+  const text = JSON.stringify(
+    {
+      version: 1,
+      mesh: { cidr: '192.168.1.0/24' },
+      hosts: {
+        host1: { provider: 'bare-metal', role: 'production', mesh_ip: '192.168.1.10', lan: '192.168.1.10' },
+        host2: { provider: 'bare-metal', role: 'production', lan: '10.0.0.2' },
+      },
+    },
+    null,
+    2,
+  );
   const inv = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', text);
   const fake = inv.problems.filter((p) => p.rule === 'mesh_address');
   assert.equal(fake.length, 1, JSON.stringify(inv.problems));
   assert.equal(fake[0]!.severity, 'error');
-  assert.match(fake[0]!.message, /lan 192\.168\.1\.10 of "host1" is inside the mesh 192\.168\.1\.0\/24: a WireGuard interface for that range would take the host's own network into the tunnel/);
+  assert.match(
+    fake[0]!.message,
+    /lan 192\.168\.1\.10 of "host1" is inside the mesh 192\.168\.1\.0\/24: a WireGuard interface for that range would take the host's own network into the tunnel/,
+  );
   assert.equal(fake[0]!.line, text.split('\n').findIndex((l) => l.includes('"lan": "192.168.1.10"')) + 1);
-  const lanOnly = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', JSON.stringify({ version: 1, hosts: { a: { provider: 'digitalocean', role: 'production', private_ip: '10.110.0.2', public_ip: '203.0.113.4' }, b: { provider: 'bare-metal', role: 'production', lan: '192.168.1.2' } } }));
+  const lanOnly = parseInventory(
+    '/x/mesh-hosts.json',
+    'mesh-hosts.json',
+    JSON.stringify({
+      version: 1,
+      hosts: {
+        a: { provider: 'digitalocean', role: 'production', private_ip: '10.110.0.2', public_ip: '203.0.113.4' },
+        b: { provider: 'bare-metal', role: 'production', lan: '192.168.1.2' },
+      },
+    }),
+  );
   assert.deepEqual(lanOnly.problems, []);
 });

@@ -22,19 +22,28 @@ async function withCacheDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-const api = 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n  depends_on: [web]\n';
+const api =
+  'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node server.js\n  depends_on: [web]\n';
 const web = 'apiVersion: infra/v2\nproject: web\nenvironment: prod\nprovider: bare-metal\nservice: { host: core, port: 3030, command: x }\n';
 
 test('a warm cache gives the same fleet and the same problems as a cold one', async () => {
   await withCacheDir(async (cacheDir) => {
-    const root = await makeTree({ 'mesh-hosts.json': inventory(), 'api/.infra.yaml': api, 'web/.infra.yaml': web, 'bad/.infra.yaml': 'apiVersion: infra/v2\nproject: bad\nprovider: nowhere\n' });
+    const root = await makeTree({
+      'mesh-hosts.json': inventory(),
+      'api/.infra.yaml': api,
+      'web/.infra.yaml': web,
+      'bad/.infra.yaml': 'apiVersion: infra/v2\nproject: bad\nprovider: nowhere\n',
+    });
     try {
       const cold = await loadFleet({ root });
       assert.equal((await readdir(cacheDir)).length, 1, 'the cache was written');
       const warm = await loadFleet({ root });
       assert.deepEqual(warm.problems, cold.problems);
       assert.deepEqual(warm.fleet, cold.fleet);
-      assert.ok(warm.problems.some((p) => p.rule === 'port_clash' && p.line === 5), 'cross-file rules still locate into cached files');
+      assert.ok(
+        warm.problems.some((p) => p.rule === 'port_clash' && p.line === 5),
+        'cross-file rules still locate into cached files',
+      );
       process.env['MANAGE_APPS_CACHE'] = '0';
       const uncached = await loadFleet({ root });
       assert.deepEqual(uncached.problems, cold.problems);

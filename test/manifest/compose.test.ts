@@ -12,7 +12,10 @@ import { expandTag } from '../../src/ops/image.js';
 import { routingEdges } from '../../src/fleet/model.js';
 import { find, inventory, loadTree, rulesOf } from '../helpers/tree.js';
 
-const shop = (compose = '    file: deploy/compose.yml\n    service: app\n    image: ghcr.io/acme/shop\n    tag: "{env}-{sha}"\n', extra = '  port: 8080\n') => `apiVersion: infra/v2
+const shop = (
+  compose = '    file: deploy/compose.yml\n    service: app\n    image: ghcr.io/acme/shop\n    tag: "{env}-{sha}"\n',
+  extra = '  port: 8080\n',
+) => `apiVersion: infra/v2
 project: shop
 provider: bare-metal
 service:
@@ -38,18 +41,30 @@ test('a compose service with its file, service, image and tag template is valid;
   const s = loaded.fleet.services[0]!;
   assert.equal(s.supervisor, 'compose');
   assert.equal(s.unit, undefined, 'no systemd unit for a container');
-  assert.deepEqual({ project: s.compose?.project, service: s.compose?.service, image: s.compose?.image, published: s.compose?.published }, { project: 'shop', service: 'app', image: 'ghcr.io/acme/shop', published: [8080, 9090] });
+  assert.deepEqual(
+    { project: s.compose?.project, service: s.compose?.service, image: s.compose?.image, published: s.compose?.published },
+    { project: 'shop', service: 'app', image: 'ghcr.io/acme/shop', published: [8080, 9090] },
+  );
 });
 
 test('schema: compose needs file and service; names, image and tag are checked with located errors', async () => {
   const missing = await problemsFor({ 'shop/.infra.yaml': shop('    file: deploy/compose.yml\n'), 'shop/deploy/compose.yml': composeFile() });
   assert.match(find(missing, 'schema')?.message ?? '', /service/);
-  const badTag = await problemsFor({ 'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: app\n    tag: "prod-{commit}"\n'), 'shop/deploy/compose.yml': composeFile() });
+  const badTag = await problemsFor({
+    'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: app\n    tag: "prod-{commit}"\n'),
+    'shop/deploy/compose.yml': composeFile(),
+  });
   const tag = find(badTag, 'schema');
   assert.equal(tag?.line, 10);
-  const escape = await problemsFor({ 'shop/.infra.yaml': shop('    file: ../../etc/compose.yml\n    service: app\n'), 'shop/deploy/compose.yml': composeFile() });
+  const escape = await problemsFor({
+    'shop/.infra.yaml': shop('    file: ../../etc/compose.yml\n    service: app\n'),
+    'shop/deploy/compose.yml': composeFile(),
+  });
   assert.equal(find(escape, 'schema')?.line, 8);
-  const typo = await problemsFor({ 'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    servce: app\n'), 'shop/deploy/compose.yml': composeFile() });
+  const typo = await problemsFor({
+    'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    servce: app\n'),
+    'shop/deploy/compose.yml': composeFile(),
+  });
   assert.ok(find(typo, 'schema'));
 });
 
@@ -63,7 +78,10 @@ test('compose_file: a missing file, a syntax error, an unknown service (did-you-
   const b = find(broken, 'compose_file');
   assert.equal(b?.file, 'shop/deploy/compose.yml');
   assert.ok((b?.line ?? 0) >= 3);
-  const unknown = await problemsFor({ 'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: ap\n    image: ghcr.io/acme/shop\n'), 'shop/deploy/compose.yml': composeFile() });
+  const unknown = await problemsFor({
+    'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: ap\n    image: ghcr.io/acme/shop\n'),
+    'shop/deploy/compose.yml': composeFile(),
+  });
   const u = find(unknown, 'compose_file');
   assert.equal(u?.line, 9);
   assert.match(u?.hint ?? '', /did you mean "app"\?/);
@@ -74,7 +92,10 @@ test("compose_file: the manifest's port must be published (or the host's network
   const p = find(unpublished, 'compose_file');
   assert.equal(p?.line, 6);
   assert.match(p?.message ?? '', /port 8000 is not published by service "app" .*it publishes 8080, 9090/);
-  const hostNet = await problemsFor({ 'shop/.infra.yaml': shop(undefined, '  port: 8000\n'), 'shop/deploy/compose.yml': composeFile('[]', '    network_mode: host\n') });
+  const hostNet = await problemsFor({
+    'shop/.infra.yaml': shop(undefined, '  port: 8000\n'),
+    'shop/deploy/compose.yml': composeFile('[]', '    network_mode: host\n'),
+  });
   assert.deepEqual(rulesOf(hostNet), []);
   const variable = await problemsFor({ 'shop/.infra.yaml': shop(), 'shop/deploy/compose.yml': composeFile('["8080:3000", "${METRICS_PORT}:9090"]') });
   assert.equal(find(variable, 'compose_file')?.severity, 'warning');
@@ -91,9 +112,15 @@ test('compose_file: a secret written into the compose file is reported, masked; 
 });
 
 test('compose_file: no image to pin; a unit field on a compose service', async () => {
-  const noImage = await problemsFor({ 'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: app\n'), 'shop/deploy/compose.yml': 'services:\n  app:\n    image: ${APP_IMAGE}\n    ports: ["8080:80"]\n' });
+  const noImage = await problemsFor({
+    'shop/.infra.yaml': shop('    file: deploy/compose.yml\n    service: app\n'),
+    'shop/deploy/compose.yml': 'services:\n  app:\n    image: ${APP_IMAGE}\n    ports: ["8080:80"]\n',
+  });
   assert.match(find(noImage, 'compose_file')?.message ?? '', /no image to pin/);
-  const withCommand = await problemsFor({ 'shop/.infra.yaml': shop(undefined, '  port: 8080\n  command: node server.js\n'), 'shop/deploy/compose.yml': composeFile() });
+  const withCommand = await problemsFor({
+    'shop/.infra.yaml': shop(undefined, '  port: 8080\n  command: node server.js\n'),
+    'shop/deploy/compose.yml': composeFile(),
+  });
   const c = find(withCommand, 'compose_file');
   assert.equal(c?.line, 7);
   assert.match(c?.message ?? '', /a compose service has no command/);
@@ -101,7 +128,12 @@ test('compose_file: no image to pin; a unit field on a compose service', async (
 
 test('port_clash and the port registry see every published port of a compose service', async () => {
   const api = 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 9090\n  command: node server.js\n';
-  const loaded = await loadTree({ 'mesh-hosts.json': inventory(), 'shop/.infra.yaml': shop(), 'shop/deploy/compose.yml': composeFile(), 'api/.infra.yaml': api });
+  const loaded = await loadTree({
+    'mesh-hosts.json': inventory(),
+    'shop/.infra.yaml': shop(),
+    'shop/deploy/compose.yml': composeFile(),
+    'api/.infra.yaml': api,
+  });
   const clash = find(loaded.problems, 'port_clash');
   assert.ok(clash, JSON.stringify(loaded.problems));
   assert.match(clash.message, /port 9090 on host "core" is already taken by "api".*deploy\/compose\.yml publishes it/);
@@ -110,7 +142,8 @@ test('port_clash and the port registry see every published port of a compose ser
 });
 
 test('an edge in its own compose project routes domains like any edge', async () => {
-  const edge = 'apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: core\n  port: 443\n  kind: edge\n  compose: { file: compose.yml, service: caddy }\n';
+  const edge =
+    'apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: core\n  port: 443\n  kind: edge\n  compose: { file: compose.yml, service: caddy }\n';
   const loaded = await loadTree({
     'mesh-hosts.json': inventory(),
     'shop/.infra.yaml': shop(undefined, '  port: 8080\n  domains: [shop.example.com]\n'),
@@ -120,7 +153,10 @@ test('an edge in its own compose project routes domains like any edge', async ()
   });
   assert.deepEqual(loaded.problems, []);
   const shopService = loaded.fleet.services.find((s) => s.id === 'shop')!;
-  assert.deepEqual(routingEdges(loaded.fleet, shopService).map((e) => e.id), ['edge']);
+  assert.deepEqual(
+    routingEdges(loaded.fleet, shopService).map((e) => e.id),
+    ['edge'],
+  );
 });
 
 test('compose file helpers: published ports, image repository and tag, tag templates', async () => {

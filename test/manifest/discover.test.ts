@@ -24,7 +24,10 @@ test('finds .infra.yaml and .infra.<env>.yaml, skipping dependency and build fol
   });
   try {
     const found = await discoverManifests(root);
-    assert.deepEqual(found.manifests.map((f) => `${f.file}=${f.fileEnvironment}`), ['a/.infra.dev.yaml=dev', 'a/.infra.yaml=prod', 'b/c/.infra.preview.yaml=preview']);
+    assert.deepEqual(
+      found.manifests.map((f) => `${f.file}=${f.fileEnvironment}`),
+      ['a/.infra.dev.yaml=dev', 'a/.infra.yaml=prod', 'b/c/.infra.preview.yaml=preview'],
+    );
     assert.deepEqual(found.problems, []);
   } finally {
     await removeTree(root);
@@ -38,7 +41,10 @@ test('a symlink loop ends the crawl instead of hanging it', async () => {
     await mkdir(join(root, 'b'));
     await symlink(join(root, 'b'), join(root, 'b', 'self'));
     const found = await discoverManifests(root);
-    assert.deepEqual(found.manifests.map((f) => f.file), ['a/.infra.yaml']);
+    assert.deepEqual(
+      found.manifests.map((f) => f.file),
+      ['a/.infra.yaml'],
+    );
   } finally {
     await removeTree(root);
   }
@@ -57,12 +63,20 @@ test('an unreadable directory is reported, located, and the exit code says so', 
     t.skip('needs root and setpriv to run the CLI as an unprivileged user');
     return;
   }
-  const root = await makeTree({ 'mesh-hosts.json': inventory(), 'ok/.infra.yaml': 'apiVersion: infra/v2\nproject: ok\nprovider: local\n', 'secret/x/.infra.yaml': m });
+  const root = await makeTree({
+    'mesh-hosts.json': inventory(),
+    'ok/.infra.yaml': 'apiVersion: infra/v2\nproject: ok\nprovider: local\n',
+    'secret/x/.infra.yaml': m,
+  });
   try {
     spawnSync('chmod', ['-R', 'a+rX', root]);
     spawnSync('chmod', ['000', join(root, 'secret')]);
     const nodeBin = process.execPath;
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', nodeBin, join(process.cwd(), 'bin/manage-apps.js'), 'validate', '--root', root, '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', nodeBin, join(process.cwd(), 'bin/manage-apps.js'), 'validate', '--root', root, '--json'],
+      { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
+    );
     assert.equal(r.status, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { problems: { file: string; rule: string; message: string }[] };
     const p = out.problems.find((x) => x.rule === 'discovery');

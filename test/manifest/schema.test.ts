@@ -22,7 +22,9 @@ test('infra/v1: unknown keys are located at the key, with a suggestion', () => {
 });
 
 test('infra/v1: every problem in the file, not just the first', () => {
-  const m = parse('apiVersion: infra/v1\nproject: 12\nenvironment: staging\nprovider: aws\nservice:\n  port: "80"\n  gpu: { mode: always }\nextra: 1\n');
+  const m = parse(
+    'apiVersion: infra/v1\nproject: 12\nenvironment: staging\nprovider: aws\nservice:\n  port: "80"\n  gpu: { mode: always }\nextra: 1\n',
+  );
   const lines = m.problems.map((p) => p.line).sort((a, b) => a - b);
   assert.deepEqual(lines, [2, 3, 4, 6, 7, 8]);
   assert.ok(m.problems.some((p) => /environment must be one of dev, prod \(got "staging"\)/.test(p.message)));
@@ -34,17 +36,22 @@ test('infra/v1: required fields and the droplet name pattern', () => {
   const rules = m.problems.map((p) => `${p.rule}@${p.line}`);
   assert.ok(rules.includes('schema@1'), rules.join()); // provider missing: the document
   assert.ok(rules.includes('droplet_naming@4'), rules.join());
-  assert.ok(m.problems.some((p) => /missing the required key "name"/.test(p.message)), JSON.stringify(m.problems));
+  assert.ok(
+    m.problems.some((p) => /missing the required key "name"/.test(p.message)),
+    JSON.stringify(m.problems),
+  );
 });
 
 test('infra/v1 rejects infra/v2 fields; infra/v2 accepts them', () => {
-  const body = 'project: api\nprovider: bare-metal\nservice:\n  host: core\n  command: node server.js\n  kind: app\n  health: { readiness: /ready, timeout: 30s }\n';
+  const body =
+    'project: api\nprovider: bare-metal\nservice:\n  host: core\n  command: node server.js\n  kind: app\n  health: { readiness: /ready, timeout: 30s }\n';
   assert.ok(parse(`apiVersion: infra/v1\n${body}`).problems.some((p) => /unknown key "command"/.test(p.message)));
   assert.deepEqual(parse(`apiVersion: infra/v2\n${body}`).problems, []);
 });
 
 test('infra/v2: a health path is a URL path (an optional query, no spaces or quotes), located when it is not', () => {
-  const body = (path: string) => `apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3000\n  health:\n    readiness: ${path}\n`;
+  const body = (path: string) =>
+    `apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3000\n  health:\n    readiness: ${path}\n`;
   assert.deepEqual(parse(body('/healthz?full=1')).problems, []);
   for (const bad of ["'/ready z'", '"/ready\'s"', 'ready', "'/a;$(reboot)'"]) {
     const m = parse(body(bad));
@@ -86,7 +93,7 @@ test('YAML syntax errors are located: bad indentation, duplicate keys, tabs, sev
   }
 });
 
-test('several documents: said plainly, at the second one (not yaml\'s API advice)', () => {
+test("several documents: said plainly, at the second one (not yaml's API advice)", () => {
   const [p] = parse('apiVersion: infra/v1\nproject: x\nprovider: local\n---\nproject: y\n').problems;
   assert.equal(p!.rule, 'yaml_syntax');
   assert.deepEqual([p!.line, p!.column], [4, 1]);
@@ -122,7 +129,11 @@ test('infra/v2 is a strict superset: every v1 manifest in the repo stays valid a
     const doc = parseDocument(text);
     doc.set('apiVersion', 'infra/v2');
     const asV2 = parse(doc.toString());
-    assert.deepEqual(asV2.problems.filter((p) => p.rule !== 'env_variants'), [], text);
+    assert.deepEqual(
+      asV2.problems.filter((p) => p.rule !== 'env_variants'),
+      [],
+      text,
+    );
     checked++;
   }
   assert.ok(checked >= 2);
@@ -130,6 +141,12 @@ test('infra/v2 is a strict superset: every v1 manifest in the repo stays valid a
 
 test('the environment must agree with the file name', () => {
   assert.equal(parse('apiVersion: infra/v2\nproject: x\nenvironment: dev\nprovider: local\n').problems[0]!.rule, 'env_variants');
-  assert.deepEqual(parse('apiVersion: infra/v2\nproject: x\nenvironment: preview\nprovider: local\n', 'p/.infra.preview.yaml', 'preview').problems, []);
-  assert.equal(parse('apiVersion: infra/v1\nproject: x\nenvironment: preview\nprovider: local\n', 'p/.infra.preview.yaml', 'preview').problems[0]!.rule, 'schema');
+  assert.deepEqual(
+    parse('apiVersion: infra/v2\nproject: x\nenvironment: preview\nprovider: local\n', 'p/.infra.preview.yaml', 'preview').problems,
+    [],
+  );
+  assert.equal(
+    parse('apiVersion: infra/v1\nproject: x\nenvironment: preview\nprovider: local\n', 'p/.infra.preview.yaml', 'preview').problems[0]!.rule,
+    'schema',
+  );
 });

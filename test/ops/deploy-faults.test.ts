@@ -46,7 +46,8 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
   const dir = (h: HostName) => `/srv/${project(h)}`;
   const args = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'];
   const cli = (...a: string[]) => runCli(args(...a), env());
-  const deploy = (h: HostName, version: string, ...extra: string[]) => cli('deploy', project(h), '--artifact', art[version]!, '--json', ...WINDOW, ...extra);
+  const deploy = (h: HostName, version: string, ...extra: string[]) =>
+    cli('deploy', project(h), '--artifact', art[version]!, '--json', ...WINDOW, ...extra);
   const inHost = async (h: HostName, script: string) => (await fleet.exec(h, ['sh', '-c', script])).stdout.trim();
   const served = async (h: HostName) => {
     try {
@@ -59,7 +60,12 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
   const current = (h: HostName) => inHost(h, `c=$(readlink ${dir(h)}/current); echo "\${c#releases/}"`);
 
   /** Waits until nothing is armed or being reverted (the revert window has passed). */
-  const settle = (h: HostName) => eventually(`${h}: the revert settled`, 40_000, async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed && echo armed || echo clear`)) === 'clear');
+  const settle = (h: HostName) =>
+    eventually(
+      `${h}: the revert settled`,
+      40_000,
+      async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed && echo armed || echo clear`)) === 'clear',
+    );
 
   /** One consistent, healthy release: what is wrong, or undefined. */
   async function inconsistency(h: HostName): Promise<string | undefined> {
@@ -93,11 +99,19 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
     fleet = await TestFleet.up({ names: [...HOSTS] });
     work = mkdtempSync(join(tmpdir(), 'manage-apps-faults-'));
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
-    for (const v of [{ version: 'v1' }, { version: 'v2' }, { version: 'slow', readyAfterMs: 2500 }, { version: 'slow-b', readyAfterMs: 2500 }, { version: 'notready', notReady: 'database not reachable' }]) {
+    for (const v of [
+      { version: 'v1' },
+      { version: 'v2' },
+      { version: 'slow', readyAfterMs: 2500 },
+      { version: 'slow-b', readyAfterMs: 2500 },
+      { version: 'notready', notReady: 'database not reachable' },
+    ]) {
       art[v.version] = await artifactDir(work, v);
     }
     const files: Record<string, string> = {};
-    for (const h of HOSTS) files[`${project(h)}/.infra.yaml`] = `apiVersion: infra/v2\nproject: ${project(h)}\nprovider: bare-metal\nservice:\n  host: ${h}\n  port: ${PORT}\n  command: node server.mjs\n  health: { timeout: 5s }\n  keep_releases: 4\n`;
+    for (const h of HOSTS)
+      files[`${project(h)}/.infra.yaml`] =
+        `apiVersion: infra/v2\nproject: ${project(h)}\nprovider: bare-metal\nservice:\n  host: ${h}\n  port: ${PORT}\n  command: node server.mjs\n  health: { timeout: 5s }\n  keep_releases: 4\n`;
     root = await fleetRoot(fleet.hosts, files);
     const first = await Promise.all(HOSTS.map((h) => deploy(h, 'v1')));
     first.forEach((r) => assert.equal(r.status, 0, r.stdout + r.stderr));
@@ -122,7 +136,9 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
     assert.equal(row?.revert?.state, 'armed', status.stdout);
     assert.equal(row?.revert?.release, bad);
     assert.equal(row?.revert?.previous, v1);
-    const listed = json<{ services: { current: string; releases: ReleaseRow[]; revert: Revert | null }[] }>(await cli('releases', project(h), '--json')).services[0];
+    const listed = json<{ services: { current: string; releases: ReleaseRow[]; revert: Revert | null }[] }>(
+      await cli('releases', project(h), '--json'),
+    ).services[0];
     assert.equal(listed?.current, bad);
     assert.equal(listed?.releases.find((r) => r.id === bad)?.outcome, 'pending');
     assert.equal(listed?.revert?.state, 'armed');
@@ -139,7 +155,10 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
     assert.equal(after?.revert?.state, 'fired');
     assert.match(after?.revert?.reason ?? '', /no confirmation/);
     const human = await cli('status', project(h));
-    assert.match(human.stdout, new RegExp(`revert fired at \\S+: ${bad} \\(no confirmation within 7s of the switch\\); switched back to ${v1}: ready 200`));
+    assert.match(
+      human.stdout,
+      new RegExp(`revert fired at \\S+: ${bad} \\(no confirmation within 7s of the switch\\); switched back to ${v1}: ready 200`),
+    );
     const table = await cli('releases', project(h));
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, new RegExp(`▸ +${v1} .*passed`));
@@ -171,7 +190,12 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
 
   test('kill the CLI and cut the network at every step: each ends with one consistent, healthy release', async () => {
     type Point = 'after the ship' | 'right after the switch' | 'during the gate' | 'during a rollback';
-    const plan: Record<Exclude<HostName, 'f1'> | 'f1', Point> = { f1: 'after the ship', f2: 'right after the switch', f3: 'during the gate', f4: 'during a rollback' };
+    const plan: Record<Exclude<HostName, 'f1'> | 'f1', Point> = {
+      f1: 'after the ship',
+      f2: 'right after the switch',
+      f3: 'during the gate',
+      f4: 'during a rollback',
+    };
     const outcomes: { host: HostName; fault: string; point: Point; problem?: string; note: string }[] = [];
 
     async function faultCase(h: HostName, fault: 'kill' | 'cut', point: Point): Promise<void> {
@@ -203,7 +227,7 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
         host: h,
         fault,
         point,
-        ...(problem ?? nextProblem ? { problem: [problem, nextProblem].filter(Boolean).join('; ') } : {}),
+        ...((problem ?? nextProblem) ? { problem: [problem, nextProblem].filter(Boolean).join('; ') } : {}),
         note: `CLI exit ${result.status ?? 'signal'} ${exitS}s after the fault; then ${live === before ? 'the release from before' : 'the new release'} (${live}) served`,
       });
     }
@@ -214,10 +238,20 @@ describe('deploy faults on real hosts: the dead-man switch', { skip: realHostsSk
         await faultCase(h, 'cut', point);
       }),
     );
-    for (const o of outcomes) console.log(`  ${o.problem ? '✖' : '✔'} ${o.fault === 'kill' ? 'SIGKILL' : 'network cut'} ${o.point} (${o.host}): ${o.problem ?? 'consistent'} — ${o.note}`);
+    for (const o of outcomes)
+      console.log(
+        `  ${o.problem ? '✖' : '✔'} ${o.fault === 'kill' ? 'SIGKILL' : 'network cut'} ${o.point} (${o.host}): ${o.problem ?? 'consistent'} — ${o.note}`,
+      );
     const survived = outcomes.filter((o) => !o.problem).length;
     console.log(`${survived}/${outcomes.length} fault points survived`);
     assert.equal(outcomes.length, 8);
-    assert.equal(survived, outcomes.length, outcomes.filter((o) => o.problem).map((o) => `${o.fault} ${o.point}: ${o.problem}`).join('\n'));
+    assert.equal(
+      survived,
+      outcomes.length,
+      outcomes
+        .filter((o) => o.problem)
+        .map((o) => `${o.fault} ${o.point}: ${o.problem}`)
+        .join('\n'),
+    );
   });
 });

@@ -102,13 +102,20 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
   test('--dry-run prints the plan (host, steps, order, the unit) and touches nothing', async () => {
     const run = await deploy('v1', '--dry-run');
     assert.equal(run.status, 0, run.stdout + run.stderr);
-    const doc = json<{ dry_run: boolean; levels: string[][]; plan: { id: string; host: string; strategy: string; steps: string[]; unit_file: string }[] }>(run);
+    const doc = json<{
+      dry_run: boolean;
+      levels: string[][];
+      plan: { id: string; host: string; strategy: string; steps: string[]; unit_file: string }[];
+    }>(run);
     assert.equal(doc.dry_run, true);
     assert.deepEqual(doc.levels, [['shop']]);
     const [plan] = doc.plan;
     assert.equal(plan?.host, HOST);
     assert.equal(plan?.strategy, 'release');
-    assert.match(plan?.steps.join('\n') ?? '', /ship .*artifact-v1.*\narm the host's own revert.* after 26s .*\n.*install \/etc\/systemd\/system\/shop\.service[\s\S]*switch \/srv\/shop\/current[\s\S]*wait up to 6s/);
+    assert.match(
+      plan?.steps.join('\n') ?? '',
+      /ship .*artifact-v1.*\narm the host's own revert.* after 26s .*\n.*install \/etc\/systemd\/system\/shop\.service[\s\S]*switch \/srv\/shop\/current[\s\S]*wait up to 6s/,
+    );
     assert.match(plan?.unit_file ?? '', /WorkingDirectory=\/srv\/shop\/current\n[\s\S]*Restart=on-failure/);
     assert.equal(await onHost('test -e /srv/shop && echo exists || echo absent'), 'absent');
     assert.equal(await onHost('test -e /etc/systemd/system/shop.service && echo exists || echo absent'), 'absent');
@@ -127,7 +134,7 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     assert.equal(await served(), 'v2');
     assert.equal(await onHost('readlink /srv/shop/current'), `releases/${d?.release}`);
     // The unit deploy installed is exactly what renderUnit gives (manage-apps units shows the same).
-    assert.equal(await onHost('cat /etc/systemd/system/shop.service'), (await onHost(`cat /srv/shop/.units/${d?.release}.service`)));
+    assert.equal(await onHost('cat /etc/systemd/system/shop.service'), await onHost(`cat /srv/shop/.units/${d?.release}.service`));
     assert.match(await onHost('systemctl is-enabled shop.service'), /enabled/);
     assert.ok(d!.timings.gateMs !== null && d!.timings.overheadMs !== null);
     assert.equal(d?.roundTrips, 3, 'lock + ship, activate, confirm');
@@ -159,7 +166,10 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     const [d] = deploysOf(run);
     assert.equal(d?.outcome, 'rolled-back');
     assert.match(d?.reason ?? '', /crashed on start: .*exit status 3/);
-    assert.ok(d?.diagnosis?.journal.some((l) => /boom: DATABASE_URL is not set/.test(l)), JSON.stringify(d?.diagnosis));
+    assert.ok(
+      d?.diagnosis?.journal.some((l) => /boom: DATABASE_URL is not set/.test(l)),
+      JSON.stringify(d?.diagnosis),
+    );
     assert.equal(d?.rollback?.ok, true);
     assert.ok((d?.timings.totalMs ?? 0) < 6000, 'did not wait for the whole readiness timeout');
     assert.equal(await served(), 'v2');
@@ -187,14 +197,19 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     // inside the host (nsenter, no ssh handshake): a ready-at-once release held it for well under
     // a second, less than one probe over a fresh ssh connection took on a loaded machine.
     const a = startCli(args('deploy', 'shop', '--artifact', art['slow']!, '--wait', '--json'), env());
-    await eventually('the first deploy holds the lock', 20_000, async () => (await fleet.exec(HOST, ['sh', '-c', 'cat /srv/shop/.deploy.lock/owner 2>/dev/null'])).stdout.includes(`pid=${a.pid}\n`));
+    await eventually('the first deploy holds the lock', 20_000, async () =>
+      (await fleet.exec(HOST, ['sh', '-c', 'cat /srv/shop/.deploy.lock/owner 2>/dev/null'])).stdout.includes(`pid=${a.pid}\n`),
+    );
     const b = startCli(args('deploy', 'shop', '--artifact', art['v4']!, '--wait', '--json'), env());
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.status, 0, ra.stdout + ra.stderr);
     assert.equal(rb.status, 0, rb.stdout + rb.stderr);
     assert.ok((deploysOf(rb)[0]?.lock?.waitedMs ?? 0) > 0, 'the second one waited');
     // The host's audit trail: every lock is released before the next one is taken.
-    const events = (await onHost(`tail -n +${logLines + 1} /srv/shop/deploys.log`)).split('\n').map((l) => l.split(' ')).filter((f) => f[1] === 'lock' || f[1] === 'unlock');
+    const events = (await onHost(`tail -n +${logLines + 1} /srv/shop/deploys.log`))
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[1] === 'lock' || f[1] === 'unlock');
     assert.equal(events.length, 4, 'two locks, two unlocks');
     let held: string | undefined;
     for (const [, what, token] of events) {
@@ -211,7 +226,9 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
 
   test('without --wait, a deploy of a locked service fails naming who holds the lock', async () => {
     const first = startCli(args('deploy', 'shop', '--artifact', art['slow']!, '--json'), env());
-    await eventually('the first deploy holds the lock', 20_000, async () => (await onHost('cat /srv/shop/.deploy.lock/owner 2>/dev/null')).includes(`pid=${first.pid}`));
+    await eventually('the first deploy holds the lock', 20_000, async () =>
+      (await onHost('cat /srv/shop/.deploy.lock/owner 2>/dev/null')).includes(`pid=${first.pid}`),
+    );
     const second = await deploy('v1');
     assert.equal(second.status, 1);
     const [d] = deploysOf(second);

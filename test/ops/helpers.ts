@@ -19,7 +19,10 @@ export interface CliProcess {
 /** Starts `manage-apps ARGS` (the built CLI, bin/manage-apps.js). */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, onStderr?: (chunk: string) => void): CliProcess {
   const t0 = Date.now();
-  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

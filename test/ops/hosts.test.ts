@@ -24,8 +24,14 @@ const READY_AFTER_MS = 400;
 
 /** db (alpha) ← api (bravo) ← web (charlie) ← edge (alpha); cache: a worker on bravo; broken ← needs-broken on charlie. */
 const UNITS: Record<string, Record<string, string>> = {
-  alpha: { 'db.service': nodeUnit(APP, { PORT: '7001', READY_AFTER_MS: String(READY_AFTER_MS), NAME: 'db' }), 'edge.service': nodeUnit(APP, { PORT: '7443', NAME: 'edge' }) },
-  bravo: { 'api.service': nodeUnit(APP, { PORT: '7002', READY_AFTER_MS: String(READY_AFTER_MS), NAME: 'api' }), 'cache.service': nodeUnit('-e "setInterval(() => {}, 1000)"', {}) },
+  alpha: {
+    'db.service': nodeUnit(APP, { PORT: '7001', READY_AFTER_MS: String(READY_AFTER_MS), NAME: 'db' }),
+    'edge.service': nodeUnit(APP, { PORT: '7443', NAME: 'edge' }),
+  },
+  bravo: {
+    'api.service': nodeUnit(APP, { PORT: '7002', READY_AFTER_MS: String(READY_AFTER_MS), NAME: 'api' }),
+    'cache.service': nodeUnit('-e "setInterval(() => {}, 1000)"', {}),
+  },
   charlie: {
     'web.service': nodeUnit(APP, { PORT: '7003', READY_AFTER_MS: String(READY_AFTER_MS), NAME: 'web' }),
     'broken.service': nodeUnit('-e "console.error(\'boom: no config\'); process.exit(2)"', {}),
@@ -37,10 +43,12 @@ function prepare({ name, upperDir }: HostPreparation): void {
   writeUpperFile(upperDir, APP.slice(1), readFileSync(join(packageRoot(), 'examples/fleet/apps/tiny-http.mjs'), 'utf8'));
   for (const [unit, text] of Object.entries(UNITS[name] ?? {})) writeUpperFile(upperDir, `etc/systemd/system/${unit}`, text);
   // The edge is up from boot, as an edge is.
-  if (name === 'alpha') symlinkSync('/etc/systemd/system/edge.service', `${ensureUpperDir(upperDir, 'etc/systemd/system/multi-user.target.wants')}/edge.service`);
+  if (name === 'alpha')
+    symlinkSync('/etc/systemd/system/edge.service', `${ensureUpperDir(upperDir, 'etc/systemd/system/multi-user.target.wants')}/edge.service`);
 }
 
-const manifest = (project: string, host: string, extra: string) => `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${host}\n  systemd_unit: ${project}.service\n${extra}`;
+const manifest = (project: string, host: string, extra: string) =>
+  `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${host}\n  systemd_unit: ${project}.service\n${extra}`;
 
 describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipReason(), timeout: 300_000 }, () => {
   let fleet: TestFleet;
@@ -74,7 +82,13 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     assert.equal(run.status, 0, run.stdout + run.stderr);
     const doc = json<{ levels: string[][]; results: { id: string; outcome: string }[] }>(run);
     assert.deepEqual(doc.levels, [['cache', 'db'], ['api'], ['web'], ['edge']]);
-    assert.deepEqual(Object.fromEntries(doc.results.map((r) => [r.id, r.outcome])), { cache: 'started', db: 'started', api: 'started', web: 'started', edge: 'running' });
+    assert.deepEqual(Object.fromEntries(doc.results.map((r) => [r.id, r.outcome])), {
+      cache: 'started',
+      db: 'started',
+      api: 'started',
+      web: 'started',
+      edge: 'running',
+    });
     // Monotonic clocks are shared by the hosts (one kernel): the start times are comparable.
     const t = async (host: string, unit: string) => Number(await show(host, unit, 'ActiveEnterTimestampMonotonic'));
     const [db, api, web] = [await t('alpha', 'db.service'), await t('bravo', 'api.service'), await t('charlie', 'web.service')];
@@ -105,7 +119,10 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     assert.deepEqual(Object.fromEntries(calls), { alpha: 1, bravo: 1, charlie: 1 });
     assert.deepEqual(report.summary, { services: 5, healthy: 5, unhealthy: 0, unreachable: 0 });
     // Each host names itself (the kernel's hostname, read without a fork): the answer came from that host.
-    assert.deepEqual(report.hosts.map((h) => [h.host, h.hostname]), fleet.hosts.map((h) => [h.name, h.name]));
+    assert.deepEqual(
+      report.hosts.map((h) => [h.host, h.hostname]),
+      fleet.hosts.map((h) => [h.name, h.name]),
+    );
     const api = report.services.find((s) => s.id === 'api')!;
     assert.equal(api.state?.active, 'active');
     assert.equal(api.state?.sub, 'running');
@@ -123,8 +140,19 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     const byHost = await cli('status', 'alpha', 'bravo', '--json');
     assert.equal(byHost.status, 0, byHost.stdout);
     const doc = json<{ hosts: { host: string; hostname?: string }[]; services: { id: string; verdict: string }[] }>(byHost);
-    assert.deepEqual(doc.hosts.map((h) => [h.host, h.hostname]), [['alpha', 'alpha'], ['bravo', 'bravo']]);
-    assert.deepEqual(Object.fromEntries(doc.services.map((s) => [s.id, s.verdict])), { api: 'healthy', cache: 'healthy', db: 'healthy', edge: 'healthy' });
+    assert.deepEqual(
+      doc.hosts.map((h) => [h.host, h.hostname]),
+      [
+        ['alpha', 'alpha'],
+        ['bravo', 'bravo'],
+      ],
+    );
+    assert.deepEqual(Object.fromEntries(doc.services.map((s) => [s.id, s.verdict])), {
+      api: 'healthy',
+      cache: 'healthy',
+      db: 'healthy',
+      edge: 'healthy',
+    });
   });
 
   test('a host whose network is cut is reported unreachable within the timeout; the others answer', async () => {
@@ -133,10 +161,26 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
       const run = await cli('status', 'db', 'api', 'web', 'edge', 'cache', '--json', '--timeout', '4', '--connect-timeout', '2');
       assert.equal(run.status, 1);
       assert.ok(run.ms < 8000, `status took ${run.ms} ms`);
-      const doc = json<{ hosts: { host: string; reachable: boolean; reason?: string }[]; services: { id: string; verdict: string; reason?: string }[] }>(run);
-      assert.deepEqual(doc.hosts.map((h) => [h.host, h.reachable]), [['alpha', true], ['bravo', false], ['charlie', true]]);
+      const doc = json<{
+        hosts: { host: string; reachable: boolean; reason?: string }[];
+        services: { id: string; verdict: string; reason?: string }[];
+      }>(run);
+      assert.deepEqual(
+        doc.hosts.map((h) => [h.host, h.reachable]),
+        [
+          ['alpha', true],
+          ['bravo', false],
+          ['charlie', true],
+        ],
+      );
       assert.match(doc.hosts[1]?.reason ?? '', /bravo|timed out|no answer/);
-      assert.deepEqual(Object.fromEntries(doc.services.map((s) => [s.id, s.verdict])), { api: 'unreachable', cache: 'unreachable', db: 'healthy', edge: 'healthy', web: 'healthy' });
+      assert.deepEqual(Object.fromEntries(doc.services.map((s) => [s.id, s.verdict])), {
+        api: 'unreachable',
+        cache: 'unreachable',
+        db: 'healthy',
+        edge: 'healthy',
+        web: 'healthy',
+      });
     } finally {
       await fleet.healNetwork('bravo');
     }
@@ -153,16 +197,23 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
   test('releases says what a service that ships no releases is, instead of "no releases"', async () => {
     const run = await cli('releases', 'api');
     assert.equal(run.status, 0, run.stdout + run.stderr);
-    assert.match(run.stdout, /no releases: it does not ship any \(api\.service is installed outside manage-apps: no service\.artifact, service\.command or service\.deploy\)/);
+    assert.match(
+      run.stdout,
+      /no releases: it does not ship any \(api\.service is installed outside manage-apps: no service\.artifact, service\.command or service\.deploy\)/,
+    );
   });
 
   test('logs -f: Ctrl-C (SIGINT to the process group, or to manage-apps alone) is a clean exit 0 with no error line', async () => {
     for (const group of [true, false]) {
-      const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), 'logs', 'api', '-f', '-n', '5', '--root', root, '--ssh-config', fleet.sshConfigPath], {
-        env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: controlDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: group,
-      });
+      const child = spawn(
+        process.execPath,
+        [join(packageRoot(), 'bin/manage-apps.js'), 'logs', 'api', '-f', '-n', '5', '--root', root, '--ssh-config', fleet.sshConfigPath],
+        {
+          env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: controlDir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: group,
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -209,7 +260,10 @@ describe('ops on real hosts: status, start, stop, logs', { skip: realHostsSkipRe
     const broken = doc.results.find((r) => r.id === 'broken')!;
     assert.equal(broken.outcome, 'failed');
     assert.match(broken.detail ?? '', /crashed on start/);
-    assert.ok(broken.diagnosis?.journal.some((l) => /boom: no config/.test(l)), JSON.stringify(broken.diagnosis));
+    assert.ok(
+      broken.diagnosis?.journal.some((l) => /boom: no config/.test(l)),
+      JSON.stringify(broken.diagnosis),
+    );
     const dependent = doc.results.find((r) => r.id === 'needs-broken')!;
     assert.equal(dependent.outcome, 'skipped');
     assert.match(dependent.detail ?? '', /broken did not come up/);

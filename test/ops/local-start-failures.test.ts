@@ -99,7 +99,14 @@ test('a failed service and the dependents skipped for it are counted once each',
     const run = await runCli(['start', '--root', root, '--env', 'dev', '--json']);
     assert.equal(run.status, 1);
     const doc = json<StartDoc>(run);
-    assert.deepEqual(doc.results.map((r) => [r.id, r.outcome]), [['sso:dev', 'failed'], ['platform-api:dev', 'skipped'], ['web-fe:dev', 'skipped']]);
+    assert.deepEqual(
+      doc.results.map((r) => [r.id, r.outcome]),
+      [
+        ['sso:dev', 'failed'],
+        ['platform-api:dev', 'skipped'],
+        ['web-fe:dev', 'skipped'],
+      ],
+    );
     assert.deepEqual(doc.summary, { ok: 0, failed: 1, skipped: 2 });
     const human = await runCli(['start', '--root', root, '--env', 'dev']);
     assert.equal(human.status, 1);

@@ -23,8 +23,19 @@ const DB = 'db';
 const APP = 'app';
 const PG_PORT = 25433;
 
-interface Item { id: string; state: string; detail: string; steps?: string[] }
-interface Report { ok: boolean; missing: number; changed: number; mode: string; hosts: { host: string; reachable: boolean; error?: string; items: Item[] }[] }
+interface Item {
+  id: string;
+  state: string;
+  detail: string;
+  steps?: string[];
+}
+interface Report {
+  ok: boolean;
+  missing: number;
+  changed: number;
+  mode: string;
+  hosts: { host: string; reachable: boolean; error?: string; items: Item[] }[];
+}
 
 describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgresSkipReason(), timeout: 2_700_000 }, () => {
   let fleet: TestFleet;
@@ -43,8 +54,18 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
   const reset = async (only?: string) => {
     const lock = 'exec 9>/run/manage-apps-prepare.lock; flock -w 120 9;';
     await Promise.all([
-      only === APP ? undefined : out(DB, `${lock} systemctl stop postgresql@15-apps.service 2>/dev/null; pg_dropcluster 15 apps 2>/dev/null; rm -rf /etc/postgresql/15/apps /var/lib/postgresql/15/apps /var/lib/manage-apps/prepare; systemctl disable postgresql@15-apps.service 2>/dev/null; systemctl mask postgresql@.service >/dev/null 2>&1; userdel ma-tunnel-open 2>/dev/null; rm -rf /var/lib/ma-tunnel-open; systemctl daemon-reload`),
-      only === DB ? undefined : out(APP, `${lock} userdel api 2>/dev/null; rm -rf /var/lib/api /srv/api /srv/shop; userdel ma-tunnel 2>/dev/null; rm -rf /var/lib/ma-tunnel; systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1; systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1; systemctl daemon-reload`),
+      only === APP
+        ? undefined
+        : out(
+            DB,
+            `${lock} systemctl stop postgresql@15-apps.service 2>/dev/null; pg_dropcluster 15 apps 2>/dev/null; rm -rf /etc/postgresql/15/apps /var/lib/postgresql/15/apps /var/lib/manage-apps/prepare; systemctl disable postgresql@15-apps.service 2>/dev/null; systemctl mask postgresql@.service >/dev/null 2>&1; userdel ma-tunnel-open 2>/dev/null; rm -rf /var/lib/ma-tunnel-open; systemctl daemon-reload`,
+          ),
+      only === DB
+        ? undefined
+        : out(
+            APP,
+            `${lock} userdel api 2>/dev/null; rm -rf /var/lib/api /srv/api /srv/shop; userdel ma-tunnel 2>/dev/null; rm -rf /var/lib/ma-tunnel; systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1; systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1; systemctl daemon-reload`,
+          ),
     ]);
   };
 
@@ -54,21 +75,29 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
     return problem ?? (only === DB ? undefined : await appConsistent());
   };
   const dbConsistent = async (): Promise<string | undefined> => {
-    const dbState = await out(DB, `pg_lsclusters -h 15 apps; ss -ltnH "sport = :${PG_PORT}" | awk '{print $4}' | sort | tr '\\n' ' '; echo; systemctl is-enabled postgresql@15-apps.service; ls /var/lib/manage-apps/prepare; getent passwd ma-tunnel-open | cut -d: -f7`);
+    const dbState = await out(
+      DB,
+      `pg_lsclusters -h 15 apps; ss -ltnH "sport = :${PG_PORT}" | awk '{print $4}' | sort | tr '\\n' ' '; echo; systemctl is-enabled postgresql@15-apps.service; ls /var/lib/manage-apps/prepare; getent passwd ma-tunnel-open | cut -d: -f7`,
+    );
     const lines = dbState.split('\n');
     if (!/^15 +apps +25433 +online/.test(lines[0] ?? '')) return `cluster not online on ${PG_PORT}: ${dbState}`;
     const listening = (lines[1] ?? '').trim().split(' ').sort();
     const wanted = ['127.0.0.1:25433', '[::1]:25433', `${fleet.host(DB).address}:${PG_PORT}`].sort();
     if (JSON.stringify(listening) !== JSON.stringify(wanted)) return `cluster listens on ${listening.join(' ')}, not ${wanted.join(' ')}`;
     if (lines[2] !== 'enabled') return `postgresql@15-apps.service is ${lines[2]}`;
-    if (lines.length !== 4 || lines[3] !== '/usr/sbin/nologin') return `db: a creation marker is left, or ma-tunnel-open is not a nologin account: ${dbState}`;
+    if (lines.length !== 4 || lines[3] !== '/usr/sbin/nologin')
+      return `db: a creation marker is left, or ma-tunnel-open is not a nologin account: ${dbState}`;
     return undefined;
   };
   const appConsistent = async (): Promise<string | undefined> => {
-    const appState = await out(APP, 'getent passwd api | cut -d: -f3,6,7; stat -c %U /var/lib/api; getent passwd ma-tunnel | cut -d: -f7; stat -c %U /var/lib/ma-tunnel; stat -c "%U %a" /srv/api /srv/shop; systemctl is-active docker.service; docker info --format "{{.ServerVersion}}" >/dev/null && echo docker-answers');
+    const appState = await out(
+      APP,
+      'getent passwd api | cut -d: -f3,6,7; stat -c %U /var/lib/api; getent passwd ma-tunnel | cut -d: -f7; stat -c %U /var/lib/ma-tunnel; stat -c "%U %a" /srv/api /srv/shop; systemctl is-active docker.service; docker info --format "{{.ServerVersion}}" >/dev/null && echo docker-answers',
+    );
     const a = appState.split('\n');
     const [uid, home, shell] = (a[0] ?? '').split(':');
-    if (!(Number(uid) < 1000 && home === '/var/lib/api' && shell === '/usr/sbin/nologin')) return `api is not a system account without a shell: ${a[0]}`;
+    if (!(Number(uid) < 1000 && home === '/var/lib/api' && shell === '/usr/sbin/nologin'))
+      return `api is not a system account without a shell: ${a[0]}`;
     if (a[1] !== 'api' || a[2] !== '/usr/sbin/nologin' || a[3] !== 'root') return `account homes: ${appState}`;
     if (a[4] !== 'root 755' || a[5] !== 'root 755') return `service directories: ${appState}`;
     if (a[6] !== 'active' || a[7] !== 'docker-answers') return `docker: ${appState}`;
@@ -76,14 +105,21 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
   };
 
   before(async () => {
-    fleet = await TestFleet.up({ names: [DB, APP] }, { prepareHost: ({ name, upperDir }) => (name === APP ? prepareDockerHost(upperDir, { leaveMasked: true }) : undefined) });
+    fleet = await TestFleet.up(
+      { names: [DB, APP] },
+      { prepareHost: ({ name, upperDir }) => (name === APP ? prepareDockerHost(upperDir, { leaveMasked: true }) : undefined) },
+    );
     control = freshControl();
     root = await mkdtemp(join(tmpdir(), 'manage-apps-prepare-'));
     const files: Record<string, string> = {
       'mesh-hosts.json': JSON.stringify({
         version: 1,
-        hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }])),
-        clusters: { apps: { host: DB, port: PG_PORT, engine: 'postgres', version: '15', backup: { rpo: '1d', rto: '1h', method: 'restic', target: APP } } },
+        hosts: Object.fromEntries(
+          fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }]),
+        ),
+        clusters: {
+          apps: { host: DB, port: PG_PORT, engine: 'postgres', version: '15', backup: { rpo: '1d', rto: '1h', method: 'restic', target: APP } },
+        },
         tunnels: [{ name: 'pg', from: APP, to: DB, ports: [PG_PORT + 1] }],
       }),
       // The edge on the database host, the API (a database client, its own account) and a compose shop on the app host.
@@ -112,24 +148,47 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
     const reason = doc.deploys[0]?.reason ?? '';
     assert.match(reason, /service\.user api does not exist on app: nothing was shipped or switched/);
     assert.match(reason, /manage-apps hosts prepare app --apply/);
-    assert.equal(await out(APP, 'ls /srv/api/releases | wc -l; ls /srv/api/current 2>&1 | grep -c "No such"'), '0\n1', 'nothing shipped, nothing current');
+    assert.equal(
+      await out(APP, 'ls /srv/api/releases | wc -l; ls /srv/api/current 2>&1 | grep -c "No such"'),
+      '0\n1',
+      'nothing shipped, nothing current',
+    );
   });
 
   test('check, dry-run, apply, and a second apply that changes nothing', async () => {
     await reset();
     const check = await prepare();
     assert.equal(check.run.status, 1, check.run.stderr);
-    const missing = (host: string) => check.doc.hosts.find((h) => h.host === host)!.items.filter((i) => i.state === 'missing').map((i) => i.id).sort();
+    const missing = (host: string) =>
+      check.doc.hosts
+        .find((h) => h.host === host)!
+        .items.filter((i) => i.state === 'missing')
+        .map((i) => i.id)
+        .sort();
     assert.deepEqual(missing(DB), ['account:ma-tunnel-open', 'cluster:apps']);
     assert.deepEqual(missing(APP), ['account:api', 'account:ma-tunnel', 'directory:/srv/api', 'directory:/srv/shop', 'unit:docker.service']);
     const present = check.doc.hosts.flatMap((h) => h.items.filter((i) => i.state === 'present').map((i) => `${h.host} ${i.id}`)).sort();
-    assert.deepEqual(present, [`${APP} program:compose`, `${APP} program:docker`, `${APP} program:postgresql`, `${APP} program:restic`, `${DB} program:caddy`, `${DB} program:postgresql`, `${DB} unit:caddy.service`]);
+    assert.deepEqual(present, [
+      `${APP} program:compose`,
+      `${APP} program:docker`,
+      `${APP} program:postgresql`,
+      `${APP} program:restic`,
+      `${DB} program:caddy`,
+      `${DB} program:postgresql`,
+      `${DB} unit:caddy.service`,
+    ]);
 
     const dry = await prepare('--dry-run');
     assert.equal(dry.run.status, 1);
     const cluster = dry.doc.hosts.find((h) => h.host === DB)!.items.find((i) => i.id === 'cluster:apps')!;
-    assert.ok(cluster.steps?.some((s) => s.startsWith(`pg_createcluster 15 apps --port ${PG_PORT}`)), JSON.stringify(cluster));
-    assert.ok(cluster.steps?.some((s) => s.includes(`listen_addresses = 'localhost,${fleet.host(DB).address}'`)), JSON.stringify(cluster));
+    assert.ok(
+      cluster.steps?.some((s) => s.startsWith(`pg_createcluster 15 apps --port ${PG_PORT}`)),
+      JSON.stringify(cluster),
+    );
+    assert.ok(
+      cluster.steps?.some((s) => s.includes(`listen_addresses = 'localhost,${fleet.host(DB).address}'`)),
+      JSON.stringify(cluster),
+    );
     assert.equal(await out(DB, 'pg_lsclusters -h 15 apps | wc -l'), '0', '--dry-run created nothing');
     assert.equal(await out(APP, 'getent passwd api || echo none'), 'none');
 
@@ -172,9 +231,15 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
     await reset();
     const reference = await cli('hosts', 'prepare', '--apply');
     assert.equal(reference.status, 0, reference.stderr);
-    const steps = reference.stderr.split('\n').filter((l) => /^(db|app): /.test(l) && !/: (preparing|ready)/.test(l)).map((l) => ({ host: l.split(':')[0]!, line: l }));
+    const steps = reference.stderr
+      .split('\n')
+      .filter((l) => /^(db|app): /.test(l) && !/: (preparing|ready)/.test(l))
+      .map((l) => ({ host: l.split(':')[0]!, line: l }));
     assert.ok(steps.length >= 8, `steps: ${steps.map((s) => s.line).join(' | ')}`);
-    const faults = steps.flatMap((s) => [{ ...s, kind: 'kill' as const }, { ...s, kind: 'cut' as const }]);
+    const faults = steps.flatMap((s) => [
+      { ...s, kind: 'kill' as const },
+      { ...s, kind: 'cut' as const },
+    ]);
     const failures: string[] = [];
     let survived = 0;
     for (const f of faults) {
@@ -203,7 +268,11 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
       control = freshControl();
       const rerun = await prepare(f.host, '--apply');
       const third = await prepare(f.host, '--apply');
-      const problem = !rerun.doc.ok ? `the rerun did not converge: ${JSON.stringify(rerun.doc.hosts.map((h) => h.items.filter((i) => i.state !== 'present' && i.state !== 'installed')))}` : third.doc.changed !== 0 ? `a third run still changed ${third.doc.changed}` : await consistent(f.host);
+      const problem = !rerun.doc.ok
+        ? `the rerun did not converge: ${JSON.stringify(rerun.doc.hosts.map((h) => h.items.filter((i) => i.state !== 'present' && i.state !== 'installed')))}`
+        : third.doc.changed !== 0
+          ? `a third run still changed ${third.doc.changed}`
+          : await consistent(f.host);
       console.log(`# ${label}: ${problem ?? 'converged'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       if (problem === undefined) survived++;
       else failures.push(`${label}: ${problem}`);

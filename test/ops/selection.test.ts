@@ -33,10 +33,14 @@ before(async () => {
     'api/.infra.dev.yaml': manifest('api', 'laptop', '  port: 15001\n  command: node api.js\n  depends_on: [db]\n', 'dev'),
     'front/.infra.yaml': manifest('front', 'web', '  port: 5002\n  command: ./front\n  depends_on: [api, db]\n'),
     'edge/.infra.yaml': manifest('edge', 'web', '  port: 443\n  kind: edge\n  systemd_unit: caddy.service\n  depends_on: [front]\n'),
-    'legacy/.infra.yaml': 'apiVersion: infra/v1\nproject: legacy\nprovider: bare-metal\nservice:\n  host: core\n  systemd_unit: legacy.service\n  deploy: deploy.sh\n',
+    'legacy/.infra.yaml':
+      'apiVersion: infra/v1\nproject: legacy\nprovider: bare-metal\nservice:\n  host: core\n  systemd_unit: legacy.service\n  deploy: deploy.sh\n',
   });
   loaded = await loadFleet({ root });
-  assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error'), []);
+  assert.deepEqual(
+    loaded.problems.filter((p) => p.severity === 'error'),
+    [],
+  );
 });
 after(async () => removeTree(root));
 
@@ -62,8 +66,14 @@ test('targets: project, project:env, project@host, and a host (seed 004: start <
 });
 
 test('unknown targets are usage errors with a suggestion', () => {
-  assert.throws(() => selectServices(loaded.fleet, { targets: ['apu'] }), (e: unknown) => e instanceof UsageError && /did you mean api\?/.test(e.hint ?? ''));
-  assert.throws(() => selectServices(loaded.fleet, { targets: ['api@cor'] }), (e: unknown) => e instanceof UsageError && /did you mean core\?/.test(e.hint ?? ''));
+  assert.throws(
+    () => selectServices(loaded.fleet, { targets: ['apu'] }),
+    (e: unknown) => e instanceof UsageError && /did you mean api\?/.test(e.hint ?? ''),
+  );
+  assert.throws(
+    () => selectServices(loaded.fleet, { targets: ['api@cor'] }),
+    (e: unknown) => e instanceof UsageError && /did you mean core\?/.test(e.hint ?? ''),
+  );
   assert.throws(() => selectServices(loaded.fleet, { targets: [], host: 'nope' }), UsageError);
 });
 
@@ -81,10 +91,21 @@ test('an edge is never stopped by a bulk stop; named, it needs --force', () => {
   const bulk = edgeFilter(selectServices(loaded.fleet, { targets: [], host: 'web' }), 'stop', false);
   assert.deepEqual(ids(bulk.services), ['front']);
   assert.match(bulk.skipped[0]?.reason ?? '', /never stopped by a bulk stop/);
-  assert.throws(() => edgeFilter(selectServices(loaded.fleet, { targets: ['edge'] }), 'stop', false), (e: unknown) => e instanceof UsageError && /--force/.test(e.hint ?? ''));
+  assert.throws(
+    () => edgeFilter(selectServices(loaded.fleet, { targets: ['edge'] }), 'stop', false),
+    (e: unknown) => e instanceof UsageError && /--force/.test(e.hint ?? ''),
+  );
   assert.deepEqual(ids(edgeFilter(selectServices(loaded.fleet, { targets: ['edge'] }), 'restart', true).services), ['edge']);
-  assert.deepEqual(ids(edgeFilter(selectServices(loaded.fleet, { targets: [], host: 'web' }), 'start', false).services), ['edge', 'front'], 'start takes edges');
-  assert.deepEqual(ids(deployable(selectServices(loaded.fleet, { targets: [], host: 'web' })).services), ['front'], 'a bulk deploy leaves the edge alone');
+  assert.deepEqual(
+    ids(edgeFilter(selectServices(loaded.fleet, { targets: [], host: 'web' }), 'start', false).services),
+    ['edge', 'front'],
+    'start takes edges',
+  );
+  assert.deepEqual(
+    ids(deployable(selectServices(loaded.fleet, { targets: [], host: 'web' })).services),
+    ['front'],
+    'a bulk deploy leaves the edge alone',
+  );
 });
 
 test('deploy strategy: release with an artifact, the seed script otherwise, PID mode never', () => {

@@ -54,9 +54,26 @@ test('start atlilith apricot: DB, MinIO and mailpit first, then atlilith; every 
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const doc = json<StartDoc>(run);
   assert.deepEqual(doc.levels, [['atlilith-db', 'atlilith-minio', 'mailpit'], ['atlilith']]);
-  assert.deepEqual(doc.results.map((r) => [r.id, r.outcome]), [['atlilith-db', 'started'], ['atlilith-minio', 'started'], ['mailpit', 'started'], ['atlilith', 'started']]);
-  assert.deepEqual(doc.dependencies_added.map((a) => [a.id, a.for]), [['atlilith-db', ['atlilith']], ['atlilith-minio', ['atlilith']], ['mailpit', ['atlilith']]]);
-  const status = json<{ summary: { healthy: number } }>(await runCli(['status', 'atlilith-db', 'atlilith-minio', 'mailpit', 'atlilith', '--root', root, '--json']));
+  assert.deepEqual(
+    doc.results.map((r) => [r.id, r.outcome]),
+    [
+      ['atlilith-db', 'started'],
+      ['atlilith-minio', 'started'],
+      ['mailpit', 'started'],
+      ['atlilith', 'started'],
+    ],
+  );
+  assert.deepEqual(
+    doc.dependencies_added.map((a) => [a.id, a.for]),
+    [
+      ['atlilith-db', ['atlilith']],
+      ['atlilith-minio', ['atlilith']],
+      ['mailpit', ['atlilith']],
+    ],
+  );
+  const status = json<{ summary: { healthy: number } }>(
+    await runCli(['status', 'atlilith-db', 'atlilith-minio', 'mailpit', 'atlilith', '--root', root, '--json']),
+  );
   assert.equal(status.summary.healthy, 4);
 });
 
@@ -71,7 +88,10 @@ test('transitively: start portal brings up atlilith and what atlilith needs; the
 
 test('--no-deps starts only what is named', async () => {
   const doc = json<StartDoc>(await runCli(['start', 'atlilith', '--no-deps', '--root', root, '--json']));
-  assert.deepEqual(doc.results.map((r) => r.id), ['atlilith']);
+  assert.deepEqual(
+    doc.results.map((r) => r.id),
+    ['atlilith'],
+  );
   assert.deepEqual(doc.dependencies_added, []);
 });
 
@@ -80,8 +100,17 @@ test('stop atlilith-db names the running services that depend on it: they degrad
   const run = await runCli(['stop', 'atlilith-db', '--root', root, '--json']);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const doc = json<StopDoc>(run);
-  assert.deepEqual(doc.results.map((r) => [r.id, r.outcome]), [['atlilith-db', 'stopped']]);
-  assert.deepEqual(doc.degraded.map((d) => [d.id, d.needs, d.state]), [['atlilith', ['atlilith-db'], 'running'], ['portal', ['atlilith-db'], 'running']]);
+  assert.deepEqual(
+    doc.results.map((r) => [r.id, r.outcome]),
+    [['atlilith-db', 'stopped']],
+  );
+  assert.deepEqual(
+    doc.degraded.map((d) => [d.id, d.needs, d.state]),
+    [
+      ['atlilith', ['atlilith-db'], 'running'],
+      ['portal', ['atlilith-db'], 'running'],
+    ],
+  );
   const human = await runCli(['stop', 'mailpit', '--root', root]);
   assert.match(human.stdout, /! atlilith on apricot is still running without mailpit \(it depends on it\): it will degrade/);
   // What is not running does not degrade: nothing is named.

@@ -12,7 +12,16 @@ import { verdictOf } from '../../src/ops/service-status.js';
 import { makeTree, removeTree } from '../helpers/tree.js';
 import { json, runCli } from './helpers.js';
 
-const host = (over: Partial<Host>): Host => ({ name: 'box', alias: 'box', provider: 'bare-metal', role: 'production', local: false, ephemeral: false, gpus: 0, ...over });
+const host = (over: Partial<Host>): Host => ({
+  name: 'box',
+  alias: 'box',
+  provider: 'bare-metal',
+  role: 'production',
+  local: false,
+  ephemeral: false,
+  gpus: 0,
+  ...over,
+});
 
 test('a loopback address does not make a host this machine; local, provider local or our own host name does', () => {
   assert.equal(isThisMachine(host({ address: '127.0.0.1' }), 'vm'), false);
@@ -37,13 +46,19 @@ test('status: a systemd service on a host at 127.0.0.1 is asked over ssh (transp
     'mesh-hosts.json': JSON.stringify({ hosts: { box: { address: '127.0.0.1', port: 1, provider: 'bare-metal', role: 'production' } } }),
     'app/.infra.yaml': 'apiVersion: infra/v2\nproject: app\nprovider: bare-metal\nservice:\n  host: box\n  port: 4555\n  systemd_unit: app.service\n',
     // ssh's own view of the host: what `net ssh-config` renders from the inventory (port 1: nothing listens).
-    'ssh_config': 'Host box\n  HostName 127.0.0.1\n  Port 1\n  BatchMode yes\n',
+    ssh_config: 'Host box\n  HostName 127.0.0.1\n  Port 1\n  BatchMode yes\n',
   });
   try {
     const run = await runCli(['status', '--root', root, '--ssh-config', join(root, 'ssh_config'), '--connect-timeout', '3', '--json']);
     assert.equal(run.status, 1);
-    const doc = json<{ hosts: { host: string; transport: string }[]; services: { unit: string; supervisor: string; verdict: string; reason: string }[] }>(run);
-    assert.deepEqual(doc.hosts.map((h) => [h.host, h.transport]), [['box', 'ssh']]);
+    const doc = json<{
+      hosts: { host: string; transport: string }[];
+      services: { unit: string; supervisor: string; verdict: string; reason: string }[];
+    }>(run);
+    assert.deepEqual(
+      doc.hosts.map((h) => [h.host, h.transport]),
+      [['box', 'ssh']],
+    );
     assert.equal(doc.services[0]!.supervisor, 'systemd');
     assert.equal(doc.services[0]!.unit, 'app.service');
     assert.equal(doc.services[0]!.verdict, 'unreachable');

@@ -24,9 +24,25 @@ const PG_PORT = 25435;
 const API_PORT = 18080;
 const API_LOCAL = 18081;
 
-interface Outcome { name: string; changes: string[]; state: string | null; error?: string }
-interface Run { ok: boolean; changed: number; tunnels: Outcome[]; hosts: { host: string; changes: string[]; error?: string }[] }
-interface TunnelRow { name: string; verdict: string; reason?: string; state: { active: string; restarts: number | null } | null; probes: { kind: string; ok: boolean; port: number }[] }
+interface Outcome {
+  name: string;
+  changes: string[];
+  state: string | null;
+  error?: string;
+}
+interface Run {
+  ok: boolean;
+  changed: number;
+  tunnels: Outcome[];
+  hosts: { host: string; changes: string[]; error?: string }[];
+}
+interface TunnelRow {
+  name: string;
+  verdict: string;
+  reason?: string;
+  state: { active: string; restarts: number | null } | null;
+  probes: { kind: string; ok: boolean; port: number }[];
+}
 
 describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_000 }, () => {
   let fleet: TestFleet;
@@ -39,7 +55,9 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
   const out = async (host: string, cmd: string) => (await on(host, cmd)).stdout.trim();
   // End to end, from the side that uses the tunnels.
   const apiThrough = async () => (await on(EDGE, `curl -s --max-time 2 http://127.0.0.1:${API_LOCAL}/`)).stdout.trim() === 'hello from black';
-  const pgThrough = async () => (await on(EDGE, `psql -h 127.0.0.1 -p ${PG_PORT} -U postgres -Atc "select 'rows through the tunnel'"`)).stdout.trim() === 'rows through the tunnel';
+  const pgThrough = async () =>
+    (await on(EDGE, `psql -h 127.0.0.1 -p ${PG_PORT} -U postgres -Atc "select 'rows through the tunnel'"`)).stdout.trim() ===
+    'rows through the tunnel';
   const bothFlow = async () => (await apiThrough()) && (await pgThrough());
   const tunnelsUp = async (...extra: string[]) => {
     const r = await cli('tunnels', 'up', '--json', ...extra);
@@ -54,7 +72,10 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
   before(async () => {
     fleet = await TestFleet.up({ names: [LAN, EDGE] });
     control = freshControl();
-    await Promise.all([startPostgres(fleet, LAN, { name: 'lan', port: PG_PORT, listen: '127.0.0.1', hostAuth: 'trust' }), startHttp(fleet, LAN, API_PORT, 'hello from black', 'api')]);
+    await Promise.all([
+      startPostgres(fleet, LAN, { name: 'lan', port: PG_PORT, listen: '127.0.0.1', hostAuth: 'trust' }),
+      startHttp(fleet, LAN, API_PORT, 'hello from black', 'api'),
+    ]);
     const address = (h: string) => fleet.host(h).address;
     root = await fleetRoot(fleet.hosts, {
       'api/.infra.yaml': `apiVersion: infra/v1\nproject: api\nprovider: bare-metal\nservice:\n  host: ${LAN}\n  port: ${API_PORT}\n  systemd_unit: api.service\n`,
@@ -66,8 +87,25 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
       hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }])),
       clusters: { 'quinn-pg': { host: LAN, port: PG_PORT, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'dumps' } } },
       tunnels: [
-        { name: 'quinn-db-reverse', from: EDGE, to: LAN, direction: 'reverse', ports: [PG_PORT], carries: 'quinn-pg', critical: true, connect: address(EDGE) },
-        { name: 'api-forward', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: API_LOCAL, target_port: API_PORT }], carries: 'api', connect: address(LAN) },
+        {
+          name: 'quinn-db-reverse',
+          from: EDGE,
+          to: LAN,
+          direction: 'reverse',
+          ports: [PG_PORT],
+          carries: 'quinn-pg',
+          critical: true,
+          connect: address(EDGE),
+        },
+        {
+          name: 'api-forward',
+          from: EDGE,
+          to: LAN,
+          direction: 'forward',
+          forwards: [{ listen: API_LOCAL, target_port: API_PORT }],
+          carries: 'api',
+          connect: address(LAN),
+        },
       ],
     };
     const { writeFile } = await import('node:fs/promises');
@@ -100,7 +138,12 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
     assert.ok(!run.stdout.includes(secret.split('\n')[1]!), 'no private key material in the output');
     const pub = await out(LAN, "ssh-keygen -y -f /etc/manage-apps/tunnels/quinn-db-reverse/id_ed25519 | cut -d' ' -f2");
     const line = await out(EDGE, `grep -F ${pub} /var/lib/ma-tunnel-listen/.ssh/authorized_keys`);
-    assert.match(line, new RegExp(`^restrict,port-forwarding,permitlisten="127.0.0.1:${PG_PORT}",command="/bin/false" ssh-ed25519 ${pub.replace(/[+/]/g, '\\$&')} manage-apps-tunnel:quinn-db-reverse@black$`));
+    assert.match(
+      line,
+      new RegExp(
+        `^restrict,port-forwarding,permitlisten="127.0.0.1:${PG_PORT}",command="/bin/false" ssh-ed25519 ${pub.replace(/[+/]/g, '\\$&')} manage-apps-tunnel:quinn-db-reverse@black$`,
+      ),
+    );
     assert.equal(await out(LAN, 'stat -c %U:%a /etc/manage-apps/tunnels/quinn-db-reverse/id_ed25519'), 'ma-tunnel:600');
     // Pinned: the far host's own sshd key, under its inventory name.
     const hostKey = await out(EDGE, "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub");
@@ -117,9 +160,22 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
   test('status: every tunnel with its unit, restarts and an end-to-end probe (pg_isready for the Postgres cluster)', async () => {
     const r = await cli('status', '--json');
     const rows = json<{ tunnels: TunnelRow[] }>(r).tunnels;
-    assert.deepEqual(rows.map((t) => [t.name, t.verdict]), [['api-forward', 'up'], ['quinn-db-reverse', 'up']], JSON.stringify(rows));
+    assert.deepEqual(
+      rows.map((t) => [t.name, t.verdict]),
+      [
+        ['api-forward', 'up'],
+        ['quinn-db-reverse', 'up'],
+      ],
+      JSON.stringify(rows),
+    );
     const pg = rows.find((t) => t.name === 'quinn-db-reverse')!;
-    assert.deepEqual(pg.probes.map((p) => [p.kind, p.ok, p.port]), [['tcp', true, PG_PORT], ['pg_isready', true, PG_PORT]]);
+    assert.deepEqual(
+      pg.probes.map((p) => [p.kind, p.ok, p.port]),
+      [
+        ['tcp', true, PG_PORT],
+        ['pg_isready', true, PG_PORT],
+      ],
+    );
     assert.equal(pg.state?.active, 'active');
     // The far end's target stops: the forward's listener still accepts, the probe sees through it.
     await on(LAN, 'systemctl stop api');
@@ -143,8 +199,14 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
     const otherListen = await on(LAN, `timeout 10 ${rev} -N -o ExitOnForwardFailure=yes -R 127.0.0.1:2222:localhost:22; echo "rc=$?"`);
     assert.match(otherListen.stderr, /remote port forwarding failed for listen port 2222/);
     // -L with either key: the channel is refused at the far end (no SSH banner comes back through it).
-    for (const [host, cmd] of [[LAN, rev], [EDGE, fwd]] as const) {
-      const r = await on(host, `(timeout 4 ${cmd} -N -o ExitOnForwardFailure=yes -L 127.0.0.1:2223:localhost:22 >/dev/null 2>&1 &) ; sleep 1.5; timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2223; head -c 7 <&3'; echo`);
+    for (const [host, cmd] of [
+      [LAN, rev],
+      [EDGE, fwd],
+    ] as const) {
+      const r = await on(
+        host,
+        `(timeout 4 ${cmd} -N -o ExitOnForwardFailure=yes -L 127.0.0.1:2223:localhost:22 >/dev/null 2>&1 &) ; sleep 1.5; timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2223; head -c 7 <&3'; echo`,
+      );
       assert.doesNotMatch(r.stdout, /SSH-2\.0/, `${host}: -L reached the far sshd`);
     }
     const fwdOther = await on(EDGE, `timeout 10 ${fwd} -N -o ExitOnForwardFailure=yes -R 127.0.0.1:2224:localhost:22; echo "rc=$?"`);
@@ -178,13 +240,20 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
     const heldAtHeal = await listener();
     await fleet.healNetwork(LAN);
     const healedAt = Date.now();
-    console.log(`# network of ${LAN} cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; ${EDGE}'s sshd still held 127.0.0.1:${PG_PORT} for the dead session at 20 s: ${heldAt20 ? 'yes' : 'no'}, at the heal: ${heldAtHeal ? 'yes' : 'no'}`);
+    console.log(
+      `# network of ${LAN} cut for ${((healedAt - cutAt) / 1000).toFixed(1)} s; ${EDGE}'s sshd still held 127.0.0.1:${PG_PORT} for the dead session at 20 s: ${heldAt20 ? 'yes' : 'no'}, at the heal: ${heldAtHeal ? 'yes' : 'no'}`,
+    );
     const windowS = SERVER_ALIVE.interval * SERVER_ALIVE.count + CLIENT_ALIVE.interval * CLIENT_ALIVE.count + RESTART_SEC;
     await eventually('both tunnels carry traffic again', (windowS + 60) * 1000, bothFlow);
     const s = (Date.now() - healedAt) / 1000;
-    console.log(`# both tunnels back ${s.toFixed(1)} s after healing (keep-alive window: ServerAlive ${SERVER_ALIVE.interval}x${SERVER_ALIVE.count} s on the opener, ClientAlive ${CLIENT_ALIVE.interval}x${CLIENT_ALIVE.count} s on the far sshd, RestartSec=${RESTART_SEC})`);
+    console.log(
+      `# both tunnels back ${s.toFixed(1)} s after healing (keep-alive window: ServerAlive ${SERVER_ALIVE.interval}x${SERVER_ALIVE.count} s on the opener, ClientAlive ${CLIENT_ALIVE.interval}x${CLIENT_ALIVE.count} s on the far sshd, RestartSec=${RESTART_SEC})`,
+    );
     const rows = json<{ tunnels: TunnelRow[] }>(await cli('status', '--json')).tunnels;
-    assert.ok(rows.every((t) => t.verdict === 'up'), JSON.stringify(rows));
+    assert.ok(
+      rows.every((t) => t.verdict === 'up'),
+      JSON.stringify(rows),
+    );
   });
 
   test('impact --live: a tunnel observed down counts as broken and the report says observed; tunnels down removes key and line', async () => {
@@ -194,11 +263,27 @@ describe('tunnels on real hosts', { skip: realHostsSkipReason(), timeout: 900_00
     assert.equal(await out(LAN, 'test -e /etc/manage-apps/tunnels/quinn-db-reverse && echo yes || echo no'), 'no');
     assert.equal(await out(EDGE, 'grep -c quinn-db-reverse /var/lib/ma-tunnel-listen/.ssh/authorized_keys || true'), '0');
     const r = await cli('impact', '--live', '--json');
-    const doc = json<{ tunnels: { name: string; basis: string; observed?: string }[]; degraded: { id: string; failing: { to: string; state: string; route?: { observed_down?: string[] } }[] }[]; live: { tunnels: { name: string; verdict: string }[] } }>(r);
-    assert.deepEqual(doc.tunnels.map((t) => [t.name, t.basis]), [['quinn-db-reverse', 'observed'], ['api-forward', 'observed']]);
+    const doc = json<{
+      tunnels: { name: string; basis: string; observed?: string }[];
+      degraded: { id: string; failing: { to: string; state: string; route?: { observed_down?: string[] } }[] }[];
+      live: { tunnels: { name: string; verdict: string }[] };
+    }>(r);
+    assert.deepEqual(
+      doc.tunnels.map((t) => [t.name, t.basis]),
+      [
+        ['quinn-db-reverse', 'observed'],
+        ['api-forward', 'observed'],
+      ],
+    );
     const web = doc.degraded.find((d) => d.id === 'web');
     assert.ok(web, JSON.stringify(doc));
-    assert.deepEqual(web.failing.map((f) => [f.to, f.state, f.route?.observed_down]), [['api', 'unreachable', ['api-forward']], ['quinn-pg', 'unreachable', ['quinn-db-reverse']]]);
+    assert.deepEqual(
+      web.failing.map((f) => [f.to, f.state, f.route?.observed_down]),
+      [
+        ['api', 'unreachable', ['api-forward']],
+        ['quinn-pg', 'unreachable', ['quinn-db-reverse']],
+      ],
+    );
     const text = await cli('impact', '--live');
     assert.match(text.stdout, /tunnel quinn-db-reverse observed down/);
     assert.match(text.stdout, /uses quinn-db-reverse, observed down/);
@@ -220,21 +305,48 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
     // One consistent state: per tunnel exactly its key pair and files on the opener (no leftovers),
     // and exactly one line for it on the far host, carrying that key. One ssh per host.
     const consistent = async (): Promise<string | undefined> => {
-      const pair = [[LAN, 'quinn-db-reverse', EDGE, 'ma-tunnel-listen'], [EDGE, 'api-forward', LAN, 'ma-tunnel-open']] as const;
-      const [lanOut, edgeOut] = await Promise.all([LAN, EDGE].map((host) =>
-        out(host, pair.map(([opener, name, far, user]) => [
-          opener === host ? `echo "files ${name} $(ls -A /etc/manage-apps/tunnels/${name} | tr '\n' ' ')"; echo "key ${name} $(ssh-keygen -y -f /etc/manage-apps/tunnels/${name}/id_ed25519 | cut -d' ' -f2)"` : '',
-          far === host ? `echo "lines ${name} $(grep -c 'manage-apps-tunnel:${name}@' /var/lib/${user}/.ssh/authorized_keys) $(grep 'manage-apps-tunnel:${name}@' /var/lib/${user}/.ssh/authorized_keys | cut -d' ' -f3)"` : '',
-        ].filter(Boolean).join('; ')).join('; '))));
-      const facts = new Map(`${lanOut}\n${edgeOut}`.split('\n').map((l) => { const [k, n, ...rest] = l.trim().split(' '); return [`${k} ${n}`, rest.join(' ')] as const; }));
+      const pair = [
+        [LAN, 'quinn-db-reverse', EDGE, 'ma-tunnel-listen'],
+        [EDGE, 'api-forward', LAN, 'ma-tunnel-open'],
+      ] as const;
+      const [lanOut, edgeOut] = await Promise.all(
+        [LAN, EDGE].map((host) =>
+          out(
+            host,
+            pair
+              .map(([opener, name, far, user]) =>
+                [
+                  opener === host
+                    ? `echo "files ${name} $(ls -A /etc/manage-apps/tunnels/${name} | tr '\n' ' ')"; echo "key ${name} $(ssh-keygen -y -f /etc/manage-apps/tunnels/${name}/id_ed25519 | cut -d' ' -f2)"`
+                    : '',
+                  far === host
+                    ? `echo "lines ${name} $(grep -c 'manage-apps-tunnel:${name}@' /var/lib/${user}/.ssh/authorized_keys) $(grep 'manage-apps-tunnel:${name}@' /var/lib/${user}/.ssh/authorized_keys | cut -d' ' -f3)"`
+                    : '',
+                ]
+                  .filter(Boolean)
+                  .join('; '),
+              )
+              .join('; '),
+          ),
+        ),
+      );
+      const facts = new Map(
+        `${lanOut}\n${edgeOut}`.split('\n').map((l) => {
+          const [k, n, ...rest] = l.trim().split(' ');
+          return [`${k} ${n}`, rest.join(' ')] as const;
+        }),
+      );
       for (const [, name] of pair) {
-        if (facts.get(`files ${name}`) !== 'id_ed25519 id_ed25519.pub known_hosts ssh_config') return `${name}: the opener holds ${JSON.stringify(facts.get(`files ${name}`))}`;
-        if (facts.get(`lines ${name}`) !== `1 ${facts.get(`key ${name}`)}`) return `${name}: the far host has ${JSON.stringify(facts.get(`lines ${name}`))} for key ${facts.get(`key ${name}`)}`;
+        if (facts.get(`files ${name}`) !== 'id_ed25519 id_ed25519.pub known_hosts ssh_config')
+          return `${name}: the opener holds ${JSON.stringify(facts.get(`files ${name}`))}`;
+        if (facts.get(`lines ${name}`) !== `1 ${facts.get(`key ${name}`)}`)
+          return `${name}: the far host has ${JSON.stringify(facts.get(`lines ${name}`))} for key ${facts.get(`key ${name}`)}`;
       }
       return undefined;
     };
     const faults: { round: number; kind: 'kill' | 'cut'; host?: string; delayMs?: number }[] = [];
-    for (const round of [1, 2, 3]) faults.push({ round, kind: 'kill', delayMs: 150 }, { round, kind: 'cut', host: round === 2 ? LAN : round === 3 ? EDGE : LAN });
+    for (const round of [1, 2, 3])
+      faults.push({ round, kind: 'kill', delayMs: 150 }, { round, kind: 'cut', host: round === 2 ? LAN : round === 3 ? EDGE : LAN });
     let survived = 0;
     const failures: string[] = [];
     for (const f of faults) {
@@ -243,7 +355,10 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
       await clean();
       const tClean = Date.now();
       const cm = freshControl();
-      const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args('tunnels', 'up', '--timeout', '6')], { env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: cm }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [join(packageRoot(), 'bin/manage-apps.js'), ...args('tunnels', 'up', '--timeout', '6')], {
+        env: { ...process.env, NO_COLOR: '1', MANAGE_APPS_CONTROL_DIR: cm },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       let faulted = false;
       const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -270,9 +385,15 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
         const tRerun = Date.now();
         const third = json<Run>(await cli('tunnels', 'up', '--json'));
         const tThird = Date.now();
-        const problem = !doc.ok ? `rerun failed: ${JSON.stringify(doc)}` : third.changed !== 0 ? `a third run still changed ${third.changed} things` : await consistent();
+        const problem = !doc.ok
+          ? `rerun failed: ${JSON.stringify(doc)}`
+          : third.changed !== 0
+            ? `a third run still changed ${third.changed} things`
+            : await consistent();
         if (problem === undefined) await eventually(`${label}: traffic flows`, 30_000, bothFlow);
-        console.log(`# ${label}: clean ${((tClean - t0) / 1000).toFixed(1)} s, faulted run ${((tFault - tClean) / 1000).toFixed(1)} s (exit ${code}), rerun ${((tRerun - tFault) / 1000).toFixed(1)} s, third run ${((tThird - tRerun) / 1000).toFixed(1)} s, checks ${((Date.now() - tThird) / 1000).toFixed(1)} s`);
+        console.log(
+          `# ${label}: clean ${((tClean - t0) / 1000).toFixed(1)} s, faulted run ${((tFault - tClean) / 1000).toFixed(1)} s (exit ${code}), rerun ${((tRerun - tFault) / 1000).toFixed(1)} s, third run ${((tThird - tRerun) / 1000).toFixed(1)} s, checks ${((Date.now() - tThird) / 1000).toFixed(1)} s`,
+        );
         if (problem !== undefined) failures.push(`${label}: ${problem}`);
         else survived++;
       } catch (error) {
@@ -295,11 +416,25 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
       return text;
     };
     const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
-    const hcli = (...a: string[]) => runCli([...a, '--root', hostile, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '3'], { MANAGE_APPS_CONTROL_DIR: control });
+    const hcli = (...a: string[]) =>
+      runCli([...a, '--root', hostile, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '3'], { MANAGE_APPS_CONTROL_DIR: control });
     type Prob = { file: string; line: number; rule: string; severity: string; message: string };
-    const problemsOf = async () => json<{ problems: Prob[] }>(await runCli(['validate', '--json', '--root', hostile])).problems.filter((p) => p.rule === 'tunnel');
-    const dropIn = () => out(EDGE, 'cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf; echo; cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf 2>/dev/null | md5sum');
-    const reverse = (name: string, port: number, extra: Record<string, unknown>) => ({ name, from: EDGE, to: LAN, direction: 'reverse', ports: [port], connect: address(EDGE), ...extra });
+    const problemsOf = async () =>
+      json<{ problems: Prob[] }>(await runCli(['validate', '--json', '--root', hostile])).problems.filter((p) => p.rule === 'tunnel');
+    const dropIn = () =>
+      out(
+        EDGE,
+        'cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf; echo; cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf 2>/dev/null | md5sum',
+      );
+    const reverse = (name: string, port: number, extra: Record<string, unknown>) => ({
+      name,
+      from: EDGE,
+      to: LAN,
+      direction: 'reverse',
+      ports: [port],
+      connect: address(EDGE),
+      ...extra,
+    });
     const results: [string, boolean, string][] = [];
     const attack = async (name: string, run: () => Promise<string | undefined>) => {
       const why = await run().catch((error: Error) => `threw: ${error.message}`);
@@ -312,7 +447,8 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
         const text = withTunnels(reverse(`as-${user}`, 25501, { ssh_user: user }));
         const found = (await problemsOf()).find((p) => p.severity === 'error' && p.message.includes(`ssh_user "${user}"`));
         if (!found) return 'validate says nothing';
-        if (!found.file.endsWith('mesh-hosts.json') || found.line !== lineOf(text, `"ssh_user": "${user}"`)) return `not located at ssh_user: ${JSON.stringify(found)}`;
+        if (!found.file.endsWith('mesh-hosts.json') || found.line !== lineOf(text, `"ssh_user": "${user}"`))
+          return `not located at ssh_user: ${JSON.stringify(found)}`;
         const up = await hcli('tunnels', 'up', '--json');
         if (up.status !== 1) return `tunnels up exit ${up.status}`;
         if (/Match User (root|admin)/.test(await dropIn())) return 'a Match block names the account';
@@ -321,40 +457,73 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
     }
 
     // An account with the prefix that manage-apps did not make: a service's own, with its own home.
-    await on(LAN, 'useradd --system --create-home --home-dir /var/lib/ma-tunnel-svc --shell /bin/sh ma-tunnel-svc && chmod 700 /var/lib/ma-tunnel-svc');
+    await on(
+      LAN,
+      'useradd --system --create-home --home-dir /var/lib/ma-tunnel-svc --shell /bin/sh ma-tunnel-svc && chmod 700 /var/lib/ma-tunnel-svc',
+    );
     await attack('ssh_user names an existing account manage-apps did not make (its home would be chowned to root)', async () => {
-      withTunnels({ name: 'svc-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25502, target_port: API_PORT }], ssh_user: 'ma-tunnel-svc', connect: address(LAN) });
+      withTunnels({
+        name: 'svc-tun',
+        from: EDGE,
+        to: LAN,
+        direction: 'forward',
+        forwards: [{ listen: 25502, target_port: API_PORT }],
+        ssh_user: 'ma-tunnel-svc',
+        connect: address(LAN),
+      });
       const { run, doc } = await tunnelsUp2(hcli);
       const t = doc.tunnels.find((x) => x.name === 'svc-tun');
-      if (run.status !== 1 || !/ma-tunnel-svc exists on .* manage-apps did not make it: refused/.test(t?.error ?? '')) return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
-      if (await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-svc') !== 'ma-tunnel-svc:700') return 'its home changed owner or mode';
-      if (await out(LAN, 'test -e /var/lib/ma-tunnel-svc/.ssh && echo yes || echo no') !== 'no') return 'root wrote into its home';
+      if (run.status !== 1 || !/ma-tunnel-svc exists on .* manage-apps did not make it: refused/.test(t?.error ?? ''))
+        return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
+      if ((await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-svc')) !== 'ma-tunnel-svc:700') return 'its home changed owner or mode';
+      if ((await out(LAN, 'test -e /var/lib/ma-tunnel-svc/.ssh && echo yes || echo no')) !== 'no') return 'root wrote into its home';
       if (/ma-tunnel-svc/.test(await out(LAN, 'cat /etc/ssh/sshd_config.d/manage-apps-tunnels.conf'))) return 'a Match block names it';
       // The other tunnels in the same run went on.
-      if (!doc.tunnels.filter((x) => x.name !== 'svc-tun').every((x) => x.error === undefined && x.state === 'active')) return `the other tunnels failed: ${JSON.stringify(doc.tunnels)}`;
+      if (!doc.tunnels.filter((x) => x.name !== 'svc-tun').every((x) => x.error === undefined && x.state === 'active'))
+        return `the other tunnels failed: ${JSON.stringify(doc.tunnels)}`;
       return undefined;
     });
 
     // No account, but its home path is there already (another account's directory).
     await on(LAN, 'mkdir -p /var/lib/ma-tunnel-squat && chown nobody:nogroup /var/lib/ma-tunnel-squat && chmod 750 /var/lib/ma-tunnel-squat');
     await attack('the home of a new tunnel account exists already (another account owns it)', async () => {
-      withTunnels({ name: 'squat-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25503, target_port: API_PORT }], ssh_user: 'ma-tunnel-squat', connect: address(LAN) });
+      withTunnels({
+        name: 'squat-tun',
+        from: EDGE,
+        to: LAN,
+        direction: 'forward',
+        forwards: [{ listen: 25503, target_port: API_PORT }],
+        ssh_user: 'ma-tunnel-squat',
+        connect: address(LAN),
+      });
       const { run, doc } = await tunnelsUp2(hcli);
       const t = doc.tunnels.find((x) => x.name === 'squat-tun');
-      if (run.status !== 1 || !/\/var\/lib\/ma-tunnel-squat exists .* refused/.test(t?.error ?? '')) return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
-      if (await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-squat') !== 'nobody:750') return 'the directory changed owner or mode';
-      if (await out(LAN, 'id -u ma-tunnel-squat >/dev/null 2>&1 && echo yes || echo no') !== 'no') return 'the account was made over it';
+      if (run.status !== 1 || !/\/var\/lib\/ma-tunnel-squat exists .* refused/.test(t?.error ?? ''))
+        return `not refused: exit ${run.status} ${JSON.stringify(t)}`;
+      if ((await out(LAN, 'stat -c %U:%a /var/lib/ma-tunnel-squat')) !== 'nobody:750') return 'the directory changed owner or mode';
+      if ((await out(LAN, 'id -u ma-tunnel-squat >/dev/null 2>&1 && echo yes || echo no')) !== 'no') return 'the account was made over it';
       return undefined;
     });
 
     // The service account plants a link where `tunnels down` writes its temporary file.
-    await on(LAN, [
-      'printf "root-owned secret\\n" > /etc/ma-victim && chmod 600 /etc/ma-victim',
-      'mkdir -p /var/lib/ma-tunnel-svc/.ssh && printf "ssh-ed25519 AAAA x manage-apps-tunnel:svc-tun@vps\\n" > /var/lib/ma-tunnel-svc/.ssh/authorized_keys',
-      'ln -sfn /etc/ma-victim /var/lib/ma-tunnel-svc/.ssh/authorized_keys.ma-tmp && chown -hR ma-tunnel-svc: /var/lib/ma-tunnel-svc/.ssh',
-    ].join(' && '));
+    await on(
+      LAN,
+      [
+        'printf "root-owned secret\\n" > /etc/ma-victim && chmod 600 /etc/ma-victim',
+        'mkdir -p /var/lib/ma-tunnel-svc/.ssh && printf "ssh-ed25519 AAAA x manage-apps-tunnel:svc-tun@vps\\n" > /var/lib/ma-tunnel-svc/.ssh/authorized_keys',
+        'ln -sfn /etc/ma-victim /var/lib/ma-tunnel-svc/.ssh/authorized_keys.ma-tmp && chown -hR ma-tunnel-svc: /var/lib/ma-tunnel-svc/.ssh',
+      ].join(' && '),
+    );
     await attack('tunnels down through a link the service account planted in its .ssh', async () => {
-      withTunnels({ name: 'svc-tun', from: EDGE, to: LAN, direction: 'forward', forwards: [{ listen: 25502, target_port: API_PORT }], ssh_user: 'ma-tunnel-svc', connect: address(LAN) });
+      withTunnels({
+        name: 'svc-tun',
+        from: EDGE,
+        to: LAN,
+        direction: 'forward',
+        forwards: [{ listen: 25502, target_port: API_PORT }],
+        ssh_user: 'ma-tunnel-svc',
+        connect: address(LAN),
+      });
       await hcli('tunnels', 'down', 'svc-tun', '--json');
       const victim = await out(LAN, 'stat -c %U:%a /etc/ma-victim; cat /etc/ma-victim');
       return victim === 'root:600\nroot-owned secret' ? undefined : `the root-owned file changed: ${victim}`;
@@ -368,13 +537,27 @@ for u in ma-tunnel ma-tunnel-listen ma-tunnel-open; do userdel $u 2>/dev/null; r
     await on(LAN, 'userdel ma-tunnel-svc; rm -rf /var/lib/ma-tunnel-svc /var/lib/ma-tunnel-squat /etc/ma-victim');
 
     // A port published to other hosts: a located warning in validate and in tunnels up's output, until acknowledged.
-    const text = withTunnels({ name: 'open-api', from: EDGE, to: LAN, direction: 'reverse', forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT }], connect: address(EDGE) });
+    const text = withTunnels({
+      name: 'open-api',
+      from: EDGE,
+      to: LAN,
+      direction: 'reverse',
+      forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT }],
+      connect: address(EDGE),
+    });
     const warning = (await problemsOf()).find((p) => p.severity === 'warning' && p.message.includes('publishes port 25504'));
     assert.ok(warning, 'validate warns');
     assert.equal(warning.line, lineOf(text, '"bind": "0.0.0.0"'));
     const dry = await hcli('tunnels', 'up', 'open-api', '--dry-run');
     assert.match(dry.stdout, new RegExp(`mesh-hosts\\.json:${warning.line}:\\d+ tunnel "open-api" publishes port 25504 on vps at 0\\.0\\.0\\.0`));
-    withTunnels({ name: 'open-api', from: EDGE, to: LAN, direction: 'reverse', forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT, publish: 'the LAN printers post here' }], connect: address(EDGE) });
+    withTunnels({
+      name: 'open-api',
+      from: EDGE,
+      to: LAN,
+      direction: 'reverse',
+      forwards: [{ listen: 25504, bind: '0.0.0.0', target_port: API_PORT, publish: 'the LAN printers post here' }],
+      connect: address(EDGE),
+    });
     assert.equal((await problemsOf()).filter((p) => p.message.includes('publishes')).length, 0);
     assert.doesNotMatch((await hcli('tunnels', 'up', 'open-api', '--dry-run')).stdout, /publishes/);
     rmSync(hostile, { recursive: true, force: true });

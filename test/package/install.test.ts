@@ -20,7 +20,12 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   // No npm_* variables of the test runner's own npm (they would point npm at this checkout).
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...clean, NO_COLOR: '1', ...env }, timeout: 240_000 });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', text: `${cmd} ${args.join(' ')} (exit ${r.status})\n${r.stdout}\n${r.stderr}` };
+  return {
+    status: r.status,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+    text: `${cmd} ${args.join(' ')} (exit ${r.status})\n${r.stdout}\n${r.stderr}`,
+  };
 }
 
 const NPM_OFFLINE = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
@@ -35,7 +40,14 @@ before(() => {
   tarball = join(work, info.filename);
   assert.match(info.filename, /^manage-apps-.*\.tgz$/);
   // Only what runs: the launcher, the compiled code (no source maps), the schemas, the dashboard's assets.
-  const outside = info.files.map((f) => f.path).filter((p) => !/^(bin\/manage-apps\.js|dist\/.*\.js|dist\/schemas\/.*|schemas\/.*\.json|src\/dashboard\/assets\/.*|package\.json|README\.md|LICENSE)$/.test(p));
+  const outside = info.files
+    .map((f) => f.path)
+    .filter(
+      (p) =>
+        !/^(bin\/manage-apps\.js|dist\/.*\.js|dist\/schemas\/.*|schemas\/.*\.json|src\/dashboard\/assets\/.*|package\.json|README\.md|LICENSE)$/.test(
+          p,
+        ),
+    );
   assert.deepEqual(outside, [], 'files outside what runs');
   assert.ok(!info.files.some((f) => f.path.startsWith('test/') || f.path.endsWith('.ts') || f.path.endsWith('.map')));
 });
@@ -55,7 +67,10 @@ function validateExample(bin: string, cwd: string) {
   assert.ok(report.manifests.length > 5, r.text);
   assert.deepEqual(report.problems, []);
   // A broken manifest is found and located by the installed copy too (its schemas ship with it).
-  writeFileSync(join(cwd, 'fleet', 'projects', 'edge', '.infra.yaml'), `${readFileSync(join(cwd, 'fleet', 'projects', 'edge', '.infra.yaml'), 'utf8')}  prot: 80\n`);
+  writeFileSync(
+    join(cwd, 'fleet', 'projects', 'edge', '.infra.yaml'),
+    `${readFileSync(join(cwd, 'fleet', 'projects', 'edge', '.infra.yaml'), 'utf8')}  prot: 80\n`,
+  );
   const bad = run(bin, ['validate', '--root', 'fleet'], cwd);
   assert.equal(bad.status, 1, bad.text);
   assert.match(bad.stdout + bad.stderr, /projects\/edge\/\.infra\.yaml:\d+:\d+/);
@@ -69,7 +84,8 @@ test('npm install --save-dev ./manage-apps-*.tgz into an empty directory gives a
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { devDependencies?: Record<string, string> };
   assert.ok(pkg.devDependencies?.['manage-apps'], JSON.stringify(pkg));
   // No devDependency of manage-apps was needed (none installed beside it).
-  for (const dev of ['typescript', 'playwright-core', 'jsdom', 'mermaid', 'fast-check']) assert.equal(existsSync(join(dir, 'node_modules', dev)), false, `${dev} was installed`);
+  for (const dev of ['typescript', 'playwright-core', 'jsdom', 'mermaid', 'fast-check'])
+    assert.equal(existsSync(join(dir, 'node_modules', dev)), false, `${dev} was installed`);
   validateExample(join(dir, 'node_modules', '.bin', 'manage-apps'), dir);
   const npx = run('npx', ['--no-install', 'manage-apps', '--version'], dir);
   assert.equal(npx.stdout.trim(), version, npx.text);

@@ -12,7 +12,10 @@ test('caddy: golden Caddyfile for the edge host: same host via 127.0.0.1, other 
   const { loaded, locator } = await loadFixture();
   const out = renderCaddy(loaded.fleet, locator);
   assert.deepEqual(out.problems, []);
-  assert.deepEqual(out.files.map((f) => f.path), ['edge.Caddyfile']);
+  assert.deepEqual(
+    out.files.map((f) => f.path),
+    ['edge.Caddyfile'],
+  );
   const text = out.files[0]!.content;
   await expectGolden('caddy/edge.Caddyfile', text);
   assert.match(text, /^www\.example\.com, example\.com \{\n\treverse_proxy 127\.0\.0\.1:5201\n\}$/m);
@@ -28,10 +31,19 @@ test('caddy: deterministic (two loads, reversed service order give the same byte
 
 test('caddy: a service on an edge host is routed by that edge only; others by every edge', async () => {
   const { loaded } = await loadFixture();
-  const coreEdge: Service = { ...loaded.fleet.services.find((s) => s.project === 'edge')!, id: 'edge-core', project: 'edge-core', host: 'core', manifest: 'edge-core/.infra.yaml' };
+  const coreEdge: Service = {
+    ...loaded.fleet.services.find((s) => s.project === 'edge')!,
+    id: 'edge-core',
+    project: 'edge-core',
+    host: 'core',
+    manifest: 'edge-core/.infra.yaml',
+  };
   const fleet: Fleet = { ...loaded.fleet, services: [...loaded.fleet.services, coreEdge] };
   const out = renderCaddy(fleet);
-  assert.deepEqual(out.files.map((f) => f.path), ['core.Caddyfile', 'edge.Caddyfile']);
+  assert.deepEqual(
+    out.files.map((f) => f.path),
+    ['core.Caddyfile', 'edge.Caddyfile'],
+  );
   const core = out.files[0]!.content;
   const edge = out.files[1]!.content;
   assert.match(core, /api\.example\.com \{\n\treverse_proxy 127\.0\.0\.1:3030/);
@@ -44,22 +56,33 @@ test('caddy: a service on an edge host is routed by that edge only; others by ev
 
 test('caddy: domains without a port and an unreachable host are located errors; a domain claimed twice stops it at load', async () => {
   const root = await copyFixture({
-    'noport/.infra.yaml': 'apiVersion: infra/v2\nproject: noport\nprovider: bare-metal\nservice:\n  host: core\n  kind: worker\n  command: node x.js\n  domains: [noport.example.com]\n',
-    'far/.infra.yaml': 'apiVersion: infra/v2\nproject: far\nprovider: bare-metal\nservice:\n  host: attic\n  port: 4000\n  command: node x.js\n  domains: [far.example.com]\n',
+    'noport/.infra.yaml':
+      'apiVersion: infra/v2\nproject: noport\nprovider: bare-metal\nservice:\n  host: core\n  kind: worker\n  command: node x.js\n  domains: [noport.example.com]\n',
+    'far/.infra.yaml':
+      'apiVersion: infra/v2\nproject: far\nprovider: bare-metal\nservice:\n  host: attic\n  port: 4000\n  command: node x.js\n  domains: [far.example.com]\n',
   });
   try {
     const r = await netCaddy({ root });
     assert.equal(r.exitCode, 1);
     const json = r.json as { files: unknown[]; problems: { file: string; line: number; column: number; rule: string; message: string }[] };
     assert.deepEqual(json.files, []);
-    assert.deepEqual(json.problems.map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`), [
-      'far/.infra.yaml:5:9 "far" has domains but its host "attic" is not on the mesh: edge "edge" cannot reach it',
-      'noport/.infra.yaml:8:12 "noport" has domains but no port: the edge cannot route to it',
-    ]);
+    assert.deepEqual(
+      json.problems.map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`),
+      [
+        'far/.infra.yaml:5:9 "far" has domains but its host "attic" is not on the mesh: edge "edge" cannot reach it',
+        'noport/.infra.yaml:8:12 "noport" has domains but no port: the edge cannot route to it',
+      ],
+    );
     await mkdir(join(root, 'dup'));
-    await writeFile(join(root, 'dup/.infra.yaml'), 'apiVersion: infra/v2\nproject: dup\nprovider: bare-metal\nservice:\n  host: core\n  port: 3099\n  command: node x.js\n  domains: [other.example.com, api.example.com]\n');
+    await writeFile(
+      join(root, 'dup/.infra.yaml'),
+      'apiVersion: infra/v2\nproject: dup\nprovider: bare-metal\nservice:\n  host: core\n  port: 3099\n  command: node x.js\n  domains: [other.example.com, api.example.com]\n',
+    );
     const dup = (await netCaddy({ root })).json as typeof json;
-    assert.deepEqual(dup.problems.filter((p) => p.rule === 'domain_unique').map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`), ['dup/.infra.yaml:8:32 domain "api.example.com" is already routed to "api" (api/.infra.yaml)']);
+    assert.deepEqual(
+      dup.problems.filter((p) => p.rule === 'domain_unique').map((p) => `${p.file}:${p.line}:${p.column} ${p.message}`),
+      ['dup/.infra.yaml:8:32 domain "api.example.com" is already routed to "api" (api/.infra.yaml)'],
+    );
   } finally {
     await removeDir(root);
   }
@@ -67,7 +90,8 @@ test('caddy: domains without a port and an unreachable host are located errors; 
 
 test('caddy: non-public names (*.lan, *.internal, *.local, *.home.arpa, localhost, IPs) get tls internal, in a site of their own', async () => {
   const root = await copyFixture({
-    'lan/.infra.yaml': 'apiVersion: infra/v2\nproject: lan\nprovider: vps\nservice:\n  host: edge\n  port: 5301\n  command: node x.js\n  domains: [lan.example.com, app.box.lan, app.home.arpa, db.internal, printer.local, localhost, 192.0.2.7]\n',
+    'lan/.infra.yaml':
+      'apiVersion: infra/v2\nproject: lan\nprovider: vps\nservice:\n  host: edge\n  port: 5301\n  command: node x.js\n  domains: [lan.example.com, app.box.lan, app.home.arpa, db.internal, printer.local, localhost, 192.0.2.7]\n',
   });
   try {
     const { loaded } = await loadFixture(root);
@@ -75,9 +99,13 @@ test('caddy: non-public names (*.lan, *.internal, *.local, *.home.arpa, localhos
     assert.deepEqual(out.problems, []);
     const text = out.files[0]!.content;
     assert.match(text, /^lan\.example\.com \{\n\treverse_proxy 127\.0\.0\.1:5301\n\}$/m, 'the public name keeps its automatic certificate');
-    assert.match(text, /^app\.box\.lan, app\.home\.arpa, db\.internal, printer\.local, localhost, 192\.0\.2\.7 \{\n\ttls internal\n\treverse_proxy 127\.0\.0\.1:5301\n\}$/m);
+    assert.match(
+      text,
+      /^app\.box\.lan, app\.home\.arpa, db\.internal, printer\.local, localhost, 192\.0\.2\.7 \{\n\ttls internal\n\treverse_proxy 127\.0\.0\.1:5301\n\}$/m,
+    );
     assert.equal(text.match(/tls internal/g)?.length, 1, 'only the non-public site');
-    for (const name of ['app.box.lan', 'x.home.arpa', 'a.internal', 'b.local', 'c.localhost', 'localhost', '10.0.0.13']) assert.ok(isNonPublicName(name), name);
+    for (const name of ['app.box.lan', 'x.home.arpa', 'a.internal', 'b.local', 'c.localhost', 'localhost', '10.0.0.13'])
+      assert.ok(isNonPublicName(name), name);
     for (const name of ['example.com', 'lan.example.com', 'local.example.org', 'arpa.example']) assert.ok(!isNonPublicName(name), name);
   } finally {
     await removeDir(root);
@@ -137,14 +165,18 @@ test('caddy --host on a host without an edge says so (a skip note), instead of p
 
 test('caddy: a swap service is routed to both its ports (service.port first, lb_policy first, health checks); caddy validate and fmt accept it', async (t) => {
   const root = await copyFixture({
-    'swapper/.infra.yaml': 'apiVersion: infra/v2\nproject: swapper\nprovider: bare-metal\nservice:\n  host: core\n  port: 3041\n  swap: { ports: [3040, 3041] }\n  command: node x.js\n  domains: [swap.example.com]\n  health: { readiness: /ready }\n',
+    'swapper/.infra.yaml':
+      'apiVersion: infra/v2\nproject: swapper\nprovider: bare-metal\nservice:\n  host: core\n  port: 3041\n  swap: { ports: [3040, 3041] }\n  command: node x.js\n  domains: [swap.example.com]\n  health: { readiness: /ready }\n',
   });
   const dir = await tempDir();
   try {
     const r = await netCaddy({ root });
     assert.equal(r.exitCode, 0, JSON.stringify(r.json));
     const text = (r.json as { files: { path: string; content: string }[] }).files.find((f) => f.path === 'edge.Caddyfile')!.content;
-    assert.match(text, /^swap\.example\.com \{\n\treverse_proxy 10\.20\.0\.11:3041 10\.20\.0\.11:3040 \{\n\t\tlb_policy first\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 100ms\n\t\tfail_duration 2s\n\t\thealth_uri \/ready\n\t\thealth_interval 1s\n\t\thealth_timeout 2s\n\t\}\n\}$/m);
+    assert.match(
+      text,
+      /^swap\.example\.com \{\n\treverse_proxy 10\.20\.0\.11:3041 10\.20\.0\.11:3040 \{\n\t\tlb_policy first\n\t\tlb_try_duration 5s\n\t\tlb_try_interval 100ms\n\t\tfail_duration 2s\n\t\thealth_uri \/ready\n\t\thealth_interval 1s\n\t\thealth_timeout 2s\n\t\}\n\}$/m,
+    );
     const caddy = requireTool(t, 'caddy', 'apt-get install caddy');
     if (!caddy) return;
     const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };

@@ -38,7 +38,10 @@ test('CLI: --json shape {command, mode, files[{path,status}], skipped, problems}
     assert.deepEqual(Object.keys(json), ['command', 'mode', 'files', 'skipped', 'problems']);
     assert.equal(json['command'], 'net wireguard');
     assert.equal(json['mode'], 'check');
-    assert.deepEqual((json['files'] as { status: string }[]).map((f) => f.status), ['missing', 'missing', 'missing', 'missing']);
+    assert.deepEqual(
+      (json['files'] as { status: string }[]).map((f) => f.status),
+      ['missing', 'missing', 'missing', 'missing'],
+    );
     const write = cli(['net', 'wireguard', ...root, '--write', '--out', dir]);
     assert.equal(write.status, 0, write.stderr);
     assert.match(write.stdout, /core\.conf: written/);
@@ -47,7 +50,10 @@ test('CLI: --json shape {command, mode, files[{path,status}], skipped, problems}
     assert.equal(check.status, 0);
     assert.match(check.stdout, /4 files up to date\./);
     const printed = JSON.parse(cli(['net', 'caddy', ...root, '--json']).stdout) as { files: { path: string; status: string; content: string }[] };
-    assert.deepEqual(printed.files.map((f) => [f.path, f.status]), [['edge.Caddyfile', 'rendered']]);
+    assert.deepEqual(
+      printed.files.map((f) => [f.path, f.status]),
+      [['edge.Caddyfile', 'rendered']],
+    );
     assert.match(printed.files[0]!.content, /reverse_proxy/);
     const usage = cli(['units', ...root, '--write', '--check', '--out', dir]);
     assert.equal(usage.status, 2);

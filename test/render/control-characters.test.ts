@@ -69,7 +69,10 @@ test('validate reports the directory as a located control_character problem (exi
 test('the manifest takes no part in the fleet, and nothing rendered from the fleet carries the line', async () => {
   const loaded = await loadFleet({ root });
   assert.ok(!loaded.fleet.services.some((s) => s.project === 'evil'), 'the hostile manifest is skipped');
-  assert.ok(loaded.fleet.services.some((s) => s.project === 'api'), 'the others are still there');
+  assert.ok(
+    loaded.fleet.services.some((s) => s.project === 'api'),
+    'the others are still there',
+  );
   for (const [name, texts] of Object.entries(everyRendering(loaded.fleet))) assertNoInjection(texts, name);
 });
 
@@ -78,7 +81,11 @@ test('renderers handed the hostile path anyway (manifest, inventory file, servic
   const fleet: Fleet = {
     ...loaded.fleet,
     inventoryFile: `${HOSTILE_DIR}/mesh-hosts.json`,
-    services: loaded.fleet.services.map((s) => ({ ...s, manifest: `${HOSTILE_DIR}/.infra.yaml`, id: s.project === 'api' ? `api\n${INJECTED}` : s.id })),
+    services: loaded.fleet.services.map((s) => ({
+      ...s,
+      manifest: `${HOSTILE_DIR}/.infra.yaml`,
+      id: s.project === 'api' ? `api\n${INJECTED}` : s.id,
+    })),
   };
   const rendered = everyRendering(fleet);
   for (const [name, texts] of Object.entries(rendered)) assertNoInjection(texts, name);

@@ -14,7 +14,17 @@ test('a name with markup and escape sequences is text in the SVG, never markup',
     width: 300,
     height: 200,
     groups: [{ id: 'production · vps', role: 'production', provider: 'vps', box: { x: 0, y: 0, w: 300, h: 200 } }],
-    hosts: [{ name: 'h<script>\u001b', role: 'production', provider: 'vps', mesh_ip: null, frozen: false, box: { x: 10, y: 10, w: 200, h: 80 }, rows: [{ kind: 'service', id: 's"x', label: 's"x', detail: ':1', y: 60 }] }],
+    hosts: [
+      {
+        name: 'h<script>\u001b',
+        role: 'production',
+        provider: 'vps',
+        mesh_ip: null,
+        frozen: false,
+        box: { x: 10, y: 10, w: 200, h: 80 },
+        rows: [{ kind: 'service', id: 's"x', label: 's"x', detail: ':1', y: 60 }],
+      },
+    ],
     domains: [],
     edges: [],
   });
@@ -24,14 +34,30 @@ test('a name with markup and escape sequences is text in the SVG, never markup',
   assert.ok(svg.includes('data-service="s&#34;x"'));
 });
 
-test('a compact picture (big fleets): a card\'s rows are the tspans of one text, each name real text, escaped', () => {
-  const rows = Array.from({ length: 3 }, (_, i) => ({ kind: 'service' as const, id: `svc-${i}<b>`, label: `svc-${i}<b>`, detail: `:${8000 + i}`, y: 60 + 18 * i }));
+test("a compact picture (big fleets): a card's rows are the tspans of one text, each name real text, escaped", () => {
+  const rows = Array.from({ length: 3 }, (_, i) => ({
+    kind: 'service' as const,
+    id: `svc-${i}<b>`,
+    label: `svc-${i}<b>`,
+    detail: `:${8000 + i}`,
+    y: 60 + 18 * i,
+  }));
   const layout = {
     routed: false,
     width: 300,
     height: 200,
     groups: [],
-    hosts: [{ name: 'h1', role: 'production', provider: 'vps', mesh_ip: null, frozen: false, box: { x: 10, y: 10, w: 200, h: 120 }, rows: [...rows, { kind: 'cluster' as const, id: 'pg', label: 'pg', detail: 'postgres :5432', y: 120 }] }],
+    hosts: [
+      {
+        name: 'h1',
+        role: 'production',
+        provider: 'vps',
+        mesh_ip: null,
+        frozen: false,
+        box: { x: 10, y: 10, w: 200, h: 120 },
+        rows: [...rows, { kind: 'cluster' as const, id: 'pg', label: 'pg', detail: 'postgres :5432', y: 120 }],
+      },
+    ],
     domains: [],
     edges: [],
   };

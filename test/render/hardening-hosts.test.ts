@@ -129,11 +129,29 @@ describe('hardened units on a real host', { skip: realHostsSkipReason(), timeout
         ...Object.entries(envFiles).map(([p, text]) => `mkdir -p /etc/${p} && printf '%s' '${text}' > /etc/${p}/env && chmod 600 /etc/${p}/env`),
       ].join(' && '),
     );
-    const run = await runCli(['deploy', '--host', HOST, '--root', root, '--ssh-config', fleet.sshConfigPath, '--json'], { MANAGE_APPS_CONTROL_DIR: controlDir });
+    const run = await runCli(['deploy', '--host', HOST, '--root', root, '--ssh-config', fleet.sshConfigPath, '--json'], {
+      MANAGE_APPS_CONTROL_DIR: controlDir,
+    });
     const deploys = json<{ deploys?: { id: string; outcome: string; reason?: string }[] }>(run).deploys;
     assert.ok(deploys, run.stdout + run.stderr);
-    assert.deepEqual(deploys.map((d) => [d.id, d.outcome]).sort(), [['dyn', 'deployed'], ['low', 'deployed'], ['owned', 'deployed'], ['py', 'deployed'], ['relaxed', 'deployed']], run.stdout + run.stderr);
-    for (const [p, port] of [['dyn', 8081], ['owned', 8082], ['low', 81], ['relaxed', 8083]] as const) probes.set(p, await probeOf(port));
+    assert.deepEqual(
+      deploys.map((d) => [d.id, d.outcome]).sort(),
+      [
+        ['dyn', 'deployed'],
+        ['low', 'deployed'],
+        ['owned', 'deployed'],
+        ['py', 'deployed'],
+        ['relaxed', 'deployed'],
+      ],
+      run.stdout + run.stderr,
+    );
+    for (const [p, port] of [
+      ['dyn', 8081],
+      ['owned', 8082],
+      ['low', 81],
+      ['relaxed', 8083],
+    ] as const)
+      probes.set(p, await probeOf(port));
   });
 
   after(async () => {
@@ -159,7 +177,14 @@ describe('hardened units on a real host', { skip: realHostsSkipReason(), timeout
     const dyn = probes.get('dyn')!;
     assert.equal(dyn.stateMode, '600', 'UMask=0077');
     assert.equal(await onHost('cat /var/lib/dyn/probe'), 'x');
-    assert.deepEqual(dyn.writes, { '/srv/dyn/current/x': 'EROFS', '/srv/dyn/x': 'EROFS', '/etc/x': 'EROFS', '/var/lib/x': 'EROFS', '/root/x': 'EACCES', '/tmp/probe-x': 'ok' });
+    assert.deepEqual(dyn.writes, {
+      '/srv/dyn/current/x': 'EROFS',
+      '/srv/dyn/x': 'EROFS',
+      '/etc/x': 'EROFS',
+      '/var/lib/x': 'EROFS',
+      '/root/x': 'EACCES',
+      '/tmp/probe-x': 'ok',
+    });
     assert.equal(await onHost('test -e /tmp/probe-x && echo shared || echo private'), 'private');
     assert.deepEqual(probes.get('owned')!.writes, { '/srv/owned-data/x': 'ok', '/srv/x': 'EROFS', '/var/tmp/x': 'ok' });
     assert.equal(await onHost('stat -c %U /srv/owned-data/x'), 'probe');

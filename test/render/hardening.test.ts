@@ -43,11 +43,34 @@ test('a unit runs as its declared user, else as a dynamic user named after its u
   assert.ok(dynamic.includes('DynamicUser=yes'));
   assert.ok(dynamic.includes('User=app-api'));
   for (const line of [
-    'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'PrivateUsers=yes', 'PrivateMounts=yes',
-    'CapabilityBoundingSet=', 'AmbientCapabilities=', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6', 'SystemCallFilter=@system-service',
-    'SystemCallFilter=~@privileged @resources', 'SystemCallErrorNumber=EPERM', 'SystemCallArchitectures=native', 'LockPersonality=yes', 'RestrictRealtime=yes',
-    'RestrictSUIDSGID=yes', 'RestrictNamespaces=yes', 'ProtectClock=yes', 'ProtectHostname=yes', 'ProtectKernelTunables=yes', 'ProtectKernelModules=yes',
-    'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'ProtectProc=invisible', 'ProcSubset=pid', 'RemoveIPC=yes', 'UMask=0077',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'PrivateDevices=yes',
+    'PrivateUsers=yes',
+    'PrivateMounts=yes',
+    'CapabilityBoundingSet=',
+    'AmbientCapabilities=',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'SystemCallFilter=@system-service',
+    'SystemCallFilter=~@privileged @resources',
+    'SystemCallErrorNumber=EPERM',
+    'SystemCallArchitectures=native',
+    'LockPersonality=yes',
+    'RestrictRealtime=yes',
+    'RestrictSUIDSGID=yes',
+    'RestrictNamespaces=yes',
+    'ProtectClock=yes',
+    'ProtectHostname=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectKernelLogs=yes',
+    'ProtectControlGroups=yes',
+    'ProtectProc=invisible',
+    'ProcSubset=pid',
+    'RemoveIPC=yes',
+    'UMask=0077',
   ]) {
     assert.ok(dynamic.includes(line), line);
   }
@@ -62,17 +85,29 @@ test('a unit runs as its declared user, else as a dynamic user named after its u
   assert.notEqual(dynamicUserName('a.b.service'), dynamicUserName('a-b.service'));
   assert.ok(dynamicUserName(`${'x'.repeat(60)}.service`).length <= 31);
   assert.equal(unitStem('api-preview.service'), 'api-preview');
-  for (const [command, jit] of [['node server.js', 'node'], ['/usr/bin/node dist/x.js', 'node'], ["sh -c 'cd app && npm start'", 'npm'], ['java -jar app.jar', 'java'], ['python3 -m app', undefined], ['./bin/nodes', undefined]] as const) {
+  for (const [command, jit] of [
+    ['node server.js', 'node'],
+    ['/usr/bin/node dist/x.js', 'node'],
+    ["sh -c 'cd app && npm start'", 'npm'],
+    ['java -jar app.jar', 'java'],
+    ['python3 -m app', undefined],
+    ['./bin/nodes', undefined],
+  ] as const) {
     assert.equal(jitRuntime(command), jit, command);
   }
 });
 
 test('state, writes, ports below 1024, home directories and swap templates', async () => {
   const { loaded } = await loadFixture();
-  const api = service(loaded.fleet.services.find((s) => s.id === 'api')!, { runAs: undefined });
+  const api = service(
+    loaded.fleet.services.find((s) => s.id === 'api')!,
+    { runAs: undefined },
+  );
   const stateful = lines(renderUnit(service(api, { stateful: true }), undefined));
   assert.ok(stateful.includes('StateDirectory=api') && stateful.includes('StateDirectoryMode=0700'));
-  const named = lines(renderUnit(service(api, { hardening: { state_directory: 'quinn/data', read_write_paths: ['/srv/uploads', '/var/spool/api'] } }), undefined));
+  const named = lines(
+    renderUnit(service(api, { hardening: { state_directory: 'quinn/data', read_write_paths: ['/srv/uploads', '/var/spool/api'] } }), undefined),
+  );
   assert.ok(named.includes('StateDirectory=quinn/data'));
   assert.ok(named.includes('ReadWritePaths=/srv/uploads /var/spool/api'));
   const low = lines(renderUnit(service(api, { port: 443 }), undefined));
@@ -82,16 +117,25 @@ test('state, writes, ports below 1024, home directories and swap templates', asy
   const home = lines(renderUnit(service(api, { directory: '/home/deploy/api' }), undefined));
   assert.ok(home.includes('ProtectHome=read-only') && !home.includes('ProtectHome=yes'));
   // A swap's template: both instances share the dynamic user and the state; a low port of either counts.
-  const swap = renderUnit(service(api, { stateful: true, port: 8001, swapPorts: [8001, 8002], unit: 'api.service' }), undefined, { template: 'swap' });
+  const swap = renderUnit(service(api, { stateful: true, port: 8001, swapPorts: [8001, 8002], unit: 'api.service' }), undefined, {
+    template: 'swap',
+  });
   assert.ok(lines(swap).includes('User=app-api') && lines(swap).includes('StateDirectory=api'));
   assert.ok(lines(swap).includes('Environment=PORT=%i') && lines(swap).includes(`WorkingDirectory=${api.directory}/.swap/%i`));
   assert.equal(swapTemplateName('api.service'), 'api@.service');
-  assert.ok(lines(renderUnit(service(api, { port: 80, swapPorts: [80, 8080] }), undefined, { template: 'swap' })).includes('AmbientCapabilities=CAP_NET_BIND_SERVICE'));
+  assert.ok(
+    lines(renderUnit(service(api, { port: 80, swapPorts: [80, 8080] }), undefined, { template: 'swap' })).includes(
+      'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+    ),
+  );
 });
 
 test('a relaxed directive is left out or set to its declared value, under its reason', async () => {
   const { loaded } = await loadFixture();
-  const api = service(loaded.fleet.services.find((s) => s.id === 'api')!, { runAs: undefined });
+  const api = service(
+    loaded.fleet.services.find((s) => s.id === 'api')!,
+    { runAs: undefined },
+  );
   const text = renderUnit(
     service(api, {
       hardening: {
@@ -138,20 +182,38 @@ test('every unit rendered for the example fleet and the seed-000-like fixture sc
       for (const s of loaded.fleet.services.filter((x) => x.command !== undefined && x.supervisor === 'systemd' && x.port !== undefined)) {
         const host = loaded.fleet.hosts.find((h) => h.name === s.host);
         const unit = s.unit!;
-        await score(`${root}/${s.host}/${swapTemplateName(unit)}`, renderUnit(service(s, { swapPorts: [s.port!, s.port! + 1] }), host, { template: 'swap' }));
+        await score(
+          `${root}/${s.host}/${swapTemplateName(unit)}`,
+          renderUnit(service(s, { swapPorts: [s.port!, s.port! + 1] }), host, { template: 'swap' }),
+        );
         await score(`${root}/${s.host}/low-port-${unit}`, renderUnit(service(s, { port: 443, runAs: undefined }), host));
       }
       const tunnels = renderTunnels(new FleetIndex(loaded.fleet));
       for (const f of tunnels.files.filter((x) => x.path.endsWith('.service'))) await score(`${root}/${f.path}`, f.content);
     }
-    const lowTunnel = tunnelUnit({ name: 'smtp', direction: 'forward', dir: '/etc/manage-apps/tunnels/smtp', listenHost: 'a', serviceHost: 'b', unit: 'manage-apps-tunnel-smtp.service', forwards: [{ bind: '127.0.0.1', listen: 25, targetHost: '127.0.0.1', targetPort: 25 }] } as unknown as ResolvedTunnel);
+    const lowTunnel = tunnelUnit({
+      name: 'smtp',
+      direction: 'forward',
+      dir: '/etc/manage-apps/tunnels/smtp',
+      listenHost: 'a',
+      serviceHost: 'b',
+      unit: 'manage-apps-tunnel-smtp.service',
+      forwards: [{ bind: '127.0.0.1', listen: 25, targetHost: '127.0.0.1', targetPort: 25 }],
+    } as unknown as ResolvedTunnel);
     await score('tunnel/manage-apps-tunnel-smtp.service', lowTunnel);
     await score('backup/manage-apps-backup@.service', backupUnit());
     const width = Math.max(...scores.map(([n]) => n.length));
-    t.diagnostic(`systemd-analyze security --offline=yes, ${scores.length} units:\n${scores.map(([n, s]) => `${n.padEnd(width)}  ${s.toFixed(1)}`).join('\n')}`);
-    console.log(`exposure (systemd-analyze security --offline=yes): ${scores.length} units, worst ${Math.max(...scores.map(([, s]) => s)).toFixed(1)}, best ${Math.min(...scores.map(([, s]) => s)).toFixed(1)}`);
+    t.diagnostic(
+      `systemd-analyze security --offline=yes, ${scores.length} units:\n${scores.map(([n, s]) => `${n.padEnd(width)}  ${s.toFixed(1)}`).join('\n')}`,
+    );
+    console.log(
+      `exposure (systemd-analyze security --offline=yes): ${scores.length} units, worst ${Math.max(...scores.map(([, s]) => s)).toFixed(1)}, best ${Math.min(...scores.map(([, s]) => s)).toFixed(1)}`,
+    );
     for (const [name, s] of scores) assert.ok(s <= 2.5, `${name} scores ${s} (more than 2.5)`);
-    assert.ok(scores.some(([n]) => n.includes('tunnel')), 'tunnel units were scored');
+    assert.ok(
+      scores.some(([n]) => n.includes('tunnel')),
+      'tunnel units were scored',
+    );
   } finally {
     await removeDir(dir);
   }

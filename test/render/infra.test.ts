@@ -41,17 +41,19 @@ test('infra: golden main.tf.json; for_each over stable keys, ignore_changes name
   const droplet = json['resource']['digitalocean_droplet']['droplet'];
   assert.equal(droplet['for_each'], '${local.droplets}');
   assert.deepEqual(droplet['lifecycle'], { ignore_changes: ['name', 'ssh_keys'] });
-  assert.deepEqual(droplet['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}'], 'standing droplets get the fleet\'s key');
+  assert.deepEqual(droplet['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}'], "standing droplets get the fleet's key");
   assert.deepEqual(Object.keys(json['locals']['droplets']), ['com_example_ct_forge', 'com_example_dns']);
   assert.equal(json['locals']['droplets']['com_example_dns']['region'], 'ams3');
   assert.equal(json['locals']['droplets']['com_example_ct_forge']['region'], 'nyc3');
-  assert.deepEqual(json['moved'], [{ from: 'digitalocean_droplet.droplet["com_example_forge"]', to: 'digitalocean_droplet.droplet["com_example_ct_forge"]' }]);
+  assert.deepEqual(json['moved'], [
+    { from: 'digitalocean_droplet.droplet["com_example_forge"]', to: 'digitalocean_droplet.droplet["com_example_ct_forge"]' },
+  ]);
   assert.equal(json['variable']['runners']['default'], 0);
   const runner = json['resource']['digitalocean_droplet']['runner'];
   assert.equal(runner['count'], '${var.runners}');
   assert.deepEqual(runner['ssh_keys'], ['${data.digitalocean_ssh_key.fleet.id}']);
   assert.deepEqual(json['data'], { digitalocean_ssh_key: { fleet: { name: 'fleet-key' } } });
-  assert.equal(runner['name'], 'com.example.ci-runners-${count.index}', 'runners follow the inventory\'s droplet_naming');
+  assert.equal(runner['name'], 'com.example.ci-runners-${count.index}', "runners follow the inventory's droplet_naming");
   assert.deepEqual(json['provider'], { digitalocean: {} });
   assert.doesNotMatch(text, /token"\s*:/i);
   // Every tag is a valid DigitalOcean tag: no dots.
@@ -76,7 +78,7 @@ test('infra: keys, tags and literals are derived safely', () => {
   assert.equal(literal('ubuntu-${file("/etc/passwd")}-%{if}'), 'ubuntu-$${file("/etc/passwd")}-%%{if}');
 });
 
-test('infra: runners are named by the inventory\'s convention (seed 001 droplet_naming), with the producer from the pool', async () => {
+test("infra: runners are named by the inventory's convention (seed 001 droplet_naming), with the producer from the pool", async () => {
   const { loaded } = await loadFixture();
   const fleet = loaded.fleet;
   const naming = fleet.conventions!.droplet_naming!;
@@ -89,7 +91,11 @@ test('infra: runners are named by the inventory\'s convention (seed 001 droplet_
   assert.equal(runnerOf({ ...fleet, runnerPools: [{ ...pool, name: 'mc-forge-runner' }] })['name'], 'com.example.mc.forge-runner-${count.index}');
   // Every name the pool can take matches the must-rule, and another prefix follows the inventory.
   for (const n of [0, 1, 9, 10, 250]) assert.ok(matchesNaming(`com.example.ct.ci-runners-${n}`, naming.prefix, naming.producers));
-  const other = runnerOf({ ...fleet, conventions: { droplet_naming: { prefix: 'org.acme', producers: ['ops'] } }, runnerPools: [{ ...pool, producer: 'ops' }] });
+  const other = runnerOf({
+    ...fleet,
+    conventions: { droplet_naming: { prefix: 'org.acme', producers: ['ops'] } },
+    runnerPools: [{ ...pool, producer: 'ops' }],
+  });
   assert.equal(other['name'], 'org.acme.ops.ci-runners-${count.index}');
   // Without a convention the pool name stays as it is; a producer outside the convention is a located error.
   const { conventions: _unused, ...bare } = fleet;
@@ -99,7 +105,7 @@ test('infra: runners are named by the inventory\'s convention (seed 001 droplet_
   assert.match(bad.problems[0]!.message, /runner pool producer "zz" is not one of the fleet's producers \(ct, mc\)/);
 });
 
-test('infra: the fleet\'s ssh key (inventory conventions.ssh_key) on standing droplets and runners; the pool may name its own', async () => {
+test("infra: the fleet's ssh key (inventory conventions.ssh_key) on standing droplets and runners; the pool may name its own", async () => {
   const { loaded } = await loadFixture();
   const fleet: Fleet = { ...loaded.fleet, conventions: { ...loaded.fleet.conventions, ssh_key: 'ops-fleet' } };
   const json = JSON.parse(renderOpenTofu(fleet).files[0]!.content) as Json;
@@ -109,12 +115,18 @@ test('infra: the fleet\'s ssh key (inventory conventions.ssh_key) on standing dr
   const noKey = renderOpenTofu({ ...loaded.fleet, runnerPools: [] });
   const droplet = (JSON.parse(noKey.files[0]!.content) as Json)['resource']['digitalocean_droplet']['droplet'];
   assert.equal(droplet['ssh_keys'], undefined);
-  assert.deepEqual(noKey.problems.map((p) => [p.severity, p.message]), [['warning', 'the droplets get no ssh key: nobody could log in to them']]);
+  assert.deepEqual(
+    noKey.problems.map((p) => [p.severity, p.message]),
+    [['warning', 'the droplets get no ssh key: nobody could log in to them']],
+  );
 });
 
-test('infra: a previous name that is another droplet\'s name, and a second runner pool, are located errors', async () => {
+test("infra: a previous name that is another droplet's name, and a second runner pool, are located errors", async () => {
   const root = await copyFixture({
-    '.infra.yaml': (await readFile(join(FIXTURE, '.infra.yaml'), 'utf8')).replace('previous_names: [com.example.forge]', 'previous_names: [com.example.forge, com.example.dns]'),
+    '.infra.yaml': (await readFile(join(FIXTURE, '.infra.yaml'), 'utf8')).replace(
+      'previous_names: [com.example.forge]',
+      'previous_names: [com.example.forge, com.example.dns]',
+    ),
     'pool2/.infra.yaml': 'apiVersion: infra/v2\nproject: pool2\nprovider: digitalocean\nrunner_pool:\n  name: more-runners\n',
   });
   try {
@@ -122,10 +134,13 @@ test('infra: a previous name that is another droplet\'s name, and a second runne
     assert.equal(r.exitCode, 1);
     const json = r.json as { files: unknown[]; problems: { file: string; line: number; message: string }[] };
     assert.deepEqual(json.files, []);
-    assert.deepEqual(json.problems.map((p) => `${p.file}:${p.line} ${p.message}`), [
-      '.infra.yaml:9 previous name "com.example.dns" of "com.example.ct.forge" is the current name of droplet "com.example.dns"',
-      'pool2/.infra.yaml:5 a second runner pool "more-runners" (the first is "ci-runners" in .infra.yaml)',
-    ]);
+    assert.deepEqual(
+      json.problems.map((p) => `${p.file}:${p.line} ${p.message}`),
+      [
+        '.infra.yaml:9 previous name "com.example.dns" of "com.example.ct.forge" is the current name of droplet "com.example.dns"',
+        'pool2/.infra.yaml:5 a second runner pool "more-runners" (the first is "ci-runners" in .infra.yaml)',
+      ],
+    );
   } finally {
     await removeDir(root);
   }
@@ -162,7 +177,11 @@ function tf(terraform: string, dir: string, env: NodeJS.ProcessEnv, args: string
 /** The DigitalOcean resources as built-in terraform_data, keeping every meta-argument and reference. */
 export function shim(doc: Json, options: { ignoreName?: boolean; ignoreKeys?: boolean; forceNew?: 'name' | 'ssh_keys' } = {}): Json {
   const rewrite = (value: unknown): unknown => {
-    if (typeof value === 'string') return value.replace(/data\.digitalocean_ssh_key\.(\w+)\.id/g, 'terraform_data.ssh_key_$1.id').replace(/digitalocean_droplet\./g, 'terraform_data.').replace(/\.ipv4_address/g, '.id');
+    if (typeof value === 'string')
+      return value
+        .replace(/data\.digitalocean_ssh_key\.(\w+)\.id/g, 'terraform_data.ssh_key_$1.id')
+        .replace(/digitalocean_droplet\./g, 'terraform_data.')
+        .replace(/\.ipv4_address/g, '.id');
     if (Array.isArray(value)) return value.map(rewrite);
     if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rewrite(v)]));
     return value;
@@ -180,11 +199,14 @@ export function shim(doc: Json, options: { ignoreName?: boolean; ignoreKeys?: bo
     const r: Json = { input: inputs, triggers_replace: replacing ?? null };
     if (for_each !== undefined) r['for_each'] = for_each;
     if (count !== undefined) r['count'] = count;
-    const ignored = ((lifecycle?.ignore_changes ?? []) as string[]).filter((a) => a === forceNew && (a !== 'name' || options.ignoreName !== false) && (a !== 'ssh_keys' || options.ignoreKeys !== false));
+    const ignored = ((lifecycle?.ignore_changes ?? []) as string[]).filter(
+      (a) => a === forceNew && (a !== 'name' || options.ignoreName !== false) && (a !== 'ssh_keys' || options.ignoreKeys !== false),
+    );
     if (ignored.length > 0) r['lifecycle'] = { ignore_changes: ['triggers_replace'] };
     resources[name] = r;
   }
-  for (const [name, body] of Object.entries(out['data']?.['digitalocean_ssh_key'] ?? {}) as [string, Json][]) resources[`ssh_key_${name}`] = { input: body };
+  for (const [name, body] of Object.entries(out['data']?.['digitalocean_ssh_key'] ?? {}) as [string, Json][])
+    resources[`ssh_key_${name}`] = { input: body };
   delete out['data'];
   out['resource'] = { terraform_data: resources };
   return out;
@@ -204,14 +226,21 @@ test('terraform validate (no init) loads the real main.tf.json: only the provide
     await writeFile(join(dir, 'main.tf.json'), text);
     const r = tf(terraform, dir, env, ['validate', '-json']);
     const diagnostics = (JSON.parse(r.stdout) as { diagnostics: { summary: string; detail: string }[] }).diagnostics;
-    assert.deepEqual(diagnostics.map((d) => d.summary), ['Missing required provider'], r.stdout);
+    assert.deepEqual(
+      diagnostics.map((d) => d.summary),
+      ['Missing required provider'],
+      r.stdout,
+    );
     assert.match(diagnostics[0]!.detail, /digitalocean\/digitalocean/);
     // Control: the check is not vacuous: a broken moved address is caught before the provider.
     const broken = structuredClone(json);
     broken['moved'][0]['from'] = 'digitalocean_droplet.droplet[';
     await writeFile(join(dir, 'main.tf.json'), JSON.stringify(broken));
     const bad = JSON.parse(tf(terraform, dir, env, ['validate', '-json']).stdout) as { diagnostics: { summary: string }[] };
-    assert.ok(bad.diagnostics.some((d) => d.summary !== 'Missing required provider'), JSON.stringify(bad));
+    assert.ok(
+      bad.diagnostics.some((d) => d.summary !== 'Missing required provider'),
+      JSON.stringify(bad),
+    );
   } finally {
     await removeDir(dir);
   }
@@ -222,7 +251,9 @@ test('terraform init/validate/plan/apply offline on the terraform_data shim: key
   if (!terraform) return;
   const dir = await tempDir();
   const oldRoot = await copyFixture({
-    '.infra.yaml': (await readFile(join(FIXTURE, '.infra.yaml'), 'utf8')).replace('name: com.example.ct.forge', 'name: com.example.forge').replace('    previous_names: [com.example.forge]\n', ''),
+    '.infra.yaml': (await readFile(join(FIXTURE, '.infra.yaml'), 'utf8'))
+      .replace('name: com.example.ct.forge', 'name: com.example.forge')
+      .replace('    previous_names: [com.example.forge]\n', ''),
   });
   try {
     const env = await terraformEnv(dir);
@@ -273,7 +304,10 @@ test('terraform init/validate/plan/apply offline on the terraform_data shim: key
     // Rendered with a warning (no key at all), which rendered() would refuse.
     const withoutKey = shim(JSON.parse(renderOpenTofu({ ...keyless.fleet, runnerPools: [] }).files[0]!.content) as Json, { forceNew: 'ssh_keys' });
     assert.equal(withoutKey['resource']['terraform_data']['ssh_key_fleet'], undefined);
-    const withKey = shim((await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json, { forceNew: 'ssh_keys' });
+    const withKey = shim(
+      (await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json,
+      { forceNew: 'ssh_keys' },
+    );
     const fresh = await tempDir();
     try {
       const at = (args: string[]) => tf(terraform, fresh, env, args);
@@ -285,7 +319,15 @@ test('terraform init/validate/plan/apply offline on the terraform_data shim: key
       const keyed = at(['plan', '-no-color', '-input=false', '-lock=false']);
       assert.equal(planSummary(keyed.stdout), 'Plan: 1 to add, 0 to change, 0 to destroy.', keyed.stdout);
       assert.match(keyed.stdout, /terraform_data\.ssh_key_fleet will be created/);
-      await writeFile(join(fresh, 'main.tf.json'), JSON.stringify(shim((await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json, { forceNew: 'ssh_keys', ignoreKeys: false })));
+      await writeFile(
+        join(fresh, 'main.tf.json'),
+        JSON.stringify(
+          shim((await rendered({ ...keyless.fleet, runnerPools: [], conventions: { ...keyless.fleet.conventions, ssh_key: 'fleet-key' } })).json, {
+            forceNew: 'ssh_keys',
+            ignoreKeys: false,
+          }),
+        ),
+      );
       assert.equal(planSummary(at(['plan', '-no-color', '-input=false', '-lock=false']).stdout), 'Plan: 3 to add, 0 to change, 2 to destroy.');
     } finally {
       await removeDir(fresh);

@@ -32,7 +32,10 @@ before(async () => {
   await writeFile(inventoryPath, real);
   // apricot → local Caddy → *.apricot.lan for dev (seed 000 §5).
   await mkdir(join(root, 'projects/edge-apricot'));
-  await writeFile(join(root, 'projects/edge-apricot/.infra.dev.yaml'), 'apiVersion: infra/v2\nproject: edge-apricot\nenvironment: dev\nprovider: bare-metal\nservice:\n  host: apricot\n  port: 443\n  kind: edge\n  systemd_unit: caddy.service\n');
+  await writeFile(
+    join(root, 'projects/edge-apricot/.infra.dev.yaml'),
+    'apiVersion: infra/v2\nproject: edge-apricot\nenvironment: dev\nprovider: bare-metal\nservice:\n  host: apricot\n  port: 443\n  kind: edge\n  systemd_unit: caddy.service\n',
+  );
   await writeFile(
     join(root, 'projects/web-fe/.infra.dev.yaml'),
     'apiVersion: infra/v2\nproject: web-fe\nenvironment: dev\nprovider: bare-metal\nservice:\n  host: apricot\n  port: 5301\n  command: node server/index.mjs\n  domains: [web-fe.apricot.lan, 10.0.0.13]\n  depends_on: [platform-api, sso]\n',
@@ -57,7 +60,10 @@ test('validate reports production on the dev box: the fleet has errors', () => {
 test('net caddy renders every edge host despite the placement error, reports it, exits 1', () => {
   const { status, json } = rendered(['net', 'caddy']);
   assert.equal(status, 1);
-  assert.deepEqual(json.files.map((f) => f.path), ['apricot.Caddyfile', 'black.Caddyfile', 'vps-0.Caddyfile']);
+  assert.deepEqual(
+    json.files.map((f) => f.path),
+    ['apricot.Caddyfile', 'black.Caddyfile', 'vps-0.Caddyfile'],
+  );
   assert.deepEqual(placement(json), ['projects/forgejo/.infra.yaml:7', 'projects/model-boss/.infra.yaml:7']);
   const vps = json.files.find((f) => f.path === 'vps-0.Caddyfile')!.content!;
   assert.match(vps, /^ai\.cocotte\.maison \{\n\treverse_proxy 127\.0\.0\.1:5201\n\}$/m);
@@ -80,7 +86,10 @@ test('caddy validate accepts the Caddyfiles, the tls internal site of *.apricot.
   try {
     const env = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
     const files = rendered(['net', 'caddy']).json.files;
-    assert.deepEqual(files.map((f) => f.path), ['apricot.Caddyfile', 'black.Caddyfile', 'vps-0.Caddyfile']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['apricot.Caddyfile', 'black.Caddyfile', 'vps-0.Caddyfile'],
+    );
     for (const f of files) {
       const path = join(dir, f.path);
       await writeFile(path, f.content!);
@@ -110,7 +119,10 @@ test('units, net reconcile and infra render render too, report the placement err
   assert.equal(placement(reconcile.json).length, 2);
   const infra = rendered(['infra', 'render']);
   assert.equal(infra.status, 1);
-  assert.deepEqual(infra.json.files.map((f) => f.path), ['main.tf.json']);
+  assert.deepEqual(
+    infra.json.files.map((f) => f.path),
+    ['main.tf.json'],
+  );
 });
 
 test('a manifest that failed to load still blocks every renderer that reads the manifests', async () => {
@@ -122,7 +134,10 @@ test('a manifest that failed to load still blocks every renderer that reads the 
       const { status, json } = rendered(command);
       assert.equal(status, 1, command.join(' '));
       assert.deepEqual(json.files, [], `${command.join(' ')}: nothing rendered`);
-      assert.ok(json.problems.some((p) => p.file === 'projects/beacon/.infra.yaml' && p.rule === 'yaml_syntax'), command.join(' '));
+      assert.ok(
+        json.problems.some((p) => p.file === 'projects/beacon/.infra.yaml' && p.rule === 'yaml_syntax'),
+        command.join(' '),
+      );
     }
     const human = cli(['net', 'caddy', '--root', root]);
     assert.equal(human.stdout, '');

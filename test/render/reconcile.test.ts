@@ -15,7 +15,7 @@ function splice(text: string, map: ServicesMap): string {
   return spliceServicesMap(text, doc, map);
 }
 
-test('reconcile: golden file; the key is added before the closing brace with the file\'s own indentation', async () => {
+test("reconcile: golden file; the key is added before the closing brace with the file's own indentation", async () => {
   const { loaded } = await loadFixture();
   const text = loaded.inventory.source!.text;
   const map = renderServicesMap(loaded.fleet);
@@ -37,14 +37,18 @@ test('reconcile: golden file; the key is added before the closing brace with the
 });
 
 test('reconcile: an existing map is replaced in place; the text around it stays byte for byte', () => {
-  const before = '{\n\t"version": 1,\n\t"services": { "gone": { "project": "gone", "environment": "prod", "host": "a" } },\n\t"hosts": {\n\t\t"a": { "provider": "vps", "role": "production" }\n\t}\n}\n';
+  const before =
+    '{\n\t"version": 1,\n\t"services": { "gone": { "project": "gone", "environment": "prod", "host": "a" } },\n\t"hosts": {\n\t\t"a": { "provider": "vps", "role": "production" }\n\t}\n}\n';
   const map: ServicesMap = { api: { project: 'api', environment: 'prod', host: 'a', port: 1, kind: 'app' } };
   const out = splice(before, map);
   const start = before.indexOf('{ "gone"');
   const end = before.indexOf('},\n\t"hosts"') + 1;
   assert.equal(out.slice(0, start), before.slice(0, start));
   assert.ok(out.endsWith(before.slice(end)));
-  assert.equal(out.slice(start, out.length - (before.length - end)), '{\n\t\t"api": {\n\t\t\t"project": "api",\n\t\t\t"environment": "prod",\n\t\t\t"host": "a",\n\t\t\t"port": 1,\n\t\t\t"kind": "app"\n\t\t}\n\t}');
+  assert.equal(
+    out.slice(start, out.length - (before.length - end)),
+    '{\n\t\t"api": {\n\t\t\t"project": "api",\n\t\t\t"environment": "prod",\n\t\t\t"host": "a",\n\t\t\t"port": 1,\n\t\t\t"kind": "app"\n\t\t}\n\t}',
+  );
   assert.equal(splice(out, map), out);
   // A map that already says the same thing is left as it is, however it is formatted.
   const compactSame = before.replace(/\{ "gone".*?\} \}/, JSON.stringify(map));
@@ -55,7 +59,10 @@ test('reconcile: CRLF, one-line and empty-object files keep their style', () => 
   const map: ServicesMap = { b: { project: 'b', environment: 'prod', host: 'h' } };
   const crlf = '{\r\n  "hosts": {}\r\n}\r\n';
   const outCrlf = splice(crlf, map);
-  assert.equal(outCrlf, '{\r\n  "hosts": {},\r\n  "services": {\r\n    "b": {\r\n      "project": "b",\r\n      "environment": "prod",\r\n      "host": "h"\r\n    }\r\n  }\r\n}\r\n');
+  assert.equal(
+    outCrlf,
+    '{\r\n  "hosts": {},\r\n  "services": {\r\n    "b": {\r\n      "project": "b",\r\n      "environment": "prod",\r\n      "host": "h"\r\n    }\r\n  }\r\n}\r\n',
+  );
   assert.equal(splice('{"hosts":{}}', map), '{"hosts":{},"services":{"b":{"project":"b","environment":"prod","host":"h"}}}');
   assert.equal(splice('{}\n', map), '{"services":{"b":{"project":"b","environment":"prod","host":"h"}}}\n');
 });
@@ -67,7 +74,10 @@ test('reconcile --write: written once with a backup, unchanged (same bytes, same
     const original = await readFile(path, 'utf8');
     const drift = await netReconcile({ root, check: true });
     assert.equal(drift.exitCode, 1);
-    assert.deepEqual((drift.json as { files: { status: string }[] }).files.map((f) => f.status), ['out-of-date']);
+    assert.deepEqual(
+      (drift.json as { files: { status: string }[] }).files.map((f) => f.status),
+      ['out-of-date'],
+    );
     const first = await netReconcile({ root, write: true });
     assert.equal(first.exitCode, 0);
     assert.deepEqual((first.json as { files: unknown[] }).files, [{ path, status: 'written', backup: `${path}.bak` }]);
@@ -75,16 +85,25 @@ test('reconcile --write: written once with a backup, unchanged (same bytes, same
     const written = await readFile(path, 'utf8');
     const mtime = (await stat(path)).mtimeMs;
     const second = await netReconcile({ root, write: true });
-    assert.deepEqual((second.json as { files: { status: string }[] }).files.map((f) => f.status), ['unchanged']);
+    assert.deepEqual(
+      (second.json as { files: { status: string }[] }).files.map((f) => f.status),
+      ['unchanged'],
+    );
     assert.equal(await readFile(path, 'utf8'), written);
     assert.equal((await stat(path)).mtimeMs, mtime);
     assert.equal((await netReconcile({ root, check: true })).exitCode, 0);
     // The whole fleet still loads cleanly from the reconciled inventory.
     const reloaded = await loadFleet({ root });
-    assert.deepEqual(reloaded.problems.filter((p) => p.severity === 'error'), []);
+    assert.deepEqual(
+      reloaded.problems.filter((p) => p.severity === 'error'),
+      [],
+    );
     assert.deepEqual(reloaded.inventory.inventory!.services, renderServicesMap(reloaded.fleet));
     // A new manifest shows up on the next run, in place.
-    await writeFile(join(root, 'api/.infra.staging.yaml'), 'apiVersion: infra/v2\nproject: api\nenvironment: staging\nprovider: bare-metal\nservice:\n  host: core\n  port: 3031\n  command: node server.js\n');
+    await writeFile(
+      join(root, 'api/.infra.staging.yaml'),
+      'apiVersion: infra/v2\nproject: api\nenvironment: staging\nprovider: bare-metal\nservice:\n  host: core\n  port: 3031\n  command: node server.js\n',
+    );
     assert.equal((await netReconcile({ root, write: true })).exitCode, 0);
     const updated = await readFile(path, 'utf8');
     assert.match(updated, /"api:staging": \{/);
@@ -95,7 +114,9 @@ test('reconcile --write: written once with a backup, unchanged (same bytes, same
 });
 
 test('reconcile: a manifest with errors stops it (its service would vanish from the map); nothing is written', async () => {
-  const root = await copyFixture({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  prot: 3030\n' });
+  const root = await copyFixture({
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  prot: 3030\n',
+  });
   try {
     const path = join(root, 'mesh-hosts.json');
     const original = await readFile(path, 'utf8');

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { netSshConfig } from '../../src/cli/commands/render/net-ssh-config.js';
-import { BLOCK_END, BLOCK_START, findManagedBlock, includedFile, managedBlock, renderSshHosts, spliceManagedBlock } from '../../src/render/ssh-config.js';
+import {
+  BLOCK_END,
+  BLOCK_START,
+  findManagedBlock,
+  includedFile,
+  managedBlock,
+  renderSshHosts,
+  spliceManagedBlock,
+} from '../../src/render/ssh-config.js';
 import { copyFixture, expectGolden, loadFixture, removeDir, requireTool, run, tempDir, FIXTURE } from './helpers.js';
 
 interface Json {
@@ -22,7 +30,10 @@ test('ssh config: golden Host blocks (alias and name, HostName/User/Port/Identit
   const { loaded, locator } = await loadFixture();
   const hosts = renderSshHosts(loaded.fleet, locator);
   assert.deepEqual(hosts.problems, []);
-  assert.deepEqual(hosts.skipped.map((s) => s.name), ['attic', 'laptop']);
+  assert.deepEqual(
+    hosts.skipped.map((s) => s.name),
+    ['attic', 'laptop'],
+  );
   await expectGolden('ssh-config/block', managedBlock(hosts.text, loaded.fleet.inventoryFile));
   await expectGolden('ssh-config/included', includedFile(hosts.text, loaded.fleet.inventoryFile));
   assert.doesNotMatch(hosts.text, /StrictHostKeyChecking|UserKnownHostsFile/);
@@ -39,8 +50,16 @@ test('ssh config: deterministic: two loads, and any host order, give byte-identi
 
 test('ssh config: a value that could inject a directive is a located error, never rendered', async () => {
   const { loaded } = await loadFixture();
-  const fleet = { ...loaded.fleet, hosts: loaded.fleet.hosts.map((h) => (h.name === 'core' ? { ...h, identityFile: '~/.ssh/key\n  ProxyCommand evil' } : h.name === 'edge' ? { ...h, user: 'root pwn' } : h)) };
-  const out = renderSshHosts(fleet, { inventory: (path) => ({ file: 'inv.json', line: path.length, column: 1 }), manifest: (file) => ({ file, line: 1, column: 1 }) });
+  const fleet = {
+    ...loaded.fleet,
+    hosts: loaded.fleet.hosts.map((h) =>
+      h.name === 'core' ? { ...h, identityFile: '~/.ssh/key\n  ProxyCommand evil' } : h.name === 'edge' ? { ...h, user: 'root pwn' } : h,
+    ),
+  };
+  const out = renderSshHosts(fleet, {
+    inventory: (path) => ({ file: 'inv.json', line: path.length, column: 1 }),
+    manifest: (file) => ({ file, line: 1, column: 1 }),
+  });
   assert.equal(out.problems.length, 2);
   assert.ok(out.problems.every((p) => p.severity === 'error' && p.file === 'inv.json'));
   assert.doesNotMatch(out.text, /ProxyCommand|pwn/);
@@ -58,7 +77,12 @@ test('ssh -G reads the rendered block: HostName, User, Port, IdentityFile and Pr
       const r = run(ssh, ['-G', '-T', '-F', file, alias], { env: { ...process.env, HOME: dir } });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stderr, '');
-      return new Map(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+      return new Map(
+        r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]),
+      );
     };
     for (const alias of ['wg-hub', 'hub']) {
       const hub = resolved(alias);
@@ -100,7 +124,10 @@ test('ssh config --write: one block before the first Host, nothing else touched,
     await writeFile(file, USER_CONFIG);
     const first = await sshConfig({ file, write: true });
     assert.equal(first.exitCode, 0);
-    assert.deepEqual(first.json.files.map((f) => f.status), ['written']);
+    assert.deepEqual(
+      first.json.files.map((f) => f.status),
+      ['written'],
+    );
     assert.equal(first.json.files[0]!.backup, `${file}.bak`);
     assert.equal(await readFile(`${file}.bak`, 'utf8'), USER_CONFIG);
     const written = await readFile(file, 'utf8');
@@ -113,12 +140,18 @@ test('ssh config --write: one block before the first Host, nothing else touched,
     const before = await stat(file);
     const second = await sshConfig({ file, write: true });
     assert.equal(second.exitCode, 0);
-    assert.deepEqual(second.json.files.map((f) => f.status), ['unchanged']);
+    assert.deepEqual(
+      second.json.files.map((f) => f.status),
+      ['unchanged'],
+    );
     assert.equal(await readFile(file, 'utf8'), written);
     assert.equal((await stat(file)).mtimeMs, before.mtimeMs);
     const check = await sshConfig({ file, check: true });
     assert.equal(check.exitCode, 0);
-    assert.deepEqual(check.json.files.map((f) => f.status), ['up-to-date']);
+    assert.deepEqual(
+      check.json.files.map((f) => f.status),
+      ['up-to-date'],
+    );
 
     const ssh = requireTool(t, 'ssh', 'apt-get install openssh-client');
     if (!ssh) return;
@@ -145,7 +178,10 @@ test('ssh config --write: a changed inventory replaces the block in place; --che
     await writeFile(inventory, (await readFile(inventory, 'utf8')).replace('"user": "ops"', '"user": "admin"'));
     const drift = await sshConfig({ root, file, check: true });
     assert.equal(drift.exitCode, 1);
-    assert.deepEqual(drift.json.files.map((f) => f.status), ['out-of-date']);
+    assert.deepEqual(
+      drift.json.files.map((f) => f.status),
+      ['out-of-date'],
+    );
     assert.equal((await sshConfig({ root, file, write: true })).exitCode, 0);
     const text = await readFile(file, 'utf8');
     assert.match(text, /Host core\n {2}HostName 10\.0\.0\.11\n {2}User admin\n/);
@@ -167,7 +203,10 @@ test('ssh config: a new file is created private (0600) with only the block', asy
     assert.ok((await readFile(file, 'utf8')).startsWith(BLOCK_START));
     const missing = await sshConfig({ file: join(dir, 'none'), check: true });
     assert.equal(missing.exitCode, 1);
-    assert.deepEqual(missing.json.files.map((f) => f.status), ['missing']);
+    assert.deepEqual(
+      missing.json.files.map((f) => f.status),
+      ['missing'],
+    );
   } finally {
     await removeDir(dir);
   }
@@ -218,12 +257,21 @@ test('ssh config --include: hosts in config.d/manage-apps, one managed Include l
     const r = await sshConfig({ file, write: true, include: true });
     assert.equal(r.exitCode, 0, JSON.stringify(r.json.problems));
     const included = join(dir, 'config.d', 'manage-apps');
-    assert.deepEqual(r.json.files.map((f) => [f.path, f.status]), [[included, 'written'], [file, 'written']]);
+    assert.deepEqual(
+      r.json.files.map((f) => [f.path, f.status]),
+      [
+        [included, 'written'],
+        [file, 'written'],
+      ],
+    );
     assert.equal((await stat(included)).mode & 0o777, 0o600);
     const main = await readFile(file, 'utf8');
     assert.match(main, new RegExp(`${BLOCK_START.replace(/[()>]/g, '\\$&')}\n#[^\n]*\nInclude ${included}\n${BLOCK_END}\n`));
     const again = await sshConfig({ file, write: true, include: true });
-    assert.deepEqual(again.json.files.map((f) => f.status), ['unchanged', 'unchanged']);
+    assert.deepEqual(
+      again.json.files.map((f) => f.status),
+      ['unchanged', 'unchanged'],
+    );
     const ssh = requireTool(t, 'ssh', 'apt-get install openssh-client');
     if (!ssh) return;
     const out = run(ssh, ['-G', '-F', file, 'wg-hub'], { env: { ...process.env, HOME: dir } });

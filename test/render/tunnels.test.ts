@@ -42,17 +42,38 @@ test("seed 000's reverse tunnel is opened by black and listens on vps-0; only vp
   assert.deepEqual(t.forwards, [{ bind: '127.0.0.1', listen: 25435, targetHost: 'localhost', targetPort: 25435 }]);
   assert.deepEqual(t.connect, { address: '10.9.0.1', port: 22, via: 'mesh' });
   const out = renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded));
-  assert.deepEqual(out.files.map((f) => f.path), [
-    'black/etc/manage-apps/tunnels/quinn-db-reverse/ssh_config',
-    'black/etc/systemd/system/manage-apps-tunnel-quinn-db-reverse.service',
-    'vps-0/etc/ssh/sshd_config.d/manage-apps-tunnels.conf',
-    'vps-0/var/lib/ma-tunnel-listen/.ssh/authorized_keys',
-  ]);
+  assert.deepEqual(
+    out.files.map((f) => f.path),
+    [
+      'black/etc/manage-apps/tunnels/quinn-db-reverse/ssh_config',
+      'black/etc/systemd/system/manage-apps-tunnel-quinn-db-reverse.service',
+      'vps-0/etc/ssh/sshd_config.d/manage-apps-tunnels.conf',
+      'vps-0/var/lib/ma-tunnel-listen/.ssh/authorized_keys',
+    ],
+  );
   const unit = out.files[1]!.content;
-  for (const line of ['Restart=always', 'StartLimitIntervalSec=0', 'User=ma-tunnel', 'ExecStart=/usr/bin/ssh -F /etc/manage-apps/tunnels/quinn-db-reverse/ssh_config -N tunnel']) assert.ok(unit.split('\n').includes(line), line);
-  assert.match(out.files[3]!.content, /restrict,port-forwarding,permitlisten="127\.0\.0\.1:25435",command="\/bin\/false" <the key generated on black/);
+  for (const line of [
+    'Restart=always',
+    'StartLimitIntervalSec=0',
+    'User=ma-tunnel',
+    'ExecStart=/usr/bin/ssh -F /etc/manage-apps/tunnels/quinn-db-reverse/ssh_config -N tunnel',
+  ])
+    assert.ok(unit.split('\n').includes(line), line);
+  assert.match(
+    out.files[3]!.content,
+    /restrict,port-forwarding,permitlisten="127\.0\.0\.1:25435",command="\/bin\/false" <the key generated on black/,
+  );
   const sshd = out.files[2]!.content;
-  for (const line of ['Match User ma-tunnel-listen', '\tAllowTcpForwarding remote', '\tPermitListen 127.0.0.1:25435', '\tPermitOpen none', '\tClientAliveInterval 10', '\tClientAliveCountMax 3', '\tPermitTTY no']) assert.ok(sshd.split('\n').includes(line), line);
+  for (const line of [
+    'Match User ma-tunnel-listen',
+    '\tAllowTcpForwarding remote',
+    '\tPermitListen 127.0.0.1:25435',
+    '\tPermitOpen none',
+    '\tClientAliveInterval 10',
+    '\tClientAliveCountMax 3',
+    '\tPermitTTY no',
+  ])
+    assert.ok(sshd.split('\n').includes(line), line);
   // Deterministic: same fleet, same bytes.
   assert.deepEqual(renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded)), out);
 });
@@ -61,7 +82,10 @@ test('seed 003: every ops-bridge tunnel is opened by the workstation, dialling a
   const loaded = await loadFleet({ root: SEED003 });
   const { tunnels, problems } = resolveTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded));
   assert.equal(tunnels.length, 16);
-  assert.ok(tunnels.every((t) => t.initiator === 'workstation'), 'seed 003: all ops-bridge tunnels originate on the workstation');
+  assert.ok(
+    tunnels.every((t) => t.initiator === 'workstation'),
+    'seed 003: all ops-bridge tunnels originate on the workstation',
+  );
   assert.deepEqual(problems, []);
   assert.equal(tunnels.find((t) => t.name === 'state-hub-railiance01')!.connect.via, 'public');
   assert.deepEqual(tunnels.find((t) => t.name === 'k3s-api-haskelseed')!.connect, { address: 'haskelseed.lan', port: 22, via: 'address' });
@@ -87,11 +111,26 @@ test('validation: a port already used on the listening host, an initiator that d
     const loaded = await loadFleet({ root });
     const tunnelProblems = loaded.problems.filter((p) => p.rule === 'tunnel' && p.severity === 'error');
     const messages = tunnelProblems.map((p) => p.message);
-    assert.ok(messages.some((m) => /"clash" listens on b:5432, which cluster pg already uses/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /"wrong-opener" is reverse: b opens it, not a/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /"nowhere": a has no way to reach c/.test(m)), messages.join('\n'));
-    assert.ok(messages.some((m) => /"same-port-again" listens on a:7003, which tunnel same-port already uses/.test(m)), messages.join('\n'));
-    assert.ok(tunnelProblems.every((p) => p.file === 'mesh-hosts.json' && p.line > 1), 'located in the inventory');
+    assert.ok(
+      messages.some((m) => /"clash" listens on b:5432, which cluster pg already uses/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /"wrong-opener" is reverse: b opens it, not a/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /"nowhere": a has no way to reach c/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      messages.some((m) => /"same-port-again" listens on a:7003, which tunnel same-port already uses/.test(m)),
+      messages.join('\n'),
+    );
+    assert.ok(
+      tunnelProblems.every((p) => p.file === 'mesh-hosts.json' && p.line > 1),
+      'located in the inventory',
+    );
     const r = await netTunnels({ root, json: true });
     assert.equal(r.exitCode, 1, 'an error stops the rendering');
   } finally {
@@ -137,7 +176,9 @@ test('the rendered unit passes systemd-analyze verify and ssh -G reads the ssh_c
       assert.deepEqual(opts.get('userknownhostsfile'), [`/etc/manage-apps/tunnels/${name}/known_hosts`]);
       const f = tunnel.forwards[0]!;
       // ssh -G prints forwards as [host]:port [host]:port.
-      assert.deepEqual(opts.get(tunnel.direction === 'forward' ? 'localforward' : 'remoteforward'), [`[127.0.0.1]:${f.listen} [localhost]:${f.targetPort}`]);
+      assert.deepEqual(opts.get(tunnel.direction === 'forward' ? 'localforward' : 'remoteforward'), [
+        `[127.0.0.1]:${f.listen} [localhost]:${f.targetPort}`,
+      ]);
       assert.equal(opts.get(tunnel.direction === 'forward' ? 'remoteforward' : 'localforward'), undefined, 'no other forward');
     }
   } finally {
@@ -158,7 +199,10 @@ test('net tunnels --write then --check: up to date; a changed file is out of dat
     const d = await netTunnels({ root: SEED000, check: true, out, json: true });
     assert.equal(d.exitCode, 1);
     const again = await netTunnels({ root: SEED000, write: true, out, json: true });
-    assert.ok((again.json as { files: { path: string; backup?: string }[] }).files.some((f) => f.path === unit && f.backup === `${unit}.bak`), 'the replaced file is kept');
+    assert.ok(
+      (again.json as { files: { path: string; backup?: string }[] }).files.some((f) => f.path === unit && f.backup === `${unit}.bak`),
+      'the replaced file is kept',
+    );
   } finally {
     await removeDir(out);
   }

@@ -14,7 +14,10 @@ test('units: golden unit files; v1 units, edge packages and PID-mode services ar
   const { loaded, locator } = await loadFixture();
   const out = renderUnits(loaded.fleet, locator);
   assert.deepEqual(out.problems, []);
-  assert.deepEqual(out.files.map((f) => f.path), FILES);
+  assert.deepEqual(
+    out.files.map((f) => f.path),
+    FILES,
+  );
   for (const f of out.files) await expectGolden(`units/${f.path}`, f.content);
   assert.deepEqual(out.skipped, [
     { name: 'api:dev', reason: 'PID mode (local or mac): no systemd unit' },
@@ -23,7 +26,16 @@ test('units: golden unit files; v1 units, edge packages and PID-mode services ar
     { name: 'macapp', reason: 'PID mode (local or mac): no systemd unit' },
   ]);
   const api = out.files[0]!.content;
-  for (const line of ['User=api', 'WorkingDirectory=/srv/api/current', 'EnvironmentFile=-/etc/api/env', 'Environment=PORT=3030', 'ExecStart=node server.js', 'Restart=on-failure', 'RestartSec=5s', 'WantedBy=multi-user.target']) {
+  for (const line of [
+    'User=api',
+    'WorkingDirectory=/srv/api/current',
+    'EnvironmentFile=-/etc/api/env',
+    'Environment=PORT=3030',
+    'ExecStart=node server.js',
+    'Restart=on-failure',
+    'RestartSec=5s',
+    'WantedBy=multi-user.target',
+  ]) {
     assert.ok(api.split('\n').includes(line), line);
   }
 });
@@ -46,8 +58,23 @@ test('renderUnit (what deploy installs) is pure and deterministic; releaseDir pi
 });
 
 test('ExecStart: direct argv when no shell is needed, /bin/sh -c otherwise; % and $ never expanded by systemd', () => {
-  assert.deepEqual(parseCommand(`node dist/x.js --name "a b" 'c d' e\\ f`), { words: ['node', 'dist/x.js', '--name', 'a b', 'c d', 'e f'], shell: false });
-  for (const shellish of ['a | b', 'a && b', 'a; b', 'a > log', 'node $ENTRY', 'echo "$HOME"', 'ls *.js', 'cd ~', 'A=1 node x', 'a `b`', 'x # comment']) {
+  assert.deepEqual(parseCommand(`node dist/x.js --name "a b" 'c d' e\\ f`), {
+    words: ['node', 'dist/x.js', '--name', 'a b', 'c d', 'e f'],
+    shell: false,
+  });
+  for (const shellish of [
+    'a | b',
+    'a && b',
+    'a; b',
+    'a > log',
+    'node $ENTRY',
+    'echo "$HOME"',
+    'ls *.js',
+    'cd ~',
+    'A=1 node x',
+    'a `b`',
+    'x # comment',
+  ]) {
     assert.equal(parseCommand(shellish).shell, true, shellish);
   }
   assert.throws(() => parseCommand('node "x'), /unclosed double quote/);
@@ -69,15 +96,19 @@ test('ExecStart: direct argv when no shell is needed, /bin/sh -c otherwise; % an
 });
 
 test('units: an unrenderable command is located at service.command; nothing is rendered', async () => {
-  const root = await copyFixture({ 'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node "server.js\n' });
+  const root = await copyFixture({
+    'api/.infra.yaml': 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: core\n  port: 3030\n  command: node "server.js\n',
+  });
   try {
     const r = await units({ root });
     assert.equal(r.exitCode, 1);
     const json = r.json as { files: unknown[]; problems: { file: string; line: number; column: number; rule: string; message: string }[] };
     assert.deepEqual(json.files, []);
     // Loading finds it first: the unit_render rule validate runs.
-    assert.deepEqual(json.problems.map((p) => [p.file, p.line, p.column, p.rule, p.message]), [['api/.infra.yaml', 7, 12, 'unit_render', 'api: the command has an unclosed double quote']]);
-
+    assert.deepEqual(
+      json.problems.map((p) => [p.file, p.line, p.column, p.rule, p.message]),
+      [['api/.infra.yaml', 7, 12, 'unit_render', 'api: the command has an unclosed double quote']],
+    );
   } finally {
     await removeDir(root);
   }
@@ -90,13 +121,19 @@ test('units --write --out: <host>/<unit>, unchanged on the second run; --check; 
     assert.deepEqual((await readdir(join(dir, 'core'))).sort(), ['api.service', 'cron.service', 'worker.service']);
     const mtimes = await Promise.all(FILES.map(async (f) => (await stat(join(dir, f))).mtimeMs));
     const again = await units({ root: FIXTURE, write: true, out: dir });
-    assert.deepEqual((again.json as { files: { status: string }[] }).files.map((f) => f.status), FILES.map(() => 'unchanged'));
+    assert.deepEqual(
+      (again.json as { files: { status: string }[] }).files.map((f) => f.status),
+      FILES.map(() => 'unchanged'),
+    );
     assert.deepEqual(await Promise.all(FILES.map(async (f) => (await stat(join(dir, f))).mtimeMs)), mtimes);
     assert.equal((await units({ root: FIXTURE, check: true, out: dir })).exitCode, 0);
     await writeFile(join(dir, 'core/api.service'), 'changed\n');
     assert.equal((await units({ root: FIXTURE, check: true, out: dir })).exitCode, 1);
     const one = await units({ root: FIXTURE, host: 'edge' });
-    assert.deepEqual((one.json as { files: { path: string }[] }).files.map((f) => f.path), ['edge/web.service']);
+    assert.deepEqual(
+      (one.json as { files: { path: string }[] }).files.map((f) => f.path),
+      ['edge/web.service'],
+    );
     // --host: skip notes only about that host's services.
     const hostsOfSkipped = (one.json as { skipped: { name: string }[] }).skipped.map((x) => x.name);
     const all = (await units({ root: FIXTURE })).json as { skipped: { name: string }[] };
@@ -110,9 +147,12 @@ test('units --write --out: <host>/<unit>, unchanged on the second run; --check; 
     const stale = await units({ root: FIXTURE, check: true, out: dir });
     assert.equal(stale.exitCode, 1);
     const files = (stale.json as { files: { path: string; status: string }[] }).files;
-    assert.deepEqual(files.filter((f) => f.status !== 'up-to-date').map((f) => [f.path.slice(dir.length + 1), f.status]), [['core/gone.service', 'stale']]);
+    assert.deepEqual(
+      files.filter((f) => f.status !== 'up-to-date').map((f) => [f.path.slice(dir.length + 1), f.status]),
+      [['core/gone.service', 'stale']],
+    );
     assert.equal((await readFile(join(dir, 'core/gone.service'), 'utf8')).length > 0, true);
-    assert.equal((await units({ root: FIXTURE, check: true, out: dir, host: 'edge' })).exitCode, 0, 'another host\'s leftovers are not this host\'s');
+    assert.equal((await units({ root: FIXTURE, check: true, out: dir, host: 'edge' })).exitCode, 0, "another host's leftovers are not this host's");
   } finally {
     await removeDir(dir);
   }
@@ -128,7 +168,13 @@ test('systemd-analyze verify accepts every rendered unit, with no warning', asyn
     // verify checks that ExecStart's program exists: relative programs live under a real service directory here.
     const extra: Service[] = [
       { ...rendered[0]!, id: 'sleeper', project: 'sleeper', unit: 'sleeper.service', command: 'sleep 1000', runAs: undefined, envFile: undefined },
-      { ...rendered[0]!, id: 'quoted', project: 'quoted', unit: 'quoted.service', command: `/bin/echo --queue "jobs high" --format '%d $HOME' "a\\"b" 'c\\d'` },
+      {
+        ...rendered[0]!,
+        id: 'quoted',
+        project: 'quoted',
+        unit: 'quoted.service',
+        command: `/bin/echo --queue "jobs high" --format '%d $HOME' "a\\"b" 'c\\d'`,
+      },
     ];
     for (const service of [...rendered, ...extra]) {
       const serviceDir = join(dir, 'srv', service.project);
@@ -143,7 +189,13 @@ test('systemd-analyze verify accepts every rendered unit, with no warning', asyn
       const unitDir = join(dir, 'units', service.project);
       await mkdir(unitDir, { recursive: true });
       const path = join(unitDir, s.unit!);
-      await writeFile(path, renderUnit(s, loaded.fleet.hosts.find((h) => h.name === s.host)));
+      await writeFile(
+        path,
+        renderUnit(
+          s,
+          loaded.fleet.hosts.find((h) => h.name === s.host),
+        ),
+      );
       const r = run(analyze, ['verify', '--man=no', path]);
       assert.equal(r.status, 0, `${s.unit}: ${r.stdout}${r.stderr}`);
       assert.equal(r.stdout + r.stderr, '', `${s.unit}: systemd-analyze printed: ${r.stdout}${r.stderr}`);

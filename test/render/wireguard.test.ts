@@ -18,8 +18,14 @@ test('wireguard: golden hub-and-spoke configs, one per mesh host, no private key
   const { loaded, locator } = await loadFixture();
   const out = renderWireguard(loaded.fleet, locator);
   assert.deepEqual(out.problems, []);
-  assert.deepEqual(out.files.map((f) => f.path), HOSTS.map((h) => `${h}.conf`));
-  assert.deepEqual(out.skipped.map((s) => s.name), ['attic', 'laptop']);
+  assert.deepEqual(
+    out.files.map((f) => f.path),
+    HOSTS.map((h) => `${h}.conf`),
+  );
+  assert.deepEqual(
+    out.skipped.map((s) => s.name),
+    ['attic', 'laptop'],
+  );
   for (const f of out.files) {
     assert.equal(f.mode, 0o600);
     assert.doesNotMatch(f.content, /PrivateKey/);
@@ -39,7 +45,10 @@ test('wireguard: golden full mesh: everyone lists everyone, sorted; two NAT-ed h
   const { loaded, locator } = await loadFixture();
   const fleet: Fleet = { ...loaded.fleet, mesh: { ...loaded.fleet.mesh!, topology: 'full-mesh' } };
   const out = renderWireguard(fleet, locator);
-  assert.deepEqual(out.problems.map((p) => [p.severity, p.message]), [['warning', '"core" and "mini" have no endpoint: in a full mesh they cannot reach each other directly']]);
+  assert.deepEqual(
+    out.problems.map((p) => [p.severity, p.message]),
+    [['warning', '"core" and "mini" have no endpoint: in a full mesh they cannot reach each other directly']],
+  );
   for (const f of out.files) {
     assert.equal(f.content.match(/\[Peer\]/g)!.length, 3);
     await expectGolden(`wireguard/full-mesh/${f.path}`, f.content);
@@ -63,7 +72,9 @@ test('wireguard: duplicate and out-of-range addresses, missing keys and a hub wi
   const noKey = located(withHosts(loaded.fleet, (n) => (n === 'core' ? { wireguard: { behind_nat: true } } : undefined)));
   assert.equal(noKey.length, 1);
   assert.match(noKey[0]!, /^render mesh-hosts.json:\d+ host "core" is on the mesh but has no WireGuard public key$/);
-  const noEndpoint = located(withHosts(loaded.fleet, (n) => (n === 'hub' ? { wireguard: { public_key: 'ISimL1rCyrTd2E9RKM1v96CLgtCoJNcUEDdXoZKEeF0=' } } : undefined)));
+  const noEndpoint = located(
+    withHosts(loaded.fleet, (n) => (n === 'hub' ? { wireguard: { public_key: 'ISimL1rCyrTd2E9RKM1v96CLgtCoJNcUEDdXoZKEeF0=' } } : undefined)),
+  );
   assert.match(noEndpoint[0]!, /mesh hub "hub" has no WireGuard endpoint/);
   assert.equal(renderWireguard(withHosts(loaded.fleet, (n) => (n === 'mini' ? { meshIp: '10.20.0.7' } : undefined))).files.length, 0);
 });
@@ -77,7 +88,10 @@ test('wireguard CLI: a missing key is reported at its line in mesh-hosts.json; e
     assert.equal(r.exitCode, 1);
     const json = r.json as { files: unknown[]; problems: { file: string; line: number; message: string }[] };
     assert.deepEqual(json.files, []);
-    assert.deepEqual(json.problems.map((p) => [p.file, p.line, p.message]), [['mesh-hosts.json', 19, 'host "core" is on the mesh but has no WireGuard public key']]);
+    assert.deepEqual(
+      json.problems.map((p) => [p.file, p.line, p.message]),
+      [['mesh-hosts.json', 19, 'host "core" is on the mesh but has no WireGuard public key']],
+    );
   } finally {
     await removeDir(root);
   }
@@ -88,19 +102,31 @@ test('wireguard --write --out: <host>.conf at 0600; the second run changes nothi
   try {
     const first = await netWireguard({ root: FIXTURE, write: true, out: dir });
     assert.equal(first.exitCode, 0);
-    assert.deepEqual((await readdir(dir)).sort(), HOSTS.map((h) => `${h}.conf`));
+    assert.deepEqual(
+      (await readdir(dir)).sort(),
+      HOSTS.map((h) => `${h}.conf`),
+    );
     for (const h of HOSTS) assert.equal((await stat(join(dir, `${h}.conf`))).mode & 0o777, 0o600);
     const mtimes = await Promise.all(HOSTS.map(async (h) => (await stat(join(dir, `${h}.conf`))).mtimeMs));
     const second = await netWireguard({ root: FIXTURE, write: true, out: dir });
-    assert.deepEqual((second.json as { files: { status: string }[] }).files.map((f) => f.status), ['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    assert.deepEqual(
+      (second.json as { files: { status: string }[] }).files.map((f) => f.status),
+      ['unchanged', 'unchanged', 'unchanged', 'unchanged'],
+    );
     assert.deepEqual(await Promise.all(HOSTS.map(async (h) => (await stat(join(dir, `${h}.conf`))).mtimeMs)), mtimes);
     assert.equal((await netWireguard({ root: FIXTURE, check: true, out: dir })).exitCode, 0);
     await writeFile(join(dir, 'mini.conf'), 'tampered\n');
     const drift = await netWireguard({ root: FIXTURE, check: true, out: dir });
     assert.equal(drift.exitCode, 1);
-    assert.deepEqual((drift.json as { files: { path: string; status: string }[] }).files.filter((f) => f.status !== 'up-to-date').map((f) => f.path), [join(dir, 'mini.conf')]);
+    assert.deepEqual(
+      (drift.json as { files: { path: string; status: string }[] }).files.filter((f) => f.status !== 'up-to-date').map((f) => f.path),
+      [join(dir, 'mini.conf')],
+    );
     const one = await netWireguard({ root: FIXTURE, host: 'edge' });
-    assert.deepEqual((one.json as { files: { path: string }[] }).files.map((f) => f.path), ['edge.conf']);
+    assert.deepEqual(
+      (one.json as { files: { path: string }[] }).files.map((f) => f.path),
+      ['edge.conf'],
+    );
     await assert.rejects(netWireguard({ root: FIXTURE, host: 'nope' }), /unknown host "nope"/);
     await assert.rejects(netWireguard({ root: FIXTURE, check: true }), /needs --out DIR/);
   } finally {

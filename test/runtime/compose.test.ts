@@ -18,7 +18,16 @@ import { collectStatus } from '../../src/ops/service-status.js';
 import { packageRoot } from '../../src/package-root.js';
 import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';
-import { buildAndPush, dockerLogin, dockerSkipReason, prepareDockerHost, REGISTRY_PORT, waitForDocker, writeImageContexts, type ImageSpec } from '../harness/docker.js';
+import {
+  buildAndPush,
+  dockerLogin,
+  dockerSkipReason,
+  prepareDockerHost,
+  REGISTRY_PORT,
+  waitForDocker,
+  writeImageContexts,
+  type ImageSpec,
+} from '../harness/docker.js';
 import { cutUntil, killWithChildren } from '../harness/faults.js';
 import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
 import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
@@ -43,7 +52,12 @@ const IMAGES: Record<string, ImageSpec> = {
   slow: {
     www: { readyz: 'ready\n', livez: 'alive\n', version: 'slow\n' },
     // A read-only root (the hardening of every compose service): the image writes its files in its /tmp tmpfs.
-    cmd: ['/bin/busybox', 'sh', '-c', 'echo "app slow starting"; /bin/busybox mkdir -p /tmp/w; /bin/busybox cp /www/livez /www/version /tmp/w/; (/bin/busybox sleep 2; /bin/busybox cp /www/readyz /tmp/w/) & exec /bin/busybox httpd -f -v -p 80 -h /tmp/w'],
+    cmd: [
+      '/bin/busybox',
+      'sh',
+      '-c',
+      'echo "app slow starting"; /bin/busybox mkdir -p /tmp/w; /bin/busybox cp /www/livez /www/version /tmp/w/; (/bin/busybox sleep 2; /bin/busybox cp /www/readyz /tmp/w/) & exec /bin/busybox httpd -f -v -p 80 -h /tmp/w',
+    ],
   },
   crash: { www: {}, cmd: ['/bin/busybox', 'sh', '-c', 'echo "boom: DATABASE_URL is not set"; exit 3'] },
   edge: app('edge'),
@@ -136,11 +150,14 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     const v = await runCli(['validate', '--root', root]);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     const ports = json<{ ports: { host: string; port: number; owner: string }[] }>(await runCli(['ports', '--root', root, '--json']));
-    assert.deepEqual(ports.ports.filter((e) => e.host === WEB).map((e) => [e.port, e.owner]), [
-      [8080, 'shop'],
-      [8090, 'api'],
-      [8443, 'edge'],
-    ]);
+    assert.deepEqual(
+      ports.ports.filter((e) => e.host === WEB).map((e) => [e.port, e.owner]),
+      [
+        [8080, 'shop'],
+        [8090, 'api'],
+        [8443, 'edge'],
+      ],
+    );
   });
 
   test('--dry-run shows the exact remote commands and touches nothing', async () => {
@@ -151,7 +168,10 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(plan?.image, `${REGISTRY}/shop:prod-v1`);
     const steps = plan?.steps.join('\n') ?? '';
     assert.match(steps, /docker pull reg:5000\/shop:prod-v1 +\(the old container keeps running; before the host's revert is armed\)/);
-    assert.match(steps, /<compose> -p shop --project-directory \/srv\/shop\/current -f \S+\/compose\.yml -f \S+\/\.manage-apps\/compose\.override\.yml up -d --no-deps --no-build app/);
+    assert.match(
+      steps,
+      /<compose> -p shop --project-directory \/srv\/shop\/current -f \S+\/compose\.yml -f \S+\/\.manage-apps\/compose\.override\.yml up -d --no-deps --no-build app/,
+    );
     assert.match(steps, /up -d --no-deps --no-build app/);
     assert.doesNotMatch(steps, /(<compose>|docker-compose|docker compose)[^\n]* down\b/);
     assert.equal(await onWeb('test -e /srv/shop && echo exists || echo absent'), 'absent');
@@ -169,7 +189,9 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(deploysOf(edge)[0]?.image?.digest, `${REGISTRY}/edge@${digests['edge']}`);
     edgeBefore = await container('edge_caddy_1');
     // Another service of the app's compose project, started by hand: a deploy of app never touches it.
-    await onWeb(`mkdir -p /opt/side && cat > /opt/side/compose.yml <<'EOF'\n${COMPOSE_SHOP}EOF\ncd /opt/side && docker-compose -p shop up -d --no-deps sidecar 2>&1`);
+    await onWeb(
+      `mkdir -p /opt/side && cat > /opt/side/compose.yml <<'EOF'\n${COMPOSE_SHOP}EOF\ncd /opt/side && docker-compose -p shop up -d --no-deps sidecar 2>&1`,
+    );
     sidecarBefore = await container('shop_sidecar_1');
 
     const run = await deploy('shop', '--tag', 'prod-v1');
@@ -182,7 +204,12 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(await onWeb(`cat /srv/shop/releases/${d?.release}/.manage-apps/image`), `${REGISTRY}/shop@${digests['v1']}`);
     assert.equal(await onWeb(`docker inspect --format '{{.Config.Image}}' shop_app_1`), `${REGISTRY}/shop@${digests['v1']}`);
     // The hardening of the override (render/compose-hardening.ts) reached the container, and it serves under it.
-    assert.equal(await onWeb(`docker inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.Config.User}} {{.HostConfig.Tmpfs}}' shop_app_1`), 'true [ALL] [no-new-privileges:true] 65534:65534 map[/tmp:]');
+    assert.equal(
+      await onWeb(
+        `docker inspect --format '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.Config.User}} {{.HostConfig.Tmpfs}}' shop_app_1`,
+      ),
+      'true [ALL] [no-new-privileges:true] 65534:65534 map[/tmp:]',
+    );
 
     const v2 = await deploy('shop', '--tag', 'prod-v2');
     assert.equal(v2.status, 0, v2.stdout + v2.stderr);
@@ -217,7 +244,9 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
 
   test('rollback returns to the digest that passed, even after its tag was moved in the registry', async () => {
     // prod-v1 now names the v3 image in the registry, and web1 no longer has the v1 image.
-    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-v1 && docker push ${REGISTRY}/shop:prod-v1`, { timeoutMs: 60_000 });
+    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-v1 && docker push ${REGISTRY}/shop:prod-v1`, {
+      timeoutMs: 60_000,
+    });
     assert.equal(r.exitCode, 0, r.stderr);
     await onWeb(`docker rmi -f $(docker image inspect --format '{{.Id}}' ${REGISTRY}/shop@${digests['v1']}) >/dev/null`);
     const run = await cli('rollback', 'shop', '--json');
@@ -296,10 +325,18 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     /** Until nothing is armed and no deploy script runs on the host (the revert window has passed). */
     const settle = (what: string) =>
       eventually(`${what}: the host settled`, 60_000, async () => {
-        const r = await fleet.ssh(WEB, `p=$(cat ${D}/.deploy.lock/script.pid 2>/dev/null); if test -e ${D}/.revert/armed; then echo armed; elif [ -n "$p" ] && ps -o comm= -p "$p" | grep -qx sh; then echo busy; else echo clear; fi`, { timeoutMs: 10_000 });
+        const r = await fleet.ssh(
+          WEB,
+          `p=$(cat ${D}/.deploy.lock/script.pid 2>/dev/null); if test -e ${D}/.revert/armed; then echo armed; elif [ -n "$p" ] && ps -o comm= -p "$p" | grep -qx sh; then echo busy; else echo clear; fi`,
+          { timeoutMs: 10_000 },
+        );
         return r.stdout.trim() === 'clear';
       }).catch(async (error: Error) => {
-        const dump = await fleet.ssh(WEB, `ls -la ${D}/.revert; cat ${D}/.revert/armed ${D}/.revert/fired; systemctl list-timers --all 'manage-apps-revert-*' --no-pager; journalctl -u 'manage-apps-revert-*' --no-pager -n 40; tail -n 20 ${D}/deploys.log`, { timeoutMs: 20_000 });
+        const dump = await fleet.ssh(
+          WEB,
+          `ls -la ${D}/.revert; cat ${D}/.revert/armed ${D}/.revert/fired; systemctl list-timers --all 'manage-apps-revert-*' --no-pager; journalctl -u 'manage-apps-revert-*' --no-pager -n 40; tail -n 20 ${D}/deploys.log`,
+          { timeoutMs: 20_000 },
+        );
         throw new Error(`${error.message}\n${dump.stdout}${dump.stderr}`);
       });
 
@@ -339,7 +376,14 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
       // A tag whose image is not the one running, so the container really is recreated.
       const tag = point === 'during the gate' ? 'prod-slow' : image === `${REGISTRY}/shop@${digests['v3']}` ? 'prod-v2' : 'prod-v3';
       const condition = conditions[point];
-      const watch = condition === undefined ? undefined : fleet.ssh(WEB, `before='${newestBefore}'; cur='${cur}'; cid='${cid}'; for i in $(seq 1 3000); do if ${condition}; then echo hit; exit 0; fi; sleep 0.01; done; exit 1`, { timeoutMs: 60_000 });
+      const watch =
+        condition === undefined
+          ? undefined
+          : fleet.ssh(
+              WEB,
+              `before='${newestBefore}'; cur='${cur}'; cid='${cid}'; for i in $(seq 1 3000); do if ${condition}; then echo hit; exit 0; fi; sleep 0.01; done; exit 1`,
+              { timeoutMs: 60_000 },
+            );
       let shipped = false;
       const args = point === 'during a rollback' ? ['rollback', 'shop', '--to', slowRelease] : ['deploy', 'shop', '--tag', tag];
       const doomed = startCli([...args, ...WINDOW, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'], env(), (chunk) => {
@@ -355,10 +399,14 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
         run = await doomed.done;
       } else run = await cutUntil(fleet, WEB, doomed.done);
       await settle(label);
-      const problem = await inconsistency(before, async () => (point === 'during a rollback' ? slowRelease : onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`)));
+      const problem = await inconsistency(before, async () =>
+        point === 'during a rollback' ? slowRelease : onWeb(`ls -1 ${D}/releases | grep -v '^\\.' | sort | tail -n 1`),
+      );
       const live = await onWeb(`c=$(readlink ${D}/current); echo "\${c#releases/}"`);
       const problems = problem ?? '';
-      outcomes.push(`  ${problems ? '✖' : '✔'} ${label}: ${problems || 'consistent'} (CLI exit ${run.status ?? 'signal'}; settled and checked ${((Date.now() - t0) / 1000).toFixed(0)} s after the start; then ${live === before ? 'the release from before' : `the new release ${live}`} served)`);
+      outcomes.push(
+        `  ${problems ? '✖' : '✔'} ${label}: ${problems || 'consistent'} (CLI exit ${run.status ?? 'signal'}; settled and checked ${((Date.now() - t0) / 1000).toFixed(0)} s after the start; then ${live === before ? 'the release from before' : `the new release ${live}`} served)`,
+      );
       if (!problems) survived++;
     }
 
@@ -383,7 +431,9 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.match(d?.reason ?? '', /pulling \S+shop:prod-later failed/);
     assert.equal(await served(), 'v2', 'nothing switched');
     assert.equal(await onWeb(`cat /srv/shop/releases/${d?.release}/.manage-apps/ref`), `${REGISTRY}/shop:prod-later`);
-    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-later && docker push ${REGISTRY}/shop:prod-later`, { timeoutMs: 60_000 });
+    const r = await fleet.ssh(REG, `docker tag ${REGISTRY}/shop:prod-v3 ${REGISTRY}/shop:prod-later && docker push ${REGISTRY}/shop:prod-later`, {
+      timeoutMs: 60_000,
+    });
     assert.equal(r.exitCode, 0, r.stderr);
     const back = await cli('rollback', 'shop', '--to', d!.release!, '--json');
     assert.equal(back.status, 0, back.stdout + back.stderr);

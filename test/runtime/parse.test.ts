@@ -54,20 +54,55 @@ test('one status script per host: one systemctl show for all units, one probe pa
   const script = hostStatusScript({ groups: [{ runtime: systemd, services: [api, worker, { ...api, id: 'b', unit: 'b.service', port: 3001 }] }] });
   assert.equal(script.match(/systemctl show --timestamp=unix/g)?.length, 1);
   assert.match(script, /ma_probe_all 2 3000 \/readyz 3000 \/livez 3001 \/readyz 3001 \/livez/);
-  const both = hostStatusScript({ groups: [{ runtime: systemd, services: [api] }, { runtime: pid, services: [{ ...api, id: 'dev', key: 'dev', unit: undefined as never, state: raw('/tmp/x') }] }] });
+  const both = hostStatusScript({
+    groups: [
+      { runtime: systemd, services: [api] },
+      { runtime: pid, services: [{ ...api, id: 'dev', key: 'dev', unit: undefined as never, state: raw('/tmp/x') }] },
+    ],
+  });
   assert.match(both, /@@pid/);
-  const parsed = parseHostStatus({ groups: [{ runtime: systemd, services: [api] }, { runtime: pid, services: [{ id: 'dev', key: 'dev', port: 3002, readiness: '/readyz', liveness: '/livez' }] }] }, '@@host\th\t1\n@@pid\tdev\trunning\t42\t1700000000\n@@begin\tprobes\n3002 /readyz 200\n3002 /livez 200\n@@end\n');
-  assert.deepEqual(parsed.services[1]?.state, { load: 'pid-file', active: 'active', sub: 'running', since: '2023-11-14T22:13:20.000Z', restarts: null, pid: 42 });
+  const parsed = parseHostStatus(
+    {
+      groups: [
+        { runtime: systemd, services: [api] },
+        { runtime: pid, services: [{ id: 'dev', key: 'dev', port: 3002, readiness: '/readyz', liveness: '/livez' }] },
+      ],
+    },
+    '@@host\th\t1\n@@pid\tdev\trunning\t42\t1700000000\n@@begin\tprobes\n3002 /readyz 200\n3002 /livez 200\n@@end\n',
+  );
+  assert.deepEqual(parsed.services[1]?.state, {
+    load: 'pid-file',
+    active: 'active',
+    sub: 'running',
+    since: '2023-11-14T22:13:20.000Z',
+    restarts: null,
+    pid: 42,
+  });
 });
 
 test('parseShow and parseProbes tolerate junk', () => {
-  assert.deepEqual(parseShow('\n\nA=1\nB==2\n\n\nC=\n').map((m) => Object.fromEntries(m)), [{ A: '1', B: '=2' }, { C: '' }]);
-  assert.deepEqual([...parseProbes('3000 /readyz 200\ngarbage\n3000 /x?y=1 000\n')], [['3000 /readyz', 200], ['3000 /x?y=1', 0]]);
+  assert.deepEqual(
+    parseShow('\n\nA=1\nB==2\n\n\nC=\n').map((m) => Object.fromEntries(m)),
+    [{ A: '1', B: '=2' }, { C: '' }],
+  );
+  assert.deepEqual(
+    [...parseProbes('3000 /readyz 200\ngarbage\n3000 /x?y=1 000\n')],
+    [
+      ['3000 /readyz', 200],
+      ['3000 /x?y=1', 0],
+    ],
+  );
 });
 
 test('parseGate and parseDiagnosis', () => {
-  assert.deepEqual(parseGate('@@before\tactive\n@@gate\tcrashed\tthe main process exited (exit-code, exit status 3)\t812\n'), { outcome: 'crashed', detail: 'the main process exited (exit-code, exit status 3)', elapsedMs: 812 });
+  assert.deepEqual(parseGate('@@before\tactive\n@@gate\tcrashed\tthe main process exited (exit-code, exit status 3)\t812\n'), {
+    outcome: 'crashed',
+    detail: 'the main process exited (exit-code, exit status 3)',
+    elapsedMs: 812,
+  });
   assert.equal(parseGate('ssh: oops').outcome, 'unknown');
-  const d = parseDiagnosis('@@begin\tstatus\n* web.service\n@@begin\tjournal\n-- No entries --\nline 1\nline 2\n@@begin\treadiness\nHTTP/1.1 503 x\n\nbody\n@@end\n');
+  const d = parseDiagnosis(
+    '@@begin\tstatus\n* web.service\n@@begin\tjournal\n-- No entries --\nline 1\nline 2\n@@begin\treadiness\nHTTP/1.1 503 x\n\nbody\n@@end\n',
+  );
   assert.deepEqual(d, { status: '* web.service', journal: ['line 1', 'line 2'], readiness: 'HTTP/1.1 503 x\n\nbody' });
 });

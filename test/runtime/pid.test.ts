@@ -85,7 +85,10 @@ test('a process that ignores SIGTERM is killed after the grace period, with its 
   // The child says when its SIGTERM handler is in place: on a loaded machine node can take
   // longer than any fixed pause to get there, and a TERM before it would end it normally.
   const armed = join(dir, 'stubborn.armed');
-  await writeFile(join(dir, 'stubborn.sh'), `trap '' TERM\nnode -e "process.on('SIGTERM',()=>{});require('fs').writeFileSync(process.argv[1],'');setInterval(()=>{},1000)" ${armed} &\nwait\n`);
+  await writeFile(
+    join(dir, 'stubborn.sh'),
+    `trap '' TERM\nnode -e "process.on('SIGTERM',()=>{});require('fs').writeFileSync(process.argv[1],'');setInterval(()=>{},1000)" ${armed} &\nwait\n`,
+  );
   const s = await service('stubborn', 'sh stubborn.sh');
   const start = records((await run(pidStartScript(state, s))).stdout).find((r) => r[0] === 'start');
   const pid = Number(start?.[2]);
@@ -118,7 +121,10 @@ test('a stale pid file (the process died) reads as stale, and start replaces it'
   const st = await status(s);
   assert.equal(st.state?.sub, 'stale-pid-file');
   const restart = records((await run(pidStartScript(state, s))).stdout);
-  assert.ok(restart.some((r) => r[0] === 'stale'), 'start says it removed a stale pid file');
+  assert.ok(
+    restart.some((r) => r[0] === 'stale'),
+    'start says it removed a stale pid file',
+  );
   assert.equal(restart.find((r) => r[0] === 'start')?.[1], 'started');
   await run(pidStopScript(state, s, 5));
 });
@@ -162,18 +168,27 @@ async function startRecord(s: RuntimeService) {
 test('start refuses when another process already listens on the port (HTTP or not), and starts nothing', async () => {
   const s = await service('taken', `node ${app}`);
   // An HTTP server that would answer the readiness probe with 200 for the new process.
-  const http = await listen(createHttpServer((_req, res) => res.end('someone else')), s.port!);
+  const http = await listen(
+    createHttpServer((_req, res) => res.end('someone else')),
+    s.port!,
+  );
   try {
     const start = await startRecord(s);
     assert.equal(start?.[1], 'failed');
     // The holder's pid is named where lsof is installed.
-    assert.match(start?.[2] ?? '', new RegExp(`^port ${s.port} is already in use: another process( \\(pid ${process.pid}: node\\))? listens on 127\\.0\\.0\\.1:${s.port}; `));
+    assert.match(
+      start?.[2] ?? '',
+      new RegExp(`^port ${s.port} is already in use: another process( \\(pid ${process.pid}: node\\))? listens on 127\\.0\\.0\\.1:${s.port}; `),
+    );
     assert.equal((await status(s)).state?.load, 'no-pid-file', 'nothing was started');
   } finally {
     await close(http);
   }
   // A listener that never speaks HTTP counts too.
-  const silent = await listen(createServer(() => {}), s.port!);
+  const silent = await listen(
+    createServer(() => {}),
+    s.port!,
+  );
   try {
     assert.equal((await startRecord(s))?.[1], 'failed');
   } finally {
@@ -189,7 +204,10 @@ test('the gate does not take a readiness answer for ours when our process has ex
   // The process lives 0.5 s; the port is answered (slowly, by someone else) after it exited.
   const s = await service('gone', 'sleep 0.5');
   await startRecord(s);
-  const http = await listen(createHttpServer((_req, res) => setTimeout(() => res.end('ok'), 1200)), s.port!);
+  const http = await listen(
+    createHttpServer((_req, res) => setTimeout(() => res.end('ok'), 1200)),
+    s.port!,
+  );
   try {
     const gate = parseGate((await run(pidGateScript(state, s, 10_000))).stdout);
     assert.equal(gate.outcome, 'crashed');
@@ -229,7 +247,7 @@ test('a worker (no port) is ready only when it still runs a second later', async
   await run(pidStopScript(state, steady, 5));
 });
 
-test('the diagnosis shows only the log lines this start wrote, not earlier runs\' errors', async () => {
+test("the diagnosis shows only the log lines this start wrote, not earlier runs' errors", async () => {
   const s = await service('twice', `node -e "console.error('old failure'); process.exit(1)"`);
   await startRecord(s);
   await run(pidGateScript(state, s, 5000));
@@ -240,7 +258,7 @@ test('the diagnosis shows only the log lines this start wrote, not earlier runs\
   const journal = parseDiagnosis((await run(pidDiagnosisScript(state, s, 20, Number(start?.[3])))).stdout).journal.join('\n');
   assert.match(journal, /new failure/);
   assert.doesNotMatch(journal, /old failure/);
-  assert.match(journal, /^=== .* manage-apps start: /, 'starts with this start\'s own line');
+  assert.match(journal, /^=== .* manage-apps start: /, "starts with this start's own line");
   // Without an offset (or with one past a truncated log): the log's tail.
   const all = parseDiagnosis((await run(pidDiagnosisScript(state, s, 20))).stdout).journal.join('\n');
   assert.match(all, /old failure[\s\S]*new failure/);

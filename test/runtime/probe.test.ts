@@ -122,48 +122,88 @@ test('with no HTTP client at all, every probe reads as no answer rather than fai
 // An edge that serves HTTPS (Caddy on 443) is probed the way clients reach it: TLS to its loopback
 // with a name it serves as SNI and Host. A real TLS server with a self-signed certificate (what
 // Caddy's internal CA looks like to a client that does not trust it) that refuses other names.
-test('an HTTPS edge is probed over TLS with the name it serves; any answer is alive, a refused name or a plain-HTTP probe is not', { skip: which('openssl') === undefined && 'openssl is not installed' }, async () => {
-  const { createServer: createHttps } = await import('node:https');
-  const { createSecureContext } = await import('node:tls');
-  const { healthOf } = await import('../../src/runtime/shell.js');
-  const dir = join(work, 'tls');
-  mkdirSync(dir, { recursive: true });
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=shop.internal', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
-  assert.equal(made.status, 0, made.stderr);
-  const { readFileSync } = await import('node:fs');
-  const context = createSecureContext({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
-  const hosts: string[] = [];
-  // Like Caddy: a handshake for a name it has no site for fails.
-  const tls = createHttps({ SNICallback: (name, cb) => (name === 'shop.internal' ? cb(null, context) : cb(new Error(`no certificate for ${name}`))) }, (req, res) => {
-    hosts.push(req.headers.host ?? '');
-    res.writeHead(req.url === '/readyz' ? 502 : 200).end();
-  });
-  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-  const tlsPort = (tls.address() as { port: number }).port;
-  try {
-    const edge = (name: string): RuntimeService => ({ id: 'edge', key: 'edge', port: tlsPort, readiness: '/readyz', liveness: '/', tls: { name } });
-    const run = async (path: string, list: RuntimeService[]) => {
-      const child = spawn('/bin/sh', ['-s'], { cwd: work, env: { PATH: path, HOME: work }, timeout: 20_000 });
-      let stdout = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stdin.end(`${BASE_PRELUDE}\n${probePart(list)}\n`);
-      await new Promise((resolve) => child.on('close', resolve));
-      return parseProbes(stdout.split('@@begin\tprobes\n')[1]?.split('@@end')[0]);
-    };
-    for (const [label, path] of [['curl', pathWith('tls-curl', ['curl'])], ...(which('python3') === undefined ? [] : [['python3', pathWith('tls-python', ['python3'])]])] as const) {
-      const probes = await run(path, [edge('shop.internal')]);
-      assert.deepEqual(sorted(probes), sorted(new Map([[`${tlsPort} /readyz`, 502], [`${tlsPort} /`, 200]])), label);
-      const health = healthOf(edge('shop.internal'), probes)!;
-      assert.ok(health.readiness.ok && health.liveness.ok, `${label}: an edge that answers over TLS is alive, whatever its site answered`);
-      const refused = await run(path, [edge('other.internal')]);
-      assert.equal(refused.get(`${tlsPort} /readyz`), 0, `${label}: a name the edge has no certificate for`);
-      assert.equal(healthOf(edge('other.internal'), refused)!.readiness.ok, false);
+test(
+  'an HTTPS edge is probed over TLS with the name it serves; any answer is alive, a refused name or a plain-HTTP probe is not',
+  { skip: which('openssl') === undefined && 'openssl is not installed' },
+  async () => {
+    const { createServer: createHttps } = await import('node:https');
+    const { createSecureContext } = await import('node:tls');
+    const { healthOf } = await import('../../src/runtime/shell.js');
+    const dir = join(work, 'tls');
+    mkdirSync(dir, { recursive: true });
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=shop.internal',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(made.status, 0, made.stderr);
+    const { readFileSync } = await import('node:fs');
+    const context = createSecureContext({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const hosts: string[] = [];
+    // Like Caddy: a handshake for a name it has no site for fails.
+    const tls = createHttps(
+      { SNICallback: (name, cb) => (name === 'shop.internal' ? cb(null, context) : cb(new Error(`no certificate for ${name}`))) },
+      (req, res) => {
+        hosts.push(req.headers.host ?? '');
+        res.writeHead(req.url === '/readyz' ? 502 : 200).end();
+      },
+    );
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const tlsPort = (tls.address() as { port: number }).port;
+    try {
+      const edge = (name: string): RuntimeService => ({ id: 'edge', key: 'edge', port: tlsPort, readiness: '/readyz', liveness: '/', tls: { name } });
+      const run = async (path: string, list: RuntimeService[]) => {
+        const child = spawn('/bin/sh', ['-s'], { cwd: work, env: { PATH: path, HOME: work }, timeout: 20_000 });
+        let stdout = '';
+        child.stdout.on('data', (c) => (stdout += c));
+        child.stdin.end(`${BASE_PRELUDE}\n${probePart(list)}\n`);
+        await new Promise((resolve) => child.on('close', resolve));
+        return parseProbes(stdout.split('@@begin\tprobes\n')[1]?.split('@@end')[0]);
+      };
+      for (const [label, path] of [
+        ['curl', pathWith('tls-curl', ['curl'])],
+        ...(which('python3') === undefined ? [] : [['python3', pathWith('tls-python', ['python3'])]]),
+      ] as const) {
+        const probes = await run(path, [edge('shop.internal')]);
+        assert.deepEqual(
+          sorted(probes),
+          sorted(
+            new Map([
+              [`${tlsPort} /readyz`, 502],
+              [`${tlsPort} /`, 200],
+            ]),
+          ),
+          label,
+        );
+        const health = healthOf(edge('shop.internal'), probes)!;
+        assert.ok(health.readiness.ok && health.liveness.ok, `${label}: an edge that answers over TLS is alive, whatever its site answered`);
+        const refused = await run(path, [edge('other.internal')]);
+        assert.equal(refused.get(`${tlsPort} /readyz`), 0, `${label}: a name the edge has no certificate for`);
+        assert.equal(healthOf(edge('other.internal'), refused)!.readiness.ok, false);
+      }
+      assert.ok(
+        hosts.length > 0 && hosts.every((h) => h === `shop.internal:${tlsPort}` || h === 'shop.internal'),
+        `Host headers: ${hosts.join(', ')}`,
+      );
+      // What status did before: plain HTTP on the TLS port gets no HTTP answer (Caddy answers 400).
+      const plain = await run(pathWith('tls-plain', ['curl']), [{ id: 'edge', key: 'edge', port: tlsPort, readiness: '/readyz', liveness: '/' }]);
+      assert.equal(plain.get(`${tlsPort} /readyz`), 0);
+    } finally {
+      await new Promise((resolve) => tls.close(resolve));
     }
-    assert.ok(hosts.length > 0 && hosts.every((h) => h === `shop.internal:${tlsPort}` || h === 'shop.internal'), `Host headers: ${hosts.join(', ')}`);
-    // What status did before: plain HTTP on the TLS port gets no HTTP answer (Caddy answers 400).
-    const plain = await run(pathWith('tls-plain', ['curl']), [{ id: 'edge', key: 'edge', port: tlsPort, readiness: '/readyz', liveness: '/' }]);
-    assert.equal(plain.get(`${tlsPort} /readyz`), 0);
-  } finally {
-    await new Promise((resolve) => tls.close(resolve));
-  }
-});
+  },
+);

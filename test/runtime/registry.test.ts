@@ -27,19 +27,44 @@ function write(path: string, text: string): void {
 
 /** One service of every runtime: a unit on a server, a process on this machine, a compose service. */
 async function fleet(): Promise<Service[]> {
-  write('mesh-hosts.json', JSON.stringify({ hosts: { web: { address: '127.0.0.1', port: 1, provider: 'bare-metal', role: 'production' }, laptop: { provider: 'local', role: 'production', local: true } } }));
-  write('api/.infra.yaml', 'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: web\n  port: 18090\n  command: node server.js\n');
-  write('dev/.infra.yaml', 'apiVersion: infra/v2\nproject: dev\nprovider: local\nservice:\n  host: laptop\n  port: 18091\n  command: node server.js\n');
-  write('shop/.infra.yaml', 'apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: web\n  port: 18092\n  compose:\n    file: compose.yml\n    service: app\n');
+  write(
+    'mesh-hosts.json',
+    JSON.stringify({
+      hosts: {
+        web: { address: '127.0.0.1', port: 1, provider: 'bare-metal', role: 'production' },
+        laptop: { provider: 'local', role: 'production', local: true },
+      },
+    }),
+  );
+  write(
+    'api/.infra.yaml',
+    'apiVersion: infra/v2\nproject: api\nprovider: bare-metal\nservice:\n  host: web\n  port: 18090\n  command: node server.js\n',
+  );
+  write(
+    'dev/.infra.yaml',
+    'apiVersion: infra/v2\nproject: dev\nprovider: local\nservice:\n  host: laptop\n  port: 18091\n  command: node server.js\n',
+  );
+  write(
+    'shop/.infra.yaml',
+    'apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: web\n  port: 18092\n  compose:\n    file: compose.yml\n    service: app\n',
+  );
   write('shop/compose.yml', 'services:\n  app:\n    image: busybox:1\n    ports: ["18092:80"]\n');
   const loaded = await loadFleet({ root: dir });
-  assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error'), []);
+  assert.deepEqual(
+    loaded.problems.filter((p) => p.severity === 'error'),
+    [],
+  );
   return loaded.fleet.services;
 }
 
 /** The runtime view, as ops/context.ts builds it (the shared fields, then the runtime's own). */
 function view(service: Service): RuntimeService {
-  const common: RuntimeService = { id: service.id, key: fileSafe(service.id), readiness: service.health.readiness, liveness: service.health.liveness };
+  const common: RuntimeService = {
+    id: service.id,
+    key: fileSafe(service.id),
+    readiness: service.health.readiness,
+    liveness: service.health.liveness,
+  };
   if (service.unit !== undefined) common.unit = service.unit;
   if (service.port !== undefined) common.port = service.port;
   return runtimeOf(service).view(service, common, { remote: false, state: sh`${join(dir, 'state')}` });
@@ -67,14 +92,27 @@ test('every registered runtime has every part of the interface', () => {
     for (const part of RUNTIME_PARTS) {
       const value = runtime[part];
       assert.notEqual(value, undefined, `the ${runtime.supervisor} runtime has no ${part}`);
-      if (['view', 'statusPart', 'probed', 'parseStatus', 'noStateReason', 'statusLabel', 'declaredLabel', 'lifecycle', 'diagnosisScript', 'logs'].includes(part)) assert.equal(typeof value, 'function', `${runtime.supervisor}.${part}`);
+      if (
+        [
+          'view',
+          'statusPart',
+          'probed',
+          'parseStatus',
+          'noStateReason',
+          'statusLabel',
+          'declaredLabel',
+          'lifecycle',
+          'diagnosisScript',
+          'logs',
+        ].includes(part)
+      )
+        assert.equal(typeof value, 'function', `${runtime.supervisor}.${part}`);
     }
     // Without releases, deploy and releases must still say why there are none.
     if (runtime.releases === undefined) {
       assert.equal(typeof runtime.noDeploy, 'string', `the ${runtime.supervisor} runtime ships no releases and deploy cannot say why`);
       assert.equal(typeof runtime.noReleases, 'string', `the ${runtime.supervisor} runtime ships no releases and releases cannot say why`);
-    }
-    else {
+    } else {
       assert.equal(typeof runtime.releases.activatable, 'function', `${runtime.supervisor}.releases.activatable`);
       assert.equal(typeof runtime.releases.activation, 'function', `${runtime.supervisor}.releases.activation`);
     }
@@ -100,9 +138,14 @@ test("each runtime's part of a host's status runs under sh and reports each of i
     assert.equal(r.unreachable, undefined);
     const report = parseHostStatus(input, r.stdout);
     assert.ok(report.hostname, `${runtime.supervisor}: the host line`);
-    assert.deepEqual(report.services.map((s) => s.id), items.map((s) => s.id), `${runtime.supervisor}: one row per service`);
+    assert.deepEqual(
+      report.services.map((s) => s.id),
+      items.map((s) => s.id),
+      `${runtime.supervisor}: one row per service`,
+    );
     // Nothing listens on these ports: each probe reads as no answer, attributed to its service.
-    for (const row of report.services) assert.deepEqual(row.health?.readiness, { path: '/readyz', status: 0, ok: false }, `${runtime.supervisor}: ${row.id}`);
+    for (const row of report.services)
+      assert.deepEqual(row.health?.readiness, { path: '/readyz', status: 0, ok: false }, `${runtime.supervisor}: ${row.id}`);
     for (const s of items) {
       const rs = view(s);
       const logs = runtime.logs(rs, 5, false);

@@ -18,7 +18,10 @@ test('JSON: a key repeated in one object is a located yaml_syntax problem and th
 test('JSON duplicate scan: escapes, strings holding structure, arrays, nesting; no false positives', () => {
   assert.deepEqual(duplicateJsonKeys('{"a":"a","b":["a","a",{"a":1}],"c":{"x":"x,{\\"x\\":1}"},"d":"\\\\"}'), []);
   const found = duplicateJsonKeys(String.raw`{"x":[{"b":1,"b":2},{"c":{"d":1,"\u0064":3}}],"q\\":1,"q\\":2}`);
-  assert.deepEqual(found.map((d) => `${d.where}:${d.key}`), ['x[0]:b', 'x[1].c:d', 'the document:q\\']);
+  assert.deepEqual(
+    found.map((d) => `${d.where}:${d.key}`),
+    ['x[0]:b', 'x[1].c:d', 'the document:q\\'],
+  );
 });
 
 test('JSON: a UTF-8 byte-order mark is accepted and positions ignore it', () => {

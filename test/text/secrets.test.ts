@@ -18,10 +18,17 @@ const SHAPES: Record<string, string> = {
 };
 
 test('a 1 MB line validates (every shape that was quadratic), and is not taken for a secret', { timeout: 60_000 }, () => {
-  const inventory = parseInventory('/x/mesh-hosts.json', 'mesh-hosts.json', JSON.stringify({ version: 1, hosts: { core: { provider: 'bare-metal', role: 'production' } } }));
+  const inventory = parseInventory(
+    '/x/mesh-hosts.json',
+    'mesh-hosts.json',
+    JSON.stringify({ version: 1, hosts: { core: { provider: 'bare-metal', role: 'production' } } }),
+  );
   for (const [shape, value] of Object.entries(SHAPES)) {
     assert.equal(looksLikeSecret(value), false, shape);
-    const loaded = parseManifest({ path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' }, `apiVersion: infra/v2\nproject: p\nprovider: bare-metal\nowner: "${value}"\n`);
+    const loaded = parseManifest(
+      { path: '/x/p/.infra.yaml', file: 'p/.infra.yaml', fileEnvironment: 'prod' },
+      `apiVersion: infra/v2\nproject: p\nprovider: bare-metal\nowner: "${value}"\n`,
+    );
     assert.equal(loaded.valid, true, shape);
     assert.deepEqual(checkRules(buildFleet('/x', [loaded], inventory), [loaded], inventory), [], shape);
   }
@@ -33,8 +40,16 @@ test('the linear detector finds what the patterns found: URLs with a password, J
     'DATABASE_URL=redis://default:s3cr3t@cache:6379',
     'see 1http://u:p@host (a scheme after digits)',
     'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
-  ]) assert.equal(looksLikeSecret(yes), true, yes);
-  for (const no of ['https://example.com/a:b@c', 'ssh://git@github.com/x.git', 'mailto:someone@example.com', '://u:p@h (no scheme)', 'http://:p@h (no user)', 'http://u:@h (no password)']) {
+  ])
+    assert.equal(looksLikeSecret(yes), true, yes);
+  for (const no of [
+    'https://example.com/a:b@c',
+    'ssh://git@github.com/x.git',
+    'mailto:someone@example.com',
+    '://u:p@h (no scheme)',
+    'http://:p@h (no user)',
+    'http://u:@h (no password)',
+  ]) {
     assert.equal(looksLikeSecret(no), false, no);
   }
 });

@@ -40,9 +40,15 @@ describe("an application's text never drives the operator's terminal", { skip: r
   const cli = (...a: string[]) => runCli(args(...a), { MANAGE_APPS_CONTROL_DIR: control });
   /** The CLI on a real pseudo-terminal (util-linux script), colours on: what the operator's terminal receives. */
   const onTty = (...a: string[]) => {
-    const command = [process.execPath, join(packageRoot(), 'bin/manage-apps.js'), ...args(...a)].map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+    const command = [process.execPath, join(packageRoot(), 'bin/manage-apps.js'), ...args(...a)]
+      .map((w) => `'${w.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
     try {
-      return execFileSync('script', ['-qec', `stty cols 160 rows 50; ${command}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, MANAGE_APPS_CONTROL_DIR: control, TERM: 'xterm-256color', NO_COLOR: undefined } as NodeJS.ProcessEnv, timeout: 60_000 });
+      return execFileSync('script', ['-qec', `stty cols 160 rows 50; ${command}`, '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...process.env, MANAGE_APPS_CONTROL_DIR: control, TERM: 'xterm-256color', NO_COLOR: undefined } as NodeJS.ProcessEnv,
+        timeout: 60_000,
+      });
     } catch (error) {
       return String((error as { stdout?: string }).stdout ?? '');
     }
@@ -56,7 +62,8 @@ describe("an application's text never drives the operator's terminal", { skip: r
     root = await fleetRoot(fleet.hosts, {
       'hostile/.infra.yaml': `apiVersion: infra/v2\nproject: hostile\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: 7100\n  systemd_unit: hostile.service\n  health: { readiness: /, timeout: 3s }\n`,
       'scripted/.infra.yaml': `apiVersion: infra/v1\nproject: scripted\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: 7101\n  systemd_unit: scripted.service\n  deploy: deploy.sh\n`,
-      'scripted/deploy.sh': "#!/bin/sh\nprintf 'building \\033]0;pwned-title\\007\\033]52;c;cm0gLXJmIH4K\\007\\033[2J\\033[1;1H\\302\\2332K\\rFAKE: all healthy\\n'\nexit 1\n",
+      'scripted/deploy.sh':
+        "#!/bin/sh\nprintf 'building \\033]0;pwned-title\\007\\033]52;c;cm0gLXJmIH4K\\007\\033[2J\\033[1;1H\\302\\2332K\\rFAKE: all healthy\\n'\nexit 1\n",
     });
   });
 
@@ -67,11 +74,29 @@ describe("an application's text never drives the operator's terminal", { skip: r
 
   test('readiness answers, deploy script output and logs reach the terminal inert (pipe and pty)', async () => {
     const attacks: [string, () => Promise<string>][] = [
-      ['a failed start: the readiness answer (pipe)', async () => { const r = await cli('start', 'hostile'); return r.stdout + r.stderr; }],
+      [
+        'a failed start: the readiness answer (pipe)',
+        async () => {
+          const r = await cli('start', 'hostile');
+          return r.stdout + r.stderr;
+        },
+      ],
       ['a failed start: the readiness answer (terminal)', async () => onTty('restart', 'hostile')],
-      ["a failed deploy: the project's deploy script output (pipe)", async () => { const r = await cli('deploy', 'scripted'); return r.stdout + r.stderr; }],
+      [
+        "a failed deploy: the project's deploy script output (pipe)",
+        async () => {
+          const r = await cli('deploy', 'scripted');
+          return r.stdout + r.stderr;
+        },
+      ],
       ["a failed deploy: the project's deploy script output (terminal)", async () => onTty('deploy', 'scripted')],
-      ['logs (pipe)', async () => { const r = await cli('logs', 'hostile'); return r.stdout + r.stderr; }],
+      [
+        'logs (pipe)',
+        async () => {
+          const r = await cli('logs', 'hostile');
+          return r.stdout + r.stderr;
+        },
+      ],
       ['logs --raw on a terminal', async () => onTty('logs', 'hostile', '--raw')],
     ];
     let refused = 0;

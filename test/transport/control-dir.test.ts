@@ -34,7 +34,12 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
     return { tmp, home, parent: join(tmp, `manage-apps-${uid}`) };
   };
   const status = (env: { tmp: string; home: string }) =>
-    runCli(['status', '--json', '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '5'], { TMPDIR: env.tmp, HOME: env.home, MANAGE_APPS_CONTROL_DIR: undefined, MANAGE_APPS_CACHE: '0' });
+    runCli(['status', '--json', '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '5'], {
+      TMPDIR: env.tmp,
+      HOME: env.home,
+      MANAGE_APPS_CONTROL_DIR: undefined,
+      MANAGE_APPS_CACHE: '0',
+    });
 
   before(async () => {
     execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', attacker]);
@@ -42,7 +47,9 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
     work = mkdtempSync(join(tmpdir(), 'macd-')); // short: the socket path must fit
     chmodSync(work, 0o755);
     fleet = await TestFleet.up({ names: [HOST] });
-    root = await fleetRoot(fleet.hosts, { 'app/.infra.yaml': `apiVersion: infra/v2\nproject: app\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  systemd_unit: app.service\n` });
+    root = await fleetRoot(fleet.hosts, {
+      'app/.infra.yaml': `apiVersion: infra/v2\nproject: app\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  systemd_unit: app.service\n`,
+    });
   });
 
   after(async () => {
@@ -57,7 +64,11 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
     assert.equal(r.status, 1, r.stdout + r.stderr); // app.service does not exist: a problem, but the host answered
     const doc = json<{ hosts?: { host: string; reachable: boolean }[]; services: { id: string }[] }>(r);
     assert.equal(doc.services[0]?.id, 'app', r.stdout);
-    assert.deepEqual(doc.hosts?.map((h) => [h.host, h.reachable]), [[HOST, true]], r.stdout);
+    assert.deepEqual(
+      doc.hosts?.map((h) => [h.host, h.reachable]),
+      [[HOST, true]],
+      r.stdout,
+    );
     const dir = join(env.parent, 'ssh');
     assert.equal(lstatSync(env.parent).mode & 0o7777, 0o700);
     assert.equal(lstatSync(dir).mode & 0o7777, 0o700);
@@ -70,17 +81,28 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
     const attacks: { name: string; prepare: (env: ReturnType<typeof scene>) => void; why: RegExp }[] = [
       {
         name: 'the parent made first by another user (0755)',
-        prepare: (e) => { mkdirSync(e.parent, { mode: 0o755 }); chownSync(e.parent, attackerUid, attackerUid); },
+        prepare: (e) => {
+          mkdirSync(e.parent, { mode: 0o755 });
+          chownSync(e.parent, attackerUid, attackerUid);
+        },
         why: /manage-apps-\d+ is owned by uid \d+, not by you/,
       },
       {
         name: 'the parent made first by another user, writable by all',
-        prepare: (e) => { mkdirSync(e.parent); chmodSync(e.parent, 0o777); chownSync(e.parent, attackerUid, attackerUid); },
+        prepare: (e) => {
+          mkdirSync(e.parent);
+          chmodSync(e.parent, 0o777);
+          chownSync(e.parent, attackerUid, attackerUid);
+        },
         why: /is owned by uid \d+, not by you/,
       },
       {
         name: 'the parent and ssh made by another user',
-        prepare: (e) => { mkdirSync(join(e.parent, 'ssh'), { recursive: true, mode: 0o700 }); chownSync(e.parent, attackerUid, attackerUid); chownSync(join(e.parent, 'ssh'), attackerUid, attackerUid); },
+        prepare: (e) => {
+          mkdirSync(join(e.parent, 'ssh'), { recursive: true, mode: 0o700 });
+          chownSync(e.parent, attackerUid, attackerUid);
+          chownSync(join(e.parent, 'ssh'), attackerUid, attackerUid);
+        },
         why: /is owned by uid \d+, not by you/,
       },
       {
@@ -95,17 +117,24 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
       },
       {
         name: 'the parent ours but writable by all (ssh can be renamed away and replaced)',
-        prepare: (e) => { mkdirSync(e.parent); chmodSync(e.parent, 0o777); },
+        prepare: (e) => {
+          mkdirSync(e.parent);
+          chmodSync(e.parent, 0o777);
+        },
         why: /is writable by its group \(mode 777\)/,
       },
       {
         name: 'the temporary directory itself owned by another user',
-        prepare: (e) => { chownSync(e.tmp, attackerUid, attackerUid); },
+        prepare: (e) => {
+          chownSync(e.tmp, attackerUid, attackerUid);
+        },
         why: /\/t is owned by uid \d+, not by root or you/,
       },
       {
         name: 'the temporary directory writable by all without the sticky bit',
-        prepare: (e) => { chmodSync(e.tmp, 0o777); },
+        prepare: (e) => {
+          chmodSync(e.tmp, 0o777);
+        },
         why: /\/t is writable by its group \(mode 777\)/,
       },
     ];
@@ -115,7 +144,12 @@ describe('ssh control directory: the whole path is checked', { skip: realHostsSk
       attack.prepare(env);
       const r = await status(env);
       const sockets = existsSync(join(env.parent, 'ssh')) ? readdirSync(join(env.parent, 'ssh')).length : 0;
-      const ok = r.status === 2 && /the ssh control directory .* is not private: /.test(r.stderr) && attack.why.test(r.stderr) && !r.stderr.includes('    at ') && sockets === 0;
+      const ok =
+        r.status === 2 &&
+        /the ssh control directory .* is not private: /.test(r.stderr) &&
+        attack.why.test(r.stderr) &&
+        !r.stderr.includes('    at ') &&
+        sockets === 0;
       if (ok) refused++;
       else console.log(`not refused: ${attack.name}: exit ${r.status}\n${r.stderr}${r.stdout.slice(0, 500)}`);
     }

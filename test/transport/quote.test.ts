@@ -10,7 +10,33 @@ import { fileSafe, quote, raw, sh, validName } from '../../src/transport/quote.j
 import { SshTransport } from '../../src/transport/ssh.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 
-const HOSTILE = ["'", '"', '$(id)', '`id`', '\n', ';', '\\', '$HOME', '*', ' ', '\t', '!', '#', '~', '-n', '%s', '&&', '|', '>', '<', '${IFS}', "'\\''", '\r', 'é', '\u{1F600}'];
+const HOSTILE = [
+  "'",
+  '"',
+  '$(id)',
+  '`id`',
+  '\n',
+  ';',
+  '\\',
+  '$HOME',
+  '*',
+  ' ',
+  '\t',
+  '!',
+  '#',
+  '~',
+  '-n',
+  '%s',
+  '&&',
+  '|',
+  '>',
+  '<',
+  '${IFS}',
+  "'\\''",
+  '\r',
+  'é',
+  '\u{1F600}',
+];
 
 /** Arbitrary strings, often made of shell-significant pieces; never NUL (it cannot travel in argv). */
 const hostileString = fc
@@ -61,7 +87,8 @@ test('validName: plain names pass, anything a shell or a path could misread is r
   for (const bad of ['', '-rf', 'a b', 'a;b', '$(x)', '../x', 'a/b', "a'b", 'é']) assert.throws(() => validName('project', bad), UsageError, bad);
   assert.equal(validName('unit', 'quinn.hotel-scout.timer'), 'quinn.hotel-scout.timer');
   assert.equal(validName('unit', 'getty@tty1.service'), 'getty@tty1.service');
-  for (const bad of ['x', 'x.service;reboot', '-x.service', 'a b.service', '../x.service']) assert.throws(() => validName('unit', bad), UsageError, bad);
+  for (const bad of ['x', 'x.service;reboot', '-x.service', 'a b.service', '../x.service'])
+    assert.throws(() => validName('unit', bad), UsageError, bad);
   assert.equal(validName('path', '/srv/app'), '/srv/app');
   for (const bad of ['srv', '/srv/../etc', '/srv/a\nb']) assert.throws(() => validName('path', bad), UsageError, bad);
   assert.equal(validName('http path', '/readyz?full=1'), '/readyz?full=1');
@@ -96,7 +123,10 @@ describe('quoting through a real host over ssh', { skip: realHostsSkipReason(), 
     const script = samples.map((s, i) => sh`printf '@@%s:%s\\0' ${i} ${s}`.text).join('\n');
     const r = await ssh.script(script, { timeoutMs: 20_000 });
     assert.equal(r.code, 0, r.stderr);
-    const got = r.stdout.split('\0').slice(0, -1).map((rec) => rec.replace(/^@@\d+:/, ''));
+    const got = r.stdout
+      .split('\0')
+      .slice(0, -1)
+      .map((rec) => rec.replace(/^@@\d+:/, ''));
     assert.deepEqual(got, samples);
   });
 });

@@ -13,7 +13,11 @@ export async function checkIndependence(options: GlobalOptions & OpsCliOptions &
     if (report.hosts.length === 0) return `${style.green('✔')} no host has the role workstation or dev: nothing to check.`;
     const out: string[] = [];
     if (live) {
-      out.push(live.observedDown.size === 0 ? `${style.green('✔')} --live: every tunnel observed is up.` : `${style.red('✖')} --live: observed down: ${[...live.observedDown.keys()].join(', ')} (counted as broken below).`);
+      out.push(
+        live.observedDown.size === 0
+          ? `${style.green('✔')} --live: every tunnel observed is up.`
+          : `${style.red('✖')} --live: observed down: ${[...live.observedDown.keys()].join(', ')} (counted as broken below).`,
+      );
       for (const n of live.notes) out.push(`  ${style.dim(n)}`);
     }
     const details = (h: Omit<HostIndependence, 'host' | 'role'>, where: string) => {
@@ -25,8 +29,14 @@ export async function checkIndependence(options: GlobalOptions & OpsCliOptions &
         for (const step of s.failing) if (step.to !== first?.to || step.kind !== first.kind) out.push(`      and ${stepText(step)}`);
       }
       for (const t of h.critical_tunnels) {
-        if (t.basis === 'observed') out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) observed down (${t.observed}): \`manage-apps status\` shows it`);
-        else out.push(`    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${where}: re-home it onto the fleet`);
+        if (t.basis === 'observed')
+          out.push(
+            `    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) observed down (${t.observed}): \`manage-apps status\` shows it`,
+          );
+        else
+          out.push(
+            `    critical tunnel ${t.name} (${t.from} → ${t.to}${t.carries ? `, carries ${t.carries}` : ''}) ends on ${where}: re-home it onto the fleet`,
+          );
       }
     };
     for (const h of report.hosts) {
@@ -45,7 +55,12 @@ export async function checkIndependence(options: GlobalOptions & OpsCliOptions &
         details(together, 'one of them');
       }
     }
-    out.push('', report.ok ? `${style.green('✔')} production runs with every workstation and dev host offline.` : `${style.red('✖')} production does not run with every workstation and dev host offline.`);
+    out.push(
+      '',
+      report.ok
+        ? `${style.green('✔')} production runs with every workstation and dev host offline.`
+        : `${style.red('✖')} production does not run with every workstation and dev host offline.`,
+    );
     return out.join('\n');
   });
 }

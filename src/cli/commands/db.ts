@@ -16,9 +16,20 @@ export interface ProvisionCliOptions extends OpsCliOptions {
 
 export async function dbProvision(targets: string[], options: ProvisionCliOptions): Promise<CommandResult> {
   const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
-  const choices = { rotate: options.rotate === true, dryRun: options.dryRun === true, ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }) };
+  const choices = {
+    rotate: options.rotate === true,
+    dryRun: options.dryRun === true,
+    ...(readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout }),
+  };
   const selector = { targets, ...(options.env === undefined ? {} : { env: options.env }) };
-  const answer = await provisionUseCase(fleetSource(options), selector, givenSettings(options), choices, makeProgress({ json: options.json === true }), options.json === true ? undefined : problemNote);
+  const answer = await provisionUseCase(
+    fleetSource(options),
+    selector,
+    givenSettings(options),
+    choices,
+    makeProgress({ json: options.json === true }),
+    options.json === true ? undefined : problemNote,
+  );
   return { exitCode: answer.exitCode, json: answer.document, human: () => provisionText(answer.document) };
 }
 
@@ -36,14 +47,20 @@ export function provisionText(r: ProvisionReport): string {
   for (const d of r.databases) out.push(...dbLine(d, r.dry_run));
   for (const c of r.clusters) {
     if (!c.ok) out.push(`${style.red('✖')} cluster ${c.name} on ${c.host}: ${c.reason}`);
-    else if (c.hba !== 'unchanged') out.push(`${style.green(r.dry_run ? '~' : '✔')} cluster ${c.name} on ${c.host}: pg_hba.conf managed block ${c.hba === 'updated' ? `updated and reloaded (backup: ${c.hba_backup})` : 'would be updated and reloaded'}`);
+    else if (c.hba !== 'unchanged')
+      out.push(
+        `${style.green(r.dry_run ? '~' : '✔')} cluster ${c.name} on ${c.host}: pg_hba.conf managed block ${c.hba === 'updated' ? `updated and reloaded (backup: ${c.hba_backup})` : 'would be updated and reloaded'}`,
+      );
   }
   for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.id ?? n.cluster}: not driven: ${n.reason}`);
   if (r.databases.length === 0 && r.not_driven.length === 0) out.push('No declared database matches.');
   const { changed, unchanged, failed, clusters_changed } = r.summary;
   out.push('');
   if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.`);
-  else out.push(`${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.`);
+  else
+    out.push(
+      `${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.`,
+    );
   return out.join('\n');
 }
 
@@ -52,7 +69,14 @@ export async function dbStatusCommand(clusters: string[], options: OpsCliOptions
   return { exitCode: answer.exitCode, json: answer.document, human: () => dbStatusText(answer.document) };
 }
 
-const size = (b: number | null) => (b === null ? '' : b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${Math.round(b / 1024)} KiB`);
+const size = (b: number | null) =>
+  b === null
+    ? ''
+    : b >= 1 << 30
+      ? `${(b / (1 << 30)).toFixed(1)} GiB`
+      : b >= 1 << 20
+        ? `${(b / (1 << 20)).toFixed(1)} MiB`
+        : `${Math.round(b / 1024)} KiB`;
 
 export function dbStatusText(r: DbStatusReport): string {
   const out: string[] = [];
@@ -74,12 +98,17 @@ export function dbStatusText(r: DbStatusReport): string {
     ]);
     if (rows.length > 0) out.push(table(['SERVICE', 'DATABASE', 'EXISTS', 'USER', 'USER OK', 'OWNER', 'SIZE', 'CONN'], rows));
     else out.push(style.dim('  no manifest declares a database here'));
-    if (c.drift.databases.length + c.drift.roles.length > 0) out.push(`  ${style.yellow('drift:')} not declared by any manifest: ${[...c.drift.databases.map((d) => `database ${d}`), ...c.drift.roles.map((x) => `role ${x}`)].join(', ')}`);
+    if (c.drift.databases.length + c.drift.roles.length > 0)
+      out.push(
+        `  ${style.yellow('drift:')} not declared by any manifest: ${[...c.drift.databases.map((d) => `database ${d}`), ...c.drift.roles.map((x) => `role ${x}`)].join(', ')}`,
+      );
     for (const v of c.violations) out.push(`  ${style.red('✖')} ${v.message}`);
     out.push('');
   }
   for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.cluster}: not driven: ${n.reason}`);
   const s = r.summary;
-  out.push(`${s.declared} declared database(s): ${s.missing} missing, ${s.violations} own_db violation(s), ${s.drift} undeclared object(s), ${s.unreachable} cluster(s) unreachable.`);
+  out.push(
+    `${s.declared} declared database(s): ${s.missing} missing, ${s.violations} own_db violation(s), ${s.drift} undeclared object(s), ${s.unreachable} cluster(s) unreachable.`,
+  );
   return out.join('\n');
 }

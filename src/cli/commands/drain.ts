@@ -30,8 +30,17 @@ export function drainText(p: DrainPlan): string {
         ]),
       ),
     );
-    out.push('', style.bold('Waves') + style.dim('  (a thing moves after what it relies on on this host, a database with the one project using it; what everything depends on goes last)'));
-    for (const w of p.waves) out.push(`  ${String(w.wave).padStart(2)}  ${w.items.map((i) => (i.kind === 'cluster' ? `${i.name} (db)` : i.name)).join(', ')}${w.label ? style.dim(`  ← ${w.label}`) : ''}`);
+    out.push(
+      '',
+      style.bold('Waves') +
+        style.dim(
+          '  (a thing moves after what it relies on on this host, a database with the one project using it; what everything depends on goes last)',
+        ),
+    );
+    for (const w of p.waves)
+      out.push(
+        `  ${String(w.wave).padStart(2)}  ${w.items.map((i) => (i.kind === 'cluster' ? `${i.name} (db)` : i.name)).join(', ')}${w.label ? style.dim(`  ← ${w.label}`) : ''}`,
+      );
   }
   if (p.tunnels.length > 0) {
     out.push('', style.bold(`Tunnels that end on ${p.host} (${p.tunnels.length})`));
@@ -45,6 +54,11 @@ export function drainText(p: DrainPlan): string {
     out.push('', style.bold(style.red('Cannot move')));
     for (const b of p.blocked) out.push(`  ${style.red('✖')} ${b.name}: ${b.message}`);
   }
-  out.push('', p.ok ? `${style.green('✔')} ${plural(p.register.length, 'item')} in ${plural(p.waves.length, 'wave')}; everything can move.` : `${style.red('✖')} ${plural(new Set(p.blocked.map((b) => b.name)).size, 'item')} cannot move (see above).`);
+  out.push(
+    '',
+    p.ok
+      ? `${style.green('✔')} ${plural(p.register.length, 'item')} in ${plural(p.waves.length, 'wave')}; everything can move.`
+      : `${style.red('✖')} ${plural(new Set(p.blocked.map((b) => b.name)).size, 'item')} cannot move (see above).`,
+  );
   return out.join('\n');
 }

@@ -10,7 +10,13 @@ import { writeProblemNote } from './shared.js';
 export async function hostsPrepare(hosts: string[], options: OpsCliOptions & { apply?: boolean; dryRun?: boolean }): Promise<CommandResult> {
   if (options.apply && options.dryRun) throw new UsageError('--apply and --dry-run exclude each other', '--dry-run shows what --apply would do');
   const json = options.json === true;
-  const answer = await prepareUseCase(fleetSource(options), hosts, givenSettings(options), options.apply ? 'apply' : options.dryRun ? 'dry-run' : 'check', json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`));
+  const answer = await prepareUseCase(
+    fleetSource(options),
+    hosts,
+    givenSettings(options),
+    options.apply ? 'apply' : options.dryRun ? 'dry-run' : 'check',
+    json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`),
+  );
   const { loaded, document: report } = answer;
   return {
     exitCode: answer.exitCode,
@@ -22,7 +28,12 @@ export async function hostsPrepare(hosts: string[], options: OpsCliOptions & { a
   };
 }
 
-const MARK: Record<PreparedItem['state'], string> = { present: style.green('✔'), installed: style.green('+'), missing: style.yellow('✖'), failed: style.red('✖') };
+const MARK: Record<PreparedItem['state'], string> = {
+  present: style.green('✔'),
+  installed: style.green('+'),
+  missing: style.yellow('✖'),
+  failed: style.red('✖'),
+};
 
 export function humanReport(report: PrepareReport): string {
   const out: string[] = [];
@@ -40,9 +51,20 @@ export function humanReport(report: PrepareReport): string {
   for (const n of report.notes) out.push(`${style.dim('note')} ${n.host ? `${n.host}: ` : ''}${n.message}`);
   out.push('');
   if (report.mode === 'apply') {
-    if (report.missing === 0) out.push(report.changed === 0 ? `${style.green('✔')} every host already had what the fleet declares: nothing changed.` : `${style.green('✔')} every host has what the fleet declares: ${plural(report.changed, 'item')} installed.`);
-    else out.push(`${style.red('✖')} ${plural(report.missing, 'item')} still missing${report.changed > 0 ? ` (${plural(report.changed, 'item')} installed)` : ''}: fix the cause and run \`manage-apps hosts prepare --apply\` again (it finishes what was left).`);
+    if (report.missing === 0)
+      out.push(
+        report.changed === 0
+          ? `${style.green('✔')} every host already had what the fleet declares: nothing changed.`
+          : `${style.green('✔')} every host has what the fleet declares: ${plural(report.changed, 'item')} installed.`,
+      );
+    else
+      out.push(
+        `${style.red('✖')} ${plural(report.missing, 'item')} still missing${report.changed > 0 ? ` (${plural(report.changed, 'item')} installed)` : ''}: fix the cause and run \`manage-apps hosts prepare --apply\` again (it finishes what was left).`,
+      );
   } else if (report.missing === 0) out.push(`${style.green('✔')} every host has what the fleet declares.`);
-  else out.push(`${style.yellow('✖')} ${plural(report.missing, 'item')} missing${report.mode === 'dry-run' ? ': nothing was changed; the steps above are what --apply runs.' : ': `manage-apps hosts prepare --apply` installs them (--dry-run shows how).'}`);
+  else
+    out.push(
+      `${style.yellow('✖')} ${plural(report.missing, 'item')} missing${report.mode === 'dry-run' ? ': nothing was changed; the steps above are what --apply runs.' : ': `manage-apps hosts prepare --apply` installs them (--dry-run shows how).'}`,
+    );
   return out.join('\n');
 }

@@ -19,14 +19,26 @@ export async function hosts(options: GlobalOptions): Promise<CommandResult> {
           h.provider,
           h.address ?? h.public_ip ?? (h.alias !== h.name ? `ssh ${h.alias}` : ''),
           h.mesh_ip ?? style.dim('not on mesh'),
-          h.services.map((s) => s.project + (s.environment === 'prod' ? '' : `:${s.environment}`) + (s.port === null ? '' : `:${s.port}`) + (s.droplet === null ? '' : style.dim(` (droplet ${s.droplet})`))).join(joiner),
+          h.services
+            .map(
+              (s) =>
+                s.project +
+                (s.environment === 'prod' ? '' : `:${s.environment}`) +
+                (s.port === null ? '' : `:${s.port}`) +
+                (s.droplet === null ? '' : style.dim(` (droplet ${s.droplet})`)),
+            )
+            .join(joiner),
           h.clusters.map((c) => `${c.name} (${c.engine} :${c.port})`).join(joiner),
         ]),
       );
     // One line per host when it fits; otherwise one service and one cluster per line.
     const wide = render(', ');
     const lines = Math.max(...wide.split('\n').map(visibleLength)) <= outputWidth() ? wide : render('\n');
-    const out = [lines, '', `${plural(rows.length, 'host')}, ${plural(loaded.fleet.services.length, 'service')}, ${plural(loaded.fleet.clusters.length, 'database cluster')}, ${plural(loaded.fleet.tunnels.length, 'tunnel')}.`];
+    const out = [
+      lines,
+      '',
+      `${plural(rows.length, 'host')}, ${plural(loaded.fleet.services.length, 'service')}, ${plural(loaded.fleet.clusters.length, 'database cluster')}, ${plural(loaded.fleet.tunnels.length, 'tunnel')}.`,
+    ];
     if (unplaced.length > 0) out.push(style.yellow(`Not placed on a known host: ${unplaced.join(', ')}`));
     return out.join('\n');
   });

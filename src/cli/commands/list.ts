@@ -13,10 +13,15 @@ export async function list(options: GlobalOptions & { env?: string; host?: strin
   const loaded = await loadFleet(options);
   // A filter that can match nothing is a typo, not an empty fleet: say so, as ops commands do.
   if (options.host !== undefined) requireHost(loaded.fleet, options.host);
-  const environments = [...new Set([...loaded.fleet.services.map((s) => s.environment), ...(dropletServices(loaded.fleet).length > 0 ? [DROPLET_ENVIRONMENT] : [])])].sort();
+  const environments = [
+    ...new Set([...loaded.fleet.services.map((s) => s.environment), ...(dropletServices(loaded.fleet).length > 0 ? [DROPLET_ENVIRONMENT] : [])]),
+  ].sort();
   if (options.env !== undefined && !environments.includes(options.env)) {
     const near = closest(options.env, environments);
-    throw new UsageError(`no service of environment ${JSON.stringify(options.env)} under the root`, near ? `did you mean ${near}?` : `environments: ${environments.join(', ') || 'none'}`);
+    throw new UsageError(
+      `no service of environment ${JSON.stringify(options.env)} under the root`,
+      near ? `did you mean ${near}?` : `environments: ${environments.join(', ') || 'none'}`,
+    );
   }
   const filter: { environment?: string; host?: string } = {};
   if (options.env !== undefined) filter.environment = options.env;
@@ -24,7 +29,15 @@ export async function list(options: GlobalOptions & { env?: string; host?: strin
   const services = listServices(loaded.fleet, filter);
   return withProblemNote(loaded, { services }, () => {
     if (services.length === 0) return 'No services found under the root.';
-    const rows = services.map((s) => [s.project, s.environment, s.host ?? '', s.provider, s.port === null ? '' : String(s.port), s.droplet !== undefined ? `(on droplet ${s.droplet})` : runtimeOf(s).declaredLabel(s), s.depends_on.join(', ')]);
+    const rows = services.map((s) => [
+      s.project,
+      s.environment,
+      s.host ?? '',
+      s.provider,
+      s.port === null ? '' : String(s.port),
+      s.droplet !== undefined ? `(on droplet ${s.droplet})` : runtimeOf(s).declaredLabel(s),
+      s.depends_on.join(', '),
+    ]);
     return `${table(['PROJECT', 'ENV', 'HOST', 'PROVIDER', 'PORT', 'UNIT', 'DEPENDS ON'], rows)}\n\n${plural(services.length, 'service')}.`;
   });
 }

@@ -35,7 +35,9 @@ export const NOTE_LIMIT = 10;
  */
 export function writeProblemNote(problems: readonly Problem[]): void {
   const errors = problems.filter((p) => p.severity === 'error');
-  const lines = [`${style.yellow('note:')} ${problemSummary(problems)} in the manifests or inventory${errors.length > 0 ? ' (the exit code is 1 because of them)' : ''}:`];
+  const lines = [
+    `${style.yellow('note:')} ${problemSummary(problems)} in the manifests or inventory${errors.length > 0 ? ' (the exit code is 1 because of them)' : ''}:`,
+  ];
   for (const p of errors.slice(0, NOTE_LIMIT)) lines.push(`  ${p.file}:${p.line}:${p.column} ${style.dim(`[${p.rule}]`)} ${p.message}`);
   if (errors.length > NOTE_LIMIT) lines.push(`  … and ${errors.length - NOTE_LIMIT} more`);
   lines.push(`  run \`manage-apps validate\` for details.`);

@@ -7,7 +7,14 @@ import { writeProblemNote } from './shared.js';
 
 export async function tunnels(action: 'up' | 'down', names: string[], options: OpsCliOptions & { dryRun?: boolean }): Promise<CommandResult> {
   const json = options.json === true;
-  const answer = await tunnelsUseCase(action, fleetSource(options), names, givenSettings(options), { dryRun: options.dryRun === true }, json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`));
+  const answer = await tunnelsUseCase(
+    action,
+    fleetSource(options),
+    names,
+    givenSettings(options),
+    { dryRun: options.dryRun === true },
+    json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`),
+  );
   const { loaded, document: run } = answer;
   const { resolution } = answer;
   return {
@@ -17,7 +24,8 @@ export async function tunnels(action: 'up' | 'down', names: string[], options: O
       if (loaded.problems.length > 0) writeProblemNote(loaded.problems);
       const out: string[] = [];
       // Said on every run, not only by validate: a published port is reachable from other hosts.
-      for (const w of resolution.problems.filter((p) => p.severity === 'warning')) out.push(`${style.yellow('⚠')} ${w.file}:${w.line}:${w.column} ${w.message}${w.hint ? style.dim(` (${w.hint})`) : ''}`);
+      for (const w of resolution.problems.filter((p) => p.severity === 'warning'))
+        out.push(`${style.yellow('⚠')} ${w.file}:${w.line}:${w.column} ${w.message}${w.hint ? style.dim(` (${w.hint})`) : ''}`);
       if (run.plan) {
         out.push(style.bold(`tunnels ${action} --dry-run: nothing was touched; the run would do:`));
         for (const p of run.plan) out.push(`  round ${p.round} on ${p.host}:`, ...p.steps.map((s) => `    - ${s}`));
@@ -34,8 +42,16 @@ export async function tunnels(action: 'up' | 'down', names: string[], options: O
         else out.push(`${style.green('✔')} ${head}: ${t.changes.join(', ')}${t.state ? `; ${t.state}` : ''}`);
       }
       for (const s of resolution.skipped) out.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
-      out.push('', run.changed === 0 ? `${plural(run.tunnels.length, 'tunnel')} ${action}: nothing changed (the hosts already were as declared).` : `${plural(run.tunnels.length, 'tunnel')} ${action}: ${plural(run.changed, 'change')}.`);
-      if (!run.ok) out.push(`${style.red('✖')} some tunnels failed: run \`manage-apps tunnels ${action}\` again once the cause is fixed (it finishes what was left).`);
+      out.push(
+        '',
+        run.changed === 0
+          ? `${plural(run.tunnels.length, 'tunnel')} ${action}: nothing changed (the hosts already were as declared).`
+          : `${plural(run.tunnels.length, 'tunnel')} ${action}: ${plural(run.changed, 'change')}.`,
+      );
+      if (!run.ok)
+        out.push(
+          `${style.red('✖')} some tunnels failed: run \`manage-apps tunnels ${action}\` again once the cause is fixed (it finishes what was left).`,
+        );
       return out.join('\n');
     },
   };

@@ -15,7 +15,8 @@ export interface UiCliOptions extends OpsCliOptions {
 function portNumber(value: string | undefined): number {
   if (value === undefined) return 8765;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port takes a port number (0 for any free one), not ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--port takes a port number (0 for any free one), not ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -36,14 +37,27 @@ export async function ui(options: UiCliOptions, startDashboard: StartDashboard):
   const interval = seconds('--interval', options.interval, 5);
   let dashboard;
   try {
-    dashboard = await startDashboard({ source: fleetSource(options), given: givenSettings(options), port, interval, allowActions: options.allowActions === true });
+    dashboard = await startDashboard({
+      source: fleetSource(options),
+      given: givenSettings(options),
+      port,
+      interval,
+      allowActions: options.allowActions === true,
+    });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on 127.0.0.1 is taken`, 'pass --port with another port, or --port 0 for any free one');
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new UsageError(`port ${port} on 127.0.0.1 is taken`, 'pass --port with another port, or --port 0 for any free one');
     throw err;
   }
   const { url } = dashboard;
-  if (options.json === true) process.stdout.write(`${JSON.stringify({ event: 'listening', url, port: dashboard.port, allow_actions: options.allowActions === true, interval_s: interval })}\n`);
-  else process.stdout.write(`Dashboard: ${url}\n${options.allowActions ? 'Actions (restart, deploy, rollback) are allowed, each after a confirmation.' : 'Read-only (start with --allow-actions for restart, deploy, rollback).'} Stop with Ctrl-C.\n`);
+  if (options.json === true)
+    process.stdout.write(
+      `${JSON.stringify({ event: 'listening', url, port: dashboard.port, allow_actions: options.allowActions === true, interval_s: interval })}\n`,
+    );
+  else
+    process.stdout.write(
+      `Dashboard: ${url}\n${options.allowActions ? 'Actions (restart, deploy, rollback) are allowed, each after a confirmation.' : 'Read-only (start with --allow-actions for restart, deploy, rollback).'} Stop with Ctrl-C.\n`,
+    );
   if (options.open === true) openInBrowser(dashboard.oneTimeLink());
   // Handlers that stay registered until the server is closed: the deploy hook, set by a
   // deploy run from the page, sees them and leaves the stopping to this one.

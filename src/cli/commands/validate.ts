@@ -16,7 +16,12 @@ export async function validate(options: GlobalOptions & { strict?: boolean }): P
     json: {
       root: fleet.root,
       inventory: fleet.inventoryFile,
-      manifests: fleet.manifests.map((m) => ({ file: m.file, project: m.project ?? null, environment: m.environment, apiVersion: m.apiVersion ?? null })),
+      manifests: fleet.manifests.map((m) => ({
+        file: m.file,
+        project: m.project ?? null,
+        environment: m.environment,
+        apiVersion: m.apiVersion ?? null,
+      })),
       problems: problems.map(problemJson),
       summary: { manifests: fleet.manifests.length, errors, warnings },
     },
@@ -26,7 +31,9 @@ export async function validate(options: GlobalOptions & { strict?: boolean }): P
       const projects = new Set(fleet.services.map((s) => s.project)).size;
       const scope = `${plural(fleet.manifests.length, 'manifest')} and ${fleet.inventoryFile}`;
       if (problems.length === 0) {
-        out.push(`${style.green('✔')} ${scope} are valid: ${plural(projects, 'project')}, ${plural(fleet.services.length, 'service')} on ${plural(fleet.hosts.length, 'host')}, ${plural(fleet.clusters.length, 'database cluster')}.`);
+        out.push(
+          `${style.green('✔')} ${scope} are valid: ${plural(projects, 'project')}, ${plural(fleet.services.length, 'service')} on ${plural(fleet.hosts.length, 'host')}, ${plural(fleet.clusters.length, 'database cluster')}.`,
+        );
       } else {
         out.push(`${failed ? style.red('✖') : style.yellow('!')} ${problemSummary(problems)} in ${scope}.`);
       }

@@ -10,7 +10,14 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
   {
     name: 'graph',
     summary: 'the fleet as a graph: hosts with their services and database clusters; depends_on, database, tunnel and domain edges',
-    options: [new Option('--format <format>', 'text (terminal), mermaid, dot (Graphviz), json, html (the dashboard page as one static file) or svg (the picture)').choices(['text', 'mermaid', 'dot', 'json', 'html', 'svg']).default('text')],
+    options: [
+      new Option(
+        '--format <format>',
+        'text (terminal), mermaid, dot (Graphviz), json, html (the dashboard page as one static file) or svg (the picture)',
+      )
+        .choices(['text', 'mermaid', 'dot', 'json', 'html', 'svg'])
+        .default('text'),
+    ],
     run: async (_args, o) => (await import('../commands/graph.js')).graph(o),
   },
   {
@@ -37,7 +44,9 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
     name: 'backups',
     summary: 'RPO / RTO / method per database cluster and stateful service, what has none, and what each host takes with it if lost',
     options: [
-      liveFlag("also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO"),
+      liveFlag(
+        "also read each PostgreSQL cluster's last backup run on its host (ssh, one round trip per host): when, ok or failed and why, size; exit 1 when it failed or the newest good backup is older than the declared RPO",
+      ),
       ...sshOptions('per-host answer timeout (default 15)', LIVE),
     ],
     run: async (_args, o) => (await import('../commands/backups.js')).backups(o),

@@ -10,7 +10,8 @@ const hostOptions = (): Option[] => sshOptions('per-host answer timeout (default
 export const DATA_COMMANDS: CommandSpec[] = [
   {
     name: 'db provision',
-    summary: "each declared PostgreSQL database: its own login role and database on its cluster (as the host's postgres account), pg_hba.conf for the service host only, DATABASE_URL and PG* in the service's env_file",
+    summary:
+      "each declared PostgreSQL database: its own login role and database on its cluster (as the host's postgres account), pg_hba.conf for the service host only, DATABASE_URL and PG* in the service's env_file",
     args: '[targets...]',
     options: [
       envOption(),
@@ -25,7 +26,8 @@ export const DATA_COMMANDS: CommandSpec[] = [
 
 DATA_COMMANDS.push({
   name: 'db status',
-  summary: 'per PostgreSQL cluster: declared databases and users (exist? owner, size, connections), drift (undeclared databases and roles), live own_db violations; one ssh round trip per cluster host',
+  summary:
+    'per PostgreSQL cluster: declared databases and users (exist? owner, size, connections), drift (undeclared databases and roles), live own_db violations; one ssh round trip per cluster host',
   args: '[clusters...]',
   options: [envOption(), ...hostOptions()],
   run: async (args, o) => (await import('../commands/db.js')).dbStatusCommand(args, o),
@@ -35,21 +37,24 @@ const clusterArgs = '[clusters...]';
 DATA_COMMANDS.push(
   {
     name: 'backups run',
-    summary: "run each PostgreSQL cluster's declared backup now, on its host: consistent dumps streamed host to host to the declared target (restic when the method says so), a catalog entry with sizes, checksums and row counts",
+    summary:
+      "run each PostgreSQL cluster's declared backup now, on its host: consistent dumps streamed host to host to the declared target (restic when the method says so), a catalog entry with sizes, checksums and row counts",
     args: clusterArgs,
     options: [...hostOptions(), backupTimeoutFlag('cluster backup')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsRun(args, o),
   },
   {
     name: 'backups install',
-    summary: 'install the backup on the hosts and a systemd timer on each cluster host whose period is the declared RPO, so backups run with the operator offline',
+    summary:
+      'install the backup on the hosts and a systemd timer on each cluster host whose period is the declared RPO, so backups run with the operator offline',
     args: clusterArgs,
     options: [...hostOptions(), dryRunFlag('say what would be installed and touch nothing')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsInstall(args, o),
   },
   {
     name: 'backups drill',
-    summary: 'restore the newest backup into a throw-away cluster on the target host, check checksums and row counts against the catalog, measure achieved RPO/RTO, and append the evidence to backup-evidence.jsonl',
+    summary:
+      'restore the newest backup into a throw-away cluster on the target host, check checksums and row counts against the catalog, measure achieved RPO/RTO, and append the evidence to backup-evidence.jsonl',
     args: clusterArgs,
     options: [...hostOptions(), backupTimeoutFlag('drill')],
     run: async (args, o) => (await import('../commands/backups-ops.js')).backupsDrill(args, o),

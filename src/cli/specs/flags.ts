@@ -53,4 +53,7 @@ export const liveFlag = (help: string): Option => new Option('--live', help);
 /** Deploy strategies, as --strategy takes them. */
 export const STRATEGIES = ['release', 'script', 'compose'] as const;
 export const strategyFlag = (): Option =>
-  new Option('--strategy <name>', 'release (built-in), script (service.deploy) or compose (a compose service); default: compose for a compose service, else release when there is an artifact').choices(STRATEGIES);
+  new Option(
+    '--strategy <name>',
+    'release (built-in), script (service.deploy) or compose (a compose service); default: compose for a compose service, else release when there is an artifact',
+  ).choices(STRATEGIES);

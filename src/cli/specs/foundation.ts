@@ -24,8 +24,10 @@ export const FOUNDATION_COMMANDS: CommandSpec[] = [
   {
     name: 'ports',
     summary: 'the port registry per host and any clash; --write-env keeps a .env.ports file in sync',
-    options: [new Option('--write-env <file>', 'write NAME_PORT=N lines for every service and cluster'), new Option('--check', 'with --write-env: exit 1 if the file is out of date, write nothing')],
+    options: [
+      new Option('--write-env <file>', 'write NAME_PORT=N lines for every service and cluster'),
+      new Option('--check', 'with --write-env: exit 1 if the file is out of date, write nothing'),
+    ],
     run: async (_args, o) => (await import('../commands/ports.js')).ports(o),
   },
 ];
-

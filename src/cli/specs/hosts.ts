@@ -6,7 +6,8 @@ import type { CommandSpec } from './types.js';
 export const HOSTS_COMMANDS: CommandSpec[] = [
   {
     name: 'hosts prepare',
-    summary: 'check that each host has what the fleet declares (Caddy on an edge, declared PostgreSQL clusters, Docker where compose runs, restic where backups are kept, service and tunnel accounts, service directories); --apply installs what is missing (hosts: every host when none)',
+    summary:
+      'check that each host has what the fleet declares (Caddy on an edge, declared PostgreSQL clusters, Docker where compose runs, restic where backups are kept, service and tunnel accounts, service directories); --apply installs what is missing (hosts: every host when none)',
     args: '[hosts...]',
     options: [
       new Option('--apply', 'install what is missing (apt-get on Debian/Ubuntu; a Mac is told what to install); idempotent'),

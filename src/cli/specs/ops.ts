@@ -1,6 +1,19 @@
 /** Orchestration: status, start, stop, restart, logs, deploy, rollback (issue 4). Implementations load on demand. */
 import { Option } from 'commander';
-import { breakLockFlag, dryRunFlag, envFlag, forceFlag, graceFlag, hostFlag, lockWaitFlag, noWaitFlag, readyTimeoutFlag, revertMarginFlag, sshOptions, strategyFlag } from './flags.js';
+import {
+  breakLockFlag,
+  dryRunFlag,
+  envFlag,
+  forceFlag,
+  graceFlag,
+  hostFlag,
+  lockWaitFlag,
+  noWaitFlag,
+  readyTimeoutFlag,
+  revertMarginFlag,
+  sshOptions,
+  strategyFlag,
+} from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** Options every ops command takes besides --root/--inventory/--json. */
@@ -35,13 +48,10 @@ export const OPS_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'stop',
-    summary: 'stop services in reverse dependency order, naming the running services that depend on them (they degrade); an edge only when named, with --force',
+    summary:
+      'stop services in reverse dependency order, naming the running services that depend on them (they degrade); an edge only when named, with --force',
     args: TARGETS,
-    options: [
-      ...opsOptions('per-command timeout (default 20)'),
-      forceFlag('stop'),
-      graceFlag(),
-    ],
+    options: [...opsOptions('per-command timeout (default 20)'), forceFlag('stop'), graceFlag()],
     run: async (args, o) => (await import('../commands/ops/lifecycle.js')).lifecycle('stop', args, o),
   },
   {
@@ -61,7 +71,15 @@ export const OPS_COMMANDS: CommandSpec[] = [
     name: 'logs',
     summary: 'the last log lines of services: journalctl for units, the log file in PID mode; -f follows',
     args: TARGETS,
-    options: [...opsOptions('per-host timeout (default 20)'), new Option('-n, --lines <n>', 'how many lines (default 50)'), new Option('-f, --follow', 'keep printing new lines until interrupted'), new Option('--raw', "the lines' bytes as they are (escape sequences included) when stdout is a pipe or a file; on a terminal they are always shown inert")],
+    options: [
+      ...opsOptions('per-host timeout (default 20)'),
+      new Option('-n, --lines <n>', 'how many lines (default 50)'),
+      new Option('-f, --follow', 'keep printing new lines until interrupted'),
+      new Option(
+        '--raw',
+        "the lines' bytes as they are (escape sequences included) when stdout is a pipe or a file; on a terminal they are always shown inert",
+      ),
+    ],
     run: async (args, o) => (await import('../commands/ops/logs.js')).logs(args, o),
   },
   {
@@ -78,7 +96,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
       readyTimeoutFlag(),
       new Option('--keep <n>', 'releases to keep (default: service.keep_releases, 5)'),
       new Option('--script-timeout <seconds>', 'how long a deploy script may run (default 1800)'),
-      revertMarginFlag("the host reverts an unconfirmed release this long after the readiness timeout (default 20)"),
+      revertMarginFlag('the host reverts an unconfirmed release this long after the readiness timeout (default 20)'),
       new Option('--tag <tag>', 'compose services: the image tag to deploy (default: service.compose.tag, e.g. {env}-{sha})'),
       new Option('--all', 'deploy every service under the root (deploy without a target, --host or --env is refused without it)'),
     ],
@@ -95,13 +113,14 @@ export const OPS_COMMANDS: CommandSpec[] = [
       lockWaitFlag(),
       breakLockFlag(),
       readyTimeoutFlag("the service's"),
-      revertMarginFlag("the host switches back by itself this long after the readiness timeout unless confirmed (default 20)"),
+      revertMarginFlag('the host switches back by itself this long after the readiness timeout unless confirmed (default 20)'),
     ],
     run: async (args, o) => (await import('../commands/ops/deploy.js')).rollback(args, o),
   },
   {
     name: 'releases',
-    summary: 'the releases of each service on its host: id, age, who, gate outcome, which is live, an armed or fired revert (one ssh round trip per host)',
+    summary:
+      'the releases of each service on its host: id, age, who, gate outcome, which is live, an armed or fired revert (one ssh round trip per host)',
     args: TARGETS,
     options: opsOptions('per-host answer timeout (default 20)'),
     run: async (args, o) => (await import('../commands/ops/releases.js')).releases(args, o),

@@ -4,9 +4,12 @@ import { hostFlag } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** Every renderer prints by default; --write writes; --check is the drift check for CI (exit 1 on any difference). */
-const modes = (what: string): Option[] => [new Option('--write', `write ${what} (atomically, keeping a .bak of what it replaces)`), new Option('--check', `exit 1 when ${what} on disk differ from the rendering; write nothing`)];
+const modes = (what: string): Option[] => [
+  new Option('--write', `write ${what} (atomically, keeping a .bak of what it replaces)`),
+  new Option('--check', `exit 1 when ${what} on disk differ from the rendering; write nothing`),
+];
 const out = (what: string) => new Option('--out <dir>', `the directory that holds ${what} (needed by --write and --check)`);
-const host = () => hostFlag('only this host\'s file(s)');
+const host = () => hostFlag("only this host's file(s)");
 
 export const RENDER_COMMANDS: CommandSpec[] = [
   {
@@ -33,13 +36,15 @@ export const RENDER_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'net caddy',
-    summary: "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh; non-public names (*.lan, localhost, IPs, …) get tls internal",
+    summary:
+      "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh; non-public names (*.lan, localhost, IPs, …) get tls internal",
     options: [...modes('the Caddyfiles'), out('<host>.Caddyfile'), host()],
     run: async (_args, o) => (await import('../commands/render/net-caddy.js')).netCaddy(o),
   },
   {
     name: 'infra render',
-    summary: "OpenTofu/Terraform JSON (main.tf.json) for the DigitalOcean droplets and the runner pool (var.runners, default 0), named by the inventory's droplet_naming, with the fleet's ssh key",
+    summary:
+      "OpenTofu/Terraform JSON (main.tf.json) for the DigitalOcean droplets and the runner pool (var.runners, default 0), named by the inventory's droplet_naming, with the fleet's ssh key",
     options: [...modes('main.tf.json'), out('main.tf.json')],
     run: async (_args, o) => (await import('../commands/render/infra-render.js')).infraRender(o),
   },
@@ -51,7 +56,8 @@ export const RENDER_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'net tunnels',
-    summary: 'per host, what makes each declared tunnel real: the ssh unit and its ssh_config on the host that opens it, the sshd Match block and restricted authorized_keys on the far host (<host>/<path>)',
+    summary:
+      'per host, what makes each declared tunnel real: the ssh unit and its ssh_config on the host that opens it, the sshd Match block and restricted authorized_keys on the far host (<host>/<path>)',
     options: [...modes('the tunnel files'), out('<host>/<path on the host>'), host()],
     run: async (_args, o) => (await import('../commands/render/net-tunnels.js')).netTunnels(o),
   },

@@ -11,14 +11,16 @@ const options = (): Option[] => [
 export const TUNNEL_COMMANDS: CommandSpec[] = [
   {
     name: 'tunnels up',
-    summary: 'make declared tunnels real: key generated on the host that opens it, restricted key and sshd Match block on the far host, pinned host key, unit installed and started; idempotent (names: every tunnel when none)',
+    summary:
+      'make declared tunnels real: key generated on the host that opens it, restricted key and sshd Match block on the far host, pinned host key, unit installed and started; idempotent (names: every tunnel when none)',
     args: '[names...]',
     options: options(),
     run: async (args, o) => (await import('../commands/tunnels.js')).tunnels('up', args, o),
   },
   {
     name: 'tunnels down',
-    summary: 'stop and remove tunnels: unit, key and config on the host that opens it, the key\'s line on the far host (names: every tunnel when none)',
+    summary:
+      "stop and remove tunnels: unit, key and config on the host that opens it, the key's line on the far host (names: every tunnel when none)",
     args: '[names...]',
     options: options(),
     run: async (args, o) => (await import('../commands/tunnels.js')).tunnels('down', args, o),

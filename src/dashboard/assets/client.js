@@ -15,7 +15,8 @@
       if (k === 'onclick') el.addEventListener('click', v);
       else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? '' : String(v));
     }
-    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children.flat())
+      if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return el;
   };
 
@@ -60,16 +61,23 @@
   $('#zoom-in').addEventListener('click', () => zoom(scale * 1.25));
   $('#zoom-out').addEventListener('click', () => zoom(scale / 1.25));
   $('#zoom-fit').addEventListener('click', fit);
-  $('#canvas').addEventListener('wheel', (e) => {
-    if (!e.ctrlKey) return;
-    e.preventDefault();
-    zoom(scale * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
-  }, { passive: false });
+  $('#canvas').addEventListener(
+    'wheel',
+    (e) => {
+      if (!e.ctrlKey) return;
+      e.preventDefault();
+      zoom(scale * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
+    },
+    { passive: false },
+  );
   $('#search').addEventListener('input', (e) => {
     const q = e.target.value.trim().toLowerCase();
     $$('.match', svg).forEach((el) => el.classList.remove('match'));
     if (q === '') return;
-    const hits = [...$$('.row', svg).filter((r) => (r.dataset.service || r.dataset.cluster || '').toLowerCase().includes(q)), ...[...hostEls.values()].filter((g) => g.dataset.host.toLowerCase().includes(q))];
+    const hits = [
+      ...$$('.row', svg).filter((r) => (r.dataset.service || r.dataset.cluster || '').toLowerCase().includes(q)),
+      ...[...hostEls.values()].filter((g) => g.dataset.host.toLowerCase().includes(q)),
+    ];
     hits.forEach((el) => el.classList.add('match'));
     if (hits[0]) hits[0].scrollIntoView({ block: 'center', inline: 'center' });
   });
@@ -135,7 +143,9 @@
     const what = s.to_kind === 'cluster' ? `database cluster ${s.to}` : s.to;
     const where = s.to_host ? ` on ${s.to_host}` : '';
     if (s.state === 'unreachable') {
-      const route = s.route ? ` (route ${s.route.hops.map((x) => x.host || x.name || JSON.stringify(x)).join(' → ')} needs ${[...s.route.offline, ...s.route.tunnels].join(', ')})` : '';
+      const route = s.route
+        ? ` (route ${s.route.hops.map((x) => x.host || x.name || JSON.stringify(x)).join(' → ')} needs ${[...s.route.offline, ...s.route.tunnels].join(', ')})`
+        : '';
       return `${s.from} ${s.kind === 'database' ? 'uses' : 'depends on'} ${what}${where}: out of reach${route}`;
     }
     return `${s.from} ${s.kind === 'database' ? 'uses' : 'depends on'} ${what}${where}, which is ${s.state}`;
@@ -150,18 +160,50 @@
     const box = h('div', { class: 'independence' }, h('h2', {}, 'check independence'));
     if (!r.hosts || r.hosts.length === 0) box.append(h('p', { class: 'muted' }, 'No host has the role workstation or dev: nothing to check.'));
     else {
-      box.append(h('p', { class: r.ok ? 'ok' : 'bad' }, r.ok ? '✔ production runs with every workstation and dev host offline' : '✖ production depends on a workstation or dev host'));
+      box.append(
+        h(
+          'p',
+          { class: r.ok ? 'ok' : 'bad' },
+          r.ok ? '✔ production runs with every workstation and dev host offline' : '✖ production depends on a workstation or dev host',
+        ),
+      );
       const ul = h('ul');
-      for (const x of r.hosts) ul.append(h('li', {}, h('span', { class: x.ok ? 'ok' : 'bad' }, x.ok ? '✔ ' : '✖ '), `${x.host} (${x.role})`, x.ok ? '' : `: ${x.down} down, ${x.degraded} degraded, ${x.critical_tunnels} critical tunnels`));
-      if (r.together) ul.append(h('li', {}, h('span', { class: r.together.ok ? 'ok' : 'bad' }, r.together.ok ? '✔ ' : '✖ '), `all at once (${r.together.hosts.join(', ')})`));
-      box.append(ul, h('button', { class: 'act', onclick: () => setOffline(r.together ? r.together.hosts : r.hosts.map((x) => x.host)) }, 'take them all offline'));
+      for (const x of r.hosts)
+        ul.append(
+          h(
+            'li',
+            {},
+            h('span', { class: x.ok ? 'ok' : 'bad' }, x.ok ? '✔ ' : '✖ '),
+            `${x.host} (${x.role})`,
+            x.ok ? '' : `: ${x.down} down, ${x.degraded} degraded, ${x.critical_tunnels} critical tunnels`,
+          ),
+        );
+      if (r.together)
+        ul.append(
+          h(
+            'li',
+            {},
+            h('span', { class: r.together.ok ? 'ok' : 'bad' }, r.together.ok ? '✔ ' : '✖ '),
+            `all at once (${r.together.hosts.join(', ')})`,
+          ),
+        );
+      box.append(
+        ul,
+        h('button', { class: 'act', onclick: () => setOffline(r.together ? r.together.hosts : r.hosts.map((x) => x.host)) }, 'take them all offline'),
+      );
     }
     return box;
   }
 
   function renderWhatIfIntro(note) {
     whatif.replaceChildren(
-      h('p', { class: 'hint' }, 'Click hosts in the picture to take them offline: what goes down, what degrades and why (paths in red), which data is out of reach and which tunnels and lanes break — the answers of ', h('code', {}, 'impact'), '.'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Click hosts in the picture to take them offline: what goes down, what degrades and why (paths in red), which data is out of reach and which tunnels and lanes break — the answers of ',
+        h('code', {}, 'impact'),
+        '.',
+      ),
       note ? h('p', { class: 'warn' }, note) : '',
       independenceBlock(),
     );
@@ -206,7 +248,11 @@
     }
     if (seq !== whatIfSeq) return;
     if (!r) {
-      renderWhatIfIntro(data.impacts ? 'This static page holds the answer for one host at a time; run `manage-apps ui` for several hosts at once.' : 'This static page is too big to hold every what-if answer; run `manage-apps ui` to ask.');
+      renderWhatIfIntro(
+        data.impacts
+          ? 'This static page holds the answer for one host at a time; run `manage-apps ui` for several hosts at once.'
+          : 'This static page is too big to hold every what-if answer; run `manage-apps ui` to ask.',
+      );
       return;
     }
     showImpact(r);
@@ -222,36 +268,143 @@
     for (const t of r.tunnels) lightEdge('tunnel', t.from, t.to);
     const out = [h('h2', { id: 'impact-title' }, `If ${r.offline.join(' and ')} ${r.offline.length === 1 ? 'goes' : 'go'} offline`)];
     out.push(h('h2', {}, `Down (${r.down.length})`));
-    out.push(r.down.length ? h('ul', { id: 'impact-down' }, r.down.map((s) => h('li', { 'data-id': s.id }, `✖ ${s.id}`, s.environment === 'prod' ? '' : ` [${s.environment}]`, ` on ${s.host}`))) : h('p', { class: 'muted' }, 'nothing runs there'));
+    out.push(
+      r.down.length
+        ? h(
+            'ul',
+            { id: 'impact-down' },
+            r.down.map((s) => h('li', { 'data-id': s.id }, `✖ ${s.id}`, s.environment === 'prod' ? '' : ` [${s.environment}]`, ` on ${s.host}`)),
+          )
+        : h('p', { class: 'muted' }, 'nothing runs there'),
+    );
     out.push(h('h2', {}, `Degraded (${r.degraded.length})`));
     out.push(
       r.degraded.length
-        ? h('ul', { id: 'impact-degraded' }, r.degraded.map((s) => h('li', { 'data-id': s.id }, `! ${s.id}`, s.environment === 'prod' ? '' : ` [${s.environment}]`, ` on ${s.host}`, ...s.via.map((step) => h('div', { class: 'why' }, stepText(step))))))
-        : h('p', { class: 'muted' }, (r.domains || []).length + (r.backups || []).length === 0 ? 'nothing else is affected' : 'no other service relies on them'),
+        ? h(
+            'ul',
+            { id: 'impact-degraded' },
+            r.degraded.map((s) =>
+              h(
+                'li',
+                { 'data-id': s.id },
+                `! ${s.id}`,
+                s.environment === 'prod' ? '' : ` [${s.environment}]`,
+                ` on ${s.host}`,
+                ...s.via.map((step) => h('div', { class: 'why' }, stepText(step))),
+              ),
+            ),
+          )
+        : h(
+            'p',
+            { class: 'muted' },
+            (r.domains || []).length + (r.backups || []).length === 0 ? 'nothing else is affected' : 'no other service relies on them',
+          ),
     );
     if ((r.domains || []).length) {
       out.push(h('h2', {}, `Domains dark (${r.domains.length})`));
-      out.push(h('ul', { id: 'impact-domains' }, r.domains.map((d) => h('li', {}, `✖ ${d.domain} → ${d.service}: `, d.reason === 'service-down' ? `${d.service} is down` : d.reason === 'edge-offline' ? `its edges (${d.edges.join(', ')}) are offline` : `its edges (${d.edges.join(', ')}) cannot reach it`))));
+      out.push(
+        h(
+          'ul',
+          { id: 'impact-domains' },
+          r.domains.map((d) =>
+            h(
+              'li',
+              {},
+              `✖ ${d.domain} → ${d.service}: `,
+              d.reason === 'service-down'
+                ? `${d.service} is down`
+                : d.reason === 'edge-offline'
+                  ? `its edges (${d.edges.join(', ')}) are offline`
+                  : `its edges (${d.edges.join(', ')}) cannot reach it`,
+            ),
+          ),
+        ),
+      );
     }
     if ((r.backups || []).length) {
       out.push(h('h2', {}, `Backups lost (${r.backups.length})`));
-      out.push(h('ul', { id: 'impact-backups' }, r.backups.map((b) => h('li', {}, `! ${b.of}: its backups on ${b.host} are gone until re-made`))));
+      out.push(
+        h(
+          'ul',
+          { id: 'impact-backups' },
+          r.backups.map((b) => h('li', {}, `! ${b.of}: its backups on ${b.host} are gone until re-made`)),
+        ),
+      );
     }
     out.push(h('h2', {}, `Data out of reach (${r.data.length})`));
     if (r.data.length) {
       out.push(
-        h('table', { id: 'impact-data' }, h('tr', {}, h('th', {}, 'data'), h('th', {}, 'host'), h('th', {}, 'why'), h('th', {}, 'backup')),
-          r.data.map((d) => h('tr', {}, h('td', {}, d.kind === 'cluster' ? `${d.name} (${d.engine})` : `${d.name} (stateful)`), h('td', {}, d.host), h('td', {}, d.reason === 'host-offline' ? 'host offline' : `no route from ${(d.unreachable_from || []).join(', ')}`),
-            h('td', { class: d.backup ? '' : d.backup_status === 'cache' ? 'muted' : 'bad' }, d.backup ? `${d.backup.rpo} / ${d.backup.rto}` : d.backup_status === 'cache' ? 'cache' : d.backup_status === 'lost-with-host' ? 'kept there: lost' : 'no policy')))),
+        h(
+          'table',
+          { id: 'impact-data' },
+          h('tr', {}, h('th', {}, 'data'), h('th', {}, 'host'), h('th', {}, 'why'), h('th', {}, 'backup')),
+          r.data.map((d) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, d.kind === 'cluster' ? `${d.name} (${d.engine})` : `${d.name} (stateful)`),
+              h('td', {}, d.host),
+              h('td', {}, d.reason === 'host-offline' ? 'host offline' : `no route from ${(d.unreachable_from || []).join(', ')}`),
+              h(
+                'td',
+                { class: d.backup ? '' : d.backup_status === 'cache' ? 'muted' : 'bad' },
+                d.backup
+                  ? `${d.backup.rpo} / ${d.backup.rto}`
+                  : d.backup_status === 'cache'
+                    ? 'cache'
+                    : d.backup_status === 'lost-with-host'
+                      ? 'kept there: lost'
+                      : 'no policy',
+              ),
+            ),
+          ),
+        ),
       );
     } else out.push(h('p', { class: 'muted' }, 'no data lives there'));
     out.push(h('h2', {}, `Tunnels broken (${r.tunnels.length})`));
-    out.push(r.tunnels.length ? h('ul', { id: 'impact-tunnels' }, r.tunnels.map((t) => h('li', {}, `${t.name}: ${t.from} → ${t.to} (${t.direction})`, t.carries ? `, carries ${t.carries}` : '', t.critical ? h('span', { class: 'warn' }, ' critical') : ''))) : h('p', { class: 'muted' }, 'no tunnel ends there'));
+    out.push(
+      r.tunnels.length
+        ? h(
+            'ul',
+            { id: 'impact-tunnels' },
+            r.tunnels.map((t) =>
+              h(
+                'li',
+                {},
+                `${t.name}: ${t.from} → ${t.to} (${t.direction})`,
+                t.carries ? `, carries ${t.carries}` : '',
+                t.critical ? h('span', { class: 'warn' }, ' critical') : '',
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'no tunnel ends there'),
+    );
     if (r.lanes.length) {
       out.push(h('h2', {}, `Lanes broken (${r.lanes.length})`));
-      out.push(h('ul', { id: 'impact-lanes' }, r.lanes.map((l) => h('li', {}, `${l.carries}: ${l.from} ⇢ ${l.through} ⇢ ${l.to} over ${l.tunnels.join(', ')}`, l.critical ? h('span', { class: 'warn' }, ' critical') : ''))));
+      out.push(
+        h(
+          'ul',
+          { id: 'impact-lanes' },
+          r.lanes.map((l) =>
+            h(
+              'li',
+              {},
+              `${l.carries}: ${l.from} ⇢ ${l.through} ⇢ ${l.to} over ${l.tunnels.join(', ')}`,
+              l.critical ? h('span', { class: 'warn' }, ' critical') : '',
+            ),
+          ),
+        ),
+      );
     }
-    if (r.notes.length) out.push(h('h2', {}, 'Notes'), h('ul', {}, r.notes.map((n) => h('li', {}, n))));
+    if (r.notes.length)
+      out.push(
+        h('h2', {}, 'Notes'),
+        h(
+          'ul',
+          {},
+          r.notes.map((n) => h('li', {}, n)),
+        ),
+      );
     out.push(h('p', {}, h('button', { class: 'act', onclick: () => setOffline([]) }, 'bring every host back')));
     whatif.replaceChildren(...out);
     show('whatif');
@@ -278,7 +431,12 @@
   const overlay = document.createElementNS(NS, 'g');
   overlay.setAttribute('class', 'overlay');
   svg.append(overlay);
-  const hostSelect = (id, initial) => h('select', { id }, hostNames.map((n) => h('option', { value: n, selected: n === initial }, n)));
+  const hostSelect = (id, initial) =>
+    h(
+      'select',
+      { id },
+      hostNames.map((n) => h('option', { value: n, selected: n === initial }, n)),
+    );
   let drainFrom;
   let drainTo;
   const drainOut = h('div', { id: 'drain-result' });
@@ -355,11 +513,54 @@
     }
     const out = [h('h2', {}, `Drain ${p.host} → ${p.to}`)];
     if (p.register.length === 0) out.push(h('p', {}, `Nothing runs on ${p.host}.`));
-    out.push(h('ol', { id: 'drain-waves' }, p.waves.map((w) => h('li', { value: w.wave }, w.items.map((i) => (i.kind === 'cluster' ? `${i.name} (db)` : i.name)).join(', '), w.label ? h('span', { class: 'muted' }, ` ← ${w.label}`) : ''))));
-    if (p.tunnels.length) out.push(h('h2', {}, 'Tunnels that end there'), h('ul', {}, p.tunnels.map((t) => h('li', {}, `${t.name} (${t.from} → ${t.to}): ${t.suggestion}`))));
-    if (p.warnings.length) out.push(h('h2', {}, 'Warnings'), h('ul', {}, p.warnings.map((w) => h('li', { class: 'warn' }, w.message))));
-    if (p.blocked.length) out.push(h('h2', { class: 'bad' }, 'Cannot move'), h('ul', {}, p.blocked.map((b) => h('li', {}, `${b.name}: ${b.message}`))));
-    out.push(h('p', { class: p.ok ? 'ok' : 'bad' }, p.ok ? `✔ ${p.register.length} item(s) in ${p.waves.length} wave(s); everything can move.` : '✖ something cannot move (see above).'));
+    out.push(
+      h(
+        'ol',
+        { id: 'drain-waves' },
+        p.waves.map((w) =>
+          h(
+            'li',
+            { value: w.wave },
+            w.items.map((i) => (i.kind === 'cluster' ? `${i.name} (db)` : i.name)).join(', '),
+            w.label ? h('span', { class: 'muted' }, ` ← ${w.label}`) : '',
+          ),
+        ),
+      ),
+    );
+    if (p.tunnels.length)
+      out.push(
+        h('h2', {}, 'Tunnels that end there'),
+        h(
+          'ul',
+          {},
+          p.tunnels.map((t) => h('li', {}, `${t.name} (${t.from} → ${t.to}): ${t.suggestion}`)),
+        ),
+      );
+    if (p.warnings.length)
+      out.push(
+        h('h2', {}, 'Warnings'),
+        h(
+          'ul',
+          {},
+          p.warnings.map((w) => h('li', { class: 'warn' }, w.message)),
+        ),
+      );
+    if (p.blocked.length)
+      out.push(
+        h('h2', { class: 'bad' }, 'Cannot move'),
+        h(
+          'ul',
+          {},
+          p.blocked.map((b) => h('li', {}, `${b.name}: ${b.message}`)),
+        ),
+      );
+    out.push(
+      h(
+        'p',
+        { class: p.ok ? 'ok' : 'bad' },
+        p.ok ? `✔ ${p.register.length} item(s) in ${p.waves.length} wave(s); everything can move.` : '✖ something cannot move (see above).',
+      ),
+    );
     drainOut.replaceChildren(...out);
   }
 
@@ -376,16 +577,83 @@
     tab.replaceChildren(
       h('h2', {}, 'Database clusters'),
       r.clusters.length
-        ? h('table', { id: 'backups-clusters' }, h('tr', {}, ['cluster', 'host', 'RPO', 'RTO', 'method', 'achieved', 'status'].map((x) => h('th', {}, x))), r.clusters.map((c) => h('tr', { 'data-cluster': c.name }, h('td', {}, c.name), h('td', {}, c.host), ...pol(c.policy).map((x) => h('td', {}, x)), h('td', {}, achieved(c)), status(c.status))))
+        ? h(
+            'table',
+            { id: 'backups-clusters' },
+            h(
+              'tr',
+              {},
+              ['cluster', 'host', 'RPO', 'RTO', 'method', 'achieved', 'status'].map((x) => h('th', {}, x)),
+            ),
+            r.clusters.map((c) =>
+              h(
+                'tr',
+                { 'data-cluster': c.name },
+                h('td', {}, c.name),
+                h('td', {}, c.host),
+                ...pol(c.policy).map((x) => h('td', {}, x)),
+                h('td', {}, achieved(c)),
+                status(c.status),
+              ),
+            ),
+          )
         : h('p', { class: 'muted' }, 'none'),
       h('h2', {}, 'Stateful services'),
       r.services.length
-        ? h('table', {}, h('tr', {}, ['service', 'host', 'RPO', 'RTO', 'method', 'achieved', 'status'].map((x) => h('th', {}, x))), r.services.map((s) => h('tr', {}, h('td', {}, s.id), h('td', {}, s.host || ''), ...pol(s.policy).map((x) => h('td', {}, x)), h('td', {}, achieved(s)), status(s.status))))
+        ? h(
+            'table',
+            {},
+            h(
+              'tr',
+              {},
+              ['service', 'host', 'RPO', 'RTO', 'method', 'achieved', 'status'].map((x) => h('th', {}, x)),
+            ),
+            r.services.map((s) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, s.id),
+                h('td', {}, s.host || ''),
+                ...pol(s.policy).map((x) => h('td', {}, x)),
+                h('td', {}, achieved(s)),
+                status(s.status),
+              ),
+            ),
+          )
         : h('p', { class: 'muted' }, 'none'),
       h('h2', {}, 'If a host is lost'),
-      h('table', { id: 'backups-hosts' }, h('tr', {}, ['host', 'data there', 'worst RPO', 'worst RTO', 'holds backups of'].map((x) => h('th', {}, x))),
-        r.host_loss.map((x) => h('tr', { 'data-host': x.host }, h('td', {}, x.host), h('td', {}, x.data.map((d) => d.name).join(', ')), h('td', {}, x.worst_rpo ?? '—'), h('td', {}, x.worst_rto ?? '—'), h('td', {}, x.holds_backups_of.join(', '))))),
-      r.missing.length ? h('div', {}, h('h2', {}, 'Without a backup policy'), h('ul', {}, r.missing.map((m) => h('li', { class: m.severity === 'error' ? 'bad' : 'warn' }, m.message)))) : '',
+      h(
+        'table',
+        { id: 'backups-hosts' },
+        h(
+          'tr',
+          {},
+          ['host', 'data there', 'worst RPO', 'worst RTO', 'holds backups of'].map((x) => h('th', {}, x)),
+        ),
+        r.host_loss.map((x) =>
+          h(
+            'tr',
+            { 'data-host': x.host },
+            h('td', {}, x.host),
+            h('td', {}, x.data.map((d) => d.name).join(', ')),
+            h('td', {}, x.worst_rpo ?? '—'),
+            h('td', {}, x.worst_rto ?? '—'),
+            h('td', {}, x.holds_backups_of.join(', ')),
+          ),
+        ),
+      ),
+      r.missing.length
+        ? h(
+            'div',
+            {},
+            h('h2', {}, 'Without a backup policy'),
+            h(
+              'ul',
+              {},
+              r.missing.map((m) => h('li', { class: m.severity === 'error' ? 'bad' : 'warn' }, m.message)),
+            ),
+          )
+        : '',
     );
   }
 
@@ -399,14 +667,42 @@
     }
     tab.replaceChildren(
       h('p', {}, `${problems.length} problem(s) (as `, h('code', {}, 'validate'), ' reports them):'),
-      h('ul', { id: 'problems' }, problems.map((p) => h('li', {}, h('span', { class: p.severity === 'error' ? 'bad' : 'warn' }, p.severity), ' ', h('span', { class: 'loc' }, `${p.file}:${p.line}:${p.column}`), ` [${p.rule}] ${p.message}`, p.hint ? h('div', { class: 'why' }, `hint: ${p.hint}`) : ''))),
+      h(
+        'ul',
+        { id: 'problems' },
+        problems.map((p) =>
+          h(
+            'li',
+            {},
+            h('span', { class: p.severity === 'error' ? 'bad' : 'warn' }, p.severity),
+            ' ',
+            h('span', { class: 'loc' }, `${p.file}:${p.line}:${p.column}`),
+            ` [${p.rule}] ${p.message}`,
+            p.hint ? h('div', { class: 'why' }, `hint: ${p.hint}`) : '',
+          ),
+        ),
+      ),
     );
   }
 
   // ---- live status and actions -------------------------------------------------------------------
   const summary = $('#summary');
   let lastStatus = null;
-  const KNOWN = new Set(['id', 'project', 'environment', 'host', 'unit', 'supervisor', 'state', 'health', 'healthy', 'verdict', 'reason', 'kind', 'port']);
+  const KNOWN = new Set([
+    'id',
+    'project',
+    'environment',
+    'host',
+    'unit',
+    'supervisor',
+    'state',
+    'health',
+    'healthy',
+    'verdict',
+    'reason',
+    'kind',
+    'port',
+  ]);
 
   /** Status rounds received (tests count rounds, not seconds). */
   window.statusRounds = 0;
@@ -430,7 +726,9 @@
         title = document.createElementNS(NS, 'title');
         row.prepend(title);
       }
-      const revert = s.revert ? `; revert ${s.revert.state}${s.revert.release ? ` of ${s.revert.release}` : ''}${s.revert.deadline ? ` at ${s.revert.deadline}` : ''}` : '';
+      const revert = s.revert
+        ? `; revert ${s.revert.state}${s.revert.release ? ` of ${s.revert.release}` : ''}${s.revert.deadline ? ` at ${s.revert.deadline}` : ''}`
+        : '';
       title.textContent = `${s.id} on ${s.host}: ${s.verdict}${s.reason ? ` (${s.reason})` : ''}${revert}`;
     }
     const sum = report.summary || {};
@@ -462,16 +760,42 @@
     }
     const actions = data.live && data.live.allowActions;
     const rows = (r.services || []).map((s) =>
-      h('tr', { 'data-service': s.id },
-        h('td', {}, s.host), h('td', {}, s.id),
+      h(
+        'tr',
+        { 'data-service': s.id },
+        h('td', {}, s.host),
+        h('td', {}, s.id),
         h('td', { class: s.healthy ? 'ok' : 'bad' }, s.verdict + (s.reason ? `: ${s.reason}` : '')),
         h('td', {}, s.state ? `${s.state.active} (${s.state.sub})` : ''),
         h('td', { class: 'muted' }, extras(s)),
-        actions ? h('td', {}, ['restart', 'deploy', 'rollback'].map((verb) => h('button', { class: 'act', 'data-verb': verb, onclick: () => act(verb, s.id) }, verb))) : null,
-      ));
+        actions
+          ? h(
+              'td',
+              {},
+              ['restart', 'deploy', 'rollback'].map((verb) => h('button', { class: 'act', 'data-verb': verb, onclick: () => act(verb, s.id) }, verb)),
+            )
+          : null,
+      ),
+    );
     tab.replaceChildren(
-      h('p', { class: 'hint' }, `The answer of `, h('code', {}, 'status'), ` (one ssh round trip per host), every ${data.live.interval} s.`, actions ? ' Actions run the CLI verbs, after you confirm.' : ' Read-only: start `ui --allow-actions` for restart, deploy and rollback.'),
-      h('table', { id: 'status-table' }, h('tr', {}, ['host', 'service', 'verdict', 'state', 'release / other', actions ? 'actions' : null].filter(Boolean).map((x) => h('th', {}, x))), rows),
+      h(
+        'p',
+        { class: 'hint' },
+        `The answer of `,
+        h('code', {}, 'status'),
+        ` (one ssh round trip per host), every ${data.live.interval} s.`,
+        actions ? ' Actions run the CLI verbs, after you confirm.' : ' Read-only: start `ui --allow-actions` for restart, deploy and rollback.',
+      ),
+      h(
+        'table',
+        { id: 'status-table' },
+        h(
+          'tr',
+          {},
+          ['host', 'service', 'verdict', 'state', 'release / other', actions ? 'actions' : null].filter(Boolean).map((x) => h('th', {}, x)),
+        ),
+        rows,
+      ),
       ...(r.hosts || []).filter((x) => !x.reachable).map((x) => h('p', { class: 'bad' }, `✖ ${x.host} unreachable: ${x.reason}`)),
       actionResult,
     );
@@ -482,9 +806,16 @@
   async function act(verb, target) {
     if (!window.confirm(`${verb} ${target}? This runs \`manage-apps ${verb} ${target}\` on the fleet.`)) return;
     actionResult.replaceChildren(h('p', { class: 'muted' }, `${verb} ${target}…`));
-    const res = await fetch('api/action', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': data.live.csrf }, body: JSON.stringify({ verb, target }) });
+    const res = await fetch('api/action', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': data.live.csrf },
+      body: JSON.stringify({ verb, target }),
+    });
     const body = await res.json().catch(() => ({}));
-    actionResult.replaceChildren(h('h2', {}, `${verb} ${target}: exit ${body.exit_code ?? res.status}`), h('pre', {}, JSON.stringify(body.error || body.result || body, null, 1).slice(0, 4000)));
+    actionResult.replaceChildren(
+      h('h2', {}, `${verb} ${target}: exit ${body.exit_code ?? res.status}`),
+      h('pre', {}, JSON.stringify(body.error || body.result || body, null, 1).slice(0, 4000)),
+    );
   }
 
   if (live) {

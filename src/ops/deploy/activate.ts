@@ -66,8 +66,18 @@ export function gateOf(result: RunResult): GateResult & { since?: number } {
 const field = (result: RunResult, kind: string) => records(result.stdout).find((r) => r[0] === kind);
 
 function firedDetail(result: RunResult): string {
-  const fired = new Map(records(result.stdout).filter((r) => r[0] === 'fired').map((r) => { const line = r[2] ?? ''; const eq = line.indexOf('='); return [line.slice(0, eq), line.slice(eq + 1)] as const; }));
-  return fired.size > 0 ? `the host reverted ${fired.get('release') ?? '?'} at ${fired.get('at') ?? '?'} (${fired.get('reason') ?? ''}): ${fired.get('result') ?? ''}` : 'the activation was settled by someone else first';
+  const fired = new Map(
+    records(result.stdout)
+      .filter((r) => r[0] === 'fired')
+      .map((r) => {
+        const line = r[2] ?? '';
+        const eq = line.indexOf('=');
+        return [line.slice(0, eq), line.slice(eq + 1)] as const;
+      }),
+  );
+  return fired.size > 0
+    ? `the host reverted ${fired.get('release') ?? '?'} at ${fired.get('at') ?? '?'} (${fired.get('reason') ?? ''}): ${fired.get('result') ?? ''}`
+    : 'the activation was settled by someone else first';
 }
 
 /** Activates `release` (already on the host, the lock held) and settles it. `from`: a rollback's current release. */
@@ -76,19 +86,40 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   const windowS = Math.ceil((timeoutMs + ctx.marginMs) / 1000);
   const revert: RevertReport = { windowS, state: 'left-armed' };
   const quick = ctx.commandTimeoutMs;
-  ctx.report(`switching to ${release}, restarting, waiting for ${service.health.readiness} (the host reverts by itself after ${windowS}s unless confirmed)`);
+  ctx.report(
+    `switching to ${release}, restarting, waiting for ${service.health.readiness} (the host reverts by itself after ${windowS}s unless confirmed)`,
+  );
   const t0 = Date.now();
-  const act = await transport.script(activateScript(ctx.runtime, service.directory, { release, timeoutMs, arm: { windowS, token: ctx.token, by: ctx.by } }), { timeoutMs: timeoutMs + quick + 90_000 });
+  const act = await transport.script(
+    activateScript(ctx.runtime, service.directory, { release, timeoutMs, arm: { windowS, token: ctx.token, by: ctx.by } }),
+    { timeoutMs: timeoutMs + quick + 90_000 },
+  );
   const activateMs = Date.now() - t0;
   const previous = field(act, 'previous')?.[1] || null;
   const digest = field(act, 'digest')?.[1];
   const compose = composeUsed(act.stdout);
   const base = { previous, revert, pruned: [] as string[], activateMs, ...(digest ? { digest } : {}), ...(compose === undefined ? {} : { compose }) };
   if (act.unreachable) {
-    return { ...base, verdict: 'unreachable', lockSettled: true, gate: null, roundTrips: 1, reason: `the host stopped answering during the switch to ${release} (${act.unreachable}); ${field(act, 'armed') ? `it switches back to ${previous ?? 'nothing'} by itself within ${windowS}s of the switch` : 'its revert may not have been armed: check `manage-apps releases`'}` };
+    return {
+      ...base,
+      verdict: 'unreachable',
+      lockSettled: true,
+      gate: null,
+      roundTrips: 1,
+      reason: `the host stopped answering during the switch to ${release} (${act.unreachable}); ${field(act, 'armed') ? `it switches back to ${previous ?? 'nothing'} by itself within ${windowS}s of the switch` : 'its revert may not have been armed: check `manage-apps releases`'}`,
+    };
   }
   const error = field(act, 'error');
-  if (error && !field(act, 'switched')) return { ...base, revert: { windowS, state: 'disarmed', detail: 'never armed' }, verdict: 'error', lockSettled: false, gate: null, roundTrips: 1, reason: `${error[1] ?? failureReason(act)}; nothing was switched` };
+  if (error && !field(act, 'switched'))
+    return {
+      ...base,
+      revert: { windowS, state: 'disarmed', detail: 'never armed' },
+      verdict: 'error',
+      lockSettled: false,
+      gate: null,
+      roundTrips: 1,
+      reason: `${error[1] ?? failureReason(act)}; nothing was switched`,
+    };
   const gate = gateOf(act);
   let edgeFailure: string | undefined;
   let edgeTrips = 0;
@@ -114,33 +145,110 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   if (gate.outcome === 'ready' && edgeFailure === undefined) {
     ctx.report('confirming (disarming the revert), pruning old releases');
     const after = ctx.runtime.confirmed === undefined ? {} : { after: `${ctx.runtime.functions}\n${ctx.runtime.confirmed()}` };
-    const conf = await transport.script(confirmScript(service.directory, ctx.runtime.key, { release, ...(from === undefined ? {} : { from }), keep: ctx.keep, token: ctx.token, ...after }), { timeoutMs: quick + 30_000 });
-    if (conf.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2 + edgeTrips, reason: `${release} passed its gate, but the host stopped answering before the confirmation (${conf.unreachable}): unless it arrived, the host switches back to ${previous ?? 'nothing'} by itself` };
-    const pruned = records(conf.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
+    const conf = await transport.script(
+      confirmScript(service.directory, ctx.runtime.key, {
+        release,
+        ...(from === undefined ? {} : { from }),
+        keep: ctx.keep,
+        token: ctx.token,
+        ...after,
+      }),
+      { timeoutMs: quick + 30_000 },
+    );
+    if (conf.unreachable)
+      return {
+        ...base,
+        verdict: 'unreachable',
+        lockSettled: true,
+        gate,
+        roundTrips: 2 + edgeTrips,
+        reason: `${release} passed its gate, but the host stopped answering before the confirmation (${conf.unreachable}): unless it arrived, the host switches back to ${previous ?? 'nothing'} by itself`,
+      };
+    const pruned = records(conf.stdout)
+      .filter((r) => r[0] === 'pruned')
+      .map((r) => r[1] ?? '');
     const lockSettled = field(conf, 'unlocked') !== undefined;
-    if (field(conf, 'confirmed')) return { ...base, pruned, revert: { windowS, state: 'disarmed' }, verdict: 'passed', lockSettled, gate, roundTrips: 2 + edgeTrips };
+    if (field(conf, 'confirmed'))
+      return { ...base, pruned, revert: { windowS, state: 'disarmed' }, verdict: 'passed', lockSettled, gate, roundTrips: 2 + edgeTrips };
     const detail = firedDetail(conf);
-    return { ...base, pruned, revert: { windowS, state: 'fired', detail }, verdict: 'late', lockSettled, gate, roundTrips: 2 + edgeTrips, reason: `${release} passed its gate but was not confirmed in time: ${detail}` };
+    return {
+      ...base,
+      pruned,
+      revert: { windowS, state: 'fired', detail },
+      verdict: 'late',
+      lockSettled,
+      gate,
+      roundTrips: 2 + edgeTrips,
+      reason: `${release} passed its gate but was not confirmed in time: ${detail}`,
+    };
   }
 
   const reason = edgeFailure ?? gateDetail(service, gate.outcome, gate.detail, timeoutMs, gate.port);
   ctx.report(`${reason}; diagnosing, switching back to ${previous ?? 'nothing (stopping)'}`);
-  const back = await transport.script(fallBackScript(ctx.runtime, service.directory, { release, keep: ctx.keep, timeoutMs, reason, token: ctx.token, ...(gate.since === undefined ? {} : { since: gate.since }) }), { timeoutMs: timeoutMs + quick + 90_000 });
-  if (back.unreachable) return { ...base, verdict: 'unreachable', lockSettled: true, gate, roundTrips: 2, reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself` };
+  const back = await transport.script(
+    fallBackScript(ctx.runtime, service.directory, {
+      release,
+      keep: ctx.keep,
+      timeoutMs,
+      reason,
+      token: ctx.token,
+      ...(gate.since === undefined ? {} : { since: gate.since }),
+    }),
+    { timeoutMs: timeoutMs + quick + 90_000 },
+  );
+  if (back.unreachable)
+    return {
+      ...base,
+      verdict: 'unreachable',
+      lockSettled: true,
+      gate,
+      roundTrips: 2,
+      reason: `${reason}; the host stopped answering before it switched back (${back.unreachable}): it switches back to ${previous ?? 'nothing'} by itself`,
+    };
   const diagnosis = parseDiagnosis(back.stdout);
   const lockSettled = field(back, 'unlocked') !== undefined;
   if (field(back, 'late')) {
     const detail = firedDetail(back);
-    return { ...base, diagnosis, revert: { windowS, state: 'fired', detail }, verdict: 'late', lockSettled, gate, roundTrips: 2, reason: `${reason}; ${detail}` };
+    return {
+      ...base,
+      diagnosis,
+      revert: { windowS, state: 'fired', detail },
+      verdict: 'late',
+      lockSettled,
+      gate,
+      roundTrips: 2,
+      reason: `${reason}; ${detail}`,
+    };
   }
   const target = field(back, 'back')?.[1] || null;
   const backGate = gateOf(back);
   const result =
     target === null
-      ? { release: null, ok: backGate.outcome === 'stopped', detail: 'no previous release: the unit was stopped (the failed release is kept, marked failed)' }
+      ? {
+          release: null,
+          ok: backGate.outcome === 'stopped',
+          detail: 'no previous release: the unit was stopped (the failed release is kept, marked failed)',
+        }
       : backGate.outcome === 'ready'
         ? { release: target, ok: true, detail: `${target} is live and ready again` }
-        : { release: target, ok: false, detail: `the previous release did not come back: ${gateDetail(service, backGate.outcome, backGate.detail, timeoutMs, backGate.port)}` };
-  const pruned = records(back.stdout).filter((r) => r[0] === 'pruned').map((r) => r[1] ?? '');
-  return { ...base, pruned, diagnosis, back: result, revert: { windowS, state: 'disarmed' }, verdict: 'failed', lockSettled, gate, roundTrips: 2, reason };
+        : {
+            release: target,
+            ok: false,
+            detail: `the previous release did not come back: ${gateDetail(service, backGate.outcome, backGate.detail, timeoutMs, backGate.port)}`,
+          };
+  const pruned = records(back.stdout)
+    .filter((r) => r[0] === 'pruned')
+    .map((r) => r[1] ?? '');
+  return {
+    ...base,
+    pruned,
+    diagnosis,
+    back: result,
+    revert: { windowS, state: 'disarmed' },
+    verdict: 'failed',
+    lockSettled,
+    gate,
+    roundTrips: 2,
+    reason,
+  };
 }

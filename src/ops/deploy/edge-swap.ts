@@ -16,7 +16,6 @@ import type { Transport } from '../../transport/types.js';
 import { CADDY_ADMIN_SOCKET } from '../../render/caddy.js';
 import type { Ops } from '../context.js';
 
-
 export interface EdgeRoute {
   /** The edge host's name. */
   edge: string;
@@ -34,7 +33,8 @@ export interface SwapPlan {
 export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string } | undefined {
   if (service.swapPorts === undefined) return undefined;
   const edges = routingEdges(ops.fleet, service);
-  if (edges.length === 0) return { error: 'service.swap needs an edge routing its domains (a service of kind "edge"); without one it would only move the port' };
+  if (edges.length === 0)
+    return { error: 'service.swap needs an edge routing its domains (a service of kind "edge"); without one it would only move the port' };
   const app = ops.host(service);
   const routes: EdgeRoute[] = [];
   for (const e of edges) {
@@ -42,7 +42,8 @@ export function swapPlan(ops: Ops, service: Service): SwapPlan | { error: string
     if (host === undefined) return { error: `edge ${e.id} has no host` };
     const up = app === undefined ? undefined : upstreamAddress(host, app);
     // The edge's config dials what `net caddy` rendered: the same address.
-    if (up === undefined || 'reason' in up) return { error: `edge ${host.name} cannot reach ${service.id}: they share no network the inventory declares` };
+    if (up === undefined || 'reason' in up)
+      return { error: `edge ${host.name} cannot reach ${service.id}: they share no network the inventory declares` };
     const address = up.address;
     routes.push({ edge: host.name, transport: ops.transport(host), address });
   }
@@ -96,14 +97,24 @@ export interface EdgeResult {
 }
 
 /** Switches every edge (in parallel, one round trip each). */
-export async function switchEdges(routes: readonly EdgeRoute[], ports: readonly [number, number], to: number, timeoutMs: number): Promise<EdgeResult[]> {
+export async function switchEdges(
+  routes: readonly EdgeRoute[],
+  ports: readonly [number, number],
+  to: number,
+  timeoutMs: number,
+): Promise<EdgeResult[]> {
   return Promise.all(
     routes.map(async (r) => {
       const res = await r.transport.script(switchEdgeScript(r.address, ports, to), { timeoutMs });
       if (res.unreachable) return { edge: r.edge, ok: false, state: 'unreachable', detail: res.unreachable };
       const rec = records(res.stdout).find((x) => x[0] === 'edge');
       const state = rec?.[1] ?? 'error';
-      return { edge: r.edge, ok: state === 'switched' || state === 'already', state, detail: rec?.[2] ?? (res.stderr.trim().slice(0, 200) || `exit ${res.code}`) };
+      return {
+        edge: r.edge,
+        ok: state === 'switched' || state === 'already',
+        state,
+        detail: rec?.[2] ?? (res.stderr.trim().slice(0, 200) || `exit ${res.code}`),
+      };
     }),
   );
 }

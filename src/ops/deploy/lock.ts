@@ -37,7 +37,11 @@ export function hookSignals(): void {
       }
       process.stderr.write(`\nmanage-apps: ${signal}: releasing ${heldLocks.size} deploy lock(s)…\n`);
       // An armed revert stays armed: the host switches back by itself unless the deploy confirmed.
-      void Promise.all([...heldLocks.values()].map((l) => l.transport.script(unlockScript(l.directory, l.key, l.token, `unlock after ${signal}`), { timeoutMs: 5000 }))).finally(() => process.exit(130));
+      void Promise.all(
+        [...heldLocks.values()].map((l) =>
+          l.transport.script(unlockScript(l.directory, l.key, l.token, `unlock after ${signal}`), { timeoutMs: 5000 }),
+        ),
+      ).finally(() => process.exit(130));
     };
     process.once(signal, onSignal);
   }
@@ -81,7 +85,8 @@ export async function acquire(ctx: LockContext, attempt: (lock: LockRequest) => 
     const recs = records(result.stdout);
     if (recs.some((r) => r[0] === 'broke')) broke = breakToken;
     const killed = recs.find((r) => r[0] === 'killed')?.[1];
-    if (killed !== undefined) ctx.note(`${service.id} on ${service.host}: ended the script the stale deploy left running (pid ${killed} on the host)`);
+    if (killed !== undefined)
+      ctx.note(`${service.id} on ${service.host}: ended the script the stale deploy left running (pid ${killed} on the host)`);
     const lock = recs.find((r) => r[0] === 'lock')?.[1];
     if (lock === 'acquired') {
       heldLocks.set(`${service.host}:${service.id}`, { transport: ctx.transport, directory: service.directory, key: ctx.key, token: owner.token });
@@ -115,7 +120,14 @@ export async function acquire(ctx: LockContext, attempt: (lock: LockRequest) => 
       continue;
     }
     const why = `the deploy lock ${service.directory}/.deploy.lock is held by ${describeOwner(holder)}: ${st.why}`;
-    return { result, acquired: false, owner: holder, waitedMs, attempts, reason: options.wait ? `${why} (waited ${Math.round(waitedMs / 1000)}s)` : why };
+    return {
+      result,
+      acquired: false,
+      owner: holder,
+      waitedMs,
+      attempts,
+      reason: options.wait ? `${why} (waited ${Math.round(waitedMs / 1000)}s)` : why,
+    };
   }
 }
 

@@ -19,7 +19,9 @@ export interface MigrateInput {
 }
 
 export function migrateScript(m: MigrateInput): string {
-  const exports = Object.entries(m.env).map(([k, v]) => `${k}=${quote(v)}; export ${k}`).join('; ');
+  const exports = Object.entries(m.env)
+    .map(([k, v]) => `${k}=${quote(v)}; export ${k}`)
+    .join('; ');
   const inner = `set -a; if [ -n "$1" ] && [ -r "$1" ]; then . "$1"; fi; set +a; ${exports}; eval "$2"`;
   const asUser = m.user !== undefined && m.user !== 'root' ? `$SUDO runuser -u ${quote(validName('user', m.user))} -- ` : '$SUDO ';
   // An env file that exists but the service's user cannot read would leave the migration without
@@ -52,7 +54,12 @@ export function parseMigrate(output: string): { exitCode: number | null; lastLin
 }
 
 /** Runs service.migrate for a shipped release (deploy calls it between shipping and the switch). */
-export async function runMigration(transport: Transport, service: Service, release: string, quickMs: number): Promise<{ exitCode: number | null; lastLines: string[] }> {
+export async function runMigration(
+  transport: Transport,
+  service: Service,
+  release: string,
+  quickMs: number,
+): Promise<{ exitCode: number | null; lastLines: string[] }> {
   const r = await transport.script(
     migrateScript({
       directory: `${service.directory}/releases/${release}`,

@@ -23,17 +23,36 @@ export interface Decided {
 export function decideStrategy(service: Service, options: Pick<DeployOptions, 'artifact' | 'strategy'>): Decided | { error: string; refused?: true } {
   // A compose service ships its compose file's directory (or --artifact) and pins an image.
   if (service.compose !== undefined) {
-    if (options.strategy !== undefined && options.strategy !== 'compose') return { error: `a compose service is deployed with the compose strategy, not ${options.strategy}` };
+    if (options.strategy !== undefined && options.strategy !== 'compose')
+      return { error: `a compose service is deployed with the compose strategy, not ${options.strategy}` };
     const outside = options.artifact === undefined ? leavesProject(service.compose.file, service.projectDir) : undefined;
-    if (outside !== undefined) return { error: `service.compose.file ${JSON.stringify(service.compose.file)} ${outside}: its directory is not shipped (validate says where)`, refused: true };
-    return { strategy: 'compose', ...(options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : { artifactPath: service.compose.bundleDir, artifactBase: service.projectDir }) };
+    if (outside !== undefined)
+      return {
+        error: `service.compose.file ${JSON.stringify(service.compose.file)} ${outside}: its directory is not shipped (validate says where)`,
+        refused: true,
+      };
+    return {
+      strategy: 'compose',
+      ...(options.artifact !== undefined
+        ? { artifactPath: options.artifact, artifactBase: process.cwd() }
+        : { artifactPath: service.compose.bundleDir, artifactBase: service.projectDir }),
+    };
   }
   const { releases, noDeploy } = runtimeOf(service);
   if (releases === undefined) return { error: noDeploy ?? 'its runtime ships no releases' };
-  const artifact = options.artifact !== undefined ? { artifactPath: options.artifact, artifactBase: process.cwd() } : service.artifact !== undefined ? { artifactPath: service.artifact, artifactBase: service.projectDir } : undefined;
+  const artifact =
+    options.artifact !== undefined
+      ? { artifactPath: options.artifact, artifactBase: process.cwd() }
+      : service.artifact !== undefined
+        ? { artifactPath: service.artifact, artifactBase: service.projectDir }
+        : undefined;
   // The manifest's artifact stays inside the project (links resolved, checked again here: the tree may have changed since validate); --artifact is the operator's.
   const outside = options.artifact === undefined && service.artifact !== undefined ? leavesProject(service.artifact, service.projectDir) : undefined;
-  if (outside !== undefined) return { error: `service.artifact ${JSON.stringify(service.artifact)} ${outside}: nothing outside the project is shipped (pass --artifact to ship it yourself)`, refused: true };
+  if (outside !== undefined)
+    return {
+      error: `service.artifact ${JSON.stringify(service.artifact)} ${outside}: nothing outside the project is shipped (pass --artifact to ship it yourself)`,
+      refused: true,
+    };
   const strategy = options.strategy ?? (artifact ? 'release' : service.deployScript !== undefined ? 'script' : undefined);
   if (strategy === 'script') {
     if (service.deployScript === undefined) return { error: 'no service.deploy script to run' };
@@ -59,7 +78,8 @@ function unitText(service: Service, host: Host): string | undefined {
     // A swap runs the release as a templated unit <stem>@.service (render/systemd-unit.ts; runtime/systemd-swap.ts runs it).
     return renderUnit(service, host, service.swapPorts === undefined ? {} : { template: 'swap' });
   } catch (error) {
-    if (error instanceof UnitError) throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
+    if (error instanceof UnitError)
+      throw new UsageError(`${service.id}: ${error.message} (${service.manifest}: ${error.path.join('.')})`, error.hint);
     throw error;
   }
 }
@@ -102,10 +122,20 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   entry.strategy = decided.strategy;
   const rs = ops.runtime(service);
   const timeout = readyTimeout(service, options) / 1000;
-  const wait = service.port === undefined ? `wait until ${rs.unit ?? 'the container'} keeps running` : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
+  const wait =
+    service.port === undefined
+      ? `wait until ${rs.unit ?? 'the container'} keeps running`
+      : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
   const lockStep = `take the deploy lock ${service.directory}/.deploy.lock on ${host.name} (${options.wait ? 'waiting for it' : 'fail if held'}; a provably stale lock is broken)`;
   if (decided.strategy === 'script') {
-    entry.steps = [lockStep, `run ${service.deployScript} locally in ${service.projectDir} with MANAGE_APPS_* variables`, `restart ${rs.unit} on ${host.name}`, wait, 'on failure: report the unit status, the last journal lines and the readiness answer', 'unlock'];
+    entry.steps = [
+      lockStep,
+      `run ${service.deployScript} locally in ${service.projectDir} with MANAGE_APPS_* variables`,
+      `restart ${rs.unit} on ${host.name}`,
+      wait,
+      'on failure: report the unit status, the last journal lines and the readiness answer',
+      'unlock',
+    ];
     return { entry, decided };
   }
   const artifact = await resolveArtifact(decided.artifactPath!, decided.artifactBase!);
@@ -135,8 +165,12 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   entry.steps = [
     `${lockStep}, and in the same round trip ship ${artifact.path} (${artifact.kind}, ${artifact.bytes} bytes) as a tar stream to ${service.directory}/releases/${release}`,
     `arm the host's own revert: a systemd timer that switches back to the live release after ${windowS}s unless this deploy confirms`,
-    ...(service.migrate === undefined ? [] : [`run service.migrate in the new release with ${service.envFile ?? 'no env file'}: ${service.migrate} (on failure nothing switches)`]),
-    unit === undefined ? `keep the installed unit ${rs.unit}` : `install /etc/systemd/system/${rs.unit} rendered from service.command (daemon-reload and enable when it changed)`,
+    ...(service.migrate === undefined
+      ? []
+      : [`run service.migrate in the new release with ${service.envFile ?? 'no env file'}: ${service.migrate} (on failure nothing switches)`]),
+    unit === undefined
+      ? `keep the installed unit ${rs.unit}`
+      : `install /etc/systemd/system/${rs.unit} rendered from service.command (daemon-reload and enable when it changed)`,
     `switch ${service.directory}/current to releases/${release} (ln -sfn + mv -T)`,
     `restart ${rs.unit}`,
     wait,
@@ -147,9 +181,21 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   ];
   if (service.swapPorts !== undefined) {
     const [a, b] = service.swapPorts;
-    entry.steps.splice(2, 1, `install the templated unit /etc/systemd/system/${rs.unit?.replace(/\.service$/, '')}@.service rendered from service.command (PORT from the instance name)`);
-    entry.steps.splice(4, 1, `swap: pin the release to whichever of ports ${a}/${b} the live instance does not use (${service.directory}/.swap/<port>) and start that instance of ${rs.unit?.replace(/\.service$/, '')}@.service beside the live one`);
-    entry.steps.splice(6, 1, 'on success: make every edge routing its domains prefer the new port (Caddy admin API, graceful; both ports are its upstreams), confirm, let the old instance drain, stop it');
+    entry.steps.splice(
+      2,
+      1,
+      `install the templated unit /etc/systemd/system/${rs.unit?.replace(/\.service$/, '')}@.service rendered from service.command (PORT from the instance name)`,
+    );
+    entry.steps.splice(
+      4,
+      1,
+      `swap: pin the release to whichever of ports ${a}/${b} the live instance does not use (${service.directory}/.swap/<port>) and start that instance of ${rs.unit?.replace(/\.service$/, '')}@.service beside the live one`,
+    );
+    entry.steps.splice(
+      6,
+      1,
+      'on success: make every edge routing its domains prefer the new port (Caddy admin API, graceful; both ports are its upstreams), confirm, let the old instance drain, stop it',
+    );
   }
   return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
 }

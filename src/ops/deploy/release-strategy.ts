@@ -43,7 +43,16 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const t0 = Date.now();
   let localError: string | undefined;
   const lock = await acquire({ service, key: runtime.key, transport, owner, options, report: ctx.report, note: ctx.note }, async (request) => {
-    const { command, header } = scriptThenData(shipScript(service.directory, runtime.key, request, { base: planned.entry.release!, gzip: artifact.kind === 'tar.gz', ...(planned.unit === undefined ? {} : { unitText: planned.unit }), ...(service.runAs === undefined || service.compose !== undefined ? {} : { user: service.runAs }) /* a unit's User= (systemd); compose runs as the image says */ }));
+    const { command, header } = scriptThenData(
+      shipScript(service.directory, runtime.key, request, {
+        base: planned.entry.release!,
+        gzip: artifact.kind === 'tar.gz',
+        ...(planned.unit === undefined ? {} : { unitText: planned.unit }),
+        ...(service.runAs === undefined || service.compose !== undefined
+          ? {}
+          : { user: service.runAs }) /* a unit's User= (systemd); compose runs as the image says */,
+      }),
+    );
     const art = artifactStream(artifact);
     const stdin = new PassThrough();
     stdin.write(header);
@@ -59,19 +68,34 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   timings.lockMs = lock.waitedMs;
   timings.shipMs = Date.now() - t0;
   base.lock = { waitedMs: lock.waitedMs, ...(lock.broke === undefined ? {} : { broke: lock.broke }) };
-  if (!lock.acquired) return { ...base, outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed', ok: false, reason: lock.reason ?? 'could not take the deploy lock' };
+  if (!lock.acquired)
+    return {
+      ...base,
+      outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed',
+      ok: false,
+      reason: lock.reason ?? 'could not take the deploy lock',
+    };
   const state = parseReleaseStates(lock.result.stdout).get('');
   base.previous = state?.current ?? null;
   const recs = records(lock.result.stdout);
   const leftover = recs.find((r) => r[0] === 'leftover');
-  if (leftover?.[1] === 'reverted') ctx.note(`${service.id} on ${host.name}: an earlier activation was never confirmed; reverted it first (${leftover[2] || '?'} → ${leftover[3] || 'nothing'}: ${leftover[4] ?? ''})`);
+  if (leftover?.[1] === 'reverted')
+    ctx.note(
+      `${service.id} on ${host.name}: an earlier activation was never confirmed; reverted it first (${leftover[2] || '?'} → ${leftover[3] || 'nothing'}: ${leftover[4] ?? ''})`,
+    );
   const release = recs.find((r) => r[0] === 'release')?.[1];
   const shipped = recs.find((r) => r[0] === 'shipped');
   let settled = false;
   let outcome: DeployResult | undefined;
   const settle = async (): Promise<DeployResult> => {
     const noUser = recs.find((r) => r[0] === 'nouser');
-    if (noUser) return { ...base, outcome: 'failed', ok: false, reason: `service.user ${noUser[1]} does not exist on ${host.name}: nothing was shipped or switched (${base.previous ?? 'no release'} still live); create it with \`manage-apps hosts prepare ${host.name} --apply\`` };
+    if (noUser)
+      return {
+        ...base,
+        outcome: 'failed',
+        ok: false,
+        reason: `service.user ${noUser[1]} does not exist on ${host.name}: nothing was shipped or switched (${base.previous ?? 'no release'} still live); create it with \`manage-apps hosts prepare ${host.name} --apply\``,
+      };
     if (!release || shipped?.[1] !== 'ok' || localError) {
       const why = localError ?? shipped?.[2] ?? recs.find((r) => r[0] === 'error')?.[1] ?? failureReason(lock.result);
       return { ...base, outcome: 'failed', ok: false, reason: `shipping the artifact failed: ${why}` };
@@ -85,11 +109,28 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
       base.roundTrips++;
       if (migration.exitCode !== 0) {
         await transport.script(discardReleaseScript(service.directory, release!), { timeoutMs: ops.settings.commandTimeoutMs });
-        return { ...base, outcome: 'failed', ok: false, reason: `migration failed (${migration.exitCode === null ? 'no answer' : `exit ${migration.exitCode}`})${migration.lastLines.length ? `: ${migration.lastLines[migration.lastLines.length - 1]}` : ''}; nothing switched, ${base.previous ?? 'no release'} still live` };
+        return {
+          ...base,
+          outcome: 'failed',
+          ok: false,
+          reason: `migration failed (${migration.exitCode === null ? 'no answer' : `exit ${migration.exitCode}`})${migration.lastLines.length ? `: ${migration.lastLines[migration.lastLines.length - 1]}` : ''}; nothing switched, ${base.previous ?? 'no release'} still live`,
+        };
       }
     }
     const result = await activateAndSettle(
-      { service, runtime, transport, timeoutMs: readyTimeout(service, options), marginMs: options.revertMarginMs, token: owner.token, by: owner.owner, keep: options.keep ?? service.keepReleases, commandTimeoutMs: ops.settings.commandTimeoutMs, ...(swap === undefined ? {} : { swap }), report: ctx.report },
+      {
+        service,
+        runtime,
+        transport,
+        timeoutMs: readyTimeout(service, options),
+        marginMs: options.revertMarginMs,
+        token: owner.token,
+        by: owner.owner,
+        keep: options.keep ?? service.keepReleases,
+        commandTimeoutMs: ops.settings.commandTimeoutMs,
+        ...(swap === undefined ? {} : { swap }),
+        report: ctx.report,
+      },
       release!,
     );
     settled = result.lockSettled;
@@ -99,7 +140,11 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
     base.revert = result.revert;
     timings.activateMs = result.activateMs;
     timings.gateMs = result.gate?.elapsedMs ?? null;
-    const extra = { ...(result.diagnosis === undefined ? {} : { diagnosis: result.diagnosis }), ...(result.back === undefined ? {} : { rollback: result.back }), ...(result.reason === undefined ? {} : { reason: result.reason }) };
+    const extra = {
+      ...(result.diagnosis === undefined ? {} : { diagnosis: result.diagnosis }),
+      ...(result.back === undefined ? {} : { rollback: result.back }),
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
+    };
     if (planned.imageRef !== undefined) base.image = { ref: planned.imageRef, digest: result.verdict === 'passed' ? (result.digest ?? null) : null };
     if (result.compose !== undefined) base.compose = result.compose;
     switch (result.verdict) {

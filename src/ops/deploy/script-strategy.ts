@@ -21,7 +21,12 @@ import { acquire, forget, unlock } from './lock.js';
 import type { StrategyContext } from './release-strategy.js';
 import type { DeployResult } from './types.js';
 
-async function diagnose(ops: Ops, transport: Transport, service: StrategyContext['service'], since: number | undefined): Promise<Diagnosis | undefined> {
+async function diagnose(
+  ops: Ops,
+  transport: Transport,
+  service: StrategyContext['service'],
+  since: number | undefined,
+): Promise<Diagnosis | undefined> {
   const rs = ops.runtime(service);
   if (rs.unit === undefined) return undefined;
   const r = await transport.script(diagnosisScript(rs, since), { timeoutMs: ops.settings.commandTimeoutMs });
@@ -30,7 +35,11 @@ async function diagnose(ops: Ops, transport: Transport, service: StrategyContext
 
 /** The ssh options manage-apps uses, quoted for the shell (`eval "set -- $MANAGE_APPS_SSH_OPTIONS"`). */
 function sshOptionsWord(ops: Ops): string {
-  return sshBaseArgs({ connectTimeoutS: ops.settings.connectTimeoutS, ...(ops.settings.sshConfig === undefined ? {} : { configFile: ops.settings.sshConfig }), ...(ops.settings.controlDir === undefined ? {} : { controlDir: ops.settings.controlDir }) })
+  return sshBaseArgs({
+    connectTimeoutS: ops.settings.connectTimeoutS,
+    ...(ops.settings.sshConfig === undefined ? {} : { configFile: ops.settings.sshConfig }),
+    ...(ops.settings.controlDir === undefined ? {} : { controlDir: ops.settings.controlDir }),
+  })
     .map((a) => (/^[A-Za-z0-9_./:=%,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
     .join(' ');
 }
@@ -42,11 +51,19 @@ export async function deployScript(ctx: StrategyContext): Promise<DeployResult> 
   const owner = newOwner(`deploy ${service.id}`);
   const key = ops.runtime(service).key;
   report('taking the deploy lock');
-  const lock = await acquire({ service, key, transport, owner, options, report, note: ctx.note }, (request) => transport.script(lockScript(service.directory, key, request), { timeoutMs: ops.settings.commandTimeoutMs }));
+  const lock = await acquire({ service, key, transport, owner, options, report, note: ctx.note }, (request) =>
+    transport.script(lockScript(service.directory, key, request), { timeoutMs: ops.settings.commandTimeoutMs }),
+  );
   base.roundTrips = lock.attempts;
   timings.lockMs = lock.waitedMs;
   base.lock = { waitedMs: lock.waitedMs, ...(lock.broke === undefined ? {} : { broke: lock.broke }) };
-  if (!lock.acquired) return { ...base, outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed', ok: false, reason: lock.reason ?? 'could not take the deploy lock' };
+  if (!lock.acquired)
+    return {
+      ...base,
+      outcome: lock.result.unreachable ? 'unreachable' : lock.owner ? 'locked' : 'failed',
+      ok: false,
+      reason: lock.reason ?? 'could not take the deploy lock',
+    };
   let result: DeployResult | undefined;
   try {
     result = await runScript(ctx, transport);
@@ -101,14 +118,24 @@ async function runScript(ctx: StrategyContext, transport: Transport): Promise<De
     },
   });
   timings.shipMs = Date.now() - t1;
-  const lastLines = `${out.stdout}\n${out.stderr}`.split('\n').filter((l) => l.trim() !== '').slice(-20);
+  const lastLines = `${out.stdout}\n${out.stderr}`
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-20);
   const scriptInfo = { exitCode: out.code, lastLines };
   const rs = ops.runtime(service);
   const timeout = readyTimeout(service, options);
   if (out.code !== 0) {
     base.roundTrips++;
     const diagnosis = await diagnose(ops, transport, service, undefined);
-    return { ...base, outcome: 'failed', ok: false, reason: out.timedOut ? `${service.deployScript} timed out` : `${service.deployScript} failed (exit ${out.code ?? out.spawnError ?? 'signal'})`, script: scriptInfo, ...(diagnosis === undefined ? {} : { diagnosis }) };
+    return {
+      ...base,
+      outcome: 'failed',
+      ok: false,
+      reason: out.timedOut ? `${service.deployScript} timed out` : `${service.deployScript} failed (exit ${out.code ?? out.spawnError ?? 'signal'})`,
+      script: scriptInfo,
+      ...(diagnosis === undefined ? {} : { diagnosis }),
+    };
   }
   report(`restarting ${rs.unit}, waiting for ${service.health.readiness}`);
   const t2 = Date.now();

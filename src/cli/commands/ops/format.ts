@@ -12,7 +12,9 @@ export function problemNote(loaded: LoadedFleet): void {
   for (const m of loaded.manifests) {
     if (m.valid) continue;
     const first = m.problems.find((p) => p.severity === 'error');
-    process.stderr.write(`${style.dim('skipped')} ${printable(m.file)}${first ? `: ${printable(first.message)} (${first.line}:${first.column}, rule ${first.rule})` : ''}\n`);
+    process.stderr.write(
+      `${style.dim('skipped')} ${printable(m.file)}${first ? `: ${printable(first.message)} (${first.line}:${first.column}, rule ${first.rule})` : ''}\n`,
+    );
   }
 }
 
@@ -30,6 +32,10 @@ export function formatDiagnosis(d: Diagnosis | undefined, indent = '    '): stri
   // All of it is the host's and the application's text: inert (src/text/control.ts).
   if (d.status.trim()) out.push(`${indent}${style.bold('status:')}`, ...d.status.split('\n').map((l) => `${indent}  ${inert(l)}`));
   if (d.journal.length > 0) out.push(`${indent}${style.bold('last log lines:')}`, ...d.journal.map((l) => `${indent}  ${inert(l)}`));
-  if (d.readiness !== null) out.push(`${indent}${style.bold('readiness answer:')}`, ...(d.readiness.trim() || '(no answer)').split('\n').map((l) => `${indent}  ${inert(l.replace(/\r$/, ''))}`));
+  if (d.readiness !== null)
+    out.push(
+      `${indent}${style.bold('readiness answer:')}`,
+      ...(d.readiness.trim() || '(no answer)').split('\n').map((l) => `${indent}  ${inert(l.replace(/\r$/, ''))}`),
+    );
   return out.join('\n');
 }

@@ -28,7 +28,15 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
     deps: options.deps !== false,
   };
   const progress = makeProgress({ json: options.json === true });
-  const answer = await lifecycleUseCase(action, fleetSource(options), selectorOf(targets, options), givenSettings(options), choices, progress, options.json === true ? undefined : problemNote);
+  const answer = await lifecycleUseCase(
+    action,
+    fleetSource(options),
+    selectorOf(targets, options),
+    givenSettings(options),
+    choices,
+    progress,
+    options.json === true ? undefined : problemNote,
+  );
   const { document: report, loaded } = answer;
   const added = report.dependencies_added ?? [];
   const degraded = report.degraded ?? [];
@@ -41,7 +49,13 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
       report.levels.forEach((level, i) => out.push(style.dim(`level ${i + 1}: ${level.join(', ')}`)));
       for (const r of report.results) out.push(line(r));
       const { ok, failed, skipped } = report.summary;
-      out.push('', `${plural(ok, 'service')} ${action === 'stop' ? 'stopped' : action === 'start' ? 'up' : 'restarted'}` + (failed ? `, ${failed} failed` : '') + (skipped ? `, ${skipped} skipped` : '') + '.');
+      out.push(
+        '',
+        `${plural(ok, 'service')} ${action === 'stop' ? 'stopped' : action === 'start' ? 'up' : 'restarted'}` +
+          (failed ? `, ${failed} failed` : '') +
+          (skipped ? `, ${skipped} skipped` : '') +
+          '.',
+      );
       for (const d of degraded) {
         out.push(
           d.state === 'running'
@@ -54,7 +68,8 @@ export async function lifecycle(action: LifecycleAction, targets: string[], opti
         const service = loaded.fleet.services.find((s) => s.id === r.id);
         return r.ok && r.outcome !== 'skipped' && service !== undefined && runtimeOf(service).ownsProcesses;
       });
-      if (action !== 'stop' && local) out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);
+      if (action !== 'stop' && local)
+        out.push(`Check them with: ${commandLine('status', targets, options)}`, `Stop them with: ${commandLine('stop', targets, options)}`);
       return out.join('\n');
     },
   };

@@ -18,7 +18,10 @@ export async function logs(targets: string[], options: LogsCliOptions): Promise<
   const selector = selectorOf(targets, options);
   // The lines are the application's: inert on a terminal. --raw keeps their bytes only for a pipe or a file.
   const raw = options.raw === true && process.stdout.isTTY !== true;
-  if (options.raw === true && !raw) process.stderr.write(`${style.yellow('note:')} --raw keeps the bytes only when stdout is not a terminal: escape sequences are shown, not acted on\n`);
+  if (options.raw === true && !raw)
+    process.stderr.write(
+      `${style.yellow('note:')} --raw keeps the bytes only when stdout is not a terminal: escape sequences are shown, not acted on\n`,
+    );
   const shown = (line: string) => (raw ? line : inert(line));
   if (options.follow) {
     if (options.json) throw new UsageError('--follow and --json do not go together', 'drop -f to get the last lines as JSON');
@@ -29,7 +32,14 @@ export async function logs(targets: string[], options: LogsCliOptions): Promise<
     process.on('SIGTERM', stop);
     let answer;
     try {
-      answer = await followedLogs(source, selector, givenSettings(options), lines, (t) => process.stdout.write(raw ? t : `${inert(t.slice(0, -1))}\n`), controller.signal);
+      answer = await followedLogs(
+        source,
+        selector,
+        givenSettings(options),
+        lines,
+        (t) => process.stdout.write(raw ? t : `${inert(t.slice(0, -1))}\n`),
+        controller.signal,
+      );
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

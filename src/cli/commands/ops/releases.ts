@@ -9,7 +9,13 @@ import { fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../.
 import { style, table } from '../../style.js';
 import { ago, problemNote } from './format.js';
 
-const OUTCOME_STYLE: Record<string, (s: string) => string> = { passed: style.green, failed: style.red, unconfirmed: style.red, reverted: style.yellow, pending: style.yellow };
+const OUTCOME_STYLE: Record<string, (s: string) => string> = {
+  passed: style.green,
+  failed: style.red,
+  unconfirmed: style.red,
+  reverted: style.yellow,
+  pending: style.yellow,
+};
 
 /** Why a service shows no releases: it does not ship any (say what it is instead), or has not yet. */
 function noReleases(service: Service | undefined): string {
@@ -17,7 +23,8 @@ function noReleases(service: Service | undefined): string {
   const runtime = runtimeOf(service);
   if (runtime.releases === undefined) return `no releases: ${runtime.noReleases ?? 'its runtime ships none'}`;
   const decided = decideStrategy(service, {});
-  if ('error' in decided) return `no releases: it does not ship any (${service.unit ?? 'its unit'} is installed outside manage-apps: no service.artifact, service.command or service.deploy)`;
+  if ('error' in decided)
+    return `no releases: it does not ship any (${service.unit ?? 'its unit'} is installed outside manage-apps: no service.artifact, service.command or service.deploy)`;
   if (decided.strategy === 'script') return 'no releases: it is deployed by its own script (service.deploy), which keeps none here';
   return `no releases yet: \`manage-apps deploy ${service.id}\` ships the first`;
 }
@@ -49,7 +56,9 @@ export async function releases(targets: string[], options: OpsCliOptions): Promi
                 r.id,
                 r.created ? ago(r.created) : '',
                 r.by ?? '',
-                r.outcome === null ? style.dim('(no record)') : `${(OUTCOME_STYLE[r.outcome] ?? ((x: string) => x))(r.outcome)}${r.why ? `: ${r.why}` : ''}`,
+                r.outcome === null
+                  ? style.dim('(no record)')
+                  : `${(OUTCOME_STYLE[r.outcome] ?? ((x: string) => x))(r.outcome)}${r.why ? `: ${r.why}` : ''}`,
               ]),
             )
               .split('\n')

@@ -35,10 +35,17 @@ export function statusText({ document, loaded }: Answer<StatusDocument>, targets
   const tunnelsUp = tunnels.filter((t) => t.verdict === 'up').length;
   out.push(
     '',
-    (tunnels.length > 0 ? `${plural(tunnels.length, 'tunnel')}: ${tunnelsUp} up${tunnelsUp < tunnels.length ? `, ${tunnels.length - tunnelsUp} not` : ''}. ` : '') +
-    `${plural(services, 'service')}: ${healthy} healthy` + (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') + (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') + '.',
+    (tunnels.length > 0
+      ? `${plural(tunnels.length, 'tunnel')}: ${tunnelsUp} up${tunnelsUp < tunnels.length ? `, ${tunnels.length - tunnelsUp} not` : ''}. `
+      : '') +
+      `${plural(services, 'service')}: ${healthy} healthy` +
+      (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') +
+      (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') +
+      '.',
   );
-  const localRunning = report.services.some((s) => runtimeOf(s).ownsProcesses && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local');
+  const localRunning = report.services.some(
+    (s) => runtimeOf(s).ownsProcesses && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local',
+  );
   if (localRunning) out.push(`Stop them with: ${commandLine('stop', targets, options)}`);
   return out.join('\n');
 }
@@ -61,7 +68,12 @@ function tunnelTable(tunnels: readonly TunnelStatus[]): string {
     tunnels.map((t) => [
       t.name,
       t.initiator,
-      `${t.listen_host}:${t.probes.map((p) => p.port).filter((p, i, a) => a.indexOf(p) === i).join(',') || '?'}`,
+      `${t.listen_host}:${
+        t.probes
+          .map((p) => p.port)
+          .filter((p, i, a) => a.indexOf(p) === i)
+          .join(',') || '?'
+      }`,
       t.state ? `${t.state.active} (${t.state.sub})` : '',
       t.state?.since ? ago(t.state.since) : '',
       t.state?.restarts === null || t.state?.restarts === undefined ? '' : String(t.state.restarts),

@@ -7,5 +7,12 @@ import { locatorOf } from '../../../load/locator.js';
 
 export async function netCaddy(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);
-  return runRenderer('net caddy', loaded, flags, 'fleet', () => renderCaddy(loaded.fleet, locatorOf(loaded)), (f) => f.path.replace(/\.Caddyfile$/, ''));
+  return runRenderer(
+    'net caddy',
+    loaded,
+    flags,
+    'fleet',
+    () => renderCaddy(loaded.fleet, locatorOf(loaded)),
+    (f) => f.path.replace(/\.Caddyfile$/, ''),
+  );
 }

@@ -33,7 +33,9 @@ export async function netReconcile(flags: RenderFlags): Promise<CommandResult> {
 
   const skipped = [
     ...loaded.fleet.services.filter((s) => s.host === undefined).map((s) => ({ name: s.id, reason: 'no host: not in the services map' })),
-    ...dropletServices(loaded.fleet).filter((d) => d.host === undefined).map((d) => ({ name: d.id, reason: `droplet ${d.droplet} registers no hosts: not in the services map` })),
+    ...dropletServices(loaded.fleet)
+      .filter((d) => d.host === undefined)
+      .map((d) => ({ name: d.id, reason: `droplet ${d.droplet} registers no hosts: not in the services map` })),
   ];
   const report = { ...base, skipped, problems: sortProblems(reported), blocked: false };
   if (mode === 'print') return renderResult({ ...report, rendered: [{ path: loaded.inventory.file, content }] });

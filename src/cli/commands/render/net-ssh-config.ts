@@ -12,7 +12,16 @@ import { countBySeverity, sortProblems, type Problem } from '../../../problems.j
 import type { RenderedFile } from '../../../render/common.js';
 import { includeBody, includedFile, includeTarget, managedBlock, renderSshHosts, spliceManagedBlock } from '../../../render/ssh-config.js';
 import type { CommandResult } from '../../context.js';
-import { checkTargets, mergeProblems, modeOf, renderResult, splitLoadProblems, writeTargets, type RenderFlags, type Target } from './render-command.js';
+import {
+  checkTargets,
+  mergeProblems,
+  modeOf,
+  renderResult,
+  splitLoadProblems,
+  writeTargets,
+  type RenderFlags,
+  type Target,
+} from './render-command.js';
 import { locatorOf } from '../../../load/locator.js';
 
 export const INCLUDED_NAME = 'config.d/manage-apps';
@@ -41,19 +50,29 @@ export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult
   const extra: Target[] = [];
   if (flags.include) {
     const target = includeTarget(included, homedir());
-    if (target === undefined) throw new UsageError(`cannot write an Include line for ${included}`, 'the path must be absolute and have no spaces, quotes or "#"');
+    if (target === undefined)
+      throw new UsageError(`cannot write an Include line for ${included}`, 'the path must be absolute and have no spaces, quotes or "#"');
     block = managedBlock(includeBody(target), source);
     extra.push({ path: included, content: includedFile(hosts.text, source), mode: 0o600, replaceLink: true });
   } else {
     block = managedBlock(hosts.text, source);
   }
-  if (mode === 'print') return renderResult({ ...report, rendered: [flags.include ? { path: included, content: includedFile(hosts.text, source) } : { path: file, content: block }] });
+  if (mode === 'print')
+    return renderResult({
+      ...report,
+      rendered: [flags.include ? { path: included, content: includedFile(hosts.text, source) } : { path: file, content: block }],
+    });
 
   const existing = await readIfExists(file);
   const spliced = spliceManagedBlock(existing, block, file);
   if (spliced.content === undefined) {
     const problems: Problem[] = spliced.problems;
-    return renderResult({ ...report, problems: mergeProblems(report.problems, problems), blocked: true, extraLines: new Map([[file, (existing ?? '').split(/\r?\n/)]]) });
+    return renderResult({
+      ...report,
+      problems: mergeProblems(report.problems, problems),
+      blocked: true,
+      extraLines: new Map([[file, (existing ?? '').split(/\r?\n/)]]),
+    });
   }
   const targets: Target[] = [...extra, { path: file, content: spliced.content, modeIfNew: 0o600 }];
   if (mode === 'check') return renderResult({ ...report, files: await checkTargets(targets) });

@@ -8,5 +8,12 @@ import { locatorOf } from '../../../load/locator.js';
 
 export async function netTunnels(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);
-  return runRenderer('net tunnels', loaded, flags, 'fleet', () => renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded)), (f) => f.path.slice(0, f.path.indexOf('/')));
+  return runRenderer(
+    'net tunnels',
+    loaded,
+    flags,
+    'fleet',
+    () => renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded)),
+    (f) => f.path.slice(0, f.path.indexOf('/')),
+  );
 }

@@ -7,5 +7,12 @@ import { locatorOf } from '../../../load/locator.js';
 
 export async function netWireguard(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);
-  return runRenderer('net wireguard', loaded, flags, 'inventory', () => renderWireguard(loaded.fleet, locatorOf(loaded)), (f) => f.path.replace(/\.conf$/, ''));
+  return runRenderer(
+    'net wireguard',
+    loaded,
+    flags,
+    'inventory',
+    () => renderWireguard(loaded.fleet, locatorOf(loaded)),
+    (f) => f.path.replace(/\.conf$/, ''),
+  );
 }

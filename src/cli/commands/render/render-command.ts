@@ -131,8 +131,16 @@ export async function writeTargets(targets: Target[]): Promise<FileReport[]> {
     await makeDirectory(dirname(t.path), { mode: privateFile ? 0o700 : 0o755, ...(t.within === undefined ? {} : { within: t.within }) });
     let mode = t.mode;
     if (mode === undefined && t.modeIfNew !== undefined && (await readIfExists(t.path)) === undefined) mode = t.modeIfNew;
-    const result = await writeFileSafely(t.path, t.content, { ...(mode === undefined ? {} : { mode }), ...(t.within === undefined ? {} : { within: t.within }), ...(t.replaceLink ? { replaceLink: true } : {}) });
-    out.push({ path: t.path, status: result.outcome === 'unchanged' ? 'unchanged' : 'written', ...(result.backup === undefined ? {} : { backup: result.backup }) });
+    const result = await writeFileSafely(t.path, t.content, {
+      ...(mode === undefined ? {} : { mode }),
+      ...(t.within === undefined ? {} : { within: t.within }),
+      ...(t.replaceLink ? { replaceLink: true } : {}),
+    });
+    out.push({
+      path: t.path,
+      status: result.outcome === 'unchanged' ? 'unchanged' : 'written',
+      ...(result.backup === undefined ? {} : { backup: result.backup }),
+    });
   }
   return out;
 }
@@ -219,8 +227,16 @@ export function renderResult(r: RenderReport): CommandResult {
       const err: string[] = [];
       const done = r.mode === 'write' ? 'written' : r.mode === 'check' ? 'checked' : 'rendered';
       const verdict = failed ? `: nothing was ${done}` : errors ? `: none of them changes the rendering, so it was ${done} anyway (exit code 1)` : '';
-      if (r.problems.length > 0) err.push(formatProblems(r.problems, lineOf), '', `${failed || errors ? style.red('✖') : style.yellow('!')} ${problemSummary(r.problems)}${verdict}.`);
-      if (r.other.length > 0) err.push(`${style.yellow('note:')} ${problemSummary(r.other)} elsewhere in the manifests or inventory; run \`manage-apps validate\` for details.`);
+      if (r.problems.length > 0)
+        err.push(
+          formatProblems(r.problems, lineOf),
+          '',
+          `${failed || errors ? style.red('✖') : style.yellow('!')} ${problemSummary(r.problems)}${verdict}.`,
+        );
+      if (r.other.length > 0)
+        err.push(
+          `${style.yellow('note:')} ${problemSummary(r.other)} elsewhere in the manifests or inventory; run \`manage-apps validate\` for details.`,
+        );
       if (r.mode === 'print') {
         for (const s of r.skipped) err.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
         if (err.length > 0) process.stderr.write(`${err.join('\n')}\n`);
@@ -230,7 +246,12 @@ export function renderResult(r: RenderReport): CommandResult {
       if (failed) return '';
       const out = r.files.map((f) => {
         const text = STATUS_TEXT[f.status];
-        const shownStatus = f.status === 'out-of-date' || f.status === 'missing' || f.status === 'stale' ? style.red(text) : f.status === 'written' ? style.green(text) : text;
+        const shownStatus =
+          f.status === 'out-of-date' || f.status === 'missing' || f.status === 'stale'
+            ? style.red(text)
+            : f.status === 'written'
+              ? style.green(text)
+              : text;
         return `${f.path}: ${shownStatus}${f.backup ? ` (previous content kept in ${f.backup})` : ''}`;
       });
       for (const s of r.skipped) out.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
@@ -238,11 +259,20 @@ export function renderResult(r: RenderReport): CommandResult {
       if (r.mode === 'check') {
         const differ = r.files.filter((f) => f.status !== 'up-to-date' && f.status !== 'stale').length;
         if (differ === 0 && leftOver === 0) out.push(`${style.green('✔')} ${plural(r.files.length, 'file')} up to date.`);
-        if (differ > 0) out.push(`${style.red('✖')} ${plural(differ, 'file')} differ from the rendering: \`manage-apps ${r.command} --write\` (same options) updates them.`);
-        if (leftOver > 0) out.push(`${style.red('✖')} ${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`);
+        if (differ > 0)
+          out.push(
+            `${style.red('✖')} ${plural(differ, 'file')} differ from the rendering: \`manage-apps ${r.command} --write\` (same options) updates them.`,
+          );
+        if (leftOver > 0)
+          out.push(`${style.red('✖')} ${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`);
       } else {
         const written = r.files.filter((f) => f.status === 'written').length;
-        out.push(`${plural(written, 'file')} written, ${r.files.length - written - leftOver} unchanged.` + (leftOver > 0 ? ` ${style.red(`${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`)}` : ''));
+        out.push(
+          `${plural(written, 'file')} written, ${r.files.length - written - leftOver} unchanged.` +
+            (leftOver > 0
+              ? ` ${style.red(`${plural(leftOver, 'file')} left from an earlier rendering: remove ${leftOver === 1 ? 'it' : 'them'}.`)}`
+              : ''),
+        );
       }
       return out.join('\n');
     },
@@ -279,9 +309,14 @@ export async function runRenderer(
   const problems = mergeProblems(reported, output.problems);
   const blocked = countBySeverity(output.problems).errors > 0;
   // --host renders one host's files: skip notes about the others are noise.
-  const hostOfSkipped = (name: string) => loaded.fleet.hosts.find((h) => h.name === name)?.name ?? loaded.fleet.services.find((s) => s.id === name)?.host;
-  const skipped = flags.host === undefined ? output.skipped : output.skipped.filter((s) => hostOfSkipped(s.name) === undefined || hostOfSkipped(s.name) === flags.host);
-  if (flags.host !== undefined && files.length === 0 && !skipped.some((s) => s.name === flags.host)) skipped.push({ name: flags.host, reason: `${command} renders no file for this host` });
+  const hostOfSkipped = (name: string) =>
+    loaded.fleet.hosts.find((h) => h.name === name)?.name ?? loaded.fleet.services.find((s) => s.id === name)?.host;
+  const skipped =
+    flags.host === undefined
+      ? output.skipped
+      : output.skipped.filter((s) => hostOfSkipped(s.name) === undefined || hostOfSkipped(s.name) === flags.host);
+  if (flags.host !== undefined && files.length === 0 && !skipped.some((s) => s.name === flags.host))
+    skipped.push({ name: flags.host, reason: `${command} renders no file for this host` });
   const report = { ...base, skipped, problems, blocked };
   if (blocked) return renderResult(report);
   if (mode === 'print') return renderResult({ ...report, rendered: files });

@@ -7,5 +7,12 @@ import { locatorOf } from '../../../load/locator.js';
 
 export async function units(flags: RenderFlags): Promise<CommandResult> {
   const loaded = await loadFleet(flags);
-  return runRenderer('units', loaded, flags, 'fleet', () => renderUnits(loaded.fleet, locatorOf(loaded)), (f) => f.path.slice(0, f.path.indexOf('/')));
+  return runRenderer(
+    'units',
+    loaded,
+    flags,
+    'fleet',
+    () => renderUnits(loaded.fleet, locatorOf(loaded)),
+    (f) => f.path.slice(0, f.path.indexOf('/')),
+  );
 }
