@@ -1,5 +1,5 @@
 // One formatting for every source file, checked by prettier itself (.prettierrc.json): a change
-// that is not formatted fails here, not in a reviewer's eye. `npx prettier --write .` mends it.
+// that is not formatted fails here, not in a reviewer's eye. `npm run format` mends it.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -26,7 +26,7 @@ test('every source, test, bench and script file is formatted as .prettierrc.json
     assert.ok(options, `no prettier configuration applies to ${file}`);
     if (!(await prettier.check(readFileSync(file, 'utf8'), { ...options, filepath: file }))) unformatted.push(relative(root, file));
   }
-  assert.deepEqual(unformatted, [], `not formatted (run npx prettier --write on them): ${unformatted.join(', ')}`);
+  assert.deepEqual(unformatted, [], `not formatted (npm run format mends them): ${unformatted.join(', ')}`);
 });
 
 test('the check sees an unformatted file', async () => {
