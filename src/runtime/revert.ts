@@ -107,7 +107,8 @@ if [ -n "$rel" ] && [ "$cur" = "$rel" ]; then
       g=$(
 ${(runtime.restoreAndGate ?? runtime.restartAndGate)(timeoutMs)}
 )
-      result=$(printf '%s\\n' "$g" | grep '^@@gate' | head -n 1 | cut -f 2,3 | tr '\\t' ' ')
+      # The verdict record alone: "@@gated" (which instance was gated) starts with the same letters.
+      result=$(printf '%s\\n' "$g" | awk -F '\\t' '$1 == "@@gate" { print $2 " " $3; exit }')
       result="switched back to $prev: \${result:-no verdict}"
     else
       result="could not switch back to $prev"
