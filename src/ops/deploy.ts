@@ -9,7 +9,6 @@
  * `rollback` is deploy/rollback.ts. The host side of all of it is src/runtime (release.ts,
  * revert.ts, and the runtime's activation fragments: runtime.ts ActivationRuntime, made by each runtime).
  */
-import pLimit from 'p-limit';
 import type { Service } from '../fleet/model.js';
 import type { Ops } from './context.js';
 import { forget } from './deploy/lock.js';
@@ -20,6 +19,7 @@ import { hookSignals } from './deploy/lock.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult } from './deploy/types.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './selection.js';
 import type { Progress } from './progress.js';
+import { walkLevels } from './levels.js';
 
 export type { DeployOptions, DeployReport, DeployResult, RollbackResult, Strategy } from './deploy/types.js';
 export { runRollback } from './deploy/rollback.js';
@@ -93,37 +93,27 @@ export async function runDeploy(ops: Ops, selection: Selection, options: DeployO
   hookSignals();
   const key = (s: Service) => `deploy:${s.id}`;
   progress.plan(levels.flat().map((s) => ({ key: key(s), host: s.host!, title: s.id })));
-  const results: DeployResult[] = [...edgeResults];
-  const failed = new Set<string>();
-  const limit = pLimit(ops.settings.concurrency);
-  for (const level of levels) {
-    await Promise.all(
-      level.map((service) =>
-        limit(async () => {
-          const task = progress.task(key(service));
-          const blocked = selectedDependencies(ops.fleet, service, services).filter((d) => failed.has(d.id));
-          if (blocked.length > 0) {
-            failed.add(service.id);
-            const reason = `not deployed: ${blocked.map((d) => d.id).join(', ')} failed to deploy`;
-            task.skip(reason);
-            results.push(skippedResult(service, reason, false));
-            return;
-          }
-          const r = await deployOne(ops, service, options, progress, key(service));
-          results.push(r);
-          if (r.ok) task.ok(`deployed${r.release ? ` ${r.release}` : ''} in ${(r.timings.totalMs / 1000).toFixed(1)}s`);
-          else {
-            failed.add(service.id);
-            if (r.outcome === 'skipped') task.skip(r.reason ?? 'skipped');
-            else task.fail(`${r.outcome}: ${r.reason ?? ''}`);
-          }
-        }),
-      ),
-    );
-  }
+  const walked = await walkLevels({
+    levels,
+    concurrency: ops.settings.concurrency,
+    dependencies: (service) => selectedDependencies(ops.fleet, service, services),
+    failed: (r: DeployResult) => !r.ok,
+    held: (service, blockers) => {
+      const reason = `not deployed: ${blockers.map((d) => d.id).join(', ')} failed to deploy`;
+      progress.task(key(service)).skip(reason);
+      return skippedResult(service, reason, false);
+    },
+    run: async (service) => {
+      const task = progress.task(key(service));
+      const r = await deployOne(ops, service, options, progress, key(service));
+      if (r.ok) task.ok(`deployed${r.release ? ` ${r.release}` : ''} in ${(r.timings.totalMs / 1000).toFixed(1)}s`);
+      else if (r.outcome === 'skipped') task.skip(r.reason ?? 'skipped');
+      else task.fail(`${r.outcome}: ${r.reason ?? ''}`);
+      return r;
+    },
+  });
   await progress.close();
-  const order = new Map(levels.flat().map((s, i) => [s.id, i]));
-  results.sort((a, b) => (order.get(a.id) ?? -1) - (order.get(b.id) ?? -1));
+  const results = [...edgeResults, ...walked];
   return { dry_run: false, levels: levels.map((l) => l.map((s) => s.id)), deploys: results, summary: deploySummary(results) };
 }
 

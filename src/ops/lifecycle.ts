@@ -4,7 +4,6 @@
  * whose dependency failed is skipped, with the reason. An `edge` is never stopped (or
  * restarted) by a bulk command: only when it is named and --force is given.
  */
-import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
 import type { Service } from '../fleet/model.js';
 import { runtimeOf } from '../runtime/registry.js';
@@ -14,6 +13,7 @@ import type { Diagnosis } from '../runtime/types.js';
 import type { Ops } from './context.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './selection.js';
 import type { Progress } from './progress.js';
+import { walkLevels } from './levels.js';
 
 export type { LifecycleAction } from '../runtime/runtime.js';
 
@@ -189,49 +189,40 @@ export async function runLifecycle(
     durationMs: 0,
   }));
   for (const s of edgeSkips) progress.task(key(s)).skip(s.reason);
-  const failed = new Set<string>();
-  const limit = pLimit(ops.settings.concurrency);
-  for (const [index, level] of levels.entries()) {
-    await Promise.all(
-      level.map((service) =>
-        limit(async () => {
-          const task = progress.task(key(service));
-          // start/restart: a service whose dependency did not come up is not started.
-          const blocked = action === 'stop' ? [] : selectedDependencies(ops.fleet, service, services).filter((d) => failed.has(d.id));
-          if (blocked.length > 0) {
-            failed.add(service.id);
-            const reason = `not ${action === 'start' ? 'started' : 'restarted'}: ${blocked.map((d) => d.id).join(', ')} did not come up`;
-            task.skip(reason);
-            results.push({ id: service.id, host: service.host!, action, outcome: 'skipped', ok: false, detail: reason, level: index, durationMs: 0 });
-            return;
-          }
-          let result: Omit<ActionResult, 'level'>;
-          try {
-            result = await runAction(ops, service, action, options, (m) => task.update(m));
-          } catch (error) {
-            result = {
-              id: service.id,
-              host: service.host!,
-              action,
-              outcome: 'failed',
-              ok: false,
-              detail: error instanceof Error ? error.message : String(error),
-              durationMs: 0,
-            };
-          }
-          results.push({ ...result, level: index });
-          if (result.ok) task.ok(`${result.outcome}${result.detail ? ` (${result.detail})` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`);
-          else {
-            failed.add(service.id);
-            task.fail(`${result.outcome}: ${result.detail ?? ''}`);
-          }
-        }),
-      ),
-    );
-  }
+  const walked = await walkLevels({
+    levels,
+    concurrency: ops.settings.concurrency,
+    // start/restart: a service whose dependency did not come up is not started; stop stops what it can.
+    ...(action === 'stop' ? {} : { dependencies: (service: Service) => selectedDependencies(ops.fleet, service, services) }),
+    failed: (r: ActionResult) => !r.ok,
+    held: (service, blockers, level): ActionResult => {
+      const reason = `not ${action === 'start' ? 'started' : 'restarted'}: ${blockers.map((d) => d.id).join(', ')} did not come up`;
+      progress.task(key(service)).skip(reason);
+      return { id: service.id, host: service.host!, action, outcome: 'skipped', ok: false, detail: reason, level, durationMs: 0 };
+    },
+    run: async (service, level): Promise<ActionResult> => {
+      const task = progress.task(key(service));
+      let result: Omit<ActionResult, 'level'>;
+      try {
+        result = await runAction(ops, service, action, options, (m) => task.update(m));
+      } catch (error) {
+        result = {
+          id: service.id,
+          host: service.host!,
+          action,
+          outcome: 'failed',
+          ok: false,
+          detail: error instanceof Error ? error.message : String(error),
+          durationMs: 0,
+        };
+      }
+      if (result.ok) task.ok(`${result.outcome}${result.detail ? ` (${result.detail})` : ''} in ${(result.durationMs / 1000).toFixed(1)}s`);
+      else task.fail(`${result.outcome}: ${result.detail ?? ''}`);
+      return { ...result, level };
+    },
+  });
   await progress.close();
-  const order = new Map(levels.flat().map((s, i) => [s.id, i]));
-  results.sort((a, b) => (order.get(a.id) ?? -1) - (order.get(b.id) ?? -1));
+  results.push(...walked);
   return {
     action,
     levels: levels.map((l) => l.map((s) => s.id)),
