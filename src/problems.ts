@@ -158,6 +158,13 @@ export const RULES: Record<string, RuleInfo> = {
     summary:
       'service.hardening names directives manage-apps sets, each relaxed once with a one-line reason, and paths a unit can hold outside the releases.',
   },
+  secrets: {
+    id: 'secrets',
+    severity: 'error',
+    level: 'check',
+    summary:
+      'service.secrets names each secret by a plain name and one known source (file, pass, env, command), never a value; a secret two services share comes from one source.',
+  },
   safe_name: {
     id: 'safe_name',
     severity: 'error',

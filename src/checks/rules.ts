@@ -18,6 +18,7 @@ import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js
 import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
 import { tunnelProblems } from '../tunnels/validate.js';
 import { projectPathProblems } from './project-paths.js';
+import { describeSource, SECRET_SOURCES } from '../manifest/secrets.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
@@ -58,6 +59,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkDatabaseNames(ctx);
   checkCycles(ctx);
   checkUnits(ctx);
+  checkSharedSecrets(ctx);
   checkCompose(ctx);
   checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
@@ -89,7 +91,10 @@ function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
     } else if (value !== null && typeof value === 'object') {
       for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
         const hasValue = child !== null && child !== undefined && String(child).trim() !== '';
-        if (SECRET_KEY.test(key) && hasValue) {
+        // service.secrets maps names like AUTH_SECRET to a source: the rule secrets reports a value written there.
+        const declaredSecret = path.length === 2 && path[0] === 'service' && path[1] === 'secrets';
+        const sourceRef = path.length === 3 && path[0] === 'service' && path[1] === 'secrets' && (SECRET_SOURCES as readonly string[]).includes(key);
+        if (SECRET_KEY.test(key) && hasValue && !declaredSecret && !sourceRef) {
           flag(
             [...path, key],
             true,
@@ -98,6 +103,7 @@ function checkSecrets(ctx: RuleContext, m: LoadedManifest): void {
           );
           continue;
         }
+        if (declaredSecret && typeof child !== 'object') continue;
         visit(child, [...path, key]);
       }
     } else if (typeof value === 'string' && looksLikeSecret(value)) {
@@ -456,6 +462,35 @@ function checkCycles(ctx: RuleContext): void {
     state.set(s.id, 'done');
   };
   for (const s of fleet.services) if (!state.has(s.id)) visit(s);
+}
+
+/**
+ * A secret two services share (same name) comes from one source: with two, a push would deliver
+ * whichever it resolved last and status could not say which value is current. Every party is told.
+ */
+function checkSharedSecrets(ctx: RuleContext): void {
+  const byName = new Map<string, { service: Service; source: string }[]>();
+  for (const s of ctx.fleet.services)
+    for (const d of s.secrets ?? []) {
+      const list = byName.get(d.name) ?? [];
+      list.push({ service: s, source: describeSource(d.source) });
+      byName.set(d.name, list);
+    }
+  for (const [name, users] of byName) {
+    const sources = new Set(users.map((u) => u.source));
+    if (sources.size < 2) continue;
+    for (const u of users) {
+      const others = users.filter((o) => o.source !== u.source).map((o) => `${o.service.id} (${o.source})`);
+      ctx.out.push(
+        problem(
+          'secrets',
+          at(ctx, u.service.manifest, ['service', 'secrets', name]),
+          `${u.service.id}: secret ${name} comes from ${u.source} here, but from another source in ${others.join(', ')}`,
+          'a shared secret has one source: give every service the same one, or give one of them its own name',
+        ),
+      );
+    }
+  }
 }
 
 /** What `units` and `deploy` would refuse to render (an unclosed quote, a program systemd reads as a prefix, …), found at validate time. */

@@ -1,6 +1,7 @@
 /** Files → the resolved fleet model. Only manifests that passed their schema take part. */
 import { dirname, join, posix } from 'node:path';
 import { composeDisplay, imageRepository, readCompose } from '../manifest/compose.js';
+import { secretDeclarations, takesCredentials } from '../manifest/secrets.js';
 import type { ManifestCompose, ManifestService } from '../manifest/types.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
@@ -107,6 +108,10 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.env_file !== undefined) service.envFile = s.env_file;
       if (s.user !== undefined) service.runAs = s.user;
       if (s.hardening !== undefined) service.hardening = s.hardening;
+      if (s.secrets !== undefined)
+        service.secrets = secretDeclarations(s.secrets, {
+          credentials: takesCredentials(s, m.provider) && supervised.unit !== undefined && !onLocalMachine,
+        });
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;

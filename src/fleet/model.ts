@@ -4,6 +4,7 @@
  */
 import type { BackupPolicy, Provider, ServiceKind } from '../manifest/types.js';
 import type { ManifestHardening } from '../manifest/hardening.js';
+import type { SecretDeclaration } from '../manifest/secrets.js';
 import type { HostRole, InventoryCluster, InventoryHost, InventoryTunnel } from '../inventory/types.js';
 
 export interface Host {
@@ -97,6 +98,8 @@ export interface Service {
   runAs?: string;
   /** service.hardening (infra/v2): what it writes, what it relaxes (render/hardening.ts). */
   hardening?: ManifestHardening;
+  /** service.secrets (infra/v2): what it needs, from where on the operator's machine, delivered how (docs/secrets.md). */
+  secrets?: SecretDeclaration[];
   /** Service directory on the host: releases/<id> and current live there. */
   directory: string;
   artifact?: string;

@@ -13,6 +13,7 @@ import { ManifestCache } from './cache.js';
 import type { DiscoveredManifest } from './discover.js';
 import type { InfraManifest } from './types.js';
 import { hardeningProblems } from './hardening.js';
+import { secretsProblems, takesCredentials } from './secrets.js';
 
 export const API_VERSIONS = { 'infra/v1': 'infra-v1', 'infra/v2': 'infra-v2' } as const;
 
@@ -246,5 +247,6 @@ function checkHostValues(source: SourceDocument, m: InfraManifest, environment: 
       ...(s.user === undefined ? {} : { user: s.user }),
     }),
   );
+  out.push(...secretsProblems(source, s.secrets, { credentials: takesCredentials(s, m.provider) }));
   return out;
 }

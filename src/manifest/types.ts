@@ -1,5 +1,6 @@
 /** The .infra.yaml contract as TypeScript types (infra/v2 is a superset of infra/v1). */
 import type { ManifestHardening } from './hardening.js';
+import type { ManifestSecretSource } from './secrets.js';
 
 export type ApiVersion = 'infra/v1' | 'infra/v2';
 export type Provider = 'digitalocean' | 'mac' | 'bare-metal' | 'local' | 'vps';
@@ -49,6 +50,8 @@ export interface ManifestService {
   cluster?: string;
   /** What the service writes and the hardening directives it relaxes (docs/manifest.md#hardening). */
   hardening?: ManifestHardening;
+  /** The secrets it needs, each by its source on the operator's machine (docs/secrets.md). Never a value. */
+  secrets?: Record<string, ManifestSecretSource>;
 }
 
 /** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */
