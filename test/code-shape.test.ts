@@ -205,6 +205,14 @@ test('src/app and everything below it never import a front end, and nothing belo
   }
 });
 
+test('the command line never loads a fleet itself: only the use cases in src/app do', () => {
+  // The CLI parses flags and formats answers; reading the files is a use case's first step.
+  for (const file of sources(join(src, 'cli'))) {
+    for (const spec of imports(file)) assert.notEqual(folderOf(file, spec), 'load', `${file} imports ${spec}: call a use case in src/app`);
+  }
+  assert.equal(folderOf(join(src, 'cli', 'commands', 'render', 'units.ts'), '../../../load/fleet.js'), 'load');
+});
+
 test('the layer checks see the imports they check (a front end that imported the other would be caught)', () => {
   // The checks above pass as well when `imports` finds nothing: show that it finds these.
   assert.ok(imports(join(src, 'main.ts')).includes('./dashboard/server.js'));

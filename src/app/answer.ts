@@ -5,6 +5,9 @@
  */
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
 import type { LoadedFleet } from '../load/fleet.js';
+
+/** Where the fleet's files are, and what loading them gave: the front ends name these types through here, never loading a fleet themselves. */
+export type { FleetOptions, LoadedFleet } from '../load/fleet.js';
 import { countBySeverity, problemJson } from '../problems.js';
 
 export interface Answer<D> {

@@ -1,5 +1,5 @@
 /** What every command receives, and what it gives back to the one printer in main.ts. */
-import type { LoadedFleet } from '../load/fleet.js';
+import type { LoadedFleet } from '../app/answer.js';
 import { secretLines } from '../inventory/load.js';
 import { redact, type LineSource } from './report-problems.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';

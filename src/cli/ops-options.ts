@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import type { OpsSettings } from '../ops/settings.js';
 import type { SelectOptions } from '../ops/selection.js';
-import type { FleetOptions } from '../load/fleet.js';
+import type { FleetOptions } from '../app/answer.js';
 
 export interface OpsCliOptions {
   root?: string;

@@ -1,14 +1,13 @@
-import { loadFleet } from '../../load/fleet.js';
-import { listHosts, unplacedServices } from '../../inspect/hosts.js';
+import { hosts as hostsUseCase } from '../../app/hosts.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { fleetSource } from '../ops-options.js';
 import { outputWidth, plural, style, table, visibleLength } from '../style.js';
-import { withProblemNote } from './shared.js';
+import { viewResult } from './shared.js';
 
 export async function hosts(options: GlobalOptions): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  const rows = listHosts(loaded.fleet);
-  const unplaced = unplacedServices(loaded.fleet);
-  return withProblemNote(loaded, { hosts: rows, unplaced }, () => {
+  const answer = await hostsUseCase(fleetSource(options));
+  const { loaded } = answer;
+  return viewResult(answer, ({ hosts: rows, unplaced }) => {
     if (rows.length === 0) return 'The inventory lists no hosts.';
     const render = (joiner: string) =>
       table(

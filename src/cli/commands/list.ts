@@ -1,33 +1,13 @@
-import { UsageError } from '../../errors.js';
-import { loadFleet } from '../../load/fleet.js';
-import { DROPLET_ENVIRONMENT, listServices } from '../../inspect/services.js';
-import { dropletServices } from '../../fleet/model.js';
-import { requireHost } from '../../ops/selection.js';
+import { list as listUseCase } from '../../app/list.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
-import { closest } from '../../text/suggest.js';
+import { fleetSource } from '../ops-options.js';
 import { plural, table } from '../style.js';
-import { withProblemNote } from './shared.js';
+import { viewResult } from './shared.js';
 import { runtimeOf } from '../../runtime/registry.js';
 
 export async function list(options: GlobalOptions & { env?: string; host?: string }): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
-  // A filter that can match nothing is a typo, not an empty fleet: say so, as ops commands do.
-  if (options.host !== undefined) requireHost(loaded.fleet, options.host);
-  const environments = [
-    ...new Set([...loaded.fleet.services.map((s) => s.environment), ...(dropletServices(loaded.fleet).length > 0 ? [DROPLET_ENVIRONMENT] : [])]),
-  ].sort();
-  if (options.env !== undefined && !environments.includes(options.env)) {
-    const near = closest(options.env, environments);
-    throw new UsageError(
-      `no service of environment ${JSON.stringify(options.env)} under the root`,
-      near ? `did you mean ${near}?` : `environments: ${environments.join(', ') || 'none'}`,
-    );
-  }
-  const filter: { environment?: string; host?: string } = {};
-  if (options.env !== undefined) filter.environment = options.env;
-  if (options.host !== undefined) filter.host = options.host;
-  const services = listServices(loaded.fleet, filter);
-  return withProblemNote(loaded, { services }, () => {
+  const filter = { ...(options.env === undefined ? {} : { env: options.env }), ...(options.host === undefined ? {} : { host: options.host }) };
+  return viewResult(await listUseCase(fleetSource(options), filter), ({ services }) => {
     if (services.length === 0) return 'No services found under the root.';
     const rows = services.map((s) => [
       s.project,

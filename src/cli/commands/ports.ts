@@ -1,42 +1,25 @@
-import { resolve } from 'node:path';
-import { EXIT_PROBLEMS, UsageError } from '../../errors.js';
-import { writeFileSafely, readIfExists } from '../../files/write.js';
-import { loadFleet } from '../../load/fleet.js';
-import { envPortsFile, portRegistry, type EnvNameCollision } from '../../inspect/ports.js';
+import { ports as portsUseCase } from '../../app/ports.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
+import { fleetSource } from '../ops-options.js';
 import { style, table } from '../style.js';
-import { errorsElsewhere, withProblemNote } from './shared.js';
+import { errorsElsewhere, viewResult } from './shared.js';
 
 export async function ports(options: GlobalOptions & { writeEnv?: string; check?: boolean }): Promise<CommandResult> {
-  if (options.check && options.writeEnv === undefined)
-    throw new UsageError('--check compares the file given with --write-env', 'e.g. manage-apps ports --write-env .env.ports --check');
-  const loaded = await loadFleet(options);
-  const registry = portRegistry(loaded.fleet);
-  let envFile: { path: string; outcome: string; backup?: string; collisions?: EnvNameCollision[] } | undefined;
-  let drift = false;
-  if (options.writeEnv !== undefined) {
-    const path = resolve(process.cwd(), options.writeEnv);
-    const { text, collisions } = envPortsFile(registry);
-    if (collisions.length > 0) {
-      // Which port a shared name should carry is not ours to pick: nothing is written.
-      envFile = { path, outcome: 'not-written', collisions };
-    } else if (options.check) {
-      drift = (await readIfExists(path)) !== text;
-      envFile = { path, outcome: drift ? 'out-of-date' : 'up-to-date' };
-    } else {
-      envFile = await writeFileSafely(path, text);
-    }
-  }
-  const result = withProblemNote(loaded, { ports: registry.entries, clashes: registry.clashes, ...(envFile ? { env_file: envFile } : {}) }, () => {
+  const answer = await portsUseCase(fleetSource(options), {
+    ...(options.writeEnv === undefined ? {} : { writeEnv: options.writeEnv }),
+    check: options.check === true,
+  });
+  const { loaded } = answer;
+  return viewResult(answer, ({ ports: entries, clashes, env_file: envFile }) => {
     const out = [
       table(
         ['HOST', 'PORT', 'OWNER', 'TYPE', 'ENV', 'DECLARED IN'],
-        registry.entries.map((e) => [e.host, String(e.port), e.owner, e.type, e.environment ?? '', e.source]),
+        entries.map((e) => [e.host, String(e.port), e.owner, e.type, e.environment ?? '', e.source]),
       ),
     ];
-    if (registry.clashes.length > 0) {
-      out.push('', style.red(`${registry.clashes.length} clash(es):`));
-      for (const c of registry.clashes) out.push(`  ${c.host}:${c.port} is claimed by ${c.owners.join(' and ')}`);
+    if (clashes.length > 0) {
+      out.push('', style.red(`${clashes.length} clash(es):`));
+      for (const c of clashes) out.push(`  ${c.host}:${c.port} is claimed by ${c.owners.join(' and ')}`);
     } else {
       out.push('', `${style.green('✔')} no port is claimed twice on one host.${errorsElsewhere(loaded)}`);
     }
@@ -56,6 +39,4 @@ export async function ports(options: GlobalOptions & { writeEnv?: string; check?
     }
     return out.join('\n');
   });
-  if (registry.clashes.length > 0 || drift || (envFile?.collisions?.length ?? 0) > 0) result.exitCode = EXIT_PROBLEMS;
-  return result;
 }

@@ -1,20 +1,14 @@
-import type { Answer } from '../../app/answer.js';
-import { viewAnswer } from '../../app/answer.js';
-import type { LoadedFleet } from '../../load/fleet.js';
+import type { Answer, LoadedFleet } from '../../app/answer.js';
 import { countBySeverity, type Problem } from '../../problems.js';
 import type { CommandResult } from '../context.js';
 import { problemSummary } from '../report-problems.js';
 import { plural, style } from '../style.js';
 
 /**
- * Read-only views still show the fleet when some files have problems, but say so
- * (one line, on stderr) and exit 1 so scripts notice; `validate` shows the details.
+ * A use case's answer as the CLI prints it: the document with --json, else the text. Read-only
+ * views still show the fleet when some files have problems, but say so (a note on stderr; the
+ * answer's exit code is 1 so scripts notice); `validate` shows the details.
  */
-export function withProblemNote(loaded: LoadedFleet, data: Record<string, unknown>, human: () => string): CommandResult {
-  return viewResult(viewAnswer(loaded, data), human);
-}
-
-/** A use case's answer as the CLI prints it: the document with --json, else the text, and the note on the files' problems on stderr. */
 export function viewResult<D>(answer: Answer<D>, human: (document: D) => string): CommandResult {
   return {
     exitCode: answer.exitCode,

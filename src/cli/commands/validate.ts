@@ -1,30 +1,17 @@
-import { loadFleet } from '../../load/fleet.js';
-import { countBySeverity, problemJson } from '../../problems.js';
-import { EXIT_OK, EXIT_PROBLEMS } from '../../errors.js';
+import { validate as validateUseCase } from '../../app/validate.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { lineSource } from '../context.js';
+import { fleetSource } from '../ops-options.js';
 import { formatProblems, problemSummary } from '../report-problems.js';
 import { plural, style } from '../style.js';
 
 export async function validate(options: GlobalOptions & { strict?: boolean }): Promise<CommandResult> {
-  const loaded = await loadFleet(options);
+  const answer = await validateUseCase(fleetSource(options), { strict: options.strict === true });
+  const { loaded, failed } = answer;
   const { fleet, problems } = loaded;
-  const { errors, warnings } = countBySeverity(problems);
-  const failed = errors > 0 || (options.strict === true && warnings > 0);
   return {
-    exitCode: failed ? EXIT_PROBLEMS : EXIT_OK,
-    json: {
-      root: fleet.root,
-      inventory: fleet.inventoryFile,
-      manifests: fleet.manifests.map((m) => ({
-        file: m.file,
-        project: m.project ?? null,
-        environment: m.environment,
-        apiVersion: m.apiVersion ?? null,
-      })),
-      problems: problems.map(problemJson),
-      summary: { manifests: fleet.manifests.length, errors, warnings },
-    },
+    exitCode: answer.exitCode,
+    json: answer.document,
     human: () => {
       const out: string[] = [];
       if (problems.length > 0) out.push(formatProblems(problems, lineSource(loaded)), '');

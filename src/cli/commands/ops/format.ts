@@ -1,5 +1,5 @@
 /** Shared formatting for the ops commands (status, start, stop, restart, logs, deploy, rollback). */
-import type { LoadedFleet } from '../../../load/fleet.js';
+import type { LoadedFleet } from '../../../app/answer.js';
 import type { Diagnosis } from '../../../runtime/types.js';
 import { inert, printable } from '../../../text/control.js';
 import { style } from '../../style.js';

@@ -1,11 +1,8 @@
-/** `infra render`: OpenTofu/Terraform JSON (main.tf.json) for the droplets and the runner pool. */
-import { loadFleet } from '../../../load/fleet.js';
-import { renderOpenTofu } from '../../../render/opentofu.js';
+/** `infra render`: OpenTofu/Terraform JSON (main.tf.json) for the droplets and the runner pool (src/app/render.ts). */
+import { renderFleetFiles } from '../../../app/render.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
+import { renderResult, renderSettings, type RenderFlags } from './render-command.js';
 
 export async function infraRender(flags: RenderFlags): Promise<CommandResult> {
-  const loaded = await loadFleet(flags);
-  return runRenderer('infra render', loaded, flags, 'fleet', () => renderOpenTofu(loaded.fleet, locatorOf(loaded)));
+  return renderResult(await renderFleetFiles('infra render', renderSettings(flags)));
 }

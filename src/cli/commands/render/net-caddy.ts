@@ -1,18 +1,8 @@
-/** `net caddy`: a Caddyfile per edge host (`<host>.Caddyfile`). */
-import { loadFleet } from '../../../load/fleet.js';
-import { renderCaddy } from '../../../render/caddy.js';
+/** `net caddy`: a Caddyfile per edge host (`<host>.Caddyfile`) (src/app/render.ts). */
+import { renderFleetFiles } from '../../../app/render.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
+import { renderResult, renderSettings, type RenderFlags } from './render-command.js';
 
 export async function netCaddy(flags: RenderFlags): Promise<CommandResult> {
-  const loaded = await loadFleet(flags);
-  return runRenderer(
-    'net caddy',
-    loaded,
-    flags,
-    'fleet',
-    () => renderCaddy(loaded.fleet, locatorOf(loaded)),
-    (f) => f.path.replace(/\.Caddyfile$/, ''),
-  );
+  return renderResult(await renderFleetFiles('net caddy', renderSettings(flags)));
 }

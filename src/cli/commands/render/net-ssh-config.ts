@@ -2,29 +2,12 @@
  * `net ssh-config`: the inventory's hosts as ssh Host blocks, kept in one managed
  * block of ~/.ssh/config (or of --file), or with --include in a file of its own
  * under config.d/ that a managed Include line at the top level pulls in.
+ (src/app/ssh-config.ts)
  */
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { UsageError } from '../../../errors.js';
-import { makeDirectory, readIfExists } from '../../../files/write.js';
-import { loadFleet } from '../../../load/fleet.js';
-import { countBySeverity, sortProblems, type Problem } from '../../../problems.js';
-import type { RenderedFile } from '../../../render/common.js';
-import { includeBody, includedFile, includeTarget, managedBlock, renderSshHosts, spliceManagedBlock } from '../../../render/ssh-config.js';
+import { sshConfigBlock } from '../../../app/ssh-config.js';
 import type { CommandResult } from '../../context.js';
-import {
-  checkTargets,
-  mergeProblems,
-  modeOf,
-  renderResult,
-  splitLoadProblems,
-  writeTargets,
-  type RenderFlags,
-  type Target,
-} from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
-
-export const INCLUDED_NAME = 'config.d/manage-apps';
+import { fleetSource } from '../../ops-options.js';
+import { modeOf, renderResult, type RenderFlags } from './render-command.js';
 
 export interface SshConfigFlags extends RenderFlags {
   file?: string;
@@ -32,51 +15,12 @@ export interface SshConfigFlags extends RenderFlags {
 }
 
 export async function netSshConfig(flags: SshConfigFlags): Promise<CommandResult> {
-  const mode = modeOf(flags);
-  const loaded = await loadFleet(flags);
-  const command = 'net ssh-config';
-  const { blocking, other } = splitLoadProblems(loaded, 'inventory');
-  const base = { command, mode, loaded, other, rendered: [] as RenderedFile[], files: [], skipped: [] as { name: string; reason: string }[] };
-  if (blocking.length > 0) return renderResult({ ...base, problems: sortProblems(blocking), blocked: true });
-
-  const hosts = renderSshHosts(loaded.fleet, locatorOf(loaded));
-  const report = { ...base, skipped: hosts.skipped, problems: mergeProblems(hosts.problems), blocked: countBySeverity(hosts.problems).errors > 0 };
-  if (report.blocked) return renderResult(report);
-
-  const source = loaded.fleet.inventoryFile;
-  const file = resolve(process.cwd(), flags.file ?? join(homedir(), '.ssh', 'config'));
-  const included = join(dirname(file), INCLUDED_NAME);
-  let block: string;
-  const extra: Target[] = [];
-  if (flags.include) {
-    const target = includeTarget(included, homedir());
-    if (target === undefined)
-      throw new UsageError(`cannot write an Include line for ${included}`, 'the path must be absolute and have no spaces, quotes or "#"');
-    block = managedBlock(includeBody(target), source);
-    extra.push({ path: included, content: includedFile(hosts.text, source), mode: 0o600, replaceLink: true });
-  } else {
-    block = managedBlock(hosts.text, source);
-  }
-  if (mode === 'print')
-    return renderResult({
-      ...report,
-      rendered: [flags.include ? { path: included, content: includedFile(hosts.text, source) } : { path: file, content: block }],
-    });
-
-  const existing = await readIfExists(file);
-  const spliced = spliceManagedBlock(existing, block, file);
-  if (spliced.content === undefined) {
-    const problems: Problem[] = spliced.problems;
-    return renderResult({
-      ...report,
-      problems: mergeProblems(report.problems, problems),
-      blocked: true,
-      extraLines: new Map([[file, (existing ?? '').split(/\r?\n/)]]),
-    });
-  }
-  const targets: Target[] = [...extra, { path: file, content: spliced.content, modeIfNew: 0o600 }];
-  if (mode === 'check') return renderResult({ ...report, files: await checkTargets(targets) });
-  // ssh refuses a config directory others can write: create ~/.ssh (and config.d) private.
-  for (const dir of new Set(targets.map((t) => dirname(t.path)))) await makeDirectory(dir, { mode: 0o700 });
-  return renderResult({ ...report, files: await writeTargets(targets) });
+  return renderResult(
+    await sshConfigBlock({
+      ...fleetSource(flags),
+      mode: modeOf(flags),
+      ...(flags.file === undefined ? {} : { file: flags.file }),
+      ...(flags.include === undefined ? {} : { include: flags.include }),
+    }),
+  );
 }

@@ -1,19 +1,8 @@
-/** `net tunnels`: per host, the files that make each declared tunnel real (`<host>/<path on the host>`). */
-import { FleetIndex } from '../../../analysis/topology.js';
-import { loadFleet } from '../../../load/fleet.js';
-import { renderTunnels } from '../../../render/tunnels.js';
+/** `net tunnels`: per host, the files that make each declared tunnel real (src/app/render.ts). */
+import { renderFleetFiles } from '../../../app/render.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
+import { renderResult, renderSettings, type RenderFlags } from './render-command.js';
 
 export async function netTunnels(flags: RenderFlags): Promise<CommandResult> {
-  const loaded = await loadFleet(flags);
-  return runRenderer(
-    'net tunnels',
-    loaded,
-    flags,
-    'fleet',
-    () => renderTunnels(new FleetIndex(loaded.fleet), locatorOf(loaded)),
-    (f) => f.path.slice(0, f.path.indexOf('/')),
-  );
+  return renderResult(await renderFleetFiles('net tunnels', renderSettings(flags)));
 }

@@ -1,18 +1,8 @@
-/** `net wireguard`: a wg-quick config per mesh host (`<host>.conf`, mode 0600). */
-import { loadFleet } from '../../../load/fleet.js';
-import { renderWireguard } from '../../../render/wireguard.js';
+/** `net wireguard`: a wg-quick config per mesh host (`<host>.conf`, mode 0600) (src/app/render.ts). */
+import { renderFleetFiles } from '../../../app/render.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
+import { renderResult, renderSettings, type RenderFlags } from './render-command.js';
 
 export async function netWireguard(flags: RenderFlags): Promise<CommandResult> {
-  const loaded = await loadFleet(flags);
-  return runRenderer(
-    'net wireguard',
-    loaded,
-    flags,
-    'inventory',
-    () => renderWireguard(loaded.fleet, locatorOf(loaded)),
-    (f) => f.path.replace(/\.conf$/, ''),
-  );
+  return renderResult(await renderFleetFiles('net wireguard', renderSettings(flags)));
 }

@@ -1,18 +1,8 @@
-/** `units`: the systemd unit of each infra/v2 service (`<host>/<unit>`), the same one `deploy` installs. */
-import { loadFleet } from '../../../load/fleet.js';
-import { renderUnits } from '../../../render/systemd-unit.js';
+/** `units`: the systemd unit of each infra/v2 service, the same one `deploy` installs (src/app/render.ts). */
+import { renderFleetFiles } from '../../../app/render.js';
 import type { CommandResult } from '../../context.js';
-import { runRenderer, type RenderFlags } from './render-command.js';
-import { locatorOf } from '../../../load/locator.js';
+import { renderResult, renderSettings, type RenderFlags } from './render-command.js';
 
 export async function units(flags: RenderFlags): Promise<CommandResult> {
-  const loaded = await loadFleet(flags);
-  return runRenderer(
-    'units',
-    loaded,
-    flags,
-    'fleet',
-    () => renderUnits(loaded.fleet, locatorOf(loaded)),
-    (f) => f.path.slice(0, f.path.indexOf('/')),
-  );
+  return renderResult(await renderFleetFiles('units', renderSettings(flags)));
 }
