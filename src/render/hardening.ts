@@ -23,37 +23,8 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Service } from '../fleet/model.js';
-import type { Relaxation, UnitDirective } from '../manifest/hardening.js';
+import { UNIT_DIRECTIVES, type Relaxation, type UnitDirective } from '../manifest/hardening.js';
 import { printable } from '../text/control.js';
-
-/** The default value of each directive (SystemCallFilter is two lines: the allow list, then what it still takes away). */
-const DEFAULTS: Record<
-  Exclude<UnitDirective, 'DynamicUser' | 'MemoryDenyWriteExecute' | 'PrivateUsers' | 'ProtectHome' | 'CapabilityBoundingSet'>,
-  string[]
-> = {
-  NoNewPrivileges: ['yes'],
-  ProtectSystem: ['strict'],
-  PrivateTmp: ['yes'],
-  PrivateDevices: ['yes'],
-  PrivateMounts: ['yes'],
-  RestrictAddressFamilies: ['AF_UNIX AF_INET AF_INET6'],
-  SystemCallFilter: ['@system-service', '~@privileged @resources'],
-  SystemCallArchitectures: ['native'],
-  LockPersonality: ['yes'],
-  RestrictRealtime: ['yes'],
-  RestrictSUIDSGID: ['yes'],
-  RestrictNamespaces: ['yes'],
-  ProtectClock: ['yes'],
-  ProtectHostname: ['yes'],
-  ProtectKernelTunables: ['yes'],
-  ProtectKernelModules: ['yes'],
-  ProtectKernelLogs: ['yes'],
-  ProtectControlGroups: ['yes'],
-  ProtectProc: ['invisible'],
-  ProcSubset: ['pid'],
-  RemoveIPC: ['yes'],
-  UMask: ['0077'],
-};
 
 /** Programs that compile code at run time into writable, executable memory (MemoryDenyWriteExecute=yes kills them). */
 const JIT_PROGRAM =
@@ -152,12 +123,84 @@ export interface HardeningSpec {
   header?: string;
 }
 
+/** What a directive's lines are made from: the unit's spec, its relaxations, and the lines so far. */
+interface UnitLines {
+  spec: HardeningSpec;
+  relaxed: ReadonlyMap<string, Relaxation>;
+  out: string[];
+  /** A directive with these values, or its relaxation: left out, or the declared value, under the reason. */
+  directive: (name: UnitDirective, values: readonly string[]) => void;
+  /** The first port below 1024 the unit listens on (it gets CAP_NET_BIND_SERVICE). */
+  lowPort: number | undefined;
+}
+
+/**
+ * Every directive a rendered unit sets, in the order the unit lists them (UNIT_DIRECTIVES): its
+ * default value(s) (SystemCallFilter is two lines: the allow list, then what it still takes
+ * away), or, where the default depends on the unit, how its lines are made.
+ */
+const DIRECTIVES: { readonly [D in UnitDirective]: readonly string[] | ((unit: UnitLines) => void) } = {
+  DynamicUser: ({ spec, relaxed, out, directive }) => {
+    if (relaxed.has('DynamicUser')) directive('DynamicUser', []);
+    out.push(...spec.account);
+    if (spec.state !== undefined) out.push(`StateDirectory=${spec.state}`, 'StateDirectoryMode=0700');
+    if (spec.writes.length > 0) out.push(`ReadWritePaths=${spec.writes.join(' ')}`);
+  },
+  NoNewPrivileges: ['yes'],
+  ProtectSystem: ['strict'],
+  ProtectHome: ({ spec, relaxed, out, directive }) => {
+    const inHome = [...spec.paths, ...spec.writes.map((w) => w.replace(/^-/, ''))].filter((p) => HOME.test(p));
+    if (inHome.length > 0 && !relaxed.has('ProtectHome'))
+      out.push(`# ${inHome[0]} is under a home directory: ProtectHome=read-only rather than yes.`, 'ProtectHome=read-only');
+    else directive('ProtectHome', ['yes']);
+  },
+  PrivateTmp: ['yes'],
+  PrivateDevices: ['yes'],
+  PrivateUsers: ({ spec, relaxed, out, directive, lowPort }) => {
+    // A capability held inside a user namespace does not reach the host's network namespace:
+    // binding a port below 1024 needs the service in the host's user namespace.
+    const noPrivateUsers =
+      spec.noPrivateUsers ?? (lowPort === undefined ? undefined : `binding port ${lowPort} needs CAP_NET_BIND_SERVICE in the host's user namespace`);
+    if (noPrivateUsers !== undefined && !relaxed.has('PrivateUsers')) out.push(`# PrivateUsers= is not set: ${noPrivateUsers}.`);
+    else directive('PrivateUsers', ['yes']);
+  },
+  PrivateMounts: ['yes'],
+  CapabilityBoundingSet: ({ out, directive, lowPort }) => {
+    directive('CapabilityBoundingSet', [lowPort === undefined ? '' : 'CAP_NET_BIND_SERVICE']);
+    out.push(`AmbientCapabilities=${lowPort === undefined ? '' : 'CAP_NET_BIND_SERVICE'}`);
+  },
+  RestrictAddressFamilies: ['AF_UNIX AF_INET AF_INET6'],
+  SystemCallFilter: ({ relaxed, out, directive }) => {
+    directive('SystemCallFilter', ['@system-service', '~@privileged @resources']);
+    if (!relaxed.has('SystemCallFilter') || relaxed.get('SystemCallFilter')!.value !== undefined) out.push('SystemCallErrorNumber=EPERM');
+  },
+  SystemCallArchitectures: ['native'],
+  MemoryDenyWriteExecute: ({ spec, relaxed, out, directive }) => {
+    if (spec.jit !== undefined && !relaxed.has('MemoryDenyWriteExecute'))
+      out.push(`# MemoryDenyWriteExecute= is not set: ${spec.jit} compiles code at run time (its JIT needs writable, executable memory).`);
+    else directive('MemoryDenyWriteExecute', ['yes']);
+  },
+  LockPersonality: ['yes'],
+  RestrictRealtime: ['yes'],
+  RestrictSUIDSGID: ['yes'],
+  RestrictNamespaces: ['yes'],
+  ProtectClock: ['yes'],
+  ProtectHostname: ['yes'],
+  ProtectKernelTunables: ['yes'],
+  ProtectKernelModules: ['yes'],
+  ProtectKernelLogs: ['yes'],
+  ProtectControlGroups: ['yes'],
+  ProtectProc: ['invisible'],
+  ProcSubset: ['pid'],
+  RemoveIPC: ['yes'],
+  UMask: ['0077'],
+};
+
 /** The hardening lines of any unit manage-apps renders (applications, tunnels, backups). */
 export function hardenedLines(spec: HardeningSpec): string[] {
   const relaxed = new Map<string, Relaxation>(spec.relax.map((r) => [r.directive, r]));
   const out: string[] = [spec.header ?? '# Hardening (docs/render.md#hardening): relax one directive with service.hardening.relax and a reason.'];
-  /** A directive with its default, or its relaxation: left out, or the declared value, under the reason. */
-  const directive = (name: UnitDirective, values: string[]) => {
+  const directive = (name: UnitDirective, values: readonly string[]) => {
     const r = relaxed.get(name);
     if (r === undefined) {
       for (const v of values) out.push(`${name}=${v}`);
@@ -166,55 +209,11 @@ export function hardenedLines(spec: HardeningSpec): string[] {
     out.push(`# relaxed ${name} (service.hardening.relax): ${printable(r.reason)}`);
     if (r.value !== undefined) out.push(`${name}=${r.value}`);
   };
-
-  const dynamic = relaxed.get('DynamicUser');
-  if (dynamic !== undefined) directive('DynamicUser', []);
-  out.push(...spec.account);
-  if (spec.state !== undefined) out.push(`StateDirectory=${spec.state}`, 'StateDirectoryMode=0700');
-  if (spec.writes.length > 0) out.push(`ReadWritePaths=${spec.writes.join(' ')}`);
-
-  directive('NoNewPrivileges', DEFAULTS.NoNewPrivileges);
-  directive('ProtectSystem', DEFAULTS.ProtectSystem);
-  const inHome = [...spec.paths, ...spec.writes.map((w) => w.replace(/^-/, ''))].filter((p) => HOME.test(p));
-  if (inHome.length > 0 && !relaxed.has('ProtectHome'))
-    out.push(`# ${inHome[0]} is under a home directory: ProtectHome=read-only rather than yes.`, 'ProtectHome=read-only');
-  else directive('ProtectHome', ['yes']);
-  directive('PrivateTmp', DEFAULTS.PrivateTmp);
-  directive('PrivateDevices', DEFAULTS.PrivateDevices);
-  const lowPort = spec.ports.find((p) => p < 1024);
-  // A capability held inside a user namespace does not reach the host's network namespace:
-  // binding a port below 1024 needs the service in the host's user namespace.
-  const noPrivateUsers =
-    spec.noPrivateUsers ?? (lowPort === undefined ? undefined : `binding port ${lowPort} needs CAP_NET_BIND_SERVICE in the host's user namespace`);
-  if (noPrivateUsers !== undefined && !relaxed.has('PrivateUsers')) out.push(`# PrivateUsers= is not set: ${noPrivateUsers}.`);
-  else directive('PrivateUsers', ['yes']);
-  directive('PrivateMounts', DEFAULTS.PrivateMounts);
-  directive('CapabilityBoundingSet', [lowPort === undefined ? '' : 'CAP_NET_BIND_SERVICE']);
-  out.push(`AmbientCapabilities=${lowPort === undefined ? '' : 'CAP_NET_BIND_SERVICE'}`);
-  directive('RestrictAddressFamilies', DEFAULTS.RestrictAddressFamilies);
-  directive('SystemCallFilter', DEFAULTS.SystemCallFilter);
-  if (!relaxed.has('SystemCallFilter') || relaxed.get('SystemCallFilter')!.value !== undefined) out.push('SystemCallErrorNumber=EPERM');
-  directive('SystemCallArchitectures', DEFAULTS.SystemCallArchitectures);
-  if (spec.jit !== undefined && !relaxed.has('MemoryDenyWriteExecute'))
-    out.push(`# MemoryDenyWriteExecute= is not set: ${spec.jit} compiles code at run time (its JIT needs writable, executable memory).`);
-  else directive('MemoryDenyWriteExecute', ['yes']);
-  for (const name of [
-    'LockPersonality',
-    'RestrictRealtime',
-    'RestrictSUIDSGID',
-    'RestrictNamespaces',
-    'ProtectClock',
-    'ProtectHostname',
-    'ProtectKernelTunables',
-    'ProtectKernelModules',
-    'ProtectKernelLogs',
-    'ProtectControlGroups',
-    'ProtectProc',
-    'ProcSubset',
-    'RemoveIPC',
-    'UMask',
-  ] as const) {
-    directive(name, DEFAULTS[name]);
+  const unit: UnitLines = { spec, relaxed, out, directive, lowPort: spec.ports.find((p) => p < 1024) };
+  for (const name of UNIT_DIRECTIVES) {
+    const lines = DIRECTIVES[name];
+    if (typeof lines === 'function') lines(unit);
+    else directive(name, lines);
   }
   return out;
 }
