@@ -56,11 +56,6 @@ export function directLink(from: Host, to: Host): { kind: NetworkKind; address: 
   return undefined;
 }
 
-/** Words for a kind of network, in messages. */
-export function networkWords(kind: NetworkKind): string {
-  return { mesh: 'the mesh', private: "the provider's private network", lan: 'the LAN', public: 'the public internet' }[kind];
-}
-
 /** An address a reverse proxy can dial: an IPv4 address or a host name (a `lan` may be one). */
 const DIALABLE = /^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)$/;
 

@@ -55,7 +55,6 @@ export type UnitDirective = (typeof UNIT_DIRECTIVES)[number];
 
 /** What a Compose service gets (the keys of its service in manage-apps' override file); each may be relaxed. */
 export const COMPOSE_DIRECTIVES = ['read_only', 'cap_drop', 'no-new-privileges', 'user'] as const;
-export type ComposeDirective = (typeof COMPOSE_DIRECTIVES)[number];
 
 export interface Relaxation {
   directive: string;
