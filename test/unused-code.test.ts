@@ -3,7 +3,7 @@
 // reaches, a dependency nothing uses, or an import of a package package.json does not list.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ const root = packageRoot();
 const knip = join(root, 'node_modules', 'knip', 'bin', 'knip.js');
 
 function runKnip(directory: string): { status: number | null; output: string } {
+  assert.ok(existsSync(knip), `${knip} is missing: knip is a devDependency, run npm ci`);
   const r = spawnSync(process.execPath, [knip, '--no-progress', '--directory', directory], { encoding: 'utf8', timeout: 300_000 });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
