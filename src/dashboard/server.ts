@@ -16,7 +16,7 @@ import { buildPage } from '../app/page.js';
 import { DEPLOY_DEFAULTS } from '../ops/deploy/types.js';
 import { LIFECYCLE_DEFAULTS } from '../ops/lifecycle.js';
 import { SilentProgress } from '../ops/progress.js';
-import { FleetSnapshots } from './snapshot.js';
+import { FleetSnapshots } from '../app/fleet-snapshots.js';
 
 /** How long a one-time link (`ui --open`) can be redeemed. */
 export const ONE_TIME_LINK_MS = 60_000;

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolveRoot, type FleetOptions } from '../load/fleet.js';
 import { discoverManifests } from '../manifest/discover.js';
-import { FleetAnswers, layOut } from '../app/page.js';
+import { FleetAnswers, layOut } from './page.js';
 import type { FleetLayout } from '../render/fleet-layout.js';
 
 /** One line per file: what a change to it changes. A missing file is a state too. */

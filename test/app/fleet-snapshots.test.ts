@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FleetSnapshots } from '../../src/dashboard/snapshot.js';
+import { FleetSnapshots } from '../../src/app/fleet-snapshots.js';
 import { packageRoot } from '../../src/package-root.js';
 
 describe('FleetSnapshots', () => {
