@@ -6,8 +6,9 @@ import { fleetSource } from '../ops-options.js';
 import { style } from '../style.js';
 import { viewResult } from './shared.js';
 
-export async function graph(options: GlobalOptions & { format?: string }): Promise<CommandResult> {
-  const format = (options.format ?? 'text') as GraphFormat;
+export async function graph(options: GlobalOptions & { format?: GraphFormat }): Promise<CommandResult> {
+  // commander checks --format against the same list; a direct caller is checked here.
+  const format = options.format ?? 'text';
   if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`unknown graph format "${format}"`, `use one of: ${GRAPH_FORMATS.join(', ')}`);
   const answer = await graphUseCase(fleetSource(options), format);
   const g = answer.graph;

@@ -2,6 +2,13 @@
 import { Option } from 'commander';
 import { liveFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
+import type { GraphFormat } from '../../app/graph.js';
+
+/** --format's choices: every GraphFormat and nothing else (the compiler checks; no graph code loads to list them). */
+const GRAPH_FORMAT_CHOICES = Object.keys({ text: true, mermaid: true, dot: true, json: true, html: true, svg: true } satisfies Record<
+  GraphFormat,
+  true
+>);
 
 /** The ssh options of commands that reach hosts only with --live (read in one round, no batches). */
 const LIVE = { when: 'with --live: ', concurrency: false };
@@ -15,7 +22,7 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
         '--format <format>',
         'text (terminal), mermaid, dot (Graphviz), json, html (the dashboard page as one static file) or svg (the picture)',
       )
-        .choices(['text', 'mermaid', 'dot', 'json', 'html', 'svg'])
+        .choices(GRAPH_FORMAT_CHOICES)
         .default('text'),
     ],
     run: async (_args, o) => (await import('../commands/graph.js')).graph(o),

@@ -1,6 +1,7 @@
 /** How a command is declared: main.ts turns these into commander commands. */
 import { Option } from 'commander';
 import type { StartDashboard } from '../../app/dashboard.js';
+import type { GraphFormat } from '../../app/graph.js';
 import type { Strategy } from '../../ops/deploy.js';
 import type { CommandResult } from '../context.js';
 
@@ -40,7 +41,7 @@ export interface CliOptions {
   to?: string;
   all?: boolean;
   live?: boolean;
-  format?: string;
+  format?: GraphFormat;
   strict?: boolean;
   writeEnv?: string;
   check?: boolean;
