@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import { serviceId, type Cluster, type Fleet, type Host, type ProjectDatabase, type Service } from '../fleet/model.js';
+import { directLink, onNetwork } from '../fleet/networks.js';
 import { closest } from '../text/suggest.js';
 import { pgNameIssue, POSTGRES_ENGINES } from '../names.js';
 
@@ -38,7 +39,7 @@ export interface DeclaredDatabase {
   /** The service that receives the credentials (the project's, same environment). */
   service: Service | undefined;
   serviceHost: Host | undefined;
-  /** What the service connects to (DATABASE_URL's host): loopback when co-located, else the cluster host's mesh address. */
+  /** What the service connects to (DATABASE_URL's host): loopback when co-located, else the cluster host's address on the network they share. */
   connectHost: string | undefined;
   /** The address pg_hba.conf admits (CIDR), or undefined when the service host has no usable IP. */
   clientCidr: string | undefined;
@@ -51,6 +52,19 @@ export interface DeclaredDatabase {
 }
 
 const ipOf = (h: Host): string | undefined => [h.meshIp, h.address].find((a) => a !== undefined && isIP(a) !== 0);
+
+/**
+ * The client's and the server's IP addresses on the network the service host reaches the cluster
+ * host on (fleet/networks.ts: the mesh preferred); undefined when they share none with IP addresses.
+ */
+function sharedAddresses(client: Host, server: Host): { client: string; server: string } | undefined {
+  const link = directLink(client, server);
+  if (link === undefined) return undefined;
+  // Across the internet the server sees the client's public address.
+  const from = link.kind === 'public' ? client.publicIp : onNetwork(client, link.kind)?.address;
+  if (from === undefined || isIP(from) === 0 || isIP(link.address) === 0) return undefined;
+  return { client: from, server: link.address };
+}
 const cidr = (ip: string) => (isIP(ip) === 6 ? `${ip}/128` : `${ip}/32`);
 
 export function resolveDatabase(fleet: Fleet, d: ProjectDatabase): DeclaredDatabase | { id: string; cluster: string; reason: string } {
@@ -70,10 +84,15 @@ export function resolveDatabase(fleet: Fleet, d: ProjectDatabase): DeclaredDatab
     connectHost = '127.0.0.1';
     clientCidr = '127.0.0.1/32';
   } else {
-    const client = ipOf(serviceHost);
-    const server = ipOf(clusterHost);
-    if (client === undefined) undeliverable = `service host ${serviceHost.name} has no mesh_ip (or address) to admit in pg_hba.conf`;
-    else if (server === undefined) undeliverable = `cluster host ${clusterHost.name} has no mesh_ip (or address) for DATABASE_URL`;
+    // The network the two hosts share (mesh, provider's private network, LAN, public: as the edge
+    // dials its upstreams), else the addresses ssh reaches them on.
+    const shared = sharedAddresses(serviceHost, clusterHost);
+    const client = shared?.client ?? ipOf(serviceHost);
+    const server = shared?.server ?? ipOf(clusterHost);
+    if (client === undefined)
+      undeliverable = `service host ${serviceHost.name} has no IP address to admit in pg_hba.conf (mesh_ip, private_ip, lan or public_ip shared with ${clusterHost.name}, or address)`;
+    else if (server === undefined)
+      undeliverable = `cluster host ${clusterHost.name} has no IP address for DATABASE_URL (mesh_ip, private_ip, lan or public_ip shared with ${serviceHost.name}, or address)`;
     else {
       clientCidr = cidr(client);
       connectHost = server;

@@ -201,6 +201,13 @@ for node in null zero full random urandom tty; do
   touch "$root/dev/$node"
   mount --bind "/dev/$node" "$root/dev/$node"
 done
+# The tun device, where the machine has one: a userspace WireGuard (wireguard-go) makes its
+# interface in the host's own network namespace with it.
+if [ -c /dev/net/tun ]; then
+  mkdir "$root/dev/net"
+  touch "$root/dev/net/tun"
+  mount --bind /dev/net/tun "$root/dev/net/tun"
+fi
 mkdir "$root/dev/pts" "$root/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$root/dev/pts"
 ln -s pts/ptmx "$root/dev/ptmx"

@@ -17,6 +17,7 @@ import {
   teardownFleet,
   writeState,
 } from './fleet-state.js';
+import { localAptRepository, purgeScript, writeOfflineApt } from './fresh-hosts.js';
 import { HOST_INIT_SCRIPT, HOST_WRAPPER_SCRIPT, SSHD_BINARY, SSH_UNIT_FILE, SYSTEMD_BINARY, writeHostIdentity } from './host-image.js';
 import {
   CLEAN_ENV,
@@ -74,6 +75,11 @@ export interface FleetOptions {
    * directory modes).
    */
   prepareHost?: (host: HostPreparation) => void | Promise<void>;
+  /**
+   * Fresh hosts (test/harness/fresh-hosts.ts): Caddy, PostgreSQL and Docker are not installed
+   * (purged after boot), and apt installs them from a local repository of this machine's packages.
+   */
+  fresh?: boolean;
 }
 
 export type HostRef = string | FleetHost;
@@ -420,6 +426,11 @@ export class TestFleet {
       '',
     ].join('\n');
 
+    const fresh = options.fresh ? localAptRepository() : undefined;
+    const prepare: FleetOptions['prepareHost'] = async (host) => {
+      if (fresh) writeOfflineApt(host.upperDir, fresh.dir);
+      await options.prepareHost?.(host);
+    };
     const hostKeys: string[] = [];
     for (const [index, name] of names.entries()) {
       const dir = join(state.baseDir, 'hosts', name);
@@ -439,13 +450,19 @@ export class TestFleet {
       state.hosts.push(host);
       writeState(state);
       createHostNetwork(host, state.bridge!);
-      hostKeys.push(await prepareHostRoot(host, { hostsFile, authorizedKey }, options.prepareHost));
+      hostKeys.push(await prepareHostRoot(host, { hostsFile, authorizedKey }, prepare));
     }
     this.writeSshFiles(hostKeys);
 
     const deadline = Date.now() + (options.bootTimeoutMs ?? 60_000);
     for (const host of state.hosts) this.startHost(host);
     await Promise.all(state.hosts.map((host) => this.waitUntilReachable(host, deadline)));
+    if (fresh) {
+      const purged = await Promise.all(state.hosts.map((host) => this.ssh(host.name, purgeScript(fresh.packages), { timeoutMs: 600_000 })));
+      purged.forEach((r, i) => {
+        if (r.exitCode !== 0) throw new Error(`fresh host ${state.hosts[i]!.name}: purging ${fresh.packages.join(' ')} failed: ${r.stderr.trim()}`);
+      });
+    }
   }
 
   private writeSshFiles(hostKeys: readonly string[]): void {

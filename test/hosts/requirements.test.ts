@@ -11,6 +11,7 @@ import { FleetIndex } from '../../src/analysis/topology.js';
 import { backupReport } from '../../src/analysis/backups.js';
 import { loadFleet } from '../../src/load/fleet.js';
 import { hostRequirements } from '../../src/hosts/requirements.js';
+import { resolveDatabase } from '../../src/data/declared.js';
 import { applyScript, aptPackage, checkScript, macInstruction } from '../../src/hosts/scripts.js';
 import { defaultLocator } from '../../src/source/locator.js';
 import { resolveTunnels } from '../../src/tunnels/resolve.js';
@@ -171,4 +172,25 @@ test('service.cluster naming no cluster, another host or another port is a locat
   assert.deepEqual(await bad('  host: db\n  cluster: main\n  port: 5433\n'), [
     'pg/.infra.yaml:7 pg supervises cluster "main" on port 5433, but the cluster listens on 5432',
   ]);
+});
+
+test('a fleet on a LAN without a mesh: the database is reached over the LAN (cluster listens there, pg_hba admits the service host)', async () => {
+  const lanOnly = JSON.stringify({
+    hosts: {
+      db: { lan: '192.168.5.2', provider: 'bare-metal', role: 'production' },
+      app: { lan: '192.168.5.3', provider: 'bare-metal', role: 'production' },
+    },
+    clusters: { main: { host: 'db', port: 5433, engine: 'postgres', version: '15' } },
+  });
+  const dir = await root({ 'mesh-hosts.json': lanOnly, 'api/.infra.yaml': BASE['api/.infra.yaml'] });
+  const { fleet } = await loadFleet({ root: dir });
+  const [declared] = fleet.databases.map((d) => resolveDatabase(fleet, d));
+  assert.ok(declared && 'clusterHost' in declared);
+  assert.equal(declared.undeliverable, undefined, 'the credentials can be delivered');
+  assert.equal(declared.connectHost, '192.168.5.2', "DATABASE_URL names the cluster host's LAN address");
+  assert.equal(declared.clientCidr, '192.168.5.3/32', "pg_hba.conf admits the service host's LAN address");
+  const tunnels = resolveTunnels(new FleetIndex(fleet), defaultLocator(fleet.inventoryFile)).tunnels;
+  const db = hostRequirements(fleet, tunnels).hosts.find((h) => h.host.name === 'db')!;
+  const cluster = db.requirements.find((r) => r.id === 'cluster:main')!.need;
+  assert.deepEqual(cluster.kind === 'cluster' ? cluster.listen : [], ['localhost', '192.168.5.2']);
 });

@@ -104,7 +104,8 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
   let controlDir = '';
   const digests: Record<string, string> = {};
   const env = () => ({ MANAGE_APPS_CONTROL_DIR: controlDir });
-  const cli = (...a: string[]) => runCli([...a, '--root', root, '--ssh-config', fleet.sshConfigPath], env());
+  const cliArgs = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath];
+  const cli = (...a: string[]) => runCli(cliArgs(...a), env());
   const deploy = (...a: string[]) => cli('deploy', ...a, '--json');
   const deploysOf = (run: CliRun) => json<{ deploys: Deploy[] }>(run).deploys;
   const served = async (port = 8080) => {
@@ -218,7 +219,14 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
   });
 
   test('an image that never gets ready is reverted: the old container serves, exit 1, the diagnosis names the cause', async () => {
-    const run = await deploy('shop', '--tag', 'prod-notready');
+    // Where the time goes: each progress line with the seconds since the start (a figure, never asserted).
+    const t0 = Date.now();
+    const lines: string[] = [];
+    const started = startCli([...cliArgs('deploy', 'shop', '--tag', 'prod-notready', '--json')], env(), (chunk) => {
+      for (const l of chunk.split('\n')) if (l.trim()) lines.push(`+${((Date.now() - t0) / 1000).toFixed(1)}s ${l.trim()}`);
+    });
+    const run = await started.done;
+    console.log(`# a never-ready compose deploy (readiness timeout 6 s) ended after ${(run.ms / 1000).toFixed(1)} s:\n#   ${lines.join('\n#   ')}`);
     assert.equal(run.status, 1, run.stdout);
     const [d] = deploysOf(run);
     assert.equal(d?.outcome, 'rolled-back');

@@ -1,6 +1,6 @@
 /** Config renderers: net ssh-config/reconcile/wireguard/caddy, infra render, units (issue 6). Implementations load on demand. */
 import { Option } from 'commander';
-import { hostFlag } from './flags.js';
+import { dryRunFlag, hostFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 
 /** Every renderer prints by default; --write writes; --check is the drift check for CI (exit 1 on any difference). */
@@ -10,6 +10,12 @@ const modes = (what: string): Option[] => [
 ];
 const out = (what: string) => new Option('--out <dir>', `the directory that holds ${what} (needed by --write and --check)`);
 const host = () => hostFlag("only this host's file(s)");
+/** --apply: install on the hosts over ssh, checked there first, reloaded gracefully. */
+const apply = (what: string): Option[] => [
+  new Option('--apply', `install ${what} on each host over ssh: checked there by its own tool first, atomically with a .bak, reloaded gracefully`),
+  dryRunFlag("with --apply: check each host's file there and say what would change; install nothing"),
+  ...sshOptions('per-host timeout of --apply in seconds (default 60)'),
+];
 
 export const RENDER_COMMANDS: CommandSpec[] = [
   {
@@ -31,14 +37,19 @@ export const RENDER_COMMANDS: CommandSpec[] = [
   {
     name: 'net wireguard',
     summary: 'a wg-quick config per mesh host (<host>.conf); private keys stay on the hosts',
-    options: [...modes('the configs'), out('<host>.conf'), host()],
+    options: [...modes('the configs'), out('<host>.conf'), host(), ...apply('/etc/wireguard/<interface>.conf (wg syncconf: the interface stays up)')],
     run: async (_args, o) => (await import('../commands/render/net-wireguard.js')).netWireguard(o),
   },
   {
     name: 'net caddy',
     summary:
       "a Caddyfile per edge host (<host>.Caddyfile) routing each service's domains over the mesh; non-public names (*.lan, localhost, IPs, …) get tls internal",
-    options: [...modes('the Caddyfiles'), out('<host>.Caddyfile'), host()],
+    options: [
+      ...modes('the Caddyfiles'),
+      out('<host>.Caddyfile'),
+      host(),
+      ...apply("/etc/caddy/Caddyfile (through Caddy's admin endpoint: never a restart)"),
+    ],
     run: async (_args, o) => (await import('../commands/render/net-caddy.js')).netCaddy(o),
   },
   {
