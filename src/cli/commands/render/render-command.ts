@@ -10,16 +10,32 @@ import { lineSource, type CommandResult, type GlobalOptions } from '../../contex
 import { fleetSource } from '../../ops-options.js';
 import { formatProblems, problemSummary, type LineSource } from '../../report-problems.js';
 import { plural, style } from '../../style.js';
+import { applyRendered, type InstalledConfig } from '../../../app/apply-configs.js';
+import { givenSettings } from '../../ops-options.js';
 
 export interface RenderFlags extends GlobalOptions {
   write?: boolean;
   check?: boolean;
   out?: string;
   host?: string;
+  /** net caddy / net wireguard: install on the hosts (with the ssh options the ops commands take). */
+  apply?: boolean;
+  dryRun?: boolean;
+  sshConfig?: string;
+  connectTimeout?: string;
+  timeout?: string;
+  concurrency?: string;
 }
 
 export function modeOf(flags: RenderFlags): Mode {
   if (flags.write && flags.check) throw new UsageError('--write and --check exclude each other', '--check only compares; --write writes');
+  if (flags.apply && (flags.write || flags.check))
+    throw new UsageError(
+      `--apply and --${flags.write ? 'write' : 'check'} exclude each other`,
+      '--apply installs on the hosts; --write and --check work on local files',
+    );
+  if (flags.dryRun && !flags.apply)
+    throw new UsageError('--dry-run goes with --apply', '--apply --dry-run checks each host and shows what would change');
   return flags.write ? 'write' : flags.check ? 'check' : 'print';
 }
 
@@ -110,6 +126,59 @@ export function renderResult(answer: RenderAnswer): CommandResult {
               : ''),
         );
       }
+      return out.join('\n');
+    },
+  };
+}
+
+const APPLIED: Record<InstalledConfig['state'], string> = {
+  changed: 'installed',
+  unchanged: 'unchanged',
+  'would-change': 'would change (--dry-run: nothing installed)',
+  refused: 'refused: the file and the running config are untouched',
+  failed: 'failed',
+  unreachable: 'unreachable',
+};
+
+/** --apply (net caddy, net wireguard): each host's rendered file installed there, one round trip per host, in parallel. */
+export async function applyResult(command: 'net caddy' | 'net wireguard', flags: RenderFlags): Promise<CommandResult> {
+  modeOf(flags);
+  const json = flags.json === true;
+  const answer = await applyRendered(
+    command,
+    { ...fleetSource(flags), ...(flags.host === undefined ? {} : { host: flags.host }) },
+    givenSettings(flags),
+    flags.dryRun === true,
+    json ? () => {} : (line) => process.stderr.write(`${style.dim(line)}\n`),
+  );
+  const r = answer.report;
+  const { hosts } = answer.document;
+  return {
+    exitCode: answer.exitCode,
+    json: answer.document,
+    human: () => {
+      if (r.problems.length > 0) process.stderr.write(`${formatProblems(r.problems, lineSource(r.loaded))}\n\n${problemSummary(r.problems)}.\n`);
+      if (r.blocked) return `${style.red('✖')} nothing was installed: the rendering has problems (above).`;
+      const out = hosts.map((h) => {
+        const bad = h.state === 'refused' || h.state === 'failed' || h.state === 'unreachable';
+        const what = bad ? style.red(APPLIED[h.state]) : h.state === 'changed' ? style.green(APPLIED[h.state]) : APPLIED[h.state];
+        const reload =
+          h.reload === 'graceful'
+            ? ', reloaded gracefully'
+            : h.reload === 'started'
+              ? ', service started'
+              : h.reload === 'down'
+                ? ', not running'
+                : '';
+        return `${h.host}: ${h.path} ${what}${reload}${h.backup ? ` (previous file kept in ${h.backup})` : ''}${h.message ? `\n    ${h.message}` : ''}`;
+      });
+      for (const s of r.skipped) out.push(`${style.dim('skipped')} ${s.name}: ${s.reason}`);
+      const count = (state: InstalledConfig['state']) => hosts.filter((h) => h.state === state).length;
+      const bad = count('refused') + count('failed') + count('unreachable');
+      const summary = flags.dryRun
+        ? `${plural(count('would-change'), 'host')} would change, ${count('unchanged')} unchanged`
+        : `${plural(count('changed'), 'host')} changed, ${count('unchanged')} unchanged`;
+      out.push(bad === 0 ? `${style.green('✔')} ${summary}.` : `${style.red('✖')} ${summary}, ${bad} not: see above (exit code 1).`);
       return out.join('\n');
     },
   };
