@@ -437,11 +437,16 @@ describe(
             await sleep(1500);
             const now = await c.read();
             const problems: string[] = [];
+            const notes: string[] = [];
             if (now !== old && now !== target) problems.push(`the file is neither the old nor the new one:\n${now}`);
             if (c.what === 'caddy') {
               if ((await inHost(EDGE, 'systemctl is-active caddy.service')) !== 'active') problems.push('caddy is not active');
-              const shop = await served(SHOP);
-              if (shop.text !== '200 shop') problems.push(`the edge does not serve the shop: ${shop.text}`);
+              // Serving again within seconds: a handshake right after a reload on a loaded machine has been
+              // seen to fail once (Caddy's internal certificate), which a request loop through reloads never shows.
+              const first = await served(SHOP);
+              const shop = first.text === '200 shop' ? first.text : await waitFor(async () => (await served(SHOP)).text, '200 shop');
+              if (shop !== '200 shop') problems.push(`the edge does not serve the shop: ${shop}`);
+              else if (first.text !== '200 shop') notes.push(`one request failed first (${first.text.slice(0, 80)})`);
             } else if (!(await meshAnswers())) problems.push('the mesh does not answer');
             fresh();
             const rerun = await apply(c.what, '--host', c.host);
@@ -453,7 +458,9 @@ describe(
             const blog = c.what === 'caddy' && on ? await waitFor(async () => (await served(BLOG)).text, '200 blog') : '200 blog';
             if (blog !== '200 blog') problems.push(`the new site is not served after the rerun: ${blog}`);
             if (c.what === 'wireguard' && !(await meshAnswers())) problems.push('the mesh does not answer after the rerun');
-            console.log(`# ${label}: ${problems.length === 0 ? 'old or new, service up, converged' : problems.join('; ')}`);
+            console.log(
+              `# ${label}: ${problems.length === 0 ? 'old or new, service up, converged' : problems.join('; ')}${notes.length > 0 ? ` (note: ${notes.join('; ')})` : ''}`,
+            );
             if (problems.length === 0) survived++;
             else failures.push(`${label}: ${problems.join('; ')}`);
           }
