@@ -5,6 +5,7 @@
  * there is no admin password anywhere. SQL travels in here-documents on the script's stdin,
  * never in argv.
  */
+import { WRITTEN_FUNCTION } from '../runtime/fingerprint.js';
 import { randomBytes } from 'node:crypto';
 import { quote } from '../transport/quote.js';
 import { records, sections } from '../runtime/shell.js';
@@ -221,12 +222,14 @@ export function applyScript(changes: readonly ClusterChange[]): string {
         `bad=$(ma_psql ${c.cluster.port} postgres -c "SELECT pg_catalog.concat(line_number, ': ', error) FROM pg_catalog.pg_hba_file_rules WHERE error IS NOT NULL" 2>&1)`,
         `if [ -n "$bad" ]; then ma_as_pg cp -p -- ${quote(`${c.hba.file}.manage-apps.bak`)} ${f}; printf '@@fail\\thba\\tthe new pg_hba.conf does not parse (restored): %s\\n' "$(printf '%s' "$bad" | tr '\\n\\t' '  ' | cut -c1-300)"; return 1; fi`,
         `ma_psql ${c.cluster.port} postgres -c 'SELECT pg_catalog.pg_reload_conf()' >/dev/null || { printf '@@fail\\thba\\treload failed\\n'; return 1; }`,
+        // What was written, kept on the host: drift tells a hand edit of the block from a changed declaration by it.
+        `ma_written ${f}`,
         `printf '@@hba\\tupdated\\n'`,
       );
     }
     return `apply_${c.cluster.name.replace(/[^A-Za-z0-9_]/g, '_')}() {\n${lines.join('\n')}\n}\napply_${c.cluster.name.replace(/[^A-Za-z0-9_]/g, '_')} || printf '@@failed\\t%s\\n' ${quote(c.cluster.name)}`;
   });
-  return `${PG_PRELUDE}main() {\n${parts.join('\n')}\nprintf '@@done\\n'\n}\nmain\n`;
+  return `${PG_PRELUDE}${WRITTEN_FUNCTION}\nmain() {\n${parts.join('\n')}\nprintf '@@done\\n'\n}\nmain\n`;
 }
 
 export interface ApplyOutcome {

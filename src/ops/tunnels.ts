@@ -16,6 +16,7 @@
  * replaces). So any interrupted run is finished by the next, and a run with nothing to do
  * changes nothing and says so.
  */
+import { WRITTEN_FUNCTION } from '../runtime/fingerprint.js';
 import pLimit from 'p-limit';
 import type { FleetIndex } from '../analysis/topology.js';
 import { UsageError } from '../errors.js';
@@ -111,11 +112,14 @@ ma_fail() { printf '@@error\t%s\t%s\n' "$1" "$2"; }
 ma_put() {
   t="$1.ma-tmp"
   printf '%s' "$4" | base64 -d > "$t" || { rm -f "$t"; return 1; }
-  if [ -f "$1" ] && [ ! -L "$1" ] && cmp -s "$t" "$1"; then rm -f "$t"; echo same; return 0; fi
+  if [ -f "$1" ] && [ ! -L "$1" ] && cmp -s "$t" "$1"; then rm -f "$t"; ma_written "$1"; echo same; return 0; fi
   if [ -f "$1" ] && [ ! -L "$1" ]; then cp -p "$1" "$1.bak" || return 1; fi
   chmod "$2" "$t" && chown "$3" "$t" && mv -f "$t" "$1" || { rm -f "$t"; return 1; }
+  # What was written, kept on the host: drift tells a hand edit from a changed declaration by it.
+  ma_written "$1"
   echo changed
 }
+${WRITTEN_FUNCTION}
 ${TUNNEL_ACCOUNT_FUNCTIONS}`;
 
 /** The script runs as root: directly, or re-run under `sudo -n` for a non-root ssh user. */

@@ -6,6 +6,7 @@
  * every runtime are one pass of their own (shell.ts), so no app port needs to be public.
  */
 import { quote, sh } from '../transport/quote.js';
+import { WRITTEN_FUNCTION } from './fingerprint.js';
 import { PRELUDE, records, sections } from './shell.js';
 import type { RuntimeService, ServiceRuntimeStatus, UnitState } from './types.js';
 
@@ -194,7 +195,8 @@ exec ${sh`$SUDO journalctl --no-pager -o short-iso -n ${lines} -u ${unit}`.text}
  * enables it once (a swap's template is not enabled: its confirmed instance is).
  */
 export function installUnitFunction(enable: boolean): string {
-  return `ma_install_unit() {
+  return `${WRITTEN_FUNCTION}
+ma_install_unit() {
   if [ -f "$1" ] && ! cmp -s "$1" "$u" 2>/dev/null; then
     $SUDO cp "$1" "$u.manage-apps.tmp" && $SUDO mv -f "$u.manage-apps.tmp" "$u" || { printf '@@gate\\tcrashed\\tcannot install %s\\n' "$u"; exit 1; }
     $SUDO systemctl daemon-reload
@@ -202,6 +204,8 @@ export function installUnitFunction(enable: boolean): string {
   else
     printf '@@unit\\tsame\\n'
   fi
+  # What was written, kept on the host: drift tells a hand edit from a changed declaration by it.
+  if [ -f "$u" ]; then ma_written "$u"; fi
 ${
   enable
     ? `  # Enabled (started at boot) once; systemctl enable is slow, so only when the link is missing.

@@ -289,6 +289,11 @@ export class TestFleet {
   }
 
   /** `ssh -F <sshConfigPath> <alias> <command>`; a timeout kills ssh and reports exitCode null. */
+  /** The host's overlay upper layer: every file the host wrote since it was made is there (tmpfs mounts aside). */
+  upperDir(ref: HostRef): string {
+    return this.hostState(ref).upperDir;
+  }
+
   ssh(ref: HostRef, command: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
     const host = this.hostState(ref);
     return runAsync('ssh', ['-F', this.state.sshConfigPath, '--', host.alias, command], { timeoutMs: options.timeoutMs ?? 30_000 });

@@ -125,4 +125,12 @@ export const OPS_COMMANDS: CommandSpec[] = [
     options: opsOptions('per-host answer timeout (default 20)'),
     run: async (args, o) => (await import('../commands/ops/releases.js')).releases(args, o),
   },
+  {
+    name: 'drift',
+    summary:
+      'what the hosts run against what the repository declares (units, drop-ins, releases, images, Caddy, tunnels, pg_hba, open ports): a verdict per difference, read-only, one ssh round trip per host; exit 1 when there is drift',
+    args: TARGETS,
+    options: opsOptions('per-host answer timeout (default 20)'),
+    run: async (args, o) => (await import('../commands/ops/drift.js')).drift(args, o),
+  },
 ];

@@ -1,0 +1,65 @@
+/** drift: findings with their verdicts, grouped by host; never a raw dump (diffs are short). */
+import { drift as driftUseCase } from '../../../app/drift.js';
+import type { Finding, Verdict } from '../../../drift/types.js';
+import { inert } from '../../../text/control.js';
+import type { CommandResult } from '../../context.js';
+import { fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../../ops-options.js';
+import { plural, style } from '../../style.js';
+import { problemNote } from './format.js';
+
+const VERDICT_STYLE: Record<Verdict, (s: string) => string> = {
+  missing: style.red,
+  extra: style.yellow,
+  changed: style.yellow,
+  'edited on host': style.red,
+  unknown: style.dim,
+};
+
+/** One finding as a few lines: verdict, what, why, the properties, the short diff. */
+export function findingText(f: Finding): string {
+  const out = [`  ${VERDICT_STYLE[f.verdict](f.verdict.padEnd(14))} ${inert(f.subject)}${f.owner ? style.dim(` (${inert(f.owner)})`) : ''}`];
+  out.push(`      ${inert(f.detail)}`);
+  for (const p of f.properties.slice(0, 8))
+    out.push(
+      `      ${style.dim(inert(p.name))}: ${p.declared === null ? style.dim('(not declared)') : inert(p.declared)} → ${p.live === null ? style.dim('(absent)') : inert(p.live)}`,
+    );
+  if (f.diff)
+    out.push(
+      ...f.diff
+        .split('\n')
+        .map((l) => `      ${l.startsWith('+') ? style.green(inert(l)) : l.startsWith('-') ? style.red(inert(l)) : style.dim(inert(l))}`),
+    );
+  return out.join('\n');
+}
+
+export async function drift(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
+  const answer = await driftUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
+  const { document, loaded } = answer;
+  return {
+    exitCode: answer.exitCode,
+    json: document,
+    human: () => {
+      problemNote(loaded);
+      const out: string[] = [];
+      for (const h of document.hosts) {
+        const list = document.findings.filter((f) => f.host === h.host);
+        const head = `${style.bold(h.host)} ${style.dim(`(${h.compared.join(', ')})`)}`;
+        if (!h.reachable) out.push(`${head}\n  ${style.red('unknown')}        ${inert(h.reason ?? '')}`);
+        else if (list.length === 0) out.push(`${head}  ${style.green('no drift')}`);
+        else out.push(`${head}\n${list.map(findingText).join('\n')}`);
+      }
+      const n = document.findings.length;
+      const counts = Object.entries(document.counts)
+        .filter(([, c]) => c > 0)
+        .map(([v, c]) => `${c} ${v}`)
+        .join(', ');
+      out.push(
+        '',
+        n === 0
+          ? style.green(`No drift on ${plural(document.hosts.length, 'host')}: the hosts run what the repository declares.`)
+          : `${plural(n, 'finding')} (${counts}).`,
+      );
+      return out.join('\n');
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * `drift`'s one script per host: it only reads. Files come back whole (base64, so no text in
+ * them can forge a record), with what systemd says of each unit, the manage-apps marker scan,
+ * the fingerprints of what manage-apps last wrote, each released service's history (the
+ * releases' own inspect script), the compose containers (the compose runtime's status part),
+ * the edge's live Caddy config through its admin socket and the declared Caddyfile adapted by
+ * the Caddy on that host, the clusters' pg_hba.conf (the provisioner's own inspect script), the
+ * tunnels' keys, and the listening TCP sockets. Nothing is written, started, stopped or locked.
+ */
+import { inspectScript as clusterInspectScript } from '../data/postgres.js';
+import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
+import { authorizedKeysPath, keyPath, knownHostsPath, sshConfigPath } from '../render/tunnels.js';
+import { containerPart } from '../runtime/compose.js';
+import { READ_WRITTEN } from '../runtime/fingerprint.js';
+import { inspectScript as releaseInspectScript } from '../runtime/release.js';
+import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
+import type { RuntimeService } from '../runtime/types.js';
+import { quote, sh } from '../transport/quote.js';
+import { SSHD_DROPIN } from '../tunnels/resolve.js';
+import { CADDYFILE, UNIT_DIR, type DeclaredHost } from './declared.js';
+
+/** Where someone adds to a unit without editing it: `systemctl edit` (/etc), runtime and `set-property` drop-ins. */
+export const DROP_IN_DIRS = [UNIT_DIR, '/run/systemd/system', '/etc/systemd/system.control', '/run/systemd/system.control'];
+
+/** The properties drift reads of each unit. */
+const UNIT_PROPERTIES = 'Id,LoadState,UnitFileState,FragmentPath';
+
+/** What marks a unit as installed by manage-apps (the renderers' header lines). */
+export const UNIT_MARKERS = ['rendered by manage-apps', 'Rendered by manage-apps'];
+
+export interface ScriptInput {
+  declared: DeclaredHost;
+  /** The runtime view of each released service of the selection here (directory, compose names). */
+  released: RuntimeService[];
+  /** The compose services among them. */
+  composed: RuntimeService[];
+}
+
+const FILE_FUNCTION = String.raw`# ma_file PATH: "@@file<TAB>PATH<TAB>=BASE64" (absent: "-", unreadable: "?").
+ma_file() {
+  if [ -f "$1" ]; then
+    if ma_c=$($SUDO base64 -w0 -- "$1" 2>/dev/null); then printf '@@file\t%s\t=%s\n' "$1" "$ma_c"; else printf '@@file\t%s\t?\n' "$1"; fi
+  elif [ -e "$1" ] || [ -L "$1" ]; then printf '@@file\t%s\t?\n' "$1"
+  else printf '@@file\t%s\t-\n' "$1"; fi
+}`;
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+
+export function driftScript(input: ScriptInput): string {
+  const d = input.declared;
+  const parts: string[] = [PRELUDE, HOST_LINE, FILE_FUNCTION, READ_WRITTEN];
+  // Units: what systemd says, the files, and every drop-in someone may have added.
+  const files = d.units.map((u) => u.file);
+  if (files.length > 0) {
+    const names = d.units.map((u) => u.enabled ?? u.file);
+    parts.push(
+      `printf '@@begin\\tunits\\n'`,
+      `${sh`systemctl show -p ${UNIT_PROPERTIES} -- ${names}`.text} 2>/dev/null`,
+      `printf '@@end\\n'`,
+      ...files.map((f) => `ma_file ${quote(`${UNIT_DIR}/${f}`)}`),
+      `for ma_d in ${files.flatMap((f) => DROP_IN_DIRS.map((dir) => quote(`${dir}/${f}.d`))).join(' ')}; do for ma_f in "$ma_d"/*.conf; do [ -f "$ma_f" ] && ma_file "$ma_f"; done; done`,
+    );
+  }
+  // Units carrying manage-apps' marker (a manifest that no longer declares them leaves them behind).
+  parts.push(
+    `printf '@@begin\\tmarked\\n'`,
+    `grep -l -s ${UNIT_MARKERS.map((m) => `-e ${quote(m)}`).join(' ')} ${UNIT_DIR}/*.service ${UNIT_DIR}/*.timer 2>/dev/null`,
+    `printf '@@end\\n'`,
+  );
+  // Releases: the same read-only inspect script `releases` runs, in a subshell of its own.
+  if (input.released.length > 0) {
+    const script = releaseInspectScript(input.released.map((s) => ({ tag: s.id, directory: s.directory!, key: s.key })));
+    parts.push(`sh -c ${quote(script)}`);
+  }
+  // Compose: the containers (status's own part), the pinned digest and the compose file of the live release.
+  if (input.composed.length > 0) {
+    parts.push(containerPart(input.composed));
+    for (const s of input.composed)
+      parts.push(`ma_file ${quote(`${s.directory}/current/.manage-apps/image`)}`, `ma_file ${quote(`${s.directory}/current/${s.compose!.file}`)}`);
+  }
+  // The edge: the file, the live config (admin socket, as root; it takes only an empty Host) and the declared Caddyfile adapted by this host's Caddy.
+  if (d.caddyfile !== null) {
+    parts.push(
+      `ma_file ${CADDYFILE}`,
+      `if ma_l=$($SUDO curl -fsS --max-time 5 --unix-socket ${CADDY_ADMIN_SOCKET} -H 'Host: ' http://caddy/config/ 2>&1); then printf '@@caddy\\tlive\\t=%s\\n' "$(printf '%s' "$ma_l" | base64 -w0)"; else printf '@@caddy\\tlive\\t?%s\\n' "$(printf '%s' "$ma_l" | tr '\\n\\t' '  ' | cut -c1-200)"; fi`,
+      `if ma_a=$(printf '%s' ${quote(b64(d.caddyfile))} | base64 -d | caddy adapt --config /dev/stdin --adapter caddyfile 2>/dev/null); then printf '@@caddy\\tdeclared\\t=%s\\n' "$(printf '%s' "$ma_a" | base64 -w0)"; else printf '@@caddy\\tdeclared\\t?\\n'; fi`,
+    );
+  }
+  // Tunnels: the initiator's files and public key; the far end's sshd drop-in, authorized_keys and host keys.
+  for (const t of d.initiated) parts.push(...[sshConfigPath(t), knownHostsPath(t), `${keyPath(t)}.pub`].map((p) => `ma_file ${quote(p)}`));
+  if (d.served.length > 0) {
+    parts.push(`ma_file ${SSHD_DROPIN}`);
+    for (const user of [...new Set(d.served.map((t) => t.farUser))].sort()) parts.push(`ma_file ${quote(authorizedKeysPath(user))}`);
+    parts.push(
+      `for ma_k in $($SUDO sshd -T 2>/dev/null | awk '$1=="hostkey"{print $2}'); do [ -f "$ma_k.pub" ] && printf '@@hostkey\\t%s\\n' "$(cut -d' ' -f1,2 < "$ma_k.pub")"; done`,
+    );
+  }
+  // Clusters: the provisioner's read-only inspection (roles, databases, pg_hba.conf), in a subshell.
+  const clusters = [...new Map(d.databases.map((x) => [x.cluster.name, { name: x.cluster.name, port: x.cluster.port }])).values()];
+  if (clusters.length > 0) parts.push(`sh -c ${quote(clusterInspectScript(clusters))}`);
+  // Listening TCP sockets, with their processes (as root: another account's too) and each process's cgroup (its unit).
+  parts.push(
+    `ma_ss=$($SUDO ss -Hltnp 2>/dev/null || ss -Hltn 2>/dev/null)`,
+    `printf '@@begin\\tports\\n%s\\n@@end\\n' "$ma_ss"`,
+    `for ma_p in $(printf '%s\\n' "$ma_ss" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do printf '@@cgroup\\t%s\\t%s\\n' "$ma_p" "$(tr '\\n\\t' '  ' < /proc/$ma_p/cgroup 2>/dev/null)"; done`,
+  );
+  return `${parts.join('\n')}\n`;
+}

@@ -1,0 +1,255 @@
+// drift on real test hosts: a fleet with systemd services (deployed releases), a Caddy edge, an
+// ssh tunnel and a provisioned PostgreSQL database. Right after deploy drift reports nothing;
+// each change made by hand over ssh is reported with its verdict and nothing else is; the hosts
+// are byte-identical (and no unit changed state) before and after drift.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { postgresSkipReason, startPostgres } from '../harness/postgres.js';
+import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
+import { DB_APP } from '../data/fixtures.js';
+import { eventually, json, runCli } from '../ops/helpers.js';
+import { appSource } from '../ops/real-fleet.js';
+
+const EDGE = 'edge';
+const APP = 'app';
+const DB = 'db';
+const SITE = 'shop.internal';
+const PG_PORT = 5433;
+
+interface Finding {
+  id: string;
+  host: string;
+  kind: string;
+  subject: string;
+  verdict: string;
+  owner: string | null;
+  detail: string;
+  properties: { name: string; declared: string | null; live: string | null }[];
+  diff: string | null;
+  adoptable: boolean;
+}
+interface DriftDoc {
+  hosts: { host: string; reachable: boolean; compared: string[] }[];
+  findings: Finding[];
+  counts: Record<string, number>;
+}
+
+const skip =
+  realHostsSkipReason() ?? postgresSkipReason() ?? (existsSync('/usr/bin/caddy') || process.env.CI === 'true' ? undefined : 'caddy is not installed');
+
+/**
+ * What drift must never change, byte for byte: every file the host has written since it was made
+ * (its overlay's upper layer: path, mode, owner, size, mtime, sha256), its tmpfs mounts (/tmp,
+ * /run), and the state of every unit. Left out: what changes on its own while the host runs
+ * (the journal, PostgreSQL's data directory, Caddy's own storage).
+ */
+const CHANGES_BY_ITSELF = [
+  /^var\/log\/journal\//,
+  /^var\/lib\/postgresql\/\d+\/[^/]+\/(?!pg_hba|postgresql)/,
+  /^var\/lib\/caddy\/\.local\/share\/caddy\//,
+];
+function upperSnapshot(dir: string): string {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (CHANGES_BY_ITSELF.some((r) => r.test(path))) continue;
+      const st = lstatSync(join(dir, path));
+      const head = `${path} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs}`;
+      if (st.isDirectory()) {
+        out.push(head);
+        walk(path);
+      } else if (st.isFile())
+        out.push(
+          `${head} ${createHash('sha256')
+            .update(readFileSync(join(dir, path)))
+            .digest('hex')}`,
+        );
+      else out.push(head);
+    }
+  };
+  walk('');
+  return out.join('\n');
+}
+const IN_HOST = String.raw`
+for d in /tmp /run/systemd/system /run/manage-apps /etc/systemd/system; do [ -d "$d" ] && find "$d" -xdev \( -type f -o -type l \) -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum 2>/dev/null; done
+# An ssh login itself (pam_systemd) starts a session scope and the user's manager: not drift's doing.
+login='^(session-[0-9]+[.]scope|user@[0-9]+[.]service|user-[0-9]+[.]slice|user-runtime-dir@[0-9]+[.]service|run-user-[0-9]+[.]mount|systemd-oomd[.]service) '
+systemctl list-units --all --no-legend --plain 2>/dev/null | awk '{print $1, $3, $4}' | grep -Ev "$login" | sort
+for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1 " "}' | grep -Ev "$login"); do systemctl show -p Id,MainPID,NRestarts,ActiveEnterTimestampMonotonic "$u"; done
+`;
+
+describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a provisioned database)', { skip, timeout: 900_000 }, () => {
+  let fleet: TestFleet;
+  let root = '';
+  let controlDir = '';
+  const env = () => ({ MANAGE_APPS_CONTROL_DIR: controlDir });
+  const cli = (...a: string[]) => runCli([...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '5'], env());
+  const on = async (h: string, script: string) => {
+    const r = await fleet.exec(h, ['sh', '-c', script]);
+    assert.equal(r.exitCode, 0, `${h}: ${script}\n${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  const drift = async () => {
+    const r = await cli('drift', '--json');
+    assert.ok(r.status === 0 || r.status === 1, r.stdout + r.stderr);
+    const doc = json<DriftDoc>(r);
+    assert.equal(r.status, doc.findings.length === 0 ? 0 : 1, 'exit 0 without drift, 1 with');
+    return doc;
+  };
+  const brief = (doc: DriftDoc) => doc.findings.map((f) => `${f.host} ${f.kind} ${f.subject}: ${f.verdict}`).sort();
+  const show = (doc: DriftDoc) => doc.findings.map((f) => `${f.id} ${f.verdict}: ${f.detail}${f.diff ? `\n${f.diff}` : ''}`).join('\n');
+
+  before(async () => {
+    fleet = await TestFleet.up({ names: [EDGE, APP, DB] });
+    controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
+    root = mkdtempSync(join(tmpdir(), 'manage-apps-drift-'));
+    await Promise.all([
+      startPostgres(fleet, DB, { name: 'apps', port: PG_PORT }),
+      on(APP, 'useradd -r ledger'),
+      // Only the edge runs Caddy (the test hosts' image starts it everywhere).
+      on(APP, 'systemctl disable --now caddy.service'),
+      on(DB, 'systemctl disable --now caddy.service'),
+    ]);
+    const address = (h: string) => fleet.host(h).address;
+    const inventory = {
+      version: 1,
+      hosts: Object.fromEntries(
+        fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production', lan: h.address }]),
+      ),
+      clusters: { apps: { host: DB, port: PG_PORT, engine: 'postgres' } },
+      tunnels: [
+        { name: 'pg-forward', from: APP, to: DB, direction: 'forward', forwards: [{ listen: 15433, target_port: PG_PORT }], connect: address(DB) },
+      ],
+    };
+    const files: Record<string, string> = {
+      'mesh-hosts.json': JSON.stringify(inventory, null, 2),
+      'edge/.infra.yaml': `apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: ${EDGE}\n  port: 443\n  kind: edge\n  systemd_unit: caddy.service\n`,
+      'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${APP}\n  port: 8081\n  command: node server.mjs\n  artifact: app\n  domains: [${SITE}]\n  health: { timeout: 8s }\n`,
+      'shop/app/server.mjs': appSource({ version: 'v1' }),
+      // A service without a domain: its port can change without the edge noticing (the adopt case).
+      'worker/.infra.yaml': `# the worker\napiVersion: infra/v2\nproject: worker\nprovider: bare-metal\nservice:\n  host: ${APP}\n  port: 8082 # its own port\n  command: node server.mjs\n  artifact: app\n  health: { timeout: 8s }\n`,
+      'worker/app/server.mjs': appSource({ version: 'w1' }),
+      'ledger/.infra.yaml': `apiVersion: infra/v2\nproject: ledger\nprovider: bare-metal\ndatabase:\n  cluster: apps\n  name: ledger_db\n  user: ledger_app\nservice:\n  host: ${APP}\n  port: 8083\n  command: node server.mjs\n  artifact: app\n  user: ledger\n  env_file: /etc/ledger/env\n  health: { timeout: 8s }\n`,
+      'ledger/app/server.mjs': DB_APP,
+    };
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(root, path, '..'), { recursive: true });
+      await writeFile(join(root, path), content);
+    }
+    // The edge: the Caddyfile `net caddy` renders, installed as an operator would.
+    const caddy = await runCli(['net', 'caddy', '--json', '--root', root]);
+    assert.equal(caddy.status, 0, caddy.stdout + caddy.stderr);
+    const caddyfile = json<{ files: { path: string; content: string }[] }>(caddy).files.find((f) => f.path === `${EDGE}.Caddyfile`)!.content;
+    await on(EDGE, `echo ${Buffer.from(caddyfile).toString('base64')} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`);
+    for (const step of [
+      ['db', 'provision'],
+      ['tunnels', 'up'],
+      ['deploy', '--all'],
+    ]) {
+      const r = await cli(...step);
+      assert.equal(r.status, 0, `${step.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    await eventually(
+      'the edge serves the site',
+      30_000,
+      async () =>
+        (await fleet.exec(EDGE, ['sh', '-c', `curl -sk --max-time 2 --resolve ${SITE}:443:127.0.0.1 https://${SITE}/`])).stdout.trim() === 'v1',
+    );
+  });
+
+  after(async () => {
+    await fleet?.down();
+    for (const d of [root, controlDir]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('a freshly deployed fleet: zero findings, and drift changes nothing on any host', async () => {
+    const snapshot = () => Promise.all(fleet.hosts.map(async (h) => `${upperSnapshot(fleet.upperDir(h.name))}\n${await on(h.name, IN_HOST)}`));
+    const before = await snapshot();
+    const doc = await drift();
+    const after = await snapshot();
+    assert.deepEqual(brief(doc), [], show(doc));
+    assert.deepEqual(doc.hosts.map((h) => [h.host, h.reachable]).sort(), [
+      [APP, true],
+      [DB, true],
+      [EDGE, true],
+    ]);
+    assert.deepEqual(doc.hosts.find((h) => h.host === APP)!.compared, ['units', 'releases', 'tunnels', 'ports']);
+    assert.deepEqual(doc.hosts.find((h) => h.host === EDGE)!.compared, ['caddy', 'ports']);
+    assert.deepEqual(doc.hosts.find((h) => h.host === DB)!.compared, ['tunnels', 'pg_hba', 'ports']);
+    fleet.hosts.forEach((h, i) => {
+      const was = new Set(before[i]!.split('\n'));
+      const is = new Set(after[i]!.split('\n'));
+      const changes = [...[...was].filter((l) => !is.has(l)).map((l) => `- ${l}`), ...[...is].filter((l) => !was.has(l)).map((l) => `+ ${l}`)];
+      assert.deepEqual(changes, [], `${h.name} changed while drift ran`);
+    });
+    console.log(
+      `zero findings on ${doc.hosts.length} hosts; ${fleet.hosts.length}/${fleet.hosts.length} hosts byte-identical (files and unit states) before and after drift`,
+    );
+  });
+
+  test('each change made by hand is reported with its verdict, and nothing else is', async () => {
+    const admin = "curl -fsS --unix-socket /var/lib/caddy/admin.sock -H 'Host: '";
+    await Promise.all([
+      // A unit's ExecStart edited by hand during an incident.
+      on(APP, `sed -i 's|^ExecStart=.*|ExecStart=/usr/bin/node --inspect server.mjs|' /etc/systemd/system/shop.service`),
+      // A drop-in added to another unit.
+      on(
+        APP,
+        `mkdir -p /etc/systemd/system/ledger.service.d && printf '[Service]\\nEnvironment=DEBUG=1\\n' > /etc/systemd/system/ledger.service.d/debug.conf`,
+      ),
+      // A listener no manifest declares.
+      on(APP, `systemd-run --unit=stray-listener /usr/bin/node -e "require('net').createServer().listen(9876)" >/dev/null 2>&1`),
+      // The tunnel's unit deleted.
+      on(APP, 'rm /etc/systemd/system/manage-apps-tunnel-pg-forward.service'),
+      // A route added to Caddy through its admin API.
+      on(
+        EDGE,
+        `s=$(${admin} http://caddy/config/apps/http/servers/ | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>console.log(Object.keys(JSON.parse(t))[0]))') && ${admin} -H 'Content-Type: application/json' -X POST -d '{"match":[{"host":["extra.internal"]}],"handle":[{"handler":"static_response","body":"hi"}]}' "http://caddy/config/apps/http/servers/$s/routes/"`,
+      ),
+      // The tunnel's authorized_keys line widened (its permitopen restriction dropped).
+      on(DB, `sed -i 's/,permitopen="[^"]*"//' /var/lib/ma-tunnel-open/.ssh/authorized_keys`),
+      // pg_hba.conf: a line inside the managed block changed, and one outside it naming the managed database.
+      on(
+        DB,
+        `f=$(runuser -u postgres -- psql -p ${PG_PORT} -XAtc 'SHOW hba_file'); sed -i '/^# BEGIN manage-apps/,/^# END manage-apps/s|/32 |/24 |' "$f" && sed -i '1i host ledger_db all 0.0.0.0/0 trust' "$f" && sed -i '1i host all all 192.0.2.0/24 reject' "$f"`,
+      ),
+    ]);
+    await eventually(
+      'the stray listener listens',
+      10_000,
+      async () => (await fleet.exec(APP, ['sh', '-c', 'ss -Hltn | grep -q :9876'])).exitCode === 0,
+    );
+    const doc = await drift();
+    console.log(show(doc));
+    const hba = doc.findings.find((f) => f.kind === 'pg_hba' && f.verdict === 'extra')?.subject ?? '';
+    assert.deepEqual(
+      brief(doc),
+      [
+        `${APP} drop-in /etc/systemd/system/ledger.service.d/debug.conf: extra`,
+        `${APP} port 9876: extra`,
+        `${APP} unit /etc/systemd/system/manage-apps-tunnel-pg-forward.service: missing`,
+        `${APP} unit /etc/systemd/system/shop.service: edited on host`,
+        `${DB} authorized-keys /var/lib/ma-tunnel-open/.ssh/authorized_keys: edited on host`,
+        `${DB} pg_hba ${hba}: extra`,
+        `${DB} pg_hba ${hba.replace(/:\d+$/, '')}: edited on host`,
+        `${EDGE} caddy route extra.internal: extra`,
+      ].sort(),
+      show(doc),
+    );
+    const exec = doc.findings.find((f) => f.subject === '/etc/systemd/system/shop.service')!;
+    assert.deepEqual(
+      exec.properties.map((p) => p.name),
+      ['[Service] ExecStart'],
+    );
+    assert.match(exec.diff ?? '', /^\+ExecStart=\/usr\/bin\/node --inspect server\.mjs$/m);
+    assert.match(hba, /:2$/, 'the line outside the block that names the database (line 2), not the unrelated one (line 1)');
+    assert.equal(doc.findings.find((f) => f.kind === 'port')!.adoptable, false, 'a process no manifest runs: nothing to adopt');
+    writeFileSync(join(root, 'last-drift.json'), JSON.stringify(doc));
+  });
+});
