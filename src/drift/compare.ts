@@ -129,7 +129,7 @@ export const normalText = (text: string): string =>
     .join('\n')
     .replace(/\n+$/, '');
 
-/** A unit as systemd reads it: "[Section] Key=value" settings in order, no comments or blank lines, continuations joined. */
+/** A unit as systemd reads it: "[Section] Key=value" settings in order, no comments or blank lines, continuations joined, runs of spaces as one. */
 export function unitSettings(text: string): string[] {
   const out: string[] = [];
   let section = '';
@@ -142,7 +142,9 @@ export function unitSettings(text: string): string[] {
       continue;
     }
     const eq = line.indexOf('=');
-    out.push(eq < 0 ? `${section} ${line}` : `${section} ${line.slice(0, eq).trim()}=${line.slice(eq + 1).trim()}`);
+    // Runs of spaces count as one: systemd splits command lines and lists on them.
+    const value = (eq < 0 ? line : line.slice(eq + 1)).trim().replace(/\s+/g, ' ');
+    out.push(eq < 0 ? `${section} ${value}` : `${section} ${line.slice(0, eq).trim()}=${value}`);
   }
   return out;
 }
