@@ -12,9 +12,6 @@ import { createHash } from 'node:crypto';
 
 export const WRITTEN_DIR = '/var/lib/manage-apps/written';
 
-/** The record's file name for a path: "/" → "%" (a path never holds "%" where manage-apps writes). */
-export const writtenName = (path: string): string => path.replace(/\//g, '%');
-
 /** sha256 (hex) of a file's bytes, as `ma_written` records it. */
 export const fingerprint = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
