@@ -4,7 +4,7 @@
 // are byte-identical (and no unit changed state) before and after drift.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +250,64 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
     assert.match(exec.diff ?? '', /^\+ExecStart=\/usr\/bin\/node --inspect server\.mjs$/m);
     assert.match(hba, /:2$/, 'the line outside the block that names the database (line 2), not the unrelated one (line 1)');
     assert.equal(doc.findings.find((f) => f.kind === 'port')!.adoptable, false, 'a process no manifest runs: nothing to adopt');
-    writeFileSync(join(root, 'last-drift.json'), JSON.stringify(doc));
+  });
+
+  test('reapply puts back what manage-apps installs, says what it cannot, and every service stays healthy', async () => {
+    const dry = await cli('reapply', '--dry-run', '--json');
+    assert.equal(dry.status, 1, dry.stdout + dry.stderr);
+    const plan = json<{ plan: { step: string }[]; steps: unknown[]; after: unknown }>(dry);
+    assert.deepEqual(plan.steps, [], 'a dry run does nothing');
+    assert.equal(plan.after, null);
+    assert.deepEqual(
+      plan.plan.map((p) => p.step).sort(),
+      ['db provision apps', 'deploy ledger', 'deploy shop', `reload Caddy on ${EDGE} from /etc/caddy/Caddyfile`, 'tunnels up pg-forward'].sort(),
+    );
+    const r = await cli('reapply', '--json');
+    const doc = json<{ left: { id: string; why: string }[]; steps: { step: string; ok: boolean; detail: string }[]; after: DriftDoc }>(r);
+    console.log(doc.steps.map((s) => `${s.ok ? 'ok' : 'FAILED'} ${s.step}: ${s.detail}`).join('\n'));
+    assert.ok(
+      doc.steps.every((s) => s.ok),
+      JSON.stringify(doc.steps),
+    );
+    // What no path of manage-apps puts back: a process it did not start, the operator's line outside the managed block.
+    assert.deepEqual(
+      doc.left.map((l) => l.id).sort(),
+      [`${APP}/port/9876`, `${DB}/pg_hba/${doc.left.find((l) => l.id.startsWith(`${DB}/pg_hba/`))?.id.split('/pg_hba/')[1]}`].sort(),
+    );
+    assert.equal(r.status, 1, 'findings are left');
+    assert.deepEqual(brief(doc.after).length, 2, show(doc.after));
+    // The operator takes care of those two; then nothing is left.
+    await Promise.all([
+      on(APP, 'systemctl stop stray-listener.service'),
+      on(DB, `f=$(runuser -u postgres -- psql -p ${PG_PORT} -XAtc 'SHOW hba_file'); sed -i '2d' "$f"`),
+    ]);
+    const after = await drift();
+    assert.deepEqual(brief(after), [], show(after));
+    const status = await cli('status', '--json');
+    assert.equal(status.status, 0, status.stdout + status.stderr);
+    // The drop-in was set aside, not deleted.
+    assert.match(await on(APP, 'ls /var/lib/manage-apps/set-aside/*/'), /%etc%systemd%system%ledger\.service\.d%debug\.conf/);
+  });
+
+  test("adopt writes a service's live port into its manifest, comments and formatting kept; then drift reports nothing", async () => {
+    await on(APP, 'sed -i s/8082/8092/g /etc/systemd/system/worker.service && systemctl daemon-reload && systemctl restart worker.service');
+    await eventually('worker listens on 8092', 15_000, async () => (await fleet.exec(APP, ['sh', '-c', 'ss -Hltn | grep -q :8092'])).exitCode === 0);
+    const doc = await drift();
+    assert.deepEqual(brief(doc), [`${APP} port 8092: extra`, `${APP} unit /etc/systemd/system/worker.service: edited on host`], show(doc));
+    const port = doc.findings.find((f) => f.kind === 'port')!;
+    assert.equal(port.owner, 'worker');
+    assert.equal(port.adoptable, true);
+    // Something a manifest cannot say is refused, plainly.
+    const refused = await cli('adopt', doc.findings.find((f) => f.kind === 'unit')!.id, '--json');
+    assert.equal(refused.status, 1);
+    assert.match(json<{ reason: string }>(refused).reason, /cannot be said in a manifest/);
+    const before = readFileSync(join(root, 'worker/.infra.yaml'), 'utf8');
+    const r = await cli('adopt', port.id, '--json');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(readFileSync(join(root, 'worker/.infra.yaml'), 'utf8'), before.replace('port: 8082 # its own port', 'port: 8092 # its own port'));
+    const after = await drift();
+    assert.deepEqual(brief(after), [], show(after));
+    const status = await cli('status', 'worker', '--json');
+    assert.equal(status.status, 0, status.stdout + status.stderr);
   });
 });

@@ -133,4 +133,24 @@ export const OPS_COMMANDS: CommandSpec[] = [
     options: opsOptions('per-host answer timeout (default 20)'),
     run: async (args, o) => (await import('../commands/ops/drift.js')).drift(args, o),
   },
+  {
+    name: 'reapply',
+    summary:
+      "put back what drift finds, through the paths that install it (deploy, gated on readiness; tunnels up; db provision; Caddy's reload), say what no path can put back, then drift again",
+    args: TARGETS,
+    options: [
+      ...opsOptions('per-command timeout besides readiness waits (default 20)'),
+      dryRunFlag('say what it would do for each finding and change nothing'),
+      readyTimeoutFlag("each redeployed service's"),
+    ],
+    run: async (args, o) => (await import('../commands/ops/drift.js')).reapply(args, o),
+  },
+  {
+    name: 'adopt',
+    summary:
+      "write a finding's live value into the repository where a manifest can say it (a declared service's port, a compose service's image tag), as a minimal edit that keeps the file's formatting and comments; says which findings cannot be adopted",
+    args: '<finding>',
+    options: [...sshOptions('per-host answer timeout (default 20)'), dryRunFlag('say what it would write and write nothing')],
+    run: async (args, o) => (await import('../commands/ops/drift.js')).adopt(args[0]!, o),
+  },
 ];

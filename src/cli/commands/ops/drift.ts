@@ -3,7 +3,7 @@ import { drift as driftUseCase } from '../../../app/drift.js';
 import type { Finding, Verdict } from '../../../drift/types.js';
 import { inert } from '../../../text/control.js';
 import type { CommandResult } from '../../context.js';
-import { fleetSource, givenSettings, selectorOf, type OpsCliOptions } from '../../ops-options.js';
+import { fleetSource, givenSettings, seconds, selectorOf, type OpsCliOptions } from '../../ops-options.js';
 import { plural, style } from '../../style.js';
 import { problemNote } from './format.js';
 
@@ -60,6 +60,63 @@ export async function drift(targets: string[], options: OpsCliOptions): Promise<
           : `${plural(n, 'finding')} (${counts}).`,
       );
       return out.join('\n');
+    },
+  };
+}
+
+export async function reapply(targets: string[], options: OpsCliOptions & { dryRun?: boolean; readyTimeout?: string }): Promise<CommandResult> {
+  const { reapply: reapplyUseCase } = await import('../../../app/reapply.js');
+  const { makeProgress } = await import('../../../ops/progress.js');
+  const dryRun = options.dryRun === true;
+  const answer = await reapplyUseCase(
+    fleetSource(options),
+    selectorOf(targets, options),
+    givenSettings(options),
+    { dryRun, ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }) },
+    makeProgress({ json: options.json === true || dryRun }),
+  );
+  const { document, loaded } = answer;
+  return {
+    exitCode: answer.exitCode,
+    json: document,
+    human: () => {
+      problemNote(loaded);
+      const out: string[] = [];
+      if (document.findings.length === 0) return style.green('No drift: nothing to reapply.');
+      out.push(style.bold(dryRun ? 'Would do:' : 'Plan:'));
+      for (const p of document.plan) out.push(`  ${inert(p.step)}  ${style.dim(`(${p.findings.map(inert).join(', ')})`)}`);
+      if (document.plan.length === 0) out.push(style.dim('  nothing manage-apps can put back'));
+      if (document.left.length > 0) {
+        out.push(style.bold('Left as it is:'));
+        for (const l of document.left) out.push(`  ${inert(l.id)}: ${inert(l.why)}`);
+      }
+      if (document.steps.length > 0) {
+        out.push(style.bold('Done:'));
+        for (const s of document.steps) out.push(`  ${s.ok ? style.green('✓') : style.red('✗')} ${inert(s.step)}: ${inert(s.detail)}`);
+      }
+      if (document.after !== null) {
+        const n = document.after.findings.length;
+        out.push(n === 0 ? style.green('drift afterwards: none') : `drift afterwards: ${plural(n, 'finding')}`);
+        for (const f of document.after.findings) out.push(findingText(f));
+      }
+      return out.join('\n');
+    },
+  };
+}
+
+export async function adopt(id: string, options: OpsCliOptions & { dryRun?: boolean }): Promise<CommandResult> {
+  const { adopt: adoptUseCase } = await import('../../../app/adopt.js');
+  const answer = await adoptUseCase(fleetSource(options), id, givenSettings(options), { dryRun: options.dryRun === true });
+  const { document, loaded } = answer;
+  return {
+    exitCode: answer.exitCode,
+    json: document,
+    human: () => {
+      problemNote(loaded);
+      const what = document.finding === null ? inert(id) : `${inert(document.finding.id)} (${document.finding.verdict})`;
+      if (document.reason !== null) return `${style.red('not adopted:')} ${what}\n  ${inert(document.reason)}`;
+      const change = `${document.file}: ${document.field} = ${document.value}`;
+      return document.dry_run ? `would write ${inert(change)}` : `${style.green('adopted:')} ${inert(change)} (the previous file kept as .bak)`;
     },
   };
 }
