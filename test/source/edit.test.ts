@@ -1,0 +1,40 @@
+// adopt's minimal edit: only the value's text changes; comments, quoting, order and blank lines stay.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { EditError, setScalar } from '../../src/source/edit.js';
+
+const MANIFEST = `# the worker
+apiVersion: infra/v2
+project: worker
+
+service:
+  host: app   # where it runs
+  port: 8082 # its own port
+  compose:
+    file: compose.yaml
+    image: ghcr.io/acme/worker
+  health: { timeout: 8s }
+`;
+
+test('a value is replaced in place, the comment after it kept', () => {
+  const out = setScalar(MANIFEST, ['service', 'port'], 8092);
+  assert.equal(out, MANIFEST.replace('port: 8082 # its own port', 'port: 8092 # its own port'));
+});
+
+test('a missing key is added at the end of its map, indented like its siblings', () => {
+  const out = setScalar(MANIFEST, ['service', 'compose', 'tag'], 'prod-2');
+  assert.equal(out, MANIFEST.replace('    image: ghcr.io/acme/worker\n', '    image: ghcr.io/acme/worker\n    tag: prod-2\n'));
+  assert.equal(parse(out).service.compose.tag, 'prod-2');
+});
+
+test('a string that would read back as something else is quoted', () => {
+  for (const tag of ['1.10', 'true', 'null', 'a b', '#x'])
+    assert.equal(parse(setScalar(MANIFEST, ['service', 'compose', 'tag'], tag)).service.compose.tag, tag);
+});
+
+test('what cannot be edited minimally is refused, never rewritten', () => {
+  assert.throws(() => setScalar(MANIFEST, ['service', 'health', 'timeout2'], 'x'), EditError);
+  assert.throws(() => setScalar(MANIFEST, ['service', 'compose'], 'x'), EditError);
+  assert.throws(() => setScalar('a: [1\n', ['a'], 1), EditError);
+});
