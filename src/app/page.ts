@@ -204,13 +204,13 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
       <button role="tab" data-tab="drain">Drain</button>
       <button role="tab" data-tab="backups">Backups</button>
       <button role="tab" data-tab="problems">Problems</button>
-      ${data.mode === 'live' ? '<button role="tab" data-tab="status">Status</button>' : ''}
+      ${data.mode === 'live' ? '<button role="tab" data-tab="status">Status</button><button role="tab" data-tab="drift">Drift</button>' : ''}
     </nav>
     <div id="tab-whatif" class="tab" role="tabpanel"></div>
     <div id="tab-drain" class="tab" role="tabpanel" hidden></div>
     <div id="tab-backups" class="tab" role="tabpanel" hidden></div>
     <div id="tab-problems" class="tab" role="tabpanel" hidden></div>
-    ${data.mode === 'live' ? '<div id="tab-status" class="tab" role="tabpanel" hidden></div>' : ''}
+    ${data.mode === 'live' ? '<div id="tab-status" class="tab" role="tabpanel" hidden></div><div id="tab-drift" class="tab" role="tabpanel" hidden></div>' : ''}
     <footer class="legend">${legend}<span class="chip"><i class="mesh"></i>on the mesh</span><span class="chip"><i class="l-dep"></i>depends_on</span><span class="chip"><i class="l-db"></i>database</span><span class="chip"><i class="l-tun"></i>tunnel</span><span class="chip"><i class="l-route"></i>domain route</span></footer>
   </aside>
 </main>

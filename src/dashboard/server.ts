@@ -3,7 +3,7 @@
  * unguessable token (/<token>/…, as Jupyter's ?token=), checked in constant time, and the
  * Host header must name this server (a DNS-rebinding page cannot borrow it). Answers are
  * the --json documents of the CLI verbs, produced by the same use cases (src/app): impact,
- * drain, status (pushed as server-sent events every interval), and, only with
+ * drain, status (pushed as server-sent events every interval), drift (when asked), and, only with
  * --allow-actions, restart / deploy / rollback — POST, same Origin, JSON body, and the
  * page's CSRF token in a header.
  */
@@ -174,6 +174,10 @@ export async function startDashboard(options: DashboardSettings): Promise<Runnin
       const to = url.searchParams.get('to');
       if (!from || !to) return refuse(res, 400, 'E_USAGE', 'name the host and the target: ?host=A&to=B');
       return sendJson(res, 200, (await snapshots.answers()).drain(from, to));
+    }
+    if (req.method === 'GET' && path === 'api/drift') {
+      const { drift } = await import('../app/drift.js');
+      return sendJson(res, 200, (await drift(fleetOptions, everything, given)).document);
     }
     if (req.method === 'GET' && path === 'api/status') {
       const { status } = await import('../app/status.js');

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { postgresSkipReason, startPostgres } from '../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { DB_APP } from '../data/fixtures.js';
+import { browserSkipReason, launchBrowser, startUi } from '../dashboard/browser.js';
 import { eventually, json, runCli } from '../ops/helpers.js';
 import { appSource } from '../ops/real-fleet.js';
 
@@ -250,6 +251,40 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
     assert.match(exec.diff ?? '', /^\+ExecStart=\/usr\/bin\/node --inspect server\.mjs$/m);
     assert.match(hba, /:2$/, 'the line outside the block that names the database (line 2), not the unrelated one (line 1)');
     assert.equal(doc.findings.find((f) => f.kind === 'port')!.adoptable, false, 'a process no manifest runs: nothing to adopt');
+
+    // status --drift and the dashboard show the same findings (the same use case).
+    const ids = doc.findings.map((f) => f.id).sort();
+    const status = await cli('status', '--drift', '--json');
+    assert.equal(status.status, 1, 'drift makes status exit 1');
+    assert.deepEqual(
+      json<{ drift: DriftDoc }>(status)
+        .drift.findings.map((f) => f.id)
+        .sort(),
+      ids,
+    );
+    const ui = await startUi(['--root', root, '--ssh-config', fleet.sshConfigPath, '--interval', '60'], env());
+    try {
+      const api = json<DriftDoc>({ status: 0, stdout: await (await fetch(`${ui.url}api/drift`)).text(), stderr: '', ms: 0 });
+      assert.deepEqual(api.findings.map((f) => f.id).sort(), ids);
+      const browser = browserSkipReason() === undefined ? await launchBrowser() : undefined;
+      if (browser !== undefined)
+        try {
+          const page = await browser.context.newPage();
+          await page.goto(ui.url);
+          await page.waitForSelector('html[data-ready="1"]');
+          await page.click('nav [data-tab="drift"]');
+          await page.click('#drift-check');
+          await page.waitForSelector('#drift-table', { timeout: 60_000 });
+          const shown = await page.$$eval('#drift-table tr[data-finding]', (rows) => rows.map((r) => r.getAttribute('data-finding') ?? '').sort());
+          assert.deepEqual(shown, ids);
+          console.log(`the dashboard's Drift tab shows the same ${shown.length} findings`);
+        } finally {
+          await browser.close();
+        }
+      else console.log(`dashboard page not checked in a browser: ${browserSkipReason()}`);
+    } finally {
+      await ui.stop();
+    }
   });
 
   test('reapply puts back what manage-apps installs, says what it cannot, and every service stays healthy', async () => {

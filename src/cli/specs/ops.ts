@@ -31,7 +31,13 @@ export const OPS_COMMANDS: CommandSpec[] = [
     name: 'status',
     summary: `unit state and health (readiness, liveness) of each service, one ssh round trip per host (${targetsHelp})`,
     args: TARGETS,
-    options: opsOptions('per-host answer timeout (default 15)'),
+    options: [
+      ...opsOptions('per-host answer timeout (default 15)'),
+      new Option(
+        '--drift',
+        'also what `drift` finds: what the hosts run against what the repository declares (one more read-only round trip per host)',
+      ),
+    ],
     run: async (args, o) => (await import('../commands/ops/status.js')).status(args, o),
   },
   {

@@ -42,6 +42,7 @@
       firstShow[name]?.();
     }
     if (name === 'status') renderStatusTab();
+    if (name === 'drift') renderDriftTab();
   };
   for (const t of tabs) t.addEventListener('click', () => show(t.dataset.tab));
 
@@ -743,6 +744,68 @@
   function extras(s) {
     const rest = Object.entries(s).filter(([k, v]) => !KNOWN.has(k) && v !== null && v !== undefined);
     return rest.map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ');
+  }
+
+  // ---- drift: the answer of `drift` (read-only, one ssh round trip per host), when asked -------------
+  let lastDrift = null;
+  async function checkDrift() {
+    lastDrift = { pending: true };
+    renderDriftTab();
+    try {
+      const res = await fetch('api/drift', { headers: { accept: 'application/json' } });
+      const body = await res.json();
+      lastDrift = res.ok ? body : { error: body.error || { message: `HTTP ${res.status}` } };
+    } catch (error) {
+      lastDrift = { error: { message: String(error) } };
+    }
+    renderDriftTab();
+  }
+
+  function renderDriftTab() {
+    const tab = $('#tab-drift');
+    if (!tab || tab.hidden) return;
+    const r = lastDrift;
+    const intro = h(
+      'p',
+      { class: 'hint' },
+      'What the hosts run against what the repository declares: the answer of ',
+      h('code', {}, 'drift'),
+      ' (read-only, one ssh round trip per host). ',
+      h(
+        'button',
+        { id: 'drift-check', onclick: () => checkDrift(), disabled: r && r.pending ? '' : null },
+        r && r.pending ? 'checking…' : 'check now',
+      ),
+    );
+    if (!r) return tab.replaceChildren(intro);
+    if (r.pending) return tab.replaceChildren(intro, h('p', { class: 'muted' }, 'reading the hosts…'));
+    if (r.error) return tab.replaceChildren(intro, h('p', { class: 'bad' }, `drift failed: ${r.error.message}`));
+    const rows = (r.findings || []).map((f) =>
+      h(
+        'tr',
+        { 'data-finding': f.id },
+        h('td', {}, f.host),
+        h('td', { class: f.verdict === 'extra' || f.verdict === 'changed' ? 'warn' : 'bad' }, f.verdict),
+        h('td', {}, f.subject),
+        h('td', {}, f.owner || ''),
+        h('td', { class: 'muted' }, f.detail),
+      ),
+    );
+    tab.replaceChildren(
+      intro,
+      rows.length === 0
+        ? h('p', { class: 'ok', id: 'drift-none' }, `No drift on ${(r.hosts || []).length} hosts.`)
+        : h(
+            'table',
+            { id: 'drift-table' },
+            h(
+              'tr',
+              {},
+              ['host', 'verdict', 'what', 'whose', 'why'].map((x) => h('th', {}, x)),
+            ),
+            rows,
+          ),
+    );
   }
 
   function renderStatusTab() {

@@ -1,6 +1,6 @@
 /** drift: findings with their verdicts, grouped by host; never a raw dump (diffs are short). */
 import { drift as driftUseCase } from '../../../app/drift.js';
-import type { Finding, Verdict } from '../../../drift/types.js';
+import type { DriftDocument, Finding, Verdict } from '../../../drift/types.js';
 import { inert } from '../../../text/control.js';
 import type { CommandResult } from '../../context.js';
 import { fleetSource, givenSettings, seconds, selectorOf, type OpsCliOptions } from '../../ops-options.js';
@@ -19,6 +19,7 @@ const VERDICT_STYLE: Record<Verdict, (s: string) => string> = {
 export function findingText(f: Finding): string {
   const out = [`  ${VERDICT_STYLE[f.verdict](f.verdict.padEnd(14))} ${inert(f.subject)}${f.owner ? style.dim(` (${inert(f.owner)})`) : ''}`];
   out.push(`      ${inert(f.detail)}`);
+  if (f.adoptable) out.push(style.dim(`      adoptable: manage-apps adopt ${inert(f.id)}`));
   for (const p of f.properties.slice(0, 8))
     out.push(
       `      ${style.dim(inert(p.name))}: ${p.declared === null ? style.dim('(not declared)') : inert(p.declared)} → ${p.live === null ? style.dim('(absent)') : inert(p.live)}`,
@@ -32,6 +33,30 @@ export function findingText(f: Finding): string {
   return out.join('\n');
 }
 
+/** The findings by host, and a line counting them. */
+export function driftText(document: DriftDocument): string {
+  const out: string[] = [];
+  for (const h of document.hosts) {
+    const list = document.findings.filter((f) => f.host === h.host);
+    const head = `${style.bold(h.host)} ${style.dim(`(${h.compared.join(', ')})`)}`;
+    if (!h.reachable) out.push(`${head}\n  ${style.red('unknown')}        ${inert(h.reason ?? '')}`);
+    else if (list.length === 0) out.push(`${head}  ${style.green('no drift')}`);
+    else out.push(`${head}\n${list.map(findingText).join('\n')}`);
+  }
+  const n = document.findings.length;
+  const counts = Object.entries(document.counts)
+    .filter(([, c]) => c > 0)
+    .map(([v, c]) => `${c} ${v}`)
+    .join(', ');
+  out.push(
+    '',
+    n === 0
+      ? style.green(`No drift on ${plural(document.hosts.length, 'host')}: the hosts run what the repository declares.`)
+      : `${plural(n, 'finding')} (${counts}): \`manage-apps reapply\` puts back what manage-apps installs; \`manage-apps adopt <finding>\` writes an adoptable one into its manifest.`,
+  );
+  return out.join('\n');
+}
+
 export async function drift(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
   const answer = await driftUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
   const { document, loaded } = answer;
@@ -40,26 +65,7 @@ export async function drift(targets: string[], options: OpsCliOptions): Promise<
     json: document,
     human: () => {
       problemNote(loaded);
-      const out: string[] = [];
-      for (const h of document.hosts) {
-        const list = document.findings.filter((f) => f.host === h.host);
-        const head = `${style.bold(h.host)} ${style.dim(`(${h.compared.join(', ')})`)}`;
-        if (!h.reachable) out.push(`${head}\n  ${style.red('unknown')}        ${inert(h.reason ?? '')}`);
-        else if (list.length === 0) out.push(`${head}  ${style.green('no drift')}`);
-        else out.push(`${head}\n${list.map(findingText).join('\n')}`);
-      }
-      const n = document.findings.length;
-      const counts = Object.entries(document.counts)
-        .filter(([, c]) => c > 0)
-        .map(([v, c]) => `${c} ${v}`)
-        .join(', ');
-      out.push(
-        '',
-        n === 0
-          ? style.green(`No drift on ${plural(document.hosts.length, 'host')}: the hosts run what the repository declares.`)
-          : `${plural(n, 'finding')} (${counts}).`,
-      );
-      return out.join('\n');
+      return driftText(document);
     },
   };
 }
