@@ -1,0 +1,154 @@
+/**
+ * Benchmark (not a test): `manage-apps drift` on 10 real test hosts with 5 deployed services
+ * each (units rendered by manage-apps, releases, fingerprints), against the floor: one bare
+ * `ssh <host> 'systemctl cat <its units>; cat <its files>'` per host, all hosts in parallel, with
+ * the same ssh options and multiplexing manage-apps uses — cold connections (a fresh ControlPath
+ * directory each run) and warm ones (a live master). The files are what drift reads besides the
+ * units: each service's release history and current link, and the fingerprints.
+ *
+ *   npm run build && npx tsc -p tsconfig.test.json && node .build-test/bench/drift.js [--hosts 10] [--services 5] [--reps 3]
+ *
+ * Needs what the real test hosts need (Linux, root; see docs/test-hosts.md). Drift must report
+ * zero findings on the freshly deployed fleet, or the run stops. Prints medians and the ratios
+ * with PASS/MISS against the target (≤ 1.5× the floor), and one JSON line. Timings never fail
+ * the process.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/package-root.js';
+import { sshBaseArgs } from '../src/transport/ssh.js';
+import { prerequisites } from '../test/harness/test-fleet.js';
+import { withBenchFleet } from './lib/fleet.js';
+import { fmt, median, run, runMain } from './lib/measure.js';
+
+const { values } = parseArgs({
+  options: { hosts: { type: 'string', default: '10' }, services: { type: 'string', default: '5' }, reps: { type: 'string', default: '3' } },
+});
+const HOSTS = Number(values.hosts);
+const SERVICES = Number(values.services);
+const REPS = Number(values.reps);
+const repo = packageRoot();
+const bin = join(repo, 'bin', 'manage-apps.js');
+
+async function main(): Promise<number> {
+  const pre = prerequisites();
+  if (!pre.ok) {
+    console.error(`bench/drift: real test hosts unavailable: ${pre.reason}`);
+    return 2;
+  }
+  const app = readFileSync(join(repo, 'examples/fleet/apps/tiny-http.mjs'), 'utf8');
+  console.error(`booting ${HOSTS} hosts…`);
+  return withBenchFleet({ count: HOSTS }, { connectTimeoutSec: 5 }, 'manage-apps-bench-drift-', async (fleet, work) => {
+    for (const h of fleet.hosts) await fleet.waitForSystemState(h);
+    // Only what the fleet declares runs: the image's Caddy is not part of it.
+    await Promise.all(fleet.hosts.map((h) => fleet.exec(h, ['sh', '-c', 'systemctl disable --now caddy.service >/dev/null 2>&1; true'])));
+    const root = join(work, 'root');
+    mkdirSync(root);
+    writeFileSync(
+      join(root, 'mesh-hosts.json'),
+      JSON.stringify({
+        version: 1,
+        hosts: Object.fromEntries(
+          fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }]),
+        ),
+      }),
+    );
+    const projects = fleet.hosts.flatMap((h) =>
+      Array.from({ length: SERVICES }, (_, j) => ({ host: h.name, project: `${h.name}-app${j + 1}`, port: 9001 + j })),
+    );
+    for (const p of projects) {
+      mkdirSync(join(root, p.project, 'app'), { recursive: true });
+      writeFileSync(join(root, p.project, 'app', 'tiny-http.mjs'), app);
+      writeFileSync(
+        join(root, p.project, '.infra.yaml'),
+        `apiVersion: infra/v2\nproject: ${p.project}\nprovider: bare-metal\nservice:\n  host: ${p.host}\n  port: ${p.port}\n  command: node tiny-http.mjs\n  artifact: app\n  health: { timeout: 30s }\n`,
+      );
+    }
+    const config = fleet.sshConfigPath;
+    const fresh = () => {
+      const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);
+      mkdirSync(dir, { mode: 0o700 });
+      return dir;
+    };
+    const warmDir = fresh();
+    console.error(`deploying ${projects.length} services…`);
+    const deployed = await run(process.execPath, [bin, 'deploy', '--all', '--root', root, '--ssh-config', config, '--json'], {
+      MANAGE_APPS_CONTROL_DIR: warmDir,
+    });
+    if (deployed.status !== 0) throw new Error(`deploy failed: ${deployed.stdout.slice(-3000)} ${deployed.stderr.slice(-2000)}`);
+
+    const onHost = (host: string) => {
+      const mine = projects.filter((p) => p.host === host);
+      const units = mine.map((p) => `${p.project}.service`);
+      const files = mine.flatMap((p) => [`/srv/${p.project}/.history`]);
+      return `systemctl cat ${units.join(' ')}; readlink ${mine.map((p) => `/srv/${p.project}/current`).join(' ')}; cat ${files.join(' ')} /var/lib/manage-apps/written/* 2>/dev/null`;
+    };
+    const floor = async (controlDir: string) => {
+      const t = process.hrtime.bigint();
+      const results = await Promise.all(
+        fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir, connectTimeoutS: 10 }), '--', h.alias, onHost(h.name)])),
+      );
+      const bad = results.find((r) => r.status === 255 || !r.stdout.includes('rendered by manage-apps'));
+      if (bad) throw new Error(`floor ssh failed: ${bad.stderr}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    const drift = async (controlDir: string) => {
+      const r = await run(process.execPath, [bin, 'drift', '--root', root, '--ssh-config', config, '--json'], {
+        MANAGE_APPS_CONTROL_DIR: controlDir,
+      });
+      if (r.status !== 0)
+        throw new Error(`drift found something on a freshly deployed fleet (exit ${r.status}): ${r.stdout.slice(0, 3000)} ${r.stderr}`);
+      return r.ms;
+    };
+    const dropMasters = (dir: string) =>
+      Promise.all(fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir: dir }), '-O', 'exit', '--', h.alias])));
+    const cold = (f: (d: string) => Promise<number>) => async () => {
+      const d = fresh();
+      const ms = await f(d);
+      await dropMasters(d);
+      return ms;
+    };
+    const times: Record<string, number[]> = { floorCold: [], driftCold: [], floorWarm: [], driftWarm: [] };
+    await floor(warmDir);
+    await drift(warmDir); // warms node's disk cache too
+    for (let i = 0; i < REPS; i++) {
+      const order: Array<[string, () => Promise<number>]> = [
+        ['floorCold', cold(floor)],
+        ['driftCold', cold(drift)],
+        ['floorWarm', () => floor(warmDir)],
+        ['driftWarm', () => drift(warmDir)],
+      ];
+      if (i % 2 === 1) order.reverse();
+      for (const [name, f] of order) times[name]!.push(await f());
+    }
+    const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>;
+    const nodeStarts: number[] = [];
+    for (let i = 0; i < 5; i++) nodeStarts.push((await run(process.execPath, ['-e', '0'])).ms);
+    const nodeStart = median(nodeStarts);
+    const ratioCold = m['driftCold']! / m['floorCold']!;
+    const ratioWarm = m['driftWarm']! / m['floorWarm']!;
+    console.log(
+      [
+        `manage-apps drift, ${HOSTS} hosts × ${SERVICES} services (deployed: units, releases, fingerprints), median of ${REPS} (machine: ${cpus().length} CPUs)`,
+        `  floor (ssh systemctl cat + cat files, parallel)   cold ${fmt(m['floorCold']!)}   warm ${fmt(m['floorWarm']!)}`,
+        `  manage-apps drift (whole CLI, zero findings)      cold ${fmt(m['driftCold']!)}   warm ${fmt(m['driftWarm']!)}   (node -e 0 alone: ${fmt(nodeStart)})`,
+        `  ratio to the floor                                cold ${ratioCold.toFixed(2)}×   warm ${ratioWarm.toFixed(2)}×   target ≤ 1.5×: cold ${ratioCold <= 1.5 ? 'PASS' : 'MISS'}, warm ${ratioWarm <= 1.5 ? 'PASS' : 'MISS'}`,
+      ].join('\n'),
+    );
+    console.log(
+      JSON.stringify({
+        hosts: HOSTS,
+        services: SERVICES,
+        reps: REPS,
+        medians_ms: m,
+        node_start_ms: nodeStart,
+        ratio: { cold: ratioCold, warm: ratioWarm },
+      }),
+    );
+    return 0;
+  });
+}
+
+runMain(main);
