@@ -5,7 +5,8 @@
 import { FleetIndex } from '../analysis/topology.js';
 import { provision } from '../data/provision.js';
 import { collectDrift } from '../drift/collect.js';
-import { CADDY_RELOAD_SCRIPT, planReapply, setAsideScript } from '../drift/reapply.js';
+import { planReapply, setAsideScript } from '../drift/reapply.js';
+import { applyRendered } from './apply-configs.js';
 import type { DriftDocument } from '../drift/types.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
 import type { FleetOptions } from '../load/fleet.js';
@@ -24,7 +25,7 @@ import type { Answer, WithProblems } from './answer.js';
 import { prepare } from './prepare.js';
 
 export interface ReapplyStep {
-  /** "deploy shop worker", "tunnels up pg-forward", "db provision apps", "reload Caddy on edge", "set aside on app". */
+  /** "deploy shop worker", "tunnels up pg-forward", "db provision apps", "net caddy --apply on edge", "set aside on app". */
   step: string;
   ok: boolean;
   detail: string;
@@ -109,10 +110,16 @@ export async function reapply(
     const report = await provision(loaded.fleet, ops, { targets: plan.clusters, rotate: false, dryRun: false }, progress);
     for (const c of report.clusters) document.steps.push({ step: `db provision ${c.name}`, ok: c.ok, detail: `pg_hba.conf ${c.hba}` });
   }
-  for (const name of plan.caddyReload) {
-    const r = await ops.transport(host(name)).script(CADDY_RELOAD_SCRIPT, { timeoutMs: ops.settings.commandTimeoutMs });
-    const ok = records(r.stdout).some((x) => x[0] === 'reloaded');
-    document.steps.push({ step: `reload Caddy on ${name}`, ok, detail: ok ? 'reloaded from /etc/caddy/Caddyfile' : failureReason(r) });
+  for (const name of plan.caddy) {
+    const applied = await applyRendered('net caddy', { ...source, host: name }, given, false, (line) => progress.note(line));
+    for (const h of applied.document.hosts)
+      document.steps.push({
+        step: `net caddy --apply on ${h.host}`,
+        ok: h.state === 'changed' || h.state === 'unchanged',
+        detail: `${h.path} ${h.state}${h.reload ? `, Caddy ${h.reload}` : ''}${h.message ? `: ${h.message}` : ''}`,
+      });
+    if (applied.document.hosts.length === 0)
+      document.steps.push({ step: `net caddy --apply on ${name}`, ok: false, detail: 'nothing rendered for it' });
   }
   await progress.close();
   document.after = (await collectDrift(ops, selection.services, hosts)).document;

@@ -2,14 +2,12 @@
  * `reapply`: what puts each finding of `drift` back as declared, through the paths that
  * install those things in the first place — `deploy` (the unit rendered now, the enabled state,
  * the image, a release, gated on readiness with the host's revert armed), `tunnels up`, `db
- * provision`, Caddy's own reload — and which findings no path of manage-apps can put back (a
- * process it did not start, a line of the operator's outside a managed block, a Caddyfile
- * nobody installed). A drop-in someone added is set aside (moved, never deleted) before the
+ * provision`, `net caddy --apply` — and which findings no path of manage-apps can put back (a
+ * process it did not start, a line of the operator's outside a managed block). A drop-in someone added is set aside (moved, never deleted) before the
  * deploy restarts its unit.
  */
 import { quote } from '../transport/quote.js';
 import { PRELUDE } from '../runtime/shell.js';
-import { CADDYFILE } from './declared.js';
 import { DROP_IN_DIRS } from './host-script.js';
 import type { Finding } from './types.js';
 
@@ -23,8 +21,8 @@ export interface ReapplyPlan {
   tunnels: string[];
   /** Clusters whose managed pg_hba block `db provision` writes again. */
   clusters: string[];
-  /** Hosts whose Caddy reloads the Caddyfile it has (it is the declared one; the live config is not). */
-  caddyReload: string[];
+  /** Edges that get the rendered Caddyfile again, and Caddy loads it (`net caddy --apply`). */
+  caddy: string[];
   /** Drop-ins to set aside, by host. */
   setAside: Map<string, string[]>;
   /** What reapply leaves, and why (the finding's id). */
@@ -36,12 +34,11 @@ export interface ReapplyPlan {
 const tunnelNames = (owner: string | null) => (owner?.startsWith('tunnel ') ? owner.slice('tunnel '.length).split(', ') : []);
 
 export function planReapply(findings: readonly Finding[], services: ReadonlySet<string>, tunnelsByHost: ReadonlyMap<string, string[]>): ReapplyPlan {
-  const plan: ReapplyPlan = { deploy: [], tunnels: [], clusters: [], caddyReload: [], setAside: new Map(), left: [], by: new Map() };
+  const plan: ReapplyPlan = { deploy: [], tunnels: [], clusters: [], caddy: [], setAside: new Map(), left: [], by: new Map() };
   const add = (list: string[], item: string) => {
     if (!list.includes(item)) list.push(item);
   };
   const leave = (f: Finding, why: string) => plan.left.push({ id: f.id, why });
-  const caddyFileDrift = new Set(findings.filter((f) => f.kind === 'caddy' && f.subject === CADDYFILE).map((f) => f.host));
   for (const f of findings) {
     if (f.verdict === 'unknown') {
       leave(f, `not read: ${f.detail}`);
@@ -86,15 +83,8 @@ export function planReapply(findings: readonly Finding[], services: ReadonlySet<
         break;
       }
       case 'caddy':
-        if (caddyFileDrift.has(f.host))
-          leave(
-            f,
-            `${CADDYFILE} is not the one \`net caddy\` renders: install it (\`net caddy --write\`, then copy it to the edge), and reapply reloads Caddy from it`,
-          );
-        else {
-          add(plan.caddyReload, f.host);
-          plan.by.set(f.id, `reload Caddy on ${f.host} from ${CADDYFILE}`);
-        }
+        add(plan.caddy, f.host);
+        plan.by.set(f.id, `net caddy --apply on ${f.host}`);
         break;
       case 'port':
         leave(
@@ -125,8 +115,3 @@ ${paths
 $SUDO systemctl daemon-reload
 `;
 }
-
-/** Caddy reloads the Caddyfile it has (Debian's unit: caddy reload --config /etc/caddy/Caddyfile --force). */
-export const CADDY_RELOAD_SCRIPT = `${PRELUDE}
-$SUDO systemctl reload caddy.service 2>&1 && printf '@@reloaded\\n'
-`;

@@ -17,6 +17,7 @@
  * stops it between two steps. Its body is one quoted word passed to `sh -c`: a script cut short
  * in transit is a syntax error, never a partial command.
  */
+import { WRITTEN_FUNCTION } from '../runtime/fingerprint.js';
 import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
 import { PRELUDE } from '../runtime/shell.js';
 import { quote, validName } from '../transport/quote.js';
@@ -142,6 +143,9 @@ if [ $changed = 1 ]; then
 fi
 step ${quote(c.kind === 'caddy' ? 'reloading Caddy through its admin endpoint' : `wg syncconf ${c.iface ?? 'wg0'}`)}
 ${reloadStep(c)}
+# What was written, kept on the host: drift tells a hand edit from a changed declaration by it.
+${WRITTEN_FUNCTION}
+ma_written "$target"
 if [ $changed = 1 ]; then rec config changed "$target"; else rec config unchanged "$target"; fi`
 }
 `;

@@ -143,12 +143,9 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       await mkdir(join(root, path, '..'), { recursive: true });
       await writeFile(join(root, path), content);
     }
-    // The edge: the Caddyfile `net caddy` renders, installed as an operator would.
-    const caddy = await runCli(['net', 'caddy', '--json', '--root', root]);
-    assert.equal(caddy.status, 0, caddy.stdout + caddy.stderr);
-    const caddyfile = json<{ files: { path: string; content: string }[] }>(caddy).files.find((f) => f.path === `${EDGE}.Caddyfile`)!.content;
-    await on(EDGE, `echo ${Buffer.from(caddyfile).toString('base64')} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`);
+    // The edge: the Caddyfile `net caddy` renders, installed by `net caddy --apply`; then the databases, the tunnel, the services.
     for (const step of [
+      ['net', 'caddy', '--apply'],
       ['db', 'provision'],
       ['tunnels', 'up'],
       ['deploy', '--all'],
@@ -295,7 +292,7 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
     assert.equal(plan.after, null);
     assert.deepEqual(
       plan.plan.map((p) => p.step).sort(),
-      ['db provision apps', 'deploy ledger', 'deploy shop', `reload Caddy on ${EDGE} from /etc/caddy/Caddyfile`, 'tunnels up pg-forward'].sort(),
+      ['db provision apps', 'deploy ledger', 'deploy shop', `net caddy --apply on ${EDGE}`, 'tunnels up pg-forward'].sort(),
     );
     const r = await cli('reapply', '--json');
     const doc = json<{ left: { id: string; why: string }[]; steps: { step: string; ok: boolean; detail: string }[]; after: DriftDoc }>(r);

@@ -36,7 +36,7 @@ test('each finding goes to the path that installs it; the rest is left with a re
   assert.deepEqual(plan.deploy, ['shop', 'ledger']);
   assert.deepEqual(plan.tunnels, ['t1', 't2']);
   assert.deepEqual(plan.clusters, ['apps']);
-  assert.deepEqual(plan.caddyReload, ['edge']);
+  assert.deepEqual(plan.caddy, ['edge']);
   assert.deepEqual([...plan.setAside], [['app', ['/etc/systemd/system/ledger.service.d/debug.conf']]]);
   assert.deepEqual(
     plan.left.map((l) => l.id),
@@ -52,13 +52,13 @@ test('each finding goes to the path that installs it; the rest is left with a re
   assert.match(plan.left.find((l) => l.id === 'app/port/8092')!.why, /manage-apps adopt app\/port\/8092/);
 });
 
-test('Caddy is not reloaded from a Caddyfile that is not the rendered one: that is left, said so', () => {
+test('a Caddyfile that is not the rendered one and a route added live: both put back by installing the rendered file', () => {
   const plan = planReapply(
     [f('edge', 'caddy', '/etc/caddy/Caddyfile', 'changed', 'edge'), f('edge', 'caddy', 'route x.internal', 'extra', 'edge')],
     new Set(),
     new Map(),
   );
-  assert.deepEqual(plan.caddyReload, []);
-  assert.equal(plan.left.length, 2);
-  assert.match(plan.left[0]!.why, /net caddy/);
+  assert.deepEqual(plan.caddy, ['edge']);
+  assert.deepEqual([...plan.by.values()], ['net caddy --apply on edge', 'net caddy --apply on edge']);
+  assert.deepEqual(plan.left, []);
 });

@@ -142,7 +142,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
   {
     name: 'reapply',
     summary:
-      "put back what drift finds, through the paths that install it (deploy, gated on readiness; tunnels up; db provision; Caddy's reload), say what no path can put back, then drift again",
+      'put back what drift finds, through the paths that install it (deploy, gated on readiness; tunnels up; db provision; net caddy --apply), say what no path can put back, then drift again',
     args: TARGETS,
     options: [
       ...opsOptions('per-command timeout besides readiness waits (default 20)'),
