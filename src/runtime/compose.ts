@@ -182,13 +182,24 @@ function composeArgs(t: ComposeTarget, releaseDir: string): string {
   return `-p ${quote(t.project)} --project-directory ${releaseDir} -f ${releaseDir}/${quote(t.file)} -f ${releaseDir}/.manage-apps/compose.override.yml${env}`;
 }
 
-/** `up` of this one service only (never its dependencies, never a build), as shell words after the compose command. */
-export function composeUpArgs(t: ComposeTarget, releaseDir: string): string {
-  return `${composeArgs(t, releaseDir)} up -d --no-deps --no-build ${quote(t.service)}`;
+/**
+ * `up` of this one service only (never its dependencies, never a build), as shell words after the
+ * compose command. `stopTimeoutS`: how long the container it replaces gets to stop (compose's `-t`;
+ * Docker's default is 10 s).
+ */
+export function composeUpArgs(t: ComposeTarget, releaseDir: string, stopTimeoutS?: number): string {
+  return `${composeArgs(t, releaseDir)} up -d --no-deps --no-build${stopTimeoutS === undefined ? '' : ` -t ${stopTimeoutS}`} ${quote(t.service)}`;
 }
 
+/**
+ * How long a container that failed its gate gets to stop when the switch back replaces it: it
+ * never answered ready, so nothing it holds is worth Docker's default 10 s (a process that ignores
+ * SIGTERM made every failed deploy wait that long before the previous release came back).
+ */
+export const FAILED_CONTAINER_STOP_S = 1;
+
 /** The argv a host runs for `up` with compose `version` from release directory `releaseDir` (what the scripts' ma_compose builds). */
-export function composeUpArgv(version: ComposeVersion, t: ComposeTarget, releaseDir: string): string[] {
+export function composeUpArgv(version: ComposeVersion, t: ComposeTarget, releaseDir: string, stopTimeoutS?: number): string[] {
   return [
     ...COMPOSE_COMMANDS[version],
     '-p',
@@ -204,6 +215,7 @@ export function composeUpArgv(version: ComposeVersion, t: ComposeTarget, release
     '-d',
     '--no-deps',
     '--no-build',
+    ...(stopTimeoutS === undefined ? [] : ['-t', String(stopTimeoutS)]),
     t.service,
   ];
 }
@@ -251,8 +263,8 @@ ma_gate() { printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(( $(ma_now_ms) - g0 )
 }
 
 /** `up -d --no-deps --no-build <service>` from a release directory: only this service's container is (re)created. */
-function upCommand(t: ComposeTarget, releaseDir: string): string {
-  return `out=$(ma_compose ${composeUpArgs(t, releaseDir)} 2>&1) || { ma_gate crashed "compose up failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }`;
+function upCommand(t: ComposeTarget, releaseDir: string, stopTimeoutS?: number): string {
+  return `out=$(ma_compose ${composeUpArgs(t, releaseDir, stopTimeoutS)} 2>&1) || { ma_gate crashed "compose up failed: $(printf '%s' "$out" | tail -n 3 | tr '\\n\\t' '  ')"; exit 1; }`;
 }
 
 /**
@@ -344,6 +356,12 @@ fi`,
     restartAndGate: (timeoutMs) => `g0=$(ma_now_ms)
 printf '@@since\\t%s\\n' "$(date +%s)"
 ${upCommand(t, '"$d/current"')}
+${gateLoop(s, t, timeoutMs)}`,
+    // After a failed gate the container being replaced is the failed one: a short stop. The dead-man
+    // switch's revert replaces one that may have passed its gate: Docker's own grace.
+    restoreAndGate: (timeoutMs, after) => `g0=$(ma_now_ms)
+printf '@@since\\t%s\\n' "$(date +%s)"
+${upCommand(t, '"$d/current"', after === 'failed-gate' ? FAILED_CONTAINER_STOP_S : undefined)}
 ${gateLoop(s, t, timeoutMs)}`,
     stop: () => `cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
 [ -n "$cid" ] && ma_docker stop -- "$cid" >/dev/null 2>&1`,

@@ -318,7 +318,7 @@ if [ "$(ma_armed token)" = ${quote(request.token)} ] && [ "$(ma_armed release)" 
     ma_log "switch back" "$prev"
     printf '@@back\\t%s\\n' "$prev"
     g=$(
-${(runtime.restoreAndGate ?? runtime.restartAndGate)(request.timeoutMs)}
+${runtime.restoreAndGate ? runtime.restoreAndGate(request.timeoutMs, 'failed-gate') : runtime.restartAndGate(request.timeoutMs)}
 )
     printf '%s\\n' "$g"
   else

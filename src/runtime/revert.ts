@@ -105,7 +105,7 @@ if [ -n "$rel" ] && [ "$cur" = "$rel" ]; then
     if ma_switch "$prev"; then
       ma_log "revert: switch back to" "$prev"
       g=$(
-${(runtime.restoreAndGate ?? runtime.restartAndGate)(timeoutMs)}
+${runtime.restoreAndGate ? runtime.restoreAndGate(timeoutMs, 'revert') : runtime.restartAndGate(timeoutMs)}
 )
       # The verdict record alone: "@@gated" (which instance was gated) starts with the same letters.
       result=$(printf '%s\\n' "$g" | awk -F '\\t' '$1 == "@@gate" { print $2 " " $3; exit }')

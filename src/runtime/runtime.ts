@@ -174,7 +174,7 @@ export interface ActivationRuntime {
    * Going back to the release `current` was switched back to (a failed gate, the dead-man
    * switch); default `restartAndGate`. A swap keeps the old instance running, so it only starts it.
    */
-  restoreAndGate?(timeoutMs: number): string;
+  restoreAndGate?(timeoutMs: number, after: 'failed-gate' | 'revert'): string;
   /** Run by the confirmation once it has claimed the activation (a swap: drain and stop the old instance). */
   confirmed?(): string;
 }

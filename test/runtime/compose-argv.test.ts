@@ -11,7 +11,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { COMPOSE_COMMANDS, COMPOSE_FUNCTIONS, composeUpArgs, composeUpArgv, composeUsed } from '../../src/runtime/compose.js';
+import {
+  COMPOSE_COMMANDS,
+  COMPOSE_FUNCTIONS,
+  composeActivation,
+  composeUpArgs,
+  composeUpArgv,
+  composeUsed,
+  FAILED_CONTAINER_STOP_S,
+} from '../../src/runtime/compose.js';
 import type { ComposeTarget } from '../../src/runtime/types.js';
 import { quote } from '../../src/transport/quote.js';
 
@@ -48,9 +56,9 @@ describe(
     writeFileSync(join(home, '.docker', 'cli-plugins', 'docker-compose'), '', { mode: 0o755 });
 
     /** Runs the compose detection and the up command the deploy scripts run; returns what compose was detected and the argv that reached it. */
-    function runUp(plugin: boolean): { detected: string | undefined; argv: string[] } {
+    function runUp(plugin: boolean, stopTimeoutS?: number): { detected: string | undefined; argv: string[] } {
       rmSync(log, { force: true });
-      const script = `${COMPOSE_FUNCTIONS}\nma_compose_detect || exit 9\nma_compose ${composeUpArgs(target, quote(releaseDir))}\n`;
+      const script = `${COMPOSE_FUNCTIONS}\nma_compose_detect || exit 9\nma_compose ${composeUpArgs(target, quote(releaseDir), stopTimeoutS)}\n`;
       const out = execFileSync('sh', ['-c', script], {
         encoding: 'utf8',
         env: { PATH: `${dir}:/usr/bin:/bin`, HOME: plugin ? home : dir, PLUGIN: plugin ? '0' : '1' },
@@ -86,6 +94,18 @@ describe(
         '--no-build',
         'app',
       ]);
+    });
+
+    test("the switch back after a failed gate gives the failed container 1 s to stop, not Docker's 10 s; the dead-man revert keeps the default", () => {
+      for (const plugin of [true, false]) {
+        const v = plugin ? 'v2' : 'v1';
+        assert.deepEqual(runUp(plugin, FAILED_CONTAINER_STOP_S).argv, composeUpArgv(v, target, releaseDir, FAILED_CONTAINER_STOP_S));
+        assert.deepEqual(runUp(plugin, FAILED_CONTAINER_STOP_S).argv.slice(-4), ['--no-build', '-t', '1', 'app']);
+      }
+      const activation = composeActivation({ id: 'shop', key: 'shop', readiness: '/readyz', liveness: '/livez', port: 8080, compose: target });
+      assert.match(activation.restoreAndGate!(6000, 'failed-gate'), / up -d --no-deps --no-build -t 1 'app'/);
+      assert.match(activation.restoreAndGate!(6000, 'revert'), / up -d --no-deps --no-build 'app'/);
+      assert.match(activation.restartAndGate(6000), / up -d --no-deps --no-build 'app'/);
     });
   },
 );

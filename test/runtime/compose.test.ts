@@ -48,6 +48,11 @@ const IMAGES: Record<string, ImageSpec> = {
   v2: app('v2'),
   v3: app('v3'),
   notready: app('notready', { livez: 'alive\n' }),
+  // Never ready, and deaf to SIGTERM (ignored before the exec): only SIGKILL stops it.
+  stubborn: {
+    www: { livez: 'alive\n', version: 'stubborn\n' },
+    cmd: ['/bin/busybox', 'sh', '-c', 'trap "" TERM; echo "app stubborn starting"; exec /bin/busybox httpd -f -v -p 80 -h /www'],
+  },
   // Ready 2 s after it starts: a gate that lasts (the fault test strikes during it).
   slow: {
     www: { readyz: 'ready\n', livez: 'alive\n', version: 'slow\n' },
@@ -237,6 +242,20 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     assert.equal(d?.image?.digest, null, 'no digest is recorded for an image that did not pass');
     assert.equal(await served(), 'v2');
     assert.equal(await onWeb(`docker inspect --format '{{.Config.Image}}' shop_app_1`), `${REGISTRY}/shop@${digests['v2']}`);
+  });
+
+  test('a never-ready image that ignores SIGTERM is replaced at once by the switch back (1 s to stop, not 10)', async () => {
+    const run = await deploy('shop', '--tag', 'prod-stubborn');
+    const [d] = deploysOf(run);
+    assert.equal(run.status, 1, run.stdout);
+    assert.equal(d?.outcome, 'rolled-back');
+    assert.equal(d?.rollback?.ok, true, d?.rollback?.detail);
+    assert.equal(await served(), 'v2');
+    const t = json<{ deploys: { timings: Record<string, number | null> }[] }>(run).deploys[0]?.timings ?? {};
+    const back = ((t['totalMs'] ?? 0) - (t['lockMs'] ?? 0) - (t['shipMs'] ?? 0) - (t['activateMs'] ?? 0)) / 1000;
+    console.log(
+      `# a never-ready compose deploy deaf to SIGTERM (readiness timeout 6 s): ${(run.ms / 1000).toFixed(1)} s in all, the diagnosis and the switch back ${back.toFixed(1)} s (timings: ${JSON.stringify(t)})`,
+    );
   });
 
   test('a crashing image is reverted with its output in the diagnosis', async () => {
