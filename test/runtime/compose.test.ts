@@ -227,11 +227,10 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     // Where the time goes (a figure, never asserted): the deploy's own timings, and what the switch back adds.
     const run = await deploy('shop', '--tag', 'prod-notready');
     const t = json<{ deploys: { timings: Record<string, number | null> }[] }>(run).deploys[0]?.timings ?? {};
-    const [lock, ship, activate, gate, total] = [t['lockMs'], t['shipMs'], t['activateMs'], t['gateMs'], t['totalMs']].map((ms) =>
-      ((ms ?? 0) / 1000).toFixed(1),
-    );
+    const ms = (k: string) => (t[k] ?? 0) / 1000;
+    const back = ms('totalMs') - ms('lockMs') - ms('shipMs') - ms('activateMs');
     console.log(
-      `# a never-ready compose deploy (readiness timeout 6 s): ${(run.ms / 1000).toFixed(1)} s in all; lock ${lock} s, ship ${ship} s, switch and gate ${activate} s (gate ${gate} s), the diagnosis and the switch back the rest of ${total} s`,
+      `# a never-ready compose deploy (readiness timeout 6 s): ${(run.ms / 1000).toFixed(1)} s in all; the ship ${ms('shipMs').toFixed(1)} s, the switch and the gate ${ms('activateMs').toFixed(1)} s (restart and readiness wait ${ms('gateMs').toFixed(1)} s), the diagnosis and the switch back ${back.toFixed(1)} s`,
     );
     const [d] = deploysOf(run);
     assert.equal(d?.outcome, 'rolled-back');
