@@ -103,9 +103,9 @@ describe(
         assert.deepEqual(runUp(plugin, FAILED_CONTAINER_STOP_S).argv.slice(-4), ['--no-build', '-t', '1', 'app']);
       }
       const activation = composeActivation({ id: 'shop', key: 'shop', readiness: '/readyz', liveness: '/livez', port: 8080, compose: target });
-      assert.match(activation.restoreAndGate!(6000, 'failed-gate'), / up -d --no-deps --no-build -t 1 'app'/);
-      assert.match(activation.restoreAndGate!(6000, 'revert'), / up -d --no-deps --no-build 'app'/);
-      assert.match(activation.restartAndGate(6000), / up -d --no-deps --no-build 'app'/);
+      assert.match(activation.restoreAndGate!(6000, 'failed-gate'), / up -d --no-deps --no-build -t 1 app 2>&1/);
+      assert.match(activation.restoreAndGate!(6000, 'revert'), / up -d --no-deps --no-build app 2>&1/);
+      assert.match(activation.restartAndGate(6000), / up -d --no-deps --no-build app 2>&1/);
     });
   },
 );
