@@ -47,6 +47,7 @@ const compared = (p: HostPlan): string[] =>
     p.declared.caddyfile !== null ? 'caddy' : '',
     p.declared.initiated.length + p.declared.served.length > 0 ? 'tunnels' : '',
     p.declared.databases.length > 0 ? 'pg_hba' : '',
+    p.declared.services.some((s) => (s.secrets?.length ?? 0) > 0) ? 'secrets' : '',
     'ports',
   ].filter(Boolean);
 

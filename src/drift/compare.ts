@@ -16,7 +16,7 @@ import { records, sections } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { parseShow } from '../runtime/systemd-units.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
-import { CADDYFILE, UNIT_DIR, type DeclaredHost } from './declared.js';
+import { CADDYFILE, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
 import { DROP_IN_DIRS } from './host-script.js';
 import type { DriftKind, DriftProperty, Finding, Verdict } from './types.js';
 
@@ -663,6 +663,57 @@ function comparePorts(out: Findings, d: DeclaredHost, host: Host, read: HostRead
   }
 }
 
+/** The "NAME<TAB>delivery<TAB>hmac-sha256:…" lines of a fingerprints file → delivery by name (the fingerprints are not kept). */
+export function deliveredSecrets(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const [name, delivery] = line.split('\t');
+    if (name) out.set(name, delivery ?? '');
+  }
+  return out;
+}
+
+function compareSecrets(out: Findings, d: DeclaredHost, read: HostRead): void {
+  for (const s of d.services) {
+    const declared = s.secrets ?? [];
+    if (declared.length === 0) continue;
+    const path = secretsFingerprintsPath(s);
+    const live = read.files.get(path);
+    if (live === undefined) continue;
+    if (live.state !== 'present') {
+      out.add({
+        kind: 'secrets',
+        subject: path,
+        verdict: live.state === 'absent' ? 'missing' : 'unknown',
+        owner: s.id,
+        detail:
+          live.state === 'absent'
+            ? `no secrets delivered to ${s.id} (declared: ${declared.map((x) => x.name).join(', ')})`
+            : `cannot read ${path} (root only)`,
+      });
+      continue;
+    }
+    const delivered = deliveredSecrets(live.text);
+    const properties: DriftProperty[] = [];
+    for (const x of declared) {
+      const got = delivered.get(x.name);
+      if (got !== x.delivery) properties.push({ name: x.name, declared: x.delivery, live: got ?? null });
+    }
+    for (const [name, delivery] of delivered) if (!declared.some((x) => x.name === name)) properties.push({ name, declared: null, live: delivery });
+    if (properties.length === 0) continue;
+    const verdict = properties.every((p) => p.live === null) ? 'missing' : properties.every((p) => p.declared === null) ? 'extra' : 'changed';
+    out.add({
+      kind: 'secrets',
+      subject: path,
+      verdict,
+      owner: s.id,
+      detail: `the secrets delivered to ${s.id} are not the ones its manifest declares (names and deliveries compared; values never read)`,
+      properties,
+    });
+  }
+}
+
 export interface TunnelKeysRead {
   publicKeys: Map<string, string>;
   hostKeys: Map<string, string[]>;
@@ -752,6 +803,7 @@ export function compareHost(input: CompareInput): Finding[] {
   compareCaddy(out, d, read);
   compareTunnels(out, d, read, input.tunnelFiles, input.keys);
   compareHba(out, d, read);
+  compareSecrets(out, d, read);
   comparePorts(out, d, d.host, read);
   return out.list;
 }

@@ -20,6 +20,9 @@ export const UNIT_DIR = '/etc/systemd/system';
 /** Where the Debian/Ubuntu caddy package's unit reads its config (what `net caddy` renders goes there). */
 export const CADDYFILE = '/etc/caddy/Caddyfile';
 
+/** Where a host keeps the fingerprints of the secrets delivered to a service's live generation (docs/secrets.md). */
+export const secretsFingerprintsPath = (s: Service): string => `/var/lib/manage-apps/secrets/${s.environment}/${s.project}/current/fingerprints`;
+
 /** A unit manage-apps installs, as it would render it now. */
 export interface DeclaredUnit {
   /** The file's name under /etc/systemd/system (a swap: its template `<stem>@.service`). */

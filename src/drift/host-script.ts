@@ -17,7 +17,7 @@ import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { quote, sh } from '../transport/quote.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
-import { CADDYFILE, UNIT_DIR, type DeclaredHost } from './declared.js';
+import { CADDYFILE, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
 
 /** Where someone adds to a unit without editing it: `systemctl edit` (/etc), runtime and `set-property` drop-ins. */
 export const DROP_IN_DIRS = [UNIT_DIR, '/run/systemd/system', '/etc/systemd/system.control', '/run/systemd/system.control'];
@@ -98,6 +98,8 @@ export function driftScript(input: ScriptInput): string {
   // Clusters: the provisioner's read-only inspection (roles, databases, pg_hba.conf), in a subshell.
   const clusters = [...new Map(d.databases.map((x) => [x.cluster.name, { name: x.cluster.name, port: x.cluster.port }])).values()];
   if (clusters.length > 0) parts.push(`sh -c ${quote(clusterInspectScript(clusters))}`);
+  // Delivered secrets: the fingerprints file of each service's live generation (names and deliveries are compared; no value is read).
+  for (const s of d.services.filter((x) => (x.secrets?.length ?? 0) > 0)) parts.push(`ma_file ${quote(secretsFingerprintsPath(s))}`);
   // Listening TCP sockets, with their processes (as root: another account's too) and each process's cgroup (its unit).
   parts.push(
     `ma_ss=$($SUDO ss -Hltnp 2>/dev/null || ss -Hltn 2>/dev/null)`,

@@ -86,6 +86,9 @@ export function planReapply(findings: readonly Finding[], services: ReadonlySet<
         add(plan.caddy, f.host);
         plan.by.set(f.id, `net caddy --apply on ${f.host}`);
         break;
+      case 'secrets':
+        leave(f, "secrets are delivered from the operator's store, not by reapply: deliver them again");
+        break;
       case 'port':
         leave(
           f,

@@ -24,6 +24,7 @@ export type DriftKind =
   | 'tunnel-file'
   | 'authorized-keys'
   | 'pg_hba'
+  | 'secrets'
   | 'port'
   | 'host';
 

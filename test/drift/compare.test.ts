@@ -2,7 +2,7 @@
 // tool normalises by itself is never drift, and a real difference always is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blockLines, canonicalJson, normalText, parseListeners, shortDiff, unitSettings } from '../../src/drift/compare.js';
+import { blockLines, canonicalJson, deliveredSecrets, normalText, parseListeners, shortDiff, unitSettings } from '../../src/drift/compare.js';
 
 test('a unit compares as systemd reads it: comments, blank lines, spaces and continuations do not count', () => {
   const rendered =
@@ -84,4 +84,15 @@ test('a diff is short: declared as -, live as +, at most 40 lines', () => {
   const long = shortDiff('f', Array.from({ length: 200 }, (_, i) => `l${i}`).join('\n'), Array.from({ length: 200 }, (_, i) => `m${i}`).join('\n'));
   assert.ok(long.split('\n').length <= 41);
   assert.match(long, /more lines$/);
+});
+
+test('a secrets fingerprints file gives names and deliveries, never the fingerprints', () => {
+  const file = `# manage-apps secret fingerprints v1\nAUTH_SECRET\tcredential\thmac-sha256:${'a'.repeat(64)}\nSESSION_KEY\tenv\thmac-sha256:${'b'.repeat(64)}\n`;
+  assert.deepEqual(
+    [...deliveredSecrets(file)],
+    [
+      ['AUTH_SECRET', 'credential'],
+      ['SESSION_KEY', 'env'],
+    ],
+  );
 });
