@@ -17,6 +17,7 @@ import { FOUNDATION_COMMANDS } from './specs/foundation.js';
 import { HOSTS_COMMANDS } from './specs/hosts.js';
 import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
+import { SECRETS_COMMANDS } from './specs/secrets.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
 import { commonOptions, type CliOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
 
@@ -27,6 +28,7 @@ export const COMMANDS: CommandSpec[] = [
   ...RENDER_COMMANDS,
   ...DASHBOARD_COMMANDS,
   ...DATA_COMMANDS,
+  ...SECRETS_COMMANDS,
   ...TUNNEL_COMMANDS,
   ...HOSTS_COMMANDS,
 ];

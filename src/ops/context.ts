@@ -17,6 +17,7 @@ import type { RuntimeService } from '../runtime/types.js';
 import type { Shell } from '../transport/quote.js';
 import type { OpsSettings } from './settings.js';
 import { isThisMachine } from './this-machine.js';
+import { currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT } from '../secrets/layout.js';
 
 export class Ops {
   private readonly transports = new Map<string, Transport>();
@@ -79,6 +80,10 @@ export class Ops {
     const tlsName = edgeProbeName(this.fleet, service);
     if (tlsName !== undefined) rs.tls = { name: validName('host', tlsName) };
     if (service.envFile !== undefined) rs.envFile = validName('path', service.envFile);
+    if ((service.secrets ?? []).some((d) => d.delivery === 'env')) {
+      const root = host !== undefined && this.isLocal(host) ? join(this.localStateDir, 'secrets') : HOST_SECRETS_ROOT;
+      rs.secretsEnvFile = validName('path', currentPath(root, service.environment, service.project, ENV_FILE_NAME));
+    }
     // What else its runtime needs (the directory, the compose names, the command and state directory, …).
     const view = runtimeOf(service).view(service, rs, {
       remote: host !== undefined && !this.isLocal(host),

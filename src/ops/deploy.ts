@@ -18,7 +18,9 @@ import { deployScript } from './deploy/script-strategy.js';
 import { hookSignals } from './deploy/lock.js';
 import type { DeployOptions, DeployPlanEntry, DeployReport, DeployResult } from './deploy/types.js';
 import { dependencyLevels, selectedDependencies, type Selection } from './selection.js';
-import type { Progress } from './progress.js';
+import { SilentProgress, type Progress } from './progress.js';
+import { pushSecrets } from '../secrets/deliver.js';
+import { SecretResolver } from '../secrets/resolve.js';
 import { walkLevels } from './levels.js';
 
 export type { DeployOptions, DeployReport, DeployResult, RollbackResult, Strategy } from './deploy/types.js';
@@ -91,6 +93,7 @@ export async function runDeploy(ops: Ops, selection: Selection, options: DeployO
     };
   }
   hookSignals();
+  const resolver = new SecretResolver();
   const key = (s: Service) => `deploy:${s.id}`;
   progress.plan(levels.flat().map((s) => ({ key: key(s), host: s.host!, title: s.id })));
   const walked = await walkLevels({
@@ -105,6 +108,12 @@ export async function runDeploy(ops: Ops, selection: Selection, options: DeployO
     },
     run: async (service) => {
       const task = progress.task(key(service));
+      // Its secrets first: one that cannot be resolved (or delivered) stops this deploy before anything switches.
+      const secrets = await deliverSecrets(ops, service, resolver);
+      if (secrets !== undefined) {
+        task.fail(secrets);
+        return { ...skippedResult(service, secrets, false), outcome: 'failed' as const };
+      }
       const r = await deployOne(ops, service, options, progress, key(service));
       if (r.ok) task.ok(`deployed${r.release ? ` ${r.release}` : ''} in ${(r.timings.totalMs / 1000).toFixed(1)}s`);
       else if (r.outcome === 'skipped') task.skip(r.reason ?? 'skipped');
@@ -115,6 +124,19 @@ export async function runDeploy(ops: Ops, selection: Selection, options: DeployO
   await progress.close();
   const results = [...edgeResults, ...walked];
   return { dry_run: false, levels: levels.map((l) => l.map((s) => s.id)), deploys: results, summary: deploySummary(results) };
+}
+
+/**
+ * The service's declared secrets, delivered before its release switches (docs/secrets.md): the
+ * reason it must not deploy, or undefined when they are on the host (or it declares none). The
+ * restart that follows the switch is the one that loads them.
+ */
+async function deliverSecrets(ops: Ops, service: Service, resolver: SecretResolver): Promise<string | undefined> {
+  if ((service.secrets ?? []).length === 0) return undefined;
+  const pushed = await pushSecrets(ops, [service], { dryRun: false, restart: false, sequential: false }, new SilentProgress(), resolver);
+  const r = pushed.services[0];
+  if (r === undefined || r.outcome === 'failed' || r.outcome === 'held') return `secrets: ${r?.reason ?? 'not delivered'}; nothing switched`;
+  return undefined;
 }
 
 export { decideStrategy, deployable, deploySummary } from './deploy/plan.js';

@@ -32,6 +32,7 @@ import { RELAX_VALUE, STATE_DIRECTORY, UNIT_DIRECTIVES } from '../manifest/harde
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
 import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
+import { credentialFile, currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT } from '../secrets/layout.js';
 
 export const RESTART_SEC = '5s';
 export const SHELL = '/bin/sh';
@@ -171,6 +172,7 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   ];
   lines.push(`WorkingDirectory=${workdir}`);
   if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
+  lines.push(...secretLines(service));
   if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
   lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
   const ports = service.swapPorts ?? (service.port === undefined ? [] : [service.port]);
@@ -186,6 +188,21 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
     .replace(`\nEnvironment=PORT=${service.port}\n`, '\nEnvironment=PORT=%i\n')
     .split(`${service.directory}/current`)
     .join(`${service.directory}/.swap/%i`);
+}
+
+/**
+ * service.secrets (docs/secrets.md): credentials systemd decrypts for the service at start
+ * ($CREDENTIALS_DIRECTORY, not inherited by child processes' environments), and the env file of
+ * the ones it reads as variables; both through `current`, which `secrets push` switches.
+ */
+function secretLines(service: Service): string[] {
+  const secrets = service.secrets ?? [];
+  if (secrets.length === 0) return [];
+  const at = (file: string) => currentPath(HOST_SECRETS_ROOT, service.environment, service.project, file);
+  const lines: string[] = [];
+  if (secrets.some((d) => d.delivery === 'env')) lines.push(`EnvironmentFile=-${at(ENV_FILE_NAME)}`);
+  for (const d of secrets) if (d.delivery === 'credential') lines.push(`LoadCredentialEncrypted=${d.name}:${at(credentialFile(d.name))}`);
+  return lines;
 }
 
 /** "api.service" → "api@.service": the template a swap's instances `api@<port>.service` run from. */

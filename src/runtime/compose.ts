@@ -336,7 +336,8 @@ printf '@@digest\\t%s\\n' "$ma_digest"`;
 export function composeActivation(s: RuntimeService, imageRef?: string): ActivationRuntime {
   if (imageRef !== undefined && !IMAGE_REF.test(imageRef)) throw new Error(`${s.id}: unsafe image reference ${JSON.stringify(imageRef)}`);
   const t = s.compose!;
-  const envFile = `${t.envFile === undefined ? '' : `\n    env_file: [${JSON.stringify(t.envFile)}]`}${(t.hardening ?? []).map((l) => `\n${l}`).join('')}`;
+  const envFiles = [t.envFile, t.secretsEnvFile].filter((f): f is string => f !== undefined);
+  const envFile = `${envFiles.length === 0 ? '' : `\n    env_file: [${envFiles.map((f) => JSON.stringify(f)).join(', ')}]`}${(t.hardening ?? []).map((l) => `\n${l}`).join('')}`;
   const repo = t.image === undefined ? '' : `${t.image}@sha256:`;
   return {
     key: s.key,
@@ -522,6 +523,7 @@ export const compose: Runtime<'compose'> = {
         names: containerNames(c.project, c.service, c.containerName === undefined ? undefined : validName('project', c.containerName)),
         ...(c.image === undefined ? {} : { image: c.image }),
         ...(common.envFile === undefined ? {} : { envFile: common.envFile }),
+        ...(common.secretsEnvFile === undefined ? {} : { secretsEnvFile: common.secretsEnvFile }),
       };
     }
     return rs;

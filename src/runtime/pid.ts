@@ -105,7 +105,10 @@ export function pidStartScript(state: Shell, service: RuntimeService): string {
   const env = Object.entries(service.env ?? {})
     .map(exportVar)
     .join('\n');
-  const envFile = service.envFile === undefined ? '' : `if [ -r ${quote(service.envFile)} ]; then set -a; . ${quote(service.envFile)}; set +a; fi`;
+  const envFile = [service.envFile, service.secretsEnvFile]
+    .filter((f): f is string => f !== undefined)
+    .map((f) => `if [ -r ${quote(f)} ]; then set -a; . ${quote(f)}; set +a; fi`)
+    .join('\n');
   const inner = pidCommand(service.command);
   const port =
     service.port === undefined

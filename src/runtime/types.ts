@@ -16,6 +16,8 @@ export interface ComposeTarget {
   /** Image repository (no tag): the digest kept is the one of this repository. */
   image?: string;
   envFile?: string;
+  /** The secrets' env file (docs/secrets.md): in the override's env_file, after envFile. */
+  secretsEnvFile?: string;
   /** The override's hardening lines for the service (render/compose-hardening.ts; ops adds them). */
   hardening?: string[];
 }
@@ -37,6 +39,8 @@ export interface RuntimeService {
   /** PID mode: where the command runs. */
   workdir?: string;
   envFile?: string;
+  /** The env file of its secrets delivered as variables (docs/secrets.md), read after envFile. */
+  secretsEnvFile?: string;
   /** systemd: the service directory (releases, `current`, the dead-man switch). */
   directory?: string;
   /** PID mode: extra environment (PORT, MANAGE_APPS_*). */

@@ -84,3 +84,21 @@ export function looksLikeSecret(value: string): boolean {
   }
   return false;
 }
+
+/** What a redacted value is shown as. */
+export const REDACTED = '[redacted]';
+
+/**
+ * Text with every occurrence of each value (and of its base64 form, the way values travel to
+ * hosts) replaced by [redacted]: for any message that could echo a secret the operator's store
+ * gave (a command's stderr, a host's answer). Longest first, so a value containing another is
+ * masked whole. Values shorter than 3 characters are not searched for (they would mask words).
+ */
+export function redactValues(text: string, values: readonly string[]): string {
+  const needles = [...new Set(values.flatMap((v) => [v, Buffer.from(v).toString('base64')]))]
+    .filter((v) => v.length >= 3)
+    .sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
+  return out;
+}

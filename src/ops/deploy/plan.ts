@@ -168,6 +168,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
     ...(service.migrate === undefined
       ? []
       : [`run service.migrate in the new release with ${service.envFile ?? 'no env file'}: ${service.migrate} (on failure nothing switches)`]),
+    ...secretsStep(service),
     unit === undefined
       ? `keep the installed unit ${rs.unit}`
       : `install /etc/systemd/system/${rs.unit} rendered from service.command (daemon-reload and enable when it changed)`,
@@ -198,4 +199,14 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
     );
   }
   return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
+}
+
+/** A service with service.secrets: they are resolved here and delivered before anything switches (docs/secrets.md). */
+function secretsStep(service: Service): string[] {
+  const names = (service.secrets ?? []).map((d) => d.name);
+  return names.length === 0
+    ? []
+    : [
+        `resolve ${names.join(', ')} on this machine and deliver what changed (ssh stdin; a secret that cannot be resolved stops this deploy, nothing switches)`,
+      ];
 }

@@ -1,0 +1,435 @@
+/**
+ * Secrets from the operator's store to the hosts (docs/secrets.md): resolve locally, read each
+ * host's state (one round trip), write a new generation for each service whose values changed
+ * (one round trip), then restart the running services that use them through their readiness gate.
+ * Status is the read alone, compared with keyed fingerprints of what the store holds now.
+ *
+ * Nothing here prints or returns a value: reports carry names, states and reasons, and every
+ * reason that came from a host or a command is redacted by the resolved values.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Host, Service } from '../fleet/model.js';
+import type { SecretDeclaration } from '../manifest/secrets.js';
+import { describeSource } from '../manifest/secrets.js';
+import type { Ops } from '../ops/context.js';
+import { runAction } from '../ops/lifecycle.js';
+import type { Progress } from '../ops/progress.js';
+import { failureReason } from '../transport/types.js';
+import { redactValues } from '../text/secrets.js';
+import {
+  credentialFile,
+  ENV_FILE_NAME,
+  FINGERPRINT_HEADER,
+  HOST_SECRETS_ROOT,
+  parseRead,
+  parseSwitch,
+  parseWrite,
+  readScript,
+  switchScript,
+  writeScript,
+  type GenerationWrite,
+  type HostSecretsState,
+  type SecretsDirTarget,
+} from './host-scripts.js';
+import { SecretResolver, type Resolved } from './resolve.js';
+
+export type SecretState = 'current' | 'stale' | 'missing' | 'unresolvable';
+
+export interface SecretRow {
+  name: string;
+  source: string;
+  delivery: SecretDeclaration['delivery'];
+  state: SecretState;
+  /** Why it is not resolvable here (never a value). */
+  reason?: string;
+}
+
+export interface ServiceSecretsRow {
+  id: string;
+  host: string;
+  secrets: SecretRow[];
+  /** The values on the host changed after its process started: it runs the ones before (a restart is pending). */
+  restart_pending: boolean;
+  /** A previous generation is kept (an unconfirmed change: `secrets revert` goes back to it). */
+  previous_kept: boolean;
+  /** The host could not be read. */
+  unreachable?: string;
+}
+
+/** Where this host's secrets live, and whether root's tree (a remote host) or the operator's (this machine). */
+export function secretsRoot(ops: Ops, host: Host): { root: string; asRoot: boolean } {
+  return ops.isLocal(host) ? { root: join(ops.localStateDir, 'secrets'), asRoot: false } : { root: HOST_SECRETS_ROOT, asRoot: true };
+}
+
+export function fingerprint(saltHex: string, value: string): string {
+  return `hmac-sha256:${createHmac('sha256', Buffer.from(saltHex, 'hex')).update(value, 'utf8').digest('hex')}`;
+}
+
+const dirTarget = (s: Service): SecretsDirTarget => ({
+  id: s.id,
+  environment: s.environment,
+  project: s.project,
+  ...(s.unit === undefined || s.compose !== undefined ? {} : { unit: s.unit }),
+});
+
+/** A value as one line of an env file every reader takes the same way (systemd, Compose, dotenv, sh). */
+export function envLine(name: string, value: string): { ok: true; line: string } | { ok: false; reason: string } {
+  if (/[\0\r\n]/.test(value)) return { ok: false, reason: `${name} holds a line break: an env file cannot carry it (deliver it as a credential)` };
+  if (/^[A-Za-z0-9_@%+=:,./-]*$/.test(value)) return { ok: true, line: `${name}=${value}` };
+  if (!value.includes("'")) return { ok: true, line: `${name}='${value}'` };
+  return { ok: false, reason: `${name} holds a single quote and characters an env file would interpret: deliver it as a credential` };
+}
+
+export interface HostGroup {
+  host: Host;
+  services: Service[];
+}
+
+export function byHost(ops: Ops, services: readonly Service[]): { groups: HostGroup[]; noHost: Service[] } {
+  const groups = new Map<string, HostGroup>();
+  const noHost: Service[] = [];
+  for (const s of services) {
+    const host = ops.host(s);
+    if (host === undefined) {
+      noHost.push(s);
+      continue;
+    }
+    const g = groups.get(host.name) ?? { host, services: [] };
+    g.services.push(s);
+    groups.set(host.name, g);
+  }
+  return { groups: [...groups.values()], noHost };
+}
+
+/** Every declared secret of these services resolved (each source once). */
+export async function resolveAll(resolver: SecretResolver, services: readonly Service[]): Promise<Map<string, Map<string, Resolved>>> {
+  const out = new Map<string, Map<string, Resolved>>();
+  await Promise.all(
+    services.map(async (s) => {
+      const m = new Map<string, Resolved>();
+      for (const d of s.secrets ?? []) m.set(d.name, await resolver.resolve(d));
+      out.set(s.id, m);
+    }),
+  );
+  return out;
+}
+
+async function readHost(ops: Ops, group: HostGroup): Promise<{ ok: true; state: HostSecretsState } | { ok: false; reason: string }> {
+  const { root, asRoot } = secretsRoot(ops, group.host);
+  const r = await ops
+    .transport(group.host)
+    .script(readScript(root, asRoot, group.services.map(dirTarget)), { timeoutMs: ops.settings.commandTimeoutMs });
+  if (r.code !== 0) return { ok: false, reason: failureReason(r) };
+  return { ok: true, state: parseRead(r.stdout) };
+}
+
+function rowsFor(s: Service, hostName: string, resolved: Map<string, Resolved>, state: HostSecretsState | undefined): ServiceSecretsRow {
+  const dir = state?.services.get(s.id);
+  const onHost = new Map((dir?.fingerprints ?? []).map((f) => [f.name, f]));
+  const secrets = (s.secrets ?? []).map((d): SecretRow => {
+    const base = { name: d.name, source: describeSource(d.source), delivery: d.delivery };
+    const r = resolved.get(d.name);
+    if (r === undefined || !r.ok) return { ...base, state: 'unresolvable', reason: r?.ok === false ? r.reason : 'not resolved' };
+    const fp = onHost.get(d.name);
+    if (fp === undefined || state === undefined || state.salt === '') return { ...base, state: 'missing' };
+    return { ...base, state: fp.fingerprint === fingerprint(state.salt, r.value) && fp.delivery === d.delivery ? 'current' : 'stale' };
+  });
+  return { id: s.id, host: hostName, secrets, restart_pending: dir?.runningOlder === true, previous_kept: (dir?.previous ?? '') !== '' };
+}
+
+export interface StatusReport {
+  services: ServiceSecretsRow[];
+  summary: { current: number; stale: number; missing: number; unresolvable: number; restart_pending: number; unreachable: number };
+}
+
+/** `secrets status`: one round trip per host, in parallel; values compared by keyed fingerprint only. */
+export async function secretsStatus(ops: Ops, services: readonly Service[], resolver = new SecretResolver()): Promise<StatusReport> {
+  const withSecrets = services.filter((s) => (s.secrets ?? []).length > 0);
+  const [resolved, reads] = await Promise.all([
+    resolveAll(resolver, withSecrets),
+    Promise.all(byHost(ops, withSecrets).groups.map(async (g) => ({ g, read: await readHost(ops, g) }))),
+  ]);
+  const values = await resolver.values();
+  const rows: ServiceSecretsRow[] = [];
+  for (const { g, read } of reads)
+    for (const s of g.services) {
+      const row = rowsFor(s, g.host.name, resolved.get(s.id)!, read.ok ? read.state : undefined);
+      if (!read.ok) row.unreachable = redactValues(read.reason, values);
+      rows.push(row);
+    }
+  for (const s of byHost(ops, withSecrets).noHost) rows.push({ ...rowsFor(s, '', resolved.get(s.id)!, undefined), unreachable: 'no host' });
+  rows.sort((a, b) => a.id.localeCompare(b.id));
+  const count = (st: SecretState) => rows.reduce((n, r) => n + (r.unreachable === undefined ? r.secrets.filter((x) => x.state === st).length : 0), 0);
+  return {
+    services: rows,
+    summary: {
+      current: count('current'),
+      stale: count('stale'),
+      missing: count('missing'),
+      unresolvable: count('unresolvable'),
+      restart_pending: rows.filter((r) => r.restart_pending).length,
+      unreachable: rows.filter((r) => r.unreachable !== undefined).length,
+    },
+  };
+}
+
+export type PushOutcome = 'delivered' | 'unchanged' | 'would-deliver' | 'held' | 'failed';
+
+export interface PushServiceResult {
+  id: string;
+  host: string;
+  outcome: PushOutcome;
+  /** Names delivered (or that would be), never values. */
+  changed: string[];
+  /** Names whose value could not be resolved here (the service is held back). */
+  unresolvable: { name: string; reason: string }[];
+  restart: { outcome: string; ok: boolean; detail?: string } | null;
+  /** After a failed gate: the host went back to the values before, and restarted on them. */
+  reverted?: { ok: boolean; detail?: string };
+  reason?: string;
+}
+
+export interface PushOptions {
+  dryRun: boolean;
+  /** Only these secret names (rotation): a service that does not use one is left alone. */
+  only?: readonly string[];
+  /** Restart the running services whose values changed, through their gate (deploy restarts them itself). */
+  restart: boolean;
+  /** Host by host, stopping at the first failed gate (rotation); else every host in parallel. */
+  sequential: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface PushReport {
+  services: PushServiceResult[];
+  /** Hosts not reached (a rotation stops at the first failed gate). */
+  not_reached: string[];
+}
+
+function generationId(): string {
+  return `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+/** What one service's new generation holds, or why it cannot be built. */
+function buildGeneration(
+  s: Service,
+  resolved: Map<string, Resolved>,
+  salt: string,
+): { ok: true; write: GenerationWrite } | { ok: false; reason: string } {
+  const credentials: GenerationWrite['credentials'] = [];
+  const env: string[] = [];
+  const fp: string[] = [FINGERPRINT_HEADER];
+  for (const d of s.secrets ?? []) {
+    const r = resolved.get(d.name);
+    if (r === undefined || !r.ok) return { ok: false, reason: `${d.name}: ${r?.ok === false ? r.reason : 'not resolved'}` };
+    if (d.delivery === 'credential') credentials.push({ name: d.name, value: r.value });
+    else {
+      const line = envLine(d.name, r.value);
+      if (!line.ok) return { ok: false, reason: line.reason };
+      env.push(line.line);
+    }
+    fp.push(`${d.name}\t${d.delivery}\t${fingerprint(salt, r.value)}`);
+  }
+  return {
+    ok: true,
+    write: {
+      id: s.id,
+      environment: s.environment,
+      project: s.project,
+      ...(s.runAs === undefined ? {} : { owner: s.runAs }),
+      credentials,
+      ...(env.length === 0 ? {} : { envFile: `${env.join('\n')}\n` }),
+      fingerprints: `${fp.join('\n')}\n`,
+    },
+  };
+}
+
+/**
+ * `secrets push` (and deploy's delivery): per host, read, write the generations that changed,
+ * restart what runs them. Services whose secrets cannot be resolved are held back with the reason;
+ * the others go on.
+ */
+export async function pushSecrets(
+  ops: Ops,
+  services: readonly Service[],
+  options: PushOptions,
+  progress: Progress,
+  resolver = new SecretResolver(),
+): Promise<PushReport> {
+  const relevant = services.filter((s) => (s.secrets ?? []).some((d) => options.only === undefined || options.only.includes(d.name)));
+  const resolved = await resolveAll(resolver, relevant);
+  const values = await resolver.values();
+  const redact = (t: string) => redactValues(t, values);
+  const report: PushReport = { services: [], not_reached: [] };
+  const { groups, noHost } = byHost(ops, relevant);
+  for (const s of noHost)
+    report.services.push({ id: s.id, host: '', outcome: 'failed', changed: [], unresolvable: [], restart: null, reason: 'no host' });
+
+  const pushHost = async (g: HostGroup): Promise<PushServiceResult[]> => {
+    const results: PushServiceResult[] = [];
+    const task = progress.task(`secrets:${g.host.name}`);
+    const read = await readHost(ops, g);
+    if (!read.ok) {
+      task.fail(redact(read.reason));
+      return g.services.map((s) => ({
+        id: s.id,
+        host: g.host.name,
+        outcome: 'failed',
+        changed: [],
+        unresolvable: [],
+        restart: null,
+        reason: redact(read.reason),
+      }));
+    }
+    const state = read.state;
+    const newSalt = state.salt === '' ? randomBytes(32).toString('hex') : undefined;
+    const salt = state.salt === '' ? newSalt! : state.salt;
+    const writes: { s: Service; write: GenerationWrite; result: PushServiceResult }[] = [];
+    for (const s of g.services) {
+      const res = resolved.get(s.id)!;
+      const row = rowsFor(s, g.host.name, res, state);
+      const result: PushServiceResult = { id: s.id, host: g.host.name, outcome: 'unchanged', changed: [], unresolvable: [], restart: null };
+      results.push(result);
+      result.unresolvable = row.secrets.filter((x) => x.state === 'unresolvable').map((x) => ({ name: x.name, reason: x.reason ?? '' }));
+      if (result.unresolvable.length > 0) {
+        result.outcome = 'held';
+        result.reason = `not resolvable here: ${result.unresolvable.map((u) => `${u.name} (${u.reason})`).join('; ')}`;
+        continue;
+      }
+      result.changed = row.secrets
+        .filter((x) => x.state !== 'current' && (options.only === undefined || options.only.includes(x.name)))
+        .map((x) => x.name);
+      // Rotation of one name: the service's other secrets are delivered as they are now (they are in the same generation).
+      const needsRestartOnly = result.changed.length === 0 && row.restart_pending;
+      if (result.changed.length === 0 && !needsRestartOnly) continue;
+      if (s.secrets!.some((d) => d.delivery === 'credential') && !state.creds) {
+        result.outcome = 'failed';
+        result.reason = `${g.host.name} has no systemd-creds (systemd older than 250): credentials cannot be delivered there; declare as: env`;
+        continue;
+      }
+      if (options.dryRun) {
+        result.outcome = result.changed.length > 0 ? 'would-deliver' : 'unchanged';
+        if (needsRestartOnly) result.reason = 'delivered before; its process still runs the values before them (would restart)';
+        continue;
+      }
+      if (needsRestartOnly) {
+        result.reason = 'delivered before; restarting so its process runs them';
+        writes.push({ s, write: undefined as unknown as GenerationWrite, result });
+        continue;
+      }
+      const gen = buildGeneration(s, res, salt);
+      if (!gen.ok) {
+        result.outcome = 'failed';
+        result.reason = redact(gen.reason);
+        continue;
+      }
+      writes.push({ s, write: gen.write, result });
+    }
+    const toWrite = writes.filter((w) => w.write !== undefined);
+    if (toWrite.length > 0) {
+      task.update(`delivering ${toWrite.map((w) => w.s.id).join(', ')}`);
+      const { root, asRoot } = secretsRoot(ops, g.host);
+      const r = await ops.transport(g.host).script(
+        writeScript(
+          root,
+          asRoot,
+          toWrite.map((w) => w.write),
+          generationId(),
+          newSalt,
+        ),
+        { timeoutMs: ops.settings.commandTimeoutMs },
+      );
+      const written = parseWrite(r.stdout);
+      for (const w of toWrite) {
+        const one = written.get(w.s.id);
+        if (one?.ok === true) w.result.outcome = 'delivered';
+        else {
+          w.result.outcome = 'failed';
+          w.result.reason = redact(one?.error ?? (r.code === 0 ? 'no answer from the host' : failureReason(r)));
+        }
+      }
+    }
+    if (options.restart && !options.dryRun) {
+      for (const w of writes) {
+        if (w.result.outcome === 'failed') continue;
+        if (w.write === undefined) w.result.outcome = 'delivered';
+        if (state.services.get(w.s.id)?.active !== true) continue;
+        task.update(`restarting ${w.s.id} through its readiness gate`);
+        const r = await runAction(ops, w.s, 'restart', {
+          wait: true,
+          force: true,
+          graceS: 10,
+          ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+        });
+        w.result.restart = { outcome: r.outcome, ok: r.ok, ...(r.detail === undefined ? {} : { detail: redact(r.detail) }) };
+        if (!r.ok && w.write !== undefined) {
+          // The new values failed the gate: back to the ones before, and up again on them.
+          w.result.outcome = 'failed';
+          w.result.reason = `${w.s.id} failed its readiness gate with the new value of ${w.result.changed.join(', ')}`;
+          const { root, asRoot } = secretsRoot(ops, g.host);
+          const sw = await ops
+            .transport(g.host)
+            .script(switchScript(root, asRoot, [dirTarget(w.s)], 'revert'), { timeoutMs: ops.settings.commandTimeoutMs });
+          const back = parseSwitch(sw.stdout).get(w.s.id);
+          if (back?.state === 'done') {
+            const again = await runAction(ops, w.s, 'restart', { wait: true, force: true, graceS: 10 });
+            w.result.reverted = { ok: again.ok, ...(again.ok ? {} : { detail: redact(again.detail ?? again.outcome) }) };
+          } else w.result.reverted = { ok: false, detail: back?.state === 'none' ? 'no previous values on the host' : 'the switch back failed' };
+        }
+      }
+    }
+    if (results.some((r) => r.outcome === 'failed'))
+      task.fail(
+        results
+          .filter((r) => r.outcome === 'failed')
+          .map((r) => `${r.id}: ${r.reason}`)
+          .join('; '),
+      );
+    else task.ok(`${results.filter((r) => r.outcome === 'delivered').length} delivered`);
+    return results;
+  };
+
+  progress.plan(groups.map((g) => ({ key: `secrets:${g.host.name}`, host: g.host.name, title: `secrets on ${g.host.name}` })));
+  if (options.sequential) {
+    for (let i = 0; i < groups.length; i++) {
+      const results = await pushHost(groups[i]!);
+      report.services.push(...results);
+      if (results.some((r) => r.restart !== null && !r.restart.ok)) {
+        report.not_reached = groups.slice(i + 1).map((g) => g.host.name);
+        break;
+      }
+    }
+  } else for (const results of await Promise.all(groups.map(pushHost))) report.services.push(...results);
+  report.services.sort((a, b) => a.id.localeCompare(b.id));
+  return report;
+}
+
+/** `secrets revert` / `secrets confirm` on each selected service's host: one round trip per host. */
+export async function switchSecrets(
+  ops: Ops,
+  services: readonly Service[],
+  action: 'revert' | 'confirm',
+): Promise<{ id: string; host: string; state: 'done' | 'none' | 'fail'; detail?: string }[]> {
+  const out: { id: string; host: string; state: 'done' | 'none' | 'fail'; detail?: string }[] = [];
+  const { groups } = byHost(
+    ops,
+    services.filter((s) => (s.secrets ?? []).length > 0),
+  );
+  await Promise.all(
+    groups.map(async (g) => {
+      const { root, asRoot } = secretsRoot(ops, g.host);
+      const r = await ops
+        .transport(g.host)
+        .script(switchScript(root, asRoot, g.services.map(dirTarget), action), { timeoutMs: ops.settings.commandTimeoutMs });
+      const parsed = parseSwitch(r.stdout);
+      for (const s of g.services) {
+        const one = parsed.get(s.id);
+        out.push({ id: s.id, host: g.host.name, state: one?.state ?? 'fail', ...(one === undefined ? { detail: failureReason(r) } : {}) });
+      }
+    }),
+  );
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export { ENV_FILE_NAME, credentialFile };

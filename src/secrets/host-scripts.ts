@@ -1,0 +1,281 @@
+/**
+ * The host's side of secrets (docs/secrets.md#where-a-host-keeps-them): one directory per service
+ * under a root-owned tree, each delivery a new generation directory that `current` points at,
+ * swapped with one rename, the one before kept as `previous` until confirmed. A service, its
+ * files and their fingerprints therefore always change together: a run cut at any point leaves
+ * `current` on the old generation or on the complete new one, never a torn file.
+ *
+ * Values travel inside the script's here-documents, base64-encoded, on ssh's stdin: never in an
+ * argument of any process on either end. The host decodes them with builtins and pipes (printf is
+ * a shell builtin: a forked subshell's argv is still `sh`), into systemd-creds or a 0600 file.
+ *
+ * Scripts only build text; callers run them (one round trip per host for each of read, write).
+ */
+import { PRELUDE, records } from '../runtime/shell.js';
+import { quote, validName } from '../transport/quote.js';
+import { heredoc } from '../data/postgres.js';
+import type { SecretDelivery } from '../manifest/secrets.js';
+import { serviceSecretsDir } from './layout.js';
+
+export { HOST_SECRETS_ROOT, FINGERPRINT_HEADER, ENV_FILE_NAME, serviceSecretsDir, currentPath, credentialFile } from './layout.js';
+
+export interface SecretsDirTarget {
+  id: string;
+  environment: string;
+  project: string;
+  /** The unit whose process start is compared with the last switch (systemd services). */
+  unit?: string;
+}
+
+export interface FingerprintLine {
+  name: string;
+  delivery: SecretDelivery;
+  fingerprint: string;
+}
+
+export interface ServiceSecretsState {
+  id: string;
+  /** Generation names (g.<id>), '' when none. */
+  current: string;
+  previous: string;
+  /** Epoch seconds of the last switch of `current` (0: never). */
+  switchedAt: number;
+  /** The unit's process started before the last switch: it runs the values before it. */
+  runningOlder: boolean;
+  /** Its unit is active (systemd services; false for the others: push does not restart them). */
+  active: boolean;
+  fingerprints: FingerprintLine[];
+}
+
+export interface HostSecretsState {
+  /** Hex salt, '' when the host has none yet. Never shown. */
+  salt: string;
+  /** systemd-creds is on the host (systemd ≥ 250). */
+  creds: boolean;
+  services: Map<string, ServiceSecretsState>;
+}
+
+/**
+ * What `sudo` is for this root: the host tree is root's; this machine's state directory is the
+ * operator's own (no sudo). ROOT_MODE decides the directory mode and the owner check.
+ */
+function modePrelude(root: string, asRoot: boolean): string {
+  return `MA_R=${quote(validName('path', root))}
+MA_DM=${asRoot ? '0711' : '0700'}
+${asRoot ? '' : 'SUDO=\n'}`;
+}
+
+/** One round trip: the salt, whether systemd-creds exists, and per service its generations and fingerprints. */
+export function readScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[]): string {
+  const parts = targets.map((t) => {
+    const d = quote(serviceSecretsDir(root, t.environment, t.project));
+    const id = quote(t.id);
+    const unit =
+      t.unit === undefined
+        ? 'ma_older=-; ma_act=-'
+        : `ma_older=0
+ma_act=$(systemctl is-active -- ${quote(validName('unit', t.unit))} 2>/dev/null)
+ma_pid=$(systemctl show -p MainPID --value -- ${quote(validName('unit', t.unit))} 2>/dev/null)
+if [ "\${ma_pid:-0}" -gt 0 ] 2>/dev/null && [ "$ma_sw" -gt 0 ]; then
+  ma_et=$(ps -o etimes= -p "$ma_pid" 2>/dev/null | tr -d ' ')
+  if [ -n "$ma_et" ] && [ $(( $(date +%s) - ma_et )) -lt "$ma_sw" ]; then ma_older=1; fi
+fi`;
+    return `ma_cur=$($SUDO readlink -- ${d}/current 2>/dev/null || true)
+ma_prev=$($SUDO readlink -- ${d}/previous 2>/dev/null || true)
+ma_sw=$($SUDO stat -c %Y -- ${d}/current 2>/dev/null || echo 0)
+${unit}
+printf '@@dir\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' ${id} "$ma_cur" "$ma_prev" "$ma_sw" "$ma_older" "$ma_act"
+if [ -n "$ma_cur" ]; then $SUDO cat -- ${d}/current/fingerprints 2>/dev/null | while IFS= read -r l; do case $l in '#'*) ;; *) printf '@@fp\\t%s\\t%s\\n' ${id} "$l" ;; esac; done; fi`;
+  });
+  return `${PRELUDE}${modePrelude(root, asRoot)}main() {
+printf '@@salt\\t%s\\n' "$($SUDO cat -- "$MA_R/salt" 2>/dev/null | head -n 1)"
+if command -v systemd-creds >/dev/null 2>&1; then printf '@@creds\\tyes\\n'; else printf '@@creds\\tno\\n'; fi
+${parts.join('\n')}
+}
+main
+`;
+}
+
+export function parseRead(output: string): HostSecretsState {
+  const state: HostSecretsState = { salt: '', creds: false, services: new Map() };
+  for (const [kind, a, b, c, d, e, f] of records(output)) {
+    if (kind === 'salt') state.salt = /^[0-9a-f]{64}$/.test(a ?? '') ? a! : '';
+    else if (kind === 'creds') state.creds = a === 'yes';
+    else if (kind === 'dir' && a !== undefined)
+      state.services.set(a, {
+        id: a,
+        current: b ?? '',
+        previous: c ?? '',
+        switchedAt: Number(d) || 0,
+        runningOlder: e === '1',
+        active: f === 'active',
+        fingerprints: [],
+      });
+    else if (kind === 'fp' && a !== undefined) {
+      const s = state.services.get(a);
+      if (s && b !== undefined && c !== undefined && d !== undefined && (c === 'credential' || c === 'env'))
+        s.fingerprints.push({ name: b, delivery: c, fingerprint: d });
+    }
+  }
+  return state;
+}
+
+/**
+ * The body that writes one generation, run as root (or the operator, for this machine) by
+ * `sh -c BODY sh ROOT DIR OWNER GEN ID ASROOT` with the payload on stdin. Every directory of the
+ * tree is one it made or one owned by it and writable by no one else, never a link: a service
+ * account cannot swap a file under root's feet.
+ */
+const WRITE_BODY = String.raw`set -u
+umask 077
+R=$1; d=$2; owner=$3; g=$4; id=$5; asroot=$6
+dm=0711; [ "$asroot" = 1 ] || dm=0700
+fail() { printf '@@fail\t%s\t%s\n' "$id" "$1"; exit 1; }
+me=$(id -u)
+ours() {
+  [ -L "$1" ] && fail "$1 is a symbolic link: not used"
+  [ -d "$1" ] || mkdir -m "$dm" -- "$1" 2>/dev/null || [ -d "$1" ] || fail "cannot create $1"
+  s=$(stat -c '%u %a' -- "$1") || fail "cannot read $1"
+  [ "${'$'}{s%% *}" = "$me" ] || fail "$1 is owned by another account: not written"
+  case ${'$'}{s#* } in *[2367]? | *[2367]) fail "$1 is writable by another account: not written" ;; esac
+}
+if [ "$asroot" = 1 ]; then
+  p=$(dirname -- "$R")
+  while [ "$p" != / ]; do
+    [ -L "$p" ] && fail "$p is a symbolic link: not used"
+    if [ -e "$p" ]; then
+      s=$(stat -c '%u %a' -- "$p") || fail "cannot read $p"
+      [ "${'$'}{s%% *}" = 0 ] || fail "$p is not root's: not written"
+      case ${'$'}{s#* } in *[2367]? | *[2367]) fail "$p is writable by another account: not written" ;; esac
+    fi
+    p=$(dirname -- "$p")
+  done
+  mkdir -p -m 0755 -- "$(dirname -- "$R")" 2>/dev/null
+fi
+ours "$R"
+ours "$(dirname -- "$d")"
+ours "$d"
+new="$d/g.$g"
+mkdir -m "$dm" -- "$new" || fail "cannot create $new"
+trap 'rm -rf -- "$new" "$d/.current.$g" "$d/.previous.$g"' EXIT
+while IFS=' ' read -r kind a b; do
+  case $kind in
+    salt)
+      if [ ! -e "$R/salt" ]; then
+        t=$(mktemp "$R/.salt.XXXXXX") && printf '%s\n' "$a" > "$t" && mv -f -- "$t" "$R/salt" || fail "cannot write the salt"
+      fi
+      [ "$(head -n 1 -- "$R/salt")" = "$a" ] || fail "the host's salt changed during the push: push again" ;;
+    cred)
+      command -v systemd-creds >/dev/null 2>&1 || fail "systemd-creds is not on this host (systemd older than 250)"
+      printf '%s' "$b" | base64 -d | systemd-creds encrypt --name="$a" - "$new/$a.cred" >/dev/null 2>&1 || fail "systemd-creds encrypt failed for $a" ;;
+    envfile)
+      printf '%s' "$a" | base64 -d > "$new/secrets.env" || fail "cannot write secrets.env"
+      if [ "$owner" != - ]; then chown -- "$owner:" "$new/secrets.env" 2>/dev/null || fail "user $owner does not exist on this host"; fi ;;
+    fp)
+      printf '%s' "$a" | base64 -d > "$new/fingerprints" || fail "cannot write the fingerprints" ;;
+    end) break ;;
+  esac
+done
+[ -f "$new/fingerprints" ] || fail "the payload did not arrive whole: nothing switched"
+old=$(readlink -- "$d/current" 2>/dev/null || true)
+# previous first: a cut between the two renames leaves previous = current = the old generation.
+if [ -n "$old" ] && [ "$old" != "g.$g" ]; then
+  ln -s -- "$old" "$d/.previous.$g" && mv -T -f -- "$d/.previous.$g" "$d/previous" || fail "cannot keep the previous generation"
+fi
+ln -s -- "g.$g" "$d/.current.$g" && mv -T -f -- "$d/.current.$g" "$d/current" || fail "cannot switch current"
+trap - EXIT
+prev=$(readlink -- "$d/previous" 2>/dev/null || true)
+for x in "$d"/g.*; do
+  n=${'$'}{x##*/}
+  [ "$n" = "g.$g" ] || [ "$n" = "$prev" ] || rm -rf -- "$x"
+done
+printf '@@written\t%s\tg.%s\n' "$id" "$g"
+`;
+
+export interface GenerationWrite {
+  id: string;
+  environment: string;
+  project: string;
+  /** The service's user (the env file's owner); undefined: root's (or the operator's, on this machine). */
+  owner?: string;
+  /** Credentials to encrypt on the host: name → value. */
+  credentials: { name: string; value: string }[];
+  /** The whole secrets.env, when the service takes env variables. */
+  envFile?: string;
+  /** The whole fingerprints file. */
+  fingerprints: string;
+}
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** One round trip writing a generation per service; `salt` is sent when the host has none yet. */
+export function writeScript(root: string, asRoot: boolean, writes: readonly GenerationWrite[], generation: string, salt?: string): string {
+  if (!/^[A-Za-z0-9]+$/.test(generation)) throw new Error(`unsafe generation id ${generation}`);
+  const parts = writes.map((w, i) => {
+    const d = serviceSecretsDir(root, w.environment, w.project);
+    const owner = w.owner === undefined ? '-' : validName('user', w.owner);
+    const payload = [
+      ...(salt === undefined ? [] : [`salt ${salt}`]),
+      ...w.credentials.map((c) => `cred ${c.name} ${b64(c.value)}`),
+      ...(w.envFile === undefined ? [] : [`envfile ${b64(w.envFile)}`]),
+      `fp ${b64(w.fingerprints)}`,
+      'end',
+    ].join('\n');
+    const args = [root, d, owner, generation, w.id, asRoot ? '1' : '0'].map(quote).join(' ');
+    return `write_${i}() {
+${heredoc(`$SUDO sh -c ${quote(WRITE_BODY)} sh ${args}`, payload, 'MA_SECRETS')}
+}
+write_${i} || ma_failed=1`;
+  });
+  // Functions: nothing runs before the whole script arrived (a cut stream runs nothing).
+  return `${PRELUDE}${modePrelude(root, asRoot)}main() {
+ma_failed=0
+${parts.join('\n')}
+return $ma_failed
+}
+main
+`;
+}
+
+export function parseWrite(output: string): Map<string, { ok: boolean; generation?: string; error?: string }> {
+  const out = new Map<string, { ok: boolean; generation?: string; error?: string }>();
+  for (const [kind, id, a] of records(output)) {
+    if (id === undefined) continue;
+    if (kind === 'written') out.set(id, { ok: true, ...(a === undefined ? {} : { generation: a }) });
+    if (kind === 'fail') out.set(id, { ok: false, error: a ?? 'failed' });
+  }
+  return out;
+}
+
+/**
+ * `current` ↔ `previous` (revert: back to the values before the last change) or dropping
+ * `previous` (confirm). One round trip for every service of a host.
+ */
+export function switchScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[], action: 'revert' | 'confirm'): string {
+  const parts = targets.map((t) => {
+    const d = quote(serviceSecretsDir(root, t.environment, t.project));
+    const id = quote(t.id);
+    if (action === 'confirm')
+      return `p=$($SUDO readlink -- ${d}/previous 2>/dev/null || true)
+if [ -z "$p" ]; then printf '@@none\\t%s\\n' ${id}
+else $SUDO rm -f -- ${d}/previous && case $p in g.*) $SUDO rm -rf -- ${d}/"$p" ;; esac; printf '@@done\\t%s\\t%s\\n' ${id} "$p"; fi`;
+    return `c=$($SUDO readlink -- ${d}/current 2>/dev/null || true); p=$($SUDO readlink -- ${d}/previous 2>/dev/null || true)
+if [ -z "$p" ] || ! $SUDO test -d ${d}/"$p"; then printf '@@none\\t%s\\n' ${id}
+elif $SUDO ln -s -- "$c" ${d}/.previous.sw && $SUDO ln -s -- "$p" ${d}/.current.sw && $SUDO mv -T -f -- ${d}/.current.sw ${d}/current && $SUDO mv -T -f -- ${d}/.previous.sw ${d}/previous; then printf '@@done\\t%s\\t%s\\n' ${id} "$p"
+else $SUDO rm -f -- ${d}/.previous.sw ${d}/.current.sw; printf '@@fail\\t%s\\t%s\\n' ${id} 'cannot switch current'; fi`;
+  });
+  return `${PRELUDE}${modePrelude(root, asRoot)}main() {
+${parts.join('\n')}
+}
+main
+`;
+}
+
+export function parseSwitch(output: string): Map<string, { state: 'done' | 'none' | 'fail'; detail?: string }> {
+  const out = new Map<string, { state: 'done' | 'none' | 'fail'; detail?: string }>();
+  for (const [kind, id, a] of records(output)) {
+    if (id === undefined) continue;
+    if (kind === 'done' || kind === 'none' || kind === 'fail') out.set(id, { state: kind, ...(a === undefined ? {} : { detail: a }) });
+  }
+  return out;
+}

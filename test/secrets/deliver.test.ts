@@ -1,0 +1,310 @@
+// Secrets from the operator's own store on two real test hosts: a pass store with a GPG key made
+// here (no passphrase, its own GNUPGHOME), a ~/.vault-style 0600 file and an env variable; two
+// services sharing one secret, each with its own; one reads systemd credentials, the other env
+// variables. The services answer a hash of what they read on /secret-hash (never the value).
+// ps is sampled here and on both hosts throughout: no value ever appears in a process's argv.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
+import { json, runCli, type CliRun } from '../ops/helpers.js';
+import { fleetRoot } from '../ops/real-fleet.js';
+
+const H1 = 'sec1';
+const H2 = 'sec2';
+
+/** The app: reads its secrets (credentials or env), answers their hash; not ready when SHARED starts with "bad". */
+export const SECRET_APP = `import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+const names = process.env.SECRET_NAMES.split(',');
+const read = (n) => process.env.CREDENTIALS_DIRECTORY && !process.env[n] ? readFileSync(process.env.CREDENTIALS_DIRECTORY + '/' + n, 'utf8') : (process.env[n] ?? '');
+const values = names.map(read);
+const hash = createHash('sha256').update(values.join('\\n')).digest('hex');
+const bad = values[0].startsWith('bad');
+createServer((req, res) => {
+  if (req.url === '/readyz') { res.writeHead(bad ? 503 : 200); res.end(bad ? 'rejected key\\n' : 'ready\\n'); return; }
+  if (req.url === '/livez') { res.writeHead(200); res.end('alive\\n'); return; }
+  if (req.url === '/secret-hash') { res.writeHead(200); res.end(hash + '\\n'); return; }
+  res.writeHead(200); res.end('ok\\n');
+}).listen(Number(process.env.PORT));
+`;
+
+export const hashOf = (...values: string[]) => createHash('sha256').update(values.join('\n')).digest('hex');
+export const newValue = (tag: string) => `${tag}-${randomBytes(18).toString('base64url')}`;
+
+/** A pass store in a temporary GNUPGHOME with a key made here, without a passphrase. */
+export function makePassStore(dir: string): NodeJS.ProcessEnv {
+  const env = { ...process.env, GNUPGHOME: join(dir, 'gnupg'), PASSWORD_STORE_DIR: join(dir, 'store') };
+  mkdirSync(env.GNUPGHOME!, { mode: 0o700 });
+  execFileSync(
+    'gpg',
+    [
+      '--batch',
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--quick-gen-key',
+      'manage-apps test <test@example.invalid>',
+      'default',
+      'default',
+      'never',
+    ],
+    { env, stdio: 'ignore' },
+  );
+  const fpr = execFileSync('gpg', ['--batch', '--with-colons', '--list-keys'], { env, encoding: 'utf8' })
+    .split('\n')
+    .find((l) => l.startsWith('fpr:'))!
+    .split(':')[9]!;
+  execFileSync('pass', ['init', fpr], { env, stdio: 'ignore' });
+  return env;
+}
+
+export function passInsert(env: NodeJS.ProcessEnv, entry: string, value: string): void {
+  // The value on stdin: the test never puts one in an argument either.
+  execFileSync('pass', ['insert', '-m', '-f', entry], { env, input: `${value}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+}
+
+/** Samples every process's argv here and on the hosts until stopped; returns what it saw. */
+export function sampleArgv(fleet: TestFleet, hosts: readonly string[]): { stop: () => Promise<string[]> } {
+  const seen: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        seen.push(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }));
+      } catch {
+        // a ps racing an exiting process
+      }
+      for (const h of hosts) seen.push((await fleet.ssh(h, 'ps -eo args', { timeoutMs: 5000 })).stdout);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 900_000 }, () => {
+  let fleet: TestFleet;
+  let root = '';
+  let work = '';
+  let controlDir = '';
+  let passEnv: NodeJS.ProcessEnv = {};
+  let vaultFile = '';
+  const values: Record<string, string> = {};
+  const all: string[] = [];
+  const set = (name: string, value: string) => {
+    values[name] = value;
+    all.push(value);
+  };
+  const env = () => ({ ...passEnv, MANAGE_APPS_CONTROL_DIR: controlDir, WEB_OWN_VALUE: values['WEB_OWN']! });
+  const cli = (...a: string[]) => runCli([...a, '--root', root, '--ssh-config', fleet.sshConfigPath], env());
+  const served = async (host: string, port: number) => {
+    const res = await fetch(`http://${fleet.host(host).address}:${port}/secret-hash`, { signal: AbortSignal.timeout(5000) });
+    return (await res.text()).trim();
+  };
+  const noValueIn = (run: CliRun) => {
+    for (const v of all) {
+      assert.ok(!run.stdout.includes(v), 'a value in stdout');
+      assert.ok(!run.stderr.includes(v), 'a value in stderr');
+    }
+  };
+  let sampler: { stop: () => Promise<string[]> };
+
+  before(async () => {
+    fleet = await TestFleet.up({ names: [H1, H2] });
+    work = mkdtempSync(join(tmpdir(), 'manage-apps-secrets-'));
+    controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
+    passEnv = makePassStore(work);
+    set('SHARED', newValue('shared'));
+    set('API_OWN', newValue('api'));
+    set('WEB_OWN', newValue('web'));
+    passInsert(passEnv, 'fleet/shared', values['SHARED']!);
+    mkdirSync(join(work, '.vault'), { mode: 0o700 });
+    vaultFile = join(work, '.vault', 'api_own');
+    writeFileSync(vaultFile, `${values['API_OWN']}\n`, { mode: 0o600 });
+    const manifest = (project: string, host: string, port: number, secrets: string, names: string) =>
+      `apiVersion: infra/v2\nproject: ${project}\nprovider: bare-metal\nservice:\n  host: ${host}\n  port: ${port}\n  command: /usr/bin/env SECRET_NAMES=${names} node server.mjs\n  artifact: app\n  health: { timeout: 8s }\n  secrets:\n${secrets}`;
+    root = await fleetRoot(fleet.hosts, {
+      'api/.infra.yaml': manifest(
+        'api',
+        H1,
+        8081,
+        `    SHARED: { pass: fleet/shared, as: env }\n    API_OWN: { file: ${vaultFile}, as: env }\n    API_SIGNING: { file: ${vaultFile} }\n`,
+        'SHARED,API_OWN',
+      ),
+      'api/app/server.mjs': SECRET_APP,
+      'web/.infra.yaml': manifest(
+        'web',
+        H2,
+        8082,
+        '    SHARED: { pass: fleet/shared, as: env }\n    WEB_OWN: { env: WEB_OWN_VALUE, as: env }\n',
+        'SHARED,WEB_OWN',
+      ),
+      'web/app/server.mjs': SECRET_APP,
+    });
+    sampler = sampleArgv(fleet, [H1, H2]);
+  });
+
+  after(async () => {
+    const seen = sampler === undefined ? [] : await sampler.stop();
+    await fleet?.down();
+    for (const dir of [root, work, controlDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    // Checked last: every ps sample taken during all of the tests.
+    assert.ok(seen.length > 10, `ps was sampled ${seen.length} times`);
+    for (const v of all)
+      for (const s of seen) {
+        assert.ok(!s.includes(v), 'a secret value appeared in a process argv');
+        assert.ok(!s.includes(Buffer.from(v).toString('base64')), 'a base64 secret value appeared in a process argv');
+      }
+  });
+
+  test('validate is clean; push --dry-run names what would be delivered and touches nothing', async () => {
+    const v = await runCli(['validate', '--root', root], env());
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const run = await cli('secrets', 'push', '--dry-run', '--json');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    const doc = json<{ services: { id: string; outcome: string; changed: string[] }[] }>(run);
+    assert.deepEqual(
+      doc.services.map((s) => [s.id, s.outcome, s.changed]),
+      [
+        ['api', 'would-deliver', ['API_OWN', 'API_SIGNING', 'SHARED']],
+        ['web', 'would-deliver', ['SHARED', 'WEB_OWN']],
+      ],
+    );
+    assert.equal((await fleet.ssh(H1, 'test -e /var/lib/manage-apps/secrets && echo yes || echo no')).stdout.trim(), 'no');
+    noValueIn(run);
+  });
+
+  test('deploy delivers before current switches: credentials on one host, an env file on the other', async () => {
+    const run = await cli('deploy', 'api', 'web', '--json');
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    noValueIn(run);
+    assert.equal(await served(H1, 8081), hashOf(values['SHARED']!, values['API_OWN']!));
+    assert.equal(await served(H2, 8082), hashOf(values['SHARED']!, values['WEB_OWN']!));
+    // What the hosts hold: an encrypted credential (not the value), a 0600 env file, root-only fingerprints.
+    const d1 = '/var/lib/manage-apps/secrets/prod/api/current';
+    const cred = await fleet.ssh(H1, `stat -c '%U %a' ${d1}/API_SIGNING.cred; cat ${d1}/API_SIGNING.cred`);
+    assert.match(cred.stdout, /^root 600\n/);
+    assert.ok(!cred.stdout.includes(values['API_OWN']!), 'the credential is encrypted on the host');
+    // The test hosts' systemd hands a unit an empty $CREDENTIALS_DIRECTORY (even for SetCredential=):
+    // the credential is proved by systemd's own decryption on the host, hashed there.
+    const decrypted = await fleet.ssh(H1, `systemd-creds decrypt --name=API_SIGNING ${d1}/API_SIGNING.cred - | sha256sum`);
+    assert.equal(decrypted.stdout.split(' ')[0], hashOf(values['API_OWN']!));
+    const unit = await fleet.ssh(H1, 'cat /etc/systemd/system/api.service');
+    assert.match(unit.stdout, /LoadCredentialEncrypted=API_SIGNING:\/var\/lib\/manage-apps\/secrets\/prod\/api\/current\/API_SIGNING\.cred/);
+    assert.match(unit.stdout, /EnvironmentFile=-\/var\/lib\/manage-apps\/secrets\/prod\/api\/current\/secrets\.env/);
+    const envFile = await fleet.ssh(
+      H2,
+      "stat -c '%U %a' /var/lib/manage-apps/secrets/prod/web/current/secrets.env /var/lib/manage-apps/secrets/prod/web/current/fingerprints /var/lib/manage-apps/secrets/salt",
+    );
+    assert.deepEqual(envFile.stdout.trim().split('\n'), ['root 600', 'root 600', 'root 600']);
+    const fps = await fleet.ssh(H2, 'cat /var/lib/manage-apps/secrets/prod/web/current/fingerprints');
+    assert.match(
+      fps.stdout,
+      /^# manage-apps secret fingerprints v1\nSHARED\tenv\thmac-sha256:[0-9a-f]{64}\nWEB_OWN\tenv\thmac-sha256:[0-9a-f]{64}\n$/,
+    );
+    // The journal of the unit holds no value either.
+    for (const [h, u] of [
+      [H1, 'api.service'],
+      [H2, 'web.service'],
+    ] as const) {
+      const j = await fleet.ssh(h, `journalctl -u ${u} --no-pager -o cat`);
+      for (const v of all) assert.ok(!j.stdout.includes(v), `${u}'s journal`);
+    }
+    const st = await cli('secrets', 'status', '--json');
+    assert.equal(st.status, 0, st.stdout + st.stderr);
+    assert.equal(json<{ summary: { current: number } }>(st).summary.current, 5);
+  });
+
+  test('a changed store value is stale on exactly the services that use it; a rotation delivers it, each restart gated', async () => {
+    set('SHARED', newValue('shared2'));
+    passInsert(passEnv, 'fleet/shared', values['SHARED']!);
+    const st = await cli('secrets', 'status', '--json');
+    assert.equal(st.status, 1, st.stdout + st.stderr);
+    const rows = json<{ services: { id: string; secrets: { name: string; state: string }[] }[] }>(st).services;
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.secrets.map((s) => `${s.name}:${s.state}`)]),
+      [
+        ['api', ['API_OWN:current', 'API_SIGNING:current', 'SHARED:stale']],
+        ['web', ['SHARED:stale', 'WEB_OWN:current']],
+      ],
+    );
+    const text = await cli('secrets', 'status');
+    assert.match(text.stdout, /SHARED\s+stale/);
+    noValueIn(text);
+    const rot = await cli('secrets', 'push', '--rotate', 'SHARED', '--json');
+    assert.equal(rot.status, 0, rot.stdout + rot.stderr);
+    noValueIn(rot);
+    const doc = json<{ services: { id: string; outcome: string; restart: { outcome: string; ok: boolean } | null }[] }>(rot);
+    assert.deepEqual(
+      doc.services.map((s) => [s.id, s.outcome, s.restart?.ok]),
+      [
+        ['api', 'delivered', true],
+        ['web', 'delivered', true],
+      ],
+    );
+    assert.equal(await served(H1, 8081), hashOf(values['SHARED']!, values['API_OWN']!));
+    assert.equal(await served(H2, 8082), hashOf(values['SHARED']!, values['WEB_OWN']!));
+    assert.equal((await cli('secrets', 'status')).status, 0);
+  });
+
+  test('revert goes back to the values before with one command; confirm forgets them', async () => {
+    const before = values['SHARED']!;
+    const older = all[0]!; // the first SHARED
+    const rev = await cli('secrets', 'revert', 'api', '--json');
+    assert.equal(rev.status, 0, rev.stdout + rev.stderr);
+    assert.equal(await served(H1, 8081), hashOf(older, values['API_OWN']!));
+    const st = await cli('secrets', 'status', 'api', '--json');
+    assert.equal(st.status, 1);
+    // Forward again, then confirm: nothing is kept to go back to.
+    assert.equal((await cli('secrets', 'revert', 'api')).status, 0);
+    assert.equal(await served(H1, 8081), hashOf(before, values['API_OWN']!));
+    assert.equal((await cli('secrets', 'confirm')).status, 0);
+    assert.equal((await fleet.ssh(H1, 'test -e /var/lib/manage-apps/secrets/prod/api/previous && echo kept || echo gone')).stdout.trim(), 'gone');
+  });
+
+  test('a value that fails the gate: said plainly, the host runs the values before, the next host is not touched', async () => {
+    const good = values['SHARED']!;
+    set('SHARED', newValue('bad'));
+    passInsert(passEnv, 'fleet/shared', values['SHARED']!);
+    const rot = await cli('secrets', 'push', '--rotate', 'SHARED', '--ready-timeout', '4');
+    assert.equal(rot.status, 1, rot.stdout + rot.stderr);
+    assert.match(rot.stdout, /api failed its readiness gate with the new value of SHARED/);
+    assert.match(rot.stdout, /runs the values before again/);
+    assert.match(rot.stdout, /not reached \(stopped at the failed gate\): sec2/);
+    noValueIn(rot);
+    assert.equal(await served(H1, 8081), hashOf(good, values['API_OWN']!));
+    assert.equal(await served(H2, 8082), hashOf(good, values['WEB_OWN']!));
+    set('SHARED', good);
+    passInsert(passEnv, 'fleet/shared', good);
+  });
+
+  test('a secret that cannot be resolved stops the deploy of the service that needs it before anything switches; the other goes on', async () => {
+    const release = async () => (await fleet.ssh(H1, 'readlink /srv/api/current')).stdout.trim();
+    const was = await release();
+    chmodSync(vaultFile, 0o644);
+    const run = await cli('deploy', 'api', 'web', '--json');
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    const deploys = json<{ deploys: { id: string; ok: boolean; reason?: string }[] }>(run).deploys;
+    const api = deploys.find((d) => d.id === 'api')!;
+    assert.equal(api.ok, false);
+    assert.match(api.reason!, /API_OWN \(.*api_own has mode 0644: a secret file must be 0600 or 0400 \(chmod 600 /);
+    assert.equal(deploys.find((d) => d.id === 'web')!.ok, true);
+    assert.equal(await release(), was);
+    const st = await cli('secrets', 'status', 'api', '--json');
+    assert.equal(st.status, 1);
+    assert.equal(json<{ summary: { unresolvable: number } }>(st).summary.unresolvable, 2);
+    chmodSync(vaultFile, 0o600);
+  });
+});
