@@ -111,6 +111,12 @@ export const RULES: Record<string, RuleInfo> = {
     level: 'check',
     summary: 'service.swap.ports are two different ports, service.port is one of them, and the service has a command.',
   },
+  schedule: {
+    id: 'schedule',
+    severity: 'error',
+    level: 'check',
+    summary: 'service.schedule: systemd accepts the calendar (systemd-analyze calendar), and the job has a command, no port, no swap, and a host whose supervisor runs timers.',
+  },
   mesh_address: { id: 'mesh_address', severity: 'error', level: 'check', summary: 'Mesh IPs are inside the mesh CIDR and used once.' },
   duplicate_project: { id: 'duplicate_project', severity: 'error', level: 'check', summary: 'A project is declared once per environment.' },
   dependency_cycle: { id: 'dependency_cycle', severity: 'error', level: 'check', summary: 'depends_on has no cycles (start order must exist).' },

@@ -14,11 +14,12 @@ import { databaseConflicts } from '../fleet/databases.js';
 import type { Fleet, ProjectDatabase, Service } from '../fleet/model.js';
 import { findHost, matchesNaming, repeatedDomains, resolveDependency } from '../fleet/model.js';
 import type { LoadedManifest } from '../manifest/load.js';
-import { renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
+import { renderTimer, renderUnit, UnitError, unitSkipReason } from '../render/systemd-unit.js';
 import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
 import { tunnelProblems } from '../tunnels/validate.js';
 import { projectPathProblems } from './project-paths.js';
 import { describeSource, SECRET_SOURCES } from '../manifest/secrets.js';
+import { scheduleProblems } from './schedules.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
@@ -64,6 +65,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
+  ctx.out.push(...scheduleProblems(fleet, (file, path, key) => at(ctx, file, path, key)));
   if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
   ctx.out.push(...projectPathProblems(fleet, (file, path) => at(ctx, file, path)));
   return ctx.out;
@@ -499,6 +501,7 @@ function checkUnits(ctx: RuleContext): void {
     if (unitSkipReason(s) !== undefined) continue;
     try {
       renderUnit(s, undefined);
+      if (s.schedule !== undefined) renderTimer(s, undefined);
     } catch (err) {
       if (!(err instanceof UnitError)) throw err;
       ctx.out.push(problem('unit_render', at(ctx, s.manifest, err.path), `${s.id}: ${err.message}`, err.hint ?? 'see docs/render.md (units)'));

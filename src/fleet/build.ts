@@ -3,6 +3,7 @@ import { dirname, join, posix } from 'node:path';
 import { composeDisplay, imageRepository, readCompose } from '../manifest/compose.js';
 import { secretDeclarations, takesCredentials } from '../manifest/secrets.js';
 import type { ManifestCompose, ManifestService } from '../manifest/types.js';
+import { jobSchedule } from './schedule.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
@@ -112,6 +113,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
         service.secrets = secretDeclarations(s.secrets, {
           credentials: takesCredentials(s, m.provider) && supervised.unit !== undefined && !onLocalMachine,
         });
+      if (s.schedule !== undefined) service.schedule = jobSchedule(s.schedule);
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;

@@ -6,6 +6,7 @@ import type { BackupPolicy, Provider, ServiceKind } from '../manifest/types.js';
 import type { ManifestHardening } from '../manifest/hardening.js';
 import type { SecretDeclaration } from '../manifest/secrets.js';
 import type { HostRole, InventoryCluster, InventoryHost, InventoryTunnel } from '../inventory/types.js';
+import type { JobSchedule } from './schedule.js';
 
 export interface Host {
   name: string;
@@ -96,6 +97,8 @@ export interface Service {
   domains: string[];
   envFile?: string;
   runAs?: string;
+  /** service.schedule (infra/v2): a scheduled job, run on its calendar instead of standing (fleet/schedule.ts). */
+  schedule?: JobSchedule;
   /** service.hardening (infra/v2): what it writes, what it relaxes (render/hardening.ts). */
   hardening?: ManifestHardening;
   /** service.secrets (infra/v2): what it needs, from where on the operator's machine, delivered how (docs/secrets.md). */

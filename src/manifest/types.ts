@@ -52,6 +52,17 @@ export interface ManifestService {
   hardening?: ManifestHardening;
   /** The secrets it needs, each by its source on the operator's machine (docs/secrets.md). Never a value. */
   secrets?: Record<string, ManifestSecretSource>;
+  /** A scheduled job: runs on this calendar instead of standing (docs/jobs.md). */
+  schedule?: ManifestSchedule;
+}
+
+/** service.schedule (infra/v2): fleet/schedule.ts reads it. */
+export interface ManifestSchedule {
+  calendar: string;
+  timeout?: number | string;
+  catch_up?: boolean;
+  randomized_delay?: number | string;
+  grace?: number | string;
 }
 
 /** A Docker Compose service (infra/v2): the compose file in the project, the service in it, its image and tag template. */

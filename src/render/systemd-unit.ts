@@ -33,6 +33,7 @@ import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './c
 import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
 import { credentialFile, currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT } from '../secrets/layout.js';
+import { jobConditionScript, jobRecordScript, jobTimer } from '../fleet/schedule.js';
 
 export const RESTART_SEC = '5s';
 export const SHELL = '/bin/sh';
@@ -170,14 +171,26 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
     '[Service]',
     'Type=exec',
   ];
+  const job = service.schedule;
+  // A scheduled job runs once per due time (its timer starts it) and is never restarted.
+  if (job !== undefined) lines[lines.length - 1] = 'Type=oneshot';
   lines.push(`WorkingDirectory=${workdir}`);
   if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
   lines.push(...secretLines(service));
   if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
-  lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
+  if (job === undefined) lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
+  else
+    lines.push(
+      // "+": the helpers run as root outside the sandbox, writing only the job's own record (fleet/schedule.ts).
+      `ExecCondition=+${[SHELL, '-c', jobConditionScript(unit)].map(quoteExecWord).join(' ')}`,
+      `ExecStart=${exec}`,
+      `ExecStopPost=+${[SHELL, '-c', jobRecordScript(unit)].map(quoteExecWord).join(' ')}`,
+      `TimeoutStartSec=${job.timeoutS}`,
+    );
   const ports = service.swapPorts ?? (service.port === undefined ? [] : [service.port]);
   lines.push(...hardeningLines(service, { unit: options.template === 'swap' ? swapTemplateName(unit) : unit, ports, workdir }));
-  lines.push('', '[Install]', 'WantedBy=multi-user.target');
+  // A job is started by its timer (renderTimer), which is what is enabled.
+  if (job === undefined) lines.push('', '[Install]', 'WantedBy=multi-user.target');
   const text = `${lines.join('\n')}\n`;
   if (options.template !== 'swap') return text;
   if (service.port === undefined) throw new UnitError(`"${service.id}" has no port: a swap needs one`, ['service', 'port']);
@@ -203,6 +216,36 @@ function secretLines(service: Service): string[] {
   if (secrets.some((d) => d.delivery === 'env')) lines.push(`EnvironmentFile=-${at(ENV_FILE_NAME)}`);
   for (const d of secrets) if (d.delivery === 'credential') lines.push(`LoadCredentialEncrypted=${d.name}:${at(credentialFile(d.name))}`);
   return lines;
+}
+
+/**
+ * The timer of a scheduled job (service.schedule): `<stem>.timer`, installed and enabled with
+ * each release beside the job's unit. AccuracySec=1s: systemd's default of a minute would blur
+ * a schedule of seconds. Pure, like renderUnit; throws UnitError for a service without schedule.
+ */
+export function renderTimer(service: Service, host: Host | undefined): string {
+  const job = service.schedule;
+  if (job === undefined) throw new UnitError(`"${service.id}" has no schedule: there is no timer to render`, ['service', 'schedule']);
+  const unit = unitName(service);
+  if (/[\u0000-\u001f\u007f]/.test(job.onCalendar))
+    throw new UnitError(`calendar ${shown(job.calendar)} cannot be written into a timer`, ['service', 'schedule', 'calendar']);
+  const where = host === undefined ? (service.host === undefined ? '' : ` on ${service.host}`) : ` on ${host.name}`;
+  const lines = [
+    `# ${jobTimer(unit)}: rendered by manage-apps from ${printable(service.manifest)}; do not edit by hand.`,
+    '[Unit]',
+    `Description=${printable(`${service.id}${where}: ${job.calendar} (manage-apps)`).replace(/%/g, '%%')}`,
+    '',
+    '[Timer]',
+    `OnCalendar=${job.onCalendar}`,
+    `Persistent=${job.catchUp ? 'true' : 'false'}`,
+    ...(job.randomizedDelayS > 0 ? [`RandomizedDelaySec=${job.randomizedDelayS}`] : []),
+    'AccuracySec=1s',
+    `Unit=${unit}`,
+    '',
+    '[Install]',
+    'WantedBy=timers.target',
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 /** "api.service" → "api@.service": the template a swap's instances `api@<port>.service` run from. */
@@ -260,6 +303,7 @@ export function renderUnits(fleet: Fleet, locator: Locator = defaultLocator(flee
       }
       taken.set(path, service.id);
       files.push({ path, content: renderUnit(service, host) });
+      if (service.schedule !== undefined) files.push({ path: `${service.host}/${jobTimer(unitName(service))}`, content: renderTimer(service, host) });
     } catch (err) {
       if (!(err instanceof UnitError)) throw err;
       problems.push(renderProblem(locator.manifest(service.manifest, err.path), `${service.id}: ${err.message}`, err.hint));

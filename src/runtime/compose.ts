@@ -508,6 +508,7 @@ export const compose: Runtime<'compose'> = {
   supervisor: 'compose',
   ownsProcesses: false,
   noSystemdUnit: 'Docker Compose: Docker runs its container, no systemd unit',
+  noSchedule: 'a Compose service is not a scheduled job',
 
   view(service, common) {
     const rs: RuntimeService = { ...common };

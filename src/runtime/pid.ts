@@ -287,6 +287,7 @@ export const pid: Runtime<'pid'> = {
   supervisor: 'pid',
   ownsProcesses: true,
   noSystemdUnit: 'PID mode (local or mac): no systemd unit',
+  noSchedule: 'PID mode starts nothing on a schedule: a scheduled job needs a host whose supervisor runs timers (systemd)',
   noDeploy: 'PID mode (this machine or a mac): it runs from its working tree; use `manage-apps restart`',
   noReleases: 'PID mode runs it from its working tree',
 

@@ -86,6 +86,8 @@ export interface Runtime<S extends Supervisor = Supervisor> {
   readonly ownsProcesses: boolean;
   /** Why `units` renders no systemd unit for such a service (null: it renders one). */
   readonly noSystemdUnit: string | null;
+  /** Why a scheduled job (service.schedule) cannot run under this runtime (null: it can). */
+  readonly noSchedule: string | null;
 
   /** The runtime's own fields of the service's runtime view (`common` holds the shared ones, validated). */
   view(service: Service, common: RuntimeService, place: Placement): RuntimeService;
@@ -184,6 +186,7 @@ export const RUNTIME_PARTS = [
   'supervisor',
   'ownsProcesses',
   'noSystemdUnit',
+  'noSchedule',
   'view',
   'statusPart',
   'probed',

@@ -69,6 +69,7 @@ export const systemd: Runtime<'systemd'> = {
   supervisor: 'systemd',
   ownsProcesses: false,
   noSystemdUnit: null,
+  noSchedule: null,
 
   view(service, common) {
     const rs: RuntimeService = { ...common };
