@@ -12,7 +12,7 @@ import type { Transport } from '../transport/types.js';
 import { UsageError } from '../errors.js';
 import { stateDirWord } from '../runtime/pid.js';
 import { runtimeOf } from '../runtime/registry.js';
-import type { ActivationRuntime } from '../runtime/runtime.js';
+import type { ActivationOptions, ActivationRuntime } from '../runtime/runtime.js';
 import type { RuntimeService } from '../runtime/types.js';
 import type { Shell } from '../transport/quote.js';
 import type { OpsSettings } from './settings.js';
@@ -95,9 +95,9 @@ export class Ops {
   }
 
   /** How a release of this service is put into service on its host (the deploy path's only runtime seam). */
-  activation(service: Service, imageRef?: string): ActivationRuntime {
+  activation(service: Service, imageRef?: string, options?: ActivationOptions): ActivationRuntime {
     const { releases, noDeploy } = runtimeOf(service);
     if (releases === undefined) throw new UsageError(`${service.id}: no releases to activate (${noDeploy ?? 'its runtime ships none'})`);
-    return releases.activation(this.runtime(service), imageRef);
+    return releases.activation(this.runtime(service), imageRef, options);
   }
 }

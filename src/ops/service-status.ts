@@ -8,13 +8,13 @@ import pLimit from 'p-limit';
 import type { Host, Service, Supervisor } from '../fleet/model.js';
 import { hostStatusScript, parseHostStatus, type HostStatusInput } from '../runtime/host-status-script.js';
 import { byRuntime, runtimeOf } from '../runtime/registry.js';
-import type { ContainerStatus, Health, RevertState, UnitState } from '../runtime/types.js';
+import type { ContainerStatus, Health, JobStatus, RevertState, UnitState } from '../runtime/types.js';
 import { SshTransport } from '../transport/ssh.js';
 import { failureReason, type RunResult } from '../transport/types.js';
 import type { Ops } from './context.js';
 import { cancelPending } from './prewarm.js';
 
-export type Verdict = 'healthy' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'not-found' | 'stale' | 'unreachable' | 'unknown';
+export type Verdict = 'healthy' | 'unhealthy' | 'starting' | 'stopped' | 'failed' | 'overdue' | 'not-found' | 'stale' | 'unreachable' | 'unknown';
 
 export interface ServiceStatus {
   id: string;
@@ -35,6 +35,8 @@ export interface ServiceStatus {
   reason?: string;
   /** An armed or fired revert of the last deploy or rollback (the host's dead-man switch). */
   revert?: RevertState;
+  /** A scheduled job (service.schedule): next run, last run, last success, skipped runs, overdue (`state` is its timer's). */
+  job?: JobStatus;
 }
 
 export interface HostStatus {
@@ -73,6 +75,28 @@ export function verdictOf(service: Service, state: UnitState | null, health: Hea
     const bad = [health.readiness, health.liveness].filter((p) => !p.ok).map((p) => `${p.path} ${p.status === 0 ? 'no answer' : p.status}`);
     return { verdict: 'unhealthy', reason: [...new Set(bad)].join(', ') };
   }
+  return { verdict: 'healthy' };
+}
+
+/**
+ * A scheduled job's verdict: its timer's state first (not installed, stopped), then its last run
+ * (failed, with the exit status or signal), then overdue (no success for longer than the period
+ * plus grace); healthy while the timer waits and the last run succeeded (or none has run yet).
+ */
+export function jobVerdict(service: Service, state: UnitState | null, job: JobStatus): { verdict: Verdict; reason?: string } {
+  const timer = verdictOf(service, state, null);
+  if (timer.verdict === 'not-found') return { verdict: 'not-found', reason: `timer ${job.timer} is not installed` };
+  if (timer.verdict !== 'healthy' && timer.verdict !== 'starting') return { ...timer, reason: `timer ${job.timer} ${timer.reason ?? 'is not active'}: no runs are scheduled` };
+  const last = job.last;
+  if (last !== null && !last.ok) {
+    const how = last.signal !== null ? `killed by SIG${last.signal}` : last.exit_status !== null ? `exit status ${last.exit_status}` : '';
+    return { verdict: 'failed', reason: `last run failed (${last.result}${how ? `, ${how}` : ''}) at ${last.ended ?? '?'}` };
+  }
+  if (job.overdue)
+    return {
+      verdict: 'overdue',
+      reason: `${job.last_success === null ? 'no successful run yet' : `last success ${job.last_success}`}, more than ${job.period_s ?? '?'} s (period) + ${job.grace_s} s (grace) ago`,
+    };
   return { verdict: 'healthy' };
 }
 
@@ -150,7 +174,7 @@ export async function hostStatus(
     host: hostRow,
     services: services.map((s) => {
       const r = byId.get(s.id);
-      let { verdict, reason } = verdictOf(s, r?.state ?? null, r?.health ?? null);
+      let { verdict, reason } = r?.job !== undefined ? jobVerdict(s, r.state, r.job) : verdictOf(s, r?.state ?? null, r?.health ?? null);
       // Docker's own healthcheck counts too: a container it calls unhealthy is not healthy, whatever the probe said.
       if (verdict === 'healthy' && r?.container?.health === 'unhealthy')
         ({ verdict, reason } = { verdict: 'unhealthy', reason: "Docker's healthcheck reports it unhealthy" });
@@ -164,6 +188,7 @@ export async function hostStatus(
         ...(r?.container === undefined ? {} : { container: r.container }),
         ...(reason === undefined ? {} : { reason }),
         ...(r?.revert === undefined ? {} : { revert: r.revert }),
+        ...(r?.job === undefined ? {} : { job: r.job }),
       };
     }),
   };

@@ -114,6 +114,8 @@ export interface ShipRequest {
   base: string;
   /** What the release runs with (systemd: its unit file), kept as .units/<id>.service. */
   unitText?: string;
+  /** A scheduled job's timer, kept as .units/<id>.timer beside its unit. */
+  timerText?: string;
   gzip: boolean;
   /** service.user: checked before anything is shipped (a missing account would fail the unit with 217/USER, silently). */
   user?: string;
@@ -142,6 +144,7 @@ if $SUDO tar -x ${ship.gzip ? '-z ' : ''}--no-same-owner -f - -C "$inc" 2>"$d/.s
   # only, never setuid/setgid: root owns every extracted file (docs/render.md#hardening).
   $SUDO chmod -R u+rwX,go+rX,go-w,ug-s "$inc"
   ${ship.unitText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.unitText)} | $SUDO tee "$d/.units/$id.service" >/dev/null`}
+  ${ship.timerText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.timerText)} | $SUDO tee "$d/.units/$id.timer" >/dev/null`}
   $SUDO mv "$inc" "$d/releases/$id" && printf '@@shipped\\tok\\n'
 else
   printf '@@shipped\\tfailed\\t%s\\n' "$(head -c 300 "$d/.ship.err.$$" | tr '\\n\\t' '  ')"
@@ -225,7 +228,7 @@ const PRUNE_FUNCTION = `ma_prune() {
     [ -n "$ma_id" ] || continue
     [ "$ma_id" = "$ma_cur" ] && continue
     [ "$ma_id" = "$2" ] && continue
-    $SUDO rm -rf "$d/releases/$ma_id" "$d/.units/$ma_id.service" "$h/$ma_id" && printf '@@pruned\\t%s\\n' "$ma_id"
+    $SUDO rm -rf "$d/releases/$ma_id" "$d/.units/$ma_id.service" "$d/.units/$ma_id.timer" "$h/$ma_id" && printf '@@pruned\\t%s\\n' "$ma_id"
     ma_excess=$((ma_excess - 1))
   done
   # Records of releases removed by hand.

@@ -113,6 +113,13 @@ export interface Runtime<S extends Supervisor = Supervisor> {
   /** The script that prints (or with `follow`, follows) the service's log, and what that log is. */
   logs(rs: RuntimeService, lines: number, follow: boolean): { script: string; source: string } | { error: string };
 
+  /**
+   * `run <job>`: the script that starts a scheduled job now and prints its output as it comes,
+   * then "@@run<TAB>started|joined" and "@@ran<TAB>result<TAB>status" (absent: the runtime runs
+   * no scheduled jobs; an error: this service is not one).
+   */
+  readonly runNow?: (rs: RuntimeService) => { script: string } | { error: string };
+
   // ---- releases (deploy, rollback, the dead-man switch) ------------------------------------
   /** Absent: the runtime ships no releases (PID mode runs from its working tree). */
   readonly releases?: ReleaseRuntime;
@@ -126,7 +133,12 @@ export interface ReleaseRuntime {
   /** This service's releases can be put into service (systemd: it has a unit). */
   activatable(service: Service): boolean;
   /** `imageRef`: compose, the image a new release pins. */
-  activation(rs: RuntimeService, imageRef?: string): ActivationRuntime;
+  activation(rs: RuntimeService, imageRef?: string, options?: ActivationOptions): ActivationRuntime;
+}
+
+export interface ActivationOptions {
+  /** A scheduled job: stop a run in progress instead of waiting for it (deploy --force). */
+  force?: boolean;
 }
 
 /**
@@ -169,6 +181,8 @@ export interface ActivationRuntime {
    * "@@error" (nothing was switched). `install` must still do it when `prepare` did not run.
    */
   prepare?(release: string): string;
+  /** How long `prepare` may take on the host beyond the usual (a job: waiting for the run in progress). */
+  readonly prepareMs?: number;
   restartAndGate(timeoutMs: number): string;
   stop(): string;
   diagnose(since: string): string;

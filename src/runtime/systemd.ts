@@ -11,6 +11,8 @@ import { healthOf, parseGate, parseProbes, records, safePath, sections } from '.
 import { forLiveInstance, swapActivation, swapCandidates, swapInstance, swapLivePart, swapStopScript } from './systemd-swap.js';
 import { actionScript, body, diagnosisScript, gateScript, installUnitFunction, logsScript, parseUnitStates, showPart } from './systemd-units.js';
 import type { RuntimeService, ServiceRuntimeStatus } from './types.js';
+import { isJob, jobActivation, jobStatusPart, parseJobStatus, runNowScript } from './systemd-job.js';
+import { jobStateDir, jobTimer } from '../fleet/schedule.js';
 
 /** The services status asks systemd about: those with a unit. */
 const withUnit = (services: readonly RuntimeService[]) => services.filter((s) => s.unit !== undefined);
@@ -34,7 +36,9 @@ ${installUnitFunction(true)}`,
   };
 }
 
-async function lifecycle({ service, rs, action, wait, timeoutMs, quickMs, run, report }: LifecycleCall): Promise<LifecycleDone> {
+async function lifecycle(call: LifecycleCall): Promise<LifecycleDone> {
+  // A scheduled job is started, stopped and restarted as its timer (`run` starts a run now).
+  const { service, rs, action, wait, timeoutMs, quickMs, run, report } = isJob(call.rs) ? { ...call, rs: { ...call.rs, unit: call.rs.job.timer } } : call;
   if (rs.unit === undefined) return { outcome: 'failed', ok: false, detail: 'no systemd unit declared (service.systemd_unit or service.command)' };
   // A swap service: its live instance (stop: every instance), picked on the host (systemd-swap.ts).
   const label = rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`;
@@ -78,10 +82,21 @@ export const systemd: Runtime<'systemd'> = {
     if (directory !== undefined) rs.directory = directory;
     // A swap's live instance is read from <directory>/.swap/live: only with a safe directory.
     if (service.swapPorts !== undefined && rs.directory !== undefined) rs.swap = service.swapPorts;
+    const job = service.schedule;
+    if (job !== undefined && rs.unit !== undefined)
+      rs.job = {
+        timer: jobTimer(rs.unit),
+        calendar: job.calendar,
+        onCalendar: job.onCalendar,
+        stateDir: jobStateDir(rs.unit),
+        timeoutS: job.timeoutS,
+        graceS: job.graceS,
+      };
     return rs;
   },
 
-  statusPart: (services) => [showPart(instances(services)), swapLivePart(withUnit(services))].filter(Boolean).join('\n'),
+  statusPart: (services) =>
+    [showPart(instances(services)), swapLivePart(withUnit(services)), jobStatusPart(withUnit(services))].filter(Boolean).join('\n'),
   probed: instances,
   parseStatus(services, output) {
     const units = withUnit(services);
@@ -93,7 +108,11 @@ export const systemd: Runtime<'systemd'> = {
         .filter((r) => r[0] === 'swaplive')
         .map((r) => [r[1] ?? '', r[2] ?? '']),
     );
+    const jobs = parseJobStatus(units, output);
     return units.map((u): ServiceRuntimeStatus => {
+      // A scheduled job's state is its timer's; its runs are in `job`.
+      const job = jobs.get(u.id);
+      if (job !== undefined) return { id: u.id, state: job.state, health: null, job: job.job };
       const chosen = swapCandidates(u).find((c) => c.live === (live.get(u.id) ?? ''))!;
       const row = { ...byId.get(chosen.rs.id)!, health: healthOf(chosen.rs, probes) };
       return chosen.rs === u ? row : { ...row, id: u.id, instance: { unit: chosen.rs.unit!, port: chosen.rs.port ?? null } };
@@ -114,9 +133,12 @@ export const systemd: Runtime<'systemd'> = {
           source: `journal of ${rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`}`,
         },
 
+  runNow: (rs) => (isJob(rs) ? { script: runNowScript(rs) } : { error: 'not a scheduled job (no service.schedule)' }),
+
   releases: {
     activatable: (service) => service.unit !== undefined,
     // A swap behind an edge (service.swap) runs the release as two instances of a templated unit.
-    activation: (rs) => (rs.swap !== undefined ? swapActivation(rs, rs.swap) : systemdActivation(rs)),
+    activation: (rs, _imageRef, options) =>
+      isJob(rs) ? jobActivation(rs, options) : rs.swap !== undefined ? swapActivation(rs, rs.swap) : systemdActivation(rs),
   },
 };

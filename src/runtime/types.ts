@@ -57,6 +57,45 @@ export interface RuntimeService {
   tls?: { name: string };
   /** systemd: service.swap.ports — the instance that serves is `<unit stem>@<port>` (runtime/systemd-swap.ts). */
   swap?: readonly [number, number];
+  /** A scheduled job (service.schedule): its timer, its calendar and where the host keeps its runs (runtime/systemd-job.ts). */
+  job?: { timer: string; calendar: string; onCalendar: string; stateDir: string; timeoutS: number; graceS: number };
+}
+
+/** One finished run of a scheduled job, as the host recorded it. */
+export interface JobRun {
+  started: string | null;
+  ended: string | null;
+  duration_ms: number | null;
+  /** systemd's result: success, exit-code, signal, timeout, core-dump, … */
+  result: string;
+  exit_status: number | null;
+  /** The signal that ended it, when one did (e.g. TERM after its timeout, KILL). */
+  signal: string | null;
+  ok: boolean;
+}
+
+/** A scheduled job in a host's status (docs/json.md). */
+export interface JobStatus {
+  timer: string;
+  /** As declared, and as systemd reads it (OnCalendar=). */
+  calendar: string;
+  on_calendar: string;
+  /** The timer is active: runs will come. */
+  scheduled: boolean;
+  /** The next due time (ISO); null while a run goes or when nothing is scheduled. */
+  next: string | null;
+  last_trigger: string | null;
+  /** A run in progress. */
+  running: { since: string | null; pid: number | null } | null;
+  last: JobRun | null;
+  last_success: string | null;
+  /** Seconds between due times, as the host's systemd computes the next two. */
+  period_s: number | null;
+  grace_s: number;
+  /** Due times that passed while a run was still going: skipped, not doubled. */
+  skipped: { count: number; last: string | null };
+  /** The last success is older than the period plus grace (or nothing succeeded that long since the timer came up). */
+  overdue: boolean;
 }
 
 export interface RevertState {
@@ -128,6 +167,8 @@ export interface ServiceRuntimeStatus {
   revert?: RevertState;
   /** Compose mode only. */
   container?: ContainerStatus | null;
+  /** A scheduled job: its runs (`state` is then its timer's). */
+  job?: JobStatus;
 }
 
 export const isOk = (status: number): boolean => status >= 200 && status < 300;

@@ -89,6 +89,13 @@ export const OPS_COMMANDS: CommandSpec[] = [
     run: async (args, o) => (await import('../commands/ops/logs.js')).logs(args, o),
   },
   {
+    name: 'run',
+    summary: 'start scheduled jobs now (service.schedule) and print their output until the run ends; a run in progress is followed, never doubled',
+    args: TARGETS,
+    options: [...opsOptions('per-host timeout besides the run itself (default 20)')],
+    run: async (args, o) => (await import('../commands/ops/run.js')).run(args, o),
+  },
+  {
     name: 'deploy',
     summary: "ship a release (or run the project's own deploy script), restart, gate on readiness; roll back automatically on failure",
     args: TARGETS,
@@ -105,6 +112,7 @@ export const OPS_COMMANDS: CommandSpec[] = [
       revertMarginFlag('the host reverts an unconfirmed release this long after the readiness timeout (default 20)'),
       new Option('--tag <tag>', 'compose services: the image tag to deploy (default: service.compose.tag, e.g. {env}-{sha})'),
       new Option('--all', 'deploy every service under the root (deploy without a target, --host or --env is refused without it)'),
+      new Option('--force', 'scheduled jobs: stop a run in progress instead of waiting for it to end (and say which)'),
     ],
     run: async (args, o) => (await import('../commands/ops/deploy.js')).deploy(args, o),
   },

@@ -19,7 +19,7 @@ import { failureReason, type RunResult, type Transport } from '../../transport/t
 import { gateDetail } from '../lifecycle.js';
 import { composeUsed } from '../../runtime/compose.js';
 import { switchEdges, type SwapPlan } from './edge-swap.js';
-import type { RevertReport } from './types.js';
+import type { JobRunMet, RevertReport } from './types.js';
 
 export interface ActivationContext {
   service: Service;
@@ -55,6 +55,21 @@ export interface Settled {
   /** A runtime that pins an image (compose): the digest the activation ran, and which compose it used. */
   digest?: string;
   compose?: string;
+  /** A scheduled job: the run in progress the activation waited for or stopped. */
+  jobRun?: JobRunMet;
+}
+
+/** "@@jobrun<TAB>waited|killed<TAB>pid<TAB>epoch<TAB>ms": what a job's activation did about a run in progress. */
+export function jobRunOf(result: RunResult): JobRunMet | undefined {
+  const r = records(result.stdout).find((x) => x[0] === 'jobrun' && (x[1] === 'waited' || x[1] === 'killed'));
+  if (r === undefined) return undefined;
+  const started = Number(r[3] ?? '');
+  return {
+    action: r[1] as 'waited' | 'killed',
+    pid: Number(r[2] ?? '') || null,
+    started: started > 0 ? new Date(started * 1000).toISOString() : null,
+    ms: Number(r[4] ?? '') || 0,
+  };
 }
 
 export function gateOf(result: RunResult): GateResult & { since?: number } {
@@ -92,13 +107,22 @@ export async function activateAndSettle(ctx: ActivationContext, release: string,
   const t0 = Date.now();
   const act = await transport.script(
     activateScript(ctx.runtime, service.directory, { release, timeoutMs, arm: { windowS, token: ctx.token, by: ctx.by } }),
-    { timeoutMs: timeoutMs + quick + 90_000 },
+    { timeoutMs: timeoutMs + (ctx.runtime.prepareMs ?? 0) + quick + 90_000 },
   );
   const activateMs = Date.now() - t0;
   const previous = field(act, 'previous')?.[1] || null;
   const digest = field(act, 'digest')?.[1];
   const compose = composeUsed(act.stdout);
-  const base = { previous, revert, pruned: [] as string[], activateMs, ...(digest ? { digest } : {}), ...(compose === undefined ? {} : { compose }) };
+  const jobRun = jobRunOf(act);
+  const base = {
+    previous,
+    revert,
+    pruned: [] as string[],
+    activateMs,
+    ...(digest ? { digest } : {}),
+    ...(compose === undefined ? {} : { compose }),
+    ...(jobRun === undefined ? {} : { jobRun }),
+  };
   if (act.unreachable) {
     return {
       ...base,

@@ -2,7 +2,7 @@
 import type { Host, Service } from '../../fleet/model.js';
 import { leavesProject } from '../../checks/project-paths.js';
 import { UsageError } from '../../errors.js';
-import { renderUnit, UnitError } from '../../render/systemd-unit.js';
+import { renderTimer, renderUnit, UnitError } from '../../render/systemd-unit.js';
 import { validName } from '../../transport/quote.js';
 import { releaseId, resolveArtifact, type Artifact } from '../artifact.js';
 import type { Ops } from '../context.js';
@@ -72,9 +72,11 @@ export function emptyTimings(): DeployTimings {
   return { totalMs: 0, lockMs: 0, shipMs: 0, activateMs: 0, gateMs: null, overheadMs: null };
 }
 
-function unitText(service: Service, host: Host): string | undefined {
+function unitText(service: Service, host: Host, what: 'unit' | 'timer' = 'unit'): string | undefined {
   if (service.command === undefined) return undefined;
   try {
+    // A scheduled job's timer ships beside its unit (.units/<id>.timer).
+    if (what === 'timer') return service.schedule === undefined ? undefined : renderTimer(service, host);
     // A swap runs the release as a templated unit <stem>@.service (render/systemd-unit.ts; runtime/systemd-swap.ts runs it).
     return renderUnit(service, host, service.swapPorts === undefined ? {} : { template: 'swap' });
   } catch (error) {
@@ -106,6 +108,8 @@ export interface Planned {
   decided?: Decided;
   artifact?: Artifact;
   unit?: string;
+  /** A scheduled job: its timer, shipped and installed beside the unit. */
+  timer?: string;
   /** Compose: the image reference the new release pins. */
   imageRef?: string;
   /** Not deployed because the manifest asks for what deploy refuses: a failure, not a skip. */
@@ -159,6 +163,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
     return { entry, decided, artifact, imageRef };
   }
   const unit = unitText(service, host);
+  const timer = unitText(service, host, 'timer');
   entry.release = release;
   entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
   if (unit !== undefined) entry.unit_file = unit;
@@ -198,7 +203,20 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
       'on success: make every edge routing its domains prefer the new port (Caddy admin API, graceful; both ports are its upstreams), confirm, let the old instance drain, stop it',
     );
   }
-  return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }) };
+  if (timer !== undefined && rs.job !== undefined) {
+    entry.timer_file = timer;
+    entry.steps.splice(
+      1,
+      1,
+      `wait for a run of ${rs.unit} in progress to end (with --force: stop it), before the revert is armed`,
+      `arm the host's own revert: a systemd timer that switches back to the live release and its timer after ${windowS}s unless this deploy confirms`,
+    );
+    const install = entry.steps.findIndex((s) => s.startsWith('install ') || s.startsWith('keep the installed unit'));
+    entry.steps[install] = `install /etc/systemd/system/${rs.unit} and ${rs.job.timer} (${rs.job.calendar}) rendered from service.command and service.schedule (daemon-reload when they changed)`;
+    const restart = entry.steps.indexOf(`restart ${rs.unit}`);
+    entry.steps.splice(restart, 2, `enable and restart ${rs.job.timer} (no run is started; the next one comes at its due time)`, `wait until ${rs.job.timer} is active`);
+  }
+  return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }), ...(timer === undefined ? {} : { timer }) };
 }
 
 /** A service with service.secrets: they are resolved here and delivered before anything switches (docs/secrets.md). */

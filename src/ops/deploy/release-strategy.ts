@@ -33,7 +33,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const { ops, service, options, base, timings } = ctx;
   const host = ops.host(service)!;
   const transport = ops.transport(host);
-  const runtime = ops.activation(service, planned.imageRef);
+  const runtime = ops.activation(service, planned.imageRef, options.force === true ? { force: true } : {});
   const artifact = planned.artifact!;
   const owner = newOwner(`deploy ${service.id} ${planned.entry.release}`);
   const swap = swapPlan(ops, service);
@@ -48,6 +48,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
         base: planned.entry.release!,
         gzip: artifact.kind === 'tar.gz',
         ...(planned.unit === undefined ? {} : { unitText: planned.unit }),
+        ...(planned.timer === undefined ? {} : { timerText: planned.timer }),
         ...(service.runAs === undefined || service.compose !== undefined
           ? {}
           : { user: service.runAs }) /* a unit's User= (systemd); compose runs as the image says */,
@@ -147,6 +148,15 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
     };
     if (planned.imageRef !== undefined) base.image = { ref: planned.imageRef, digest: result.verdict === 'passed' ? (result.digest ?? null) : null };
     if (result.compose !== undefined) base.compose = result.compose;
+    if (result.jobRun !== undefined) {
+      base.job_run = result.jobRun;
+      const started = result.jobRun.started === null ? '' : `, started ${result.jobRun.started}`;
+      ctx.note(
+        result.jobRun.action === 'waited'
+          ? `${service.id}: waited ${(result.jobRun.ms / 1000).toFixed(1)} s for the run in progress (pid ${result.jobRun.pid ?? '?'}${started}) to end before switching`
+          : `${service.id}: --force: stopped the run in progress (pid ${result.jobRun.pid ?? '?'}${started}) before switching`,
+      );
+    }
     switch (result.verdict) {
       case 'passed':
         return { ...base, outcome: 'deployed', ok: true };

@@ -22,6 +22,8 @@ export interface DeployOptions {
   revertMarginMs: number;
   /** Compose services: the image tag to deploy (overrides service.compose.tag). */
   tag?: string;
+  /** A scheduled job: stop a run in progress instead of waiting for it. */
+  force?: boolean;
 }
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;
@@ -80,7 +82,18 @@ export interface DeployResult {
   image?: { ref: string; digest: string | null };
   /** Compose services: which compose the host has ("docker-compose (v1)", "docker compose (v2)"). */
   compose?: string;
+  /** A scheduled job: the run that was in progress when the deploy came, and whether it was waited for or stopped (--force). */
+  job_run?: JobRunMet;
   timings: DeployTimings;
+}
+
+export interface JobRunMet {
+  action: 'waited' | 'killed';
+  pid: number | null;
+  /** When that run started (ISO). */
+  started: string | null;
+  /** How long the deploy waited for it (or took to stop it). */
+  ms: number;
 }
 
 export interface DeployPlanEntry {
@@ -92,6 +105,8 @@ export interface DeployPlanEntry {
   release?: string;
   artifact?: { path: string; kind: string; bytes: number };
   unit_file?: string;
+  /** A scheduled job: the timer it installs beside its unit. */
+  timer_file?: string;
   /** Compose services: the image reference to pull and pin. */
   image?: string;
   skipped?: string;

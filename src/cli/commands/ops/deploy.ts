@@ -24,6 +24,7 @@ export interface DeployCliOptions extends OpsCliOptions {
   revertMargin?: string;
   tag?: string;
   all?: boolean;
+  force?: boolean;
 }
 
 function deployOptions(options: DeployCliOptions): DeployOptions {
@@ -41,6 +42,7 @@ function deployOptions(options: DeployCliOptions): DeployOptions {
     scriptTimeoutMs: seconds('--script-timeout', options.scriptTimeout, DEPLOY_DEFAULTS.scriptTimeoutMs / 1000) * 1000,
     revertMarginMs: seconds('--revert-margin', options.revertMargin, DEPLOY_DEFAULTS.revertMarginMs / 1000) * 1000,
     ...(options.tag === undefined ? {} : { tag: options.tag }),
+    ...(options.force === true ? { force: true } : {}),
   };
 }
 

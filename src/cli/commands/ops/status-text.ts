@@ -27,6 +27,8 @@ export function statusText({ document, loaded }: Answer<StatusDocument>, targets
     verdict(s),
   ]);
   const out = [table(['HOST', 'SERVICE', 'UNIT', 'STATE', 'SINCE', 'RESTARTS', 'READY', 'LIVE', 'VERDICT'], rows)];
+  const jobs = report.services.filter((s) => s.job !== undefined);
+  if (jobs.length > 0) out.push('', jobTable(jobs));
   if (tunnels.length > 0) out.push('', tunnelTable(tunnels));
   if (backups.length > 0) out.push('', backupRunsTable(backups));
   for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
@@ -60,6 +62,34 @@ function probe(s: ServiceStatus, which: 'readiness' | 'liveness'): string {
 function verdict(s: ServiceStatus): string {
   const text = s.reason ? `${s.verdict}: ${s.reason}` : s.verdict;
   return s.healthy ? style.green(text) : s.verdict === 'unreachable' || s.verdict === 'failed' ? style.red(text) : style.yellow(text);
+}
+
+/** Scheduled jobs: when, the next run, the run in progress or the last one, the last success, skipped runs. */
+function jobTable(jobs: readonly ServiceStatus[]): string {
+  return table(
+    ['JOB', 'SCHEDULE', 'NEXT RUN', 'LAST RUN', 'TOOK', 'RESULT', 'LAST SUCCESS', 'SKIPPED'],
+    jobs.map((s) => {
+      const j = s.job!;
+      const last = j.last;
+      const result = j.running
+        ? style.yellow(`running${j.running.since ? ` since ${ago(j.running.since)}` : ''}`)
+        : last === null
+          ? 'not run yet'
+          : last.ok
+            ? style.green('success')
+            : style.red(`${last.result}${last.signal !== null ? ` (SIG${last.signal})` : last.exit_status !== null ? ` (exit ${last.exit_status})` : ''}`);
+      return [
+        s.id,
+        j.calendar,
+        j.next === null ? (j.scheduled ? 'after the run in progress' : style.yellow('none (timer stopped)')) : j.next,
+        last?.started ? ago(last.started) : '',
+        last?.duration_ms === null || last === null ? '' : `${(last.duration_ms / 1000).toFixed(1)} s`,
+        result,
+        j.last_success === null ? '' : j.overdue ? style.red(`${ago(j.last_success)} (overdue)`) : ago(j.last_success),
+        j.skipped.count === 0 ? '' : `${j.skipped.count} (last ${j.skipped.last === null ? '?' : ago(j.skipped.last)})`,
+      ];
+    }),
+  );
 }
 
 function tunnelTable(tunnels: readonly TunnelStatus[]): string {
