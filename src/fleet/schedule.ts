@@ -163,7 +163,8 @@ export function jobRecordScript(unit: string): string {
     `n=$(date +%s%3N); case $n in ''|*[!0-9]*) n=$(date +%s)000 ;; esac`,
     `printf 'started=%s\\nended=%s\\nresult=%s\\ncode=%s\\nstatus=%s\\n' "$(cat "$d/started" 2>/dev/null)" "$n" "$SERVICE_RESULT" "$EXIT_CODE" "$EXIT_STATUS" > "$d/last.tmp" && mv -f "$d/last.tmp" "$d/last"`,
     `printf '%s\\n' "$n" > "$d/ended.tmp" && mv -f "$d/ended.tmp" "$d/ended"`,
-    `if [ "$SERVICE_RESULT" = success ]; then printf '%s\\n' "$n" > "$d/succeeded.tmp" && mv -f "$d/succeeded.tmp" "$d/succeeded"; fi`,
+    // A run stopped by a signal (deploy --force) ends "success" for systemd: not a success of the job.
+    `if [ "$SERVICE_RESULT" = success ] && [ "$EXIT_CODE" = exited ]; then printf '%s\\n' "$n" > "$d/succeeded.tmp" && mv -f "$d/succeeded.tmp" "$d/succeeded"; fi`,
     'exit 0',
   ].join('; ');
 }

@@ -67,6 +67,7 @@ export function parseJobStatus(services: readonly RuntimeService[], output: stri
     const ended = ms(files.get('last.ended'));
     const result = files.get('last.result');
     const status = files.get('last.status');
+    const code = files.get('last.code');
     const last: JobRun | null =
       ended === null || result === undefined
         ? null
@@ -78,7 +79,8 @@ export function parseJobStatus(services: readonly RuntimeService[], output: stri
             exit_status: status !== undefined && /^-?\d+$/.test(status) ? Number(status) : null,
             // systemd's EXIT_STATUS is the signal's name when the run was killed (code killed/dumped).
             signal: status !== undefined && !/^-?\d+$/.test(status) && status !== '' ? status : null,
-            ok: result === 'success',
+            // A run stopped by a signal on request ends "success" for systemd; not for the job.
+            ok: result === 'success' && (code === undefined || code === 'exited'),
           };
     const active = unit?.get('ActiveState');
     const running =
