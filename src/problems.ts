@@ -115,7 +115,8 @@ export const RULES: Record<string, RuleInfo> = {
     id: 'schedule',
     severity: 'error',
     level: 'check',
-    summary: 'service.schedule: systemd accepts the calendar (systemd-analyze calendar), and the job has a command, no port, no swap, and a host whose supervisor runs timers.',
+    summary:
+      'service.schedule: systemd accepts the calendar (systemd-analyze calendar), and the job has a command, no port, no swap, and a host whose supervisor runs timers.',
   },
   mesh_address: { id: 'mesh_address', severity: 'error', level: 'check', summary: 'Mesh IPs are inside the mesh CIDR and used once.' },
   duplicate_project: { id: 'duplicate_project', severity: 'error', level: 'check', summary: 'A project is declared once per environment.' },

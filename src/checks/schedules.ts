@@ -16,7 +16,11 @@ type At = (file: string, path: (string | number)[], key?: boolean) => Location;
 /** What `systemd-analyze calendar` says of each expression: its message when it rejects one; undefined when it cannot be run here. */
 export function calendarVerdicts(expressions: readonly string[]): Map<string, string> | undefined {
   if (expressions.length === 0) return new Map();
-  const r = spawnSync('systemd-analyze', ['calendar', '--', ...expressions], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' } });
+  const r = spawnSync('systemd-analyze', ['calendar', '--', ...expressions], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
+  });
   if (r.error !== undefined || r.status === null) return undefined;
   const out = new Map<string, string>();
   for (const line of r.stderr.split('\n')) {
@@ -39,11 +43,18 @@ export function scheduleProblems(fleet: Fleet, at: At): Problem[] {
       if (!(error instanceof ScheduleWordsError)) throw error;
       out.push(problem('schedule', calendar(s), `${s.id}: ${error.message}`, error.hint));
     }
-    const refuse = (path: string[], message: string, hint: string) => out.push(problem('schedule', at(s.manifest, ['service', ...path], true), `${s.id}: ${message}`, hint));
-    if (s.port !== undefined) refuse(['port'], 'a scheduled job has no port (it is not running between runs)', 'remove service.port, or service.schedule to run it as a standing service');
+    const refuse = (path: string[], message: string, hint: string) =>
+      out.push(problem('schedule', at(s.manifest, ['service', ...path], true), `${s.id}: ${message}`, hint));
+    if (s.port !== undefined)
+      refuse(
+        ['port'],
+        'a scheduled job has no port (it is not running between runs)',
+        'remove service.port, or service.schedule to run it as a standing service',
+      );
     if (s.swapPorts !== undefined) refuse(['swap'], 'a scheduled job is not swapped behind an edge', 'remove service.swap');
     if (s.kind === 'edge') refuse(['kind'], 'an edge is never a scheduled job', 'use kind: worker');
-    if (s.compose !== undefined) refuse(['compose'], 'a scheduled job runs as a unit of its own, not a Compose service', 'give it a service.command and ship it as a release');
+    if (s.compose !== undefined)
+      refuse(['compose'], 'a scheduled job runs as a unit of its own, not a Compose service', 'give it a service.command and ship it as a release');
     else if (s.command === undefined) refuse(['schedule'], 'a scheduled job needs service.command (what each run runs)', 'add service.command');
     const why = runtimeOf(s).noSchedule;
     if (why !== null) refuse(['schedule'], why, 'run it on a systemd host');

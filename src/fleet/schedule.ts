@@ -62,7 +62,8 @@ export function onCalendarOf(calendar: string): string {
   if (lower === 'weekly' && words.length === 3) {
     const day = second!.toLowerCase().slice(0, 3);
     const t = TIME.exec(third!);
-    if (!DAYS.includes(day) || !t) throw new ScheduleWordsError(`"${calendar}" is not a day and a time`, 'write weekly DAY HH:MM, e.g. weekly mon 04:30');
+    if (!DAYS.includes(day) || !t)
+      throw new ScheduleWordsError(`"${calendar}" is not a day and a time`, 'write weekly DAY HH:MM, e.g. weekly mon 04:30');
     return `${day[0]!.toUpperCase()}${day.slice(1)} *-*-* ${pad(t[1]!)}:${t[2]}:${t[3] ?? '00'}`;
   }
   if (lower === 'hourly' && words.length === 2) {

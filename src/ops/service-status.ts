@@ -86,7 +86,8 @@ export function verdictOf(service: Service, state: UnitState | null, health: Hea
 export function jobVerdict(service: Service, state: UnitState | null, job: JobStatus): { verdict: Verdict; reason?: string } {
   const timer = verdictOf(service, state, null);
   if (timer.verdict === 'not-found') return { verdict: 'not-found', reason: `timer ${job.timer} is not installed` };
-  if (timer.verdict !== 'healthy' && timer.verdict !== 'starting') return { ...timer, reason: `timer ${job.timer} ${timer.reason ?? 'is not active'}: no runs are scheduled` };
+  if (timer.verdict !== 'healthy' && timer.verdict !== 'starting')
+    return { ...timer, reason: `timer ${job.timer} ${timer.reason ?? 'is not active'}: no runs are scheduled` };
   const last = job.last;
   if (last !== null && !last.ok) {
     const how = last.signal !== null ? `killed by SIG${last.signal}` : last.exit_status !== null ? `exit status ${last.exit_status}` : '';

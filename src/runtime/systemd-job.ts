@@ -21,7 +21,8 @@ type Job = RuntimeService & { unit: string; job: NonNullable<RuntimeService['job
 
 export const isJob = (rs: RuntimeService): rs is Job => rs.job !== undefined && rs.unit !== undefined;
 
-const JOB_PROPS = 'Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NRestarts,MainPID,NextElapseUSecRealtime,LastTriggerUSec,ExecMainStartTimestamp';
+const JOB_PROPS =
+  'Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NRestarts,MainPID,NextElapseUSecRealtime,LastTriggerUSec,ExecMainStartTimestamp';
 
 /**
  * The jobs' part of a host's status: one `systemctl show` for every job's timer and unit, the
@@ -59,7 +60,12 @@ export function parseJobStatus(services: readonly RuntimeService[], output: stri
   const clock = Number(recs.find((r) => r[0] === 'jobclock')?.[1] ?? '') || null;
   for (const j of jobs) {
     const files = new Map<string, string>();
-    for (const r of recs) if (r[0] === 'jobfile' && r[1] === j.id) files.set(r[2] === 'last' ? `last.${(r[3] ?? '').split('=')[0]}` : r[2]!, r[2] === 'last' ? (r[3] ?? '').slice((r[3] ?? '').indexOf('=') + 1) : (r[3] ?? ''));
+    for (const r of recs)
+      if (r[0] === 'jobfile' && r[1] === j.id)
+        files.set(
+          r[2] === 'last' ? `last.${(r[3] ?? '').split('=')[0]}` : r[2]!,
+          r[2] === 'last' ? (r[3] ?? '').slice((r[3] ?? '').indexOf('=') + 1) : (r[3] ?? ''),
+        );
     const timer = blocks.get(j.job.timer);
     const unit = blocks.get(j.unit);
     const periodS = Number(recs.find((r) => r[0] === 'jobperiod' && r[1] === j.id)?.[2] ?? '') || null;

@@ -38,7 +38,9 @@ ${installUnitFunction(true)}`,
 
 async function lifecycle(call: LifecycleCall): Promise<LifecycleDone> {
   // A scheduled job is started, stopped and restarted as its timer (`run` starts a run now).
-  const { service, rs, action, wait, timeoutMs, quickMs, run, report } = isJob(call.rs) ? { ...call, rs: { ...call.rs, unit: call.rs.job.timer } } : call;
+  const { service, rs, action, wait, timeoutMs, quickMs, run, report } = isJob(call.rs)
+    ? { ...call, rs: { ...call.rs, unit: call.rs.job.timer } }
+    : call;
   if (rs.unit === undefined) return { outcome: 'failed', ok: false, detail: 'no systemd unit declared (service.systemd_unit or service.command)' };
   // A swap service: its live instance (stop: every instance), picked on the host (systemd-swap.ts).
   const label = rs.swap === undefined ? rs.unit : `the live instance of ${swapInstance(rs.unit, '')}`;

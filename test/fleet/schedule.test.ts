@@ -52,7 +52,14 @@ test('the job unit is a hardened oneshot with its run record; the timer says whe
   assert.match(unit, /^ExecCondition=\+\/bin\/sh -c /m);
   assert.match(unit, /^ExecStopPost=\+\/bin\/sh -c /m);
   const timer = renderTimer(s, undefined);
-  for (const line of ['OnCalendar=*-*-* 03:00:00', 'Persistent=false', 'RandomizedDelaySec=90', 'AccuracySec=1s', 'Unit=sweep.service', 'WantedBy=timers.target'])
+  for (const line of [
+    'OnCalendar=*-*-* 03:00:00',
+    'Persistent=false',
+    'RandomizedDelaySec=90',
+    'AccuracySec=1s',
+    'Unit=sweep.service',
+    'WantedBy=timers.target',
+  ])
     assert.ok(timer.split('\n').includes(line), `${line}\n${timer}`);
   if (!requireTool(t, 'systemd-analyze', 'apt-get install systemd')) return;
   const dir = mkdtempSync(join(tmpdir(), 'manage-apps-job-'));
@@ -61,9 +68,7 @@ test('the job unit is a hardened oneshot with its run record; the timer says whe
     writeFileSync(join(dir, 'sweep.timer'), timer);
     const v = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, 'sweep.timer'), join(dir, 'sweep.service')], { encoding: 'utf8' });
     // The working directory and program exist only on the host: that is all verify may say.
-    const said = `${v.stdout}${v.stderr}`
-      .split('\n')
-      .filter((l) => l.trim() !== '' && !/\/srv\/sweep\/current/.test(l));
+    const said = `${v.stdout}${v.stderr}`.split('\n').filter((l) => l.trim() !== '' && !/\/srv\/sweep\/current/.test(l));
     assert.deepEqual(said, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -55,7 +55,8 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
   const deploy = (h: HostName, version: string, ...extra: string[]) =>
     cli('deploy', project(h), '--artifact', art[version]!, '--json', ...WINDOW, ...extra);
   const inHost = async (h: HostName, script: string) => (await fleet.exec(h, ['sh', '-c', script])).stdout.trim();
-  const mode = (h: HostName, m: string) => inHost(h, `mkdir -p /etc/jobctl && printf '%s\\n' '${m}' > /etc/jobctl/mode && chmod 644 /etc/jobctl/mode`);
+  const mode = (h: HostName, m: string) =>
+    inHost(h, `mkdir -p /etc/jobctl && printf '%s\\n' '${m}' > /etc/jobctl/mode && chmod 644 /etc/jobctl/mode`);
   const row = async (h: HostName): Promise<Row> => {
     const r = await cli('status', project(h), '--json');
     return json<{ services: Row[] }>(r).services[0]!;
@@ -225,7 +226,10 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
     assert.ok(Date.now() - t0 > 1000);
     // The run it waited for ended on its own, successfully, on the old release.
     const lines = await runLines(h);
-    assert.ok(lines.some((l) => /^run v1 end/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^run v1 end/.test(l)),
+      lines.join('\n'),
+    );
     await eventually('a run in progress', 30_000, () => running(h));
     // Without --json: what it did is said in words.
     const forced = await cli('deploy', project(h), '--artifact', art['v3']!, ...WINDOW, '--force');
@@ -276,7 +280,11 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
     const settle = async (h: HostName) => {
       await eventually(`${h}: the run ended`, 40_000, async () => !(await running(h)));
       await sleep(3000);
-      await eventually(`${h}: the revert settled`, 40_000, async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed && echo armed || echo clear`)) === 'clear');
+      await eventually(
+        `${h}: the revert settled`,
+        40_000,
+        async () => (await inHost(h, `test -e ${dir(h)}/.revert/armed && echo armed || echo clear`)) === 'clear',
+      );
     };
 
     async function faultCase(h: HostName, fault: 'kill' | 'cut', point: Point): Promise<void> {
@@ -314,7 +322,9 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
       }),
     );
     for (const o of outcomes)
-      console.log(`  ${o.problem ? '✖' : '✔'} ${o.fault === 'kill' ? 'SIGKILL' : 'network cut'} ${o.point} (${o.host}): ${o.problem ?? 'consistent'} — ${o.note}`);
+      console.log(
+        `  ${o.problem ? '✖' : '✔'} ${o.fault === 'kill' ? 'SIGKILL' : 'network cut'} ${o.point} (${o.host}): ${o.problem ?? 'consistent'} — ${o.note}`,
+      );
     const survived = outcomes.filter((o) => !o.problem).length;
     console.log(`${survived}/${outcomes.length} fault points survived`);
     assert.equal(outcomes.length, 6);

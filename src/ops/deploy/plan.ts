@@ -212,9 +212,15 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
       `arm the host's own revert: a systemd timer that switches back to the live release and its timer after ${windowS}s unless this deploy confirms`,
     );
     const install = entry.steps.findIndex((s) => s.startsWith('install ') || s.startsWith('keep the installed unit'));
-    entry.steps[install] = `install /etc/systemd/system/${rs.unit} and ${rs.job.timer} (${rs.job.calendar}) rendered from service.command and service.schedule (daemon-reload when they changed)`;
+    entry.steps[install] =
+      `install /etc/systemd/system/${rs.unit} and ${rs.job.timer} (${rs.job.calendar}) rendered from service.command and service.schedule (daemon-reload when they changed)`;
     const restart = entry.steps.indexOf(`restart ${rs.unit}`);
-    entry.steps.splice(restart, 2, `enable and restart ${rs.job.timer} (no run is started; the next one comes at its due time)`, `wait until ${rs.job.timer} is active`);
+    entry.steps.splice(
+      restart,
+      2,
+      `enable and restart ${rs.job.timer} (no run is started; the next one comes at its due time)`,
+      `wait until ${rs.job.timer} is active`,
+    );
   }
   return { entry, decided, artifact, ...(unit === undefined ? {} : { unit }), ...(timer === undefined ? {} : { timer }) };
 }

@@ -77,7 +77,9 @@ function jobTable(jobs: readonly ServiceStatus[]): string {
           ? 'not run yet'
           : last.ok
             ? style.green('success')
-            : style.red(`${last.result}${last.signal !== null ? ` (SIG${last.signal})` : last.exit_status !== null ? ` (exit ${last.exit_status})` : ''}`);
+            : style.red(
+                `${last.result}${last.signal !== null ? ` (SIG${last.signal})` : last.exit_status !== null ? ` (exit ${last.exit_status})` : ''}`,
+              );
       return [
         s.id,
         j.calendar,
