@@ -111,6 +111,12 @@ export const RULES: Record<string, RuleInfo> = {
     level: 'check',
     summary: 'service.swap.ports are two different ports, service.port is one of them, and the service has a command.',
   },
+  runtime: {
+    id: 'runtime',
+    severity: 'error',
+    level: 'check',
+    summary: "What the service's supervisor cannot take: on a Mac (launchd), a service.user, a calendar launchd has fields for, a reason for a GUI session.",
+  },
   schedule: {
     id: 'schedule',
     severity: 'error',

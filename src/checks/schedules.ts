@@ -59,6 +59,9 @@ export function scheduleProblems(fleet: Fleet, at: At): Problem[] {
     const why = runtimeOf(s).noSchedule;
     if (why !== null) refuse(['schedule'], why, 'run it on a systemd host');
   }
+  // What a service's runtime cannot take (launchd: a calendar it has no fields for, no service.user, …).
+  for (const s of fleet.services)
+    for (const p of runtimeOf(s).declarationProblems?.(s) ?? []) out.push(problem('runtime', at(s.manifest, p.path), `${s.id}: ${p.message}`, p.hint));
   const verdicts = calendarVerdicts([...new Set(readable.map((s) => s.schedule.onCalendar))]);
   if (verdicts === undefined) {
     for (const s of readable)

@@ -71,9 +71,12 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
       const host = hostName === undefined ? undefined : hostByName.get(hostName);
       const onLocalMachine = m.provider === 'local' || host?.local === true || host?.provider === 'local';
+      // A Mac that is not this machine is supervised by launchd; PID mode is for this machine only.
+      const onMac = !onLocalMachine && (host?.provider === 'mac' || m.provider === 'mac');
       const supervised = supervision(
         s,
-        onLocalMachine || m.provider === 'mac',
+        onLocalMachine,
+        onMac,
         `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`,
       );
       const service: Service = {
@@ -114,6 +117,8 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
           credentials: takesCredentials(s, m.provider) && supervised.unit !== undefined && !onLocalMachine,
         });
       if (s.schedule !== undefined) service.schedule = jobSchedule(s.schedule);
+      if (s.launchd !== undefined)
+        service.launchd = { session: s.launchd.session ?? 'system', ...(s.launchd.reason === undefined ? {} : { reason: s.launchd.reason }) };
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;
@@ -187,12 +192,14 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
 
 /**
  * Which runtime supervises a service (src/runtime/registry.ts), and the systemd unit it has: a
- * compose service is run by Docker (no unit); PID mode is for this machine and a mac (a declared
- * unit only, none rendered); everything else is a systemd unit, declared or rendered from
+ * compose service is run by Docker (no unit); a service on a Mac other than this machine by
+ * launchd (a property list, runtime/launchd.ts); PID mode is for this machine (a declared unit
+ * only, none rendered); everything else is a systemd unit, declared or rendered from
  * `command` (infra/v2).
  */
-function supervision(s: ManifestService, pidMode: boolean, renderedUnit: string): { supervisor: Supervisor; unit: string | undefined } {
+function supervision(s: ManifestService, pidMode: boolean, onMac: boolean, renderedUnit: string): { supervisor: Supervisor; unit: string | undefined } {
   if (s.compose !== undefined) return { supervisor: 'compose', unit: undefined };
+  if (onMac) return { supervisor: 'launchd', unit: undefined };
   if (pidMode) return { supervisor: 'pid', unit: s.systemd_unit };
   return { supervisor: 'systemd', unit: s.systemd_unit ?? (s.command !== undefined ? renderedUnit : undefined) };
 }

@@ -40,7 +40,7 @@ export interface Cluster extends InventoryCluster {
 
 export type Tunnel = InventoryTunnel;
 
-export type Supervisor = 'systemd' | 'pid' | 'compose';
+export type Supervisor = 'systemd' | 'pid' | 'compose' | 'launchd';
 
 /** A Docker Compose service: where its compose file is and what deploy pins. */
 export interface ComposeService {
@@ -99,6 +99,8 @@ export interface Service {
   runAs?: string;
   /** service.schedule (infra/v2): a scheduled job, run on its calendar instead of standing (fleet/schedule.ts). */
   schedule?: JobSchedule;
+  /** service.launchd (infra/v2): a Mac service that needs the user's GUI session runs as a LaunchAgent (runtime/launchd.ts). */
+  launchd?: { session: 'system' | 'gui'; reason?: string };
   /** service.hardening (infra/v2): what it writes, what it relaxes (render/hardening.ts). */
   hardening?: ManifestHardening;
   /** service.secrets (infra/v2): what it needs, from where on the operator's machine, delivered how (docs/secrets.md). */

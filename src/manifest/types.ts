@@ -54,6 +54,8 @@ export interface ManifestService {
   secrets?: Record<string, ManifestSecretSource>;
   /** A scheduled job: runs on this calendar instead of standing (docs/jobs.md). */
   schedule?: ManifestSchedule;
+  /** On a Mac: whether it needs the user's GUI session (a LaunchAgent) instead of running as a LaunchDaemon (docs/launchd.md). */
+  launchd?: { session?: 'system' | 'gui'; reason?: string };
 }
 
 /** service.schedule (infra/v2): fleet/schedule.ts reads it. */

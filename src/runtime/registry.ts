@@ -5,6 +5,7 @@
  */
 import type { Supervisor } from '../fleet/model.js';
 import { compose } from './compose.js';
+import { launchd } from './launchd.js';
 import { pid } from './pid.js';
 import type { Runtime } from './runtime.js';
 import { systemd } from './systemd.js';
@@ -14,6 +15,7 @@ export const RUNTIMES: { readonly [S in Supervisor]: Runtime<S> } = {
   systemd,
   pid,
   compose,
+  launchd,
 };
 
 /** Items (services, rows) by the runtime of each, in registry order; runtimes without any are left out. */

@@ -120,6 +120,9 @@ export interface Runtime<S extends Supervisor = Supervisor> {
    */
   readonly runNow?: (rs: RuntimeService) => { script: string } | { error: string };
 
+  /** What this runtime cannot take in the service's declaration, located in its manifest (validate reports them; rule `runtime`). */
+  readonly declarationProblems?: (service: Service) => { path: (string | number)[]; message: string; hint?: string }[];
+
   // ---- releases (deploy, rollback, the dead-man switch) ------------------------------------
   /** Absent: the runtime ships no releases (PID mode runs from its working tree). */
   readonly releases?: ReleaseRuntime;
