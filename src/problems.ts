@@ -115,7 +115,8 @@ export const RULES: Record<string, RuleInfo> = {
     id: 'runtime',
     severity: 'error',
     level: 'check',
-    summary: "What the service's supervisor cannot take: on a Mac (launchd), a service.user, a calendar launchd has fields for, a reason for a GUI session.",
+    summary:
+      "What the service's supervisor cannot take: on a Mac (launchd), a service.user, a calendar launchd has fields for, a reason for a GUI session.",
   },
   schedule: {
     id: 'schedule',

@@ -61,7 +61,8 @@ export function scheduleProblems(fleet: Fleet, at: At): Problem[] {
   }
   // What a service's runtime cannot take (launchd: a calendar it has no fields for, no service.user, …).
   for (const s of fleet.services)
-    for (const p of runtimeOf(s).declarationProblems?.(s) ?? []) out.push(problem('runtime', at(s.manifest, p.path), `${s.id}: ${p.message}`, p.hint));
+    for (const p of runtimeOf(s).declarationProblems?.(s) ?? [])
+      out.push(problem('runtime', at(s.manifest, p.path), `${s.id}: ${p.message}`, p.hint));
   const verdicts = calendarVerdicts([...new Set(readable.map((s) => s.schedule.onCalendar))]);
   if (verdicts === undefined) {
     for (const s of readable)

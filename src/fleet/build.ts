@@ -71,11 +71,12 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       const hostName = s.host ?? (m.provider === 'local' ? hosts.find((h) => h.local)?.name : undefined);
       const host = hostName === undefined ? undefined : hostByName.get(hostName);
       const onLocalMachine = m.provider === 'local' || host?.local === true || host?.provider === 'local';
-      // A Mac that is not this machine is supervised by launchd; PID mode is for this machine only.
-      const onMac = !onLocalMachine && (host?.provider === 'mac' || m.provider === 'mac');
+      // A service on a Mac that is not this machine and declares service.launchd is supervised by
+      // launchd; without it PID mode as before (launchd has not run on a real Mac yet: docs/launchd.md).
+      const onMac = !onLocalMachine && (host?.provider === 'mac' || m.provider === 'mac') && s.launchd !== undefined;
       const supervised = supervision(
         s,
-        onLocalMachine,
+        onLocalMachine || m.provider === 'mac',
         onMac,
         `${m.project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`,
       );
@@ -117,8 +118,15 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
           credentials: takesCredentials(s, m.provider) && supervised.unit !== undefined && !onLocalMachine,
         });
       if (s.schedule !== undefined) service.schedule = jobSchedule(s.schedule);
-      if (s.launchd !== undefined)
-        service.launchd = { session: s.launchd.session ?? 'system', ...(s.launchd.reason === undefined ? {} : { reason: s.launchd.reason }) };
+      if (s.launchd !== undefined) {
+        // The account it runs as: service.user, else the account manage-apps logs in to that Mac as (never root by default).
+        const user = s.user ?? host?.user;
+        service.launchd = {
+          session: s.launchd.session ?? 'system',
+          ...(s.launchd.reason === undefined ? {} : { reason: s.launchd.reason }),
+          ...(user === undefined ? {} : { user }),
+        };
+      }
       if (s.artifact !== undefined) service.artifact = s.artifact;
       if (s.backup !== undefined) service.backup = s.backup;
       if (s.gpu !== undefined) service.gpu = s.gpu;
@@ -197,7 +205,12 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
  * only, none rendered); everything else is a systemd unit, declared or rendered from
  * `command` (infra/v2).
  */
-function supervision(s: ManifestService, pidMode: boolean, onMac: boolean, renderedUnit: string): { supervisor: Supervisor; unit: string | undefined } {
+function supervision(
+  s: ManifestService,
+  pidMode: boolean,
+  onMac: boolean,
+  renderedUnit: string,
+): { supervisor: Supervisor; unit: string | undefined } {
   if (s.compose !== undefined) return { supervisor: 'compose', unit: undefined };
   if (onMac) return { supervisor: 'launchd', unit: undefined };
   if (pidMode) return { supervisor: 'pid', unit: s.systemd_unit };

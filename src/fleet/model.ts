@@ -100,7 +100,7 @@ export interface Service {
   /** service.schedule (infra/v2): a scheduled job, run on its calendar instead of standing (fleet/schedule.ts). */
   schedule?: JobSchedule;
   /** service.launchd (infra/v2): a Mac service that needs the user's GUI session runs as a LaunchAgent (runtime/launchd.ts). */
-  launchd?: { session: 'system' | 'gui'; reason?: string };
+  launchd?: { session: 'system' | 'gui'; reason?: string; user?: string };
   /** service.hardening (infra/v2): what it writes, what it relaxes (render/hardening.ts). */
   hardening?: ManifestHardening;
   /** service.secrets (infra/v2): what it needs, from where on the operator's machine, delivered how (docs/secrets.md). */

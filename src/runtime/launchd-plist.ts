@@ -64,19 +64,20 @@ export interface LaunchdPlacement {
 export function launchdPlacement(service: Service): LaunchdPlacement {
   const label = launchdLabel(service);
   const gui = service.launchd?.session === 'gui';
-  if (service.runAs === undefined)
+  const user = service.launchd?.user;
+  if (user === undefined || user === 'root')
     throw new PlistError(
-      gui ? 'a LaunchAgent runs in the session of service.user: name it' : 'a LaunchDaemon without service.user would run as root',
-      ['service', 'user'],
-      'set service.user to the macOS account it runs as',
+      gui ? 'a LaunchAgent runs in the session of a user: name it' : 'a LaunchDaemon without an account would run as root',
+      ['service', 'launchd'],
+      "set service.user (or the host's user in the inventory) to the macOS account it runs as",
     );
-  if (!USER.test(service.runAs)) throw new PlistError(`user ${service.runAs} is not a plain account name`, ['service', 'user']);
+  if (!USER.test(user)) throw new PlistError(`user ${user} is not a plain account name`, ['service', 'user']);
   return {
     label,
     domain: gui ? 'gui' : 'system',
-    user: service.runAs,
+    user,
     // An agent's plist is written by its own user into its own home (root never writes into another account's directory).
-    plistPath: gui ? `~${service.runAs}/Library/LaunchAgents/${label}.plist` : `/Library/LaunchDaemons/${label}.plist`,
+    plistPath: gui ? `~${user}/Library/LaunchAgents/${label}.plist` : `/Library/LaunchDaemons/${label}.plist`,
     stdout: `${LOG_DIR}/${label}/out.log`,
     stderr: `${LOG_DIR}/${label}/err.log`,
   };

@@ -90,7 +90,8 @@ function parseStatus(services: readonly RuntimeService[], output: string): Servi
     const r = recs.find((x) => x[1] === s.id);
     const state = r === undefined ? null : launchdState(r[2] ?? '', r[3] ?? '');
     // A scheduled job waits between its runs: loaded and not failed is as it should be.
-    if (s.job !== undefined && state?.load === 'loaded' && state.active === 'inactive') return { id: s.id, state: { ...state, active: 'active', sub: 'scheduled' }, health: null };
+    if (s.job !== undefined && state?.load === 'loaded' && state.active === 'inactive')
+      return { id: s.id, state: { ...state, active: 'active', sub: 'scheduled' }, health: null };
     return { id: s.id, state, health: healthOf(s, probes) };
   });
 }
@@ -186,7 +187,8 @@ async function lifecycle({ rs, action, wait, timeoutMs, quickMs, run, report }: 
   const r = await run(lifecycleScript(rs, action, wait ? timeoutMs : 1000), timeoutMs + quickMs + 30_000);
   if (r.unreachable) return { outcome: 'unreachable', ok: false, detail: r.unreachable };
   const gate = parseGate(r.stdout);
-  if (action === 'stop') return gate.outcome === 'stopped' ? { outcome: 'stopped', ok: true } : { outcome: 'failed', ok: false, detail: failureReason(r) };
+  if (action === 'stop')
+    return gate.outcome === 'stopped' ? { outcome: 'stopped', ok: true } : { outcome: 'failed', ok: false, detail: failureReason(r) };
   if (gate.outcome === 'ready' || (!wait && gate.outcome === 'timeout'))
     return { outcome: action === 'restart' ? 'restarted' : 'started', ok: true, detail: gate.detail };
   const since = Number(records(r.stdout).find((x) => x[0] === 'since')?.[1] ?? '') || undefined;
@@ -234,7 +236,14 @@ export const launchd: Runtime<'launchd'> = {
     const place = launchdPlacement(service);
     rs.launchd = { ...place, plist: renderPlist(service) };
     if (service.schedule !== undefined)
-      rs.job = { timer: place.label, calendar: service.schedule.calendar, onCalendar: service.schedule.onCalendar, stateDir: '', timeoutS: service.schedule.timeoutS, graceS: service.schedule.graceS };
+      rs.job = {
+        timer: place.label,
+        calendar: service.schedule.calendar,
+        onCalendar: service.schedule.onCalendar,
+        stateDir: '',
+        timeoutS: service.schedule.timeoutS,
+        graceS: service.schedule.graceS,
+      };
     return rs;
   },
 

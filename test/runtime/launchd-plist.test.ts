@@ -7,12 +7,16 @@ import { test } from 'node:test';
 import { launchdPlacement, launchdPlist, launchdSchedule, plistXml, renderPlist } from '../../src/runtime/launchd-plist.js';
 import { find, inventory, loadTree } from '../helpers/tree.js';
 
+/** A Mac service that opts in to launchd (service.launchd); `launchd:` in `service` replaces the empty block. */
 const mac = (service: string, project = 'mail-sync') =>
-  `apiVersion: infra/v2\nproject: ${project}\nprovider: mac\nservice:\n  host: mini\n${service}`;
+  `apiVersion: infra/v2\nproject: ${project}\nprovider: mac\nservice:\n  host: mini\n${service.includes('launchd:') ? '' : '  launchd: {}\n'}${service}`;
 
 /** The plist as Python's plistlib reads it (JSON of the value), or its error. */
 function plistlib(xml: string): unknown {
-  const r = spawnSync('python3', ['-c', 'import sys,json,plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: xml, encoding: 'utf8' });
+  const r = spawnSync('python3', ['-c', 'import sys,json,plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
+    input: xml,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -22,8 +26,15 @@ async function service(yaml: string, project?: string) {
   return { loaded, service: loaded.fleet.services[0]! };
 }
 
+test('a Mac service without service.launchd stays in PID mode (launchd is opted in to until it has run on a real Mac)', async () => {
+  const { service: s } = await service('apiVersion: infra/v2\nproject: p\nprovider: mac\nservice:\n  host: mini\n  user: quinn\n  command: ./p\n');
+  assert.equal(s.supervisor, 'pid');
+});
+
 test('a standing service on a Mac is a LaunchDaemon in the system domain, run as service.user; plistlib reads it back', async () => {
-  const { loaded, service: s } = await service(mac('  port: 4444\n  user: quinn\n  command: ./bin/mail-sync --smtp 127.0.0.1:1025\n  env_file: /etc/mail-sync/env\n'));
+  const { loaded, service: s } = await service(
+    mac('  port: 4444\n  user: quinn\n  command: ./bin/mail-sync --smtp 127.0.0.1:1025\n  env_file: /etc/mail-sync/env\n'),
+  );
   assert.deepEqual(loaded.problems, []);
   assert.equal(s.supervisor, 'launchd');
   const place = launchdPlacement(s);
@@ -61,7 +72,10 @@ test('a standing service on a Mac is a LaunchDaemon in the system domain, run as
 
 test('a service that needs the user’s session is a LaunchAgent in gui/<uid>, its plist in that user’s home; without a reason it is a located problem', async () => {
   const { loaded, service: s } = await service(
-    mac('  port: 3100\n  user: quinn\n  command: node sync.js\n  launchd:\n    session: gui\n    reason: reads iMessage from the Messages database\n', 'mac-sync'),
+    mac(
+      '  port: 3100\n  user: quinn\n  command: node sync.js\n  launchd:\n    session: gui\n    reason: reads iMessage from the Messages database\n',
+      'mac-sync',
+    ),
   );
   assert.deepEqual(loaded.problems, []);
   const place = launchdPlacement(s);
@@ -75,7 +89,7 @@ test('a service that needs the user’s session is a LaunchAgent in gui/<uid>, i
   assert.match(p?.message ?? '', /a LaunchAgent runs only while its user is logged in at the screen/);
   assert.equal(p?.line, 9);
   const root = await service(mac('  command: ./daemon\n'));
-  assert.match(find(root.loaded.problems, 'runtime')?.message ?? '', /a LaunchDaemon without service.user would run as root/);
+  assert.match(find(root.loaded.problems, 'runtime')?.message ?? '', /a LaunchDaemon without an account would run as root/);
 });
 
 test('scheduled jobs on a Mac: StartCalendarInterval from the simple words; a systemd expression is a located problem', async () => {
@@ -93,7 +107,7 @@ test('scheduled jobs on a Mac: StartCalendarInterval from the simple words; a sy
   const expr = await service(mac('  user: quinn\n  kind: worker\n  command: ./sweep\n  schedule:\n    calendar: Mon..Fri *-*-* 09:00\n'));
   const p = find(expr.loaded.problems, 'runtime');
   assert.match(p?.message ?? '', /launchd cannot run "Mon..Fri \*-\*-\* 09:00"/);
-  assert.equal(p?.line, 10);
+  assert.equal(p?.line, 11);
 });
 
 test('the XML escapes what it must and refuses what a plist cannot carry', () => {
