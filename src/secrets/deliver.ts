@@ -432,4 +432,3 @@ export async function switchSecrets(
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-export { ENV_FILE_NAME, credentialFile };

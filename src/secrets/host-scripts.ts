@@ -17,7 +17,7 @@ import { heredoc } from '../data/postgres.js';
 import type { SecretDelivery } from '../manifest/secrets.js';
 import { serviceSecretsDir } from './layout.js';
 
-export { HOST_SECRETS_ROOT, FINGERPRINT_HEADER, ENV_FILE_NAME, serviceSecretsDir, currentPath, credentialFile } from './layout.js';
+export { HOST_SECRETS_ROOT, FINGERPRINT_HEADER, ENV_FILE_NAME, credentialFile } from './layout.js';
 
 export interface SecretsDirTarget {
   id: string;
