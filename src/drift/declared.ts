@@ -10,7 +10,8 @@ import { byClusterHost, selectDatabases, type DeclaredDatabase } from '../data/d
 import type { Fleet, Host, Service } from '../fleet/model.js';
 import { portRegistry, type PortEntry } from '../inspect/ports.js';
 import { renderCaddy } from '../render/caddy.js';
-import { renderUnit, swapTemplateName, unitName, unitSkipReason, UnitError } from '../render/systemd-unit.js';
+import { jobTimer } from '../fleet/schedule.js';
+import { renderTimer, renderUnit, swapTemplateName, unitName, unitSkipReason, UnitError } from '../render/systemd-unit.js';
 import { renderTunnels } from '../render/tunnels.js';
 import { runtimeOf } from '../runtime/registry.js';
 import { defaultLocator } from '../source/locator.js';
@@ -63,18 +64,31 @@ export interface Declared {
   hosts: DeclaredHost[];
 }
 
-function unitOf(service: Service, host: Host): DeclaredUnit | { owner: string; reason: string } | undefined {
-  if (unitSkipReason(service) !== undefined || runtimeOf(service).releases === undefined) return undefined;
+/**
+ * The units deploy installs for a service, as they would render now: its unit (a swap: the
+ * template), and for a scheduled job its timer too. A job's unit is started by its timer, so the
+ * timer is what is enabled, never the unit.
+ */
+function unitsOf(service: Service, host: Host): DeclaredUnit[] | { owner: string; reason: string } {
+  if (unitSkipReason(service) !== undefined || runtimeOf(service).releases === undefined) return [];
   try {
     const unit = unitName(service);
     const swap = service.swapPorts !== undefined;
-    return {
-      file: swap ? swapTemplateName(unit) : unit,
-      content: renderUnit(service, host, swap ? { template: 'swap' } : {}),
-      owner: service.id,
-      enabled: swap ? null : unit,
-      source: service.manifest,
-    };
+    const job = service.schedule !== undefined;
+    const units: DeclaredUnit[] = [
+      {
+        file: swap ? swapTemplateName(unit) : unit,
+        content: renderUnit(service, host, swap ? { template: 'swap' } : {}),
+        owner: service.id,
+        enabled: swap || job ? null : unit,
+        source: service.manifest,
+      },
+    ];
+    if (job) {
+      const timer = jobTimer(unit);
+      units.push({ file: timer, content: renderTimer(service, host), owner: service.id, enabled: timer, source: service.manifest });
+    }
+    return units;
   } catch (error) {
     if (error instanceof UnitError) return { owner: service.id, reason: error.message };
     throw error;
@@ -100,14 +114,13 @@ export function declare(fleet: Fleet, selected: readonly Service[], hostNames?: 
     const unrenderable: DeclaredHost['unrenderable'] = [];
     const allUnitFiles = new Set<string>();
     for (const s of fleet.services.filter((x) => x.host === host.name)) {
-      const u = unitOf(s, host);
-      if (u === undefined) continue;
-      if ('reason' in u) {
-        if (services.includes(s)) unrenderable.push(u);
+      const declared = unitsOf(s, host);
+      if ('reason' in declared) {
+        if (services.includes(s)) unrenderable.push(declared);
         continue;
       }
-      allUnitFiles.add(u.file);
-      if (services.includes(s)) units.push(u);
+      for (const u of declared) allUnitFiles.add(u.file);
+      if (services.includes(s)) units.push(...declared);
     }
     const initiated = tunnels.filter((t) => t.initiator === host.name);
     for (const t of initiated) {

@@ -104,6 +104,16 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
     assert.equal(await inHost('j1', 'cat /etc/systemd/system/sweep-j1.timer'), timer.trim());
     const unit = files.find((f) => f.path === 'j1/sweep-j1.service')?.content ?? '';
     assert.equal(await inHost('j1', 'cat /etc/systemd/system/sweep-j1.service'), unit.trim());
+    // Drift sees a freshly deployed job as declared: its timer is a unit of its own, and the timer, not the
+    // job's unit, is what is enabled.
+    // (The base image's own Caddy listens on 80 and nothing here declares it: drift rightly calls that extra.)
+    const drift = await cli('drift', project('j1'), '--json');
+    const findings = json<{ findings: { kind: string; subject: string; detail: string }[] }>(drift).findings;
+    assert.deepEqual(
+      findings.filter((f) => !(f.kind === 'port' && /caddy\.service/.test(f.detail))),
+      [],
+      drift.stdout + drift.stderr,
+    );
   });
 
   test('it runs on time with the CLI gone; status shows the next and the last run; logs show its output', async () => {
