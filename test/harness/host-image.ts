@@ -233,6 +233,12 @@ cd "$root"
 pivot_root . tmp
 umount -l /tmp
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+# Shared propagation inside the host, as on a machine: systemd marks / shared only when the
+# kernel starts it, never in a container, and it builds a unit's credentials in a child mount
+# namespace and moves them into place, which a private / never lets the unit see (an empty
+# $CREDENTIALS_DIRECTORY). The peer groups are the host's own: unshare made every mount private
+# to the machine first.
+mount --make-rshared /
 export container=other
 exec ${SYSTEMD_BINARY} --system
 `;

@@ -141,7 +141,9 @@ describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 90
         H1,
         8081,
         `    SHARED: { pass: fleet/shared, as: env }\n    API_OWN: { file: ${vaultFile}, as: env }\n    API_SIGNING: { file: ${vaultFile} }\n`,
-        'SHARED,API_OWN',
+        // api serves the hash of what it reads from $CREDENTIALS_DIRECTORY/API_SIGNING (the same vault
+        // file as API_OWN, so the same value): the credential reaches the service through systemd.
+        'SHARED,API_SIGNING',
       ),
       'api/app/server.mjs': SECRET_APP,
       'web/.infra.yaml': manifest(
@@ -197,8 +199,7 @@ describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 90
     const cred = await fleet.ssh(H1, `stat -c '%U %a' ${d1}/API_SIGNING.cred; cat ${d1}/API_SIGNING.cred`);
     assert.match(cred.stdout, /^root 600\n/);
     assert.ok(!cred.stdout.includes(values['API_OWN']!), 'the credential is encrypted on the host');
-    // The test hosts' systemd hands a unit an empty $CREDENTIALS_DIRECTORY (even for SetCredential=):
-    // the credential is proved by systemd's own decryption on the host, hashed there.
+    // The service answered the credential's hash above; systemd's own decryption on the host agrees.
     const decrypted = await fleet.ssh(H1, `systemd-creds decrypt --name=API_SIGNING ${d1}/API_SIGNING.cred - | sha256sum`);
     assert.equal(decrypted.stdout.split(' ')[0], hashOf(values['API_OWN']!));
     const unit = await fleet.ssh(H1, 'cat /etc/systemd/system/api.service');
