@@ -10,6 +10,7 @@ import { records } from '../runtime/shell.js';
 import { failureReason } from '../transport/types.js';
 import { Ops } from './context.js';
 import type { OpsSettings } from './settings.js';
+import { stepPrinter } from './progress.js';
 
 export interface HostConfig extends ConfigInstall {
   host: string;
@@ -79,18 +80,4 @@ export async function installConfigs(
       }),
     ),
   );
-}
-
-/** `@@step` lines as they come: the progress a person (and the fault tests) follow. */
-function stepPrinter(host: string, progress: (line: string) => void): (chunk: string) => void {
-  let buffer = '';
-  return (chunk) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.startsWith('@@step\t')) progress(`${host}: ${line.slice(7)}`);
-    }
-  };
 }

@@ -17,6 +17,7 @@ import { failureReason } from '../transport/types.js';
 import { resolveTunnels } from '../tunnels/resolve.js';
 import { Ops } from './context.js';
 import type { OpsSettings } from './settings.js';
+import { stepPrinter } from './progress.js';
 
 export type PrepareMode = 'check' | 'dry-run' | 'apply';
 
@@ -185,17 +186,4 @@ function packagesFor(h: HostRequirements, compose: string): Map<string, string> 
   const out = new Map<string, string>();
   for (const r of h.requirements) if (r.need.kind === 'program') out.set(r.id, aptPackage(r.need.capability, r.need.version, compose));
   return out;
-}
-
-function stepPrinter(host: string, progress: PrepareProgress): (chunk: string) => void {
-  let buffer = '';
-  return (chunk) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.startsWith('@@step\t')) progress(`${host}: ${line.slice(7)}`);
-    }
-  };
 }

@@ -157,3 +157,20 @@ export function makeProgress(options: { json?: boolean; quiet?: boolean }): Prog
   if (process.stderr.isTTY === true && process.env['TERM'] !== 'dumb' && process.env['CI'] === undefined) return new TerminalProgress();
   return new LineProgress();
 }
+
+/**
+ * The `@@step` lines of a host script's stdout as they come, each as "host: step": the progress
+ * a person (and the fault tests) follow while a script changes a host. Chunks split lines anywhere.
+ */
+export function stepPrinter(host: string, progress: (line: string) => void): (chunk: string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.startsWith('@@step\t')) progress(`${host}: ${line.slice(7)}`);
+    }
+  };
+}

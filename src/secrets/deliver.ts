@@ -431,4 +431,3 @@ export async function switchSecrets(
   );
   return out.sort((a, b) => a.id.localeCompare(b.id));
 }
-
