@@ -61,7 +61,7 @@ mkdirSync(big);
 if (!args.page) generateFleet(big, prng(20260703), { hosts: Number(args.hosts), services: Number(args.services), clusters: 100 });
 const fleets = [
   { name: 'examples/fleet', root: join(repo, 'examples/fleet'), target: 1000 },
-  { name: 'test/fixtures/seed000', root: join(repo, 'test/fixtures/seed000'), target: 1000 },
+  { name: 'test/fixtures/five-hosts', root: join(repo, 'test/fixtures/five-hosts'), target: 1000 },
   { name: `generated ${args.hosts} hosts / ${args.services} services`, root: big, target: 2000 },
 ];
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Screenshots for the docs: the dashboard page (`graph --format html`) of a five-host
-// fleet (test/fixtures/seed000) in headless Chromium: the picture, a what-if, a drain.
+// fleet (test/fixtures/five-hosts) in headless Chromium: the picture, a what-if, a drain.
 //   npm run build && node scripts/dashboard-screenshots.mjs
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(os.tmpdir(), 'manage-apps-shots-'));
-const res = spawnSync(process.execPath, [join(repo, 'bin/manage-apps.js'), 'graph', '--format', 'html', '--root', 'test/fixtures/seed000'], {
+const res = spawnSync(process.execPath, [join(repo, 'bin/manage-apps.js'), 'graph', '--format', 'html', '--root', 'test/fixtures/five-hosts'], {
   cwd: repo,
   encoding: 'utf8',
 });

@@ -1,7 +1,7 @@
 // Issue 21: the design notes the product grew from ("seeds") are not part of the product. No
 // help text, message, hint, schema description, README or doc names them; docs describe the
-// user's situation instead. Test fixture directories (test/fixtures/seed000, …) may keep
-// their names, and a benchmark's PRNG seed is a seed.
+// user's situation instead. The fixture directories are named for the fleets they hold
+// (test/fixtures/five-hosts, legacy-exit, …); a benchmark's PRNG seed is a seed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';

@@ -5,7 +5,7 @@ import { backupReport, objectiveRank, worst, type BackupReport } from '../../src
 import { cli, cliJson, indexOf, loadFixture } from './helpers.js';
 
 test('seed 000: the production database with no backup policy (mac-sync mirror) is reported; exit 1', async () => {
-  const { index } = await loadFixture('seed000');
+  const { index } = await loadFixture('five-hosts');
   const r = backupReport(index);
   assert.equal(r.ok, false);
   assert.deepEqual(
@@ -37,7 +37,7 @@ test('seed 000: the production database with no backup policy (mac-sync mirror) 
   assert.deepEqual([loss['plum']!.worst_rpo, loss['plum']!.worst_rto], ['n/a', 'n/a']);
   assert.ok(loss['apricot']!.holds_backups_of.includes('cluster platform-pg'));
 
-  const cmd = cli(['backups', '--root', 'test/fixtures/seed000']);
+  const cmd = cli(['backups', '--root', 'test/fixtures/five-hosts']);
   assert.equal(cmd.status, 1);
   assert.match(cmd.stdout, /✖ production database cluster mac-sync-mirror \(postgres on black\) has no backup policy/);
   assert.match(cmd.stdout, /If a host is lost/);
@@ -95,7 +95,7 @@ test('objectives: n/a < continuous < durations (by length) < none', () => {
 });
 
 test('CLI: backups --json shape', () => {
-  const { status, json } = cliJson<BackupReport & { problems: unknown[] }>(['backups', '--root', 'test/fixtures/seed003']);
+  const { status, json } = cliJson<BackupReport & { problems: unknown[] }>(['backups', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['clusters', 'services', 'missing', 'warnings', 'host_loss', 'ok', 'drills', 'problems']);
   assert.deepEqual(Object.keys(json.host_loss[0]!), [

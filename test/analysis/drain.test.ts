@@ -8,7 +8,7 @@ import { cli, cliJson, indexOf, loadFixture, tunnel } from './helpers.js';
 const waveOf = (plan: DrainPlan, name: string) => plan.register.find((r) => r.name === name)?.wave;
 
 test('seed 003: draining coulombcore onto railiance01 puts identity and secrets (OpenBao) in the last wave', async () => {
-  const { index } = await loadFixture('seed003');
+  const { index } = await loadFixture('legacy-exit');
   const plan = planDrain(index, 'coulombcore', 'railiance01');
   assert.equal(plan.ok, true);
   const last = plan.waves[plan.waves.length - 1]!;
@@ -43,7 +43,7 @@ test('seed 003: draining coulombcore onto railiance01 puts identity and secrets 
 });
 
 test('seed 003 re-homed: the drain needs no workstation', async () => {
-  const { index } = await loadFixture('seed003-rehomed');
+  const { index } = await loadFixture('legacy-exit-rehomed');
   const plan = planDrain(index, 'coulombcore', 'railiance01');
   assert.equal(
     plan.warnings.some((w) => w.kind === 'through_workstation'),
@@ -61,7 +61,7 @@ test('seed 003 re-homed: the drain needs no workstation', async () => {
 });
 
 test('drain: a frozen target, a non-production target, a taken port and a cycle cannot move (exit 1)', async () => {
-  const { index } = await loadFixture('seed003');
+  const { index } = await loadFixture('legacy-exit');
   const back = planDrain(index, 'railiance01', 'coulombcore');
   assert.equal(back.ok, false);
   assert.ok(back.blocked.some((b) => b.name === 'activity-core' && b.reason === 'target_frozen'));
@@ -180,7 +180,7 @@ test('core heuristic: identity and secrets by name or owner, shared databases, m
 });
 
 test('CLI: drain --json shape; --to is required; unknown or identical hosts are usage errors', () => {
-  const { status, json } = cliJson<DrainPlan>(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/seed003']);
+  const { status, json } = cliJson<DrainPlan>(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['host', 'to', 'register', 'waves', 'tunnels', 'warnings', 'blocked', 'ok', 'problems']);
   assert.deepEqual(Object.keys(json.register[0]!), [
@@ -199,15 +199,15 @@ test('CLI: drain --json shape; --to is required; unknown or identical hosts are 
     'wave',
     'blocked',
   ]);
-  const human = cli(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/seed003']);
+  const human = cli(['drain', 'coulombcore', '--to', 'railiance01', '--root', 'test/fixtures/legacy-exit']);
   assert.match(human.stdout, /Dependency register/);
   assert.match(human.stdout, /identity-pg \(db\), openbao, identity {2}← identity and secrets/);
-  assert.equal(cli(['drain', 'railiance01', '--to', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 1);
-  assert.equal(cli(['drain', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 2);
-  const typo = cli(['drain', 'coulombcore', '--to', 'railiance1', '--root', 'test/fixtures/seed003']);
+  assert.equal(cli(['drain', 'railiance01', '--to', 'coulombcore', '--root', 'test/fixtures/legacy-exit']).status, 1);
+  assert.equal(cli(['drain', 'coulombcore', '--root', 'test/fixtures/legacy-exit']).status, 2);
+  const typo = cli(['drain', 'coulombcore', '--to', 'railiance1', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(typo.status, 2);
   assert.match(typo.stderr, /did you mean "railiance01"/);
-  assert.equal(cli(['drain', 'coulombcore', '--to', 'coulombcore', '--root', 'test/fixtures/seed003']).status, 2);
+  assert.equal(cli(['drain', 'coulombcore', '--to', 'coulombcore', '--root', 'test/fixtures/legacy-exit']).status, 2);
 });
 
 test('"only through a workstation" is said only when every route needs one, naming each that offers one', () => {

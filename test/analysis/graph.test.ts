@@ -21,7 +21,7 @@ const awkward = () =>
   });
 
 test('graph JSON: hosts contain services and clusters; edges for depends_on, database, tunnel and route', async () => {
-  const { index } = await loadFixture('seed003');
+  const { index } = await loadFixture('legacy-exit');
   const g = buildGraph(index);
   assert.deepEqual(g.hosts.find((h) => h.name === 'railiance01')?.services, ['activity-core', 'nats', 'temporal']);
   assert.deepEqual(g.hosts.find((h) => h.name === 'coulombcore')?.clusters, ['coulombcore-pg', 'identity-pg', 'state-hub-pg']);
@@ -76,7 +76,7 @@ test('graph draws the routes net caddy renders: a service on a host without an e
 });
 
 test('graph text: a block per host, then tunnels and routes, readable without any tool', async () => {
-  const { index } = await loadFixture('seed003');
+  const { index } = await loadFixture('legacy-exit');
   const text = renderText(buildGraph(index));
   assert.match(text, /^railiance01 {2}production · vps · not on the mesh$/m);
   assert.match(text, /activity-core :8400 +→ state-hub \(coulombcore\), issue-core \(coulombcore\), temporal, nats/);
@@ -138,7 +138,7 @@ test("graph mermaid: Mermaid's own parser accepts it", async (t) => {
     return;
   }
   await assert.rejects(parse('flowchart LR\n  a[unclosed --> b'), 'the parser is live');
-  for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index])
+  for (const index of [awkward(), (await loadFixture('legacy-exit')).index, (await loadFixture('five-hosts')).index])
     await parse(renderMermaid(buildGraph(index)));
 });
 
@@ -148,7 +148,7 @@ test(
   'graph dot: Graphviz accepts it (dot -Tsvg)',
   { skip: hasDot ? false : 'graphviz `dot` is not installed (apt-get install -y graphviz): DOT syntax not checked' },
   async () => {
-    for (const index of [awkward(), (await loadFixture('seed003')).index, (await loadFixture('seed000')).index]) {
+    for (const index of [awkward(), (await loadFixture('legacy-exit')).index, (await loadFixture('five-hosts')).index]) {
       const dot = renderDot(buildGraph(index));
       const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
@@ -159,7 +159,7 @@ test(
 );
 
 test('CLI: graph --format json|mermaid|dot|text and --json; a bad format is a usage error', () => {
-  const root = ['--root', 'test/fixtures/seed003'];
+  const root = ['--root', 'test/fixtures/legacy-exit'];
   const asJson = cli(['graph', ...root, '--format', 'json']);
   assert.equal(asJson.status, 0);
   const g = JSON.parse(asJson.stdout) as FleetGraph;

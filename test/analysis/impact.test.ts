@@ -7,7 +7,7 @@ import { cli, cliJson, indexOf, loadFixture, tunnel } from './helpers.js';
 const ids = (list: { id: string }[]) => list.map((s) => s.id).sort();
 
 test('seed 003: losing the workstation degrades activity-core, and the explanation names the tunnels through it', async () => {
-  const { loaded, index } = await loadFixture('seed003');
+  const { loaded, index } = await loadFixture('legacy-exit');
   assert.deepEqual(loaded.problems, []);
   const r = analyzeImpact(index, ['workstation']);
   assert.deepEqual(ids(r.down), ['state-hub:dev']);
@@ -54,7 +54,7 @@ test('seed 003: losing the workstation degrades activity-core, and the explanati
 });
 
 test('seed 003 re-homed: losing the workstation touches no production service', async () => {
-  const { index } = await loadFixture('seed003-rehomed');
+  const { index } = await loadFixture('legacy-exit-rehomed');
   const r = analyzeImpact(index, ['workstation']);
   assert.deepEqual(
     [...r.down, ...r.degraded].filter((s) => s.environment === 'prod'),
@@ -67,7 +67,7 @@ test('seed 003 re-homed: losing the workstation touches no production service', 
 });
 
 test('seed 000: losing black takes the API plane and every authoritative database; the web tier degrades', async () => {
-  const { loaded, index } = await loadFixture('seed000');
+  const { loaded, index } = await loadFixture('five-hosts');
   assert.deepEqual(loaded.problems, []);
   const r = analyzeImpact(index, ['black']);
   for (const s of ['quinn-api', 'platform-api', 'messenger-api', 'ai-copilot']) assert.ok(ids(r.down).includes(s), s);
@@ -94,7 +94,7 @@ test('seed 000: losing black takes the API plane and every authoritative databas
 });
 
 test('seed 000: losing apricot degrades GPU consumers transitively (web stays up but degraded)', async () => {
-  const { index } = await loadFixture('seed000');
+  const { index } = await loadFixture('five-hosts');
   const r = analyzeImpact(index, ['apricot']);
   assert.deepEqual(ids(r.down), ['forgejo', 'model-boss']);
   const web = r.degraded.find((s) => s.id === 'web-fe')!;
@@ -177,7 +177,7 @@ test('impact: a database cluster that is up but out of reach is data out of reac
 });
 
 test('CLI: impact workstation --json has the documented shape and exits 0', () => {
-  const { status, json } = cliJson<ImpactReport & { problems: unknown[] }>(['impact', 'workstation', '--root', 'test/fixtures/seed003']);
+  const { status, json } = cliJson<ImpactReport & { problems: unknown[] }>(['impact', 'workstation', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(status, 0);
   assert.deepEqual(Object.keys(json), ['offline', 'down', 'degraded', 'domains', 'backups', 'data', 'tunnels', 'lanes', 'notes', 'problems']);
   assert.deepEqual(json.offline, ['workstation']);
@@ -188,16 +188,16 @@ test('CLI: impact workstation --json has the documented shape and exits 0', () =
 });
 
 test('CLI: impact human output explains in a terminal; an unknown host is a usage error (exit 2) with a hint', () => {
-  const r = cli(['impact', 'workstation', '--root', 'test/fixtures/seed003']);
+  const r = cli(['impact', 'workstation', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(r.status, 0);
   assert.match(r.stdout, /If workstation goes offline:/);
   assert.match(r.stdout, /activity-core → state-hub \(coulombcore\): unreachable: its route railiance01 ⇢ workstation ⇢ coulombcore/);
   assert.match(r.stdout, /Lanes that chain through workstation/);
-  const bad = cli(['impact', 'workstaton', '--root', 'test/fixtures/seed003']);
+  const bad = cli(['impact', 'workstaton', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown host "workstaton"/);
   assert.match(bad.stderr, /did you mean "workstation"/);
-  const none = cli(['impact', '--root', 'test/fixtures/seed003']);
+  const none = cli(['impact', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(none.status, 2);
 });
 

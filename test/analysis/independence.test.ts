@@ -7,7 +7,7 @@ import { checkIndependence, type IndependenceReport } from '../../src/analysis/i
 import { cli, cliJson, fixture, indexOf, loadFixture, tunnel } from './helpers.js';
 
 test('seed 003: production depends on the workstation (activity-core, four critical tunnels): exit 1', async () => {
-  const { index } = await loadFixture('seed003');
+  const { index } = await loadFixture('legacy-exit');
   const r = checkIndependence(index);
   assert.equal(r.ok, false);
   const ws = r.hosts.find((h) => h.host === 'workstation')!;
@@ -25,17 +25,17 @@ test('seed 003: production depends on the workstation (activity-core, four criti
   ]);
   assert.equal(r.hosts.find((h) => h.host === 'haskelseed')?.ok, true);
 
-  const cmd = cli(['check', 'independence', '--root', 'test/fixtures/seed003']);
+  const cmd = cli(['check', 'independence', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(cmd.status, 1, cmd.stdout + cmd.stderr);
   assert.match(cmd.stdout, /✖ workstation \(workstation\): production depends on it/);
   assert.match(cmd.stdout, /state-hub-railiance01 \[reverse\], state-hub-primary/);
 });
 
 test('seed 003 re-homed onto railiance01 → coulombcore: the independence check passes (exit 0)', async () => {
-  const { loaded, index } = await loadFixture('seed003-rehomed');
+  const { loaded, index } = await loadFixture('legacy-exit-rehomed');
   assert.deepEqual(loaded.problems, []);
   assert.equal(checkIndependence(index).ok, true);
-  const { status, json } = cliJson<IndependenceReport>(['check', 'independence', '--root', 'test/fixtures/seed003-rehomed']);
+  const { status, json } = cliJson<IndependenceReport>(['check', 'independence', '--root', 'test/fixtures/legacy-exit-rehomed']);
   assert.equal(status, 0);
   assert.deepEqual(
     json.hosts.map((h) => [h.host, h.role, h.ok]),
@@ -59,10 +59,10 @@ test('the two seed 003 fixtures differ only in the inventory', async () => {
     await walk('');
     return out.sort();
   };
-  const a = await list(fixture('seed003'));
-  assert.deepEqual(await list(fixture('seed003-rehomed')), a);
+  const a = await list(fixture('legacy-exit'));
+  assert.deepEqual(await list(fixture('legacy-exit-rehomed')), a);
   for (const f of a)
-    assert.equal(await readFile(join(fixture('seed003-rehomed'), f), 'utf8'), await readFile(join(fixture('seed003'), f), 'utf8'), f);
+    assert.equal(await readFile(join(fixture('legacy-exit-rehomed'), f), 'utf8'), await readFile(join(fixture('legacy-exit'), f), 'utf8'), f);
 });
 
 test('independence: a production service on a dev host, and a critical tunnel alone, both fail it', () => {
@@ -132,7 +132,7 @@ test('each personal host may be spared alone while production needs one of them:
 });
 
 test('--live: a critical tunnel observed down counts as broken, said to be observed; the rest stays assumed', async () => {
-  const { index } = await loadFixture('seed003-rehomed');
+  const { index } = await loadFixture('legacy-exit-rehomed');
   const observed = new Map([['state-hub-railiance01', 'down: unit failed (failed)']]);
   const r = checkIndependence(index, observed);
   assert.equal(r.ok, false);

@@ -172,7 +172,7 @@ test('every unit rendered for the example fleet and the seed-000-like fixture sc
       await writeFile(path, text);
       scores.push([name, exposure(analyze, path)]);
     };
-    for (const root of ['examples/fleet', 'test/fixtures/seed000']) {
+    for (const root of ['examples/fleet', 'test/fixtures/five-hosts']) {
       const loaded = await loadFleet({ root: join(packageRoot(), root) });
       const units = renderUnits(loaded.fleet);
       assert.deepEqual(units.problems, [], root);

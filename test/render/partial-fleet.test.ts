@@ -22,8 +22,8 @@ interface RenderJson {
 }
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'manage-apps-seed000-'));
-  await cp(join(packageRoot(), 'test/fixtures/seed000'), root, { recursive: true });
+  root = await mkdtemp(join(tmpdir(), 'manage-apps-five-hosts-'));
+  await cp(join(packageRoot(), 'test/fixtures/five-hosts'), root, { recursive: true });
   const inventoryPath = join(root, 'mesh-hosts.json');
   const inventory = await readFile(inventoryPath, 'utf8');
   // apricot is the engineering dev box (seed 000 §11: "apricot=dev").

@@ -16,8 +16,8 @@ import { resolveTunnels } from '../../src/tunnels/resolve.js';
 import { locatorOf } from '../../src/load/locator.js';
 import { removeDir, requireTool, run, tempDir } from './helpers.js';
 
-const SEED000 = join(packageRoot(), 'test/fixtures/seed000');
-const SEED003 = join(packageRoot(), 'test/fixtures/seed003');
+const SEED000 = join(packageRoot(), 'test/fixtures/five-hosts');
+const SEED003 = join(packageRoot(), 'test/fixtures/legacy-exit');
 
 async function fleetOf(inventory: object, files: Record<string, string> = {}): Promise<string> {
   const root = await tempDir();
