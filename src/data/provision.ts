@@ -201,21 +201,7 @@ function currentBlock(hba: string): string[] {
 }
 
 function planDatabase(d: DeclaredDatabase, state: ClusterState, env: EnvFileState | undefined, rotate: boolean): Planned {
-  const result: DatabaseResult = {
-    id: d.id,
-    project: d.project,
-    environment: d.environment,
-    cluster: d.cluster.name,
-    host: d.clusterHost.name,
-    database: d.name,
-    user: d.user,
-    service_host: d.serviceHost?.name ?? null,
-    env_file: d.service?.envFile ?? null,
-    changes: [],
-    credentials: 'kept',
-    restart: null,
-    ok: true,
-  };
+  const result: DatabaseResult = { ...resultOf(d), credentials: 'kept', restart: null, ok: true };
   const p: Planned = { d, result, sql: [], credentialsChanged: false, unitActive: env?.unitActive === 'active' };
   const fail = (reason: string) => {
     result.ok = false;
@@ -505,22 +491,23 @@ function failed(d: DeclaredDatabase, reason: string): Planned {
     sql: [],
     credentialsChanged: false,
     unitActive: false,
-    result: {
-      id: d.id,
-      project: d.project,
-      environment: d.environment,
-      cluster: d.cluster.name,
-      host: d.clusterHost.name,
-      database: d.name,
-      user: d.user,
-      service_host: d.serviceHost?.name ?? null,
-      env_file: d.service?.envFile ?? null,
-      changes: [],
-      credentials: d.undeliverable === undefined ? 'kept' : 'not-delivered',
-      restart: null,
-      ok: false,
-      reason,
-    },
+    result: { ...resultOf(d), credentials: d.undeliverable === undefined ? 'kept' : 'not-delivered', restart: null, ok: false, reason },
+  };
+}
+
+/** What every database's result says of it, before anything is planned. */
+function resultOf(d: DeclaredDatabase): Omit<DatabaseResult, 'credentials' | 'restart' | 'ok'> {
+  return {
+    id: d.id,
+    project: d.project,
+    environment: d.environment,
+    cluster: d.cluster.name,
+    host: d.clusterHost.name,
+    database: d.name,
+    user: d.user,
+    service_host: d.serviceHost?.name ?? null,
+    env_file: d.service?.envFile ?? null,
+    changes: [],
   };
 }
 
