@@ -31,7 +31,7 @@ export async function dbProvision(
   const report = await provision(loaded.fleet, ops, { ...selector, locate, ...choices }, progress);
   await progress.close();
   return {
-    exitCode: report.summary.failed > 0 || report.clusters.some((c) => !c.ok) ? EXIT_PROBLEMS : EXIT_OK,
+    exitCode: report.summary.failed + report.summary.not_delivered > 0 || report.clusters.some((c) => !c.ok) ? EXIT_PROBLEMS : EXIT_OK,
     document: { ...report, problems: loaded.problems.map(problemJson) },
     loaded,
   };

@@ -88,8 +88,12 @@ export interface ProvisionReport {
   databases: DatabaseResult[];
   clusters: ClusterResult[];
   not_driven: { id: string | null; cluster: string; reason: string }[];
-  /** Databases changed / unchanged / failed; clusters whose pg_hba.conf block changed. */
-  summary: { changed: number; unchanged: number; failed: number; clusters_changed: number };
+  /**
+   * Databases changed / unchanged / failed; clusters whose pg_hba.conf block changed;
+   * databases whose project has a service the credentials cannot reach (no env_file, no address
+   * to admit): the role and database exist but the app cannot log in, a problem (exit 1).
+   */
+  summary: { changed: number; unchanged: number; failed: number; clusters_changed: number; not_delivered: number };
 }
 
 interface Planned {
@@ -343,7 +347,7 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
     databases: [],
     clusters: [],
     not_driven: selection.notDriven,
-    summary: { changed: 0, unchanged: 0, failed: 0, clusters_changed: 0 },
+    summary: { changed: 0, unchanged: 0, failed: 0, clusters_changed: 0, not_delivered: 0 },
   };
   const dbs = selection.databases;
   const serviceHosts = uniqueHosts(dbs.filter((d) => d.undeliverable === undefined).map((d) => d.serviceHost));
@@ -480,6 +484,7 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
     if (!p.result.ok) report.summary.failed++;
     else if (p.result.changes.length > 0) report.summary.changed++;
     else report.summary.unchanged++;
+    if (p.result.ok && p.result.credentials === 'not-delivered' && p.d.service !== undefined) report.summary.not_delivered++;
   }
   report.summary.clusters_changed = report.clusters.filter((c) => c.hba === 'updated' || c.hba === 'would-update').length;
   return report;

@@ -3,7 +3,7 @@
 // second run changes nothing; --rotate keeps the services healthy; no password is ever in a
 // process list; a run cut (CLI killed, network cut) at every step converges on the next run.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,7 +24,7 @@ interface DbResult {
 interface Report {
   databases: DbResult[];
   clusters: { name: string; hba: string; ok: boolean }[];
-  summary: { changed: number; unchanged: number; failed: number; clusters_changed: number };
+  summary: { changed: number; unchanged: number; failed: number; clusters_changed: number; not_delivered: number };
   not_driven: { id: string; reason: string }[];
 }
 
@@ -157,7 +157,7 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     const again = await cli('db', 'provision', '--json');
     assert.equal(again.status, 0, again.stdout + again.stderr);
     const r = json<Report>(again);
-    assert.deepEqual(r.summary, { changed: 0, unchanged: 2, failed: 0, clusters_changed: 0 });
+    assert.deepEqual(r.summary, { changed: 0, unchanged: 2, failed: 0, clusters_changed: 0, not_delivered: 0 });
     const human = await cli('db', 'provision');
     assert.match(human.stdout, /Nothing to change: 2 database\(s\) already as declared/);
     const answer = await fetch(`http://${fleet.host('svc').address}:8081/`).then((res) => res.text());
@@ -244,6 +244,40 @@ describe('db provision and db status on real hosts', { skip, timeout: 600_000 },
     assert.match(bad.stdout, /drift: not declared by any manifest: role leftover/);
     await psqlAsAdmin(fleet, pg, 'REVOKE CONNECT ON DATABASE alpha_db FROM beta_app;');
     await psqlAsAdmin(fleet, pg, 'DROP ROLE leftover;');
+  });
+
+  test('a service its credentials cannot reach (no env_file) is a problem, exit 1; a database with no service is only noted', async () => {
+    // A copy of the root with two more projects: gamma's service declares no env_file (its app
+    // could never log in), delta has a database and no service (used by hand). Dry run: nothing
+    // is created for either.
+    const root2 = mkdtempSync(join(tmpdir(), 'manage-apps-data-'));
+    cpSync(root, root2, { recursive: true });
+    mkdirSync(join(root2, 'gamma'));
+    writeFileSync(
+      join(root2, 'gamma', '.infra.yaml'),
+      'apiVersion: infra/v2\nproject: gamma\nprovider: bare-metal\ndatabase:\n  cluster: apps\n  name: gamma_db\n  user: gamma_app\nservice:\n  host: svc\n  port: 8083\n  command: node server.mjs\n',
+    );
+    mkdirSync(join(root2, 'delta'));
+    writeFileSync(
+      join(root2, 'delta', '.infra.yaml'),
+      'apiVersion: infra/v2\nproject: delta\nprovider: bare-metal\ndatabase:\n  cluster: apps\n  name: delta_db\n  user: delta_app\n',
+    );
+    const run2 = (...a: string[]) => runCli([...a, '--root', root2, '--ssh-config', fleet.sshConfigPath], env());
+    const onlyDelta = await run2('db', 'provision', 'delta', '--dry-run', '--json');
+    assert.equal(onlyDelta.status, 0, onlyDelta.stdout + onlyDelta.stderr);
+    assert.equal(json<Report>(onlyDelta).databases[0]!.credentials, 'not-delivered');
+    assert.equal(json<Report>(onlyDelta).summary.not_delivered, 0);
+    const withGamma = await run2('db', 'provision', 'gamma', '--dry-run', '--json');
+    assert.equal(withGamma.status, 1, withGamma.stdout + withGamma.stderr);
+    const g = json<Report>(withGamma);
+    assert.equal(g.summary.not_delivered, 1);
+    assert.equal(g.databases[0]!.credentials, 'not-delivered');
+    assert.match(g.databases[0]!.reason ?? '', /declares no service\.env_file/);
+    const text = await run2('db', 'provision', 'gamma', '--dry-run');
+    assert.equal(text.status, 1);
+    assert.match(text.stdout, /credentials not delivered: gamma declares no service\.env_file/);
+    assert.match(text.stdout, /1 service\(s\) cannot get their credentials/);
+    assert.equal(await psqlAsAdmin(fleet, pg, "SELECT count(*) FROM pg_roles WHERE rolname IN ('gamma_app', 'delta_app')"), '0');
   });
 
   test('a provision cut at every step (CLI killed, network cut) converges on the next run', async () => {

@@ -54,12 +54,13 @@ export function provisionText(r: ProvisionReport): string {
   }
   for (const n of r.not_driven) out.push(`${style.yellow('-')} ${n.id ?? n.cluster}: not driven: ${n.reason}`);
   if (r.databases.length === 0 && r.not_driven.length === 0) out.push('No declared database matches.');
-  const { changed, unchanged, failed, clusters_changed } = r.summary;
+  const { changed, unchanged, failed, clusters_changed, not_delivered } = r.summary;
+  const undelivered = not_delivered ? ` ${not_delivered} service(s) cannot get their credentials (see above).` : '';
   out.push('');
-  if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.`);
+  if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.${undelivered}`);
   else
     out.push(
-      `${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.`,
+      `${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.${undelivered}`,
     );
   return out.join('\n');
 }
