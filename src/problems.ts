@@ -198,6 +198,13 @@ export const RULES: Record<string, RuleInfo> = {
     summary:
       'What a manifest ships stays inside its project (artifact, compose bundle; symbolic links resolved), and no image or service name starts with "-" (docker would read it as an option).',
   },
+  promotion: {
+    id: 'promotion',
+    severity: 'error',
+    level: 'check',
+    summary:
+      "A promotion path names environments the project has, once each; only environments on the path need approval, never the first; a project's manifests that declare one agree.",
+  },
   file_size: { id: 'file_size', severity: 'error', level: 'check', summary: 'A manifest is at most 1 MiB and the inventory at most 8 MiB.' },
 };
 

@@ -20,6 +20,7 @@ import { tunnelProblems } from '../tunnels/validate.js';
 import { projectPathProblems } from './project-paths.js';
 import { describeSource, SECRET_SOURCES } from '../manifest/secrets.js';
 import { scheduleProblems } from './schedules.js';
+import { promotionProblems } from './promotion.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
@@ -68,6 +69,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   ctx.out.push(...scheduleProblems(fleet, (file, path, key) => at(ctx, file, path, key)));
   if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
   ctx.out.push(...projectPathProblems(fleet, (file, path) => at(ctx, file, path)));
+  ctx.out.push(...promotionProblems(manifests, inventory));
   return ctx.out;
 }
 

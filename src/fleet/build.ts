@@ -4,6 +4,7 @@ import { composeDisplay, imageRepository, readCompose } from '../manifest/compos
 import { secretDeclarations, takesCredentials } from '../manifest/secrets.js';
 import type { ManifestCompose, ManifestService } from '../manifest/types.js';
 import { jobSchedule } from './schedule.js';
+import { resolvePromotions } from './promotion.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
@@ -195,6 +196,9 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
     };
   }
   if (inv?.conventions) fleet.conventions = inv.conventions;
+  const promotions = resolvePromotions(manifests, inv, inventory.file);
+  if (promotions.length > 0) fleet.promotions = promotions;
+  if (inv?.promotion?.allowed_signers !== undefined) fleet.allowedSigners = inv.promotion.allowed_signers;
   return fleet;
 }
 

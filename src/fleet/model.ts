@@ -185,6 +185,25 @@ export interface Fleet {
   droplets: Droplet[];
   runnerPools: RunnerPool[];
   manifests: ManifestSummary[];
+  /** Each project's resolved promotion path (fleet/promotion.ts; docs/promotion.md). */
+  promotions?: Promotion[];
+  /** The OpenSSH allowed_signers file approvals are verified against, relative to the root. */
+  allowedSigners?: string;
+}
+
+/** A project's promotion path, resolved from its manifests and the inventory's default. */
+export interface Promotion {
+  project: string;
+  /** Environments in order (only those the project has). */
+  path: string[];
+  /** How long a release serves in an environment before it is promoted out of it. */
+  observeMs: number;
+  /** A drill interval that overrides the backup policy's for promotion, as declared. */
+  drill: string | null;
+  /** Environments a promotion into needs a signed approval. */
+  approve: string[];
+  /** Where it was declared: a manifest (relative to the root) or the inventory file. */
+  declared: string;
 }
 
 export function serviceId(project: string, environment: string): string {

@@ -1,5 +1,5 @@
 /** mesh-hosts.json: the host inventory (see docs/inventory.md and schemas/mesh-hosts.schema.json). */
-import type { BackupPolicy, Provider } from '../manifest/types.js';
+import type { BackupPolicy, ManifestPromotion, Provider } from '../manifest/types.js';
 
 /** The inventory's file name under the root when --inventory is not given. */
 export const DEFAULT_INVENTORY = 'mesh-hosts.json';
@@ -80,4 +80,6 @@ export interface Inventory {
   clusters?: Record<string, InventoryCluster>;
   tunnels?: InventoryTunnel[];
   services?: Record<string, ServicesMapEntry>;
+  /** The fleet-wide promotion path (docs/promotion.md) and where the approvers' keys are. */
+  promotion?: ManifestPromotion & { allowed_signers?: string };
 }

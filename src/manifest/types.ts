@@ -97,6 +97,14 @@ export interface RunnerPool {
   producer?: string;
 }
 
+/** `promotion` (infra/v2, and the inventory's fleet-wide default): a project's promotion path (docs/promotion.md). */
+export interface ManifestPromotion {
+  path?: string[];
+  observe?: number | string;
+  drill?: string;
+  approve?: string[];
+}
+
 export interface InfraManifest {
   apiVersion: ApiVersion;
   project: string;
@@ -107,4 +115,5 @@ export interface InfraManifest {
   service?: ManifestService;
   droplets?: ManifestDroplet[];
   runner_pool?: RunnerPool;
+  promotion?: ManifestPromotion;
 }

@@ -57,7 +57,8 @@ export function provisionText(r: ProvisionReport): string {
   const { changed, unchanged, failed, clusters_changed, not_delivered } = r.summary;
   const undelivered = not_delivered ? ` ${not_delivered} service(s) cannot get their credentials (see above).` : '';
   out.push('');
-  if (changed === 0 && clusters_changed === 0 && failed === 0) out.push(`Nothing to change: ${unchanged} database(s) already as declared.${undelivered}`);
+  if (changed === 0 && clusters_changed === 0 && failed === 0)
+    out.push(`Nothing to change: ${unchanged} database(s) already as declared.${undelivered}`);
   else
     out.push(
       `${r.dry_run ? 'Would change' : 'Changed'} ${changed} database(s) and ${clusters_changed} pg_hba.conf; ${unchanged} unchanged${failed ? `, ${failed} failed` : ''}.${undelivered}`,
