@@ -10,7 +10,7 @@ const require = createRequire(join(root, 'package.json'));
 const Ajv2020 = require('ajv/dist/2020').default;
 const standaloneCode = require('ajv/dist/standalone').default;
 mkdirSync(join(root, 'dist', 'schemas'), { recursive: true });
-for (const name of ['infra-v1', 'infra-v2', 'mesh-hosts']) {
+for (const name of ['infra-v1', 'infra-v2', 'mesh-hosts', 'tenants']) {
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: false, useDefaults: false, code: { source: true } });
   const validate = ajv.compile(JSON.parse(readFileSync(join(root, 'schemas', `${name}.schema.json`), 'utf8')));
   writeFileSync(join(root, 'dist', 'schemas', `${name}.validate.cjs`), standaloneCode(ajv, validate));

@@ -97,6 +97,36 @@ export const RULES: Record<string, RuleInfo> = {
     summary: 'Droplet hosts are registered in mesh-hosts.json.',
   },
   unknown_cluster: { id: 'unknown_cluster', severity: 'error', level: 'check', summary: 'database.cluster names a cluster of mesh-hosts.json.' },
+  tenants: {
+    id: 'tenants',
+    severity: 'error',
+    level: 'check',
+    summary: 'The tenants file beside the inventory reads and follows its schema (docs/tenants.md).',
+  },
+  tenant_template: {
+    id: 'tenant_template',
+    severity: 'error',
+    level: 'check',
+    summary: 'Domains with placeholders belong to a template (service.tenants); a template with instances renders its own unit from a command.',
+  },
+  tenant_port: {
+    id: 'tenant_port',
+    severity: 'error',
+    level: 'check',
+    summary: "Each tenant instance has its port recorded in the tenants file, inside its template's range.",
+  },
+  tenant_config: {
+    id: 'tenant_config',
+    severity: 'error',
+    level: 'must',
+    summary: "A tenant's config holds no secret and no control character: it is in git and in its units.",
+  },
+  tenant_surface: {
+    id: 'tenant_surface',
+    severity: 'warning',
+    level: 'should',
+    summary: 'A surface a tenant enables is served by some template.',
+  },
   port_clash: { id: 'port_clash', severity: 'error', level: 'check', summary: 'No two services (or clusters) listen on one port of one host.' },
   port_range: { id: 'port_range', severity: 'error', level: 'check', summary: 'Ports are between 1 and 65535.' },
   cluster_service: {

@@ -22,6 +22,8 @@ import { describeSource, SECRET_SOURCES } from '../manifest/secrets.js';
 import { scheduleProblems } from './schedules.js';
 import { promotionProblems } from './promotion.js';
 import { composeDisplay, readCompose } from '../manifest/compose.js';
+import type { LoadedTenants } from '../tenants/load.js';
+import { tenantProblems } from './tenants.js';
 
 const CLOUD_OR_METAL = new Set(['digitalocean', 'bare-metal', 'vps']);
 
@@ -32,10 +34,11 @@ interface RuleContext {
   byFile: Map<string, LoadedManifest>;
   /** Projects named by any manifest that parsed, valid or not: avoids cascades from one typo. */
   knownProjects: Set<string>;
+  tenants: LoadedTenants | undefined;
   out: Problem[];
 }
 
-export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], inventory: LoadedInventory): Problem[] {
+export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], inventory: LoadedInventory, tenants?: LoadedTenants): Problem[] {
   const ctx: RuleContext = {
     fleet,
     manifests,
@@ -44,6 +47,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
     knownProjects: new Set(
       manifests.map((m) => (m.source.value as { project?: unknown } | undefined)?.project).filter((p): p is string => typeof p === 'string'),
     ),
+    tenants,
     out: [],
   };
   for (const m of manifests) checkSecrets(ctx, m);
@@ -70,6 +74,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
   ctx.out.push(...projectPathProblems(fleet, (file, path) => at(ctx, file, path)));
   ctx.out.push(...promotionProblems(manifests, inventory));
+  ctx.out.push(...tenantProblems(fleet, tenants, (file, path, key) => at(ctx, file, path, key)));
   return ctx.out;
 }
 
@@ -612,6 +617,21 @@ function checkCompose(ctx: RuleContext): void {
 /** A public domain routes to one service: the edges (net caddy) cannot send it to two. */
 function checkDomains(ctx: RuleContext): void {
   for (const r of repeatedDomains(ctx.fleet)) {
+    const tenant = r.service.tenant?.slug ?? r.service.tenantRoutes?.find((route) => route.domains.includes(r.domain))?.slug;
+    const source = ctx.tenants?.source;
+    // A name a tenant brings is the tenant's to change: pointed at it in the tenants file.
+    if (tenant !== undefined && source !== undefined) {
+      const firstTenant = r.first.tenant?.slug ?? r.first.tenantRoutes?.find((route) => route.domains.includes(r.domain))?.slug;
+      ctx.out.push(
+        problem(
+          'domain_unique',
+          source.locate(['tenants', tenant], { key: true }),
+          `domain "${r.domain}" of tenant "${tenant}" (from ${r.service.tenant?.template ?? r.service.id}, ${r.service.manifest}) is already routed to "${r.first.id}"${firstTenant === undefined ? '' : ` for tenant "${firstTenant}"`} (${r.first.manifest})`,
+          'a domain goes to one service: give this tenant another slug or TLD, or take the surface off',
+        ),
+      );
+      continue;
+    }
     ctx.out.push(
       problem(
         'domain_unique',
@@ -621,6 +641,14 @@ function checkDomains(ctx: RuleContext): void {
       ),
     );
   }
+}
+
+/** Where a service's port is declared: a tenant instance's in the tenants file, any other in its manifest. */
+function claimAt(ctx: RuleContext, s: Service, file: string, path: (string | number)[]): Location {
+  const source = ctx.tenants?.source;
+  if (s.tenant !== undefined && source !== undefined && path[1] === 'port')
+    return source.locate(['tenants', s.tenant.slug, 'ports', s.tenant.template]);
+  return at(ctx, file, path);
 }
 
 /** One port of one host has one listener: services and database clusters alike. */
@@ -651,7 +679,7 @@ function checkPorts(ctx: RuleContext): void {
         ctx.out.push(
           problem(
             'port_clash',
-            at(ctx, claim.file, claim.path),
+            claimAt(ctx, s, claim.file, claim.path),
             `port ${claim.port} on host "${s.host}" is already taken by ${first.label} (${first.file})${claim.path[1] === 'compose' ? ` (${s.compose!.file} publishes it)` : ''}`,
             'pick a free port (see `manage-apps ports`)',
           ),

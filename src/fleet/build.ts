@@ -8,6 +8,8 @@ import { resolvePromotions } from './promotion.js';
 import type { LoadedInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedManifest } from '../manifest/load.js';
+import type { LoadedTenants } from '../tenants/load.js';
+import { expandTemplate } from './tenants.js';
 import {
   durationMs,
   serviceId,
@@ -19,6 +21,7 @@ import {
   type RunnerPool,
   type Service,
   type Supervisor,
+  type TenantTemplate,
 } from './model.js';
 
 export const DEFAULT_READINESS = '/readyz';
@@ -27,7 +30,9 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
 export const DEFAULT_KEEP_RELEASES = 5;
 export const DEFAULT_REGION = 'nyc3';
 
-export function buildFleet(root: string, manifests: readonly LoadedManifest[], inventory: LoadedInventory): Fleet {
+export function buildFleet(root: string, manifests: readonly LoadedManifest[], inventory: LoadedInventory, declaredTenants?: LoadedTenants): Fleet {
+  const tenants = declaredTenants?.tenants ?? [];
+  const tenantTemplates: TenantTemplate[] = [];
   // The usable part: entries that failed the schema are already left out (and reported).
   const inv: Inventory | undefined = inventory.inventory;
   const hosts = Object.entries(inv?.hosts ?? {})
@@ -134,7 +139,30 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (s.cluster !== undefined) service.cluster = s.cluster;
       if (m.owner !== undefined) service.owner = m.owner;
       if (m.database) service.database = { ...m.database };
-      services.push(service);
+      if (s.tenants === undefined) services.push(service);
+      else {
+        const template: TenantTemplate = {
+          id: service.id,
+          project: service.project,
+          environment: service.environment,
+          surface: s.tenants.surface,
+          domains: service.domains,
+          host: service.host,
+          ...(s.tenants.instances === undefined ? {} : { ports: [s.tenants.instances.ports[0], s.tenants.instances.ports[1]] as [number, number] }),
+          manifest: loaded.file,
+        };
+        // Instances each need a unit of their own, rendered from the command: one compose project or one
+        // declared unit would serve them all (rule tenant_template says so, and they are left out).
+        if (s.tenants.instances !== undefined)
+          if (s.compose !== undefined) template.noInstances = 'compose';
+          else if (s.systemd_unit !== undefined) template.noInstances = 'systemd_unit';
+          else if (s.command === undefined) template.noInstances = 'command';
+        tenantTemplates.push(template);
+        // An instance's unit is rendered under its own name, as the template's would have been.
+        const rendersUnit = service.unit !== undefined && s.systemd_unit === undefined;
+        const unitOf = (project: string) => `${project}${loaded.environment === 'prod' ? '' : `-${loaded.environment}`}.service`;
+        if (template.noInstances === undefined) services.push(...expandTemplate(service, template, tenants, rendersUnit ? unitOf : undefined));
+      }
     }
     for (const d of m.droplets ?? []) {
       droplets.push({
@@ -199,6 +227,11 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
   const promotions = resolvePromotions(manifests, inv, inventory.file);
   if (promotions.length > 0) fleet.promotions = promotions;
   if (inv?.promotion?.allowed_signers !== undefined) fleet.allowedSigners = inv.promotion.allowed_signers;
+  if (declaredTenants?.present === true) {
+    fleet.tenantsFile = declaredTenants.file;
+    fleet.tenants = tenants.map((t) => ({ ...t, tlds: [...t.tlds], surfaces: [...t.surfaces], config: { ...t.config }, ports: { ...t.ports } }));
+  }
+  if (tenantTemplates.length > 0) fleet.tenantTemplates = tenantTemplates;
   return fleet;
 }
 

@@ -120,10 +120,49 @@ export interface Service {
   supervisor: Supervisor;
   /** Set for a Docker Compose service (supervisor 'compose'). */
   compose?: ComposeService;
+  /** A tenant's instance of a site template (service.tenants.instances): which tenant, from which template (its service id). */
+  tenant?: { slug: string; template: string };
+  /** A shared service's tenant routes (service.tenants without instances): which of its domains are whose; the edge tells it the tenant. */
+  tenantRoutes?: TenantRoute[];
+  /** Plain settings its unit sets as Environment= (a tenant instance's TENANT, TENANT_KIND and config). */
+  env?: Record<string, string>;
   apiVersion: string;
   /** Manifest path relative to the root, and the project's directory (absolute). */
   manifest: string;
   projectDir: string;
+}
+
+export interface TenantRoute {
+  slug: string;
+  domains: string[];
+}
+
+/** A service template for tenants (service.tenants): every tenant that enables its surface gets a route or an instance. */
+export interface TenantTemplate {
+  /** The template's service id (project, or project:env): instances are <project>-<slug>. */
+  id: string;
+  project: string;
+  environment: string;
+  surface: string;
+  /** Domains as written, placeholders and all. */
+  domains: string[];
+  host: string | undefined;
+  /** The port range of per-tenant instances; undefined: one shared service with a route per tenant. */
+  ports?: [number, number];
+  /** Why it cannot have instances (the key of the manifest that stands in the way): they are left out. */
+  noInstances?: 'compose' | 'systemd_unit' | 'command';
+  manifest: string;
+}
+
+/** A declared tenant as the fleet sees it (tenants.yaml). */
+export interface FleetTenant {
+  slug: string;
+  kind: 'person' | 'org';
+  tlds: string[];
+  surfaces: string[];
+  config: Record<string, string>;
+  ports: Record<string, number>;
+  description?: string;
 }
 
 /** A project's own logical database on a cluster (declared with or without a service). */
@@ -189,6 +228,11 @@ export interface Fleet {
   promotions?: Promotion[];
   /** The OpenSSH allowed_signers file approvals are verified against, relative to the root. */
   allowedSigners?: string;
+  /** The tenants file (relative to the root) and its tenants, when there is one (docs/tenants.md). */
+  tenantsFile?: string;
+  tenants?: FleetTenant[];
+  /** Templates tenants are expanded from (their instances and routes are in `services`). */
+  tenantTemplates?: TenantTemplate[];
 }
 
 /** A project's promotion path, resolved from its manifests and the inventory's default. */

@@ -20,6 +20,8 @@ interface RowFields {
 export interface OwnServiceRow extends RowFields {
   supervisor: Supervisor;
   droplet?: undefined;
+  /** A tenant's instance of a template (docs/tenants.md): the tenant's slug and the template's service id. */
+  tenant?: { slug: string; template: string };
   /** Compose services: the compose project, service, file (relative to the root) and image repository. */
   compose?: { project: string; service: string; file: string; image: string | null };
 }
@@ -47,6 +49,7 @@ export function listServices(fleet: Fleet, filter: { environment?: string; host?
       kind: s.kind,
       supervisor: s.supervisor,
       manifest: s.manifest,
+      ...(s.tenant === undefined ? {} : { tenant: { ...s.tenant } }),
       ...(s.compose === undefined
         ? {}
         : {

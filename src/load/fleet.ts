@@ -15,6 +15,7 @@ import { checkRules } from '../checks/rules.js';
 import { checkDropletServices } from '../checks/droplet-services.js';
 import { sortProblems, type Problem } from '../problems.js';
 import { buildFleet } from '../fleet/build.js';
+import { loadTenants, tenantsPath, type LoadedTenants } from '../tenants/load.js';
 import type { Fleet } from '../fleet/model.js';
 
 export interface FleetOptions {
@@ -26,6 +27,8 @@ export interface LoadedFleet {
   fleet: Fleet;
   manifests: LoadedManifest[];
   inventory: LoadedInventory;
+  /** The tenants file beside the inventory (docs/tenants.md); present: false when there is none. */
+  tenants: LoadedTenants;
   problems: Problem[];
 }
 
@@ -61,13 +64,16 @@ export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet
   const cache = ManifestCache.open(root);
   const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
   cache?.save();
-  const fleet = buildFleet(root, manifests, inventory);
+  const tenantsFile = tenantsPath(inventoryPath);
+  const tenants = loadTenants(tenantsFile, toRelative(root, tenantsFile));
+  const fleet = buildFleet(root, manifests, inventory, tenants);
   const problems = [
     ...discovery.problems,
     ...inventory.problems,
     ...manifests.flatMap((m) => m.problems),
-    ...checkRules(fleet, manifests, inventory),
+    ...tenants.problems,
+    ...checkRules(fleet, manifests, inventory, tenants),
     ...checkDropletServices(fleet, manifests, inventory),
   ];
-  return { fleet, manifests, inventory, problems: sortProblems(problems) };
+  return { fleet, manifests, inventory, tenants, problems: sortProblems(problems) };
 }

@@ -56,6 +56,15 @@ export interface ManifestService {
   schedule?: ManifestSchedule;
   /** On a Mac: whether it needs the user's GUI session (a LaunchAgent) instead of running as a LaunchDaemon (docs/launchd.md). */
   launchd?: { session?: 'system' | 'gui'; reason?: string };
+  /** A template for the fleet's tenants (docs/tenants.md): one route, or one instance, per tenant that enables the surface. */
+  tenants?: ManifestTenantTemplate;
+}
+
+/** service.tenants (infra/v2): fleet/tenants.ts expands it. */
+export interface ManifestTenantTemplate {
+  surface: string;
+  /** One service per tenant, its port from this range [first, last]; without it, one shared service with a route per tenant. */
+  instances?: { ports: [number, number] };
 }
 
 /** service.schedule (infra/v2): fleet/schedule.ts reads it. */

@@ -39,7 +39,30 @@ export function isNonPublicName(domain: string): boolean {
   return domain === 'localhost' || IPV4.test(domain) || NON_PUBLIC_SUFFIXES.some((suffix) => domain.endsWith(suffix));
 }
 
+/** The header a shared tenant service reads to know whose request it serves (set by the edge, never the client's). */
+export const TENANT_HEADER = 'X-Tenant';
+
+/** A service's domains by tenant: a shared template's routes one group per tenant, everything else one group. */
+function tenantGroups(s: Service): { domains: string[]; tenant?: string }[] {
+  if (s.tenantRoutes === undefined) return [{ domains: s.domains }];
+  const routed = new Set(s.tenantRoutes.flatMap((r) => r.domains));
+  return [{ domains: s.domains.filter((d) => !routed.has(d)) }, ...s.tenantRoutes.map((r) => ({ domains: r.domains, tenant: r.slug }))];
+}
+
+/**
+ * The upstream of a tenant's route: `header_up` replaces whatever X-Tenant the client sent, so a
+ * request for one tenant's name can never pass for another's.
+ */
+function withTenantHeader(upstream: string[], tenant: string | undefined): string[] {
+  if (tenant === undefined) return upstream;
+  const [first, ...rest] = upstream;
+  if (rest.length === 0) return [`${first!} {`, `\theader_up ${TENANT_HEADER} ${tenant}`, '}'];
+  return [first!, `\theader_up ${TENANT_HEADER} ${tenant}`, ...rest];
+}
+
 interface Site {
+  /** The tenant a shared service's route is for. */
+  tenant?: string;
   domains: string[];
   /** The reverse_proxy line(s), without the leading tab. */
   upstream: string[];
@@ -151,21 +174,26 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
         continue;
       }
       const address = up.address;
-      // Public and non-public names of one service are two sites: one `tls internal` must not take the public ones along.
-      const publicNames = s.domains.filter((d) => !isNonPublicName(d));
-      const internalNames = s.domains.filter(isNonPublicName);
-      for (const [domains, internal] of [
-        [publicNames, false],
-        [internalNames, true],
-      ] as const) {
-        if (domains.length > 0)
-          sites.get(edge)!.push({
-            domains: [...domains],
-            upstream:
-              s.swapPorts === undefined ? [`reverse_proxy ${address}:${s.port}`] : swapUpstream(address, s.port!, s.swapPorts, s.health.readiness),
-            service: s,
-            internal,
-          });
+      for (const group of tenantGroups(s)) {
+        // Public and non-public names of one service are two sites: one `tls internal` must not take the public ones along.
+        const publicNames = group.domains.filter((d) => !isNonPublicName(d));
+        const internalNames = group.domains.filter(isNonPublicName);
+        for (const [domains, internal] of [
+          [publicNames, false],
+          [internalNames, true],
+        ] as const) {
+          if (domains.length > 0)
+            sites.get(edge)!.push({
+              domains: [...domains],
+              upstream: withTenantHeader(
+                s.swapPorts === undefined ? [`reverse_proxy ${address}:${s.port}`] : swapUpstream(address, s.port!, s.swapPorts, s.health.readiness),
+                group.tenant,
+              ),
+              service: s,
+              internal,
+              ...(group.tenant === undefined ? {} : { tenant: group.tenant }),
+            });
+        }
       }
     }
   }
@@ -183,7 +211,7 @@ export function renderCaddy(fleet: Fleet, locator: Locator = defaultLocator(flee
     for (const site of list) {
       out.push(
         '',
-        `# ${printable(site.service.id)} (${printable(site.service.manifest)})${site.internal ? ": non-public names, certificate from Caddy's internal CA" : ''}`,
+        `# ${printable(site.service.id)}${site.tenant === undefined ? '' : ` for tenant ${site.tenant}`}${site.service.tenant === undefined ? '' : ` (tenant ${printable(site.service.tenant.slug)})`} (${printable(site.service.manifest)})${site.internal ? ": non-public names, certificate from Caddy's internal CA" : ''}`,
         `${site.domains.join(', ')} {`,
         ...(site.internal ? ['\ttls internal'] : []),
         ...site.upstream.map((l) => `\t${l}`),

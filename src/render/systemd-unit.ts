@@ -84,6 +84,17 @@ export function parseCommand(command: string): ParsedCommand {
 }
 
 /** One word of an Exec line, quoted for systemd (systemd.syntax(7)): specifiers and variables escaped. */
+/**
+ * One Environment= assignment: the whole KEY=value double-quoted (systemd splits unquoted words on
+ * spaces), backslashes and quotes escaped, % doubled (a specifier otherwise). Environment= expands
+ * no $variables, so $ stays as it is. Control characters never get here (rule tenant_config).
+ */
+function environmentAssignment(key: string, value: string): string {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new UnitError(`environment name ${shown(key)} is not a plain variable name`, ['service']);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new UnitError(`the value of ${key} contains a control character`, ['service']);
+  return `"${`${key}=${value}`.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')}"`;
+}
+
 export function quoteExecWord(word: string): string {
   const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
@@ -178,6 +189,7 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
   lines.push(...secretLines(service));
   if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
+  for (const [key, value] of Object.entries(service.env ?? {})) lines.push(`Environment=${environmentAssignment(key, value)}`);
   if (job === undefined) lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
   else
     lines.push(

@@ -14,7 +14,7 @@ import { looksLikeSecret } from '../text/secrets.js';
 import { problem, type Problem } from '../problems.js';
 import type { PathSegment, SourceDocument } from './document.js';
 
-type SchemaName = 'infra-v1' | 'infra-v2' | 'mesh-hosts';
+type SchemaName = 'infra-v1' | 'infra-v2' | 'mesh-hosts' | 'tenants';
 
 const require = createRequire(import.meta.url);
 let ajv: InstanceType<typeof ajv2020.default.default> | undefined;
