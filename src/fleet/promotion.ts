@@ -41,4 +41,3 @@ export function resolvePromotions(manifests: readonly LoadedManifest[], inventor
   }
   return out;
 }
-
