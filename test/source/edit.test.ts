@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { EditError, setScalar } from '../../src/source/edit.js';
+import { changedLine, EditError, setScalar } from '../../src/source/edit.js';
 
 const MANIFEST = `# the worker
 apiVersion: infra/v2
@@ -37,4 +37,19 @@ test('what cannot be edited minimally is refused, never rewritten', () => {
   assert.throws(() => setScalar(MANIFEST, ['service', 'health', 'timeout2'], 'x'), EditError);
   assert.throws(() => setScalar(MANIFEST, ['service', 'compose'], 'x'), EditError);
   assert.throws(() => setScalar('a: [1\n', ['a'], 1), EditError);
+});
+
+test('JSON (the inventory): a string stays a JSON string, every other byte kept; a new key is refused', () => {
+  const inventory = '{\n  "clusters": { "main": { "host": "black", "port": 5432 } },\n  "tunnels": [ { "name": "t", "from": "black", "to": "vps" } ]\n}\n';
+  const out = setScalar(inventory, ['clusters', 'main', 'host'], 'apricot', { json: true });
+  assert.equal(out, inventory.replace('"host": "black"', '"host": "apricot"'));
+  assert.equal(JSON.parse(out).clusters.main.host, 'apricot');
+  const t = setScalar(inventory, ['tunnels', '0', 'from'], 'apricot', { json: true });
+  assert.equal(JSON.parse(t).tunnels[0].from, 'apricot');
+  assert.throws(() => setScalar(inventory, ['clusters', 'main', 'role'], 'x', { json: true }), EditError);
+});
+
+test('changedLine names the one line an edit changed', () => {
+  const out = setScalar(MANIFEST, ['service', 'host'], 'apricot');
+  assert.deepEqual(changedLine(MANIFEST, out), { line: 6, before: '  host: app   # where it runs', after: '  host: apricot   # where it runs' });
 });

@@ -1,6 +1,6 @@
 /** Fleet analysis: graph, impact, check independence, drain, backups (issue 5). Implementations load on demand. */
 import { Option } from 'commander';
-import { liveFlag, sshOptions } from './flags.js';
+import { dryRunFlag, liveFlag, readyTimeoutFlag, sshOptions } from './flags.js';
 import type { CommandSpec } from './types.js';
 import type { GraphFormat } from '../../app/graph.js';
 
@@ -44,8 +44,18 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
     name: 'drain',
     summary: "a host's dependency register and the waves to move it in (identity and secrets last); exit 1 if something cannot move",
     args: '<host>',
-    options: [new Option('--to <host>', 'the host to move everything to').makeOptionMandatory()],
-    run: async (args, o) => (await import('../commands/drain.js')).drain(args[0]!, o),
+    options: [
+      new Option('--to <host>', 'the host to move everything to').makeOptionMandatory(),
+      new Option('--execute', 'carry the drain out, wave by wave, as `move` does (with --dry-run: print the whole plan of it)'),
+      dryRunFlag('with --execute or --abort: print the plan (waves, steps, the edits of the repository) and touch nothing'),
+      new Option('--abort', 'send every wave of the drain not finished back to its source'),
+      readyTimeoutFlag(),
+      ...sshOptions('per-command timeout besides shipping and readiness waits (default 60)', { when: 'with --execute: ' }),
+    ],
+    run: async (args, o) =>
+      o.execute === true || o.abort === true
+        ? (await import('../commands/ops/move.js')).move({ mode: 'drain', host: args[0]! }, o)
+        : (await import('../commands/drain.js')).drain(args[0]!, o),
   },
   {
     name: 'backups',

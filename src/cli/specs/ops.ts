@@ -117,6 +117,21 @@ export const OPS_COMMANDS: CommandSpec[] = [
     run: async (args, o) => (await import('../commands/ops/deploy.js')).deploy(args, o),
   },
   {
+    name: 'move',
+    summary:
+      'move services to another host in waves: ship the live release, start it beside the old one, gate, switch the edges, stop the old one, edit the manifests; a journal makes it resumable (--abort: back to the source)',
+    args: '<targets...>',
+    options: [
+      new Option('--to <host>', 'the host to move them to').makeOptionMandatory(),
+      ...sshOptions('per-command timeout besides shipping and readiness waits (default 60)'),
+      dryRunFlag('print the whole plan (waves, steps, the edits of the repository, the order) and touch nothing'),
+      new Option('--abort', 'send every wave not finished back to its source (the journal says what was done)'),
+      readyTimeoutFlag(),
+      revertMarginFlag('the target reverts an unconfirmed release this long after the readiness timeout (default 20)'),
+    ],
+    run: async (args, o) => (await import('../commands/ops/move.js')).move({ mode: 'move', targets: args }, o),
+  },
+  {
     name: 'rollback',
     summary: 'switch a service back to its previous release (or --to ID), restart, gate on readiness',
     args: '<targets...>',

@@ -57,6 +57,8 @@ export interface CliOptions {
   open?: boolean;
   allowActions?: boolean;
   interval?: string;
+  execute?: boolean;
+  abort?: boolean;
 }
 
 /** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */

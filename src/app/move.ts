@@ -1,0 +1,210 @@
+/**
+ * `move <targets> --to HOST` and `drain HOST --to HOST --execute`: the plan (waves, steps, the
+ * repository's edits), carried out wave by wave with a journal on this machine (resumable), or
+ * undone for the waves not finished (`--abort`). docs/move.md.
+ */
+import { join } from 'node:path';
+import { planDrain } from '../analysis/drain.js';
+import { FleetIndex } from '../analysis/topology.js';
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../errors.js';
+import type { Fleet } from '../fleet/model.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
+import { Ops } from '../ops/context.js';
+import type { DeployOptions } from '../ops/deploy/types.js';
+import { moveService, returnService, type MoveContext } from '../ops/move/execute.js';
+import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
+import { planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
+import type { MoveDocument, MoveItem, MoveWave } from '../ops/move/types.js';
+import { dependencyLevels, selectServices } from '../ops/selection.js';
+import { resolveSettings, type OpsSettings } from '../ops/settings.js';
+import { problemJson } from '../problems.js';
+import type { Answer, WithProblems } from './answer.js';
+
+export type { MoveDocument } from '../ops/move/types.js';
+
+export interface MoveChoices {
+  dryRun: boolean;
+  abort: boolean;
+  deploy?: Partial<DeployOptions>;
+}
+
+export type MoveWhat = { mode: 'move'; targets: string[] } | { mode: 'drain'; host: string };
+
+/** The fleet as it was before the journal's moves: each journalled service back on its source (its plan is computed there). */
+function asBefore(fleet: Fleet, journal: Journal | undefined): Fleet {
+  if (journal === undefined) return fleet;
+  const from = new Map(journal.items.filter((i) => i.kind === 'service').map((i) => [i.name, i.from]));
+  return { ...fleet, services: fleet.services.map((s) => (from.has(s.id) ? { ...s, host: from.get(s.id)! } : s)) };
+}
+
+function orderOf(fleet: Fleet, what: MoveWhat, to: string, warnings: string[]): WaveOrder[] {
+  if (what.mode === 'drain') {
+    const index = new FleetIndex(fleet);
+    const [source] = index.resolveHosts([what.host]);
+    if (source === to) throw new UsageError(`cannot drain ${what.host} onto itself`, 'pass --to with another host');
+    const plan = planDrain(index, source!, to);
+    for (const b of plan.blocked) warnings.push(`${b.name}: ${b.message}`);
+    for (const w of plan.warnings) warnings.push(w.message);
+    return plan.waves;
+  }
+  const selection = selectServices(fleet, { targets: what.targets });
+  if (selection.services.length === 0) throw new UsageError(`no service matches ${what.targets.join(' ')}`, 'see `manage-apps list`');
+  return dependencyLevels(fleet, selection.services).map((level, i) => ({
+    wave: i + 1,
+    label: '',
+    items: level.map((s) => ({ kind: 'service' as const, name: s.id })),
+  }));
+}
+
+/** The journal's order (a move under way keeps its waves), with what the files add to it. */
+function journalOrder(journal: Journal): WaveOrder[] {
+  const waves = new Map<number, WaveOrder>();
+  for (const i of journal.items) {
+    let w = waves.get(i.wave);
+    if (!w) waves.set(i.wave, (w = { wave: i.wave, label: '', items: [] }));
+    w.items.push({ kind: i.kind, name: i.name });
+  }
+  return [...waves.values()].sort((a, b) => a.wave - b.wave);
+}
+
+const finished = (j: Journal) => j.items.every((i) => i.state === 'moved' || i.state === 'returned');
+
+function withJournal(item: MoveItem, j: JournalItem | undefined): MoveItem {
+  if (j === undefined) return item;
+  return { ...item, state: j.state, done: [...j.done], release: j.release, reason: j.reason, ...(j.state === 'moved' ? { blocked: null } : {}) };
+}
+
+function summary(waves: readonly MoveWave[]): MoveDocument['summary'] {
+  const items = waves.flatMap((w) => w.items);
+  const n = (s: string) => items.filter((i) => i.state === s).length;
+  return {
+    items: items.length,
+    moved: n('moved'),
+    returned: n('returned'),
+    failed: n('failed'),
+    pending: n('pending') + n('moving'),
+    blocked: items.filter((i) => i.blocked !== null && i.state !== 'moved').length,
+  };
+}
+
+export async function move(
+  source: FleetOptions,
+  what: MoveWhat,
+  toName: string,
+  given: Partial<OpsSettings>,
+  choices: MoveChoices,
+  onStep: (line: string) => void = () => {},
+): Promise<Answer<WithProblems<MoveDocument>>> {
+  const loaded = await loadFleet(source);
+  const settings = resolveSettings(given, { commandTimeoutMs: 60_000 });
+  const ops = new Ops(loaded.fleet, settings);
+  const to = loaded.fleet.hosts.find((h) => h.name === toName || h.alias === toName)?.name;
+  if (to === undefined) throw new UsageError(`--to ${toName}: no such host in the inventory`, 'see `manage-apps hosts`');
+  const path = journalPath(ops.localStateDir, to);
+  const existing = await readJournal(path);
+  const open = existing !== undefined && !finished(existing) ? existing : undefined;
+  if (choices.abort && open === undefined) throw new UsageError(`no move to ${to} is under way: nothing to abort`, `the journal is ${path}`);
+  const before = asBefore(loaded.fleet, open);
+  const warnings: string[] = [];
+  const inventory = { path: loaded.inventory.path, file: loaded.inventory.file };
+  if (open !== undefined && !choices.abort)
+    warnings.push(`a move to ${to} started ${open.started} is under way (${path}): it is continued as its journal says; finish it or --abort it before starting another`);
+  const order = open !== undefined ? journalOrder(open) : orderOf(before, what, to, warnings);
+  const planned = await planMoveItems(before, inventory, order, to, warnings);
+  const tunnels = what.mode === 'drain' ? await tunnelEdits(loaded.fleet, inventory, what.host, to) : { tunnels: [], edits: [] };
+  const document = (waves: MoveWave[], action: MoveDocument['action'], elapsed: number | null): WithProblems<MoveDocument> => ({
+    mode: what.mode,
+    action,
+    dry_run: choices.dryRun,
+    to,
+    journal: path,
+    waves,
+    edits: [...waves.flatMap((w) => w.items.flatMap((i) => i.edits)), ...tunnels.edits],
+    tunnels: tunnels.tunnels,
+    warnings,
+    summary: summary(waves),
+    elapsed_s: elapsed,
+    problems: loaded.problems.map(problemJson),
+  });
+  const merge = (j: Journal | undefined) =>
+    planned.map((w) => ({ ...w, items: w.items.map((i) => withJournal(i, j?.items.find((x) => x.kind === i.kind && x.name === i.name))) }));
+  const action: MoveDocument['action'] = choices.abort ? 'abort' : 'execute';
+  if (choices.dryRun) {
+    const waves = merge(open);
+    const s = summary(waves);
+    return { exitCode: s.blocked > 0 ? EXIT_PROBLEMS : EXIT_OK, document: document(waves, choices.abort ? 'abort' : 'plan', null), loaded };
+  }
+
+  const journal = new JournalWriter(
+    path,
+    open ?? {
+      version: 1,
+      to,
+      started: new Date().toISOString(),
+      finished: null,
+      items: planned.flatMap((w) =>
+        w.items.map((i) => ({
+          kind: i.kind,
+          name: i.name,
+          from: i.from,
+          to,
+          wave: w.wave,
+          state: i.state === 'moved' ? ('moved' as const) : ('pending' as const),
+          done: [],
+          release: null,
+          reason: null,
+          at: new Date().toISOString(),
+        })),
+      ),
+    },
+  );
+  const ctx: MoveContext = {
+    fleet: loaded.fleet,
+    ops,
+    journal,
+    releasesDir: join(journalDir(ops.localStateDir), `${to}.releases`),
+    deploy: choices.deploy ?? {},
+    report: onStep,
+  };
+  const started = Date.now();
+  const serviceOf = (name: string) => before.services.find((s) => s.id === name);
+  if (choices.abort) {
+    // Every item of a wave not finished goes back, the newest wave first.
+    for (const w of [...planned].reverse()) {
+      const items = w.items.map((i) => journal.item(i.kind, i.name)!).filter(Boolean);
+      if (items.every((i) => i.state === 'moved')) continue;
+      for (const j of items) {
+        const service = j.kind === 'service' ? serviceOf(j.name) : undefined;
+        if (service === undefined || j.state === 'pending' || j.state === 'returned') {
+          if (j.state === 'pending') await journal.set(j, { state: 'returned' });
+          continue;
+        }
+        await returnService(ctx, service, j);
+      }
+    }
+  } else {
+    await journal.save();
+    for (const w of planned) {
+      const blocked = w.items.filter((i) => i.blocked !== null && journal.item(i.kind, i.name)?.state !== 'moved');
+      if (blocked.length > 0) {
+        onStep(`wave ${w.wave}: ${blocked.map((b) => `${b.name}: ${b.blocked}`).join('; ')}: the move stops before this wave`);
+        break;
+      }
+      for (const i of w.items) {
+        const j = journal.item(i.kind, i.name)!;
+        if (j.state === 'moved') continue;
+        await moveService(ctx, serviceOf(i.name)!, j);
+      }
+      // A wave whose gate failed stops the move: the source still serves what did not move.
+      if (w.items.some((i) => journal.item(i.kind, i.name)?.state !== 'moved')) break;
+    }
+  }
+  if (finished(journal.journal)) {
+    journal.journal.finished = new Date().toISOString();
+    await journal.save();
+  }
+  const waves = merge(journal.journal);
+  const s = summary(waves);
+  const ok = choices.abort ? s.returned + s.moved === s.items : s.moved === s.items;
+  return { exitCode: ok ? EXIT_OK : EXIT_PROBLEMS, document: document(waves, action, Math.round((Date.now() - started) / 100) / 10), loaded };
+}

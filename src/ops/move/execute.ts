@@ -1,0 +1,210 @@
+/**
+ * Carrying out a move, one service at a time in wave order, each step recorded in the journal
+ * before the next begins (journal.ts), each step safe to run again after a kill or a cut:
+ *
+ *   ship   the release live on the source, read into the journal's directory (the same bits);
+ *   start  that release deployed on the target by the deploy path (lock, ship, unit, start,
+ *          gate; a failed gate switches nothing) while the source keeps serving;
+ *   edges  every edge routing its domains dials the target (graceful, host-scripts.ts);
+ *   stop   the source's unit stopped and disabled;
+ *   edit   the manifest's service.host names the target (a minimal edit).
+ *
+ * `abort` undoes, newest step first, what the journal says was done for items not moved (and
+ * for every item of a wave not finished): the source started again, the edges dial it again,
+ * the target's instance stopped, the manifest edited back.
+ */
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { routingEdges, type Fleet, type Host, type Service } from '../../fleet/model.js';
+import { upstreamAddress } from '../../fleet/networks.js';
+import { readIfExists, writeFileSafely } from '../../files/write.js';
+import { records } from '../../runtime/shell.js';
+import { setScalar } from '../../source/edit.js';
+import { failureReason } from '../../transport/types.js';
+import { fileSafe } from '../../transport/quote.js';
+import { Ops } from '../context.js';
+import { runDeploy } from '../deploy.js';
+import { DEPLOY_DEFAULTS, type DeployOptions } from '../deploy/types.js';
+import { SilentProgress } from '../progress.js';
+import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
+import { readEnvFileScript, readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript, writeEnvFileScript } from './host-scripts.js';
+import type { JournalItem, JournalWriter } from './journal.js';
+
+export interface MoveContext {
+  /** The fleet as the files say now (a moved service's manifest may already name the target). */
+  fleet: Fleet;
+  ops: Ops;
+  journal: JournalWriter;
+  /** Where shipped releases are kept (beside the journal, this machine only). */
+  releasesDir: string;
+  deploy: Partial<DeployOptions>;
+  report: (line: string) => void;
+}
+
+class StepFailed extends Error {}
+
+const at = (service: Service, host: string): Service => ({ ...service, host });
+const hostOf = (fleet: Fleet, name: string): Host => {
+  const h = fleet.hosts.find((x) => x.name === name);
+  if (h === undefined) throw new StepFailed(`host ${name} is not in the inventory any more`);
+  return h;
+};
+
+/** The service's view on one host: the same declaration, that host. */
+function opsAt(ctx: MoveContext, service: Service, host: string): { ops: Ops; service: Service } {
+  const moved = at(service, host);
+  const fleet: Fleet = { ...ctx.fleet, services: ctx.fleet.services.map((s) => (s.id === service.id ? moved : s)) };
+  return { ops: new Ops(fleet, ctx.ops.settings), service: moved };
+}
+
+function releaseFile(ctx: MoveContext, item: JournalItem): string {
+  return join(ctx.releasesDir, `${fileSafe(item.name)}.tar.gz`);
+}
+
+async function ship(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  const file = releaseFile(ctx, item);
+  if (item.done.includes('ship') && (await stat(file).catch(() => undefined))?.isFile()) return;
+  ctx.report(`${item.name}: reading the live release on ${item.from}`);
+  const res = await ctx.ops.transport(hostOf(ctx.fleet, item.from)).script(readReleaseScript(service.directory), { timeoutMs: 30 * 60_000 });
+  if (res.unreachable || res.code !== 0) throw new StepFailed(`cannot read the release on ${item.from}: ${failureReason(res)}`);
+  const error = records(res.stdout).find((r) => r[0] === 'error');
+  if (error) throw new StepFailed(error[1] ?? 'cannot read the release');
+  const release = records(res.stdout).find((r) => r[0] === 'release')?.[1];
+  const at = res.stdout.indexOf('@@tar\n');
+  if (release === undefined || at < 0) throw new StepFailed(`no release from ${item.from}: ${failureReason(res)}`);
+  const bytes = Buffer.from(res.stdout.slice(at + 6), 'base64');
+  if (bytes.length < 20 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new StepFailed(`the release read from ${item.from} is not a gzip'ed tar`);
+  await mkdir(ctx.releasesDir, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes, { mode: 0o600 });
+  await rename(tmp, file);
+  await copyEnvFile(ctx, service, item);
+  await ctx.journal.step(item, 'ship', { state: 'moving', release });
+}
+
+/** The service's env file, from the source to the target, through this process's memory only. */
+async function copyEnvFile(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  if (service.envFile === undefined) return;
+  const owner = service.runAs ?? 'root';
+  const read = await ctx.ops.transport(hostOf(ctx.fleet, item.from)).script(readEnvFileScript(service.envFile, owner), { timeoutMs: 60_000 });
+  const error = records(read.stdout).find((r) => r[0] === 'error');
+  if (read.unreachable || read.code !== 0 || error) throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: ${error?.[1] ?? failureReason(read)}`);
+  if (records(read.stdout).some((r) => r[0] === 'absent')) return;
+  const at = read.stdout.indexOf('@@env\n');
+  if (at < 0) throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: no answer`);
+  const content = Buffer.from(read.stdout.slice(at + 6), 'base64');
+  const write = await ctx.ops.transport(hostOf(ctx.fleet, item.to)).script(writeEnvFileScript(service.envFile, owner, content), { timeoutMs: 60_000 });
+  const werr = records(write.stdout).find((r) => r[0] === 'error');
+  if (write.unreachable || write.code !== 0 || werr || !records(write.stdout).some((r) => r[0] === 'written'))
+    throw new StepFailed(`cannot write ${service.envFile} on ${item.to}: ${werr?.[1] ?? failureReason(write)}`);
+}
+
+async function start(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  if (item.done.includes('start')) return;
+  ctx.report(`${item.name}: deploying release ${item.release} on ${item.to} beside ${item.from}`);
+  const { ops, service: moved } = opsAt(ctx, service, item.to);
+  const report = await runDeploy(
+    ops,
+    { services: [moved], named: new Set([moved.id]), skipped: [] },
+    { ...DEPLOY_DEFAULTS, ...ctx.deploy, dryRun: false, artifact: releaseFile(ctx, item) },
+    new SilentProgress(),
+  );
+  const r = report.deploys[0];
+  if (r === undefined || !r.ok) throw new StepFailed(`the release did not pass its gate on ${item.to} (${item.from} still serves): ${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`);
+  // Started at boot there from now on (a service moved back finds its unit disabled).
+  await unitScript(ctx, item.to, reviveUnitScript(unitOf(ctx, service, item.to)), `enable ${item.name}`);
+  await ctx.journal.step(item, 'start');
+}
+
+/** Every edge routing the service's domains dials `toHost` instead of `fromHost`. */
+async function reroute(ctx: MoveContext, service: Service, fromHost: string, toHost: string): Promise<void> {
+  if (service.domains.length === 0 || service.port === undefined) return;
+  const from = hostOf(ctx.fleet, fromHost);
+  const to = hostOf(ctx.fleet, toHost);
+  for (const edge of routingEdges(ctx.fleet, at(service, fromHost))) {
+    const edgeHost = hostOf(ctx.fleet, edge.host!);
+    const a = upstreamAddress(edgeHost, from);
+    const b = upstreamAddress(edgeHost, to);
+    if ('reason' in a || 'reason' in b) throw new StepFailed(`the edge ${edgeHost.name} shares no network with ${'reason' in a ? fromHost : toHost}`);
+    ctx.report(`${service.id}: ${edgeHost.name} now routes to ${toHost}`);
+    const res = await ctx.ops
+      .transport(edgeHost)
+      .script(rerouteEdgeScript(`${a.address}:${service.port}`, `${b.address}:${service.port}`), { timeoutMs: 60_000 });
+    const rec = records(res.stdout).find((r) => r[0] === 'edge');
+    if (res.unreachable || rec === undefined) throw new StepFailed(`cannot switch the edge ${edgeHost.name}: ${failureReason(res)}`);
+    if (rec[1] !== 'switched' && rec[1] !== 'already') throw new StepFailed(`the edge ${edgeHost.name}: ${rec[2] ?? rec[1]}`);
+  }
+}
+
+async function unitScript(ctx: MoveContext, hostName: string, script: string, what: string): Promise<void> {
+  const res = await ctx.ops.transport(hostOf(ctx.fleet, hostName)).script(script, { timeoutMs: 120_000 });
+  const error = records(res.stdout).find((r) => r[0] === 'error');
+  if (res.unreachable || res.code !== 0 || error) throw new StepFailed(`cannot ${what} on ${hostName}: ${error?.[1] ?? failureReason(res)}`);
+}
+
+/** Started (and enabled) on `host`, gated on its readiness like `start`. */
+async function startGated(ctx: MoveContext, service: Service, host: string): Promise<void> {
+  const { ops, service: there } = opsAt(ctx, service, host);
+  const r = await runAction(ops, there, 'start', { ...LIFECYCLE_DEFAULTS, ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }) });
+  if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${host}: ${r.detail ?? r.outcome}`);
+  await unitScript(ctx, host, reviveUnitScript(unitOf(ctx, service, host)), `enable ${service.id}`);
+}
+
+const unitOf = (ctx: MoveContext, service: Service, host: string) => opsAt(ctx, service, host).ops.runtime(at(service, host)).unit!;
+
+/** The manifest's service.host set to `host` (a minimal edit; nothing written when it says so already). */
+async function editHost(ctx: MoveContext, service: Service, host: string): Promise<void> {
+  const file = join(ctx.fleet.root, service.manifest);
+  const text = await readIfExists(file);
+  if (text === undefined) throw new StepFailed(`cannot read ${service.manifest}`);
+  await writeFileSafely(file, setScalar(text, ['service', 'host'], host));
+}
+
+export async function moveService(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  try {
+    await ship(ctx, service, item);
+    await start(ctx, service, item);
+    if (!item.done.includes('edges')) {
+      await reroute(ctx, service, item.from, item.to);
+      await ctx.journal.step(item, 'edges');
+    }
+    if (!item.done.includes('stop')) {
+      ctx.report(`${item.name}: stopping it on ${item.from}`);
+      await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, service, item.from)), `stop ${item.name}`);
+      await ctx.journal.step(item, 'stop');
+    }
+    if (!item.done.includes('edit')) {
+      await editHost(ctx, service, item.to);
+      await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
+    }
+    await rm(releaseFile(ctx, item), { force: true });
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { state: 'failed', reason: error.message });
+  }
+}
+
+/** Back to the source: newest step first; each undo recorded so an abort cut midway continues. */
+export async function returnService(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  try {
+    if (item.done.includes('edit')) {
+      await editHost(ctx, service, item.from);
+      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
+    }
+    // A step cut midway may have happened without the journal knowing: what it may have done is
+    // undone whatever the journal says (each undo is harmless when there is nothing to undo).
+    const touched = item.done.length > 0 || item.state !== 'pending';
+    if (touched) {
+      ctx.report(`${item.name}: starting it again on ${item.from}`);
+      await startGated(ctx, service, item.from);
+      await reroute(ctx, service, item.to, item.from);
+      ctx.report(`${item.name}: stopping it on ${item.to}`);
+      await unitScript(ctx, item.to, retireUnitScript(unitOf(ctx, service, item.to)), `stop ${item.name}`);
+    }
+    await rm(releaseFile(ctx, item), { force: true });
+    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
+  }
+}

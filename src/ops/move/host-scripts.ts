@@ -1,0 +1,130 @@
+/**
+ * The host side of a move: read the live release on the source, re-point an edge's route from
+ * one host to another, stop and disable the old instance. Builders only: validated names and
+ * quoted values, "@@" records for the caller (ops/move/execute.ts).
+ */
+import { CADDYFILE_PATH } from '../../hosts/config-install.js';
+import { CADDY_ADMIN_SOCKET } from '../../render/caddy.js';
+import { ENV_PRELUDE } from '../../data/envfile.js';
+import { PRELUDE } from '../../runtime/shell.js';
+import { quote, validName } from '../../transport/quote.js';
+
+/**
+ * The release `current` names under `directory`, as a gzip'ed tar in base64 after a "@@tar"
+ * line (ssh carries text; the bytes are the release's, unchanged). Records: @@release<TAB>id,
+ * or @@error<TAB>why.
+ */
+export function readReleaseScript(directory: string): string {
+  const d = quote(validName('path', directory));
+  return `${PRELUDE}d=${d}
+c=$(readlink "$d/current" 2>/dev/null) || { printf '@@error\\tno live release: %s/current is not a link (deploy it there first)\\n' "$d"; exit 0; }
+c=\${c#releases/}
+case $c in */*|''|.*) printf '@@error\\t%s/current points outside its releases: %s\\n' "$d" "$c"; exit 0 ;; esac
+[ -d "$d/releases/$c" ] || { printf '@@error\\tthe live release %s is missing under %s/releases\\n' "$c" "$d"; exit 0; }
+printf '@@release\\t%s\\n' "$c"
+printf '@@tar\\n'
+$SUDO tar -C "$d/releases/$c" -cf - . | gzip -c | base64
+`;
+}
+
+const escapeSed = (s: string) => s.replace(/[.[\]\\/*^$]/g, '\\$&');
+
+/**
+ * Makes the edge dial `to` where it dialled `from` (both "address:port"): in Caddy's running
+ * config through its admin socket (POST /load is graceful: requests in flight finish on the old
+ * upstream, new ones go to the new one) and in the Caddyfile on disk, so a later reload keeps it.
+ * Records: @@edge<TAB>switched|already|missing|error<TAB>detail.
+ */
+export function rerouteEdgeScript(from: string, to: string): string {
+  const dial = (a: string) => `"dial":"${a}"`;
+  const json = `s/${escapeSed(dial(from))}/${escapeSed(dial(to))}/g`;
+  // In the Caddyfile: the address as a whole word (not 110.0.0.1:80 for 10.0.0.1:80, not :8080 for :80).
+  const file = `s/\\(^\\|[^0-9.]\\)${escapeSed(from)}\\([^0-9]\\|$\\)/\\1${escapeSed(to)}\\2/g`;
+  return `${PRELUDE}sock=${quote(CADDY_ADMIN_SOCKET)}
+f=${quote(CADDYFILE_PATH)}
+admin() { $SUDO curl -fsS --unix-socket "$sock" -H 'Host: ' "$@"; }
+old=${quote(dial(from))}; new=${quote(dial(to))}
+$SUDO test -S "$sock" || { printf '@@edge\\terror\\t%s\\n' ${quote(`no Caddy admin socket at ${CADDY_ADMIN_SOCKET}: load the Caddyfile \`manage-apps net caddy --apply\` installs`)}; exit 0; }
+cfg=$(admin --max-time 5 "http://caddy/config/" 2>&1) || { printf '@@edge\\terror\\tcannot read the Caddy config: %s\\n' "$(printf '%s' "$cfg" | head -c 200 | tr '\\n\\t' '  ')"; exit 0; }
+# The Caddyfile first: a reload after this point routes where the running config is about to.
+if $SUDO grep -q -- ${quote(from)} "$f" 2>/dev/null && [ ! -L "$f" ]; then
+  tmp=$($SUDO mktemp "$(dirname "$f")/.Caddyfile.manage-apps.XXXXXX") || { printf '@@edge\\terror\\tcannot write beside %s\\n' "$f"; exit 0; }
+  $SUDO sh -c 'sed -e "$1" "$2" > "$3" && chmod 644 "$3" && mv -f "$3" "$2"' sh ${quote(file)} "$f" "$tmp" || { $SUDO rm -f "$tmp"; printf '@@edge\\terror\\tcannot rewrite %s\\n' "$f"; exit 0; }
+fi
+case $cfg in
+*"$old"*) ;;
+*"$new"*) printf '@@edge\\talready\\n'; exit 0 ;;
+*) printf '@@edge\\tmissing\\t%s\\n' ${quote(`the running Caddy config dials neither ${from} nor ${to}: run \`manage-apps net caddy --apply\``)}; exit 0 ;;
+esac
+out=$(printf '%s' "$cfg" | sed -e ${quote(json)} | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
+printf '@@edge\\tswitched\\n'
+`;
+}
+
+/** Stops the unit and keeps it from starting at boot (its files stay). Records: @@stopped, or @@error<TAB>why. */
+export function retireUnitScript(unit: string): string {
+  const u = quote(validName('unit', unit));
+  return `${PRELUDE}$SUDO systemctl cat -- ${u} >/dev/null 2>&1 || { printf '@@stopped\\tabsent\\n'; exit 0; }
+out=$($SUDO systemctl disable --now -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
+printf '@@stopped\\n'
+`;
+}
+
+/** Starts the unit again where it was retired (an abort). Records: @@started, or @@error<TAB>why. */
+export function reviveUnitScript(unit: string): string {
+  const u = quote(validName('unit', unit));
+  return `${PRELUDE}out=$($SUDO systemctl enable --now -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
+printf '@@started\\n'
+`;
+}
+
+/**
+ * The env file, read as the account `ma_env_as` allows (root only where every directory on its
+ * path is root's; else the service's user), in base64 after a "@@env" line. Records:
+ * @@absent, or @@error<TAB>why.
+ */
+export function readEnvFileScript(path: string, owner: string): string {
+  const f = quote(validName('path', path));
+  const o = quote(validName('user', owner));
+  return `${PRELUDE}${ENV_PRELUDE}if [ -L ${f} ]; then printf '@@error\\t%s is a link: not read\\n' ${f}; exit 0; fi
+if [ ! -e ${f} ] && ! $SUDO test -e ${f}; then printf '@@absent\\n'; exit 0; fi
+case $(ma_env_as ${f} ${o}) in
+  root) out=$($SUDO cat -- ${f} | base64) ;;
+  user) out=$(ma_as_user ${o} cat -- ${f} | base64) ;;
+  *) printf '@@error\\t%s\\n' ${quote(`a directory on the path of ${path} is writable by an account other than root and the service runs as root: not read`)}; exit 0 ;;
+esac
+printf '@@env\\n%s\\n' "$out"
+`;
+}
+
+/**
+ * Writes the env file 0600, owned by the service's user, atomically; as the account ma_env_as
+ * allows. The content travels inside this script (on ssh's stdin, fed to the writer by the
+ * shell's own printf): never in any process's argv.
+ */
+export function writeEnvFileScript(path: string, owner: string, content: Buffer): string {
+  const data = `printf '%s' ${quote(content.toString('base64'))} | base64 -d`;
+  const f = quote(validName('path', path));
+  const o = quote(validName('user', owner));
+  const body = `set -u
+umask 077
+f=$1; owner=$2
+d=$(dirname -- "$f")
+(umask 022 && mkdir -p -- "$d") 2>/dev/null || { echo "cannot create $d"; exit 1; }
+if [ -L "$f" ]; then echo "$f is a link: not written"; exit 1; fi
+tmp=$(mktemp "$d/.manage-apps-env.XXXXXX") || { echo "cannot write in $d"; exit 1; }
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp" || { echo "cannot write the env file"; exit 1; }
+if [ "$owner" != - ]; then chown -- "$owner:" "$tmp" 2>/dev/null || { echo "user $owner does not exist on this host"; exit 1; }; fi
+mv -f -- "$tmp" "$f" || { echo "cannot replace the env file"; exit 1; }
+trap - EXIT
+`;
+  return `${PRELUDE}${ENV_PRELUDE}case $(ma_env_as ${f} ${o}) in
+  root) out=$(${data} | $SUDO sh -c ${quote(body)} sh ${f} ${o} 2>&1) ;;
+  user) out=$(${data} | ma_as_user ${o} sh -c ${quote(body)} sh ${f} - 2>&1) ;;
+  *) printf '@@error\\t%s\\n' ${quote(`a directory on the path of ${path} is writable by an account other than root and the service runs as root: not written`)}; exit 0 ;;
+esac
+[ $? = 0 ] || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tr '\\n\\t' '  ' | cut -c1-300)"; exit 0; }
+printf '@@written\\n'
+`;
+}

@@ -1,0 +1,172 @@
+/**
+ * The plan of a move: which services and database clusters go to the target in which waves
+ * (`drain`'s waves for a whole host, dependency levels for named services), each one's steps,
+ * the edges whose route switches, and the minimal edits of the repository that say where things
+ * run afterwards (a manifest's `service.host`, the inventory's clusters and tunnels). Read-only:
+ * the files are read to compute the edits, nothing is written.
+ */
+import { join } from 'node:path';
+import { routingEdges, type Fleet, type Service } from '../../fleet/model.js';
+import { upstreamAddress } from '../../fleet/networks.js';
+import { readIfExists } from '../../files/write.js';
+import { runtimeOf } from '../../runtime/registry.js';
+import { changedLine, EditError, setScalar } from '../../source/edit.js';
+import type { FileEdit, MoveItem, MoveTunnelEdit, MoveWave } from './types.js';
+
+export interface WaveOrder {
+  wave: number;
+  label: string;
+  items: { kind: 'service' | 'cluster'; name: string }[];
+}
+
+/** The edit of one value in a file, or why it cannot be made. */
+async function edit(absolute: string, shown: string, path: string[], from: string, to: string): Promise<FileEdit | string> {
+  const text = await readIfExists(absolute);
+  if (text === undefined) return `cannot read ${shown}`;
+  try {
+    const after = setScalar(text, path, to, { json: absolute.endsWith('.json') });
+    const line = changedLine(text, after);
+    return { file: shown, field: path.join('.'), from, to, ...line };
+  } catch (error) {
+    if (error instanceof EditError) return `${shown}: ${path.join('.')}: ${error.message}`;
+    throw error;
+  }
+}
+
+/** Why a service cannot be moved by this command (undefined: it can). */
+function serviceBlocked(fleet: Fleet, service: Service, to: string): string | undefined {
+  if (service.kind === 'edge') return 'an edge moves with its public address (DNS): move it by hand, then `net caddy --apply`';
+  if (service.compose !== undefined) return 'a compose service: moving it (the same digest) is not carried out yet; deploy it on the target by hand';
+  const { releases, noDeploy } = runtimeOf(service);
+  if (releases === undefined) return `its runtime ships no releases (${noDeploy ?? 'no release layout'})`;
+  if (service.command === undefined) return 'no service.command: its unit cannot be rendered on the target';
+  if (service.swapPorts !== undefined) return 'a swap service (service.swap): moving it between hosts is not carried out yet';
+  if (service.database !== undefined) {
+    const cluster = fleet.clusters.find((c) => c.name === service.database!.cluster);
+    if (cluster !== undefined && cluster.host === service.host) return `its database cluster ${cluster.name} runs beside it: moving databases is not carried out yet`;
+  }
+  if (service.stateful) return `it is stateful: its data on ${service.host} would not come along (declare a database, or move the data by hand)`;
+  if (service.schedule !== undefined) return 'a scheduled job: moving it is not carried out yet';
+  return undefined;
+}
+
+/** `inventory`: where the inventory is (absolute) and how it is shown. */
+export interface InventoryFile {
+  path: string;
+  file: string;
+}
+
+export async function planMoveItems(
+  fleet: Fleet,
+  inventory: InventoryFile,
+  order: readonly WaveOrder[],
+  to: string,
+  warnings: string[],
+): Promise<MoveWave[]> {
+  const target = fleet.hosts.find((h) => h.name === to)!;
+  const waves: MoveWave[] = [];
+  for (const w of order) {
+    const items: MoveItem[] = [];
+    for (const ref of w.items) {
+      if (ref.kind === 'cluster') {
+        const cluster = fleet.clusters.find((c) => c.name === ref.name)!;
+        const e = await edit(inventory.path, inventory.file, ['clusters', cluster.name, 'host'], cluster.host, to);
+        items.push({
+          kind: 'cluster',
+          name: cluster.name,
+          from: cluster.host,
+          to,
+          how: 'database',
+          steps: [
+            `freeze the services that write to ${cluster.name}, dump it on ${cluster.host}, restore on ${to}, compare every table's row count, provision roles and pg_hba there, rewire the services' env`,
+          ],
+          edges: [],
+          edits: typeof e === 'string' ? [] : [e],
+          blocked: 'moving a database cluster is not carried out yet: the plan shows where it goes',
+          state: 'pending',
+          done: [],
+          release: null,
+          reason: null,
+        });
+        continue;
+      }
+      const service = fleet.services.find((s) => s.id === ref.name)!;
+      const from = service.host!;
+      if (from === to) {
+        items.push({ kind: 'service', name: service.id, from, to, how: null, steps: [`it runs on ${to} already: nothing to do`], edges: [], edits: [], blocked: null, state: 'moved', done: [], release: null, reason: null });
+        continue;
+      }
+      const source = fleet.hosts.find((h) => h.name === from);
+      let blocked = serviceBlocked(fleet, service, to) ?? null;
+      const edits: FileEdit[] = [];
+      const e = await edit(join(fleet.root, service.manifest), service.manifest, ['service', 'host'], from, to);
+      if (typeof e === 'string') blocked ??= e;
+      else edits.push(e);
+      const edges = service.domains.length === 0 ? [] : routingEdges(fleet, service);
+      if (service.domains.length > 0 && edges.length === 0)
+        warnings.push(`${service.id}: no edge routes its domains (${service.domains.join(', ')}): point their DNS at ${to} yourself`);
+      const edgeSteps: string[] = [];
+      for (const edge of edges) {
+        const edgeHost = fleet.hosts.find((h) => h.name === edge.host);
+        const before = edgeHost && source ? upstreamAddress(edgeHost, source) : undefined;
+        const after = edgeHost ? upstreamAddress(edgeHost, target) : undefined;
+        if (before === undefined || after === undefined || 'reason' in before || 'reason' in after) {
+          blocked ??= `the edge ${edge.host} shares no network with ${after === undefined || 'reason' in after ? to : from}: it could not route ${service.id} there`;
+          continue;
+        }
+        edgeSteps.push(
+          `edges: ${edge.host} routes ${service.domains.join(', ')} to ${after.address}:${service.port} instead of ${before.address}:${service.port} (Caddy's admin API, a graceful load: requests in flight finish on ${from}; the Caddyfile on ${edge.host} says the same)`,
+        );
+      }
+      const unit = service.unit ?? `${service.project}.service`;
+      items.push({
+        kind: 'service',
+        name: service.id,
+        from,
+        to,
+        how: 'release',
+        steps: [
+          `ship: read the release live on ${from} (${service.directory}/current) into the journal's directory on this machine: the same bits go to ${to}`,
+          ...(service.envFile === undefined
+            ? []
+            : [`ship: copy ${service.envFile} from ${from} to ${to} (through this machine's memory: never argv, logs or the journal)`]),
+          `start: deploy that release on ${to} (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}) while ${from} keeps serving; a failed gate stops the move here`,
+          ...edgeSteps,
+          `stop: stop and disable ${unit} on ${from} (its releases stay there)`,
+          ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
+        ],
+        edges: edges.map((x) => x.host!),
+        edits,
+        blocked,
+        state: 'pending',
+        done: [],
+        release: null,
+        reason: null,
+      });
+    }
+    waves.push({ wave: w.wave, label: w.label, items });
+  }
+  return waves;
+}
+
+/** The inventory's tunnels that end on a drained host, re-pointed at the target (one edit each end). */
+export async function tunnelEdits(fleet: Fleet, inventory: InventoryFile, host: string, to: string): Promise<{ tunnels: MoveTunnelEdit[]; edits: FileEdit[] }> {
+  const tunnels: MoveTunnelEdit[] = [];
+  const edits: FileEdit[] = [];
+  for (const [i, t] of fleet.tunnels.entries()) {
+    if (t.from !== host && t.to !== host) continue;
+    const from = t.from === host ? to : t.from;
+    const end = t.to === host ? to : t.to;
+    if (from === end) {
+      tunnels.push({ name: t.name, from: t.from, to: t.to, suggestion: `retire it: ${from} would tunnel to itself (left in the inventory for you to remove)` });
+      continue;
+    }
+    tunnels.push({ name: t.name, from: t.from, to: t.to, suggestion: `re-point it: ${from} → ${end}` });
+    for (const side of ['from', 'to'] as const) {
+      if (t[side] !== host) continue;
+      const e = await edit(inventory.path, inventory.file, ['tunnels', String(i), side], host, to);
+      if (typeof e !== 'string') edits.push(e);
+    }
+  }
+  return { tunnels, edits };
+}

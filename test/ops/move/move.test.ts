@@ -1,0 +1,196 @@
+// `move` on real test hosts: a real Caddy on an edge host (configured from `manage-apps net
+// caddy`) routes a stateless service's domain to a source host; `move --to` ships the release
+// live there to a target host, starts it beside the old one, gates, switches the edge (Caddy's
+// admin API, graceful), stops the old one and edits the manifest. A request loop through the edge
+// (20 requests/s) runs during the move: 0 failed requests. The repository's manifest names the
+// target with its comments kept, the env file arrived 0600 with the same bytes, `status` is clean.
+//
+// Then the fault matrix: the CLI killed, or the target, the source or the edge cut off the
+// network, at each step of a move (reading the release, deploying on the target, switching the
+// edge, stopping the old instance); then `move` again (it continues from the journal) or
+// `--abort` (back to the source). Each case must end in one consistent placement: exactly one
+// host runs the service, the edge routes there (running config and Caddyfile), the manifest says
+// so, the journal is finished, and the edge answers.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
+import { cutUntil } from '../../harness/faults.js';
+import { getThrough, requestLoop } from '../edge-requests.js';
+import { eventually, json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { artifactDir, fleetRoot } from '../real-fleet.js';
+
+const EDGE = 'e1';
+const SOURCE = 's1';
+const TARGET = 't1';
+const PROJECT = 'shop';
+const SITE = 'shop.example.test';
+const PORT = 8081;
+const ENV_FILE = '/etc/shop/env';
+const WINDOW = ['--ready-timeout', '5', '--revert-margin', '2'];
+const READ_CONFIG = "curl -fsS --max-time 5 --unix-socket /var/lib/caddy/admin.sock -H 'Host: ' http://caddy/config/ || true";
+
+/** The rendered Caddyfile as the test's edge runs it: plain HTTP (routing and admin socket unchanged). */
+function plainHttp(caddyfile: string): string {
+  return caddyfile.replace(/^(\tadmin unix\/\S+)\n\}$/m, '$1\n\tauto_https off\n}').replace(/^([a-z0-9.-]+\.example\.test) \{$/gm, 'http://$1 {');
+}
+
+describe('move: a stateless service to another host behind a real Caddy edge', { skip: realHostsSkipReason(), timeout: 1_200_000 }, () => {
+  let fleet: TestFleet;
+  let root = '';
+  let work = '';
+  let controlDir = '';
+  let artifact = '';
+  const env = () => ({ MANAGE_APPS_CONTROL_DIR: controlDir });
+  const args = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'];
+  const cli = (...a: string[]) => runCli(args(...a), env());
+  const manifest = () => join(root, PROJECT, '.infra.yaml');
+  const inHost = async (h: string, script: string) => (await fleet.exec(h, ['sh', '-c', script])).stdout.trim();
+  const hostOfManifest = () => /^ {2}host: (\S+) # where it runs$/m.exec(readFileSync(manifest(), 'utf8'))?.[1];
+
+  /** Where the service runs, as every party sees it; a problem when they disagree. */
+  async function placement(): Promise<{ host?: string; problem?: string }> {
+    const problems: string[] = [];
+    const active: string[] = [];
+    for (const h of [SOURCE, TARGET]) if ((await inHost(h, `systemctl is-active ${PROJECT}.service || true`)) === 'active') active.push(h);
+    if (active.length !== 1) problems.push(`the service runs on ${JSON.stringify(active)}`);
+    const declared = hostOfManifest();
+    const host = active[0] ?? declared;
+    if (declared !== host) problems.push(`the manifest names ${declared}, it runs on ${host}`);
+    const address = fleet.host(host!).address;
+    const cfg = await inHost(EDGE, READ_CONFIG);
+    const dials = [...cfg.matchAll(/"dial":"([0-9.]+):(\d+)"/g)].map((m) => m[1]);
+    if (dials.join() !== address) problems.push(`the edge dials ${JSON.stringify(dials)}, the service is on ${address}`);
+    const file = await inHost(EDGE, 'cat /etc/caddy/Caddyfile');
+    if (!file.includes(`reverse_proxy ${address}:${PORT}`)) problems.push(`the Caddyfile on the edge does not route to ${address}:${PORT}`);
+    const served = (await getThrough(fleet.host(EDGE).address, SITE)).text;
+    if (served !== '200 v1') problems.push(`the edge answers ${JSON.stringify(served)}`);
+    for (const h of [SOURCE, TARGET]) {
+      const path = join(root, '.state', 'moves', `${h}.json`);
+      if (existsSync(path) && (JSON.parse(readFileSync(path, 'utf8')) as { finished: string | null }).finished === null)
+        problems.push(`the move to ${h} is not finished (its journal)`);
+    }
+    return problems.length > 0 ? { host: host!, problem: problems.join('; ') } : { host: host! };
+  }
+
+  before(async () => {
+    fleet = await TestFleet.up({ names: [EDGE, SOURCE, TARGET] });
+    work = mkdtempSync(join(tmpdir(), 'manage-apps-move-'));
+    controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
+    artifact = await artifactDir(work, { version: 'v1' });
+    root = await fleetRoot(fleet.hosts, {
+      'edge/.infra.yaml': `apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: ${EDGE}\n  port: 80\n  kind: edge\n  systemd_unit: caddy.service\n`,
+      [`${PROJECT}/.infra.yaml`]: `apiVersion: infra/v2\n# the shop's storefront\nproject: ${PROJECT}\nprovider: bare-metal\nservice:\n  host: ${SOURCE} # where it runs\n  port: ${PORT}\n  command: node server.mjs\n  domains: [${SITE}]\n  env_file: ${ENV_FILE}\n  health: { timeout: 5s }\n`,
+    });
+    const inventory = {
+      version: 1,
+      mesh: { cidr: '10.98.0.0/16' },
+      hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, provider: 'bare-metal', role: 'production', mesh_ip: h.address }])),
+    };
+    writeFileSync(join(root, 'mesh-hosts.json'), JSON.stringify(inventory, null, 2));
+    const rendered = await runCli(['net', 'caddy', '--json', '--root', root]);
+    assert.equal(rendered.status, 0, rendered.stdout + rendered.stderr);
+    const file = json<{ files: { path: string; content: string }[] }>(rendered).files.find((x) => x.path === `${EDGE}.Caddyfile`)!;
+    const text = Buffer.from(plainHttp(file.content)).toString('base64');
+    assert.equal((await fleet.exec(EDGE, ['sh', '-c', `echo ${text} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`])).exitCode, 0);
+    await eventually('caddy routes the site', 20_000, async () => (await inHost(EDGE, READ_CONFIG)).includes(`"dial":"${fleet.host(SOURCE).address}:${PORT}"`));
+    // The env file holds a secret: it must arrive intact, and never in argv, output or the journal.
+    await fleet.exec(SOURCE, ['sh', '-c', `mkdir -p /etc/shop && printf 'SHOP_TOKEN=s3cr3t-token-value\\nPORT=${PORT}\\n' > ${ENV_FILE} && chmod 600 ${ENV_FILE}`]);
+    const d = await cli('deploy', PROJECT, '--artifact', artifact, ...WINDOW);
+    assert.equal(d.status, 0, d.stdout + d.stderr);
+    assert.equal((await getThrough(fleet.host(EDGE).address, SITE)).text, '200 v1');
+  });
+
+  after(async () => {
+    await fleet?.down();
+    for (const dir of [root, work, controlDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--dry-run prints the whole plan and the edit, and touches nothing', async () => {
+    const r = await cli('move', PROJECT, '--to', TARGET, '--dry-run', '--json');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const d = json<{ action: string; waves: { items: { name: string; steps: string[]; edges: string[] }[] }[]; edits: { file: string; line: number; before: string; after: string }[] }>(r);
+    assert.equal(d.action, 'plan');
+    assert.deepEqual(d.waves[0]!.items[0]!.edges, [EDGE]);
+    assert.deepEqual(d.edits, [
+      { file: `${PROJECT}/.infra.yaml`, field: 'service.host', from: SOURCE, to: TARGET, line: 6, before: `  host: ${SOURCE} # where it runs`, after: `  host: ${TARGET} # where it runs` },
+    ]);
+    assert.equal(hostOfManifest(), SOURCE);
+    assert.equal(existsSync(join(root, '.state', 'moves', `${TARGET}.json`)), false);
+  });
+
+  test('the move: 0 failed requests through the edge; the manifest names the target; status is clean', async () => {
+    const loop = requestLoop(fleet.host(EDGE).address, SITE);
+    await sleep(300);
+    const r = await cli('move', PROJECT, '--to', TARGET, ...WINDOW);
+    await sleep(300);
+    const l = await loop.stop();
+    console.log(`move ${SOURCE} → ${TARGET}: ${l.sent} requests through the edge, ${l.failures.length} failed; the move took ${(r.ms / 1000).toFixed(1)}s`);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(l.failures.length, 0, l.failures.slice(0, 5).map((f) => f.text).join(' | '));
+    assert.ok(l.sent >= 20);
+    assert.equal(hostOfManifest(), TARGET);
+    assert.match(readFileSync(manifest(), 'utf8'), /^# the shop's storefront$/m, 'comments kept');
+    assert.equal(await inHost(SOURCE, `systemctl is-active ${PROJECT}.service || true`), 'inactive');
+    assert.equal(await inHost(SOURCE, `systemctl is-enabled ${PROJECT}.service || true`), 'disabled');
+    assert.equal(await inHost(TARGET, `stat -c %a ${ENV_FILE} && cat ${ENV_FILE}`), `600\nSHOP_TOKEN=s3cr3t-token-value\nPORT=${PORT}`);
+    const journal = readFileSync(join(root, '.state', 'moves', `${TARGET}.json`), 'utf8');
+    assert.doesNotMatch(journal + r.stdout + r.stderr, /s3cr3t/);
+    const status = await cli('status', PROJECT);
+    assert.equal(status.status, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(TARGET));
+  });
+
+  test('fault matrix: killed or cut at each step, then continued or aborted: one consistent placement', async () => {
+    type Fault = 'kill' | 'cut target' | 'cut source' | 'cut edge';
+    const points: { at: RegExp; name: string; faults: Fault[] }[] = [
+      { at: /reading the live release/, name: 'reading the release', faults: ['kill', 'cut source'] },
+      { at: /deploying release/, name: 'deploying on the target', faults: ['kill', 'cut target'] },
+      { at: /now routes to/, name: 'switching the edge', faults: ['kill', 'cut edge'] },
+      { at: /stopping it on/, name: 'stopping the old instance', faults: ['kill', 'cut source'] },
+    ];
+    let survived = 0;
+    let total = 0;
+    const failures: string[] = [];
+    for (const point of points)
+      for (const fault of point.faults)
+        for (const then of ['continue', 'abort'] as const) {
+          total++;
+          const start = (await placement()).host!;
+          const to = start === SOURCE ? TARGET : SOURCE;
+          const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
+          let hit = false;
+          let run: { pid: number; done: Promise<CliRun> } | undefined;
+          const seen = new Promise<void>((resolve) => {
+            run = startCli(args('move', PROJECT, '--to', to, ...WINDOW), env(), (chunk) => {
+              if (!hit && point.at.test(chunk)) {
+                hit = true;
+                resolve();
+              }
+            });
+            void run.done.then(() => resolve());
+          });
+          await seen;
+          const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
+          let first: CliRun;
+          if (cut === undefined) {
+            process.kill(run!.pid, 'SIGKILL');
+            first = await run!.done;
+          } else first = await cutUntil(fleet, cut, run!.done);
+          const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
+          // A continued move, or an abort after a move that had already finished, ends where the files say.
+          await sleep(500);
+          const p = await placement();
+          const expected = then === 'abort' && first.status !== 0 ? start : to;
+          const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+          if (second.status !== 0 || problem !== undefined)
+            failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`);
+          else survived++;
+          console.log(`move fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
+        }
+    console.log(`move: ${survived}/${total} fault points survived`);
+    assert.deepEqual(failures, []);
+  });
+});

@@ -1,0 +1,65 @@
+// The plan of a move, on the example fleet (no host is reached): drain waves carried into the
+// move, each service's steps, the repository's edits (one line each, comments kept), what cannot
+// move yet and why (exit 1), the shape of --json; a move of one stateless service plans clean.
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { packageRoot } from '../../../src/package-root.js';
+import { json, runCli } from '../helpers.js';
+import type { MoveDocument } from '../../../src/app/move.js';
+
+let root = '';
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'manage-apps-move-plan-'));
+  cpSync(join(packageRoot(), 'examples', 'fleet'), root, { recursive: true });
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('drain --execute --dry-run: the drain waves, every step and edit, what cannot move; nothing written', async () => {
+  const before = readFileSync(join(root, 'projects', 'sso', '.infra.yaml'), 'utf8');
+  const r = await runCli(['drain', 'black', '--to', 'apricot', '--execute', '--dry-run', '--json', '--root', root]);
+  assert.equal(r.status, 1, r.stderr);
+  const d = json<MoveDocument>(r);
+  assert.equal(d.mode, 'drain');
+  assert.equal(d.action, 'plan');
+  const drain = json<{ waves: { items: { name: string }[] }[] }>(await runCli(['drain', 'black', '--to', 'apricot', '--json', '--root', root]));
+  assert.deepEqual(
+    d.waves.map((w) => w.items.map((i) => i.name)),
+    drain.waves.map((w) => w.items.map((i) => i.name)),
+    'the waves of `drain`',
+  );
+  const sso = d.waves.flatMap((w) => w.items).find((i) => i.name === 'sso')!;
+  assert.deepEqual(sso.edges, ['vps-0']);
+  assert.match(sso.steps.join('\n'), /vps-0 routes sso\.cocotte\.io to 10\.9\.0\.13:3050 instead of 10\.9\.0\.11:3050/);
+  assert.match(sso.blocked ?? '', /database cluster platform-pg runs beside it/);
+  const edit = d.edits.find((e) => e.file === 'projects/sso/.infra.yaml')!;
+  assert.equal(edit.field, 'service.host');
+  assert.equal(before.split('\n')[edit.line - 1], edit.before);
+  assert.equal(edit.after, edit.before.replace('black', 'apricot'));
+  // The inventory: each cluster on the drained host, and the tunnels that end there.
+  const cluster = d.edits.find((e) => e.field === 'clusters.platform-pg.host')!;
+  assert.equal(cluster.file, 'mesh-hosts.json');
+  assert.match(cluster.after, /"host": "apricot"/);
+  assert.ok(d.summary.blocked > 0);
+  assert.equal(readFileSync(join(root, 'projects', 'sso', '.infra.yaml'), 'utf8'), before);
+  assert.equal(existsSync(join(root, '.state', 'moves')), false, 'no journal');
+});
+
+test('move of one stateless service: planned clean (exit 0), with the env file copied and the edit shown', async () => {
+  const r = await runCli(['move', 'ai-copilot', '--to', 'apricot', '--dry-run', '--root', root]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /Move plan → apricot \(dry run: nothing was touched\)/);
+  assert.match(r.stdout, /copy \/etc\/ai-copilot\/env from black to apricot/);
+  assert.match(r.stdout, /- host: black\n\s+\+ host: apricot/);
+});
+
+test('bad input: an unknown target host, --abort with no move under way', async () => {
+  const a = await runCli(['move', 'ai-copilot', '--to', 'nowhere', '--root', root]);
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--to nowhere: no such host/);
+  const b = await runCli(['move', 'ai-copilot', '--to', 'apricot', '--abort', '--root', root]);
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /no move to apricot is under way/);
+});
