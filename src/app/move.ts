@@ -37,13 +37,14 @@ function asBefore(fleet: Fleet, journal: Journal | undefined): Fleet {
   return { ...fleet, services: fleet.services.map((s) => (from.has(s.id) ? { ...s, host: from.get(s.id)! } : s)) };
 }
 
-function orderOf(fleet: Fleet, what: MoveWhat, to: string, warnings: string[]): WaveOrder[] {
+/** The waves; what `drain` says cannot move goes into `blockers` (name → why). */
+function orderOf(fleet: Fleet, what: MoveWhat, to: string, warnings: string[], blockers: Map<string, string>): WaveOrder[] {
   if (what.mode === 'drain') {
     const index = new FleetIndex(fleet);
     const [source] = index.resolveHosts([what.host]);
     if (source === to) throw new UsageError(`cannot drain ${what.host} onto itself`, 'pass --to with another host');
     const plan = planDrain(index, source!, to);
-    for (const b of plan.blocked) warnings.push(`${b.name}: ${b.message}`);
+    for (const b of plan.blocked) if (!blockers.has(b.name)) blockers.set(b.name, b.message);
     for (const w of plan.warnings) warnings.push(w.message);
     return plan.waves;
   }
@@ -108,9 +109,13 @@ export async function move(
   const warnings: string[] = [];
   const inventory = { path: loaded.inventory.path, file: loaded.inventory.file };
   if (open !== undefined && !choices.abort)
-    warnings.push(`a move to ${to} started ${open.started} is under way (${path}): it is continued as its journal says; finish it or --abort it before starting another`);
-  const order = open !== undefined ? journalOrder(open) : orderOf(before, what, to, warnings);
+    warnings.push(
+      `a move to ${to} started ${open.started} is under way (${path}): it is continued as its journal says; finish it or --abort it before starting another`,
+    );
+  const blockers = new Map<string, string>();
+  const order = open !== undefined ? journalOrder(open) : orderOf(before, what, to, warnings, blockers);
   const planned = await planMoveItems(before, inventory, order, to, warnings);
+  for (const w of planned) for (const i of w.items) if (i.state !== 'moved') i.blocked ??= blockers.get(i.name) ?? null;
   const tunnels = what.mode === 'drain' ? await tunnelEdits(loaded.fleet, inventory, what.host, to) : { tunnels: [], edits: [] };
   const document = (waves: MoveWave[], action: MoveDocument['action'], elapsed: number | null): WithProblems<MoveDocument> => ({
     mode: what.mode,
@@ -127,7 +132,15 @@ export async function move(
     problems: loaded.problems.map(problemJson),
   });
   const merge = (j: Journal | undefined) =>
-    planned.map((w) => ({ ...w, items: w.items.map((i) => withJournal(i, j?.items.find((x) => x.kind === i.kind && x.name === i.name))) }));
+    planned.map((w) => ({
+      ...w,
+      items: w.items.map((i) =>
+        withJournal(
+          i,
+          j?.items.find((x) => x.kind === i.kind && x.name === i.name),
+        ),
+      ),
+    }));
   const action: MoveDocument['action'] = choices.abort ? 'abort' : 'execute';
   if (choices.dryRun) {
     const waves = merge(open);

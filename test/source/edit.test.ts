@@ -40,7 +40,8 @@ test('what cannot be edited minimally is refused, never rewritten', () => {
 });
 
 test('JSON (the inventory): a string stays a JSON string, every other byte kept; a new key is refused', () => {
-  const inventory = '{\n  "clusters": { "main": { "host": "black", "port": 5432 } },\n  "tunnels": [ { "name": "t", "from": "black", "to": "vps" } ]\n}\n';
+  const inventory =
+    '{\n  "clusters": { "main": { "host": "black", "port": 5432 } },\n  "tunnels": [ { "name": "t", "from": "black", "to": "vps" } ]\n}\n';
   const out = setScalar(inventory, ['clusters', 'main', 'host'], 'apricot', { json: true });
   assert.equal(out, inventory.replace('"host": "black"', '"host": "apricot"'));
   assert.equal(JSON.parse(out).clusters.main.host, 'apricot');

@@ -88,12 +88,15 @@ async function copyEnvFile(ctx: MoveContext, service: Service, item: JournalItem
   const owner = service.runAs ?? 'root';
   const read = await ctx.ops.transport(hostOf(ctx.fleet, item.from)).script(readEnvFileScript(service.envFile, owner), { timeoutMs: 60_000 });
   const error = records(read.stdout).find((r) => r[0] === 'error');
-  if (read.unreachable || read.code !== 0 || error) throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: ${error?.[1] ?? failureReason(read)}`);
+  if (read.unreachable || read.code !== 0 || error)
+    throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: ${error?.[1] ?? failureReason(read)}`);
   if (records(read.stdout).some((r) => r[0] === 'absent')) return;
   const at = read.stdout.indexOf('@@env\n');
   if (at < 0) throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: no answer`);
   const content = Buffer.from(read.stdout.slice(at + 6), 'base64');
-  const write = await ctx.ops.transport(hostOf(ctx.fleet, item.to)).script(writeEnvFileScript(service.envFile, owner, content), { timeoutMs: 60_000 });
+  const write = await ctx.ops
+    .transport(hostOf(ctx.fleet, item.to))
+    .script(writeEnvFileScript(service.envFile, owner, content), { timeoutMs: 60_000 });
   const werr = records(write.stdout).find((r) => r[0] === 'error');
   if (write.unreachable || write.code !== 0 || werr || !records(write.stdout).some((r) => r[0] === 'written'))
     throw new StepFailed(`cannot write ${service.envFile} on ${item.to}: ${werr?.[1] ?? failureReason(write)}`);
@@ -110,7 +113,10 @@ async function start(ctx: MoveContext, service: Service, item: JournalItem): Pro
     new SilentProgress(),
   );
   const r = report.deploys[0];
-  if (r === undefined || !r.ok) throw new StepFailed(`the release did not pass its gate on ${item.to} (${item.from} still serves): ${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`);
+  if (r === undefined || !r.ok)
+    throw new StepFailed(
+      `the release did not pass its gate on ${item.to} (${item.from} still serves): ${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`,
+    );
   // Started at boot there from now on (a service moved back finds its unit disabled).
   await unitScript(ctx, item.to, reviveUnitScript(unitOf(ctx, service, item.to)), `enable ${item.name}`);
   await ctx.journal.step(item, 'start');
@@ -145,7 +151,10 @@ async function unitScript(ctx: MoveContext, hostName: string, script: string, wh
 /** Started (and enabled) on `host`, gated on its readiness like `start`. */
 async function startGated(ctx: MoveContext, service: Service, host: string): Promise<void> {
   const { ops, service: there } = opsAt(ctx, service, host);
-  const r = await runAction(ops, there, 'start', { ...LIFECYCLE_DEFAULTS, ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }) });
+  const r = await runAction(ops, there, 'start', {
+    ...LIFECYCLE_DEFAULTS,
+    ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }),
+  });
   if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${host}: ${r.detail ?? r.outcome}`);
   await unitScript(ctx, host, reviveUnitScript(unitOf(ctx, service, host)), `enable ${service.id}`);
 }

@@ -43,7 +43,8 @@ function serviceBlocked(fleet: Fleet, service: Service, to: string): string | un
   if (service.swapPorts !== undefined) return 'a swap service (service.swap): moving it between hosts is not carried out yet';
   if (service.database !== undefined) {
     const cluster = fleet.clusters.find((c) => c.name === service.database!.cluster);
-    if (cluster !== undefined && cluster.host === service.host) return `its database cluster ${cluster.name} runs beside it: moving databases is not carried out yet`;
+    if (cluster !== undefined && cluster.host === service.host)
+      return `its database cluster ${cluster.name} runs beside it: moving databases is not carried out yet`;
   }
   if (service.stateful) return `it is stateful: its data on ${service.host} would not come along (declare a database, or move the data by hand)`;
   if (service.schedule !== undefined) return 'a scheduled job: moving it is not carried out yet';
@@ -93,7 +94,21 @@ export async function planMoveItems(
       const service = fleet.services.find((s) => s.id === ref.name)!;
       const from = service.host!;
       if (from === to) {
-        items.push({ kind: 'service', name: service.id, from, to, how: null, steps: [`it runs on ${to} already: nothing to do`], edges: [], edits: [], blocked: null, state: 'moved', done: [], release: null, reason: null });
+        items.push({
+          kind: 'service',
+          name: service.id,
+          from,
+          to,
+          how: null,
+          steps: [`it runs on ${to} already: nothing to do`],
+          edges: [],
+          edits: [],
+          blocked: null,
+          state: 'moved',
+          done: [],
+          release: null,
+          reason: null,
+        });
         continue;
       }
       const source = fleet.hosts.find((h) => h.name === from);
@@ -150,7 +165,12 @@ export async function planMoveItems(
 }
 
 /** The inventory's tunnels that end on a drained host, re-pointed at the target (one edit each end). */
-export async function tunnelEdits(fleet: Fleet, inventory: InventoryFile, host: string, to: string): Promise<{ tunnels: MoveTunnelEdit[]; edits: FileEdit[] }> {
+export async function tunnelEdits(
+  fleet: Fleet,
+  inventory: InventoryFile,
+  host: string,
+  to: string,
+): Promise<{ tunnels: MoveTunnelEdit[]; edits: FileEdit[] }> {
   const tunnels: MoveTunnelEdit[] = [];
   const edits: FileEdit[] = [];
   for (const [i, t] of fleet.tunnels.entries()) {
@@ -158,7 +178,12 @@ export async function tunnelEdits(fleet: Fleet, inventory: InventoryFile, host: 
     const from = t.from === host ? to : t.from;
     const end = t.to === host ? to : t.to;
     if (from === end) {
-      tunnels.push({ name: t.name, from: t.from, to: t.to, suggestion: `retire it: ${from} would tunnel to itself (left in the inventory for you to remove)` });
+      tunnels.push({
+        name: t.name,
+        from: t.from,
+        to: t.to,
+        suggestion: `retire it: ${from} would tunnel to itself (left in the inventory for you to remove)`,
+      });
       continue;
     }
     tunnels.push({ name: t.name, from: t.from, to: t.to, suggestion: `re-point it: ${from} → ${end}` });

@@ -94,10 +94,19 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
     assert.equal(rendered.status, 0, rendered.stdout + rendered.stderr);
     const file = json<{ files: { path: string; content: string }[] }>(rendered).files.find((x) => x.path === `${EDGE}.Caddyfile`)!;
     const text = Buffer.from(plainHttp(file.content)).toString('base64');
-    assert.equal((await fleet.exec(EDGE, ['sh', '-c', `echo ${text} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`])).exitCode, 0);
-    await eventually('caddy routes the site', 20_000, async () => (await inHost(EDGE, READ_CONFIG)).includes(`"dial":"${fleet.host(SOURCE).address}:${PORT}"`));
+    assert.equal(
+      (await fleet.exec(EDGE, ['sh', '-c', `echo ${text} | base64 -d > /etc/caddy/Caddyfile && systemctl restart caddy.service`])).exitCode,
+      0,
+    );
+    await eventually('caddy routes the site', 20_000, async () =>
+      (await inHost(EDGE, READ_CONFIG)).includes(`"dial":"${fleet.host(SOURCE).address}:${PORT}"`),
+    );
     // The env file holds a secret: it must arrive intact, and never in argv, output or the journal.
-    await fleet.exec(SOURCE, ['sh', '-c', `mkdir -p /etc/shop && printf 'SHOP_TOKEN=s3cr3t-token-value\\nPORT=${PORT}\\n' > ${ENV_FILE} && chmod 600 ${ENV_FILE}`]);
+    await fleet.exec(SOURCE, [
+      'sh',
+      '-c',
+      `mkdir -p /etc/shop && printf 'SHOP_TOKEN=s3cr3t-token-value\\nPORT=${PORT}\\n' > ${ENV_FILE} && chmod 600 ${ENV_FILE}`,
+    ]);
     const d = await cli('deploy', PROJECT, '--artifact', artifact, ...WINDOW);
     assert.equal(d.status, 0, d.stdout + d.stderr);
     assert.equal((await getThrough(fleet.host(EDGE).address, SITE)).text, '200 v1');
@@ -111,11 +120,23 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
   test('--dry-run prints the whole plan and the edit, and touches nothing', async () => {
     const r = await cli('move', PROJECT, '--to', TARGET, '--dry-run', '--json');
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    const d = json<{ action: string; waves: { items: { name: string; steps: string[]; edges: string[] }[] }[]; edits: { file: string; line: number; before: string; after: string }[] }>(r);
+    const d = json<{
+      action: string;
+      waves: { items: { name: string; steps: string[]; edges: string[] }[] }[];
+      edits: { file: string; line: number; before: string; after: string }[];
+    }>(r);
     assert.equal(d.action, 'plan');
     assert.deepEqual(d.waves[0]!.items[0]!.edges, [EDGE]);
     assert.deepEqual(d.edits, [
-      { file: `${PROJECT}/.infra.yaml`, field: 'service.host', from: SOURCE, to: TARGET, line: 6, before: `  host: ${SOURCE} # where it runs`, after: `  host: ${TARGET} # where it runs` },
+      {
+        file: `${PROJECT}/.infra.yaml`,
+        field: 'service.host',
+        from: SOURCE,
+        to: TARGET,
+        line: 6,
+        before: `  host: ${SOURCE} # where it runs`,
+        after: `  host: ${TARGET} # where it runs`,
+      },
     ]);
     assert.equal(hostOfManifest(), SOURCE);
     assert.equal(existsSync(join(root, '.state', 'moves', `${TARGET}.json`)), false);
@@ -127,9 +148,18 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
     const r = await cli('move', PROJECT, '--to', TARGET, ...WINDOW);
     await sleep(300);
     const l = await loop.stop();
-    console.log(`move ${SOURCE} → ${TARGET}: ${l.sent} requests through the edge, ${l.failures.length} failed; the move took ${(r.ms / 1000).toFixed(1)}s`);
+    console.log(
+      `move ${SOURCE} → ${TARGET}: ${l.sent} requests through the edge, ${l.failures.length} failed; the move took ${(r.ms / 1000).toFixed(1)}s`,
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.equal(l.failures.length, 0, l.failures.slice(0, 5).map((f) => f.text).join(' | '));
+    assert.equal(
+      l.failures.length,
+      0,
+      l.failures
+        .slice(0, 5)
+        .map((f) => f.text)
+        .join(' | '),
+    );
     assert.ok(l.sent >= 20);
     assert.equal(hostOfManifest(), TARGET);
     assert.match(readFileSync(manifest(), 'utf8'), /^# the shop's storefront$/m, 'comments kept');

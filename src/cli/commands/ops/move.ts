@@ -56,7 +56,9 @@ export function moveText(d: MoveDocument): string {
     out.push('', style.bold(`Wave ${w.wave}`) + (w.label ? style.dim(`  ← ${w.label}`) : ''));
     for (const i of w.items) {
       const state = (STATE[i.state] ?? ((s: string) => s))(i.state);
-      out.push(`  ${i.kind === 'cluster' ? `${i.name} (db)` : i.name}  ${i.from} → ${i.to}  ${state}${i.done.length > 0 && i.state !== 'moved' ? style.dim(` (done: ${i.done.join(', ')})`) : ''}`);
+      out.push(
+        `  ${i.kind === 'cluster' ? `${i.name} (db)` : i.name}  ${i.from} → ${i.to}  ${state}${i.done.length > 0 && i.state !== 'moved' ? style.dim(` (done: ${i.done.join(', ')})`) : ''}`,
+      );
       if (i.blocked !== null && i.state !== 'moved') out.push(`    ${style.red('✖ cannot move:')} ${i.blocked}`);
       if (i.reason !== null) out.push(`    ${style.red('✖')} ${i.reason}`);
       if (d.action === 'plan') for (const [n, s] of i.steps.entries()) out.push(style.dim(`    ${n + 1}. `) + s);
@@ -64,7 +66,8 @@ export function moveText(d: MoveDocument): string {
   }
   if (d.edits.length > 0) {
     out.push('', style.bold('Edits of the repository') + style.dim('  (one value each; comments and formatting kept)'));
-    for (const e of d.edits) out.push(`  ${e.file}:${e.line}  ${e.field}`, style.red(`    - ${e.before.trim()}`), style.green(`    + ${e.after.trim()}`));
+    for (const e of d.edits)
+      out.push(`  ${e.file}:${e.line}  ${e.field}`, style.red(`    - ${e.before.trim()}`), style.green(`    + ${e.after.trim()}`));
   }
   if (d.tunnels.length > 0) {
     out.push('', style.bold('Tunnels'));
