@@ -17,10 +17,6 @@ export interface FileEdit {
 /** Where an item stands in the journal: pending (nothing done), moving (some steps done), moved, returned (aborted back to its source), failed (a step failed: the source still serves). */
 export type ItemState = 'pending' | 'moving' | 'moved' | 'returned' | 'failed';
 
-/** The steps of a stateless service's move, in order (the journal records each once done). */
-export const SERVICE_STEPS = ['ship', 'start', 'edges', 'stop', 'edit'] as const;
-export type ServiceStep = (typeof SERVICE_STEPS)[number];
-
 export interface MoveItem {
   kind: 'service' | 'cluster';
   name: string;
