@@ -367,6 +367,9 @@ ${gateLoop(s, t, timeoutMs)}`,
     stop: () => `cid=$(ma_cid ${quote(t.project)} ${quote(t.service)})
 [ -n "$cid" ] && ma_docker stop -- "$cid" >/dev/null 2>&1`,
     diagnose: (since) => diagnosisBody(s, `$${since}`),
+    // Its container runs, from a release `current` points at (the up command needs one).
+    running: () =>
+      `[ -e "$d/current" ] && ma_compose_detect >/dev/null && [ -n "$(ma_docker ps -q --no-trunc --filter label=com.docker.compose.project=${quote(t.project)} --filter label=com.docker.compose.service=${quote(t.service)} 2>/dev/null | head -n 1)" ]`,
   };
 }
 

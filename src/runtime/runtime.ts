@@ -196,6 +196,12 @@ export interface ActivationRuntime {
   restoreAndGate?(timeoutMs: number, after: 'failed-gate' | 'revert'): string;
   /** Run by the confirmation once it has claimed the activation (a swap: drain and stop the old instance). */
   confirmed?(): string;
+  /**
+   * A shell condition, true while the service runs from `current` now (secrets push restarts only
+   * what runs: a stopped service reads its new values when it is next started). Absent: the
+   * runtime's services are not restarted for new values (a scheduled job reads them on its next run).
+   */
+  running?(): string;
 }
 
 /** Every part a runtime must have: test/runtime/registry.test.ts holds each registered runtime to it. */

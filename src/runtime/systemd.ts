@@ -33,6 +33,7 @@ ${installUnitFunction(true)}`,
     restartAndGate: (timeoutMs) => body(gateScript(service, timeoutMs, { action: 'restart' })),
     stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>&1`,
     diagnose: (since) => body(diagnosisScript(service, { shellVar: since })),
+    running: () => sh`systemctl is-active --quiet -- ${unit}`.text,
   };
 }
 

@@ -13,7 +13,11 @@ import type { Host, Service } from '../fleet/model.js';
 import type { SecretDeclaration } from '../manifest/secrets.js';
 import { describeSource } from '../manifest/secrets.js';
 import type { Ops } from '../ops/context.js';
-import { runAction } from '../ops/lifecycle.js';
+import { gateDetail, readyTimeout, runAction } from '../ops/lifecycle.js';
+import { runtimeOf } from '../runtime/registry.js';
+import { hostStatusScript, parseHostStatus } from '../runtime/host-status-script.js';
+import { parseGate } from '../runtime/shell.js';
+import { validName } from '../transport/quote.js';
 import type { Progress } from '../ops/progress.js';
 import { failureReason } from '../transport/types.js';
 import { redactValues } from '../text/secrets.js';
@@ -30,6 +34,7 @@ import {
   writeScript,
   type GenerationWrite,
   type HostSecretsState,
+  type RestartOnHost,
   type SecretsDirTarget,
 } from './host-scripts.js';
 import { SecretResolver, type Resolved } from './resolve.js';
@@ -172,6 +177,40 @@ export async function secretsStatus(ops: Ops, services: readonly Service[], reso
       unreachable: rows.filter((r) => r.unreachable !== undefined).length,
     },
   };
+}
+
+/**
+ * The fragments that restart a service on its host inside the write's own round trip, when its
+ * runtime can tell there whether it runs (runtime.ts ActivationRuntime.running): systemd units
+ * and Compose services. Others (PID mode, a swap's instances, a scheduled job) are restarted by
+ * the CLI after the write, when they run.
+ */
+function restartOnHost(ops: Ops, s: Service, readyTimeoutMs: number | undefined): { fragments: RestartOnHost; timeoutMs: number } | undefined {
+  const releases = runtimeOf(s).releases;
+  if (releases === undefined || !releases.activatable(s)) return undefined;
+  const activation = ops.activation(s);
+  if (activation.running === undefined) return undefined;
+  const timeoutMs = readyTimeout(s, readyTimeoutMs === undefined ? {} : { readyTimeoutMs });
+  return {
+    timeoutMs,
+    fragments: {
+      directory: validName('path', s.directory),
+      functions: activation.functions,
+      running: activation.running(),
+      restartAndGate: activation.restartAndGate(timeoutMs),
+      restoreAndGate: activation.restoreAndGate ? activation.restoreAndGate(timeoutMs, 'failed-gate') : activation.restartAndGate(timeoutMs),
+    },
+  };
+}
+
+/** Whether a service the CLI restarts itself runs now: its unit active (read before), or its runtime's status says so. */
+async function runsNow(ops: Ops, host: Host, s: Service, state: HostSecretsState): Promise<boolean> {
+  if (state.services.get(s.id)?.active === true) return true;
+  if (s.unit !== undefined) return false;
+  const input = { groups: [{ runtime: runtimeOf(s), services: [ops.runtime(s)] }] };
+  const r = await ops.transport(host).script(hostStatusScript(input), { timeoutMs: ops.settings.commandTimeoutMs });
+  if (r.code !== 0) return false;
+  return parseHostStatus(input, r.stdout).services.find((x) => x.id === s.id)?.state?.active === 'active';
 }
 
 export type PushOutcome = 'delivered' | 'unchanged' | 'would-deliver' | 'held' | 'failed';
@@ -327,8 +366,20 @@ export async function pushSecrets(
       writes.push({ s, write: gen.write, result });
     }
     const toWrite = writes.filter((w) => w.write !== undefined);
+    const restarting = options.restart && !options.dryRun;
+    // Services restarted by the write's own script (their runtime can say, on the host, whether they run).
+    const onHost = new Set<string>();
+    let writeMs = ops.settings.commandTimeoutMs;
+    if (restarting)
+      for (const w of toWrite) {
+        const restart = restartOnHost(ops, w.s, options.readyTimeoutMs);
+        if (restart === undefined) continue;
+        w.write.restart = restart.fragments;
+        onHost.add(w.s.id);
+        writeMs += 2 * restart.timeoutMs + 30_000;
+      }
     if (toWrite.length > 0) {
-      task.update(`delivering ${toWrite.map((w) => w.s.id).join(', ')}`);
+      task.update(`delivering ${toWrite.map((w) => w.s.id).join(', ')}${onHost.size > 0 ? ', restarting what runs them through their gate' : ''}`);
       const { root, asRoot } = secretsRoot(ops, g.host);
       const r = await ops.transport(g.host).script(
         writeScript(
@@ -338,7 +389,7 @@ export async function pushSecrets(
           generationId(),
           newSalt,
         ),
-        { timeoutMs: ops.settings.commandTimeoutMs },
+        { timeoutMs: writeMs },
       );
       const written = parseWrite(r.stdout);
       for (const w of toWrite) {
@@ -347,14 +398,42 @@ export async function pushSecrets(
         else {
           w.result.outcome = 'failed';
           w.result.reason = redact(one?.error ?? (r.code === 0 ? 'no answer from the host' : failureReason(r)));
+          continue;
         }
+        if (!onHost.has(w.s.id)) continue;
+        if (one.restart === undefined) {
+          // Switched, then the answer stopped: the host finishes the restart (or goes back) on its own.
+          w.result.restart = { outcome: 'unknown', ok: false, detail: redact(`no verdict from the host: ${failureReason(r)}`) };
+          w.result.outcome = 'failed';
+          w.result.reason = `${w.s.id}: delivered; the host's answer about its restart did not arrive (\`manage-apps secrets status\` tells what it runs)`;
+          continue;
+        }
+        if (one.restart.idle) continue;
+        const timeout = readyTimeout(w.s, options);
+        const gate = parseGate(one.restart.output);
+        const ok = gate.outcome === 'ready';
+        w.result.restart = {
+          outcome: ok ? 'restarted' : 'failed',
+          ok,
+          ...(ok ? {} : { detail: redact(gateDetail(w.s, gate.outcome, gate.detail, timeout, gate.port)) }),
+        };
+        if (ok) continue;
+        w.result.outcome = 'failed';
+        w.result.reason = `${w.s.id} failed its readiness gate with the new value of ${w.result.changed.join(', ')}`;
+        if (one.back === 'done') {
+          const again = parseGate(one.restore ?? '');
+          w.result.reverted =
+            again.outcome === 'ready'
+              ? { ok: true }
+              : { ok: false, detail: redact(gateDetail(w.s, again.outcome, again.detail, timeout, again.port)) };
+        } else w.result.reverted = { ok: false, detail: one.back === 'none' ? 'no previous values on the host' : 'the switch back failed' };
       }
     }
-    if (options.restart && !options.dryRun) {
+    if (restarting) {
       for (const w of writes) {
-        if (w.result.outcome === 'failed') continue;
+        if (w.result.outcome === 'failed' || onHost.has(w.s.id)) continue;
         if (w.write === undefined) w.result.outcome = 'delivered';
-        if (state.services.get(w.s.id)?.active !== true) continue;
+        if (!(await runsNow(ops, g.host, w.s, state))) continue;
         task.update(`restarting ${w.s.id} through its readiness gate`);
         const r = await runAction(ops, w.s, 'restart', {
           wait: true,

@@ -204,11 +204,67 @@ export interface GenerationWrite {
   envFile?: string;
   /** The whole fingerprints file. */
   fingerprints: string;
+  /** Restart it on the new values through its gate, in the same run, when it runs now (below). */
+  restart?: RestartOnHost;
+}
+
+/**
+ * The runtime's fragments (runtime.ts ActivationRuntime) that restart a service on the host right
+ * after its switch: `running` (a condition), `restartAndGate`, `restoreAndGate` (after switching
+ * back), with `functions` defined first and `$d` set to `directory`.
+ */
+export interface RestartOnHost {
+  directory: string;
+  functions: string;
+  running: string;
+  restartAndGate: string;
+  restoreAndGate: string;
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-/** One round trip writing a generation per service; `salt` is sent when the host has none yet. */
+/**
+ * `current` back to `previous` for the service whose directory is in shell variable `$1`, the
+ * two links swapped (each by one rename): prints `@@back<TAB>id<TAB>done|none|fail` (none: no values before to go back to).
+ */
+const SWITCH_BACK_FUNCTION = `ma_switch_back() {
+  ma_sc=$($SUDO readlink -- "$1/current" 2>/dev/null || true); ma_sp=$($SUDO readlink -- "$1/previous" 2>/dev/null || true)
+  if [ -z "$ma_sp" ] || ! $SUDO test -d "$1/$ma_sp"; then printf '@@back\\t%s\\tnone\\n' "$2"; return 1; fi
+  if $SUDO ln -s -- "$ma_sc" "$1/.previous.sw" && $SUDO ln -s -- "$ma_sp" "$1/.current.sw" && $SUDO mv -T -f -- "$1/.current.sw" "$1/current" && $SUDO mv -T -f -- "$1/.previous.sw" "$1/previous"; then
+    printf '@@back\\t%s\\tdone\\n' "$2"; return 0
+  fi
+  $SUDO rm -f -- "$1/.previous.sw" "$1/.current.sw"; printf '@@back\\t%s\\tfail\\n' "$2"; return 1
+}`;
+
+/**
+ * Restarts the service (when it runs) right after its switch, in the same script: its gate on the
+ * host, and on a failed gate `current` switched back and the service restarted on the values
+ * before. Nothing of it depends on the ssh session: the script ignores SIGHUP and SIGPIPE, so a
+ * CLI killed or cut off after the switch leaves the host to finish (new values through the gate,
+ * or the old ones back), never a switched file with a service that still runs the old values.
+ * Records: @@idle id (not running: nothing restarted) · @@restart id, then the gate's @@since and
+ * @@gate · on a failed gate @@back id done|none|fail, then @@restore id and the second gate.
+ */
+function restartFragment(dir: string, id: string, r: RestartOnHost): string {
+  return `(
+d=${quote(r.directory)}
+${r.functions}
+if ! { ${r.running}; } >/dev/null 2>&1; then printf '@@idle\\t%s\\n' ${id}; exit 0; fi
+printf '@@restart\\t%s\\n' ${id}
+( ${r.restartAndGate}
+) && exit 0
+ma_switch_back ${dir} ${id} || exit 1
+printf '@@restore\\t%s\\n' ${id}
+( ${r.restoreAndGate}
+)
+exit 1
+)`;
+}
+
+/**
+ * One round trip writing a generation per service and restarting what runs them, through their
+ * gate; \`salt\` is sent when the host has none yet.
+ */
 export function writeScript(root: string, asRoot: boolean, writes: readonly GenerationWrite[], generation: string, salt?: string): string {
   if (!/^[A-Za-z0-9]+$/.test(generation)) throw new Error(`unsafe generation id ${generation}`);
   const parts = writes.map((w, i) => {
@@ -222,13 +278,26 @@ export function writeScript(root: string, asRoot: boolean, writes: readonly Gene
       'end',
     ].join('\n');
     const args = [root, d, owner, generation, w.id, asRoot ? '1' : '0'].map(quote).join(' ');
+    // The write's records are kept and printed after: nothing is written to a stream that may be
+    // gone between the switch and the restart.
     return `write_${i}() {
 ${heredoc(`$SUDO sh -c ${quote(WRITE_BODY)} sh ${args}`, payload, 'MA_SECRETS')}
 }
-write_${i} || ma_failed=1`;
+if ma_out=$(write_${i}); then
+  printf '%s\\n' "$ma_out"
+${
+  w.restart === undefined
+    ? ''
+    : `  ${restartFragment(quote(d), quote(w.id), w.restart)} || ma_failed=1
+`
+}else
+  printf '%s\\n' "$ma_out"; ma_failed=1
+fi`;
   });
   // Functions: nothing runs before the whole script arrived (a cut stream runs nothing).
-  return `${PRELUDE}${modePrelude(root, asRoot)}main() {
+  return `${PRELUDE}${modePrelude(root, asRoot)}${SWITCH_BACK_FUNCTION}
+main() {
+trap '' HUP PIPE
 ma_failed=0
 ${parts.join('\n')}
 return $ma_failed
@@ -237,13 +306,51 @@ main
 `;
 }
 
-export function parseWrite(output: string): Map<string, { ok: boolean; generation?: string; error?: string }> {
-  const out = new Map<string, { ok: boolean; generation?: string; error?: string }>();
-  for (const [kind, id, a] of records(output)) {
-    if (id === undefined) continue;
-    if (kind === 'written') out.set(id, { ok: true, ...(a === undefined ? {} : { generation: a }) });
-    if (kind === 'fail') out.set(id, { ok: false, error: a ?? 'failed' });
+export interface WrittenService {
+  ok: boolean;
+  generation?: string;
+  error?: string;
+  /** After the switch: not running (nothing restarted), or the gate's output (parseGate). */
+  restart?: { idle: true } | { idle: false; output: string };
+  /** A failed gate: `current` switched back (done), nothing to go back to (none), or the switch failed. */
+  back?: 'done' | 'none' | 'fail';
+  /** After switching back: the restart on the values before, its gate's output. */
+  restore?: string;
+}
+
+/** The write script's records per service; a gate's records belong to the @@restart/@@restore line before them. */
+export function parseWrite(output: string): Map<string, WrittenService> {
+  const out = new Map<string, WrittenService>();
+  let open: { w: WrittenService; part: 'restart' | 'restore'; lines: string[] } | undefined;
+  const close = () => {
+    if (open === undefined) return;
+    const text = open.lines.join('\n');
+    if (open.part === 'restart') open.w.restart = { idle: false, output: text };
+    else open.w.restore = text;
+    open = undefined;
+  };
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('@@')) continue;
+    const [kind, id, a] = line.slice(2).split('\t');
+    const one = (key: string) => out.get(key) ?? (out.set(key, { ok: false }).get(key) as WrittenService);
+    if (
+      (kind === 'written' || kind === 'fail' || kind === 'idle' || kind === 'restart' || kind === 'back' || kind === 'restore') &&
+      id !== undefined
+    ) {
+      close();
+      const w = one(id);
+      if (kind === 'written') {
+        w.ok = true;
+        if (a !== undefined) w.generation = a;
+      } else if (kind === 'fail') w.error = a ?? 'failed';
+      else if (kind === 'idle') w.restart = { idle: true };
+      else if (kind === 'back') w.back = a === 'done' || a === 'none' ? a : 'fail';
+      else open = { w, part: kind, lines: [] };
+      continue;
+    }
+    open?.lines.push(line);
   }
+  close();
   return out;
 }
 

@@ -60,7 +60,7 @@ export function pushText(r: SecretsPushDocument, revertCommand: string, confirmC
       out.push(
         s.reverted.ok
           ? `    ${style.yellow('!')} it runs the values before again (the host put them back); the store's new value is not in use there`
-          : `    ${style.red('!')} putting the values before back failed: ${printable(s.reverted.detail ?? '')}`,
+          : `    ${style.red('!')} putting the values before back failed: ${printable(s.reverted.detail ?? '')}; to go back by hand: \`${revertCommand}\``,
       );
   }
   if (r.not_reached.length > 0) out.push(`${style.yellow('-')} not reached (stopped at the failed gate): ${r.not_reached.join(', ')}`);
