@@ -12,6 +12,7 @@ import { tunnelStatusCollector, type TunnelStatusCollector } from '../ops/tunnel
 import { problemJson } from '../problems.js';
 import type { PendingScript } from '../transport/ssh.js';
 import { resolveTunnels } from '../tunnels/resolve.js';
+import { secretsStatusCollector } from '../secrets/deliver.js';
 import type { Answer } from './answer.js';
 import { prepare } from './prepare.js';
 
@@ -24,10 +25,18 @@ async function collect(source: FleetOptions, selector: SelectOptions, settings: 
     onlyInstalled: true,
     ...(narrowed ? { hosts: new Set(selection.services.map((s) => s.host!)) } : {}),
   });
-  const report = await collectStatus(ops, selection.services, undefined, mergeExtras(tunnelCollector.extras, backupCollector.extras));
+  // The delivered secrets' fingerprints against what the store holds now, in the same round trip (docs/secrets.md).
+  const secretsCollector = secretsStatusCollector(ops, selection.services);
+  const report = await collectStatus(
+    ops,
+    selection.services,
+    undefined,
+    mergeExtras(tunnelCollector.extras, backupCollector.extras, secretsCollector.extras),
+  );
   const tunnels = tunnelCollector.report();
   const backups = backupCollector.report();
-  return { loaded, document: { ...report, tunnels, backups, skipped: selection.skipped, problems: loaded.problems.map(problemJson) } };
+  const secrets = await secretsCollector.report();
+  return { loaded, document: { ...report, tunnels, backups, secrets, skipped: selection.skipped, problems: loaded.problems.map(problemJson) } };
 }
 
 export type StatusDocument = Awaited<ReturnType<typeof collect>>['document'];
@@ -40,7 +49,10 @@ export async function statusDocument(
 ): Promise<Answer<StatusDocument>> {
   const { loaded, document } = await collect(source, selector, settings, started);
   const allHealthy =
-    document.summary.healthy === document.summary.services && document.tunnels.every((t) => t.verdict === 'up') && !document.backups.some(badRun);
+    document.summary.healthy === document.summary.services &&
+    document.tunnels.every((t) => t.verdict === 'up') &&
+    !document.backups.some(badRun) &&
+    document.secrets.summary.stale + document.secrets.summary.missing === 0;
   // A manifest that failed to load was skipped: the others' status is shown, and the exit code says something is wrong.
   const loadErrors = loaded.problems.some((p) => p.severity === 'error');
   return { exitCode: allHealthy && !loadErrors ? EXIT_OK : EXIT_PROBLEMS, document, loaded };

@@ -17,7 +17,8 @@ import { gateDetail, readyTimeout, runAction } from '../ops/lifecycle.js';
 import { runtimeOf } from '../runtime/registry.js';
 import { hostStatusScript, parseHostStatus } from '../runtime/host-status-script.js';
 import { parseGate } from '../runtime/shell.js';
-import { validName } from '../transport/quote.js';
+import { quote, validName } from '../transport/quote.js';
+import type { StatusExtra } from '../ops/service-status.js';
 import type { Progress } from '../ops/progress.js';
 import { failureReason } from '../transport/types.js';
 import { redactValues } from '../text/secrets.js';
@@ -148,22 +149,25 @@ export interface StatusReport {
   summary: { current: number; stale: number; missing: number; unresolvable: number; restart_pending: number; unreachable: number };
 }
 
-/** `secrets status`: one round trip per host, in parallel; values compared by keyed fingerprint only. */
-export async function secretsStatus(ops: Ops, services: readonly Service[], resolver = new SecretResolver()): Promise<StatusReport> {
-  const withSecrets = services.filter((s) => (s.secrets ?? []).length > 0);
-  const [resolved, reads] = await Promise.all([
-    resolveAll(resolver, withSecrets),
-    Promise.all(byHost(ops, withSecrets).groups.map(async (g) => ({ g, read: await readHost(ops, g) }))),
-  ]);
-  const values = await resolver.values();
+/** Rows and counts from what was resolved here and read on each host (a host not read: its rows say why). */
+function statusReport(
+  ops: Ops,
+  withSecrets: readonly Service[],
+  resolved: Map<string, Map<string, Resolved>>,
+  reads: Map<string, { ok: true; state: HostSecretsState } | { ok: false; reason: string }>,
+  values: readonly string[],
+): StatusReport {
   const rows: ServiceSecretsRow[] = [];
-  for (const { g, read } of reads)
+  const { groups, noHost } = byHost(ops, withSecrets);
+  for (const g of groups) {
+    const read = reads.get(g.host.name) ?? { ok: false as const, reason: 'not read' };
     for (const s of g.services) {
       const row = rowsFor(s, g.host.name, resolved.get(s.id)!, read.ok ? read.state : undefined);
       if (!read.ok) row.unreachable = redactValues(read.reason, values);
       rows.push(row);
     }
-  for (const s of byHost(ops, withSecrets).noHost) rows.push({ ...rowsFor(s, '', resolved.get(s.id)!, undefined), unreachable: 'no host' });
+  }
+  for (const s of noHost) rows.push({ ...rowsFor(s, '', resolved.get(s.id)!, undefined), unreachable: 'no host' });
   rows.sort((a, b) => a.id.localeCompare(b.id));
   const count = (st: SecretState) => rows.reduce((n, r) => n + (r.unreachable === undefined ? r.secrets.filter((x) => x.state === st).length : 0), 0);
   return {
@@ -176,6 +180,56 @@ export async function secretsStatus(ops: Ops, services: readonly Service[], reso
       restart_pending: rows.filter((r) => r.restart_pending).length,
       unreachable: rows.filter((r) => r.unreachable !== undefined).length,
     },
+  };
+}
+
+/** `secrets status`: one round trip per host, in parallel; values compared by keyed fingerprint only. */
+export async function secretsStatus(ops: Ops, services: readonly Service[], resolver = new SecretResolver()): Promise<StatusReport> {
+  const withSecrets = services.filter((s) => (s.secrets ?? []).length > 0);
+  const [resolved, reads] = await Promise.all([
+    resolveAll(resolver, withSecrets),
+    Promise.all(byHost(ops, withSecrets).groups.map(async (g) => [g.host.name, await readHost(ops, g)] as const)),
+  ]);
+  return statusReport(ops, withSecrets, resolved, new Map(reads), await resolver.values());
+}
+
+const SECRETS_BEGIN = '@@secrets-begin';
+const SECRETS_END = '@@secrets-end';
+
+export interface SecretsStatusCollector {
+  /** Per host: the read of its secrets, appended to that host's status script (the same round trip). */
+  extras: Map<string, StatusExtra[]>;
+  report(): Promise<StatusReport>;
+}
+
+/**
+ * `status`'s view of secrets: the same read as `secrets status`, riding in each host's status
+ * script; the values are resolved here meanwhile.
+ */
+export function secretsStatusCollector(ops: Ops, services: readonly Service[], resolver = new SecretResolver()): SecretsStatusCollector {
+  const withSecrets = services.filter((s) => (s.secrets ?? []).length > 0);
+  const resolving = resolveAll(resolver, withSecrets);
+  const reads = new Map<string, { ok: true; state: HostSecretsState } | { ok: false; reason: string }>();
+  const extras = new Map<string, StatusExtra[]>();
+  for (const g of byHost(ops, withSecrets).groups) {
+    const { root, asRoot } = secretsRoot(ops, g.host);
+    extras.set(g.host.name, [
+      {
+        // Its own subshell: the read's prelude and `set -u` stay inside it.
+        script: `printf '%s\\n' ${quote(SECRETS_BEGIN)}\n(\n${readScript(root, asRoot, g.services.map(dirTarget))})\nprintf '%s\\n' ${quote(SECRETS_END)}\n`,
+        onResult: (r) => {
+          const from = r.stdout.indexOf(`${SECRETS_BEGIN}\n`);
+          const to = r.stdout.indexOf(`${SECRETS_END}\n`, from);
+          if (r.unreachable !== undefined) reads.set(g.host.name, { ok: false, reason: r.unreachable });
+          else if (from < 0 || to < 0) reads.set(g.host.name, { ok: false, reason: failureReason(r) });
+          else reads.set(g.host.name, { ok: true, state: parseRead(r.stdout.slice(from, to)) });
+        },
+      },
+    ]);
+  }
+  return {
+    extras,
+    report: async () => statusReport(ops, withSecrets, await resolving, reads, await resolver.values()),
   };
 }
 

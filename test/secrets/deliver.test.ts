@@ -4,8 +4,6 @@
 // variables. The services answer a hash of what they read on /secret-hash (never the value).
 // ps is sampled here and on both hosts throughout: no value ever appears in a process's argv.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,86 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { json, runCli, type CliRun } from '../ops/helpers.js';
 import { fleetRoot } from '../ops/real-fleet.js';
+import { hashOf, makePassStore, newValue, passInsert, sampleArgv, SECRET_APP } from './helpers.js';
 
 const H1 = 'sec1';
 const H2 = 'sec2';
-
-/** The app: reads its secrets (credentials or env), answers their hash; not ready when SHARED starts with "bad". */
-export const SECRET_APP = `import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-const names = process.env.SECRET_NAMES.split(',');
-const read = (n) => process.env.CREDENTIALS_DIRECTORY && !process.env[n] ? readFileSync(process.env.CREDENTIALS_DIRECTORY + '/' + n, 'utf8') : (process.env[n] ?? '');
-const values = names.map(read);
-const hash = createHash('sha256').update(values.join('\\n')).digest('hex');
-const bad = values[0].startsWith('bad');
-createServer((req, res) => {
-  if (req.url === '/readyz') { res.writeHead(bad ? 503 : 200); res.end(bad ? 'rejected key\\n' : 'ready\\n'); return; }
-  if (req.url === '/livez') { res.writeHead(200); res.end('alive\\n'); return; }
-  if (req.url === '/secret-hash') { res.writeHead(200); res.end(hash + '\\n'); return; }
-  res.writeHead(200); res.end('ok\\n');
-}).listen(Number(process.env.PORT));
-`;
-
-export const hashOf = (...values: string[]) => createHash('sha256').update(values.join('\n')).digest('hex');
-export const newValue = (tag: string) => `${tag}-${randomBytes(18).toString('base64url')}`;
-
-/** A pass store in a temporary GNUPGHOME with a key made here, without a passphrase. */
-export function makePassStore(dir: string): NodeJS.ProcessEnv {
-  const env = { ...process.env, GNUPGHOME: join(dir, 'gnupg'), PASSWORD_STORE_DIR: join(dir, 'store') };
-  mkdirSync(env.GNUPGHOME!, { mode: 0o700 });
-  execFileSync(
-    'gpg',
-    [
-      '--batch',
-      '--pinentry-mode',
-      'loopback',
-      '--passphrase',
-      '',
-      '--quick-gen-key',
-      'manage-apps test <test@example.invalid>',
-      'default',
-      'default',
-      'never',
-    ],
-    { env, stdio: 'ignore' },
-  );
-  const fpr = execFileSync('gpg', ['--batch', '--with-colons', '--list-keys'], { env, encoding: 'utf8' })
-    .split('\n')
-    .find((l) => l.startsWith('fpr:'))!
-    .split(':')[9]!;
-  execFileSync('pass', ['init', fpr], { env, stdio: 'ignore' });
-  return env;
-}
-
-export function passInsert(env: NodeJS.ProcessEnv, entry: string, value: string): void {
-  // The value on stdin: the test never puts one in an argument either.
-  execFileSync('pass', ['insert', '-m', '-f', entry], { env, input: `${value}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
-}
-
-/** Samples every process's argv here and on the hosts until stopped; returns what it saw. */
-export function sampleArgv(fleet: TestFleet, hosts: readonly string[]): { stop: () => Promise<string[]> } {
-  const seen: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        seen.push(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }));
-      } catch {
-        // a ps racing an exiting process
-      }
-      for (const h of hosts) seen.push((await fleet.ssh(h, 'ps -eo args', { timeoutMs: 5000 })).stdout);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return seen;
-    },
-  };
-}
 
 describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 900_000 }, () => {
   let fleet: TestFleet;
@@ -244,6 +166,21 @@ describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 90
     const text = await cli('secrets', 'status');
     assert.match(text.stdout, /SHARED\s+stale/);
     noValueIn(text);
+    // The plain status says the same in its own round trip, and exits 1.
+    const all = await cli('status', '--json');
+    assert.equal(all.status, 1, all.stdout + all.stderr);
+    const viaStatus = json<{ secrets: { services: { id: string; secrets: { name: string; state: string }[] }[]; summary: { stale: number } } }>(
+      all,
+    ).secrets;
+    assert.deepEqual(
+      viaStatus.services.map((r) => [r.id, r.secrets.map((s) => `${s.name}:${s.state}`)]),
+      rows.map((r) => [r.id, r.secrets.map((s) => `${s.name}:${s.state}`)]),
+    );
+    assert.equal(viaStatus.summary.stale, 2);
+    const statusText = await cli('status');
+    assert.match(statusText.stdout, /api +SHARED stale, 2 current/);
+    assert.match(statusText.stdout, /Secrets: 2 stale/);
+    noValueIn(statusText);
     const rot = await cli('secrets', 'push', '--rotate', 'SHARED', '--json');
     assert.equal(rot.status, 0, rot.stdout + rot.stderr);
     noValueIn(rot);

@@ -9,6 +9,8 @@ import { commandLine, type OpsCliOptions } from '../../ops-options.js';
 import { plural, style, table } from '../../style.js';
 import { backupRunsTable } from '../backup-runs-text.js';
 import { ago, problemNote } from './format.js';
+import type { SecretState } from '../../../secrets/deliver.js';
+import { printable } from '../../../text/control.js';
 
 export function statusText({ document, loaded }: Answer<StatusDocument>, targets: readonly string[], options: OpsCliOptions): string {
   const report = document;
@@ -31,6 +33,7 @@ export function statusText({ document, loaded }: Answer<StatusDocument>, targets
   if (jobs.length > 0) out.push('', jobTable(jobs));
   if (tunnels.length > 0) out.push('', tunnelTable(tunnels));
   if (backups.length > 0) out.push('', backupRunsTable(backups));
+  if (document.secrets.services.length > 0) out.push('', secretsTable(document.secrets));
   for (const h of report.hosts.filter((h) => !h.reachable)) out.push(`${style.red('✖')} ${h.host} unreachable: ${h.reason}`);
   for (const s of report.services.filter((x) => x.revert)) out.push(`${style.yellow('↺')} ${s.id} on ${s.host}: ${describeRevert(s.revert!)}`);
   const { services, healthy, unhealthy, unreachable } = report.summary;
@@ -43,7 +46,8 @@ export function statusText({ document, loaded }: Answer<StatusDocument>, targets
       `${plural(services, 'service')}: ${healthy} healthy` +
       (unhealthy > 0 ? `, ${unhealthy} not healthy` : '') +
       (unreachable > 0 ? `, ${unreachable} on unreachable hosts` : '') +
-      '.',
+      '.' +
+      secretsSummary(document.secrets),
   );
   const localRunning = report.services.some(
     (s) => runtimeOf(s).ownsProcesses && s.state?.active === 'active' && report.hosts.find((h) => h.host === s.host)?.transport === 'local',
@@ -113,4 +117,41 @@ function tunnelTable(tunnels: readonly TunnelStatus[]): string {
       t.verdict === 'up' ? style.green('up') : style.red(t.reason ? `${t.verdict}: ${t.reason}` : t.verdict),
     ]),
   );
+}
+
+const SECRET_STATE_TEXT: Record<SecretState, string> = {
+  current: 'current',
+  stale: 'stale',
+  missing: 'missing on host',
+  unresolvable: 'not resolvable here',
+};
+
+/** Per service with secrets: what is not current by name (never a value), the rest counted. */
+function secretsTable(report: StatusDocument['secrets']): string {
+  const rows = report.services.map((s) => {
+    if (s.unreachable !== undefined) return [s.host, s.id, style.red(`not read: ${printable(s.unreachable)}`)];
+    const current = s.secrets.filter((x) => x.state === 'current').length;
+    const others = s.secrets
+      .filter((x) => x.state !== 'current')
+      .map((x) => `${x.name} ${x.state === 'unresolvable' ? style.yellow(SECRET_STATE_TEXT[x.state]) : style.red(SECRET_STATE_TEXT[x.state])}`);
+    const notes = [
+      ...others,
+      ...(current > 0 ? [style.green(`${current} current`)] : []),
+      ...(s.restart_pending ? [style.yellow('restart pending')] : []),
+    ];
+    return [s.host, s.id, notes.join(', ')];
+  });
+  return table(['HOST', 'SERVICE', 'SECRETS'], rows);
+}
+
+function secretsSummary(report: StatusDocument['secrets']): string {
+  const { stale, missing, unresolvable } = report.summary;
+  const bad = [
+    stale > 0 ? `${stale} stale` : '',
+    missing > 0 ? `${missing} missing on hosts` : '',
+    unresolvable > 0 ? `${unresolvable} not resolvable here` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return bad === '' ? '' : ` Secrets: ${bad} (\`manage-apps secrets status\` for each; \`manage-apps secrets push\` delivers).`;
 }
