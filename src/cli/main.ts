@@ -19,6 +19,7 @@ import { OPS_COMMANDS } from './specs/ops.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { SECRETS_COMMANDS } from './specs/secrets.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
+import { TENANTS_COMMANDS } from './specs/tenants.js';
 import { commonOptions, type CliOptions, type CommandSpec, type FrontEnds } from './specs/types.js';
 
 export const COMMANDS: CommandSpec[] = [
@@ -31,6 +32,7 @@ export const COMMANDS: CommandSpec[] = [
   ...SECRETS_COMMANDS,
   ...TUNNEL_COMMANDS,
   ...HOSTS_COMMANDS,
+  ...TENANTS_COMMANDS,
 ];
 
 function version(): string {

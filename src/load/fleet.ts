@@ -49,7 +49,8 @@ export async function resolveRoot(rootOption: string | undefined): Promise<strin
   return root;
 }
 
-export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet> {
+/** `tenantsText`: the tenants file as it would be written (tenants add/remove check it before writing it). */
+export async function loadFleet(options: FleetOptions = {}, overrides: { tenantsText?: string } = {}): Promise<LoadedFleet> {
   const root = await resolveRoot(options.root);
   const inventoryPath =
     options.inventory === undefined
@@ -65,7 +66,7 @@ export async function loadFleet(options: FleetOptions = {}): Promise<LoadedFleet
   const manifests = discovery.manifests.map((found) => loadManifest(found, cache));
   cache?.save();
   const tenantsFile = tenantsPath(inventoryPath);
-  const tenants = loadTenants(tenantsFile, toRelative(root, tenantsFile));
+  const tenants = loadTenants(tenantsFile, toRelative(root, tenantsFile), overrides.tenantsText);
   const fleet = buildFleet(root, manifests, inventory, tenants);
   const problems = [
     ...discovery.problems,

@@ -58,9 +58,10 @@ export function tenantsPath(inventoryPath: string): string {
   return join(dirname(inventoryPath), TENANTS_FILE);
 }
 
-export function loadTenants(path: string, file: string): LoadedTenants {
+/** `text`: the file's content as it would be written, instead of reading it. */
+export function loadTenants(path: string, file: string, text?: string): LoadedTenants {
   const none = { path, file, present: false, source: undefined, tenants: [], problems: [] };
-  const read = readRegularFileSync(path, MAX_MANIFEST_BYTES);
+  const read = text === undefined ? readRegularFileSync(path, MAX_MANIFEST_BYTES) : { text };
   if (!('text' in read)) {
     if (read.code === 'ENOENT') return none;
     return { ...none, present: true, problems: [problem('tenants', { file, line: 1, column: 1 }, `cannot read the tenants file: ${read.error}`)] };

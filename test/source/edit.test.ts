@@ -1,8 +1,8 @@
 // adopt's minimal edit: only the value's text changes; comments, quoting, order and blank lines stay.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parse } from 'yaml';
-import { changedLine, EditError, setScalar } from '../../src/source/edit.js';
+import { parse, parseDocument } from 'yaml';
+import { addMapEntry, changedLine, EditError, removeMapEntry, setScalar } from '../../src/source/edit.js';
 
 const MANIFEST = `# the worker
 apiVersion: infra/v2
@@ -53,4 +53,25 @@ test('JSON (the inventory): a string stays a JSON string, every other byte kept;
 test('changedLine names the one line an edit changed', () => {
   const out = setScalar(MANIFEST, ['service', 'host'], 'apricot');
   assert.deepEqual(changedLine(MANIFEST, out), { line: 6, before: '  host: app   # where it runs', after: '  host: apricot   # where it runs' });
+});
+
+test("addMapEntry: a new entry after the last, at its siblings' indentation; comments and the rest kept byte for byte", () => {
+  const text = '# tenants\ntenants:\n    a:   # first\n        kind: org\n    b:\n        kind: person\n# tail\n';
+  const out = addMapEntry(text, ['tenants'], 'c', ['kind: org', 'config:', '  X: "1"']);
+  assert.equal(
+    out,
+    '# tenants\ntenants:\n    a:   # first\n        kind: org\n    b:\n        kind: person\n    c:\n      kind: org\n      config:\n        X: "1"\n# tail\n',
+  );
+  assert.deepEqual(parseDocument(out).toJS(), { tenants: { a: { kind: 'org' }, b: { kind: 'person' }, c: { kind: 'org', config: { X: '1' } } } });
+  assert.throws(() => addMapEntry(out, ['tenants'], 'a', ['kind: org']), EditError);
+  assert.equal(addMapEntry('', ['tenants'], 'x', ['kind: org']), 'tenants:\n  x:\n    kind: org\n');
+  assert.equal(addMapEntry('# c\ntenants: {}\n', ['tenants'], 'x', ['kind: org']), '# c\ntenants:\n  x:\n    kind: org\n');
+});
+
+test("removeMapEntry: the entry's lines go, the others stay byte for byte; the last one leaves {}; an absent one changes nothing", () => {
+  const text = 'tenants:\n  a:\n    kind: org\n  b:   # keep\n    kind: person\n  c:\n    kind: org\n';
+  assert.equal(removeMapEntry(text, ['tenants'], 'b'), 'tenants:\n  a:\n    kind: org\n  c:\n    kind: org\n');
+  assert.equal(removeMapEntry(text, ['tenants'], 'c'), 'tenants:\n  a:\n    kind: org\n  b:   # keep\n    kind: person\n');
+  assert.equal(removeMapEntry('tenants:\n  a:\n    kind: org\n', ['tenants'], 'a'), 'tenants: {}\n');
+  assert.equal(removeMapEntry(text, ['tenants'], 'zz'), text);
 });
