@@ -151,6 +151,9 @@ if [ "$asroot" = 1 ]; then
     p=$(dirname -- "$p")
   done
   mkdir -p -m 0755 -- "$(dirname -- "$R")" 2>/dev/null
+else
+  # This machine: the state directory under the fleet's root, the operator's own (a fresh root has none yet).
+  mkdir -p -m 0700 -- "$(dirname -- "$R")" 2>/dev/null
 fi
 ours "$R"
 ours "$(dirname -- "$d")"
