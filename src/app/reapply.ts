@@ -3,10 +3,12 @@
  * says which), then drift again to show what is left. `dryRun`: the plan only, nothing changed.
  */
 import { FleetIndex } from '../analysis/topology.js';
+import { selectDatabases } from '../data/declared.js';
 import { provision } from '../data/provision.js';
 import { collectDrift } from '../drift/collect.js';
 import { planReapply, setAsideScript } from '../drift/reapply.js';
 import { applyRendered } from './apply-configs.js';
+import { backupsInstall } from './backup-actions.js';
 import type { DriftDocument } from '../drift/types.js';
 import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
 import type { FleetOptions } from '../load/fleet.js';
@@ -106,6 +108,12 @@ export async function reapply(
     for (const t of run.tunnels)
       document.steps.push({ step: `tunnels up ${t.name}`, ok: t.error === undefined, detail: t.error ?? (t.changes.join(', ') || 'as declared') });
   }
+  // An env file's credentials come back with the provision of its database's cluster.
+  const declaredDatabases = selectDatabases(loaded.fleet, []).databases;
+  for (const id of plan.envFiles) {
+    const cluster = declaredDatabases.find((d) => d.id === id)?.cluster.name;
+    if (cluster !== undefined && !plan.clusters.includes(cluster)) plan.clusters.push(cluster);
+  }
   if (plan.clusters.length > 0) {
     const report = await provision(loaded.fleet, ops, { targets: plan.clusters, rotate: false, dryRun: false }, progress);
     for (const c of report.clusters) document.steps.push({ step: `db provision ${c.name}`, ok: c.ok, detail: `pg_hba.conf ${c.hba}` });
@@ -120,6 +128,26 @@ export async function reapply(
       });
     if (applied.document.hosts.length === 0)
       document.steps.push({ step: `net caddy --apply on ${name}`, ok: false, detail: 'nothing rendered for it' });
+  }
+  for (const name of plan.wireguard) {
+    const applied = await applyRendered('net wireguard', { ...source, host: name }, given, false, (line) => progress.note(line));
+    for (const h of applied.document.hosts)
+      document.steps.push({
+        step: `net wireguard --apply on ${h.host}`,
+        ok: h.state === 'changed' || h.state === 'unchanged',
+        detail: `${h.path} ${h.state}${h.reload ? `, ${h.reload}` : ''}${h.message ? `: ${h.message}` : ''}`,
+      });
+    if (applied.document.hosts.length === 0)
+      document.steps.push({ step: `net wireguard --apply on ${name}`, ok: false, detail: 'nothing rendered for it' });
+  }
+  if (plan.backups.length > 0) {
+    const installed = await backupsInstall(source, plan.backups, given, { dryRun: false });
+    for (const i of installed.document.installs)
+      document.steps.push({
+        step: `backups install ${i.cluster}`,
+        ok: i.ok,
+        detail: i.ok ? `unit and ${i.timer?.unit ?? 'no timer'} installed on ${i.host}` : (i.reason ?? 'failed'),
+      });
   }
   await progress.close();
   document.after = (await collectDrift(ops, selection.services, hosts)).document;

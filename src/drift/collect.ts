@@ -48,6 +48,8 @@ const compared = (p: HostPlan): string[] =>
     p.declared.initiated.length + p.declared.served.length > 0 ? 'tunnels' : '',
     p.declared.databases.length > 0 ? 'pg_hba' : '',
     p.declared.services.some((s) => (s.secrets?.length ?? 0) > 0) ? 'secrets' : '',
+    p.declared.envFiles.length > 0 ? 'env files' : '',
+    p.declared.wireguard !== null ? 'wireguard' : '',
     'ports',
   ].filter(Boolean);
 

@@ -16,7 +16,8 @@ import { records, sections } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { parseShow } from '../runtime/systemd-units.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
-import { CADDYFILE, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
+import { ENV_FILE_NAME } from '../secrets/layout.js';
+import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
 import { DROP_IN_DIRS } from './host-script.js';
 import type { DriftKind, DriftProperty, Finding, Verdict } from './types.js';
 
@@ -37,7 +38,27 @@ export interface HostRead {
   hostKeys: string[];
   clusters: Map<string, ClusterState>;
   listeners: Listener[];
+  /** The names env files set (values never read), by path. */
+  envKeys: Map<string, EnvKeysRead>;
+  /** The values of the credentials env files' variables that are not secret, by path. */
+  envValues: Map<string, Map<string, string>>;
+  /** The credential files of a secrets generation, by its directory. */
+  creds: Map<string, string[]>;
+  /** The WireGuard interface, when it was asked about. */
+  wireguard: WireguardRead | undefined;
 }
+
+export type EnvKeysRead = { state: 'absent' | 'link' | 'unreadable' } | { state: 'present'; keys: string[] };
+
+export interface WireguardPeer {
+  publicKey: string;
+  /** Sorted, comma-separated ("(none)" for none). */
+  allowedIps: string;
+  /** Seconds, or "off". */
+  keepalive: string;
+}
+
+export type WireguardRead = { state: 'none' } | { state: 'down'; reason: string } | { state: 'up'; peers: WireguardPeer[] };
 
 export interface Listener {
   address: string;
@@ -98,6 +119,36 @@ export function parseHostRead(output: string): HostRead {
     }
     if (r[0] === 'caddy' && r[1] === 'declared') caddy.declared = decode(r[2]);
   }
+  const envKeys = new Map<string, EnvKeysRead>();
+  const envValues = new Map<string, Map<string, string>>();
+  const creds = new Map<string, string[]>();
+  let wireguard: WireguardRead | undefined;
+  const wgPeers: WireguardPeer[] = [];
+  for (const r of recs) {
+    if (r[0] === 'envkeys' && r[1])
+      envKeys.set(
+        r[1],
+        r[2] === 'file'
+          ? { state: 'present', keys: (r[3] ?? '').split(' ').filter(Boolean) }
+          : { state: r[2] === '-' ? 'absent' : r[2] === 'link' ? 'link' : 'unreadable' },
+      );
+    if (r[0] === 'envval' && r[1] && r[2]) {
+      const eq = r[2].indexOf('=');
+      const m = envValues.get(r[1]) ?? new Map<string, string>();
+      m.set(r[2].slice(0, eq), unquoteEnv(r[2].slice(eq + 1)));
+      envValues.set(r[1], m);
+    }
+    if (r[0] === 'creds' && r[1])
+      creds.set(
+        r[1],
+        (r[2] ?? '')
+          .split(' ')
+          .filter((f) => f.endsWith('.cred'))
+          .map((f) => f.slice(0, -'.cred'.length)),
+      );
+    if (r[0] === 'wg') wireguard = r[1] === 'up' ? { state: 'up', peers: wgPeers } : r[1] === 'down' ? { state: 'down', reason: (r[2] ?? '').trim() } : { state: 'none' };
+    if (r[0] === 'wgpeer' && r[1]) wgPeers.push({ publicKey: r[1], allowedIps: normalIps(r[2] ?? ''), keepalive: r[3] === undefined || r[3] === '' ? 'off' : r[3] });
+  }
   const units = new Map<string, Map<string, string>>();
   for (const block of parseShow(texts.get('units') ?? '')) {
     const id = block.get('Id');
@@ -115,7 +166,46 @@ export function parseHostRead(output: string): HostRead {
     hostKeys,
     clusters: parseInspect(output),
     listeners: parseListeners(texts.get('ports'), new Map(recs.filter((r) => r[0] === 'cgroup' && r[1]).map((r) => [Number(r[1]), r[2] ?? '']))),
+    envKeys,
+    envValues,
+    creds,
+    wireguard,
   };
+}
+
+/** An env file's value as a reader takes it: one pair of surrounding quotes removed. */
+const unquoteEnv = (v: string) => (/^'.*'$|^".*"$/.test(v) ? v.slice(1, -1) : v);
+
+/** Allowed IPs as a set: sorted, comma-separated, no spaces ("(none)" when there are none). */
+export const normalIps = (text: string): string => {
+  const ips = text
+    .split(/[\s,]+/)
+    .filter((x) => x !== '' && x !== '(none)')
+    .sort();
+  return ips.length === 0 ? '(none)' : ips.join(',');
+};
+
+/** The [Peer] sections of a wg-quick config: public key, allowed IPs, keepalive (what `wg show` reports of each). */
+export function wireguardPeers(config: string): WireguardPeer[] {
+  const peers: WireguardPeer[] = [];
+  let peer: WireguardPeer | null = null;
+  for (const raw of config.replace(/\r\n/g, '\n').split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') continue;
+    if (line.startsWith('[')) {
+      peer = /^\[peer\]$/i.test(line) ? { publicKey: '', allowedIps: '(none)', keepalive: 'off' } : null;
+      if (peer) peers.push(peer);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (peer === null || eq < 0) continue;
+    const key = line.slice(0, eq).trim().toLowerCase();
+    const value = line.slice(eq + 1).trim();
+    if (key === 'publickey') peer.publicKey = value;
+    if (key === 'allowedips') peer.allowedIps = normalIps(peer.allowedIps === '(none)' ? value : `${peer.allowedIps},${value}`);
+    if (key === 'persistentkeepalive') peer.keepalive = value === '0' || value.toLowerCase() === 'off' ? 'off' : value;
+  }
+  return peers;
 }
 
 // ---- normalisation ----------------------------------------------------------------------------
@@ -695,6 +785,7 @@ function compareSecrets(out: Findings, d: DeclaredHost, read: HostRead): void {
       continue;
     }
     const delivered = deliveredSecrets(live.text);
+    compareGeneration(out, s.id, secretsDir(s), delivered, read);
     const properties: DriftProperty[] = [];
     for (const x of declared) {
       const got = delivered.get(x.name);
@@ -711,6 +802,139 @@ function compareSecrets(out: Findings, d: DeclaredHost, read: HostRead): void {
       detail: `the secrets delivered to ${s.id} are not the ones its manifest declares (names and deliveries compared; values never read)`,
       properties,
     });
+  }
+}
+
+/**
+ * A generation against its own fingerprints file: the names its env file sets and its
+ * credential files are the ones it records (a name added to or taken out of secrets.env by hand,
+ * a credential file removed). Names only; no value is read.
+ */
+function compareGeneration(out: Findings, owner: string, dir: string, recorded: ReadonlyMap<string, string>, read: HostRead): void {
+  const wantEnv = [...recorded].filter(([, d]) => d === 'env').map(([n]) => n);
+  const wantCred = [...recorded].filter(([, d]) => d === 'credential').map(([n]) => n);
+  const envPath = `${dir}/${ENV_FILE_NAME}`;
+  const env = read.envKeys.get(envPath);
+  const haveEnv = env?.state === 'present' ? env.keys : [];
+  if (env !== undefined && env.state !== 'present' && env.state !== 'absent')
+    out.add({ kind: 'env-file', subject: envPath, verdict: 'unknown', owner, detail: `cannot read ${envPath}${env.state === 'link' ? ' (a link)' : ''}` });
+  else if (env !== undefined) setDrift(out, { kind: 'env-file', subject: envPath, owner, what: `${envPath}`, want: wantEnv, have: haveEnv, record: 'its fingerprints file' });
+  const creds = read.creds.get(dir);
+  if (creds !== undefined)
+    setDrift(out, { kind: 'secrets', subject: `${dir}/*.cred`, owner, what: `the credential files in ${dir}`, want: wantCred, have: creds, record: 'its fingerprints file' });
+}
+
+/** Names declared and names present: a finding when they differ (missing, extra, or both: edited on host). */
+function setDrift(out: Findings, c: { kind: DriftKind; subject: string; owner: string; what: string; want: readonly string[]; have: readonly string[]; record: string }): void {
+  const missing = c.want.filter((n) => !c.have.includes(n));
+  const extra = c.have.filter((n) => !c.want.includes(n));
+  if (missing.length + extra.length === 0) return;
+  out.add({
+    kind: c.kind,
+    subject: c.subject,
+    verdict: extra.length === 0 ? 'missing' : missing.length === 0 ? 'extra' : 'edited on host',
+    owner: c.owner,
+    detail: `${c.what} ${[missing.length > 0 ? `lacks ${missing.join(', ')}` : '', extra.length > 0 ? `sets ${extra.join(', ')}` : ''].filter(Boolean).join(' and ')}, which ${c.record} does not say (names compared; values never read)`,
+    properties: [...missing.map((n) => ({ name: n, declared: 'set', live: null })), ...extra.map((n) => ({ name: n, declared: null, live: 'set' }))],
+  });
+}
+
+/**
+ * The env files `db provision` writes database credentials into: the six variables it keeps are
+ * set, and those that are not secret (host, port, database, user) hold what it would write now.
+ * The other lines are the operator's; PGPASSWORD and DATABASE_URL are never read.
+ */
+function compareEnvFiles(out: Findings, d: DeclaredHost, read: HostRead): void {
+  for (const e of d.envFiles) {
+    const keys = read.envKeys.get(e.path);
+    if (keys === undefined) continue;
+    if (keys.state !== 'present') {
+      out.add({
+        kind: 'env-file',
+        subject: e.path,
+        verdict: keys.state === 'absent' ? 'missing' : 'unknown',
+        owner: e.owner,
+        detail:
+          keys.state === 'absent'
+            ? `${e.path} is not on the host (\`db provision\` writes the database credentials there)`
+            : `cannot read ${e.path}${keys.state === 'link' ? ': it is a link (not followed)' : ''}`,
+      });
+      continue;
+    }
+    const values = read.envValues.get(e.path) ?? new Map<string, string>();
+    const properties: DriftProperty[] = [];
+    for (const k of e.keys) {
+      if (!keys.keys.includes(k)) properties.push({ name: k, declared: 'set', live: null });
+      else if (e.values[k] !== undefined && values.get(k) !== e.values[k]) properties.push({ name: k, declared: e.values[k]!, live: values.get(k) ?? null });
+    }
+    if (properties.length === 0) continue;
+    out.add({
+      kind: 'env-file',
+      subject: e.path,
+      verdict: properties.every((p) => p.live === null) ? 'missing' : 'changed',
+      owner: e.owner,
+      detail: `the database credentials in ${e.path} are not the ones \`db provision\` writes (${properties.map((p) => p.name).join(', ')}; the password is never read)`,
+      properties,
+    });
+  }
+}
+
+/**
+ * The mesh: the config file against `net wireguard` (as text; its key lines are replaced on the
+ * host before anything is sent), and the interface's peers as the kernel has them against the
+ * config's peers: public key, allowed IPs (as a set), keepalive. Endpoints are not compared (a
+ * peer roams, and a name resolves to an address), nor handshakes and counters.
+ */
+function compareWireguard(out: Findings, d: DeclaredHost, read: HostRead): void {
+  const w = d.wireguard;
+  if (w === null) return;
+  const owner = `mesh ${w.iface}`;
+  const file = compareText(out, read, { kind: 'wireguard', path: w.path, owner, declared: w.content, what: 'the WireGuard config' });
+  const fileMatches = file?.state === 'present' && normalText(file.text) === normalText(w.content);
+  const live = read.wireguard;
+  if (live === undefined) return;
+  if (live.state !== 'up') {
+    out.add({
+      kind: 'wireguard',
+      subject: w.iface,
+      verdict: live.state === 'none' ? 'unknown' : 'missing',
+      owner,
+      detail: live.state === 'none' ? 'wg is not installed on the host (wireguard-tools)' : `the interface ${w.iface} is not up: ${live.reason}`,
+    });
+    return;
+  }
+  const declared = new Map(wireguardPeers(w.content).map((p) => [p.publicKey, p]));
+  const running = new Map(live.peers.map((p) => [p.publicKey, p]));
+  // The kernel runs what someone set by hand (`wg set`) when the file is the declared one; else it may run the file.
+  const changedVerdict: Verdict = fileMatches ? 'edited on host' : 'changed';
+  for (const [key, p] of running)
+    if (!declared.has(key))
+      out.add({
+        kind: 'wireguard',
+        subject: `${w.iface} peer ${key}`,
+        verdict: 'extra',
+        owner,
+        detail: `${w.iface} has a peer no host of the mesh declares (${key}, allowed IPs ${p.allowedIps})`,
+        properties: [{ name: 'AllowedIPs', declared: null, live: p.allowedIps }],
+      });
+  for (const [key, p] of declared) {
+    const l = running.get(key);
+    if (l === undefined) {
+      out.add({ kind: 'wireguard', subject: `${w.iface} peer ${key}`, verdict: 'missing', owner, detail: `${w.iface} does not have the declared peer ${key}` });
+      continue;
+    }
+    const properties: DriftProperty[] = [];
+    if (l.allowedIps !== p.allowedIps) properties.push({ name: 'AllowedIPs', declared: p.allowedIps, live: l.allowedIps });
+    if (l.keepalive !== p.keepalive) properties.push({ name: 'PersistentKeepalive', declared: p.keepalive, live: l.keepalive });
+    if (properties.length > 0)
+      out.add({
+        kind: 'wireguard',
+        subject: `${w.iface} peer ${key}`,
+        verdict: changedVerdict,
+        owner,
+        detail: `${w.iface}'s peer ${key} runs with ${properties.map((x) => `${x.name} ${x.live}`).join(', ')}, the mesh declares ${properties.map((x) => x.declared).join(', ')}`,
+        properties,
+      });
   }
 }
 
@@ -804,6 +1028,8 @@ export function compareHost(input: CompareInput): Finding[] {
   compareTunnels(out, d, read, input.tunnelFiles, input.keys);
   compareHba(out, d, read);
   compareSecrets(out, d, read);
+  compareEnvFiles(out, d, read);
+  compareWireguard(out, d, read);
   comparePorts(out, d, d.host, read);
   return out.list;
 }

@@ -17,7 +17,8 @@ import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { quote, sh } from '../transport/quote.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
-import { CADDYFILE, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
+import { ENV_FILE_NAME } from '../secrets/layout.js';
+import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
 
 /** Where someone adds to a unit without editing it: `systemctl edit` (/etc), runtime and `set-property` drop-ins. */
 export const DROP_IN_DIRS = [UNIT_DIR, '/run/systemd/system', '/etc/systemd/system.control', '/run/systemd/system.control'];
@@ -44,18 +45,35 @@ ma_file() {
   else printf '@@file\t%s\t-\n' "$1"; fi
 }`;
 
+/**
+ * ma_envkeys PATH: the names an env file sets ("@@envkeys<TAB>PATH<TAB>file<TAB>NAME NAME …"; absent: "-",
+ * a link: "link", unreadable: "?"), never a value. Read as root only when it is a regular file, not a link.
+ */
+export const ENV_KEYS_FUNCTION = String.raw`ma_envkeys() {
+  if [ -L "$1" ]; then printf '@@envkeys\t%s\tlink\n' "$1"
+  elif [ -f "$1" ]; then
+    if ma_k=$($SUDO sed -n -E 's/^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p' -- "$1" 2>/dev/null); then printf '@@envkeys\t%s\tfile\t%s\n' "$1" "$(printf '%s\n' "$ma_k" | sort -u | tr '\n' ' ')"; else printf '@@envkeys\t%s\t?\n' "$1"; fi
+  elif [ -e "$1" ]; then printf '@@envkeys\t%s\t?\n' "$1"
+  else printf '@@envkeys\t%s\t-\n' "$1"; fi
+}`;
+
+/** The variables of a credentials env file that are not secret: their values are compared (PGPASSWORD and DATABASE_URL never leave the host). */
+export const PUBLIC_ENV_VARS = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER'];
+
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 export function driftScript(input: ScriptInput): string {
   const d = input.declared;
-  const parts: string[] = [PRELUDE, HOST_LINE, FILE_FUNCTION, READ_WRITTEN];
+  const parts: string[] = [PRELUDE, HOST_LINE, FILE_FUNCTION, ENV_KEYS_FUNCTION, READ_WRITTEN];
   // Units: what systemd says, the files, and every drop-in someone may have added.
   const files = d.units.map((u) => u.file);
   if (files.length > 0) {
-    const names = d.units.map((u) => u.enabled ?? u.file);
+    // Only the units whose enabled state is compared: a template's name (a swap's, the backups')
+    // makes `systemctl show` refuse the whole list.
+    const names = d.units.flatMap((u) => (u.enabled === null ? [] : [u.enabled]));
     parts.push(
       `printf '@@begin\\tunits\\n'`,
-      `${sh`systemctl show -p ${UNIT_PROPERTIES} -- ${names}`.text} 2>/dev/null`,
+      names.length > 0 ? `${sh`systemctl show -p ${UNIT_PROPERTIES} -- ${names}`.text} 2>/dev/null` : ':',
       `printf '@@end\\n'`,
       ...files.map((f) => `ma_file ${quote(`${UNIT_DIR}/${f}`)}`),
       `for ma_d in ${files.flatMap((f) => DROP_IN_DIRS.map((dir) => quote(`${dir}/${f}.d`))).join(' ')}; do for ma_f in "$ma_d"/*.conf; do [ -f "$ma_f" ] && ma_file "$ma_f"; done; done`,
@@ -98,8 +116,31 @@ export function driftScript(input: ScriptInput): string {
   // Clusters: the provisioner's read-only inspection (roles, databases, pg_hba.conf), in a subshell.
   const clusters = [...new Map(d.databases.map((x) => [x.cluster.name, { name: x.cluster.name, port: x.cluster.port }])).values()];
   if (clusters.length > 0) parts.push(`sh -c ${quote(clusterInspectScript(clusters))}`);
-  // Delivered secrets: the fingerprints file of each service's live generation (names and deliveries are compared; no value is read).
-  for (const s of d.services.filter((x) => (x.secrets?.length ?? 0) > 0)) parts.push(`ma_file ${quote(secretsFingerprintsPath(s))}`);
+  // Delivered secrets: the fingerprints file of each service's live generation, the names its env
+  // file sets and its credential files (names and deliveries are compared; no value is read).
+  for (const s of d.services.filter((x) => (x.secrets?.length ?? 0) > 0)) {
+    const dir = secretsDir(s);
+    parts.push(
+      `ma_file ${quote(secretsFingerprintsPath(s))}`,
+      `ma_envkeys ${quote(`${dir}/${ENV_FILE_NAME}`)}`,
+      `printf '@@creds\\t%s\\t%s\\n' ${quote(dir)} "$($SUDO find ${quote(`${dir}/`)} -maxdepth 1 -name '*.cred' -printf '%f ' 2>/dev/null)"`,
+    );
+  }
+  // Env files holding database credentials: their names, and the values of the variables that are not secret.
+  for (const e of d.envFiles)
+    parts.push(
+      `ma_envkeys ${quote(e.path)}`,
+      `[ -f ${quote(e.path)} ] && [ ! -L ${quote(e.path)} ] && $SUDO grep -E '^(${PUBLIC_ENV_VARS.join('|')})=' -- ${quote(e.path)} 2>/dev/null | while IFS= read -r ma_l; do printf '@@envval\\t%s\\t%s\\n' ${quote(e.path)} "$ma_l"; done`,
+    );
+  // The mesh: the config file (its private and preshared key lines replaced on the host, never
+  // sent) and the interface's peers as the kernel has them (public key, allowed IPs, keepalive).
+  if (d.wireguard !== null) {
+    const w = d.wireguard;
+    parts.push(
+      `if [ -f ${quote(w.path)} ]; then if ma_c=$($SUDO sed -E 's/^([[:space:]]*(PrivateKey|PresharedKey)[[:space:]]*=).*/\\1 (not read)/I' -- ${quote(w.path)} 2>/dev/null | base64 -w0); then printf '@@file\\t%s\\t=%s\\n' ${quote(w.path)} "$ma_c"; else printf '@@file\\t%s\\t?\\n' ${quote(w.path)}; fi; else printf '@@file\\t%s\\t-\\n' ${quote(w.path)}; fi`,
+      `if ! command -v wg >/dev/null 2>&1; then printf '@@wg\\tnone\\n'; elif ma_w=$($SUDO wg show ${quote(w.iface)} dump 2>&1); then printf '@@wg\\tup\\n'; printf '%s\\n' "$ma_w" | awk -F'\\t' 'NR>1{printf "@@wgpeer\\t%s\\t%s\\t%s\\n", $1, $4, $8}'; else printf '@@wg\\tdown\\t%s\\n' "$(printf '%s' "$ma_w" | tr '\\n\\t' '  ' | cut -c1-200)"; fi`,
+    );
+  }
   // Listening TCP sockets, with their processes (as root: another account's too) and each process's cgroup (its unit).
   parts.push(
     `ma_ss=$($SUDO ss -Hltnp 2>/dev/null || ss -Hltn 2>/dev/null)`,

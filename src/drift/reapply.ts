@@ -2,12 +2,13 @@
  * `reapply`: what puts each finding of `drift` back as declared, through the paths that
  * install those things in the first place — `deploy` (the unit rendered now, the enabled state,
  * the image, a release, gated on readiness with the host's revert armed), `tunnels up`, `db
- * provision`, `net caddy --apply` — and which findings no path of manage-apps can put back (a
+ * provision`, `net caddy --apply`, `net wireguard --apply`, `backups install` — and which findings no path of manage-apps can put back (a
  * process it did not start, a line of the operator's outside a managed block). A drop-in someone added is set aside (moved, never deleted) before the
  * deploy restarts its unit.
  */
 import { quote } from '../transport/quote.js';
 import { PRELUDE } from '../runtime/shell.js';
+import { HOST_SECRETS_ROOT } from '../secrets/layout.js';
 import { DROP_IN_DIRS } from './host-script.js';
 import type { Finding } from './types.js';
 
@@ -23,6 +24,12 @@ export interface ReapplyPlan {
   clusters: string[];
   /** Edges that get the rendered Caddyfile again, and Caddy loads it (`net caddy --apply`). */
   caddy: string[];
+  /** Hosts whose WireGuard config `net wireguard --apply` installs again and syncs into the interface. */
+  wireguard: string[];
+  /** Clusters whose backup unit and timer `backups install` writes again. */
+  backups: string[];
+  /** Services whose env file gets its database credentials again (`db provision` of their cluster). */
+  envFiles: string[];
   /** Drop-ins to set aside, by host. */
   setAside: Map<string, string[]>;
   /** What reapply leaves, and why (the finding's id). */
@@ -31,10 +38,22 @@ export interface ReapplyPlan {
   by: Map<string, string>;
 }
 
+const backupClusters = (owner: string | null) => (owner?.startsWith('backup ') ? owner.slice('backup '.length).split(', ') : []);
 const tunnelNames = (owner: string | null) => (owner?.startsWith('tunnel ') ? owner.slice('tunnel '.length).split(', ') : []);
 
 export function planReapply(findings: readonly Finding[], services: ReadonlySet<string>, tunnelsByHost: ReadonlyMap<string, string[]>): ReapplyPlan {
-  const plan: ReapplyPlan = { deploy: [], tunnels: [], clusters: [], caddy: [], setAside: new Map(), left: [], by: new Map() };
+  const plan: ReapplyPlan = {
+    deploy: [],
+    tunnels: [],
+    clusters: [],
+    caddy: [],
+    wireguard: [],
+    backups: [],
+    envFiles: [],
+    setAside: new Map(),
+    left: [],
+    by: new Map(),
+  };
   const add = (list: string[], item: string) => {
     if (!list.includes(item)) list.push(item);
   };
@@ -61,7 +80,10 @@ export function planReapply(findings: readonly Finding[], services: ReadonlySet<
           }
           plan.setAside.set(f.host, [...(plan.setAside.get(f.host) ?? []), f.subject]);
         }
-        if (services.has(owner)) {
+        if (backupClusters(f.owner).length > 0) {
+          for (const c of backupClusters(f.owner)) add(plan.backups, c);
+          plan.by.set(f.id, `backups install ${backupClusters(f.owner).join(' ')}`);
+        } else if (services.has(owner)) {
           add(plan.deploy, owner);
           plan.by.set(f.id, `deploy ${owner}`);
         } else if (tunnelNames(f.owner).length > 0 || owner === 'tunnels') {
@@ -85,6 +107,19 @@ export function planReapply(findings: readonly Finding[], services: ReadonlySet<
       case 'caddy':
         add(plan.caddy, f.host);
         plan.by.set(f.id, `net caddy --apply on ${f.host}`);
+        break;
+      case 'wireguard':
+        if (f.subject.includes('/') || f.subject.includes(' peer ')) {
+          add(plan.wireguard, f.host);
+          plan.by.set(f.id, `net wireguard --apply on ${f.host}`);
+        } else leave(f, 'the interface is not up: start it (systemctl start wg-quick@<interface>)');
+        break;
+      case 'env-file':
+        if (f.subject.startsWith(`${HOST_SECRETS_ROOT}/`)) leave(f, "secrets are delivered from the operator's store, not by reapply: deliver them again");
+        else if (services.has(owner)) {
+          add(plan.envFiles, owner);
+          plan.by.set(f.id, `db provision for ${owner}`);
+        } else leave(f, 'no declared service owns it');
         break;
       case 'secrets':
         leave(f, "secrets are delivered from the operator's store, not by reapply: deliver them again");

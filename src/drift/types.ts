@@ -25,6 +25,8 @@ export type DriftKind =
   | 'authorized-keys'
   | 'pg_hba'
   | 'secrets'
+  | 'env-file'
+  | 'wireguard'
   | 'port'
   | 'host';
 

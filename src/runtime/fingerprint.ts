@@ -24,7 +24,9 @@ export const WRITTEN_FUNCTION = String.raw`ma_written() {
   ma_ws=$(\${SUDO:-} sha256sum -- "$1" 2>/dev/null | cut -c1-64)
   [ -n "$ma_ws" ] || return 0
   ma_wf="${WRITTEN_DIR}/$(printf '%s' "$1" | tr / %)"
-  { \${SUDO:-} mkdir -p -m 755 ${WRITTEN_DIR} && printf '%s\n' "$ma_ws" | \${SUDO:-} tee "$ma_wf.tmp" >/dev/null && \${SUDO:-} mv -f "$ma_wf.tmp" "$ma_wf"; } 2>/dev/null || true
+  # umask 022: a caller's umask 077 would make /var/lib/manage-apps itself root-only, and the
+  # accounts that keep their state below it (postgres's backups) could no longer reach it.
+  { (umask 022 && \${SUDO:-} mkdir -p -m 755 ${WRITTEN_DIR}) && printf '%s\n' "$ma_ws" | \${SUDO:-} tee "$ma_wf.tmp" >/dev/null && \${SUDO:-} mv -f "$ma_wf.tmp" "$ma_wf"; } 2>/dev/null || true
 }`.replace(/\\\$/g, '$');
 
 /** Read-only: every record, as "@@written<TAB>name<TAB>sha". */

@@ -1,8 +1,24 @@
 // The comparisons' normalisation, on the texts the hosts and renderers really produce: what a
 // tool normalises by itself is never drift, and a real difference always is.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { blockLines, canonicalJson, deliveredSecrets, normalText, parseListeners, shortDiff, unitSettings } from '../../src/drift/compare.js';
+import {
+  blockLines,
+  canonicalJson,
+  deliveredSecrets,
+  normalIps,
+  normalText,
+  parseHostRead,
+  parseListeners,
+  shortDiff,
+  unitSettings,
+  wireguardPeers,
+} from '../../src/drift/compare.js';
+import { ENV_KEYS_FUNCTION } from '../../src/drift/host-script.js';
 
 test('a unit compares as systemd reads it: comments, blank lines, spaces and continuations do not count', () => {
   const rendered =
@@ -95,4 +111,42 @@ test('a secrets fingerprints file gives names and deliveries, never the fingerpr
       ['SESSION_KEY', 'env'],
     ],
   );
+});
+
+test("an env file gives its names only: run by sh on a real file, no value is printed", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drift-env-'));
+  try {
+    const file = join(dir, 'env');
+    writeFileSync(file, "# note\nPGPASSWORD='s3cr3t-value'\nexport DATABASE_URL=postgresql://u:s3cr3t-value@h/d\n  PGPORT=5433\nnot a line\nPGPORT=5434\n", { mode: 0o600 });
+    symlinkSync(file, join(dir, 'link'));
+    const out = execFileSync('sh', ['-c', `SUDO=; ${ENV_KEYS_FUNCTION}\nma_envkeys "$1"; ma_envkeys "$2"; ma_envkeys "$3"`, 'sh', file, join(dir, 'link'), join(dir, 'none')], {
+      encoding: 'utf8',
+    });
+    assert.doesNotMatch(out, /s3cr3t/);
+    const read = parseHostRead(out);
+    assert.deepEqual(read.envKeys.get(file), { state: 'present', keys: ['DATABASE_URL', 'PGPASSWORD', 'PGPORT'] });
+    assert.deepEqual(read.envKeys.get(join(dir, 'link')), { state: 'link' });
+    assert.deepEqual(read.envKeys.get(join(dir, 'none')), { state: 'absent' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("WireGuard peers: the rendered config's and `wg show dump`'s compare as sets of allowed IPs; endpoints and counters do not count", () => {
+  const key = (c: string) => `${c.repeat(43)}=`;
+  const rendered = `# wg0 on db (hub)\n[Interface]\nAddress = 10.77.0.1/24\nListenPort = 51820\nPostUp = wg set %i private-key /etc/wireguard/private.key\n\n# app (spoke)\n[Peer]\nPublicKey = ${key('A')}\nAllowedIPs = 10.77.0.2/32, 10.77.5.0/24\n\n[Peer]\nPublicKey = ${key('B')}\nAllowedIPs = 10.77.0.3/32\nPersistentKeepalive = 25\n`;
+  const declared = wireguardPeers(rendered);
+  assert.deepEqual(declared, [
+    { publicKey: key('A'), allowedIps: '10.77.0.2/32,10.77.5.0/24', keepalive: 'off' },
+    { publicKey: key('B'), allowedIps: '10.77.0.3/32', keepalive: '25' },
+  ]);
+  // What the host script prints of `wg show wg0 dump` (public key, allowed IPs, keepalive; never the preshared key).
+  const live = parseHostRead(
+    `@@wg\tup\n@@wgpeer\t${key('A')}\t10.77.5.0/24,10.77.0.2/32\toff\n@@wgpeer\t${key('B')}\t10.77.0.3/32\t25\n@@wgpeer\t${key('C')}\t(none)\toff\n`,
+  ).wireguard;
+  assert.equal(live?.state, 'up');
+  const peers = live?.state === 'up' ? live.peers : [];
+  assert.deepEqual(peers.slice(0, 2), declared, 'the same peers, allowed IPs in another order');
+  assert.deepEqual(peers[2], { publicKey: key('C'), allowedIps: '(none)', keepalive: 'off' });
+  assert.equal(normalIps('10.0.0.2/32, 10.0.0.1/32'), normalIps('10.0.0.1/32,10.0.0.2/32'));
 });

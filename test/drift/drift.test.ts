@@ -1,9 +1,11 @@
-// drift on real test hosts: a fleet with systemd services (deployed releases), a Caddy edge, an
+// drift on real test hosts: a fleet with systemd services (deployed releases), a scheduled job
+// (its timer), a compose service (a real dockerd, its image in a real registry), a Caddy edge, an
 // ssh tunnel and a provisioned PostgreSQL database. Right after deploy drift reports nothing;
 // each change made by hand over ssh is reported with its verdict and nothing else is; the hosts
 // are byte-identical (and no unit changed state) before and after drift.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,17 @@ import { after, before, describe, test } from 'node:test';
 import { postgresSkipReason, startPostgres } from '../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
 import { DB_APP } from '../data/fixtures.js';
+import {
+  buildAndPush,
+  dockerLogin,
+  dockerSkipReason,
+  prepareDockerHost,
+  REGISTRY_PORT,
+  waitForDocker,
+  writeImageContexts,
+  type ImageSpec,
+} from '../harness/docker.js';
+import { ensureUpperDir, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
 import { browserSkipReason, launchBrowser, startUi } from '../dashboard/browser.js';
 import { eventually, json, runCli } from '../ops/helpers.js';
 import { appSource } from '../ops/real-fleet.js';
@@ -21,6 +34,35 @@ const APP = 'app';
 const DB = 'db';
 const SITE = 'shop.internal';
 const PG_PORT = 5433;
+/** The registry runs on the database host (its docker-registry only, no dockerd); the compose service on the app host. */
+const REGISTRY = `${DB}:${REGISTRY_PORT}`;
+const PAY_PORT = 8084;
+
+/** busybox httpd on port 80 serving /readyz, /livez and /version. */
+const payImage = (version: string): ImageSpec => ({
+  www: { readyz: 'ready\n', livez: 'alive\n', version: `${version}\n` },
+  cmd: ['/bin/busybox', 'sh', '-c', 'exec /bin/busybox httpd -f -p 80 -h /www'],
+});
+const IMAGES: Record<string, ImageSpec> = { v1: payImage('v1'), v2: payImage('v2') };
+
+/** The mesh: the database host is its hub, the app host a spoke (a real, userspace WireGuard interface on each). */
+const MESH = { [DB]: '10.77.0.1', [APP]: '10.77.0.2' } as Record<string, string>;
+const wg = (args: string[], input?: string) => execFileSync('wg', args, { encoding: 'utf8', ...(input === undefined ? {} : { input }) }).trim();
+const meshKeys: Record<string, { private: string; public: string }> = {};
+
+function prepareHost(h: HostPreparation): void {
+  const key = meshKeys[h.name];
+  if (key !== undefined) {
+    ensureUpperDir(h.upperDir, 'etc/wireguard', 0o700);
+    writeUpperFile(h.upperDir, 'etc/wireguard/private.key', `${key.private}\n`, 0o600);
+  }
+  if (h.name === APP) {
+    prepareDockerHost(h.upperDir, { insecureRegistries: [REGISTRY] });
+    writeImageContexts(h.upperDir, IMAGES);
+  }
+  // The database host serves the registry and runs no dockerd (its units stay masked).
+  if (h.name === DB) prepareDockerHost(h.upperDir, { registry: true, leaveMasked: true });
+}
 
 interface Finding {
   id: string;
@@ -41,7 +83,9 @@ interface DriftDoc {
 }
 
 const skip =
-  realHostsSkipReason() ?? postgresSkipReason() ?? (existsSync('/usr/bin/caddy') || process.env.CI === 'true' ? undefined : 'caddy is not installed');
+  realHostsSkipReason() ??
+  postgresSkipReason() ??
+  (process.env.CI === 'true' ? undefined : (dockerSkipReason() ?? (existsSync('/usr/bin/caddy') ? undefined : 'caddy is not installed')));
 
 /**
  * What drift must never change, byte for byte: every file the host has written since it was made
@@ -85,7 +129,7 @@ systemctl list-units --all --no-legend --plain 2>/dev/null | awk '{print $1, $3,
 for u in $(systemctl list-units --type=service --state=running --no-legend --plain | awk '{print $1 " "}' | grep -Ev "$login"); do systemctl show -p Id,MainPID,NRestarts,ActiveEnterTimestampMonotonic "$u"; done
 `;
 
-describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a provisioned database)', { skip, timeout: 900_000 }, () => {
+describe('drift on a real fleet (systemd services, a timer, a compose service, a Caddy edge, a tunnel, a provisioned database)', { skip, timeout: 900_000 }, () => {
   let fleet: TestFleet;
   let root = '';
   let controlDir = '';
@@ -107,7 +151,13 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
   const show = (doc: DriftDoc) => doc.findings.map((f) => `${f.id} ${f.verdict}: ${f.detail}${f.diff ? `\n${f.diff}` : ''}`).join('\n');
 
   before(async () => {
-    fleet = await TestFleet.up({ names: [EDGE, APP, DB] });
+    const reason = dockerSkipReason();
+    if (reason) throw new Error(`Docker on test hosts: ${reason}`);
+    for (const h of Object.keys(MESH)) {
+      const key = wg(['genkey']);
+      meshKeys[h] = { private: key, public: wg(['pubkey'], `${key}\n`) };
+    }
+    fleet = await TestFleet.up({ names: [EDGE, APP, DB] }, { prepareHost });
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
     root = mkdtempSync(join(tmpdir(), 'manage-apps-drift-'));
     await Promise.all([
@@ -116,14 +166,37 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       // Only the edge runs Caddy (the test hosts' image starts it everywhere).
       on(APP, 'systemctl disable --now caddy.service'),
       on(DB, 'systemctl disable --now caddy.service'),
+      // The compose service's image: built on the app host, pushed to the registry on the database host.
+      (async () => {
+        await Promise.all([waitForDocker(fleet, APP), on(DB, `for i in $(seq 1 300); do curl -s -o /dev/null http://127.0.0.1:${REGISTRY_PORT}/v2/ && exit 0; sleep 0.1; done; exit 1`)]);
+        await dockerLogin(fleet, APP, REGISTRY);
+        for (const v of Object.keys(IMAGES)) await buildAndPush(fleet, APP, v, `${REGISTRY}/pay:${v}`);
+      })(),
     ]);
     const address = (h: string) => fleet.host(h).address;
     const inventory = {
       version: 1,
       hosts: Object.fromEntries(
-        fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production', lan: h.address }]),
+        fleet.hosts.map((h) => [
+          h.name,
+          {
+            alias: h.alias,
+            address: h.address,
+            provider: 'bare-metal',
+            role: 'production',
+            lan: h.address,
+            ...(MESH[h.name] === undefined
+              ? {}
+              : {
+                  mesh_ip: MESH[h.name],
+                  wireguard: { public_key: meshKeys[h.name]!.public, ...(h.name === DB ? { endpoint: `${h.address}:51820` } : {}) },
+                }),
+          },
+        ]),
       ),
-      clusters: { apps: { host: DB, port: PG_PORT, engine: 'postgres' } },
+      mesh: { cidr: '10.77.0.0/24', hub: DB, listen_port: 51820 },
+      // The cluster's backup: its unit and timer (`backups install`), dumps kept on the edge.
+      clusters: { apps: { host: DB, port: PG_PORT, engine: 'postgres', backup: { rpo: '1h', rto: '1h', method: 'pg_dump', target: EDGE } } },
       tunnels: [
         { name: 'pg-forward', from: APP, to: DB, direction: 'forward', forwards: [{ listen: 15433, target_port: PG_PORT }], connect: address(DB) },
       ],
@@ -138,13 +211,26 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       'worker/app/server.mjs': appSource({ version: 'w1' }),
       'ledger/.infra.yaml': `apiVersion: infra/v2\nproject: ledger\nprovider: bare-metal\ndatabase:\n  cluster: apps\n  name: ledger_db\n  user: ledger_app\nservice:\n  host: ${APP}\n  port: 8083\n  command: node server.mjs\n  artifact: app\n  user: ledger\n  env_file: /etc/ledger/env\n  health: { timeout: 8s }\n`,
       'ledger/app/server.mjs': DB_APP,
+      // A scheduled job: its unit and its timer.
+      'sweep/.infra.yaml': `apiVersion: infra/v2\nproject: sweep\nprovider: bare-metal\nservice:\n  host: ${APP}\n  kind: worker\n  command: ./job.sh\n  artifact: job\n  schedule:\n    calendar: hourly\n    timeout: 60\n`,
+      'sweep/job/job.sh': '#!/bin/sh\necho swept\n',
+      // A compose service: its image pinned by digest at deploy.
+      'pay/.infra.yaml': `apiVersion: infra/v2\nproject: pay\nprovider: bare-metal\nservice:\n  host: ${APP}\n  port: ${PAY_PORT}\n  health: { readiness: /readyz, liveness: /livez, timeout: 8s }\n  compose:\n    file: compose.yml\n    service: app\n    image: ${REGISTRY}/pay\n    tag: v1\n`,
+      'pay/compose.yml': `services:\n  app:\n    image: ${REGISTRY}/pay:latest\n    ports: ["${PAY_PORT}:80"]\n    restart: unless-stopped\n    init: true\n`,
+      // The registry the compose service pulls from (docker-registry, installed outside manage-apps): its port is declared.
+      'registry/.infra.yaml': `apiVersion: infra/v2\nproject: registry\nprovider: bare-metal\nservice:\n  host: ${DB}\n  port: ${REGISTRY_PORT}\n  systemd_unit: docker-registry.service\n  health: { readiness: /, liveness: / }\n`,
     };
     for (const [path, content] of Object.entries(files)) {
       await mkdir(join(root, path, '..'), { recursive: true });
-      await writeFile(join(root, path), content);
+      await writeFile(join(root, path), content, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
     }
     // The edge: the Caddyfile `net caddy` renders, installed by `net caddy --apply`; then the databases, the tunnel, the services.
+    // The mesh first: the database's clients reach it over the mesh.
+    const mesh = await cli('net', 'wireguard', '--apply');
+    assert.equal(mesh.status, 0, `net wireguard --apply: ${mesh.stdout}${mesh.stderr}`);
+    await Promise.all(Object.keys(MESH).map((h) => on(h, 'systemctl start wg-quick@wg0.service')));
     for (const step of [
+      ['backups', 'install'],
       ['net', 'caddy', '--apply'],
       ['db', 'provision'],
       ['tunnels', 'up'],
@@ -177,9 +263,9 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       [DB, true],
       [EDGE, true],
     ]);
-    assert.deepEqual(doc.hosts.find((h) => h.host === APP)!.compared, ['units', 'releases', 'tunnels', 'ports']);
+    assert.deepEqual(doc.hosts.find((h) => h.host === APP)!.compared, ['units', 'releases', 'compose', 'tunnels', 'env files', 'wireguard', 'ports']);
     assert.deepEqual(doc.hosts.find((h) => h.host === EDGE)!.compared, ['caddy', 'ports']);
-    assert.deepEqual(doc.hosts.find((h) => h.host === DB)!.compared, ['tunnels', 'pg_hba', 'ports']);
+    assert.deepEqual(doc.hosts.find((h) => h.host === DB)!.compared, ['units', 'tunnels', 'pg_hba', 'wireguard', 'ports']);
     fleet.hosts.forEach((h, i) => {
       const was = new Set(before[i]!.split('\n'));
       const is = new Set(after[i]!.split('\n'));
@@ -205,11 +291,20 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       on(APP, `systemd-run --unit=stray-listener /usr/bin/node -e "require('net').createServer().listen(9876)" >/dev/null 2>&1`),
       // The tunnel's unit deleted.
       on(APP, 'rm /etc/systemd/system/manage-apps-tunnel-pg-forward.service'),
+      // A declared timer deleted (and systemd told).
+      on(APP, 'systemctl disable --now sweep.timer 2>/dev/null; rm /etc/systemd/system/sweep.timer && systemctl daemon-reload'),
+      // The compose service's image re-tagged and its container recreated by hand, from the compose file alone (no pin).
+      on(
+        APP,
+        `docker tag ${REGISTRY}/pay:v2 ${REGISTRY}/pay:latest && docker-compose -p pay --project-directory /srv/pay/current -f /srv/pay/current/compose.yml up -d --no-deps app 2>&1`,
+      ),
       // A route added to Caddy through its admin API.
       on(
         EDGE,
         `s=$(${admin} http://caddy/config/apps/http/servers/ | node -e 'let t="";process.stdin.on("data",d=>t+=d).on("end",()=>console.log(Object.keys(JSON.parse(t))[0]))') && ${admin} -H 'Content-Type: application/json' -X POST -d '{"match":[{"host":["extra.internal"]}],"handle":[{"handler":"static_response","body":"hi"}]}' "http://caddy/config/apps/http/servers/$s/routes/"`,
       ),
+      // A mesh peer widened on the interface itself (wg set), the config file left as it was.
+      on(DB, `wg set wg0 peer ${meshKeys[APP]!.public} allowed-ips ${MESH[APP]}/32,10.77.9.0/24`),
       // The tunnel's authorized_keys line widened (its permitopen restriction dropped).
       on(DB, `sed -i 's/,permitopen="[^"]*"//' /var/lib/ma-tunnel-open/.ssh/authorized_keys`),
       // pg_hba.conf: a line inside the managed block changed, and one outside it naming the managed database.
@@ -232,8 +327,11 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
         `${APP} drop-in /etc/systemd/system/ledger.service.d/debug.conf: extra`,
         `${APP} port 9876: extra`,
         `${APP} unit /etc/systemd/system/manage-apps-tunnel-pg-forward.service: missing`,
+        `${APP} unit /etc/systemd/system/sweep.timer: missing`,
+        `${APP} image pay_app_1: edited on host`,
         `${APP} unit /etc/systemd/system/shop.service: edited on host`,
         `${DB} authorized-keys /var/lib/ma-tunnel-open/.ssh/authorized_keys: edited on host`,
+        `${DB} wireguard wg0 peer ${meshKeys[APP]!.public}: edited on host`,
         `${DB} pg_hba ${hba}: extra`,
         `${DB} pg_hba ${hba.replace(/:\d+$/, '')}: edited on host`,
         `${EDGE} caddy route extra.internal: extra`,
@@ -246,6 +344,10 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
       ['[Service] ExecStart'],
     );
     assert.match(exec.diff ?? '', /^\+ExecStart=\/usr\/bin\/node --inspect server\.mjs$/m);
+    const image = doc.findings.find((f) => f.kind === 'image')!;
+    assert.match(image.properties.find((p) => p.name === 'image')?.declared ?? '', new RegExp(`^${REGISTRY}/pay@sha256:[0-9a-f]{64}$`));
+    assert.equal(image.properties.find((p) => p.name === 'image')?.live, `${REGISTRY}/pay:latest`);
+    assert.equal(image.adoptable, true, 'an image tag a manifest can say');
     assert.match(hba, /:2$/, 'the line outside the block that names the database (line 2), not the unrelated one (line 1)');
     assert.equal(doc.findings.find((f) => f.kind === 'port')!.adoptable, false, 'a process no manifest runs: nothing to adopt');
 
@@ -292,7 +394,16 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
     assert.equal(plan.after, null);
     assert.deepEqual(
       plan.plan.map((p) => p.step).sort(),
-      ['db provision apps', 'deploy ledger', 'deploy shop', `net caddy --apply on ${EDGE}`, 'tunnels up pg-forward'].sort(),
+      [
+        'db provision apps',
+        'deploy ledger',
+        'deploy pay',
+        'deploy shop',
+        'deploy sweep',
+        `net caddy --apply on ${EDGE}`,
+        `net wireguard --apply on ${DB}`,
+        'tunnels up pg-forward',
+      ].sort(),
     );
     const r = await cli('reapply', '--json');
     const doc = json<{ left: { id: string; why: string }[]; steps: { step: string; ok: boolean; detail: string }[]; after: DriftDoc }>(r);
@@ -317,6 +428,10 @@ describe('drift on a real fleet (systemd services, a Caddy edge, a tunnel, a pro
     assert.deepEqual(brief(after), [], show(after));
     const status = await cli('status', '--json');
     assert.equal(status.status, 0, status.stdout + status.stderr);
+    // The compose service runs its pinned image again, and serves.
+    assert.match(await on(APP, `docker inspect --format '{{.Config.Image}}' pay_app_1`), new RegExp(`^${REGISTRY}/pay@sha256:`));
+    assert.equal((await on(APP, `curl -fsS --max-time 5 http://127.0.0.1:${PAY_PORT}/version`)).trim(), 'v1');
+    assert.equal((await on(APP, 'systemctl is-enabled sweep.timer')).trim(), 'enabled');
     // The drop-in was set aside, not deleted.
     assert.match(await on(APP, 'ls /var/lib/manage-apps/set-aside/*/'), /%etc%systemd%system%ledger\.service\.d%debug\.conf/);
   });

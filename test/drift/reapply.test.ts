@@ -62,3 +62,27 @@ test('a Caddyfile that is not the rendered one and a route added live: both put 
   assert.deepEqual([...plan.by.values()], ['net caddy --apply on edge', 'net caddy --apply on edge']);
   assert.deepEqual(plan.left, []);
 });
+
+test('a WireGuard file or peer, a backup unit and an env file go to the paths that install them; a secrets generation and a down interface are left', () => {
+  const plan = planReapply(
+    [
+      f('db', 'wireguard', '/etc/wireguard/wg0.conf', 'edited on host', 'mesh wg0'),
+      f('app', 'wireguard', 'wg0 peer AAA=', 'edited on host', 'mesh wg0'),
+      f('app', 'wireguard', 'wg0', 'missing', 'mesh wg0'),
+      f('db', 'unit', '/etc/systemd/system/manage-apps-backup@apps.timer', 'missing', 'backup apps'),
+      f('db', 'unit-enabled', 'manage-apps-backup@.service', 'changed', 'backup apps, logs'),
+      f('app', 'env-file', '/etc/ledger/env', 'changed', 'ledger'),
+      f('app', 'env-file', '/var/lib/manage-apps/secrets/prod/shop/current/secrets.env', 'extra', 'shop'),
+    ],
+    new Set(['ledger', 'shop']),
+    new Map(),
+  );
+  assert.deepEqual(plan.wireguard, ['db', 'app']);
+  assert.deepEqual(plan.backups, ['apps', 'logs']);
+  assert.deepEqual(plan.envFiles, ['ledger']);
+  assert.deepEqual(plan.deploy, [], 'a backup unit is not a service to deploy');
+  assert.deepEqual(
+    plan.left.map((l) => l.id),
+    ['app/wireguard/wg0', 'app/env-file//var/lib/manage-apps/secrets/prod/shop/current/secrets.env'],
+  );
+});

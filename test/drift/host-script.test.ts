@@ -1,0 +1,74 @@
+// drift's host script, run by a real sh where it can be (no systemd, no wg here: those two are
+// recorded by shell functions standing in for them): what leaves the host is names and the
+// fields compared, never a key or a value.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseHostRead } from '../../src/drift/compare.js';
+import type { DeclaredHost } from '../../src/drift/declared.js';
+import { driftScript } from '../../src/drift/host-script.js';
+
+const declared = (over: Partial<DeclaredHost>): DeclaredHost => ({
+  host: { name: 'h' } as DeclaredHost['host'],
+  services: [],
+  units: [],
+  unrenderable: [],
+  allUnitFiles: new Set(),
+  caddyfile: null,
+  initiated: [],
+  served: [],
+  databases: [],
+  ports: [],
+  envFiles: [],
+  wireguard: null,
+  ...over,
+});
+
+test('systemctl show is asked only about units whose enabled state counts: a template name would make it refuse the whole list', () => {
+  const script = driftScript({
+    declared: declared({
+      units: [
+        { file: 'manage-apps-backup@.service', content: '', owner: 'backup apps', enabled: null, source: 'x' },
+        { file: 'manage-apps-backup@apps.timer', content: '', owner: 'backup apps', enabled: 'manage-apps-backup@apps.timer', source: 'x' },
+      ],
+    }),
+    released: [],
+    composed: [],
+  });
+  const show = script.split('\n').find((l) => l.includes('systemctl show')) ?? '';
+  assert.match(show, /manage-apps-backup@apps\.timer/);
+  assert.doesNotMatch(show, /manage-apps-backup@\.service/);
+});
+
+test("a WireGuard config and interface: the keys are cut out on the host; the peers' public keys, allowed IPs and keepalive come back", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drift-wg-'));
+  try {
+    const conf = join(dir, 'wg0.conf');
+    const env = join(dir, 'env');
+    writeFileSync(conf, '[Interface]\nPrivateKey = PRIVATE-SECRET\n\n[Peer]\nPublicKey = PEER\npresharedkey=PSK-SECRET\nAllowedIPs = 10.77.0.2/32\n', { mode: 0o600 });
+    writeFileSync(env, "PGHOST=10.77.0.1\nPGPASSWORD='VALUE-SECRET'\nDATABASE_URL=postgresql://u:VALUE-SECRET@h/d\n", { mode: 0o600 });
+    const script = driftScript({
+      declared: declared({
+        wireguard: { iface: 'wg0', path: conf, content: '' },
+        envFiles: [{ owner: 'ledger', path: env, keys: [], values: {} }],
+      }),
+      released: [],
+      composed: [],
+    });
+    // `wg show wg0 dump` as wireguard-tools prints it: the interface line (its private key), then one line per peer (its preshared key second).
+    const wg = String.raw`wg() { printf 'PRIVATE-SECRET\tPUB\t51820\toff\nPEER\tPSK-SECRET\t192.0.2.1:51820\t10.77.0.2/32,10.77.9.0/24\t0\t0\t0\t25\n'; }`;
+    const out = execFileSync('sh', ['-c', `${wg}\n${script}`], { encoding: 'utf8' });
+    assert.doesNotMatch(out, /SECRET/);
+    const read = parseHostRead(out);
+    assert.deepEqual(read.wireguard, { state: 'up', peers: [{ publicKey: 'PEER', allowedIps: '10.77.0.2/32,10.77.9.0/24', keepalive: '25' }] });
+    const file = read.files.get(conf);
+    assert.equal(file?.state === 'present' ? file.text : '', '[Interface]\nPrivateKey = (not read)\n\n[Peer]\nPublicKey = PEER\npresharedkey= (not read)\nAllowedIPs = 10.77.0.2/32\n');
+    assert.deepEqual(read.envKeys.get(env), { state: 'present', keys: ['DATABASE_URL', 'PGHOST', 'PGPASSWORD'] });
+    assert.deepEqual([...(read.envValues.get(env) ?? [])], [['PGHOST', '10.77.0.1']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
