@@ -146,8 +146,11 @@ export function parseHostRead(output: string): HostRead {
           .filter((f) => f.endsWith('.cred'))
           .map((f) => f.slice(0, -'.cred'.length)),
       );
-    if (r[0] === 'wg') wireguard = r[1] === 'up' ? { state: 'up', peers: wgPeers } : r[1] === 'down' ? { state: 'down', reason: (r[2] ?? '').trim() } : { state: 'none' };
-    if (r[0] === 'wgpeer' && r[1]) wgPeers.push({ publicKey: r[1], allowedIps: normalIps(r[2] ?? ''), keepalive: r[3] === undefined || r[3] === '' ? 'off' : r[3] });
+    if (r[0] === 'wg')
+      wireguard =
+        r[1] === 'up' ? { state: 'up', peers: wgPeers } : r[1] === 'down' ? { state: 'down', reason: (r[2] ?? '').trim() } : { state: 'none' };
+    if (r[0] === 'wgpeer' && r[1])
+      wgPeers.push({ publicKey: r[1], allowedIps: normalIps(r[2] ?? ''), keepalive: r[3] === undefined || r[3] === '' ? 'off' : r[3] });
   }
   const units = new Map<string, Map<string, string>>();
   for (const block of parseShow(texts.get('units') ?? '')) {
@@ -817,15 +820,33 @@ function compareGeneration(out: Findings, owner: string, dir: string, recorded: 
   const env = read.envKeys.get(envPath);
   const haveEnv = env?.state === 'present' ? env.keys : [];
   if (env !== undefined && env.state !== 'present' && env.state !== 'absent')
-    out.add({ kind: 'env-file', subject: envPath, verdict: 'unknown', owner, detail: `cannot read ${envPath}${env.state === 'link' ? ' (a link)' : ''}` });
-  else if (env !== undefined) setDrift(out, { kind: 'env-file', subject: envPath, owner, what: `${envPath}`, want: wantEnv, have: haveEnv, record: 'its fingerprints file' });
+    out.add({
+      kind: 'env-file',
+      subject: envPath,
+      verdict: 'unknown',
+      owner,
+      detail: `cannot read ${envPath}${env.state === 'link' ? ' (a link)' : ''}`,
+    });
+  else if (env !== undefined)
+    setDrift(out, { kind: 'env-file', subject: envPath, owner, what: `${envPath}`, want: wantEnv, have: haveEnv, record: 'its fingerprints file' });
   const creds = read.creds.get(dir);
   if (creds !== undefined)
-    setDrift(out, { kind: 'secrets', subject: `${dir}/*.cred`, owner, what: `the credential files in ${dir}`, want: wantCred, have: creds, record: 'its fingerprints file' });
+    setDrift(out, {
+      kind: 'secrets',
+      subject: `${dir}/*.cred`,
+      owner,
+      what: `the credential files in ${dir}`,
+      want: wantCred,
+      have: creds,
+      record: 'its fingerprints file',
+    });
 }
 
 /** Names declared and names present: a finding when they differ (missing, extra, or both: edited on host). */
-function setDrift(out: Findings, c: { kind: DriftKind; subject: string; owner: string; what: string; want: readonly string[]; have: readonly string[]; record: string }): void {
+function setDrift(
+  out: Findings,
+  c: { kind: DriftKind; subject: string; owner: string; what: string; want: readonly string[]; have: readonly string[]; record: string },
+): void {
   const missing = c.want.filter((n) => !c.have.includes(n));
   const extra = c.have.filter((n) => !c.want.includes(n));
   if (missing.length + extra.length === 0) return;
@@ -865,7 +886,8 @@ function compareEnvFiles(out: Findings, d: DeclaredHost, read: HostRead): void {
     const properties: DriftProperty[] = [];
     for (const k of e.keys) {
       if (!keys.keys.includes(k)) properties.push({ name: k, declared: 'set', live: null });
-      else if (e.values[k] !== undefined && values.get(k) !== e.values[k]) properties.push({ name: k, declared: e.values[k]!, live: values.get(k) ?? null });
+      else if (e.values[k] !== undefined && values.get(k) !== e.values[k])
+        properties.push({ name: k, declared: e.values[k]!, live: values.get(k) ?? null });
     }
     if (properties.length === 0) continue;
     out.add({
@@ -920,7 +942,13 @@ function compareWireguard(out: Findings, d: DeclaredHost, read: HostRead): void 
   for (const [key, p] of declared) {
     const l = running.get(key);
     if (l === undefined) {
-      out.add({ kind: 'wireguard', subject: `${w.iface} peer ${key}`, verdict: 'missing', owner, detail: `${w.iface} does not have the declared peer ${key}` });
+      out.add({
+        kind: 'wireguard',
+        subject: `${w.iface} peer ${key}`,
+        verdict: 'missing',
+        owner,
+        detail: `${w.iface} does not have the declared peer ${key}`,
+      });
       continue;
     }
     const properties: DriftProperty[] = [];

@@ -163,7 +163,8 @@ export function declare(fleet: Fleet, selected: readonly Service[], hostNames?: 
   const tunnelFiles = new Map(renderTunnels(index, locator).files.map((f) => [f.path, f.content]));
   const wanted = new Set(hostNames ?? selected.flatMap((s) => (s.host === undefined ? [] : [s.host])));
   const backups = backupUnits(fleet);
-  const wireguard = fleet.mesh === undefined ? new Map<string, string>() : new Map(renderWireguard(fleet, locator).files.map((f) => [f.path, f.content]));
+  const wireguard =
+    fleet.mesh === undefined ? new Map<string, string>() : new Map(renderWireguard(fleet, locator).files.map((f) => [f.path, f.content]));
   const envDatabases = selectDatabases(fleet, []).databases.filter((d) => d.undeliverable === undefined && selected.includes(d.service!));
   const hosts: DeclaredHost[] = [];
   for (const host of fleet.hosts) {

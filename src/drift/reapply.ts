@@ -115,7 +115,8 @@ export function planReapply(findings: readonly Finding[], services: ReadonlySet<
         } else leave(f, 'the interface is not up: start it (systemctl start wg-quick@<interface>)');
         break;
       case 'env-file':
-        if (f.subject.startsWith(`${HOST_SECRETS_ROOT}/`)) leave(f, "secrets are delivered from the operator's store, not by reapply: deliver them again");
+        if (f.subject.startsWith(`${HOST_SECRETS_ROOT}/`))
+          leave(f, "secrets are delivered from the operator's store, not by reapply: deliver them again");
         else if (services.has(owner)) {
           add(plan.envFiles, owner);
           plan.by.set(f.id, `db provision for ${owner}`);

@@ -113,15 +113,23 @@ test('a secrets fingerprints file gives names and deliveries, never the fingerpr
   );
 });
 
-test("an env file gives its names only: run by sh on a real file, no value is printed", () => {
+test('an env file gives its names only: run by sh on a real file, no value is printed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'drift-env-'));
   try {
     const file = join(dir, 'env');
-    writeFileSync(file, "# note\nPGPASSWORD='s3cr3t-value'\nexport DATABASE_URL=postgresql://u:s3cr3t-value@h/d\n  PGPORT=5433\nnot a line\nPGPORT=5434\n", { mode: 0o600 });
+    writeFileSync(
+      file,
+      "# note\nPGPASSWORD='s3cr3t-value'\nexport DATABASE_URL=postgresql://u:s3cr3t-value@h/d\n  PGPORT=5433\nnot a line\nPGPORT=5434\n",
+      { mode: 0o600 },
+    );
     symlinkSync(file, join(dir, 'link'));
-    const out = execFileSync('sh', ['-c', `SUDO=; ${ENV_KEYS_FUNCTION}\nma_envkeys "$1"; ma_envkeys "$2"; ma_envkeys "$3"`, 'sh', file, join(dir, 'link'), join(dir, 'none')], {
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      'sh',
+      ['-c', `SUDO=; ${ENV_KEYS_FUNCTION}\nma_envkeys "$1"; ma_envkeys "$2"; ma_envkeys "$3"`, 'sh', file, join(dir, 'link'), join(dir, 'none')],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.doesNotMatch(out, /s3cr3t/);
     const read = parseHostRead(out);
     assert.deepEqual(read.envKeys.get(file), { state: 'present', keys: ['DATABASE_URL', 'PGPASSWORD', 'PGPORT'] });

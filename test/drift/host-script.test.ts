@@ -48,7 +48,11 @@ test("a WireGuard config and interface: the keys are cut out on the host; the pe
   try {
     const conf = join(dir, 'wg0.conf');
     const env = join(dir, 'env');
-    writeFileSync(conf, '[Interface]\nPrivateKey = PRIVATE-SECRET\n\n[Peer]\nPublicKey = PEER\npresharedkey=PSK-SECRET\nAllowedIPs = 10.77.0.2/32\n', { mode: 0o600 });
+    writeFileSync(
+      conf,
+      '[Interface]\nPrivateKey = PRIVATE-SECRET\n\n[Peer]\nPublicKey = PEER\npresharedkey=PSK-SECRET\nAllowedIPs = 10.77.0.2/32\n',
+      { mode: 0o600 },
+    );
     writeFileSync(env, "PGHOST=10.77.0.1\nPGPASSWORD='VALUE-SECRET'\nDATABASE_URL=postgresql://u:VALUE-SECRET@h/d\n", { mode: 0o600 });
     const script = driftScript({
       declared: declared({
@@ -65,7 +69,10 @@ test("a WireGuard config and interface: the keys are cut out on the host; the pe
     const read = parseHostRead(out);
     assert.deepEqual(read.wireguard, { state: 'up', peers: [{ publicKey: 'PEER', allowedIps: '10.77.0.2/32,10.77.9.0/24', keepalive: '25' }] });
     const file = read.files.get(conf);
-    assert.equal(file?.state === 'present' ? file.text : '', '[Interface]\nPrivateKey = (not read)\n\n[Peer]\nPublicKey = PEER\npresharedkey= (not read)\nAllowedIPs = 10.77.0.2/32\n');
+    assert.equal(
+      file?.state === 'present' ? file.text : '',
+      '[Interface]\nPrivateKey = (not read)\n\n[Peer]\nPublicKey = PEER\npresharedkey= (not read)\nAllowedIPs = 10.77.0.2/32\n',
+    );
     assert.deepEqual(read.envKeys.get(env), { state: 'present', keys: ['DATABASE_URL', 'PGHOST', 'PGPASSWORD'] });
     assert.deepEqual([...(read.envValues.get(env) ?? [])], [['PGHOST', '10.77.0.1']]);
   } finally {
