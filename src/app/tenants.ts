@@ -361,7 +361,10 @@ export async function tenantsAdd(
     probes: [],
     problems: [],
   };
-  const step = (s: TenantStep) => doc.steps.push(s);
+  const step = (s: TenantStep) => {
+    doc.steps.push(s);
+    onStep(`${s.step}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+  };
   const finish = (exitCode: number, answerLoaded: LoadedFleet) => ({ exitCode, document: doc, loaded: answerLoaded });
 
   // 1. The declaration as it would be written, checked with the whole fleet.
@@ -543,7 +546,10 @@ export async function tenantsRemove(
     probes: [],
     problems: [],
   };
-  const step = (s: TenantStep) => doc.steps.push(s);
+  const step = (s: TenantStep) => {
+    doc.steps.push(s);
+    onStep(`${s.step}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
+  };
   const declared = (loaded.fleet.tenants ?? []).find((t) => t.slug === slug);
   const instances = instancesFor(loaded.fleet, slug);
   doc.instances = instances.map((s) => s.id);
