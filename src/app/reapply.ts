@@ -79,6 +79,7 @@ export async function reapply(
   const host = (name: string) => loaded.fleet.hosts.find((h) => h.name === name)!;
   // Drop-ins first: the deploy's restart then runs the unit without them.
   for (const [name, paths] of plan.setAside) {
+    progress.note(`[${name}] setting aside ${paths.join(', ')} (moved, never deleted), then systemctl daemon-reload`);
     const r = await ops.transport(host(name)).script(setAsideScript(paths, stamp), { timeoutMs: ops.settings.commandTimeoutMs });
     const failed = records(r.stdout).filter((x) => x[0] === 'aside' && x[2] !== 'ok');
     document.steps.push({
