@@ -23,6 +23,7 @@ import { CommandLineError, splitCommand } from '../text/command-line.js';
 
 export const THROTTLE_INTERVAL_S = 5;
 export const LOG_DIR = '/Library/Logs/manage-apps';
+export const DAEMONS_DIR = '/Library/LaunchDaemons';
 
 export type PlistValue = string | number | boolean | PlistValue[] | { [key: string]: PlistValue };
 
@@ -56,12 +57,17 @@ export interface LaunchdPlacement {
   user: string;
   /** Where the plist is installed: /Library/LaunchDaemons/<label>.plist, or ~<user>/Library/LaunchAgents/<label>.plist. */
   plistPath: string;
+  /** Where root's one-shot jobs go (the dead-man switch's): /Library/LaunchDaemons, for agents too. */
+  daemons: string;
   stdout: string;
   stderr: string;
 }
 
-/** Where a service's job lives and runs as; throws PlistError when the manifest does not say enough. */
-export function launchdPlacement(service: Service): LaunchdPlacement {
+/**
+ * Where a service's job lives and runs as; throws PlistError when the manifest does not say enough.
+ * `root`: where the Mac's / is ('' on a Mac; a test's sandbox directory, so nothing writes the real /Library).
+ */
+export function launchdPlacement(service: Service, root = ''): LaunchdPlacement {
   const label = launchdLabel(service);
   const gui = service.launchd?.session === 'gui';
   const user = service.launchd?.user;
@@ -77,9 +83,10 @@ export function launchdPlacement(service: Service): LaunchdPlacement {
     domain: gui ? 'gui' : 'system',
     user,
     // An agent's plist is written by its own user into its own home (root never writes into another account's directory).
-    plistPath: gui ? `~${user}/Library/LaunchAgents/${label}.plist` : `/Library/LaunchDaemons/${label}.plist`,
-    stdout: `${LOG_DIR}/${label}/out.log`,
-    stderr: `${LOG_DIR}/${label}/err.log`,
+    plistPath: gui ? `~${user}/Library/LaunchAgents/${label}.plist` : `${root}${DAEMONS_DIR}/${label}.plist`,
+    daemons: `${root}${DAEMONS_DIR}`,
+    stdout: `${root}${LOG_DIR}/${label}/out.log`,
+    stderr: `${root}${LOG_DIR}/${label}/err.log`,
   };
 }
 
@@ -122,6 +129,35 @@ export function launchdSchedule(calendar: string): { StartCalendarInterval: Plis
   );
 }
 
+/**
+ * Seconds between a schedule's due times (what `overdue` measures against); monthly counts 31
+ * days, the longest gap. Only the words launchdSchedule takes.
+ */
+export function launchdPeriodS(calendar: string): number {
+  const s = launchdSchedule(calendar);
+  if ('StartInterval' in s) return s.StartInterval;
+  const v = s.StartCalendarInterval;
+  if (Array.isArray(v)) {
+    const first = v[0] as Record<string, number>;
+    return 'Hour' in first ? (24 / v.length) * 3600 : (60 / v.length) * 60;
+  }
+  const d = v as Record<string, number>;
+  return 'Day' in d ? 31 * 86400 : 'Weekday' in d ? 7 * 86400 : 'Hour' in d ? 86400 : 3600;
+}
+
+/**
+ * What a scheduled job records of its runs, in its log directory (created by root, the files
+ * handed to the job's user): `started` (the run in progress), `last` (started, ended in ms,
+ * result, code, status: the shape systemd's jobs record), `succeeded` (ms). launchd keeps only a
+ * job's run count and last exit code; these give status the run's times.
+ */
+export const JOB_FILES = ['started', 'last', 'succeeded'] as const;
+
+/** The job's own wrapper: records the run around the program (run as the job's user). */
+function recordRun(stateDir: string): string {
+  return `d=${stateDir}; s=$(date +%s); printf 'started=%s000\\n' "$s" > "$d/started"; "$0" "$@"; c=$?; e=$(date +%s); if [ "$c" = 0 ]; then r=success; else r=exit-code; fi; printf 'started=%s000\\nended=%s000\\nresult=%s\\ncode=exited\\nstatus=%s\\n' "$s" "$e" "$r" "$c" > "$d/last"; [ "$c" = 0 ] && printf '%s000\\n' "$e" > "$d/succeeded"; exit "$c"`;
+}
+
 /** ProgramArguments: the env file read at each start, then the command (a shell only when it needs one). */
 export function programArguments(service: Service, workdir: string): string[] {
   if (service.command === undefined) throw new PlistError(`"${service.id}" has no command: launchd has nothing to run`, ['service', 'command']);
@@ -143,14 +179,16 @@ export function programArguments(service: Service, workdir: string): string[] {
 }
 
 /** The property list as a value (plistXml writes it). Pure: same service, same value. */
-export function launchdPlist(service: Service): Record<string, PlistValue> {
-  const place = launchdPlacement(service);
+export function launchdPlist(service: Service, root = ''): Record<string, PlistValue> {
+  const place = launchdPlacement(service, root);
   if (!PATH.test(service.directory)) throw new PlistError(`directory ${service.directory} cannot be written into a plist`, ['service', 'directory']);
   const workdir = posix.join(service.directory, 'current');
   const job = service.schedule;
+  const program = programArguments(service, workdir);
   const plist: Record<string, PlistValue> = {
     Label: place.label,
-    ProgramArguments: programArguments(service, workdir),
+    // A job records its runs around the program (sh -c '…' program args: "$0" "$@" are the program, untouched).
+    ProgramArguments: job === undefined ? program : ['/bin/sh', '-c', recordRun(posix.dirname(place.stdout)), ...program],
     WorkingDirectory: workdir,
   };
   if (place.domain === 'system') plist['UserName'] = place.user;
@@ -199,6 +237,6 @@ ${valueXml(value, '')}
 }
 
 /** The plist file of a service on its Mac. */
-export function renderPlist(service: Service): string {
-  return plistXml(launchdPlist(service));
+export function renderPlist(service: Service, root = ''): string {
+  return plistXml(launchdPlist(service, root));
 }

@@ -4,7 +4,8 @@
  *   releases/<id>/           one directory per shipped artifact (id = UTC time + short hash)
  *   releases/.incoming-<id>/ a release being shipped (renamed into place once complete)
  *   current -> releases/<id> the live release, switched atomically (ln -sfn + mv -T)
- *   .units/<id>.service      what the release runs with (systemd: its unit; restored on rollback)
+ *   .units/<id>.service      what the release runs with (systemd: its unit; restored on rollback;
+ *                            launchd: .units/<id>.plist, its property list)
  *   .history/<id>            the release's record: activated=, by=, then one outcome= line per
  *                            verdict ("pending|passed|failed|unconfirmed|reverted <time> [why]";
  *                            the last one counts)
@@ -43,8 +44,9 @@ ma_record() { $SUDO mkdir -p "$h" && printf '%s=%s\\n' "$2" "$3" | $SUDO tee -a 
 ma_outcome() { ma_record "$1" outcome "$2 $(ma_now_iso)\${3:+ $3}"; }
 # ma_last_outcome ID: sets ma_o to the release's last verdict word ('' when it has no record).
 ma_last_outcome() { ma_o=''; [ -f "$h/$1" ] || return 0; while IFS= read -r ma_line; do case $ma_line in outcome=*) ma_o=\${ma_line#outcome=}; ma_o=\${ma_o%% *} ;; esac; done < "$h/$1"; }
+# One rename of a new link over the old: GNU mv -T; BSD mv (macOS) calls it -h and refuses -T, changing nothing.
 ma_switch() {
-  $SUDO ln -sfn "releases/$1" "$d/.current.manage-apps" && $SUDO mv -T "$d/.current.manage-apps" "$d/current" || { printf '@@gate\\tcrashed\\tcannot switch %s/current to %s\\n' "$d" "$1"; return 1; }
+  $SUDO ln -sfn "releases/$1" "$d/.current.manage-apps" && { $SUDO mv -T "$d/.current.manage-apps" "$d/current" 2>/dev/null || $SUDO mv -h "$d/.current.manage-apps" "$d/current"; } || { printf '@@gate\\tcrashed\\tcannot switch %s/current to %s\\n' "$d" "$1"; return 1; }
   printf '@@switched\\t%s\\n' "$1"
 }
 ma_unlock() { if [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = "$1" ]; then $SUDO rm -rf "$l"; ma_log "\${2:-unlock}" "$1"; printf '@@unlocked\\n'; fi; }
@@ -64,7 +66,8 @@ function breakFragment(breakToken: string | undefined): string {
   return `if [ -d "$l" ] && [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = ${quote(breakToken)} ]; then
   # A deploy whose connection was cut may have left its script running here: end it first.
   p=$($SUDO cat "$l/script.pid" 2>/dev/null)
-  case "$( [ -n "$p" ] && ps -o comm= -p "$p" 2>/dev/null)" in sh|dash|bash) alive=1 ;; *) alive=0 ;; esac
+  # macOS's ps prints the command's path (/bin/sh).
+  case "$( [ -n "$p" ] && ps -o comm= -p "$p" 2>/dev/null)" in sh|dash|bash|*/sh|*/dash|*/bash) alive=1 ;; *) alive=0 ;; esac
   if [ "$alive" = 1 ]; then $SUDO kill -TERM "$p" 2>/dev/null; sleep 0.5; $SUDO kill -KILL "$p" 2>/dev/null; printf '@@killed\\t%s\\n' "$p"; fi
   $SUDO mv "$l" "$l.broken.$$" 2>/dev/null && $SUDO rm -rf "$l.broken.$$" && printf '@@broke\\t%s\\n' ${quote(breakToken)} && ma_log "broke stale lock" ${quote(breakToken)}
 fi`;
@@ -116,6 +119,8 @@ export interface ShipRequest {
   unitText?: string;
   /** A scheduled job's timer, kept as .units/<id>.timer beside its unit. */
   timerText?: string;
+  /** launchd: the property list the release runs with, kept as .units/<id>.plist. */
+  plistText?: string;
   gzip: boolean;
   /** service.user: checked before anything is shipped (a missing account would fail the unit with 217/USER, silently). */
   user?: string;
@@ -145,6 +150,7 @@ if $SUDO tar -x ${ship.gzip ? '-z ' : ''}--no-same-owner -f - -C "$inc" 2>"$d/.s
   $SUDO chmod -R u+rwX,go+rX,go-w,ug-s "$inc"
   ${ship.unitText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.unitText)} | $SUDO tee "$d/.units/$id.service" >/dev/null`}
   ${ship.timerText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.timerText)} | $SUDO tee "$d/.units/$id.timer" >/dev/null`}
+  ${ship.plistText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.plistText)} | $SUDO tee "$d/.units/$id.plist" >/dev/null`}
   $SUDO mv "$inc" "$d/releases/$id" && printf '@@shipped\\tok\\n'
 else
   printf '@@shipped\\tfailed\\t%s\\n' "$(head -c 300 "$d/.ship.err.$$" | tr '\\n\\t' '  ')"
@@ -228,7 +234,7 @@ const PRUNE_FUNCTION = `ma_prune() {
     [ -n "$ma_id" ] || continue
     [ "$ma_id" = "$ma_cur" ] && continue
     [ "$ma_id" = "$2" ] && continue
-    $SUDO rm -rf "$d/releases/$ma_id" "$d/.units/$ma_id.service" "$d/.units/$ma_id.timer" "$h/$ma_id" && printf '@@pruned\\t%s\\n' "$ma_id"
+    $SUDO rm -rf "$d/releases/$ma_id" "$d/.units/$ma_id.service" "$d/.units/$ma_id.timer" "$d/.units/$ma_id.plist" "$h/$ma_id" && printf '@@pruned\\t%s\\n' "$ma_id"
     ma_excess=$((ma_excess - 1))
   done
   # Records of releases removed by hand.

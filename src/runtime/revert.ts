@@ -20,6 +20,10 @@
  *               (shown by `status` and `releases` until the next activation)
  *   revert.sh   the revert itself (written when armed; the runtime's fragments inside)
  *
+ * On a Mac (launchd) the timer is a one-shot LaunchDaemon instead (ActivationRuntime.deadMan,
+ * runtime/launchd.ts): the armed record says how it was armed (`via=launchd`, `job=`, `plist=`),
+ * so the confirmation, the switch back and `status` stop or ask it without knowing the runtime.
+ *
  * The revert switches `current` back to `previous` (the release that was live), restores what
  * that release runs with (the runtime's install), restarts and gates it, records the reverted
  * release as `unconfirmed` with why, writes `fired`, and releases the deploy lock if the
@@ -44,8 +48,17 @@ ma_revert_timer=${quote(`${unit}.timer`)}
 ma_armed() { [ -f "$r/armed" ] && sed -n "s/^$1=//p" "$r/armed" 2>/dev/null | head -n 1; }
 # ma_claim: this caller resolves the armed activation (atomic: exactly one caller wins).
 ma_claim() { $SUDO mkdir -p "$r" && $SUDO mkdir "$r/claim" 2>/dev/null; }
-# Not waited for: the claim already keeps the revert from acting, should the timer still fire.
-ma_disarm() { $SUDO systemctl stop --no-block -- "$ma_revert_timer" 2>/dev/null; $SUDO rm -f "$r/armed"; }
+# ma_timer_stop: stops the timer as the armed record says it was armed (a launchd job: its plist
+# removed first, so a reboot does not load it again). Not waited for: the claim already keeps the
+# revert from acting, should the timer still fire.
+ma_timer_stop() {
+  case "$(ma_armed via)" in
+    launchd) ma_p=$(ma_armed plist); [ -n "$ma_p" ] && $SUDO rm -f -- "$ma_p"; $SUDO launchctl bootout "$(ma_armed job)" 2>/dev/null ;;
+    *) $SUDO systemctl stop --no-block -- "$ma_revert_timer" 2>/dev/null ;;
+  esac
+  return 0
+}
+ma_disarm() { ma_timer_stop; $SUDO rm -f "$r/armed"; }
 ma_print_fired() { [ -f "$r/fired" ] && while IFS= read -r ma_line; do printf '@@fired\\t\\t%s\\n' "$ma_line"; done < "$r/fired"; return 0; }`;
 }
 
@@ -66,16 +79,32 @@ export interface ArmSpec {
 export function armFragment(runtime: ActivationRuntime, revertScript: string, spec: ArmSpec): string {
   const unit = revertUnit(runtime.key);
   const w = Math.max(1, Math.ceil(spec.windowS));
-  return `$SUDO mkdir -p "$r" && $SUDO rm -rf "$r/claim" "$r/fired"
-printf '%s' ${quote(revertScript)} | $SUDO tee "$r/revert.sh.tmp" >/dev/null && $SUDO mv -f "$r/revert.sh.tmp" "$r/revert.sh"
-ma_t=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
-printf 'release=%s\\nprevious=%s\\ntoken=%s\\nby=%s\\nwindow=%s\\narmed_at=%s\\ndeadline=%s\\n' "$rel" "$prev" ${quote(spec.token)} ${quote(spec.by)} ${w} "\${ma_t#* }" "$(( \${ma_t%% *} + ${w} ))" | $SUDO tee "$r/armed.tmp" >/dev/null && $SUDO mv -f "$r/armed.tmp" "$r/armed" || { printf '@@error\\tcannot write %s\\n' "$r/armed"; exit 1; }
-ma_arm() { $SUDO systemd-run --quiet --collect --unit=${quote(unit)} --description=${quote(`manage-apps: revert ${runtime.label} unless the deploy confirms it`)} --on-active=${w} --timer-property=AccuracySec=100ms /bin/sh "$r/revert.sh" 2>&1; }
-if ! ma_out=$(ma_arm); then
-  # A leftover of an earlier arming (failed, or not yet collected): clear it and try once more.
+  const description = `manage-apps: revert ${runtime.label} unless the deploy confirms it`;
+  const timer = runtime.deadMan;
+  const arm =
+    timer === undefined
+      ? `ma_arm() { $SUDO systemd-run --quiet --collect --unit=${quote(unit)} --description=${quote(description)} --on-active=${w} --timer-property=AccuracySec=100ms /bin/sh "$r/revert.sh" 2>&1; }
+# A leftover of an earlier arming (failed, or not yet collected).
+ma_arm_clear() {
   $SUDO systemctl stop -- ${quote(`${unit}.timer`)} ${quote(`${unit}.service`)} 2>/dev/null
   $SUDO systemctl reset-failed -- ${quote(`${unit}.timer`)} ${quote(`${unit}.service`)} 2>/dev/null
-  ma_out=$(ma_arm) || { $SUDO rm -f "$r/armed"; printf '@@error\\tcannot arm the revert timer (systemd-run): %s\\n' "$(printf '%s' "$ma_out" | tr '\\n\\t' '  ')"; exit 1; }
+}`
+      : timer.arm(w, description);
+  return `${
+    timer === undefined
+      ? ''
+      : `${arm}
+# An earlier one-shot job still loaded must not fire into this activation: gone before the claim is cleared.
+ma_arm_clear
+`
+  }$SUDO mkdir -p "$r" && $SUDO rm -rf "$r/claim" "$r/fired"
+printf '%s' ${quote(revertScript)} | $SUDO tee "$r/revert.sh.tmp" >/dev/null && $SUDO mv -f "$r/revert.sh.tmp" "$r/revert.sh"
+ma_t=$(date -u '+%s %Y-%m-%dT%H:%M:%SZ')
+{ printf 'release=%s\\nprevious=%s\\ntoken=%s\\nby=%s\\nwindow=%s\\narmed_at=%s\\ndeadline=%s\\n' "$rel" "$prev" ${quote(spec.token)} ${quote(spec.by)} ${w} "\${ma_t#* }" "$(( \${ma_t%% *} + ${w} ))"${timer === undefined ? '' : `; printf '%s\\n' ${quote(timer.record)}`}; } | $SUDO tee "$r/armed.tmp" >/dev/null && $SUDO mv -f "$r/armed.tmp" "$r/armed" || { printf '@@error\\tcannot write %s\\n' "$r/armed"; exit 1; }
+${timer === undefined ? arm : ''}
+if ! ma_out=$(ma_arm); then
+  ma_arm_clear
+  ma_out=$(ma_arm) || { $SUDO rm -f "$r/armed"; printf '@@error\\tcannot arm the revert timer (${timer === undefined ? 'systemd-run' : timer.tool}): %s\\n' "$(printf '%s' "$ma_out" | tr '\\n\\t' '  ')"; exit 1; }
 fi
 printf '@@armed\\t%s\\n' ${w}`;
 }
@@ -92,10 +121,15 @@ ${PRELUDE}
 ${layout}
 ${runtime.functions}
 why=\${1:-}
-ma_claim || exit 0
+ma_claim || { ${runtime.deadMan === undefined ? '' : `[ -f "$r/armed" ] || ${runtime.deadMan.selfStop}; `}exit 0; }
 rel=$(ma_armed release); prev=$(ma_armed previous); token=$(ma_armed token); window=$(ma_armed window)
 [ -n "$why" ] || why="no confirmation within \${window}s of the switch"
-$SUDO systemctl stop -- "$ma_revert_timer" 2>/dev/null
+${
+  runtime.deadMan === undefined
+    ? `$SUDO systemctl stop -- "$ma_revert_timer" 2>/dev/null`
+    : `# Not loaded again at boot; the job ends itself last (booting it out now would end this script).
+ma_p=$(ma_armed plist); [ -n "$ma_p" ] && $SUDO rm -f -- "$ma_p"`
+}
 cur=$(ma_current)
 result="nothing to revert: current is \${cur:-none}"
 if [ -n "$rel" ] && [ "$cur" = "$rel" ]; then
@@ -124,7 +158,12 @@ fi
 $SUDO rm -f "$r/armed"
 if [ -n "$token" ] && [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = "$token" ]; then $SUDO rm -rf "$l"; ma_log "unlock (by the revert)" "$token"; fi
 printf '@@reverted\\t%s\\t%s\\t%s\\n' "$rel" "$prev" "$result"
-`;
+${
+  runtime.deadMan === undefined
+    ? ''
+    : `${runtime.deadMan.selfStop}
+`
+}`;
 }
 
 /**
@@ -148,6 +187,8 @@ export const REVERT_STATE_FUNCTION = `ma_revert_state() {
   done
   if [ -f "$2/.revert/armed" ]; then
     if [ -d "$2/.revert/claim" ]; then printf '@@armed\\t%s\\tclaimed=yes\\n' "$1"
+    elif [ "$(sed -n 's/^via=//p' "$2/.revert/armed")" = launchd ]; then
+      if launchctl print "$(sed -n 's/^job=//p' "$2/.revert/armed")" >/dev/null 2>&1; then printf '@@armed\\t%s\\ttimer=active\\n' "$1"; else printf '@@armed\\t%s\\ttimer=inactive\\n' "$1"; fi
     elif systemctl is-active --quiet -- "$3" 2>/dev/null; then printf '@@armed\\t%s\\ttimer=active\\n' "$1"
     else printf '@@armed\\t%s\\ttimer=inactive\\n' "$1"; fi
   fi

@@ -202,6 +202,25 @@ export interface ActivationRuntime {
    * runtime's services are not restarted for new values (a scheduled job reads them on its next run).
    */
   running?(): string;
+  /** How the host's dead-man switch is armed when not by a transient systemd timer (revert.ts): launchd's one-shot job. */
+  readonly deadMan?: DeadManTimer;
+}
+
+/**
+ * A dead-man switch armed by other means than `systemd-run` (a Mac: a one-shot LaunchDaemon).
+ * revert.ts writes the revert script and the armed record, then calls `ma_arm`; the record's
+ * extra lines say how to stop it and ask whether it is still loaded (`via=launchd`, `job=`,
+ * `plist=`), so the confirmation and status need not know the runtime.
+ */
+export interface DeadManTimer {
+  /** The tool named when arming fails. */
+  readonly tool: string;
+  /** Extra lines of the armed record (key=value). */
+  readonly record: string;
+  /** Defines `ma_arm` (starts the one-shot job running /bin/sh "$r/revert.sh" in `windowS`, prints why on failure) and `ma_arm_clear` (removes an earlier one). */
+  arm(windowS: number, description: string): string;
+  /** The revert's last step when run by the one-shot job: the job ends itself. */
+  readonly selfStop: string;
 }
 
 /** Every part a runtime must have: test/runtime/registry.test.ts holds each registered runtime to it. */

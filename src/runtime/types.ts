@@ -59,7 +59,16 @@ export interface RuntimeService {
   swap?: readonly [number, number];
   /** A scheduled job (service.schedule): its timer, its calendar and where the host keeps its runs (runtime/systemd-job.ts). */
   /** launchd (a Mac): the job's label, domain, user, plist (its path and text) and log files (runtime/launchd.ts). */
-  launchd?: { label: string; domain: 'system' | 'gui'; user: string; plistPath: string; plist: string; stdout: string; stderr: string };
+  launchd?: {
+    label: string;
+    domain: 'system' | 'gui';
+    user: string;
+    plistPath: string;
+    daemons: string;
+    plist: string;
+    stdout: string;
+    stderr: string;
+  };
   job?: { timer: string; calendar: string; onCalendar: string; stateDir: string; timeoutS: number; graceS: number };
 }
 

@@ -26,6 +26,7 @@ const daemon: RuntimeService = {
     domain: 'system',
     user: 'quinn',
     plistPath: '/Library/LaunchDaemons/manage-apps.mail-sync.plist',
+    daemons: '/Library/LaunchDaemons',
     plist: '<plist/>',
     stdout: '/Library/Logs/manage-apps/manage-apps.mail-sync/out.log',
     stderr: '/Library/Logs/manage-apps/manage-apps.mail-sync/err.log',

@@ -8,6 +8,7 @@ import { releaseId, resolveArtifact, type Artifact } from '../artifact.js';
 import type { Ops } from '../context.js';
 import { readyTimeout } from '../lifecycle.js';
 import { composeDeploySteps } from '../../runtime/compose.js';
+import { launchdDeploySteps } from '../../runtime/launchd.js';
 import { runtimeOf } from '../../runtime/registry.js';
 import { composeImageRef } from '../image.js';
 import type { Selection } from '../selection.js';
@@ -110,6 +111,8 @@ export interface Planned {
   unit?: string;
   /** A scheduled job: its timer, shipped and installed beside the unit. */
   timer?: string;
+  /** launchd: the property list the release runs with, shipped beside it. */
+  plist?: string;
   /** Compose: the image reference the new release pins. */
   imageRef?: string;
   /** Not deployed because the manifest asks for what deploy refuses: a failure, not a skip. */
@@ -128,7 +131,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   const timeout = readyTimeout(service, options) / 1000;
   const wait =
     service.port === undefined
-      ? `wait until ${rs.unit ?? 'the container'} keeps running`
+      ? `wait until ${rs.unit ?? rs.launchd?.label ?? 'the container'} keeps running`
       : `wait up to ${timeout}s for HTTP 2xx on 127.0.0.1:${service.port}${service.health.readiness} (probed on ${host.name})`;
   const lockStep = `take the deploy lock ${service.directory}/.deploy.lock on ${host.name} (${options.wait ? 'waiting for it' : 'fail if held'}; a provably stale lock is broken)`;
   if (decided.strategy === 'script') {
@@ -161,6 +164,18 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
       'unlock',
     ];
     return { entry, decided, artifact, imageRef };
+  }
+  if (rs.launchd !== undefined) {
+    entry.release = release;
+    entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
+    entry.plist_file = rs.launchd.plist;
+    entry.steps = [
+      `${lockStep}, and in the same round trip ship ${artifact.path} (${artifact.kind}, ${artifact.bytes} bytes) as a tar stream to ${service.directory}/releases/${release}, its property list as .units/${release}.plist`,
+      ...launchdDeploySteps(rs, service.directory, release, windowS, wait),
+      `keep the last ${options.keep ?? service.keepReleases} releases (failed and unconfirmed ones go first)`,
+      'unlock',
+    ];
+    return { entry, decided, artifact, plist: rs.launchd.plist };
   }
   const unit = unitText(service, host);
   const timer = unitText(service, host, 'timer');

@@ -49,6 +49,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
         gzip: artifact.kind === 'tar.gz',
         ...(planned.unit === undefined ? {} : { unitText: planned.unit }),
         ...(planned.timer === undefined ? {} : { timerText: planned.timer }),
+        ...(planned.plist === undefined ? {} : { plistText: planned.plist }),
         ...(service.runAs === undefined || service.compose !== undefined
           ? {}
           : { user: service.runAs }) /* a unit's User= (systemd); compose runs as the image says */,

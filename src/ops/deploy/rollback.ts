@@ -36,7 +36,7 @@ export async function rollbackOne(ops: Ops, service: Service, options: RollbackO
   const base = { id: service.id, host: host.name, from: null, to: null, releases: [] as string[] };
   const releases = runtimeOf(service).releases;
   if (releases === undefined || !releases.activatable(service))
-    return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd and compose services deployed with releases can be rolled back' };
+    return { ...base, ok: false, outcome: 'skipped', reason: 'only systemd, compose and launchd services deployed with releases can be rolled back' };
   const task = progress.task(key);
   const transport = ops.transport(host);
   const runtime = ops.activation(service);

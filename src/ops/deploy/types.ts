@@ -107,6 +107,8 @@ export interface DeployPlanEntry {
   unit_file?: string;
   /** A scheduled job: the timer it installs beside its unit. */
   timer_file?: string;
+  /** launchd (a Mac): the property list the release runs with. */
+  plist_file?: string;
   /** Compose services: the image reference to pull and pin. */
   image?: string;
   skipped?: string;
