@@ -33,6 +33,13 @@ import { inventory, loadTree } from '../helpers/tree.js';
 const SHELLS = [['dash'], ['busybox', 'sh']].filter((sh) => spawnSync(sh[0]!, [...sh.slice(1), '-c', 'true']).status === 0);
 const asRoot = process.getuid?.() === 0;
 
+/**
+ * A cut connection at the Nth call of a stand-in: while "$S/cut-at" exists, each call counts, and
+ * the one whose count it names sends SIGHUP to the script's process group first (what sshd sends
+ * a session whose connection went away), before doing anything itself.
+ */
+const FAULT_HOOK = `if [ -f "$S/cut-at" ]; then n=$(( $(cat "$S/calls" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$S/calls"; [ "$n" = "$(cat "$S/cut-at")" ] && kill -HUP -- "-$(cat "$S/pgid")"; fi`;
+
 /** A sandbox: the fake root, the stand-ins, the argv logs. */
 function sandbox(project: string) {
   const label = `manage-apps.${project}`;
@@ -49,6 +56,7 @@ function sandbox(project: string) {
     `#!/bin/sh
 printf 'launchctl %s\\n' "$*" >> ${q(log)}
 S=${q(jobs)}
+${FAULT_HOOK}
 label_of() { python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["Label"])' "$1"; }
 running() { [ -f "$S/$1.pid" ] && kill -0 "$(cat "$S/$1.pid")" 2>/dev/null && case "$(ps -o stat= -p "$(cat "$S/$1.pid")")" in Z*) false ;; esac; }
 case "$1" in
@@ -93,6 +101,8 @@ exit 0
   writeFileSync(
     join(bin, 'mv'),
     `#!/bin/sh
+S=${q(jobs)}
+${FAULT_HOOK}
 case " $* " in *' -T '*) printf 'mv %s\\n' "$*" >> ${q(log)}; echo 'mv: illegal option -- T' >&2; exit 64 ;; *' -h '*) printf 'mv %s\\n' "$*" >> ${q(log)}; shift; exec /bin/mv -T "$@" ;; esac
 exec /bin/mv "$@"
 `,
@@ -111,7 +121,14 @@ exec /bin/mv "$@"
     const argv = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(0, -1) : [];
     return { ...r, argv, recs: records(r.stdout) };
   };
-  return { dir, root, jobs, run, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  /** Runs a script as its own process group (setsid), so a cut can end all of it. */
+  const runGroup = (shell: string[], script: string) =>
+    spawnSync('setsid', ['sh', '-c', `echo $$ > ${q(join(jobs, 'pgid'))}; exec "$@"`, 'sh', ...shell, '-c', script], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:/usr/bin:/bin:/usr/sbin:/sbin`, LC_ALL: 'C' },
+      timeout: 60_000,
+    });
+  return { dir, root, jobs, run, runGroup, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A Mac service in the sandbox: its directory and its Mac's / under `root`. */
@@ -450,3 +467,115 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
     });
   }
 });
+
+describe(
+  'launchd deploy: the connection cut at each step, the host ends consistent',
+  { skip: asRoot ? undefined : 'runs as root (no sudo in the scripts)' },
+  () => {
+    test('dash: every fault point ends with one live release, its plist loaded, nothing armed, the next deploy free to go', async () => {
+      const shell = ['dash'];
+      type Outcome = { point: string; problem?: string };
+      const outcomes: Outcome[] = [];
+      // Where the cuts go: each launchctl or mv call of an activation (counted in a clean run), then
+      // between the activation and the confirmation, then during the confirmation.
+      const calls = async (): Promise<number> => {
+        const box = sandbox('mail-sync');
+        try {
+          const f = await fixture(box);
+          const a = box.run(shell, f.activate(f.r2, 't2'));
+          return a.argv.length;
+        } finally {
+          box.cleanup();
+        }
+      };
+      const n = await calls();
+      const points = [
+        ...Array.from({ length: n }, (_, i) => ({ at: 'activate', call: i + 1 })),
+        { at: 'between', call: 0 },
+        { at: 'confirm', call: 1 },
+      ];
+      for (const point of points) {
+        const box = sandbox('mail-sync');
+        try {
+          const f = await fixture(box);
+          const name = point.at === 'activate' ? `activate, call ${point.call}` : point.at;
+          if (point.at === 'activate') {
+            writeFileSync(`${box.jobs}/cut-at`, String(point.call));
+            box.runGroup(shell, f.activate(f.r2, 't2'));
+          } else {
+            box.run(shell, f.activate(f.r2, 't2'));
+            if (point.at === 'confirm') {
+              writeFileSync(`${box.jobs}/cut-at`, '1');
+              box.runGroup(shell, confirmScript(f.dir, f.runtime.key, { release: f.r2, keep: 5, token: 't2' }));
+            }
+          }
+          rmSync(`${box.jobs}/cut-at`, { force: true });
+          // The CLI is gone: launchd fires the revert job if it is loaded (its interval passed).
+          if (existsSync(`${box.jobs}/manage-apps.revert.mail-sync`)) box.run(shell, `/bin/sh '${f.dir}/.revert/revert.sh'`);
+          // The next deploy breaks the dead one's lock and finds nothing left to settle.
+          const next = box.run(shell, lockScript(f.dir, f.runtime.key, { ownerText: 'token=t3', token: 't3', breakToken: 't2' }));
+          const live = readlinkSync(`${f.dir}/current`).replace('releases/', '');
+          const confirmed = existsSync(`${f.dir}/.history/${f.r2}`) && readFileSync(`${f.dir}/.history/${f.r2}`, 'utf8').includes('outcome=passed');
+          const want = confirmed ? f.r2 : f.r1;
+          const problems = [
+            live !== want && `current is ${live}, not ${want}`,
+            next.recs.find((x) => x[0] === 'lock')?.[1] !== 'acquired' && 'the next deploy could not take the lock',
+            next.recs.some((x) => x[0] === 'leftover') && `the next deploy still had to settle it (${next.stdout})`,
+            existsSync(`${f.dir}/.revert/armed`) && 'a revert is still armed',
+            existsSync(`${box.jobs}/manage-apps.revert.mail-sync`) && 'the revert job is still loaded',
+            existsSync(f.revertPlist) && 'the revert plist is still in LaunchDaemons',
+            !existsSync(`${box.jobs}/manage-apps.mail-sync`) && 'the service is not loaded',
+            readFileSync(f.plistPath, 'utf8') !== (confirmed ? f.plist2 : f.plist1) && 'the installed plist is not the live release’s',
+            readFileSync(`${box.jobs}/manage-apps.mail-sync`, 'utf8') !== (confirmed ? f.plist2 : f.plist1) &&
+              'launchd runs another plist than the live release’s',
+          ].filter((x): x is string => typeof x === 'string');
+          outcomes.push({ point: name, ...(problems.length === 0 ? {} : { problem: problems.join('; ') }) });
+        } finally {
+          box.cleanup();
+        }
+      }
+      const survived = outcomes.filter((o) => o.problem === undefined).length;
+      console.log(`${survived}/${outcomes.length} fault points survived`);
+      assert.deepEqual(
+        outcomes.filter((o) => o.problem !== undefined),
+        [],
+      );
+      assert.ok(outcomes.length >= 8, `only ${outcomes.length} fault points`);
+    });
+  },
+);
+
+/** r1 deployed and confirmed; r2 (another command, so another plist) shipped, not yet activated. */
+async function fixture(box: ReturnType<typeof sandbox>) {
+  const rs1 = await macService(box.root, 'mail-sync', '  command: ./bin/mail-sync\n');
+  const rs2 = await macService(box.root, 'mail-sync', '  command: ./bin/mail-sync --v2\n');
+  const dir = rs1.directory!;
+  const runtime = launchdActivation(rs1);
+  const ship = (base: string, token: string, plistText: string) => {
+    const { command, header } = scriptThenData(
+      shipScript(dir, runtime.key, { ownerText: `token=${token}`, token }, { base, gzip: false, plistText }),
+    );
+    const r = box.run(['dash'], command.text, Buffer.concat([header, tarOf({ 'mail-sync': '#!/bin/sh\n' }, box.dir)]));
+    box.run(['dash'], `rm -rf '${dir}/.deploy.lock'`);
+    return r.recs.find((x) => x[0] === 'release')![1]!;
+  };
+  const activate = (release: string, token: string) =>
+    activateScript(runtime, dir, { release, timeoutMs: 3000, arm: { windowS: 30, token, by: 'test' } });
+  const r1 = ship('20260101T000000000Z-aaaaaaaa', 't1', rs1.launchd!.plist);
+  assert.equal(box.run(['dash'], activate(r1, 't1')).recs.find((x) => x[0] === 'gate')?.[1], 'ready');
+  assert.ok(box.run(['dash'], confirmScript(dir, runtime.key, { release: r1, keep: 5, token: 't1' })).recs.some((x) => x[0] === 'confirmed'));
+  const r2 = ship('20260102T000000000Z-bbbbbbbb', 't2', rs2.launchd!.plist);
+  // The deploy of r2 holds the lock from here (its ship took it).
+  box.run(['dash'], lockScript(dir, runtime.key, { ownerText: 'token=t2', token: 't2' }));
+  return {
+    dir,
+    runtime,
+    r1,
+    r2,
+    activate,
+    plist1: rs1.launchd!.plist,
+    plist2: rs2.launchd!.plist,
+    plistPath: rs1.launchd!.plistPath,
+    revertPlist: `${rs1.launchd!.daemons}/manage-apps.revert.mail-sync.plist`,
+  };
+}
