@@ -1,7 +1,7 @@
 /**
  * `run <job>`: start a scheduled job now on its host and stream its output until the run ends
  * (one ssh session). A run already in progress is followed, never doubled: systemd starts a
- * unit that is running no second time.
+ * unit that is running no second time, and launchd a job likewise.
  */
 import type { Service } from '../fleet/model.js';
 import { runtimeOf } from '../runtime/registry.js';
