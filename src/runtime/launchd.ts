@@ -410,7 +410,8 @@ if [ -n "$ma_run" ]; then
 ${
   options.force
     ? `  $SUDO launchctl kill SIGTERM "$ma_job" 2>&1 >/dev/null
-  while [ -n "$(ma_ld_running)" ]; do sleep 0.2; done
+  # A run deaf to SIGTERM gets SIGKILL after 10 s.
+  ma_n=0; while [ -n "$(ma_ld_running)" ]; do sleep 0.2; ma_n=$((ma_n + 1)); [ $ma_n = 50 ] && $SUDO launchctl kill SIGKILL "$ma_job" 2>&1 >/dev/null; done
   printf '@@jobrun\\tkilled\\t%s\\t%s\\t%s\\n' "\${ma_run%% *}" "\${ma_run#* }" "$(( $(ma_now_ms) - ma_w0 ))"
   ma_log "job: stopped the run in progress (--force)" "$ma_run"`
     : `  printf '@@jobrun\\twaiting\\t%s\\t%s\\n' "\${ma_run%% *}" "\${ma_run#* }"
