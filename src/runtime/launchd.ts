@@ -562,7 +562,7 @@ export const launchd: Runtime<'launchd'> = {
   runNow: (rs) => (hasPlist(rs) && rs.job !== undefined ? { script: runNowScript(rs) } : { error: 'not a scheduled job (no service.schedule)' }),
 
   releases: {
-    activatable: (service) => plistProblem(service) === undefined,
+    activatable: (service) => plistProblem(service) === undefined && safePath(service.directory) !== undefined,
     activation: (rs, _imageRef, options) => launchdActivation(rs, options),
   },
 
