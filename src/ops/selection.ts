@@ -3,7 +3,8 @@
  *
  * A target is a project (`sso`: every environment of it), `project:env` (`sso:dev`, `sso:prod`),
  * `project@host`, or a host name (`manage-apps start atlilith apricot`: the project's services on
- * that host). No target means every service under the root. `--env` and `--host` narrow the
+ * that host). A template for tenants with instances (docs/tenants.md) names all of them. No
+ * target means every service under the root. `--env` and `--host` narrow the
  * selection.
  */
 import { ProblemsFoundError, UsageError } from '../errors.js';
@@ -37,6 +38,9 @@ export function requireHost(fleet: Fleet, host: string): void {
 export function selectServices(fleet: Fleet, options: SelectOptions): Selection {
   const projects = new Set(fleet.services.map((s) => s.project));
   const hostNames = new Set(fleet.hosts.map((h) => h.name));
+  // Templates with instances by their service id: their project names every tenant's instance.
+  const templates = new Map((fleet.tenantTemplates ?? []).filter((t) => t.ports !== undefined).map((t) => [t.id, t.project]));
+  const templateProjects = new Set(templates.values());
   if (options.host !== undefined) requireHost(fleet, options.host);
   const hostFilter = new Set<string>(options.host === undefined ? [] : [options.host]);
   const wanted: ((s: Service) => boolean)[] = [];
@@ -54,6 +58,8 @@ export function selectServices(fleet: Fleet, options: SelectOptions): Selection 
       wanted.push((s) => `${s.project}:${s.environment}` === target);
     } else if (projects.has(target)) {
       wanted.push((s) => s.project === target);
+    } else if (templateProjects.has(target)) {
+      wanted.push((s) => s.tenant !== undefined && templates.get(s.tenant.template) === target);
     } else if (hostNames.has(target)) {
       hostFilter.add(target);
     } else {

@@ -158,3 +158,16 @@ test('a bad tenant is left out and reported; the others take part', async () => 
     ['cocotte', 'sansonnet'],
   );
 });
+
+test('a template with instances is a target: its project names every tenant instance (deploy org-site, start org-site, …)', async () => {
+  const { selectServices } = await import('../../src/ops/selection.js');
+  const loaded = await loadFleet({ root: fixture });
+  assert.deepEqual(
+    selectServices(loaded.fleet, { targets: ['org-site'] }).services.map((s) => s.id),
+    ['org-site-cocotte', 'org-site-sansonnet'],
+  );
+  assert.deepEqual(
+    selectServices(loaded.fleet, { targets: ['org-site-cocotte'] }).services.map((s) => s.id),
+    ['org-site-cocotte'],
+  );
+});
