@@ -8,9 +8,15 @@ import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';
 import type { Answer, WithProblems } from './answer.js';
 import { prepare } from './prepare.js';
+import { deployRecords, record, rollbackRecords } from '../promotion/record.js';
+import { liveRecord, previouslyPromoted } from '../promotion/history.js';
+import { readLedger } from '../promotion/ledger.js';
+import type { Fleet, Service } from '../fleet/model.js';
 
-export type DeployDocument = WithProblems<DeployReport>;
-export type RollbackDocument = WithProblems<{ dry_run: boolean; rollbacks: RollbackResult[] }>;
+/** `ledger`: present when the project has a promotion path (docs/promotion.md): records appended, or why none could be. */
+export type LedgerNote = { ledger?: { appended: number; error?: string } };
+export type DeployDocument = WithProblems<DeployReport> & LedgerNote;
+export type RollbackDocument = WithProblems<{ dry_run: boolean; rollbacks: RollbackResult[] }> & LedgerNote;
 
 /**
  * An empty selector deploys every service under the root: the front end decides whether its
@@ -30,9 +36,11 @@ export async function deploy(
     throw new UsageError('--artifact ships one artifact: name exactly one service', `${selection.services.length} services match`);
   onLoaded(loaded);
   const report = await runDeploy(ops, selection, options, progress);
+  const records = report.dry_run ? [] : deployRecords(loaded.fleet, report.deploys);
+  const ledger = records.length === 0 ? undefined : record(loaded.fleet.root, records);
   return {
-    exitCode: report.summary.failed === 0 ? EXIT_OK : EXIT_PROBLEMS,
-    document: { ...report, problems: loaded.problems.map(problemJson) },
+    exitCode: report.summary.failed === 0 && ledger?.error === undefined ? EXIT_OK : EXIT_PROBLEMS,
+    document: { ...report, ...(ledger === undefined ? {} : { ledger }), problems: loaded.problems.map(problemJson) },
     loaded,
   };
 }
@@ -46,10 +54,28 @@ export async function rollback(
 ): Promise<Answer<RollbackDocument>> {
   if (selector.targets.length === 0) throw new UsageError('rollback needs a target', 'name the project (or project@host) to switch back');
   const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
-  const results = await runRollback(ops, selection, options, progress);
+  // In an environment releases are promoted into, rollback goes back to the release promoted before the live one.
+  const only = selection.services.length === 1 ? selection.services[0]! : undefined;
+  const back = options.to === undefined && only !== undefined ? promotedBefore(loaded.fleet, only) : undefined;
+  const results = await runRollback(ops, selection, back === undefined ? options : { ...options, to: back }, progress);
+  const records = options.dryRun ? [] : rollbackRecords(loaded.fleet, results);
+  const ledger = records.length === 0 ? undefined : record(loaded.fleet.root, records);
   return {
-    exitCode: results.every((r) => r.ok) ? EXIT_OK : EXIT_PROBLEMS,
-    document: { dry_run: options.dryRun, rollbacks: results, problems: loaded.problems.map(problemJson) },
+    exitCode: results.every((r) => r.ok) && ledger?.error === undefined ? EXIT_OK : EXIT_PROBLEMS,
+    document: {
+      dry_run: options.dryRun,
+      rollbacks: results,
+      ...(ledger === undefined ? {} : { ledger }),
+      problems: loaded.problems.map(problemJson),
+    },
     loaded,
   };
+}
+
+function promotedBefore(fleet: Fleet, service: Service): string | undefined {
+  const path = (fleet.promotions ?? []).find((p) => p.project === service.project)?.path ?? [];
+  if (path.indexOf(service.environment) <= 0) return undefined;
+  const { records } = readLedger(fleet.root);
+  const live = liveRecord(records, service.project, service.environment);
+  return previouslyPromoted(records, service.project, service.environment, typeof live?.['release'] === 'string' ? live['release'] : null);
 }

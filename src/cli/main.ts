@@ -16,6 +16,7 @@ import { DATA_COMMANDS } from './specs/data.js';
 import { FOUNDATION_COMMANDS } from './specs/foundation.js';
 import { HOSTS_COMMANDS } from './specs/hosts.js';
 import { OPS_COMMANDS } from './specs/ops.js';
+import { PROMOTION_COMMANDS } from './specs/promotion.js';
 import { RENDER_COMMANDS } from './specs/render.js';
 import { SECRETS_COMMANDS } from './specs/secrets.js';
 import { TUNNEL_COMMANDS } from './specs/tunnels.js';
@@ -25,6 +26,7 @@ import { commonOptions, type CliOptions, type CommandSpec, type FrontEnds } from
 export const COMMANDS: CommandSpec[] = [
   ...FOUNDATION_COMMANDS,
   ...OPS_COMMANDS,
+  ...PROMOTION_COMMANDS,
   ...ANALYSIS_COMMANDS,
   ...RENDER_COMMANDS,
   ...DASHBOARD_COMMANDS,

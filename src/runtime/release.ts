@@ -30,6 +30,21 @@ const RELEASE_ID_SH = `'^[0-9]{8}T[0-9]{6}([0-9]{3})?Z-[0-9a-f]{8}([.][0-9]+)?$'
 
 export type Outcome = 'pending' | 'passed' | 'failed' | 'unconfirmed' | 'reverted';
 
+/**
+ * ma_content DIR: the release's content digest (docs/promotion.md#same-bits): sha256 over the
+ * sha256 and path of every file and the target and path of every link, sorted by path bytes;
+ * `.manage-apps/` (what the host records about the release: its pinned image, its compose
+ * override) is left out, and so are modes (the ship normalises them). Computed on the host from
+ * what landed, at the ship and again whenever a promotion asks.
+ */
+export const CONTENT_FUNCTION = `ma_content() {
+  if command -v sha256sum >/dev/null 2>&1; then ma_sha='sha256sum'; else ma_sha='shasum -a 256'; fi
+  ( cd "$1" 2>/dev/null || exit 1
+    $SUDO find . -path ./.manage-apps -prune -o -type f -print0 | LC_ALL=C sort -z | $SUDO xargs -0 $ma_sha --
+    $SUDO find . -path ./.manage-apps -prune -o -type l -print | LC_ALL=C sort | while IFS= read -r ma_f; do printf 'link %s %s\\n' "$ma_f" "$($SUDO readlink "$ma_f")"; done
+  ) | $ma_sha | cut -c1-64
+}`;
+
 /** The release layout's variables and functions ($d = the service directory). */
 export function layout(directory: string, key: string): string {
   return `d=${quote(directory)}
@@ -49,6 +64,7 @@ ma_switch() {
   $SUDO ln -sfn "releases/$1" "$d/.current.manage-apps" && { $SUDO mv -T "$d/.current.manage-apps" "$d/current" 2>/dev/null || $SUDO mv -h "$d/.current.manage-apps" "$d/current"; } || { printf '@@gate\\tcrashed\\tcannot switch %s/current to %s\\n' "$d" "$1"; return 1; }
   printf '@@switched\\t%s\\n' "$1"
 }
+${CONTENT_FUNCTION}
 ma_unlock() { if [ "$($SUDO sed -n 's/^token=//p' "$l/owner" 2>/dev/null)" = "$1" ]; then $SUDO rm -rf "$l"; ma_log "\${2:-unlock}" "$1"; printf '@@unlocked\\n'; fi; }
 ${revertFunctions(key)}`;
 }
@@ -152,6 +168,7 @@ if $SUDO tar -x ${ship.gzip ? '-z ' : ''}--no-same-owner -f - -C "$inc" 2>"$d/.s
   ${ship.timerText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.timerText)} | $SUDO tee "$d/.units/$id.timer" >/dev/null`}
   ${ship.plistText === undefined ? ':' : `$SUDO mkdir -p "$d/.units" && printf '%s' ${quote(ship.plistText)} | $SUDO tee "$d/.units/$id.plist" >/dev/null`}
   $SUDO mv "$inc" "$d/releases/$id" && printf '@@shipped\\tok\\n'
+  ma_ct=$(ma_content "$d/releases/$id") && [ -n "$ma_ct" ] && printf '@@content\\t%s\\n' "$ma_ct" && ma_record "$id" content "$ma_ct"
 else
   printf '@@shipped\\tfailed\\t%s\\n' "$(head -c 300 "$d/.ship.err.$$" | tr '\\n\\t' '  ')"
   $SUDO rm -rf "$inc"

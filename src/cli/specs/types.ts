@@ -59,6 +59,11 @@ export interface CliOptions {
   interval?: string;
   execute?: boolean;
   abort?: boolean;
+  from?: string;
+  reason?: string;
+  observe?: string;
+  release?: string;
+  key?: string;
 }
 
 /** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */

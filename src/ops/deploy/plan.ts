@@ -146,7 +146,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
     return { entry, decided };
   }
   const artifact = await resolveArtifact(decided.artifactPath!, decided.artifactBase!);
-  const release = releaseId(artifact.hash);
+  const release = options.releaseBase ?? releaseId(artifact.hash);
   const windowS = Math.ceil((readyTimeout(service, options) + options.revertMarginMs) / 1000);
   if (decided.strategy === 'compose') {
     const imageRef = await composeImageRef(service, options.tag);

@@ -103,6 +103,17 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
       return { ...base, outcome: 'failed', ok: false, reason: `shipping the artifact failed: ${why}` };
     }
     base.release = release!;
+    const content = recs.find((r) => r[0] === 'content')?.[1];
+    if (content !== undefined) base.content = content;
+    if (options.expectContent !== undefined && content !== options.expectContent) {
+      await transport.script(discardReleaseScript(service.directory, release!), { timeoutMs: ops.settings.commandTimeoutMs });
+      return {
+        ...base,
+        outcome: 'failed',
+        ok: false,
+        reason: `the shipped release's content (${content ?? 'unknown'}) is not ${options.expectContent}: discarded, nothing switched (${base.previous ?? 'no release'} still live)`,
+      };
+    }
     if (service.migrate !== undefined) {
       // Forward-only and backwards compatible (docs/data.md): the old release keeps serving while it runs.
       ctx.report(`migrating: ${service.migrate}`);

@@ -24,6 +24,10 @@ export interface DeployOptions {
   tag?: string;
   /** A scheduled job: stop a run in progress instead of waiting for it. */
   force?: boolean;
+  /** A promotion: the release id to ship under (the source's), instead of a new one. */
+  releaseBase?: string;
+  /** A promotion: the content digest the shipped release must have; anything else is discarded before it is switched to. */
+  expectContent?: string;
 }
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;
@@ -78,6 +82,8 @@ export interface DeployResult {
   migration?: { exitCode: number | null; lastLines: string[] };
   /** ssh round trips this deploy made to its host. */
   roundTrips: number;
+  /** The shipped release's content digest, computed on the host (docs/promotion.md#same-bits). */
+  content?: string;
   /** Compose services: the image deployed (its tag) and the registry digest that passed the gate (null: it did not). */
   image?: { ref: string; digest: string | null };
   /** Compose services: which compose the host has ("docker-compose (v1)", "docker compose (v2)"). */

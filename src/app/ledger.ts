@@ -1,0 +1,88 @@
+/**
+ * `ledger verify` (the chain and every approval's signature) and `ledger [project]` (which
+ * release each environment is at and why): docs/promotion.md#the-ledger, docs/json.md.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../errors.js';
+import type { Fleet } from '../fleet/model.js';
+import { loadFleet, type FleetOptions } from '../load/fleet.js';
+import { checkLedger, liveRecord, type LedgerCheck } from '../promotion/history.js';
+import { LEDGER_FILE, readLedger, type LedgerRecord } from '../promotion/ledger.js';
+import { problemJson } from '../problems.js';
+import type { Answer, WithProblems } from './answer.js';
+
+/** The allowed_signers file approvals are checked against (docs/promotion.md). */
+export function allowedSignersOf(fleet: Fleet): string {
+  const file = fleet.allowedSigners ?? 'allowed_signers';
+  return isAbsolute(file) ? file : resolve(fleet.root, file);
+}
+
+export type LedgerVerifyDocument = WithProblems<{ file: string; ok: boolean } & LedgerCheck>;
+
+export async function ledgerVerify(source: FleetOptions): Promise<Answer<LedgerVerifyDocument>> {
+  const loaded = await loadFleet(source);
+  const check = await checkLedger(readLedger(loaded.fleet.root), allowedSignersOf(loaded.fleet));
+  return {
+    exitCode: check.broken === undefined ? EXIT_OK : EXIT_PROBLEMS,
+    document: { file: LEDGER_FILE, ok: check.broken === undefined, ...check, problems: loaded.problems.map(problemJson) },
+    loaded,
+  };
+}
+
+/** Why an environment is at its release: the record that put it there, and for a promotion the evidence it cites. */
+export interface EnvironmentAnswer {
+  project: string;
+  env: string;
+  release: string | null;
+  content: string | null;
+  image_digest: string | null;
+  /** The record that put it there (null: the ledger has none for this environment). */
+  because: LedgerRecord | null;
+  /** A promotion's evidence, each the ledger line it cites. */
+  evidence: { observation: LedgerRecord | null; approval: LedgerRecord | null; drill: unknown };
+}
+
+export type LedgerDocument = WithProblems<{
+  file: string;
+  ok: boolean;
+  broken?: { line: number; message: string };
+  environments: EnvironmentAnswer[];
+  records: LedgerRecord[];
+}>;
+
+export async function ledgerView(source: FleetOptions, project: string | undefined): Promise<Answer<LedgerDocument>> {
+  const loaded = await loadFleet(source);
+  const ledger = readLedger(loaded.fleet.root);
+  const promotions = (loaded.fleet.promotions ?? []).filter((p) => project === undefined || p.project === project);
+  if (project !== undefined && promotions.length === 0 && !ledger.records.some((r) => r.project === project))
+    throw new UsageError(`${project} has no promotion path and no ledger records`, 'declare promotion.path in its manifest (docs/promotion.md)');
+  const bySeq = new Map(ledger.records.map((r) => [r.hash, r]));
+  const environments: EnvironmentAnswer[] = promotions.flatMap((p) =>
+    p.path.map((env): EnvironmentAnswer => {
+      const live = liveRecord(ledger.records, p.project, env) ?? null;
+      const cite = (key: string) => (live === null || typeof live[key] !== 'string' ? null : (bySeq.get(live[key] as string) ?? null));
+      return {
+        project: p.project,
+        env,
+        release: typeof live?.['release'] === 'string' ? live['release'] : null,
+        content: typeof live?.['content'] === 'string' ? live['content'] : null,
+        image_digest: typeof live?.['image_digest'] === 'string' ? live['image_digest'] : null,
+        because: live,
+        evidence: { observation: cite('observation'), approval: cite('approval'), drill: live?.['drill'] ?? null },
+      };
+    }),
+  );
+  const records = ledger.records.filter((r) => project === undefined || r.project === project);
+  return {
+    exitCode: ledger.broken === undefined ? EXIT_OK : EXIT_PROBLEMS,
+    document: {
+      file: LEDGER_FILE,
+      ok: ledger.broken === undefined,
+      ...(ledger.broken === undefined ? {} : { broken: ledger.broken }),
+      environments,
+      records,
+      problems: loaded.problems.map(problemJson),
+    },
+    loaded,
+  };
+}
