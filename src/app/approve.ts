@@ -6,7 +6,7 @@
  */
 import { EXIT_OK, ProblemsFoundError } from '../errors.js';
 import { loadFleet, type FleetOptions } from '../load/fleet.js';
-import { liveRecord } from '../promotion/history.js';
+import { digestsOf, liveRecord } from '../promotion/history.js';
 import { appendRecords, LEDGER_FILE, LedgerError, readLedger, type LedgerRecord } from '../promotion/ledger.js';
 import { SignatureError, signStatement, statementText, verifyStatement, type ApprovalStatement } from '../promotion/signature.js';
 import { problemJson } from '../problems.js';
@@ -57,8 +57,8 @@ export async function approve(source: FleetOptions, settings: ApproveSettings): 
     from,
     to,
     release: String(live['release']),
-    content: typeof live['content'] === 'string' ? live['content'] : null,
-    image_digest: typeof live['image_digest'] === 'string' ? live['image_digest'] : null,
+    content: typeof live['content'] === 'string' ? live['content'] : digestsOf(ledger.records, String(live['release'])).content,
+    image_digest: typeof live['image_digest'] === 'string' ? live['image_digest'] : digestsOf(ledger.records, String(live['release'])).image_digest,
     ledger_head: ledger.head,
     time: new Date().toISOString(),
   };

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drillIntervalMs, drillStatus, readEvidence } from '../data/evidence.js';
 import type { Promotion, Service } from '../fleet/model.js';
-import { findApproval, rolledBack, liveRecord, type ApprovalVerdict } from '../promotion/history.js';
+import { digestsOf, findApproval, rolledBack, liveRecord, type ApprovalVerdict } from '../promotion/history.js';
 import { appendRecords, LedgerError, type LedgerRecord, type NewRecord, type ReadLedger } from '../promotion/ledger.js';
 import { CONTENT_FUNCTION, inspectScript, parseReleaseStates, RELEASE_ID } from '../runtime/release.js';
 import { parseRevertStates } from '../runtime/revert.js';
@@ -270,7 +270,7 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
     })
   )
     return refuse(report.gates.at(-1)!.detail);
-  const content = typeof recorded!['content'] === 'string' ? recorded!['content'] : null;
+  const content = typeof recorded!['content'] === 'string' ? recorded!['content'] : digestsOf(ledger.records, release!).content;
   const sameBits = content !== null && src.content === content && src.recorded === content;
   if (
     !gate({

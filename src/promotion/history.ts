@@ -19,6 +19,16 @@ export function liveRecord(records: readonly LedgerRecord[], project: string, en
   return undefined;
 }
 
+/** A release's content and image digests, from the newest record that has them (a rollback record names only the release). */
+export function digestsOf(records: readonly LedgerRecord[], release: string): { content: string | null; image_digest: string | null } {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (r['release'] === release && typeof r['content'] === 'string' && r.kind !== 'approval')
+      return { content: r['content'], image_digest: str(r['image_digest']) };
+  }
+  return { content: null, image_digest: null };
+}
+
 /** A rollback in a promoted environment goes back to the release promoted before the live one. */
 export function previouslyPromoted(records: readonly LedgerRecord[], project: string, env: string, live: string | null): string | undefined {
   for (let i = records.length - 1; i >= 0; i--) {

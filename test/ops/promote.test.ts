@@ -53,6 +53,8 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
   const env = () => ({ MANAGE_APPS_CONTROL_DIR: controlDir });
   const args = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '2'];
   const cli = (...a: string[]) => runCli(args(...a), env());
+  /** Commands that reach no host (validate, approve, ledger) take no ssh flags. */
+  const local = (...a: string[]) => runCli([...a, '--root', root], env());
   const deployPreview = async (version: string) => {
     const r = await cli('deploy', 'shop:preview', '--artifact', art[version]!, '--json', ...WINDOW);
     assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -62,7 +64,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     const r = await cli('promote', 'shop', '--to', 'prod', '--json', ...WINDOW, ...extra);
     return { status: r.status, doc: json<Promoted>(r), raw: r };
   };
-  const approve = (key: string, ...extra: string[]) => cli('approve', 'shop', '--to', 'prod', '--key', key, '--json', ...extra);
+  const approve = (key: string, ...extra: string[]) => local('approve', 'shop', '--to', 'prod', '--key', key, '--json', ...extra);
   const inHost = async (h: string, script: string) => (await fleet.exec(h, ['sh', '-c', script])).stdout.trim();
   const current = (h: string) => inHost(h, `c=$(readlink /srv/shop/current); echo "\${c#releases/}"`);
   const served = async (h: string) => {
@@ -107,7 +109,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     mallory = join(work, 'mallory');
     for (const k of [alice, mallory]) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', k, '-f', k]);
     writeFileSync(join(root, 'allowed_signers'), `alice@example.org ${readFileSync(`${alice}.pub`, 'utf8')}`);
-    const validate = await cli('validate', '--json');
+    const validate = await local('validate', '--json');
     assert.equal(validate.status, 0, validate.stdout);
   });
 
@@ -183,7 +185,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     const replay = await promote();
     assert.match(refusedAt(replay, 'approval').detail, /already used by a promotion/);
 
-    const verify = await cli('ledger', 'verify', '--json');
+    const verify = await local('ledger', 'verify', '--json');
     assert.equal(verify.status, 1, 'the forged approval by a key outside allowed_signers is named');
     assert.match(json<{ broken: { message: string } }>(verify).broken.message, /signature does not verify/);
     const view = json<{
@@ -193,7 +195,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
         because: { kind: string };
         evidence: { approval: { signer: { principal: string } } | null; observation: unknown };
       }[];
-    }>(await cli('ledger', 'shop', '--json'));
+    }>(await local('ledger', 'shop', '--json'));
     const prod = view.environments.find((e) => e.env === 'prod')!;
     assert.equal(prod.release, v1.release);
     assert.equal(prod.because.kind, 'promotion');
@@ -228,7 +230,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     const done = await promote();
     assert.equal(done.doc.outcome, 'promoted', JSON.stringify(done.doc));
     assert.equal(await served(PROD), 'v4');
-    const back = await cli('rollback', 'shop', '--json', ...WINDOW);
+    const back = await cli('rollback', 'shop', '--env', 'prod', '--json', ...WINDOW);
     assert.equal(back.status, 0, back.stdout + back.stderr);
     assert.equal(await current(PROD), v1.release);
     assert.equal(liveRecord(readLedger(root).records, 'shop', 'prod')?.['release'], v1.release);
@@ -269,7 +271,7 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     try {
       lines[1] = lines[1]!.replace('"env":"preview"', '"env":"previes"');
       writeFileSync(path, lines.join('\n'));
-      const r = await cli('ledger', 'verify');
+      const r = await local('ledger', 'verify');
       assert.equal(r.status, 1);
       assert.match(r.stdout, /line 2 was changed/);
     } finally {
