@@ -303,7 +303,11 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
       const fresh = await deployPreview(versions[i]!);
       assert.equal((await approve(alice)).status, 0);
       let stderr = '';
-      const run = startCli(args('promote', 'shop', '--to', 'prod', '--wait', '--observe', '8s', '--reason', 'a window long enough to fault', ...WINDOW), env(), (c) => (stderr += c));
+      const run = startCli(
+        args('promote', 'shop', '--to', 'prod', '--wait', '--observe', '8s', '--reason', 'a window long enough to fault', ...WINDOW),
+        env(),
+        (c) => (stderr += c),
+      );
       await point.when(() => stderr);
       await applyFault(fleet, run, point.fault);
       // The host's own revert settles a switch nobody confirmed.
