@@ -58,7 +58,7 @@ function opsAt(ctx: MoveContext, service: Service, host: string): { ops: Ops; se
 }
 
 function releaseFile(ctx: MoveContext, item: JournalItem): string {
-  return join(ctx.releasesDir, `${fileSafe(item.name)}.tar.gz`);
+  return join(ctx.releasesDir, `${fileSafe(item.name)}.tar`);
 }
 
 async function ship(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
@@ -73,12 +73,15 @@ async function ship(ctx: MoveContext, service: Service, item: JournalItem): Prom
   const at = res.stdout.indexOf('@@tar\n');
   if (release === undefined || at < 0) throw new StepFailed(`no release from ${item.from}: ${failureReason(res)}`);
   const bytes = Buffer.from(res.stdout.slice(at + 6), 'base64');
-  if (bytes.length < 20 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) throw new StepFailed(`the release read from ${item.from} is not a gzip'ed tar`);
+  // A tar is whole 512-byte blocks, ending in two empty ones: a short read is not a release.
+  if (bytes.length < 1024 || bytes.length % 512 !== 0 || bytes.subarray(-1024).some((b) => b !== 0))
+    throw new StepFailed(`the release read from ${item.from} is not a whole tar (${bytes.length} bytes)`);
   await mkdir(ctx.releasesDir, { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, bytes, { mode: 0o600 });
   await rename(tmp, file);
   await copyEnvFile(ctx, service, item);
+  ctx.report(`${item.name}: release ${release} read (${(bytes.length / 1024 / 1024).toFixed(1)} MiB)`);
   await ctx.journal.step(item, 'ship', { state: 'moving', release });
 }
 
@@ -119,6 +122,7 @@ async function start(ctx: MoveContext, service: Service, item: JournalItem): Pro
     );
   // Started at boot there from now on (a service moved back finds its unit disabled).
   await unitScript(ctx, item.to, reviveUnitScript(unitOf(ctx, service, item.to)), `enable ${item.name}`);
+  ctx.report(`${item.name}: serving on ${item.to} (${((r.timings.gateMs ?? 0) / 1000).toFixed(1)}s of it the restart and readiness wait)`);
   await ctx.journal.step(item, 'start');
 }
 
@@ -185,6 +189,7 @@ export async function moveService(ctx: MoveContext, service: Service, item: Jour
     if (!item.done.includes('edit')) {
       await editHost(ctx, service, item.to);
       await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
+      ctx.report(`${item.name}: moved to ${item.to}`);
     }
     await rm(releaseFile(ctx, item), { force: true });
   } catch (error) {

@@ -10,9 +10,10 @@ import { PRELUDE } from '../../runtime/shell.js';
 import { quote, validName } from '../../transport/quote.js';
 
 /**
- * The release `current` names under `directory`, as a gzip'ed tar in base64 after a "@@tar"
- * line (ssh carries text; the bytes are the release's, unchanged). Records: @@release<TAB>id,
- * or @@error<TAB>why.
+ * The release `current` names under `directory`, as a tar in base64 after a "@@tar" line (ssh
+ * carries text; the bytes are the release's, unchanged). Not compressed: a release is mostly
+ * compressed already, and gzip costs the source's CPU more than the bytes cost the link.
+ * Records: @@release<TAB>id, or @@error<TAB>why.
  */
 export function readReleaseScript(directory: string): string {
   const d = quote(validName('path', directory));
@@ -23,7 +24,7 @@ case $c in */*|''|.*) printf '@@error\\t%s/current points outside its releases: 
 [ -d "$d/releases/$c" ] || { printf '@@error\\tthe live release %s is missing under %s/releases\\n' "$c" "$d"; exit 0; }
 printf '@@release\\t%s\\n' "$c"
 printf '@@tar\\n'
-$SUDO tar -C "$d/releases/$c" -cf - . | gzip -c | base64
+$SUDO tar -C "$d/releases/$c" -cf - . | base64
 `;
 }
 
@@ -65,7 +66,7 @@ printf '@@edge\\tswitched\\n'
 export function retireUnitScript(unit: string): string {
   const u = quote(validName('unit', unit));
   return `${PRELUDE}$SUDO systemctl cat -- ${u} >/dev/null 2>&1 || { printf '@@stopped\\tabsent\\n'; exit 0; }
-out=$($SUDO systemctl disable --now -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
+out=$($SUDO systemctl disable --now --no-reload -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@stopped\\n'
 `;
 }
@@ -73,7 +74,7 @@ printf '@@stopped\\n'
 /** Starts the unit again where it was retired (an abort). Records: @@started, or @@error<TAB>why. */
 export function reviveUnitScript(unit: string): string {
   const u = quote(validName('unit', unit));
-  return `${PRELUDE}out=$($SUDO systemctl enable --now -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
+  return `${PRELUDE}out=$($SUDO systemctl enable --now --no-reload -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@started\\n'
 `;
 }

@@ -117,6 +117,11 @@ export async function planMoveItems(
       const e = await edit(join(fleet.root, service.manifest), service.manifest, ['service', 'host'], from, to);
       if (typeof e === 'string') blocked ??= e;
       else edits.push(e);
+      const db = service.database === undefined ? undefined : fleet.clusters.find((c) => c.name === service.database!.cluster);
+      if (db !== undefined && db.host !== from && db.host !== to)
+        warnings.push(
+          `${service.id}: its database ${service.database!.name} is on ${db.host} (cluster ${db.name}): the cluster must admit ${to} before the move (pg_hba is not changed by move; \`db provision\` after it makes pg_hba follow the manifests)`,
+        );
       const edges = service.domains.length === 0 ? [] : routingEdges(fleet, service);
       if (service.domains.length > 0 && edges.length === 0)
         warnings.push(`${service.id}: no edge routes its domains (${service.domains.join(', ')}): point their DNS at ${to} yourself`);

@@ -173,6 +173,32 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
     assert.match(status.stdout, new RegExp(TARGET));
   });
 
+  test('a gate that fails on the target stops the move with the source serving; --abort returns it', async () => {
+    const from = (await placement()).host!;
+    const to = from === SOURCE ? TARGET : SOURCE;
+    // The port is taken on the target: the release cannot start there.
+    await fleet.exec(to, ['sh', '-c', `systemd-run --unit=squatter --quiet python3 -m http.server ${PORT}`]);
+    try {
+      const loop = requestLoop(fleet.host(EDGE).address, SITE);
+      const r = await cli('move', PROJECT, '--to', to, '--json', ...WINDOW);
+      const l = await loop.stop();
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      const item = json<{ waves: { items: { state: string; reason: string | null; done: string[] }[] }[] }>(r).waves[0]!.items[0]!;
+      assert.equal(item.state, 'failed');
+      assert.match(item.reason ?? '', new RegExp(`did not pass its gate on ${to} \\(${from} still serves\\)`));
+      assert.deepEqual(item.done, ['ship']);
+      assert.equal(l.failures.length, 0, `the source kept serving: ${l.failures.length} of ${l.sent} failed`);
+      assert.equal(hostOfManifest(), from);
+      const abort = await cli('move', PROJECT, '--to', to, '--abort', ...WINDOW);
+      assert.equal(abort.status, 0, abort.stdout + abort.stderr);
+    } finally {
+      await fleet.exec(to, ['sh', '-c', 'systemctl stop squatter.service || true']);
+    }
+    const p = await placement();
+    assert.equal(p.problem, undefined);
+    assert.equal(p.host, from);
+  });
+
   test('fault matrix: killed or cut at each step, then continued or aborted: one consistent placement', async () => {
     type Fault = 'kill' | 'cut target' | 'cut source' | 'cut edge';
     const points: { at: RegExp; name: string; faults: Fault[] }[] = [

@@ -18,6 +18,7 @@ export async function move(what: MoveWhat, options: MoveCliOptions): Promise<Com
   if (options.to === undefined) throw new UsageError('a move needs a target host', 'pass --to HOST');
   if (what.mode === 'move' && what.targets.length === 0) throw new UsageError('move needs a target', 'name the projects (or project@host) to move');
   const quiet = options.json === true;
+  const t0 = Date.now();
   const answer = await moveUseCase(
     fleetSource(options),
     what,
@@ -31,7 +32,7 @@ export async function move(what: MoveWhat, options: MoveCliOptions): Promise<Com
         ...(options.revertMargin === undefined ? {} : { revertMarginMs: seconds('--revert-margin', options.revertMargin, 20) * 1000 }),
       },
     },
-    quiet ? () => {} : (line) => process.stderr.write(`${style.dim('…')} ${line}\n`),
+    quiet ? () => {} : (line) => process.stderr.write(`${style.dim(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`)} ${line}\n`),
   );
   return { exitCode: answer.exitCode, json: answer.document, human: () => moveText(answer.document) };
 }
