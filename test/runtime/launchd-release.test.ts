@@ -67,6 +67,7 @@ case "$1" in
     if [ "$t" = ${q(label)} ] && [ -f "$S/crash-when" ] && [ "$(readlink ${q(`${directory}/current`)})" = "releases/$(cat "$S/crash-when")" ]; then
       printf '%s = {\\n\\tstate = not running\\n\\truns = 2\\n\\tlast exit code = 78: EX_CONFIG\\n}\\n' "$2"
     elif [ -f "$S/$t.job" ]; then
+      if running "$t" && [ -f "$S/release-after" ]; then k=$(( $(cat "$S/release-after") - 1 )); echo "$k" > "$S/release-after"; [ "$k" -le 0 ] && rm -f "$S/hold" "$S/release-after"; fi
       if running "$t"; then printf '%s = {\\n\\tstate = running\\n\\tpid = %s\\n\\truns = 1\\n}\\n' "$2" "$(cat "$S/$t.pid")"
       else printf '%s = {\\n\\tstate = not running\\n\\truns = 1\\n\\tlast exit code = (never exited)\\n}\\n' "$2"; fi
     else
@@ -92,7 +93,7 @@ o=open(p["StandardOutPath"],"ab"); e=open(p["StandardErrorPath"],"ab")
 pr=subprocess.Popen(p["ProgramArguments"],stdout=o,stderr=e,stdin=subprocess.DEVNULL,cwd="/",start_new_session=True)
 open(sys.argv[2],"w").write(str(pr.pid))' "$S/$t" "$S/$t.pid"
     exit 0 ;;
-  kill) t=\${3#system/}; running "$t" && kill -TERM -- "-$(cat "$S/$t.pid")"; exit 0 ;;
+  kill) t=\${3#system/}; running "$t" && /bin/kill -s TERM -- "-$(cat "$S/$t.pid")"; rm -f "$S/hold"; exit 0 ;;
 esac
 exit 0
 `,
@@ -389,7 +390,15 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
       const { command, header } = scriptThenData(
         shipScript(dir, runtime.key, lock, { base: '20260101T000000000Z-aaaaaaaa', gzip: false, plistText: rs.launchd!.plist }),
       );
-      const job = '#!/bin/sh\necho "sweep: $(cat "$0".n 2>/dev/null)"\nsleep "${SWEEP_S:-1}"\n[ -f /tmp/never ] || exit 3\n';
+      // The run lasts while the hold file exists (no race with a loaded machine): the launchctl
+      // stand-in removes it after as many `print`s of the job as "$S/release-after" says.
+      const hold = join(jobs, 'hold');
+      const job = `#!/bin/sh\necho "sweep: running"\nsleep 0.5\nwhile [ -f '${hold}' ]; do sleep 0.1; done\nexit 3\n`;
+      const kickstartHeld = (prints: number) => {
+        writeFileSync(hold, '');
+        writeFileSync(join(jobs, 'release-after'), String(prints));
+        spawnSync('sh', ['-c', `PATH=${join(box.dir, 'bin')}:$PATH launchctl kickstart system/manage-apps.sweep`]);
+      };
       const shipped = run(shell, command.text, Buffer.concat([header, tarOf({ 'job.sh': job }, box.dir)]));
       const r1 = shipped.recs.find((x) => x[0] === 'release')![1]!;
       const a1 = run(shell, activateScript(runtime, dir, { release: r1, timeoutMs: 3000, arm: { windowS: 30, token: 't1', by: 'test' } }));
@@ -411,14 +420,14 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
           ['ran', 'exit-code', '3'],
         ],
       );
-      assert.match(first.stdout, /sweep: /);
+      assert.match(first.stdout, /sweep: running/);
       assert.deepEqual(
         squeeze(first.argv).filter((l) => !l.startsWith('launchctl print')),
         ['launchctl kickstart system/manage-apps.sweep'],
       );
 
       // A run in progress (launchd started it at its due time): run joins it, kickstarts nothing.
-      spawnSync('sh', ['-c', `PATH=${join(box.dir, 'bin')}:$PATH launchctl kickstart system/manage-apps.sweep`]);
+      kickstartHeld(3);
       const joined = run(shell, runNowScript(rs));
       assert.deepEqual(
         joined.recs.filter((x) => x[0] === 'run' || x[0] === 'ran'),
@@ -452,7 +461,7 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
 
       // deploy during a run: waits for it; with --force, launchctl kill SIGTERM, and says so.
       for (const force of [false, true]) {
-        spawnSync('sh', ['-c', `SWEEP_S=3 PATH=${join(box.dir, 'bin')}:$PATH launchctl kickstart system/manage-apps.sweep`]);
+        kickstartHeld(force ? 1000 : 4);
         const act = launchdActivation(rs, force ? { force: true } : {});
         const l = run(shell, lockScript(dir, act.key, { ownerText: `token=f${force}`, token: `f${force}` }));
         assert.equal(l.recs.find((x) => x[0] === 'lock')?.[1], 'acquired');
