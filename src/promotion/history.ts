@@ -44,6 +44,41 @@ export function rolledBack(records: readonly LedgerRecord[], project: string, en
   return records.find((r) => r.kind === 'rollback' && r.project === project && r.env === env && r['from'] === release && r['outcome'] === 'passed');
 }
 
+/** What `releases` shows of the ledger beside a release: each record that put it live (or took it out) in this service's environment. */
+export interface ReleaseLedgerEntry {
+  line: number;
+  time: string;
+  kind: 'deploy' | 'promotion' | 'rollback' | 'revert';
+  outcome: string | null;
+  /** promotion: the environment it came from; rollback: the release it left. */
+  from: string | null;
+  /** promotion: who approved it (principal and key fingerprint), when an approval was required. */
+  approved_by: { principal: string; fingerprint: string } | null;
+}
+
+const RELEASE_KINDS = new Set(['deploy', 'promotion', 'rollback', 'revert']);
+
+/** The ledger's records per release of one service, oldest first: one pass over the records, whatever their number. */
+export function releaseEntries(records: readonly LedgerRecord[], service: string): Map<string, ReleaseLedgerEntry[]> {
+  const out = new Map<string, ReleaseLedgerEntry[]>();
+  for (const r of records) {
+    const release = str(r['release']);
+    if (r['service'] !== service || release === null || !RELEASE_KINDS.has(r.kind)) continue;
+    const by = r['approved_by'] as { principal?: unknown; fingerprint?: unknown } | undefined;
+    const entry: ReleaseLedgerEntry = {
+      line: r.seq,
+      time: r.time,
+      kind: r.kind as ReleaseLedgerEntry['kind'],
+      outcome: str(r['outcome']),
+      from: str(r['from']),
+      approved_by:
+        typeof by?.principal === 'string' && typeof by.fingerprint === 'string' ? { principal: by.principal, fingerprint: by.fingerprint } : null,
+    };
+    out.set(release, [...(out.get(release) ?? []), entry]);
+  }
+  return out;
+}
+
 export function approvalStatement(r: LedgerRecord): ApprovalStatement {
   return {
     project: r.project,

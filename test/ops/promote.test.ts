@@ -201,6 +201,18 @@ describe('promote on real hosts: the same bits, observed, approved, recorded', {
     assert.equal(prod.because.kind, 'promotion');
     assert.equal(prod.evidence.approval?.signer.principal, 'alice@example.org');
     assert.notEqual(prod.evidence.observation, null);
+
+    // releases shows the same facts beside the release: promoted from preview, approved by alice.
+    const rel = await cli('releases', 'shop:prod', '--json');
+    assert.equal(rel.status, 0, rel.stdout + rel.stderr);
+    const row = json<{
+      services: { releases: { id: string; ledger?: { kind: string; from: string | null; approved_by: { principal: string } | null }[] }[] }[];
+    }>(rel).services[0]!.releases.find((r) => r.id === v1.release)!;
+    const promoted = row.ledger?.at(-1);
+    assert.equal(promoted?.kind, 'promotion');
+    assert.equal(promoted?.from, 'preview');
+    assert.equal(promoted?.approved_by?.principal, 'alice@example.org');
+    assert.match((await cli('releases', 'shop:prod')).stdout, /promoted from preview, approved by alice@example\.org, line \d+/);
   });
 
   test("preview's bits changed by hand: refused", async () => {

@@ -1,5 +1,5 @@
 /** releases: what each service has on its host, newest first, with gate outcomes and the switch. */
-import { releases as releasesUseCase } from '../../../app/releases.js';
+import { releases as releasesUseCase, type ReleaseEntry } from '../../../app/releases.js';
 import { decideStrategy } from '../../../ops/deploy/plan.js';
 import type { Service } from '../../../fleet/model.js';
 import { runtimeOf } from '../../../runtime/registry.js';
@@ -29,6 +29,21 @@ function noReleases(service: Service | undefined): string {
   return `no releases yet: \`manage-apps deploy ${service.id}\` ships the first`;
 }
 
+/** The newest ledger record of a release, in words, with its line (`ledger shop` tells the rest). */
+function ledgerCell(entries: NonNullable<ReleaseEntry['ledger']>): string {
+  const e = entries.at(-1);
+  if (e === undefined) return style.dim('(none)');
+  const what =
+    e.kind === 'promotion'
+      ? `promoted from ${e.from ?? '?'}${e.approved_by ? `, approved by ${e.approved_by.principal}` : ''}`
+      : e.kind === 'rollback'
+        ? `rolled back to${e.from ? ` from ${e.from}` : ''}`
+        : e.kind === 'revert'
+          ? 'reverted on the host'
+          : 'deployed';
+  return `${what}${e.outcome !== null && e.outcome !== 'passed' ? ` (${e.outcome})` : ''}, line ${e.line}`;
+}
+
 export async function releases(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
   const answer = await releasesUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
   const { loaded, document } = answer;
@@ -47,10 +62,11 @@ export async function releases(targets: string[], options: OpsCliOptions): Promi
           continue;
         }
         if (s.releases.length === 0) out.push(style.dim(`  ${noReleases(selection.services.find((x) => x.id === s.id))}`));
-        else
+        else {
+          const onPath = s.releases.some((r) => r.ledger !== undefined);
           out.push(
             table(
-              ['', 'RELEASE', 'AGE', 'BY', 'GATE'],
+              ['', 'RELEASE', 'AGE', 'BY', 'GATE', ...(onPath ? ['LEDGER'] : [])],
               s.releases.map((r) => [
                 r.current ? style.green('▸') : ' ',
                 r.id,
@@ -59,12 +75,14 @@ export async function releases(targets: string[], options: OpsCliOptions): Promi
                 r.outcome === null
                   ? style.dim('(no record)')
                   : `${(OUTCOME_STYLE[r.outcome] ?? ((x: string) => x))(r.outcome)}${r.why ? `: ${r.why}` : ''}`,
+                ...(onPath ? [ledgerCell(r.ledger ?? [])] : []),
               ]),
             )
               .split('\n')
               .map((l) => `  ${l}`)
               .join('\n'),
           );
+        }
         if (s.revert) out.push(`  ${style.yellow('↺')} ${describeRevert(s.revert)}`);
         out.push('');
       }
