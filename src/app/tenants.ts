@@ -332,28 +332,25 @@ export interface TenantChangeChoices {
   probeWaitMs?: number;
 }
 
-/** `tenants add <slug>`: see the module's comment for the order and why. */
-export async function tenantsAdd(
-  source: FleetOptions,
-  slug: string,
-  spec: TenantSpec,
-  given: Partial<OpsSettings>,
-  choices: TenantChangeChoices,
-  progress: Progress,
-  onStep: (line: string) => void = () => {},
-): Promise<Answer<TenantChangeDocument>> {
+function checkSlug(slug: string): void {
   if (!SLUG.test(slug))
     throw new UsageError(`tenant slug ${JSON.stringify(slug)} is not a DNS label`, 'lower-case letters, digits and inner "-", at most 32 characters');
-  const loaded = await loadFleet(source);
-  const fleet = loaded.fleet;
-  const path = tenantsPath(loaded.inventory.path);
-  const existing = (fleet.tenants ?? []).find((t) => t.slug === slug);
+}
+
+/** The document add and remove fill in, and the step recorder that also prints each step as progress. */
+function startChange(
+  action: TenantChangeDocument['action'],
+  slug: string,
+  dryRun: boolean,
+  tenantsFile: TenantChangeDocument['tenants_file'],
+  onStep: (line: string) => void,
+) {
   const doc: TenantChangeDocument = {
-    action: 'add',
+    action,
     slug,
-    dry_run: choices.dryRun,
+    dry_run: dryRun,
     ok: false,
-    tenants_file: loaded.tenants.file,
+    tenants_file: tenantsFile,
     steps: [],
     dns: [],
     instances: [],
@@ -365,6 +362,25 @@ export async function tenantsAdd(
     doc.steps.push(s);
     onStep(`${s.step}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
   };
+  return { doc, step };
+}
+
+/** `tenants add <slug>`: see the module's comment for the order and why. */
+export async function tenantsAdd(
+  source: FleetOptions,
+  slug: string,
+  spec: TenantSpec,
+  given: Partial<OpsSettings>,
+  choices: TenantChangeChoices,
+  progress: Progress,
+  onStep: (line: string) => void = () => {},
+): Promise<Answer<TenantChangeDocument>> {
+  checkSlug(slug);
+  const loaded = await loadFleet(source);
+  const fleet = loaded.fleet;
+  const path = tenantsPath(loaded.inventory.path);
+  const existing = (fleet.tenants ?? []).find((t) => t.slug === slug);
+  const { doc, step } = startChange('add', slug, choices.dryRun, loaded.tenants.file, onStep);
   const finish = (exitCode: number, answerLoaded: LoadedFleet) => ({ exitCode, document: doc, loaded: answerLoaded });
 
   // 1. The declaration as it would be written, checked with the whole fleet.
@@ -530,26 +546,10 @@ export async function tenantsRemove(
   progress: Progress,
   onStep: (line: string) => void = () => {},
 ): Promise<Answer<TenantChangeDocument>> {
-  if (!SLUG.test(slug)) throw new UsageError(`tenant slug ${JSON.stringify(slug)} is not a DNS label`);
+  checkSlug(slug);
   const loaded = await loadFleet(source);
   const path = tenantsPath(loaded.inventory.path);
-  const doc: TenantChangeDocument = {
-    action: 'remove',
-    slug,
-    dry_run: choices.dryRun,
-    ok: false,
-    tenants_file: loaded.tenants.file,
-    steps: [],
-    dns: [],
-    instances: [],
-    urls: [],
-    probes: [],
-    problems: [],
-  };
-  const step = (s: TenantStep) => {
-    doc.steps.push(s);
-    onStep(`${s.step}: ${s.state}${s.detail ? `: ${s.detail}` : ''}`);
-  };
+  const { doc, step } = startChange('remove', slug, choices.dryRun, loaded.tenants.file, onStep);
   const declared = (loaded.fleet.tenants ?? []).find((t) => t.slug === slug);
   const instances = instancesFor(loaded.fleet, slug);
   doc.instances = instances.map((s) => s.id);
