@@ -27,6 +27,7 @@ import { Ops } from '../ops/context.js';
 import { runDeploy } from '../ops/deploy.js';
 import { DEPLOY_DEFAULTS } from '../ops/deploy/types.js';
 import { LIFECYCLE_DEFAULTS, runLifecycle } from '../ops/lifecycle.js';
+import { retireUnits } from '../ops/retire.js';
 import type { Progress } from '../ops/progress.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson, type Problem } from '../problems.js';
@@ -611,11 +612,20 @@ export async function tenantsRemove(
       LIFECYCLE_DEFAULTS,
       progress,
     );
-    const failed = report.results.filter((r) => !r.ok);
+    // Stopped, then disabled: a reboot must not start an instance nothing routes to any more.
+    const stopped = new Set(report.results.filter((r) => r.ok).map((r) => r.id));
+    const retired = await retireUnits(
+      ops,
+      instances.filter((s) => stopped.has(s.id)),
+    );
+    const failed = [...report.results.filter((r) => !r.ok), ...retired.filter((r) => !r.ok)];
     step({
       step: 'stop',
       state: failed.length === 0 ? 'ok' : 'failed',
-      detail: failed.length === 0 ? instances.map((s) => s.id).join(', ') : failed.map((r) => `${r.id}: ${r.detail ?? r.outcome}`).join('; '),
+      detail:
+        failed.length === 0
+          ? `${instances.map((s) => s.id).join(', ')} (stopped and disabled)`
+          : failed.map((r) => `${r.id}: ${r.detail ?? ('outcome' in r ? r.outcome : 'failed')}`).join('; '),
     });
     if (failed.length > 0) {
       await record(false);

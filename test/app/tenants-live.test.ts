@@ -144,18 +144,21 @@ describe(
       const ai = await httpsGet(edge(), 'ai.charlie.internal');
       const caddyfile = await inHost(EDGE, 'cat /etc/caddy/Caddyfile');
       const unit = await inHost(APP, 'systemctl is-active org-site-charlie.service || true');
+      // Enabled would start it again at the next boot, with no route to it.
+      const enabled = await inHost(APP, 'systemctl is-enabled org-site-charlie.service 2>/dev/null || true');
       return {
         site,
         ai,
         routed: /charlie\.internal/.test(caddyfile),
         unit,
+        enabled,
         declared: /^ {2}charlie:/m.test(readFileSync(join(root, 'tenants.yaml'), 'utf8')),
       };
     }
     const fullyLive = (c: Awaited<ReturnType<typeof charlie>>) =>
       c.routed && c.declared && c.unit === 'active' && c.site.text === 'site charlie Charlie' && c.ai.text === 'ai charlie';
     const fullyAbsent = (c: Awaited<ReturnType<typeof charlie>>) =>
-      !c.routed && !c.declared && c.unit !== 'active' && c.site.status !== 200 && c.ai.status !== 200;
+      !c.routed && !c.declared && c.unit !== 'active' && c.enabled !== 'enabled' && c.site.status !== 200 && c.ai.status !== 200;
 
     before(async () => {
       fleet = await TestFleet.up({ names: [EDGE, APP] });
