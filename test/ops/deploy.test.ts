@@ -138,7 +138,10 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     assert.match(await onHost('systemctl is-enabled shop.service'), /enabled/);
     assert.ok(d!.timings.gateMs !== null && d!.timings.overheadMs !== null);
     assert.equal(d?.roundTrips, 3, 'lock + ship, activate, confirm');
-    assert.match(await onHost(`cat /srv/shop/.history/${d?.release}`), /^activated=\S+Z\nby=\S+@\S+\noutcome=pending \S+Z\noutcome=passed \S+Z$/);
+    assert.match(
+      await onHost(`cat /srv/shop/.history/${d?.release}`),
+      /^content=[0-9a-f]{64}\nactivated=\S+Z\nby=\S+@\S+\noutcome=pending \S+Z\noutcome=passed \S+Z$/,
+    );
     assert.equal(await onHost('systemctl show -p ActiveEnterTimestampMonotonic,NRestarts edge.service'), edgeBefore, 'the edge was never restarted');
   });
 
