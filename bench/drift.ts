@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites } from '../test/harness/test-fleet.js';
-import { withBenchFleet } from './lib/fleet.js';
+import { withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -45,27 +45,7 @@ async function main(): Promise<number> {
     // Only what the fleet declares runs: the image's Caddy is not part of it.
     await Promise.all(fleet.hosts.map((h) => fleet.exec(h, ['sh', '-c', 'systemctl disable --now caddy.service >/dev/null 2>&1; true'])));
     const root = join(work, 'root');
-    mkdirSync(root);
-    writeFileSync(
-      join(root, 'mesh-hosts.json'),
-      JSON.stringify({
-        version: 1,
-        hosts: Object.fromEntries(
-          fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }]),
-        ),
-      }),
-    );
-    const projects = fleet.hosts.flatMap((h) =>
-      Array.from({ length: SERVICES }, (_, j) => ({ host: h.name, project: `${h.name}-app${j + 1}`, port: 9001 + j })),
-    );
-    for (const p of projects) {
-      mkdirSync(join(root, p.project, 'app'), { recursive: true });
-      writeFileSync(join(root, p.project, 'app', 'tiny-http.mjs'), app);
-      writeFileSync(
-        join(root, p.project, '.infra.yaml'),
-        `apiVersion: infra/v2\nproject: ${p.project}\nprovider: bare-metal\nservice:\n  host: ${p.host}\n  port: ${p.port}\n  command: node tiny-http.mjs\n  artifact: app\n  health: { timeout: 30s }\n`,
-      );
-    }
+    const projects = writeTinyServicesRoot(root, fleet, SERVICES, app);
     const config = fleet.sshConfigPath;
     const fresh = () => {
       const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);

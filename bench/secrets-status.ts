@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { packageRoot } from '../src/package-root.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites } from '../test/harness/test-fleet.js';
-import { withBenchFleet } from './lib/fleet.js';
+import { withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -71,28 +71,13 @@ async function main(): Promise<number> {
     };
 
     const root = join(work, 'root');
-    mkdirSync(root);
-    writeFileSync(
-      join(root, 'mesh-hosts.json'),
-      JSON.stringify({
-        version: 1,
-        hosts: Object.fromEntries(
-          fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }]),
-        ),
-      }),
+    const projects = writeTinyServicesRoot(
+      root,
+      fleet,
+      SERVICES,
+      app,
+      `  secrets:\n    SIGNING_KEY: { env: BENCH_SIGNING_KEY }\n    API_TOKEN: { env: BENCH_API_TOKEN, as: env }\n`,
     );
-    const projects = fleet.hosts.flatMap((h) =>
-      Array.from({ length: SERVICES }, (_, j) => ({ host: h.name, project: `${h.name}-app${j + 1}`, port: 9001 + j })),
-    );
-    for (const p of projects) {
-      mkdirSync(join(root, p.project, 'app'), { recursive: true });
-      writeFileSync(join(root, p.project, 'app', 'tiny-http.mjs'), app);
-      writeFileSync(
-        join(root, p.project, '.infra.yaml'),
-        `apiVersion: infra/v2\nproject: ${p.project}\nprovider: bare-metal\nservice:\n  host: ${p.host}\n  port: ${p.port}\n  command: node tiny-http.mjs\n  artifact: app\n  health: { timeout: 30s }\n` +
-          `  secrets:\n    SIGNING_KEY: { env: BENCH_SIGNING_KEY }\n    API_TOKEN: { env: BENCH_API_TOKEN, as: env }\n`,
-      );
-    }
     const config = fleet.sshConfigPath;
     const fresh = () => {
       const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);

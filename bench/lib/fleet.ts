@@ -1,5 +1,5 @@
 /** The test fleet a benchmark runs on: booted, given a work directory, always torn down. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestFleet } from '../../test/harness/test-fleet.js';
@@ -25,4 +25,38 @@ export async function withBenchFleet<T>(
     await fleet.down();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A fleet root of `perHost` tiny HTTP services on every host of `fleet` (ports 9001…, released
+ * from an `app` directory holding `tiny-http.mjs`), each manifest followed by `extra` lines
+ * (indented under `service:`). Returns the projects.
+ */
+export function writeTinyServicesRoot(
+  root: string,
+  fleet: TestFleet,
+  perHost: number,
+  app: string,
+  extra = '',
+): { host: string; project: string; port: number }[] {
+  mkdirSync(root);
+  writeFileSync(
+    join(root, 'mesh-hosts.json'),
+    JSON.stringify({
+      version: 1,
+      hosts: Object.fromEntries(fleet.hosts.map((h) => [h.name, { alias: h.alias, address: h.address, provider: 'bare-metal', role: 'production' }])),
+    }),
+  );
+  const projects = fleet.hosts.flatMap((h) =>
+    Array.from({ length: perHost }, (_, j) => ({ host: h.name, project: `${h.name}-app${j + 1}`, port: 9001 + j })),
+  );
+  for (const p of projects) {
+    mkdirSync(join(root, p.project, 'app'), { recursive: true });
+    writeFileSync(join(root, p.project, 'app', 'tiny-http.mjs'), app);
+    writeFileSync(
+      join(root, p.project, '.infra.yaml'),
+      `apiVersion: infra/v2\nproject: ${p.project}\nprovider: bare-metal\nservice:\n  host: ${p.host}\n  port: ${p.port}\n  command: node tiny-http.mjs\n  artifact: app\n  health: { timeout: 30s }\n${extra}`,
+    );
+  }
+  return projects;
 }
