@@ -171,8 +171,16 @@ describe('scheduled jobs on real hosts', { skip: realHostsSkipReason(), timeout:
     const watch = (async () => {
       const until = Date.now() + 40_000;
       while (Date.now() < until) {
-        // "[j]ob": the pattern does not match this command's own shell.
-        const runs = Number(await inHost(h, `pgrep -fc '[j]ob[.]sh' || true`)) || 0;
+        // Runs, not processes: a command substitution in the job forks a child with the same
+        // command line for a moment, so only job.sh processes whose parent is not one count.
+        // ("[j]ob": the pattern does not match this command's own shell.)
+        const runs =
+          Number(
+            await inHost(
+              h,
+              `ps -eo pid=,ppid=,args= | awk '/[j]ob[.]sh/ { parent[$1] = $2 } END { n = 0; for (p in parent) if (!(parent[p] in parent)) n++; print n }'`,
+            ),
+          ) || 0;
         most = Math.max(most, runs);
         await sleep(200);
       }
