@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/package-root.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites } from '../test/harness/test-fleet.js';
-import { withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
+import { controlDirs, withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -47,11 +47,7 @@ async function main(): Promise<number> {
     const root = join(work, 'root');
     const projects = writeTinyServicesRoot(root, fleet, SERVICES, app);
     const config = fleet.sshConfigPath;
-    const fresh = () => {
-      const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);
-      mkdirSync(dir, { mode: 0o700 });
-      return dir;
-    };
+    const { fresh, cold } = controlDirs(fleet, work);
     const warmDir = fresh();
     console.error(`deploying ${projects.length} services…`);
     const deployed = await run(process.execPath, [bin, 'deploy', '--all', '--root', root, '--ssh-config', config, '--json'], {
@@ -81,14 +77,6 @@ async function main(): Promise<number> {
       if (r.status !== 0)
         throw new Error(`drift found something on a freshly deployed fleet (exit ${r.status}): ${r.stdout.slice(0, 3000)} ${r.stderr}`);
       return r.ms;
-    };
-    const dropMasters = (dir: string) =>
-      Promise.all(fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir: dir }), '-O', 'exit', '--', h.alias])));
-    const cold = (f: (d: string) => Promise<number>) => async () => {
-      const d = fresh();
-      const ms = await f(d);
-      await dropMasters(d);
-      return ms;
     };
     const times: Record<string, number[]> = { floorCold: [], driftCold: [], floorWarm: [], driftWarm: [] };
     await floor(warmDir);

@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { packageRoot } from '../src/package-root.js';
 import { sshBaseArgs } from '../src/transport/ssh.js';
 import { prerequisites } from '../test/harness/test-fleet.js';
-import { withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
+import { controlDirs, withBenchFleet, writeTinyServicesRoot } from './lib/fleet.js';
 import { fmt, median, run, runMain } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -79,11 +79,7 @@ async function main(): Promise<number> {
       `  secrets:\n    SIGNING_KEY: { env: BENCH_SIGNING_KEY }\n    API_TOKEN: { env: BENCH_API_TOKEN, as: env }\n`,
     );
     const config = fleet.sshConfigPath;
-    const fresh = () => {
-      const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);
-      mkdirSync(dir, { mode: 0o700 });
-      return dir;
-    };
+    const { fresh, cold } = controlDirs(fleet, work);
     const secretEnv = { BENCH_SIGNING_KEY: randomBytes(24).toString('base64url'), BENCH_API_TOKEN: randomBytes(24).toString('base64url') };
     const warmDir = fresh();
     const cli = (args: string[], controlDir: string, extra: NodeJS.ProcessEnv = {}) =>
@@ -116,14 +112,6 @@ async function main(): Promise<number> {
       const r = await cli(['secrets', 'status', '--json'], controlDir);
       if (r.status !== 0) throw new Error(`secrets status is not all current (exit ${r.status}): ${r.stdout.slice(0, 3000)} ${r.stderr}`);
       return r.ms;
-    };
-    const dropMasters = (dir: string) =>
-      Promise.all(fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: config, controlDir: dir }), '-O', 'exit', '--', h.alias])));
-    const cold = (f: (d: string) => Promise<number>) => async () => {
-      const d = fresh();
-      const ms = await f(d);
-      await dropMasters(d);
-      return ms;
     };
     const times: Record<string, number[]> = { floorCold: [], statusCold: [], floorWarm: [], statusWarm: [] };
     await floor(warmDir);

@@ -2,7 +2,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sshBaseArgs } from '../../src/transport/ssh.js';
 import { TestFleet } from '../../test/harness/test-fleet.js';
+import { run } from './measure.js';
 
 type Spec = Parameters<typeof TestFleet.up>[0];
 type Options = Parameters<typeof TestFleet.up>[1];
@@ -59,4 +61,28 @@ export function writeTinyServicesRoot(
     );
   }
   return projects;
+}
+
+/**
+ * ssh control directories for timing cold and warm connections: `fresh()` makes a new one (0700);
+ * `cold(f)` times `f` with a fresh one, then closes the masters it left, so the next cold run
+ * starts with none.
+ */
+export function controlDirs(fleet: TestFleet, work: string) {
+  const fresh = () => {
+    const dir = join(work, `cm-${Math.random().toString(36).slice(2, 8)}`);
+    mkdirSync(dir, { mode: 0o700 });
+    return dir;
+  };
+  const dropMasters = (dir: string) =>
+    Promise.all(
+      fleet.hosts.map((h) => run('ssh', [...sshBaseArgs({ configFile: fleet.sshConfigPath, controlDir: dir }), '-O', 'exit', '--', h.alias])),
+    );
+  const cold = (f: (d: string) => Promise<number>) => async () => {
+    const d = fresh();
+    const ms = await f(d);
+    await dropMasters(d);
+    return ms;
+  };
+  return { fresh, cold };
 }
