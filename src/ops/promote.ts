@@ -26,6 +26,7 @@ import { drillIntervalMs, drillStatus, readEvidence } from '../data/evidence.js'
 import type { Promotion, Service } from '../fleet/model.js';
 import { digestsOf, findApproval, rolledBack, liveRecord, type ApprovalVerdict } from '../promotion/history.js';
 import { appendRecords, LedgerError, type LedgerRecord, type NewRecord, type ReadLedger } from '../promotion/ledger.js';
+import { runtimeOf } from '../runtime/registry.js';
 import { CONTENT_FUNCTION, inspectScript, parseReleaseStates, RELEASE_ID } from '../runtime/release.js';
 import { parseRevertStates } from '../runtime/revert.js';
 import { healthOf, parseProbes, PRELUDE, probePart, records, sections } from '../runtime/shell.js';
@@ -49,7 +50,7 @@ export interface PromoteOptions {
   revertMarginMs?: number;
 }
 
-export type GateName = 'live' | 'recorded' | 'same-bits' | 'observed' | 'drill' | 'approval' | 'rolled-back';
+export type GateName = 'live' | 'recorded' | 'same-bits' | 'same-image' | 'observed' | 'drill' | 'approval' | 'rolled-back';
 
 export interface Gate {
   gate: GateName;
@@ -100,6 +101,8 @@ interface SourceState {
   content: string | null;
   recorded: string | null;
   image: string | null;
+  /** The image the service's container runs (compose: the reference it was created from), null without one. */
+  running: string | null;
   fired: { at: string; release: string | null; reason: string | null } | null;
   sample: Sample;
 }
@@ -115,6 +118,7 @@ if [ -n "$ma_cur" ] && [ -d "$d/releases/$ma_cur" ]; then
   printf '@@recorded\\t%s\\n' "$(sed -n 's/^content=//p' "$d/.history/$ma_cur" 2>/dev/null | tail -n 1)"
   printf '@@image\\t%s\\n' "$(cat "$d/releases/$ma_cur/.manage-apps/image" 2>/dev/null)"
 fi
+${runtimeOf(service).statusPart([rs])}
 ${probePart([rs])}
 `;
 }
@@ -140,7 +144,7 @@ function sampleOf(ops: Ops, service: Service, stdout: string): Sample {
 async function readSource(ops: Ops, service: Service): Promise<SourceState> {
   const host = ops.host(service)!;
   const r = await ops.transport(host).script(sourceScript(ops, service), { timeoutMs: ops.settings.commandTimeoutMs + 60_000 });
-  const empty = { release: null, outcome: null, passedAt: null, content: null, recorded: null, image: null, fired: null };
+  const empty = { release: null, outcome: null, passedAt: null, content: null, recorded: null, image: null, running: null, fired: null };
   if (r.unreachable !== undefined || r.code !== 0)
     return {
       reachable: false,
@@ -160,18 +164,24 @@ async function readSource(ops: Ops, service: Service): Promise<SourceState> {
     content: field('content'),
     recorded: field('recorded'),
     image: field('image'),
+    running: runtimeOf(service).parseStatus([ops.runtime(service)], r.stdout)[0]?.container?.image ?? null,
     fired: revert?.state === 'fired' && revert.at !== undefined ? { at: revert.at, release: revert.release, reason: revert.reason ?? null } : null,
     sample: sampleOf(ops, service, r.stdout),
   };
 }
 
-/** The release, as a gzip'ed tar printed in base64 (the host's own `.manage-apps/` records of its image kept; its compose override, which is the source environment's, left out). */
+/**
+ * The release, as a gzip'ed tar printed in base64. The host's own `.manage-apps/` records are left
+ * out: its compose override is the source environment's, and the image the target pins is the
+ * digest promote checked against the ledger (passed to the target's deploy), not a file read
+ * again from the source.
+ */
 function bundleScript(directory: string, release: string): string {
   return `${PRELUDE}
 rel=${quote(release)}
 r=${quote(directory)}/releases/$rel
 [ -d "$r" ] || { printf 'release %s is not on the host\\n' "$rel" >&2; exit 3; }
-$SUDO tar -c -f - -C "$r" --exclude=./.manage-apps/compose.override.yml . | gzip -c | base64
+$SUDO tar -c -f - -C "$r" --exclude=./.manage-apps . | gzip -c | base64
 `;
 }
 
@@ -285,6 +295,27 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
     })
   )
     return refuse(report.gates.at(-1)!.detail);
+
+  // A compose service: the digest its gate passed with (the ledger's), pinned in the release and run by its container.
+  const recordedImage = typeof recorded!['image_digest'] === 'string' ? recorded!['image_digest'] : digestsOf(ledger.records, release!).image_digest;
+  if (source.compose !== undefined || src.image !== null || recordedImage !== null) {
+    const sameImage = recordedImage !== null && src.image === recordedImage && src.running === recordedImage;
+    if (
+      !gate({
+        gate: 'same-image',
+        ok: sameImage,
+        detail: sameImage
+          ? `image ${recordedImage} pinned and running, as it passed its gate`
+          : recordedImage === null
+            ? `the ledger has no image digest for ${release}: it never passed a gate with a pinned image`
+            : src.image !== recordedImage
+              ? `${from}'s release pins ${src.image ?? 'no image'}, but it passed its gate with ${recordedImage}`
+              : `${from}'s container runs ${src.running ?? 'nothing'}, not ${recordedImage} that passed its gate (an image re-tagged or started by hand)`,
+        fix: `manage-apps deploy ${source.id} (pin and gate the image again) and observe it`,
+      })
+    )
+      return refuse(report.gates.at(-1)!.detail);
+  }
 
   // The window runs from when the release passed its gate, or from a revert that fired since.
   const windowMs = options.observeMs ?? promotion.observeMs;
@@ -467,6 +498,7 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
         artifact: bundle,
         releaseBase: release!,
         expectContent: content!,
+        ...(recordedImage === null ? {} : { imageDigest: recordedImage }),
         ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
         ...(options.revertMarginMs === undefined ? {} : { revertMarginMs: options.revertMarginMs }),
       },

@@ -149,7 +149,7 @@ export async function planDeploy(ops: Ops, service: Service, options: DeployOpti
   const release = options.releaseBase ?? releaseId(artifact.hash);
   const windowS = Math.ceil((readyTimeout(service, options) + options.revertMarginMs) / 1000);
   if (decided.strategy === 'compose') {
-    const imageRef = await composeImageRef(service, options.tag);
+    const imageRef = options.imageDigest ?? (await composeImageRef(service, options.tag));
     entry.release = release;
     entry.artifact = { path: artifact.path, kind: artifact.kind, bytes: artifact.bytes };
     entry.image = imageRef;

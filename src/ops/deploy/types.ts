@@ -28,6 +28,8 @@ export interface DeployOptions {
   releaseBase?: string;
   /** A promotion: the content digest the shipped release must have; anything else is discarded before it is switched to. */
   expectContent?: string;
+  /** A promotion of a compose service: the digest reference (repo@sha256:…) to pull and pin, instead of a tag. */
+  imageDigest?: string;
 }
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;
