@@ -507,7 +507,11 @@ function checkUnits(ctx: RuleContext): void {
   for (const s of ctx.fleet.services) {
     if (unitSkipReason(s) !== undefined) continue;
     try {
-      renderUnit(s, undefined);
+      // Its host: the unit's credential lines depend on the host's systemd (docs/secrets.md).
+      renderUnit(
+        s,
+        ctx.fleet.hosts.find((h) => h.name === s.host),
+      );
       if (s.schedule !== undefined) renderTimer(s, undefined);
     } catch (err) {
       if (!(err instanceof UnitError)) throw err;

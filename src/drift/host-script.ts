@@ -17,7 +17,7 @@ import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
 import { quote, sh } from '../transport/quote.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
-import { ENV_FILE_NAME } from '../secrets/layout.js';
+import { ENV_FILE_NAME, PLAIN_CREDENTIALS_DIR } from '../secrets/layout.js';
 import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
 
 /** Where someone adds to a unit without editing it: `systemctl edit` (/etc), runtime and `set-property` drop-ins. */
@@ -123,7 +123,7 @@ export function driftScript(input: ScriptInput): string {
     parts.push(
       `ma_file ${quote(secretsFingerprintsPath(s))}`,
       `ma_envkeys ${quote(`${dir}/${ENV_FILE_NAME}`)}`,
-      `printf '@@creds\\t%s\\t%s\\n' ${quote(dir)} "$($SUDO find ${quote(`${dir}/`)} -maxdepth 1 -name '*.cred' -printf '%f ' 2>/dev/null)"`,
+      `printf '@@creds\\t%s\\t%s\\n' ${quote(dir)} "$($SUDO find ${quote(`${dir}/`)} -maxdepth 1 -name '*.cred' -printf '%f ' 2>/dev/null; $SUDO find ${quote(`${dir}/${PLAIN_CREDENTIALS_DIR}/`)} -mindepth 1 -maxdepth 1 -type f -printf '%f.cred ' 2>/dev/null)"`,
     );
   }
   // Env files holding database credentials: their names, and the values of the variables that are not secret.

@@ -56,6 +56,7 @@ export function buildFleet(root: string, manifests: readonly LoadedManifest[], i
       if (h.private_ip !== undefined) host.privateIp = h.private_ip;
       if (h.lan !== undefined) host.lan = h.lan;
       if (h.frozen !== undefined) host.frozen = h.frozen;
+      if (h.systemd !== undefined) host.systemd = h.systemd;
       if (h.wireguard !== undefined) host.wireguard = h.wireguard;
       if (h.description !== undefined) host.description = h.description;
       if (h.owner !== undefined) host.owner = h.owner;

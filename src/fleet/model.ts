@@ -28,6 +28,8 @@ export interface Host {
   local: boolean;
   ephemeral: boolean;
   gpus: number;
+  /** Its systemd major version as the inventory gives it (only given for one older than 250). */
+  systemd?: number;
   frozen?: { since?: string; reason?: string; carries: string[] };
   wireguard?: InventoryHost['wireguard'];
   description?: string;

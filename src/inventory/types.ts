@@ -24,6 +24,8 @@ export interface InventoryHost {
   local?: boolean;
   ephemeral?: boolean;
   gpus?: number;
+  /** The host's systemd major version, when older than 250: credentials go as root-only files (docs/secrets.md). */
+  systemd?: number;
   frozen?: { since?: string; reason?: string; carries: string[] };
   wireguard?: { public_key?: string; endpoint?: string; private_key_path?: string; behind_nat?: boolean };
   owner?: string;

@@ -32,7 +32,7 @@ import { RELAX_VALUE, STATE_DIRECTORY, UNIT_DIRECTIVES } from '../manifest/harde
 import { byCodePoint, renderProblem, type RenderOutput, type Skipped } from './common.js';
 import { defaultLocator, type Locator } from '../source/locator.js';
 import { shown } from '../text/plain.js';
-import { credentialFile, currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT } from '../secrets/layout.js';
+import { credentialFile, credentialStore, currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT, plainCredentialFile } from '../secrets/layout.js';
 import { jobConditionScript, jobRecordScript, jobTimer } from '../fleet/schedule.js';
 
 export const RESTART_SEC = '5s';
@@ -187,7 +187,7 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
   if (job !== undefined) lines[lines.length - 1] = 'Type=oneshot';
   lines.push(`WorkingDirectory=${workdir}`);
   if (service.envFile !== undefined) lines.push(`EnvironmentFile=-${service.envFile}`);
-  lines.push(...secretLines(service));
+  lines.push(...secretLines(service, host));
   if (service.port !== undefined) lines.push(`Environment=PORT=${service.port}`);
   for (const [key, value] of Object.entries(service.env ?? {})) lines.push(`Environment=${environmentAssignment(key, value)}`);
   if (job === undefined) lines.push(`ExecStart=${exec}`, 'Restart=on-failure', `RestartSec=${RESTART_SEC}`);
@@ -218,15 +218,31 @@ export function renderUnit(service: Service, host: Host | undefined, options: Un
 /**
  * service.secrets (docs/secrets.md): credentials systemd decrypts for the service at start
  * ($CREDENTIALS_DIRECTORY, not inherited by child processes' environments), and the env file of
- * the ones it reads as variables; both through `current`, which `secrets push` switches.
+ * the ones it reads as variables; both through `current`, which `secrets push` switches. On a host
+ * whose inventory gives a systemd older than 250 (no systemd-creds), credentials are root-only
+ * plain files loaded with LoadCredential= (247 and later); older still has no credentials.
  */
-function secretLines(service: Service): string[] {
+function secretLines(service: Service, host: Host | undefined): string[] {
   const secrets = service.secrets ?? [];
   if (secrets.length === 0) return [];
   const at = (file: string) => currentPath(HOST_SECRETS_ROOT, service.environment, service.project, file);
   const lines: string[] = [];
   if (secrets.some((d) => d.delivery === 'env')) lines.push(`EnvironmentFile=-${at(ENV_FILE_NAME)}`);
-  for (const d of secrets) if (d.delivery === 'credential') lines.push(`LoadCredentialEncrypted=${d.name}:${at(credentialFile(d.name))}`);
+  const store = credentialStore(host?.systemd);
+  for (const d of secrets) {
+    if (d.delivery !== 'credential') continue;
+    if (store === 'none')
+      throw new UnitError(
+        `${host!.name} runs systemd ${host!.systemd}, which has no credentials (247 brought them): ${d.name} cannot be one there`,
+        ['service', 'secrets', d.name],
+        'declare it with as: env (docs/secrets.md), or correct "systemd" for that host in the inventory',
+      );
+    lines.push(
+      store === 'file'
+        ? `LoadCredential=${d.name}:${at(plainCredentialFile(d.name))}`
+        : `LoadCredentialEncrypted=${d.name}:${at(credentialFile(d.name))}`,
+    );
+  }
   return lines;
 }
 

@@ -39,6 +39,7 @@ import {
   type SecretsDirTarget,
 } from './host-scripts.js';
 import { SecretResolver, type Resolved } from './resolve.js';
+import { credentialStore, SYSTEMD_LOAD_CREDENTIAL_SINCE } from './layout.js';
 
 export type SecretState = 'current' | 'stale' | 'missing' | 'unresolvable';
 
@@ -267,6 +268,25 @@ async function runsNow(ops: Ops, host: Host, s: Service, state: HostSecretsState
   return parseHostStatus(input, r.stdout).services.find((x) => x.id === s.id)?.state?.active === 'active';
 }
 
+/**
+ * Why credentials cannot go to this host as its units are rendered, or undefined when they can:
+ * the inventory's `systemd` (which decides the unit's LoadCredentialEncrypted= or LoadCredential=)
+ * checked against the host's own, read in the same round trip as its secrets.
+ */
+export function credentialRefusal(host: Host, state: Pick<HostSecretsState, 'creds' | 'systemd'>): string | undefined {
+  const store = credentialStore(host.systemd);
+  const runs = state.systemd > 0 ? `systemd ${state.systemd}` : 'a systemd whose version it does not tell';
+  if (store === 'none' || (state.systemd > 0 && state.systemd < SYSTEMD_LOAD_CREDENTIAL_SINCE))
+    return `${host.name} runs ${runs}, which has no credentials (247 brought them): declare them with as: env`;
+  if (store === 'encrypted' && !state.creds)
+    return (
+      `${host.name} runs ${runs}, without systemd-creds (250 brought it): credentials cannot be encrypted there; ` +
+      `give "systemd": ${state.systemd > 0 ? state.systemd : '<its version>'} for ${host.name} in the inventory and deploy again, ` +
+      'so its units load them from root-only files (LoadCredential=), or declare them with as: env'
+    );
+  return undefined;
+}
+
 export type PushOutcome = 'delivered' | 'unchanged' | 'would-deliver' | 'held' | 'failed';
 
 export interface PushServiceResult {
@@ -309,6 +329,7 @@ function buildGeneration(
   s: Service,
   resolved: Map<string, Resolved>,
   salt: string,
+  store: 'encrypted' | 'file',
 ): { ok: true; write: GenerationWrite } | { ok: false; reason: string } {
   const credentials: GenerationWrite['credentials'] = [];
   const env: string[] = [];
@@ -332,6 +353,7 @@ function buildGeneration(
       project: s.project,
       ...(s.runAs === undefined ? {} : { owner: s.runAs }),
       credentials,
+      ...(credentials.length > 0 && store === 'file' ? { credentialStore: 'file' as const } : {}),
       ...(env.length === 0 ? {} : { envFile: `${env.join('\n')}\n` }),
       fingerprints: `${fp.join('\n')}\n`,
     },
@@ -396,9 +418,10 @@ export async function pushSecrets(
       // Rotation of one name: the service's other secrets are delivered as they are now (they are in the same generation).
       const needsRestartOnly = result.changed.length === 0 && row.restart_pending;
       if (result.changed.length === 0 && !needsRestartOnly) continue;
-      if (s.secrets!.some((d) => d.delivery === 'credential') && !state.creds) {
+      const refused = s.secrets!.some((d) => d.delivery === 'credential') ? credentialRefusal(g.host, state) : undefined;
+      if (refused !== undefined) {
         result.outcome = 'failed';
-        result.reason = `${g.host.name} has no systemd-creds (systemd older than 250): credentials cannot be delivered there; declare as: env`;
+        result.reason = refused;
         continue;
       }
       if (options.dryRun) {
@@ -411,7 +434,7 @@ export async function pushSecrets(
         writes.push({ s, write: undefined as unknown as GenerationWrite, result });
         continue;
       }
-      const gen = buildGeneration(s, res, salt);
+      const gen = buildGeneration(s, res, salt, credentialStore(g.host.systemd) === 'file' ? 'file' : 'encrypted');
       if (!gen.ok) {
         result.outcome = 'failed';
         result.reason = redact(gen.reason);

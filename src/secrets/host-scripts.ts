@@ -52,6 +52,8 @@ export interface HostSecretsState {
   salt: string;
   /** systemd-creds is on the host (systemd ≥ 250). */
   creds: boolean;
+  /** The host's systemd major version (`systemctl --version`), 0 when it could not be told. */
+  systemd: number;
   services: Map<string, ServiceSecretsState>;
 }
 
@@ -90,6 +92,7 @@ if [ -n "$ma_cur" ]; then $SUDO cat -- ${d}/current/fingerprints 2>/dev/null | w
   return `${PRELUDE}${modePrelude(root, asRoot)}main() {
 printf '@@salt\\t%s\\n' "$($SUDO cat -- "$MA_R/salt" 2>/dev/null | head -n 1)"
 if command -v systemd-creds >/dev/null 2>&1; then printf '@@creds\\tyes\\n'; else printf '@@creds\\tno\\n'; fi
+printf '@@systemd\\t%s\\n' "$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \\([0-9]*\\).*/\\1/p')"
 ${parts.join('\n')}
 }
 main
@@ -97,10 +100,11 @@ main
 }
 
 export function parseRead(output: string): HostSecretsState {
-  const state: HostSecretsState = { salt: '', creds: false, services: new Map() };
+  const state: HostSecretsState = { salt: '', creds: false, systemd: 0, services: new Map() };
   for (const [kind, a, b, c, d, e, f] of records(output)) {
     if (kind === 'salt') state.salt = /^[0-9a-f]{64}$/.test(a ?? '') ? a! : '';
     else if (kind === 'creds') state.creds = a === 'yes';
+    else if (kind === 'systemd') state.systemd = /^[0-9]{1,4}$/.test(a ?? '') ? Number(a) : 0;
     else if (kind === 'dir' && a !== undefined)
       state.services.set(a, {
         id: a,
@@ -171,6 +175,10 @@ while IFS=' ' read -r kind a b; do
     cred)
       command -v systemd-creds >/dev/null 2>&1 || fail "systemd-creds is not on this host (systemd older than 250)"
       printf '%s' "$b" | base64 -d | systemd-creds encrypt --name="$a" - "$new/$a.cred" >/dev/null 2>&1 || fail "systemd-creds encrypt failed for $a" ;;
+    credfile)
+      # systemd older than 250: a plain file root alone reads (0400) in a directory root alone enters (0700), for LoadCredential=.
+      [ -d "$new/credentials" ] || mkdir -m 0700 -- "$new/credentials" || fail "cannot create $new/credentials"
+      printf '%s' "$b" | base64 -d > "$new/credentials/$a" && chmod 0400 -- "$new/credentials/$a" || fail "cannot write the credential $a" ;;
     envfile)
       printf '%s' "$a" | base64 -d > "$new/secrets.env" || fail "cannot write secrets.env"
       if [ "$owner" != - ]; then chown -- "$owner:" "$new/secrets.env" 2>/dev/null || fail "user $owner does not exist on this host"; fi ;;
@@ -203,6 +211,8 @@ export interface GenerationWrite {
   owner?: string;
   /** Credentials to encrypt on the host: name → value. */
   credentials: { name: string; value: string }[];
+  /** `file`: the credentials go as root-only plain files (LoadCredential=, systemd older than 250), not encrypted. */
+  credentialStore?: 'encrypted' | 'file';
   /** The whole secrets.env, when the service takes env variables. */
   envFile?: string;
   /** The whole fingerprints file. */
@@ -275,7 +285,7 @@ export function writeScript(root: string, asRoot: boolean, writes: readonly Gene
     const owner = w.owner === undefined ? '-' : validName('user', w.owner);
     const payload = [
       ...(salt === undefined ? [] : [`salt ${salt}`]),
-      ...w.credentials.map((c) => `cred ${c.name} ${b64(c.value)}`),
+      ...w.credentials.map((c) => `${w.credentialStore === 'file' ? 'credfile' : 'cred'} ${c.name} ${b64(c.value)}`),
       ...(w.envFile === undefined ? [] : [`envfile ${b64(w.envFile)}`]),
       `fp ${b64(w.fingerprints)}`,
       'end',

@@ -20,3 +20,23 @@ export function currentPath(root: string, environment: string, project: string, 
 }
 
 export const credentialFile = (name: string) => `${name}.cred`;
+
+/**
+ * How credentials reach a rendered unit on a host: `encrypted` by systemd-creds and loaded with
+ * LoadCredentialEncrypted= (systemd 250 and later), or `file`, a root-only plain file loaded with
+ * LoadCredential= (systemd 247 to 249, which have credentials but no systemd-creds). Older
+ * systemd has no credentials at all: `none`.
+ */
+export type CredentialStore = 'encrypted' | 'file' | 'none';
+export const SYSTEMD_CREDS_SINCE = 250;
+export const SYSTEMD_LOAD_CREDENTIAL_SINCE = 247;
+
+/** The store for a host whose systemd is `version` (undefined: not given, a current systemd). */
+export function credentialStore(version: number | undefined): CredentialStore {
+  if (version === undefined || version >= SYSTEMD_CREDS_SINCE) return 'encrypted';
+  return version >= SYSTEMD_LOAD_CREDENTIAL_SINCE ? 'file' : 'none';
+}
+
+/** The root-only directory (0700) of a generation holding its plain credential files (0400), for the `file` store. */
+export const PLAIN_CREDENTIALS_DIR = 'credentials';
+export const plainCredentialFile = (name: string) => `${PLAIN_CREDENTIALS_DIR}/${name}`;
