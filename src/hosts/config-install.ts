@@ -20,6 +20,7 @@
 import { WRITTEN_FUNCTION } from '../runtime/fingerprint.js';
 import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
 import { PRELUDE } from '../runtime/shell.js';
+import { keepQueuedConnectionsStep } from './edge-kernel.js';
 import { quote, validName } from '../transport/quote.js';
 
 export type ConfigKind = 'caddy' | 'wireguard';
@@ -66,7 +67,7 @@ function reloadStep(c: ConfigInstall): string {
   if (c.kind === 'caddy') {
     const unit = quote(validName('unit', c.unit ?? 'caddy.service'));
     return String.raw`unit=${unit}
-if ! systemctl is-active --quiet "$unit"; then
+${keepQueuedConnectionsStep('')}if ! systemctl is-active --quiet "$unit"; then
   if out=$(systemctl start "$unit" 2>&1); then rec reload started "$unit was not running: started"; else rollback "$unit would not start: $(short "$out")"; exit 0; fi
 else
   # The admin endpoint the running Caddy listens on: the socket the rendered config puts it on,

@@ -17,6 +17,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EDGE_SYSCTL_FILE, MIGRATE_REQ } from '../../src/hosts/edge-kernel.js';
 import { loadFleet } from '../../src/load/fleet.js';
 import { installConfigs, type InstalledConfig } from '../../src/ops/install-configs.js';
 import { resolveSettings } from '../../src/ops/settings.js';
@@ -225,6 +226,7 @@ describe(
       );
       assert.equal(await caddyfile(), packageCaddyfile);
       assert.equal(await inHost(EDGE, 'ls -a /etc/caddy | grep -c manage-apps || true'), '0', 'no temporary file left');
+      assert.equal(await inHost(EDGE, `cat ${MIGRATE_REQ}`), '0', 'a dry run leaves the kernel setting alone');
     });
 
     test("--apply installs the Caddyfile (the package's kept as .bak), Caddy takes it through its admin endpoint, and serves the site", async () => {
@@ -239,6 +241,14 @@ describe(
       assert.equal(await inHost(EDGE, 'cat /etc/caddy/Caddyfile.bak'), packageCaddyfile);
       // The running Caddy now has the admin API on its socket (it was on localhost:2019 before).
       assert.equal(await inHost(EDGE, 'test -S /var/lib/caddy/admin.sock && echo socket'), 'socket');
+      // Caddy's reload closes its old SO_REUSEPORT listener: the kernel now hands connections queued
+      // on it to the new one (instead of resetting them), now and after a reboot (src/hosts/edge-kernel.ts).
+      assert.equal(await inHost(EDGE, `cat ${MIGRATE_REQ}`), '1');
+      assert.equal(
+        await inHost(EDGE, `stat -c '%U %a' ${EDGE_SYSCTL_FILE} && grep -x 'net.ipv4.tcp_migrate_req = 1' ${EDGE_SYSCTL_FILE}`),
+        'root 644\nnet.ipv4.tcp_migrate_req = 1',
+      );
+      assert.equal(await inHost(EDGE, "ls -a /etc/sysctl.d | grep -c '^[.]manage-apps-edge' || true"), '0', 'no temporary file left');
       await eventually('the edge serves the site over TLS', 20_000, async () => (await served(SHOP)).text === '200 shop');
       const again = await apply('caddy');
       assert.equal(again.run.status, 0);

@@ -14,6 +14,7 @@ import { quote } from '../../transport/quote.js';
 import { PRELUDE, records } from '../../runtime/shell.js';
 import type { Transport } from '../../transport/types.js';
 import { CADDY_ADMIN_SOCKET } from '../../render/caddy.js';
+import { keepQueuedConnectionsStep } from '../../hosts/edge-kernel.js';
 import type { Ops } from '../context.js';
 
 export interface EdgeRoute {
@@ -83,7 +84,7 @@ pa=\${cfg%%"$da"*}; pb=\${cfg%%"$db"*}
 if [ \${#pa} -lt \${#pb} ]; then first=${a}; else first=${b}; fi
 [ "$first" = ${to} ] && { printf '@@edge\\talready\\n'; exit 0; }
 new=$(printf '%s' "$cfg" | sed -e ${quote(sub(to, 'MA_SWAP'))} -e ${quote(sub(other, to))} -e ${quote(sub('MA_SWAP', other))})
-out=$(printf '%s' "$new" | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
+${keepQueuedConnectionsStep('$SUDO')}out=$(printf '%s' "$new" | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@edge\\tswitched\\n'
 `;
 }

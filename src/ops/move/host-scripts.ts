@@ -5,6 +5,7 @@
  */
 import { CADDYFILE_PATH } from '../../hosts/config-install.js';
 import { CADDY_ADMIN_SOCKET } from '../../render/caddy.js';
+import { keepQueuedConnectionsStep } from '../../hosts/edge-kernel.js';
 import { ENV_PRELUDE } from '../../data/envfile.js';
 import { PRELUDE } from '../../runtime/shell.js';
 import { quote, validName } from '../../transport/quote.js';
@@ -57,7 +58,7 @@ case $cfg in
 *"$new"*) printf '@@edge\\talready\\n'; exit 0 ;;
 *) printf '@@edge\\tmissing\\t%s\\n' ${quote(`the running Caddy config dials neither ${from} nor ${to}: run \`manage-apps net caddy --apply\``)}; exit 0 ;;
 esac
-out=$(printf '%s' "$cfg" | sed -e ${quote(json)} | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
+${keepQueuedConnectionsStep('$SUDO')}out=$(printf '%s' "$cfg" | sed -e ${quote(json)} | admin --max-time 20 -X POST -H 'Content-Type: application/json' --data-binary @- "http://caddy/load" 2>&1) || { printf '@@edge\\terror\\tCaddy refused the config: %s\\n' "$(printf '%s' "$out" | head -c 300 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@edge\\tswitched\\n'
 `;
 }
