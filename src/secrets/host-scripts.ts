@@ -67,28 +67,73 @@ MA_DM=${asRoot ? '0711' : '0700'}
 ${asRoot ? '' : 'SUDO=\n'}`;
 }
 
-/** One round trip: the salt, whether systemd-creds exists, and per service its generations and fingerprints. */
+/**
+ * Joins what the few commands of readScript printed into the records parseRead reads, in one
+ * awk (POSIX: mawk, gawk, busybox): per target, in order, `@@dir` then its `@@fp` lines. Input
+ * through the environment (no escape processing): MA_T the targets ("id<TAB>unit<TAB>dir"),
+ * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S `systemctl show` of the units (one block
+ * per unit, in the order asked), MA_P `ps` (pid, seconds running), MA_N now, MA_F the
+ * fingerprints files through `grep -H` ("path:line", the path ending in /current/fingerprints).
+ */
+const JOIN_AWK = String.raw`BEGIN {
+  nt = split(ENVIRON["MA_T"], T, "\n")
+  m = split(ENVIRON["MA_L"], L, "\n")
+  for (i = 1; i <= m; i++) if (split(L[i], f, "\t") >= 3) { tgt[f[1]] = f[2]; mt = f[3]; sub(/\..*/, "", mt); mtime[f[1]] = mt }
+  m = split(ENVIRON["MA_S"], S, "\n"); b = 1
+  for (i = 1; i <= m; i++) {
+    if (S[i] == "") { b++; continue }
+    if (S[i] ~ /^ActiveState=/) act[b] = substr(S[i], 13)
+    else if (S[i] ~ /^MainPID=/) pid[b] = substr(S[i], 9)
+  }
+  m = split(ENVIRON["MA_P"], P, "\n")
+  for (i = 1; i <= m; i++) if (split(P[i], f, " ") >= 2) et[f[1]] = f[2]
+  m = split(ENVIRON["MA_F"], F, "\n")
+  for (i = 1; i <= m; i++) if (match(F[i], /\/current\/fingerprints:/)) { k = substr(F[i], 1, RSTART + RLENGTH - 2); n[k]++; fp[k, n[k]] = substr(F[i], RSTART + RLENGTH) }
+  now = ENVIRON["MA_N"] + 0; u = 0
+  for (i = 1; i <= nt; i++) {
+    if (split(T[i], t, "\t") < 3) continue
+    d = t[3]; cur = tgt[d "/current"]; sw = (d "/current") in mtime ? mtime[d "/current"] : 0
+    if (t[2] == "") { older = "-"; a = "-" }
+    else {
+      u++; a = act[u]; older = 0; p = pid[u] + 0
+      if (p > 0 && sw + 0 > 0 && (p in et) && now - et[p] < sw + 0) older = 1
+    }
+    printf "@@dir\t%s\t%s\t%s\t%s\t%s\t%s\n", t[1], cur, tgt[d "/previous"], sw, older, a
+    k = d "/current/fingerprints"
+    if (cur != "") for (j = 1; j <= n[k]; j++) printf "@@fp\t%s\t%s\n", t[1], fp[k, j]
+  }
+}`;
+
+/**
+ * One round trip: the salt, whether systemd-creds exists, and per service its generations and
+ * fingerprints. A fixed handful of processes whatever the number of services (one find for the
+ * links, one systemctl and one ps for the units, one grep for the fingerprints, one awk to join
+ * them): every fork costs on a busy host, and `systemctl` most of all.
+ */
 export function readScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[]): string {
-  const parts = targets.map((t) => {
-    const d = quote(serviceSecretsDir(root, t.environment, t.project));
-    const id = quote(t.id);
-    const unit =
-      t.unit === undefined
-        ? 'ma_older=-; ma_act=-'
-        : `ma_older=0
-ma_act=$(systemctl is-active -- ${quote(validName('unit', t.unit))} 2>/dev/null)
-ma_pid=$(systemctl show -p MainPID --value -- ${quote(validName('unit', t.unit))} 2>/dev/null)
-if [ "\${ma_pid:-0}" -gt 0 ] 2>/dev/null && [ "$ma_sw" -gt 0 ]; then
-  ma_et=$(ps -o etimes= -p "$ma_pid" 2>/dev/null | tr -d ' ')
-  if [ -n "$ma_et" ] && [ $(( $(date +%s) - ma_et )) -lt "$ma_sw" ]; then ma_older=1; fi
-fi`;
-    return `ma_cur=$($SUDO readlink -- ${d}/current 2>/dev/null || true)
-ma_prev=$($SUDO readlink -- ${d}/previous 2>/dev/null || true)
-ma_sw=$($SUDO stat -c %Y -- ${d}/current 2>/dev/null || echo 0)
-${unit}
-printf '@@dir\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' ${id} "$ma_cur" "$ma_prev" "$ma_sw" "$ma_older" "$ma_act"
-if [ -n "$ma_cur" ]; then $SUDO cat -- ${d}/current/fingerprints 2>/dev/null | while IFS= read -r l; do case $l in '#'*) ;; *) printf '@@fp\\t%s\\t%s\\n' ${id} "$l" ;; esac; done; fi`;
-  });
+  const dirs = targets.map((t) => serviceSecretsDir(root, t.environment, t.project));
+  const units = targets.flatMap((t) => (t.unit === undefined ? [] : [validName('unit', t.unit)]));
+  const links = dirs.flatMap((d) => [`${d}/current`, `${d}/previous`]).map(quote);
+  const spec = targets.map((t, i) => `${t.id}\t${t.unit ?? ''}\t${dirs[i]}`).join('\n');
+  const parts =
+    targets.length === 0
+      ? []
+      : [
+          // The links themselves (no -L): their targets and when they last switched. A find
+          // without -printf (not GNU) prints nothing: then readlink, one by one.
+          `ma_l=$($SUDO find ${links.join(' ')} -maxdepth 0 -printf '%p\\t%l\\t%T@\\n' 2>/dev/null)`,
+          `[ -n "$ma_l" ] || ma_l=$(for ma_p in ${links.join(' ')}; do ma_t=$($SUDO readlink -- "$ma_p" 2>/dev/null) && printf '%s\\t%s\\t0\\n' "$ma_p" "$ma_t"; done)`,
+          ...(units.length === 0
+            ? ['ma_s=; ma_ps=; ma_n=0']
+            : [
+                `ma_s=$(systemctl show -p ActiveState,MainPID -- ${units.map(quote).join(' ')} 2>/dev/null)`,
+                `ma_pids=; for ma_w in $ma_s; do case $ma_w in MainPID=[1-9]*) ma_pids="$ma_pids,\${ma_w#MainPID=}" ;; esac; done`,
+                `ma_ps=; [ -z "$ma_pids" ] || ma_ps=$(ps -o pid=,etimes= -p "\${ma_pids#,}" 2>/dev/null)`,
+                `ma_n=$(date +%s)`,
+              ]),
+          `ma_f=$($SUDO grep -s -H -v '^#' -- ${dirs.map((d) => quote(`${d}/current/fingerprints`)).join(' ')})`,
+          `MA_T=${quote(spec)} MA_L="$ma_l" MA_S="$ma_s" MA_P="$ma_ps" MA_N="$ma_n" MA_F="$ma_f" awk ${quote(JOIN_AWK)} </dev/null`,
+        ];
   return `${PRELUDE}${modePrelude(root, asRoot)}main() {
 printf '@@salt\\t%s\\n' "$($SUDO cat -- "$MA_R/salt" 2>/dev/null | head -n 1)"
 if command -v systemd-creds >/dev/null 2>&1; then printf '@@creds\\tyes\\n'; else printf '@@creds\\tno\\n'; fi

@@ -1,0 +1,165 @@
+// The read of `secrets status` (and of push's first round trip), run by a real sh: a local tree
+// of generations (links, fingerprints files with comments) read through each awk this machine
+// has (mawk, the Debian default, and busybox's), and on a real test host with real systemd units
+// (active, inactive, one whose process started before its secrets switched, one after).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseRead, readScript, type HostSecretsState, type SecretsDirTarget, type ServiceSecretsState } from '../../src/secrets/host-scripts.js';
+import { serviceSecretsDir } from '../../src/secrets/layout.js';
+import { quote } from '../../src/transport/quote.js';
+import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
+
+const FP = (name: string, delivery: string, hex: string) => `${name}\t${delivery}\thmac-sha256:${hex}`;
+
+/** A tree as push leaves it: per service a generation directory, `current` (and maybe `previous`) links to generations. */
+function writeTree(root: string): void {
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'salt'), `${'ab'.repeat(32)}\n`);
+  const gen = (dir: string, name: string, fingerprints: string) => {
+    mkdirSync(join(dir, name), { recursive: true });
+    writeFileSync(join(dir, name, 'fingerprints'), fingerprints);
+  };
+  const a = serviceSecretsDir(root, 'prod', 'alpha');
+  gen(a, 'g.2', `# fingerprints, written by manage-apps\n${FP('SIGNING_KEY', 'credential', 'aa')}\n\n${FP('API_TOKEN', 'env', 'bb')}\n`);
+  gen(a, 'g.1', `${FP('SIGNING_KEY', 'credential', '00')}\n`);
+  symlinkSync('g.2', join(a, 'current'));
+  symlinkSync('g.1', join(a, 'previous'));
+  // Nothing delivered yet, but a generation lies there (a push cut before its switch): not read.
+  const b = serviceSecretsDir(root, 'prod', 'beta');
+  gen(b, 'g.9', `${FP('SIGNING_KEY', 'credential', 'cc')}\n`);
+  // Another environment (an id with a colon), an empty fingerprints file.
+  const c = serviceSecretsDir(root, 'staging', 'gamma');
+  gen(c, 'g.3', '# fingerprints\n');
+  symlinkSync('g.3', join(c, 'current'));
+}
+
+const TARGETS: SecretsDirTarget[] = [
+  { id: 'alpha', environment: 'prod', project: 'alpha' },
+  { id: 'beta', environment: 'prod', project: 'beta' },
+  { id: 'gamma:staging', environment: 'staging', project: 'gamma' },
+  // Not on this host at all.
+  { id: 'delta', environment: 'prod', project: 'delta' },
+];
+
+const plain = (state: HostSecretsState) => ({ ...state, services: Object.fromEntries(state.services) });
+
+function expected(root: string): ReturnType<typeof plain> {
+  const switched = (dir: string) => Math.floor(lstatSync(join(dir, 'current')).mtimeMs / 1000);
+  const row = (id: string, current: string, previous: string, switchedAt: number, fingerprints: ServiceSecretsState['fingerprints']) => ({
+    id,
+    current,
+    previous,
+    switchedAt,
+    runningOlder: false,
+    active: false,
+    fingerprints,
+  });
+  return {
+    salt: 'ab'.repeat(32),
+    creds: spawnSync('sh', ['-c', 'command -v systemd-creds']).status === 0,
+    services: {
+      alpha: row('alpha', 'g.2', 'g.1', switched(serviceSecretsDir(root, 'prod', 'alpha')), [
+        { name: 'SIGNING_KEY', delivery: 'credential', fingerprint: 'hmac-sha256:aa' },
+        { name: 'API_TOKEN', delivery: 'env', fingerprint: 'hmac-sha256:bb' },
+      ]),
+      beta: row('beta', '', '', 0, []),
+      'gamma:staging': row('gamma:staging', 'g.3', '', switched(serviceSecretsDir(root, 'staging', 'gamma')), []),
+      delta: row('delta', '', '', 0, []),
+    },
+  };
+}
+
+describe('secrets read script on this machine', () => {
+  let work = '';
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'manage-apps-secrets-read-'));
+    writeTree(join(work, 'secrets'));
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  const awks: [string, string][] = [['mawk', '/usr/bin/mawk']];
+  if (existsSync('/usr/bin/busybox')) awks.push(['busybox awk', '/usr/bin/busybox']);
+  for (const [name, binary] of awks)
+    test(`every service's generations and fingerprints, joined by ${name}`, () => {
+      // A directory whose awk is this one, first on PATH.
+      const bin = join(work, `bin-${name.replace(' ', '-')}`);
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'awk'), `#!/bin/sh\nexec ${binary}${binary.endsWith('busybox') ? ' awk' : ''} "$@"\n`, { mode: 0o755 });
+      const root = join(work, 'secrets');
+      const r = spawnSync('sh', ['-s'], {
+        input: readScript(root, false, TARGETS),
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(plain(parseRead(r.stdout)), expected(root), r.stdout);
+    });
+
+  test('no service: the salt and nothing else', () => {
+    const root = join(work, 'secrets');
+    const r = spawnSync('sh', ['-s'], { input: readScript(root, false, []), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(parseRead(r.stdout).services.size, 0);
+    assert.equal(parseRead(r.stdout).salt, 'ab'.repeat(32));
+  });
+});
+
+describe('secrets read script on a real host with systemd units', { skip: realHostsSkipReason(), timeout: 180_000 }, () => {
+  let fleet: TestFleet;
+  before(async () => {
+    fleet = await TestFleet.up({ count: 1 }, { connectTimeoutSec: 5 });
+    await fleet.waitForSystemState(fleet.hosts[0]!);
+  });
+  after(async () => {
+    await fleet?.down();
+  });
+
+  test('active and inactive units; a process older than its last switch is told from a newer one', async () => {
+    const host = fleet.hosts[0]!;
+    const root = '/var/lib/manage-apps/secrets';
+    const dir = (p: string) => serviceSecretsDir(root, 'prod', p);
+    const unit = (p: string) => `[Unit]\nDescription=${p}\n[Service]\nExecStart=/bin/sleep 600\n`;
+    const setup = [
+      ...['older', 'newer', 'stopped'].map((p) => `printf '%s' ${quote(unit(p))} > /etc/systemd/system/${p}.service`),
+      'systemctl daemon-reload',
+      'systemctl start older.service newer.service',
+      // older switched after its process started (restart pending); newer switched before it.
+      ...['older', 'newer', 'stopped'].map(
+        (p) =>
+          `mkdir -p ${dir(p)}/g.1 && printf '%s\\n' ${quote(FP('K', 'credential', p === 'older' ? '11' : '22'))} > ${dir(p)}/g.1/fingerprints && ln -s g.1 ${dir(p)}/current`,
+      ),
+      `touch -h -d '@'$(( $(date +%s) + 30 )) ${dir('older')}/current`,
+      `touch -h -d '@'$(( $(date +%s) - 3600 )) ${dir('newer')}/current ${dir('stopped')}/current`,
+      `printf '%s\\n' ${'cd'.repeat(32)} > ${root}/salt`,
+    ].join(' && ');
+    const made = await fleet.ssh(host, setup);
+    assert.equal(made.exitCode, 0, made.stderr);
+    const targets: SecretsDirTarget[] = ['older', 'newer', 'stopped', 'absent'].map((p) => ({
+      id: p,
+      environment: 'prod',
+      project: p,
+      unit: `${p}.service`,
+    }));
+    const r = await fleet.ssh(host, `sh -c ${quote(readScript(root, true, targets))}`);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const state = parseRead(r.stdout);
+    assert.equal(state.salt, 'cd'.repeat(32));
+    const got = Object.fromEntries(
+      [...state.services].map(([id, s]) => [
+        id,
+        { current: s.current, active: s.active, runningOlder: s.runningOlder, fp: s.fingerprints.map((f) => f.fingerprint) },
+      ]),
+    );
+    assert.deepEqual(got, {
+      older: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:11'] },
+      newer: { current: 'g.1', active: true, runningOlder: false, fp: ['hmac-sha256:22'] },
+      stopped: { current: 'g.1', active: false, runningOlder: false, fp: ['hmac-sha256:22'] },
+      absent: { current: '', active: false, runningOlder: false, fp: [] },
+    });
+    assert.ok(state.services.get('older')!.switchedAt > Date.now() / 1000, "the switch time is the link's own");
+  });
+});
