@@ -129,7 +129,8 @@ export function parseHostRead(output: string): HostRead {
       envKeys.set(
         r[1],
         r[2] === 'file'
-          ? { state: 'present', keys: (r[3] ?? '').split(' ').filter(Boolean) }
+          ? // Each name once, in one order (the host lists them as the file has them).
+            { state: 'present', keys: [...new Set((r[3] ?? '').split(' ').filter(Boolean))].sort() }
           : { state: r[2] === '-' ? 'absent' : r[2] === 'link' ? 'link' : 'unreadable' },
       );
     if (r[0] === 'envval' && r[1] && r[2]) {

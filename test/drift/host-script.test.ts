@@ -79,3 +79,28 @@ test("a WireGuard config and interface: the keys are cut out on the host; the pe
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("listening sockets: each process's cgroup comes back once, its lines joined, read by one awk (run by sh with the real ss)", async () => {
+  const { createServer } = await import('node:net');
+  const { readFileSync } = await import('node:fs');
+  const { records } = await import('../../src/runtime/shell.js');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const second = createServer();
+  await new Promise<void>((resolve) => second.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const out = execFileSync('sh', ['-c', `SUDO=\n${driftScript({ declared: declared({}), released: [], composed: [] })}`], { encoding: 'utf8' });
+    const mine = records(out).filter((r) => r[0] === 'cgroup' && r[1] === String(process.pid));
+    // Two sockets of this process, one record.
+    assert.equal(mine.length, 1, out);
+    assert.equal(mine[0]![2], readFileSync('/proc/self/cgroup', 'utf8').replace(/[\n\t]/g, ' '));
+    assert.ok(
+      parseHostRead(out).listeners.some((l) => l.port === port && l.pid === process.pid),
+      out,
+    );
+  } finally {
+    server.close();
+    second.close();
+  }
+});
