@@ -1,13 +1,15 @@
-/** drift: what the hosts run against what the repository declares, read-only, one round trip per host (docs/drift.md). */
-import { EXIT_OK, EXIT_PROBLEMS } from '../errors.js';
-import { collectDrift } from '../drift/collect.js';
+/**
+ * drift: what the hosts run against what the repository declares, read-only, one round trip per
+ * host (docs/drift.md). This module only opens the ssh connections, then loads the rest
+ * (drift-document.ts): the handshakes, or the multiplexed sessions, open while the code loads and
+ * the manifests are validated, so its imports stay few and light.
+ */
 import type { DriftDocument } from '../drift/types.js';
 import type { FleetOptions } from '../load/fleet.js';
+import { cancelPending, prewarmHosts } from '../ops/prewarm.js';
 import type { SelectOptions } from '../ops/selection.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
-import { problemJson } from '../problems.js';
 import type { Answer, WithProblems } from './answer.js';
-import { prepare } from './prepare.js';
 
 /** Exit 0: no drift; 1: drift (or a host that could not be read). */
 export async function drift(
@@ -15,14 +17,14 @@ export async function drift(
   selector: SelectOptions,
   given: Partial<OpsSettings>,
 ): Promise<Answer<WithProblems<DriftDocument>>> {
-  const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
-  // Nothing named: every host of the fleet (a cluster or a tunnel's far end may run no service).
-  const everything = selector.targets.length === 0 && selector.host === undefined && selector.env === undefined;
-  const hosts = everything ? loaded.fleet.hosts.map((h) => h.name) : undefined;
-  const run = await collectDrift(ops, selection.services, hosts);
-  return {
-    exitCode: run.document.findings.length === 0 ? EXIT_OK : EXIT_PROBLEMS,
-    document: { ...run.document, problems: loaded.problems.map(problemJson) },
-    loaded,
-  };
+  const settings = resolveSettings(given);
+  const pending = prewarmHosts({ ...source, ...selector }, settings, settings.commandTimeoutMs);
+  let document: typeof import('./drift-document.js');
+  try {
+    document = await import('./drift-document.js');
+  } catch (error) {
+    cancelPending({ pending });
+    throw error;
+  }
+  return document.driftDocument(source, selector, settings, pending);
 }

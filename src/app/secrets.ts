@@ -9,6 +9,8 @@ import { runAction } from '../ops/lifecycle.js';
 import { pushSecrets, secretsStatus as readStatus, switchSecrets, type PushReport, type StatusReport } from '../secrets/deliver.js';
 import type { Answer, WithProblems } from './answer.js';
 import { prepare } from './prepare.js';
+import { cancelPending } from '../ops/prewarm.js';
+import type { PendingScript } from '../transport/ssh.js';
 
 export interface SecretsPushChoices {
   dryRun: boolean;
@@ -57,13 +59,20 @@ export async function secretsPush(
 
 export type SecretsStatusDocument = WithProblems<StatusReport>;
 
+/** `started`: ssh connections opened before the fleet was loaded (secrets-status.ts); each host's read runs on its own. */
 export async function secretsStatus(
   source: FleetOptions,
   selector: SelectOptions,
-  given: Partial<OpsSettings>,
+  settings: OpsSettings,
+  started: Map<string, PendingScript> = new Map(),
 ): Promise<Answer<SecretsStatusDocument>> {
-  const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
-  const report = await readStatus(ops, selection.services);
+  const { loaded, ops, selection } = await prepare(source, selector, settings, started);
+  let report: StatusReport;
+  try {
+    report = await readStatus(ops, selection.services);
+  } finally {
+    cancelPending(ops);
+  }
   const { stale, missing, unresolvable, restart_pending, unreachable } = report.summary;
   return {
     exitCode: stale + missing + unresolvable + restart_pending + unreachable > 0 ? EXIT_PROBLEMS : EXIT_OK,

@@ -5,7 +5,7 @@
  */
 import type { FleetOptions } from '../load/fleet.js';
 import type { SelectOptions } from '../ops/selection.js';
-import { cancelPending, prewarmStatus } from '../ops/prewarm.js';
+import { cancelPending, prewarmHosts } from '../ops/prewarm.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import type { Answer } from './answer.js';
 import type { StatusDocument } from './status-document.js';
@@ -15,7 +15,7 @@ const STATUS_DEFAULTS: Partial<OpsSettings> = { commandTimeoutMs: 15_000, connec
 
 export async function status(source: FleetOptions, selector: SelectOptions, given: Partial<OpsSettings>): Promise<Answer<StatusDocument>> {
   const settings = resolveSettings(given, STATUS_DEFAULTS);
-  const pending = prewarmStatus({ ...source, ...selector }, settings, settings.commandTimeoutMs);
+  const pending = prewarmHosts({ ...source, ...selector }, settings, settings.commandTimeoutMs);
   let document: typeof import('./status-document.js');
   try {
     document = await import('./status-document.js');

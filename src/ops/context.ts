@@ -21,7 +21,7 @@ import { currentPath, ENV_FILE_NAME, HOST_SECRETS_ROOT } from '../secrets/layout
 
 export class Ops {
   private readonly transports = new Map<string, Transport>();
-  /** Status scripts whose ssh connections were started before the fleet was loaded (see prewarmStatus). */
+  /** Scripts whose ssh connections were started before the fleet was loaded (see prewarmHosts); a host's first script runs there. */
   readonly pending = new Map<string, PendingScript>();
 
   constructor(
@@ -50,7 +50,12 @@ export class Ops {
         const options: SshOptions = { connectTimeoutS: this.settings.connectTimeoutS };
         if (this.settings.sshConfig !== undefined) options.configFile = this.settings.sshConfig;
         if (this.settings.controlDir !== undefined) options.controlDir = this.settings.controlDir;
-        t = new SshTransport(host.name, host.alias, options);
+        // Its first script takes the connection prewarm opened for this host, if one is still waiting.
+        t = new SshTransport(host.name, host.alias, options, () => {
+          const started = this.pending.get(host.name);
+          this.pending.delete(host.name);
+          return started;
+        });
       }
       this.transports.set(host.name, t);
     }

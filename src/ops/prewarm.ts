@@ -1,6 +1,7 @@
 /**
- * Status connections opened early. This module stays light (no YAML, no schemas): the status
- * command imports it first, so the ssh handshakes start while the rest loads.
+ * Connections opened early. This module stays light (no YAML, no schemas): the read-only
+ * commands that ask every host one script (status, drift, secrets status) import it first, so
+ * the ssh handshakes start while the rest loads.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -11,13 +12,14 @@ import type { OpsSettings } from './settings.js';
 import { isThisMachine } from './this-machine.js';
 
 /**
- * Starts the ssh connection of every host a status will ask, before the fleet is loaded
- * (loading the code and validating the manifests take ~0.1 s, more in a big tree): the
- * handshake, or the opening of a multiplexed session, overlaps it. The script follows on stdin once known. Only for a
- * status over whole hosts (no project targets; no --env other than prod, whose services tend
- * to live on this machine); any host the status turns out not to need is cancelled.
+ * Starts the ssh connection of every host a read-only command over whole hosts will ask
+ * (status, drift, secrets status: one script per host), before the fleet is loaded (loading
+ * the code and validating the manifests take ~0.1 s, more in a big tree): the handshake, or
+ * the opening of a multiplexed session, overlaps it. The script follows on stdin once known.
+ * Only over whole hosts (no project targets; no --env other than prod, whose services tend
+ * to live on this machine); any host the command turns out not to need is cancelled.
  */
-export function prewarmStatus(
+export function prewarmHosts(
   options: { root?: string; inventory?: string; host?: string; env?: string; targets: readonly string[] },
   settings: OpsSettings,
   timeoutMs: number,

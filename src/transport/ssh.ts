@@ -108,10 +108,15 @@ export class SshTransport implements Transport {
   private readonly base: string[];
   private readonly ssh: string;
 
+  /**
+   * `prestarted`: hands over a connection opened before the caller knew what to run (see
+   * src/ops/prewarm.ts), or nothing; the next plain `script()` runs on it instead of spawning ssh.
+   */
   constructor(
     readonly host: string,
     readonly target: string,
     readonly options: SshOptions = {},
+    private readonly prestarted: () => PendingScript | undefined = () => undefined,
   ) {
     // The alias goes to ssh as one argv word after "--": it can never be read as an option.
     validName('host', target);
@@ -125,6 +130,9 @@ export class SshTransport implements Transport {
   }
 
   async script(script: string, options: Omit<RunOptions, 'stdin'> = {}): Promise<RunResult> {
+    // A connection already opened serves a script that needs nothing but a timeout (no live output, no abort).
+    const started = options.onStdout === undefined && options.onStderr === undefined && options.signal === undefined ? this.prestarted() : undefined;
+    if (started !== undefined) return started.run(script);
     // The remote login shell runs `sh -s`, which reads the script from stdin.
     const result = await runProcess(this.ssh, this.argv('sh -s'), { ...options, stdin: script });
     return classify(result, this.target);

@@ -1,5 +1,5 @@
 /** secrets push | status | revert | confirm: flags in, text out (the use cases are src/app/secrets.ts). */
-import { secretsPush as pushUseCase, secretsStatus as statusUseCase, secretsSwitch as switchUseCase } from '../../app/secrets.js';
+import { secretsPush as pushUseCase, secretsSwitch as switchUseCase } from '../../app/secrets.js';
 import type { SecretsPushDocument, SecretsStatusDocument, SecretsSwitchDocument } from '../../app/secrets.js';
 import { makeProgress } from '../../ops/progress.js';
 import { printable } from '../../text/control.js';
@@ -73,11 +73,6 @@ export function pushText(r: SecretsPushDocument, revertCommand: string, confirmC
   if (!r.dry_run && delivered > 0)
     out.push(`The hosts keep the values before until you confirm: \`${confirmCommand}\`; to go back: \`${revertCommand}\`.`);
   return out.join('\n');
-}
-
-export async function secretsStatus(targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const answer = await statusUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options));
-  return { exitCode: answer.exitCode, json: answer.document, human: () => statusText(answer.document) };
 }
 
 const STATE_TEXT: Record<string, (t: string) => string> = {

@@ -26,7 +26,7 @@ export const SECRETS_COMMANDS: CommandSpec[] = [
       'per service and secret: current, stale (the store holds another value), missing on the host, or not resolvable here; by keyed fingerprint, never a value; one ssh round trip per host',
     args: TARGETS,
     options: opsOptions('per-host answer timeout (default 20)'),
-    run: async (args, o) => (await import('../commands/secrets.js')).secretsStatus(args, o),
+    run: async (args, o) => (await import('../commands/secrets-status.js')).secretsStatus(args, o),
   },
   {
     name: 'secrets revert',
