@@ -61,6 +61,7 @@ function expected(root: string): ReturnType<typeof plain> {
   return {
     salt: 'ab'.repeat(32),
     creds: spawnSync('sh', ['-c', 'command -v systemd-creds']).status === 0,
+    systemd: Number(/^systemd (\d+)/.exec(spawnSync('systemctl', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 0),
     services: {
       alpha: row('alpha', 'g.2', 'g.1', switched(serviceSecretsDir(root, 'prod', 'alpha')), [
         { name: 'SIGNING_KEY', delivery: 'credential', fingerprint: 'hmac-sha256:aa' },
