@@ -44,8 +44,9 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
   const freshControl = () => mkdtempSync(join(tmpdir(), 'manage-apps-prep-cm-'));
   const args = (...a: string[]) => [...a, '--root', root, '--ssh-config', fleet.sshConfigPath, '--connect-timeout', '3'];
   const cli = (...a: string[]) => runCli(args(...a), { MANAGE_APPS_CONTROL_DIR: control });
-  const prepare = async (...a: string[]) => {
-    const run = await cli('hosts', 'prepare', '--json', ...a);
+  const prepare = async (...a: string[]) => prepareWith(control, ...a);
+  const prepareWith = async (ctl: string, ...a: string[]) => {
+    const run = await runCli(args('hosts', 'prepare', '--json', ...a), { MANAGE_APPS_CONTROL_DIR: ctl });
     return { run, doc: json<Report>(run) };
   };
   const out = async (host: string, cmd: string) => (await fleet.ssh(host, cmd, { timeoutMs: 60_000 })).stdout.trim();
@@ -242,41 +243,46 @@ describe('hosts prepare on real hosts', { skip: realHostsSkipReason() ?? postgre
     ]);
     const failures: string[] = [];
     let survived = 0;
-    for (const f of faults) {
-      const label = `${f.kind} at "${f.line}"`;
-      const t0 = Date.now();
-      await reset(f.host);
-      control = freshControl();
-      let fired = false;
-      let fire: () => void = () => {};
-      const firedAt = new Promise<void>((resolve) => (fire = resolve));
-      const run = startCli(args('hosts', 'prepare', f.host, '--apply'), { MANAGE_APPS_CONTROL_DIR: control }, (chunk) => {
-        if (!fired && chunk.split('\n').includes(f.line)) {
-          fired = true;
-          fire();
+    // The two hosts' fault points run side by side: each point resets, prepares and checks only its
+    // own host, with its own ssh control directory, so one lane never sees the other's faults.
+    const lane = async (host: string) => {
+      for (const f of faults.filter((x) => x.host === host)) {
+        const label = `${f.kind} at "${f.line}"`;
+        const t0 = Date.now();
+        await reset(f.host);
+        let ctl = freshControl();
+        let fired = false;
+        let fire: () => void = () => {};
+        const firedAt = new Promise<void>((resolve) => (fire = resolve));
+        const run = startCli(args('hosts', 'prepare', f.host, '--apply'), { MANAGE_APPS_CONTROL_DIR: ctl }, (chunk) => {
+          if (!fired && chunk.split('\n').includes(f.line)) {
+            fired = true;
+            fire();
+          }
+        });
+        const outcome = await Promise.race([firedAt.then(() => 'fired' as const), run.done.then(() => 'ended' as const)]);
+        if (outcome !== 'fired') {
+          failures.push(`${label}: the step never showed (${(await run.done).stderr})`);
+          continue;
         }
-      });
-      const outcome = await Promise.race([firedAt.then(() => 'fired' as const), run.done.then(() => 'ended' as const)]);
-      if (outcome !== 'fired') {
-        failures.push(`${label}: the step never showed (${(await run.done).stderr})`);
-        continue;
+        if (f.kind === 'kill') {
+          killWithChildren(run.pid);
+          await run.done;
+        } else await applyFault(fleet, run, { kind: 'cut', host: f.host });
+        ctl = freshControl();
+        const rerun = await prepareWith(ctl, f.host, '--apply');
+        const third = await prepareWith(ctl, f.host, '--apply');
+        const problem = !rerun.doc.ok
+          ? `the rerun did not converge: ${JSON.stringify(rerun.doc.hosts.map((h) => h.items.filter((i) => i.state !== 'present' && i.state !== 'installed')))}`
+          : third.doc.changed !== 0
+            ? `a third run still changed ${third.doc.changed}`
+            : await consistent(f.host);
+        console.log(`# ${label}: ${problem ?? 'converged'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        if (problem === undefined) survived++;
+        else failures.push(`${label}: ${problem}`);
       }
-      if (f.kind === 'kill') {
-        killWithChildren(run.pid);
-        await run.done;
-      } else await applyFault(fleet, run, { kind: 'cut', host: f.host });
-      control = freshControl();
-      const rerun = await prepare(f.host, '--apply');
-      const third = await prepare(f.host, '--apply');
-      const problem = !rerun.doc.ok
-        ? `the rerun did not converge: ${JSON.stringify(rerun.doc.hosts.map((h) => h.items.filter((i) => i.state !== 'present' && i.state !== 'installed')))}`
-        : third.doc.changed !== 0
-          ? `a third run still changed ${third.doc.changed}`
-          : await consistent(f.host);
-      console.log(`# ${label}: ${problem ?? 'converged'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      if (problem === undefined) survived++;
-      else failures.push(`${label}: ${problem}`);
-    }
+    };
+    await Promise.all([lane(DB), lane(APP)]);
     console.log(`# ${survived}/${faults.length} fault points survived`);
     assert.deepEqual(failures, []);
   });
