@@ -5,8 +5,7 @@ import type { SelectOptions } from '../ops/selection.js';
 import type { Progress } from '../ops/progress.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';
-import { runAction } from '../ops/lifecycle.js';
-import { pushSecrets, secretsStatus as readStatus, switchSecrets, type PushReport, type StatusReport } from '../secrets/deliver.js';
+import { pushSecrets, revertSecrets, secretsStatus as readStatus, switchSecrets, type PushReport, type StatusReport } from '../secrets/deliver.js';
 import type { Answer, WithProblems } from './answer.js';
 import { prepare } from './prepare.js';
 import { cancelPending } from '../ops/prewarm.js';
@@ -87,24 +86,21 @@ export type SecretsSwitchDocument = WithProblems<{
   restarts: { id: string; outcome: string; ok: boolean; detail?: string }[];
 }>;
 
-/** revert: each service back to the values before the last change (then `restart` it); confirm: forget them. */
+/** revert: each service back to the values before the last change, what runs them restarted through its gate; confirm: forget them. */
 export async function secretsSwitch(
   source: FleetOptions,
   selector: SelectOptions,
   given: Partial<OpsSettings>,
   action: 'revert' | 'confirm',
+  options: { readyTimeoutMs?: number } = {},
 ): Promise<Answer<SecretsSwitchDocument>> {
   const { loaded, ops, selection } = await prepare(source, selector, resolveSettings(given));
-  const services = await switchSecrets(ops, selection.services, action);
-  // Back on the values before: what runs them restarts through its gate, like any change of values.
-  const restarts: { id: string; outcome: string; ok: boolean; detail?: string }[] = [];
-  if (action === 'revert')
-    for (const r of services.filter((x) => x.state === 'done')) {
-      const service = selection.services.find((s) => s.id === r.id)!;
-      if (service.unit === undefined || service.compose !== undefined) continue;
-      const done = await runAction(ops, service, 'restart', { wait: true, force: true, graceS: 10 });
-      restarts.push({ id: r.id, outcome: done.outcome, ok: done.ok, ...(done.detail === undefined ? {} : { detail: done.detail }) });
-    }
+  // Back on the values before: what runs them restarts through its gate (systemd and Compose on
+  // the host, in the switch's own round trip), like any change of values.
+  const { services, restarts } =
+    action === 'revert'
+      ? await revertSecrets(ops, selection.services)
+      : { services: await switchSecrets(ops, selection.services, action), restarts: [] };
   return {
     exitCode: services.some((s) => s.state === 'fail') || restarts.some((r) => !r.ok) ? EXIT_PROBLEMS : EXIT_OK,
     document: { action, services, restarts, problems: loaded.problems.map(problemJson) },

@@ -29,8 +29,10 @@ import {
   HOST_SECRETS_ROOT,
   parseRead,
   parseSwitch,
+  parseRevert,
   parseWrite,
   readScript,
+  revertScript,
   switchScript,
   writeScript,
   type GenerationWrite,
@@ -586,4 +588,77 @@ export async function switchSecrets(
     }),
   );
   return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+export interface RevertReport {
+  services: { id: string; host: string; state: 'done' | 'none' | 'fail'; detail?: string }[];
+  restarts: { id: string; outcome: string; ok: boolean; detail?: string }[];
+}
+
+/**
+ * `secrets revert`: each selected service back on the values before the last change, one round
+ * trip per host (in parallel). What runs them restarts through its gate in that same script (a
+ * systemd unit, a Compose service recreated by \`up -d\` so it reads the env file again), so a CLI
+ * killed or cut off meanwhile leaves the host to finish; others (PID mode) are not restarted.
+ */
+export async function revertSecrets(ops: Ops, services: readonly Service[], options: { readyTimeoutMs?: number } = {}): Promise<RevertReport> {
+  const report: RevertReport = { services: [], restarts: [] };
+  const { groups } = byHost(
+    ops,
+    services.filter((s) => (s.secrets ?? []).length > 0),
+  );
+  await Promise.all(
+    groups.map(async (g) => {
+      const { root, asRoot } = secretsRoot(ops, g.host);
+      let timeoutMs = ops.settings.commandTimeoutMs;
+      const targets = g.services.map((s) => {
+        const restart = restartOnHost(ops, s, options.readyTimeoutMs);
+        if (restart !== undefined) timeoutMs += 2 * restart.timeoutMs + 30_000;
+        return { s, target: dirTarget(s), ...(restart === undefined ? {} : { restart: restart.fragments }) };
+      });
+      const r = await ops.transport(g.host).script(revertScript(root, asRoot, targets), { timeoutMs });
+      const parsed = parseRevert(r.stdout);
+      for (const t of targets) {
+        const one = parsed.get(t.s.id);
+        report.services.push({
+          id: t.s.id,
+          host: g.host.name,
+          state: one?.state ?? 'fail',
+          ...(one === undefined ? { detail: failureReason(r) } : one.state === 'fail' ? { detail: 'cannot switch current' } : {}),
+        });
+        if (one?.state !== 'done') continue;
+        if (t.restart === undefined) {
+          // A unit with no fragment (one of its own): restarted by the CLI, as before. PID mode is
+          // not restarted: `secrets status` says when its process runs the values before.
+          if (t.s.unit !== undefined && t.s.compose === undefined) {
+            const done = await runAction(ops, t.s, 'restart', { wait: true, force: true, graceS: 10 });
+            report.restarts.push({ id: t.s.id, outcome: done.outcome, ok: done.ok, ...(done.detail === undefined ? {} : { detail: done.detail }) });
+          }
+          continue;
+        }
+        const w = one.restart?.restart;
+        if (w === undefined) {
+          report.restarts.push({ id: t.s.id, outcome: 'unknown', ok: false, detail: `no verdict from the host: ${failureReason(r)}` });
+          continue;
+        }
+        if (w.idle) continue;
+        const timeout = readyTimeout(t.s, options);
+        const gate = parseGate(w.output);
+        if (gate.outcome === 'ready') {
+          report.restarts.push({ id: t.s.id, outcome: 'restarted', ok: true });
+          continue;
+        }
+        const forward = one.restart?.back === 'done' ? '; the host switched forward again to the values it ran and restarted on them' : '';
+        report.restarts.push({
+          id: t.s.id,
+          outcome: 'failed',
+          ok: false,
+          detail: `${gateDetail(t.s, gate.outcome, gate.detail, timeout, gate.port)}${forward}`,
+        });
+      }
+    }),
+  );
+  report.services.sort((a, b) => a.id.localeCompare(b.id));
+  report.restarts.sort((a, b) => a.id.localeCompare(b.id));
+  return report;
 }

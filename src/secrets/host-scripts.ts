@@ -436,6 +436,43 @@ main
 `;
 }
 
+/**
+ * `secrets revert` in one round trip per host: each service's `current` back to `previous` and,
+ * in the same script, the service restarted on those values through its gate when it runs (a
+ * systemd unit, a Compose service: the fragments push uses); when they fail the gate there, the
+ * host switches forward again and restarts on the values it ran. Records: @@reverted id
+ * done|none|fail, then the restart's records as in the write script (parseWrite).
+ */
+export function revertScript(root: string, asRoot: boolean, targets: readonly { target: SecretsDirTarget; restart?: RestartOnHost }[]): string {
+  const parts = targets.map(({ target, restart }) => {
+    const d = quote(serviceSecretsDir(root, target.environment, target.project));
+    const id = quote(target.id);
+    return `ma_r=$(ma_switch_back ${d} ${id}); ma_st=\${ma_r##*$(printf '\t')}
+printf '@@reverted\t%s\t%s\n' ${id} "$ma_st"
+if [ "$ma_st" = done ]; then
+${restart === undefined ? '  :' : `  ${restartFragment(d, id, restart)} || ma_failed=1`}
+elif [ "$ma_st" = fail ]; then ma_failed=1
+fi`;
+  });
+  return `${PRELUDE}${modePrelude(root, asRoot)}${SWITCH_BACK_FUNCTION}
+main() {
+trap '' HUP PIPE
+ma_failed=0
+${parts.join('\n')}
+return $ma_failed
+}
+main
+`;
+}
+
+export function parseRevert(output: string): Map<string, { state: 'done' | 'none' | 'fail'; restart: WrittenService | undefined }> {
+  const written = parseWrite(output);
+  const out = new Map<string, { state: 'done' | 'none' | 'fail'; restart: WrittenService | undefined }>();
+  for (const [kind, id, a] of records(output))
+    if (kind === 'reverted' && id !== undefined) out.set(id, { state: a === 'done' || a === 'none' ? a : 'fail', restart: written.get(id) });
+  return out;
+}
+
 export function parseSwitch(output: string): Map<string, { state: 'done' | 'none' | 'fail'; detail?: string }> {
   const out = new Map<string, { state: 'done' | 'none' | 'fail'; detail?: string }>();
   for (const [kind, id, a] of records(output)) {

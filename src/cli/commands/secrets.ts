@@ -113,8 +113,19 @@ export function statusText(r: SecretsStatusDocument): string {
   return out.join('\n');
 }
 
-export async function secretsSwitch(action: 'revert' | 'confirm', targets: string[], options: OpsCliOptions): Promise<CommandResult> {
-  const answer = await switchUseCase(fleetSource(options), selectorOf(targets, options), givenSettings(options), action);
+export async function secretsSwitch(
+  action: 'revert' | 'confirm',
+  targets: string[],
+  options: OpsCliOptions & { readyTimeout?: string },
+): Promise<CommandResult> {
+  const readyTimeout = options.readyTimeout === undefined ? undefined : seconds('--ready-timeout', options.readyTimeout, 60) * 1000;
+  const answer = await switchUseCase(
+    fleetSource(options),
+    selectorOf(targets, options),
+    givenSettings(options),
+    action,
+    readyTimeout === undefined ? {} : { readyTimeoutMs: readyTimeout },
+  );
   return { exitCode: answer.exitCode, json: answer.document, human: () => switchText(answer.document) };
 }
 

@@ -30,9 +30,10 @@ export const SECRETS_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'secrets revert',
-    summary: 'back to the values before the last change the host keeps (after a rotation), and restart what uses them through the gate',
+    summary:
+      'back to the values before the last change the host keeps (after a rotation), and restart what uses them (systemd units, Compose services) through the gate, on the host',
     args: TARGETS,
-    options: opsOptions('per-command timeout (default 20)'),
+    options: [...opsOptions('per-command timeout (default 20)'), readyTimeoutFlag("each restarted service's")],
     run: async (args, o) => (await import('../commands/secrets.js')).secretsSwitch('revert', args, o),
   },
   {
