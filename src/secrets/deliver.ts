@@ -375,18 +375,27 @@ export async function pushSecrets(
   resolver = new SecretResolver(),
 ): Promise<PushReport> {
   const relevant = services.filter((s) => (s.secrets ?? []).some((d) => options.only === undefined || options.only.includes(d.name)));
+  const { groups, noHost } = byHost(ops, relevant);
+  // Every host's read starts now, while the values are resolved here (a `pass` entry costs a gpg
+  // run, a command its own time): the two overlap instead of adding up. A host's state does not
+  // change when others are written, so a rotation's later hosts may be read this early too.
+  const reads = new Map(
+    groups.map((g) => [
+      g.host.name,
+      readHost(ops, g).catch((error: unknown) => ({ ok: false as const, reason: error instanceof Error ? error.message : String(error) })),
+    ]),
+  );
   const resolved = await resolveAll(resolver, relevant);
   const values = await resolver.values();
   const redact = (t: string) => redactValues(t, values);
   const report: PushReport = { services: [], not_reached: [] };
-  const { groups, noHost } = byHost(ops, relevant);
   for (const s of noHost)
     report.services.push({ id: s.id, host: '', outcome: 'failed', changed: [], unresolvable: [], restart: null, reason: 'no host' });
 
   const pushHost = async (g: HostGroup): Promise<PushServiceResult[]> => {
     const results: PushServiceResult[] = [];
     const task = progress.task(`secrets:${g.host.name}`);
-    const read = await readHost(ops, g);
+    const read = await reads.get(g.host.name)!;
     if (!read.ok) {
       task.fail(redact(read.reason));
       return g.services.map((s) => ({
