@@ -11,6 +11,7 @@ import type { Fleet } from '../fleet/model.js';
 import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import { Ops } from '../ops/context.js';
 import type { DeployOptions } from '../ops/deploy/types.js';
+import { clusterDatabases, clusterMoveRefs, finishClusterMove, moveCluster, returnCluster } from '../ops/move/database.js';
 import { moveService, returnService, type MoveContext } from '../ops/move/execute.js';
 import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
 import { planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
@@ -25,6 +26,8 @@ export type { MoveDocument } from '../ops/move/types.js';
 export interface MoveChoices {
   dryRun: boolean;
   abort: boolean;
+  /** With abort: send a database back even after its writers started on the target. */
+  force?: boolean;
   deploy?: Partial<DeployOptions>;
 }
 
@@ -34,7 +37,12 @@ export type MoveWhat = { mode: 'move'; targets: string[] } | { mode: 'drain'; ho
 function asBefore(fleet: Fleet, journal: Journal | undefined): Fleet {
   if (journal === undefined) return fleet;
   const from = new Map(journal.items.filter((i) => i.kind === 'service').map((i) => [i.name, i.from]));
-  return { ...fleet, services: fleet.services.map((s) => (from.has(s.id) ? { ...s, host: from.get(s.id)! } : s)) };
+  const clusterFrom = new Map(journal.items.filter((i) => i.kind === 'cluster').map((i) => [i.name, i.from]));
+  return {
+    ...fleet,
+    services: fleet.services.map((s) => (from.has(s.id) ? { ...s, host: from.get(s.id)! } : s)),
+    clusters: fleet.clusters.map((c) => (clusterFrom.has(c.name) ? { ...c, host: clusterFrom.get(c.name)! } : c)),
+  };
 }
 
 /** The waves; what `drain` says cannot move goes into `blockers` (name → why). */
@@ -50,11 +58,24 @@ function orderOf(fleet: Fleet, what: MoveWhat, to: string, warnings: string[], b
   }
   const selection = selectServices(fleet, { targets: what.targets });
   if (selection.services.length === 0) throw new UsageError(`no service matches ${what.targets.join(' ')}`, 'see `manage-apps list`');
-  return dependencyLevels(fleet, selection.services).map((level, i) => ({
+  const waves: WaveOrder[] = dependencyLevels(fleet, selection.services).map((level, i) => ({
     wave: i + 1,
     label: '',
     items: level.map((s) => ({ kind: 'service' as const, name: s.id })),
   }));
+  // A database cluster beside a service moves with it when every project using it is in the move:
+  // first in the wave of its first writer (frozen, restored, then its writers started there).
+  const named = new Set(selection.services.map((s) => s.id));
+  for (const s of selection.services) {
+    const cluster = s.database === undefined ? undefined : fleet.clusters.find((c) => c.name === s.database!.cluster);
+    if (cluster === undefined || cluster.host !== s.host || cluster.host === to) continue;
+    if (waves.some((w) => w.items.some((i) => i.kind === 'cluster' && i.name === cluster.name))) continue;
+    const writers = clusterDatabases(fleet, cluster.name).map((d) => d.writer?.id);
+    if (!writers.every((id) => id !== undefined && named.has(id))) continue;
+    const first = waves.find((w) => w.items.some((i) => writers.includes(i.name)))!;
+    first.items.unshift({ kind: 'cluster', name: cluster.name });
+  }
+  return waves;
 }
 
 /** The journal's order (a move under way keeps its waves), with what the files add to it. */
@@ -72,7 +93,15 @@ const finished = (j: Journal) => j.items.every((i) => i.state === 'moved' || i.s
 
 function withJournal(item: MoveItem, j: JournalItem | undefined): MoveItem {
   if (j === undefined) return item;
-  return { ...item, state: j.state, done: [...j.done], release: j.release, reason: j.reason, ...(j.state === 'moved' ? { blocked: null } : {}) };
+  return {
+    ...item,
+    state: j.state,
+    done: [...j.done],
+    release: j.release,
+    reason: j.reason,
+    databases: j.databases ?? item.databases,
+    ...(j.state === 'moved' ? { blocked: null } : {}),
+  };
 }
 
 function summary(waves: readonly MoveWave[]): MoveDocument['summary'] {
@@ -178,22 +207,40 @@ export async function move(
     releasesDir: join(journalDir(ops.localStateDir), `${to}.releases`),
     deploy: choices.deploy ?? {},
     report: onStep,
+    inventoryPath: loaded.inventory.path,
+    databaseWriters: new Set(planned.flatMap((w) => w.items.filter((i) => i.kind === 'cluster').flatMap((i) => i.writers))),
   };
+  const writersOf = (cluster: string) =>
+    planned
+      .flatMap((w) => w.items)
+      .find((i) => i.kind === 'cluster' && i.name === cluster)
+      ?.writers.map((n) => journal.item('service', n)) ?? [];
   const started = Date.now();
   const serviceOf = (name: string) => before.services.find((s) => s.id === name);
   if (choices.abort) {
-    // Every item of a wave not finished goes back, the newest wave first.
-    for (const w of [...planned].reverse()) {
-      const items = w.items.map((i) => journal.item(i.kind, i.name)!).filter(Boolean);
-      if (items.every((i) => i.state === 'moved')) continue;
-      for (const j of items) {
-        const service = j.kind === 'service' ? serviceOf(j.name) : undefined;
-        if (service === undefined || j.state === 'pending' || j.state === 'returned') {
-          if (j.state === 'pending') await journal.set(j, { state: 'returned' });
-          continue;
-        }
-        await returnService(ctx, service, j);
+    // Every item of a wave not finished goes back, the newest wave first; a database before any
+    // service (its writers start on the source only once it is writable there again).
+    const unfinished = [...planned]
+      .reverse()
+      .map((w) => w.items.map((i) => journal.item(i.kind, i.name)!).filter(Boolean))
+      .filter((items) => !items.every((i) => i.state === 'moved'));
+    const refused = new Set<string>();
+    for (const j of unfinished.flat().filter((i) => i.kind === 'cluster')) {
+      if (j.state === 'pending' || j.state === 'returned') {
+        if (j.state === 'pending') await journal.set(j, { state: 'returned' });
+        continue;
       }
+      await returnCluster(ctx, clusterMoveRefs(before, j.name), j, writersOf(j.name), choices.force === true);
+      if ((j.state as string) !== 'returned') for (const w of writersOf(j.name)) if (w) refused.add(w.name);
+    }
+    for (const j of unfinished.flat().filter((i) => i.kind === 'service')) {
+      const service = serviceOf(j.name);
+      if (refused.has(j.name)) continue;
+      if (service === undefined || j.state === 'pending' || j.state === 'returned') {
+        if (j.state === 'pending') await journal.set(j, { state: 'returned' });
+        continue;
+      }
+      await returnService(ctx, service, j);
     }
   } else {
     await journal.save();
@@ -206,7 +253,19 @@ export async function move(
       for (const i of w.items) {
         const j = journal.item(i.kind, i.name)!;
         if (j.state === 'moved') continue;
+        if (i.kind === 'cluster') {
+          if (j.done.includes('restore')) continue;
+          await moveCluster(ctx, clusterMoveRefs(before, i.name), j);
+          if (j.state === 'failed') break;
+          continue;
+        }
         await moveService(ctx, serviceOf(i.name)!, j);
+      }
+      // A cluster is where the inventory says once every writer serves from the target.
+      for (const i of w.items) {
+        const j = journal.item(i.kind, i.name)!;
+        if (i.kind !== 'cluster' || j.state === 'moved' || !j.done.includes('restore')) continue;
+        if (writersOf(i.name).every((x) => x?.state === 'moved')) await finishClusterMove(ctx, j);
       }
       // A wave whose gate failed stops the move: the source still serves what did not move.
       if (w.items.some((i) => journal.item(i.kind, i.name)?.state !== 'moved')) break;

@@ -333,6 +333,31 @@ export function failedObjectives(declared: DrillRecord['declared']): DrillRecord
   return { rpo: declared.rpo === null ? null : false, rto: declared.rto === null ? null : false };
 }
 
+/** How a comparison of row counts names its two sides (the drill: the catalog and the restored copy). */
+export interface CountWords {
+  /** After the expected count: "rows backed up". */
+  expected: string;
+  /** After the actual count: "restored". */
+  actual: string;
+  /** A table only the actual side has: "restored but not in the catalog". */
+  extra: string;
+}
+
+const DRILL_COUNT_WORDS: CountWords = { expected: 'rows backed up', actual: 'restored', extra: 'restored but not in the catalog' };
+
+/**
+ * Exact per-table row counts compared (COUNT_SQL's output on both sides): every table expected
+ * with its exact count, none missing, none extra. What differs, in words; empty when they match.
+ * The drill and a database move (ops/move/database.ts) judge a restored copy by this.
+ */
+export function compareRowCounts(expected: Record<string, number>, actual: Record<string, number> | null, words: CountWords): string[] {
+  const out: string[] = [];
+  for (const [t, n] of Object.entries(expected))
+    if (actual?.[t] !== n) out.push(`${t}: ${n} ${words.expected}, ${actual?.[t] ?? 'no table'} ${words.actual}`);
+  for (const t of Object.keys(actual ?? {})) if (!(t in expected)) out.push(`${t}: ${words.extra}`);
+  return out;
+}
+
 /** Restores the newest cataloged backup into a throw-away cluster on the target and checks it against the catalog. */
 export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () => Date = () => new Date()): Promise<DrillRecord> {
   const rec = await drillOnce(ops, plan, timeoutMs, now);
@@ -404,10 +429,7 @@ async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () 
       tables = null;
     }
     const [, , fetchRc, restoreRc, sha, ms, err] = row ?? [];
-    const mismatches: string[] = [];
-    for (const [t, n] of Object.entries(d.tables))
-      if (tables?.[t] !== n) mismatches.push(`${t}: ${n} rows backed up, ${tables?.[t] ?? 'no table'} restored`);
-    for (const t of Object.keys(tables ?? {})) if (!(t in d.tables)) mismatches.push(`${t}: restored but not in the catalog`);
+    const mismatches = compareRowCounts(d.tables, tables, DRILL_COUNT_WORDS);
     const checksumOk = sha === d.sha256;
     const query = plan.checks.get(d.name);
     const check =

@@ -40,5 +40,9 @@ export class LocalTransport implements Transport {
     };
   }
 
+  commandArgv(command: Shell): { file: string; args: string[] } {
+    return { file: 'sh', args: ['-c', command.text] };
+  }
+
   async close(): Promise<void> {}
 }

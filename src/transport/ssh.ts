@@ -143,6 +143,10 @@ export class SshTransport implements Transport {
     return classify(result, this.target);
   }
 
+  commandArgv(command: Shell): { file: string; args: string[] } {
+    return { file: this.ssh, args: this.argv(command.text) };
+  }
+
   /**
    * Starts `ssh <alias> sh -s` now and sends the script later: the connection (or the
    * multiplexed session) is set up while the caller is still working out what to run.

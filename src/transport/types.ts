@@ -34,6 +34,8 @@ export interface Transport {
   script(script: string, options?: Omit<RunOptions, 'stdin'>): Promise<RunResult>;
   /** Runs one command line (built with `sh```) on the host, optionally with data on stdin. */
   command(command: Shell, options?: RunOptions): Promise<RunResult>;
+  /** The program and argv that run one command line there (for a byte stream between two hosts: transport/pipe.ts). */
+  commandArgv(command: Shell): { file: string; args: string[] };
   /** Releases what the transport holds (nothing to do for multiplexed ssh: ControlPersist ends the master). */
   close(): Promise<void>;
 }

@@ -49,6 +49,10 @@ export const ANALYSIS_COMMANDS: CommandSpec[] = [
       new Option('--execute', 'carry the drain out, wave by wave, as `move` does (with --dry-run: print the whole plan of it)'),
       dryRunFlag('with --execute or --abort: print the plan (waves, steps, the edits of the repository) and touch nothing'),
       new Option('--abort', 'send every wave of the drain not finished back to its source'),
+      new Option(
+        '--force',
+        "with --abort: send a database back even after its writers started on the target (what they wrote there stays only in the target's frozen copy)",
+      ),
       readyTimeoutFlag(),
       ...sshOptions('per-command timeout besides shipping and readiness waits (default 60)', { when: 'with --execute: ' }),
     ],

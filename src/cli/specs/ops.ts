@@ -126,6 +126,10 @@ export const OPS_COMMANDS: CommandSpec[] = [
       ...sshOptions('per-command timeout besides shipping and readiness waits (default 60)'),
       dryRunFlag('print the whole plan (waves, steps, the edits of the repository, the order) and touch nothing'),
       new Option('--abort', 'send every wave not finished back to its source (the journal says what was done)'),
+      new Option(
+        '--force',
+        "with --abort: send a database back even after its writers started on the target (what they wrote there stays only in the target's frozen copy)",
+      ),
       readyTimeoutFlag(),
       revertMarginFlag('the target reverts an unconfirmed release this long after the readiness timeout (default 20)'),
     ],

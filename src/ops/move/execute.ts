@@ -15,47 +15,22 @@
  */
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { routingEdges, type Fleet, type Host, type Service } from '../../fleet/model.js';
+import { routingEdges, type Service } from '../../fleet/model.js';
 import { upstreamAddress } from '../../fleet/networks.js';
 import { readIfExists, writeFileSafely } from '../../files/write.js';
 import { records } from '../../runtime/shell.js';
 import { setScalar } from '../../source/edit.js';
 import { failureReason } from '../../transport/types.js';
 import { fileSafe } from '../../transport/quote.js';
-import { Ops } from '../context.js';
 import { runDeploy } from '../deploy.js';
-import { DEPLOY_DEFAULTS, type DeployOptions } from '../deploy/types.js';
+import { DEPLOY_DEFAULTS } from '../deploy/types.js';
 import { SilentProgress } from '../progress.js';
 import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
-import { readEnvFileScript, readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript, writeEnvFileScript } from './host-scripts.js';
-import type { JournalItem, JournalWriter } from './journal.js';
+import { readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
+import type { JournalItem } from './journal.js';
+import { at, copyEnvFile, hostOf, opsAt, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
 
-export interface MoveContext {
-  /** The fleet as the files say now (a moved service's manifest may already name the target). */
-  fleet: Fleet;
-  ops: Ops;
-  journal: JournalWriter;
-  /** Where shipped releases are kept (beside the journal, this machine only). */
-  releasesDir: string;
-  deploy: Partial<DeployOptions>;
-  report: (line: string) => void;
-}
-
-class StepFailed extends Error {}
-
-const at = (service: Service, host: string): Service => ({ ...service, host });
-const hostOf = (fleet: Fleet, name: string): Host => {
-  const h = fleet.hosts.find((x) => x.name === name);
-  if (h === undefined) throw new StepFailed(`host ${name} is not in the inventory any more`);
-  return h;
-};
-
-/** The service's view on one host: the same declaration, that host. */
-function opsAt(ctx: MoveContext, service: Service, host: string): { ops: Ops; service: Service } {
-  const moved = at(service, host);
-  const fleet: Fleet = { ...ctx.fleet, services: ctx.fleet.services.map((s) => (s.id === service.id ? moved : s)) };
-  return { ops: new Ops(fleet, ctx.ops.settings), service: moved };
-}
+export type { MoveContext } from './steps.js';
 
 function releaseFile(ctx: MoveContext, item: JournalItem): string {
   return join(ctx.releasesDir, `${fileSafe(item.name)}.tar`);
@@ -80,35 +55,18 @@ async function ship(ctx: MoveContext, service: Service, item: JournalItem): Prom
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, bytes, { mode: 0o600 });
   await rename(tmp, file);
-  await copyEnvFile(ctx, service, item);
+  // A writer of a database moved with its cluster: its env file went with the database (and points at the target's cluster).
+  if (!ctx.databaseWriters.has(service.id)) await copyEnvFile(ctx, service, item);
   ctx.report(`${item.name}: release ${release} read (${(bytes.length / 1024 / 1024).toFixed(1)} MiB)`);
   await ctx.journal.step(item, 'ship', { state: 'moving', release });
-}
-
-/** The service's env file, from the source to the target, through this process's memory only. */
-async function copyEnvFile(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  if (service.envFile === undefined) return;
-  const owner = service.runAs ?? 'root';
-  const read = await ctx.ops.transport(hostOf(ctx.fleet, item.from)).script(readEnvFileScript(service.envFile, owner), { timeoutMs: 60_000 });
-  const error = records(read.stdout).find((r) => r[0] === 'error');
-  if (read.unreachable || read.code !== 0 || error)
-    throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: ${error?.[1] ?? failureReason(read)}`);
-  if (records(read.stdout).some((r) => r[0] === 'absent')) return;
-  const at = read.stdout.indexOf('@@env\n');
-  if (at < 0) throw new StepFailed(`cannot read ${service.envFile} on ${item.from}: no answer`);
-  const content = Buffer.from(read.stdout.slice(at + 6), 'base64');
-  const write = await ctx.ops
-    .transport(hostOf(ctx.fleet, item.to))
-    .script(writeEnvFileScript(service.envFile, owner, content), { timeoutMs: 60_000 });
-  const werr = records(write.stdout).find((r) => r[0] === 'error');
-  if (write.unreachable || write.code !== 0 || werr || !records(write.stdout).some((r) => r[0] === 'written'))
-    throw new StepFailed(`cannot write ${service.envFile} on ${item.to}: ${werr?.[1] ?? failureReason(write)}`);
 }
 
 async function start(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
   if (item.done.includes('start')) return;
   ctx.report(`${item.name}: deploying release ${item.release} on ${item.to} beside ${item.from}`);
   const { ops, service: moved } = opsAt(ctx, service, item.to);
+  // From here a writer may write to the target's copy: an abort must know (database.ts, returnCluster).
+  if (ctx.databaseWriters.has(service.id)) await ctx.journal.step(item, 'deploying');
   const report = await runDeploy(
     ops,
     { services: [moved], named: new Set([moved.id]), skipped: [] },
@@ -146,12 +104,6 @@ async function reroute(ctx: MoveContext, service: Service, fromHost: string, toH
   }
 }
 
-async function unitScript(ctx: MoveContext, hostName: string, script: string, what: string): Promise<void> {
-  const res = await ctx.ops.transport(hostOf(ctx.fleet, hostName)).script(script, { timeoutMs: 120_000 });
-  const error = records(res.stdout).find((r) => r[0] === 'error');
-  if (res.unreachable || res.code !== 0 || error) throw new StepFailed(`cannot ${what} on ${hostName}: ${error?.[1] ?? failureReason(res)}`);
-}
-
 /** Started (and enabled) on `host`, gated on its readiness like `start`. */
 async function startGated(ctx: MoveContext, service: Service, host: string): Promise<void> {
   const { ops, service: there } = opsAt(ctx, service, host);
@@ -162,8 +114,6 @@ async function startGated(ctx: MoveContext, service: Service, host: string): Pro
   if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${host}: ${r.detail ?? r.outcome}`);
   await unitScript(ctx, host, reviveUnitScript(unitOf(ctx, service, host)), `enable ${service.id}`);
 }
-
-const unitOf = (ctx: MoveContext, service: Service, host: string) => opsAt(ctx, service, host).ops.runtime(at(service, host)).unit!;
 
 /** The manifest's service.host set to `host` (a minimal edit; nothing written when it says so already). */
 async function editHost(ctx: MoveContext, service: Service, host: string): Promise<void> {

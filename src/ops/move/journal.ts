@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeFileSafely } from '../../files/write.js';
 import { fileSafe } from '../../transport/quote.js';
-import type { ItemState } from './types.js';
+import type { ItemState, MovedDatabase } from './types.js';
 
 export interface JournalItem {
   kind: 'service' | 'cluster';
@@ -23,6 +23,8 @@ export interface JournalItem {
   done: string[];
   release: string | null;
   reason: string | null;
+  /** A cluster: its databases as restored (names, sizes, row counts: never a secret). */
+  databases?: MovedDatabase[];
   /** When it was last changed (ISO). */
   at: string;
 }
@@ -78,7 +80,7 @@ export class JournalWriter {
   }
 
   /** Records a step done (and the item's new state), durably, before the next step starts. */
-  async step(item: JournalItem, step: string, change: Partial<Pick<JournalItem, 'state' | 'release' | 'reason'>> = {}): Promise<void> {
+  async step(item: JournalItem, step: string, change: Partial<Pick<JournalItem, 'state' | 'release' | 'reason' | 'databases'>> = {}): Promise<void> {
     if (!item.done.includes(step)) item.done.push(step);
     Object.assign(item, change, { at: new Date().toISOString() });
     await this.save();

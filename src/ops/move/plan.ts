@@ -11,6 +11,7 @@ import { upstreamAddress } from '../../fleet/networks.js';
 import { readIfExists } from '../../files/write.js';
 import { runtimeOf } from '../../runtime/registry.js';
 import { changedLine, EditError, setScalar } from '../../source/edit.js';
+import { clusterBlocked, clusterDatabases } from './database.js';
 import type { FileEdit, MoveItem, MoveTunnelEdit, MoveWave } from './types.js';
 
 export interface WaveOrder {
@@ -34,7 +35,7 @@ async function edit(absolute: string, shown: string, path: string[], from: strin
 }
 
 /** Why a service cannot be moved by this command (undefined: it can). */
-function serviceBlocked(fleet: Fleet, service: Service, to: string): string | undefined {
+function serviceBlocked(fleet: Fleet, service: Service, to: string, clusters: ReadonlySet<string>): string | undefined {
   if (service.kind === 'edge') return 'an edge moves with its public address (DNS): move it by hand, then `net caddy --apply`';
   if (service.compose !== undefined) return 'a compose service: moving it (the same digest) is not carried out yet; deploy it on the target by hand';
   const { releases, noDeploy } = runtimeOf(service);
@@ -43,10 +44,11 @@ function serviceBlocked(fleet: Fleet, service: Service, to: string): string | un
   if (service.swapPorts !== undefined) return 'a swap service (service.swap): moving it between hosts is not carried out yet';
   if (service.database !== undefined) {
     const cluster = fleet.clusters.find((c) => c.name === service.database!.cluster);
-    if (cluster !== undefined && cluster.host === service.host)
-      return `its database cluster ${cluster.name} runs beside it: moving databases is not carried out yet`;
+    if (cluster !== undefined && cluster.host === service.host && !clusters.has(cluster.name))
+      return `its database cluster ${cluster.name} runs beside it and does not move in this move (every project using it moves with it, or none)`;
   }
-  if (service.stateful) return `it is stateful: its data on ${service.host} would not come along (declare a database, or move the data by hand)`;
+  if (service.stateful && service.database === undefined)
+    return `it is stateful: its data on ${service.host} would not come along (declare a database, or move the data by hand)`;
   if (service.schedule !== undefined) return 'a scheduled job: moving it is not carried out yet';
   return undefined;
 }
@@ -66,12 +68,17 @@ export async function planMoveItems(
 ): Promise<MoveWave[]> {
   const target = fleet.hosts.find((h) => h.name === to)!;
   const waves: MoveWave[] = [];
+  const moving = new Set(order.flatMap((w) => w.items.filter((i) => i.kind === 'service').map((i) => i.name)));
+  // The clusters that move in this move (a writer's wave comes with or after its cluster's).
+  const clusters = new Set<string>();
   for (const w of order) {
     const items: MoveItem[] = [];
     for (const ref of w.items) {
       if (ref.kind === 'cluster') {
         const cluster = fleet.clusters.find((c) => c.name === ref.name)!;
         const e = await edit(inventory.path, inventory.file, ['clusters', cluster.name, 'host'], cluster.host, to);
+        const writers = clusterDatabases(fleet, cluster.name).flatMap((d) => (d.writer === undefined ? [] : [d.writer.id]));
+        const dbs = clusterDatabases(fleet, cluster.name).map((d) => d.database.name);
         items.push({
           kind: 'cluster',
           name: cluster.name,
@@ -79,16 +86,28 @@ export async function planMoveItems(
           to,
           how: 'database',
           steps: [
-            `freeze the services that write to ${cluster.name}, dump it on ${cluster.host}, restore on ${to}, compare every table's row count, provision roles and pg_hba there, rewire the services' env`,
+            `freeze: stop ${writers.join(', ') || 'its writers'} on ${cluster.host}; their roles NOLOGIN there, their sessions ended, ${dbs.join(', ')} read-only by default (nothing writes to ${cluster.host} from here on)`,
+            `env: carry ${writers.join(', ')}'s env file to ${to} (through this machine's memory: never argv, logs or the journal)`,
+            `provision: on ${to}'s cluster ${cluster.name} (port ${cluster.port}): each role (the same password), database and pg_hba entry, each env file's DATABASE_URL/PG* pointed at it (\`db provision\`)`,
+            `restore: per database: every table counted on ${cluster.host}, pg_dump there streamed through this machine into pg_restore on ${to} (as the app's own role), every table counted there, each count compared exactly`,
+            `then ${writers.join(', ')} move in this wave (deployed on ${to} against the restored copy, gated, edges switched)`,
+            ...(typeof e === 'string'
+              ? []
+              : [
+                  `edit: ${e.file} ${e.field}: ${e.from} → ${e.to} (once every writer serves from ${to}); the databases on ${cluster.host} stay, frozen`,
+                ]),
           ],
           edges: [],
           edits: typeof e === 'string' ? [] : [e],
-          blocked: 'moving a database cluster is not carried out yet: the plan shows where it goes',
-          state: 'pending',
+          blocked: clusterBlocked(fleet, cluster, to, moving) ?? (typeof e === 'string' ? e : null),
+          state: cluster.host === to ? 'moved' : 'pending',
           done: [],
           release: null,
           reason: null,
+          writers,
+          databases: null,
         });
+        if (cluster.host !== to) clusters.add(cluster.name);
         continue;
       }
       const service = fleet.services.find((s) => s.id === ref.name)!;
@@ -108,11 +127,13 @@ export async function planMoveItems(
           done: [],
           release: null,
           reason: null,
+          writers: [],
+          databases: null,
         });
         continue;
       }
       const source = fleet.hosts.find((h) => h.name === from);
-      let blocked = serviceBlocked(fleet, service, to) ?? null;
+      let blocked = serviceBlocked(fleet, service, to, clusters) ?? null;
       const edits: FileEdit[] = [];
       const e = await edit(join(fleet.root, service.manifest), service.manifest, ['service', 'host'], from, to);
       if (typeof e === 'string') blocked ??= e;
@@ -139,6 +160,7 @@ export async function planMoveItems(
         );
       }
       const unit = service.unit ?? `${service.project}.service`;
+      const withCluster = db !== undefined && clusters.has(db.name) ? db.name : undefined;
       items.push({
         kind: 'service',
         name: service.id,
@@ -147,10 +169,12 @@ export async function planMoveItems(
         how: 'release',
         steps: [
           `ship: read the release live on ${from} (${service.directory}/current) into the journal's directory on this machine: the same bits go to ${to}`,
-          ...(service.envFile === undefined
+          ...(service.envFile === undefined || withCluster !== undefined
             ? []
             : [`ship: copy ${service.envFile} from ${from} to ${to} (through this machine's memory: never argv, logs or the journal)`]),
-          `start: deploy that release on ${to} (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}) while ${from} keeps serving; a failed gate stops the move here`,
+          withCluster === undefined
+            ? `start: deploy that release on ${to} (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}) while ${from} keeps serving; a failed gate stops the move here`
+            : `start: deploy that release on ${to} against ${withCluster}'s restored copy there (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}); it is down from the freeze until this gate passes; a failed gate stops the move here, \`--abort\` returns it and its database to ${from}`,
           ...edgeSteps,
           `stop: stop and disable ${unit} on ${from} (its releases stay there)`,
           ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
@@ -162,6 +186,8 @@ export async function planMoveItems(
         done: [],
         release: null,
         reason: null,
+        writers: [],
+        databases: null,
       });
     }
     waves.push({ wave: w.wave, label: w.label, items });

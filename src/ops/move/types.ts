@@ -38,6 +38,18 @@ export interface MoveItem {
   release: string | null;
   /** Why it failed (the last attempt), when it did. */
   reason: string | null;
+  /** A cluster: the services that write its databases (stopped at the freeze, moved in its wave). */
+  writers: string[];
+  /** A cluster: each database restored on the target, its tables' exact row counts on both sides (once restored). */
+  databases: MovedDatabase[] | null;
+}
+
+export interface MovedDatabase {
+  name: string;
+  /** The dump's size as streamed, and the time from the dump's start to the restore's end. */
+  bytes: number;
+  seconds: number;
+  tables: { name: string; source: number; target: number | null }[];
 }
 
 export interface MoveWave {

@@ -9,6 +9,7 @@ export interface MoveCliOptions extends OpsCliOptions {
   to?: string;
   dryRun?: boolean;
   abort?: boolean;
+  force?: boolean;
   execute?: boolean;
   readyTimeout?: string;
   revertMargin?: string;
@@ -27,6 +28,7 @@ export async function move(what: MoveWhat, options: MoveCliOptions): Promise<Com
     {
       dryRun: options.dryRun === true,
       abort: options.abort === true,
+      force: options.force === true,
       deploy: {
         ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
         ...(options.revertMargin === undefined ? {} : { revertMarginMs: seconds('--revert-margin', options.revertMargin, 20) * 1000 }),
@@ -62,6 +64,12 @@ export function moveText(d: MoveDocument): string {
       );
       if (i.blocked !== null && i.state !== 'moved') out.push(`    ${style.red('✖ cannot move:')} ${i.blocked}`);
       if (i.reason !== null) out.push(`    ${style.red('✖')} ${i.reason}`);
+      for (const db of i.databases ?? [])
+        out.push(
+          style.dim(
+            `    ${db.name}: ${plural(db.tables.length, 'table')}, ${db.tables.reduce((n, t) => n + t.source, 0)} rows, every count equal on ${i.to} (${(db.bytes / 1024 / 1024).toFixed(1)} MiB in ${db.seconds}s)`,
+          ),
+        );
       if (d.action === 'plan') for (const [n, s] of i.steps.entries()) out.push(style.dim(`    ${n + 1}. `) + s);
     }
   }

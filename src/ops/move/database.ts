@@ -1,0 +1,371 @@
+/**
+ * A database cluster's move, for the databases its services declare (each project's service is
+ * the one writer of its database: own_db refuses two). The steps, each recorded in the journal
+ * before the next, each safe to run again:
+ *
+ *   freeze     the writers stopped on the source; each database's role made NOLOGIN there, its
+ *              sessions ended, the database read-only by default: nothing writes to the source
+ *              from here on (an app cannot give its role LOGIN back);
+ *   env        each writer's env file carried from the source to the target (through memory);
+ *   provision  the role, the database and pg_hba on the target's cluster, and the env file's
+ *              DATABASE_URL/PG* pointed at it (`db provision`'s path, the password kept);
+ *   restore    per database: its tables counted on the source (frozen), the target's copy made
+ *              afresh, `pg_dump` on the source streamed through this machine into `pg_restore`
+ *              on the target (as the app's own role, never the superuser: what the app defined
+ *              runs as the app), its tables counted there, every count compared exactly (the
+ *              drill's comparison); a difference fails the step with the source authoritative;
+ *   edit       once every writer serves from the target: the inventory's clusters.<name>.host.
+ *
+ * Two writable primaries never serve one service: the writers start on the target only after
+ * `freeze`; an abort freezes the target's copy before the source is thawed.
+ *
+ * `provisionAt` and the scripts are the pieces `recover` shares (a cluster's roles, pg_hba and
+ * the writers' env on another host).
+ */
+import { readIfExists, writeFileSafely } from '../../files/write.js';
+import type { Cluster, Fleet, ProjectDatabase, Service } from '../../fleet/model.js';
+import { compareRowCounts } from '../../data/backup.js';
+import { COUNT_SQL, PINNED_PGOPTIONS } from '../../data/backup-scripts.js';
+import { DRIVEN_ENGINES, pgName } from '../../data/declared.js';
+import { provision } from '../../data/provision.js';
+import { applyScript, heredoc, ident, literal, parseApply, PG_PRELUDE } from '../../data/postgres.js';
+import { records } from '../../runtime/shell.js';
+import { setScalar } from '../../source/edit.js';
+import { pipeBetween } from '../../transport/pipe.js';
+import { quote, sh } from '../../transport/quote.js';
+import { failureReason } from '../../transport/types.js';
+import { Ops } from '../context.js';
+import { SilentProgress } from '../progress.js';
+import { readEnvFileScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
+import type { JournalItem } from './journal.js';
+import { copyEnvFile, hostOf, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
+import type { MovedDatabase } from './types.js';
+
+/** A database of the cluster and its one writer (the project's service). */
+export interface ClusterDatabase {
+  database: ProjectDatabase;
+  writer: Service | undefined;
+}
+
+export function clusterDatabases(fleet: Fleet, cluster: string): ClusterDatabase[] {
+  return fleet.databases
+    .filter((d) => d.cluster === cluster)
+    .map((d) => ({ database: d, writer: fleet.services.find((s) => s.project === d.project && s.environment === d.environment) }));
+}
+
+/** Why this cluster cannot be moved with its writers (undefined: it can). `moving`: the service ids in this move. */
+export function clusterBlocked(fleet: Fleet, cluster: Cluster, to: string, moving: ReadonlySet<string>): string | undefined {
+  if (cluster.host === to) return undefined;
+  if (!DRIVEN_ENGINES.has(cluster.engine)) return `a ${cluster.engine} cluster: only PostgreSQL databases are moved`;
+  const dbs = clusterDatabases(fleet, cluster.name);
+  if (dbs.length === 0) return 'no manifest declares a database on it: nothing says what to move (move its data by hand)';
+  for (const { database, writer } of dbs) {
+    if (writer === undefined) return `${database.name}: project ${database.project} has no service to write it`;
+    if (!moving.has(writer.id)) return `${database.name} is written by ${writer.id}, which is not in this move: move them together`;
+    if (writer.host !== cluster.host)
+      return `${database.name} is written by ${writer.id} on ${writer.host}, not beside the cluster: moving a cluster its writers reach across hosts is not carried out yet`;
+    if (writer.envFile === undefined) return `${writer.id} declares no service.env_file: its credentials have nowhere to go on ${to}`;
+  }
+  return undefined;
+}
+
+/** The fleet as it is once the cluster and these services run on `to`. */
+export function fleetMovedTo(fleet: Fleet, cluster: string, services: readonly string[], to: string): Fleet {
+  return {
+    ...fleet,
+    clusters: fleet.clusters.map((c) => (c.name === cluster ? { ...c, host: to } : c)),
+    services: fleet.services.map((s) => (services.includes(s.id) ? { ...s, host: to } : s)),
+  };
+}
+
+/**
+ * On `to`: each project's role (its password the one its env file there holds), its database,
+ * its pg_hba entry, and its env file's DATABASE_URL/PG* pointed at the cluster there: `db
+ * provision` for those projects on the fleet as it is once they run there. A failure, in words.
+ */
+export async function provisionAt(
+  ops: Ops,
+  fleet: Fleet,
+  cluster: string,
+  projects: readonly string[],
+  services: readonly string[],
+  to: string,
+): Promise<string | undefined> {
+  const moved = fleetMovedTo(fleet, cluster, services, to);
+  const report = await provision(moved, new Ops(moved, ops.settings), { targets: projects, rotate: false, dryRun: false }, new SilentProgress());
+  const bad = [
+    ...report.databases.filter((d) => !d.ok).map((d) => `${d.id}: ${d.reason ?? 'failed'}`),
+    ...report.clusters.filter((c) => !c.ok).map((c) => `cluster ${c.name} on ${c.host}: ${c.reason ?? 'failed'}`),
+    ...report.not_driven.map((n) => `${n.id ?? n.cluster}: ${n.reason}`),
+  ];
+  return bad.length > 0 ? bad.join('; ') : undefined;
+}
+
+/** The SQL that freezes (or thaws) databases on a cluster: their roles' LOGIN, their default read-only, their sessions. */
+export function freezeSql(dbs: readonly { name: string; user: string }[], frozen: boolean): string[] {
+  const sql = ['SET search_path = pg_catalog, pg_temp;'];
+  // The roles first: a role without LOGIN is what an app cannot undo.
+  for (const d of dbs) sql.push(`ALTER ROLE ${ident(d.user)} ${frozen ? 'NOLOGIN' : 'LOGIN'};`);
+  for (const d of dbs)
+    sql.push(
+      frozen
+        ? `ALTER DATABASE ${ident(d.name)} SET default_transaction_read_only = on;`
+        : `ALTER DATABASE ${ident(d.name)} RESET default_transaction_read_only;`,
+    );
+  if (frozen)
+    for (const d of dbs)
+      sql.push(
+        `SELECT pg_catalog.count(pg_catalog.pg_terminate_backend(a.pid)) FROM pg_catalog.pg_stat_activity a WHERE a.datname OPERATOR(pg_catalog.=) ${literal(d.name)}::pg_catalog.name AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid();`,
+      );
+  return sql;
+}
+
+/** The target's copy made afresh (a restore cut midway leaves a partial one), owned by the app's role, CONNECT only for it. */
+export function freshDatabaseSql(d: { name: string; user: string }): string[] {
+  return [
+    'SET search_path = pg_catalog, pg_temp;',
+    `DROP DATABASE IF EXISTS ${ident(d.name)} WITH (FORCE);`,
+    `CREATE DATABASE ${ident(d.name)} OWNER ${ident(d.user)};`,
+    `REVOKE CONNECT, TEMPORARY ON DATABASE ${ident(d.name)} FROM PUBLIC;`,
+  ];
+}
+
+/** Exact row counts of every table of a database, as the superuser (COUNT_SQL, the backup's). Records: @@tables<TAB>json, or @@error. */
+export function countScript(port: number, database: string): string {
+  const db = pgName('database', database);
+  return `${PG_PRELUDE}if ! out=$(${heredoc(`ma_psql ${port} ${quote(db)} 2>&1`, `${COUNT_SQL}\n`, 'MA_SQL')}
+); then printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tr '\\n\\t' '  ' | cut -c1-300)"; exit 0; fi
+printf '%s\\n' "$out"
+`;
+}
+
+/** `pg_dump` of one database on the source, to stdout (custom format, uncompressed: the link is cheaper than the CPU), as the postgres account. */
+export function dumpCommand(port: number, database: string) {
+  const db = pgName('database', database);
+  const script = `${PG_PRELUDE}ma_as_pg env PGOPTIONS='${PINNED_PGOPTIONS}' pg_dump -Fc -Z0 -p ${port} -d ${quote(db)}\n`;
+  return sh`sh -c ${script}`;
+}
+
+/**
+ * `pg_restore` on the target from stdin, connected as the app's own role over loopback (its
+ * password the first line of stdin, read by the shell's `read`: never argv, never a file).
+ * Records: @@restored<TAB>exit<TAB>last error lines.
+ */
+export function restoreCommand(port: number, database: string, user: string) {
+  const db = pgName('database', database);
+  const u = pgName('user', user);
+  const script = `set -u
+IFS= read -r pw || { printf '@@restored\\t2\\tno password on stdin\\n'; exit 0; }
+export PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10
+unset pw
+err=$(mktemp) || exit 1
+pg_restore -h 127.0.0.1 -p ${port} -U ${quote(u)} -d ${quote(db)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$err"
+rc=$?
+printf '@@restored\\t%s\\t%s\\n' "$rc" "$(grep -v '^$' "$err" | tail -n 3 | tr '\\n\\t' '  ' | cut -c1-400)"
+rm -f -- "$err"
+`;
+  return sh`sh -c ${script}`;
+}
+
+/** The value of one variable in an env file's text (unquoted as `db provision` writes it). */
+function envVar(text: string, name: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    const v = m[2]!.trim();
+    return /^(['"]).*\1$/.test(v) ? v.slice(1, -1) : v;
+  }
+  return undefined;
+}
+
+async function sqlOn(ctx: MoveContext, hostName: string, cluster: Cluster, sql: string[], what: string): Promise<void> {
+  const res = await ctx.ops
+    .transport(hostOf(ctx.fleet, hostName))
+    .script(applyScript([{ cluster: { name: cluster.name, port: cluster.port }, sql }]), { timeoutMs: 120_000 });
+  const o = parseApply(res.stdout).get(cluster.name);
+  if (res.unreachable || !o?.ok || !res.stdout.includes('@@done'))
+    throw new StepFailed(`cannot ${what} on ${hostName}: ${o?.error ?? failureReason(res)}`);
+}
+
+async function counts(ctx: MoveContext, hostName: string, cluster: Cluster, database: string): Promise<Record<string, number>> {
+  const res = await ctx.ops.transport(hostOf(ctx.fleet, hostName)).script(countScript(cluster.port, database), { timeoutMs: 30 * 60_000 });
+  const rec = records(res.stdout);
+  const err = rec.find((r) => r[0] === 'error')?.[1];
+  const text = rec.find((r) => r[0] === 'tables')?.[1];
+  if (res.unreachable || err !== undefined || text === undefined)
+    throw new StepFailed(`cannot count the rows of ${database} on ${hostName}: ${err ?? failureReason(res)}`);
+  try {
+    return JSON.parse(text) as Record<string, number>;
+  } catch {
+    throw new StepFailed(`the row counts of ${database} on ${hostName} do not parse`);
+  }
+}
+
+/** The app's password, from its env file on `hostName` (read as `db provision` reads it). */
+async function passwordOn(ctx: MoveContext, writer: Service, hostName: string, user: string): Promise<string> {
+  const res = await ctx.ops
+    .transport(hostOf(ctx.fleet, hostName))
+    .script(readEnvFileScript(writer.envFile!, writer.runAs ?? 'root'), { timeoutMs: 60_000 });
+  const at = res.stdout.indexOf('@@env\n');
+  if (res.unreachable || at < 0)
+    throw new StepFailed(
+      `cannot read ${writer.envFile} on ${hostName}: ${records(res.stdout).find((r) => r[0] === 'error')?.[1] ?? failureReason(res)}`,
+    );
+  const text = Buffer.from(res.stdout.slice(at + 6), 'base64').toString('utf8');
+  const pw = envVar(text, 'PGPASSWORD');
+  if (envVar(text, 'PGUSER') !== user || pw === undefined || pw === '' || /[\n\r]/.test(pw))
+    throw new StepFailed(`${writer.envFile} on ${hostName} holds no password for ${user}: run \`manage-apps db provision ${writer.project}\` there`);
+  return pw;
+}
+
+export interface ClusterMoveRefs {
+  cluster: Cluster;
+  dbs: { name: string; user: string; project: string; writer: Service }[];
+}
+
+export function clusterMoveRefs(fleet: Fleet, name: string): ClusterMoveRefs {
+  const cluster = fleet.clusters.find((c) => c.name === name);
+  if (cluster === undefined) throw new StepFailed(`cluster ${name} is not in the inventory any more`);
+  const dbs = clusterDatabases(fleet, name).flatMap(({ database, writer }) =>
+    writer === undefined ? [] : [{ name: database.name, user: database.user, project: database.project, writer }],
+  );
+  return { cluster, dbs };
+}
+
+/** freeze, env, provision, restore (see the top of this file); the inventory is edited by `finishClusterMove` once the writers serve from the target. */
+export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item: JournalItem): Promise<void> {
+  const { cluster, dbs } = refs;
+  try {
+    if (!item.done.includes('freeze')) {
+      ctx.report(`${item.name}: freezing writes on ${item.from} (${dbs.map((d) => d.writer.id).join(', ')} stopped, roles NOLOGIN)`);
+      for (const d of dbs) await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, d.writer, item.from)), `stop ${d.writer.id}`);
+      await sqlOn(ctx, item.from, cluster, freezeSql(dbs, true), `freeze ${cluster.name}`);
+      await ctx.journal.step(item, 'freeze', { state: 'moving' });
+    }
+    if (!item.done.includes('env')) {
+      ctx.report(`${item.name}: carrying the writers' env files to ${item.to}`);
+      for (const d of dbs) await copyEnvFile(ctx, d.writer, item);
+      await ctx.journal.step(item, 'env');
+    }
+    if (!item.done.includes('provision')) {
+      ctx.report(`${item.name}: provisioning roles, databases and pg_hba on ${item.to}`);
+      const failed = await provisionAt(
+        ctx.ops,
+        ctx.fleet,
+        cluster.name,
+        dbs.map((d) => d.project),
+        dbs.map((d) => d.writer.id),
+        item.to,
+      );
+      if (failed !== undefined) throw new StepFailed(`provisioning on ${item.to}: ${failed}`);
+      await ctx.journal.step(item, 'provision');
+    }
+    if (!item.done.includes('restore')) {
+      const moved: MovedDatabase[] = [];
+      for (const d of dbs) {
+        ctx.report(`${item.name}: restoring ${d.name} from ${item.from} on ${item.to}`);
+        const [expected, password] = await Promise.all([
+          counts(ctx, item.from, cluster, d.name),
+          passwordOn(ctx, d.writer, item.to, d.user),
+          sqlOn(ctx, item.to, cluster, freshDatabaseSql(d), `create ${d.name} afresh`),
+        ]);
+        const started = Date.now();
+        const piped = await pipeBetween(
+          ctx.ops.transport(hostOf(ctx.fleet, item.from)),
+          dumpCommand(cluster.port, d.name),
+          ctx.ops.transport(hostOf(ctx.fleet, item.to)),
+          restoreCommand(cluster.port, d.name, d.user),
+          { timeoutMs: 6 * 3600_000, head: password },
+        );
+        const restored = records(piped.to.stdout).find((r) => r[0] === 'restored');
+        if (piped.from.unreachable || piped.from.code !== 0)
+          throw new StepFailed(`pg_dump of ${d.name} on ${item.from} failed: ${failureReason(piped.from)}`);
+        if (piped.to.unreachable || restored === undefined || restored[1] !== '0')
+          throw new StepFailed(`pg_restore of ${d.name} on ${item.to} failed: ${restored?.[2] || failureReason(piped.to)}`);
+        const actual = await counts(ctx, item.to, cluster, d.name);
+        const mismatches = compareRowCounts(expected, actual, {
+          expected: `rows on ${item.from}`,
+          actual: `on ${item.to}`,
+          extra: `on ${item.to} only`,
+        });
+        const tables = Object.keys(expected)
+          .sort()
+          .map((t) => ({ name: t, source: expected[t]!, target: actual[t] ?? null }));
+        if (mismatches.length > 0)
+          throw new StepFailed(`the row counts of ${d.name} differ (${item.from} still authoritative): ${mismatches.slice(0, 3).join('; ')}`);
+        moved.push({ name: d.name, bytes: piped.bytes, seconds: Math.round((Date.now() - started) / 100) / 10, tables });
+        ctx.report(
+          `${item.name}: ${d.name}: ${tables.length} tables, ${tables.reduce((n, t) => n + t.source, 0)} rows, every count equal on ${item.to} (${(piped.bytes / 1024 / 1024).toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)}s)`,
+        );
+      }
+      await ctx.journal.step(item, 'restore', { databases: moved });
+    }
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { state: 'failed', reason: error.message });
+  }
+}
+
+async function editClusterHost(ctx: MoveContext, name: string, host: string): Promise<void> {
+  const path = ctx.inventoryPath;
+  const text = await readIfExists(path);
+  if (text === undefined) throw new StepFailed(`cannot read ${path}`);
+  await writeFileSafely(path, setScalar(text, ['clusters', name, 'host'], host, { json: path.endsWith('.json') }));
+}
+
+/** Once every writer serves from the target: the inventory says where the cluster runs. */
+export async function finishClusterMove(ctx: MoveContext, item: JournalItem): Promise<void> {
+  try {
+    await editClusterHost(ctx, item.name, item.to);
+    await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
+    ctx.report(`${item.name}: moved to ${item.to} (its databases on ${item.from} stay there, frozen: drop them once you no longer want them)`);
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { state: 'failed', reason: error.message });
+  }
+}
+
+/** Whether a writer may have written to the target's copy (its deploy there began). */
+export const writersStartedOnTarget = (writers: readonly (JournalItem | undefined)[]): boolean =>
+  writers.some((w) => w !== undefined && (w.done.includes('deploying') || w.done.includes('start')));
+
+/**
+ * Back to the source: the target's copy frozen (its writers stopped there), the source thawed
+ * and its writers started. Refused once a writer may have written on the target, unless
+ * `force`: the source's data is as it was at the freeze, and what was written on the target
+ * since stays only in the target's (frozen) copy.
+ */
+export async function returnCluster(
+  ctx: MoveContext,
+  refs: ClusterMoveRefs,
+  item: JournalItem,
+  writers: readonly (JournalItem | undefined)[],
+  force: boolean,
+): Promise<void> {
+  const { cluster, dbs } = refs;
+  try {
+    if (writersStartedOnTarget(writers) && !force)
+      throw new StepFailed(
+        `${dbs.map((d) => d.writer.id).join(', ')} started on ${item.to} and may have written to its copy of ${dbs.map((d) => d.name).join(', ')}: going back serves the data as it was on ${item.from} at the freeze (${item.at}), and what was written on ${item.to} since stays only in its copy there. Continue the move instead, or --abort --force to go back anyway`,
+      );
+    if (item.done.includes('edit')) {
+      await editClusterHost(ctx, item.name, item.from);
+      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
+    }
+    if (item.done.length > 0 || item.state !== 'pending') {
+      ctx.report(`${item.name}: freezing the copy on ${item.to}, thawing ${item.from}`);
+      for (const d of dbs) await unitScript(ctx, item.to, retireUnitScript(unitOf(ctx, d.writer, item.to)), `stop ${d.writer.id}`);
+      // A target whose cluster never had the roles has nothing to freeze.
+      if (item.done.includes('provision') || item.done.includes('env'))
+        await sqlOn(ctx, item.to, cluster, freezeSql(dbs, true), `freeze ${cluster.name}`).catch((e) => {
+          if (!(e instanceof StepFailed) || item.done.includes('provision')) throw e;
+        });
+      await sqlOn(ctx, item.from, cluster, freezeSql(dbs, false), `thaw ${cluster.name}`);
+      for (const d of dbs) await unitScript(ctx, item.from, reviveUnitScript(unitOf(ctx, d.writer, item.from)), `start ${d.writer.id}`);
+    }
+    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
+  }
+}
