@@ -2,6 +2,7 @@
 // drill verdicts. (The real-host tests check them against a real PostgreSQL.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { compareRowCounts } from '../../src/data/backup.js';
 import { drillIntervalMs, drillStatus, type EvidenceRecord } from '../../src/data/evidence.js';
 import { envValues } from '../../src/data/envfile.js';
 import { HBA_BEGIN, HBA_END, withManagedBlock } from '../../src/data/hba.js';
@@ -182,4 +183,15 @@ test('check query verdicts: a row whose first column is not false, 0, NULL or em
     'the check query failed: ERROR:  canceling statement due to statement timeout',
   );
   assert.equal(judgeCheck('q', undefined).reason, 'the check query did not run');
+});
+
+test('row counts compared exactly: a changed count, a missing table and an extra one, in the words of each side', () => {
+  const words = { expected: 'rows on s1', actual: 'on t1', extra: 'on t1 only' };
+  assert.deepEqual(compareRowCounts({ 'public.a': 3, 'public.b': 0 }, { 'public.a': 3, 'public.b': 0 }, words), []);
+  assert.deepEqual(compareRowCounts({ 'public.a': 3, 'public.b': 1 }, { 'public.a': 2, 'public.c': 0 }, words), [
+    'public.a: 3 rows on s1, 2 on t1',
+    'public.b: 1 rows on s1, no table on t1',
+    'public.c: on t1 only',
+  ]);
+  assert.deepEqual(compareRowCounts({ 'public.a': 1 }, null, words), ['public.a: 1 rows on s1, no table on t1']);
 });

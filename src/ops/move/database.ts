@@ -54,7 +54,13 @@ export function clusterDatabases(fleet: Fleet, cluster: string): ClusterDatabase
 }
 
 /** Why this cluster cannot be moved with its writers (undefined: it can). `moving`: the service ids in this move. */
-export function clusterBlocked(fleet: Fleet, cluster: Cluster, to: string, moving: ReadonlySet<string>): string | undefined {
+export function clusterBlocked(
+  fleet: Fleet,
+  cluster: Cluster,
+  to: string,
+  moving: ReadonlySet<string>,
+  wave: ReadonlySet<string>,
+): string | undefined {
   if (cluster.host === to) return undefined;
   if (!DRIVEN_ENGINES.has(cluster.engine)) return `a ${cluster.engine} cluster: only PostgreSQL databases are moved`;
   const dbs = clusterDatabases(fleet, cluster.name);
@@ -62,6 +68,8 @@ export function clusterBlocked(fleet: Fleet, cluster: Cluster, to: string, movin
   for (const { database, writer } of dbs) {
     if (writer === undefined) return `${database.name}: project ${database.project} has no service to write it`;
     if (!moving.has(writer.id)) return `${database.name} is written by ${writer.id}, which is not in this move: move them together`;
+    if (!wave.has(writer.id))
+      return `${database.name} is written by ${writer.id}, which moves in another wave: a cluster moves in one wave with every service writing to it`;
     if (writer.host !== cluster.host)
       return `${database.name} is written by ${writer.id} on ${writer.host}, not beside the cluster: moving a cluster its writers reach across hosts is not carried out yet`;
     if (writer.envFile === undefined) return `${writer.id} declares no service.env_file: its credentials have nowhere to go on ${to}`;
@@ -236,6 +244,8 @@ export function clusterMoveRefs(fleet: Fleet, name: string): ClusterMoveRefs {
 export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item: JournalItem): Promise<void> {
   const { cluster, dbs } = refs;
   try {
+    // Continued after a failure: the item is under way again (a failed one stops its wave).
+    if (item.state !== 'moving') await ctx.journal.set(item, { state: 'moving', reason: null });
     if (!item.done.includes('freeze')) {
       ctx.report(`${item.name}: freezing writes on ${item.from} (${dbs.map((d) => d.writer.id).join(', ')} stopped, roles NOLOGIN)`);
       for (const d of dbs) await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, d.writer, item.from)), `stop ${d.writer.id}`);

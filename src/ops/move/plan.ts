@@ -79,6 +79,9 @@ export async function planMoveItems(
         const e = await edit(inventory.path, inventory.file, ['clusters', cluster.name, 'host'], cluster.host, to);
         const writers = clusterDatabases(fleet, cluster.name).flatMap((d) => (d.writer === undefined ? [] : [d.writer.id]));
         const dbs = clusterDatabases(fleet, cluster.name).map((d) => d.database.name);
+        const blocked =
+          clusterBlocked(fleet, cluster, to, moving, new Set(w.items.filter((i) => i.kind === 'service').map((i) => i.name))) ??
+          (typeof e === 'string' ? e : null);
         items.push({
           kind: 'cluster',
           name: cluster.name,
@@ -99,7 +102,7 @@ export async function planMoveItems(
           ],
           edges: [],
           edits: typeof e === 'string' ? [] : [e],
-          blocked: clusterBlocked(fleet, cluster, to, moving) ?? (typeof e === 'string' ? e : null),
+          blocked,
           state: cluster.host === to ? 'moved' : 'pending',
           done: [],
           release: null,
@@ -107,7 +110,7 @@ export async function planMoveItems(
           writers,
           databases: null,
         });
-        if (cluster.host !== to) clusters.add(cluster.name);
+        if (cluster.host !== to && blocked === null) clusters.add(cluster.name);
         continue;
       }
       const service = fleet.services.find((s) => s.id === ref.name)!;

@@ -63,3 +63,14 @@ test('bad input: an unknown target host, --abort with no move under way', async 
   assert.equal(b.status, 2);
   assert.match(b.stderr, /no move to apricot is under way/);
 });
+
+test('a database cluster moves with its writers only when every project using it moves: else both say why', async () => {
+  const r = await runCli(['drain', 'black', '--to', 'apricot', '--execute', '--dry-run', '--json', '--root', root]);
+  const d = json<MoveDocument>(r);
+  const cluster = d.waves.flatMap((w) => w.items).find((i) => i.kind === 'cluster' && i.name === 'platform-pg')!;
+  assert.equal(cluster.how, 'database');
+  assert.ok(cluster.writers.length > 1, 'several projects write to platform-pg');
+  assert.match(cluster.blocked ?? '', /platform is written by platform-api, which moves in another wave/);
+  assert.match(cluster.steps.join('\n'), /freeze: stop .* on black; their roles NOLOGIN/);
+  assert.equal(cluster.databases, null);
+});
