@@ -8,6 +8,11 @@ import type { Fleet } from '../fleet/model.js';
 import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import { checkLedger, liveRecord, type LedgerCheck } from '../promotion/history.js';
 import { LEDGER_FILE, readLedger, type LedgerRecord } from '../promotion/ledger.js';
+import { readIntents } from '../promotion/pending.js';
+import { Ops } from '../ops/context.js';
+import type { Progress } from '../ops/progress.js';
+import { settlePending, type Settled } from '../ops/promote.js';
+import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';
 import type { Answer, WithProblems } from './answer.js';
 
@@ -17,14 +22,43 @@ export function allowedSignersOf(fleet: Fleet): string {
   return isAbsolute(file) ? file : resolve(fleet.root, file);
 }
 
-export type LedgerVerifyDocument = WithProblems<{ file: string; ok: boolean } & LedgerCheck>;
+export type LedgerVerifyDocument = WithProblems<
+  { file: string; ok: boolean } & LedgerCheck & {
+      /** Promotions a crash left unrecorded: with --repair, what became of each; without, the ones pending. */
+      pending: Settled[];
+    }
+>;
 
-export async function ledgerVerify(source: FleetOptions): Promise<Answer<LedgerVerifyDocument>> {
+/**
+ * `ledger verify [--repair]`: the chain and every signature. A promotion a crash left between the
+ * host and the ledger is listed as pending; with `repair` it is settled first from what its target
+ * host says (the lost record appended, or the intent dropped when nothing switched).
+ */
+export async function ledgerVerify(
+  source: FleetOptions,
+  repair?: { given: Partial<OpsSettings>; progress: Progress },
+): Promise<Answer<LedgerVerifyDocument>> {
   const loaded = await loadFleet(source);
-  const check = await checkLedger(readLedger(loaded.fleet.root), allowedSignersOf(loaded.fleet));
+  const { fleet } = loaded;
+  let pending: Settled[];
+  if (repair === undefined)
+    pending = readIntents(fleet.root).map((i) => ({
+      intent: i.id,
+      project: i.project,
+      env: i.env,
+      release: i.release,
+      action: 'keep' as const,
+      detail: 'not settled: run `manage-apps ledger verify --repair`',
+    }));
+  else {
+    pending = await settlePending(new Ops(fleet, resolveSettings(repair.given)), fleet.services, repair.progress);
+    await repair.progress.close();
+  }
+  const check = await checkLedger(readLedger(fleet.root), allowedSignersOf(fleet));
+  const ok = check.broken === undefined && pending.every((p) => p.action !== 'keep');
   return {
-    exitCode: check.broken === undefined ? EXIT_OK : EXIT_PROBLEMS,
-    document: { file: LEDGER_FILE, ok: check.broken === undefined, ...check, problems: loaded.problems.map(problemJson) },
+    exitCode: ok ? EXIT_OK : EXIT_PROBLEMS,
+    document: { file: LEDGER_FILE, ok, ...check, pending, problems: loaded.problems.map(problemJson) },
     loaded,
   };
 }

@@ -25,9 +25,11 @@ import { join } from 'node:path';
 import { drillIntervalMs, drillStatus, readEvidence } from '../data/evidence.js';
 import type { Promotion, Service } from '../fleet/model.js';
 import { digestsOf, findApproval, rolledBack, liveRecord, type ApprovalVerdict } from '../promotion/history.js';
-import { appendRecords, LedgerError, type LedgerRecord, type NewRecord, type ReadLedger } from '../promotion/ledger.js';
+import { appendRecords, LedgerError, readLedger, type LedgerRecord, type NewRecord, type ReadLedger } from '../promotion/ledger.js';
+import { addIntent, readIntents, removeIntent, settle, type PromotionIntent } from '../promotion/pending.js';
+import { randomBytes } from 'node:crypto';
 import { runtimeOf } from '../runtime/registry.js';
-import { CONTENT_FUNCTION, inspectScript, parseReleaseStates, RELEASE_ID } from '../runtime/release.js';
+import { CONTENT_FUNCTION, inspectScript, parseReleaseStates, RELEASE_ID, type ReleaseRecord } from '../runtime/release.js';
 import { parseRevertStates } from '../runtime/revert.js';
 import { healthOf, parseProbes, PRELUDE, probePart, records, sections } from '../runtime/shell.js';
 import { quote } from '../transport/quote.js';
@@ -89,7 +91,20 @@ export interface PromoteReport {
   reason?: string;
   deploy?: DeployResult;
   forced?: string;
+  /** Earlier promotions into the target a crash left unrecorded, settled before this one (docs/promotion.md). */
+  settled?: Settled[];
   ledger: { appended: number; error?: string };
+}
+
+export interface Settled {
+  intent: string;
+  project: string;
+  env: string;
+  release: string;
+  /** append: the lost record was added (line); drop: nothing to add; keep: not settled yet, still pending. */
+  action: 'append' | 'drop' | 'keep';
+  detail: string;
+  line?: number;
 }
 
 interface SourceState {
@@ -104,6 +119,9 @@ interface SourceState {
   /** The image the service's container runs (compose: the reference it was created from), null without one. */
   running: string | null;
   fired: { at: string; release: string | null; reason: string | null } | null;
+  /** Every release on the host with its last verdict, and whether the host's revert is armed. */
+  releases: ReleaseRecord[];
+  armed: boolean;
   sample: Sample;
 }
 
@@ -144,7 +162,18 @@ function sampleOf(ops: Ops, service: Service, stdout: string): Sample {
 async function readSource(ops: Ops, service: Service): Promise<SourceState> {
   const host = ops.host(service)!;
   const r = await ops.transport(host).script(sourceScript(ops, service), { timeoutMs: ops.settings.commandTimeoutMs + 60_000 });
-  const empty = { release: null, outcome: null, passedAt: null, content: null, recorded: null, image: null, running: null, fired: null };
+  const empty = {
+    release: null,
+    outcome: null,
+    passedAt: null,
+    content: null,
+    recorded: null,
+    image: null,
+    running: null,
+    fired: null,
+    releases: [],
+    armed: false,
+  };
   if (r.unreachable !== undefined || r.code !== 0)
     return {
       reachable: false,
@@ -165,6 +194,8 @@ async function readSource(ops: Ops, service: Service): Promise<SourceState> {
     recorded: field('recorded'),
     image: field('image'),
     running: runtimeOf(service).parseStatus([ops.runtime(service)], r.stdout)[0]?.container?.image ?? null,
+    releases: state?.releases ?? [],
+    armed: revert !== undefined && revert.state !== 'fired',
     fired: revert?.state === 'fired' && revert.at !== undefined ? { at: revert.at, release: revert.release, reason: revert.reason ?? null } : null,
     sample: sampleOf(ops, service, r.stdout),
   };
@@ -262,8 +293,18 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
     return refuse(report.gates.at(-1)!.detail);
   if (!RELEASE_ID.test(release!)) return refuse(`${from} runs ${JSON.stringify(release)}, which is not a release id manage-apps made`);
 
+  // A promotion into the target a crash left unrecorded is settled first, from what the target says.
+  const settled = await settlePending(ops, [target], ctx.progress, { dryRun: options.dryRun });
+  report.settled = settled;
+  const unsettled = settled.find((x) => x.action === 'keep');
+  if (unsettled !== undefined)
+    return refuse(
+      `an earlier promotion of ${unsettled.release} into ${to} is not settled: ${unsettled.detail} (then run \`manage-apps ledger verify --repair\`)`,
+    );
+
   // What the ledger says was deployed (or promoted) into the source, and its content at the time.
   const ledger = ctx.readLedger();
+  const targetLive = liveRecord(ledger.records, promotion.project, to);
   if (ledger.broken !== undefined) return refuse(`the ledger does not verify (${ledger.broken.message}): run \`manage-apps ledger verify\``);
   const recorded = liveRecord(ledger.records, promotion.project, from);
   if (
@@ -479,6 +520,43 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
 
   if (options.dryRun) return { ...report, outcome: 'planned' };
 
+  // The record as it will be written, kept as a pending intent before the host changes: a crash
+  // between the switch and the append loses nothing the next promote cannot add from the host.
+  const intent: PromotionIntent = {
+    id: randomBytes(8).toString('hex'),
+    time: new Date().toISOString(),
+    project: promotion.project,
+    env: to,
+    release: release!,
+    record: {
+      project: promotion.project,
+      env: to,
+      kind: 'promotion',
+      service: target.id,
+      host: target.host!,
+      from,
+      release: release!,
+      content,
+      image_digest: recordedImage,
+      previous: typeof targetLive?.['release'] === 'string' ? targetLive['release'] : null,
+      outcome: 'unknown',
+      source: { release, content, image_digest: src.image, ledger: recorded!.hash },
+      observation: observationRecord?.hash ?? null,
+      approval: approval?.record?.hash ?? null,
+      ...(approval?.verified?.fingerprint === undefined
+        ? {}
+        : { approved_by: { principal: approval.verified.principal, fingerprint: approval.verified.fingerprint } }),
+      drill: report.gates.find((g) => g.gate === 'drill')?.detail ?? null,
+      ...(report.forced === undefined ? {} : { forced: report.forced }),
+    },
+  };
+  try {
+    addIntent(root, intent);
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    return { ...report, outcome: 'failed', reason: `nothing was shipped: ${error.message}` };
+  }
+
   // The same bits: the release as it is on the source host, shipped to the target under the same id.
   ctx.progress.note(`fetching ${release} from ${source.host}`);
   const fetched = await ops.transport(ops.host(source)!).script(bundleScript(ops.runtime(source).directory ?? source.directory, release!), {
@@ -508,31 +586,23 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
     if (result !== undefined) report.deploy = result;
     const passed = result?.ok === true && result.outcome === 'deployed';
     // Only what happened: a promotion that switched (and passed or was switched back) is recorded; one that never switched is not.
-    if (result !== undefined && result.release !== null && (passed || result.outcome === 'rolled-back' || result.outcome === 'reverted'))
-      append([
+    if (result !== undefined && result.release !== null && (passed || result.outcome === 'rolled-back' || result.outcome === 'reverted')) {
+      const sealed = append([
         {
-          project: promotion.project,
-          env: to,
-          kind: 'promotion',
-          service: target.id,
-          host: target.host!,
-          from,
+          ...intent.record,
           release: result.release,
           content: result.content ?? null,
           image_digest: result.image?.digest ?? null,
           previous: result.previous,
           outcome: passed ? 'passed' : result.outcome,
-          source: { release, content, image_digest: src.image, ledger: recorded!.hash },
-          observation: observationRecord?.hash ?? null,
-          approval: approval?.record?.hash ?? null,
-          ...(approval?.verified?.fingerprint === undefined
-            ? {}
-            : { approved_by: { principal: approval.verified.principal, fingerprint: approval.verified.fingerprint } }),
-          drill: report.gates.find((g) => g.gate === 'drill')?.detail ?? null,
-          ...(report.forced === undefined ? {} : { forced: report.forced }),
+          intent: intent.id,
           ...(result.reason === undefined ? {} : { reason: result.reason }),
         },
       ]);
+      // A record that could not be appended stays pending: the next promote (or ledger verify --repair) adds it from the host.
+      if (sealed.length > 0) removeIntent(root, intent.id);
+    } else if (result !== undefined && result.outcome !== 'unreachable' && result.revert === undefined) removeIntent(root, intent.id);
+    // Else the target may have switched without this process knowing the end: the intent stays for the host to settle.
     if (!passed) return { ...report, outcome: 'failed', reason: result?.reason ?? 'the deploy into the target failed' };
     if (result.content !== content || (src.image !== null && result.image?.digest !== src.image))
       return {
@@ -548,4 +618,61 @@ export async function runPromote(ctx: PromoteContext, options: PromoteOptions): 
 
 function alreadySeen(ledger: ReadLedger, project: string, env: string, at: string): boolean {
   return ledger.records.some((r) => r.kind === 'revert' && r.project === project && r.env === env && r['at'] === at);
+}
+
+/**
+ * Settles the pending promotions (src/promotion/pending.ts) into these services: one read of each
+ * target host that has one; the record a crash lost is appended, an intent the host shows never
+ * switched is dropped, one not settled yet is kept. Idempotent. With `dryRun` it only says what it
+ * would do.
+ */
+export async function settlePending(
+  ops: Ops,
+  targets: readonly Service[],
+  progress: Progress,
+  options: { dryRun?: boolean } = {},
+): Promise<Settled[]> {
+  const root = ops.fleet.root;
+  const out: Settled[] = [];
+  for (const intent of readIntents(root)) {
+    const target = targets.find((t) => t.id === intent.record['service'] && t.project === intent.project);
+    if (target === undefined) continue;
+    progress.note(`settling the unrecorded promotion of ${intent.release} into ${intent.env}: reading ${target.host}`);
+    const state = await readSource(ops, target);
+    const done = settle(intent, readLedger(root).records, {
+      reachable: state.reachable,
+      ...(state.reason === undefined ? {} : { reason: state.reason }),
+      current: state.release,
+      release: state.releases.find((r) => r.id === intent.release),
+      armed: state.armed,
+      content: state.content,
+      image: state.image,
+    });
+    const entry: Settled = {
+      intent: intent.id,
+      project: intent.project,
+      env: intent.env,
+      release: intent.release,
+      action: done.action,
+      detail: done.detail,
+    };
+    if (options.dryRun === true) {
+      // Said, not done: the ledger and the pending file stay as they are.
+      out.push(entry);
+      continue;
+    }
+    if (done.action === 'append') {
+      try {
+        const sealed = appendRecords(root, (ledger) => (ledger.records.some((r) => r['intent'] === intent.id) ? [] : [done.record]));
+        if (sealed[0] !== undefined) entry.line = sealed[0].seq;
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+        out.push({ ...entry, action: 'keep', detail: error.message });
+        continue;
+      }
+    }
+    if (done.action !== 'keep') removeIntent(root, intent.id);
+    out.push(entry);
+  }
+  return out;
 }

@@ -156,6 +156,16 @@ function lock(root: string): () => void {
   }
 }
 
+/** Runs `f` holding the ledger's lock (the pending promotions beside it are edited only so). */
+export function withLedgerLock<T>(root: string, f: () => T): T {
+  const unlock = lock(root);
+  try {
+    return f();
+  } finally {
+    unlock();
+  }
+}
+
 /**
  * Appends records (after what they claim happened), chained to the head, in one write, fsync'ed.
  * `build` sees the ledger as it is under the lock (an approval signs its head). Refuses to

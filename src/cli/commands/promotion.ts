@@ -115,14 +115,27 @@ export async function ledger(args: string[], options: CliOptions): Promise<Comma
 }
 
 export async function ledgerVerify(_args: string[], options: CliOptions): Promise<CommandResult> {
-  const answer = await verifyUseCase(fleetSource(options));
+  const answer = await verifyUseCase(
+    fleetSource(options),
+    options.repair === true ? { given: givenSettings(options), progress: makeProgress({ json: options.json === true }) } : undefined,
+  );
   const d = answer.document;
   return {
     exitCode: answer.exitCode,
     json: d,
     human: () =>
-      d.broken === undefined
-        ? style.green(`${d.file}: ${d.records} records, the chain holds, ${d.signatures.checked} approval signature(s) verify; head ${d.head}`)
-        : style.red(`${d.file}: ${d.broken.message}`),
+      [
+        ...d.pending.map((p) => {
+          const what = `promotion of ${p.release} into ${p.project}:${p.env}`;
+          return p.action === 'append'
+            ? style.green(`recovered the ${what}: ${p.detail} (line ${p.line ?? '?'})`)
+            : p.action === 'drop'
+              ? `pending ${what} dropped: ${p.detail}`
+              : style.red(`unrecorded ${what}: ${p.detail}`);
+        }),
+        d.broken === undefined
+          ? style.green(`${d.file}: ${d.records} records, the chain holds, ${d.signatures.checked} approval signature(s) verify; head ${d.head}`)
+          : style.red(`${d.file}: ${d.broken.message}`),
+      ].join('\n'),
   };
 }

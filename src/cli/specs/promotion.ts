@@ -43,7 +43,12 @@ export const PROMOTION_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'ledger verify',
-    summary: "check the ledger's hash chain and every approval's signature; exit 1 naming the first line that does not hold",
+    summary:
+      "check the ledger's hash chain and every approval's signature; exit 1 naming the first line that does not hold, or a promotion a crash left unrecorded",
+    options: [
+      new Option('--repair', 'first settle promotions a crash left unrecorded, from what their target hosts run: add the lost records'),
+      ...sshOptions('per-command timeout (default 20)', { concurrency: false }),
+    ],
     run: async (args, o) => (await import('../commands/promotion.js')).ledgerVerify(args, o),
   },
 ];

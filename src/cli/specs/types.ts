@@ -64,6 +64,8 @@ export interface CliOptions {
   observe?: string;
   release?: string;
   key?: string;
+  /** ledger verify: settle promotions a crash left unrecorded first. */
+  repair?: boolean;
 }
 
 /** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */
