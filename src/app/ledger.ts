@@ -120,3 +120,113 @@ export async function ledgerView(source: FleetOptions, project: string | undefin
     loaded,
   };
 }
+
+/** The dashboard's ledger panel: per service of a promotion path, what the ledger has live there and on what evidence, and whether the chain verifies. */
+export interface LedgerPanel {
+  file: string;
+  verification: {
+    ok: boolean;
+    records: number;
+    head: string;
+    broken: { line: number; message: string } | null;
+    signatures: { checked: number; bad: number };
+    /** Promotions a crash left unrecorded (`ledger verify --repair` settles them). */
+    pending: number;
+  };
+  services: {
+    service: string;
+    project: string;
+    env: string;
+    release: string | null;
+    /** The record that put it there: deploy, promotion, rollback; null when the ledger has none. */
+    kind: string | null;
+    line: number | null;
+    time: string | null;
+    outcome: string | null;
+    /** A promotion's evidence, each from the ledger line it cites. */
+    evidence: {
+      from: string | null;
+      /** The source's record: the deploy whose gate the release passed in the environment before. */
+      gate: { line: number; env: string; kind: string; outcome: string | null; time: string } | null;
+      observation: { line: number; window_s: number | null; samples: number | null; verdict: string | null; override: string | null } | null;
+      drill: string | null;
+      approval: { line: number; principal: string | null; fingerprint: string | null; time: string } | null;
+      forced: string | null;
+      recovered: boolean;
+    } | null;
+  }[];
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const count = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** What the dashboard shows of the ledger, on a fleet already loaded (null: no promotion path and no ledger). */
+export async function ledgerPanel(fleet: Fleet): Promise<LedgerPanel | null> {
+  const promotions = fleet.promotions ?? [];
+  const ledger = readLedger(fleet.root);
+  if (promotions.length === 0 && ledger.records.length === 0) return null;
+  const check = await checkLedger(ledger, allowedSignersOf(fleet));
+  const byHash = new Map(ledger.records.map((r) => [r.hash, r]));
+  const services = promotions.flatMap((p) =>
+    p.path.flatMap((env) =>
+      fleet.services
+        .filter((s) => s.project === p.project && s.environment === env)
+        .map((s) => {
+          const live = liveRecord(ledger.records, p.project, env) ?? null;
+          const cite = (key: string) => byHash.get(text(live?.[key]) ?? '') ?? null;
+          const source = live?.['source'] as { ledger?: unknown } | undefined;
+          const gate = byHash.get(text(source?.ledger) ?? '') ?? null;
+          const observation = cite('observation');
+          const approval = cite('approval');
+          const signer = approval?.['signer'] as { principal?: unknown; fingerprint?: unknown } | undefined;
+          return {
+            service: s.id,
+            project: p.project,
+            env,
+            release: text(live?.['release']),
+            kind: live?.kind ?? null,
+            line: live?.seq ?? null,
+            time: live?.time ?? null,
+            outcome: text(live?.['outcome']),
+            evidence:
+              live?.kind !== 'promotion'
+                ? null
+                : {
+                    from: text(live['from']),
+                    gate: gate === null ? null : { line: gate.seq, env: gate.env, kind: gate.kind, outcome: text(gate['outcome']), time: gate.time },
+                    observation:
+                      observation === null
+                        ? null
+                        : {
+                            line: observation.seq,
+                            window_s: count(observation['window_s']),
+                            samples: count(observation['samples']),
+                            verdict: text(observation['verdict']),
+                            override: text(observation['override']),
+                          },
+                    drill: text(live['drill']),
+                    approval:
+                      approval === null
+                        ? null
+                        : { line: approval.seq, principal: text(signer?.principal), fingerprint: text(signer?.fingerprint), time: approval.time },
+                    forced: text(live['forced']),
+                    recovered: live['recovered'] !== undefined,
+                  },
+          };
+        }),
+    ),
+  );
+  const pending = readIntents(fleet.root).length;
+  return {
+    file: LEDGER_FILE,
+    verification: {
+      ok: check.broken === undefined && pending === 0,
+      records: check.records,
+      head: check.head,
+      broken: check.broken ?? null,
+      signatures: { checked: check.signatures.checked, bad: check.signatures.bad.length },
+      pending,
+    },
+    services,
+  };
+}

@@ -20,6 +20,7 @@ import { esc, renderSvg, ROLE_COLOURS } from '../render/fleet-svg.js';
 import { viewAnswer } from './answer.js';
 import { drainOf } from './drain.js';
 import { impactOf } from './impact.js';
+import { ledgerPanel, type LedgerPanel } from './ledger.js';
 
 /** A static page holds what-if for each single host up to this many hosts, and a drain plan for every pair up to STATIC_DRAIN_MAX_HOSTS. */
 export const STATIC_IMPACT_MAX_HOSTS = 60;
@@ -57,6 +58,8 @@ export interface PageData {
   /** Unrouted pictures: the edges, drawn by the page only for what is selected: [kind, from, to, x1, y1, x2, y2]. */
   edges?: [string, string, string, number, number, number, number][];
   live?: LiveSettings;
+  /** The release ledger, per service of a promotion path (absent: no path and no ledger). */
+  ledger?: LedgerPanel;
 }
 
 /** The page's script and style: files of their own (src/dashboard/assets, shipped as they are), inlined into every page. */
@@ -154,6 +157,8 @@ export async function pageData(
         }),
     ...(live ? { live } : {}),
   };
+  const ledger = await ledgerPanel(answers.loaded.fleet);
+  if (ledger !== null) data.ledger = ledger;
   if (mode === 'static') {
     if (names.length <= STATIC_IMPACT_MAX_HOSTS)
       data.impacts = Object.fromEntries(await Promise.all(names.map(async (h) => [h, await answers.impact([h])] as const)));
@@ -204,12 +209,14 @@ export function renderPage(data: PageData, layout: FleetLayout): string {
       <button role="tab" data-tab="drain">Drain</button>
       <button role="tab" data-tab="backups">Backups</button>
       <button role="tab" data-tab="problems">Problems</button>
+      ${data.ledger ? '<button role="tab" data-tab="ledger">Ledger</button>' : ''}
       ${data.mode === 'live' ? '<button role="tab" data-tab="status">Status</button><button role="tab" data-tab="drift">Drift</button>' : ''}
     </nav>
     <div id="tab-whatif" class="tab" role="tabpanel"></div>
     <div id="tab-drain" class="tab" role="tabpanel" hidden></div>
     <div id="tab-backups" class="tab" role="tabpanel" hidden></div>
     <div id="tab-problems" class="tab" role="tabpanel" hidden></div>
+    ${data.ledger ? '<div id="tab-ledger" class="tab" role="tabpanel" hidden></div>' : ''}
     ${data.mode === 'live' ? '<div id="tab-status" class="tab" role="tabpanel" hidden></div><div id="tab-drift" class="tab" role="tabpanel" hidden></div>' : ''}
     <footer class="legend">${legend}<span class="chip"><i class="mesh"></i>on the mesh</span><span class="chip"><i class="l-dep"></i>depends_on</span><span class="chip"><i class="l-db"></i>database</span><span class="chip"><i class="l-tun"></i>tunnel</span><span class="chip"><i class="l-route"></i>domain route</span></footer>
   </aside>

@@ -3,7 +3,8 @@
 // and service drawn as text, what-if and drain answers equal to the CLI's, the token, the
 // read-only default and cross-site requests refused.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { packageRoot } from '../../src/package-root.js';
+import { appendRecords, LEDGER_FILE } from '../../src/promotion/ledger.js';
 import { eventually, json, runCli } from '../ops/helpers.js';
 import { browserSkipReason, launchBrowser, startUi, type Browser, type UiProcess } from './browser.js';
 
@@ -130,6 +132,132 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     assert.match(run.stdout, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     for (const name of [...graph.hosts.map((h) => h.name), ...graph.clusters.map((c) => c.name)]) assert.ok(run.stdout.includes(`>${name}</`), name);
     for (const s of graph.services) assert.ok(run.stdout.includes(`<tspan class="row-label">${s.id}</tspan>`), s.id);
+  });
+
+  test('the ledger tab: per service of a promotion path, the promoted release, its evidence and whether the chain verifies (as `ledger verify` says)', async () => {
+    const root = join(dir, 'promoted');
+    const put = (path: string, content: string) => {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), content);
+    };
+    put(
+      'mesh-hosts.json',
+      JSON.stringify({
+        version: 1,
+        hosts: {
+          pv: { address: '10.0.0.21', provider: 'bare-metal', role: 'staging' },
+          pd: { address: '10.0.0.22', provider: 'bare-metal', role: 'production' },
+        },
+      }),
+    );
+    const service = (host: string) => `provider: bare-metal\nservice:\n  host: ${host}\n  port: 8080\n  command: node server.mjs\n`;
+    put(
+      'shop/.infra.yaml',
+      `apiVersion: infra/v2\nproject: shop\n${service('pd')}promotion:\n  path: [preview, prod]\n  observe: 10m\n  approve: [prod]\n`,
+    );
+    put('shop/.infra.preview.yaml', `apiVersion: infra/v2\nproject: shop\nenvironment: preview\n${service('pv')}`);
+    const key = join(dir, 'alice');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', key]);
+    put('allowed_signers', `alice@example.org ${readFileSync(`${key}.pub`, 'utf8')}`);
+    const release = '20261206T101500123Z-1a2b3c4d';
+    const content = 'c'.repeat(64);
+    const [deployed] = appendRecords(root, () => [
+      {
+        kind: 'deploy',
+        project: 'shop',
+        env: 'preview',
+        service: 'shop:preview',
+        host: 'pv',
+        release,
+        content,
+        image_digest: null,
+        outcome: 'passed',
+        previous: null,
+      },
+    ]);
+    const [observed] = appendRecords(root, () => [
+      {
+        kind: 'observation',
+        project: 'shop',
+        env: 'preview',
+        release,
+        content,
+        since: deployed!.time,
+        window_s: 600,
+        samples: 10,
+        failed: [],
+        verdict: 'passed',
+      },
+    ]);
+    // The approval as operators make it: `approve`, signed with the key in allowed_signers.
+    const approved = await runCli(['approve', 'shop', '--to', 'prod', '--key', key, '--json', '--root', root]);
+    assert.equal(approved.status, 0, approved.stdout + approved.stderr);
+    const signer = json<{ signer: { fingerprint: string }; line: number; hash: string }>(approved);
+    const [promoted] = appendRecords(root, () => [
+      {
+        kind: 'promotion',
+        project: 'shop',
+        env: 'prod',
+        service: 'shop',
+        host: 'pd',
+        from: 'preview',
+        release,
+        content,
+        image_digest: null,
+        previous: null,
+        outcome: 'passed',
+        source: { release, content, image_digest: null, ledger: deployed!.hash },
+        observation: observed!.hash,
+        approval: signer.hash,
+        approved_by: { principal: 'alice@example.org', fingerprint: signer.signer.fingerprint },
+        drill: null,
+      },
+    ]);
+
+    const ledgerTab = async () => {
+      const run = await runCli(['graph', '--format', 'html', '--root', root]);
+      assert.equal(run.status, 0, run.stderr);
+      const file = join(dir, 'promoted.html');
+      writeFileSync(file, run.stdout);
+      const page = await browser.context.newPage();
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('html[data-ready="1"]');
+      await page.click('nav [data-tab="ledger"]');
+      await page.waitForSelector('#ledger-state');
+      return page;
+    };
+    const page = await ledgerTab();
+    const verified = await runCli(['ledger', 'verify', '--json', '--root', root]);
+    assert.equal(verified.status, 0, verified.stdout);
+    assert.equal(
+      await page.locator('#ledger-state').textContent(),
+      `✔ release-ledger.jsonl: 4 records, the chain holds, 1 approval signature(s) verify`,
+    );
+    const prod = page.locator('#ledger-services tr[data-service="shop"]');
+    assert.equal(await prod.locator('td.release').textContent(), release);
+    assert.match((await prod.locator('td.because').textContent()) ?? '', new RegExp(`^promotion from preview, line ${promoted!.seq}, `));
+    assert.deepEqual(await prod.locator('ul.evidence li').allTextContents(), [
+      `gate: passed in preview (deploy, line ${deployed!.seq})`,
+      `observed: 600s, 10 sample(s), passed (line ${observed!.seq})`,
+      'drill: not required',
+      `approved by alice@example.org ${signer.signer.fingerprint} (line ${signer.line})`,
+    ]);
+    assert.equal(
+      await page.locator('#ledger-services tr[data-service="shop:preview"] td.because').textContent(),
+      `deploy, line 1, ${deployed!.time.replace('T', ' ').slice(0, 19)} UTC`,
+    );
+    await page.close();
+
+    // One byte of an old line changed: the tab says what `ledger verify` says.
+    const path = join(root, LEDGER_FILE);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"window_s":600', '"window_s":601'));
+    const broken = await runCli(['ledger', 'verify', '--json', '--root', root]);
+    assert.equal(broken.status, 1);
+    const message = json<{ broken: { message: string } }>(broken).broken.message;
+    const tampered = await ledgerTab();
+    assert.equal(await tampered.locator('#ledger-state').textContent(), `✖ release-ledger.jsonl does not verify: ${message}`);
+    assert.match(message, /line 2/);
+    await tampered.close();
   });
 
   test("a big fleet's compact picture: every service a <tspan> of real text, a click on a host answers as `impact`", async () => {

@@ -658,6 +658,81 @@
     );
   }
 
+  // ---- the release ledger ------------------------------------------------------------------------
+  // Per service of a promotion path: the release the ledger has live there, the record that put it
+  // there and, for a promotion, its evidence; and whether the chain and its signatures verify.
+  function renderLedger() {
+    const r = data.ledger;
+    const tab = $('#tab-ledger');
+    const v = r.verification;
+    const state = v.broken
+      ? h('p', { id: 'ledger-state', class: 'bad' }, `✖ ${r.file} does not verify: ${v.broken.message}`)
+      : v.pending > 0
+        ? h('p', { id: 'ledger-state', class: 'bad' }, `✖ ${v.pending} promotion(s) not recorded yet: run manage-apps ledger verify --repair`)
+        : h(
+            'p',
+            { id: 'ledger-state', class: 'ok' },
+            `✔ ${r.file}: ${v.records} records, the chain holds, ${v.signatures.checked} approval signature(s) verify`,
+          );
+    const evidence = (e) => {
+      if (!e) return [];
+      const items = [];
+      if (e.gate) items.push(`gate: passed in ${e.gate.env} (${e.gate.kind}, line ${e.gate.line})`);
+      if (e.observation)
+        items.push(
+          `observed: ${e.observation.window_s ?? '?'}s, ${e.observation.samples ?? '?'} sample(s), ${e.observation.verdict ?? '?'} (line ${e.observation.line})${e.observation.override ? `; window overridden: ${e.observation.override}` : ''}`,
+        );
+      items.push(`drill: ${e.drill ?? 'not required'}`);
+      items.push(
+        e.approval
+          ? `approved by ${e.approval.principal ?? '?'} ${e.approval.fingerprint ?? ''} (line ${e.approval.line})`
+          : 'approval: not required',
+      );
+      if (e.forced) items.push(`forced: ${e.forced}`);
+      if (e.recovered) items.push('recorded after a crash, from the host');
+      return items;
+    };
+    tab.replaceChildren(
+      state,
+      r.services.length
+        ? h(
+            'table',
+            { id: 'ledger-services' },
+            h(
+              'tr',
+              {},
+              ['service', 'env', 'release', 'put there by', 'evidence'].map((x) => h('th', {}, x)),
+            ),
+            r.services.map((s) =>
+              h(
+                'tr',
+                { 'data-service': s.service },
+                h('td', {}, s.service),
+                h('td', {}, s.env),
+                h('td', { class: 'release' }, s.release ?? '—'),
+                h(
+                  'td',
+                  { class: 'because' },
+                  s.kind === null
+                    ? 'nothing recorded'
+                    : `${s.kind}${s.evidence && s.evidence.from ? ` from ${s.evidence.from}` : ''}, line ${s.line}, ${s.time.replace('T', ' ').slice(0, 19)} UTC`,
+                ),
+                h(
+                  'td',
+                  {},
+                  h(
+                    'ul',
+                    { class: 'evidence' },
+                    evidence(s.evidence).map((x) => h('li', {}, x)),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, 'no service on a promotion path'),
+    );
+  }
+
   // ---- problems -----------------------------------------------------------------------------------
   function renderProblems() {
     const problems = data.problems;
@@ -899,6 +974,7 @@
   renderWhatIfIntro();
   firstShow.backups = renderBackups;
   firstShow.problems = renderProblems;
+  if (data.ledger) firstShow.ledger = renderLedger;
   // Sized while still hidden (the canvas's size does not depend on it), then shown: one layout.
   if (W > $('#canvas').clientWidth * 1.5) fit();
   document.documentElement.classList.remove('loading');
