@@ -105,7 +105,12 @@ describe(
           'database: { cluster: main, name: vault, user: vault }\npromotion:\n  path: [preview, prod]\n  observe: 1s\n',
         'vault/.infra.preview.yaml': service(PREVIEW, 'preview', '  stateful: true\n').replace('%P%', 'vault').replace('%PORT%', '8090'),
       });
-      const inventory = JSON.parse(readFileSync(join(root, 'mesh-hosts.json'), 'utf8')) as Record<string, unknown>;
+      const inventory = JSON.parse(readFileSync(join(root, 'mesh-hosts.json'), 'utf8')) as { hosts: Record<string, { address?: string }> } & Record<
+        string,
+        unknown
+      >;
+      // Addresses: the cluster host reaches the backup target by it.
+      for (const h of [PREVIEW, PROD]) inventory.hosts[h]!.address = fleet.host(h).address;
       inventory['clusters'] = {
         main: {
           host: PROD,
