@@ -205,12 +205,20 @@ trap '' PIPE
 ma_active() { case "$(systemctl show -p ActiveState --value -- ${quote(unit)})" in activating|active|deactivating) return 0 ;; esac; return 1; }
 ma_before=$(cat ${quote(`${dir}/last`)} 2>/dev/null | sed -n 's/^ended=//p')
 if ma_active; then printf '@@run\\tjoined\\n'; else printf '@@run\\tstarted\\n'; fi
-ma_since=$(date +%s)
+# From just before the start, to the microsecond (a previous run's last lines are not this one's).
+ma_since=$(date +%s.%N); case $ma_since in *N*) ma_since=$(date +%s) ;; *) ma_since=\${ma_since%???} ;; esac
 ${sh`$SUDO systemctl start --no-block -- ${unit}`.text} 2>&1 || { printf '@@ran\\tnot-started\\t\\n'; exit 1; }
-${sh`$SUDO journalctl --no-pager -o short-iso -f -n 0 -u ${unit}`.text} --since "@$ma_since" &
+# Everything since then, then what comes: a quick run may be over before journalctl starts.
+${sh`$SUDO journalctl --no-pager -o short-iso -f -n all -u ${unit}`.text} --since "@$ma_since" &
 ma_j=$!
 sleep 0.5
 while ma_active; do sleep 0.3; done
+# The run is over: the follower stops once systemd's own line saying so is in the journal (its
+# lines come before it), not after a fixed pause a busy host's journald may not keep up with.
+ma_k=0
+while [ "$ma_k" -lt 100 ] && ! ${sh`$SUDO journalctl --no-pager -q -o cat -u ${unit}`.text} --since "@$ma_since" 2>/dev/null | grep -qE 'Deactivated successfully|Succeeded\\.|Failed with result|Finished |Failed to start '; do
+  sleep 0.1; ma_k=$((ma_k + 1))
+done
 sleep 0.3
 kill "$ma_j" 2>/dev/null
 ma_after=$(sed -n 's/^ended=//p' ${quote(`${dir}/last`)} 2>/dev/null)
