@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Bundles the compiled CLI (dist/main.js and everything it imports, dynamic imports included) into
+// a few files under dist/bundle/ with esbuild, after tsc (npm run build). Node then reads, resolves
+// and links about fifty files for a command instead of some hundred and fifty: each command still
+// loads only its own code (a dynamic import becomes a chunk of its own). npm packages stay outside
+// (imported from node_modules as before). bin/manage-apps.js runs the bundle when it is at least
+// as new as dist/main.js, else dist/ itself: a bare `tsc` never leaves the CLI on stale code.
+//
+// dist/bundle sits one directory below dist/ like every compiled module, so paths a module
+// makes from its own URL (dist/schemas/*.validate.cjs, see src/source/schema-check.ts) hold.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const outdir = join(root, 'dist', 'bundle');
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: [join(root, 'dist', 'main.js')],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  // Maps back through dist/'s own maps to src/ (not shipped: package.json leaves out dist/**/*.map).
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
