@@ -10,12 +10,22 @@
 // makes from its own URL (dist/schemas/*.validate.cjs, see src/source/schema-check.ts) hold.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const outdir = join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
-await build({
+// A checkout whose node_modules predates esbuild (installed before it was a devDependency) still
+// builds: without a bundle the launcher runs dist/. test/package/launcher.test.ts fails when the
+// bundle is missing, so a test run (CI: npm ci installs esbuild) never passes without it.
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch (error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+  console.error('scripts/bundle.mjs: esbuild is not installed (npm install): no dist/bundle, the CLI runs dist/ as it is');
+  process.exit(0);
+}
+await esbuild.build({
   entryPoints: [join(root, 'dist', 'main.js')],
   outdir,
   bundle: true,
