@@ -195,7 +195,7 @@ describe(
           return r.recs.find((x) => x[0] === 'release')![1]!;
         };
         const activate = (release: string, token: string) =>
-          run(shell, activateScript(runtime, dir, { release, timeoutMs: 3000, arm: { windowS: 30, token, by: 'test@here' } }));
+          run(shell, activateScript(runtime, dir, { release, timeoutMs: 20_000, arm: { windowS: 30, token, by: 'test@here' } }));
 
         // 1. The first release: shipped with its plist, the revert armed as a one-shot LaunchDaemon, switched (BSD mv -h), bootstrapped, gated.
         const r1 = ship('20260101T000000000Z-aaaaaaaa', 't1');
@@ -258,7 +258,7 @@ describe(
         assert.equal(a2.recs.find((x) => x[0] === 'gate')?.[1], 'crashed', a2.stdout);
         // launchctl prints the code with its meaning ("78: EX_CONFIG"): the number is read.
         assert.equal(a2.recs.find((x) => x[0] === 'gate')?.[2], 'the job exited (last exit code 78)');
-        const b2 = run(shell, fallBackScript(runtime, dir, { release: r2, keep: 5, timeoutMs: 3000, reason: 'crashed', token: 't2' }));
+        const b2 = run(shell, fallBackScript(runtime, dir, { release: r2, keep: 5, timeoutMs: 20_000, reason: 'crashed', token: 't2' }));
         assert.equal(b2.recs.find((x) => x[0] === 'back')?.[1], r1, b2.stdout + b2.stderr);
         assert.equal(b2.recs.filter((x) => x[0] === 'gate').pop()?.[1], 'ready', b2.stdout);
         assert.ok(b2.recs.some((x) => x[0] === 'unlocked'));
@@ -401,7 +401,7 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
       };
       const shipped = run(shell, command.text, Buffer.concat([header, tarOf({ 'job.sh': job }, box.dir)]));
       const r1 = shipped.recs.find((x) => x[0] === 'release')![1]!;
-      const a1 = run(shell, activateScript(runtime, dir, { release: r1, timeoutMs: 3000, arm: { windowS: 30, token: 't1', by: 'test' } }));
+      const a1 = run(shell, activateScript(runtime, dir, { release: r1, timeoutMs: 20_000, arm: { windowS: 30, token: 't1', by: 'test' } }));
       assert.equal(a1.recs.find((x) => x[0] === 'gate')?.[1], 'ready', a1.stdout + a1.stderr);
       assert.ok(!a1.argv.some((l) => l.startsWith('launchctl kickstart')), 'loading a job does not run it');
       run(shell, confirmScript(dir, runtime.key, { release: r1, keep: 5, token: 't1' }));
@@ -465,7 +465,7 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
         const act = launchdActivation(rs, force ? { force: true } : {});
         const l = run(shell, lockScript(dir, act.key, { ownerText: `token=f${force}`, token: `f${force}` }));
         assert.equal(l.recs.find((x) => x[0] === 'lock')?.[1], 'acquired');
-        const a = run(shell, activateScript(act, dir, { release: r1, timeoutMs: 3000, arm: { windowS: 30, token: `f${force}`, by: 'test' } }));
+        const a = run(shell, activateScript(act, dir, { release: r1, timeoutMs: 20_000, arm: { windowS: 30, token: `f${force}`, by: 'test' } }));
         const met = a.recs.find((x) => x[0] === 'jobrun' && x[1] !== 'waiting');
         assert.equal(met?.[1], force ? 'killed' : 'waited', a.stdout + a.stderr);
         assert.equal(a.argv.includes('launchctl kill SIGTERM system/manage-apps.sweep'), force);
@@ -569,7 +569,7 @@ async function fixture(box: ReturnType<typeof sandbox>) {
     return r.recs.find((x) => x[0] === 'release')![1]!;
   };
   const activate = (release: string, token: string) =>
-    activateScript(runtime, dir, { release, timeoutMs: 3000, arm: { windowS: 30, token, by: 'test' } });
+    activateScript(runtime, dir, { release, timeoutMs: 20_000, arm: { windowS: 30, token, by: 'test' } });
   const r1 = ship('20260101T000000000Z-aaaaaaaa', 't1', rs1.launchd!.plist);
   assert.equal(box.run(['dash'], activate(r1, 't1')).recs.find((x) => x[0] === 'gate')?.[1], 'ready');
   assert.ok(box.run(['dash'], confirmScript(dir, runtime.key, { release: r1, keep: 5, token: 't1' })).recs.some((x) => x[0] === 'confirmed'));
