@@ -4,7 +4,8 @@
  * (at 200 hosts / 5,000 services: about 1.3 s to load and 1 s for the page's analyses and
  * layout, each time). "Unchanged" is decided by the files themselves, each by its size, inode
  * and modification and change times: the manifests, the inventory, the compose files the
- * services name, and every directory the discovery crawled (a manifest added, removed or
+ * services name, the release ledger (with its pending promotions and allowed_signers), and
+ * every directory the discovery crawled (a manifest added, removed or
  * renamed changes its directory's modification time; a new directory changes its parent's),
  * which costs a stat each instead of a new crawl. A rebuild is done once however many requests
  * wait for it. The layout is kept by the graph it was made
@@ -13,8 +14,12 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolveRoot, type FleetOptions } from '../load/fleet.js';
 import { discoverManifests } from '../manifest/discover.js';
+import { ledgerPath } from '../promotion/ledger.js';
+import { PENDING_FILE } from '../promotion/pending.js';
+import { allowedSignersOf } from './ledger.js';
 import { FleetAnswers, layOut } from './page.js';
 import type { FleetLayout } from '../render/fleet-layout.js';
 
@@ -74,7 +79,15 @@ export class FleetSnapshots {
     const { fleet, inventory } = answers.loaded;
     // The inventory and the compose files the services name are known once loaded (an edit to
     // one of them during this load is seen at its next change).
-    const inputs = [...crawled, inventory.path, ...fleet.services.flatMap((s) => (s.compose ? [s.compose.path] : []))];
+    // The release ledger, its pending promotions and allowed_signers: the Ledger tab shows them (a promotion appends a line).
+    const inputs = [
+      ...crawled,
+      inventory.path,
+      ...fleet.services.flatMap((s) => (s.compose ? [s.compose.path] : [])),
+      ledgerPath(fleet.root),
+      join(fleet.root, PENDING_FILE),
+      allowedSignersOf(fleet),
+    ];
     // A manifest or directory that changed while the load read it: a key nothing matches, so
     // the next request loads again.
     const key = signature(crawled) === before ? signature(inputs) : '';

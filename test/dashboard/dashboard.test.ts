@@ -248,6 +248,36 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
     );
     await page.close();
 
+    // The live page (`ui`) as well, kept while nothing changes, built again when the ledger does.
+    const ui = await startUi(['--root', root, '--interval', '30']);
+    try {
+      const livePage = await browser.context.newPage();
+      await livePage.goto(ui.url);
+      await livePage.waitForSelector('html[data-ready="1"]');
+      await livePage.click('nav [data-tab="ledger"]');
+      assert.match((await livePage.locator('#ledger-state').textContent()) ?? '', /^✔ release-ledger\.jsonl: 4 records/);
+      appendRecords(root, () => [
+        {
+          kind: 'rollback',
+          project: 'shop',
+          env: 'prod',
+          service: 'shop',
+          host: 'pd',
+          from: release,
+          release: '20261205T101500123Z-00000000',
+          outcome: 'passed',
+        },
+      ]);
+      await livePage.reload();
+      await livePage.waitForSelector('html[data-ready="1"]');
+      await livePage.click('nav [data-tab="ledger"]');
+      assert.match((await livePage.locator('#ledger-state').textContent()) ?? '', /^✔ release-ledger\.jsonl: 5 records/);
+      assert.match((await livePage.locator('#ledger-services tr[data-service="shop"] td.because').textContent()) ?? '', /^rollback, line 5, /);
+      await livePage.close();
+    } finally {
+      await ui.stop();
+    }
+
     // One byte of an old line changed: the tab says what `ledger verify` says.
     const path = join(root, LEDGER_FILE);
     writeFileSync(path, readFileSync(path, 'utf8').replace('"window_s":600', '"window_s":601'));
