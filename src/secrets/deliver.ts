@@ -35,6 +35,7 @@ import {
   revertScript,
   switchScript,
   writeScript,
+  type FingerprintLine,
   type GenerationWrite,
   type HostSecretsState,
   type RestartOnHost,
@@ -332,6 +333,7 @@ function buildGeneration(
   resolved: Map<string, Resolved>,
   salt: string,
   store: 'encrypted' | 'file',
+  onHost: readonly FingerprintLine[] = [],
 ): { ok: true; write: GenerationWrite } | { ok: false; reason: string } {
   const credentials: GenerationWrite['credentials'] = [];
   const env: string[] = [];
@@ -339,8 +341,11 @@ function buildGeneration(
   for (const d of s.secrets ?? []) {
     const r = resolved.get(d.name);
     if (r === undefined || !r.ok) return { ok: false, reason: `${d.name}: ${r?.ok === false ? r.reason : 'not resolved'}` };
-    if (d.delivery === 'credential') credentials.push({ name: d.name, value: r.value });
-    else {
+    if (d.delivery === 'credential') {
+      // Unchanged on the host (same keyed fingerprint, delivered as a credential): the host may copy its encrypted file.
+      const same = onHost.some((f) => f.name === d.name && f.delivery === 'credential' && f.fingerprint === fingerprint(salt, r.value));
+      credentials.push({ name: d.name, value: r.value, ...(same ? { unchanged: true } : {}) });
+    } else {
       const line = envLine(d.name, r.value);
       if (!line.ok) return { ok: false, reason: line.reason };
       env.push(line.line);
@@ -445,7 +450,13 @@ export async function pushSecrets(
         writes.push({ s, write: undefined as unknown as GenerationWrite, result });
         continue;
       }
-      const gen = buildGeneration(s, res, salt, credentialStore(g.host.systemd) === 'file' ? 'file' : 'encrypted');
+      const gen = buildGeneration(
+        s,
+        res,
+        salt,
+        credentialStore(g.host.systemd) === 'file' ? 'file' : 'encrypted',
+        state.services.get(s.id)?.fingerprints ?? [],
+      );
       if (!gen.ok) {
         result.outcome = 'failed';
         result.reason = redact(gen.reason);

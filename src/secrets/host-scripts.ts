@@ -217,9 +217,19 @@ while IFS=' ' read -r kind a b; do
         t=$(mktemp "$R/.salt.XXXXXX") && printf '%s\n' "$a" > "$t" && mv -f -- "$t" "$R/salt" || fail "cannot write the salt"
       fi
       [ "$(head -n 1 -- "$R/salt")" = "$a" ] || fail "the host's salt changed during the push: push again" ;;
-    cred)
-      command -v systemd-creds >/dev/null 2>&1 || fail "systemd-creds is not on this host (systemd older than 250)"
-      printf '%s' "$b" | base64 -d | systemd-creds encrypt --name="$a" - "$new/$a.cred" >/dev/null 2>&1 || fail "systemd-creds encrypt failed for $a" ;;
+    cred | credkeep)
+      # credkeep: the value is the one the generation current points at holds (same keyed
+      # fingerprint): its encrypted file is copied (a plain file of ours, never a link) rather than
+      # encrypted again, which costs systemd-creds a start and the host key; else encrypted.
+      kept=0
+      if [ "$kind" = credkeep ]; then
+        cur=$(readlink -- "$d/current" 2>/dev/null || true)
+        case $cur in g.[A-Za-z0-9]*) [ -f "$d/$cur/$a.cred" ] && [ ! -L "$d/$cur/$a.cred" ] && cp -- "$d/$cur/$a.cred" "$new/$a.cred" && kept=1 ;; esac
+      fi
+      if [ "$kept" = 0 ]; then
+        command -v systemd-creds >/dev/null 2>&1 || fail "systemd-creds is not on this host (systemd older than 250)"
+        printf '%s' "$b" | base64 -d | systemd-creds encrypt --name="$a" - "$new/$a.cred" >/dev/null 2>&1 || fail "systemd-creds encrypt failed for $a"
+      fi ;;
     credfile)
       # systemd older than 250: a plain file root alone reads (0400) in a directory root alone enters (0700), for LoadCredential=.
       [ -d "$new/credentials" ] || mkdir -m 0700 -- "$new/credentials" || fail "cannot create $new/credentials"
@@ -254,8 +264,8 @@ export interface GenerationWrite {
   project: string;
   /** The service's user (the env file's owner); undefined: root's (or the operator's, on this machine). */
   owner?: string;
-  /** Credentials to encrypt on the host: name → value. */
-  credentials: { name: string; value: string }[];
+  /** Credentials to encrypt on the host: name → value; `unchanged`: the current generation's encrypted file may be copied instead. */
+  credentials: { name: string; value: string; unchanged?: boolean }[];
   /** `file`: the credentials go as root-only plain files (LoadCredential=, systemd older than 250), not encrypted. */
   credentialStore?: 'encrypted' | 'file';
   /** The whole secrets.env, when the service takes env variables. */
@@ -330,7 +340,9 @@ export function writeScript(root: string, asRoot: boolean, writes: readonly Gene
     const owner = w.owner === undefined ? '-' : validName('user', w.owner);
     const payload = [
       ...(salt === undefined ? [] : [`salt ${salt}`]),
-      ...w.credentials.map((c) => `${w.credentialStore === 'file' ? 'credfile' : 'cred'} ${c.name} ${b64(c.value)}`),
+      ...w.credentials.map(
+        (c) => `${w.credentialStore === 'file' ? 'credfile' : c.unchanged === true ? 'credkeep' : 'cred'} ${c.name} ${b64(c.value)}`,
+      ),
       ...(w.envFile === undefined ? [] : [`envfile ${b64(w.envFile)}`]),
       `fp ${b64(w.fingerprints)}`,
       'end',

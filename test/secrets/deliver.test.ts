@@ -195,6 +195,15 @@ describe('secrets on two real hosts', { skip: realHostsSkipReason(), timeout: 90
     assert.equal(await served(H1, 8081), hashOf(values['SHARED']!, values['API_OWN']!));
     assert.equal(await served(H2, 8082), hashOf(values['SHARED']!, values['WEB_OWN']!));
     assert.equal((await cli('secrets', 'status')).status, 0);
+    // API_SIGNING did not change: the host copied its encrypted file into the new generation
+    // rather than encrypting it again (systemd-creds picks a fresh IV each time: a new
+    // encryption would differ byte for byte).
+    const kept = await fleet.ssh(H1, 'cd /var/lib/manage-apps/secrets/prod/api && sha256sum previous/API_SIGNING.cred current/API_SIGNING.cred');
+    const [a, b] = kept.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
+    assert.ok(a !== undefined && a.length === 64 && a === b, kept.stdout + kept.stderr);
   });
 
   test('revert goes back to the values before with one command; confirm forgets them', async () => {
