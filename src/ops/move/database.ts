@@ -274,19 +274,27 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
       const moved: MovedDatabase[] = [];
       for (const d of dbs) {
         ctx.report(`${item.name}: restoring ${d.name} from ${item.from} on ${item.to}`);
-        const [expected, password] = await Promise.all([
-          counts(ctx, item.from, cluster, d.name),
+        const [password] = await Promise.all([
           passwordOn(ctx, d.writer, item.to, d.user),
           sqlOn(ctx, item.to, cluster, freshDatabaseSql(d), `create ${d.name} afresh`),
         ]);
         const started = Date.now();
-        const piped = await pipeBetween(
-          ctx.ops.transport(hostOf(ctx.fleet, item.from)),
-          dumpCommand(cluster.port, d.name),
-          ctx.ops.transport(hostOf(ctx.fleet, item.to)),
-          restoreCommand(cluster.port, d.name, d.user),
-          { timeoutMs: 6 * 3600_000, head: password },
-        );
+        // The source is frozen: its counts are final, taken while it is dumped (the same rows).
+        // Both settle before either's failure is reported: no stream is left running behind a failed count.
+        const [countedSource, streamed] = await Promise.allSettled([
+          counts(ctx, item.from, cluster, d.name),
+          pipeBetween(
+            ctx.ops.transport(hostOf(ctx.fleet, item.from)),
+            dumpCommand(cluster.port, d.name),
+            ctx.ops.transport(hostOf(ctx.fleet, item.to)),
+            restoreCommand(cluster.port, d.name, d.user),
+            { timeoutMs: 6 * 3600_000, head: password },
+          ),
+        ]);
+        if (countedSource.status === 'rejected') throw countedSource.reason;
+        if (streamed.status === 'rejected') throw streamed.reason;
+        const expected = countedSource.value;
+        const piped = streamed.value;
         const restored = records(piped.to.stdout).find((r) => r[0] === 'restored');
         if (piped.from.unreachable || piped.from.code !== 0)
           throw new StepFailed(`pg_dump of ${d.name} on ${item.from} failed: ${failureReason(piped.from)}`);
