@@ -67,6 +67,20 @@ export interface ServiceSecretsRow {
   unreachable?: string;
 }
 
+/**
+ * The salt a host without one gets, one per host for the whole command: `deploy --all` pushes each
+ * service's secrets on its own, side by side, and two services of one fresh host must not each
+ * bring a salt of their own (the second would find the first's and stop: "the salt changed").
+ */
+const freshSalts = new WeakMap<Ops, Map<string, string>>();
+function freshSalt(ops: Ops, host: string): string {
+  let byHost = freshSalts.get(ops);
+  if (byHost === undefined) freshSalts.set(ops, (byHost = new Map()));
+  let salt = byHost.get(host);
+  if (salt === undefined) byHost.set(host, (salt = randomBytes(32).toString('hex')));
+  return salt;
+}
+
 /** Where this host's secrets live, and whether root's tree (a remote host) or the operator's (this machine). */
 export function secretsRoot(ops: Ops, host: Host): { root: string; asRoot: boolean } {
   return ops.isLocal(host) ? { root: join(ops.localStateDir, 'secrets'), asRoot: false } : { root: HOST_SECRETS_ROOT, asRoot: true };
@@ -414,7 +428,7 @@ export async function pushSecrets(
       }));
     }
     const state = read.state;
-    const newSalt = state.salt === '' ? randomBytes(32).toString('hex') : undefined;
+    const newSalt = state.salt === '' ? freshSalt(ops, g.host.name) : undefined;
     const salt = state.salt === '' ? newSalt! : state.salt;
     const writes: { s: Service; write: GenerationWrite; result: PushServiceResult }[] = [];
     for (const s of g.services) {
