@@ -358,6 +358,33 @@ export function compareRowCounts(expected: Record<string, number>, actual: Recor
   return out;
 }
 
+/** The newest good backup of the plan's cluster, from the catalog on its target host (what the drill and `recover` restore). */
+export async function newestBackup(ops: Ops, plan: BackupPlan): Promise<{ entry: CatalogEntry } | { reason: string }> {
+  const cat = await ops
+    .transport(plan.target!)
+    .script(
+      `${PRELUDE}$SUDO cat ${BACKUP_BASE}/${plan.cluster.name}/catalog.jsonl 2>/dev/null | while IFS= read -r l; do printf '@@entry\\t%s\\n' "$l"; done\n`,
+      { timeoutMs: ops.settings.commandTimeoutMs },
+    );
+  if (cat.unreachable) return { reason: `target ${plan.target!.name}: ${cat.unreachable}` };
+  const entries = records(cat.stdout)
+    .filter((r) => r[0] === 'entry')
+    .flatMap((r) => {
+      try {
+        return [JSON.parse(r.slice(1).join('\t')) as CatalogEntry];
+      } catch {
+        return [];
+      }
+    })
+    .filter((e) => e.ok && Array.isArray(e.databases));
+  const entry = entries[entries.length - 1];
+  if (!entry)
+    return {
+      reason: `no backup of ${plan.cluster.name} in the catalog on ${plan.target!.name}: run \`manage-apps backups run ${plan.cluster.name}\``,
+    };
+  return { entry };
+}
+
 /** Restores the newest cataloged backup into a throw-away cluster on the target and checks it against the catalog. */
 export async function drill(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () => Date = () => new Date()): Promise<DrillRecord> {
   const rec = await drillOnce(ops, plan, timeoutMs, now);
@@ -380,27 +407,9 @@ async function drillOnce(ops: Ops, plan: BackupPlan, timeoutMs: number, now: () 
     met: { rpo: null, rto: null },
   };
   const target = ops.transport(plan.target!);
-  const cat = await target.script(
-    `${PRELUDE}$SUDO cat ${BACKUP_BASE}/${plan.cluster.name}/catalog.jsonl 2>/dev/null | while IFS= read -r l; do printf '@@entry\\t%s\\n' "$l"; done\n`,
-    { timeoutMs: ops.settings.commandTimeoutMs },
-  );
-  if (cat.unreachable) return { ...rec, reason: `target ${plan.target!.name}: ${cat.unreachable}` };
-  const entries = records(cat.stdout)
-    .filter((r) => r[0] === 'entry')
-    .flatMap((r) => {
-      try {
-        return [JSON.parse(r.slice(1).join('\t')) as CatalogEntry];
-      } catch {
-        return [];
-      }
-    })
-    .filter((e) => e.ok && Array.isArray(e.databases));
-  const entry = entries[entries.length - 1];
-  if (!entry)
-    return {
-      ...rec,
-      reason: `no backup of ${plan.cluster.name} in the catalog on ${plan.target!.name}: run \`manage-apps backups run ${plan.cluster.name}\``,
-    };
+  const newest = await newestBackup(ops, plan);
+  if ('reason' in newest) return { ...rec, reason: newest.reason };
+  const entry = newest.entry;
   rec.backup_id = entry.id;
   rec.backup_time = entry.time;
   const pairs = entry.databases!.map((d) => `${d.name}:${d.restic_snapshot}`);

@@ -42,6 +42,39 @@ export function readEvidence(root: string): EvidenceRecord[] {
   return out;
 }
 
+/** A `recover` of a lost host (ops/recover): the measured recovery, against what was declared. */
+export interface RecoveryRecord {
+  kind: 'recover';
+  time: string;
+  host: string;
+  to: string;
+  ok: boolean;
+  achieved: { rto_s: number | null; rpo_s: number | null };
+  declared: { rto: string | null; rpo: string | null };
+}
+
+/** Every well-formed `recover` record, oldest first. */
+export function readRecoveries(root: string): RecoveryRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(join(root, EVIDENCE_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: RecoveryRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"recover"')) continue;
+    try {
+      const r = JSON.parse(line) as RecoveryRecord;
+      if (r.kind === 'recover' && typeof r.host === 'string' && typeof r.time === 'string' && typeof r.achieved === 'object' && r.achieved !== null)
+        out.push(r);
+    } catch {
+      /* a torn line */
+    }
+  }
+  return out;
+}
+
 const WORDS: Record<string, string> = { daily: '1d', weekly: '7d', monthly: '31d', quarterly: '92d', yearly: '366d' };
 
 /** A declared drill interval in ms ("7d", "weekly", "monthly", …), or undefined when none is declared or it is not one. */

@@ -22,6 +22,7 @@ import { SilentProgress, type Progress } from './progress.js';
 import { pushSecrets } from '../secrets/deliver.js';
 import { SecretResolver } from '../secrets/resolve.js';
 import { walkLevels } from './levels.js';
+import { keepRelease } from './kept-releases.js';
 
 export type { DeployOptions, DeployReport, DeployResult, RollbackResult, Strategy } from './deploy/types.js';
 export { runRollback } from './deploy/rollback.js';
@@ -57,10 +58,33 @@ async function deployOne(ops: Ops, service: Service, options: DeployOptions, pro
   base.strategy = planned.decided!.strategy;
   const ctx = { ops, service, options, base, timings, report: (m: string) => task.update(m), note: (m: string) => progress.note(m) };
   try {
-    return finish(planned.decided!.strategy === 'script' ? await deployScript(ctx) : await deployRelease(ctx, planned));
+    if (planned.decided!.strategy === 'script') return finish(await deployScript(ctx));
+    const result = await deployRelease(ctx, planned);
+    if (result.ok && result.release !== null && planned.artifact !== undefined) await keep(ops, service, result, planned, progress);
+    return finish(result);
   } catch (error) {
     forget(service);
     return finish({ ...base, outcome: 'failed', ok: false, reason: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** A copy of the release that passed its gate, on this machine: what `recover` deploys when its host is lost (kept-releases.ts). */
+async function keep(ops: Ops, service: Service, result: DeployResult, planned: Planned, progress: Progress): Promise<void> {
+  try {
+    await keepRelease(
+      ops.localStateDir,
+      {
+        service: service.id,
+        host: result.host,
+        release: result.release!,
+        content: result.content ?? null,
+        image: result.image === undefined ? null : { ref: result.image.ref, digest: result.image.digest },
+        at: new Date().toISOString(),
+      },
+      planned.artifact!,
+    );
+  } catch (error) {
+    progress.note(`${service.id}: no copy of release ${result.release} kept on this machine (recover could not use it): ${(error as Error).message}`);
   }
 }
 

@@ -179,8 +179,25 @@ test('impact: a database cluster that is up but out of reach is data out of reac
 test('CLI: impact workstation --json has the documented shape and exits 0', () => {
   const { status, json } = cliJson<ImpactReport & { problems: unknown[] }>(['impact', 'workstation', '--root', 'test/fixtures/legacy-exit']);
   assert.equal(status, 0);
-  assert.deepEqual(Object.keys(json), ['offline', 'down', 'degraded', 'domains', 'backups', 'data', 'tunnels', 'lanes', 'notes', 'problems']);
+  assert.deepEqual(Object.keys(json), [
+    'offline',
+    'down',
+    'degraded',
+    'domains',
+    'backups',
+    'data',
+    'tunnels',
+    'lanes',
+    'notes',
+    'recovery',
+    'problems',
+  ]);
   assert.deepEqual(json.offline, ['workstation']);
+  // Never recovered: the time to recover is what its clusters declare, or nothing (docs/recover.md).
+  assert.deepEqual(
+    (json as unknown as { recovery: { host: string; source: string; rto_s: null }[] }).recovery.map((r) => [r.host, r.rto_s]),
+    [['workstation', null]],
+  );
   assert.deepEqual(Object.keys(json.down[0]!), ['id', 'project', 'environment', 'host', 'kind']);
   const ac = json.degraded.find((d) => d.project === 'activity-core')!;
   assert.equal(ac.host, 'railiance01');

@@ -1,5 +1,5 @@
 import { stepText, type ImpactReport } from '../../analysis/impact.js';
-import { impact as impactUseCase } from '../../app/impact.js';
+import { impact as impactUseCase, type HostRecovery } from '../../app/impact.js';
 import type { DrillStatus } from '../../data/evidence.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { givenSettings, type OpsCliOptions } from '../ops-options.js';
@@ -70,6 +70,18 @@ export function impactText(r: ImpactReport): string {
         .join('\n'),
     );
   } else out.push(style.dim('  no data lives there'));
+  const recovery = (r as ImpactReport & { recovery?: HostRecovery[] }).recovery ?? [];
+  if (recovery.length > 0) {
+    out.push('', style.bold('Time to recover') + style.dim('  measured by the last `recover` of the host when there is one, else declared'));
+    for (const h of recovery)
+      out.push(
+        h.source === 'measured'
+          ? `  ${h.host}: ${h.rto_s}s, measured by \`recover\` onto ${h.to} at ${h.measured_at}${h.declared === null ? '' : style.dim(` (declared ${h.declared})`)}`
+          : h.source === 'declared'
+            ? `  ${h.host}: ${h.declared} declared ${style.dim('(never measured: no `recover` of it yet)')}`
+            : `  ${h.host}: ${style.dim('nothing declared, never measured')}`,
+      );
+  }
   out.push('', style.bold(`Tunnels broken (${r.tunnels.length})`));
   if (r.tunnels.length > 0) {
     out.push(

@@ -136,6 +136,24 @@ export const OPS_COMMANDS: CommandSpec[] = [
     run: async (args, o) => (await import('../commands/ops/move.js')).move({ mode: 'move', targets: args }, o),
   },
   {
+    name: 'recover',
+    summary:
+      "bring a lost host's services and databases back on another host: releases kept on this machine, databases from the newest backup (row counts checked), edges switched, manifests edited; reports the achieved RTO and RPO (--abort: stop what it started, put the files back)",
+    args: '<lost-host>',
+    options: [
+      new Option('--to <host>', 'the host to bring everything back on').makeOptionMandatory(),
+      ...sshOptions('per-command timeout besides shipping, restores and readiness waits (default 60)'),
+      dryRunFlag('print the plan (waves, where each release and each database comes from, the edits, what cannot be recovered) and touch nothing'),
+      new Option(
+        '--abort',
+        'stop what the recovery started on the target and put the manifests and the inventory back (the journal says what was done)',
+      ),
+      readyTimeoutFlag(),
+      revertMarginFlag('the target reverts an unconfirmed release this long after the readiness timeout (default 20)'),
+    ],
+    run: async (args, o) => (await import('../commands/ops/recover.js')).recover(args[0]!, o),
+  },
+  {
     name: 'rollback',
     summary: 'switch a service back to its previous release (or --to ID), restart, gate on readiness',
     args: '<targets...>',

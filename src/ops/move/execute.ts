@@ -85,7 +85,7 @@ async function start(ctx: MoveContext, service: Service, item: JournalItem): Pro
 }
 
 /** Every edge routing the service's domains dials `toHost` instead of `fromHost`. */
-async function reroute(ctx: MoveContext, service: Service, fromHost: string, toHost: string): Promise<void> {
+export async function reroute(ctx: MoveContext, service: Service, fromHost: string, toHost: string): Promise<void> {
   if (service.domains.length === 0 || service.port === undefined) return;
   const from = hostOf(ctx.fleet, fromHost);
   const to = hostOf(ctx.fleet, toHost);
@@ -116,7 +116,7 @@ async function startGated(ctx: MoveContext, service: Service, host: string): Pro
 }
 
 /** The manifest's service.host set to `host` (a minimal edit; nothing written when it says so already). */
-async function editHost(ctx: MoveContext, service: Service, host: string): Promise<void> {
+export async function editHost(ctx: MoveContext, service: Service, host: string): Promise<void> {
   const file = join(ctx.fleet.root, service.manifest);
   const text = await readIfExists(file);
   if (text === undefined) throw new StepFailed(`cannot read ${service.manifest}`);

@@ -21,7 +21,7 @@ export interface WaveOrder {
 }
 
 /** The edit of one value in a file, or why it cannot be made. */
-async function edit(absolute: string, shown: string, path: string[], from: string, to: string): Promise<FileEdit | string> {
+export async function edit(absolute: string, shown: string, path: string[], from: string, to: string): Promise<FileEdit | string> {
   const text = await readIfExists(absolute);
   if (text === undefined) return `cannot read ${shown}`;
   try {
