@@ -273,6 +273,15 @@ describe('dashboard in headless Chromium (example fleet)', { skip: browserSkipRe
       await livePage.click('nav [data-tab="ledger"]');
       assert.match((await livePage.locator('#ledger-state').textContent()) ?? '', /^✔ release-ledger\.jsonl: 5 records/);
       assert.match((await livePage.locator('#ledger-services tr[data-service="shop"] td.because').textContent()) ?? '', /^rollback, line 5, /);
+      // A line changed in place (the file rewritten, its directory untouched): the next page load sees it.
+      const ledgerFile = join(root, LEDGER_FILE);
+      const kept = readFileSync(ledgerFile, 'utf8');
+      writeFileSync(ledgerFile, kept.replace('"samples":10', '"samples":11'));
+      await livePage.reload();
+      await livePage.waitForSelector('html[data-ready="1"]');
+      await livePage.click('nav [data-tab="ledger"]');
+      assert.match((await livePage.locator('#ledger-state').textContent()) ?? '', /^✖ release-ledger\.jsonl does not verify: line 2 /);
+      writeFileSync(ledgerFile, kept);
       await livePage.close();
     } finally {
       await ui.stop();
