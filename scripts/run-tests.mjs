@@ -53,10 +53,14 @@ function collect(dir) {
 // Only the order depends on this list: a file missing from it runs all the same, a little later.
 const SLOW_FIRST = [
   'test/ops/prepare.test.js',
+  'test/ops/move/move-db.test.js',
+  'test/ops/recover/recover.test.js',
   'test/data/backups-faults.test.js',
   'test/runtime/compose.test.js',
   'test/ops/edge-swap.test.js',
   'test/secrets/deliver-faults.test.js',
+  'test/secrets/compose.test.js',
+  'test/secrets/file-credentials.test.js',
   'test/ops/tunnels.test.js',
   'test/ops/jobs.test.js',
   'test/app/tenants-live.test.js',
@@ -65,6 +69,7 @@ const SLOW_FIRST = [
   'test/ops/move/move.test.js',
   'test/drift/drift.test.js',
   'test/ops/promote.test.js',
+  'test/ops/promote-compose.test.js',
   'test/data/provision.test.js',
   'test/runtime/launchd-release.test.js',
   'test/data/backups.test.js',
@@ -89,7 +94,7 @@ const cacheDir = join(outDir, 'cache');
 // health gates, revert windows), not on the CPU. Every file brings up its own test hosts with
 // their own namespaces, addresses and storage, so files never share state.
 // MANAGE_APPS_TEST_CONCURRENCY=1 runs them one at a time (to bisect a suspected interaction).
-const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 3);
+const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 4);
 const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
