@@ -19,7 +19,6 @@ export async function move(what: MoveWhat, options: MoveCliOptions): Promise<Com
   if (options.to === undefined) throw new UsageError('a move needs a target host', 'pass --to HOST');
   if (what.mode === 'move' && what.targets.length === 0) throw new UsageError('move needs a target', 'name the projects (or project@host) to move');
   const quiet = options.json === true;
-  const t0 = Date.now();
   const answer = await moveUseCase(
     fleetSource(options),
     what,
@@ -29,17 +28,29 @@ export async function move(what: MoveWhat, options: MoveCliOptions): Promise<Com
       dryRun: options.dryRun === true,
       abort: options.abort === true,
       force: options.force === true,
-      deploy: {
-        ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
-        ...(options.revertMargin === undefined ? {} : { revertMarginMs: seconds('--revert-margin', options.revertMargin, 20) * 1000 }),
-      },
+      deploy: moveDeployOptions(options),
     },
-    quiet ? () => {} : (line) => process.stderr.write(`${style.dim(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`)} ${line}\n`),
+    stepLines(quiet),
   );
   return { exitCode: answer.exitCode, json: answer.document, human: () => moveText(answer.document) };
 }
 
-const STATE: Record<string, (s: string) => string> = {
+/** The deploy settings a move (or a recovery) passes on to each service's deploy on the target. */
+export function moveDeployOptions(options: { readyTimeout?: string; revertMargin?: string }): { readyTimeoutMs?: number; revertMarginMs?: number } {
+  return {
+    ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
+    ...(options.revertMargin === undefined ? {} : { revertMarginMs: seconds('--revert-margin', options.revertMargin, 20) * 1000 }),
+  };
+}
+
+/** Each step on stderr as it happens, with the seconds since the command started (nothing with --json). */
+export function stepLines(quiet: boolean): (line: string) => void {
+  const t0 = Date.now();
+  return quiet ? () => {} : (line) => process.stderr.write(`${style.dim(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`)} ${line}\n`);
+}
+
+/** How an item's state is shown. */
+export const STATE: Record<string, (s: string) => string> = {
   moved: (s) => style.green(s),
   returned: (s) => style.yellow(s),
   failed: (s) => style.red(s),

@@ -2,7 +2,8 @@
 import { recover as recoverUseCase, type RecoverDocument } from '../../../app/recover.js';
 import { UsageError } from '../../../errors.js';
 import type { CommandResult } from '../../context.js';
-import { fleetSource, givenSettings, seconds, type OpsCliOptions } from '../../ops-options.js';
+import { fleetSource, givenSettings, type OpsCliOptions } from '../../ops-options.js';
+import { moveDeployOptions, STATE, stepLines } from './move.js';
 import { plural, style } from '../../style.js';
 
 export interface RecoverCliOptions extends OpsCliOptions {
@@ -16,7 +17,6 @@ export interface RecoverCliOptions extends OpsCliOptions {
 export async function recover(lost: string, options: RecoverCliOptions): Promise<CommandResult> {
   if (options.to === undefined) throw new UsageError('a recovery needs a target host', 'pass --to HOST');
   const quiet = options.json === true;
-  const t0 = Date.now();
   const answer = await recoverUseCase(
     fleetSource(options),
     lost,
@@ -25,23 +25,12 @@ export async function recover(lost: string, options: RecoverCliOptions): Promise
     {
       dryRun: options.dryRun === true,
       abort: options.abort === true,
-      deploy: {
-        ...(options.readyTimeout === undefined ? {} : { readyTimeoutMs: seconds('--ready-timeout', options.readyTimeout, 60) * 1000 }),
-        ...(options.revertMargin === undefined ? {} : { revertMarginMs: seconds('--revert-margin', options.revertMargin, 20) * 1000 }),
-      },
+      deploy: moveDeployOptions(options),
     },
-    quiet ? () => {} : (line) => process.stderr.write(`${style.dim(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`)} ${line}\n`),
+    stepLines(quiet),
   );
   return { exitCode: answer.exitCode, json: answer.document, human: () => recoverText(answer.document) };
 }
-
-const STATE: Record<string, (s: string) => string> = {
-  moved: (s) => style.green(s),
-  returned: (s) => style.yellow(s),
-  failed: (s) => style.red(s),
-  moving: (s) => style.yellow(s),
-  pending: (s) => style.dim(s),
-};
 
 const verdict = (met: boolean | null) => (met === null ? '' : met ? style.green(' met') : style.red(' MISSED'));
 
