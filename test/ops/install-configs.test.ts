@@ -304,7 +304,15 @@ describe(
       assert.equal(unloadable?.state, 'refused', JSON.stringify(unloadable));
       assert.match(unloadable!.message!, /Caddy refused to load it: .*(address already in use|bind)/);
       assert.equal(await caddyfile(), before, 'the file is the one that was there');
-      assert.equal((await served(SHOP)).text, '200 shop', 'the running config still serves');
+      // The running config still serves. Caddy 2.6 empties its certificate cache while it tries a
+      // config, also one it then refuses (caddyserver/caddy#5589), so a TLS handshake right after it
+      // may get Caddy's "internal error" alert until the certificates are loaded again: that, and
+      // only that, may come first; the site must answer on its own within seconds.
+      const first = await served(SHOP);
+      if (first.text !== '200 shop') {
+        assert.match(first.text, /EPROTO.*alert internal error/, 'the running config still serves');
+        await eventually('the running config serves again', 10_000, async () => (await served(SHOP)).text === '200 shop');
+      }
       assert.equal(await inHost(EDGE, 'ls -a /etc/caddy | grep -c manage-apps || true'), '0');
       // The CLI: a target that is a link is refused (exit 1), nothing written through it.
       await inHost(EDGE, 'cp /etc/caddy/Caddyfile /root/Caddyfile && ln -sf /root/Caddyfile /etc/caddy/Caddyfile');
