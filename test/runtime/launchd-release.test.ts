@@ -440,8 +440,14 @@ describe('scheduled jobs on launchd in a sandbox', { skip: asRoot ? undefined : 
 
       // status: the job block from launchctl print and the run files the job wrote itself.
       const input = { groups: [{ runtime: launchd, services: [rs] }] };
-      const st = run(shell, hostStatusScript(input));
-      const s = parseHostStatus(input, st.stdout).services[0]!;
+      // The sandbox's launchctl says the job is running until the held run's process has gone, a
+      // moment after its record was written (longer on a busy machine): read status once it is.
+      const status = () => parseHostStatus(input, run(shell, hostStatusScript(input)).stdout).services[0]!;
+      let s = status();
+      for (let i = 0; i < 50 && s.state?.sub === 'running'; i++) {
+        spawnSync('sleep', ['0.1']);
+        s = status();
+      }
       assert.equal(s.state?.sub, 'scheduled');
       assert.equal(s.job?.last?.exit_status, 3);
       assert.equal(s.job?.last?.ok, false);
