@@ -14,7 +14,7 @@ import type { DeployOptions } from '../ops/deploy/types.js';
 import { clusterDatabases, clusterMoveRefs, finishClusterMove, moveCluster, returnCluster } from '../ops/move/database.js';
 import { moveService, returnService, type MoveContext } from '../ops/move/execute.js';
 import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
-import { planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
+import { countItems, planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
 import type { MoveDocument, MoveItem, MoveWave } from '../ops/move/types.js';
 import { dependencyLevels, selectServices } from '../ops/selection.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
@@ -105,16 +105,8 @@ function withJournal(item: MoveItem, j: JournalItem | undefined): MoveItem {
 }
 
 function summary(waves: readonly MoveWave[]): MoveDocument['summary'] {
-  const items = waves.flatMap((w) => w.items);
-  const n = (s: string) => items.filter((i) => i.state === s).length;
-  return {
-    items: items.length,
-    moved: n('moved'),
-    returned: n('returned'),
-    failed: n('failed'),
-    pending: n('pending') + n('moving'),
-    blocked: items.filter((i) => i.blocked !== null && i.state !== 'moved').length,
-  };
+  const c = countItems(waves);
+  return { items: c.items, moved: c.done, returned: c.returned, failed: c.failed, pending: c.pending, blocked: c.blocked };
 }
 
 export async function move(

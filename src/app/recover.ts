@@ -16,7 +16,7 @@ import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import { Ops } from '../ops/context.js';
 import type { DeployOptions } from '../ops/deploy/types.js';
 import { JournalWriter, readJournal, type Journal } from '../ops/move/journal.js';
-import type { WaveOrder } from '../ops/move/plan.js';
+import { countItems, type WaveOrder } from '../ops/move/plan.js';
 import { abortItem, recoverCluster, recoverService, type RecoverContext } from '../ops/recover/execute.js';
 import { planRecoverItems, type CatalogAnswer } from '../ops/recover/plan.js';
 import type { Objective, RecoverDocument, RecoverItem, RecoverReport, RecoverWave } from '../ops/recover/types.js';
@@ -119,16 +119,8 @@ function reportOf(fleet: Fleet, j: RecoverJournal): RecoverReport {
 }
 
 function summary(waves: readonly RecoverWave[]): RecoverDocument['summary'] {
-  const items = waves.flatMap((w) => w.items);
-  const n = (s: string) => items.filter((i) => i.state === s).length;
-  return {
-    items: items.length,
-    recovered: n('moved'),
-    returned: n('returned'),
-    failed: n('failed'),
-    pending: n('pending') + n('moving'),
-    blocked: items.filter((i) => i.blocked !== null && i.state !== 'moved').length,
-  };
+  const c = countItems(waves);
+  return { items: c.items, recovered: c.done, returned: c.returned, failed: c.failed, pending: c.pending, blocked: c.blocked };
 }
 
 /** The newest backup of each of the lost host's clusters, asked of the hosts that keep them (in parallel; never the lost host). */

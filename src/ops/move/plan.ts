@@ -229,3 +229,24 @@ export async function tunnelEdits(
   }
   return { tunnels, edits };
 }
+
+/** How many of a move's (or a recovery's) items are in each state: the document's summary counts. */
+export function countItems(waves: readonly { items: readonly MoveItem[] }[]): {
+  items: number;
+  done: number;
+  returned: number;
+  failed: number;
+  pending: number;
+  blocked: number;
+} {
+  const items = waves.flatMap((w) => w.items);
+  const n = (s: MoveItem['state']) => items.filter((i) => i.state === s).length;
+  return {
+    items: items.length,
+    done: n('moved'),
+    returned: n('returned'),
+    failed: n('failed'),
+    pending: n('pending') + n('moving'),
+    blocked: items.filter((i) => i.blocked !== null && i.state !== 'moved').length,
+  };
+}
