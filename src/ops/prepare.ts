@@ -8,7 +8,7 @@ import pLimit from 'p-limit';
 import { FleetIndex } from '../analysis/topology.js';
 import { UsageError } from '../errors.js';
 import type { Fleet } from '../fleet/model.js';
-import { hostRequirements, type HostRequirements, type Need, type RequirementNote } from '../hosts/requirements.js';
+import { hostRequirements, type HostRequirements, type Need, type Requirement, type RequirementNote } from '../hosts/requirements.js';
 import { applyScript, applySteps, aptPackage, checkScript, installSteps, macInstruction } from '../hosts/scripts.js';
 import { defaultLocator } from '../source/locator.js';
 import { records } from '../runtime/shell.js';
@@ -26,6 +26,8 @@ export interface PrepareSettings {
   hosts: readonly string[];
   mode: PrepareMode;
   ops: OpsSettings;
+  /** Only these of each host's requirements (all when absent): a move creates one cluster and its server, nothing else. */
+  only?: (requirement: Requirement) => boolean;
 }
 
 export type ItemState = 'present' | 'missing' | 'installed' | 'failed';
@@ -85,7 +87,10 @@ export async function prepareHosts(fleet: Fleet, settings: PrepareSettings, prog
       throw new UsageError(`no host "${name}" in the inventory`, guess ? `did you mean "${guess}"?` : `hosts: ${known.join(', ') || '(none)'}`);
     }
   }
-  const selected = derived.hosts.filter((h) => settings.hosts.length === 0 || settings.hosts.includes(h.host.name));
+  const only = settings.only;
+  const selected = derived.hosts
+    .filter((h) => settings.hosts.length === 0 || settings.hosts.includes(h.host.name))
+    .map((h) => (only === undefined ? h : { ...h, requirements: h.requirements.filter(only) }));
   const ops = new Ops(fleet, settings.ops);
   const limit = pLimit(settings.ops.concurrency);
   const hosts = await Promise.all(selected.map((h) => limit(() => prepareHost(ops, h, settings.mode, progress))));

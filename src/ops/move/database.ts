@@ -3,6 +3,8 @@
  * the one writer of its database: own_db refuses two). The steps, each recorded in the journal
  * before the next, each safe to run again:
  *
+ *   cluster    on the target, the cluster made when none answers on its port (cluster.ts:
+ *              `hosts prepare`'s path), while the writers still serve from the source;
  *   freeze     the writers stopped on the source; each database's role made NOLOGIN there, its
  *              sessions ended, the database read-only by default: nothing writes to the source
  *              from here on (an app cannot give its role LOGIN back);
@@ -36,6 +38,7 @@ import { quote, sh } from '../../transport/quote.js';
 import { failureReason } from '../../transport/types.js';
 import { Ops } from '../context.js';
 import { SilentProgress } from '../progress.js';
+import { ensureClusterOn } from './cluster.js';
 import { readEnvFileScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
 import type { JournalItem } from './journal.js';
 import { copyEnvFile, hostOf, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
@@ -246,6 +249,18 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
   try {
     // Continued after a failure: the item is under way again (a failed one stops its wave).
     if (item.state !== 'moving') await ctx.journal.set(item, { state: 'moving', reason: null });
+    // Before the freeze: making a cluster takes a while, and the writers still serve from the source.
+    if (!item.done.includes('cluster') && !item.done.includes('freeze')) {
+      const moved = fleetMovedTo(
+        ctx.fleet,
+        cluster.name,
+        dbs.map((d) => d.writer.id),
+        item.to,
+      );
+      if ((await ensureClusterOn(ctx.ops, moved, cluster.name, item.to, ctx.report)) === 'created')
+        ctx.report(`${item.name}: cluster created on ${item.to}`);
+      await ctx.journal.step(item, 'cluster', { state: 'moving' });
+    }
     if (!item.done.includes('freeze')) {
       ctx.report(`${item.name}: freezing writes on ${item.from} (${dbs.map((d) => d.writer.id).join(', ')} stopped, roles NOLOGIN)`);
       for (const d of dbs) await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, d.writer, item.from)), `stop ${d.writer.id}`);

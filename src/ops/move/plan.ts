@@ -89,6 +89,7 @@ export async function planMoveItems(
           to,
           how: 'database',
           steps: [
+            `cluster: unless a cluster answers on ${to} port ${cluster.port}, ${cluster.name} is created there as \`hosts prepare\` does (the PostgreSQL server, pg_createcluster, listen_addresses, its unit enabled and running), while ${writers.join(', ') || 'its writers'} still serve from ${cluster.host}`,
             `freeze: stop ${writers.join(', ') || 'its writers'} on ${cluster.host}; their roles NOLOGIN there, their sessions ended, ${dbs.join(', ')} read-only by default (nothing writes to ${cluster.host} from here on)`,
             `env: carry ${writers.join(', ')}'s env file to ${to} (through this machine's memory: never argv, logs or the journal)`,
             `provision: on ${to}'s cluster ${cluster.name} (port ${cluster.port}): each role (the same password), database and pg_hba entry, each env file's DATABASE_URL/PG* pointed at it (\`db provision\`)`,

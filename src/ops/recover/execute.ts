@@ -5,7 +5,8 @@
  *
  *   backup     the newest good backup in the catalog on the backup's host, chosen once (the
  *              journal keeps its id: a resumed recovery restores the same one);
- *   provision  roles, databases and pg_hba on the target cluster, the env files naming it
+ *   provision  the cluster made on the target when none answers there (move/cluster.ts: `hosts
+ *              prepare`'s path); roles, databases and pg_hba on the target cluster, the env files naming it
  *              (`db provision`'s path on the fleet as it is after the recovery);
  *   restore    each database's dump streamed from the backup host into a fresh database on the
  *              target, its sha256 and every table's row count compared with the catalog (the
@@ -31,11 +32,12 @@ import { Ops } from '../context.js';
 import { runDeploy } from '../deploy.js';
 import { DEPLOY_DEFAULTS } from '../deploy/types.js';
 import { SilentProgress } from '../progress.js';
+import { ensureClusterOn } from '../move/cluster.js';
 import { editHost, reroute } from '../move/execute.js';
 import { StepFailed, unitScript, type MoveContext } from '../move/steps.js';
 import { retireUnitScript, reviveUnitScript } from '../move/host-scripts.js';
 import type { JournalItem } from '../move/journal.js';
-import { clusterUpScript, readDumpScript, restoreDumpScript } from './host-scripts.js';
+import { readDumpScript, restoreDumpScript } from './host-scripts.js';
 import { copyBetween } from './stream.js';
 
 export interface RecoverContext extends MoveContext {
@@ -130,12 +132,9 @@ export async function recoverCluster(ctx: RecoverContext, item: JournalItem): Pr
     const cluster = ctx.after.clusters.find((c) => c.name === item.name)!;
     const entry = await chooseBackup(ctx, item);
     if (!item.done.includes('provision')) {
-      const up = await ctx.ops.transport(hostOf(ctx.fleet, item.to)).script(clusterUpScript(cluster.port), { timeoutMs: 60_000 });
-      const rec = records(up.stdout).find((r) => r[0] === 'cluster');
-      if (up.unreachable || rec?.[1] !== 'up')
-        throw new StepFailed(
-          `no PostgreSQL cluster answers on ${item.to} port ${cluster.port} (${up.unreachable ?? rec?.[2] ?? failureReason(up)}): create it there (e.g. pg_createcluster -p ${cluster.port}) and run recover again`,
-        );
+      // No cluster answering there: made as `hosts prepare` makes it (the fleet as it is after the recovery).
+      if ((await ensureClusterOn(ctx.ops, ctx.after, item.name, item.to, ctx.report)) === 'created')
+        ctx.report(`${item.name}: cluster created on ${item.to}`);
       ctx.report(`${item.name}: provisioning roles, databases and pg_hba on ${item.to}`);
       await provisionOn(ctx, item.name);
       await ctx.journal.step(item, 'provision', { state: 'moving', release: entry.id });

@@ -86,7 +86,7 @@ export async function planRecoverItems(
           source.kind === 'none'
             ? [`nothing to restore it from: ${source.detail}`]
             : [
-                `check: a PostgreSQL cluster answers on ${to} port ${cluster.port} (recover does not create clusters)`,
+                `cluster: unless a cluster answers on ${to} port ${cluster.port}, ${cluster.name} is created there as \`hosts prepare\` does (the PostgreSQL server, pg_createcluster, listen_addresses, its unit enabled and running)`,
                 `provision: roles, databases and pg_hba for ${dbs.join(', ')} on ${to}; the services' env files name it`,
                 `restore: ${source.detail}: each database's dump streamed from ${source.backup_host} through this machine into a fresh database on ${to} (as its owner's role), its sha256 and every table's row count compared with the backup's catalog`,
                 `provision again (the restored databases' rights), then edit: ${typeof e === 'string' ? e : `${e.file} ${e.field}: ${e.from} → ${e.to}`}`,

@@ -56,7 +56,8 @@ describe('move: a service with its PostgreSQL database beside it', { skip, timeo
     if (inventory().clusters.apps!.host !== host)
       problems.push(`the inventory puts apps on ${inventory().clusters.apps!.host}, it serves from ${host}`);
     if ((await canLogin(host)) !== 'true') problems.push(`shop_app cannot log in on ${host}`);
-    const otherLogin = await canLogin(other);
+    // (A cluster the move did not finish making answers nothing: nobody can log in there.)
+    const otherLogin = await canLogin(other).catch(() => 'no cluster');
     if (otherLogin === 'true') problems.push(`shop_app can log in on ${other} too: two writable copies`);
     const n = await countOn(host).catch(() => -1);
     if (n !== rows) problems.push(`${n} rows on ${host}, ${rows} written`);
@@ -240,5 +241,90 @@ describe('move: a service with its PostgreSQL database beside it', { skip, timeo
         }
     console.log(`move-db: ${survived}/${total} fault points survived`);
     assert.deepEqual(failures, []);
+  });
+
+  test('a target without the cluster: made there as hosts prepare makes it (killed, cut, continued, aborted), then drift and status clean', async () => {
+    /** The host the service is not on loses its cluster: nothing answers on 5433 there. */
+    const dropOther = async (start: string) => {
+      const to = start === SOURCE ? TARGET : SOURCE;
+      await inHost(
+        to,
+        `systemctl stop ${pg.get(to)!.unit} 2>/dev/null; pg_dropcluster --stop 15 apps 2>/dev/null; systemctl disable postgresql@15-apps.service 2>/dev/null; true`,
+      );
+      assert.equal(await inHost(to, 'pg_lsclusters -h 15 apps 2>/dev/null | wc -l'), '0');
+      return to;
+    };
+    const first = (await placement()).host!;
+    const dry = await cli('move', 'shop', '--to', first === SOURCE ? TARGET : SOURCE, '--dry-run', '--json');
+    const steps = json<{ waves: { items: { steps: string[] }[] }[] }>(dry).waves[0]!.items[0]!.steps;
+    assert.match(steps[0]!, /^cluster: unless a cluster answers on .* port 5433, apps is created there as `hosts prepare` does/);
+
+    const cases: { fault: 'kill' | 'cut target' | null; then: 'continue' | 'abort' }[] = [
+      { fault: 'kill', then: 'continue' },
+      { fault: 'kill', then: 'abort' },
+      { fault: 'cut target', then: 'continue' },
+      { fault: 'cut target', then: 'abort' },
+      { fault: null, then: 'continue' },
+    ];
+    let survived = 0;
+    const failures: string[] = [];
+    for (const c of cases) {
+      const start = (await placement()).host!;
+      await write(start);
+      const to = await dropOther(start);
+      const label = `${c.fault ?? 'no fault'} while creating the cluster on ${to}, then ${c.then}`;
+      let run: { pid: number; done: Promise<CliRun> } | undefined;
+      let creating = false;
+      const seen = new Promise<void>((resolve) => {
+        run = startCli(args('move', 'shop', '--to', to, ...WINDOW), env(), (chunk) => {
+          if (!creating && /no cluster answers on .* port 5433: creating it there/.test(chunk)) {
+            creating = true;
+            resolve();
+          }
+        });
+        void run.done.then(() => resolve());
+      });
+      await seen;
+      let out: CliRun;
+      if (c.fault === 'kill') {
+        killWithChildren(run!.pid);
+        out = await run!.done;
+      } else if (c.fault === 'cut target') out = await cutUntil(fleet, to, run!.done);
+      else out = await run!.done;
+      const aborted = c.then === 'abort' && out.status !== 0;
+      if (c.fault !== null) out = await cli('move', 'shop', '--to', to, ...(aborted ? ['--abort'] : []), ...WINDOW);
+      await sleep(500);
+      const p = await placement();
+      const expected = aborted ? start : to;
+      const problem =
+        (creating ? undefined : 'the move never said it creates the cluster') ??
+        p.problem ??
+        (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+      if (out.status !== 0 || problem !== undefined)
+        failures.push(`${label}: exit ${out.status}: ${problem ?? ''}\n${out.stdout.slice(-800)}${out.stderr.slice(-600)}`);
+      else survived++;
+      console.log(`move-db cluster: ${label}: ${problem ?? `consistent on ${p.host}`}`);
+    }
+    console.log(`move-db cluster creation: ${survived}/${cases.length} fault points survived`);
+    assert.deepEqual(failures, []);
+
+    // The last case moved it without a fault: the cluster made there is prepare's, enabled and running.
+    const host = (await placement()).host!;
+    assert.equal(
+      await inHost(host, 'systemctl is-active postgresql@15-apps.service; systemctl is-enabled postgresql@15-apps.service'),
+      'active\nenabled',
+    );
+    // Its listen_addresses: what its services dial (they run beside it: loopback only).
+    assert.equal(await inHost(host, "grep '^listen' /etc/postgresql/15/apps/conf.d/manage-apps-listen.conf"), "listen_addresses = 'localhost'");
+    const status = await cli('status', 'shop');
+    assert.equal(status.status, 0, status.stdout + status.stderr);
+    const drift = await cli('drift', 'shop', '--json');
+    const findings = json<{ findings: { kind: string; subject: string; detail: string }[] }>(drift).findings;
+    // (The base image's own Caddy listens on 80 and nothing here declares it: drift rightly calls that extra.)
+    assert.deepEqual(
+      findings.filter((f) => !(f.kind === 'port' && /caddy\.service/.test(f.detail))),
+      [],
+      drift.stdout + drift.stderr,
+    );
   });
 });
