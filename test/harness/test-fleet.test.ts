@@ -348,6 +348,32 @@ async function runInterruptedFleet(
   }
 }
 
+describe('a host whose first boot fails', { skip, timeout: 300_000 }, () => {
+  it('is booted once more from the same disk, and the fleet comes up', async () => {
+    // The first boot halts the host right away (as a host whose PID 1 died while booting, seen on
+    // a loaded machine); the marker it leaves on the disk keeps the second boot from doing it.
+    const haltOnce = ({ upperDir }: HostPreparation): void => {
+      writeUpperFile(
+        upperDir,
+        'etc/systemd/system/halt-once.service',
+        '[Unit]\nDefaultDependencies=no\nBefore=sysinit.target ssh.service\nConditionPathExists=!/var/lib/halted-once\n[Service]\nType=oneshot\nExecStart=/bin/sh -c "touch /var/lib/halted-once && sync && systemctl poweroff --force --force"\n[Install]\nWantedBy=sysinit.target\n',
+      );
+      symlinkSync(
+        '/etc/systemd/system/halt-once.service',
+        `${ensureUpperDir(upperDir, 'etc/systemd/system/sysinit.target.wants')}/halt-once.service`,
+      );
+    };
+    const fleet = await TestFleet.up({ names: ['once'] }, { prepareHost: haltOnce });
+    try {
+      const marker = await fleet.ssh('once', 'test -e /var/lib/halted-once && echo halted-before');
+      assert.equal(marker.stdout.trim(), 'halted-before', 'the first boot did halt');
+      assert.equal((await fleet.ssh('once', 'systemctl is-active halt-once.service')).stdout.trim(), 'inactive');
+    } finally {
+      await fleet.down();
+    }
+  });
+});
+
 describe('test fleet clean-up when its process is interrupted', { skip, timeout: 300_000 }, () => {
   for (const [signal, expectedCode] of [
     ['SIGTERM', 143],

@@ -15,6 +15,8 @@ import { appSource, artifactDir, fleetRoot, nodeUnit } from './real-fleet.js';
 
 const HOST = 'web1';
 const PORT = 8080;
+/** The `held` release is ready once this file exists: its deploy holds the lock until the test creates it. */
+const HELD_READY = '/srv/held.ready';
 
 interface Deploy {
   id: string;
@@ -66,6 +68,7 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
       { version: 'v4' },
       { version: 'slow', readyAfterMs: 4000 },
       { version: 'slow2', readyAfterMs: 4000 },
+      { version: 'held', readyWhenFile: HELD_READY },
       { version: 'notready', notReady: 'database not reachable' },
       { version: 'crash', crash: 'boom: DATABASE_URL is not set' },
     ]) {
@@ -74,6 +77,8 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
     const legacyUnit = nodeUnit('/opt/legacy/server.mjs', { PORT: '8090' });
     root = await fleetRoot(fleet.hosts, {
       'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: ${PORT}\n  command: node server.mjs\n  health: { timeout: 6s }\n  keep_releases: 3\n`,
+      // A long gate, for a deploy that holds the lock for as long as a test needs (see HELD_READY).
+      'held/.infra.yaml': `apiVersion: infra/v2\nproject: held\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: 8081\n  command: node server.mjs\n  health: { timeout: 120s }\n`,
       'edge/.infra.yaml': `apiVersion: infra/v2\nproject: edge\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: 8443\n  kind: edge\n  systemd_unit: edge.service\n`,
       // Seed style (infra/v1): the project's own deploy script ships and installs; manage-apps restarts and gates.
       'legacy/.infra.yaml': `apiVersion: infra/v1\nproject: legacy\nprovider: bare-metal\nservice:\n  host: ${HOST}\n  port: 8090\n  systemd_unit: legacy.service\n  deploy: deploy.sh\n`,
@@ -228,17 +233,22 @@ describe('deploy on a real host', { skip: realHostsSkipReason(), timeout: 600_00
   });
 
   test('without --wait, a deploy of a locked service fails naming who holds the lock', async () => {
-    const first = startCli(args('deploy', 'shop', '--artifact', art['slow']!, '--json'), env());
+    // The first deploy's release is ready only once HELD_READY exists, so it holds the lock for
+    // as long as the second one takes to start and ask, however loaded the machine is.
+    await onHost(`rm -f ${HELD_READY}`);
+    const first = startCli(args('deploy', 'held', '--artifact', art['held']!, '--json'), env());
     await eventually('the first deploy holds the lock', 20_000, async () =>
-      (await onHost('cat /srv/shop/.deploy.lock/owner 2>/dev/null')).includes(`pid=${first.pid}`),
+      (await onHost('cat /srv/held/.deploy.lock/owner 2>/dev/null')).includes(`pid=${first.pid}`),
     );
-    const second = await deploy('v1');
-    assert.equal(second.status, 1);
+    const second = await cli('deploy', 'held', '--artifact', art['v1']!, '--json');
+    await onHost(`touch ${HELD_READY}`);
+    assert.equal(second.status, 1, second.stdout + second.stderr);
     const [d] = deploysOf(second);
     assert.equal(d?.outcome, 'locked');
     assert.match(d?.reason ?? '', new RegExp(`held by \\S+@${hostname()} \\(pid ${first.pid}, since `));
-    assert.equal((await first.done).status, 0);
-    assert.equal(await served(), 'slow');
+    const done = await first.done;
+    assert.equal(done.status, 0, done.stdout + done.stderr);
+    assert.equal(await served(8081), 'held');
   });
 
   test('the stale lock of a killed deploy is detected and broken; the next deploy succeeds', async () => {

@@ -46,18 +46,21 @@ export interface AppVersion {
   notReady?: string;
   /** Exits on start with this message. */
   crash?: string;
+  /** /readyz answers 503 until this file exists on the host (a gate the test opens when it chooses, whatever the machine's load). */
+  readyWhenFile?: string;
 }
 
 /** The release of a small HTTP app (listening on all addresses, so the test can reach it). */
 export function appSource(v: AppVersion): string {
   return `import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 const VERSION = ${JSON.stringify(v.version)};
 ${v.crash ? `console.error(${JSON.stringify(v.crash)}); process.exit(3);` : ''}
 const started = Date.now();
 createServer((req, res) => {
   if (req.url === '/readyz') {
     ${v.notReady ? `res.writeHead(503); res.end(${JSON.stringify(`${v.notReady}\n`)}); return;` : ''}
-    const ok = Date.now() - started >= ${v.readyAfterMs ?? 0};
+    const ok = Date.now() - started >= ${v.readyAfterMs ?? 0}${v.readyWhenFile ? ` && existsSync(${JSON.stringify(v.readyWhenFile)})` : ''};
     res.writeHead(ok ? 200 : 503); res.end(ok ? 'ready\\n' : 'warming up\\n'); return;
   }
   if (req.url === '/livez') { res.writeHead(200); res.end('alive\\n'); return; }
