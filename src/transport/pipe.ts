@@ -48,7 +48,8 @@ export function pipeBetween(
   let bytes = 0;
   const texts = { pErr: '', cOut: '', cErr: '' };
   p.stderr.setEncoding('utf8').on('data', (x: string) => (texts.pErr = (texts.pErr + x).slice(-20_000)));
-  c.stdout.setEncoding('utf8').on('data', (x: string) => (texts.cOut = (texts.cOut + x).slice(-200_000)));
+  // The consumer's records may end with a table count per table: kept whole up to 8 MB.
+  c.stdout.setEncoding('utf8').on('data', (x: string) => (texts.cOut = (texts.cOut + x).slice(-8_000_000)));
   c.stderr.setEncoding('utf8').on('data', (x: string) => (texts.cErr = (texts.cErr + x).slice(-20_000)));
   c.stdin.on('error', () => undefined);
   if (options.head !== undefined) c.stdin.write(`${options.head}\n`);

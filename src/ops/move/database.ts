@@ -7,15 +7,20 @@
  *              `hosts prepare`'s path), while the writers still serve from the source;
  *   freeze     the writers stopped on the source; each database's role made NOLOGIN there, its
  *              sessions ended, the database read-only by default: nothing writes to the source
- *              from here on (an app cannot give its role LOGIN back);
- *   env        each writer's env file carried from the source to the target (through memory);
- *   provision  the role, the database and pg_hba on the target's cluster, and the env file's
- *              DATABASE_URL/PG* pointed at it (`db provision`'s path, the password kept);
- *   restore    per database: its tables counted on the source (frozen), the target's copy made
- *              afresh, `pg_dump` on the source streamed through this machine into `pg_restore`
- *              on the target (as the app's own role, never the superuser: what the app defined
- *              runs as the app), its tables counted there, every count compared exactly (the
- *              drill's comparison); a difference fails the step with the source authoritative;
+ *              from here on (an app cannot give its role LOGIN back); the writers' env files
+ *              read in the same round trip;
+ *   env        each writer's env file written on the target (carried through memory), and the
+ *              target's copies of the databases dropped (stale, or partial from a restore cut
+ *              midway), in one round trip;
+ *   provision  the role, the database (afresh) and pg_hba on the target's cluster, and the env
+ *              file's DATABASE_URL/PG* pointed at it (`db provision`'s path, the password kept);
+ *   restore    per database: its tables counted on the source (frozen) while `pg_dump` there
+ *              streams through this machine into `pg_restore` on the target (as the app's own
+ *              role, never the superuser: what the app defined runs as the app; a superuser's
+ *              `pg_restore --role` is no boundary, the app's code can RESET ROLE), its tables
+ *              counted there at the stream's end in the same session, every count compared
+ *              exactly (the drill's comparison); a difference fails the step with the source
+ *              authoritative;
  *   edit       once every writer serves from the target: the inventory's clusters.<name>.host.
  *
  * Two writable primaries never serve one service: the writers start on the target only after
@@ -35,13 +40,13 @@ import { records } from '../../runtime/shell.js';
 import { setScalar } from '../../source/edit.js';
 import { pipeBetween } from '../../transport/pipe.js';
 import { quote, sh } from '../../transport/quote.js';
-import { failureReason } from '../../transport/types.js';
+import { failureReason, type RunResult } from '../../transport/types.js';
 import { Ops } from '../context.js';
 import { SilentProgress } from '../progress.js';
 import { ensureClusterOn } from './cluster.js';
-import { readEnvFileScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
+import { readEnvFileScript, retireUnitScript, reviveUnitScript, writeEnvFileScript } from './host-scripts.js';
 import type { JournalItem } from './journal.js';
-import { copyEnvFile, hostOf, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
+import { hostOf, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
 import type { MovedDatabase } from './types.js';
 
 /** A database of the cluster and its one writer (the project's service). */
@@ -131,6 +136,11 @@ export function freezeSql(dbs: readonly { name: string; user: string }[], frozen
   return sql;
 }
 
+/** The target's copies dropped (stale, or partial from a restore cut midway): `db provision` creates them afresh, owned by the app's role. */
+export function dropDatabasesSql(dbs: readonly { name: string }[]): string[] {
+  return ['SET search_path = pg_catalog, pg_temp;', ...dbs.map((d) => `DROP DATABASE IF EXISTS ${ident(d.name)} WITH (FORCE);`)];
+}
+
 /** The target's copy made afresh (a restore cut midway leaves a partial one), owned by the app's role, CONNECT only for it. */
 export function freshDatabaseSql(d: { name: string; user: string }): string[] {
   return [
@@ -159,23 +169,76 @@ export function dumpCommand(port: number, database: string) {
 
 /**
  * `pg_restore` on the target from stdin, connected as the app's own role over loopback (its
- * password the first line of stdin, read by the shell's `read`: never argv, never a file).
- * Records: @@restored<TAB>exit<TAB>last error lines.
+ * password the first line of stdin, read by the shell's `read`: never argv, never a file), then,
+ * in the same session on the host, every table of the restored copy counted as the superuser
+ * (countScript's query): no round trip after the stream. Records: @@restored<TAB>exit<TAB>last
+ * error lines, then @@tables<TAB>json or @@counterror<TAB>why.
  */
 export function restoreCommand(port: number, database: string, user: string) {
   const db = pgName('database', database);
   const u = pgName('user', user);
-  const script = `set -u
-IFS= read -r pw || { printf '@@restored\\t2\\tno password on stdin\\n'; exit 0; }
-export PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10
-unset pw
+  const script = `${PG_PRELUDE}IFS= read -r pw || { printf '@@restored\\t2\\tno password on stdin\\n'; exit 0; }
 err=$(mktemp) || exit 1
-pg_restore -h 127.0.0.1 -p ${port} -U ${quote(u)} -d ${quote(db)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$err"
+PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10 pg_restore -h 127.0.0.1 -p ${port} -U ${quote(u)} -d ${quote(db)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$err"
 rc=$?
+unset pw
 printf '@@restored\\t%s\\t%s\\n' "$rc" "$(grep -v '^$' "$err" | tail -n 3 | tr '\\n\\t' '  ' | cut -c1-400)"
 rm -f -- "$err"
+[ "$rc" = 0 ] || exit 0
+if ! out=$(${heredoc(`ma_psql ${port} ${quote(db)} 2>&1`, `${COUNT_SQL}\n`, 'MA_SQL')}
+); then printf '@@counterror\\t%s\\n' "$(printf '%s' "$out" | tr '\\n\\t' '  ' | cut -c1-300)"; exit 0; fi
+printf '%s\\n' "$out"
 `;
   return sh`sh -c ${script}`;
+}
+
+/** A record part of a script made of several (`@@part<TAB>name` before each): the text of each part, by name. */
+export function scriptParts(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  for (const line of output.split('\n')) {
+    if (line.startsWith('@@part\t')) {
+      current = line.slice(7);
+      out.set(current, '');
+    } else if (current !== undefined) out.set(current, `${out.get(current)!}${line}\n`);
+  }
+  return out;
+}
+
+/**
+ * Several scripts as one (one round trip), each in its own subshell after a `@@part<TAB>name`
+ * record; a part whose output has an @@error or @@fail record ends the whole (what follows it
+ * must not run after it failed: the cluster is not frozen while its writer may still run).
+ */
+export function partsScript(parts: readonly { name: string; script: string }[]): string {
+  // A function: nothing runs until the whole script has arrived.
+  return `main() {\n${parts
+    .map(
+      (p) => `printf '@@part\\t%s\\n' ${quote(p.name)}
+out=$( (
+${p.script}
+)
+)
+printf '%s\\n' "$out"
+case $out in *@@error*|*@@fail*) return 0 ;; esac`,
+    )
+    .join('\n')}\n}\nmain\n`;
+}
+
+/** The env file's content from readEnvFileScript's output: undefined when absent, or the error. */
+export function envFileContent(output: string): { content?: Buffer; error?: string } {
+  const error = records(output).find((r) => r[0] === 'error')?.[1];
+  if (error !== undefined) return { error };
+  if (records(output).some((r) => r[0] === 'absent')) return {};
+  const lines = output.split('\n');
+  const at = lines.indexOf('@@env');
+  if (at < 0) return { error: 'no answer' };
+  const body: string[] = [];
+  for (const line of lines.slice(at + 1)) {
+    if (line.startsWith('@@')) break;
+    body.push(line);
+  }
+  return { content: Buffer.from(body.join(''), 'base64') };
 }
 
 /** The value of one variable in an env file's text (unquoted as `db provision` writes it). */
@@ -198,10 +261,9 @@ async function sqlOn(ctx: MoveContext, hostName: string, cluster: Cluster, sql: 
     throw new StepFailed(`cannot ${what} on ${hostName}: ${o?.error ?? failureReason(res)}`);
 }
 
-async function counts(ctx: MoveContext, hostName: string, cluster: Cluster, database: string): Promise<Record<string, number>> {
-  const res = await ctx.ops.transport(hostOf(ctx.fleet, hostName)).script(countScript(cluster.port, database), { timeoutMs: 30 * 60_000 });
-  const rec = records(res.stdout);
-  const err = rec.find((r) => r[0] === 'error')?.[1];
+/** The @@tables record of a count (countScript's or the restore's), or the reason there is none. */
+function parseCounts(rec: string[][], database: string, hostName: string, res: RunResult): Record<string, number> {
+  const err = rec.find((r) => r[0] === 'error' || r[0] === 'counterror')?.[1];
   const text = rec.find((r) => r[0] === 'tables')?.[1];
   if (res.unreachable || err !== undefined || text === undefined)
     throw new StepFailed(`cannot count the rows of ${database} on ${hostName}: ${err ?? failureReason(res)}`);
@@ -210,6 +272,11 @@ async function counts(ctx: MoveContext, hostName: string, cluster: Cluster, data
   } catch {
     throw new StepFailed(`the row counts of ${database} on ${hostName} do not parse`);
   }
+}
+
+async function counts(ctx: MoveContext, hostName: string, cluster: Cluster, database: string): Promise<Record<string, number>> {
+  const res = await ctx.ops.transport(hostOf(ctx.fleet, hostName)).script(countScript(cluster.port, database), { timeoutMs: 30 * 60_000 });
+  return parseCounts(records(res.stdout), database, hostName, res);
 }
 
 /** The app's password, from its env file on `hostName` (read as `db provision` reads it). */
@@ -243,9 +310,48 @@ export function clusterMoveRefs(fleet: Fleet, name: string): ClusterMoveRefs {
   return { cluster, dbs };
 }
 
-/** freeze, env, provision, restore (see the top of this file); the inventory is edited by `finishClusterMove` once the writers serve from the target. */
+/** The source's one round trip of a freeze: the writers stopped, then the cluster frozen, then the writers' env files read. */
+export function freezeSourceScript(
+  units: readonly { id: string; unit: string }[],
+  freeze: string,
+  envReads: readonly { id: string; script: string }[],
+): string {
+  return partsScript([
+    ...units.map((u) => ({ name: `stop:${u.id}`, script: retireUnitScript(u.unit) })),
+    { name: 'freeze', script: freeze },
+    ...envReads.map((e) => ({ name: `env:${e.id}`, script: e.script })),
+  ]);
+}
+
+/** What a freeze said of one part: its failure in words, or undefined. */
+function partFailure(parts: Map<string, string>, name: string): string | undefined {
+  const text = parts.get(name);
+  if (text === undefined) return 'no answer';
+  return records(text).find((r) => r[0] === 'error')?.[1];
+}
+
+/** The app's password in an env file's text, when it is the one `user` logs in with. */
+function passwordIn(text: string, user: string): string | undefined {
+  const pw = envVar(text, 'PGPASSWORD');
+  return envVar(text, 'PGUSER') === user && pw !== undefined && pw !== '' && !/[\n\r]/.test(pw) ? pw : undefined;
+}
+
+/**
+ * freeze, env, provision, restore (see the top of this file); the inventory is edited by
+ * `finishClusterMove` once the writers serve from the target. One round trip on the source for
+ * the freeze (the writers stopped, the roles frozen, the env files read), one on the target for
+ * the env files (written, and the target's stale copies dropped: `db provision` then creates
+ * them afresh), `db provision`'s own, then the stream with the target's counts at its end.
+ */
 export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item: JournalItem): Promise<void> {
   const { cluster, dbs } = refs;
+  const source = () => ctx.ops.transport(hostOf(ctx.fleet, item.from));
+  const target = () => ctx.ops.transport(hostOf(ctx.fleet, item.to));
+  /** The writers' env files as read on the source in this run (writer id → content; absent: no file). */
+  let carried: Map<string, Buffer | undefined> | undefined;
+  /** The target's copies dropped, then created by `db provision`, in this run: fresh already. */
+  let dropped = false;
+  let fresh = false;
   try {
     // Continued after a failure: the item is under way again (a failed one stops its wave).
     if (item.state !== 'moving') await ctx.journal.set(item, { state: 'moving', reason: null });
@@ -263,13 +369,57 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
     }
     if (!item.done.includes('freeze')) {
       ctx.report(`${item.name}: freezing writes on ${item.from} (${dbs.map((d) => d.writer.id).join(', ')} stopped, roles NOLOGIN)`);
-      for (const d of dbs) await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, d.writer, item.from)), `stop ${d.writer.id}`);
-      await sqlOn(ctx, item.from, cluster, freezeSql(dbs, true), `freeze ${cluster.name}`);
+      const res = await source().script(
+        freezeSourceScript(
+          dbs.map((d) => ({ id: d.writer.id, unit: unitOf(ctx, d.writer, item.from) })),
+          applyScript([{ cluster: { name: cluster.name, port: cluster.port }, sql: freezeSql(dbs, true) }]),
+          dbs.map((d) => ({ id: d.writer.id, script: readEnvFileScript(d.writer.envFile!, d.writer.runAs ?? 'root') })),
+        ),
+        { timeoutMs: 120_000 },
+      );
+      const parts = scriptParts(res.stdout);
+      for (const d of dbs) {
+        const why = partFailure(parts, `stop:${d.writer.id}`);
+        if (res.unreachable || why !== undefined)
+          throw new StepFailed(`cannot stop ${d.writer.id} on ${item.from}: ${res.unreachable ? failureReason(res) : why}`);
+      }
+      const frozen = parseApply(parts.get('freeze') ?? '').get(cluster.name);
+      if (!frozen?.ok || !(parts.get('freeze') ?? '').includes('@@done'))
+        throw new StepFailed(`cannot freeze ${cluster.name} on ${item.from}: ${frozen?.error ?? failureReason(res)}`);
       await ctx.journal.step(item, 'freeze', { state: 'moving' });
+      const read = dbs.map((d) => [d.writer.id, envFileContent(parts.get(`env:${d.writer.id}`) ?? '@@error\tno answer')] as const);
+      // An env file not read here is read again by the env step (and its failure said there).
+      if (read.every(([, r]) => r.error === undefined)) carried = new Map(read.map(([id, r]) => [id, r.content]));
     }
     if (!item.done.includes('env')) {
       ctx.report(`${item.name}: carrying the writers' env files to ${item.to}`);
-      for (const d of dbs) await copyEnvFile(ctx, d.writer, item);
+      if (carried === undefined) {
+        carried = new Map();
+        for (const d of dbs) {
+          const res = await source().script(readEnvFileScript(d.writer.envFile!, d.writer.runAs ?? 'root'), { timeoutMs: 60_000 });
+          const r = envFileContent(res.stdout);
+          if (res.unreachable || r.error !== undefined)
+            throw new StepFailed(`cannot read ${d.writer.envFile} on ${item.from}: ${res.unreachable ? failureReason(res) : r.error}`);
+          carried.set(d.writer.id, r.content);
+        }
+      }
+      const writes = dbs.flatMap((d) => {
+        const content = carried!.get(d.writer.id);
+        return content === undefined
+          ? []
+          : [{ name: `env:${d.writer.id}`, script: writeEnvFileScript(d.writer.envFile!, d.writer.runAs ?? 'root', content) }];
+      });
+      const drop = applyScript([{ cluster: { name: cluster.name, port: cluster.port }, sql: dropDatabasesSql(dbs) }]);
+      const res = await target().script(partsScript([...writes, { name: 'drop', script: drop }]), { timeoutMs: 120_000 });
+      const parts = scriptParts(res.stdout);
+      for (const w of writes) {
+        const text = parts.get(w.name);
+        const why = res.unreachable ? failureReason(res) : text === undefined ? 'no answer' : records(text).find((r) => r[0] === 'error')?.[1];
+        if (why !== undefined || !records(text!).some((r) => r[0] === 'written'))
+          throw new StepFailed(`cannot write ${w.name.slice(4)}'s env file on ${item.to}: ${why ?? 'no answer'}`);
+      }
+      // A target whose cluster is down: `db provision` says so in its own words next.
+      dropped = parseApply(parts.get('drop') ?? '').get(cluster.name)?.ok === true && (parts.get('drop') ?? '').includes('@@done');
       await ctx.journal.step(item, 'env');
     }
     if (!item.done.includes('provision')) {
@@ -283,39 +433,41 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
         item.to,
       );
       if (failed !== undefined) throw new StepFailed(`provisioning on ${item.to}: ${failed}`);
+      fresh = dropped;
       await ctx.journal.step(item, 'provision');
     }
     if (!item.done.includes('restore')) {
       const moved: MovedDatabase[] = [];
       for (const d of dbs) {
         ctx.report(`${item.name}: restoring ${d.name} from ${item.from} on ${item.to}`);
-        const [password] = await Promise.all([
-          passwordOn(ctx, d.writer, item.to, d.user),
-          sqlOn(ctx, item.to, cluster, freshDatabaseSql(d), `create ${d.name} afresh`),
+        // The password the env file carried in this run is the one `db provision` gave the role there (it keeps it).
+        const known = carried?.get(d.writer.id);
+        const ready = await Promise.all([
+          (known === undefined ? undefined : passwordIn(known.toString('utf8'), d.user)) ?? passwordOn(ctx, d.writer, item.to, d.user),
+          fresh ? undefined : sqlOn(ctx, item.to, cluster, freshDatabaseSql(d), `create ${d.name} afresh`),
         ]);
+        const password = ready[0];
         const started = Date.now();
         // The source is frozen: its counts are final, taken while it is dumped (the same rows).
         // Both settle before either's failure is reported: no stream is left running behind a failed count.
         const [countedSource, streamed] = await Promise.allSettled([
           counts(ctx, item.from, cluster, d.name),
-          pipeBetween(
-            ctx.ops.transport(hostOf(ctx.fleet, item.from)),
-            dumpCommand(cluster.port, d.name),
-            ctx.ops.transport(hostOf(ctx.fleet, item.to)),
-            restoreCommand(cluster.port, d.name, d.user),
-            { timeoutMs: 6 * 3600_000, head: password },
-          ),
+          pipeBetween(source(), dumpCommand(cluster.port, d.name), target(), restoreCommand(cluster.port, d.name, d.user), {
+            timeoutMs: 6 * 3600_000,
+            head: password,
+          }),
         ]);
         if (countedSource.status === 'rejected') throw countedSource.reason;
         if (streamed.status === 'rejected') throw streamed.reason;
         const expected = countedSource.value;
         const piped = streamed.value;
-        const restored = records(piped.to.stdout).find((r) => r[0] === 'restored');
+        const recs = records(piped.to.stdout);
+        const restored = recs.find((r) => r[0] === 'restored');
         if (piped.from.unreachable || piped.from.code !== 0)
           throw new StepFailed(`pg_dump of ${d.name} on ${item.from} failed: ${failureReason(piped.from)}`);
         if (piped.to.unreachable || restored === undefined || restored[1] !== '0')
           throw new StepFailed(`pg_restore of ${d.name} on ${item.to} failed: ${restored?.[2] || failureReason(piped.to)}`);
-        const actual = await counts(ctx, item.to, cluster, d.name);
+        const actual = parseCounts(recs, d.name, item.to, piped.to);
         const mismatches = compareRowCounts(expected, actual, {
           expected: `rows on ${item.from}`,
           actual: `on ${item.to}`,

@@ -97,10 +97,17 @@ describe('move: a service with its PostgreSQL database beside it', { skip, timeo
     assert.equal(p.status, 0, p.stdout + p.stderr);
     const d = await cli('deploy', 'shop', ...WINDOW);
     assert.equal(d.status, 0, d.stdout + d.stderr);
-    // The app's data, created as the app: two tables, one of 5000 rows.
+    // The app's data, created as the app: two tables, one of 5000 rows. A hostile app's check
+    // runs during every restore and tries to make its role a superuser (a restore as the
+    // superuser with SET ROLE would let it: RESET ROLE); it must stay what it is.
+    const escalate = `CREATE FUNCTION public.escalate(int) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN BEGIN RESET ROLE; EXECUTE 'ALTER ROLE shop_app SUPERUSER'; EXCEPTION WHEN OTHERS THEN NULL; END; RETURN true; END $f$;`;
     await inHost(
       SOURCE,
-      `set -a; . /etc/shop/env; set +a; psql -XAtq -v ON_ERROR_STOP=1 -c "CREATE TABLE items (id serial primary key, name text); CREATE TABLE notes (id int); INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 5000) g; INSERT INTO notes SELECT g FROM generate_series(1, 7) g"`,
+      `set -a; . /etc/shop/env; set +a; psql -XAtq -v ON_ERROR_STOP=1 <<'SQL'
+${escalate}
+CREATE TABLE items (id serial primary key, name text); CREATE TABLE notes (id int CHECK (public.escalate(id)));
+INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 5000) g; INSERT INTO notes SELECT g FROM generate_series(1, 7) g;
+SQL`,
     );
     rows = 5000;
     assert.equal(await countOn(SOURCE), 5000);
@@ -158,6 +165,18 @@ describe('move: a service with its PostgreSQL database beside it', { skip, timeo
       ],
     );
     assert.equal(await countOn(TARGET), 5000);
+    // Owners and privileges as they were: every table, sequence and the database itself the app's role's.
+    const owners = (h: string) =>
+      psqlAsAdmin(
+        fleet,
+        pg.get(h)!,
+        "SELECT string_agg(c.relname || ':' || c.relkind::text || ':' || pg_get_userbyid(c.relowner) || ':' || coalesce(c.relacl::text, '-'), ' ' ORDER BY c.relname) || ' db:' || (SELECT pg_get_userbyid(datdba) || ':' || datacl::text FROM pg_database WHERE datname = current_database()) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'",
+        'shop_db',
+      );
+    const ownedOnSource = await owners(SOURCE);
+    assert.equal(await psqlAsAdmin(fleet, pg.get(TARGET)!, "SELECT rolsuper FROM pg_roles WHERE rolname = 'shop_app'"), 'f');
+    assert.match(ownedOnSource, /items:r:shop_app:-/);
+    assert.equal(await owners(TARGET), ownedOnSource);
     assert.equal(manifestHost(), TARGET);
     // The inventory: one value changed, every other byte kept.
     const afterText = readFileSync(join(root, 'mesh-hosts.json'), 'utf8');
