@@ -49,6 +49,11 @@ export interface ProvisionOptions {
   rotate: boolean;
   dryRun: boolean;
   readyTimeoutMs?: number;
+  /**
+   * Step 1's answers already read by the caller, by host (`provisionReadScripts` built them; a
+   * caller that has a round trip to the host anyway runs them in it): that host is not read again.
+   */
+  preread?: ReadonlyMap<string, { cluster?: RunResult; env?: RunResult }>;
   /** Where a manifest declares a field (file:line:column in refusals), when the caller has the sources. */
   locate?: (manifest: string, path: (string | number)[]) => { line: number; column: number } | undefined;
 }
@@ -116,10 +121,13 @@ export async function perHost<T>(
   script: (h: Host) => string,
   timeoutMs: number,
   parse: (h: Host, r: RunResult) => T,
+  preread?: (h: Host) => RunResult | undefined,
 ): Promise<Map<string, T>> {
   const limit = pLimit(ops.settings.concurrency);
   const out = new Map<string, T>();
-  await Promise.all(hosts.map((h) => limit(async () => out.set(h.name, parse(h, await ops.transport(h).script(script(h), { timeoutMs }))))));
+  await Promise.all(
+    hosts.map((h) => limit(async () => out.set(h.name, parse(h, preread?.(h) ?? (await ops.transport(h).script(script(h), { timeoutMs })))))),
+  );
   return out;
 }
 
@@ -138,7 +146,24 @@ export async function inspectClusters(
   ops: Ops,
   databases: readonly DeclaredDatabase[],
   extra: readonly { host: Host; ref: ClusterRef }[] = [],
+  preread?: (h: Host) => RunResult | undefined,
 ): Promise<Map<string, ClusterInspection>> {
+  const { hosts, refs } = inspectionRefs(databases, extra);
+  return perHost(
+    ops,
+    [...hosts.values()],
+    (h) => inspectScript(refs.get(h.name)!),
+    ops.settings.commandTimeoutMs,
+    (_h, r) => {
+      if (r.unreachable || r.code !== 0) return { reachable: false, reason: failureReason(r), clusters: new Map() };
+      return { reachable: true, clusters: parseInspect(r.stdout) };
+    },
+    preread,
+  );
+}
+
+/** Which clusters each host's inspection reads, and for which users' verifiers. */
+function inspectionRefs(databases: readonly DeclaredDatabase[], extra: readonly { host: Host; ref: ClusterRef }[]) {
   const refs = new Map<string, ClusterRef[]>();
   const hosts = new Map<string, Host>();
   for (const d of databases) {
@@ -156,16 +181,24 @@ export async function inspectClusters(
     if (!list.some((r) => r.name === e.ref.name)) list.push(e.ref);
     refs.set(e.host.name, list);
   }
-  return perHost(
-    ops,
-    [...hosts.values()],
-    (h) => inspectScript(refs.get(h.name)!),
-    ops.settings.commandTimeoutMs,
-    (_h, r) => {
-      if (r.unreachable || r.code !== 0) return { reachable: false, reason: failureReason(r), clusters: new Map() };
-      return { reachable: true, clusters: parseInspect(r.stdout) };
-    },
-  );
+  return { hosts, refs };
+}
+
+/**
+ * The scripts of `provision`'s step 1 (what it reads), by host: a caller with a round trip to
+ * a host anyway runs them in it and hands their answers back as `preread`.
+ */
+export function provisionReadScripts(
+  fleet: Fleet,
+  options: Pick<ProvisionOptions, 'targets' | 'env'>,
+): Map<string, { cluster?: string; env?: string }> {
+  const dbs = selectDatabases(fleet, options.targets, options.env).databases;
+  const out = new Map<string, { cluster?: string; env?: string }>();
+  const { refs } = inspectionRefs(dbs, []);
+  for (const [host, list] of refs) out.set(host, { cluster: inspectScript(list) });
+  for (const h of uniqueHosts(dbs.filter((d) => d.undeliverable === undefined).map((d) => d.serviceHost)))
+    out.set(h.name, { ...out.get(h.name), env: envInspectScript(envTargets(dbs, h)) });
+  return out;
 }
 
 function envTargets(planned: readonly DeclaredDatabase[], host: Host) {
@@ -354,13 +387,14 @@ export async function provision(fleet: Fleet, ops: Ops, options: ProvisionOption
 
   progress.note(`step 1/4: reading ${byClusterHost(dbs).size} cluster host(s) and ${serviceHosts.length} service host(s)`);
   const [clusters, envs] = await Promise.all([
-    inspectClusters(ops, dbs),
+    inspectClusters(ops, dbs, [], (h) => options.preread?.get(h.name)?.cluster),
     perHost(
       ops,
       serviceHosts,
       (h) => envInspectScript(envTargets(dbs, h)),
       ops.settings.commandTimeoutMs,
       (_h, r) => (r.unreachable || r.code !== 0 ? { error: failureReason(r) } : { states: parseEnvInspect(r.stdout) }),
+      (h) => options.preread?.get(h.name)?.env,
     ),
   ]);
 

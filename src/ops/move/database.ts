@@ -34,7 +34,7 @@ import type { Cluster, Fleet, ProjectDatabase, Service } from '../../fleet/model
 import { compareRowCounts } from '../../data/backup.js';
 import { COUNT_SQL, PINNED_PGOPTIONS } from '../../data/backup-scripts.js';
 import { DRIVEN_ENGINES, pgName } from '../../data/declared.js';
-import { provision } from '../../data/provision.js';
+import { provision, provisionReadScripts, type ProvisionOptions } from '../../data/provision.js';
 import { applyScript, heredoc, ident, literal, parseApply, PG_PRELUDE } from '../../data/postgres.js';
 import { records } from '../../runtime/shell.js';
 import { setScalar } from '../../source/edit.js';
@@ -106,9 +106,15 @@ export async function provisionAt(
   projects: readonly string[],
   services: readonly string[],
   to: string,
+  preread?: ProvisionOptions['preread'],
 ): Promise<string | undefined> {
   const moved = fleetMovedTo(fleet, cluster, services, to);
-  const report = await provision(moved, new Ops(moved, ops.settings), { targets: projects, rotate: false, dryRun: false }, new SilentProgress());
+  const report = await provision(
+    moved,
+    new Ops(moved, ops.settings),
+    { targets: projects, rotate: false, dryRun: false, ...(preread === undefined ? {} : { preread }) },
+    new SilentProgress(),
+  );
   const bad = [
     ...report.databases.filter((d) => !d.ok).map((d) => `${d.id}: ${d.reason ?? 'failed'}`),
     ...report.clusters.filter((c) => !c.ok).map((c) => `cluster ${c.name} on ${c.host}: ${c.reason ?? 'failed'}`),
@@ -352,6 +358,8 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
   /** The target's copies dropped, then created by `db provision`, in this run: fresh already. */
   let dropped = false;
   let fresh = false;
+  /** `db provision`'s reads of the target, made in the env step's round trip of this run. */
+  let preread: ProvisionOptions['preread'];
   try {
     // Continued after a failure: the item is under way again (a failed one stops its wave).
     if (item.state !== 'moving') await ctx.journal.set(item, { state: 'moving', reason: null });
@@ -410,7 +418,25 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
           : [{ name: `env:${d.writer.id}`, script: writeEnvFileScript(d.writer.envFile!, d.writer.runAs ?? 'root', content) }];
       });
       const drop = applyScript([{ cluster: { name: cluster.name, port: cluster.port }, sql: dropDatabasesSql(dbs) }]);
-      const res = await target().script(partsScript([...writes, { name: 'drop', script: drop }]), { timeoutMs: 120_000 });
+      // What `db provision` reads first, read here after the drop: one round trip less.
+      const reads = provisionReadScripts(
+        fleetMovedTo(
+          ctx.fleet,
+          cluster.name,
+          dbs.map((d) => d.writer.id),
+          item.to,
+        ),
+        { targets: dbs.map((d) => d.project) },
+      ).get(item.to);
+      const res = await target().script(
+        partsScript([
+          ...writes,
+          { name: 'drop', script: drop },
+          ...(reads?.cluster === undefined ? [] : [{ name: 'read:cluster', script: reads.cluster }]),
+          ...(reads?.env === undefined ? [] : [{ name: 'read:env', script: reads.env }]),
+        ]),
+        { timeoutMs: 120_000 },
+      );
       const parts = scriptParts(res.stdout);
       for (const w of writes) {
         const text = parts.get(w.name);
@@ -420,6 +446,11 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
       }
       // A target whose cluster is down: `db provision` says so in its own words next.
       dropped = parseApply(parts.get('drop') ?? '').get(cluster.name)?.ok === true && (parts.get('drop') ?? '').includes('@@done');
+      const answer = (text: string | undefined): RunResult | undefined =>
+        text === undefined || res.unreachable
+          ? undefined
+          : { code: 0, stdout: text, stderr: '', timedOut: false, durationMs: 0, unreachable: undefined };
+      if (dropped) preread = new Map([[item.to, { cluster: answer(parts.get('read:cluster')), env: answer(parts.get('read:env')) }]]);
       await ctx.journal.step(item, 'env');
     }
     if (!item.done.includes('provision')) {
@@ -431,6 +462,7 @@ export async function moveCluster(ctx: MoveContext, refs: ClusterMoveRefs, item:
         dbs.map((d) => d.project),
         dbs.map((d) => d.writer.id),
         item.to,
+        preread,
       );
       if (failed !== undefined) throw new StepFailed(`provisioning on ${item.to}: ${failed}`);
       fresh = dropped;
