@@ -54,6 +54,8 @@ function collect(dir) {
 const SLOW_FIRST = [
   'test/ops/prepare.test.js',
   'test/ops/move/move-db.test.js',
+  'test/ops/move/move-compose.test.js',
+  'test/ops/move/move-kinds.test.js',
   'test/ops/recover/recover.test.js',
   'test/data/backups-faults.test.js',
   'test/runtime/compose.test.js',

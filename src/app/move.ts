@@ -7,12 +7,15 @@ import { join } from 'node:path';
 import { planDrain } from '../analysis/drain.js';
 import { FleetIndex } from '../analysis/topology.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../errors.js';
-import type { Fleet } from '../fleet/model.js';
+import type { Fleet, Service } from '../fleet/model.js';
 import { loadFleet, type FleetOptions } from '../load/fleet.js';
 import { Ops } from '../ops/context.js';
 import type { DeployOptions } from '../ops/deploy/types.js';
 import { clusterDatabases, clusterMoveRefs, finishClusterMove, moveCluster, returnCluster } from '../ops/move/database.js';
 import { moveService, returnService, type MoveContext } from '../ops/move/execute.js';
+import { moveCompose, returnCompose } from '../ops/move/compose.js';
+import { moveJob, returnJob } from '../ops/move/jobs.js';
+import { moveSwap, returnSwap } from '../ops/move/swap.js';
 import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
 import { countItems, planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
 import type { MoveDocument, MoveItem, MoveWave } from '../ops/move/types.js';
@@ -77,6 +80,12 @@ function orderOf(fleet: Fleet, what: MoveWhat, to: string, warnings: string[], b
   }
   return waves;
 }
+
+/** How each kind of service moves (and goes back): ops/move/compose.ts, jobs.ts, swap.ts, execute.ts. */
+const moveOf = (s: Service) =>
+  s.compose !== undefined ? moveCompose : s.schedule !== undefined ? moveJob : s.swapPorts !== undefined ? moveSwap : moveService;
+const returnOf = (s: Service) =>
+  s.compose !== undefined ? returnCompose : s.schedule !== undefined ? returnJob : s.swapPorts !== undefined ? returnSwap : returnService;
 
 /** The journal's order (a move under way keeps its waves), with what the files add to it. */
 function journalOrder(journal: Journal): WaveOrder[] {
@@ -232,7 +241,7 @@ export async function move(
         if (j.state === 'pending') await journal.set(j, { state: 'returned' });
         continue;
       }
-      await returnService(ctx, service, j);
+      await returnOf(service)(ctx, service, j);
     }
   } else {
     await journal.save();
@@ -251,7 +260,8 @@ export async function move(
           if (j.state === 'failed') break;
           continue;
         }
-        await moveService(ctx, serviceOf(i.name)!, j);
+        const service = serviceOf(i.name)!;
+        await moveOf(service)(ctx, service, j);
       }
       // A cluster is where the inventory says once every writer serves from the target.
       for (const i of w.items) {

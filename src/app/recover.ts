@@ -305,7 +305,7 @@ export async function recover(
           });
           continue;
         }
-        await recoverService(ctx, service, item, { release: i.source.release!, file: i.source.file! });
+        await recoverService(ctx, service, item, { release: i.source.release!, file: i.source.file!, image: i.source.image });
       }
     }
   }

@@ -36,7 +36,7 @@ export async function deployRelease(ctx: StrategyContext, planned: Planned): Pro
   const runtime = ops.activation(service, planned.imageRef, options.force === true ? { force: true } : {});
   const artifact = planned.artifact!;
   const owner = newOwner(`deploy ${service.id} ${planned.entry.release}`);
-  const swap = swapPlan(ops, service);
+  const swap = options.edgesFollowMove === true ? undefined : swapPlan(ops, service);
   if (swap !== undefined && 'error' in swap) return { ...base, outcome: 'failed', ok: false, reason: swap.error };
 
   ctx.report(`taking the deploy lock, shipping ${artifact.kind} (${artifact.bytes} bytes)`);

@@ -30,6 +30,8 @@ export interface DeployOptions {
   expectContent?: string;
   /** A promotion of a compose service: the digest reference (repo@sha256:…) to pull and pin, instead of a tag. */
   imageDigest?: string;
+  /** A move of a swap service: its edges route to the host it leaves; the move switches them itself once this deploy passed its gate (ops/move/swap.ts). */
+  edgesFollowMove?: boolean;
 }
 
 export const DEFAULT_REVERT_MARGIN_MS = 20_000;

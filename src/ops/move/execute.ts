@@ -23,7 +23,7 @@ import { setScalar } from '../../source/edit.js';
 import { failureReason } from '../../transport/types.js';
 import { fileSafe } from '../../transport/quote.js';
 import { runDeploy } from '../deploy.js';
-import { DEPLOY_DEFAULTS } from '../deploy/types.js';
+import { DEPLOY_DEFAULTS, type DeployOptions } from '../deploy/types.js';
 import { SilentProgress } from '../progress.js';
 import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
 import { readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
@@ -32,11 +32,11 @@ import { at, copyEnvFile, hostOf, opsAt, StepFailed, unitOf, unitScript, type Mo
 
 export type { MoveContext } from './steps.js';
 
-function releaseFile(ctx: MoveContext, item: JournalItem): string {
+export function releaseFile(ctx: MoveContext, item: JournalItem): string {
   return join(ctx.releasesDir, `${fileSafe(item.name)}.tar`);
 }
 
-async function ship(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+export async function ship(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
   const file = releaseFile(ctx, item);
   if (item.done.includes('ship') && (await stat(file).catch(() => undefined))?.isFile()) return;
   ctx.report(`${item.name}: reading the live release on ${item.from}`);
@@ -61,8 +61,8 @@ async function ship(ctx: MoveContext, service: Service, item: JournalItem): Prom
   await ctx.journal.step(item, 'ship', { state: 'moving', release });
 }
 
-async function start(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  if (item.done.includes('start')) return;
+/** The shipped release deployed on the target by the deploy path (lock, ship, install, start, gate); the gate's seconds. */
+export async function deployOnTarget(ctx: MoveContext, service: Service, item: JournalItem, options: Partial<DeployOptions> = {}): Promise<number> {
   ctx.report(`${item.name}: deploying release ${item.release} on ${item.to} beside ${item.from}`);
   const { ops, service: moved } = opsAt(ctx, service, item.to);
   // From here a writer may write to the target's copy: an abort must know (database.ts, returnCluster).
@@ -70,7 +70,7 @@ async function start(ctx: MoveContext, service: Service, item: JournalItem): Pro
   const report = await runDeploy(
     ops,
     { services: [moved], named: new Set([moved.id]), skipped: [] },
-    { ...DEPLOY_DEFAULTS, ...ctx.deploy, dryRun: false, artifact: releaseFile(ctx, item) },
+    { ...DEPLOY_DEFAULTS, ...ctx.deploy, ...options, dryRun: false, artifact: releaseFile(ctx, item) },
     new SilentProgress(),
   );
   const r = report.deploys[0];
@@ -78,9 +78,15 @@ async function start(ctx: MoveContext, service: Service, item: JournalItem): Pro
     throw new StepFailed(
       `the release did not pass its gate on ${item.to} (${item.from} still serves): ${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`,
     );
+  return (r.timings.gateMs ?? 0) / 1000;
+}
+
+async function start(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  if (item.done.includes('start')) return;
+  const gateS = await deployOnTarget(ctx, service, item);
   // Started at boot there from now on (a service moved back finds its unit disabled).
   await unitScript(ctx, item.to, reviveUnitScript(unitOf(ctx, service, item.to)), `enable ${item.name}`);
-  ctx.report(`${item.name}: serving on ${item.to} (${((r.timings.gateMs ?? 0) / 1000).toFixed(1)}s of it the restart and readiness wait)`);
+  ctx.report(`${item.name}: serving on ${item.to} (${gateS.toFixed(1)}s of it the restart and readiness wait)`);
   await ctx.journal.step(item, 'start');
 }
 

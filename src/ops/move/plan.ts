@@ -12,6 +12,7 @@ import { readIfExists } from '../../files/write.js';
 import { runtimeOf } from '../../runtime/registry.js';
 import { changedLine, EditError, setScalar } from '../../source/edit.js';
 import { clusterBlocked, clusterDatabases } from './database.js';
+import { kindSteps } from './kind-steps.js';
 import type { FileEdit, MoveItem, MoveTunnelEdit, MoveWave } from './types.js';
 
 export interface WaveOrder {
@@ -37,11 +38,9 @@ export async function edit(absolute: string, shown: string, path: string[], from
 /** Why a service cannot be moved by this command (undefined: it can). */
 function serviceBlocked(fleet: Fleet, service: Service, to: string, clusters: ReadonlySet<string>): string | undefined {
   if (service.kind === 'edge') return 'an edge moves with its public address (DNS): move it by hand, then `net caddy --apply`';
-  if (service.compose !== undefined) return 'a compose service: moving it (the same digest) is not carried out yet; deploy it on the target by hand';
   const { releases, noDeploy } = runtimeOf(service);
   if (releases === undefined) return `its runtime ships no releases (${noDeploy ?? 'no release layout'})`;
-  if (service.command === undefined) return 'no service.command: its unit cannot be rendered on the target';
-  if (service.swapPorts !== undefined) return 'a swap service (service.swap): moving it between hosts is not carried out yet';
+  if (service.command === undefined && service.compose === undefined) return 'no service.command: its unit cannot be rendered on the target';
   if (service.database !== undefined) {
     const cluster = fleet.clusters.find((c) => c.name === service.database!.cluster);
     if (cluster !== undefined && cluster.host === service.host && !clusters.has(cluster.name))
@@ -49,7 +48,6 @@ function serviceBlocked(fleet: Fleet, service: Service, to: string, clusters: Re
   }
   if (service.stateful && service.database === undefined)
     return `it is stateful: its data on ${service.host} would not come along (declare a database, or move the data by hand)`;
-  if (service.schedule !== undefined) return 'a scheduled job: moving it is not carried out yet';
   return undefined;
 }
 
@@ -165,24 +163,42 @@ export async function planMoveItems(
       }
       const unit = service.unit ?? `${service.project}.service`;
       const withCluster = db !== undefined && clusters.has(db.name) ? db.name : undefined;
+      const shipSteps = [
+        `ship: read the release live on ${from} (${service.directory}/current) into the journal's directory on this machine: the same bits go to ${to}`,
+        ...(service.envFile === undefined || withCluster !== undefined
+          ? []
+          : [`ship: copy ${service.envFile} from ${from} to ${to} (through this machine's memory: never argv, logs or the journal)`]),
+      ];
+      const how =
+        service.compose !== undefined ? 'compose' : service.schedule !== undefined ? 'job' : service.swapPorts !== undefined ? 'swap' : 'release';
       items.push({
         kind: 'service',
         name: service.id,
         from,
         to,
-        how: 'release',
-        steps: [
-          `ship: read the release live on ${from} (${service.directory}/current) into the journal's directory on this machine: the same bits go to ${to}`,
-          ...(service.envFile === undefined || withCluster !== undefined
-            ? []
-            : [`ship: copy ${service.envFile} from ${from} to ${to} (through this machine's memory: never argv, logs or the journal)`]),
-          withCluster === undefined
-            ? `start: deploy that release on ${to} (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}) while ${from} keeps serving; a failed gate stops the move here`
-            : `start: deploy that release on ${to} against ${withCluster}'s restored copy there (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}); it is down from the freeze until this gate passes; a failed gate stops the move here, \`--abort\` returns it and its database to ${from}`,
-          ...edgeSteps,
-          `stop: stop and disable ${unit} on ${from} (its releases stay there)`,
-          ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
-        ],
+        how,
+        steps:
+          how !== 'release'
+            ? [
+                ...shipSteps,
+                ...kindSteps(
+                  how,
+                  service,
+                  from,
+                  to,
+                  edges.map((x) => x.host!),
+                ),
+                ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
+              ]
+            : [
+                ...shipSteps,
+                withCluster === undefined
+                  ? `start: deploy that release on ${to} (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}) while ${from} keeps serving; a failed gate stops the move here`
+                  : `start: deploy that release on ${to} against ${withCluster}'s restored copy there (lock, ship, install the unit, start, gate on ${service.port === undefined ? 'it running steadily' : `${service.health.readiness}`}); it is down from the freeze until this gate passes; a failed gate stops the move here, \`--abort\` returns it and its database to ${from}`,
+                ...edgeSteps,
+                `stop: stop and disable ${unit} on ${from} (its releases stay there)`,
+                ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
+              ],
         edges: edges.map((x) => x.host!),
         edits,
         blocked,

@@ -22,8 +22,8 @@ export interface MoveItem {
   name: string;
   from: string;
   to: string;
-  /** How it moves: a release shipped and started beside the old one; or why it cannot (blocked). */
-  how: 'release' | 'compose' | 'database' | null;
+  /** How it moves: a release shipped and started beside the old one (a scheduled job: its timer handed over; a swap service: both of its edge upstreams re-pointed); null: nothing to move. */
+  how: 'release' | 'job' | 'swap' | 'compose' | 'database' | null;
   /** What is done, in order, in words. */
   steps: string[];
   /** The edges whose route is switched (host names). */

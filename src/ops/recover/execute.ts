@@ -15,7 +15,9 @@
  *   edit       the inventory's clusters.<name>.host names the target.
  *
  * A service: start (the release kept on this machine deployed on the target under its own id,
- * gated), edges (every edge routing it dials the target), edit (its manifest's host).
+ * gated; a job's timer enabled and started there; a swap service's instance confirmed), edges
+ * (every edge routing it dials the target; a swap's two upstreams, its live one preferred),
+ * edit (its manifest's host).
  *
  * `abortItem` stops what the recovery started on the target and puts the files back.
  */
@@ -36,6 +38,9 @@ import { ensureClusterOn } from '../move/cluster.js';
 import { editHost, reroute } from '../move/execute.js';
 import { StepFailed, unitScript, type MoveContext } from '../move/steps.js';
 import { retireUnitScript, reviveUnitScript } from '../move/host-scripts.js';
+import { retireJobScript } from '../move/kind-scripts.js';
+import { rerouteSwap, retireSwap } from '../move/swap.js';
+import { stopOn } from '../move/compose.js';
 import type { JournalItem } from '../move/journal.js';
 import { readDumpScript, restoreDumpScript } from './host-scripts.js';
 import { copyBetween } from './stream.js';
@@ -174,7 +179,7 @@ export async function recoverService(
   ctx: RecoverContext,
   service: Service,
   item: JournalItem,
-  kept: { release: string; file: string },
+  kept: { release: string; file: string; image?: string | undefined },
 ): Promise<void> {
   try {
     if (!item.done.includes('start')) {
@@ -183,19 +188,36 @@ export async function recoverService(
       const report = await runDeploy(
         new Ops(ctx.after, ctx.ops.settings),
         { services: [moved], named: new Set([moved.id]), skipped: [] },
-        { ...DEPLOY_DEFAULTS, ...ctx.deploy, dryRun: false, artifact: kept.file, releaseBase: kept.release },
+        {
+          ...DEPLOY_DEFAULTS,
+          ...ctx.deploy,
+          dryRun: false,
+          artifact: kept.file,
+          releaseBase: kept.release,
+          // A swap service: the edges dial the lost host; the edges step points them here.
+          ...(service.swapPorts === undefined ? {} : { edgesFollowMove: true }),
+          // A compose service: the image it passed its gate with, pulled by digest (never a tag).
+          ...(kept.image === undefined ? {} : { imageDigest: kept.image }),
+        },
         new SilentProgress(),
       );
       const r = report.deploys[0];
-      if (r === undefined || !r.ok)
-        throw new StepFailed(`the release did not pass its gate on ${item.to}: ${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`);
-      await unitScript(ctx, item.to, reviveUnitScript(new Ops(ctx.after, ctx.ops.settings).runtime(moved).unit!), `enable ${item.name}`);
+      if (r === undefined || !r.ok) {
+        const why = `${r?.outcome ?? 'no result'}: ${r?.reason ?? ''}`;
+        if (kept.image !== undefined && /pulling \S+ failed/.test(why))
+          throw new StepFailed(`the registry does not have ${kept.image}, or ${item.to} cannot reach it: the image cannot be pulled there (${why})`);
+        throw new StepFailed(`the release did not pass its gate on ${item.to}: ${why}`);
+      }
+      // A job's deploy enabled its timer, a swap's its live instance; a plain unit is enabled here.
+      if (service.schedule === undefined && service.swapPorts === undefined && service.compose === undefined)
+        await unitScript(ctx, item.to, reviveUnitScript(new Ops(ctx.after, ctx.ops.settings).runtime(moved).unit!), `enable ${item.name}`);
       await ctx.healthy(item.name);
       ctx.report(`${item.name}: serving on ${item.to}`);
       await ctx.journal.step(item, 'start', { state: 'moving', release: kept.release });
     }
     if (!item.done.includes('edges')) {
-      await reroute(ctx, service, ctx.lost, item.to);
+      if (service.swapPorts !== undefined) await rerouteSwap(ctx, service, ctx.lost, item.to, 'from');
+      else await reroute(ctx, service, ctx.lost, item.to);
       await ctx.journal.step(item, 'edges');
     }
     if (!item.done.includes('edit')) {
@@ -223,9 +245,16 @@ export async function abortItem(ctx: RecoverContext, service: Service | undefine
     } else if (service !== undefined) {
       if (item.done.includes('edit')) await editHost(ctx, service, item.from);
       ctx.report(`${item.name}: stopping what the recovery started on ${item.to}`);
-      const unit = new Ops(ctx.after, ctx.ops.settings).runtime({ ...service, host: item.to }).unit!;
-      await unitScript(ctx, item.to, retireUnitScript(unit), `stop ${item.name}`);
-      if (item.done.includes('edges') || item.done.includes('start')) await reroute(ctx, service, item.to, item.from);
+      const rs = new Ops(ctx.after, ctx.ops.settings).runtime({ ...service, host: item.to });
+      if (service.compose !== undefined) await stopOn(ctx, service, item.to);
+      else if (service.swapPorts !== undefined) await retireSwap(ctx, service, item.to);
+      else if (rs.job !== undefined)
+        await unitScript(ctx, item.to, retireJobScript(rs.job.timer, rs.unit!, rs.job.timeoutS + 30), `stop ${item.name}`);
+      else await unitScript(ctx, item.to, retireUnitScript(rs.unit!), `stop ${item.name}`);
+      if (item.done.includes('edges') || item.done.includes('start')) {
+        if (service.swapPorts !== undefined) await rerouteSwap(ctx, service, item.to, item.from, 'to');
+        else await reroute(ctx, service, item.to, item.from);
+      }
     }
     await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
   } catch (error) {

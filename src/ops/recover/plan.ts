@@ -21,13 +21,9 @@ export type CatalogAnswer = { entry: CatalogEntry } | { reason: string };
 /** Why a service of the lost host cannot be recovered by this command (undefined: it can). */
 function serviceBlocked(fleet: Fleet, service: Service, lost: string): string | undefined {
   if (service.kind === 'edge') return 'an edge comes back with its public address (DNS): set it up on the new host by hand, then `net caddy --apply`';
-  if (service.compose !== undefined)
-    return 'a compose service: recovering it from its image digest is not carried out yet; deploy it on the target by hand';
   const { releases, noDeploy } = runtimeOf(service);
   if (releases === undefined) return `its runtime ships no releases (${noDeploy ?? 'no release layout'})`;
-  if (service.command === undefined) return 'no service.command: its unit cannot be rendered on the target';
-  if (service.swapPorts !== undefined) return 'a swap service (service.swap): recovering it is not carried out yet';
-  if (service.schedule !== undefined) return 'a scheduled job: recovering it is not carried out yet';
+  if (service.command === undefined && service.compose === undefined) return 'no service.command: its unit cannot be rendered on the target';
   const db = service.database === undefined ? undefined : fleet.clusters.find((c) => c.name === service.database!.cluster);
   if (service.stateful && db === undefined)
     return `it is stateful and declares no database: its data was on ${lost} only (nothing the fleet declares holds a copy)`;
@@ -120,11 +116,14 @@ export async function planRecoverItems(
             }
           : {
               kind: 'kept-release',
-              detail: `release ${kept.release}, deployed on ${kept.host} ${kept.at}, kept on this machine`,
+              detail: `release ${kept.release}, deployed on ${kept.host} ${kept.at}, kept on this machine${service.compose !== undefined && kept.image?.digest ? `, its image ${kept.image.digest} (pulled by that digest from the registry)` : ''}`,
               release: kept.release,
               file: keptArchive(stateDir, kept),
+              ...(service.compose !== undefined && kept.image?.digest ? { image: kept.image.digest } : {}),
             };
       if (kept === undefined) blocked ??= source.detail;
+      else if (service.compose !== undefined && !kept.image?.digest)
+        blocked ??= `the release of ${service.id} kept on this machine (${kept.release}) records no image digest: deploy it to ${to} from its source (\`manage-apps deploy\`)`;
       if (service.envFile !== undefined)
         warnings.push(
           `${service.id}: its env file ${service.envFile} was on ${lost}: ${service.database === undefined ? `nothing writes it on ${to}: put it back by hand` : `the database entries are written on ${to} again (as \`db provision\` does); put anything else in it back by hand`} (or declare those values in service.secrets: deploy delivers them)`,
@@ -142,7 +141,9 @@ export async function planRecoverItems(
           continue;
         }
         edgeSteps.push(
-          `edges: ${edge.host} routes ${service.domains.join(', ')} to ${after.address}:${service.port} instead of ${before.address}:${service.port} (Caddy's admin API; the Caddyfile on ${edge.host} says the same)`,
+          service.swapPorts === undefined
+            ? `edges: ${edge.host} routes ${service.domains.join(', ')} to ${after.address}:${service.port} instead of ${before.address}:${service.port} (Caddy's admin API; the Caddyfile on ${edge.host} says the same)`
+            : `edges: ${edge.host} routes ${service.domains.join(', ')} to both instances on ${to} (${after.address}:${service.swapPorts.join('/')}) instead of ${lost}'s, the live one preferred (Caddy's admin API; the Caddyfile on ${edge.host} says the same)`,
         );
       }
       items.push({
@@ -150,9 +151,14 @@ export async function planRecoverItems(
         kind: 'service',
         name: service.id,
         from: lost,
-        how: 'release',
+        how:
+          service.compose !== undefined ? 'compose' : service.schedule !== undefined ? 'job' : service.swapPorts !== undefined ? 'swap' : 'release',
         steps: [
-          `start: deploy ${source.kind === 'kept-release' ? `release ${source.release} (the copy kept on this machine, under the same id)` : 'its release (none kept: cannot)'} on ${to} (lock, ship, unit, start, gate on ${service.port === undefined ? 'it running steadily' : service.health.readiness})`,
+          `start: deploy ${source.kind === 'kept-release' ? `release ${source.release} (the copy kept on this machine, under the same id)` : 'its release (none kept: cannot)'} on ${to} (${
+            service.schedule !== undefined
+              ? 'lock, ship, its unit and timer installed, the timer enabled and started; gate: the timer active'
+              : `lock, ship, unit, start, gate on ${service.port === undefined ? 'it running steadily' : service.health.readiness}`
+          })`,
           ...edgeSteps,
           ...edits.map((x) => `edit: ${x.file} ${x.field}: ${x.from} → ${x.to}`),
         ],

@@ -10,6 +10,8 @@ export interface RecoverSource {
   /** kept-release: the release id (deployed under the same id) and the archive on this machine. */
   release?: string;
   file?: string;
+  /** kept-release of a compose service: the image digest (repo@sha256:…) it passed its gate with, pulled by that digest on the target. */
+  image?: string;
   /** backup: the host that keeps it, the backup's id and time (null until the catalog was read). */
   backup_host?: string;
   backup_id?: string | null;
