@@ -136,6 +136,7 @@ async function main(): Promise<number> {
     }
     const moveRatio = median(moves) / median(floors);
     const moveSeconds = (Date.now() - started) / 1000;
+    console.log(`move: ${fmt(median(moves))} against ${fmt(median(floors))} by hand (${moveRatio.toFixed(2)}×); recover follows`);
 
     // Recover: a backup of the database where it now runs, then that host lost for good.
     for (const step of [
@@ -160,9 +161,11 @@ async function main(): Promise<number> {
     const files = ['mesh-hosts.json', 'shop/.infra.yaml'];
     for (const f of files) cpSync(join(root, f), join(pristine, f));
     const kept = join(root, '.state', 'releases', 'shop');
-    const newestKept = readdirSync(kept)
-      .filter((f) => f.endsWith('.tar') || f.endsWith('.tar.gz'))
-      .sort((x, y) => statSync(join(kept, y)).mtimeMs - statSync(join(kept, x)).mtimeMs)[0]!;
+    /** The newest release kept on this machine (a recovery keeps the copy it deployed under a new id). */
+    const newestKept = () =>
+      readdirSync(kept)
+        .filter((f) => f.endsWith('.tar') || f.endsWith('.tar.gz'))
+        .sort((x, y) => statSync(join(kept, y)).mtimeMs - statSync(join(kept, x)).mtimeMs)[0]!;
     /** Back to "the host is lost, nothing recovered yet" on the target. */
     const reset = async () => {
       for (const f of files) cpSync(join(pristine, f), join(root, f));
@@ -183,10 +186,11 @@ async function main(): Promise<number> {
         `${pg} pg_restore -p 5433 -d shop_hand --no-owner --no-acl`,
       );
       const unit = '[Service]\\nEnvironment=PORT=8090\\nWorkingDirectory=/srv/shop-hand\\nExecStart=/usr/bin/node server.mjs\\n';
+      const release = newestKept();
       await pipeFile(
-        join(kept, newestKept),
+        join(kept, release),
         target.alias,
-        `rm -rf /srv/shop-hand && mkdir -p /srv/shop-hand && tar -C /srv/shop-hand -x${newestKept.endsWith('.gz') ? 'z' : ''}f - && printf '${unit}' > /etc/systemd/system/shop-hand.service && systemctl daemon-reload && systemctl start shop-hand.service && until curl -fs http://127.0.0.1:8090/livez >/dev/null; do sleep 0.05; done`,
+        `rm -rf /srv/shop-hand && mkdir -p /srv/shop-hand && tar -C /srv/shop-hand -x${release.endsWith('.gz') ? 'z' : ''}f - && printf '${unit}' > /etc/systemd/system/shop-hand.service && systemctl daemon-reload && systemctl start shop-hand.service && until curl -fs http://127.0.0.1:8090/livez >/dev/null; do sleep 0.05; done`,
       );
       return Number(process.hrtime.bigint() - t0) / 1e6;
     };
