@@ -217,7 +217,9 @@ ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"
 ln -s /proc/self/fd/2 "$root/dev/stderr"
 touch "$root/dev/console"
-mount --bind /dev/null "$root/dev/console"
+# The host's console is its console.log (this script's stdout): systemd's own warnings and
+# errors land there, so a host that stops while booting says why.
+mount --bind /proc/self/fd/1 "$root/dev/console"
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount --bind "$root/proc/sys" "$root/proc/sys"
 mount --bind "$root/proc/sys/net" "$root/proc/sys/net"
@@ -240,7 +242,7 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 # to the machine first.
 mount --make-rshared /
 export container=other
-exec ${SYSTEMD_BINARY} --system
+exec ${SYSTEMD_BINARY} --system --log-target=console --log-level=warning --show-status=no
 `;
 
 /**

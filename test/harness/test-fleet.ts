@@ -174,6 +174,9 @@ let fleetsCreated = 0;
 export class TestFleet {
   private tornDown = false;
 
+  /** How each host's wrapper (and so its PID 1) ended, when this process saw it end: said when a boot fails. */
+  private readonly wrapperEnds = new Map<string, string>();
+
   private constructor(private readonly state: FleetState) {}
 
   /**
@@ -504,8 +507,11 @@ export class TestFleet {
       env: CLEAN_ENV,
     });
     closeSync(log);
-    // Liveness is read from /proc; the event only has to be consumed.
+    // Liveness is read from /proc; the events only have to be consumed. How it ended is kept for
+    // a boot that fails (a signal says something killed it; a status, that its systemd exited).
     wrapper.on('error', () => {});
+    this.wrapperEnds.delete(host.name);
+    wrapper.on('exit', (code, signal) => this.wrapperEnds.set(host.name, signal === null ? `exit status ${code}` : `signal ${signal}`));
     wrapper.unref();
     host.wrapper = wrapper.pid === undefined ? undefined : processRef(wrapper.pid);
     host.pid1 = undefined;
@@ -556,7 +562,11 @@ export class TestFleet {
     for (;;) {
       this.recordPid1(host);
       if (!isAlive(host.wrapper)) {
-        throw new Error(`host ${host.name} stopped while booting; end of ${host.consoleLog}:\n${tail(host.consoleLog)}`);
+        await sleep(50);
+        const ended = this.wrapperEnds.get(host.name) ?? 'how is unknown';
+        throw new Error(
+          `host ${host.name} stopped while booting (its PID 1's parent ended: ${ended}); end of ${host.consoleLog}:\n${tail(host.consoleLog)}`,
+        );
       }
       const probe = await this.ssh(host.name, 'true', { timeoutMs: this.state.connectTimeoutSec * 1000 + 5_000 });
       if (probe.exitCode === 0) {

@@ -326,7 +326,7 @@ describe(
       }
     });
 
-    test('net wireguard --apply: each mesh host gets its config; the mesh comes up; a changed peer is synced with the interface up', async () => {
+    test('net wireguard --apply: each mesh host gets its config; the mesh comes up; a changed peer is synced with the interface up', async (t) => {
       const first = await apply('wireguard');
       assert.equal(first.run.status, 0, first.run.stdout + first.run.stderr);
       assert.deepEqual(
@@ -338,8 +338,17 @@ describe(
       );
       assert.equal(await inHost(HUB, 'stat -c %a /etc/wireguard/wg0.conf'), '600');
       for (const h of [HUB, SPOKE]) {
-        const up = await fleet.ssh(h, 'systemctl start wg-quick@wg0.service');
-        assert.equal(up.exitCode, 0, up.stderr);
+        // Bringing the interface up is this test's own step, not what is under test (the installed
+        // file is): wg-quick starting wireguard-go failed once in a full CI run at a load of 18
+        // and passed alone. One more try, saying so, with the unit's journal if that fails too.
+        let up = await fleet.ssh(h, 'systemctl start wg-quick@wg0.service');
+        if (up.exitCode !== 0) {
+          const journal = await fleet.ssh(h, 'journalctl -u wg-quick@wg0.service -n 30 --no-pager');
+          t.diagnostic(`${h}: wg-quick@wg0 did not start at the first try; its journal:\n${journal.stdout}`);
+          up = await fleet.ssh(h, 'systemctl reset-failed wg-quick@wg0.service; systemctl start wg-quick@wg0.service');
+        }
+        const journal = up.exitCode === 0 ? '' : (await fleet.ssh(h, 'journalctl -u wg-quick@wg0.service -n 30 --no-pager')).stdout;
+        assert.equal(up.exitCode, 0, `${up.stderr}\n${journal}`);
       }
       assert.ok(await meshAnswers(), 'the spoke reaches the hub over the mesh');
       const index = await inHost(SPOKE, 'cat /sys/class/net/wg0/ifindex');
