@@ -33,7 +33,13 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // npm packages are bundled too (node resolves and reads one chunk instead of some fifty files
+  // of commander, diff, fdir, picomatch, p-limit): all but ajv, which the precompiled schema
+  // validators (dist/schemas/*.validate.cjs) require at run time, and elkjs (the graph layout:
+  // large, and loaded only by the commands that draw).
+  external: ['ajv', 'ajv/*', 'elkjs', 'elkjs/*'],
+  // The CommonJS packages among them require node's own modules: give the chunks a require.
+  banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
   // Maps back through dist/'s own maps to src/ (not shipped: package.json leaves out dist/**/*.map).
   sourcemap: 'linked',
   logLevel: 'warning',
