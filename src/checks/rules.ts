@@ -70,9 +70,7 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
   checkDomains(ctx);
   if (inventoryReady) checkPorts(ctx);
   checkDroplets(ctx, inventoryReady);
-  ctx.out.push(...scheduleProblems(fleet, (file, path, key) => at(ctx, file, path, key)));
   if (inventoryReady) ctx.out.push(...tunnelProblems(fleet, inventory));
-  ctx.out.push(...projectPathProblems(fleet, (file, path) => at(ctx, file, path)));
   ctx.out.push(...promotionProblems(manifests, inventory));
   ctx.out.push(...tenantProblems(fleet, tenants, (file, path, key) => at(ctx, file, path, key)));
   return ctx.out;
@@ -81,6 +79,19 @@ export function checkRules(fleet: Fleet, manifests: readonly LoadedManifest[], i
 function at(ctx: RuleContext, file: string, path: (string | number)[], key = false): Location {
   const m = ctx.byFile.get(file);
   return m ? m.source.locate(path, { key }) : { file, line: 1, column: 1 };
+}
+
+/** Where a problem points in a manifest, by file and path (line 1 of the file when it is not one of them). */
+export type ManifestLocate = (file: string, path: (string | number)[], key?: boolean) => Location;
+
+/**
+ * The rules whose answer depends on this machine as well as on the files: whether systemd
+ * accepts a calendar (asked of `systemd-analyze`), and where an artifact's or compose bundle's
+ * path leads once symbolic links are resolved. They run on every load; the resolved-fleet cache
+ * (load/fleet-cache.ts) keeps only what `checkRules` finds, which the files alone decide.
+ */
+export function machineRuleProblems(fleet: Fleet, locate: ManifestLocate): Problem[] {
+  return [...scheduleProblems(fleet, locate), ...projectPathProblems(fleet, (file, path) => locate(file, path))];
 }
 
 /**

@@ -4,7 +4,7 @@
  * O_NONBLOCK so even the open cannot hang on a FIFO, and never more than a size limit, so a
  * huge file is refused before it is parsed.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats, type Stats } from 'node:fs';
 
 /** 1 MiB: the largest real manifest is a few kilobytes (docs/manifest.md). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -26,7 +26,7 @@ export type ReadOutcome = { text: string } | { error: string; code: string };
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /** What a non-regular file is, in words. */
-export function kindOf(stats: Stats): string {
+export function kindOf(stats: Stats | BigIntStats): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isFIFO()) return 'a FIFO (named pipe)';
   if (stats.isSocket()) return 'a socket';
@@ -40,6 +40,21 @@ function tooLarge(limit: number): string {
 
 /** The file's text, or why it was not read (ENOENT, EACCES, not a regular file, too large). */
 export function readRegularFileSync(path: string, limit: number): ReadOutcome {
+  return readRegular(path, limit);
+}
+
+/**
+ * The same read, with the size and modification time (to the nanosecond) of the file that was
+ * read, from the same open file: what a cache of everything made from the file keys on, beside
+ * a hash of the text. `stamp` is empty when nothing was opened.
+ */
+export function readRegularFileStamped(path: string, limit: number): { read: ReadOutcome; stamp: string } {
+  let stamp = '';
+  const read = readRegular(path, limit, (size, mtimeNs) => (stamp = `${size}:${mtimeNs}`));
+  return { read, stamp };
+}
+
+function readRegular(path: string, limit: number, opened?: (size: bigint, mtimeNs: bigint) => void): ReadOutcome {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);
@@ -48,9 +63,10 @@ export function readRegularFileSync(path: string, limit: number): ReadOutcome {
     return { code, error: code };
   }
   try {
-    const stats = fstatSync(fd);
+    const stats = fstatSync(fd, { bigint: true });
+    opened?.(stats.size, stats.mtimeNs);
     if (!stats.isFile()) return { code: 'ENOTREG', error: `it is ${kindOf(stats)}, not a regular file` };
-    if (stats.size > limit) return { code: 'EFBIG', error: tooLarge(limit) };
+    if (stats.size > BigInt(limit)) return { code: 'EFBIG', error: tooLarge(limit) };
     // Read to the end (a file may grow, or report size 0 like /proc files), up to one byte past the limit.
     const chunks: Buffer[] = [];
     let total = 0;

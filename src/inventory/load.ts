@@ -2,7 +2,7 @@
  * Loads mesh-hosts.json with positions and checks it on its own: schema, mesh
  * addresses (inside the CIDR, used once), and references between its sections.
  */
-import { MAX_INVENTORY_BYTES, readRegularFileSync } from '../files/read.js';
+import { MAX_INVENTORY_BYTES, readRegularFileSync, type ReadOutcome } from '../files/read.js';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument, type PathSegment } from '../source/document.js';
 import { looksLikeSecret, SECRET_KEY } from '../text/secrets.js';
@@ -39,7 +39,11 @@ const NOTHING_OMITTED: Omitted = { hosts: new Set(), clusters: new Set(), tunnel
 
 export async function loadInventory(path: string, file: string, options: { explicit?: boolean } = {}): Promise<LoadedInventory> {
   // Synchronous: one small file (at most MAX_INVENTORY_BYTES), opened so that a FIFO cannot block.
-  const read = readRegularFileSync(path, MAX_INVENTORY_BYTES);
+  return inventoryFrom(path, file, options, readRegularFileSync(path, MAX_INVENTORY_BYTES));
+}
+
+/** The inventory from the file as already read (`loadInventory` reads it; the resolved-fleet cache hashed that very text). */
+export function inventoryFrom(path: string, file: string, options: { explicit?: boolean }, read: ReadOutcome): LoadedInventory {
   if (!('text' in read)) {
     const { code, error } = read;
     const at = { file, line: 1, column: 1 };

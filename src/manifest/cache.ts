@@ -37,7 +37,8 @@ export function cacheEnabled(): boolean {
 }
 
 let stampMemo: string | undefined;
-function stamp(): string {
+/** The manage-apps version and the schemas' contents: a cache made by another of either is not used. */
+export function stamp(): string {
   if (stampMemo) return stampMemo;
   const hash = createHash('sha256');
   const root = packageRoot();

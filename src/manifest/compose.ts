@@ -5,6 +5,7 @@
  * wrong at file:line:column (in the compose file or the manifest); the fleet model takes the
  * ports (the port registry and port_clash see them) and the image.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { SourceDocument, type PathSegment } from '../source/document.js';
 import type { Location, Problem } from '../problems.js';
@@ -45,32 +46,75 @@ export const composeDisplay = (manifest: string, file: string): string =>
   manifest.includes('/') ? `${manifest.slice(0, manifest.lastIndexOf('/'))}/${file}` : file;
 
 /** Compose files are a few KB; a larger one is refused rather than parsed (1 MiB). */
-const MAX_BYTES = 1 << 20;
+export const MAX_COMPOSE_BYTES = 1 << 20;
 
-const cache = new Map<string, { mtimeMs: number; size: number; read: ComposeRead }>();
+const cache = new Map<string, { read: ComposeRead; digest: string }>();
 
-/** Reads the compose file at `absPath` (shown as `file`) and the facts of `service`. Cached per file and mtime. */
+/** While `recordComposeReads` runs: each compose file read, by absolute path, and the sha256 of the text its facts came from. */
+let recording: Map<string, string> | undefined;
+/** A file that could not be read, or was read twice with different texts during one recording. */
+export const UNREAD = 'unread';
+
+/**
+ * Runs `work` (synchronous: nothing else reads compose files meanwhile) and gives, for every
+ * compose file it read, the sha256 of the text its facts were parsed from (UNREAD when it was
+ * not parsed: missing, not a file, too large, or changed between two reads). The resolved-fleet
+ * cache keys on exactly what the fleet was made from, not on what the file holds a moment later.
+ */
+export function recordComposeReads<T>(work: () => T): { result: T; digests: Map<string, string> } {
+  const digests = new Map<string, string>();
+  const outer = recording;
+  recording = digests;
+  try {
+    return { result: work(), digests };
+  } finally {
+    recording = outer;
+  }
+}
+
+function noteRead(absPath: string, digest: string): void {
+  if (recording === undefined) return;
+  const seen = recording.get(absPath);
+  recording.set(absPath, seen === undefined || seen === digest ? digest : UNREAD);
+}
+
+/** Reads the compose file at `absPath` (shown as `file`) and the facts of `service`. Parsed once per file and text. */
 export function readCompose(absPath: string, file: string, service: string): ComposeRead {
+  const { read, digest } = readComposeOnce(absPath, file, service);
+  noteRead(absPath, digest);
+  return read;
+}
+
+function readComposeOnce(absPath: string, file: string, service: string): { read: ComposeRead; digest: string } {
+  const unread = (read: ComposeRead) => ({ read, digest: UNREAD });
   let stat;
   try {
     stat = statSync(absPath);
   } catch {
-    return { ok: false, kind: 'missing', reason: `${file} does not exist` };
+    return unread({ ok: false, kind: 'missing', reason: `${file} does not exist` });
   }
-  if (!stat.isFile()) return { ok: false, kind: 'unreadable', reason: `${file} is not a regular file` };
-  if (stat.size > MAX_BYTES) return { ok: false, kind: 'unreadable', reason: `${file} is larger than 1 MiB` };
-  const key = `${absPath}\u0000${service}`;
-  const hit = cache.get(key);
-  if (hit && hit.mtimeMs === stat.mtimeMs && hit.size === stat.size) return hit.read;
+  if (!stat.isFile()) return unread({ ok: false, kind: 'unreadable', reason: `${file} is not a regular file` });
+  if (stat.size > MAX_COMPOSE_BYTES) return unread({ ok: false, kind: 'unreadable', reason: `${file} is larger than 1 MiB` });
   let text: string;
   try {
     text = readFileSync(absPath, 'utf8');
   } catch (error) {
-    return { ok: false, kind: 'unreadable', reason: `${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+    return unread({ ok: false, kind: 'unreadable', reason: `${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
   }
+  // Keyed on the text, not on the size and modification time: a file rewritten within the same
+  // tick with as many bytes must not keep its old facts in a process that loads the fleet again (ui).
+  const key = `${absPath}\u0000${service}`;
+  const digest = composeTextDigest(text);
+  const hit = cache.get(key);
+  if (hit && hit.digest === digest) return hit;
   const read = parseCompose(file, text, service);
-  cache.set(key, { mtimeMs: stat.mtimeMs, size: stat.size, read });
-  return read;
+  cache.set(key, { read, digest });
+  return { read, digest };
+}
+
+/** What `recordComposeReads` gives for a compose file's text. */
+export function composeTextDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -2,7 +2,7 @@
  * Reads one manifest: YAML with positions, the schema of its apiVersion, and
  * the file-name/environment agreement (env_variants).
  */
-import { MAX_MANIFEST_BYTES, readRegularFileSync } from '../files/read.js';
+import { MAX_MANIFEST_BYTES, readRegularFileSync, type ReadOutcome } from '../files/read.js';
 import { nameIssue, type NameKind } from '../names.js';
 import { problem, type Location, type Problem } from '../problems.js';
 import type { PathSegment } from '../source/document.js';
@@ -29,8 +29,12 @@ export interface LoadedManifest extends DiscoveredManifest {
 }
 
 /** Synchronous on purpose: manifests are small and many, and promise-based reads cost more than parsing them. */
-export function loadManifest(found: DiscoveredManifest, cache?: ManifestCache): LoadedManifest {
-  const read = readRegularFileSync(found.path, MAX_MANIFEST_BYTES);
+/** `read`: the file as already read (the resolved-fleet cache hashed that very text). */
+export function loadManifest(
+  found: DiscoveredManifest,
+  cache?: ManifestCache,
+  read: ReadOutcome = readRegularFileSync(found.path, MAX_MANIFEST_BYTES),
+): LoadedManifest {
   if (!('text' in read)) {
     const source = SourceDocument.parseYaml(found.file, '');
     return {

@@ -5,7 +5,7 @@
  * (and reported), the others take part. No file: no tenants.
  */
 import { dirname, join } from 'node:path';
-import { MAX_MANIFEST_BYTES, readRegularFileSync } from '../files/read.js';
+import { MAX_MANIFEST_BYTES, readRegularFileSync, type ReadOutcome } from '../files/read.js';
 import { problem, type Problem } from '../problems.js';
 import { SourceDocument } from '../source/document.js';
 import { schemaProblems } from '../source/schema-check.js';
@@ -59,9 +59,10 @@ export function tenantsPath(inventoryPath: string): string {
 }
 
 /** `text`: the file's content as it would be written, instead of reading it. */
-export function loadTenants(path: string, file: string, text?: string): LoadedTenants {
+/** `text`: the file as it would be written (tenants add/remove); `given`: the file as already read (the resolved-fleet cache hashed it). */
+export function loadTenants(path: string, file: string, text?: string, given?: ReadOutcome): LoadedTenants {
   const none = { path, file, present: false, source: undefined, tenants: [], problems: [] };
-  const read = text === undefined ? readRegularFileSync(path, MAX_MANIFEST_BYTES) : { text };
+  const read = text === undefined ? (given ?? readRegularFileSync(path, MAX_MANIFEST_BYTES)) : { text };
   if (!('text' in read)) {
     if (read.code === 'ENOENT') return none;
     return { ...none, present: true, problems: [problem('tenants', { file, line: 1, column: 1 }, `cannot read the tenants file: ${read.error}`)] };
