@@ -208,19 +208,28 @@ if ma_active; then printf '@@run\\tjoined\\n'; else printf '@@run\\tstarted\\n';
 # From just before the start, to the microsecond (a previous run's last lines are not this one's).
 ma_since=$(date +%s.%N); case $ma_since in *N*) ma_since=$(date +%s) ;; *) ma_since=\${ma_since%???} ;; esac
 ${sh`$SUDO systemctl start --no-block -- ${unit}`.text} 2>&1 || { printf '@@ran\\tnot-started\\t\\n'; exit 1; }
-# Everything since then, then what comes: a quick run may be over before journalctl starts.
-${sh`$SUDO journalctl --no-pager -o short-iso -f -n all -u ${unit}`.text} --since "@$ma_since" &
+# Everything since then, then what comes: a quick run may be over before journalctl starts. The
+# follower writes to a private file and its complete lines are shown as they come; at the end the
+# whole listing is read once more and what the follower had not written yet is shown (on a busy
+# host it lags: a run's last lines were once missing from the stream).
+ma_t=$(mktemp) || { printf '@@ran\tnot-started\tno temporary file\n'; exit 1; }
+trap 'rm -f -- "$ma_t"' EXIT
+${sh`$SUDO journalctl --no-pager -q -o short-iso -f -n all -u ${unit}`.text} --since "@$ma_since" > "$ma_t" 2>&1 &
 ma_j=$!
+ma_n=0
+ma_show() { ma_c=$(wc -l < "$ma_t"); if [ "$ma_c" -gt "$ma_n" ]; then sed -n "$((ma_n + 1)),\${ma_c}p" "$ma_t"; ma_n=$ma_c; fi; }
 sleep 0.5
-while ma_active; do sleep 0.3; done
+while ma_active; do ma_show; sleep 0.3; done
 # The run is over: the follower stops once systemd's own line saying so is in the journal (its
 # lines come before it), not after a fixed pause a busy host's journald may not keep up with.
 ma_k=0
 while [ "$ma_k" -lt 100 ] && ! ${sh`$SUDO journalctl --no-pager -q -o cat -u ${unit}`.text} --since "@$ma_since" 2>/dev/null | grep -qE 'Deactivated successfully|Succeeded\\.|Failed with result|Finished |Failed to start '; do
   sleep 0.1; ma_k=$((ma_k + 1))
 done
-sleep 0.3
 kill "$ma_j" 2>/dev/null
+wait "$ma_j" 2>/dev/null
+${sh`$SUDO journalctl --no-pager -q -o short-iso -n all -u ${unit}`.text} --since "@$ma_since" > "$ma_t" 2>&1
+ma_show
 ma_after=$(sed -n 's/^ended=//p' ${quote(`${dir}/last`)} 2>/dev/null)
 if [ "$ma_after" = "$ma_before" ]; then
   printf '@@ran\\tskipped\\t\\n'

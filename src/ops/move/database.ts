@@ -286,7 +286,7 @@ async function counts(ctx: MoveContext, hostName: string, cluster: Cluster, data
 }
 
 /** The app's password, from its env file on `hostName` (read as `db provision` reads it). */
-async function passwordOn(ctx: MoveContext, writer: Service, hostName: string, user: string): Promise<string> {
+export async function passwordOn(ctx: MoveContext, writer: Service, hostName: string, user: string): Promise<string> {
   const res = await ctx.ops
     .transport(hostOf(ctx.fleet, hostName))
     .script(readEnvFileScript(writer.envFile!, writer.runAs ?? 'root'), { timeoutMs: 60_000 });

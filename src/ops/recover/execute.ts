@@ -34,6 +34,7 @@ import { Ops } from '../context.js';
 import { runDeploy } from '../deploy.js';
 import { DEPLOY_DEFAULTS } from '../deploy/types.js';
 import { SilentProgress } from '../progress.js';
+import { passwordOn } from '../move/database.js';
 import { ensureClusterOn } from '../move/cluster.js';
 import { editHost, reroute } from '../move/execute.js';
 import { StepFailed, unitScript, type MoveContext } from '../move/steps.js';
@@ -93,6 +94,11 @@ async function provisionOn(ctx: RecoverContext, cluster: string): Promise<void> 
 async function restoreOne(ctx: RecoverContext, item: JournalItem, entry: CatalogEntry, db: DeclaredDatabase, backupHost: string): Promise<void> {
   const stored = entry.databases!.find((d) => d.name === db.name);
   if (stored === undefined) throw new StepFailed(`backup ${entry.id} holds no dump of ${db.name}`);
+  // Restored as the app's own role (host-scripts.ts says why): its password from the env file
+  // provisioning just wrote on the target.
+  if (db.service?.envFile === undefined)
+    throw new StepFailed(`${db.name}: no service of ${db.project} keeps its credentials (service.env_file), so it cannot be restored as ${db.user}`);
+  const password = await passwordOn(ctx, db.service, item.to, db.user);
   ctx.report(`${item.name}: restoring ${db.name} (${(stored.bytes / 1024 / 1024).toFixed(1)} MiB) on ${item.to}`);
   const copied = await copyBetween(
     ctx.ops,
@@ -101,6 +107,7 @@ async function restoreOne(ctx: RecoverContext, item: JournalItem, entry: Catalog
     hostOf(ctx.fleet, item.to),
     restoreDumpScript(db.cluster.port, db.name, db.user),
     6 * 3600_000,
+    `${password}\n`,
   );
   const recs = records(copied.write.stdout);
   const error = recs.find((r) => r[0] === 'error')?.[1];

@@ -5,8 +5,11 @@
  *     as it is stored (restic dump, or the file), the way the drill reads it;
  *   - on the recovery target: that dump read from stdin into a fresh database owned by the
  *     app's role, hashed while it is restored, and every table counted, as the drill does. The
- *     restore and the count run with the app's role (pg_restore --role, SET ROLE): what the
- *     app's dump defines never runs with the superuser's rights; sessions search pg_catalog only.
+ *     restore logs in as the app's own role over loopback (its password the first line of
+ *     stdin), never as the superuser: a superuser's session with `pg_restore --role` is no
+ *     boundary, since the app's code the restore runs (a check constraint's function) can
+ *     `RESET ROLE` (docs/threat-model.md). The count runs as the superuser, which RLS policies
+ *     (the app's code) do not apply to, and searches pg_catalog only (COUNT_SQL).
  */
 import { BACKUP_BASE, COUNT_SQL, PINNED_PGOPTIONS } from '../../data/backup-scripts.js';
 import { ident } from '../../data/postgres.js';
@@ -42,21 +45,22 @@ exec cat -- "$base/files/${i}/${d}.dump"`;
 }
 
 /**
- * Reads a dump on stdin into database `db` of the cluster on `port` (dropped and created again,
- * owned by `owner`: a restore cut midway is redone from nothing). Records:
+ * Reads the owner's password (the first line of stdin, read by the shell: never argv, never a
+ * file), then a dump on stdin into database `db` of the cluster on `port` (dropped and created
+ * again, owned by `owner`: a restore cut midway is redone from nothing), restored as `owner`. Records:
  * @@restored<TAB>pg_restore exit<TAB>sha256<TAB>ms<TAB>error, @@tables<TAB>json|null.
  */
 export function restoreDumpScript(port: number, db: string, owner: string): string {
   const d = checked('database', db, PG_NAME);
   const o = checked('role', owner, PG_NAME);
   checkedPort(port);
-  const count = `SET ROLE ${ident(o)}; ${COUNT_SQL}`;
   const body =
     String.raw`set -uo pipefail
 umask 077
 port=$1
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [[ -n $bin && -x $bin/pg_restore ]] || { printf '@@error\tno PostgreSQL client binaries on this host\n'; exit 0; }
+IFS= read -r pw || { printf '@@error\tno password on stdin\n'; exit 0; }
 as_pg() { (cd / && runuser -u postgres -- "$@"); }
 sql() { as_pg env PGOPTIONS='${PINNED_PGOPTIONS}' "$bin/psql" -p "$port" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 "$@"; }
 work=$(mktemp -d /tmp/manage-apps-recover.XXXXXX) || { printf '@@error\tcannot create a private directory in /tmp\n'; exit 0; }
@@ -66,12 +70,13 @@ t0=$(now_ms)
 sql -d postgres -c ${quote(`DROP DATABASE IF EXISTS ${ident(d)} WITH (FORCE)`)} >/dev/null 2>"$work/err" &&
   sql -d postgres -c ${quote(`CREATE DATABASE ${ident(d)} OWNER ${ident(o)}`)} >/dev/null 2>>"$work/err" ||
   { printf '@@error\tcannot create the database: %s\n' "$(head -c 300 "$work/err" | tr '\n\t' '  ')"; exit 0; }
-tee >(sha256sum | cut -c1-64 > "$work/sha") | as_pg "$bin/pg_restore" -p "$port" -d ${quote(d)} --role=${quote(o)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$work/restore.err"
+tee >(sha256sum | cut -c1-64 > "$work/sha") | PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10 "$bin/pg_restore" -h 127.0.0.1 -p "$port" -U ${quote(o)} -d ${quote(d)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$work/restore.err"
 rc=("$` +
     '{PIPESTATUS[@]}' +
     String.raw`")
+unset pw
 for i in $(seq 200); do [[ -s $work/sha ]] && break; sleep 0.05; done
-tables=$(sql -d ${quote(d)} -c ${quote(count)} 2>/dev/null | sed -n 's/^@@tables\t//p')
+tables=$(sql -d ${quote(d)} -c ${quote(COUNT_SQL)} 2>/dev/null | sed -n 's/^@@tables\t//p')
 printf '@@restored\t%s\t%s\t%s\t%s\n' "$` +
     '{rc[1]}' +
     String.raw`" "$(cat "$work/sha" 2>/dev/null)" "$(( $(now_ms) - t0 ))" "$(grep -v '^$' "$work/restore.err" | head -c 300 | tr '\n\t' '  ')"

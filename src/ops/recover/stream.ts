@@ -19,7 +19,15 @@ export interface Copied {
   write: RunResult;
 }
 
-export async function copyBetween(ops: Ops, from: Host, readScript: string, to: Host, writeScript: string, timeoutMs: number): Promise<Copied> {
+export async function copyBetween(
+  ops: Ops,
+  from: Host,
+  readScript: string,
+  to: Host,
+  writeScript: string,
+  timeoutMs: number,
+  head = '',
+): Promise<Copied> {
   const source = ops.transport(from);
   const [file, args] = source instanceof SshTransport ? [source.options.ssh ?? 'ssh', source.argv('sh -s')] : ['sh', ['-s']];
   const reader = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -30,6 +38,8 @@ export async function copyBetween(ops: Ops, from: Host, readScript: string, to: 
   const { command, header } = scriptThenData(writeScript);
   const stdin = new PassThrough();
   stdin.write(header);
+  // A line the write script reads before the data (a password): stdin only, never argv.
+  if (head !== '') stdin.write(head);
   reader.stdout.pipe(stdin);
   const timer = setTimeout(() => reader.kill('SIGTERM'), timeoutMs);
   try {

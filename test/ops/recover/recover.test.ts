@@ -63,7 +63,7 @@ describe('recover: a lost host brought back on another from kept releases and it
       (await psqlAsAdmin(
         fleet,
         cluster,
-        "SELECT json_build_object('public.items', (SELECT count(*) FROM items), 'public.orders', (SELECT count(*) FROM orders))",
+        "SELECT json_build_object('public.items', (SELECT count(*) FROM items), 'public.notes', (SELECT count(*) FROM notes), 'public.orders', (SELECT count(*) FROM orders))",
         'shop_db',
       )) || '{}',
     ) as Record<string, number>;
@@ -91,6 +91,8 @@ describe('recover: a lost host brought back on another from kept releases and it
       problems.push(`row counts on ${TARGET}: ${JSON.stringify(rows)}, the catalog says ${JSON.stringify(catalog)}`);
     if (!existsSync(journalPath()) || (JSON.parse(readFileSync(journalPath(), 'utf8')) as { finished: string | null }).finished === null)
       problems.push('the journal is not finished');
+    const su = await psqlAsAdmin(fleet, target, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'shop_app'").catch((e: Error) => e.message);
+    if (su !== 'f') problems.push(`shop_app on ${TARGET} is rolsuper=${su}: the app's code ran with the superuser's rights during the restore`);
     return problems;
   }
 
@@ -156,7 +158,12 @@ describe('recover: a lost host brought back on another from kept releases and it
     await psqlAsAdmin(
       fleet,
       source!,
-      'SET ROLE shop_app; CREATE TABLE items (id int primary key, name text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE TABLE orders (id serial primary key, item int); INSERT INTO orders (item) SELECT g % 100 FROM generate_series(1, 1234) g;',
+      // Created as the app. A hostile app's check runs at every restore and tries to make its
+      // role a superuser (a restore as the superuser with SET ROLE or --role would let it: RESET
+      // ROLE); consistent() checks it stays what it is.
+      `SET ROLE shop_app; CREATE TABLE items (id int primary key, name text); INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g; CREATE TABLE orders (id serial primary key, item int); INSERT INTO orders (item) SELECT g % 100 FROM generate_series(1, 1234) g;
+CREATE FUNCTION public.escalate(int) RETURNS bool LANGUAGE plpgsql AS $f$ BEGIN BEGIN RESET ROLE; EXECUTE 'ALTER ROLE shop_app SUPERUSER'; EXCEPTION WHEN OTHERS THEN NULL; END; RETURN true; END $f$;
+CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELECT g FROM generate_series(1, 7) g;`,
       'shop_db',
     );
     const deploy = await cli('deploy', 'shop', 'web', ...WINDOW);
@@ -179,9 +186,9 @@ describe('recover: a lost host brought back on another from kept releases and it
     catalog = json<{ runs: { backup: { databases: { name: string; tables: Record<string, number> }[] } }[] }>(run).runs[0]!.backup.databases.find(
       (d) => d.name === 'shop_db',
     )!.tables;
-    assert.deepEqual(catalog, { 'public.items': 5000, 'public.orders': 1234 });
+    assert.deepEqual(catalog, { 'public.items': 5000, 'public.notes': 7, 'public.orders': 1234 });
     await psqlAsAdmin(fleet, source!, 'INSERT INTO orders (item) SELECT 1 FROM generate_series(1, 66)', 'shop_db');
-    assert.deepEqual(await counts(source!), { 'public.items': 5000, 'public.orders': 1300 });
+    assert.deepEqual(await counts(source!), { 'public.items': 5000, 'public.notes': 7, 'public.orders': 1300 });
     // Powered off for good: its units stopped, its network cut (never healed).
     await fleet.ssh(SOURCE, 'systemctl stop shop.service web.service pg-apps.service');
     await fleet.cutNetwork(SOURCE);
