@@ -18,18 +18,10 @@ import { collectStatus } from '../../src/ops/service-status.js';
 import { packageRoot } from '../../src/package-root.js';
 import type { Transport } from '../../src/transport/types.js';
 import type { DeployResult } from '../../src/ops/deploy.js';
-import {
-  buildAndPush,
-  dockerLogin,
-  dockerSkipReason,
-  prepareDockerHost,
-  REGISTRY_PORT,
-  waitForDocker,
-  writeImageContexts,
-  type ImageSpec,
-} from '../harness/docker.js';
+import { composeFleet } from '../harness/compose-fleet.js';
+import { dockerSkipReason, REGISTRY_PORT, type ImageSpec } from '../harness/docker.js';
 import { cutUntil, killWithChildren } from '../harness/faults.js';
-import { ensureUpperDir, realHostsSkipReason, TestFleet, writeUpperFile, type HostPreparation } from '../harness/test-fleet.js';
+import { ensureUpperDir, realHostsSkipReason, writeUpperFile, type HostPreparation, type TestFleet } from '../harness/test-fleet.js';
 import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
 import { parseOwner, staleness } from '../../src/ops/lock-owner.js';
 import { fleetRoot, nodeUnit } from '../ops/real-fleet.js';
@@ -88,14 +80,9 @@ const COMPOSE_EDGE = `services:
 
 type Deploy = Pick<DeployResult, 'id' | 'outcome' | 'ok' | 'release' | 'previous' | 'reason' | 'image' | 'compose' | 'diagnosis' | 'rollback'>;
 
-function prepare(h: HostPreparation): void {
-  if (h.name === REG) {
-    prepareDockerHost(h.upperDir, { registry: true, insecureRegistries: [REGISTRY] });
-    writeImageContexts(h.upperDir, IMAGES);
-    return;
-  }
-  prepareDockerHost(h.upperDir, { insecureRegistries: [REGISTRY] });
-  // A systemd unit beside the containers: status covers both in one round trip.
+/** A systemd unit beside the containers on the app host: status covers both in one round trip. */
+function prepareApiUnit(h: HostPreparation): void {
+  if (h.name !== WEB) return;
   writeUpperFile(h.upperDir, 'opt/apps/tiny-http.mjs', readFileSync(join(packageRoot(), 'examples/fleet/apps/tiny-http.mjs'), 'utf8'));
   writeUpperFile(h.upperDir, 'etc/systemd/system/api.service', nodeUnit('/opt/apps/tiny-http.mjs', { PORT: '8090', NAME: 'api' }));
   symlinkSync('/etc/systemd/system/api.service', `${ensureUpperDir(h.upperDir, 'etc/systemd/system/multi-user.target.wants')}/api.service`);
@@ -125,17 +112,16 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
   const container = (name: string) => onWeb(`docker inspect --format '{{.Id}} {{.State.StartedAt}}' ${name}`);
 
   before(async () => {
-    const reason = dockerSkipReason();
-    if (reason) throw new Error(`Docker on test hosts: ${reason}`);
-    fleet = await TestFleet.up({ names: [REG, WEB] }, { prepareHost: prepare });
+    const up = await composeFleet({
+      registry: REG,
+      docker: [WEB],
+      images: IMAGES,
+      refOf: (registry, name) => (name === 'edge' ? `${registry}/edge:1` : `${registry}/shop:prod-${name}`),
+      prepareHost: prepareApiUnit,
+    });
+    fleet = up.fleet;
+    Object.assign(digests, up.digests);
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
-    await Promise.all([waitForDocker(fleet, REG, { registry: true }), waitForDocker(fleet, WEB)]);
-    await Promise.all([dockerLogin(fleet, REG, REGISTRY), dockerLogin(fleet, WEB, REGISTRY)]);
-    await Promise.all(
-      Object.keys(IMAGES).map(async (name) => {
-        digests[name] = await buildAndPush(fleet, REG, name, name === 'edge' ? `${REGISTRY}/edge:1` : `${REGISTRY}/shop:prod-${name}`);
-      }),
-    );
     root = await fleetRoot(fleet.hosts, {
       'shop/.infra.yaml': `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${WEB}\n  port: 8080\n  health: { readiness: /readyz, liveness: /livez, timeout: 6s }\n  keep_releases: 4\n  compose:\n    file: deploy/compose.yml\n    service: app\n    image: ${REGISTRY}/shop\n    tag: "{env}-{short_sha}"\n`,
       'shop/deploy/compose.yml': COMPOSE_SHOP,

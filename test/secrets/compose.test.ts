@@ -14,17 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  buildAndPush,
-  dockerLogin,
-  dockerSkipReason,
-  prepareDockerHost,
-  REGISTRY_PORT,
-  waitForDocker,
-  writeImageContexts,
-  type ImageSpec,
-} from '../harness/docker.js';
-import { realHostsSkipReason, TestFleet, type HostPreparation } from '../harness/test-fleet.js';
+import { composeFleet } from '../harness/compose-fleet.js';
+import { dockerSkipReason, REGISTRY_PORT, type ImageSpec } from '../harness/docker.js';
+import { realHostsSkipReason, type TestFleet } from '../harness/test-fleet.js';
 import { applyFault } from '../ops/faults.js';
 import { eventually, json, runCli, sleep, startCli, type CliRun } from '../ops/helpers.js';
 import { fleetRoot } from '../ops/real-fleet.js';
@@ -48,15 +40,6 @@ const HASH_APP: ImageSpec = {
       `case "$SHARED" in bad*) ;; *) (${B} sleep 1.5; ${B} cp /www/readyz /tmp/w/) & ;; esac; exec ${B} httpd -f -p 80 -h /tmp/w`,
   ],
 };
-
-function prepare(h: HostPreparation): void {
-  if (h.name === REG) {
-    prepareDockerHost(h.upperDir, { registry: true, insecureRegistries: [REGISTRY] });
-    writeImageContexts(h.upperDir, { hashapp: HASH_APP });
-    return;
-  }
-  prepareDockerHost(h.upperDir, { insecureRegistries: [REGISTRY] });
-}
 
 const skip = realHostsSkipReason() ?? (process.env['CI'] === 'true' ? undefined : dockerSkipReason());
 
@@ -101,16 +84,11 @@ describe('secrets of a Compose service on real hosts (dockerd, docker-compose, a
   let sampler: { stop: () => Promise<string[]> };
 
   before(async () => {
-    const reason = dockerSkipReason();
-    if (reason) throw new Error(`Docker on test hosts: ${reason}`);
-    fleet = await TestFleet.up({ names: [REG, WEB] }, { prepareHost: prepare });
+    fleet = (await composeFleet({ registry: REG, docker: [WEB], images: { hashapp: HASH_APP }, refOf: (registry) => `${registry}/hashapp:1` })).fleet;
     work = mkdtempSync(join(tmpdir(), 'manage-apps-secrets-compose-'));
     controlDir = mkdtempSync(join(tmpdir(), 'manage-apps-cm-'));
     passEnv = makePassStore(work);
     setShared(newValue('shared'));
-    await Promise.all([waitForDocker(fleet, REG, { registry: true }), waitForDocker(fleet, WEB)]);
-    await Promise.all([dockerLogin(fleet, REG, REGISTRY), dockerLogin(fleet, WEB, REGISTRY)]);
-    await buildAndPush(fleet, REG, 'hashapp', `${REGISTRY}/hashapp:1`);
     root = await fleetRoot(fleet.hosts, {
       'shop/.infra.yaml':
         `apiVersion: infra/v2\nproject: shop\nprovider: bare-metal\nservice:\n  host: ${WEB}\n  port: ${PORT}\n` +
