@@ -17,8 +17,9 @@ import { moveCompose, returnCompose } from '../ops/move/compose.js';
 import { moveJob, returnJob } from '../ops/move/jobs.js';
 import { moveSwap, returnSwap } from '../ops/move/swap.js';
 import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
-import { countItems, planMoveItems, tunnelEdits, type WaveOrder } from '../ops/move/plan.js';
-import type { MoveDocument, MoveItem, MoveWave } from '../ops/move/types.js';
+import { countItems, planMoveItems, type WaveOrder } from '../ops/move/plan.js';
+import { planTunnels, returnTunnel, rewireTunnel } from '../ops/move/rewire.js';
+import type { JournalTunnel, MoveDocument, MoveItem, MoveTunnelEdit, MoveWave } from '../ops/move/types.js';
 import { dependencyLevels, selectServices } from '../ops/selection.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
 import { problemJson } from '../problems.js';
@@ -98,7 +99,24 @@ function journalOrder(journal: Journal): WaveOrder[] {
   return [...waves.values()].sort((a, b) => a.wave - b.wave);
 }
 
-const finished = (j: Journal) => j.items.every((i) => i.state === 'moved' || i.state === 'returned');
+const settled = (i: { state: string }) => i.state === 'moved' || i.state === 'returned';
+const finished = (j: Journal) => j.items.every(settled) && (j.tunnels ?? []).every(settled);
+
+/** A tunnel as the document shows it: the plan's, with what the journal says of it. */
+function tunnelWithJournal(planned: MoveTunnelEdit | undefined, j: JournalTunnel): MoveTunnelEdit {
+  return {
+    name: j.name,
+    from: j.from,
+    to: j.to,
+    suggestion: planned?.suggestion ?? `re-point it: ${j.after.from} → ${j.after.to}`,
+    after: j.after,
+    wave: j.wave,
+    steps: planned?.steps ?? [],
+    state: j.state,
+    done: [...j.done],
+    reason: j.reason,
+  };
+}
 
 function withJournal(item: MoveItem, j: JournalItem | undefined): MoveItem {
   if (j === undefined) return item;
@@ -146,8 +164,26 @@ export async function move(
   const order = open !== undefined ? journalOrder(open) : orderOf(before, what, to, warnings, blockers);
   const planned = await planMoveItems(before, inventory, order, to, warnings);
   for (const w of planned) for (const i of w.items) if (i.state !== 'moved') i.blocked ??= blockers.get(i.name) ?? null;
-  const tunnels = what.mode === 'drain' ? await tunnelEdits(loaded.fleet, inventory, what.host, to) : { tunnels: [], edits: [] };
-  const document = (waves: MoveWave[], action: MoveDocument['action'], elapsed: number | null): WithProblems<MoveDocument> => ({
+  // Tunnels following the move: as the files say before it (a move under way: as its journal says).
+  const tunnels = await planTunnels(before, inventory, planned, to, what.mode === 'drain' ? what.host : undefined);
+  const tunnelsOf = (j: Journal | undefined): MoveTunnelEdit[] =>
+    j?.tunnels === undefined
+      ? tunnels.tunnels
+      : [
+          ...j.tunnels.map((t) =>
+            tunnelWithJournal(
+              tunnels.tunnels.find((x) => x.name === t.name && x.after !== null),
+              t,
+            ),
+          ),
+          ...tunnels.tunnels.filter((x) => x.after === null && !j.tunnels!.some((t) => t.name === x.name)),
+        ];
+  const document = (
+    waves: MoveWave[],
+    action: MoveDocument['action'],
+    elapsed: number | null,
+    j: Journal | undefined,
+  ): WithProblems<MoveDocument> => ({
     mode: what.mode,
     action,
     dry_run: choices.dryRun,
@@ -155,7 +191,7 @@ export async function move(
     journal: path,
     waves,
     edits: [...waves.flatMap((w) => w.items.flatMap((i) => i.edits)), ...tunnels.edits],
-    tunnels: tunnels.tunnels,
+    tunnels: tunnelsOf(j),
     warnings,
     summary: summary(waves),
     elapsed_s: elapsed,
@@ -175,7 +211,7 @@ export async function move(
   if (choices.dryRun) {
     const waves = merge(open);
     const s = summary(waves);
-    return { exitCode: s.blocked > 0 ? EXIT_PROBLEMS : EXIT_OK, document: document(waves, choices.abort ? 'abort' : 'plan', null), loaded };
+    return { exitCode: s.blocked > 0 ? EXIT_PROBLEMS : EXIT_OK, document: document(waves, choices.abort ? 'abort' : 'plan', null, open), loaded };
   }
 
   const journal = new JournalWriter(
@@ -199,8 +235,26 @@ export async function move(
           at: new Date().toISOString(),
         })),
       ),
+      tunnels: tunnels.tunnels.flatMap((t) =>
+        t.after === null || t.wave === null
+          ? []
+          : [
+              {
+                name: t.name,
+                from: t.from,
+                to: t.to,
+                after: t.after,
+                wave: t.wave,
+                state: 'pending' as const,
+                done: [],
+                reason: null,
+                at: new Date().toISOString(),
+              },
+            ],
+      ),
     },
   );
+  const journalTunnels = (wave: number) => (journal.journal.tunnels ?? []).filter((t) => t.wave === wave);
   const ctx: MoveContext = {
     fleet: loaded.fleet,
     ops,
@@ -221,10 +275,13 @@ export async function move(
   if (choices.abort) {
     // Every item of a wave not finished goes back, the newest wave first; a database before any
     // service (its writers start on the source only once it is writable there again).
-    const unfinished = [...planned]
+    // (A wave is finished once its tunnels are re-pointed too.)
+    const unfinishedWaves = [...planned]
       .reverse()
-      .map((w) => w.items.map((i) => journal.item(i.kind, i.name)!).filter(Boolean))
-      .filter((items) => !items.every((i) => i.state === 'moved'));
+      .filter(
+        (w) => !w.items.every((i) => journal.item(i.kind, i.name)?.state === 'moved') || !journalTunnels(w.wave).every((t) => t.state === 'moved'),
+      );
+    const unfinished = unfinishedWaves.map((w) => w.items.map((i) => journal.item(i.kind, i.name)!).filter(Boolean));
     const refused = new Set<string>();
     for (const j of unfinished.flat().filter((i) => i.kind === 'cluster')) {
       if (j.state === 'pending' || j.state === 'returned') {
@@ -243,6 +300,13 @@ export async function move(
       }
       await returnOf(service)(ctx, service, j);
     }
+    // The tunnels they carry, once they serve from their source again.
+    for (const t of unfinishedWaves.flatMap((w) => journalTunnels(w.wave))) {
+      if (t.state === 'returned') continue;
+      if (t.state === 'pending') Object.assign(t, { state: 'returned', at: new Date().toISOString() });
+      else await returnTunnel(ctx, t);
+    }
+    await journal.save();
   } else {
     await journal.save();
     for (const w of planned) {
@@ -271,6 +335,9 @@ export async function move(
       }
       // A wave whose gate failed stops the move: the source still serves what did not move.
       if (w.items.some((i) => journal.item(i.kind, i.name)?.state !== 'moved')) break;
+      // Its tunnels follow what they carry (a tunnel that cannot be re-pointed stops the move too).
+      for (const t of journalTunnels(w.wave)) if (t.state !== 'moved') await rewireTunnel(ctx, t);
+      if (journalTunnels(w.wave).some((t) => t.state !== 'moved')) break;
     }
   }
   if (finished(journal.journal)) {
@@ -279,6 +346,11 @@ export async function move(
   }
   const waves = merge(journal.journal);
   const s = summary(waves);
-  const ok = choices.abort ? s.returned + s.moved === s.items : s.moved === s.items;
-  return { exitCode: ok ? EXIT_OK : EXIT_PROBLEMS, document: document(waves, action, Math.round((Date.now() - started) / 100) / 10), loaded };
+  const tunnelsOk = (journal.journal.tunnels ?? []).every((t) => (choices.abort ? settled(t) : t.state === 'moved'));
+  const ok = (choices.abort ? s.returned + s.moved === s.items : s.moved === s.items) && tunnelsOk;
+  return {
+    exitCode: ok ? EXIT_OK : EXIT_PROBLEMS,
+    document: document(waves, action, Math.round((Date.now() - started) / 100) / 10, journal.journal),
+    loaded,
+  };
 }

@@ -17,6 +17,8 @@ import { Ops } from '../ops/context.js';
 import type { DeployOptions } from '../ops/deploy/types.js';
 import { JournalWriter, readJournal, type Journal } from '../ops/move/journal.js';
 import { countItems, type WaveOrder } from '../ops/move/plan.js';
+import { planTunnels, returnTunnel, rewireTunnel } from '../ops/move/rewire.js';
+import type { MoveTunnelEdit } from '../ops/move/types.js';
 import { abortItem, recoverCluster, recoverService, type RecoverContext } from '../ops/recover/execute.js';
 import { planRecoverItems, type CatalogAnswer } from '../ops/recover/plan.js';
 import type { Objective, RecoverDocument, RecoverItem, RecoverReport, RecoverWave } from '../ops/recover/types.js';
@@ -46,7 +48,8 @@ export function recoverJournalPath(stateDir: string, lost: string): string {
   return join(stateDir, 'recover', `${fileSafe(lost)}.json`);
 }
 
-const finished = (j: Journal) => j.items.every((i) => i.state === 'moved' || i.state === 'returned');
+const settled = (i: { state: string }) => i.state === 'moved' || i.state === 'returned';
+const finished = (j: Journal) => j.items.every(settled) && (j.tunnels ?? []).every(settled);
 
 /** The fleet as it was before the journal's steps: each journalled item back on the lost host. */
 function asBefore(fleet: Fleet, journal: Journal | undefined): Fleet {
@@ -181,6 +184,22 @@ export async function recover(
   const catalogs = choices.abort ? new Map<string, CatalogAnswer>() : await readCatalogs(before, ops, clusterNames, open?.backups ?? {});
   const planned = await planRecoverItems(before, inventory, order, lost, to, ops.localStateDir, catalogs, warnings);
   for (const w of planned) for (const i of w.items) if (i.state !== 'moved') i.blocked ??= blockers.get(i.name) ?? null;
+  // The tunnels that ended on the lost host, re-pointed at the target (the lost host never contacted).
+  const tunnels = await planTunnels(before, inventory, planned, to, lost);
+  const tunnelsOf = (j: Journal | undefined): MoveTunnelEdit[] =>
+    j?.tunnels === undefined
+      ? tunnels.tunnels
+      : j.tunnels.map((t) => ({
+          ...(tunnels.tunnels.find((x) => x.name === t.name) ?? { suggestion: `re-point it: ${t.after.from} → ${t.after.to}`, steps: [] }),
+          name: t.name,
+          from: t.from,
+          to: t.to,
+          after: t.after,
+          wave: t.wave,
+          state: t.state,
+          done: [...t.done],
+          reason: t.reason,
+        }));
   if (open === undefined && planned.every((w) => w.items.length === 0))
     warnings.push(`nothing ran on ${lost}: no service and no database cluster to recover`);
 
@@ -194,14 +213,20 @@ export async function recover(
           : { ...i, state: x.state, done: [...x.done], release: x.release, reason: x.reason, ...(x.state === 'moved' ? { blocked: null } : {}) };
       }),
     }));
-  const document = (waves: RecoverWave[], action: RecoverDocument['action'], report: RecoverReport | null): WithProblems<RecoverDocument> => ({
+  const document = (
+    waves: RecoverWave[],
+    action: RecoverDocument['action'],
+    report: RecoverReport | null,
+    j: Journal | undefined,
+  ): WithProblems<RecoverDocument> => ({
     action,
     dry_run: choices.dryRun,
     lost,
     to,
     journal: path,
     waves,
-    edits: waves.flatMap((w) => w.items.flatMap((i) => i.edits)),
+    edits: [...waves.flatMap((w) => w.items.flatMap((i) => i.edits)), ...tunnels.edits],
+    tunnels: tunnelsOf(j),
     warnings,
     summary: summary(waves),
     report,
@@ -214,7 +239,7 @@ export async function recover(
     const waves = merge(open);
     return {
       exitCode: summary(waves).blocked > 0 ? EXIT_PROBLEMS : EXIT_OK,
-      document: document(waves, choices.abort ? 'abort' : 'plan', open ? reportOf(before, open) : null),
+      document: document(waves, choices.abort ? 'abort' : 'plan', open ? reportOf(before, open) : null, open),
       loaded,
     };
   }
@@ -241,6 +266,23 @@ export async function recover(
         reason: null,
         at: started.toISOString(),
       })),
+    ),
+    tunnels: tunnels.tunnels.flatMap((t) =>
+      t.after === null || t.wave === null
+        ? []
+        : [
+            {
+              name: t.name,
+              from: t.from,
+              to: t.to,
+              after: t.after,
+              wave: t.wave,
+              state: 'pending' as const,
+              done: [],
+              reason: null,
+              at: started.toISOString(),
+            },
+          ],
     ),
   };
   const journal = new JournalWriter(path, open ?? fresh);
@@ -280,6 +322,11 @@ export async function recover(
         }
         await abortItem(ctx, serviceOf(i.name), item);
       }
+    for (const t of [...(journal.journal.tunnels ?? [])].reverse()) {
+      if (t.state === 'returned') continue;
+      if (t.state === 'pending' && t.done.length === 0) Object.assign(t, { state: 'returned', at: new Date().toISOString() });
+      else await returnTunnel(ctx, t, lost);
+    }
   } else {
     await journal.save();
     for (const w of planned) {
@@ -307,6 +354,9 @@ export async function recover(
         }
         await recoverService(ctx, service, item, { release: i.source.release!, file: i.source.file!, image: i.source.image });
       }
+      // Its tunnels, once what it brought back serves from the target (the lost host not contacted).
+      if (w.items.every((i) => journal.item(i.kind, i.name)?.state === 'moved'))
+        for (const t of (journal.journal.tunnels ?? []).filter((x) => x.wave === w.wave && x.state !== 'moved')) await rewireTunnel(ctx, t, lost);
     }
   }
   if (finished(journal.journal) && journal.journal.finished === null) journal.journal.finished = new Date().toISOString();
@@ -333,6 +383,11 @@ export async function recover(
     report = { ...report, evidence: j.evidence };
   }
   await journal.save();
-  const ok = choices.abort ? s.returned + s.recovered === s.items : s.recovered === s.items;
-  return { exitCode: ok ? EXIT_OK : EXIT_PROBLEMS, document: document(waves, choices.abort ? 'abort' : 'execute', report), loaded };
+  const tunnelsOk = (journal.journal.tunnels ?? []).every((t) => (choices.abort ? settled(t) : t.state === 'moved'));
+  const ok = (choices.abort ? s.returned + s.recovered === s.items : s.recovered === s.items) && tunnelsOk;
+  return {
+    exitCode: ok ? EXIT_OK : EXIT_PROBLEMS,
+    document: document(waves, choices.abort ? 'abort' : 'execute', report, journal.journal),
+    loaded,
+  };
 }

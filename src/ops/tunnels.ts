@@ -471,8 +471,9 @@ export class TunnelRunner {
     return this.finish('up', selected);
   }
 
-  async down(selected: readonly ResolvedTunnel[]): Promise<TunnelsRun> {
-    const hosts = [...new Set(selected.flatMap((t) => [t.initiator, t.far]))].sort();
+  /** `only`: on these hosts alone (a moved tunnel taken off the end it left, its other end kept). */
+  async down(selected: readonly ResolvedTunnel[], only?: ReadonlySet<string>): Promise<TunnelsRun> {
+    const hosts = [...new Set(selected.flatMap((t) => [t.initiator, t.far]))].filter((h) => only === undefined || only.has(h)).sort();
     this.progress(`[1/1] stopping units and removing keys on ${hosts.join(', ')}`);
     const scripts = new Map(
       hosts.map((h) => [

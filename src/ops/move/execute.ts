@@ -7,7 +7,8 @@
  *          gate; a failed gate switches nothing) while the source keeps serving;
  *   edges  every edge routing its domains dials the target (graceful, host-scripts.ts);
  *   stop   the source's unit stopped and disabled;
- *   edit   the manifest's service.host names the target (a minimal edit).
+ *   edit   its unit file on the source set aside (host-scripts.ts: systemd no longer loads
+ *          it), the manifest's service.host names the target (a minimal edit).
  *
  * `abort` undoes, newest step first, what the journal says was done for items not moved (and
  * for every item of a wave not finished): the source started again, the edges dial it again,
@@ -26,7 +27,7 @@ import { runDeploy } from '../deploy.js';
 import { DEPLOY_DEFAULTS, type DeployOptions } from '../deploy/types.js';
 import { SilentProgress } from '../progress.js';
 import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
-import { readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript } from './host-scripts.js';
+import { putBackUnitScript, readReleaseScript, rerouteEdgeScript, retireUnitScript, reviveUnitScript, setAsideUnitScript } from './host-scripts.js';
 import type { JournalItem } from './journal.js';
 import { at, copyEnvFile, hostOf, opsAt, StepFailed, unitOf, unitScript, type MoveContext } from './steps.js';
 
@@ -143,6 +144,8 @@ export async function moveService(ctx: MoveContext, service: Service, item: Jour
       await ctx.journal.step(item, 'stop');
     }
     if (!item.done.includes('edit')) {
+      // Its unit file on the source set aside: nothing starts a second instance there (an abort puts it back).
+      await unitScript(ctx, item.from, setAsideUnitScript(unitOf(ctx, service, item.from)), `set aside ${item.name}'s unit`);
       await editHost(ctx, service, item.to);
       await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
       ctx.report(`${item.name}: moved to ${item.to}`);
@@ -166,6 +169,7 @@ export async function returnService(ctx: MoveContext, service: Service, item: Jo
     const touched = item.done.length > 0 || item.state !== 'pending';
     if (touched) {
       ctx.report(`${item.name}: starting it again on ${item.from}`);
+      await unitScript(ctx, item.from, putBackUnitScript(unitOf(ctx, service, item.from)), `put back ${item.name}'s unit`);
       await startGated(ctx, service, item.from);
       await reroute(ctx, service, item.to, item.from);
       ctx.report(`${item.name}: stopping it on ${item.to}`);

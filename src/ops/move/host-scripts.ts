@@ -72,10 +72,36 @@ printf '@@stopped\\n'
 `;
 }
 
-/** Starts the unit again where it was retired (an abort). Records: @@started, or @@error<TAB>why. */
+/**
+ * A moved service's unit file on the source, once the service serves from the target: renamed
+ * to `<unit>.moved` beside it. systemd no longer loads it (nothing can start a second instance by
+ * its name) and `drift` does not count an undeclared unit there; an abort puts it back
+ * (`putBackUnit`). Only a plain file manage-apps installed is touched. Records: @@aside.
+ */
+export function setAsideUnitScript(unit: string): string {
+  const f = quote(`/etc/systemd/system/${validName('unit', unit)}`);
+  return `${PRELUDE}if [ -f ${f} ] && [ ! -L ${f} ]; then $SUDO mv -f -- ${f} ${f}.moved && $SUDO systemctl daemon-reload; fi
+printf '@@aside\\n'
+`;
+}
+
+/** A unit file a move set aside, put back (nothing when it is in place). */
+function putBackUnit(unit: string): string {
+  const f = quote(`/etc/systemd/system/${validName('unit', unit)}`);
+  return `if [ ! -e ${f} ] && [ -f ${f}.moved ] && [ ! -L ${f}.moved ]; then $SUDO mv -f -- ${f}.moved ${f} && $SUDO systemctl daemon-reload; fi
+`;
+}
+
+/** A unit file a move set aside, put back (an abort, before the unit is started there). Records: @@back. */
+export function putBackUnitScript(unit: string): string {
+  return `${PRELUDE}${putBackUnit(unit)}printf '@@back\\n'
+`;
+}
+
+/** Starts the unit again where it was retired (an abort; its file put back first if a move set it aside). Records: @@started, or @@error<TAB>why. */
 export function reviveUnitScript(unit: string): string {
   const u = quote(validName('unit', unit));
-  return `${PRELUDE}out=$($SUDO systemctl enable --now --no-reload -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
+  return `${PRELUDE}${putBackUnit(unit)}out=$($SUDO systemctl enable --now --no-reload -- ${u} 2>&1) || { printf '@@error\\t%s\\n' "$(printf '%s' "$out" | tail -n 2 | tr '\\n\\t' '  ')"; exit 0; }
 printf '@@started\\n'
 `;
 }

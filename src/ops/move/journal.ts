@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { writeFileSafely } from '../../files/write.js';
 import { fileSafe } from '../../transport/quote.js';
-import type { ItemState, MovedDatabase } from './types.js';
+import type { ItemState, JournalTunnel, MovedDatabase } from './types.js';
 
 export interface JournalItem {
   kind: 'service' | 'cluster';
@@ -36,6 +36,8 @@ export interface Journal {
   /** Set once every item is moved or returned. */
   finished: string | null;
   items: JournalItem[];
+  /** The tunnels re-pointed with the move (absent in a journal written before they were). */
+  tunnels?: JournalTunnel[];
 }
 
 export function journalDir(stateDir: string): string {

@@ -13,7 +13,7 @@ import { runtimeOf } from '../../runtime/registry.js';
 import { changedLine, EditError, setScalar } from '../../source/edit.js';
 import { clusterBlocked, clusterDatabases } from './database.js';
 import { kindSteps } from './kind-steps.js';
-import type { FileEdit, MoveItem, MoveTunnelEdit, MoveWave } from './types.js';
+import type { FileEdit, MoveItem, MoveWave } from './types.js';
 
 export interface WaveOrder {
   wave: number;
@@ -213,38 +213,6 @@ export async function planMoveItems(
     waves.push({ wave: w.wave, label: w.label, items });
   }
   return waves;
-}
-
-/** The inventory's tunnels that end on a drained host, re-pointed at the target (one edit each end). */
-export async function tunnelEdits(
-  fleet: Fleet,
-  inventory: InventoryFile,
-  host: string,
-  to: string,
-): Promise<{ tunnels: MoveTunnelEdit[]; edits: FileEdit[] }> {
-  const tunnels: MoveTunnelEdit[] = [];
-  const edits: FileEdit[] = [];
-  for (const [i, t] of fleet.tunnels.entries()) {
-    if (t.from !== host && t.to !== host) continue;
-    const from = t.from === host ? to : t.from;
-    const end = t.to === host ? to : t.to;
-    if (from === end) {
-      tunnels.push({
-        name: t.name,
-        from: t.from,
-        to: t.to,
-        suggestion: `retire it: ${from} would tunnel to itself (left in the inventory for you to remove)`,
-      });
-      continue;
-    }
-    tunnels.push({ name: t.name, from: t.from, to: t.to, suggestion: `re-point it: ${from} → ${end}` });
-    for (const side of ['from', 'to'] as const) {
-      if (t[side] !== host) continue;
-      const e = await edit(inventory.path, inventory.file, ['tunnels', String(i), side], host, to);
-      if (typeof e !== 'string') edits.push(e);
-    }
-  }
-  return { tunnels, edits };
 }
 
 /** How many of a move's (or a recovery's) items are in each state: the document's summary counts. */

@@ -63,6 +63,29 @@ export interface MoveTunnelEdit {
   from: string;
   to: string;
   suggestion: string;
+  /** Its ends once re-pointed; null when this command does not re-point it (the suggestion says why). */
+  after: { from: string; to: string } | null;
+  /** The wave after which it is re-pointed (the wave of what it carries, else the last). */
+  wave: number | null;
+  /** What is done, in order, in words. */
+  steps: string[];
+  state: ItemState;
+  /** Journal steps done so far (`down`, `up`, `edit`). */
+  done: string[];
+  reason: string | null;
+}
+
+/** A tunnel re-pointed by a move, in its journal: its ends before and after. */
+export interface JournalTunnel {
+  name: string;
+  from: string;
+  to: string;
+  after: { from: string; to: string };
+  wave: number;
+  state: ItemState;
+  done: string[];
+  reason: string | null;
+  at: string;
 }
 
 export interface MoveDocument {

@@ -1,5 +1,5 @@
 /** The shape of `recover` (docs/recover.md, docs/json.md#recover). */
-import type { FileEdit, MoveItem } from '../move/types.js';
+import type { FileEdit, MoveItem, MoveTunnelEdit } from '../move/types.js';
 
 /** Where an item's bits or data come from, when the host it ran on is gone. */
 export interface RecoverSource {
@@ -57,6 +57,8 @@ export interface RecoverDocument {
   journal: string;
   waves: RecoverWave[];
   edits: FileEdit[];
+  /** The inventory's tunnels that ended on the lost host, re-pointed at the target (move's shape). */
+  tunnels: MoveTunnelEdit[];
   warnings: string[];
   summary: { items: number; recovered: number; returned: number; failed: number; pending: number; blocked: number };
   report: RecoverReport | null;

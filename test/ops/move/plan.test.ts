@@ -74,3 +74,24 @@ test('a database cluster moves with its writers only when every project using it
   assert.match(cluster.steps.join('\n'), /freeze: stop .* on black; their roles NOLOGIN/);
   assert.equal(cluster.databases, null);
 });
+
+test('drain --execute --dry-run: a tunnel ending on the drained host is re-pointed after its wave, with its steps and edit', async () => {
+  const r = await runCli(['drain', 'black', '--to', 'apricot', '--execute', '--dry-run', '--json', '--root', root]);
+  const d = json<MoveDocument>(r);
+  const t = d.tunnels.find((x) => x.name === 'quinn-db-reverse')!;
+  assert.deepEqual(t.after, { from: 'vps-0', to: 'apricot' });
+  assert.equal(t.state, 'pending');
+  assert.deepEqual(t.done, []);
+  // After the wave of what it carries (the cluster quinn-pg).
+  assert.equal(t.wave, d.waves.find((w) => w.items.some((i) => i.kind === 'cluster' && i.name === 'quinn-pg'))?.wave);
+  assert.deepEqual(
+    t.steps.map((s) => s.split(':')[0]),
+    ['down', 'up', 'edit'],
+  );
+  assert.match(t.steps[0]!, /^down: on black only, the end it leaves: its unit stopped and removed with its key/);
+  const edit = d.edits.find((e) => e.field === 'tunnels.0.to')!;
+  assert.deepEqual([edit.file, edit.from, edit.to], ['mesh-hosts.json', 'black', 'apricot']);
+  // `move` re-points only the tunnels carrying what it moves: ai-copilot carries none.
+  const m = json<MoveDocument>(await runCli(['move', 'ai-copilot', '--to', 'apricot', '--dry-run', '--json', '--root', root]));
+  assert.deepEqual(m.tunnels, []);
+});

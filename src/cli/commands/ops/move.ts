@@ -58,6 +58,19 @@ export const STATE: Record<string, (s: string) => string> = {
   pending: (s) => style.dim(s),
 };
 
+/** The tunnels that follow a move or a recovery: each with its state, its wave and (a plan) its steps. */
+export function tunnelLines(tunnels: MoveDocument['tunnels'], plan: boolean): string[] {
+  if (tunnels.length === 0) return [];
+  const out = ['', style.bold('Tunnels')];
+  for (const t of tunnels) {
+    const state = t.after === null ? '' : `  ${(STATE[t.state] ?? ((s: string) => s))(t.state)}${style.dim(` (after wave ${t.wave})`)}`;
+    out.push(`  ${t.name} (${t.from} → ${t.to}): ${t.suggestion}${state}`);
+    if (t.reason !== null) out.push(`    ${style.red('✖')} ${t.reason}`);
+    if (plan) for (const [n, s] of t.steps.entries()) out.push(style.dim(`    ${n + 1}. `) + s);
+  }
+  return out;
+}
+
 export function moveText(d: MoveDocument): string {
   const title =
     d.action === 'plan'
@@ -89,10 +102,7 @@ export function moveText(d: MoveDocument): string {
     for (const e of d.edits)
       out.push(`  ${e.file}:${e.line}  ${e.field}`, style.red(`    - ${e.before.trim()}`), style.green(`    + ${e.after.trim()}`));
   }
-  if (d.tunnels.length > 0) {
-    out.push('', style.bold('Tunnels'));
-    for (const t of d.tunnels) out.push(`  ${t.name} (${t.from} → ${t.to}): ${t.suggestion}`);
-  }
+  out.push(...tunnelLines(d.tunnels, d.action === 'plan'));
   if (d.warnings.length > 0) {
     out.push('', style.bold('Warnings'));
     for (const w of d.warnings) out.push(`  ${style.yellow('!')} ${w}`);

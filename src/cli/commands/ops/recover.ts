@@ -3,7 +3,7 @@ import { recover as recoverUseCase, type RecoverDocument } from '../../../app/re
 import { UsageError } from '../../../errors.js';
 import type { CommandResult } from '../../context.js';
 import { fleetSource, givenSettings, type OpsCliOptions } from '../../ops-options.js';
-import { moveDeployOptions, STATE, stepLines } from './move.js';
+import { moveDeployOptions, STATE, stepLines, tunnelLines } from './move.js';
 import { plural, style } from '../../style.js';
 
 export interface RecoverCliOptions extends OpsCliOptions {
@@ -60,6 +60,7 @@ export function recoverText(d: RecoverDocument): string {
     for (const e of d.edits)
       out.push(`  ${e.file}:${e.line}  ${e.field}`, style.red(`    - ${e.before.trim()}`), style.green(`    + ${e.after.trim()}`));
   }
+  out.push(...tunnelLines(d.tunnels, d.action === 'plan'));
   if (d.warnings.length > 0) {
     out.push('', style.bold('Warnings'));
     for (const w of d.warnings) out.push(`  ${style.yellow('!')} ${w}`);
