@@ -256,8 +256,12 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
     const d = json<RecoverDocument>(r);
     assert.equal(d.summary.recovered, 3);
     assert.deepEqual(await consistent(), []);
-    assert.match(r.stderr + r.stdout, /apps: no cluster answers on t1 port 5433: creating it there/);
-    assert.equal(await inHost(TARGET, 'systemctl is-active postgresql@15-apps.service'), 'active');
+    // The cluster the target did not have: made as hosts prepare makes it (its unit enabled and running, on the inventory's port).
+    assert.equal(
+      await inHost(TARGET, 'systemctl is-active postgresql@15-apps.service; systemctl is-enabled postgresql@15-apps.service'),
+      'active\nenabled',
+    );
+    assert.match(await inHost(TARGET, 'pg_lsclusters -h 15 apps'), /^15 apps 5433 online /);
     assert.deepEqual(
       d.tunnels.map((t) => [t.state, t.done]),
       [['moved', ['down', 'up', 'edit']]],
