@@ -23,7 +23,7 @@ import type { Service } from '../../fleet/model.js';
 import { records } from '../../runtime/shell.js';
 import { failureReason } from '../../transport/types.js';
 import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
-import { deployOnTarget, editHost, releaseFile, reroute } from './execute.js';
+import { deployOnTarget, editHost, releaseFile, reroute, returnItem, startOn } from './execute.js';
 import type { JournalItem } from './journal.js';
 import { readComposeReleaseScript } from './kind-scripts.js';
 import { copyEnvFile, hostOf, opsAt, StepFailed, type MoveContext } from './steps.js';
@@ -112,29 +112,17 @@ export async function moveCompose(ctx: MoveContext, service: Service, item: Jour
 
 /** Back to the source: its container started (gated) before the edges dial it again; the target's stopped. */
 export async function returnCompose(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
-    if (item.done.includes('edit')) {
-      await editHost(ctx, service, item.from);
-      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
-    }
-    const touched = item.done.length > 0 || item.state !== 'pending';
-    if (touched) {
+  await returnItem(
+    ctx,
+    service,
+    item,
+    async () => {
       ctx.report(`${item.name}: starting it again on ${item.from}`);
-      const { ops, service: there } = opsAt(ctx, service, item.from);
-      const r = await runAction(ops, there, 'start', {
-        ...LIFECYCLE_DEFAULTS,
-        ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }),
-      });
-      if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${item.from}: ${r.detail ?? r.outcome}`);
+      await startOn(ctx, service, item.from);
       await reroute(ctx, service, item.to, item.from);
       ctx.report(`${item.name}: stopping it on ${item.to}`);
       await stopOn(ctx, service, item.to);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-    await rm(imageFile(ctx, item), { force: true });
-    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
-  }
+    },
+    [releaseFile(ctx, item), imageFile(ctx, item)],
+  );
 }

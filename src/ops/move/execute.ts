@@ -112,14 +112,47 @@ export async function reroute(ctx: MoveContext, service: Service, fromHost: stri
 }
 
 /** Started (and enabled) on `host`, gated on its readiness like `start`. */
-async function startGated(ctx: MoveContext, service: Service, host: string): Promise<void> {
+/** The service started on `host` through its readiness gate (the move's own window, when it has one). */
+export async function startOn(ctx: MoveContext, service: Service, host: string): Promise<void> {
   const { ops, service: there } = opsAt(ctx, service, host);
   const r = await runAction(ops, there, 'start', {
     ...LIFECYCLE_DEFAULTS,
     ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }),
   });
   if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${host}: ${r.detail ?? r.outcome}`);
+}
+
+async function startGated(ctx: MoveContext, service: Service, host: string): Promise<void> {
+  await startOn(ctx, service, host);
   await unitScript(ctx, host, reviveUnitScript(unitOf(ctx, service, host)), `enable ${service.id}`);
+}
+
+/**
+ * An item sent back to the source, whatever its kind: the manifest first, then `undo` (the
+ * kind's own: started again there, the edges back, the target's stopped) whenever a step may
+ * have happened, the journal knowing it or not (each undo is harmless when there is nothing to
+ * undo), then the files kept for it. A step that fails is the abort's reason; the item stays as
+ * it is, to be aborted again.
+ */
+export async function returnItem(
+  ctx: MoveContext,
+  service: Service,
+  item: JournalItem,
+  undo: () => Promise<void>,
+  files: readonly string[] = [releaseFile(ctx, item)],
+): Promise<void> {
+  try {
+    if (item.done.includes('edit')) {
+      await editHost(ctx, service, item.from);
+      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
+    }
+    if (item.done.length > 0 || item.state !== 'pending') await undo();
+    for (const file of files) await rm(file, { force: true });
+    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
+  } catch (error) {
+    if (!(error instanceof StepFailed)) throw error;
+    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
+  }
 }
 
 /** The manifest's service.host set to `host` (a minimal edit; nothing written when it says so already). */
@@ -159,26 +192,12 @@ export async function moveService(ctx: MoveContext, service: Service, item: Jour
 
 /** Back to the source: newest step first; each undo recorded so an abort cut midway continues. */
 export async function returnService(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
-    if (item.done.includes('edit')) {
-      await editHost(ctx, service, item.from);
-      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
-    }
-    // A step cut midway may have happened without the journal knowing: what it may have done is
-    // undone whatever the journal says (each undo is harmless when there is nothing to undo).
-    const touched = item.done.length > 0 || item.state !== 'pending';
-    if (touched) {
-      ctx.report(`${item.name}: starting it again on ${item.from}`);
-      await unitScript(ctx, item.from, putBackUnitScript(unitOf(ctx, service, item.from)), `put back ${item.name}'s unit`);
-      await startGated(ctx, service, item.from);
-      await reroute(ctx, service, item.to, item.from);
-      ctx.report(`${item.name}: stopping it on ${item.to}`);
-      await unitScript(ctx, item.to, retireUnitScript(unitOf(ctx, service, item.to)), `stop ${item.name}`);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
-  }
+  await returnItem(ctx, service, item, async () => {
+    ctx.report(`${item.name}: starting it again on ${item.from}`);
+    await unitScript(ctx, item.from, putBackUnitScript(unitOf(ctx, service, item.from)), `put back ${item.name}'s unit`);
+    await startGated(ctx, service, item.from);
+    await reroute(ctx, service, item.to, item.from);
+    ctx.report(`${item.name}: stopping it on ${item.to}`);
+    await unitScript(ctx, item.to, retireUnitScript(unitOf(ctx, service, item.to)), `stop ${item.name}`);
+  });
 }

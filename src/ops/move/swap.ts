@@ -23,8 +23,7 @@ import { records } from '../../runtime/shell.js';
 import { swapInstance } from '../../runtime/systemd-swap.js';
 import { failureReason } from '../../transport/types.js';
 import { switchEdges } from '../deploy/edge-swap.js';
-import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
-import { deployOnTarget, editHost, releaseFile, ship } from './execute.js';
+import { deployOnTarget, editHost, releaseFile, returnItem, ship, startOn } from './execute.js';
 import type { JournalItem } from './journal.js';
 import { enableUnitScript, rerouteSwapEdgeScript, retireSwapScript, swapLiveScript } from './kind-scripts.js';
 import { at, hostOf, opsAt, StepFailed, unitScript, type MoveContext } from './steps.js';
@@ -122,29 +121,12 @@ export async function moveSwap(ctx: MoveContext, service: Service, item: Journal
 
 /** Back to the source: its live instance started and gated before the edges dial it again. */
 export async function returnSwap(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
-    if (item.done.includes('edit')) {
-      await editHost(ctx, service, item.from);
-      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
-    }
-    const touched = item.done.length > 0 || item.state !== 'pending';
-    if (touched) {
-      ctx.report(`${item.name}: starting it again on ${item.from}`);
-      const { ops, service: there } = opsAt(ctx, service, item.from);
-      const r = await runAction(ops, there, 'start', {
-        ...LIFECYCLE_DEFAULTS,
-        ...(ctx.deploy.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: ctx.deploy.readyTimeoutMs }),
-      });
-      if (!r.ok) throw new StepFailed(`cannot start ${service.id} on ${item.from}: ${r.detail ?? r.outcome}`);
-      const live = await liveInstance(ctx, service, item.from);
-      await unitScript(ctx, item.from, enableUnitScript(live.unit), `enable ${item.name}`);
-      await rerouteSwap(ctx, service, item.to, item.from);
-      await retireSwap(ctx, service, item.to);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
-  }
+  await returnItem(ctx, service, item, async () => {
+    ctx.report(`${item.name}: starting it again on ${item.from}`);
+    await startOn(ctx, service, item.from);
+    const live = await liveInstance(ctx, service, item.from);
+    await unitScript(ctx, item.from, enableUnitScript(live.unit), `enable ${item.name}`);
+    await rerouteSwap(ctx, service, item.to, item.from);
+    await retireSwap(ctx, service, item.to);
+  });
 }
