@@ -18,7 +18,7 @@ import { moveJob, returnJob } from '../ops/move/jobs.js';
 import { moveSwap, returnSwap } from '../ops/move/swap.js';
 import { journalDir, journalPath, JournalWriter, readJournal, type Journal, type JournalItem } from '../ops/move/journal.js';
 import { countItems, planMoveItems, type WaveOrder } from '../ops/move/plan.js';
-import { planTunnels, returnTunnel, rewireTunnel } from '../ops/move/rewire.js';
+import { planTunnels, returnTunnel, rewireTunnel, tunnelRecords } from '../ops/move/rewire.js';
 import type { JournalTunnel, MoveDocument, MoveItem, MoveTunnelEdit, MoveWave } from '../ops/move/types.js';
 import { dependencyLevels, selectServices } from '../ops/selection.js';
 import { resolveSettings, type OpsSettings } from '../ops/settings.js';
@@ -235,23 +235,7 @@ export async function move(
           at: new Date().toISOString(),
         })),
       ),
-      tunnels: tunnels.tunnels.flatMap((t) =>
-        t.after === null || t.wave === null
-          ? []
-          : [
-              {
-                name: t.name,
-                from: t.from,
-                to: t.to,
-                after: t.after,
-                wave: t.wave,
-                state: 'pending' as const,
-                done: [],
-                reason: null,
-                at: new Date().toISOString(),
-              },
-            ],
-      ),
+      tunnels: tunnelRecords(tunnels.tunnels, new Date().toISOString()),
     },
   );
   const journalTunnels = (wave: number) => (journal.journal.tunnels ?? []).filter((t) => t.wave === wave);

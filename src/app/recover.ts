@@ -17,7 +17,7 @@ import { Ops } from '../ops/context.js';
 import type { DeployOptions } from '../ops/deploy/types.js';
 import { JournalWriter, readJournal, type Journal } from '../ops/move/journal.js';
 import { countItems, type WaveOrder } from '../ops/move/plan.js';
-import { planTunnels, returnTunnel, rewireTunnel } from '../ops/move/rewire.js';
+import { planTunnels, returnTunnel, rewireTunnel, tunnelRecords } from '../ops/move/rewire.js';
 import type { MoveTunnelEdit } from '../ops/move/types.js';
 import { abortItem, recoverCluster, recoverService, type RecoverContext } from '../ops/recover/execute.js';
 import { planRecoverItems, type CatalogAnswer } from '../ops/recover/plan.js';
@@ -267,23 +267,7 @@ export async function recover(
         at: started.toISOString(),
       })),
     ),
-    tunnels: tunnels.tunnels.flatMap((t) =>
-      t.after === null || t.wave === null
-        ? []
-        : [
-            {
-              name: t.name,
-              from: t.from,
-              to: t.to,
-              after: t.after,
-              wave: t.wave,
-              state: 'pending' as const,
-              done: [],
-              reason: null,
-              at: started.toISOString(),
-            },
-          ],
-    ),
+    tunnels: tunnelRecords(tunnels.tunnels, started.toISOString()),
   };
   const journal = new JournalWriter(path, open ?? fresh);
   const j = journal.journal as RecoverJournal;

@@ -41,6 +41,15 @@ const newEnd = (t: Pick<JournalTunnel, 'from' | 'to' | 'after'>): string =>
  * host `drain` empties (every tunnel ending there follows); else only tunnels carrying a moved
  * item.
  */
+/** The journal's record of each tunnel a move or a recovery re-points, before any of its steps. */
+export function tunnelRecords(tunnels: readonly MoveTunnelEdit[], at: string): JournalTunnel[] {
+  return tunnels.flatMap((t) =>
+    t.after === null || t.wave === null
+      ? []
+      : [{ name: t.name, from: t.from, to: t.to, after: t.after, wave: t.wave, state: 'pending' as const, done: [], reason: null, at }],
+  );
+}
+
 export async function planTunnels(
   fleet: Fleet,
   inventory: InventoryFile,
