@@ -248,8 +248,16 @@ describe('move: a swap service and a scheduled job to another host', { skip: rea
   });
 
   test('the job moves: a run in progress is waited for, then its timer fires on the target only', async () => {
-    // A run of 6 s started by hand: the move comes during it.
-    await inHost(SOURCE, `echo 6 > /etc/jobctl/sleep && systemctl start --no-block ${JOB}.service`);
+    // A run of 6 s started by hand: the move comes during it. A run the timer started before
+    // the 6 was written reads the short sleep and may end before the move looks (seen once in a
+    // fresh-clone CI: the move found nothing to wait for); it is let end first.
+    await inHost(SOURCE, 'echo 6 > /etc/jobctl/sleep');
+    await eventually(
+      'no run started before the 6 s sleep is going',
+      20_000,
+      async () => (await inHost(SOURCE, `systemctl is-active ${JOB}.service || true`)) !== 'activating',
+    );
+    await inHost(SOURCE, `systemctl start --no-block ${JOB}.service`);
     await eventually('the run is going', 10_000, async () => (await inHost(SOURCE, `systemctl is-active ${JOB}.service || true`)) === 'activating');
     const r = await cli('move', JOB, '--to', TARGET, ...WINDOW);
     const moved = Date.now();
