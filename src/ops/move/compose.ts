@@ -23,7 +23,7 @@ import type { Service } from '../../fleet/model.js';
 import { records } from '../../runtime/shell.js';
 import { failureReason } from '../../transport/types.js';
 import { LIFECYCLE_DEFAULTS, runAction } from '../lifecycle.js';
-import { deployOnTarget, editHost, releaseFile, reroute, returnItem, startOn } from './execute.js';
+import { carryItem, deployOnTarget, releaseFile, reroute, returnItem, startOn } from './execute.js';
 import type { JournalItem } from './journal.js';
 import { readComposeReleaseScript } from './kind-scripts.js';
 import { copyEnvFile, hostOf, opsAt, StepFailed, type MoveContext } from './steps.js';
@@ -73,41 +73,37 @@ export async function stopOn(ctx: MoveContext, service: Service, host: string): 
 }
 
 export async function moveCompose(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
-    const image = await shipCompose(ctx, service, item);
-    if (!item.done.includes('start')) {
-      try {
-        const gateS = await deployOnTarget(ctx, service, item, { imageDigest: image, releaseBase: item.release! });
-        ctx.report(`${item.name}: serving on ${item.to} from ${image} (${gateS.toFixed(1)}s of it the start and readiness wait)`);
-      } catch (error) {
-        if (error instanceof StepFailed && /pulling \S+ failed/.test(error.message))
-          throw new StepFailed(
-            `${item.to} cannot pull ${image} (the registry is unreachable from it, or no longer has that digest; ${item.from} still serves): ${error.message}`,
-          );
-        throw error;
+  await carryItem(
+    ctx,
+    service,
+    item,
+    async () => {
+      const image = await shipCompose(ctx, service, item);
+      if (!item.done.includes('start')) {
+        try {
+          const gateS = await deployOnTarget(ctx, service, item, { imageDigest: image, releaseBase: item.release! });
+          ctx.report(`${item.name}: serving on ${item.to} from ${image} (${gateS.toFixed(1)}s of it the start and readiness wait)`);
+        } catch (error) {
+          if (error instanceof StepFailed && /pulling \S+ failed/.test(error.message))
+            throw new StepFailed(
+              `${item.to} cannot pull ${image} (the registry is unreachable from it, or no longer has that digest; ${item.from} still serves): ${error.message}`,
+            );
+          throw error;
+        }
+        await ctx.journal.step(item, 'start');
       }
-      await ctx.journal.step(item, 'start');
-    }
-    if (!item.done.includes('edges')) {
-      await reroute(ctx, service, item.from, item.to);
-      await ctx.journal.step(item, 'edges');
-    }
-    if (!item.done.includes('stop')) {
-      ctx.report(`${item.name}: stopping it on ${item.from}`);
-      await stopOn(ctx, service, item.from);
-      await ctx.journal.step(item, 'stop');
-    }
-    if (!item.done.includes('edit')) {
-      await editHost(ctx, service, item.to);
-      await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
-      ctx.report(`${item.name}: moved to ${item.to}`);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-    await rm(imageFile(ctx, item), { force: true });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { state: 'failed', reason: error.message });
-  }
+      if (!item.done.includes('edges')) {
+        await reroute(ctx, service, item.from, item.to);
+        await ctx.journal.step(item, 'edges');
+      }
+      if (!item.done.includes('stop')) {
+        ctx.report(`${item.name}: stopping it on ${item.from}`);
+        await stopOn(ctx, service, item.from);
+        await ctx.journal.step(item, 'stop');
+      }
+    },
+    { files: [releaseFile(ctx, item), imageFile(ctx, item)] },
+  );
 }
 
 /** Back to the source: its container started (gated) before the edges dial it again; the target's stopped. */

@@ -163,31 +163,59 @@ export async function editHost(ctx: MoveContext, service: Service, host: string)
   await writeFileSafely(file, setScalar(text, ['service', 'host'], host));
 }
 
-export async function moveService(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+/**
+ * An item carried to the target, whatever its kind: `steps` (the kind's own, each journaled),
+ * then the last step every kind shares: the manifest names the target (after `beforeEdit`, the
+ * kind's own last act on the source) and the files kept for it go. A step that fails leaves the
+ * item `failed` with the reason, to which `onFailed` may add what it did about it; moving again
+ * continues from the journal.
+ */
+export async function carryItem(
+  ctx: MoveContext,
+  service: Service,
+  item: JournalItem,
+  steps: () => Promise<void>,
+  options: { files?: readonly string[]; beforeEdit?: () => Promise<void>; onFailed?: (reason: string) => Promise<string> } = {},
+): Promise<void> {
   try {
-    await ship(ctx, service, item);
-    await start(ctx, service, item);
-    if (!item.done.includes('edges')) {
-      await reroute(ctx, service, item.from, item.to);
-      await ctx.journal.step(item, 'edges');
-    }
-    if (!item.done.includes('stop')) {
-      ctx.report(`${item.name}: stopping it on ${item.from}`);
-      await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, service, item.from)), `stop ${item.name}`);
-      await ctx.journal.step(item, 'stop');
-    }
+    await steps();
     if (!item.done.includes('edit')) {
-      // Its unit file on the source set aside: nothing starts a second instance there (an abort puts it back).
-      await unitScript(ctx, item.from, setAsideUnitScript(unitOf(ctx, service, item.from)), `set aside ${item.name}'s unit`);
+      await options.beforeEdit?.();
       await editHost(ctx, service, item.to);
       await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
       ctx.report(`${item.name}: moved to ${item.to}`);
     }
-    await rm(releaseFile(ctx, item), { force: true });
+    for (const file of options.files ?? [releaseFile(ctx, item)]) await rm(file, { force: true });
   } catch (error) {
     if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { state: 'failed', reason: error.message });
+    const reason = options.onFailed === undefined ? error.message : await options.onFailed(error.message);
+    await ctx.journal.set(item, { state: 'failed', reason });
   }
+}
+
+export async function moveService(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
+  await carryItem(
+    ctx,
+    service,
+    item,
+    async () => {
+      await ship(ctx, service, item);
+      await start(ctx, service, item);
+      if (!item.done.includes('edges')) {
+        await reroute(ctx, service, item.from, item.to);
+        await ctx.journal.step(item, 'edges');
+      }
+      if (!item.done.includes('stop')) {
+        ctx.report(`${item.name}: stopping it on ${item.from}`);
+        await unitScript(ctx, item.from, retireUnitScript(unitOf(ctx, service, item.from)), `stop ${item.name}`);
+        await ctx.journal.step(item, 'stop');
+      }
+    },
+    {
+      // Its unit file on the source set aside: nothing starts a second instance there (an abort puts it back).
+      beforeEdit: () => unitScript(ctx, item.from, setAsideUnitScript(unitOf(ctx, service, item.from)), `set aside ${item.name}'s unit`),
+    },
+  );
 }
 
 /** Back to the source: newest step first; each undo recorded so an abort cut midway continues. */

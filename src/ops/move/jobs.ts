@@ -14,11 +14,10 @@
  * the target cannot be reached it stays stopped on both and the line says so (`move` again or
  * `--abort`). `--abort` stops the target's timer (waiting for its run) before the source's starts.
  */
-import { rm } from 'node:fs/promises';
 import type { Service } from '../../fleet/model.js';
 import { records } from '../../runtime/shell.js';
 import { failureReason } from '../../transport/types.js';
-import { deployOnTarget, editHost, releaseFile, ship } from './execute.js';
+import { carryItem, deployOnTarget, returnItem, ship } from './execute.js';
 import type { JournalItem } from './journal.js';
 import { pauseJobScript, resumeJobScript, retireJobScript } from './kind-scripts.js';
 import { hostOf, opsAt, StepFailed, type MoveContext } from './steps.js';
@@ -71,62 +70,48 @@ async function resume(ctx: MoveContext, service: Service, name: string, host: st
 
 export async function moveJob(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
   let paused = false;
-  try {
-    await ship(ctx, service, item);
-    if (!item.done.includes('start')) {
-      // Run again whenever the target's timer is not known started: a failed attempt may have started the source's again.
-      paused = true;
-      await quiesce(ctx, service, item.name, item.from, true);
-      await ctx.journal.step(item, 'pause', { state: 'moving' });
-      await deployOnTarget(ctx, service, item);
-      ctx.report(`${item.name}: its timer is enabled on ${item.to}`);
-      await ctx.journal.step(item, 'start');
-    }
-    if (!item.done.includes('stop')) {
-      await quiesce(ctx, service, item.name, item.from, false);
-      await ctx.journal.step(item, 'stop');
-    }
-    if (!item.done.includes('edit')) {
-      await editHost(ctx, service, item.to);
-      await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
-      ctx.report(`${item.name}: moved to ${item.to}`);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    let reason = error.message;
-    // Before the target's timer is known started, the source's runs the job again, once the target's is known stopped.
-    if (paused && !item.done.includes('start')) {
-      try {
-        await quiesce(ctx, service, item.name, item.to, false);
-        await resume(ctx, service, item.name, item.from);
-        await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'pause') });
-        reason += `; its timer runs on ${item.from} again`;
-      } catch (again) {
-        if (!(again instanceof StepFailed)) throw again;
-        reason += `; its timer is stopped on ${item.from} (${again.message}): \`move\` again continues, \`--abort\` starts it there again`;
+  await carryItem(
+    ctx,
+    service,
+    item,
+    async () => {
+      await ship(ctx, service, item);
+      if (!item.done.includes('start')) {
+        // Run again whenever the target's timer is not known started: a failed attempt may have started the source's again.
+        paused = true;
+        await quiesce(ctx, service, item.name, item.from, true);
+        await ctx.journal.step(item, 'pause', { state: 'moving' });
+        await deployOnTarget(ctx, service, item);
+        ctx.report(`${item.name}: its timer is enabled on ${item.to}`);
+        await ctx.journal.step(item, 'start');
       }
-    }
-    await ctx.journal.set(item, { state: 'failed', reason });
-  }
+      if (!item.done.includes('stop')) {
+        await quiesce(ctx, service, item.name, item.from, false);
+        await ctx.journal.step(item, 'stop');
+      }
+    },
+    {
+      onFailed: async (reason) => {
+        // Before the target's timer is known started, the source's runs the job again, once the target's is known stopped.
+        if (!paused || item.done.includes('start')) return reason;
+        try {
+          await quiesce(ctx, service, item.name, item.to, false);
+          await resume(ctx, service, item.name, item.from);
+          await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'pause') });
+          return `${reason}; its timer runs on ${item.from} again`;
+        } catch (again) {
+          if (!(again instanceof StepFailed)) throw again;
+          return `${reason}; its timer is stopped on ${item.from} (${again.message}): \`move\` again continues, \`--abort\` starts it there again`;
+        }
+      },
+    },
+  );
 }
 
 /** Back to the source: the target's timer stopped and its run ended before the source's starts. */
 export async function returnJob(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
-    if (item.done.includes('edit')) {
-      await editHost(ctx, service, item.from);
-      await ctx.journal.set(item, { done: item.done.filter((s) => s !== 'edit') });
-    }
-    const touched = item.done.length > 0 || item.state !== 'pending';
-    if (touched) {
-      await quiesce(ctx, service, item.name, item.to, false);
-      await resume(ctx, service, item.name, item.from);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-    await ctx.journal.set(item, { done: [], state: 'returned', reason: null });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { reason: `abort: ${error.message}` });
-  }
+  await returnItem(ctx, service, item, async () => {
+    await quiesce(ctx, service, item.name, item.to, false);
+    await resume(ctx, service, item.name, item.from);
+  });
 }

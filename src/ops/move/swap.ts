@@ -16,14 +16,13 @@
  * `--abort`: the source's live instance started (gated) and enabled again, the edges back, the
  * target's units stopped and disabled, the manifest edited back.
  */
-import { rm } from 'node:fs/promises';
 import { routingEdges, type Service } from '../../fleet/model.js';
 import { upstreamAddress } from '../../fleet/networks.js';
 import { records } from '../../runtime/shell.js';
 import { swapInstance } from '../../runtime/systemd-swap.js';
 import { failureReason } from '../../transport/types.js';
 import { switchEdges } from '../deploy/edge-swap.js';
-import { deployOnTarget, editHost, releaseFile, returnItem, ship, startOn } from './execute.js';
+import { carryItem, deployOnTarget, returnItem, ship, startOn } from './execute.js';
 import type { JournalItem } from './journal.js';
 import { enableUnitScript, rerouteSwapEdgeScript, retireSwapScript, swapLiveScript } from './kind-scripts.js';
 import { at, hostOf, opsAt, StepFailed, unitScript, type MoveContext } from './steps.js';
@@ -90,7 +89,7 @@ export async function retireSwap(ctx: MoveContext, service: Service, host: strin
 }
 
 export async function moveSwap(ctx: MoveContext, service: Service, item: JournalItem): Promise<void> {
-  try {
+  await carryItem(ctx, service, item, async () => {
     await ship(ctx, service, item);
     if (!item.done.includes('start')) {
       const gateS = await deployOnTarget(ctx, service, item, { edgesFollowMove: true });
@@ -107,16 +106,7 @@ export async function moveSwap(ctx: MoveContext, service: Service, item: Journal
       await retireSwap(ctx, service, item.from);
       await ctx.journal.step(item, 'stop');
     }
-    if (!item.done.includes('edit')) {
-      await editHost(ctx, service, item.to);
-      await ctx.journal.step(item, 'edit', { state: 'moved', reason: null });
-      ctx.report(`${item.name}: moved to ${item.to}`);
-    }
-    await rm(releaseFile(ctx, item), { force: true });
-  } catch (error) {
-    if (!(error instanceof StepFailed)) throw error;
-    await ctx.journal.set(item, { state: 'failed', reason: error.message });
-  }
+  });
 }
 
 /** Back to the source: its live instance started and gated before the edges dial it again. */
