@@ -11,6 +11,7 @@ import { forTerminal, inert } from '../text/control.js';
 import type { CommandResult } from './context.js';
 import { styleEnabled } from './style.js';
 import { ANALYSIS_COMMANDS } from './specs/analysis.js';
+import { DAEMON_COMMANDS } from './specs/daemon.js';
 import { DASHBOARD_COMMANDS } from './specs/dashboard.js';
 import { DATA_COMMANDS } from './specs/data.js';
 import { FOUNDATION_COMMANDS } from './specs/foundation.js';
@@ -35,6 +36,7 @@ export const COMMANDS: CommandSpec[] = [
   ...TUNNEL_COMMANDS,
   ...HOSTS_COMMANDS,
   ...TENANTS_COMMANDS,
+  ...DAEMON_COMMANDS,
 ];
 
 function version(): string {
@@ -102,7 +104,7 @@ export async function main(argv: string[], frontEnds: FrontEnds): Promise<number
     if (json) process.stdout.write(`${JSON.stringify(outcome.json, null, 2)}\n`);
     else {
       // Every human output passes the one terminal gate (src/text/control.ts): text from hosts and apps never drives the terminal.
-      const text = outcome.raw === true ? outcome.human() : forTerminal(outcome.human(), styleEnabled);
+      const text = outcome.raw === true ? outcome.human() : forTerminal(outcome.human(), styleEnabled());
       if (text !== '') process.stdout.write(`${text}\n`);
     }
   } catch (err) {

@@ -1,7 +1,11 @@
-/** Terminal styling that switches itself off for pipes, NO_COLOR and --json. */
-export const styleEnabled = process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
+/**
+ * Terminal styling that switches itself off for pipes, NO_COLOR and --json. Asked at each use,
+ * not once at start-up: the resident process (src/daemon) serves clients whose stdout may or may
+ * not be a terminal, each with its own environment.
+ */
+export const styleEnabled = (): boolean => process.stdout.isTTY === true && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
 
-const wrap = (open: number, close: number) => (s: string) => (styleEnabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
+const wrap = (open: number, close: number) => (s: string) => (styleEnabled() ? `\u001b[${open}m${s}\u001b[${close}m` : s);
 
 export const style = {
   bold: wrap(1, 22),

@@ -31,12 +31,14 @@ export interface CachedModel {
   problems: Problem[];
 }
 
-interface Entry extends CachedModel {
+/** What the file holds: the key, and the model serialised (decoded only once the key matches). */
+interface Entry {
   format: 1;
   build: string;
   inputs: string[];
   /** The compose files the fleet was made from: absolute path, sha256 of the text. */
   compose: [string, string][];
+  model: Buffer;
 }
 
 /** One input as read: what it is, its path, size and mtime (ns) from the open file, and a hash of the text or of why it was not read. */
@@ -44,6 +46,18 @@ export function inputKey(kind: string, path: string, stamped: { read: ReadOutcom
   const { read } = stamped;
   const what = 'text' in read ? createHash('sha256').update(read.text).digest('hex') : `error ${read.code} ${read.error}`;
   return `${kind}\0${path}\0${stamped.stamp}\0${what}`;
+}
+
+/**
+ * The entries also kept in this process, by cache file (src/daemon turns it on): the same entry
+ * and the same key checks as the file, without reading and decoding the file. The model is kept
+ * serialised and decoded for each lookup, so no request sees objects another one changed.
+ */
+let inMemory: Map<string, Entry> | undefined;
+
+/** Keeps every entry looked up or stored in this process's memory as well (a long-lived process). */
+export function keepModelsInMemory(): void {
+  inMemory ??= new Map();
 }
 
 let buildMemo: string | undefined;
@@ -69,11 +83,13 @@ export class FleetCache {
   /** The model made from exactly these inputs, if there is one. */
   lookup(inputs: readonly string[]): CachedModel | undefined {
     try {
-      const entry = this.read();
+      const entry = inMemory?.get(this.path) ?? this.read();
       if (entry === undefined || entry.format !== 1 || entry.build !== buildStamp()) return undefined;
       if (entry.inputs.length !== inputs.length || entry.inputs.some((k, i) => k !== inputs[i])) return undefined;
       for (const [path, digest] of entry.compose) if (currentComposeDigest(path) !== digest) return undefined;
-      return { fleet: entry.fleet, problems: entry.problems };
+      inMemory?.set(this.path, entry);
+      const model = deserialize(entry.model) as CachedModel;
+      return { fleet: model.fleet, problems: model.problems };
     } catch {
       return undefined;
     }
@@ -86,8 +102,10 @@ export class FleetCache {
    */
   store(inputs: readonly string[], compose: ReadonlyMap<string, string>, model: Buffer): void {
     if ([...compose.values()].includes(UNREAD)) return;
+    const kept: Entry = { format: 1, build: buildStamp(), inputs: [...inputs], compose: [...compose], model };
+    inMemory?.set(this.path, kept);
     try {
-      const entry = serialize({ format: 1, build: buildStamp(), inputs: [...inputs], compose: [...compose], model });
+      const entry = serialize(kept);
       mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
       // Loaded only when there is something to write.
       const writeFileAtomic = createRequire(import.meta.url)('write-file-atomic') as typeof import('write-file-atomic');
@@ -109,9 +127,7 @@ export class FleetCache {
       const info = fstatSync(fd);
       // Only a regular file of this user's that no one else may write.
       if (!info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return undefined;
-      const outer = deserialize(readFileSync(fd)) as Omit<Entry, keyof CachedModel> & { model: Buffer };
-      const model = deserialize(outer.model) as CachedModel;
-      return { ...outer, ...model };
+      return deserialize(readFileSync(fd)) as Entry;
     } finally {
       closeSync(fd);
     }

@@ -23,6 +23,17 @@ function hookExit(): void {
   });
 }
 
+/**
+ * Ends every child still running (SIGTERM, SIGKILL two seconds later): what the resident process
+ * (src/daemon) does when its client is interrupted, as Ctrl-C ends them in a process of its own.
+ */
+export function stopRunningChildren(): void {
+  for (const child of running) {
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+  }
+}
+
 export function runProcess(
   file: string,
   args: readonly string[],

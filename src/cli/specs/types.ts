@@ -66,6 +66,8 @@ export interface CliOptions {
   key?: string;
   /** ledger verify: settle promotions a crash left unrecorded first. */
   repair?: boolean;
+  /** daemon start: how long the background process waits for a command before it ends. */
+  idle?: string;
 }
 
 /** What the composition root (src/main.ts) hands the command line: the other front end, started by `ui`. */
