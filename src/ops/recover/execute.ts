@@ -116,8 +116,9 @@ async function restoreOne(ctx: RecoverContext, item: JournalItem, entry: Catalog
     throw new StepFailed(`reading ${db.name} of backup ${entry.id} on ${backupHost}: ${copied.read.error || `exit ${copied.read.code}`}`);
   const row = recs.find((r) => r[0] === 'restored');
   if (row === undefined) throw new StepFailed(`restoring ${db.name} on ${item.to} did not finish: ${failureReason(copied.write)}`);
-  const [, rc, sha, , err] = row;
-  if (sha !== stored.sha256) throw new StepFailed(`${db.name}: the dump read from ${backupHost} differs from what was backed up (sha256)`);
+  const [, rc, , err] = row;
+  if (copied.read.sha256 !== stored.sha256)
+    throw new StepFailed(`${db.name}: the dump read from ${backupHost} differs from what was backed up (sha256)`);
   if (rc !== '0') throw new StepFailed(`${db.name}: pg_restore failed on ${item.to}: ${err || `exit ${rc}`}`);
   let tables: Record<string, number> | null = null;
   try {

@@ -4,7 +4,8 @@
  *   - on the backup's target host: one database's dump of a cataloged backup, written to stdout
  *     as it is stored (restic dump, or the file), the way the drill reads it;
  *   - on the recovery target: that dump read from stdin into a fresh database owned by the
- *     app's role, hashed while it is restored, and every table counted, as the drill does. The
+ *     app's role, and every table counted, as the drill does (its sha256 is taken by this
+ *     machine as the bytes pass through it: recover/stream.ts). The
  *     restore logs in as the app's own role over loopback (its password the first line of
  *     stdin), never as the superuser: a superuser's session with `pg_restore --role` is no
  *     boundary, since the app's code the restore runs (a check constraint's function) can
@@ -48,7 +49,7 @@ exec cat -- "$base/files/${i}/${d}.dump"`;
  * Reads the owner's password (the first line of stdin, read by the shell: never argv, never a
  * file), then a dump on stdin into database `db` of the cluster on `port` (dropped and created
  * again, owned by `owner`: a restore cut midway is redone from nothing), restored as `owner`. Records:
- * @@restored<TAB>pg_restore exit<TAB>sha256<TAB>ms<TAB>error, @@tables<TAB>json|null.
+ * @@restored<TAB>pg_restore exit<TAB>ms<TAB>error, @@tables<TAB>json|null.
  */
 export function restoreDumpScript(port: number, db: string, owner: string): string {
   const d = checked('database', db, PG_NAME);
@@ -70,16 +71,11 @@ t0=$(now_ms)
 sql -d postgres -c ${quote(`DROP DATABASE IF EXISTS ${ident(d)} WITH (FORCE)`)} >/dev/null 2>"$work/err" &&
   sql -d postgres -c ${quote(`CREATE DATABASE ${ident(d)} OWNER ${ident(o)}`)} >/dev/null 2>>"$work/err" ||
   { printf '@@error\tcannot create the database: %s\n' "$(head -c 300 "$work/err" | tr '\n\t' '  ')"; exit 0; }
-tee >(sha256sum | cut -c1-64 > "$work/sha") | PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10 "$bin/pg_restore" -h 127.0.0.1 -p "$port" -U ${quote(o)} -d ${quote(d)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$work/restore.err"
-rc=("$` +
-    '{PIPESTATUS[@]}' +
-    String.raw`")
+PGPASSWORD="$pw" PGPASSFILE=/dev/null PGCONNECT_TIMEOUT=10 "$bin/pg_restore" -h 127.0.0.1 -p "$port" -U ${quote(o)} -d ${quote(d)} --no-owner --no-acl --no-comments --no-publications --no-subscriptions --no-security-labels --exit-on-error 2>"$work/restore.err"
+rc=$?
 unset pw
-for i in $(seq 200); do [[ -s $work/sha ]] && break; sleep 0.05; done
 tables=$(sql -d ${quote(d)} -c ${quote(COUNT_SQL)} 2>/dev/null | sed -n 's/^@@tables\t//p')
-printf '@@restored\t%s\t%s\t%s\t%s\n' "$` +
-    '{rc[1]}' +
-    String.raw`" "$(cat "$work/sha" 2>/dev/null)" "$(( $(now_ms) - t0 ))" "$(grep -v '^$' "$work/restore.err" | head -c 300 | tr '\n\t' '  ')"
+printf '@@restored\t%s\t%s\t%s\n' "$rc" "$(( $(now_ms) - t0 ))" "$(grep -v '^$' "$work/restore.err" | head -c 300 | tr '\n\t' '  ')"
 printf '@@tables\t%s\n' "$` +
     '{tables:-null}' +
     String.raw`"

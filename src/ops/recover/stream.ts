@@ -6,6 +6,7 @@
  * other.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Host } from '../../fleet/model.js';
 import { scriptThenData } from '../../runtime/release.js';
@@ -14,8 +15,12 @@ import type { RunResult } from '../../transport/types.js';
 import type { Ops } from '../context.js';
 
 export interface Copied {
-  /** The reader's exit code (null: killed or never ran) and the end of its stderr. */
-  read: { code: number | null; error: string };
+  /**
+   * The reader's exit code (null: killed or never ran), the end of its stderr, and the sha256
+   * (hex) of every byte it wrote, taken here as they pass (OpenSSL's, which uses the CPU's SHA
+   * instructions: no second pass, no `tee` into `sha256sum` on a host). ssh carries them intact.
+   */
+  read: { code: number | null; error: string; sha256: string; bytes: number };
   write: RunResult;
 }
 
@@ -40,6 +45,12 @@ export async function copyBetween(
   stdin.write(header);
   // A line the write script reads before the data (a password): stdin only, never argv.
   if (head !== '') stdin.write(head);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  reader.stdout.on('data', (c: Buffer) => {
+    hash.update(c);
+    bytes += c.length;
+  });
   reader.stdout.pipe(stdin);
   const timer = setTimeout(() => reader.kill('SIGTERM'), timeoutMs);
   try {
@@ -47,7 +58,7 @@ export async function copyBetween(
     // The writer is done: a reader still sending has nobody to send to.
     if (reader.exitCode === null) reader.kill('SIGTERM');
     const code = await exited;
-    return { read: { code, error: error.trim().split('\n').slice(-3).join(' | ') }, write };
+    return { read: { code, error: error.trim().split('\n').slice(-3).join(' | '), sha256: hash.digest('hex'), bytes }, write };
   } finally {
     clearTimeout(timer);
     stdin.destroy();
