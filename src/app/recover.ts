@@ -185,7 +185,7 @@ export async function recover(
   const planned = await planRecoverItems(before, inventory, order, lost, to, ops.localStateDir, catalogs, warnings);
   for (const w of planned) for (const i of w.items) if (i.state !== 'moved') i.blocked ??= blockers.get(i.name) ?? null;
   // The tunnels that ended on the lost host, re-pointed at the target (the lost host never contacted).
-  const tunnels = await planTunnels(before, inventory, planned, to, lost);
+  const tunnels = await planTunnels(before, inventory, planned, to, lost, lost);
   const tunnelsOf = (j: Journal | undefined): MoveTunnelEdit[] =>
     j?.tunnels === undefined
       ? tunnels.tunnels

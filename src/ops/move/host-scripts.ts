@@ -156,3 +156,43 @@ esac
 printf '@@written\\n'
 `;
 }
+
+/**
+ * On a tunnel's far end: ends the sshd session of tunnel account `user` that listens on any of
+ * `ports` (a reverse tunnel's forwarded ports), and only that one. A lost host's session can
+ * outlive it there (the host frozen, or its TCP session never reset): its port stays taken and
+ * the re-pointed tunnel cannot listen. A listener is ended only when its process is an sshd
+ * running as `user` (checked in /proc, never by name alone); anything else holding the port is
+ * reported, never touched. TERM, then KILL if the port is still held 5 s later. Runs as root.
+ * Records, per port: @@ended<TAB>port<TAB>pid<TAB>peer, @@other<TAB>port<TAB>pid<TAB>what,
+ * @@free<TAB>port, @@held<TAB>port; or @@error<TAB>why.
+ */
+export function endStaleTunnelSessionScript(user: string, ports: readonly number[]): string {
+  const u = quote(validName('user', user));
+  for (const p of ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`bad port ${p}`);
+  const body = String.raw`set -u
+export LC_ALL=C PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+command -v ss >/dev/null 2>&1 || { printf '@@error\tno ss (iproute2) on this host\n'; exit 0; }
+uid=$(id -u ${u} 2>/dev/null) || { for port in ${ports.join(' ')}; do printf '@@free\t%s\n' "$port"; done; exit 0; }
+ours() { [ "$(stat -c %u "/proc/$1" 2>/dev/null)" = "$uid" ] && case $(cat "/proc/$1/comm" 2>/dev/null) in sshd|sshd-session) true ;; *) false ;; esac; }
+holders() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u; }
+for port in ${ports.join(' ')}; do
+  ended=''
+  for pid in $(holders "$port"); do
+    if ours "$pid"; then
+      peer=$(ss -Htnp state established 2>/dev/null | grep "pid=$pid," | awk '{print $4}' | head -n 1)
+      kill -TERM "$pid" 2>/dev/null && ended="$ended $pid" && printf '@@ended\t%s\t%s\t%s\n' "$port" "$pid" "$peer"
+    else
+      printf '@@other\t%s\t%s\t%s\n' "$port" "$pid" "$(cat "/proc/$pid/comm" 2>/dev/null)"
+    fi
+  done
+  [ -n "$ended" ] || { [ -n "$(holders "$port")" ] && printf '@@held\t%s\n' "$port" || printf '@@free\t%s\n' "$port"; continue; }
+  i=0
+  while [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  for pid in $ended; do ours "$pid" && kill -KILL "$pid" 2>/dev/null; done
+  sleep 0.2
+  [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && printf '@@free\t%s\n' "$port" || printf '@@held\t%s\n' "$port"
+done
+`;
+  return `${PRELUDE}$SUDO sh -c ${quote(body)}\n`;
+}

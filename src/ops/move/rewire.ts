@@ -9,6 +9,10 @@
  *         key (the end that opened it), or its restricted key removed (the far end). First, so a
  *         reverse tunnel's listening port on the far host is free for the new end. Not on a lost
  *         host (`recover` never contacts it: the far end's key line is replaced by `up`);
+ *   stale on a recovery only, when the lost host opened a reverse tunnel: on the far end, the
+ *         sshd session of the tunnel's account still listening on its forwarded ports ended
+ *         (that session alone: a lost host's session can outlive it there and keep the ports,
+ *         so the re-pointed tunnel could not listen). Before `up`, so its port is free;
  *   up    `tunnels up` for it as re-pointed (both ends: the account and restricted key on the far
  *         end, the key made where it is opened, the pinned host key, the unit (re)started);
  *   edit  the inventory's tunnels.<i>.from|to (a minimal edit, formatting kept, a .bak).
@@ -17,14 +21,17 @@
  * up again as it was (not towards a lost host: `recover --abort` leaves it closed).
  */
 import { FleetIndex } from '../../analysis/topology.js';
-import type { Fleet } from '../../fleet/model.js';
+import type { Fleet, Tunnel } from '../../fleet/model.js';
 import { readIfExists, writeFileSafely } from '../../files/write.js';
 import { EditError, setScalar } from '../../source/edit.js';
 import { defaultLocator } from '../../source/locator.js';
-import { initiatorOf, resolveTunnels, type ResolvedTunnel } from '../../tunnels/resolve.js';
+import { FAR_USER, forwardsOf, initiatorOf, resolveTunnels, type ResolvedTunnel } from '../../tunnels/resolve.js';
+import { records } from '../../runtime/shell.js';
+import { failureReason } from '../../transport/types.js';
 import { TunnelRunner, type TunnelsRun } from '../tunnels.js';
+import { endStaleTunnelSessionScript } from './host-scripts.js';
 import { edit, type InventoryFile } from './plan.js';
-import { StepFailed, type MoveContext } from './steps.js';
+import { hostOf, StepFailed, type MoveContext } from './steps.js';
 import type { FileEdit, JournalTunnel, MoveTunnelEdit, MoveWave } from './types.js';
 
 type Ends = { from: string; to: string };
@@ -56,6 +63,7 @@ export async function planTunnels(
   waves: readonly MoveWave[],
   to: string,
   drained: string | undefined,
+  lost?: string,
 ): Promise<{ tunnels: MoveTunnelEdit[]; edits: FileEdit[] }> {
   const tunnels: MoveTunnelEdit[] = [];
   const edits: FileEdit[] = [];
@@ -93,6 +101,7 @@ export async function planTunnels(
     const opener = initiatorOf(t) === left;
     const initiator = initiatorOf({ ...t, ...after });
     const far = initiator === after.from ? after.to : after.from;
+    const stale = staleSessionEnd(t, lost);
     tunnels.push({
       ...base,
       suggestion: `re-point it: ${after.from} → ${after.to}`,
@@ -100,12 +109,29 @@ export async function planTunnels(
       wave: carried?.w ?? last,
       steps: [
         `down: on ${left} only, the end it leaves: ${opener ? 'its unit stopped and removed with its key' : 'its restricted key removed'} (\`tunnels down\`'s path)`,
+        ...(stale === undefined
+          ? []
+          : [
+              `stale: on ${stale.far}, the sshd session of ${stale.user} still listening on port ${stale.ports.join(', ')} (the one ${lost} opened, which can outlive it) ended, that session only`,
+            ]),
         `up: \`tunnels up\` for it as ${after.from} → ${after.to}: on ${far} its account and restricted key, on ${initiator} its key, ${far}'s pinned host key and its unit (re)started`,
         ...mine.map((e) => `edit: ${e.file} ${e.field}: ${e.from} → ${e.to}`),
       ],
     });
   }
   return { tunnels, edits };
+}
+
+/**
+ * Where a recovery ends the session a lost host's tunnel may still hold: a reverse tunnel the
+ * lost host opened listens on its far end (which stays), through that host's sshd session.
+ * Undefined for anything else (a forward tunnel listens on its opener; a lost far end is never
+ * contacted).
+ */
+function staleSessionEnd(t: Tunnel, lost: string | undefined): { far: string; user: string; ports: number[] } | undefined {
+  if (lost === undefined || (t.direction ?? 'forward') !== 'reverse' || initiatorOf(t) !== lost || t.from === lost) return undefined;
+  const ports = [...new Set(forwardsOf(t).map((f) => f.listen))].sort((a, b) => a - b);
+  return ports.length === 0 ? undefined : { far: t.from, user: t.ssh_user ?? FAR_USER.reverse, ports };
 }
 
 /** The fleet with one tunnel's ends set. */
@@ -146,6 +172,24 @@ async function down(ctx: MoveContext, fleet: Fleet, name: string, host: string):
   const run = await new TunnelRunner(ctx.ops, index, all).down([tunnel], new Set([host]));
   const why = failed(run);
   if (why !== undefined) throw new StepFailed(`cannot take tunnel ${name} off ${host}: ${why}`);
+}
+
+async function endStaleSession(ctx: MoveContext, name: string, stale: { far: string; user: string; ports: number[] }): Promise<void> {
+  const res = await ctx.ops
+    .transport(hostOf(ctx.fleet, stale.far))
+    .script(endStaleTunnelSessionScript(stale.user, stale.ports), { timeoutMs: 60_000 });
+  const recs = records(res.stdout);
+  const error = recs.find((r) => r[0] === 'error')?.[1];
+  const answered = stale.ports.every((p) => recs.some((r) => (r[0] === 'free' || r[0] === 'held') && r[1] === String(p)));
+  if (res.unreachable || error !== undefined || !answered)
+    throw new StepFailed(`cannot end the stale session of tunnel ${name} on ${stale.far}: ${error ?? failureReason(res)}`);
+  for (const r of recs) {
+    if (r[0] === 'ended')
+      ctx.report(`tunnel ${name}: ended the sshd session (pid ${r[2]}, from ${r[3] || 'an unknown peer'}) listening on ${stale.far} port ${r[1]}`);
+    if (r[0] === 'other')
+      ctx.report(`tunnel ${name}: port ${r[1]} on ${stale.far} is held by ${r[3] || 'a process'} (pid ${r[2]}), not a tunnel session: left alone`);
+    if (r[0] === 'held') ctx.report(`tunnel ${name}: port ${r[1]} on ${stale.far} is still taken: the re-pointed tunnel retries until it is free`);
+  }
 }
 
 async function up(ctx: MoveContext, fleet: Fleet, name: string): Promise<void> {
@@ -196,6 +240,13 @@ export async function rewireTunnel(ctx: MoveContext, t: JournalTunnel, lost?: st
         await down(ctx, before, t.name, left);
       }
       await step(ctx, t, 'down');
+    }
+    const declared = ctx.fleet.tunnels.find((x) => x.name === t.name);
+    const stale = declared === undefined ? undefined : staleSessionEnd({ ...declared, from: t.from, to: t.to }, lost);
+    if (stale !== undefined && !t.done.includes('stale')) {
+      ctx.report(`tunnel ${t.name}: ending on ${stale.far} the session ${lost} may still hold (port ${stale.ports.join(', ')})`);
+      await endStaleSession(ctx, t.name, stale);
+      await step(ctx, t, 'stale');
     }
     if (!t.done.includes('up')) {
       ctx.report(`tunnel ${t.name}: opening it as ${t.after.from} → ${t.after.to}`);

@@ -70,7 +70,7 @@ export interface MoveTunnelEdit {
   /** What is done, in order, in words. */
   steps: string[];
   state: ItemState;
-  /** Journal steps done so far (`down`, `up`, `edit`). */
+  /** Journal steps done so far (`down`, `stale` (a recovery only), `up`, `edit`). */
   done: string[];
   reason: string | null;
 }

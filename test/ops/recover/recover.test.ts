@@ -29,6 +29,7 @@ const EDGE = 'e1';
 const TUNNEL = 'web-back';
 const TUNNEL_UNIT = `manage-apps-tunnel-${TUNNEL}.service`;
 const TUNNEL_LISTEN = 18082;
+const OTHER_LISTEN = 18090;
 const SOURCE = 's1';
 const TARGET = 't1';
 const BACKUP = 'bk';
@@ -99,9 +100,18 @@ describe('recover: a lost host brought back on another from kept releases and it
     const su = await psqlAsAdmin(fleet, target, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'shop_app'").catch((e: Error) => e.message);
     if (su !== 'f') problems.push(`shop_app on ${TARGET} is rolsuper=${su}: the app's code ran with the superuser's rights during the restore`);
     // The tunnel carrying web: re-pointed at the target (its unit there, enabled; the inventory; the edge's one key line of
-    // it naming the target). Not asserted: a request through it. The lost host's dead session keeps the edge's port (seen
-    // here for more than 5 minutes), so the target's unit retries every 5 s until sshd ends that session (docs/recover.md).
+    // it naming the target), and a request through it on the edge answered from the target: the session the lost host
+    // still held there (its port taken) was ended by the recovery, so the target's unit could listen (it retries every 5 s).
     if (tunnelEnd() !== TARGET) problems.push(`the inventory's tunnel ends on ${tunnelEnd()}`);
+    let through = '';
+    const answered = await eventually('a request through the tunnel answers', 20_000, async () => {
+      through = await inHost(EDGE, `curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://127.0.0.1:${TUNNEL_LISTEN}/ || true`);
+      return through === '200';
+    }).then(
+      () => true,
+      () => false,
+    );
+    if (!answered) problems.push(`a request through the tunnel on ${EDGE} answers ${JSON.stringify(through)}, not 200`);
     if ((await inHost(TARGET, `systemctl is-enabled ${TUNNEL_UNIT} || true`)) !== 'enabled')
       problems.push(`${TUNNEL_UNIT} is not enabled on ${TARGET}`);
     const keys = await inHost(EDGE, `grep 'manage-apps-tunnel:${TUNNEL}@' /var/lib/ma-tunnel-listen/.ssh/authorized_keys || true`);
@@ -146,6 +156,8 @@ describe('recover: a lost host brought back on another from kept releases and it
       // A reverse tunnel carrying web: opened from its host, listening on the edge's loopback.
       tunnels: [
         { name: TUNNEL, from: EDGE, to: SOURCE, direction: 'reverse', forwards: [{ listen: TUNNEL_LISTEN, target_port: 8082 }], carries: 'web' },
+        // Another host's reverse tunnel to the edge, through the same account there: its session is never ended.
+        { name: 'bk-back', from: EDGE, to: BACKUP, direction: 'reverse', forwards: [{ listen: OTHER_LISTEN, target_port: 8099 }] },
       ],
     };
     const files: Record<string, string> = {
@@ -210,9 +222,15 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
     assert.deepEqual(catalog, { 'public.items': 5000, 'public.notes': 7, 'public.orders': 1234 });
     await psqlAsAdmin(fleet, source!, 'INSERT INTO orders (item) SELECT 1 FROM generate_series(1, 66)', 'shop_db');
     assert.deepEqual(await counts(source!), { 'public.items': 5000, 'public.notes': 7, 'public.orders': 1300 });
-    // Powered off for good: its units stopped, its network cut (never healed).
+    // Lost for good: its units stopped, its network cut (never healed). Its tunnel's ssh is not stopped, as with a host
+    // frozen rather than powered off: its session on the edge stays established and keeps the edge's port.
     await fleet.ssh(SOURCE, 'systemctl stop shop.service web.service pg-apps.service');
     await fleet.cutNetwork(SOURCE);
+    assert.match(await inHost(EDGE, `ss -Hltnp 'sport = :${TUNNEL_LISTEN}'`), /"sshd",pid=\d+/, "the lost host's session listens on the edge");
+    assert.match(
+      await inHost(EDGE, `ss -Htn state established '( sport = :22 )'`),
+      new RegExp(`${fleet.host(SOURCE).address.replace(/\./g, '\\.')}:`),
+    );
     pristine = mkdtempSync(join(tmpdir(), 'manage-apps-recover-pristine-'));
     for (const f of ['mesh-hosts.json', 'shop/.infra.yaml', 'web/.infra.yaml']) cpSync(join(root, f), join(pristine, f));
   });
@@ -241,6 +259,14 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
       d.tunnels.map((t) => [t.name, t.after, t.state]),
       [[TUNNEL, { from: EDGE, to: TARGET }, 'pending']],
     );
+    // The session the lost host may still hold on the edge: ended there, that one only (shown before anything runs).
+    assert.match(
+      d.tunnels[0]!.steps.join('\n'),
+      new RegExp(
+        `^stale: on ${EDGE}, the sshd session of ma-tunnel-listen still listening on port ${TUNNEL_LISTEN} \\(the one ${SOURCE} opened`,
+        'm',
+      ),
+    );
     assert.match(items.find((i) => i.name === 'apps')!.steps[0]!, /^cluster: unless a cluster answers on t1 port 5433, apps is created there/);
     // The cluster is restored before the service that uses it.
     const order = items.map((i) => i.name);
@@ -251,6 +277,9 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
   });
 
   test('recover: everything serves from the target; row counts are the backup catalog; RTO and RPO reported, recorded, used by impact', async () => {
+    const listener = (port: number) => inHost(EDGE, `ss -Hltnp 'sport = :${port}' | grep -o 'pid=[0-9]*' | sort -u`);
+    const other = await listener(OTHER_LISTEN);
+    assert.match(other, /^pid=\d+$/);
     const r = await cli('recover', SOURCE, '--to', TARGET, '--json', ...WINDOW);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     const d = json<RecoverDocument>(r);
@@ -264,8 +293,10 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
     assert.match(await inHost(TARGET, 'pg_lsclusters -h 15 apps'), /^15 apps 5433 online /);
     assert.deepEqual(
       d.tunnels.map((t) => [t.state, t.done]),
-      [['moved', ['down', 'up', 'edit']]],
+      [['moved', ['down', 'stale', 'up', 'edit']]],
     );
+    // The stale session was the lost host's alone: the other host's session through the same account still listens.
+    assert.equal(await listener(OTHER_LISTEN), other);
     // The lost host was never contacted for it: its end is simply left (the edge's key line of it replaced).
     assert.equal(await inHost(EDGE, `grep -c 'manage-apps-tunnel:${TUNNEL}@' /var/lib/ma-tunnel-listen/.ssh/authorized_keys`), '1');
     assert.match(await inHost(EDGE, `grep 'manage-apps-tunnel:${TUNNEL}@' /var/lib/ma-tunnel-listen/.ssh/authorized_keys`), /@t1$/);
@@ -303,6 +334,7 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
       { at: /apps: restoring shop_db/, name: 'restoring the database', faults: ['kill', 'cut target', 'cut backup host'] },
       { at: /deploying release/, name: 'deploying a kept release', faults: ['kill', 'cut target'], abort: true },
       { at: /now routes to/, name: 'switching the edge', faults: ['kill', 'cut edge'] },
+      { at: /tunnel web-back: ending on e1 the session/, name: "ending the lost host's tunnel session on the edge", faults: ['kill', 'cut edge'] },
       { at: /: recovered on t1/, name: 'editing the files', faults: ['kill'] },
     ];
     let survived = 0;
