@@ -8,6 +8,10 @@
  *
  *   npm run build && npx tsc -p tsconfig.test.json && node .build-test/bench/drift.js [--hosts 10] [--services 5] [--reps 3]
  *
+ * In the same run, drift is also timed through the resident process (`manage-apps daemon start`,
+ * docs/performance.md "Resident process"): one started for the run, in a socket directory of its
+ * own, against the same floor; the plain runs never use it (MANAGE_APPS_DAEMON=0).
+ *
  * Needs what the real test hosts need (Linux, root; see docs/test-hosts.md). Drift must report
  * zero findings on the freshly deployed fleet, or the run stops. Prints medians and the ratios
  * with PASS/MISS against the target (≤ 1.5× the floor), and one JSON line. Timings never fail
@@ -70,39 +74,60 @@ async function main(): Promise<number> {
       if (bad) throw new Error(`floor ssh failed: ${bad.stderr}`);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
-    const drift = async (controlDir: string) => {
+    const runtime = join(work, 'runtime');
+    mkdirSync(runtime, { mode: 0o700 });
+    const viaDaemon = { XDG_RUNTIME_DIR: runtime };
+    const started = await run(process.execPath, [bin, 'daemon', 'start', '--idle', '10m', '--json'], viaDaemon);
+    if (started.status !== 0) throw new Error(`daemon start failed: ${started.stderr}`);
+    const served = async () =>
+      (JSON.parse((await run(process.execPath, [bin, 'daemon', 'status', '--json'], viaDaemon)).stdout) as { requests: number }).requests;
+    const drift = async (controlDir: string, env: NodeJS.ProcessEnv = { MANAGE_APPS_DAEMON: '0' }) => {
       const r = await run(process.execPath, [bin, 'drift', '--root', root, '--ssh-config', config, '--json'], {
         MANAGE_APPS_CONTROL_DIR: controlDir,
+        ...env,
       });
       if (r.status !== 0)
         throw new Error(`drift found something on a freshly deployed fleet (exit ${r.status}): ${r.stdout.slice(0, 3000)} ${r.stderr}`);
       return r.ms;
     };
-    const times: Record<string, number[]> = { floorCold: [], driftCold: [], floorWarm: [], driftWarm: [] };
+    const daemonDrift = (controlDir: string) => drift(controlDir, viaDaemon);
+    const times: Record<string, number[]> = { floorCold: [], driftCold: [], daemonCold: [], floorWarm: [], driftWarm: [], daemonWarm: [] };
     await floor(warmDir);
     await drift(warmDir); // warms node's disk cache too
+    await daemonDrift(warmDir); // and the resident process's model and compiled code
+    const servedBefore = await served();
     for (let i = 0; i < REPS; i++) {
       const order: Array<[string, () => Promise<number>]> = [
         ['floorCold', cold(floor)],
         ['driftCold', cold(drift)],
+        ['daemonCold', cold(daemonDrift)],
         ['floorWarm', () => floor(warmDir)],
         ['driftWarm', () => drift(warmDir)],
+        ['daemonWarm', () => daemonDrift(warmDir)],
       ];
       if (i % 2 === 1) order.reverse();
       for (const [name, f] of order) times[name]!.push(await f());
     }
+    // Every daemon run was served there (none fell back to a process of its own).
+    const servedCount = (await served()) - servedBefore;
+    if (servedCount !== 2 * REPS) throw new Error(`the resident process served ${servedCount} of ${2 * REPS} runs`);
+    await run(process.execPath, [bin, 'daemon', 'stop'], viaDaemon);
     const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>;
     const nodeStarts: number[] = [];
     for (let i = 0; i < 5; i++) nodeStarts.push((await run(process.execPath, ['-e', '0'])).ms);
     const nodeStart = median(nodeStarts);
     const ratioCold = m['driftCold']! / m['floorCold']!;
     const ratioWarm = m['driftWarm']! / m['floorWarm']!;
+    const daemonRatioCold = m['daemonCold']! / m['floorCold']!;
+    const daemonRatioWarm = m['daemonWarm']! / m['floorWarm']!;
     console.log(
       [
         `manage-apps drift, ${HOSTS} hosts × ${SERVICES} services (deployed: units, releases, fingerprints), median of ${REPS} (machine: ${cpus().length} CPUs)`,
         `  floor (ssh systemctl cat + cat files, parallel)   cold ${fmt(m['floorCold']!)}   warm ${fmt(m['floorWarm']!)}`,
         `  manage-apps drift (whole CLI, zero findings)      cold ${fmt(m['driftCold']!)}   warm ${fmt(m['driftWarm']!)}   (node -e 0 alone: ${fmt(nodeStart)})`,
         `  ratio to the floor                                cold ${ratioCold.toFixed(2)}×   warm ${ratioWarm.toFixed(2)}×   target ≤ 1.5×: cold ${ratioCold <= 1.5 ? 'PASS' : 'MISS'}, warm ${ratioWarm <= 1.5 ? 'PASS' : 'MISS'}`,
+        `  manage-apps drift through the resident process    cold ${fmt(m['daemonCold']!)}   warm ${fmt(m['daemonWarm']!)}`,
+        `  ratio to the floor                                cold ${daemonRatioCold.toFixed(2)}×   warm ${daemonRatioWarm.toFixed(2)}×   target ≤ 1.5×: cold ${daemonRatioCold <= 1.5 ? 'PASS' : 'MISS'}, warm ${daemonRatioWarm <= 1.5 ? 'PASS' : 'MISS'}`,
       ].join('\n'),
     );
     console.log(
@@ -113,6 +138,7 @@ async function main(): Promise<number> {
         medians_ms: m,
         node_start_ms: nodeStart,
         ratio: { cold: ratioCold, warm: ratioWarm },
+        daemon_ratio: { cold: daemonRatioCold, warm: daemonRatioWarm },
       }),
     );
     return 0;

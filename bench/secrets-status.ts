@@ -10,6 +10,11 @@
  *    <unit>; until <readiness answers 200>'`) and against `manage-apps restart <service>` (the
  *    CLI's own gated restart). Target: adds < 0.3 s, ≤ 2 ssh round trips per host.
  *
+ * `secrets status` is also timed through the resident process (`manage-apps daemon start`,
+ * docs/performance.md "Resident process") in the same run against the same floor; the plain runs
+ * never use it (MANAGE_APPS_DAEMON=0). `secrets push` changes hosts: it always runs in a process of
+ * its own, so part 2 has no such column.
+ *
  * Round trips are counted by an `ssh` earlier on PATH that logs each invocation and runs the real
  * one (control commands `-O` not counted).
  *
@@ -85,9 +90,17 @@ async function main(): Promise<number> {
     const cli = (args: string[], controlDir: string, extra: NodeJS.ProcessEnv = {}) =>
       run(process.execPath, [bin, ...args, '--root', root, '--ssh-config', config], {
         MANAGE_APPS_CONTROL_DIR: controlDir,
+        MANAGE_APPS_DAEMON: '0',
         ...secretEnv,
         ...extra,
       });
+    const runtime = join(work, 'runtime');
+    mkdirSync(runtime, { mode: 0o700 });
+    const viaDaemon = { XDG_RUNTIME_DIR: runtime, MANAGE_APPS_DAEMON: '1' };
+    const started = await run(process.execPath, [bin, 'daemon', 'start', '--idle', '10m', '--json'], viaDaemon);
+    if (started.status !== 0) throw new Error(`daemon start failed: ${started.stderr}`);
+    const served = async () =>
+      (JSON.parse((await run(process.execPath, [bin, 'daemon', 'status', '--json'], viaDaemon)).stdout) as { requests: number }).requests;
 
     console.error(`delivering ${projects.length * 2} secrets…`);
     const pushed = await cli(['secrets', 'push', '--json'], warmDir);
@@ -108,24 +121,33 @@ async function main(): Promise<number> {
       if (bad) throw new Error(`floor ssh failed: ${bad.stderr}`);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
-    const status = async (controlDir: string) => {
-      const r = await cli(['secrets', 'status', '--json'], controlDir);
+    const status = async (controlDir: string, extra: NodeJS.ProcessEnv = {}) => {
+      const r = await cli(['secrets', 'status', '--json'], controlDir, extra);
       if (r.status !== 0) throw new Error(`secrets status is not all current (exit ${r.status}): ${r.stdout.slice(0, 3000)} ${r.stderr}`);
       return r.ms;
     };
-    const times: Record<string, number[]> = { floorCold: [], statusCold: [], floorWarm: [], statusWarm: [] };
+    const daemonStatus = (controlDir: string) => status(controlDir, viaDaemon);
+    const times: Record<string, number[]> = { floorCold: [], statusCold: [], daemonCold: [], floorWarm: [], statusWarm: [], daemonWarm: [] };
     await floor(warmDir);
     await status(warmDir);
+    await daemonStatus(warmDir);
+    const servedBefore = await served();
     for (let i = 0; i < REPS; i++) {
       const order: Array<[string, () => Promise<number>]> = [
         ['floorCold', cold(floor)],
         ['statusCold', cold(status)],
+        ['daemonCold', cold(daemonStatus)],
         ['floorWarm', () => floor(warmDir)],
         ['statusWarm', () => status(warmDir)],
+        ['daemonWarm', () => daemonStatus(warmDir)],
       ];
       if (i % 2 === 1) order.reverse();
       for (const [name, f] of order) times[name]!.push(await f());
     }
+    // Every daemon run was served there (none fell back to a process of its own).
+    const servedCount = (await served()) - servedBefore;
+    if (servedCount !== 2 * REPS) throw new Error(`the resident process served ${servedCount} of ${2 * REPS} runs`);
+    await run(process.execPath, [bin, 'daemon', 'stop'], viaDaemon);
     roundTrips();
     await cli(['secrets', 'status', '--json'], warmDir, counted);
     const statusTrips = roundTrips();
@@ -163,7 +185,18 @@ async function main(): Promise<number> {
         throw new Error(`secrets push did not deliver and restart: ${r.stdout.slice(-2000)} ${r.stderr}`);
       return r.ms;
     };
-    const restartTimes: Record<string, number[]> = { bare: [], cliRestart: [], push: [] };
+    // Where push's time goes: node's start and the CLI's import (--version), then what a dry run
+    // adds (the fleet loaded, the values resolved, the read round trip), then the rest (the write
+    // round trip: write, switch, restart, the gate).
+    const version = async () => (await run(process.execPath, [bin, '--version'])).ms;
+    const pushDry = async () => {
+      const r = await cli(['secrets', 'push', target.project, '--dry-run', '--json'], warmDir, {
+        BENCH_API_TOKEN: randomBytes(24).toString('base64url'),
+      });
+      if (r.status !== 0) throw new Error(`secrets push --dry-run failed: ${r.stdout.slice(-2000)} ${r.stderr}`);
+      return r.ms;
+    };
+    const restartTimes: Record<string, number[]> = { bare: [], cliRestart: [], push: [], version: [], pushDry: [] };
     await bareRestart();
     await cliRestart();
     await push();
@@ -172,6 +205,8 @@ async function main(): Promise<number> {
         ['bare', bareRestart],
         ['cliRestart', cliRestart],
         ['push', () => push()],
+        ['version', version],
+        ['pushDry', pushDry],
       ];
       if (i % 2 === 1) order.reverse();
       for (const [name, f] of order) restartTimes[name]!.push(await f());
@@ -184,6 +219,8 @@ async function main(): Promise<number> {
     const r = Object.fromEntries(Object.entries(restartTimes).map(([k, v]) => [k, median(v)])) as Record<string, number>;
     const ratioCold = m['statusCold']! / m['floorCold']!;
     const ratioWarm = m['statusWarm']! / m['floorWarm']!;
+    const daemonRatioCold = m['daemonCold']! / m['floorCold']!;
+    const daemonRatioWarm = m['daemonWarm']! / m['floorWarm']!;
     const addsBare = r['push']! - r['bare']!;
     const addsCli = r['push']! - r['cliRestart']!;
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
@@ -193,10 +230,13 @@ async function main(): Promise<number> {
         `  floor (ssh cat salt + fingerprints, parallel)   cold ${fmt(m['floorCold']!)}   warm ${fmt(m['floorWarm']!)}`,
         `  manage-apps secrets status (whole CLI)          cold ${fmt(m['statusCold']!)}   warm ${fmt(m['statusWarm']!)}   (${statusTrips} ssh round trips for ${HOSTS} hosts)`,
         `  ratio to the floor                              cold ${ratioCold.toFixed(2)}×   warm ${ratioWarm.toFixed(2)}×   target ≤ 1.3×: cold ${verdict(ratioCold <= 1.3)}, warm ${verdict(ratioWarm <= 1.3)}`,
+        `  secrets status through the resident process    cold ${fmt(m['daemonCold']!)}   warm ${fmt(m['daemonWarm']!)}`,
+        `  ratio to the floor                              cold ${daemonRatioCold.toFixed(2)}×   warm ${daemonRatioWarm.toFixed(2)}×   target ≤ 1.3×: cold ${verdict(daemonRatioCold <= 1.3)}, warm ${verdict(daemonRatioWarm <= 1.3)}`,
         `one service: push of a changed value + gated restart`,
         `  bare restart (ssh systemctl restart; until readiness 200)   ${fmt(r['bare']!)}`,
         `  manage-apps restart (whole CLI, gated)                       ${fmt(r['cliRestart']!)}`,
         `  manage-apps secrets push (whole CLI: write, switch, gated restart)   ${fmt(r['push']!)}   (${pushTrips} ssh round trips)`,
+        `  of which: node's start + the CLI's import (--version) ${fmt(r['version']!)}; + the fleet, the values and the read (--dry-run) ${fmt(r['pushDry']! - r['version']!)}; + the write round trip (write, switch, restart, gate) ${fmt(r['push']! - r['pushDry']!)}`,
         `  push adds ${fmt(addsBare)} to the bare restart, ${fmt(addsCli)} to manage-apps restart; target < 0.3 s: ${verdict(addsBare < 300)} (bare), ${verdict(addsCli < 300)} (CLI restart); ≤ 2 round trips: ${verdict(pushTrips <= 2)}`,
       ].join('\n'),
     );
@@ -208,6 +248,7 @@ async function main(): Promise<number> {
         status_medians_ms: m,
         status_round_trips: statusTrips,
         ratio: { cold: ratioCold, warm: ratioWarm },
+        daemon_ratio: { cold: daemonRatioCold, warm: daemonRatioWarm },
         restart_medians_ms: r,
         push_round_trips: pushTrips,
         push_adds_ms: { bare: addsBare, cli_restart: addsCli },
