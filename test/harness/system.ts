@@ -278,3 +278,28 @@ export function removeCgroupTree(dir: string, options: { keepRoot?: boolean } = 
   }
   return left;
 }
+
+// ---- kernel allowances ---------------------------------------------------------------------
+
+/** What the test hosts need of the machine-wide inotify allowances (see ensureInotifyAllowance). */
+export const INOTIFY_NEEDED = { max_user_instances: 1024, max_user_watches: 524288 } as const;
+
+/**
+ * Every test host's systemd, dbus and logind (and each `journalctl -f`, each `systemctl --wait`)
+ * take inotify instances from one allowance: root's, machine-wide, 128 by default. A full test
+ * run boots a dozen or more hosts side by side, and past the allowance a host stops while
+ * booting (its systemd exits 255 with nothing on its console), its sshd never starts, or
+ * `journalctl -f` prints "Insufficient watch descriptors available. Reverting to -n." and
+ * ends. Raised to what the hosts need, never lowered; returns what it changed.
+ */
+export function ensureInotifyAllowance(): string[] {
+  const changed: string[] = [];
+  for (const [name, needed] of Object.entries(INOTIFY_NEEDED)) {
+    const path = `/proc/sys/fs/inotify/${name}`;
+    const now = Number(readFileSync(path, 'utf8').trim());
+    if (now >= needed) continue;
+    writeFileSync(path, `${needed}\n`);
+    changed.push(`fs.inotify.${name} ${now} → ${needed}`);
+  }
+  return changed;
+}

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { INOTIFY_NEEDED } from './system.js';
 import { TestFleet, type HostPreparation, ensureUpperDir, realHostsSkipReason, sweepStale, writeUpperFile } from './test-fleet.js';
 
 /** Where a fleet's resources live, recorded before teardown to look for leftovers after it. */
@@ -174,6 +175,16 @@ describe('test fleet of five real hosts', { skip, timeout: 300_000 }, () => {
         assert.equal(sshd.stdout, 'active\nsystemd\n');
       }),
     );
+  });
+
+  it('the machine-wide inotify allowance fits many hosts: journalctl -f on a host keeps following', async () => {
+    // 128 instances (the default) is a dozen hosts side by side; past it a host stops while booting
+    // and journalctl -f prints its lines once and ends.
+    for (const [name, needed] of Object.entries(INOTIFY_NEEDED))
+      assert.ok(Number(readFileSync(`/proc/sys/fs/inotify/${name}`, 'utf8')) >= needed, `fs.inotify.${name} below ${needed}`);
+    const follow = await up().ssh('host1', 'timeout 2 journalctl --no-pager -n 1 -f; echo "exit $?"');
+    assert.match(follow.stdout, /exit 124/, follow.stdout + follow.stderr);
+    assert.doesNotMatch(follow.stderr, /Reverting to -n/);
   });
 
   it('prepareHost adds files and units to a host before boot, keeping directory modes', async () => {

@@ -26,6 +26,7 @@ import {
   cgroupPopulated,
   childPids,
   commandInPath,
+  ensureInotifyAllowance,
   innermostPid,
   isAlive,
   killInFlightCommands,
@@ -196,6 +197,8 @@ export class TestFleet {
     if (!Number.isInteger(connectTimeoutSec) || connectTimeoutSec < 1) throw new Error('connectTimeoutSec must be a whole number of seconds ≥ 1');
 
     sweepStale();
+    for (const change of ensureInotifyAllowance())
+      process.stderr.write(`test fleet ${name}: raised ${change} (the hosts' systemd take inotify instances from it)\n`);
     ensureStateRoot();
     const baseDir = join(FLEET_STATE_ROOT, name);
     try {
