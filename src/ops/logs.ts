@@ -61,8 +61,16 @@ export async function followLogs(
       };
       const r = await ops.transport(ops.host(service)!).script(made.script, { onStdout: emit, ...(signal === undefined ? {} : { signal }) });
       if (partial) write(prefix ? `[${service.id}] ${partial}\n` : `${partial}\n`);
-      // Stopped by the user (Ctrl-C): ssh ends with 255 then, which is no lost connection.
-      const failed = signal?.aborted ? undefined : (r.unreachable ?? (r.code !== 0 ? r.stderr.trim() || `exit ${r.code}` : undefined));
+      // Stopped by the user (Ctrl-C): ssh ends with 255 then, which is no lost connection. Any
+      // other end is told: a follower that exits 0 by itself (`docker logs -f` of a container that
+      // stopped, a journalctl that found no inotify instance left and printed its lines once) would
+      // otherwise look like a quiet service.
+      const failed = signal?.aborted
+        ? undefined
+        : (r.unreachable ??
+          (r.code !== 0
+            ? r.stderr.trim() || `exit ${r.code}`
+            : `the ${made.source} stopped being followed on ${service.host}: its follower ended by itself (${r.stderr.trim() || "the host shutting down, or the service's container stopped"})`));
       return failed === undefined ? { id: service.id } : { id: service.id, error: failed };
     }),
   );

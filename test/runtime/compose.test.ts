@@ -314,6 +314,18 @@ describe('compose services on real hosts (dockerd, docker-compose, a registry)',
     const logs = await cli('logs', 'shop', '-n', '20');
     assert.equal(logs.status, 0, logs.stderr);
     assert.match(logs.stdout, /app v1 starting/);
+    // A container that stops while its logs are followed ends `docker logs -f` with exit 0: said,
+    // and exit 1, not a quiet end that looks like a quiet service (whether the stop comes before
+    // or after the follower starts, it ends by itself).
+    const follow = startCli(cliArgs('logs', 'shop', '-f', '-n', '5'), env());
+    await sleep(2_000);
+    await onWeb('docker stop shop_app_1');
+    const followed = await follow.done;
+    assert.equal(followed.status, 1, followed.stdout + followed.stderr);
+    assert.match(followed.stdout + followed.stderr, /✖ shop: the .* stopped being followed on web1: its follower ended by itself/);
+    const again = await cli('start', 'shop');
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+    assert.equal(await served(), 'v1');
   });
   test('kill the CLI and cut the network at every step of a compose deploy: each ends in one consistent state', async () => {
     const versionOf = new Map(Object.entries(digests).map(([v, d]) => [`${REGISTRY}/shop@${d}`, v]));
