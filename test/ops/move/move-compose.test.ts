@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { composeFleet } from '../../harness/compose-fleet.js';
 import { dockerSkipReason, type ImageSpec } from '../../harness/docker.js';
-import { cutUntil, killWithChildren } from '../../harness/faults.js';
 import { realHostsSkipReason, type TestFleet } from '../../harness/test-fleet.js';
 import { getThrough, requestLoop } from '../edge-requests.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { eventually, json, runCli, sleep } from '../helpers.js';
+import { faultMatrix, interruptedRun } from './fault-points.js';
 import { fleetRoot } from '../real-fleet.js';
 
 const REG = 'creg';
@@ -178,46 +178,34 @@ describe('move and recover: a compose service, the same image digest', { skip, t
       { at: /deploying release/, name: 'the deploy on the target', faults: ['kill', 'cut target'] },
       { at: /now routes to/, name: 'the edge switch', faults: ['cut edge'] },
     ];
-    let survived = 0;
-    let total = 0;
-    const failures: string[] = [];
-    for (const point of points)
-      for (const fault of point.faults)
-        for (const then of ['continue', 'abort'] as const) {
-          total++;
-          const start = (await placement()).host!;
-          const to = start === SOURCE ? TARGET : SOURCE;
-          const label = `${fault} during ${point.name} (${start} → ${to}), then ${then}`;
-          let hit = false;
-          let run: { pid: number; done: Promise<CliRun> } | undefined;
-          const seen = new Promise<void>((resolve) => {
-            run = startCli(args('move', PROJECT, '--to', to, ...WINDOW), env(), (chunk) => {
-              if (!hit && point.at.test(chunk)) {
-                hit = true;
-                resolve();
-              }
-            });
-            void run.done.then(() => resolve());
-          });
-          await seen;
-          const cut = fault === 'cut target' ? to : fault === 'cut edge' ? EDGE : undefined;
-          let first: CliRun;
-          if (cut === undefined) {
-            killWithChildren(run!.pid);
-            first = await run!.done;
-          } else first = await cutUntil(fleet, cut, run!.done);
-          const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
-          await sleep(500);
-          const p = await placement();
-          const expected = then === 'abort' && first.status !== 0 ? start : to;
-          const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-          if (second.status !== 0 || problem !== undefined)
-            failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`);
-          else survived++;
-          console.log(`move-compose fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
-        }
-    console.log(`move-compose: ${survived}/${total} fault points survived`);
-    assert.deepEqual(failures, []);
+    const matrix = await faultMatrix(
+      points,
+      () => ['continue', 'abort'],
+      async ({ point, fault, then }) => {
+        const start = (await placement()).host!;
+        const to = start === SOURCE ? TARGET : SOURCE;
+        const label = `${fault} during ${point.name} (${start} → ${to}), then ${then}`;
+        const cut = fault === 'cut target' ? to : fault === 'cut edge' ? EDGE : undefined;
+        const { first, hit } = await interruptedRun(
+          fleet,
+          args('move', PROJECT, '--to', to, ...WINDOW),
+          env(),
+          point.at,
+          cut === undefined ? 'kill' : { cut },
+        );
+        const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
+        await sleep(500);
+        const p = await placement();
+        const expected = then === 'abort' && first.status !== 0 ? start : to;
+        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+        console.log(`move-compose fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
+        return second.status !== 0 || problem !== undefined
+          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
+          : undefined;
+      },
+    );
+    console.log(`move-compose: ${matrix.summary}`);
+    assert.deepEqual(matrix.failures, []);
   });
 
   test('recover: the host running it is lost; the kept release comes back on the other with the recorded digest', async () => {

@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { postgresSkipReason, psqlAsAdmin, startPostgres, type PostgresCluster } from '../../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
-import { cutUntil, killWithChildren } from '../../harness/faults.js';
 import { dataRoot } from '../../data/fixtures.js';
-import { json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { json, runCli, sleep, type CliRun } from '../helpers.js';
+import { faultMatrix, interruptedRun } from './fault-points.js';
 
 const SOURCE = 's1';
 const TARGET = 't1';
@@ -207,59 +207,47 @@ SQL`,
       // The writer passed its gate on the target: it may have written there; an abort refuses without --force.
       { at: /serving on/, name: 'the writer serving on the target', faults: ['kill'] },
     ];
-    let survived = 0;
-    let total = 0;
-    const failures: string[] = [];
-    for (const point of points)
-      for (const fault of point.faults)
-        for (const then of ['continue', 'abort'] as const) {
-          total++;
-          const start = (await placement()).host!;
-          await write(start);
-          const to = start === SOURCE ? TARGET : SOURCE;
-          const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
-          let hit = false;
-          let run: { pid: number; done: Promise<CliRun> } | undefined;
-          const seen = new Promise<void>((resolve) => {
-            run = startCli(args('move', 'shop', '--to', to, ...WINDOW), env(), (chunk) => {
-              if (!hit && point.at.test(chunk)) {
-                hit = true;
-                resolve();
-              }
-            });
-            void run.done.then(() => resolve());
-          });
-          await seen;
-          const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : undefined;
-          let first: CliRun;
-          if (cut === undefined) {
-            killWithChildren(run!.pid);
-            first = await run!.done;
-          } else first = await cutUntil(fleet, cut, run!.done);
-          let second: CliRun;
-          let note = '';
-          if (then === 'abort' && first.status !== 0) {
-            second = await cli('move', 'shop', '--to', to, '--abort', ...WINDOW);
-            if (second.status !== 0 && /--abort --force/.test(second.stdout + second.stderr)) {
-              note = ' (refused without --force: the writer had started on the target)';
-              second = await cli('move', 'shop', '--to', to, '--abort', '--force', ...WINDOW);
-            }
-          } else second = await cli('move', 'shop', '--to', to, ...WINDOW);
-          await sleep(500);
-          const p = await placement();
-          const expected = then === 'abort' && first.status !== 0 ? start : to;
-          const refusedAsItMust =
-            point.name === 'the writer serving on the target' && then === 'abort' && first.status !== 0 && note === ''
-              ? 'the abort was not refused although the writer had started on the target'
-              : undefined;
-          const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : refusedAsItMust);
-          if (second.status !== 0 || problem !== undefined)
-            failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-600)}`);
-          else survived++;
-          console.log(`move-db fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}${note}`);
-        }
-    console.log(`move-db: ${survived}/${total} fault points survived`);
-    assert.deepEqual(failures, []);
+    const matrix = await faultMatrix(
+      points,
+      () => ['continue', 'abort'],
+      async ({ point, fault, then }) => {
+        const start = (await placement()).host!;
+        await write(start);
+        const to = start === SOURCE ? TARGET : SOURCE;
+        const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
+        const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : undefined;
+        const { first, hit } = await interruptedRun(
+          fleet,
+          args('move', 'shop', '--to', to, ...WINDOW),
+          env(),
+          point.at,
+          cut === undefined ? 'kill' : { cut },
+        );
+        let second: CliRun;
+        let note = '';
+        if (then === 'abort' && first.status !== 0) {
+          second = await cli('move', 'shop', '--to', to, '--abort', ...WINDOW);
+          if (second.status !== 0 && /--abort --force/.test(second.stdout + second.stderr)) {
+            note = ' (refused without --force: the writer had started on the target)';
+            second = await cli('move', 'shop', '--to', to, '--abort', '--force', ...WINDOW);
+          }
+        } else second = await cli('move', 'shop', '--to', to, ...WINDOW);
+        await sleep(500);
+        const p = await placement();
+        const expected = then === 'abort' && first.status !== 0 ? start : to;
+        const refusedAsItMust =
+          point.name === 'the writer serving on the target' && then === 'abort' && first.status !== 0 && note === ''
+            ? 'the abort was not refused although the writer had started on the target'
+            : undefined;
+        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : refusedAsItMust);
+        console.log(`move-db fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}${note}`);
+        return second.status !== 0 || problem !== undefined
+          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-600)}`
+          : undefined;
+      },
+    );
+    console.log(`move-db: ${matrix.summary}`);
+    assert.deepEqual(matrix.failures, []);
   });
 
   test('a target without the cluster: made there as hosts prepare makes it (killed, cut, continued, aborted), then drift and status clean', async () => {
@@ -292,24 +280,15 @@ SQL`,
       await write(start);
       const to = await dropOther(start);
       const label = `${c.fault ?? 'no fault'} while creating the cluster on ${to}, then ${c.then}`;
-      let run: { pid: number; done: Promise<CliRun> } | undefined;
-      let creating = false;
-      const seen = new Promise<void>((resolve) => {
-        run = startCli(args('move', 'shop', '--to', to, ...WINDOW), env(), (chunk) => {
-          if (!creating && /no cluster answers on .* port 5433: creating it there/.test(chunk)) {
-            creating = true;
-            resolve();
-          }
-        });
-        void run.done.then(() => resolve());
-      });
-      await seen;
-      let out: CliRun;
-      if (c.fault === 'kill') {
-        killWithChildren(run!.pid);
-        out = await run!.done;
-      } else if (c.fault === 'cut target') out = await cutUntil(fleet, to, run!.done);
-      else out = await run!.done;
+      const interrupted = await interruptedRun(
+        fleet,
+        args('move', 'shop', '--to', to, ...WINDOW),
+        env(),
+        /no cluster answers on .* port 5433: creating it there/,
+        c.fault === 'kill' ? 'kill' : c.fault === 'cut target' ? { cut: to } : null,
+      );
+      const creating = interrupted.hit;
+      let out = interrupted.first;
       const aborted = c.then === 'abort' && out.status !== 0;
       if (c.fault !== null) out = await cli('move', 'shop', '--to', to, ...(aborted ? ['--abort'] : []), ...WINDOW);
       await sleep(500);

@@ -21,10 +21,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cutUntil, killWithChildren } from '../../harness/faults.js';
 import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
 import { getThrough, requestLoop } from '../edge-requests.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { eventually, json, runCli, sleep } from '../helpers.js';
+import { faultMatrix, interruptedRun } from './fault-points.js';
 import { artifactDir, fleetRoot } from '../real-fleet.js';
 
 const EDGE = 'e1';
@@ -291,47 +291,35 @@ describe('move: a swap service and a scheduled job to another host', { skip: rea
       { project: SWAP, at: /deploying release/, name: "the swap's deploy beside", faults: ['cut target'] },
       { project: SWAP, at: /now routes to/, name: "the swap's edge switch", faults: ['kill', 'cut edge'] },
     ];
-    let survived = 0;
-    let total = 0;
-    const failures: string[] = [];
-    for (const point of points)
-      for (const fault of point.faults)
-        for (const then of ['continue', 'abort'] as const) {
-          total++;
-          const placement = point.project === JOB ? jobPlacement : swapPlacement;
-          const start = (await placement()).host!;
-          const to = start === SOURCE ? TARGET : SOURCE;
-          const label = `${fault} during ${point.name} (${start} → ${to}), then ${then}`;
-          let hit = false;
-          let run: { pid: number; done: Promise<CliRun> } | undefined;
-          const seen = new Promise<void>((resolve) => {
-            run = startCli(args('move', point.project, '--to', to, ...WINDOW), env(), (chunk) => {
-              if (!hit && point.at.test(chunk)) {
-                hit = true;
-                resolve();
-              }
-            });
-            void run.done.then(() => resolve());
-          });
-          await seen;
-          const cut = fault === 'cut target' ? to : fault === 'cut edge' ? EDGE : undefined;
-          let first: CliRun;
-          if (cut === undefined) {
-            killWithChildren(run!.pid);
-            first = await run!.done;
-          } else first = await cutUntil(fleet, cut, run!.done);
-          const second = await cli('move', point.project, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
-          await sleep(500);
-          const p = await placement();
-          const expected = then === 'abort' && first.status !== 0 ? start : to;
-          const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-          if (second.status !== 0 || problem !== undefined)
-            failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`);
-          else survived++;
-          console.log(`move-kinds fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
-        }
-    console.log(`move-kinds: ${survived}/${total} fault points survived`);
-    assert.deepEqual(failures, []);
+    const matrix = await faultMatrix(
+      points,
+      () => ['continue', 'abort'],
+      async ({ point, fault, then }) => {
+        const placement = point.project === JOB ? jobPlacement : swapPlacement;
+        const start = (await placement()).host!;
+        const to = start === SOURCE ? TARGET : SOURCE;
+        const label = `${fault} during ${point.name} (${start} → ${to}), then ${then}`;
+        const cut = fault === 'cut target' ? to : fault === 'cut edge' ? EDGE : undefined;
+        const { first, hit } = await interruptedRun(
+          fleet,
+          args('move', point.project, '--to', to, ...WINDOW),
+          env(),
+          point.at,
+          cut === undefined ? 'kill' : { cut },
+        );
+        const second = await cli('move', point.project, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
+        await sleep(500);
+        const p = await placement();
+        const expected = then === 'abort' && first.status !== 0 ? start : to;
+        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+        console.log(`move-kinds fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
+        return second.status !== 0 || problem !== undefined
+          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
+          : undefined;
+      },
+    );
+    console.log(`move-kinds: ${matrix.summary}`);
+    assert.deepEqual(matrix.failures, []);
   });
 
   test('recover: the host running both is lost; both come back on the other from the releases kept here', async () => {

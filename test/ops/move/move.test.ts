@@ -17,10 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
-import { cutUntil } from '../../harness/faults.js';
 import { getThrough, requestLoop } from '../edge-requests.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { eventually, json, runCli, sleep } from '../helpers.js';
 import { artifactDir, fleetRoot } from '../real-fleet.js';
+import { faultMatrix, interruptedRun } from './fault-points.js';
 
 const EDGE = 'e1';
 const SOURCE = 's1';
@@ -209,47 +209,35 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
       { at: /now routes to/, name: 'switching the edge', faults: ['kill', 'cut edge'] },
       { at: /stopping it on/, name: 'stopping the old instance', faults: ['kill', 'cut source'] },
     ];
-    let survived = 0;
-    let total = 0;
-    const failures: string[] = [];
-    for (const point of points)
-      for (const fault of point.faults)
-        for (const then of ['continue', 'abort'] as const) {
-          total++;
-          const start = (await placement()).host!;
-          const to = start === SOURCE ? TARGET : SOURCE;
-          const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
-          let hit = false;
-          let run: { pid: number; done: Promise<CliRun> } | undefined;
-          const seen = new Promise<void>((resolve) => {
-            run = startCli(args('move', PROJECT, '--to', to, ...WINDOW), env(), (chunk) => {
-              if (!hit && point.at.test(chunk)) {
-                hit = true;
-                resolve();
-              }
-            });
-            void run.done.then(() => resolve());
-          });
-          await seen;
-          const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
-          let first: CliRun;
-          if (cut === undefined) {
-            process.kill(run!.pid, 'SIGKILL');
-            first = await run!.done;
-          } else first = await cutUntil(fleet, cut, run!.done);
-          const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
-          // A continued move, or an abort after a move that had already finished, ends where the files say.
-          await sleep(500);
-          const p = await placement();
-          const expected = then === 'abort' && first.status !== 0 ? start : to;
-          const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-          if (second.status !== 0 || problem !== undefined)
-            failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`);
-          else survived++;
-          console.log(`move fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
-        }
-    console.log(`move: ${survived}/${total} fault points survived`);
-    assert.deepEqual(failures, []);
+    const matrix = await faultMatrix(
+      points,
+      () => ['continue', 'abort'],
+      async ({ point, fault, then }) => {
+        const start = (await placement()).host!;
+        const to = start === SOURCE ? TARGET : SOURCE;
+        const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
+        const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
+        const { first, hit } = await interruptedRun(
+          fleet,
+          args('move', PROJECT, '--to', to, ...WINDOW),
+          env(),
+          point.at,
+          cut === undefined ? 'kill cli' : { cut },
+        );
+        const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
+        // A continued move, or an abort after a move that had already finished, ends where the files say.
+        await sleep(500);
+        const p = await placement();
+        const expected = then === 'abort' && first.status !== 0 ? start : to;
+        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+        console.log(`move fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
+        return second.status !== 0 || problem !== undefined
+          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
+          : undefined;
+      },
+    );
+    console.log(`move: ${matrix.summary}`);
+    assert.deepEqual(matrix.failures, []);
   });
 
   describe('a tunnel carrying the service follows it', () => {
@@ -371,50 +359,38 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
         { at: /tunnel shop-back: taking it off/, name: 'taking the tunnel off the old end', faults: ['kill', 'cut source'] },
         { at: /tunnel shop-back: opening it as/, name: 'opening the tunnel from the new end', faults: ['kill', 'cut edge', 'cut target'] },
       ];
-      let survived = 0;
-      let total = 0;
-      const failures: string[] = [];
-      for (const point of points)
-        for (const fault of point.faults)
-          for (const then of ['continue', 'abort'] as const) {
-            total++;
-            const start = (await placement()).host!;
-            const to = start === SOURCE ? TARGET : SOURCE;
-            const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
-            let hit = false;
-            let run: { pid: number; done: Promise<CliRun> } | undefined;
-            const seen = new Promise<void>((resolve) => {
-              run = startCli(args('move', PROJECT, '--to', to, ...WINDOW), env(), (chunk) => {
-                if (!hit && point.at.test(chunk)) {
-                  hit = true;
-                  resolve();
-                }
-              });
-              void run.done.then(() => resolve());
-            });
-            await seen;
-            const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
-            let first: CliRun;
-            if (cut === undefined) {
-              process.kill(run!.pid, 'SIGKILL');
-              first = await run!.done;
-            } else first = await cutUntil(fleet, cut, run!.done);
-            const aborted = then === 'abort' && first.status !== 0;
-            const second = await cli('move', PROJECT, '--to', to, ...(aborted ? ['--abort'] : []), ...WINDOW);
-            await sleep(500);
-            const p = await withTunnel();
-            const expected = aborted ? start : to;
-            const problem =
-              (hit ? undefined : 'the step was never reached') ??
-              p.problem ??
-              (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-            if (second.status !== 0 || problem !== undefined)
-              failures.push(`${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`);
-            else survived++;
-            console.log(`move tunnel fault: ${label}: ${problem ?? `consistent on ${p.host}`}`);
-          }
-      console.log(`move tunnels: ${survived}/${total} fault points survived`);
-      assert.deepEqual(failures, []);
+      const matrix = await faultMatrix(
+        points,
+        () => ['continue', 'abort'],
+        async ({ point, fault, then }) => {
+          const start = (await placement()).host!;
+          const to = start === SOURCE ? TARGET : SOURCE;
+          const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
+          const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
+          const { first, hit } = await interruptedRun(
+            fleet,
+            args('move', PROJECT, '--to', to, ...WINDOW),
+            env(),
+            point.at,
+            cut === undefined ? 'kill cli' : { cut },
+          );
+          const aborted = then === 'abort' && first.status !== 0;
+          const second = await cli('move', PROJECT, '--to', to, ...(aborted ? ['--abort'] : []), ...WINDOW);
+          await sleep(500);
+          const p = await withTunnel();
+          const expected = aborted ? start : to;
+          const problem =
+            (hit ? undefined : 'the step was never reached') ??
+            p.problem ??
+            (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+          console.log(`move tunnel fault: ${label}: ${problem ?? `consistent on ${p.host}`}`);
+          return second.status !== 0 || problem !== undefined
+            ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
+            : undefined;
+        },
+      );
+      console.log(`move tunnels: ${matrix.summary}`);
+      assert.deepEqual(matrix.failures, []);
     });
   });
 });

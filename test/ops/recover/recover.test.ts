@@ -16,12 +16,12 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cutUntil, killWithChildren } from '../../harness/faults.js';
 import { postgresSkipReason, psqlAsAdmin, startPostgres, type PostgresCluster } from '../../harness/postgres.js';
 import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
 import { DB_APP } from '../../data/fixtures.js';
 import { getThrough } from '../edge-requests.js';
-import { eventually, json, runCli, sleep, startCli, type CliRun } from '../helpers.js';
+import { eventually, json, runCli, sleep, type CliRun } from '../helpers.js';
+import { faultMatrix, interruptedRun } from '../move/fault-points.js';
 import { appSource } from '../real-fleet.js';
 import type { RecoverDocument } from '../../../src/app/recover.js';
 
@@ -337,61 +337,48 @@ CREATE TABLE notes (id int CHECK (public.escalate(id))); INSERT INTO notes SELEC
       { at: /tunnel web-back: ending on e1 the session/, name: "ending the lost host's tunnel session on the edge", faults: ['kill', 'cut edge'] },
       { at: /: recovered on t1/, name: 'editing the files', faults: ['kill'] },
     ];
-    let survived = 0;
-    let total = 0;
-    const failures: string[] = [];
     const rtos: number[] = [];
-    for (const point of points)
-      for (const fault of point.faults)
-        for (const then of point.abort === true ? (['continue', 'abort'] as const) : (['continue'] as const)) {
-          total++;
-          await reset();
-          const label = `${fault} while ${point.name}, then ${then}`;
-          let hit = false;
-          let run: { pid: number; done: Promise<CliRun> } | undefined;
-          const seen = new Promise<void>((resolve) => {
-            run = startCli(args('recover', SOURCE, '--to', TARGET, ...WINDOW), env(), (chunk) => {
-              if (!hit && point.at.test(chunk)) {
-                hit = true;
-                resolve();
-              }
-            });
-            void run.done.then(() => resolve());
-          });
-          await seen;
-          const cut = fault === 'cut target' ? TARGET : fault === 'cut backup host' ? BACKUP : fault === 'cut edge' ? EDGE : undefined;
-          if (cut === undefined) killWithChildren(run!.pid);
-          await (cut === undefined ? run!.done : cutUntil(fleet, cut, run!.done));
-          const problems: string[] = [];
-          if (then === 'abort') {
-            const abort = await cli('recover', SOURCE, '--to', TARGET, '--abort', ...WINDOW);
-            if (abort.status !== 0) problems.push(`--abort exit ${abort.status}: ${abort.stdout.slice(-600)}`);
-            for (const unit of ['shop.service', 'web.service'])
-              if ((await inHost(TARGET, `systemctl is-active ${unit} || true`)) === 'active')
-                problems.push(`after --abort ${unit} still runs on ${TARGET}`);
-            for (const p of ['shop', 'web']) if (manifestHost(p) !== SOURCE) problems.push(`after --abort ${p}'s manifest names ${manifestHost(p)}`);
-            if (clusterHost() !== SOURCE) problems.push(`after --abort the inventory puts apps on ${clusterHost()}`);
-          }
-          // Run again until it says it is done (a run cut at a step fails that step; the next continues from the journal).
-          let last: CliRun | undefined;
-          for (let attempt = 0; attempt < 2 && last?.status !== 0; attempt++)
-            last = await cli('recover', SOURCE, '--to', TARGET, '--json', ...WINDOW);
-          if (last!.status !== 0) problems.push(`recover again: exit ${last!.status}: ${last!.stdout.slice(-800)}${last!.stderr.slice(-400)}`);
-          else {
-            const rto = json<RecoverDocument>(last!).report?.rto.achieved_s;
-            if (typeof rto === 'number') rtos.push(rto);
-          }
-          await sleep(300);
-          problems.push(...(await consistent()));
-          if (problems.length > 0) failures.push(`${label}: ${problems.join('; ')}`);
-          else survived++;
-          console.log(
-            `recover fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problems.length > 0 ? problems.join('; ') : 'one consistent placement on t1'}`,
-          );
+    const matrix = await faultMatrix(
+      points,
+      (point) => (point.abort === true ? ['continue', 'abort'] : ['continue']),
+      async ({ point, fault, then }) => {
+        await reset();
+        const label = `${fault} while ${point.name}, then ${then}`;
+        const cut = fault === 'cut target' ? TARGET : fault === 'cut backup host' ? BACKUP : fault === 'cut edge' ? EDGE : undefined;
+        const { hit } = await interruptedRun(
+          fleet,
+          args('recover', SOURCE, '--to', TARGET, ...WINDOW),
+          env(),
+          point.at,
+          cut === undefined ? 'kill' : { cut },
+        );
+        const problems: string[] = [];
+        if (then === 'abort') {
+          const abort = await cli('recover', SOURCE, '--to', TARGET, '--abort', ...WINDOW);
+          if (abort.status !== 0) problems.push(`--abort exit ${abort.status}: ${abort.stdout.slice(-600)}`);
+          for (const unit of ['shop.service', 'web.service'])
+            if ((await inHost(TARGET, `systemctl is-active ${unit} || true`)) === 'active')
+              problems.push(`after --abort ${unit} still runs on ${TARGET}`);
+          for (const p of ['shop', 'web']) if (manifestHost(p) !== SOURCE) problems.push(`after --abort ${p}'s manifest names ${manifestHost(p)}`);
+          if (clusterHost() !== SOURCE) problems.push(`after --abort the inventory puts apps on ${clusterHost()}`);
         }
-    console.log(
-      `recover: ${survived}/${total} fault points survived; achieved RTOs (from the first start, faults included): ${rtos.map((r) => `${r}s`).join(', ')}`,
+        // Run again until it says it is done (a run cut at a step fails that step; the next continues from the journal).
+        let last: CliRun | undefined;
+        for (let attempt = 0; attempt < 2 && last?.status !== 0; attempt++) last = await cli('recover', SOURCE, '--to', TARGET, '--json', ...WINDOW);
+        if (last!.status !== 0) problems.push(`recover again: exit ${last!.status}: ${last!.stdout.slice(-800)}${last!.stderr.slice(-400)}`);
+        else {
+          const rto = json<RecoverDocument>(last!).report?.rto.achieved_s;
+          if (typeof rto === 'number') rtos.push(rto);
+        }
+        await sleep(300);
+        problems.push(...(await consistent()));
+        console.log(
+          `recover fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problems.length > 0 ? problems.join('; ') : 'one consistent placement on t1'}`,
+        );
+        return problems.length > 0 ? `${label}: ${problems.join('; ')}` : undefined;
+      },
     );
-    assert.deepEqual(failures, []);
+    console.log(`recover: ${matrix.summary}; achieved RTOs (from the first start, faults included): ${rtos.map((r) => `${r}s`).join(', ')}`);
+    assert.deepEqual(matrix.failures, []);
   });
 });
