@@ -243,7 +243,8 @@ export async function rewireTunnel(ctx: MoveContext, t: JournalTunnel, lost?: st
     }
     const declared = ctx.fleet.tunnels.find((x) => x.name === t.name);
     const stale = declared === undefined ? undefined : staleSessionEnd({ ...declared, from: t.from, to: t.to }, lost);
-    if (stale !== undefined && !t.done.includes('stale')) {
+    // Not once it is up (a journal from before this step): the session on the port is then the new end's.
+    if (stale !== undefined && !t.done.includes('stale') && !t.done.includes('up')) {
       ctx.report(`tunnel ${t.name}: ending on ${stale.far} the session ${lost} may still hold (port ${stale.ports.join(', ')})`);
       await endStaleSession(ctx, t.name, stale);
       await step(ctx, t, 'stale');
