@@ -49,7 +49,12 @@ export async function runThroughDaemon(argv: readonly string[], entry: string): 
   if (process.env['MANAGE_APPS_DAEMON'] === '0') return undefined;
   const directory = daemonDirectory();
   const socket = socketPath(directory);
-  if (statSync(socket, { throwIfNoEntry: false }) === undefined) return undefined;
+  try {
+    if (statSync(socket, { throwIfNoEntry: false }) === undefined) return undefined;
+  } catch {
+    // A state directory this user cannot read (another account's HOME, as under setpriv or sudo -u): no process of its own there.
+    return undefined;
+  }
   const unsafe = unsafeDirectory(directory);
   if (unsafe !== undefined) {
     say(`not using the background process: ${unsafe}`);
