@@ -352,6 +352,48 @@ describe('when the background process cannot serve', () => {
     assert.match(linked.stderr, /not using the background process: .*is a symbolic link/);
   });
 
+  test('a full disk: the process does not start (said plainly, exit 2) and commands run here; one running keeps serving', async (t) => {
+    // A small tmpfs of the test's own, filled up: no block and no inode left.
+    const full = join(work, 'full');
+    mkdirSync(full, { mode: 0o700 });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,nr_inodes=32,mode=0700', 'tmpfs', full], { encoding: 'utf8' });
+    if (mounted.status !== 0) {
+      t.skip(`cannot mount a tmpfs here: ${mounted.stderr.trim()}`);
+      return;
+    }
+    const cli = cliOf(full);
+    try {
+      const root = join(repo, 'examples', 'fleet');
+      const own = await cli.run(['validate', '--root', root, '--json'], inProcess);
+      // A process started while there was room, then the disk filled.
+      const { pid } = await startDaemon(cli);
+      const fill = () =>
+        spawnSync('sh', [
+          '-c',
+          `cat /dev/zero > ${join(full, 'filler')} 2>/dev/null; i=0; while : > ${join(full, 'inode')}-$i 2>/dev/null; do i=$((i + 1)); done; true`,
+        ]);
+      fill();
+      const served = await sameBothWays(cli, ['validate', '--root', root, '--json']);
+      assert.equal(served.stdout, own.stdout);
+      assert.ok(alive(pid!));
+      const stopped = await cli.run(['daemon', 'stop', '--json']);
+      assert.equal(json<{ stopped: boolean }>(stopped).stopped, true);
+      // Starting on the full disk: the socket cannot be made.
+      rmSync(join(full, 'manage-apps'), { recursive: true, force: true });
+      fill();
+      const refused = await cli.run(['daemon', 'start', '--json']);
+      assert.equal(refused.status, 2, refused.stdout);
+      assert.match(refused.stderr, /^manage-apps: .*(ENOSPC|no space)/im);
+      assert.doesNotMatch(refused.stderr, /\n\s+at /);
+      const here = await cli.run(['validate', '--root', root, '--json']);
+      assert.equal(here.stdout, own.stdout);
+      assert.equal(here.stderr, '');
+    } finally {
+      await cli.run(['daemon', 'stop']);
+      spawnSync('umount', [full]);
+    }
+  });
+
   test('an idle process ends by itself and removes its socket', async () => {
     const cli = cliOf(runtimeDir('idle'));
     const { pid, socket } = await startDaemon(cli, ['--idle', '2s']);
