@@ -131,6 +131,19 @@ describe('with no background process', () => {
     assert.equal(stop.status, 0);
     assert.deepEqual(json(stop), { stopped: false, socket: json<Status>(state).socket });
   });
+
+  test('a socket path that cannot be looked at (a file where its directory goes): the command runs here, silently', async () => {
+    // Before: the client's stat threw ENOTDIR (EACCES for a user who may not enter HOME) and the command crashed.
+    const file = join(work, 'not-a-directory');
+    writeFileSync(file, '');
+    const cli = cliOf(file);
+    const root = join(repo, 'examples', 'fleet');
+    const own = await cli.run(['validate', '--root', root, '--json'], inProcess);
+    const run = await cli.run(['validate', '--root', root, '--json']);
+    assert.equal(run.stderr, '');
+    assert.equal(run.status, own.status);
+    assert.equal(run.stdout, own.stdout);
+  });
 });
 
 describe('a running background process', () => {
