@@ -96,7 +96,7 @@ const cacheDir = join(outDir, 'cache');
 // health gates, revert windows), not on the CPU. Every file brings up its own test hosts with
 // their own namespaces, addresses and storage, so files never share state.
 // MANAGE_APPS_TEST_CONCURRENCY=1 runs them one at a time (to bisect a suspected interaction).
-const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 3);
+const concurrency = Number(process.env.MANAGE_APPS_TEST_CONCURRENCY ?? 4);
 const run = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
