@@ -248,10 +248,12 @@ describe('move: a swap service and a scheduled job to another host', { skip: rea
   });
 
   test('the job moves: a run in progress is waited for, then its timer fires on the target only', async () => {
-    // A run of 6 s started by hand: the move comes during it. A run the timer started before
-    // the 6 was written reads the short sleep and may end before the move looks (seen once in a
-    // fresh-clone CI: the move found nothing to wait for); it is let end first.
-    await inHost(SOURCE, 'echo 6 > /etc/jobctl/sleep');
+    // A run of 15 s started by hand: the move comes during it. A run the timer started before
+    // the 15 was written reads the short sleep and may end before the move looks (seen once in a
+    // fresh-clone CI: the move found nothing to wait for); it is let end first. 15 s, not 6: in a
+    // fresh-clone CI with four lanes, the polls that see the run going and the CLI's own start
+    // took most of 6 s, and the move found the run already ended.
+    await inHost(SOURCE, 'echo 15 > /etc/jobctl/sleep');
     await eventually(
       'no run started before the 6 s sleep is going',
       20_000,
