@@ -5,7 +5,7 @@
 // one consistent placement. Each file keeps its checks; only the running and the counting are here.
 import { cutUntil, killWithChildren } from '../../harness/faults.js';
 import type { TestFleet } from '../../harness/test-fleet.js';
-import { startCli, type CliRun } from '../helpers.js';
+import { sleep, startCli, type CliRun } from '../helpers.js';
 
 /**
  * How a run is interrupted: `kill` SIGKILLs the CLI and every ssh it started (a crash mid-step),
@@ -71,4 +71,46 @@ export async function faultMatrix<P extends { faults: readonly F[] }, F>(
         else failures.push(failure);
       }
   return { survived, total, failures, summary: `${survived}/${total} fault points survived` };
+}
+
+/**
+ * One case of a move's fault matrix: `move <project> --to <to>` interrupted at `at`, then run
+ * again (with --abort when `then` is abort and the first run failed), then where `placement`
+ * says the project runs. A continued move, or an abort after a move that had already finished,
+ * ends on the target; an abort of an unfinished one on the source. Prints `<tag>: <label>: …`
+ * and returns the failure in words, or undefined. `mustReach`: a step the run never printed is
+ * itself the failure (else it is only said).
+ */
+export async function moveCase(c: {
+  fleet: TestFleet;
+  args: (...a: string[]) => string[];
+  cli: (...a: string[]) => Promise<CliRun>;
+  env: NodeJS.ProcessEnv;
+  project: string;
+  from: string;
+  to: string;
+  window: readonly string[];
+  at: RegExp;
+  interrupt: Interrupt;
+  then: 'continue' | 'abort';
+  placement: () => Promise<{ host?: string | undefined; problem?: string | undefined }>;
+  tag: string;
+  label: string;
+  mustReach?: boolean;
+}): Promise<string | undefined> {
+  const { first, hit } = await interruptedRun(c.fleet, c.args('move', c.project, '--to', c.to, ...c.window), c.env, c.at, c.interrupt);
+  const aborted = c.then === 'abort' && first.status !== 0;
+  const second = await c.cli('move', c.project, '--to', c.to, ...(aborted ? ['--abort'] : []), ...c.window);
+  await sleep(500);
+  const p = await c.placement();
+  const expected = aborted ? c.from : c.to;
+  const problem =
+    (c.mustReach === true && !hit ? 'the step was never reached' : undefined) ??
+    p.problem ??
+    (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
+  const unreached = c.mustReach !== true && !hit ? '(the step passed before the fault) ' : '';
+  console.log(`${c.tag}: ${c.label}: ${unreached}${problem ?? `consistent on ${p.host}`}`);
+  return second.status !== 0 || problem !== undefined
+    ? `${c.label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
+    : undefined;
 }

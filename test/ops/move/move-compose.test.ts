@@ -21,7 +21,7 @@ import { dockerSkipReason, type ImageSpec } from '../../harness/docker.js';
 import { realHostsSkipReason, type TestFleet } from '../../harness/test-fleet.js';
 import { getThrough, requestLoop } from '../edge-requests.js';
 import { eventually, json, runCli, sleep } from '../helpers.js';
-import { faultMatrix, interruptedRun } from './fault-points.js';
+import { faultMatrix, moveCase } from './fault-points.js';
 import { fleetRoot } from '../real-fleet.js';
 
 const REG = 'creg';
@@ -186,22 +186,22 @@ describe('move and recover: a compose service, the same image digest', { skip, t
         const to = start === SOURCE ? TARGET : SOURCE;
         const label = `${fault} during ${point.name} (${start} → ${to}), then ${then}`;
         const cut = fault === 'cut target' ? to : fault === 'cut edge' ? EDGE : undefined;
-        const { first, hit } = await interruptedRun(
+        return moveCase({
           fleet,
-          args('move', PROJECT, '--to', to, ...WINDOW),
-          env(),
-          point.at,
-          cut === undefined ? 'kill' : { cut },
-        );
-        const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
-        await sleep(500);
-        const p = await placement();
-        const expected = then === 'abort' && first.status !== 0 ? start : to;
-        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-        console.log(`move-compose fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
-        return second.status !== 0 || problem !== undefined
-          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
-          : undefined;
+          args,
+          cli,
+          env: env(),
+          project: PROJECT,
+          from: start,
+          to,
+          window: WINDOW,
+          at: point.at,
+          interrupt: cut === undefined ? 'kill' : { cut },
+          then,
+          placement,
+          tag: 'move-compose fault',
+          label,
+        });
       },
     );
     console.log(`move-compose: ${matrix.summary}`);

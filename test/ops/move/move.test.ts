@@ -20,7 +20,7 @@ import { realHostsSkipReason, TestFleet } from '../../harness/test-fleet.js';
 import { getThrough, requestLoop } from '../edge-requests.js';
 import { eventually, json, runCli, sleep } from '../helpers.js';
 import { artifactDir, fleetRoot } from '../real-fleet.js';
-import { faultMatrix, interruptedRun } from './fault-points.js';
+import { faultMatrix, moveCase } from './fault-points.js';
 
 const EDGE = 'e1';
 const SOURCE = 's1';
@@ -217,23 +217,22 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
         const to = start === SOURCE ? TARGET : SOURCE;
         const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
         const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
-        const { first, hit } = await interruptedRun(
+        return moveCase({
           fleet,
-          args('move', PROJECT, '--to', to, ...WINDOW),
-          env(),
-          point.at,
-          cut === undefined ? 'kill cli' : { cut },
-        );
-        const second = await cli('move', PROJECT, '--to', to, ...(then === 'abort' && first.status !== 0 ? ['--abort'] : []), ...WINDOW);
-        // A continued move, or an abort after a move that had already finished, ends where the files say.
-        await sleep(500);
-        const p = await placement();
-        const expected = then === 'abort' && first.status !== 0 ? start : to;
-        const problem = p.problem ?? (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-        console.log(`move fault: ${label}: ${hit ? '' : '(the step passed before the fault) '}${problem ?? `consistent on ${p.host}`}`);
-        return second.status !== 0 || problem !== undefined
-          ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
-          : undefined;
+          args,
+          cli,
+          env: env(),
+          project: PROJECT,
+          from: start,
+          to,
+          window: WINDOW,
+          at: point.at,
+          interrupt: cut === undefined ? 'kill cli' : { cut },
+          then,
+          placement,
+          tag: 'move fault',
+          label,
+        });
       },
     );
     console.log(`move: ${matrix.summary}`);
@@ -367,26 +366,23 @@ describe('move: a stateless service to another host behind a real Caddy edge', {
           const to = start === SOURCE ? TARGET : SOURCE;
           const label = `${fault} while ${point.name} (${start} → ${to}), then ${then}`;
           const cut = fault === 'cut target' ? to : fault === 'cut source' ? start : fault === 'cut edge' ? EDGE : undefined;
-          const { first, hit } = await interruptedRun(
+          return moveCase({
             fleet,
-            args('move', PROJECT, '--to', to, ...WINDOW),
-            env(),
-            point.at,
-            cut === undefined ? 'kill cli' : { cut },
-          );
-          const aborted = then === 'abort' && first.status !== 0;
-          const second = await cli('move', PROJECT, '--to', to, ...(aborted ? ['--abort'] : []), ...WINDOW);
-          await sleep(500);
-          const p = await withTunnel();
-          const expected = aborted ? start : to;
-          const problem =
-            (hit ? undefined : 'the step was never reached') ??
-            p.problem ??
-            (p.host !== expected ? `it ends on ${p.host}, expected ${expected}` : undefined);
-          console.log(`move tunnel fault: ${label}: ${problem ?? `consistent on ${p.host}`}`);
-          return second.status !== 0 || problem !== undefined
-            ? `${label}: exit ${second.status}: ${problem ?? ''}\n${second.stdout.slice(-800)}${second.stderr.slice(-400)}`
-            : undefined;
+            args,
+            cli,
+            env: env(),
+            project: PROJECT,
+            from: start,
+            to,
+            window: WINDOW,
+            at: point.at,
+            interrupt: cut === undefined ? 'kill cli' : { cut },
+            then,
+            placement: withTunnel,
+            tag: 'move tunnel fault',
+            label,
+            mustReach: true,
+          });
         },
       );
       console.log(`move tunnels: ${matrix.summary}`);
