@@ -14,7 +14,6 @@ import { fingerprint, parseWritten } from '../runtime/fingerprint.js';
 import { parseReleaseStates, type ReleaseState } from '../runtime/release.js';
 import { records, sections } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
-import { parseShow } from '../runtime/systemd-units.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
 import { ENV_FILE_NAME } from '../secrets/layout.js';
 import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
@@ -29,8 +28,8 @@ export interface HostRead {
   files: Map<string, FileRead>;
   /** What manage-apps last wrote, by path (runtime/fingerprint.ts). */
   written: Map<string, string>;
-  /** systemctl show, by unit. */
-  units: Map<string, Map<string, string>>;
+  /** Each checked unit's enabled state as its links say (enabled, enabled-runtime, masked, disabled). */
+  enabled: Map<string, string>;
   marked: string[];
   releases: Map<string, ReleaseState>;
   containers: ReturnType<typeof parseContainers>;
@@ -153,16 +152,13 @@ export function parseHostRead(output: string): HostRead {
     if (r[0] === 'wgpeer' && r[1])
       wgPeers.push({ publicKey: r[1], allowedIps: normalIps(r[2] ?? ''), keepalive: r[3] === undefined || r[3] === '' ? 'off' : r[3] });
   }
-  const units = new Map<string, Map<string, string>>();
-  for (const block of parseShow(texts.get('units') ?? '')) {
-    const id = block.get('Id');
-    if (id) units.set(id, block);
-  }
+  const enabled = new Map<string, string>();
+  for (const r of recs) if (r[0] === 'enabled' && r[1]) enabled.set(r[1], r[2] ?? '');
   return {
     hostname: recs.find((r) => r[0] === 'host')?.[1] ?? null,
     files,
     written: parseWritten(recs),
-    units,
+    enabled,
     marked: (texts.get('marked') ?? '').split('\n').filter((l) => l.startsWith('/')),
     releases: parseReleaseStates(output),
     containers: parseContainers(texts.get('containers')),
@@ -375,7 +371,7 @@ function compareUnits(out: Findings, d: DeclaredHost, read: HostRead): void {
       what: 'unit',
     });
     if (live?.state === 'present' && u.enabled !== null) {
-      const state = read.units.get(u.enabled)?.get('UnitFileState') ?? '';
+      const state = read.enabled.get(u.enabled) ?? '';
       if (state !== 'enabled')
         out.add({
           kind: 'unit-enabled',

@@ -12,10 +12,10 @@ import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
 import { authorizedKeysPath, keyPath, knownHostsPath, sshConfigPath } from '../render/tunnels.js';
 import { containerPart } from '../runtime/compose.js';
 import { READ_WRITTEN } from '../runtime/fingerprint.js';
-import { inspectScript as releaseInspectScript } from '../runtime/release.js';
+import { inspectBody as releaseInspectBody } from '../runtime/release.js';
 import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
-import { quote, sh } from '../transport/quote.js';
+import { quote } from '../transport/quote.js';
 import { SSHD_DROPIN } from '../tunnels/resolve.js';
 import { ENV_FILE_NAME, PLAIN_CREDENTIALS_DIR } from '../secrets/layout.js';
 import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type DeclaredHost } from './declared.js';
@@ -23,8 +23,22 @@ import { CADDYFILE, secretsDir, secretsFingerprintsPath, UNIT_DIR, type Declared
 /** Where someone adds to a unit without editing it: `systemctl edit` (/etc), runtime and `set-property` drop-ins. */
 export const DROP_IN_DIRS = [UNIT_DIR, '/run/systemd/system', '/etc/systemd/system.control', '/run/systemd/system.control'];
 
-/** The properties drift reads of each unit. */
-const UNIT_PROPERTIES = 'Id,LoadState,UnitFileState,FragmentPath';
+/**
+ * ma_enabled UNIT: "@@enabled<TAB>UNIT<TAB>STATE", read from the links `systemctl enable` makes
+ * (no systemctl: its start alone costs more than the rest of the script on a busy host) —
+ * masked (the unit's file replaced by a link to /dev/null), enabled (a .wants/ or .requires/ link
+ * under /etc), enabled-runtime (only under /run), else disabled. A mask under /run does not
+ * count: /etc comes first in systemd's search path, and manage-apps' units are there. The units drift checks are manage-apps'
+ * own, whose [Install] section has only WantedBy=, so these links are what enabling them means.
+ */
+const ENABLED_FUNCTION = String.raw`ma_enabled() {
+  ma_s=disabled
+  for ma_w in /run/systemd/system/*.wants/"$1" /run/systemd/system/*.requires/"$1"; do [ -L "$ma_w" ] && ma_s=enabled-runtime; done
+  for ma_w in /etc/systemd/system/*.wants/"$1" /etc/systemd/system/*.requires/"$1"; do [ -L "$ma_w" ] && ma_s=enabled; done
+  [ -L /etc/systemd/system/"$1" ] && [ -c /etc/systemd/system/"$1" ] && ma_s=masked
+  printf '@@enabled	%s	%s
+' "$1" "$ma_s"
+}`;
 
 /** What marks a unit as installed by manage-apps (the renderers' header lines). */
 export const UNIT_MARKERS = ['rendered by manage-apps', 'Rendered by manage-apps'];
@@ -37,10 +51,15 @@ export interface ScriptInput {
   composed: RuntimeService[];
 }
 
-const FILE_FUNCTION = String.raw`# ma_file PATH: "@@file<TAB>PATH<TAB>=BASE64" (absent: "-", unreadable: "?").
-ma_file() {
+/**
+ * ma_file PATH: "@@file<TAB>PATH<TAB>=BASE64" (absent: "-", unreadable: "?"). base64 writes
+ * straight into the record (no command substitution: one fork less per file); when it fails, a
+ * second record for the path says "?" and the parser keeps the last one.
+ */
+const FILE_FUNCTION = String.raw`ma_file() {
   if [ -f "$1" ]; then
-    if ma_c=$($SUDO base64 -w0 -- "$1" 2>/dev/null); then printf '@@file\t%s\t=%s\n' "$1" "$ma_c"; else printf '@@file\t%s\t?\n' "$1"; fi
+    printf '@@file\t%s\t=' "$1"
+    if $SUDO base64 -w0 -- "$1" 2>/dev/null; then printf '\n'; else printf '\n@@file\t%s\t?\n' "$1"; fi
   elif [ -e "$1" ] || [ -L "$1" ]; then printf '@@file\t%s\t?\n' "$1"
   else printf '@@file\t%s\t-\n' "$1"; fi
 }`;
@@ -75,16 +94,13 @@ const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 export function driftScript(input: ScriptInput): string {
   const d = input.declared;
   const parts: string[] = [PRELUDE, HOST_LINE, FILE_FUNCTION, ENV_KEYS_FUNCTION, READ_WRITTEN];
-  // Units: what systemd says, the files, and every drop-in someone may have added.
+  // Units: whether they are enabled, the files, and every drop-in someone may have added.
   const files = d.units.map((u) => u.file);
   if (files.length > 0) {
-    // Only the units whose enabled state is compared: a template's name (a swap's, the backups')
-    // makes `systemctl show` refuse the whole list.
+    // Only the units whose enabled state is compared: a template (a swap's, the backups') is never enabled itself.
     const names = d.units.flatMap((u) => (u.enabled === null ? [] : [u.enabled]));
     parts.push(
-      `printf '@@begin\\tunits\\n'`,
-      names.length > 0 ? `${sh`systemctl show -p ${UNIT_PROPERTIES} -- ${names}`.text} 2>/dev/null` : ':',
-      `printf '@@end\\n'`,
+      ...(names.length > 0 ? [ENABLED_FUNCTION, ...names.map((n) => `ma_enabled ${quote(n)}`)] : []),
       ...files.map((f) => `ma_file ${quote(`${UNIT_DIR}/${f}`)}`),
       `for ma_d in ${files.flatMap((f) => DROP_IN_DIRS.map((dir) => quote(`${dir}/${f}.d`))).join(' ')}; do for ma_f in "$ma_d"/*.conf; do [ -f "$ma_f" ] && ma_file "$ma_f"; done; done`,
     );
@@ -95,10 +111,9 @@ export function driftScript(input: ScriptInput): string {
     `grep -l -s ${UNIT_MARKERS.map((m) => `-e ${quote(m)}`).join(' ')} ${UNIT_DIR}/*.service ${UNIT_DIR}/*.timer 2>/dev/null`,
     `printf '@@end\\n'`,
   );
-  // Releases: the same read-only inspect script `releases` runs, in a subshell of its own.
+  // Releases: the same read-only inspect script `releases` runs (its prelude already ran), in a subshell.
   if (input.released.length > 0) {
-    const script = releaseInspectScript(input.released.map((s) => ({ tag: s.id, directory: s.directory!, key: s.key })));
-    parts.push(`sh -c ${quote(script)}`);
+    parts.push(`(\n${releaseInspectBody(input.released.map((s) => ({ tag: s.id, directory: s.directory!, key: s.key })))})`);
   }
   // Compose: the containers (status's own part), the pinned digest and the compose file of the live release.
   if (input.composed.length > 0) {

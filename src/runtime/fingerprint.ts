@@ -29,12 +29,16 @@ export const WRITTEN_FUNCTION = String.raw`ma_written() {
   { (umask 022 && \${SUDO:-} mkdir -p -m 755 ${WRITTEN_DIR}) && printf '%s\n' "$ma_ws" | \${SUDO:-} tee "$ma_wf.tmp" >/dev/null && \${SUDO:-} mv -f "$ma_wf.tmp" "$ma_wf"; } 2>/dev/null || true
 }`.replace(/\\\$/g, '$');
 
-/** Read-only: every record, as "@@written<TAB>name<TAB>sha". */
-export const READ_WRITTEN = `for ma_f in ${WRITTEN_DIR}/*; do [ -f "$ma_f" ] && printf '@@written\\t%s\\t%s\\n' "\${ma_f##*/}" "$(head -c 64 "$ma_f")"; done 2>/dev/null`;
+/**
+ * Read-only: every record, as "@@written<TAB>name<TAB>sha". The first line by the shell's own
+ * `read` (not a `head` per file: every fork costs on a busy host); the directory is root's, and
+ * the parser keeps at most 64 characters.
+ */
+export const READ_WRITTEN = `for ma_f in ${WRITTEN_DIR}/*; do [ -f "$ma_f" ] || continue; ma_wr=''; IFS= read -r ma_wr < "$ma_f" || :; printf '@@written\\t%s\\t%s\\n' "\${ma_f##*/}" "$ma_wr"; done 2>/dev/null`;
 
 /** The records of READ_WRITTEN's output: path → sha. */
 export function parseWritten(records: readonly string[][]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const r of records) if (r[0] === 'written' && r[1] && r[2]) out.set(r[1].replace(/%/g, '/'), r[2]);
+  for (const r of records) if (r[0] === 'written' && r[1] && r[2]) out.set(r[1].replace(/%/g, '/'), r[2].slice(0, 64));
   return out;
 }

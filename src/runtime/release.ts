@@ -114,9 +114,10 @@ ${RESOLVE_LEFTOVER}
 printf '@@uid\\t%s\\n' "$(id -u)"`;
 }
 
-/** Lists the releases with their records, `current` and the switch, tagged. */
-const STATE_FUNCTION = `ma_state() {
-  printf '@@current\\t%s\\t%s\\n' "$1" "$(ma_current)"
+/** ma_state TAG: the @@current and @@rel records of the service in $d; `current` sets $ma_cv to its live release. */
+const stateFunction = (current: string) => `ma_state() {
+  ${current}
+  printf '@@current\\t%s\\t%s\\n' "$1" "$ma_cv"
   for ma_p in "$d"/releases/*; do
     [ -d "$ma_p" ] || continue
     ma_id=\${ma_p##*/}; ma_a=''; ma_b=''; ma_o=''
@@ -191,7 +192,7 @@ export function scriptThenData(script: string): { command: Shell; header: Buffer
 export function lockScript(directory: string, key: string, lock: LockRequest): string {
   return `${PRELUDE}
 ${layout(directory, key)}
-${STATE_FUNCTION}
+${stateFunction('ma_cv=$(ma_current)')}
 ${lockFragment(lock)}
 ma_state ''
 ${revertStateCall('', directory, key)}
@@ -432,12 +433,27 @@ export function rollbackTarget(state: ReleaseState): string | undefined {
   return legacy[legacy.length - 1]?.id;
 }
 
+/**
+ * The read-only body of inspectScript, without the prelude (a caller that has run it already
+ * runs this in a subshell of its own). Every service's `current` comes from one `ls -ld` (not a
+ * readlink and a command substitution per service: each fork costs on a busy host); the link's
+ * target is what follows " DIR/current -> " on its line.
+ */
+export function inspectBody(services: readonly { tag: string; directory: string; key: string }[]): string {
+  const links = services.map((s) => quote(`${s.directory}/current`)).join(' ');
+  return `${stateFunction('ma_link_current')}
+h=''
+ma_nl='
+'
+ma_ls=$(QUOTING_STYLE=literal ls -ld -- ${links} 2>/dev/null) || :
+ma_ls="$ma_nl$ma_ls$ma_nl"
+ma_link_current() { ma_cv=''; case $ma_ls in *" $d/current -> "*) ma_cv=\${ma_ls#*" $d/current -> "}; ma_cv=\${ma_cv%%"$ma_nl"*}; ma_cv=\${ma_cv#releases/} ;; esac; }
+${services.map((s) => `d=${quote(s.directory)}; h="$d/.history"\nma_state ${quote(s.tag)}\n${revertStateCall(s.tag, s.directory, s.key)}`).join('\n')}
+`;
+}
+
 /** Read-only, for `releases` and rollback --dry-run: each service's releases, history and switch. */
 export function inspectScript(services: readonly { tag: string; directory: string; key: string }[]): string {
   return `${PRELUDE}
-${STATE_FUNCTION}
-h=''
-ma_current() { ma_c=$(readlink "$d/current" 2>/dev/null) || ma_c=''; printf '%s' "\${ma_c#releases/}"; }
-${services.map((s) => `d=${quote(s.directory)}; h="$d/.history"\nma_state ${quote(s.tag)}\n${revertStateCall(s.tag, s.directory, s.key)}`).join('\n')}
-`;
+${inspectBody(services)}`;
 }

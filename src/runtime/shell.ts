@@ -129,9 +129,17 @@ export const PORT_CHECK = String.raw`ma_listening() {
 }
 `;
 
-/** The prelude plus $SUDO ("sudo -n" for a non-root ssh user): for scripts that change things. */
-export const PRELUDE = `${BASE_PRELUDE}SUDO=''
-if [ "$(id -u)" != 0 ]; then SUDO='sudo -n'; fi
+/**
+ * The prelude plus $SUDO ("sudo -n" for a non-root ssh user): for scripts that change things.
+ * The effective uid comes from the shell's own /proc/self/status where there is one (Linux), read
+ * by the shell itself: every script starts with this, and an `id -u` is a fork and an exec.
+ */
+export const PRELUDE = `${BASE_PRELUDE}SUDO='' ma_euid=''
+if [ -r /proc/self/status ]; then
+  while read -r ma_k ma_ruid ma_euid ma_rest; do [ "$ma_k" = Uid: ] && break; ma_euid=''; done </proc/self/status
+fi
+[ -n "$ma_euid" ] || ma_euid=$(id -u)
+if [ "$ma_euid" != 0 ]; then SUDO='sudo -n'; fi
 `;
 
 /** Splits script output into records: "@@kind\tf1\tf2" → ['kind', 'f1', 'f2']; other lines are dropped. */

@@ -105,6 +105,23 @@ const JOIN_AWK = String.raw`BEGIN {
 }`;
 
 /**
+ * ma_systemd_version: $ma_sv, the host's systemd major version, from the name of the
+ * libsystemd-shared-<version>.so its systemctl is linked with (Debian, Ubuntu, Fedora, Arch keep
+ * it under …/systemd/), read by the shell itself; `systemctl --version` (whose start alone costs
+ * more than the rest of the read on a busy host) only where none, or two versions, are found.
+ */
+const SYSTEMD_VERSION_FUNCTION = `ma_systemd_version() {
+  ma_sv='' ma_two=''
+  for ma_p in /usr/lib/systemd/libsystemd-shared-*.so /usr/lib/*/systemd/libsystemd-shared-*.so /usr/lib64/systemd/libsystemd-shared-*.so /lib/systemd/libsystemd-shared-*.so; do
+    [ -f "$ma_p" ] || continue
+    ma_v=\${ma_p##*/libsystemd-shared-}; ma_v=\${ma_v%%[!0-9]*}
+    if [ -z "$ma_sv" ]; then ma_sv=$ma_v; elif [ "$ma_sv" != "$ma_v" ]; then ma_two=1; fi
+  done
+  [ -n "$ma_sv" ] && [ -z "$ma_two" ] || ma_sv=$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \\([0-9]*\\).*/\\1/p')
+}
+`;
+
+/**
  * One round trip: the salt, whether systemd-creds exists, and per service its generations and
  * fingerprints. A fixed handful of processes whatever the number of services (one find for the
  * links, one systemctl and one ps for the units, one grep for the fingerprints, one awk to join
@@ -134,10 +151,14 @@ export function readScript(root: string, asRoot: boolean, targets: readonly Secr
           `ma_f=$($SUDO grep -s -H -v '^#' -- ${dirs.map((d) => quote(`${d}/current/fingerprints`)).join(' ')})`,
           `MA_T=${quote(spec)} MA_L="$ma_l" MA_S="$ma_s" MA_P="$ma_ps" MA_N="$ma_n" MA_F="$ma_f" awk ${quote(JOIN_AWK)} </dev/null`,
         ];
-  return `${PRELUDE}${modePrelude(root, asRoot)}main() {
-printf '@@salt\\t%s\\n' "$($SUDO cat -- "$MA_R/salt" 2>/dev/null | head -n 1)"
+  return `${PRELUDE}${modePrelude(root, asRoot)}${SYSTEMD_VERSION_FUNCTION}
+main() {
+ma_salt=''
+if [ -z "$SUDO" ]; then IFS= read -r ma_salt < "$MA_R/salt" 2>/dev/null || :; else ma_salt=$($SUDO cat -- "$MA_R/salt" 2>/dev/null | head -n 1); fi
+printf '@@salt\\t%s\\n' "$ma_salt"
 if command -v systemd-creds >/dev/null 2>&1; then printf '@@creds\\tyes\\n'; else printf '@@creds\\tno\\n'; fi
-printf '@@systemd\\t%s\\n' "$(systemctl --version 2>/dev/null | sed -n '1s/^systemd \\([0-9]*\\).*/\\1/p')"
+ma_systemd_version
+printf '@@systemd\\t%s\\n' "$ma_sv"
 ${parts.join('\n')}
 }
 main

@@ -477,5 +477,18 @@ describe(
       const status = await cli('status', 'worker', '--json');
       assert.equal(status.status, 0, status.stdout + status.stderr);
     });
+
+    test('a unit disabled, or enabled only until the next boot, by hand is reported as systemd names its state', async () => {
+      const enabled = () =>
+        drift().then((doc) => doc.findings.filter((f) => f.kind === 'unit-enabled').map((f) => `${f.subject} ${f.properties[0]?.live}`));
+      await on(APP, 'systemctl disable worker.service 2>&1');
+      assert.equal((await on(APP, 'systemctl is-enabled worker.service || true')).trim(), 'disabled');
+      assert.deepEqual(await enabled(), ['worker.service disabled']);
+      await on(APP, 'systemctl enable --runtime worker.service 2>&1');
+      assert.equal((await on(APP, 'systemctl is-enabled worker.service || true')).trim(), 'enabled-runtime');
+      assert.deepEqual(await enabled(), ['worker.service enabled-runtime']);
+      await on(APP, 'systemctl enable worker.service 2>&1');
+      assert.deepEqual(brief(await drift()), []);
+    });
   },
 );
