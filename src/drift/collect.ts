@@ -15,7 +15,7 @@ import type { RuntimeService } from '../runtime/types.js';
 import { defaultLocator } from '../source/locator.js';
 import { failureReason } from '../transport/types.js';
 import { compareHost, parseHostRead, tunnelKeys, type HostRead } from './compare.js';
-import { declare, type DeclaredHost } from './declared.js';
+import { declare, UNIT_DIR, type DeclaredHost } from './declared.js';
 import { driftScript } from './host-script.js';
 import { VERDICTS, type DriftDocument, type Finding, type HostDrift } from './types.js';
 
@@ -68,7 +68,7 @@ export async function collectDrift(ops: Ops, selected: readonly Service[], hostN
       limit(async () => {
         const r = await ops.transport(p.declared.host).script(driftScript(p), { timeoutMs: ops.settings.commandTimeoutMs });
         if (r.unreachable !== undefined || r.code !== 0) return { plan: p, error: failureReason(r) };
-        return { plan: p, read: parseHostRead(r.stdout) };
+        return { plan: p, read: parseHostRead(r.stdout, new Map(p.declared.units.map((u) => [`${UNIT_DIR}/${u.file}`, u.content]))) };
       }),
     ),
   );

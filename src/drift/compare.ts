@@ -103,7 +103,11 @@ export function parseListeners(text: string | undefined, cgroups: ReadonlyMap<nu
   return out;
 }
 
-export function parseHostRead(output: string): HostRead {
+/**
+ * The records of drift's host script. `declared`: the declared content by path of the files the
+ * script checked by their sha256 ("@@same": the host holds exactly that, so it did not send it).
+ */
+export function parseHostRead(output: string, declared: ReadonlyMap<string, string> = new Map()): HostRead {
   const recs = records(output);
   const texts = sections(output);
   const files = new Map<string, FileRead>();
@@ -111,6 +115,8 @@ export function parseHostRead(output: string): HostRead {
   const hostKeys: string[] = [];
   for (const r of recs) {
     if (r[0] === 'file' && r[1]) files.set(r[1], decode(r[2]));
+    const same = r[0] === 'same' && r[1] ? declared.get(r[1]) : undefined;
+    if (same !== undefined) files.set(r[1]!, { state: 'present', bytes: Buffer.from(same, 'utf8'), text: same });
     if (r[0] === 'hostkey' && r[1]) hostKeys.push(r[1]);
     if (r[0] === 'caddy' && r[1] === 'live') {
       caddy.live = decode(r[2]?.startsWith('?') ? '?' : r[2]);

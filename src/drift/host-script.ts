@@ -7,6 +7,7 @@
  * the Caddy on that host, the clusters' pg_hba.conf (the provisioner's own inspect script), the
  * tunnels' keys, and the listening TCP sockets. Nothing is written, started, stopped or locked.
  */
+import { createHash } from 'node:crypto';
 import { inspectScript as clusterInspectScript } from '../data/postgres.js';
 import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
 import { authorizedKeysPath, keyPath, knownHostsPath, sshConfigPath } from '../render/tunnels.js';
@@ -65,6 +66,15 @@ const FILE_FUNCTION = String.raw`ma_file() {
 }`;
 
 /**
+ * ma_same SHA256 PATH: "@@same<TAB>PATH" when the file's sha256 (in $ma_sums, sha256sum's lines
+ * between newlines) is the declared one — the file is what was declared and need not travel —
+ * else the file itself (ma_file). A name sha256sum escapes simply does not match.
+ */
+const SAME_FUNCTION = String.raw`ma_same() { case $ma_sums in *"$ma_nl$1  $2$ma_nl"*) printf '@@same\t%s\n' "$2" ;; *) ma_file "$2" ;; esac; }`;
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
  * ma_envkeys PATH: the names an env file sets ("@@envkeys<TAB>PATH<TAB>file<TAB>NAME NAME …", in the
  * file's order, each once; absent: "-", a link: "link", unreadable: "?"), never a value. Read as
  * root only when it is a regular file, not a link; one awk (no sed, sort and tr per file: every
@@ -101,7 +111,12 @@ export function driftScript(input: ScriptInput): string {
     const names = d.units.flatMap((u) => (u.enabled === null ? [] : [u.enabled]));
     parts.push(
       ...(names.length > 0 ? [ENABLED_FUNCTION, ...names.map((n) => `ma_enabled ${quote(n)}`)] : []),
-      ...files.map((f) => `ma_file ${quote(`${UNIT_DIR}/${f}`)}`),
+      // The unit files come back only where they differ from the declared ones (one sha256sum for all).
+      `ma_nl='\n'`,
+      `ma_sums=$($SUDO sha256sum -- ${d.units.map((u) => quote(`${UNIT_DIR}/${u.file}`)).join(' ')} 2>/dev/null) || :`,
+      'ma_sums="$ma_nl$ma_sums$ma_nl"',
+      SAME_FUNCTION,
+      ...d.units.map((u) => `ma_same ${sha256(u.content)} ${quote(`${UNIT_DIR}/${u.file}`)}`),
       `for ma_d in ${files.flatMap((f) => DROP_IN_DIRS.map((dir) => quote(`${dir}/${f}.d`))).join(' ')}; do for ma_f in "$ma_d"/*.conf; do [ -f "$ma_f" ] && ma_file "$ma_f"; done; done`,
     );
   }

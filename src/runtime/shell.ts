@@ -12,6 +12,19 @@
 import { sh, validName, type Shell } from '../transport/quote.js';
 import { isOk, type Diagnosis, type GateResult, type Health, type RuntimeService } from './types.js';
 
+/**
+ * ma_clock: $ma_ms, milliseconds on a clock that only goes forward, for a gate's waits:
+ * /proc/uptime read by the shell itself (no fork: a gate asks at every poll), else ma_now_ms.
+ * (/proc/uptime has two decimals: "12.07" is 12070 ms; the leading 0 is dropped, not octal.)
+ */
+const CLOCK_FUNCTION = `ma_clock() {
+  if [ -r /proc/uptime ] && read -r ma_up ma_rest </proc/uptime; then
+    ma_cs=\${ma_up#*.}; ma_cs=\${ma_cs#0}
+    ma_ms=$(( \${ma_up%.*} * 1000 + \${ma_cs:-0} * 10 ))
+  else ma_ms=$(ma_now_ms); fi
+}
+`;
+
 export const BASE_PRELUDE = String.raw`set -u
 export LC_ALL=C
 # ma_probe PORT PATH SECONDS: the HTTP status of GET http://127.0.0.1:PORT/PATH, 000 when no answer.
@@ -94,7 +107,7 @@ ma_now_ms() {
   t=$(date +%s%N 2>/dev/null)
   case $t in *N|'') echo $(( $(date +%s) * 1000 )) ;; *) echo $(( t / 1000000 )) ;; esac
 }
-# ma_alive PID LSTART: the process runs, is not a zombie, and started when its pid file says.
+${CLOCK_FUNCTION}# ma_alive PID LSTART: the process runs, is not a zombie, and started when its pid file says.
 ma_alive() {
   [ -n "$1" ] || return 1
   kill -0 "$1" 2>/dev/null || return 1

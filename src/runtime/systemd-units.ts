@@ -110,28 +110,37 @@ exit "$rc"
  * without a port: active and still running a second later). Gives up early when the unit
  * crashes (failed, or systemd restarted it: NRestarts grew, or it sits in auto-restart).
  * Prints "@@gate<TAB>ready|crashed|timeout<TAB>detail".
+ *
+ * With a port, a 2xx is taken only with the unit's state read after it (active, not restarted
+ * since the action): a crashed unit is never taken for ready because something else answers on
+ * its port. Between probes that fail, the state is read at most every 0.25 s (each read is a
+ * `systemctl show`, a D-Bus call that costs more than the probe), so a crash is still told within
+ * a quarter of a second. The clock is the shell's own read of /proc/uptime (ma_clock), not `date`.
  */
 export function gateScript(service: RuntimeService, timeoutMs: number, options: { action?: 'start' | 'restart' } = {}): string {
   if (service.unit === undefined) throw new Error(`${service.id}: no unit to gate on`);
   const unit = service.unit;
   const ms = Math.max(200, Math.round(timeoutMs));
   const state = sh`systemctl show -p ActiveState,SubState,NRestarts,Result,ExecMainStatus -- ${unit}`.text;
-  // The state before the action ("@@before<TAB>active"), then the action itself.
+  // The action itself; a start first says the state before it ("@@before<TAB>active": a start of
+  // a running unit is reported as running).
   const action =
     options.action === undefined
       ? ''
-      : `printf '@@before\\t%s\\n' "$(systemctl show -p ActiveState --value -- ${quote(unit)})"
-printf '@@since\\t%s\\n' "$(date +%s)"
+      : `${options.action === 'start' ? `printf '@@before\\t%s\\n' "$(systemctl show -p ActiveState --value -- ${quote(unit)})"\n` : ''}printf '@@since\\t%s\\n' "$(date +%s)"
 # An operator's start is never refused for earlier crash loops (the start rate limit).
 ${sh`$SUDO systemctl reset-failed -- ${unit}`.text} 2>/dev/null
 out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gate crashed "systemctl ${options.action} failed: $(printf '%s' "$out" | tr '\\n\\t' '  ')"; exit 1; }`;
-  const ready =
+  const poll =
     service.port !== undefined
-      ? `code=$(ma_probe ${service.port} ${quote(service.readiness)} 2)
-  case $code in 2??) ma_gate ready "$code"; exit 0 ;; esac`
+      ? `if [ $((ma_ms - checked)) -ge 250 ]; then ma_unit_state; checked=$ma_ms; fi
+  code=$(ma_probe ${service.port} ${quote(service.readiness)} 2)
+  case $code in 2??) ma_unit_state; ma_gate ready "$code"; exit 0 ;; esac`
       : unit.endsWith('.timer') || unit.endsWith('.socket') || unit.endsWith('.path')
-        ? `[ "$A" = active ] && { ma_gate ready "$A"; exit 0; }`
-        : `if [ "$A" = active ] && [ "$S" = running ]; then stable=$((stable + 1)); else stable=0; fi
+        ? `ma_unit_state
+  [ "$A" = active ] && { ma_gate ready "$A"; exit 0; }`
+        : `ma_unit_state
+  if [ "$A" = active ] && [ "$S" = running ]; then stable=$((stable + 1)); else stable=0; fi
   [ "$stable" -ge 10 ] && { ma_gate ready running; exit 0; }`;
   // Between polls: a readiness probe is asked again soon at first (a small app answers within
   // tens of milliseconds of its start; the first probe is right after systemctl returns), then
@@ -144,16 +153,12 @@ out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gat
   // Which instance this gate is about: a failure names its port, not service.port (a swap service's two instances).
   const gated = service.port === undefined ? '' : `printf '@@gated\\t%s\\t%s\\n' ${service.port} ${quote(unit)}\n`;
   return `${PRELUDE}
-${gated}g0=$(ma_now_ms)
+${gated}ma_clock; g0=$ma_ms
 # ma_gate OUTCOME DETAIL: the verdict, with the milliseconds the action and the wait took.
-ma_gate() { printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$(( $(ma_now_ms) - g0 ))"; }
-${action}
+ma_gate() { ma_clock; printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$((ma_ms - g0))"; }
+# ma_unit_state: the unit's state in A S N R X; ends the gate when it crashed (the first read is the base of NRestarts).
 base=''
-stable=0
-polls=0
-code=000
-deadline=$(( $(ma_now_ms) + ${ms} ))
-while :; do
+ma_unit_state() {
   A=''; S=''; N=''; R=''; X=''
   while IFS='=' read -r k v; do
     case $k in ActiveState) A=$v ;; SubState) S=$v ;; NRestarts) N=$v ;; Result) R=$v ;; ExecMainStatus) X=$v ;; esac
@@ -165,8 +170,16 @@ MA_EOF
   case $S in auto-restart) ma_gate crashed "the main process exited ($R, exit status $X) and systemd is restarting it"; exit 1 ;; esac
   if [ -n "$N" ] && [ "$N" != "$base" ]; then ma_gate crashed "systemd restarted it $((N - base)) time(s) after it exited ($R, exit status $X)"; exit 1; fi
   if [ "$A" = inactive ]; then ma_gate crashed "the unit is not running ($R, exit status $X)"; exit 1; fi
-  ${ready}
-  if [ "$(ma_now_ms)" -ge "$deadline" ]; then ma_gate timeout "$code"; exit 1; fi
+}
+${action}
+stable=0
+polls=0
+code=000
+ma_clock; deadline=$((ma_ms + ${ms})); checked=$((ma_ms - 1000))
+while :; do
+  ma_clock
+  ${poll}
+  ma_clock; if [ "$ma_ms" -ge "$deadline" ]; then ma_gate timeout "$code"; exit 1; fi
   ${pause}
 done
 `;

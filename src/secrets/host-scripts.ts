@@ -71,8 +71,8 @@ ${asRoot ? '' : 'SUDO=\n'}`;
  * Joins what the few commands of readScript printed into the records parseRead reads, in one
  * awk (POSIX: mawk, gawk, busybox): per target, in order, `@@dir` then its `@@fp` lines. Input
  * through the environment (no escape processing): MA_T the targets ("id<TAB>unit<TAB>dir"),
- * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S `systemctl show` of the units (one block
- * per unit, in the order asked), MA_P `ps` (pid, seconds running), MA_N now, MA_F the
+ * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S the units' state (ma_units_state: one block
+ * per unit, in the order asked, each pid a MainPID= line), MA_P `ps` (pid, seconds running), MA_N now, MA_F the
  * fingerprints files through `grep -H` ("path:line", the path ending in /current/fingerprints).
  */
 const JOIN_AWK = String.raw`BEGIN {
@@ -83,7 +83,7 @@ const JOIN_AWK = String.raw`BEGIN {
   for (i = 1; i <= m; i++) {
     if (S[i] == "") { b++; continue }
     if (S[i] ~ /^ActiveState=/) act[b] = substr(S[i], 13)
-    else if (S[i] ~ /^MainPID=/) pid[b] = substr(S[i], 9)
+    else if (S[i] ~ /^MainPID=/) pid[b] = pid[b] " " substr(S[i], 9)
   }
   m = split(ENVIRON["MA_P"], P, "\n")
   for (i = 1; i <= m; i++) if (split(P[i], f, " ") >= 2) et[f[1]] = f[2]
@@ -95,8 +95,9 @@ const JOIN_AWK = String.raw`BEGIN {
     d = t[3]; cur = tgt[d "/current"]; sw = (d "/current") in mtime ? mtime[d "/current"] : 0
     if (t[2] == "") { older = "-"; a = "-" }
     else {
-      u++; a = act[u]; older = 0; p = pid[u] + 0
-      if (p > 0 && sw + 0 > 0 && (p in et) && now - et[p] < sw + 0) older = 1
+      u++; a = act[u]; older = 0
+      np = split(pid[u], ps, " ")
+      for (q = 1; q <= np; q++) { p = ps[q] + 0; if (p > 0 && sw + 0 > 0 && (p in et) && now - et[p] < sw + 0) older = 1 }
     }
     printf "@@dir\t%s\t%s\t%s\t%s\t%s\t%s\n", t[1], cur, tgt[d "/previous"], sw, older, a
     k = d "/current/fingerprints"
@@ -122,10 +123,35 @@ const SYSTEMD_VERSION_FUNCTION = `ma_systemd_version() {
 `;
 
 /**
+ * ma_units_state UNIT…: per unit, in order, a block as `systemctl show -p ActiveState,MainPID`
+ * prints one (blocks apart by an empty line), with a MainPID= line for each process of the unit.
+ * On a host with the unified cgroup hierarchy it is read by the shell from the unit's cgroup
+ * (under a slice, or a slice in a slice as a tenant's): active while the cgroup holds a process
+ * (its cgroup.events says populated), each pid from cgroup.procs — no `systemctl`, whose start
+ * alone costs more than the rest of the read. A unit with no cgroup there (stopped, or deeper)
+ * and a host without that hierarchy (cgroup v1): `systemctl show` itself.
+ */
+const UNITS_STATE_FUNCTION = `ma_units_state() {
+  if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then systemctl show -p ActiveState,MainPID -- "$@" 2>/dev/null; return 0; fi
+  ma_first=1
+  for ma_u in "$@"; do
+    [ "$ma_first" = 1 ] || printf '\\n'; ma_first=0
+    ma_a=inactive ma_c=''
+    for ma_g in /sys/fs/cgroup/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/"$ma_u"; do [ -d "$ma_g" ] && ma_c=$ma_g && break; done
+    # No cgroup there: stopped, or in a slice nested deeper: systemd says.
+    if [ -z "$ma_c" ]; then systemctl show -p ActiveState,MainPID -- "$ma_u" 2>/dev/null; continue; fi
+    while read -r ma_k ma_v; do [ "$ma_k" = populated ] && [ "$ma_v" = 1 ] && ma_a=active; done 2>/dev/null < "$ma_c/cgroup.events"
+    printf 'ActiveState=%s\\n' "$ma_a"
+    while read -r ma_p; do printf 'MainPID=%s\\n' "$ma_p"; done 2>/dev/null < "$ma_c/cgroup.procs"
+  done
+}`;
+
+/**
  * One round trip: the salt, whether systemd-creds exists, and per service its generations and
  * fingerprints. A fixed handful of processes whatever the number of services (one find for the
- * links, one systemctl and one ps for the units, one grep for the fingerprints, one awk to join
- * them): every fork costs on a busy host, and `systemctl` most of all.
+ * links, one ps for the units' processes, one grep for the fingerprints, one awk to join them):
+ * every fork costs on a busy host, and `systemctl` most of all (none where the units' cgroups can
+ * be read).
  */
 export function readScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[]): string {
   const dirs = targets.map((t) => serviceSecretsDir(root, t.environment, t.project));
@@ -143,7 +169,8 @@ export function readScript(root: string, asRoot: boolean, targets: readonly Secr
           ...(units.length === 0
             ? ['ma_s=; ma_ps=; ma_n=0']
             : [
-                `ma_s=$(systemctl show -p ActiveState,MainPID -- ${units.map(quote).join(' ')} 2>/dev/null)`,
+                UNITS_STATE_FUNCTION,
+                `ma_s=$(ma_units_state ${units.map(quote).join(' ')})`,
                 `ma_pids=; for ma_w in $ma_s; do case $ma_w in MainPID=[1-9]*) ma_pids="$ma_pids,\${ma_w#MainPID=}" ;; esac; done`,
                 `ma_ps=; [ -z "$ma_pids" ] || ma_ps=$(ps -o pid=,etimes= -p "\${ma_pids#,}" 2>/dev/null)`,
                 `ma_n=$(date +%s)`,
@@ -210,23 +237,30 @@ ours() {
   case ${'$'}{s#* } in *[2367]? | *[2367]) fail "$1 is writable by another account: not written" ;; esac
 }
 if [ "$asroot" = 1 ]; then
-  p=$(dirname -- "$R")
-  while [ "$p" != / ]; do
+  # Every directory above the root of the secrets (not /) is root's and no one else's to write:
+  # walked by the shell (R is an absolute path without . or ..), read by one stat.
+  p=${'$'}{R%/*}; set --
+  while [ -n "$p" ]; do
     [ -L "$p" ] && fail "$p is a symbolic link: not used"
-    if [ -e "$p" ]; then
-      s=$(stat -c '%u %a' -- "$p") || fail "cannot read $p"
-      [ "${'$'}{s%% *}" = 0 ] || fail "$p is not root's: not written"
-      case ${'$'}{s#* } in *[2367]? | *[2367]) fail "$p is writable by another account: not written" ;; esac
-    fi
-    p=$(dirname -- "$p")
+    [ -e "$p" ] && set -- "$@" "$p"
+    p=${'$'}{p%/*}
   done
-  mkdir -p -m 0755 -- "$(dirname -- "$R")" 2>/dev/null
+  if [ $# -gt 0 ]; then
+    st=$(stat -c '%u %a %n' -- "$@") || fail "cannot read the directories above $R"
+    while read -r su sa sn; do
+      [ "$su" = 0 ] || fail "$sn is not root's: not written"
+      case $sa in *[2367]? | *[2367]) fail "$sn is writable by another account: not written" ;; esac
+    done <<MA_STAT
+$st
+MA_STAT
+  fi
+  mkdir -p -m 0755 -- "${'$'}{R%/*}" 2>/dev/null
 else
   # This machine: the state directory under the fleet's root, the operator's own (a fresh root has none yet).
-  mkdir -p -m 0700 -- "$(dirname -- "$R")" 2>/dev/null
+  mkdir -p -m 0700 -- "${'$'}{R%/*}" 2>/dev/null
 fi
 ours "$R"
-ours "$(dirname -- "$d")"
+ours "${'$'}{d%/*}"
 ours "$d"
 new="$d/g.$g"
 mkdir -m "$dm" -- "$new" || fail "cannot create $new"

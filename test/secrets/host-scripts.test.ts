@@ -123,30 +123,45 @@ describe('secrets read script on a real host with systemd units', { skip: realHo
     const host = fleet.hosts[0]!;
     const root = '/var/lib/manage-apps/secrets';
     const dir = (p: string) => serviceSecretsDir(root, 'prod', p);
-    const unit = (p: string) => `[Unit]\nDescription=${p}\n[Service]\nExecStart=/bin/sleep 600\n`;
+    // A tenant's unit runs in a slice in a slice (tenant.slice/tenant-acme.slice), one deeper still in a third.
+    const slice: Record<string, string> = { tenant: 'tenant-acme.slice', deep: 'tenant-acme-web.slice' };
+    const unit = (p: string) =>
+      `[Unit]\nDescription=${p}\n[Service]\nExecStart=/bin/sleep 600\n${slice[p] === undefined ? '' : `Slice=${slice[p]}\n`}`;
     const setup = [
-      ...['older', 'newer', 'stopped'].map((p) => `printf '%s' ${quote(unit(p))} > /etc/systemd/system/${p}.service`),
+      ...['older', 'newer', 'stopped', 'tenant', 'deep'].map((p) => `printf '%s' ${quote(unit(p))} > /etc/systemd/system/${p}.service`),
       'systemctl daemon-reload',
-      'systemctl start older.service newer.service',
+      'systemctl start older.service newer.service tenant.service deep.service',
       // older switched after its process started (restart pending); newer switched before it.
-      ...['older', 'newer', 'stopped'].map(
+      ...['older', 'newer', 'stopped', 'tenant', 'deep'].map(
         (p) =>
           `mkdir -p ${dir(p)}/g.1 && printf '%s\\n' ${quote(FP('K', 'credential', p === 'older' ? '11' : '22'))} > ${dir(p)}/g.1/fingerprints && ln -s g.1 ${dir(p)}/current`,
       ),
-      `touch -h -d '@'$(( $(date +%s) + 30 )) ${dir('older')}/current`,
+      `touch -h -d '@'$(( $(date +%s) + 30 )) ${dir('older')}/current ${dir('tenant')}/current ${dir('deep')}/current`,
       `touch -h -d '@'$(( $(date +%s) - 3600 )) ${dir('newer')}/current ${dir('stopped')}/current`,
       `printf '%s\\n' ${'cd'.repeat(32)} > ${root}/salt`,
     ].join(' && ');
     const made = await fleet.ssh(host, setup);
     assert.equal(made.exitCode, 0, made.stderr);
-    const targets: SecretsDirTarget[] = ['older', 'newer', 'stopped', 'absent'].map((p) => ({
+    assert.match(
+      (await fleet.ssh(host, 'systemctl show -p ControlGroup --value tenant.service deep.service')).stdout,
+      /tenant\.slice\/tenant-acme\.slice\/tenant\.service\n[\s\S]*tenant-acme-web\.slice\/deep\.service/,
+    );
+    const targets: SecretsDirTarget[] = ['older', 'newer', 'stopped', 'absent', 'tenant', 'deep'].map((p) => ({
       id: p,
       environment: 'prod',
       project: p,
       unit: `${p}.service`,
     }));
-    const r = await fleet.ssh(host, `sh -c ${quote(readScript(root, true, targets))}`);
+    // systemctl on PATH records what it is asked: the running units' state is read from their cgroups.
+    const recorder = `mkdir -p /root/rec && printf '#!/bin/sh\\nprintf "%%s\\\\n" "$*" >> /root/rec/log\\nexec /usr/bin/systemctl "$@"\\n' > /root/rec/systemctl && chmod +x /root/rec/systemctl && : > /root/rec/log`;
+    assert.equal((await fleet.ssh(host, recorder)).exitCode, 0);
+    const r = await fleet.ssh(host, `PATH=/root/rec:$PATH sh -c ${quote(readScript(root, true, targets))}`);
     assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual((await fleet.ssh(host, 'cat /root/rec/log')).stdout.trim().split('\n').sort(), [
+      'show -p ActiveState,MainPID -- absent.service',
+      'show -p ActiveState,MainPID -- deep.service',
+      'show -p ActiveState,MainPID -- stopped.service',
+    ]);
     const state = parseRead(r.stdout);
     assert.equal(state.salt, 'cd'.repeat(32));
     const got = Object.fromEntries(
@@ -160,6 +175,8 @@ describe('secrets read script on a real host with systemd units', { skip: realHo
       newer: { current: 'g.1', active: true, runningOlder: false, fp: ['hmac-sha256:22'] },
       stopped: { current: 'g.1', active: false, runningOlder: false, fp: ['hmac-sha256:22'] },
       absent: { current: '', active: false, runningOlder: false, fp: [] },
+      tenant: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:22'] },
+      deep: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:22'] },
     });
     assert.ok(state.services.get('older')!.switchedAt > Date.now() / 1000, "the switch time is the link's own");
   });
