@@ -147,9 +147,31 @@ const UNITS_STATE_FUNCTION = `ma_units_state() {
 }`;
 
 /**
+ * ma_elapsed PID,PID…: $ma_ps, "pid seconds-running" lines as `ps -o pid=,etimes=` prints them.
+ * On Linux read by the shell: a process's start (field 22 of /proc/PID/stat, in clock ticks since
+ * boot, after the command name in parentheses, which may hold spaces) against /proc/uptime, both in
+ * hundredths of a second (USER_HZ is 100 on every architecture Linux hosts run), whole seconds
+ * rounded down as ps rounds them. Elsewhere, `ps` itself.
+ */
+const ELAPSED_FUNCTION = `ma_field20() { [ $# -ge 20 ] || return 0; shift 19; ma_st=$1; }
+ma_elapsed() {
+  ma_ps=''
+  if ! { [ -r /proc/uptime ] && read -r ma_up ma_x </proc/uptime; }; then ma_ps=$(ps -o pid=,etimes= -p "$1" 2>/dev/null); return 0; fi
+  ma_up=\${ma_up%.*}\${ma_up#*.}; ma_ifs=$IFS; IFS=,; set -- $1; IFS=$ma_ifs
+  for ma_p in "$@"; do
+    ma_stat=''; read -r ma_stat 2>/dev/null </proc/"$ma_p"/stat || [ -n "$ma_stat" ] || continue
+    ma_st=''; ma_field20 \${ma_stat##*) }
+    case $ma_st in '' | *[!0-9]*) continue ;; esac
+    ma_ps="$ma_ps$ma_p $(((ma_up - ma_st) / 100))
+"
+  done
+}`;
+
+/**
  * One round trip: the salt, whether systemd-creds exists, and per service its generations and
  * fingerprints. A fixed handful of processes whatever the number of services (one find for the
- * links, one ps for the units' processes, one grep for the fingerprints, one awk to join them):
+ * links, one grep for the fingerprints, one awk to join them, and `date`; the units' processes
+ * and their age are read by the shell where it can):
  * every fork costs on a busy host, and `systemctl` most of all (none where the units' cgroups can
  * be read).
  */
@@ -172,7 +194,8 @@ export function readScript(root: string, asRoot: boolean, targets: readonly Secr
                 UNITS_STATE_FUNCTION,
                 `ma_s=$(ma_units_state ${units.map(quote).join(' ')})`,
                 `ma_pids=; for ma_w in $ma_s; do case $ma_w in MainPID=[1-9]*) ma_pids="$ma_pids,\${ma_w#MainPID=}" ;; esac; done`,
-                `ma_ps=; [ -z "$ma_pids" ] || ma_ps=$(ps -o pid=,etimes= -p "\${ma_pids#,}" 2>/dev/null)`,
+                ELAPSED_FUNCTION,
+                `ma_ps=; [ -z "$ma_pids" ] || ma_elapsed "\${ma_pids#,}"`,
                 `ma_n=$(date +%s)`,
               ]),
           `ma_f=$($SUDO grep -s -H -v '^#' -- ${dirs.map((d) => quote(`${d}/current/fingerprints`)).join(' ')})`,
