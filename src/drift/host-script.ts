@@ -29,16 +29,16 @@ export const DROP_IN_DIRS = [UNIT_DIR, '/run/systemd/system', '/etc/systemd/syst
  * (no systemctl: its start alone costs more than the rest of the script on a busy host) —
  * masked (the unit's file replaced by a link to /dev/null), enabled (a .wants/ or .requires/ link
  * under /etc), enabled-runtime (only under /run), else disabled. A mask under /run does not
- * count: /etc comes first in systemd's search path, and manage-apps' units are there. The units drift checks are manage-apps'
- * own, whose [Install] section has only WantedBy=, so these links are what enabling them means.
+ * count: /etc comes first in systemd's search path, and manage-apps' units are there. The units
+ * drift checks are manage-apps' own, whose [Install] section has only WantedBy=, so these links
+ * are what enabling them means.
  */
 const ENABLED_FUNCTION = String.raw`ma_enabled() {
   ma_s=disabled
   for ma_w in /run/systemd/system/*.wants/"$1" /run/systemd/system/*.requires/"$1"; do [ -L "$ma_w" ] && ma_s=enabled-runtime; done
   for ma_w in /etc/systemd/system/*.wants/"$1" /etc/systemd/system/*.requires/"$1"; do [ -L "$ma_w" ] && ma_s=enabled; done
   [ -L /etc/systemd/system/"$1" ] && [ -c /etc/systemd/system/"$1" ] && ma_s=masked
-  printf '@@enabled	%s	%s
-' "$1" "$ma_s"
+  printf '@@enabled\t%s\t%s\n' "$1" "$ma_s"
 }`;
 
 /** What marks a unit as installed by manage-apps (the renderers' header lines). */
@@ -112,7 +112,6 @@ export function driftScript(input: ScriptInput): string {
     parts.push(
       ...(names.length > 0 ? [ENABLED_FUNCTION, ...names.map((n) => `ma_enabled ${quote(n)}`)] : []),
       // The unit files come back only where they differ from the declared ones (one sha256sum for all).
-      `ma_nl='\n'`,
       `ma_sums=$($SUDO sha256sum -- ${d.units.map((u) => quote(`${UNIT_DIR}/${u.file}`)).join(' ')} 2>/dev/null) || :`,
       'ma_sums="$ma_nl$ma_sums$ma_nl"',
       SAME_FUNCTION,

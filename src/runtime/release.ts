@@ -443,8 +443,6 @@ export function inspectBody(services: readonly { tag: string; directory: string;
   const links = services.map((s) => quote(`${s.directory}/current`)).join(' ');
   return `${stateFunction('ma_link_current')}
 h=''
-ma_nl='
-'
 ma_ls=$(QUOTING_STYLE=literal ls -ld -- ${links} 2>/dev/null) || :
 ma_ls="$ma_nl$ma_ls$ma_nl"
 ma_link_current() { ma_cv=''; case $ma_ls in *" $d/current -> "*) ma_cv=\${ma_ls#*" $d/current -> "}; ma_cv=\${ma_cv%%"$ma_nl"*}; ma_cv=\${ma_cv#releases/} ;; esac; }

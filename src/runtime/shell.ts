@@ -27,6 +27,9 @@ const CLOCK_FUNCTION = `ma_clock() {
 
 export const BASE_PRELUDE = String.raw`set -u
 export LC_ALL=C
+# ma_nl: a newline, for matching whole lines of a command's output held in a variable.
+ma_nl='
+'
 # ma_probe PORT PATH SECONDS: the HTTP status of GET http://127.0.0.1:PORT/PATH, 000 when no answer.
 ma_probe() {
   if command -v curl >/dev/null 2>&1; then

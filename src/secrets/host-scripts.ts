@@ -71,9 +71,10 @@ ${asRoot ? '' : 'SUDO=\n'}`;
  * Joins what the few commands of readScript printed into the records parseRead reads, in one
  * awk (POSIX: mawk, gawk, busybox): per target, in order, `@@dir` then its `@@fp` lines. Input
  * through the environment (no escape processing): MA_T the targets ("id<TAB>unit<TAB>dir"),
- * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S the units' state (ma_units_state: one block
- * per unit, in the order asked, each pid a MainPID= line), MA_P `ps` (pid, seconds running), MA_N now, MA_F the
- * fingerprints files through `grep -H` ("path:line", the path ending in /current/fingerprints).
+ * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S the units' state (ma_units_state: one
+ * block per unit, in the order asked, each pid a MainPID= line), MA_P the processes' age
+ * (ma_elapsed: pid, seconds running), MA_N now, MA_F the fingerprints files through `grep -H`
+ * ("path:line", the path ending in /current/fingerprints).
  */
 const JOIN_AWK = String.raw`BEGIN {
   nt = split(ENVIRON["MA_T"], T, "\n")
@@ -149,15 +150,15 @@ const UNITS_STATE_FUNCTION = `ma_units_state() {
 /**
  * ma_elapsed PID,PID…: $ma_ps, "pid seconds-running" lines as `ps -o pid=,etimes=` prints them.
  * On Linux read by the shell: a process's start (field 22 of /proc/PID/stat, in clock ticks since
- * boot, after the command name in parentheses, which may hold spaces) against /proc/uptime, both in
- * hundredths of a second (USER_HZ is 100 on every architecture Linux hosts run), whole seconds
- * rounded down as ps rounds them. Elsewhere, `ps` itself.
+ * boot, after the command name in parentheses, which may hold spaces) against /proc/uptime
+ * (ma_clock), both in hundredths of a second (USER_HZ is 100 on every architecture Linux hosts
+ * run), whole seconds rounded down as ps rounds them. Elsewhere, `ps` itself.
  */
 const ELAPSED_FUNCTION = `ma_field20() { [ $# -ge 20 ] || return 0; shift 19; ma_st=$1; }
 ma_elapsed() {
   ma_ps=''
-  if ! { [ -r /proc/uptime ] && read -r ma_up ma_x </proc/uptime; }; then ma_ps=$(ps -o pid=,etimes= -p "$1" 2>/dev/null); return 0; fi
-  ma_up=\${ma_up%.*}\${ma_up#*.}; ma_ifs=$IFS; IFS=,; set -- $1; IFS=$ma_ifs
+  if [ ! -r /proc/uptime ]; then ma_ps=$(ps -o pid=,etimes= -p "$1" 2>/dev/null); return 0; fi
+  ma_clock; ma_up=$((ma_ms / 10)); ma_ifs=$IFS; IFS=,; set -- $1; IFS=$ma_ifs
   for ma_p in "$@"; do
     ma_stat=''; read -r ma_stat 2>/dev/null </proc/"$ma_p"/stat || [ -n "$ma_stat" ] || continue
     ma_st=''; ma_field20 \${ma_stat##*) }
@@ -171,9 +172,8 @@ ma_elapsed() {
  * One round trip: the salt, whether systemd-creds exists, and per service its generations and
  * fingerprints. A fixed handful of processes whatever the number of services (one find for the
  * links, one grep for the fingerprints, one awk to join them, and `date`; the units' processes
- * and their age are read by the shell where it can):
- * every fork costs on a busy host, and `systemctl` most of all (none where the units' cgroups can
- * be read).
+ * and their age are read by the shell where it can): every fork costs on a busy host, and
+ * `systemctl` most of all (none where the units' cgroups can be read).
  */
 export function readScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[]): string {
   const dirs = targets.map((t) => serviceSecretsDir(root, t.environment, t.project));
