@@ -68,45 +68,6 @@ ${asRoot ? '' : 'SUDO=\n'}`;
 }
 
 /**
- * Joins what the few commands of readScript printed into the records parseRead reads, in one
- * awk (POSIX: mawk, gawk, busybox): per target, in order, `@@dir` then its `@@fp` lines. Input
- * through the environment (no escape processing): MA_T the targets ("id<TAB>unit<TAB>dir"),
- * MA_L the links ("path<TAB>target<TAB>mtime"), MA_S the units' state (ma_units_state: one
- * block per unit, in the order asked, each pid a MainPID= line), MA_P the processes' age
- * (ma_elapsed: pid, seconds running), MA_N now, MA_F the fingerprints files through `grep -H`
- * ("path:line", the path ending in /current/fingerprints).
- */
-const JOIN_AWK = String.raw`BEGIN {
-  nt = split(ENVIRON["MA_T"], T, "\n")
-  m = split(ENVIRON["MA_L"], L, "\n")
-  for (i = 1; i <= m; i++) if (split(L[i], f, "\t") >= 3) { tgt[f[1]] = f[2]; mt = f[3]; sub(/\..*/, "", mt); mtime[f[1]] = mt }
-  m = split(ENVIRON["MA_S"], S, "\n"); b = 1
-  for (i = 1; i <= m; i++) {
-    if (S[i] == "") { b++; continue }
-    if (S[i] ~ /^ActiveState=/) act[b] = substr(S[i], 13)
-    else if (S[i] ~ /^MainPID=/) pid[b] = pid[b] " " substr(S[i], 9)
-  }
-  m = split(ENVIRON["MA_P"], P, "\n")
-  for (i = 1; i <= m; i++) if (split(P[i], f, " ") >= 2) et[f[1]] = f[2]
-  m = split(ENVIRON["MA_F"], F, "\n")
-  for (i = 1; i <= m; i++) if (match(F[i], /\/current\/fingerprints:/)) { k = substr(F[i], 1, RSTART + RLENGTH - 2); n[k]++; fp[k, n[k]] = substr(F[i], RSTART + RLENGTH) }
-  now = ENVIRON["MA_N"] + 0; u = 0
-  for (i = 1; i <= nt; i++) {
-    if (split(T[i], t, "\t") < 3) continue
-    d = t[3]; cur = tgt[d "/current"]; sw = (d "/current") in mtime ? mtime[d "/current"] : 0
-    if (t[2] == "") { older = "-"; a = "-" }
-    else {
-      u++; a = act[u]; older = 0
-      np = split(pid[u], ps, " ")
-      for (q = 1; q <= np; q++) { p = ps[q] + 0; if (p > 0 && sw + 0 > 0 && (p in et) && now - et[p] < sw + 0) older = 1 }
-    }
-    printf "@@dir\t%s\t%s\t%s\t%s\t%s\t%s\n", t[1], cur, tgt[d "/previous"], sw, older, a
-    k = d "/current/fingerprints"
-    if (cur != "") for (j = 1; j <= n[k]; j++) printf "@@fp\t%s\t%s\n", t[1], fp[k, j]
-  }
-}`;
-
-/**
  * ma_systemd_version: $ma_sv, the host's systemd major version, from the name of the
  * libsystemd-shared-<version>.so its systemctl is linked with (Debian, Ubuntu, Fedora, Arch keep
  * it under …/systemd/), read by the shell itself; `systemctl --version` (whose start alone costs
@@ -124,82 +85,90 @@ const SYSTEMD_VERSION_FUNCTION = `ma_systemd_version() {
 `;
 
 /**
- * ma_units_state UNIT…: per unit, in order, a block as `systemctl show -p ActiveState,MainPID`
- * prints one (blocks apart by an empty line), with a MainPID= line for each process of the unit.
- * On a host with the unified cgroup hierarchy it is read by the shell from the unit's cgroup
- * (under a slice, or a slice in a slice as a tenant's): active while the cgroup holds a process
- * (its cgroup.events says populated), each pid from cgroup.procs — no `systemctl`, whose start
- * alone costs more than the rest of the read. A unit with no cgroup there (stopped, or deeper)
- * and a host without that hierarchy (cgroup v1): `systemctl show` itself.
+ * ma_unit_read UNIT: `@@unit UNIT STATE` (active or inactive, as far as secrets care: a process
+ * of it runs or none does), then `@@pid PID START` for each of its processes, START the clock
+ * ticks since boot at which it started (field 22 of /proc/PID/stat, after the command name in
+ * parentheses, which may hold spaces and is the process's to choose). On a host with the unified
+ * cgroup hierarchy all of it is read by the shell: the unit's cgroup, at the top or under up to
+ * three slices (a tenant's slice in a slice in a slice), says whether a process runs (its
+ * cgroup.events) and which (cgroup.procs). A unit with no cgroup runs no process; systemd is
+ * asked (`systemctl show`, whose start alone costs more than the rest of the read) only when it
+ * still holds an invocation for it (/run/systemd/units/invocation:UNIT, kept from start to stop:
+ * a oneshot that remains active after exiting, or a slice nested deeper), and on cgroup v1.
  */
-const UNITS_STATE_FUNCTION = `ma_units_state() {
-  if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then systemctl show -p ActiveState,MainPID -- "$@" 2>/dev/null; return 0; fi
-  ma_first=1
-  for ma_u in "$@"; do
-    [ "$ma_first" = 1 ] || printf '\\n'; ma_first=0
-    ma_a=inactive ma_c=''
-    for ma_g in /sys/fs/cgroup/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/"$ma_u"; do [ -d "$ma_g" ] && ma_c=$ma_g && break; done
-    # No cgroup there: stopped, or in a slice nested deeper: systemd says.
-    if [ -z "$ma_c" ]; then systemctl show -p ActiveState,MainPID -- "$ma_u" 2>/dev/null; continue; fi
-    while read -r ma_k ma_v; do [ "$ma_k" = populated ] && [ "$ma_v" = 1 ] && ma_a=active; done 2>/dev/null < "$ma_c/cgroup.events"
-    printf 'ActiveState=%s\\n' "$ma_a"
-    while read -r ma_p; do printf 'MainPID=%s\\n' "$ma_p"; done 2>/dev/null < "$ma_c/cgroup.procs"
+const UNIT_READ_FUNCTION = `ma_field20() { [ $# -ge 20 ] || return 0; shift 19; ma_st=$1; }
+ma_pid_start() {
+  ma_stat=''; read -r ma_stat 2>/dev/null </proc/"$1"/stat || [ -n "$ma_stat" ] || return 0
+  ma_st=''; ma_field20 \${ma_stat##*) }
+  case $ma_st in '' | *[!0-9]*) ;; *) printf '@@pid\\t%s\\t%s\\t%s\\n' "$ma_u" "$1" "$ma_st" ;; esac
+}
+ma_unit_read() {
+  ma_u=$1 ma_c='' ma_a=inactive
+  if [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -d /run/systemd/units ]; then
+    for ma_g in /sys/fs/cgroup/"$ma_u" /sys/fs/cgroup/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/*.slice/"$ma_u"; do
+      [ -d "$ma_g" ] && ma_c=$ma_g && break
+    done
+    if [ -n "$ma_c" ]; then
+      while read -r ma_k ma_v; do [ "$ma_k" = populated ] && [ "$ma_v" = 1 ] && ma_a=active; done 2>/dev/null < "$ma_c/cgroup.events"
+      printf '@@unit\\t%s\\t%s\\n' "$ma_u" "$ma_a"
+      while read -r ma_p; do ma_pid_start "$ma_p"; done 2>/dev/null < "$ma_c/cgroup.procs"
+      return 0
+    fi
+    if [ ! -L "/run/systemd/units/invocation:$ma_u" ]; then printf '@@unit\\t%s\\tinactive\\n' "$ma_u"; return 0; fi
+  fi
+  ma_p=0
+  for ma_w in $(systemctl show -p ActiveState,MainPID -- "$ma_u" 2>/dev/null); do
+    case $ma_w in ActiveState=*) ma_a=\${ma_w#ActiveState=} ;; MainPID=[1-9]*) ma_p=\${ma_w#MainPID=} ;; esac
   done
-}`;
+  printf '@@unit\\t%s\\t%s\\n' "$ma_u" "$ma_a"
+  [ "$ma_p" = 0 ] && return 0
+  if [ -r /proc/"$ma_p"/stat ]; then ma_pid_start "$ma_p"; else printf '@@age\\t%s\\t%s\\t%s\\n' "$ma_u" "$ma_p" "$(ps -o etimes= -p "$ma_p" 2>/dev/null)"; fi
+}
+# ma_boot: @@boot with the wall-clock second the host booted (btime in /proc/stat), against which
+# a process's start in ticks since boot is placed; @@now with the time now where there is no /proc.
+ma_boot() {
+  while read -r ma_k ma_v; do [ "$ma_k" = btime ] && printf '@@boot\\t%s\\n' "$ma_v" && return 0; done 2>/dev/null </proc/stat
+  printf '@@now\\t%s\\n' "$(date +%s)"
+}
+`;
 
 /**
- * ma_elapsed PID,PID…: $ma_ps, "pid seconds-running" lines as `ps -o pid=,etimes=` prints them.
- * On Linux read by the shell: a process's start (field 22 of /proc/PID/stat, in clock ticks since
- * boot, after the command name in parentheses, which may hold spaces) against /proc/uptime
- * (ma_clock), both in hundredths of a second (USER_HZ is 100 on every architecture Linux hosts
- * run), whole seconds rounded down as ps rounds them. Elsewhere, `ps` itself.
- */
-const ELAPSED_FUNCTION = `ma_field20() { [ $# -ge 20 ] || return 0; shift 19; ma_st=$1; }
-ma_elapsed() {
-  ma_ps=''
-  if [ ! -r /proc/uptime ]; then ma_ps=$(ps -o pid=,etimes= -p "$1" 2>/dev/null); return 0; fi
-  ma_clock; ma_up=$((ma_ms / 10)); ma_ifs=$IFS; IFS=,; set -- $1; IFS=$ma_ifs
-  for ma_p in "$@"; do
-    ma_stat=''; read -r ma_stat 2>/dev/null </proc/"$ma_p"/stat || [ -n "$ma_stat" ] || continue
-    ma_st=''; ma_field20 \${ma_stat##*) }
-    case $ma_st in '' | *[!0-9]*) continue ;; esac
-    ma_ps="$ma_ps$ma_p $(((ma_up - ma_st) / 100))
-"
-  done
-}`;
-
-/**
- * One round trip: the salt, whether systemd-creds exists, and per service its generations and
- * fingerprints. A fixed handful of processes whatever the number of services (one find for the
- * links, one grep for the fingerprints, one awk to join them, and `date`; the units' processes
- * and their age are read by the shell where it can): every fork costs on a busy host, and
- * `systemctl` most of all (none where the units' cgroups can be read).
+ * One round trip: the salt, whether systemd-creds exists, and per service its generations,
+ * fingerprints and processes, as records the CLI joins (parseRead). Two processes whatever the
+ * number of services (one find for the links, one grep for the fingerprints where they are read
+ * through sudo); as root the shell reads the fingerprints itself, and the units' processes and
+ * their start from the kernel's files: every fork costs on a busy host, and `systemctl` most of
+ * all (asked only for a unit that is started with no cgroup where one looks).
  */
 export function readScript(root: string, asRoot: boolean, targets: readonly SecretsDirTarget[]): string {
   const dirs = targets.map((t) => serviceSecretsDir(root, t.environment, t.project));
-  const units = targets.flatMap((t) => (t.unit === undefined ? [] : [validName('unit', t.unit)]));
+  const units = [...new Set(targets.flatMap((t) => (t.unit === undefined ? [] : [validName('unit', t.unit)])))];
   const links = dirs.flatMap((d) => [`${d}/current`, `${d}/previous`]).map(quote);
-  const spec = targets.map((t, i) => `${t.id}\t${t.unit ?? ''}\t${dirs[i]}`).join('\n');
+  const fingerprints = dirs.map((d) => quote(`${d}/current/fingerprints`)).join(' ');
+  const spec = targets.map((t, i) => `@@target\t${t.id}\t${t.unit ?? ''}\t${dirs[i]}`).join('\n');
   const parts =
     targets.length === 0
       ? []
       : [
+          `printf '%s\\n' ${quote(spec)}`,
           // The links themselves (no -L): their targets and when they last switched. A find
-          // without -printf (not GNU) prints nothing: then readlink, one by one.
-          `ma_l=$($SUDO find ${links.join(' ')} -maxdepth 0 -printf '%p\\t%l\\t%T@\\n' 2>/dev/null)`,
-          `[ -n "$ma_l" ] || ma_l=$(for ma_p in ${links.join(' ')}; do ma_t=$($SUDO readlink -- "$ma_p" 2>/dev/null) && printf '%s\\t%s\\t0\\n' "$ma_p" "$ma_t"; done)`,
-          ...(units.length === 0
-            ? ['ma_s=; ma_ps=; ma_n=0']
-            : [
-                UNITS_STATE_FUNCTION,
-                `ma_s=$(ma_units_state ${units.map(quote).join(' ')})`,
-                `ma_pids=; for ma_w in $ma_s; do case $ma_w in MainPID=[1-9]*) ma_pids="$ma_pids,\${ma_w#MainPID=}" ;; esac; done`,
-                ELAPSED_FUNCTION,
-                `ma_ps=; [ -z "$ma_pids" ] || ma_elapsed "\${ma_pids#,}"`,
-                `ma_n=$(date +%s)`,
-              ]),
-          `ma_f=$($SUDO grep -s -H -v '^#' -- ${dirs.map((d) => quote(`${d}/current/fingerprints`)).join(' ')})`,
-          `MA_T=${quote(spec)} MA_L="$ma_l" MA_S="$ma_s" MA_P="$ma_ps" MA_N="$ma_n" MA_F="$ma_f" awk ${quote(JOIN_AWK)} </dev/null`,
+          // without -printf (not GNU: busybox's) prints nothing: then readlink and stat, one by one.
+          `ma_l=$($SUDO find ${links.join(' ')} -maxdepth 0 -printf '@@link\\t%p\\t%l\\t%T@\\n' 2>/dev/null)`,
+          `[ -n "$ma_l" ] || ma_l=$(for ma_p in ${links.join(' ')}; do ma_t=$($SUDO readlink -- "$ma_p" 2>/dev/null) && printf '@@link\\t%s\\t%s\\t%s\\n' "$ma_p" "$ma_t" "$($SUDO stat -c %Y -- "$ma_p" 2>/dev/null)"; done)`,
+          `[ -z "$ma_l" ] || printf '%s\\n' "$ma_l"`,
+          ...(units.length === 0 ? [] : [UNIT_READ_FUNCTION, ...units.map((u) => `ma_unit_read ${quote(u)}`), 'ma_boot']),
+          // "PATH:LINE" as grep -H prints them, the comment lines left out.
+          `if [ -z "$SUDO" ]; then
+  for ma_f in ${fingerprints}; do
+    [ -f "$ma_f" ] || continue
+    while IFS= read -r ma_x || [ -n "$ma_x" ]; do case $ma_x in '#'*) ;; *) printf '@@fl\\t%s:%s\\n' "$ma_f" "$ma_x" ;; esac; done < "$ma_f"
+  done
+else
+  ma_x=$($SUDO grep -s -H -v '^#' -- ${fingerprints})
+  [ -z "$ma_x" ] || while IFS= read -r ma_l; do printf '@@fl\\t%s\\n' "$ma_l"; done <<MA_EOF
+$ma_x
+MA_EOF
+fi`,
         ];
   return `${PRELUDE}${modePrelude(root, asRoot)}${SYSTEMD_VERSION_FUNCTION}
 main() {
@@ -215,27 +184,76 @@ main
 `;
 }
 
+/** Clock ticks a second in /proc/PID/stat: USER_HZ, 100 on every architecture Linux hosts run. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The host's records joined per service. A process runs the values before the last switch when
+ * it started before it; its start is placed late rather than early (btime counts whole seconds,
+ * the ticks hundredths), so a process restarted right after a switch is never taken for an older
+ * one.
+ */
 export function parseRead(output: string): HostSecretsState {
   const state: HostSecretsState = { salt: '', creds: false, systemd: 0, services: new Map() };
-  for (const [kind, a, b, c, d, e, f] of records(output)) {
+  const targets: { id: string; unit: string; dir: string }[] = [];
+  const links = new Map<string, { target: string; mtime: number }>();
+  const units = new Map<string, { active: boolean; starts: number[]; ages: number[] }>();
+  const lines = new Map<string, string[]>();
+  let boot: number | undefined;
+  let now: number | undefined;
+  const unitOf = (name: string) => {
+    let u = units.get(name);
+    if (u === undefined) units.set(name, (u = { active: false, starts: [], ages: [] }));
+    return u;
+  };
+  for (const [kind, a, b, c, d] of records(output)) {
     if (kind === 'salt') state.salt = /^[0-9a-f]{64}$/.test(a ?? '') ? a! : '';
     else if (kind === 'creds') state.creds = a === 'yes';
     else if (kind === 'systemd') state.systemd = /^[0-9]{1,4}$/.test(a ?? '') ? Number(a) : 0;
-    else if (kind === 'dir' && a !== undefined)
-      state.services.set(a, {
-        id: a,
-        current: b ?? '',
-        previous: c ?? '',
-        switchedAt: Number(d) || 0,
-        runningOlder: e === '1',
-        active: f === 'active',
-        fingerprints: [],
-      });
-    else if (kind === 'fp' && a !== undefined) {
-      const s = state.services.get(a);
-      if (s && b !== undefined && c !== undefined && d !== undefined && (c === 'credential' || c === 'env'))
-        s.fingerprints.push({ name: b, delivery: c, fingerprint: d });
+    else if (kind === 'target' && a !== undefined && c !== undefined) targets.push({ id: a, unit: b ?? '', dir: c });
+    else if (kind === 'link' && a !== undefined && b !== undefined) links.set(a, { target: b, mtime: Number(c) || 0 });
+    else if (kind === 'unit' && a !== undefined) unitOf(a).active = b === 'active';
+    else if (kind === 'pid' && a !== undefined && /^[0-9]+$/.test(c ?? '')) unitOf(a).starts.push(Number(c) / TICKS_PER_SECOND);
+    else if (kind === 'age' && a !== undefined && /^\s*[0-9]+\s*$/.test(c ?? '')) unitOf(a).ages.push(Number(c));
+    else if (kind === 'boot' && /^[0-9]+$/.test(a ?? '')) boot = Number(a);
+    else if (kind === 'now' && /^[0-9]+$/.test(a ?? '')) now = Number(a);
+    else if (kind === 'fl' && a !== undefined) {
+      // The rest of the record is the file's line: put back the tabs the split took.
+      const line = [a, b, c, d].filter((x) => x !== undefined).join('\t');
+      const at = line.indexOf('/current/fingerprints:');
+      if (at < 0) continue;
+      const dir = line.slice(0, at);
+      const got = lines.get(dir) ?? [];
+      got.push(line.slice(at + '/current/fingerprints:'.length));
+      lines.set(dir, got);
     }
+  }
+  for (const t of targets) {
+    const current = links.get(`${t.dir}/current`);
+    const switchedAt = current?.mtime ?? 0;
+    const unit = t.unit === '' ? undefined : units.get(t.unit);
+    // Latest each process can have started, in epoch seconds: btime is whole seconds (the boot's
+    // fraction dropped), a start in ticks is rounded down; ps's age is whole seconds, rounded down.
+    const latestStarts = [
+      ...(boot === undefined ? [] : (unit?.starts ?? []).map((s) => boot! + 1 + s + 1 / TICKS_PER_SECOND)),
+      ...(now === undefined ? [] : (unit?.ages ?? []).map((age) => now! - age)),
+    ];
+    const service: ServiceSecretsState = {
+      id: t.id,
+      current: current?.target ?? '',
+      previous: links.get(`${t.dir}/previous`)?.target ?? '',
+      switchedAt: Math.floor(switchedAt),
+      runningOlder: switchedAt > 0 && latestStarts.some((start) => start < switchedAt),
+      active: unit?.active === true,
+      fingerprints: [],
+    };
+    if (service.current !== '')
+      for (const line of lines.get(t.dir) ?? []) {
+        const [name, delivery, fingerprint] = line.split('\t');
+        if (name !== undefined && fingerprint !== undefined && (delivery === 'credential' || delivery === 'env'))
+          service.fingerprints.push({ name, delivery, fingerprint });
+      }
+    state.services.set(t.id, service);
   }
   return state;
 }
@@ -251,13 +269,26 @@ umask 077
 R=$1; d=$2; owner=$3; g=$4; id=$5; asroot=$6
 dm=0711; [ "$asroot" = 1 ] || dm=0700
 fail() { printf '@@fail\t%s\t%s\n' "$id" "$1"; exit 1; }
-me=$(id -u)
+# The effective uid from the shell's own /proc/self/status (Linux), else id -u.
+me=''
+if [ -r /proc/self/status ]; then
+  while read -r k ruid me rest; do [ "$k" = Uid: ] && break; me=''; done </proc/self/status
+fi
+[ -n "$me" ] || me=$(id -u)
+# ours_stat "UID MODE NAME" lines: each directory is ours and writable by no one else.
+ours_stat() {
+  while read -r su sa sn; do
+    [ "$su" = "$me" ] || fail "$sn is owned by another account: not written"
+    case $sa in *[2367]? | *[2367]) fail "$sn is writable by another account: not written" ;; esac
+  done <<MA_OURS
+$1
+MA_OURS
+}
 ours() {
   [ -L "$1" ] && fail "$1 is a symbolic link: not used"
   [ -d "$1" ] || mkdir -m "$dm" -- "$1" 2>/dev/null || [ -d "$1" ] || fail "cannot create $1"
-  s=$(stat -c '%u %a' -- "$1") || fail "cannot read $1"
-  [ "${'$'}{s%% *}" = "$me" ] || fail "$1 is owned by another account: not written"
-  case ${'$'}{s#* } in *[2367]? | *[2367]) fail "$1 is writable by another account: not written" ;; esac
+  s=$(stat -c '%u %a %n' -- "$1") || fail "cannot read $1"
+  ours_stat "$s"
 }
 if [ "$asroot" = 1 ]; then
   # Every directory above the root of the secrets (not /) is root's and no one else's to write:
@@ -277,32 +308,44 @@ if [ "$asroot" = 1 ]; then
 $st
 MA_STAT
   fi
-  mkdir -p -m 0755 -- "${'$'}{R%/*}" 2>/dev/null
+  [ -d "${'$'}{R%/*}" ] || mkdir -p -m 0755 -- "${'$'}{R%/*}" 2>/dev/null
 else
   # This machine: the state directory under the fleet's root, the operator's own (a fresh root has none yet).
   mkdir -p -m 0700 -- "${'$'}{R%/*}" 2>/dev/null
 fi
-ours "$R"
-ours "${'$'}{d%/*}"
-ours "$d"
+# A push after the first finds the three directories there: one stat for all of them.
+# Otherwise each is made (or found) and checked in turn, a parent before what goes in it.
+if [ -d "$R" ] && [ ! -L "$R" ] && [ -d "${'$'}{d%/*}" ] && [ ! -L "${'$'}{d%/*}" ] && [ -d "$d" ] && [ ! -L "$d" ]; then
+  s=$(stat -c '%u %a %n' -- "$R" "${'$'}{d%/*}" "$d") || fail "cannot read $d"
+  ours_stat "$s"
+else
+  ours "$R"
+  ours "${'$'}{d%/*}"
+  ours "$d"
+fi
 new="$d/g.$g"
 mkdir -m "$dm" -- "$new" || fail "cannot create $new"
 trap 'rm -rf -- "$new" "$d/.current.$g" "$d/.previous.$g"' EXIT
-while IFS=' ' read -r kind a b; do
+old=$(readlink -- "$d/current" 2>/dev/null || true)
+ended=0
+# Payload lines "KIND A B" (B may hold spaces; fpline: the rest is one line of the fingerprints file).
+while IFS= read -r line; do
+  kind=${'$'}{line%% *}; rest=${'$'}{line#"$kind"}; rest=${'$'}{rest# }
+  a=${'$'}{rest%% *}; b=${'$'}{rest#"$a"}; b=${'$'}{b# }
   case $kind in
     salt)
       if [ ! -e "$R/salt" ]; then
         t=$(mktemp "$R/.salt.XXXXXX") && printf '%s\n' "$a" > "$t" && mv -f -- "$t" "$R/salt" || fail "cannot write the salt"
       fi
-      [ "$(head -n 1 -- "$R/salt")" = "$a" ] || fail "the host's salt changed during the push: push again" ;;
+      salt=''; IFS= read -r salt < "$R/salt" || [ -n "$salt" ] || fail "cannot read the salt"
+      [ "$salt" = "$a" ] || fail "the host's salt changed during the push: push again" ;;
     cred | credkeep)
       # credkeep: the value is the one the generation current points at holds (same keyed
       # fingerprint): its encrypted file is copied (a plain file of ours, never a link) rather than
       # encrypted again, which costs systemd-creds a start and the host key; else encrypted.
       kept=0
       if [ "$kind" = credkeep ]; then
-        cur=$(readlink -- "$d/current" 2>/dev/null || true)
-        case $cur in g.[A-Za-z0-9]*) [ -f "$d/$cur/$a.cred" ] && [ ! -L "$d/$cur/$a.cred" ] && cp -- "$d/$cur/$a.cred" "$new/$a.cred" && kept=1 ;; esac
+        case $old in g.[A-Za-z0-9]*) [ -f "$d/$old/$a.cred" ] && [ ! -L "$d/$old/$a.cred" ] && cp -- "$d/$old/$a.cred" "$new/$a.cred" && kept=1 ;; esac
       fi
       if [ "$kept" = 0 ]; then
         command -v systemd-creds >/dev/null 2>&1 || fail "systemd-creds is not on this host (systemd older than 250)"
@@ -315,20 +358,20 @@ while IFS=' ' read -r kind a b; do
     envfile)
       printf '%s' "$a" | base64 -d > "$new/secrets.env" || fail "cannot write secrets.env"
       if [ "$owner" != - ]; then chown -- "$owner:" "$new/secrets.env" 2>/dev/null || fail "user $owner does not exist on this host"; fi ;;
-    fp)
-      printf '%s' "$a" | base64 -d > "$new/fingerprints" || fail "cannot write the fingerprints" ;;
-    end) break ;;
+    fpline)
+      # Fingerprints are keyed hashes and names, nothing secret: written by the shell, line by line.
+      printf '%s\n' "$rest" >> "$new/fingerprints" || fail "cannot write the fingerprints" ;;
+    end) ended=1; break ;;
   esac
 done
-[ -f "$new/fingerprints" ] || fail "the payload did not arrive whole: nothing switched"
-old=$(readlink -- "$d/current" 2>/dev/null || true)
+[ "$ended" = 1 ] && [ -f "$new/fingerprints" ] || fail "the payload did not arrive whole: nothing switched"
 # previous first: a cut between the two renames leaves previous = current = the old generation.
 if [ -n "$old" ] && [ "$old" != "g.$g" ]; then
   ln -s -- "$old" "$d/.previous.$g" && mv -T -f -- "$d/.previous.$g" "$d/previous" || fail "cannot keep the previous generation"
 fi
 ln -s -- "g.$g" "$d/.current.$g" && mv -T -f -- "$d/.current.$g" "$d/current" || fail "cannot switch current"
 trap - EXIT
-prev=$(readlink -- "$d/previous" 2>/dev/null || true)
+if [ -n "$old" ] && [ "$old" != "g.$g" ]; then prev=$old; else prev=$(readlink -- "$d/previous" 2>/dev/null || true); fi
 for x in "$d"/g.*; do
   n=${'$'}{x##*/}
   [ "$n" = "g.$g" ] || [ "$n" = "$prev" ] || rm -rf -- "$x"
@@ -368,6 +411,14 @@ export interface RestartOnHost {
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** The fingerprints file's lines, each sent as one payload line (it ends with a newline; none is empty of meaning but kept). */
+function fingerprintLines(text: string): string[] {
+  if (/[\r\0]/.test(text)) throw new Error('a fingerprints file holds a carriage return or NUL');
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
 
 /**
  * `current` back to `previous` for the service whose directory is in shell variable `$1`, the
@@ -422,7 +473,7 @@ export function writeScript(root: string, asRoot: boolean, writes: readonly Gene
         (c) => `${w.credentialStore === 'file' ? 'credfile' : c.unchanged === true ? 'credkeep' : 'cred'} ${c.name} ${b64(c.value)}`,
       ),
       ...(w.envFile === undefined ? [] : [`envfile ${b64(w.envFile)}`]),
-      `fp ${b64(w.fingerprints)}`,
+      ...fingerprintLines(w.fingerprints).map((line) => `fpline ${line}`),
       'end',
     ].join('\n');
     const args = [root, d, owner, generation, w.id, asRoot ? '1' : '0'].map(quote).join(' ');

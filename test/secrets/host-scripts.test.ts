@@ -1,7 +1,9 @@
-// The read of `secrets status` (and of push's first round trip), run by a real sh: a local tree
-// of generations (links, fingerprints files with comments) read through each awk this machine
-// has (mawk, the Debian default, and busybox's), and on a real test host with real systemd units
-// (active, inactive, one whose process started before its secrets switched, one after).
+// The read of `secrets status` (and of push's first round trip), run by real shells: a local tree
+// of generations (links, fingerprints files with comments) read by each sh this machine has (dash,
+// the Debian default, and busybox's), by the shell itself and through the command a non-root
+// operator's sudo runs, and on a real test host with real systemd units (active, inactive, one
+// whose process started before its secrets switched, one after, in slices nested up to four deep,
+// a oneshot that stays active after exiting).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
@@ -82,23 +84,20 @@ describe('secrets read script on this machine', () => {
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  const awks: [string, string][] = [['mawk', '/usr/bin/mawk']];
-  if (existsSync('/usr/bin/busybox')) awks.push(['busybox awk', '/usr/bin/busybox']);
-  for (const [name, binary] of awks)
-    test(`every service's generations and fingerprints, joined by ${name}`, () => {
-      // A directory whose awk is this one, first on PATH.
-      const bin = join(work, `bin-${name.replace(' ', '-')}`);
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(join(bin, 'awk'), `#!/bin/sh\nexec ${binary}${binary.endsWith('busybox') ? ' awk' : ''} "$@"\n`, { mode: 0o755 });
-      const root = join(work, 'secrets');
-      const r = spawnSync('sh', ['-s'], {
-        input: readScript(root, false, TARGETS),
-        encoding: 'utf8',
-        env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` },
+  const shells: [string, string[]][] = [['dash', ['sh']]];
+  if (existsSync('/usr/bin/busybox')) shells.push(['busybox sh', ['/usr/bin/busybox', 'sh']]);
+  for (const [name, shell] of shells)
+    for (const through of ['the shell', 'sudo'] as const)
+      test(`every service's generations and fingerprints, read by ${name} through ${through}`, () => {
+        const root = join(work, 'secrets');
+        // The reads a host makes for a non-root login: each through `sudo -n` (here as root).
+        const script = readScript(root, false, TARGETS);
+        const input = through === 'sudo' ? script.replace(/^SUDO=$/m, "SUDO='sudo -n'") : script;
+        if (through === 'sudo') assert.notEqual(input, script, 'the script sets SUDO for this machine');
+        const r = spawnSync(shell[0]!, [...shell.slice(1), '-s'], { input, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(plain(parseRead(r.stdout)), expected(root), r.stdout);
       });
-      assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(plain(parseRead(r.stdout)), expected(root), r.stdout);
-    });
 
   test('no service: the salt and nothing else', () => {
     const root = join(work, 'secrets');
@@ -123,44 +122,50 @@ describe('secrets read script on a real host with systemd units', { skip: realHo
     const host = fleet.hosts[0]!;
     const root = '/var/lib/manage-apps/secrets';
     const dir = (p: string) => serviceSecretsDir(root, 'prod', p);
-    // A tenant's unit runs in a slice in a slice (tenant.slice/tenant-acme.slice), one deeper still in a third.
-    const slice: Record<string, string> = { tenant: 'tenant-acme.slice', deep: 'tenant-acme-web.slice' };
+    // A tenant's unit runs in a slice in a slice (tenant.slice/tenant-acme.slice), one deeper still
+    // in a third, one in a fourth (deeper than the read looks for cgroups: systemd is asked).
+    const slice: Record<string, string> = { tenant: 'tenant-acme.slice', deep: 'tenant-acme-web.slice', deeper: 'tenant-acme-web-api.slice' };
     const unit = (p: string) =>
-      `[Unit]\nDescription=${p}\n[Service]\nExecStart=/bin/sleep 600\n${slice[p] === undefined ? '' : `Slice=${slice[p]}\n`}`;
+      p === 'exited'
+        ? '[Unit]\nDescription=exited\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n'
+        : `[Unit]\nDescription=${p}\n[Service]\nExecStart=/bin/sleep 600\n${slice[p] === undefined ? '' : `Slice=${slice[p]}\n`}`;
+    const UNITS = ['older', 'newer', 'stopped', 'tenant', 'deep', 'deeper', 'exited'];
     const setup = [
-      ...['older', 'newer', 'stopped', 'tenant', 'deep'].map((p) => `printf '%s' ${quote(unit(p))} > /etc/systemd/system/${p}.service`),
+      ...UNITS.map((p) => `printf '%s' ${quote(unit(p))} > /etc/systemd/system/${p}.service`),
       'systemctl daemon-reload',
-      'systemctl start older.service newer.service tenant.service deep.service',
+      // stopped ran once and was stopped: systemd still has it loaded, with no process.
+      'systemctl start older.service newer.service tenant.service deep.service deeper.service exited.service stopped.service',
+      'systemctl stop stopped.service',
       // older switched after its process started (restart pending); newer switched before it.
-      ...['older', 'newer', 'stopped', 'tenant', 'deep'].map(
+      ...UNITS.map(
         (p) =>
           `mkdir -p ${dir(p)}/g.1 && printf '%s\\n' ${quote(FP('K', 'credential', p === 'older' ? '11' : '22'))} > ${dir(p)}/g.1/fingerprints && ln -s g.1 ${dir(p)}/current`,
       ),
-      `touch -h -d '@'$(( $(date +%s) + 30 )) ${dir('older')}/current ${dir('tenant')}/current ${dir('deep')}/current`,
+      `touch -h -d '@'$(( $(date +%s) + 30 )) ${dir('older')}/current ${dir('tenant')}/current ${dir('deep')}/current ${dir('deeper')}/current ${dir('exited')}/current`,
       `touch -h -d '@'$(( $(date +%s) - 3600 )) ${dir('newer')}/current ${dir('stopped')}/current`,
       `printf '%s\\n' ${'cd'.repeat(32)} > ${root}/salt`,
     ].join(' && ');
     const made = await fleet.ssh(host, setup);
     assert.equal(made.exitCode, 0, made.stderr);
     assert.match(
-      (await fleet.ssh(host, 'systemctl show -p ControlGroup --value tenant.service deep.service')).stdout,
-      /tenant\.slice\/tenant-acme\.slice\/tenant\.service\n[\s\S]*tenant-acme-web\.slice\/deep\.service/,
+      (await fleet.ssh(host, 'systemctl show -p ControlGroup --value tenant.service deep.service deeper.service')).stdout,
+      /tenant\.slice\/tenant-acme\.slice\/tenant\.service\n[\s\S]*tenant-acme-web\.slice\/deep\.service\n[\s\S]*tenant-acme-web-api\.slice\/deeper\.service/,
     );
-    const targets: SecretsDirTarget[] = ['older', 'newer', 'stopped', 'absent', 'tenant', 'deep'].map((p) => ({
+    const targets: SecretsDirTarget[] = [...UNITS, 'absent'].map((p) => ({
       id: p,
       environment: 'prod',
       project: p,
       unit: `${p}.service`,
     }));
-    // systemctl on PATH records what it is asked: the running units' state is read from their cgroups.
+    // systemctl on PATH records what it is asked: a unit's state is read from its cgroup, or from
+    // its having none and no invocation; systemd is asked of a started unit with no cgroup there.
     const recorder = `mkdir -p /root/rec && printf '#!/bin/sh\\nprintf "%%s\\\\n" "$*" >> /root/rec/log\\nexec /usr/bin/systemctl "$@"\\n' > /root/rec/systemctl && chmod +x /root/rec/systemctl && : > /root/rec/log`;
     assert.equal((await fleet.ssh(host, recorder)).exitCode, 0);
     const r = await fleet.ssh(host, `PATH=/root/rec:$PATH sh -c ${quote(readScript(root, true, targets))}`);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual((await fleet.ssh(host, 'cat /root/rec/log')).stdout.trim().split('\n').sort(), [
-      'show -p ActiveState,MainPID -- absent.service',
-      'show -p ActiveState,MainPID -- deep.service',
-      'show -p ActiveState,MainPID -- stopped.service',
+      'show -p ActiveState,MainPID -- deeper.service',
+      'show -p ActiveState,MainPID -- exited.service',
     ]);
     const state = parseRead(r.stdout);
     assert.equal(state.salt, 'cd'.repeat(32));
@@ -177,6 +182,8 @@ describe('secrets read script on a real host with systemd units', { skip: realHo
       absent: { current: '', active: false, runningOlder: false, fp: [] },
       tenant: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:22'] },
       deep: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:22'] },
+      deeper: { current: 'g.1', active: true, runningOlder: true, fp: ['hmac-sha256:22'] },
+      exited: { current: 'g.1', active: true, runningOlder: false, fp: ['hmac-sha256:22'] },
     });
     assert.ok(state.services.get('older')!.switchedAt > Date.now() / 1000, "the switch time is the link's own");
   });
