@@ -25,6 +25,53 @@ const CLOCK_FUNCTION = `ma_clock() {
 }
 `;
 
+/**
+ * A systemd unit's processes, read by the shell from the unified cgroup hierarchy (no
+ * `systemctl`, whose start alone costs more than a gate's probe on a busy host):
+ * - ma_cgroup UNIT: $ma_cg, the unit's cgroup directory, at the top or under up to three slices
+ *   (a tenant's slice in a slice in a slice); '' when none is there, or the host has no unified
+ *   hierarchy (ma_cg_ok says which: 1 when the host's cgroups and systemd's state can be read so).
+ * - ma_populated DIR: a process runs in that cgroup (its cgroup.events).
+ * - ma_unit_running UNIT: the unit runs a process, or (no cgroup, but systemd holds an invocation
+ *   for it from start to stop: a oneshot that stays active after exiting, a slice nested deeper;
+ *   or no unified hierarchy) `systemctl is-active`.
+ */
+const CGROUP_FUNCTIONS = `ma_cgroup() {
+  ma_cg='' ma_cg_ok=0
+  [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -d /run/systemd/units ] || return 0
+  ma_cg_ok=1
+  for ma_g in /sys/fs/cgroup/"$1" /sys/fs/cgroup/*.slice/"$1" /sys/fs/cgroup/*.slice/*.slice/"$1" /sys/fs/cgroup/*.slice/*.slice/*.slice/"$1"; do
+    [ -d "$ma_g" ] && ma_cg=$ma_g && return 0
+  done
+  return 0
+}
+ma_populated() {
+  while read -r ma_k ma_v; do [ "$ma_k" = populated ] && [ "$ma_v" = 1 ] && return 0; done 2>/dev/null < "$1/cgroup.events"
+  return 1
+}
+ma_unit_running() {
+  ma_cgroup "$1"
+  if [ -n "$ma_cg" ]; then ma_populated "$ma_cg"; return; fi
+  if [ "$ma_cg_ok" = 1 ] && [ ! -L "/run/systemd/units/invocation:$1" ]; then return 1; fi
+  systemctl is-active --quiet -- "$1" 2>/dev/null
+}
+`;
+
+/**
+ * ma_epoch: $ma_ep, seconds since the epoch now, without a `date`: the boot's (btime in
+ * /proc/stat, whole seconds) plus /proc/uptime. It may read up to a second early: it only marks
+ * where a journal is read from.
+ */
+const EPOCH_FUNCTION = `ma_epoch() {
+  ma_ep=''
+  if [ -r /proc/uptime ]; then
+    ma_clock
+    while read -r ma_k ma_v; do [ "$ma_k" = btime ] && ma_ep=$((ma_v + ma_ms / 1000)) && break; done 2>/dev/null </proc/stat
+  fi
+  [ -n "$ma_ep" ] || ma_ep=$(date +%s)
+}
+`;
+
 export const BASE_PRELUDE = String.raw`set -u
 export LC_ALL=C
 # ma_nl: a newline, for matching whole lines of a command's output held in a variable.
@@ -110,7 +157,7 @@ ma_now_ms() {
   t=$(date +%s%N 2>/dev/null)
   case $t in *N|'') echo $(( $(date +%s) * 1000 )) ;; *) echo $(( t / 1000000 )) ;; esac
 }
-${CLOCK_FUNCTION}# ma_alive PID LSTART: the process runs, is not a zombie, and started when its pid file says.
+${CLOCK_FUNCTION}${EPOCH_FUNCTION}${CGROUP_FUNCTIONS}# ma_alive PID LSTART: the process runs, is not a zombie, and started when its pid file says.
 ma_alive() {
   [ -n "$1" ] || return 1
   kill -0 "$1" 2>/dev/null || return 1

@@ -113,7 +113,9 @@ exit "$rc"
  *
  * With a port, a 2xx is taken only with the unit's state read after it (active, not restarted
  * since the action): a crashed unit is never taken for ready because something else answers on
- * its port. Between probes that fail, the state is read at most every 0.25 s (each read is a
+ * its port. Where the unit's cgroup can be read, that read is the shell's own: a process the
+ * unit ran at the first state read (after the action) still runs in it, so systemd has not
+ * restarted it since; else `systemctl show` as between probes. Between probes that fail, the state is read at most every 0.25 s (each read is a
  * `systemctl show`, a D-Bus call that costs more than the probe), so a crash is still told within
  * a quarter of a second. The clock is the shell's own read of /proc/uptime (ma_clock), not `date`.
  */
@@ -127,7 +129,7 @@ export function gateScript(service: RuntimeService, timeoutMs: number, options: 
   const action =
     options.action === undefined
       ? ''
-      : `${options.action === 'start' ? `printf '@@before\\t%s\\n' "$(systemctl show -p ActiveState --value -- ${quote(unit)})"\n` : ''}printf '@@since\\t%s\\n' "$(date +%s)"
+      : `${options.action === 'start' ? `printf '@@before\\t%s\\n' "$(systemctl show -p ActiveState --value -- ${quote(unit)})"\n` : ''}ma_epoch; printf '@@since\\t%s\\n' "$ma_ep"
 # An operator's start is never refused for earlier crash loops (the start rate limit).
 ${sh`$SUDO systemctl reset-failed -- ${unit}`.text} 2>/dev/null
 out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gate crashed "systemctl ${options.action} failed: $(printf '%s' "$out" | tr '\\n\\t' '  ')"; exit 1; }`;
@@ -135,7 +137,7 @@ out=$(${sh`$SUDO systemctl ${options.action} -- ${unit}`.text} 2>&1) || { ma_gat
     service.port !== undefined
       ? `if [ $((ma_ms - checked)) -ge 250 ]; then ma_unit_state; checked=$ma_ms; fi
   code=$(ma_probe ${service.port} ${quote(service.readiness)} 2)
-  case $code in 2??) ma_unit_state; ma_gate ready "$code"; exit 0 ;; esac`
+  case $code in 2??) ma_same_processes || ma_unit_state; ma_gate ready "$code"; exit 0 ;; esac`
       : unit.endsWith('.timer') || unit.endsWith('.socket') || unit.endsWith('.path')
         ? `ma_unit_state
   [ "$A" = active ] && { ma_gate ready "$A"; exit 0; }`
@@ -157,7 +159,14 @@ ${gated}ma_clock; g0=$ma_ms
 # ma_gate OUTCOME DETAIL: the verdict, with the milliseconds the action and the wait took.
 ma_gate() { ma_clock; printf '@@gate\\t%s\\t%s\\t%s\\n' "$1" "$2" "$((ma_ms - g0))"; }
 # ma_unit_state: the unit's state in A S N R X; ends the gate when it crashed (the first read is the base of NRestarts).
-base=''
+based='' base='' bcg='' bpids=''
+# ma_same_processes: one of the processes the unit ran at the first state read still runs in
+# its cgroup (so systemd did not restart it since), read by the shell; false when it cannot tell.
+ma_same_processes() {
+  [ -n "$bcg" ] && [ -n "$bpids" ] && ma_populated "$bcg" || return 1
+  while read -r ma_p; do case $bpids in *" $ma_p "*) return 0 ;; esac; done 2>/dev/null < "$bcg/cgroup.procs"
+  return 1
+}
 ma_unit_state() {
   A=''; S=''; N=''; R=''; X=''
   while IFS='=' read -r k v; do
@@ -165,7 +174,12 @@ ma_unit_state() {
   done <<MA_EOF
 $(${state})
 MA_EOF
-  [ -z "$base" ] && base=$N
+  if [ -z "$based" ]; then
+    based=1 base=$N bpids=''
+    # The unit's processes now (after the action), for ma_same_processes.
+    ma_cgroup ${quote(unit)}; bcg=$ma_cg
+    [ -z "$bcg" ] || while read -r ma_p; do bpids="$bpids $ma_p "; done 2>/dev/null < "$bcg/cgroup.procs"
+  fi
   case $A in failed) ma_gate crashed "the unit failed ($R, exit status $X)"; exit 1 ;; esac
   case $S in auto-restart) ma_gate crashed "the main process exited ($R, exit status $X) and systemd is restarting it"; exit 1 ;; esac
   if [ -n "$N" ] && [ "$N" != "$base" ]; then ma_gate crashed "systemd restarted it $((N - base)) time(s) after it exited ($R, exit status $X)"; exit 1; fi

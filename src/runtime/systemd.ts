@@ -33,7 +33,8 @@ ${installUnitFunction(true)}`,
     restartAndGate: (timeoutMs) => body(gateScript(service, timeoutMs, { action: 'restart' })),
     stop: () => `${sh`$SUDO systemctl stop -- ${unit}`.text} 2>&1`,
     diagnose: (since) => body(diagnosisScript(service, { shellVar: since })),
-    running: () => sh`systemctl is-active --quiet -- ${unit}`.text,
+    // Its cgroup, read by the shell (src/runtime/shell.ts ma_unit_running); systemctl where it cannot tell.
+    running: () => sh`ma_unit_running ${unit}`.text,
   };
 }
 

@@ -89,12 +89,11 @@ const SYSTEMD_VERSION_FUNCTION = `ma_systemd_version() {
  * of it runs or none does), then `@@pid PID START` for each of its processes, START the clock
  * ticks since boot at which it started (field 22 of /proc/PID/stat, after the command name in
  * parentheses, which may hold spaces and is the process's to choose). On a host with the unified
- * cgroup hierarchy all of it is read by the shell: the unit's cgroup, at the top or under up to
- * three slices (a tenant's slice in a slice in a slice), says whether a process runs (its
- * cgroup.events) and which (cgroup.procs). A unit with no cgroup runs no process; systemd is
- * asked (`systemctl show`, whose start alone costs more than the rest of the read) only when it
- * still holds an invocation for it (/run/systemd/units/invocation:UNIT, kept from start to stop:
- * a oneshot that remains active after exiting, or a slice nested deeper), and on cgroup v1.
+ * cgroup hierarchy all of it is read by the shell (ma_cgroup, src/runtime/shell.ts): the unit's
+ * cgroup says whether a process runs and which. A unit with no cgroup runs no process; systemd
+ * is asked (`systemctl show`, whose start alone costs more than the rest of the read) only when
+ * it still holds an invocation for it (/run/systemd/units/invocation:UNIT, kept from start to
+ * stop: a oneshot that remains active after exiting, or a slice nested deeper), and on cgroup v1.
  */
 const UNIT_READ_FUNCTION = `ma_field20() { [ $# -ge 20 ] || return 0; shift 19; ma_st=$1; }
 ma_pid_start() {
@@ -103,19 +102,15 @@ ma_pid_start() {
   case $ma_st in '' | *[!0-9]*) ;; *) printf '@@pid\\t%s\\t%s\\t%s\\n' "$ma_u" "$1" "$ma_st" ;; esac
 }
 ma_unit_read() {
-  ma_u=$1 ma_c='' ma_a=inactive
-  if [ -f /sys/fs/cgroup/cgroup.controllers ] && [ -d /run/systemd/units ]; then
-    for ma_g in /sys/fs/cgroup/"$ma_u" /sys/fs/cgroup/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/"$ma_u" /sys/fs/cgroup/*.slice/*.slice/*.slice/"$ma_u"; do
-      [ -d "$ma_g" ] && ma_c=$ma_g && break
-    done
-    if [ -n "$ma_c" ]; then
-      while read -r ma_k ma_v; do [ "$ma_k" = populated ] && [ "$ma_v" = 1 ] && ma_a=active; done 2>/dev/null < "$ma_c/cgroup.events"
-      printf '@@unit\\t%s\\t%s\\n' "$ma_u" "$ma_a"
-      while read -r ma_p; do ma_pid_start "$ma_p"; done 2>/dev/null < "$ma_c/cgroup.procs"
-      return 0
-    fi
-    if [ ! -L "/run/systemd/units/invocation:$ma_u" ]; then printf '@@unit\\t%s\\tinactive\\n' "$ma_u"; return 0; fi
+  ma_u=$1 ma_a=inactive
+  ma_cgroup "$ma_u"
+  if [ -n "$ma_cg" ]; then
+    ma_populated "$ma_cg" && ma_a=active
+    printf '@@unit\\t%s\\t%s\\n' "$ma_u" "$ma_a"
+    while read -r ma_p; do ma_pid_start "$ma_p"; done 2>/dev/null < "$ma_cg/cgroup.procs"
+    return 0
   fi
+  if [ "$ma_cg_ok" = 1 ] && [ ! -L "/run/systemd/units/invocation:$ma_u" ]; then printf '@@unit\\t%s\\tinactive\\n' "$ma_u"; return 0; fi
   ma_p=0
   for ma_w in $(systemctl show -p ActiveState,MainPID -- "$ma_u" 2>/dev/null); do
     case $ma_w in ActiveState=*) ma_a=\${ma_w#ActiveState=} ;; MainPID=[1-9]*) ma_p=\${ma_w#MainPID=} ;; esac
@@ -290,6 +285,10 @@ ours() {
   s=$(stat -c '%u %a %n' -- "$1") || fail "cannot read $1"
   ours_stat "$s"
 }
+# A push after the first finds the service's three directories there (the root, the
+# environment's, the service's): then they are read by one stat with those above them.
+three=0
+if [ -d "$R" ] && [ ! -L "$R" ] && [ -d "${'$'}{d%/*}" ] && [ ! -L "${'$'}{d%/*}" ] && [ -d "$d" ] && [ ! -L "$d" ]; then three=1; fi
 if [ "$asroot" = 1 ]; then
   # Every directory above the root of the secrets (not /) is root's and no one else's to write:
   # walked by the shell (R is an absolute path without . or ..), read by one stat.
@@ -299,6 +298,8 @@ if [ "$asroot" = 1 ]; then
     [ -e "$p" ] && set -- "$@" "$p"
     p=${'$'}{p%/*}
   done
+  # Root's own three, in the same stat (ours: root's, as those above).
+  if [ "$three" = 1 ] && [ "$me" = 0 ]; then set -- "$@" "$R" "${'$'}{d%/*}" "$d"; three=checked; fi
   if [ $# -gt 0 ]; then
     st=$(stat -c '%u %a %n' -- "$@") || fail "cannot read the directories above $R"
     while read -r su sa sn; do
@@ -313,9 +314,9 @@ else
   # This machine: the state directory under the fleet's root, the operator's own (a fresh root has none yet).
   mkdir -p -m 0700 -- "${'$'}{R%/*}" 2>/dev/null
 fi
-# A push after the first finds the three directories there: one stat for all of them.
 # Otherwise each is made (or found) and checked in turn, a parent before what goes in it.
-if [ -d "$R" ] && [ ! -L "$R" ] && [ -d "${'$'}{d%/*}" ] && [ ! -L "${'$'}{d%/*}" ] && [ -d "$d" ] && [ ! -L "$d" ]; then
+if [ "$three" = checked ]; then :
+elif [ "$three" = 1 ]; then
   s=$(stat -c '%u %a %n' -- "$R" "${'$'}{d%/*}" "$d") || fail "cannot read $d"
   ours_stat "$s"
 else
