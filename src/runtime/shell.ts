@@ -58,15 +58,21 @@ ma_unit_running() {
 `;
 
 /**
- * ma_epoch: $ma_ep, seconds since the epoch now, without a `date`: the boot's (btime in
- * /proc/stat, whole seconds) plus /proc/uptime. It may read up to a second early: it only marks
- * where a journal is read from.
+ * ma_btime: $ma_bt, the second since the epoch the host booted (btime in /proc/stat, whole
+ * seconds, kept in step with the wall clock by the kernel), '' where there is none.
+ * ma_epoch: $ma_ep, seconds since the epoch now, without a `date`: ma_btime plus /proc/uptime. It
+ * may read up to a second early: it only marks where a journal is read from.
  */
-const EPOCH_FUNCTION = `ma_epoch() {
+const EPOCH_FUNCTION = `ma_btime() {
+  ma_bt=''
+  while read -r ma_k ma_v; do [ "$ma_k" = btime ] && ma_bt=$ma_v && return 0; done 2>/dev/null </proc/stat
+  return 0
+}
+ma_epoch() {
   ma_ep=''
   if [ -r /proc/uptime ]; then
-    ma_clock
-    while read -r ma_k ma_v; do [ "$ma_k" = btime ] && ma_ep=$((ma_v + ma_ms / 1000)) && break; done 2>/dev/null </proc/stat
+    ma_btime
+    [ -z "$ma_bt" ] || { ma_clock; ma_ep=$((ma_bt + ma_ms / 1000)); }
   fi
   [ -n "$ma_ep" ] || ma_ep=$(date +%s)
 }

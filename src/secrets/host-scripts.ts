@@ -119,11 +119,11 @@ ma_unit_read() {
   [ "$ma_p" = 0 ] && return 0
   if [ -r /proc/"$ma_p"/stat ]; then ma_pid_start "$ma_p"; else printf '@@age\\t%s\\t%s\\t%s\\n' "$ma_u" "$ma_p" "$(ps -o etimes= -p "$ma_p" 2>/dev/null)"; fi
 }
-# ma_boot: @@boot with the wall-clock second the host booted (btime in /proc/stat), against which
-# a process's start in ticks since boot is placed; @@now with the time now where there is no /proc.
+# ma_boot: @@boot with the wall-clock second the host booted (ma_btime), against which a
+# process's start in ticks since boot is placed; @@now with the time now where there is no /proc.
 ma_boot() {
-  while read -r ma_k ma_v; do [ "$ma_k" = btime ] && printf '@@boot\\t%s\\n' "$ma_v" && return 0; done 2>/dev/null </proc/stat
-  printf '@@now\\t%s\\n' "$(date +%s)"
+  ma_btime
+  if [ -n "$ma_bt" ]; then printf '@@boot\\t%s\\n' "$ma_bt"; else printf '@@now\\t%s\\n' "$(date +%s)"; fi
 }
 `;
 
@@ -270,20 +270,21 @@ if [ -r /proc/self/status ]; then
   while read -r k ruid me rest; do [ "$k" = Uid: ] && break; me=''; done </proc/self/status
 fi
 [ -n "$me" ] || me=$(id -u)
-# ours_stat "UID MODE NAME" lines: each directory is ours and writable by no one else.
+# ours_stat UID LINES: each "UID MODE NAME" line (stat's) names a directory owned by UID and
+# writable by no one else.
 ours_stat() {
   while read -r su sa sn; do
-    [ "$su" = "$me" ] || fail "$sn is owned by another account: not written"
+    [ "$su" = "$1" ] || fail "$sn is owned by another account: not written"
     case $sa in *[2367]? | *[2367]) fail "$sn is writable by another account: not written" ;; esac
   done <<MA_OURS
-$1
+$2
 MA_OURS
 }
 ours() {
   [ -L "$1" ] && fail "$1 is a symbolic link: not used"
   [ -d "$1" ] || mkdir -m "$dm" -- "$1" 2>/dev/null || [ -d "$1" ] || fail "cannot create $1"
   s=$(stat -c '%u %a %n' -- "$1") || fail "cannot read $1"
-  ours_stat "$s"
+  ours_stat "$me" "$s"
 }
 # A push after the first finds the service's three directories there (the root, the
 # environment's, the service's): then they are read by one stat with those above them.
@@ -302,12 +303,7 @@ if [ "$asroot" = 1 ]; then
   if [ "$three" = 1 ] && [ "$me" = 0 ]; then set -- "$@" "$R" "${'$'}{d%/*}" "$d"; three=checked; fi
   if [ $# -gt 0 ]; then
     st=$(stat -c '%u %a %n' -- "$@") || fail "cannot read the directories above $R"
-    while read -r su sa sn; do
-      [ "$su" = 0 ] || fail "$sn is not root's: not written"
-      case $sa in *[2367]? | *[2367]) fail "$sn is writable by another account: not written" ;; esac
-    done <<MA_STAT
-$st
-MA_STAT
+    ours_stat 0 "$st"
   fi
   [ -d "${'$'}{R%/*}" ] || mkdir -p -m 0755 -- "${'$'}{R%/*}" 2>/dev/null
 else
@@ -318,7 +314,7 @@ fi
 if [ "$three" = checked ]; then :
 elif [ "$three" = 1 ]; then
   s=$(stat -c '%u %a %n' -- "$R" "${'$'}{d%/*}" "$d") || fail "cannot read $d"
-  ours_stat "$s"
+  ours_stat "$me" "$s"
 else
   ours "$R"
   ours "${'$'}{d%/*}"
