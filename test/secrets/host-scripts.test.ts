@@ -10,7 +10,17 @@ import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseRead, readScript, type HostSecretsState, type SecretsDirTarget, type ServiceSecretsState } from '../../src/secrets/host-scripts.js';
+import {
+  FINGERPRINT_HEADER,
+  parseRead,
+  parseWrite,
+  readScript,
+  writeScript,
+  type GenerationWrite,
+  type HostSecretsState,
+  type SecretsDirTarget,
+  type ServiceSecretsState,
+} from '../../src/secrets/host-scripts.js';
 import { serviceSecretsDir } from '../../src/secrets/layout.js';
 import { quote } from '../../src/transport/quote.js';
 import { realHostsSkipReason, TestFleet } from '../harness/test-fleet.js';
@@ -186,5 +196,67 @@ describe('secrets read script on a real host with systemd units', { skip: realHo
       exited: { current: 'g.1', active: true, runningOlder: false, fp: ['hmac-sha256:22'] },
     });
     assert.ok(state.services.get('older')!.switchedAt > Date.now() / 1000, "the switch time is the link's own");
+  });
+
+  test('the write refuses a directory of the tree, or one above it, that another account owns or may write; the first write and a repeat one go through', async () => {
+    const host = fleet.hosts[0]!;
+    const write = (root: string, generation: string, value: string): GenerationWrite => ({
+      id: 'svc',
+      environment: 'prod',
+      project: 'svc',
+      credentials: [],
+      envFile: `TOKEN=${value}\n`,
+      fingerprints: `${FINGERPRINT_HEADER}\nTOKEN\tenv\thmac-sha256:${generation}\n`,
+    });
+    const run = async (root: string, generation: string, value = generation) => {
+      const r = await fleet.ssh(host, `sh -c ${quote(writeScript(root, true, [write(root, generation, value)], generation))}`);
+      return parseWrite(r.stdout).get('svc') ?? { ok: false, error: `no answer: ${r.stdout} ${r.stderr}` };
+    };
+    const root = '/var/lib/ma-write-test/secrets';
+    const dir = serviceSecretsDir(root, 'prod', 'svc');
+    const current = async () => (await fleet.ssh(host, `readlink ${dir}/current; cat ${dir}/current/secrets.env`)).stdout;
+
+    // A fresh tree (each directory made and checked in turn), then a repeat (all read by one stat).
+    assert.deepEqual(await run(root, 'aa1'), { ok: true, generation: 'g.aa1' });
+    assert.deepEqual(await run(root, 'bb2'), { ok: true, generation: 'g.bb2' });
+    assert.equal(await current(), 'g.bb2\nTOKEN=bb2\n');
+    const fp = await fleet.ssh(host, `cat ${dir}/current/fingerprints; stat -c %a ${dir}/current/fingerprints`);
+    assert.equal(fp.stdout, `${FINGERPRINT_HEADER}\nTOKEN\tenv\thmac-sha256:bb2\n600\n`);
+
+    const refused = async (setup: string, undo: string, pattern: RegExp, where: string) => {
+      assert.equal((await fleet.ssh(host, setup)).exitCode, 0);
+      const r = await run(root, 'cc3');
+      assert.equal((await fleet.ssh(host, undo)).exitCode, 0);
+      assert.equal(r.ok, false, `${where}: written`);
+      assert.match(r.error ?? '', pattern, where);
+      assert.equal(await current(), 'g.bb2\nTOKEN=bb2\n', `${where}: current moved`);
+      assert.equal((await fleet.ssh(host, `ls ${dir}`)).stdout.includes('g.cc3'), false, `${where}: a generation left behind`);
+    };
+    await refused(`chown nobody ${dir}`, `chown root ${dir}`, /\/svc is owned by another account/, "the service's directory is nobody's");
+    await refused(
+      `chmod g+w ${root}/prod`,
+      `chmod g-w ${root}/prod`,
+      /\/prod is writable by another account/,
+      "the environment's directory is group-writable",
+    );
+    await refused(`chown nobody ${root}`, `chown root ${root}`, /\/secrets is owned by another account/, "the root of the secrets is nobody's");
+    await refused(
+      `chmod o+w /var/lib/ma-write-test`,
+      `chmod o-w /var/lib/ma-write-test`,
+      /ma-write-test is writable by another account/,
+      'a directory above the root is world-writable',
+    );
+    await refused(
+      `mv ${dir} ${dir}.real && ln -s ${dir}.real ${dir}`,
+      `rm ${dir} && mv ${dir}.real ${dir}`,
+      /is a symbolic link: not used/,
+      "the service's directory is a link",
+    );
+    // Above a root that does not exist yet: nothing is made under a directory another account owns.
+    assert.equal((await fleet.ssh(host, 'mkdir -p /srv/ma-hostile && chown nobody /srv/ma-hostile')).exitCode, 0);
+    const hostile = await run('/srv/ma-hostile/secrets', 'dd4');
+    assert.equal(hostile.ok, false);
+    assert.match(hostile.error ?? '', /ma-hostile is owned by another account/);
+    assert.equal((await fleet.ssh(host, 'ls -A /srv/ma-hostile')).stdout, '');
   });
 });
