@@ -12,7 +12,7 @@ import { durationMs, type Cluster, type Fleet, type Host } from '../fleet/model.
 import type { BackupPolicy } from '../manifest/types.js';
 import type { Ops } from '../ops/context.js';
 import { PRELUDE, records } from '../runtime/shell.js';
-import { quote } from '../transport/quote.js';
+import { heredoc, quote } from '../transport/quote.js';
 import { failureReason } from '../transport/types.js';
 import {
   BACKUP_BASE,
@@ -28,7 +28,7 @@ import {
 } from './backup-scripts.js';
 import { DRIVEN_ENGINES, notDrivenReason, pgName, resolveDatabase, type DeclaredDatabase } from './declared.js';
 import { EVIDENCE_FILE } from './evidence.js';
-import { heredoc, PG_PRELUDE } from './postgres.js';
+import { PG_PRELUDE } from './postgres.js';
 
 export interface BackupPlan {
   cluster: Cluster;

@@ -7,8 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { PRELUDE, records } from '../runtime/shell.js';
-import { quote, validName } from '../transport/quote.js';
-import { heredoc } from './postgres.js';
+import { heredoc, quote, validName } from '../transport/quote.js';
 
 export const MANAGED_VARS = ['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD'] as const;
 export type ManagedVar = (typeof MANAGED_VARS)[number];

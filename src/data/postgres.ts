@@ -6,8 +6,7 @@
  * never in argv.
  */
 import { WRITTEN_FUNCTION } from '../runtime/fingerprint.js';
-import { randomBytes } from 'node:crypto';
-import { quote } from '../transport/quote.js';
+import { heredoc, quote } from '../transport/quote.js';
 import { records, sections } from '../runtime/shell.js';
 import { PINNED_PGOPTIONS } from './backup-scripts.js';
 
@@ -32,20 +31,6 @@ ma_psql() {
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 /** A string literal (standard_conforming_strings is on since 9.1: only ' needs doubling). */
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
-
-/** A here-document delimiter that occurs in none of the texts. */
-export function delimiter(prefix: string, ...texts: string[]): string {
-  for (;;) {
-    const d = `${prefix}_${randomBytes(6).toString('hex')}`;
-    if (!texts.some((t) => t.split('\n').includes(d))) return d;
-  }
-}
-
-/** `cat <<'D' … D` feeding `command`: the text reaches the command on stdin, never argv, and the shell expands nothing in it. */
-export function heredoc(command: string, text: string, prefix = 'MA_EOF', after = ''): string {
-  const d = delimiter(prefix, text);
-  return `${command} <<'${d}'${after}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${d}`;
-}
 
 export interface RoleState {
   name: string;

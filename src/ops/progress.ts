@@ -4,7 +4,7 @@
  * Progress always goes to stderr; stdout holds the result.
  */
 import { forTerminal, inert } from '../text/control.js';
-import { Listr, ProcessOutput, type ListrTaskWrapper } from 'listr2';
+import type { ListrTaskWrapper } from 'listr2';
 
 export interface TaskHandle {
   /** A passing note ("waiting for /readyz"). */
@@ -95,33 +95,38 @@ export class TerminalProgress implements Progress {
       this.tasks.set(t.key, deferred(t.title));
       byHost.set(t.host, [...(byHost.get(t.host) ?? []), t]);
     }
-    const list = new Listr(
-      [...byHost].map(([host, items]) => ({
-        title: host,
-        task: (_ctx: unknown, hostTask: ListrTaskWrapper<unknown, never, never>) =>
-          hostTask.newListr(
-            items.map((item) => ({
-              title: item.title,
-              task: async (_c: unknown, task: ListrTaskWrapper<unknown, never, never>) => {
-                const d = this.tasks.get(item.key)!;
-                d.wrapper = task;
-                for (const m of d.pending) task.output = m;
-                const result = await d.promise;
-                if (result.kind === 'skip') task.skip(`${item.title}: ${result.message ?? 'skipped'}`);
-                else if (result.message) task.title = `${item.title}: ${result.message}`;
-              },
-            })),
-            { concurrent: true, exitOnError: false },
-          ),
-      })),
-      {
-        concurrent: true,
-        exitOnError: false,
-        renderer: 'default',
-        rendererOptions: { collapseSubtasks: false, processOutput: new ProcessOutput(process.stderr, process.stderr) } as never,
-      },
-    );
-    this.running = list.run().catch(() => undefined);
+    // listr2 is loaded only here, for a terminal: a command whose progress goes to a pipe or a
+    // log (or nowhere, with --json) never reads it. Until it runs, updates wait in `pending`.
+    this.running = import('listr2')
+      .then(({ Listr, ProcessOutput }) =>
+        new Listr(
+          [...byHost].map(([host, items]) => ({
+            title: host,
+            task: (_ctx: unknown, hostTask: ListrTaskWrapper<unknown, never, never>) =>
+              hostTask.newListr(
+                items.map((item) => ({
+                  title: item.title,
+                  task: async (_c: unknown, task: ListrTaskWrapper<unknown, never, never>) => {
+                    const d = this.tasks.get(item.key)!;
+                    d.wrapper = task;
+                    for (const m of d.pending) task.output = m;
+                    const result = await d.promise;
+                    if (result.kind === 'skip') task.skip(`${item.title}: ${result.message ?? 'skipped'}`);
+                    else if (result.message) task.title = `${item.title}: ${result.message}`;
+                  },
+                })),
+                { concurrent: true, exitOnError: false },
+              ),
+          })),
+          {
+            concurrent: true,
+            exitOnError: false,
+            renderer: 'default',
+            rendererOptions: { collapseSubtasks: false, processOutput: new ProcessOutput(process.stderr, process.stderr) } as never,
+          },
+        ).run(),
+      )
+      .catch(() => undefined);
   }
 
   task(key: string): TaskHandle {

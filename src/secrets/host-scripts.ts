@@ -12,8 +12,7 @@
  * Scripts only build text; callers run them (one round trip per host for each of read, write).
  */
 import { PRELUDE, records } from '../runtime/shell.js';
-import { quote, validName } from '../transport/quote.js';
-import { heredoc } from '../data/postgres.js';
+import { heredoc, quote, validName } from '../transport/quote.js';
 import type { SecretDelivery } from '../manifest/secrets.js';
 import { serviceSecretsDir } from './layout.js';
 

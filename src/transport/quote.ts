@@ -3,6 +3,7 @@
  * locally in PID mode — is made from validated names and POSIX single-quoted arguments:
  * nothing the user or a manifest wrote is ever interpreted by the shell.
  */
+import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { nameIssue, type NameKind } from '../names.js';
 import { abbreviated } from '../text/control.js';
@@ -68,4 +69,18 @@ export function validName(kind: NameKind, value: string): string {
 /** A name usable in a file name for a service id ("platform-api:dev" → "platform-api.dev"). */
 export function fileSafe(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]/g, '.');
+}
+
+/** A here-document delimiter that occurs in none of the texts. */
+export function delimiter(prefix: string, ...texts: string[]): string {
+  for (;;) {
+    const d = `${prefix}_${randomBytes(6).toString('hex')}`;
+    if (!texts.some((t) => t.split('\n').includes(d))) return d;
+  }
+}
+
+/** `cat <<'D' … D` feeding `command`: the text reaches the command on stdin, never argv, and the shell expands nothing in it. */
+export function heredoc(command: string, text: string, prefix = 'MA_EOF', after = ''): string {
+  const d = delimiter(prefix, text);
+  return `${command} <<'${d}'${after}\n${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${d}`;
 }
