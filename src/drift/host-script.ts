@@ -7,12 +7,11 @@
  * the Caddy on that host, the clusters' pg_hba.conf (the provisioner's own inspect script), the
  * tunnels' keys, and the listening TCP sockets. Nothing is written, started, stopped or locked.
  */
-import { createHash } from 'node:crypto';
 import { inspectScript as clusterInspectScript } from '../data/postgres.js';
 import { CADDY_ADMIN_SOCKET } from '../render/caddy.js';
 import { authorizedKeysPath, keyPath, knownHostsPath, sshConfigPath } from '../render/tunnels.js';
 import { containerPart } from '../runtime/compose.js';
-import { READ_WRITTEN } from '../runtime/fingerprint.js';
+import { fingerprint, READ_WRITTEN } from '../runtime/fingerprint.js';
 import { inspectBody as releaseInspectBody } from '../runtime/release.js';
 import { HOST_LINE, PRELUDE } from '../runtime/shell.js';
 import type { RuntimeService } from '../runtime/types.js';
@@ -72,8 +71,6 @@ const FILE_FUNCTION = String.raw`ma_file() {
  */
 const SAME_FUNCTION = String.raw`ma_same() { case $ma_sums in *"$ma_nl$1  $2$ma_nl"*) printf '@@same\t%s\n' "$2" ;; *) ma_file "$2" ;; esac; }`;
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
 /**
  * ma_envkeys PATH: the names an env file sets ("@@envkeys<TAB>PATH<TAB>file<TAB>NAME NAME …", in the
  * file's order, each once; absent: "-", a link: "link", unreadable: "?"), never a value. Read as
@@ -115,7 +112,7 @@ export function driftScript(input: ScriptInput): string {
       `ma_sums=$($SUDO sha256sum -- ${d.units.map((u) => quote(`${UNIT_DIR}/${u.file}`)).join(' ')} 2>/dev/null) || :`,
       'ma_sums="$ma_nl$ma_sums$ma_nl"',
       SAME_FUNCTION,
-      ...d.units.map((u) => `ma_same ${sha256(u.content)} ${quote(`${UNIT_DIR}/${u.file}`)}`),
+      ...d.units.map((u) => `ma_same ${fingerprint(Buffer.from(u.content, 'utf8'))} ${quote(`${UNIT_DIR}/${u.file}`)}`),
       `for ma_d in ${files.flatMap((f) => DROP_IN_DIRS.map((dir) => quote(`${dir}/${f}.d`))).join(' ')}; do for ma_f in "$ma_d"/*.conf; do [ -f "$ma_f" ] && ma_file "$ma_f"; done; done`,
     );
   }

@@ -117,7 +117,8 @@ exit "$rc"
  * unit ran at the first state read (after the action) still runs in it, so systemd has not
  * restarted it since; else `systemctl show` as between probes. Between probes that fail, the
  * state is read at most every 0.25 s (each read is a `systemctl show`, a D-Bus call that costs
- * more than the probe), so a crash is still told within a quarter of a second. The clock is the shell's own read of /proc/uptime (ma_clock), not `date`.
+ * more than the probe), so a crash is still told within a quarter of a second. The clock is the
+ * shell's own read of /proc/uptime (ma_clock), not `date`.
  */
 export function gateScript(service: RuntimeService, timeoutMs: number, options: { action?: 'start' | 'restart' } = {}): string {
   if (service.unit === undefined) throw new Error(`${service.id}: no unit to gate on`);

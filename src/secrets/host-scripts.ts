@@ -159,7 +159,7 @@ export function readScript(root: string, asRoot: boolean, targets: readonly Secr
   done
 else
   ma_x=$($SUDO grep -s -H -v '^#' -- ${fingerprints})
-  [ -z "$ma_x" ] || while IFS= read -r ma_l; do printf '@@fl\\t%s\\n' "$ma_l"; done <<MA_EOF
+  [ -z "$ma_x" ] || while IFS= read -r ma_y; do printf '@@fl\\t%s\\n' "$ma_y"; done <<MA_EOF
 $ma_x
 MA_EOF
 fi`,
@@ -177,6 +177,9 @@ ${parts.join('\n')}
 main
 `;
 }
+
+/** Where a `@@fl` record's path ends and the fingerprints file's line begins ("PATH:LINE", grep -H's form). */
+const FINGERPRINTS_AT = '/current/fingerprints:';
 
 /** Clock ticks a second in /proc/PID/stat: USER_HZ, 100 on every architecture Linux hosts run. */
 const TICKS_PER_SECOND = 100;
@@ -214,11 +217,11 @@ export function parseRead(output: string): HostSecretsState {
     else if (kind === 'fl' && a !== undefined) {
       // The rest of the record is the file's line: put back the tabs the split took.
       const line = [a, b, c, d].filter((x) => x !== undefined).join('\t');
-      const at = line.indexOf('/current/fingerprints:');
+      const at = line.indexOf(FINGERPRINTS_AT);
       if (at < 0) continue;
       const dir = line.slice(0, at);
       const got = lines.get(dir) ?? [];
-      got.push(line.slice(at + '/current/fingerprints:'.length));
+      got.push(line.slice(at + FINGERPRINTS_AT.length));
       lines.set(dir, got);
     }
   }
@@ -364,10 +367,12 @@ done
 # previous first: a cut between the two renames leaves previous = current = the old generation.
 if [ -n "$old" ] && [ "$old" != "g.$g" ]; then
   ln -s -- "$old" "$d/.previous.$g" && mv -T -f -- "$d/.previous.$g" "$d/previous" || fail "cannot keep the previous generation"
+  prev=$old
+else
+  prev=$(readlink -- "$d/previous" 2>/dev/null || true)
 fi
 ln -s -- "g.$g" "$d/.current.$g" && mv -T -f -- "$d/.current.$g" "$d/current" || fail "cannot switch current"
 trap - EXIT
-if [ -n "$old" ] && [ "$old" != "g.$g" ]; then prev=$old; else prev=$(readlink -- "$d/previous" 2>/dev/null || true); fi
 for x in "$d"/g.*; do
   n=${'$'}{x##*/}
   [ "$n" = "g.$g" ] || [ "$n" = "$prev" ] || rm -rf -- "$x"
@@ -408,7 +413,7 @@ export interface RestartOnHost {
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-/** The fingerprints file's lines, each sent as one payload line (it ends with a newline; none is empty of meaning but kept). */
+/** The fingerprints file's lines, each sent as one payload line (the file's last newline ends its last line, it starts none). */
 function fingerprintLines(text: string): string[] {
   if (/[\r\0]/.test(text)) throw new Error('a fingerprints file holds a carriage return or NUL');
   const lines = text.split('\n');

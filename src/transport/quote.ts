@@ -72,7 +72,7 @@ export function fileSafe(id: string): string {
 }
 
 /** A here-document delimiter that occurs in none of the texts. */
-export function delimiter(prefix: string, ...texts: string[]): string {
+function delimiter(prefix: string, ...texts: string[]): string {
   for (;;) {
     const d = `${prefix}_${randomBytes(6).toString('hex')}`;
     if (!texts.some((t) => t.split('\n').includes(d))) return d;
