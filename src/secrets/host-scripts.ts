@@ -230,10 +230,11 @@ export function parseRead(output: string): HostSecretsState {
     const switchedAt = current?.mtime ?? 0;
     const unit = t.unit === '' ? undefined : units.get(t.unit);
     // Latest each process can have started, in epoch seconds: btime is whole seconds (the boot's
-    // fraction dropped), a start in ticks is rounded down; ps's age is whole seconds, rounded down.
+    // fraction dropped), a start in ticks is rounded down; `date +%s` is whole seconds rounded
+    // down, and so is ps's age (a start is at most now + 1 - age).
     const latestStarts = [
       ...(boot === undefined ? [] : (unit?.starts ?? []).map((s) => boot! + 1 + s + 1 / TICKS_PER_SECOND)),
-      ...(now === undefined ? [] : (unit?.ages ?? []).map((age) => now! - age)),
+      ...(now === undefined ? [] : (unit?.ages ?? []).map((age) => now! + 1 - age)),
     ];
     const service: ServiceSecretsState = {
       id: t.id,

@@ -109,6 +109,26 @@ describe('secrets read script on this machine', () => {
         assert.deepEqual(plain(parseRead(r.stdout)), expected(root), r.stdout);
       });
 
+  test("a process's start is taken at the latest it can be: never counted as older than a switch it may have followed", () => {
+    // A host without /proc/PID/stat: the age from ps and now from date, both whole seconds rounded down.
+    const read = (age: number, start?: number) =>
+      parseRead(
+        [
+          '@@target\tsvc\tsvc.service\t/s/prod/svc',
+          '@@link\t/s/prod/svc/current\tg.2\t1000.5',
+          '@@unit\tsvc.service\tactive',
+          ...(start === undefined ? [`@@age\tsvc.service\t7\t${age}`, '@@now\t1010'] : [`@@pid\tsvc.service\t7\t${start}`, '@@boot\t900']),
+          '',
+        ].join('\n'),
+      ).services.get('svc')!.runningOlder;
+    // now 1010 and age 10: it started between 1000 and 1001, maybe after the switch at 1000.5.
+    assert.equal(read(10), false);
+    assert.equal(read(11), true);
+    // boot at 900 (900 to 901), 99.49 s after it: 999.49 to 1000.5, maybe after the switch.
+    assert.equal(read(0, 9949), false);
+    assert.equal(read(0, 9948), true);
+  });
+
   test('no service: the salt and nothing else', () => {
     const root = join(work, 'secrets');
     const r = spawnSync('sh', ['-s'], { input: readScript(root, false, []), encoding: 'utf8' });
